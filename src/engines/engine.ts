@@ -1,0 +1,43 @@
+import type { Scenario } from "../scenario/scenario.js";
+import type { AgentEvent, Verdict } from "../verdict/verdict.js";
+import type { KernelSettings } from "./model/kernel-settings.js";
+
+export interface RunOptions {
+  /** Overrides the scenario's seed. */
+  readonly seed?: number;
+  readonly kernel?: Partial<KernelSettings>;
+}
+
+/** Everything a run decided, in the one format both engines produce. */
+export interface RunResult {
+  readonly engine: "model" | "docker";
+  readonly scenario: string;
+  readonly variant: string | null;
+  readonly seed: number;
+  /** The ruleset text the firewall ran. */
+  readonly rulesetText: string;
+  readonly verdicts: readonly Verdict[];
+  readonly events: readonly AgentEvent[];
+  /** Agents per source (for "all registered" and per-source outcomes). */
+  readonly agentsBySource: Readonly<Record<string, readonly string[]>>;
+  /** Time the traffic covered, in microseconds. */
+  readonly durationUs: number;
+  /** Wall-clock milliseconds the run took. */
+  readonly wallMs: number;
+  /** Versions and settings that shaped the result (kernel HZ, Asterisk, iptables). */
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+export interface Engine {
+  readonly name: "model" | "docker";
+  run(scenario: Scenario, options?: RunOptions): Promise<RunResult>;
+}
+
+/** The engine cannot run here (no Docker daemon, image build failed). */
+export class EngineUnavailableError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}

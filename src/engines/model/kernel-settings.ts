@@ -1,0 +1,28 @@
+/**
+ * Kernel parameters that change results, with the kernel's defaults. The lab
+ * machines run Linux 6.18 with CONFIG_HZ=250; xt_recent and conntrack defaults
+ * are read from net/netfilter/xt_recent.c and nf_conntrack_proto_udp.c.
+ */
+export interface KernelSettings {
+  /** CONFIG_HZ: jiffies per second. */
+  readonly hz: number;
+  /** jiffies when the run starts (the machine has been up a while; avoids boot-time wrap cases). */
+  readonly startJiffies: number;
+  /** xt_recent module parameter ip_list_tot: entries per recent table. */
+  readonly recentIpListTot: number;
+  /** xt_recent ip_pkt_list_tot: timestamps kept per entry (max hitcount). */
+  readonly recentIpPktListTot: number;
+  /** nf_conntrack_udp_timeout (seconds): unreplied UDP flow. */
+  readonly conntrackUdpTimeoutSeconds: number;
+  /** nf_conntrack_udp_timeout_stream (seconds): flow that has seen traffic both ways. */
+  readonly conntrackUdpTimeoutStreamSeconds: number;
+}
+
+export const defaultKernelSettings: KernelSettings = {
+  hz: 250,
+  startJiffies: 4_294_967_296 - 300 * 250 + 250 * 3600, // INITIAL_JIFFIES + one hour of uptime
+  recentIpListTot: 100,
+  recentIpPktListTot: 20,
+  conntrackUdpTimeoutSeconds: 30,
+  conntrackUdpTimeoutStreamSeconds: 120,
+};

@@ -1,0 +1,35 @@
+import type { Packet } from "../../../net/packet.js";
+import type { RuleOption } from "../../../firewall/ruleset.js";
+import type { KernelSettings } from "../kernel-settings.js";
+
+/** Conntrack states as `-m conntrack --ctstate` / `-m state --state` name them. */
+export type CtState = "NEW" | "ESTABLISHED" | "RELATED" | "INVALID" | "UNTRACKED";
+
+/** What netfilter knows about a packet beyond its bytes when the filter table runs. */
+export interface PacketContext {
+  /** The kernel's jiffies counter when the packet is judged. */
+  readonly jiffies: number;
+  readonly ctState: CtState;
+  /** ORIGINAL (false) or REPLY (true) direction of its conntrack entry. */
+  readonly ctReply: boolean;
+  /** conntrack status bits we model: SEEN_REPLY, ASSURED. */
+  readonly ctSeenReply: boolean;
+  readonly ctAssured: boolean;
+  /** Output interface (-o), empty on INPUT. */
+  readonly outInterface: string;
+}
+
+export type CompiledMatch = (packet: Packet, context: PacketContext) => boolean;
+
+/**
+ * State that outlives a single rule: xt_recent tables are shared by every rule
+ * naming them, hashlimit tables by name, and both survive across packets.
+ */
+export interface MatchState {
+  readonly settings: KernelSettings;
+  /** Per-module shared tables, keyed by the module's own naming (e.g. recent list name). */
+  readonly tables: Map<string, unknown>;
+}
+
+/** Compiles one `-m MODULE` with its options into a predicate; throws RulesetError for what it cannot model. */
+export type MatchFactory = (options: readonly RuleOption[], state: MatchState, where: { line: number; text: string }) => CompiledMatch;

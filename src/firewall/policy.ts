@@ -1,0 +1,112 @@
+import { z } from "zod";
+import { parseCidr } from "../net/address.js";
+
+/**
+ * A firewall policy: what a PBX operator decides (which ports, which methods
+ * count, how many per how long, who is trusted). The generator turns it into
+ * ruleset text; nothing from here reaches a rule or a shell line unvalidated.
+ */
+
+const cidrText = z.string().refine(
+  (text) => {
+    try {
+      parseCidr(text);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: "expected an IPv4 address or CIDR such as 192.0.2.0/24" },
+);
+
+const port = z.number().int().min(1).max(65535);
+
+export const sipMethods = ["REGISTER", "INVITE", "SUBSCRIBE", "OPTIONS", "MESSAGE", "NOTIFY"] as const;
+
+/** Kernel bounds: xt_recent rejects --hitcount >= XT_RECENT_MAX_NSTAMPS (256). */
+export const RECENT_MAX_HITCOUNT = 255;
+
+const recentMatcher = z
+  .object({
+    kind: z.literal("recent"),
+    /** Packets that make a source slamming, within `seconds`. */
+    hits: z
+      .number()
+      .int()
+      .min(1)
+      .max(RECENT_MAX_HITCOUNT, { message: `xt_recent accepts --hitcount up to ${RECENT_MAX_HITCOUNT} (XT_RECENT_MAX_NSTAMPS - 1)` }),
+    seconds: z.number().int().min(1).max(86_400 * 7),
+    /** xt_recent list name; [A-Za-z0-9_-], as /proc/net/xt_recent file names allow. */
+    name: z.string().regex(/^[A-Za-z0-9_-]{1,31}$/).default("SIP"),
+  })
+  .strict();
+
+const hashlimitMatcher = z
+  .object({
+    kind: z.literal("hashlimit"),
+    /** Sustained packets per `per` a source may send before it counts as slamming. */
+    rate: z.number().int().min(1).max(10_000),
+    per: z.enum(["second", "minute", "hour", "day"]).default("minute"),
+    burst: z.number().int().min(1).max(10_000).default(5),
+    /** Entries expire this long after their last packet (--hashlimit-htable-expire). */
+    expireSeconds: z.number().int().min(1).max(86_400).default(120),
+    name: z.string().regex(/^[A-Za-z0-9_-]{1,15}$/).default("SIP"),
+  })
+  .strict();
+
+export const matcherSchema = z.discriminatedUnion("kind", [recentMatcher, hashlimitMatcher]);
+
+const loggingSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("none") }).strict(),
+  z
+    .object({
+      kind: z.literal("log"),
+      /** LOG is rate-limited: syslog under a flood can cripple a small PBX (reference post). */
+      ratePerMinute: z.number().int().min(1).max(600).default(6),
+    })
+    .strict(),
+  z.object({ kind: z.literal("nflog"), group: z.number().int().min(0).max(65535).default(1) }).strict(),
+]);
+
+export const policySchema = z
+  .object({
+    placement: z.enum(["host", "router"]).default("host"),
+    sip: z
+      .object({
+        ports: z.array(port).min(1).max(15).default([5060]),
+        transports: z.array(z.enum(["udp", "tcp"])).min(1).default(["udp"]),
+      })
+      .strict()
+      .default({ ports: [5060], transports: ["udp"] }),
+    /** Which SIP request methods are counted. */
+    methods: z.array(z.enum(sipMethods)).min(1).default(["REGISTER"]),
+    matcher: matcherSchema.default({ kind: "recent", hits: 10, seconds: 60, name: "SIP" }),
+    /** How the method is recognised: `string` at the start of the UDP payload, or `u32` on the first word. */
+    methodMatch: z.enum(["string", "u32"]).default("string"),
+    /** kmp by default: bm can miss a pattern that spans non-linear skb fragments. */
+    stringAlgo: z.enum(["kmp", "bm"]).default("kmp"),
+    /** Trusted sources (offices with fixed addresses) that bypass counting. */
+    allowSites: z.array(cidrText).max(1000).default([]),
+    /** Once over the limit, a source stays dropped until it has been quiet this long. */
+    blockSeconds: z.number().int().min(1).max(86_400 * 7).default(120),
+    /** Repeat offenders go to a long-term list, as production firewalls do. */
+    escalation: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** Blocks within `withinSeconds` that send a source to the long-term list. */
+        strikes: z.number().int().min(2).max(RECENT_MAX_HITCOUNT).default(3),
+        withinSeconds: z.number().int().min(1).max(86_400 * 7).default(3600),
+        blockSeconds: z.number().int().min(1).max(86_400 * 30).default(86_400),
+      })
+      .strict()
+      .default({ enabled: false, strikes: 3, withinSeconds: 3600, blockSeconds: 86_400 }),
+    logging: loggingSchema.default({ kind: "none" }),
+  })
+  .strict();
+
+/** A policy with every default filled in. */
+export type Policy = z.infer<typeof policySchema>;
+/** What a user may write: any field may be left out. */
+export type PolicyInput = z.input<typeof policySchema>;
+
+export const defaultPolicy: Policy = policySchema.parse({});

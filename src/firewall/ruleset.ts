@@ -1,0 +1,91 @@
+/**
+ * A ruleset as typed values: what `parseRuleset` makes of iptables-save /
+ * iptables-restore text, once. The model engine compiles these; nothing after
+ * the parser looks at rule text again (except to quote it in reports).
+ */
+
+/** One option of a match or target, e.g. `--seconds 60` or `! --rcheck`. */
+export interface RuleOption {
+  readonly name: string; // without dashes: "seconds", "rcheck", "dport"
+  readonly args: readonly string[];
+  readonly negated: boolean;
+}
+
+/** `-m NAME --opt ...` (and the implicit protocol match `-p udp --dport`). */
+export interface MatchSpec {
+  readonly module: string;
+  readonly options: readonly RuleOption[];
+}
+
+export type BuiltinTarget = "ACCEPT" | "DROP" | "REJECT" | "RETURN" | "LOG" | "NFLOG";
+
+export interface TargetSpec {
+  /** Built-in target, or "jump"/"goto" to a user chain. */
+  readonly kind: BuiltinTarget | "jump" | "goto";
+  readonly chain?: string;
+  readonly options: readonly RuleOption[];
+}
+
+export interface Negatable<T> {
+  readonly value: T;
+  readonly negated: boolean;
+}
+
+export interface Rule {
+  readonly table: string;
+  readonly chain: string;
+  /** 1-based position in its chain, as `iptables -L --line-numbers` shows it. */
+  readonly index: number;
+  /** 1-based line in the ruleset text, for error messages. */
+  readonly line: number;
+  readonly text: string;
+  readonly protocol?: Negatable<string>;
+  readonly source?: Negatable<string>;
+  readonly destination?: Negatable<string>;
+  readonly inInterface?: Negatable<string>;
+  readonly outInterface?: Negatable<string>;
+  /** `-f` / `! -f`: true matches only non-first fragments. */
+  readonly fragment?: Negatable<true>;
+  readonly matches: readonly MatchSpec[];
+  /** No target (`-j` absent) means the rule only counts. */
+  readonly target: TargetSpec | null;
+  /** From `-m comment --comment`, if any. */
+  readonly comment?: string;
+}
+
+export interface Chain {
+  readonly name: string;
+  /** Built-in chains have a policy; user chains have null. */
+  readonly policy: "ACCEPT" | "DROP" | null;
+  readonly rules: readonly Rule[];
+}
+
+export interface Table {
+  readonly name: string;
+  readonly chains: ReadonlyMap<string, Chain>;
+}
+
+export interface Ruleset {
+  readonly tables: ReadonlyMap<string, Table>;
+  /** The text it came from, kept for reports. */
+  readonly text: string;
+}
+
+/** Where a verdict came from: `INPUT:3` plus the rule's comment, or the chain policy. */
+export interface RuleRef {
+  readonly chain: string;
+  /** 1-based rule index; 0 means the chain's policy decided. */
+  readonly index: number;
+  readonly comment?: string;
+  readonly target: string;
+}
+
+export class RulesetError extends Error {
+  readonly code: string;
+  readonly line: number | undefined;
+  constructor(code: string, message: string, line?: number) {
+    super(line === undefined ? message : `line ${line}: ${message}`);
+    this.code = code;
+    this.line = line;
+  }
+}

@@ -1,0 +1,144 @@
+import type { Packet } from "./packet.js";
+
+/**
+ * IPv4 + UDP encoding and decoding. The model judges the bytes the kernel would
+ * see, so packets are kept as whole datagrams and the fields below are read from
+ * them once, when the packet is made.
+ */
+
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+
+export class PacketError extends Error {
+  readonly code = "PACKET_INVALID";
+}
+
+export interface UdpDatagramSpec {
+  src: number;
+  dst: number;
+  sport: number;
+  dport: number;
+  payload: Uint8Array;
+  ttl?: number;
+  identification?: number;
+  dontFragment?: boolean;
+  tos?: number;
+  /** IP options, already padded to a multiple of 4 bytes. */
+  options?: Uint8Array;
+}
+
+/** Builds an IPv4/UDP datagram with valid header and UDP checksums. */
+export function encodeIpv4Udp(spec: UdpDatagramSpec): Uint8Array {
+  const optionsLength = spec.options?.length ?? 0;
+  if (optionsLength % 4 !== 0 || optionsLength > 40) throw new PacketError("IP options must be padded to 4 bytes, at most 40");
+  const headerLength = 20 + optionsLength;
+  const udpLength = 8 + spec.payload.length;
+  const totalLength = headerLength + udpLength;
+  if (totalLength > 65535) throw new PacketError(`datagram of ${totalLength} bytes exceeds 65535`);
+  const bytes = new Uint8Array(totalLength);
+  const view = new DataView(bytes.buffer);
+  bytes[0] = 0x40 | (headerLength >> 2);
+  bytes[1] = spec.tos ?? 0;
+  view.setUint16(2, totalLength);
+  view.setUint16(4, spec.identification ?? 0);
+  view.setUint16(6, spec.dontFragment === false ? 0 : 0x4000);
+  bytes[8] = spec.ttl ?? 64;
+  bytes[9] = IPPROTO_UDP;
+  view.setUint32(12, spec.src);
+  view.setUint32(16, spec.dst);
+  if (spec.options) bytes.set(spec.options, 20);
+  view.setUint16(10, internetChecksum(bytes, 0, headerLength));
+  view.setUint16(headerLength, spec.sport);
+  view.setUint16(headerLength + 2, spec.dport);
+  view.setUint16(headerLength + 4, udpLength);
+  bytes.set(spec.payload, headerLength + 8);
+  view.setUint16(headerLength + 6, udpChecksum(bytes, headerLength, spec.src, spec.dst, udpLength));
+  return bytes;
+}
+
+/** RFC 1071 ones'-complement sum over bytes[start, start+length). */
+export function internetChecksum(bytes: Uint8Array, start: number, length: number, initial = 0): number {
+  let sum = initial;
+  const end = start + length;
+  let i = start;
+  for (; i + 1 < end; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
+  if (i < end) sum += bytes[i]! << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+function udpChecksum(bytes: Uint8Array, udpStart: number, src: number, dst: number, udpLength: number): number {
+  const pseudo = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + IPPROTO_UDP + udpLength;
+  const sum = internetChecksum(bytes, udpStart, udpLength, pseudo);
+  return sum === 0 ? 0xffff : sum;
+}
+
+/**
+ * Rewrites addresses/ports in place (NAT, replay address mapping) and fixes both
+ * checksums; every other header byte (TTL, ID, options, flags) is kept.
+ */
+export function rewriteIpv4Udp(
+  bytes: Uint8Array,
+  change: { src?: number; dst?: number; sport?: number; dport?: number },
+): Uint8Array {
+  const out = bytes.slice();
+  const view = new DataView(out.buffer);
+  const headerLength = (out[0]! & 0x0f) * 4;
+  if (change.src !== undefined) view.setUint32(12, change.src);
+  if (change.dst !== undefined) view.setUint32(16, change.dst);
+  view.setUint16(10, 0);
+  view.setUint16(10, internetChecksum(out, 0, headerLength));
+  const fragmentField = view.getUint16(6);
+  const isFirstFragment = (fragmentField & 0x1fff) === 0;
+  if (out[9] === IPPROTO_UDP && isFirstFragment && out.length >= headerLength + 8) {
+    if (change.sport !== undefined) view.setUint16(headerLength, change.sport);
+    if (change.dport !== undefined) view.setUint16(headerLength + 2, change.dport);
+    const moreFragments = (fragmentField & 0x2000) !== 0;
+    const hadChecksum = view.getUint16(headerLength + 6) !== 0;
+    // A fragmented datagram's UDP checksum covers bytes we do not hold; zero means "none" for UDP/IPv4.
+    view.setUint16(headerLength + 6, 0);
+    if (hadChecksum && !moreFragments) {
+      const udpLength = view.getUint16(headerLength + 4);
+      if (udpLength <= out.length - headerLength) {
+        view.setUint16(headerLength + 6, udpChecksum(out, headerLength, view.getUint32(12), view.getUint32(16), udpLength));
+      }
+    }
+  }
+  return out;
+}
+
+/** Reads the fields the firewall looks at from a whole IPv4 datagram. */
+export function decodeIpv4(bytes: Uint8Array, inInterface = "eth0"): Packet {
+  if (bytes.length < 20) throw new PacketError(`IPv4 datagram of ${bytes.length} bytes is shorter than a header`);
+  if (bytes[0]! >> 4 !== 4) throw new PacketError(`IP version ${bytes[0]! >> 4} is not 4`);
+  const headerLength = (bytes[0]! & 0x0f) * 4;
+  if (headerLength < 20 || headerLength > bytes.length) throw new PacketError(`IPv4 header length ${headerLength} is invalid`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const fragmentField = view.getUint16(6);
+  const fragmentOffset = (fragmentField & 0x1fff) * 8;
+  const protocol = bytes[9]!;
+  let sport = 0;
+  let dport = 0;
+  let payloadOffset = headerLength;
+  const hasPorts = fragmentOffset === 0 && (protocol === IPPROTO_UDP || protocol === IPPROTO_TCP);
+  if (hasPorts && bytes.length >= headerLength + 4) {
+    sport = view.getUint16(headerLength);
+    dport = view.getUint16(headerLength + 2);
+    if (protocol === IPPROTO_UDP) payloadOffset = headerLength + 8;
+    else if (bytes.length >= headerLength + 13) payloadOffset = headerLength + (bytes[headerLength + 12]! >> 4) * 4;
+  }
+  return {
+    bytes,
+    src: view.getUint32(12),
+    dst: view.getUint32(16),
+    protocol,
+    sport,
+    dport,
+    ttl: bytes[8]!,
+    headerLength,
+    payloadOffset: Math.min(payloadOffset, bytes.length),
+    fragmentOffset,
+    moreFragments: (fragmentField & 0x2000) !== 0,
+    inInterface,
+  };
+}

@@ -1,0 +1,34 @@
+import type { Policy } from "../firewall/policy.js";
+import type { Expectation, HostSpec, PbxSpec, TrafficSourceSpec } from "./schema.js";
+
+/** The firewall a run uses: generated from a policy, or a user's own ruleset text. */
+export type FirewallSpec =
+  | { readonly kind: "policy"; readonly policy: Policy; readonly policyName: string }
+  | { readonly kind: "ruleset"; readonly path: string; readonly text: string };
+
+/**
+ * A scenario ready to run: one variant chosen, policy resolved, files read.
+ * Engines take exactly this.
+ */
+export interface Scenario {
+  readonly name: string;
+  readonly variant: string | null;
+  readonly description: string;
+  /** The file it came from (built-in scenarios too), for messages and relative paths. */
+  readonly file: string;
+  readonly seed: number;
+  readonly durationSeconds: number;
+  readonly firewall: FirewallSpec;
+  readonly pbx: PbxSpec;
+  readonly hosts: Readonly<Record<string, HostSpec>>;
+  readonly traffic: readonly TrafficSourceSpec[];
+  readonly expect: readonly Expectation[];
+}
+
+export class ScenarioError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}

@@ -1,0 +1,244 @@
+import { z } from "zod";
+import { isIpv4, parseCidr } from "../net/address.js";
+
+/**
+ * The scenario format. The loader parses YAML into these types once; every
+ * later stage trusts them. Addresses must sit in the lab's documentation and
+ * benchmarking ranges (DESIGN.md), so nothing a scenario sends can leave it.
+ */
+
+const LAB_RANGES = ["198.18.0.0/15", "192.0.2.0/24", "198.51.100.0/24"].map((text) => parseCidr(text));
+
+export function inLabRange(address: string): boolean {
+  const { network } = parseCidr(address);
+  return LAB_RANGES.some((range) => ((network & range.mask) >>> 0) === range.network);
+}
+
+const labAddress = z
+  .string()
+  .refine(isIpv4, { message: "expected an IPv4 address such as 198.18.0.10" })
+  .refine(inLabRange, { message: "lab addresses must be in 198.18.0.0/15, 192.0.2.0/24 or 198.51.100.0/24" });
+
+const labCidr = z
+  .string()
+  .refine(
+    (text) => {
+      try {
+        parseCidr(text);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: "expected a CIDR such as 198.19.0.0/16" },
+  )
+  .refine(inLabRange, { message: "lab networks must be inside 198.18.0.0/15, 192.0.2.0/24 or 198.51.100.0/24" });
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: "names are lowercase letters, digits and '-'" });
+const seconds = z.number().min(0).max(86_400 * 7);
+const positiveSeconds = z.number().gt(0).max(86_400 * 7);
+
+/** "100-199" or ["alice", "bob"] */
+export const userListSchema = z.union([
+  z.string().regex(/^\d+-\d+$/, { message: 'expected a range such as "100-199"' }),
+  z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/)).min(1),
+]);
+
+const accountSchema = z
+  .object({
+    users: userListSchema,
+    /** `{user}` is replaced by the user name, so a range can have distinct passwords. */
+    password: z.string().min(1).max(128),
+  })
+  .strict();
+
+const pbxSchema = z
+  .object({
+    address: labAddress.default("198.51.100.10"),
+    port: z.number().int().min(1).max(65535).default(5060),
+    realm: z.string().regex(/^[A-Za-z0-9.-]{1,64}$/).default("slamlab"),
+    accounts: z.array(accountSchema).default([]),
+  })
+  .strict();
+
+const hostSchema = z.discriminatedUnion("kind", [
+  /** One or more public addresses used in turn (a roaming user) or all at once (an attack). */
+  z.object({ kind: z.literal("addresses"), addresses: z.array(labAddress).min(1).max(65_536) }).strict(),
+  /** `count` addresses taken in order from `cidr` (distributed attackers). */
+  z.object({ kind: z.literal("range"), cidr: labCidr, count: z.number().int().min(1).max(65_536) }).strict(),
+  /** An office: phones on `lan` behind one masquerading public address. */
+  z.object({ kind: z.literal("nat"), public: labAddress, lan: labCidr }).strict(),
+]);
+
+const base = {
+  name,
+  host: name,
+  startSeconds: seconds.default(0),
+};
+
+const phonesSource = z
+  .object({
+    ...base,
+    kind: z.literal("phones"),
+    count: z.number().int().min(1).max(10_000).default(1),
+    /** Accounts used in order, one per phone. */
+    accounts: userListSchema,
+    /** Phones start registering within this window (0 = all at once). */
+    spreadSeconds: seconds.default(0),
+    expiresSeconds: z.number().int().min(60).max(86_400).default(3600),
+    /** A wrong password makes every phone fail (for tests). */
+    wrongPassword: z.boolean().default(false),
+  })
+  .strict();
+
+const floodSource = z
+  .object({
+    ...base,
+    kind: z.literal("register-flood"),
+    /** svwar walks extensions without credentials; svcrack guesses passwords of one extension. */
+    mode: z.enum(["svwar", "svcrack"]).default("svwar"),
+    /** REGISTERs per second from each address. */
+    ratePps: z.number().gt(0).max(100_000),
+    durationSeconds: positiveSeconds,
+    extensions: userListSchema.default("100-999"),
+    /** Passwords tried by svcrack, in order, after which it counts numbers. */
+    passwords: z.array(z.string().min(1).max(64)).default(["1234", "password", "100", "admin", "12345"]),
+    /** sipvicious binds one port and keeps it; `random` picks a new port per request. */
+    sourcePort: z.union([z.number().int().min(1).max(65535), z.literal("random")]).default(5060),
+    userAgent: z.string().max(128).default("friendly-scanner"),
+    /** Addresses of the host used at once (0 = all). */
+    addressCount: z.number().int().min(0).max(65_536).default(0),
+  })
+  .strict();
+
+const brokenPhoneSource = z
+  .object({
+    ...base,
+    kind: z.literal("broken-phone"),
+    account: z.string().min(1),
+    /** Seconds between attempts: Snom phones with a wrong password retry about twice a second. */
+    intervalSeconds: positiveSeconds.default(0.5),
+    durationSeconds: positiveSeconds,
+  })
+  .strict();
+
+const roamingSource = z
+  .object({
+    ...base,
+    kind: z.literal("roaming-user"),
+    account: z.string().min(1),
+    /** The user's public address changes this often, and the phone re-registers from the new one. */
+    moveEverySeconds: positiveSeconds,
+    expiresSeconds: z.number().int().min(60).max(86_400).default(600),
+  })
+  .strict();
+
+const blfSource = z
+  .object({
+    ...base,
+    kind: z.literal("blf-subscribe"),
+    account: z.string().min(1),
+    /** BLF keys: one dialog-event SUBSCRIBE each, sent in a burst. */
+    keys: z.number().int().min(1).max(500),
+    resubscribeSeconds: positiveSeconds.default(600),
+    /** Extensions watched, in order. */
+    watch: userListSchema.default("200-299"),
+  })
+  .strict();
+
+const replaySource = z
+  .object({
+    ...base,
+    kind: z.literal("replay"),
+    file: z.string().min(1),
+    speed: z.number().gt(0).max(10_000).default(1),
+    fromSeconds: seconds.default(0),
+    toSeconds: seconds.optional(),
+    direction: z.enum(["to-pbx", "both"]).default("to-pbx"),
+    /** UDP ports carrying SIP in the capture; other packets are picked by content. */
+    sipPorts: z.array(z.number().int().min(1).max(65535)).default([5060, 5061]),
+  })
+  .strict();
+
+export const trafficSourceSchema = z.discriminatedUnion("kind", [
+  phonesSource,
+  floodSource,
+  brokenPhoneSource,
+  roamingSource,
+  blfSource,
+  replaySource,
+]);
+
+const countBound = z.union([
+  z.number().int().min(0),
+  z.object({ min: z.number().int().min(0).optional(), max: z.number().int().min(0).optional() }).strict(),
+]);
+
+export const expectationSchema = z
+  .object({
+    source: name,
+    /** Why the operator wants this; shown next to PASS/FAIL. */
+    because: z.string().optional(),
+    /** "all" agents registered, "none", or a bound on how many. */
+    registered: z.union([z.literal("all"), z.literal("none"), countBound]).optional(),
+    delivered: countBound.optional(),
+    dropped: countBound.optional(),
+    /** The first drop comes at or before this packet of the source (1-based). */
+    blockedWithinPackets: z.number().int().min(1).optional(),
+    blockedWithinSeconds: positiveSeconds.optional(),
+    /** After its first drop, nothing more from the source gets through while it keeps sending. */
+    keptBlocked: z.boolean().optional(),
+    /** The source is never blocked (no packet of it dropped). */
+    neverBlocked: z.boolean().optional(),
+  })
+  .strict();
+
+const policyRef = z.union([z.string().min(1), z.record(z.string(), z.unknown())]);
+
+const firewallSchema = z
+  .object({
+    /** Built-in policy name, or fields merged over the default policy. */
+    policy: policyRef.optional(),
+    /** An iptables-save file the user already runs, relative to the scenario file. */
+    ruleset: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((f) => (f.policy === undefined) !== (f.ruleset === undefined), {
+    message: "give exactly one of firewall.policy or firewall.ruleset",
+  });
+
+const variantSchema = z
+  .object({
+    name,
+    description: z.string().default(""),
+    /** Policy fields merged over the scenario's policy. */
+    policy: z.record(z.string(), z.unknown()).optional(),
+    ruleset: z.string().min(1).optional(),
+    /** Replaces the scenario's expectations when given. */
+    expect: z.array(expectationSchema).optional(),
+  })
+  .strict();
+
+export const scenarioSchema = z
+  .object({
+    name,
+    description: z.string().min(1),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+    /** Virtual time the run covers; traffic after it is not sent. */
+    durationSeconds: positiveSeconds,
+    firewall: firewallSchema,
+    pbx: pbxSchema.default({ address: "198.51.100.10", port: 5060, realm: "slamlab", accounts: [] }),
+    hosts: z.record(name, hostSchema),
+    traffic: z.array(trafficSourceSchema).min(1),
+    expect: z.array(expectationSchema).default([]),
+    variants: z.array(variantSchema).default([]),
+  })
+  .strict();
+
+export type ScenarioDocument = z.infer<typeof scenarioSchema>;
+export type TrafficSourceSpec = z.infer<typeof trafficSourceSchema>;
+export type HostSpec = z.infer<typeof hostSchema>;
+export type PbxSpec = z.infer<typeof pbxSchema>;
+export type Expectation = z.infer<typeof expectationSchema>;
+export type CountBound = z.infer<typeof countBound>;
+export type UserList = z.infer<typeof userListSchema>;
