@@ -6,6 +6,8 @@ export interface RunOptions {
   /** Overrides the scenario's seed. */
   readonly seed?: number;
   readonly kernel?: Partial<KernelSettings>;
+  /** Keep every judged packet's bytes (for delivered/dropped pcaps); costs memory on big runs. */
+  readonly keepPackets?: boolean;
 }
 
 /** Everything a run decided, in the one format both engines produce. */
@@ -26,6 +28,8 @@ export interface RunResult {
   readonly wallMs: number;
   /** Versions and settings that shaped the result (kernel HZ, Asterisk, iptables). */
   readonly environment: Readonly<Record<string, string>>;
+  /** The IPv4 datagram of each verdict, by packetId, when RunOptions.keepPackets was set. */
+  readonly packets?: readonly Uint8Array[];
 }
 
 export interface Engine {

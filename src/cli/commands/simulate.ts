@@ -1,0 +1,46 @@
+import type { Command } from "commander";
+import { renderJson } from "../../report/render-json.js";
+import { renderJunit } from "../../report/render-junit.js";
+import { renderTerminal } from "../../report/render-terminal.js";
+import { writeFileAtomic } from "../../report/write-file-atomic.js";
+import { resolveScenarioRef } from "../../scenario/catalogue.js";
+import { loadScenario } from "../../scenario/load-scenario.js";
+import { EXIT_EXPECTATION_FAILED, EXIT_PASSED } from "../exit-codes.js";
+import { parseSeed } from "../parse-options.js";
+import { engineNamed, runScenario } from "../run-scenario.js";
+import { writeRunPcaps } from "../../report/write-run-pcaps.js";
+
+interface SimulateOptions {
+  scenario: string;
+  variant?: string;
+  seed?: string;
+  engine: string;
+  json?: string;
+  junit?: string;
+  pcapDir?: string;
+  verdicts?: boolean;
+}
+
+export function registerSimulateCommand(program: Command): void {
+  program
+    .command("simulate")
+    .description("run one scenario (a built-in name or a YAML file) and check its expectations")
+    .requiredOption("-s, --scenario <name|file>", "built-in scenario name or path to a scenario YAML")
+    .option("--variant <name>", "run a variant of the scenario")
+    .option("--seed <n>", "override the scenario's seed")
+    .option("--engine <name>", "engine: model (in-process simulator)", "model")
+    .option("--json <file>", "write the run report as JSON")
+    .option("--verdicts", "include every per-packet verdict in the JSON report")
+    .option("--junit <file>", "write JUnit XML")
+    .option("--pcap-dir <dir>", "write delivered.pcapng and dropped.pcapng with the rule per packet")
+    .action(async (options: SimulateOptions) => {
+      const scenario = loadScenario(resolveScenarioRef(options.scenario), options.variant ?? null);
+      const seed = options.seed === undefined ? undefined : parseSeed(options.seed);
+      const report = await runScenario(scenario, engineNamed(options.engine), { seed, keepPackets: options.pcapDir !== undefined });
+      process.stdout.write(renderTerminal(report, { color: process.stdout.isTTY === true }));
+      if (options.json) await writeFileAtomic(options.json, renderJson(report, { verdicts: options.verdicts === true }));
+      if (options.junit) await writeFileAtomic(options.junit, renderJunit([report]));
+      if (options.pcapDir) await writeRunPcaps(report.result, options.pcapDir);
+      process.exitCode = report.passed ? EXIT_PASSED : EXIT_EXPECTATION_FAILED;
+    });
+}

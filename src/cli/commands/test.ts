@@ -1,0 +1,63 @@
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Command } from "commander";
+import type { RunReport } from "../../report/run-report.js";
+import { renderJunit } from "../../report/render-junit.js";
+import { renderTerminal } from "../../report/render-terminal.js";
+import { writeFileAtomic } from "../../report/write-file-atomic.js";
+import { listVariants, loadScenario, loadScenarioDocument } from "../../scenario/load-scenario.js";
+import { CommandLineError, EXIT_EXPECTATION_FAILED, EXIT_PASSED } from "../exit-codes.js";
+import { engineNamed, runScenario } from "../run-scenario.js";
+
+interface TestOptions {
+  engine: string;
+  junit?: string;
+  quiet?: boolean;
+}
+
+/** Every scenario file in a directory (or one file), every variant, as a CI suite. */
+export function registerTestCommand(program: Command): void {
+  program
+    .command("test")
+    .description("run every scenario and variant in a directory; exit 1 if any expectation fails")
+    .argument("<dir>", "directory of scenario YAML files (or one file)")
+    .option("--engine <name>", "engine: model (in-process simulator)", "model")
+    .option("--junit <file>", "write JUnit XML for CI")
+    .option("-q, --quiet", "print one line per scenario instead of full reports")
+    .action(async (dir: string, options: TestOptions) => {
+      const files = scenarioFiles(dir);
+      const engine = engineNamed(options.engine);
+      const reports: RunReport[] = [];
+      const color = process.stdout.isTTY === true;
+      for (const file of files) {
+        const variants = [null, ...listVariants(loadScenarioDocument(file))];
+        for (const variant of variants) {
+          const report = await runScenario(loadScenario(file, variant), engine);
+          reports.push(report);
+          const label = variant ? `${report.result.scenario} [${variant}]` : report.result.scenario;
+          if (options.quiet) process.stdout.write(`${report.passed ? "PASS" : "FAIL"}  ${label}\n`);
+          else process.stdout.write(`${renderTerminal(report, { color })}\n`);
+        }
+      }
+      const failed = reports.filter((report) => !report.passed).length;
+      process.stdout.write(`\n${reports.length - failed} scenario runs passed, ${failed} failed\n`);
+      if (options.junit) await writeFileAtomic(options.junit, renderJunit(reports));
+      process.exitCode = failed === 0 ? EXIT_PASSED : EXIT_EXPECTATION_FAILED;
+    });
+}
+
+function scenarioFiles(path: string): string[] {
+  let stats;
+  try {
+    stats = statSync(path);
+  } catch {
+    throw new CommandLineError(`${path}: no such file or directory; give a directory of scenario YAML files`);
+  }
+  if (stats.isFile()) return [path];
+  const files = readdirSync(path)
+    .filter((name) => /\.ya?ml$/.test(name) && !name.endsWith(".expect.yaml"))
+    .sort()
+    .map((name) => join(path, name));
+  if (files.length === 0) throw new CommandLineError(`${path}: no scenario files (*.yaml) found`);
+  return files;
+}

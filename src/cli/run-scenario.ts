@@ -1,0 +1,22 @@
+import type { Engine, RunOptions } from "../engines/engine.js";
+import { ModelEngine } from "../engines/model/model-engine.js";
+import type { RunReport } from "../report/run-report.js";
+import type { Scenario } from "../scenario/scenario.js";
+import { checkExpectations } from "../verdict/expectations.js";
+import { computeOutcomes } from "../verdict/outcomes.js";
+import { CommandLineError } from "./exit-codes.js";
+
+export const engineNames = ["model"] as const;
+
+export function engineNamed(name: string): Engine {
+  if (name === "model") return new ModelEngine();
+  throw new CommandLineError(`unknown engine "${name}": choose one of ${engineNames.join(", ")}`);
+}
+
+/** One scenario variant through an engine, then outcomes and expectations: the whole pipeline. */
+export async function runScenario(scenario: Scenario, engine: Engine, options: RunOptions = {}): Promise<RunReport> {
+  const result = await engine.run(scenario, options);
+  const outcomes = computeOutcomes(result);
+  const expectations = checkExpectations(scenario, outcomes);
+  return { result, outcomes, expectations, passed: expectations.every((expectation) => expectation.passed) };
+}

@@ -1,0 +1,216 @@
+import { formatIpv4, parseIpv4 } from "../../net/address.js";
+import { decodeIpv4, encodeIpv4Udp, IPPROTO_TCP, IPPROTO_UDP, rewriteIpv4Udp } from "../../net/ipv4.js";
+import type { Packet } from "../../net/packet.js";
+import { generateRuleset } from "../../firewall/generate-ruleset.js";
+import { parseRuleset } from "../../firewall/parse-ruleset.js";
+import type { Scenario } from "../../scenario/scenario.js";
+import { sipMethodOf } from "../../sip/sip-method-of.js";
+import type { AgentContext, Datagram, TrafficSource } from "../../traffic/agent.js";
+import { createTrafficSources } from "../../traffic/create-traffic-sources.js";
+import { forkRandom } from "../../traffic/random.js";
+import type { AgentEvent, Direction, Verdict } from "../../verdict/verdict.js";
+import type { Engine, RunOptions, RunResult } from "../engine.js";
+import { createAsteriskPbx } from "./asterisk-pbx.js";
+import { ConntrackTable } from "./conntrack.js";
+import { EventQueue } from "./event-queue.js";
+import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
+import { NatRouter } from "./nat-router.js";
+import { compileFirewall, type CompiledFirewall } from "./netfilter/interpreter.js";
+import type { MatchState, PacketContext } from "./netfilter/match.js";
+
+/** The lab's PBX-facing interface name, as the firewall's -i/-o see it. */
+const LAB_INTERFACE = "eth0";
+/** A router in front of the office decrements TTL once (phones send 64). */
+const SENDER_TTL = 64;
+
+interface Sender {
+  readonly source: TrafficSource;
+  readonly agent: string;
+  /** Where replies to the public endpoint go back to (the LAN endpoint behind a NAT). */
+  readonly lanAddress: string;
+  readonly lanPort: number;
+  readonly nat: NatRouter | undefined;
+}
+
+/**
+ * The model engine: a discrete-event simulation in virtual time. Every packet
+ * passes conntrack and the interpreted filter table as the kernel would run
+ * them, accepted requests reach the PBX model, and its replies go back through
+ * the firewall to the user agents, which react.
+ */
+export class ModelEngine implements Engine {
+  readonly name = "model" as const;
+
+  async run(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
+    return runModel(scenario, options);
+  }
+}
+
+export function runModel(scenario: Scenario, options: RunOptions = {}): RunResult {
+  const wallStart = performance.now();
+  const settings: KernelSettings = { ...defaultKernelSettings, ...options.kernel };
+  const seed = options.seed ?? scenario.seed;
+  const rulesetText =
+    scenario.firewall.kind === "policy"
+      ? generateRuleset(scenario.firewall.policy, { pbxAddress: scenario.pbx.address })
+      : scenario.firewall.text;
+  const ruleset = parseRuleset(rulesetText, scenario.firewall.kind === "ruleset" ? scenario.firewall.path : undefined);
+  const matchState: MatchState = { settings, tables: new Map() };
+  const firewall: CompiledFirewall = compileFirewall(ruleset, matchState);
+  const placement = scenario.firewall.kind === "policy" ? scenario.firewall.policy.placement : "host";
+  const inboundHook = placement === "host" ? "INPUT" : "FORWARD";
+  const outboundHook = placement === "host" ? "OUTPUT" : "FORWARD";
+  const conntrack = new ConntrackTable(settings);
+  const pbx = createAsteriskPbx(scenario.pbx);
+  const pbxAddress = parseIpv4(scenario.pbx.address);
+  const sources = createTrafficSources(scenario, seed);
+  const endUs = scenario.durationSeconds * 1_000_000;
+
+  const nats = new Map<string, NatRouter>();
+  for (const [hostName, host] of Object.entries(scenario.hosts)) {
+    if (host.kind === "nat") nats.set(hostName, new NatRouter(host, forkRandom(seed, `nat:${hostName}`)));
+  }
+  const natByPublic = new Map<number, NatRouter>();
+  for (const nat of nats.values()) natByPublic.set(nat.publicAddressNumber, nat);
+
+  const queue = new EventQueue();
+  const verdicts: Verdict[] = [];
+  const packets: Uint8Array[] | undefined = options.keepPackets ? [] : undefined;
+  const events: AgentEvent[] = [];
+  const agentsBySource: Record<string, string[]> = {};
+  /** Public endpoint "address:port" -> who sent from it, so replies find their user agent. */
+  const senders = new Map<string, Sender>();
+  const identification = new Map<number, number>();
+  let nowUs = 0;
+
+  const jiffiesAt = (atUs: number): number => settings.startJiffies + Math.floor((atUs * settings.hz) / 1_000_000);
+
+  const nextIdentification = (src: number): number => {
+    const id = ((identification.get(src) ?? 0) + 1) & 0xffff;
+    identification.set(src, id);
+    return id;
+  };
+
+  const toPacket = (datagram: Datagram, src: number, sport: number, dst: number, dport: number, ttl: number): Packet => {
+    const bytes = datagram.ipDatagram
+      ? rewriteIpv4Udp(datagram.ipDatagram, { src, dst, sport, dport })
+      : encodeIpv4Udp({ src, dst, sport, dport, payload: datagram.payload, ttl, identification: nextIdentification(src) });
+    return decodeIpv4(bytes, LAB_INTERFACE);
+  };
+
+  /** Conntrack, then the filter hook; conntrack only confirms what the filter accepted (__nf_conntrack_confirm). */
+  const judge = (packet: Packet, hook: "INPUT" | "FORWARD" | "OUTPUT", direction: Direction, sender: Sender, atUs: number) => {
+    const jiffies = jiffiesAt(atUs);
+    const classification = conntrack.classify(packet, jiffies);
+    const context: PacketContext = {
+      jiffies,
+      ctState: classification.state,
+      ctReply: classification.reply,
+      ctSeenReply: classification.seenReply,
+      ctAssured: classification.assured,
+      outInterface: hook === "INPUT" ? "" : LAB_INTERFACE,
+    };
+    const judgement = firewall.judge(hook, packet, context);
+    if (judgement.accepted) conntrack.commit(classification);
+    packets?.push(packet.bytes);
+    verdicts.push({
+      packetId: verdicts.length,
+      atUs,
+      source: sender.source.name,
+      agent: sender.agent,
+      direction,
+      srcAddr: formatIpv4(packet.src),
+      srcPort: packet.sport,
+      dstAddr: formatIpv4(packet.dst),
+      dstPort: packet.dport,
+      protocol: packet.protocol === IPPROTO_UDP ? "udp" : packet.protocol === IPPROTO_TCP ? "tcp" : "other",
+      sipMethod: sipMethodOf(packet.bytes.subarray(packet.payloadOffset)),
+      verdict: judgement.accepted ? "delivered" : "dropped",
+      rule: judgement.rule,
+      ctState: classification.state,
+    });
+    return judgement.accepted;
+  };
+
+  const deliverToPbx = (datagram: Datagram, sender: Sender, atUs: number) => {
+    for (const reply of pbx.receive(datagram, atUs)) {
+      queue.push(atUs + reply.delayUs, () => sendFromPbx(reply.datagram));
+    }
+  };
+
+  const sendFromPbx = (datagram: Datagram) => {
+    const sender = senders.get(`${datagram.dst}:${datagram.dport}`);
+    // The PBX only ever answers endpoints that reached it; anything else has no route in the lab.
+    if (!sender) return;
+    const dst = parseIpv4(datagram.dst);
+    const packet = toPacket(datagram, pbxAddress, datagram.sport, dst, datagram.dport, SENDER_TTL);
+    if (!judge(packet, outboundHook, "from-pbx", sender, nowUs)) return;
+    const delivered: Datagram = sender.nat
+      ? { ...datagram, dst: sender.lanAddress, dport: sender.lanPort }
+      : datagram;
+    sender.source.receive(delivered, contexts.get(sender.source)!);
+  };
+
+  const sendFromAgent = (source: TrafficSource, agent: string, datagram: Datagram) => {
+    if (nowUs > endUs) return;
+    const endpoint = endpointOf(source, agent);
+    const nat = endpoint?.behindNat ? nats.get(endpoint.behindNat) : undefined;
+    const publicAddress = nat ? nat.publicAddress : datagram.src;
+    const publicPort = nat ? nat.translateOutbound(datagram.src, datagram.sport) : datagram.sport;
+    const sender: Sender = { source, agent, lanAddress: datagram.src, lanPort: datagram.sport, nat };
+    senders.set(`${publicAddress}:${publicPort}`, sender);
+    const src = parseIpv4(publicAddress);
+    const packet = toPacket(datagram, src, publicPort, pbxAddress, datagram.dport, nat ? SENDER_TTL - 1 : SENDER_TTL);
+    if (!judge(packet, inboundHook, "to-pbx", sender, nowUs)) return;
+    deliverToPbx({ ...datagram, src: publicAddress, sport: publicPort, dst: scenario.pbx.address }, sender, nowUs);
+  };
+
+  const endpointIndex = new Map<TrafficSource, Map<string, TrafficSource["agents"][number]>>();
+  const endpointOf = (source: TrafficSource, agent: string) => endpointIndex.get(source)?.get(agent);
+
+  const contexts = new Map<TrafficSource, AgentContext>();
+  for (const source of sources) {
+    endpointIndex.set(source, new Map(source.agents.map((endpoint) => [endpoint.agent, endpoint])));
+    agentsBySource[source.name] = source.agents.map((endpoint) => endpoint.agent);
+    const random = forkRandom(seed, `source:${source.name}`);
+    contexts.set(source, {
+      now: () => nowUs,
+      send: (agent, datagram) => sendFromAgent(source, agent, datagram),
+      at: (atUs, action) => {
+        if (atUs <= endUs) queue.push(Math.max(atUs, nowUs), action);
+      },
+      random,
+      record: (event) => events.push({ ...event, source: source.name }),
+    });
+  }
+  for (const source of sources) source.start(contexts.get(source)!);
+
+  while (queue.size > 0 && queue.peekTime() <= endUs) {
+    const entry = queue.pop()!;
+    nowUs = entry.atUs;
+    entry.action();
+  }
+
+  return {
+    engine: "model",
+    scenario: scenario.name,
+    variant: scenario.variant,
+    seed,
+    rulesetText,
+    verdicts,
+    events,
+    agentsBySource,
+    durationUs: endUs,
+    wallMs: performance.now() - wallStart,
+    environment: {
+      engine: "model",
+      hz: String(settings.hz),
+      "xt_recent.ip_list_tot": String(settings.recentIpListTot),
+      "xt_recent.ip_pkt_list_tot": String(settings.recentIpPktListTot),
+      nf_conntrack_udp_timeout: String(settings.conntrackUdpTimeoutSeconds),
+      nf_conntrack_udp_timeout_stream: String(settings.conntrackUdpTimeoutStreamSeconds),
+      placement,
+    },
+    ...(packets ? { packets } : {}),
+  };
+}
