@@ -17,6 +17,8 @@ export interface PacketContext {
   readonly ctAssured: boolean;
   /** Output interface (-o), empty on INPUT. */
   readonly outInterface: string;
+  /** The hook judging the packet; xt_recent restores the pre-forwarding TTL on FORWARD. */
+  readonly hook?: "INPUT" | "FORWARD" | "OUTPUT";
 }
 
 export type CompiledMatch = (packet: Packet, context: PacketContext) => boolean;

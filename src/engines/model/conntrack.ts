@@ -1,0 +1,175 @@
+import { formatIpv4 } from "../../net/address.js";
+import type { Packet } from "../../net/packet.js";
+import type { KernelSettings } from "./kernel-settings.js";
+import type { CtState } from "./netfilter/match.js";
+
+interface ConntrackEntry {
+  readonly protocol: number;
+  readonly src: number;
+  readonly sport: number;
+  readonly dst: number;
+  readonly dport: number;
+  /** Absolute jiffies at which the entry dies (ct->timeout once confirmed). */
+  timeout: number;
+  /** jiffies after which a replied flow counts as a stream (ct->proto.udp.stream_ts). */
+  streamAfter: number;
+  seenReply: boolean;
+  assured: boolean;
+  confirmed: boolean;
+}
+
+/** What conntrack decided for one packet, before the filter runs. */
+export interface CtClassification {
+  readonly state: CtState;
+  readonly reply: boolean;
+  readonly seenReply: boolean;
+  readonly assured: boolean;
+  /** The entry (new and unconfirmed for a NEW packet); commit() confirms it if the filter accepted. */
+  readonly entry: ConntrackEntry | null;
+}
+
+const UNTRACKED: CtClassification = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, entry: null };
+
+/**
+ * The UDP connection tracker as nf_conntrack_core.c (resolve_normal_ct,
+ * __nf_conntrack_confirm) and nf_conntrack_proto_udp.c
+ * (nf_conntrack_udp_packet) run it for the model:
+ * - a packet without an entry is NEW; its entry exists only once confirmed,
+ *   which happens after the filter accepted it, so a dropped NEW packet leaves
+ *   nothing behind;
+ * - original-direction packets stay NEW until a reply has been seen
+ *   (IPS_SEEN_REPLY), then are ESTABLISHED; reply packets are ESTABLISHED;
+ * - every packet of a confirmed entry refreshes its timeout before the filter
+ *   runs (dropped or not): 30 s until replied, then 120 s once the flow is
+ *   older than 2 s (stream), which also sets ASSURED.
+ * TCP flows are tracked by tuple with the same rules (loose pickup, as
+ * nf_conntrack_tcp_loose=1 allows); TCP's state machine is not modelled.
+ */
+export class ConntrackTable {
+  /** (src << 16 | sport) -> (dst << 16 | dport) -> entry, for each direction of each flow. */
+  private readonly flows = new Map<number, Map<number, { entry: ConntrackEntry; reply: boolean }>>();
+  private readonly unrepliedJiffies: number;
+  private readonly streamJiffies: number;
+  private readonly hz: number;
+  private entries = 0;
+  private lastSweep = -Infinity;
+
+  constructor(settings: KernelSettings) {
+    this.hz = settings.hz;
+    this.unrepliedJiffies = settings.conntrackUdpTimeoutSeconds * settings.hz;
+    this.streamJiffies = settings.conntrackUdpTimeoutStreamSeconds * settings.hz;
+  }
+
+  classify(packet: Packet, jiffies: number): CtClassification {
+    if (packet.protocol !== 17 && packet.protocol !== 6) return UNTRACKED;
+    if (jiffies - this.lastSweep > 60 * this.hz) this.sweep(jiffies);
+    const found = this.lookup(packet.protocol, packet.src, packet.sport, packet.dst, packet.dport);
+    if (found && found.entry.timeout - jiffies <= 0) {
+      // nf_ct_is_expired: a timed-out entry is gone before it can match.
+      this.remove(found.entry);
+    } else if (found) {
+      const entry = found.entry;
+      const state: CtState = found.reply || entry.seenReply ? "ESTABLISHED" : "NEW";
+      this.refresh(entry, jiffies);
+      // IPS_SEEN_REPLY is set in nf_conntrack_in after the protocol handler, for the reply packet itself.
+      if (found.reply) entry.seenReply = true;
+      return { state, reply: found.reply, seenReply: entry.seenReply, assured: entry.assured, entry };
+    }
+    const entry: ConntrackEntry = {
+      protocol: packet.protocol,
+      src: packet.src,
+      sport: packet.sport,
+      dst: packet.dst,
+      dport: packet.dport,
+      timeout: jiffies + this.unrepliedJiffies,
+      streamAfter: jiffies + 2 * this.hz,
+      seenReply: false,
+      assured: false,
+      confirmed: false,
+    };
+    return { state: "NEW", reply: false, seenReply: false, assured: false, entry };
+  }
+
+  /** __nf_conntrack_confirm: called only for packets the filter accepted. */
+  commit(classification: CtClassification): void {
+    const entry = classification.entry;
+    if (!entry || entry.confirmed) return;
+    entry.confirmed = true;
+    this.insert(entry);
+  }
+
+  size(): number {
+    return this.entries;
+  }
+
+  /** Entries as `conntrack -L` prints them, roughly, for reports. */
+  dump(jiffies: number): string[] {
+    const lines: string[] = [];
+    for (const byDestination of this.flows.values()) {
+      for (const { entry, reply } of byDestination.values()) {
+        if (reply) continue;
+        const protocol = entry.protocol === 17 ? "udp      17" : "tcp      6";
+        const seconds = Math.max(0, Math.ceil((entry.timeout - jiffies) / this.hz));
+        const flags = `${entry.seenReply ? "" : " [UNREPLIED]"}${entry.assured ? " [ASSURED]" : ""}`;
+        lines.push(
+          `${protocol} ${seconds} src=${formatIpv4(entry.src)} dst=${formatIpv4(entry.dst)} sport=${entry.sport} dport=${entry.dport}${flags} src=${formatIpv4(entry.dst)} dst=${formatIpv4(entry.src)} sport=${entry.dport} dport=${entry.sport}`,
+        );
+      }
+    }
+    return lines;
+  }
+
+  /** nf_conntrack_udp_packet's timeout refresh. */
+  private refresh(entry: ConntrackEntry, jiffies: number): void {
+    if (entry.seenReply) {
+      let extra = this.unrepliedJiffies;
+      if (jiffies > entry.streamAfter) {
+        extra = this.streamJiffies;
+        entry.assured = true;
+      }
+      entry.timeout = jiffies + extra;
+    } else {
+      entry.timeout = jiffies + this.unrepliedJiffies;
+    }
+  }
+
+  private lookup(protocol: number, src: number, sport: number, dst: number, dport: number) {
+    const found = this.flows.get(src * 65536 + sport)?.get(dst * 65536 + dport);
+    return found && found.entry.protocol === protocol ? found : undefined;
+  }
+
+  private insert(entry: ConntrackEntry): void {
+    this.set(entry.src * 65536 + entry.sport, entry.dst * 65536 + entry.dport, { entry, reply: false });
+    this.set(entry.dst * 65536 + entry.dport, entry.src * 65536 + entry.sport, { entry, reply: true });
+    this.entries++;
+  }
+
+  private set(from: number, to: number, value: { entry: ConntrackEntry; reply: boolean }): void {
+    let byDestination = this.flows.get(from);
+    if (!byDestination) {
+      byDestination = new Map();
+      this.flows.set(from, byDestination);
+    }
+    byDestination.set(to, value);
+  }
+
+  private remove(entry: ConntrackEntry): void {
+    const original = entry.src * 65536 + entry.sport;
+    const reply = entry.dst * 65536 + entry.dport;
+    this.flows.get(original)?.delete(reply);
+    if (this.flows.get(original)?.size === 0) this.flows.delete(original);
+    this.flows.get(reply)?.delete(original);
+    if (this.flows.get(reply)?.size === 0) this.flows.delete(reply);
+    this.entries--;
+  }
+
+  /** The kernel's GC worker frees expired entries in the background; this keeps memory bounded the same way. */
+  private sweep(jiffies: number): void {
+    this.lastSweep = jiffies;
+    const expired: ConntrackEntry[] = [];
+    for (const byDestination of this.flows.values()) {
+      for (const { entry, reply } of byDestination.values()) if (!reply && entry.timeout - jiffies <= 0) expired.push(entry);
+    }
+    for (const entry of expired) this.remove(entry);
+  }
+}

@@ -1,0 +1,25 @@
+import type { MatchFactory } from "./match.js";
+import { commentMatch } from "./matches/comment.js";
+import { conntrackMatch, stateMatch } from "./matches/conntrack.js";
+import { hashlimitMatch } from "./matches/hashlimit.js";
+import { limitMatch } from "./matches/limit.js";
+import { multiportMatch } from "./matches/multiport.js";
+import { recentMatch } from "./matches/recent.js";
+import { stringMatch } from "./matches/string.js";
+import { u32Match } from "./matches/u32.js";
+import { tcpMatch, udpMatch } from "./matches/udp.js";
+
+/** Every match module the model interprets; anything else is refused by name. */
+export const matchFactories: Readonly<Record<string, MatchFactory>> = {
+  udp: udpMatch,
+  tcp: tcpMatch,
+  multiport: multiportMatch,
+  string: stringMatch,
+  u32: u32Match,
+  comment: commentMatch,
+  recent: recentMatch,
+  hashlimit: hashlimitMatch,
+  limit: limitMatch,
+  conntrack: conntrackMatch,
+  state: stateMatch,
+};

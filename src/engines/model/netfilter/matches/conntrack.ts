@@ -1,0 +1,46 @@
+import type { CtState, MatchFactory } from "../match.js";
+import { MatchOptions } from "./match-options.js";
+
+const states: readonly CtState[] = ["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"];
+
+function parseStates(text: string, options: MatchOptions, flag: string): Set<string> {
+  const wanted = new Set<string>();
+  for (const name of text.split(",")) {
+    const upper = name.toUpperCase();
+    if (upper === "SNAT" || upper === "DNAT") throw options.error(`--${flag} ${upper} needs NAT, which the model does not interpret; use --engine docker`, "RULESET_UNSUPPORTED");
+    if (!states.includes(upper as CtState)) throw options.error(`--${flag}: unknown state "${name}" (${states.join(", ")})`);
+    wanted.add(upper);
+  }
+  return wanted;
+}
+
+/** `-m conntrack --ctstate` and `--ctdir` (xt_conntrack.c); the other --ct* options are refused by name. */
+export const conntrackMatch: MatchFactory = (rawOptions, _state, where) => {
+  const options = new MatchOptions("conntrack", rawOptions, where);
+  options.refuse(["ctproto", "ctorigsrc", "ctorigdst", "ctreplsrc", "ctrepldst", "ctorigsrcport", "ctorigdstport", "ctreplsrcport", "ctrepldstport", "ctstatus", "ctexpire"]);
+  const stateOption = options.get("ctstate");
+  const directionOption = options.get("ctdir");
+  const wanted = stateOption ? parseStates(stateOption.args[0]!, options, "ctstate") : null;
+  const stateNegated = stateOption?.negated ?? false;
+  let wantReply: boolean | null = null;
+  if (directionOption) {
+    const direction = directionOption.args[0]!.toUpperCase();
+    if (direction !== "ORIGINAL" && direction !== "REPLY") throw options.error(`--ctdir ${direction}: expected ORIGINAL or REPLY`);
+    wantReply = (direction === "REPLY") !== directionOption.negated;
+  }
+  return (_packet, context) => {
+    if (wanted && wanted.has(context.ctState) === stateNegated) return false;
+    if (wantReply !== null && context.ctReply !== wantReply) return false;
+    return true;
+  };
+};
+
+/** `-m state --state` (xt_state.c), the older spelling of --ctstate. */
+export const stateMatch: MatchFactory = (rawOptions, _state, where) => {
+  const options = new MatchOptions("state", rawOptions, where);
+  const option = options.get("state");
+  if (!option) throw options.error(`--state is required`);
+  const wanted = parseStates(option.args[0]!, options, "state");
+  const negated = option.negated;
+  return (_packet, context) => wanted.has(context.ctState) !== negated;
+};

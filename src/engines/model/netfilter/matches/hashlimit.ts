@@ -1,0 +1,160 @@
+import type { Packet } from "../../../../net/packet.js";
+import type { MatchFactory, MatchState } from "../match.js";
+import { MatchOptions } from "./match-options.js";
+import { parseRate } from "./rate.js";
+
+/** XT_HASHLIMIT_SCALE_v2: revisions 2 and 3, which iptables 1.8 uses. */
+const SCALE = 1_000_000n;
+/** libxt_hashlimit defaults. */
+const DEFAULT_BURST = 5;
+const DEFAULT_EXPIRE_MS = 10_000;
+const DEFAULT_GC_MS = 1_000;
+
+interface Bucket {
+  credit: bigint;
+  previous: number;
+  expires: number;
+}
+
+interface HashlimitTable {
+  readonly name: string;
+  readonly mode: { srcip: boolean; dstip: boolean; srcport: boolean; dstport: boolean };
+  readonly srcMask: number;
+  readonly dstMask: number;
+  readonly cost: bigint;
+  readonly cap: bigint;
+  readonly expireJiffies: number;
+  readonly gcJiffies: number;
+  readonly createdAt: number;
+  readonly max: number;
+  readonly buckets: Map<bigint, Bucket>;
+}
+
+/** CREDITS_PER_JIFFY = POW2_BELOW64(0xFFFFFFFFFFFFFFFF / (HZ*60*60*24)). */
+function creditsPerJiffy(hz: number): bigint {
+  const max = 0xffffffffffffffffn / BigInt(hz * 86400);
+  let power = 1n;
+  while (power * 2n <= max) power *= 2n;
+  return power;
+}
+
+/** user2credits for revision >= 2, dividing the constants first as the kernel does. */
+function user2credits(user: bigint, hz: number, cpj: bigint): bigint {
+  const hzCpj = BigInt(hz) * cpj;
+  if (SCALE >= hzCpj) return user / (SCALE / hzCpj);
+  return user * (hzCpj / SCALE);
+}
+
+const prefixMaskNumber = (bits: number) => (bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0);
+
+function bucketKey(table: HashlimitTable, packet: Packet): bigint {
+  const src = table.mode.srcip ? (packet.src & table.srcMask) >>> 0 : 0;
+  const dst = table.mode.dstip ? (packet.dst & table.dstMask) >>> 0 : 0;
+  const sport = table.mode.srcport ? packet.sport : 0;
+  const dport = table.mode.dstport ? packet.dport : 0;
+  return (BigInt(src) << 64n) | (BigInt(dst) << 32n) | (BigInt(sport) << 16n) | BigInt(dport);
+}
+
+/** The garbage collector runs every gcinterval from table creation and frees entries whose expiry has passed. */
+function collectedBefore(table: HashlimitTable, bucket: Bucket, now: number): boolean {
+  if (now < bucket.expires) return false;
+  const sinceCreation = bucket.expires - table.createdAt;
+  const firstRunAfterExpiry = table.createdAt + Math.ceil(sinceCreation / table.gcJiffies) * table.gcJiffies;
+  return firstRunAfterExpiry <= now;
+}
+
+/**
+ * `-m hashlimit` (net/netfilter/xt_hashlimit.c, revision 3 semantics): one
+ * token bucket per hashed key, credits in the kernel's 64-bit units,
+ * refilled per jiffy and capped at avg*burst; --hashlimit-above inverts.
+ * Tables are shared by name and keep the first rule's configuration
+ * (htable_find_get). Idle entries vanish at the first GC run after their
+ * expiry, so a returning source starts again with a full bucket.
+ */
+export const hashlimitMatch: MatchFactory = (rawOptions, state, where) => {
+  const options = new MatchOptions("hashlimit", rawOptions, where);
+  options.refuse(["hashlimit-rate-match", "hashlimit-rate-interval"]);
+  const upto = options.get("hashlimit-upto");
+  const above = options.get("hashlimit-above");
+  if ((upto ? 1 : 0) + (above ? 1 : 0) !== 1) throw options.error(`give exactly one of --hashlimit-upto and --hashlimit-above`);
+  const rateText = (upto ?? above)!.args[0]!;
+  if (/b\//i.test(rateText) || /[kmg]?b$/i.test(rateText)) throw options.error(`byte-based rates (${rateText}) are not interpreted by the model engine; use --engine docker`, "RULESET_UNSUPPORTED");
+  const name = options.value("hashlimit-name");
+  if (!name) throw options.error(`--hashlimit-name is required`);
+  const average = BigInt(parseRate(rateText, Number(SCALE), options, upto ? "hashlimit-upto" : "hashlimit-above"));
+  const burst = BigInt(options.integer("hashlimit-burst", DEFAULT_BURST, 1, 0xffffffff));
+  const invert = Boolean(above) !== Boolean((upto ?? above)!.negated);
+  const hz = state.settings.hz;
+  const cpj = creditsPerJiffy(hz);
+  if (user2credits(average * burst, hz, cpj) < user2credits(average, hz, cpj)) throw options.error(`rate and burst overflow the kernel's credits ("overflow, try lower")`);
+  const table = tableFor(state, name, options, () => {
+    const modeText = options.value("hashlimit-mode") ?? "";
+    const modes = modeText === "" ? [] : modeText.split(",");
+    for (const mode of modes) if (!["srcip", "dstip", "srcport", "dstport"].includes(mode)) throw options.error(`--hashlimit-mode: unknown mode "${mode}" (srcip, dstip, srcport, dstport)`);
+    const size = options.integer("hashlimit-htable-size", 0, 0, 0xffffffff);
+    return {
+      name,
+      mode: { srcip: modes.includes("srcip"), dstip: modes.includes("dstip"), srcport: modes.includes("srcport"), dstport: modes.includes("dstport") },
+      srcMask: prefixMaskNumber(options.integer("hashlimit-srcmask", 32, 0, 32)),
+      dstMask: prefixMaskNumber(options.integer("hashlimit-dstmask", 32, 0, 32)),
+      cost: user2credits(average, hz, cpj),
+      cap: user2credits(average * burst, hz, cpj),
+      expireJiffies: msecsToJiffies(options.integer("hashlimit-htable-expire", DEFAULT_EXPIRE_MS, 1, 0xffffffff), hz),
+      gcJiffies: Math.max(1, msecsToJiffies(options.integer("hashlimit-htable-gcinterval", DEFAULT_GC_MS, 1, 0xffffffff), hz)),
+      createdAt: state.settings.startJiffies,
+      // htable_create: max defaults to 8 * size; with no size the kernel sizes from memory (large), so no limit here.
+      max: options.integer("hashlimit-htable-max", size ? size * 8 : 0, 0, 0xffffffff),
+      buckets: new Map(),
+    };
+  });
+  return (packet, context) => {
+    const now = context.jiffies;
+    const key = bucketKey(table, packet);
+    let bucket = table.buckets.get(key);
+    if (bucket && collectedBefore(table, bucket, now)) {
+      table.buckets.delete(key);
+      bucket = undefined;
+    }
+    if (!bucket) {
+      if (table.max && table.buckets.size >= table.max) {
+        for (const [otherKey, other] of table.buckets) if (collectedBefore(table, other, now)) table.buckets.delete(otherKey);
+        // dsthash_alloc_init fails when the table is full: the kernel hotdrops the packet.
+        if (table.buckets.size >= table.max) return false;
+      }
+      bucket = { credit: table.cap, previous: now, expires: now + table.expireJiffies };
+      table.buckets.set(key, bucket);
+    } else {
+      bucket.expires = now + table.expireJiffies;
+      const delta = now - bucket.previous;
+      if (delta !== 0) {
+        bucket.previous = now;
+        bucket.credit += BigInt(delta) * cpj;
+        if (bucket.credit > table.cap) bucket.credit = table.cap;
+      }
+    }
+    if (bucket.credit >= table.cost) {
+      bucket.credit -= table.cost;
+      return !invert;
+    }
+    return invert;
+  };
+};
+
+function tableFor(state: MatchState, name: string, _options: MatchOptions, create: () => HashlimitTable): HashlimitTable {
+  const key = `hashlimit:${name}`;
+  const existing = state.tables.get(key) as HashlimitTable | undefined;
+  if (existing) return existing;
+  const table = create();
+  state.tables.set(key, table);
+  return table;
+}
+
+/** msecs_to_jiffies rounds up. */
+function msecsToJiffies(ms: number, hz: number): number {
+  return Math.ceil((ms * hz) / 1000);
+}
+
+/** Entries a hashlimit table holds, as /proc/net/ipt_hashlimit/NAME would list them (count only). */
+export function hashlimitEntries(state: MatchState, name: string): number {
+  return (state.tables.get(`hashlimit:${name}`) as HashlimitTable | undefined)?.buckets.size ?? 0;
+}

@@ -1,0 +1,200 @@
+import { formatIpv4, parseIpv4 } from "../../../../net/address.js";
+import type { MatchFactory, MatchState } from "../match.js";
+import { MatchOptions } from "./match-options.js";
+
+/** XT_RECENT_MAX_NSTAMPS (xt_recent.c): a hitcount must stay below it. */
+export const XT_RECENT_MAX_NSTAMPS = 256;
+
+interface RecentEntry {
+  readonly address: number;
+  ttl: number;
+  readonly stamps: Float64Array;
+  nstamps: number;
+  index: number;
+  /** LRU neighbours: head = least recently updated (evicted first). */
+  previous: RecentEntry | null;
+  next: RecentEntry | null;
+}
+
+export interface RecentTable {
+  readonly name: string;
+  /** The mask of the rule that created the table: recent_mt masks with t->mask, not the rule's. */
+  readonly mask: number;
+  nstampsMaxMask: number;
+  readonly entries: Map<number, RecentEntry>;
+  head: RecentEntry | null;
+  tail: RecentEntry | null;
+}
+
+const tableKey = (name: string) => `recent:${name}`;
+
+function detach(table: RecentTable, entry: RecentEntry): void {
+  if (entry.previous) entry.previous.next = entry.next;
+  else table.head = entry.next;
+  if (entry.next) entry.next.previous = entry.previous;
+  else table.tail = entry.previous;
+  entry.previous = null;
+  entry.next = null;
+}
+
+function appendTail(table: RecentTable, entry: RecentEntry): void {
+  entry.previous = table.tail;
+  entry.next = null;
+  if (table.tail) table.tail.next = entry;
+  else table.head = entry;
+  table.tail = entry;
+}
+
+function removeEntry(table: RecentTable, entry: RecentEntry): void {
+  detach(table, entry);
+  table.entries.delete(entry.address);
+}
+
+/** recent_entry_init: a full table evicts the least recently updated entry first. */
+function initEntry(table: RecentTable, address: number, ttl: number, jiffies: number, listLimit: number): RecentEntry {
+  if (table.entries.size >= listLimit && table.head) removeEntry(table, table.head);
+  const entry: RecentEntry = { address, ttl, stamps: new Float64Array(table.nstampsMaxMask + 1), nstamps: 1, index: 1, previous: null, next: null };
+  entry.stamps[0] = jiffies;
+  table.entries.set(address, entry);
+  appendTail(table, entry);
+  return entry;
+}
+
+/** recent_entry_update: write the next ring slot and move to the LRU tail. */
+function updateEntry(table: RecentTable, entry: RecentEntry, jiffies: number): void {
+  entry.index &= table.nstampsMaxMask;
+  entry.stamps[entry.index++] = jiffies;
+  if (entry.index > entry.nstamps) entry.nstamps = entry.index;
+  if (table.tail !== entry) {
+    detach(table, entry);
+    appendTail(table, entry);
+  }
+}
+
+/** recent_mt_check's ring size: ip_pkt_list_tot or the hitcount, rounded up to a power of two. */
+function nstampMaskFor(hitCount: number, ipPktListTot: number): number {
+  const roundUp = (n: number) => 2 ** Math.ceil(Math.log2(n));
+  if (ipPktListTot && hitCount < ipPktListTot) return roundUp(ipPktListTot) - 1;
+  if (hitCount) return roundUp(hitCount) - 1;
+  return 32 - 1;
+}
+
+function tableFor(state: MatchState, name: string, mask: number, nstampMask: number): RecentTable {
+  const existing = state.tables.get(tableKey(name)) as RecentTable | undefined;
+  if (existing) {
+    if (nstampMask > existing.nstampsMaxMask) {
+      // recent_table_flush: a rule needing a longer ring empties the table.
+      existing.entries.clear();
+      existing.head = null;
+      existing.tail = null;
+      existing.nstampsMaxMask = nstampMask;
+    }
+    return existing;
+  }
+  const table: RecentTable = { name, mask, nstampsMaxMask: nstampMask, entries: new Map(), head: null, tail: null };
+  state.tables.set(tableKey(name), table);
+  return table;
+}
+
+/**
+ * `-m recent` as recent_mt / recent_mt_check in net/netfilter/xt_recent.c:
+ * one of --set/--rcheck/--update/--remove; --seconds counts stamps not older
+ * than jiffies - seconds*HZ; --hitcount needs that many; --update refreshes
+ * only when the (possibly inverted) result is true; --reap drops the LRU head
+ * if its newest stamp is outside the window; a full table evicts its LRU head.
+ */
+export const recentMatch: MatchFactory = (rawOptions, state, where) => {
+  const options = new MatchOptions("recent", rawOptions, where);
+  const commands = (["set", "rcheck", "update", "remove"] as const).filter((name) => options.has(name));
+  if (commands.length !== 1) throw options.error(`give exactly one of --set, --rcheck, --update, --remove (got ${commands.length ? commands.map((c) => `--${c}`).join(" ") : "none"})`);
+  const command = commands[0]!;
+  const invert = options.get(command)!.negated;
+  const seconds = options.integer("seconds", 0, 0, 0xffffffff);
+  const hitCount = options.integer("hitcount", 0, 0, 0xffffffff);
+  const reap = options.has("reap");
+  const checkTtl = options.has("rttl");
+  if ((command === "set" || command === "remove") && (seconds || hitCount || reap || checkTtl)) {
+    throw options.error(`--seconds, --hitcount, --reap and --rttl only go with --rcheck or --update (the kernel rejects them with --${command})`);
+  }
+  if (reap && !seconds) throw options.error(`--reap needs --seconds`);
+  if (hitCount >= XT_RECENT_MAX_NSTAMPS) {
+    throw options.error(`--hitcount ${hitCount} is larger than the allowed maximum ${XT_RECENT_MAX_NSTAMPS - 1} (XT_RECENT_MAX_NSTAMPS - 1 in xt_recent.c)`);
+  }
+  const name = options.value("name") ?? "DEFAULT";
+  if (name.length === 0 || name.length >= 200 || name === "." || name === ".." || name.includes("/")) throw options.error(`--name "${name}" is not a valid proc file name`);
+  const maskText = options.value("mask");
+  let mask = 0xffffffff;
+  if (maskText !== undefined) {
+    try {
+      mask = parseIpv4(maskText);
+    } catch {
+      throw options.error(`--mask ${maskText}: expected a dotted IPv4 mask such as 255.255.255.0`);
+    }
+  }
+  const useDestination = options.has("rdest");
+  const table = tableFor(state, name, mask, nstampMaskFor(hitCount, state.settings.recentIpPktListTot));
+  const listLimit = state.settings.recentIpListTot;
+  const windowJiffies = seconds * state.settings.hz;
+
+  return (packet, context) => {
+    const jiffies = context.jiffies;
+    const address = ((useDestination ? packet.dst : packet.src) & table.mask) >>> 0;
+    // "use TTL as seen before forwarding": forwarded packets get their TTL back.
+    const ttl = context.hook === "FORWARD" ? (packet.ttl + 1) & 0xff : packet.ttl;
+    let ret = invert;
+    const found = table.entries.get(address);
+    const entry = found && (!checkTtl || ttl === found.ttl || found.ttl === 0) ? found : undefined;
+    if (!entry) {
+      if (command !== "set") return ret;
+      initEntry(table, address, ttl, jiffies, listLimit);
+      return !ret;
+    }
+    if (command === "set") ret = !ret;
+    else if (command === "remove") {
+      removeEntry(table, entry);
+      return !ret;
+    } else {
+      const since = jiffies - windowJiffies;
+      let hits = 0;
+      for (let i = 0; i < entry.nstamps; i++) {
+        // time_after(time, stamp) skips stamps older than the window.
+        if (seconds && since > entry.stamps[i]!) continue;
+        if (!hitCount || ++hits >= hitCount) {
+          ret = !ret;
+          break;
+        }
+      }
+      if (reap) reapHead(table, since, entry);
+    }
+    if (command === "set" || (command === "update" && ret)) {
+      updateEntry(table, entry, jiffies);
+      entry.ttl = ttl;
+    }
+    return ret;
+  };
+};
+
+/** recent_entry_reap: the LRU head goes if its newest stamp is outside the window (never the entry in use). */
+function reapHead(table: RecentTable, since: number, working: RecentEntry): void {
+  const head = table.head;
+  if (!head || head === working) return;
+  if (since > head.stamps[(head.index - 1) & table.nstampsMaxMask]!) removeEntry(table, head);
+}
+
+/** The table as /proc/net/xt_recent/NAME prints it (recent_seq_show), in LRU order. */
+export function dumpRecentTable(state: MatchState, name: string): string {
+  const table = state.tables.get(tableKey(name)) as RecentTable | undefined;
+  if (!table) return "";
+  const lines: string[] = [];
+  for (let entry = table.head; entry; entry = entry.next) {
+    const last = entry.stamps[(entry.index - 1) & table.nstampsMaxMask]!;
+    const stamps = Array.from(entry.stamps.subarray(0, entry.nstamps), (stamp, i) => `${i ? "," : ""} ${stamp}`).join("");
+    lines.push(`src=${formatIpv4(entry.address)} ttl: ${entry.ttl} last_seen: ${last} oldest_pkt: ${entry.index}${stamps}`);
+  }
+  return lines.join("\n");
+}
+
+/** Names of the recent tables a compiled ruleset created. */
+export function recentTableNames(state: MatchState): string[] {
+  return [...state.tables.keys()].filter((key) => key.startsWith("recent:")).map((key) => key.slice("recent:".length));
+}

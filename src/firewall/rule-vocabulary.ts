@@ -1,0 +1,91 @@
+/**
+ * The iptables words the parser knows: each match module's and target's
+ * options with how many arguments they take. The parser needs arities to
+ * split a rule into options (iptables learns them from each extension's
+ * option table); anything not listed here is reported by name instead of
+ * being guessed at.
+ */
+
+/** Option name (without dashes) -> number of arguments. */
+export type OptionArity = Readonly<Record<string, number>>;
+
+export const matchVocabulary: Readonly<Record<string, OptionArity>> = {
+  udp: { sport: 1, dport: 1 },
+  tcp: { sport: 1, dport: 1, "tcp-flags": 2, syn: 0, "tcp-option": 1 },
+  icmp: { "icmp-type": 1 },
+  multiport: { ports: 1, dports: 1, sports: 1 },
+  string: { algo: 1, from: 1, to: 1, string: 1, "hex-string": 1, icase: 0 },
+  u32: { u32: 1 },
+  recent: { name: 1, set: 0, rcheck: 0, update: 0, remove: 0, seconds: 1, reap: 0, hitcount: 1, rttl: 0, rsource: 0, rdest: 0, mask: 1 },
+  hashlimit: {
+    "hashlimit-upto": 1,
+    "hashlimit-above": 1,
+    "hashlimit-burst": 1,
+    "hashlimit-mode": 1,
+    "hashlimit-srcmask": 1,
+    "hashlimit-dstmask": 1,
+    "hashlimit-name": 1,
+    "hashlimit-htable-size": 1,
+    "hashlimit-htable-max": 1,
+    "hashlimit-htable-expire": 1,
+    "hashlimit-htable-gcinterval": 1,
+    "hashlimit-rate-match": 0,
+    "hashlimit-rate-interval": 1,
+  },
+  limit: { limit: 1, "limit-burst": 1 },
+  conntrack: {
+    ctstate: 1,
+    ctproto: 1,
+    ctorigsrc: 1,
+    ctorigdst: 1,
+    ctreplsrc: 1,
+    ctrepldst: 1,
+    ctorigsrcport: 1,
+    ctorigdstport: 1,
+    ctreplsrcport: 1,
+    ctrepldstport: 1,
+    ctstatus: 1,
+    ctexpire: 1,
+    ctdir: 1,
+  },
+  state: { state: 1 },
+  comment: { comment: 1 },
+};
+
+/** Long spellings iptables accepts for the same option. */
+export const optionAliases: Readonly<Record<string, string>> = {
+  "source-port": "sport",
+  "destination-port": "dport",
+  "source-ports": "sports",
+  "destination-ports": "dports",
+  hashlimit: "hashlimit-upto",
+};
+
+export const targetVocabulary: Readonly<Record<string, OptionArity>> = {
+  ACCEPT: {},
+  DROP: {},
+  RETURN: {},
+  REJECT: { "reject-with": 1 },
+  LOG: {
+    "log-level": 1,
+    "log-prefix": 1,
+    "log-tcp-sequence": 0,
+    "log-tcp-options": 0,
+    "log-ip-options": 0,
+    "log-uid": 0,
+    "log-macdecode": 0,
+  },
+  NFLOG: { "nflog-group": 1, "nflog-prefix": 1, "nflog-range": 1, "nflog-size": 1, "nflog-threshold": 1 },
+};
+
+/** Built-in chains of each table, as the kernel registers them. */
+export const builtinChains: Readonly<Record<string, readonly string[]>> = {
+  filter: ["INPUT", "FORWARD", "OUTPUT"],
+  nat: ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
+  mangle: ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+  raw: ["PREROUTING", "OUTPUT"],
+  security: ["INPUT", "FORWARD", "OUTPUT"],
+};
+
+/** Protocol numbers iptables-save may print instead of names. */
+export const protocolNames: Readonly<Record<string, string>> = { "1": "icmp", "6": "tcp", "17": "udp", "0": "all" };

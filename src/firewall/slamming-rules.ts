@@ -1,0 +1,207 @@
+import { formatCidr, formatIpv4, parseCidr, parseIpv4 } from "../net/address.js";
+import type { Policy } from "./policy.js";
+
+/** Where the generated rules protect the PBX from. */
+export interface GenerateTarget {
+  /** The PBX address the SIP ports belong to. */
+  readonly pbxAddress: string;
+}
+
+/** One rule: its chain and the words after `-A CHAIN`, each already safe (validated numbers, fixed words). */
+export interface PlannedRule {
+  readonly chain: string;
+  readonly words: readonly string[];
+  /** Which block of the script it belongs to: trusted sites are loaded from a file there. */
+  readonly section: "hook" | "allow" | "check";
+}
+
+export interface RulePlan {
+  readonly hookChain: "INPUT" | "FORWARD";
+  readonly userChains: readonly string[];
+  readonly rules: readonly PlannedRule[];
+  /** The chain allowSites RETURN rules go into (the script appends file entries there). */
+  readonly allowChain: string;
+  /** Words of an allowSites rule without the source, for the script's file loop. */
+  readonly recentLists: readonly string[];
+}
+
+export const CHECK_CHAIN = "SLAM-CHECK";
+export const COUNT_CHAIN = "SLAM-COUNT";
+export const BLOCK_CHAIN = "SLAM-BLOCK";
+export const ESCALATE_CHAIN = "SLAM-ESCALATE";
+
+/** The offset of the UDP payload in a datagram without IP options: 20-byte IP header + 8-byte UDP header. */
+const UDP_PAYLOAD_OFFSET = 28;
+
+const comment = (text: string) => ["-m", "comment", "--comment", text];
+
+function recent(list: string, ...words: string[]): string[] {
+  // iptables-save spells the defaults out; writing them keeps generated and saved text alike.
+  return ["-m", "recent", ...words, "--name", list, "--mask", "255.255.255.255", "--rsource"];
+}
+
+/** Matches on the first bytes of the SIP payload, for one method. */
+function methodMatch(policy: Policy, method: string, transport: "udp" | "tcp"): string[] {
+  const text = `${method} `;
+  if (transport === "udp" && policy.methodMatch === "string") {
+    return ["-m", "string", "--string", text, "--algo", policy.stringAlgo, "--from", String(UDP_PAYLOAD_OFFSET), "--to", String(UDP_PAYLOAD_OFFSET + text.length)];
+  }
+  // u32 follows the IP header length (and TCP's data offset), so IP options do not shift it.
+  const base = transport === "udp" ? "0>>22&0x3C@8" : "0>>22&0x3C@12>>26&0x3C@0";
+  const bytes = new TextEncoder().encode(text);
+  const tests: string[] = [];
+  for (let offset = 0; offset < Math.min(bytes.length, 8); offset += 4) {
+    const chunk = bytes.subarray(offset, offset + 4);
+    let value = 0;
+    let mask = 0;
+    for (let i = 0; i < 4; i++) {
+      value = value * 256 + (chunk[i] ?? 0);
+      mask = mask * 256 + (i < chunk.length ? 0xff : 0);
+    }
+    const location = transport === "udp" ? `0>>22&0x3C@${8 + offset}` : `${base.slice(0, -1)}${offset}`;
+    tests.push(`${location}${mask === 0xffffffff ? "" : `&0x${mask.toString(16).toUpperCase()}`}=0x${value.toString(16).toUpperCase()}`);
+  }
+  return ["-m", "u32", "--u32", tests.join("&&")];
+}
+
+function logBeforeDrop(policy: Policy, chain: string, what: string): PlannedRule[] {
+  if (policy.logging.kind === "log") {
+    return [
+      {
+        chain,
+        section: "check",
+        words: ["-m", "limit", "--limit", `${policy.logging.ratePerMinute}/min`, "--limit-burst", "5", ...comment(`log ${what} (rate-limited)`), "-j", "LOG", "--log-prefix", `slamlab ${what}: `],
+      },
+    ];
+  }
+  if (policy.logging.kind === "nflog") {
+    return [
+      {
+        chain,
+        section: "check",
+        words: [...comment(`log ${what} to NFLOG ${policy.logging.group}`), "-j", "NFLOG", "--nflog-group", String(policy.logging.group), "--nflog-prefix", `slamlab:${chain}:${what}`.slice(0, 63)],
+      },
+    ];
+  }
+  return [];
+}
+
+function rateText(rate: number, per: string): string {
+  return `${rate}/${per === "minute" ? "min" : per === "second" ? "sec" : per}`;
+}
+
+/**
+ * The rules a policy stands for, in order, as data both renderers share.
+ * Checks and counting come before anything that could accept the packet,
+ * so a flow conntrack calls ESTABLISHED (an attacker keeping its source
+ * port) is still counted; the generator emits no ESTABLISHED accept at all.
+ */
+export function planSlammingRules(policy: Policy, target: GenerateTarget): RulePlan {
+  const pbx = `${formatIpv4(parseIpv4(target.pbxAddress))}/32`;
+  const hookChain = policy.placement === "host" ? "INPUT" : "FORWARD";
+  const rules: PlannedRule[] = [];
+  const ports = policy.sip.ports;
+  const portWords = (transport: string) =>
+    ports.length === 1 ? ["-p", transport, "-m", transport, "--dport", String(ports[0])] : ["-p", transport, "-m", "multiport", "--dports", ports.join(",")];
+  for (const transport of policy.sip.transports) {
+    rules.push({
+      chain: hookChain,
+      section: "hook",
+      words: ["-d", pbx, ...portWords(transport), ...comment(`SIP over ${transport.toUpperCase()} to the PBX: slamming checks`), "-j", CHECK_CHAIN],
+    });
+  }
+  for (const site of policy.allowSites) {
+    const cidr = formatCidr(parseCidr(site));
+    rules.push({ chain: CHECK_CHAIN, section: "allow", words: ["-s", cidr, ...comment(`allowSites: trusted ${cidr} is never counted`), "-j", "RETURN"] });
+  }
+  const list = policy.matcher.name;
+  const blockList = `${list}-BLOCK`;
+  const longList = `${list}-LONG`;
+  const strikesList = `${list}-STRIKES`;
+  const escalation = policy.escalation;
+  if (escalation.enabled) {
+    rules.push(...logBeforeDrop(policy, CHECK_CHAIN, "long-blocked"));
+    rules.push({
+      chain: CHECK_CHAIN,
+      section: "check",
+      words: [...recent(longList, "--update", "--seconds", String(escalation.blockSeconds)), ...comment(`repeat offender: dropped until ${escalation.blockSeconds} s quiet`), "-j", "DROP"],
+    });
+  }
+  rules.push({
+    chain: CHECK_CHAIN,
+    section: "check",
+    words: [...recent(blockList, "--update", "--seconds", String(policy.blockSeconds)), ...comment(`blocked slammer: dropped until ${policy.blockSeconds} s quiet`), "-j", "DROP"],
+  });
+  for (const transport of policy.sip.transports) {
+    for (const method of policy.methods) {
+      rules.push({
+        chain: CHECK_CHAIN,
+        section: "check",
+        words: [
+          "-p",
+          transport,
+          ...methodMatch(policy, method, transport),
+          ...comment(transport === "udp" && policy.methodMatch === "string" ? `count ${method} (payload at offset 28: no IP options)` : `count ${method} (u32 on the payload)`),
+          "-j",
+          COUNT_CHAIN,
+        ],
+      });
+    }
+  }
+  const methodsText = policy.methods.join("/");
+  if (policy.matcher.kind === "recent") {
+    const { hits, seconds } = policy.matcher;
+    rules.push({ chain: COUNT_CHAIN, section: "check", words: [...recent(list, "--set"), ...comment(`remember this ${methodsText}`)] });
+    rules.push({
+      chain: COUNT_CHAIN,
+      section: "check",
+      words: [...recent(list, "--rcheck", "--seconds", String(seconds), "--hitcount", String(hits)), ...comment(`slamming: ${hits} ${methodsText} within ${seconds} s`), "-j", BLOCK_CHAIN],
+    });
+  } else {
+    const { rate, per, burst, expireSeconds, name } = policy.matcher;
+    rules.push({
+      chain: COUNT_CHAIN,
+      section: "check",
+      words: [
+        "-m",
+        "hashlimit",
+        "--hashlimit-above",
+        rateText(rate, per),
+        "--hashlimit-burst",
+        String(burst),
+        "--hashlimit-mode",
+        "srcip",
+        "--hashlimit-name",
+        name,
+        "--hashlimit-htable-expire",
+        String(expireSeconds * 1000),
+        ...comment(`slamming: over ${rate} ${methodsText}/${per} (burst ${burst})`),
+        "-j",
+        BLOCK_CHAIN,
+      ],
+    });
+  }
+  if (escalation.enabled) {
+    rules.push({ chain: BLOCK_CHAIN, section: "check", words: [...recent(strikesList, "--set"), ...comment("strike: one more block for this source")] });
+    rules.push({
+      chain: BLOCK_CHAIN,
+      section: "check",
+      words: [
+        ...recent(strikesList, "--rcheck", "--seconds", String(escalation.withinSeconds), "--hitcount", String(escalation.strikes)),
+        ...comment(`${escalation.strikes} blocks within ${escalation.withinSeconds} s: long-term block`),
+        "-j",
+        ESCALATE_CHAIN,
+      ],
+    });
+    rules.push({ chain: ESCALATE_CHAIN, section: "check", words: [...recent(longList, "--set"), ...comment(`start the ${escalation.blockSeconds} s long-term block`)] });
+    rules.push(...logBeforeDrop(policy, ESCALATE_CHAIN, "escalated"));
+    rules.push({ chain: ESCALATE_CHAIN, section: "check", words: [...comment("drop: repeat offender"), "-j", "DROP"] });
+  }
+  rules.push({ chain: BLOCK_CHAIN, section: "check", words: [...recent(blockList, "--set"), ...comment(`start blocking for ${policy.blockSeconds} s`)] });
+  rules.push(...logBeforeDrop(policy, BLOCK_CHAIN, "blocked"));
+  rules.push({ chain: BLOCK_CHAIN, section: "check", words: [...comment("drop: over the slamming limit"), "-j", "DROP"] });
+  const userChains = [CHECK_CHAIN, COUNT_CHAIN, BLOCK_CHAIN, ...(escalation.enabled ? [ESCALATE_CHAIN] : [])];
+  const recentLists = policy.matcher.kind === "recent" ? [list, blockList] : [blockList];
+  if (escalation.enabled) recentLists.push(strikesList, longList);
+  return { hookChain, userChains, rules, allowChain: CHECK_CHAIN, recentLists };
+}
