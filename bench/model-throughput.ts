@@ -65,7 +65,16 @@ function runModel(packets: Packet[], order: Uint32Array, jiffies: Float64Array, 
   const state: MatchState = { settings: defaultKernelSettings, tables: new Map() };
   const firewall = compileFirewall(parseRuleset(rulesetText), state);
   const conntrack = new ConntrackTable(defaultKernelSettings);
-  const context: PacketContext = { jiffies: 0, ctState: "NEW", ctReply: false, ctSeenReply: false, ctAssured: false, outInterface: "" };
+  // One context reused for every packet, as the kernel reuses its per-CPU state: no allocation in the loop.
+  const context: { -readonly [K in keyof PacketContext]: PacketContext[K] } = {
+    jiffies: 0,
+    ctState: "NEW",
+    ctReply: false,
+    ctSeenReply: false,
+    ctAssured: false,
+    outInterface: "",
+    hook: "INPUT",
+  };
   const verdicts = new Uint8Array(order.length);
   let dropped = 0;
   const started = performance.now();

@@ -18,5 +18,6 @@ export async function runScenario(scenario: Scenario, engine: Engine, options: R
   const result = await engine.run(scenario, options);
   const outcomes = computeOutcomes(result);
   const expectations = checkExpectations(scenario, outcomes);
-  return { result, outcomes, expectations, passed: expectations.every((expectation) => expectation.passed) };
+  const firewall = scenario.firewall.kind === "policy" ? `policy ${scenario.firewall.policyName}` : `ruleset ${scenario.firewall.path}`;
+  return { result, firewall, outcomes, expectations, passed: expectations.every((expectation) => expectation.passed) };
 }

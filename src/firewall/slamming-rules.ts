@@ -64,13 +64,14 @@ function methodMatch(policy: Policy, method: string, transport: "udp" | "tcp"): 
   return ["-m", "u32", "--u32", tests.join("&&")];
 }
 
-function logBeforeDrop(policy: Policy, chain: string, what: string): PlannedRule[] {
+/** A log rule placed before a DROP; `condition` restricts it to the packets that DROP will take. */
+function logBeforeDrop(policy: Policy, chain: string, what: string, condition: readonly string[] = []): PlannedRule[] {
   if (policy.logging.kind === "log") {
     return [
       {
         chain,
         section: "check",
-        words: ["-m", "limit", "--limit", `${policy.logging.ratePerMinute}/min`, "--limit-burst", "5", ...comment(`log ${what} (rate-limited)`), "-j", "LOG", "--log-prefix", `slamlab ${what}: `],
+        words: [...condition, "-m", "limit", "--limit", `${policy.logging.ratePerMinute}/min`, "--limit-burst", "5", ...comment(`log ${what} (rate-limited)`), "-j", "LOG", "--log-prefix", `slamlab ${what}: `],
       },
     ];
   }
@@ -79,7 +80,7 @@ function logBeforeDrop(policy: Policy, chain: string, what: string): PlannedRule
       {
         chain,
         section: "check",
-        words: [...comment(`log ${what} to NFLOG ${policy.logging.group}`), "-j", "NFLOG", "--nflog-group", String(policy.logging.group), "--nflog-prefix", `slamlab:${chain}:${what}`.slice(0, 63)],
+        words: [...condition, ...comment(`log ${what} to NFLOG ${policy.logging.group}`), "-j", "NFLOG", "--nflog-group", String(policy.logging.group), "--nflog-prefix", `slamlab:${chain}:${what}`.slice(0, 63)],
       },
     ];
   }
@@ -120,7 +121,8 @@ export function planSlammingRules(policy: Policy, target: GenerateTarget): RuleP
   const strikesList = `${list}-STRIKES`;
   const escalation = policy.escalation;
   if (escalation.enabled) {
-    rules.push(...logBeforeDrop(policy, CHECK_CHAIN, "long-blocked"));
+    // --rcheck, not --update: only the DROP rule below refreshes the entry.
+    rules.push(...logBeforeDrop(policy, CHECK_CHAIN, "long-blocked", recent(longList, "--rcheck", "--seconds", String(escalation.blockSeconds))));
     rules.push({
       chain: CHECK_CHAIN,
       section: "check",

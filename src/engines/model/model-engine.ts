@@ -63,7 +63,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}): RunResul
   const conntrack = new ConntrackTable(settings);
   const pbx = createAsteriskPbx(scenario.pbx);
   const pbxAddress = parseIpv4(scenario.pbx.address);
-  const sources = createTrafficSources(scenario, seed);
+  const sources = createTrafficSources(scenario);
   const endUs = scenario.durationSeconds * 1_000_000;
 
   const nats = new Map<string, NatRouter>();
@@ -109,6 +109,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}): RunResul
       ctSeenReply: classification.seenReply,
       ctAssured: classification.assured,
       outInterface: hook === "INPUT" ? "" : LAB_INTERFACE,
+      hook,
     };
     const judgement = firewall.judge(hook, packet, context);
     if (judgement.accepted) conntrack.commit(classification);
@@ -171,7 +172,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}): RunResul
   const contexts = new Map<TrafficSource, AgentContext>();
   for (const source of sources) {
     endpointIndex.set(source, new Map(source.agents.map((endpoint) => [endpoint.agent, endpoint])));
-    agentsBySource[source.name] = source.agents.map((endpoint) => endpoint.agent);
+    agentsBySource[source.name] = [...new Set(source.agents.map((endpoint) => endpoint.agent))];
     const random = forkRandom(seed, `source:${source.name}`);
     contexts.set(source, {
       now: () => nowUs,

@@ -1,0 +1,68 @@
+import { existsSync, readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { parseDocument } from "yaml";
+import { builtinPolicies, resolvePolicy } from "../../firewall/builtin-policies.js";
+import { generateRuleset } from "../../firewall/generate-ruleset.js";
+import { generateScript } from "../../firewall/generate-script.js";
+import { parseRuleset } from "../../firewall/parse-ruleset.js";
+import { PolicyError } from "../../firewall/policy-error.js";
+import { compileFirewall } from "../../engines/model/netfilter/interpreter.js";
+import { defaultKernelSettings } from "../../engines/model/kernel-settings.js";
+import { isIpv4 } from "../../net/address.js";
+import { writeFileAtomic } from "../../report/write-file-atomic.js";
+import { CommandLineError } from "../exit-codes.js";
+
+interface GenerateOptions {
+  policy: string;
+  format: string;
+  pbx: string;
+  out?: string;
+}
+
+/** A policy file (YAML or JSON, the fields of a scenario's firewall.policy) or a built-in name. */
+function readPolicy(ref: string) {
+  if (!existsSync(ref)) {
+    if (ref in builtinPolicies) return resolvePolicy(ref, "--policy");
+    throw new PolicyError("POLICY_UNKNOWN", `--policy ${ref}: no such file and no built-in policy of that name; built-in policies are ${Object.keys(builtinPolicies).join(", ")}`);
+  }
+  const yaml = parseDocument(readFileSync(ref, "utf8"));
+  if (yaml.errors.length) throw new PolicyError("POLICY_SYNTAX", `${ref}: invalid YAML: ${yaml.errors[0]!.message.split("\n")[0]}`);
+  const fields: unknown = yaml.toJS() ?? {};
+  if (typeof fields !== "object" || Array.isArray(fields)) throw new PolicyError("POLICY_INVALID", `${ref}: a policy file holds policy fields (placement, matcher, allowSites, ...)`);
+  return resolvePolicy(fields as Record<string, unknown>, ref);
+}
+
+export function registerFirewallCommand(program: Command): void {
+  const firewall = program.command("firewall").description("generate firewall rules from a policy, or check a ruleset the model can run");
+  firewall
+    .command("generate")
+    .description("write the slamming-protection rules for a policy")
+    .requiredOption("--policy <file|name>", "policy YAML/JSON file or built-in name (default, reference-2010, hashlimit, strict)")
+    .option("--format <format>", "iptables-restore or script", "iptables-restore")
+    .option("--pbx <address>", "the PBX address the rules protect", "198.51.100.10")
+    .option("--out <file>", "write to a file instead of standard output")
+    .action(async (options: GenerateOptions) => {
+      if (!isIpv4(options.pbx)) throw new CommandLineError(`--pbx ${options.pbx}: expected an IPv4 address`);
+      const { policy } = readPolicy(options.policy);
+      let text: string;
+      if (options.format === "iptables-restore") text = generateRuleset(policy, { pbxAddress: options.pbx });
+      else if (options.format === "script") text = generateScript(policy, { pbxAddress: options.pbx });
+      else throw new CommandLineError(`--format ${options.format}: choose iptables-restore or script`);
+      if (options.out) await writeFileAtomic(options.out, text);
+      else process.stdout.write(text);
+    });
+  firewall
+    .command("check")
+    .description("parse an iptables-save file and report whether the model engine can run it")
+    .argument("<file>", "iptables-save / iptables-restore text")
+    .action((file: string) => {
+      if (!existsSync(file)) throw new CommandLineError(`${file}: no such file`);
+      const ruleset = parseRuleset(readFileSync(file, "utf8"), file);
+      compileFirewall(ruleset, { settings: defaultKernelSettings, tables: new Map() });
+      for (const table of ruleset.tables.values()) {
+        const rules = [...table.chains.values()].reduce((sum, chain) => sum + chain.rules.length, 0);
+        process.stdout.write(`${file}: table ${table.name}: ${table.chains.size} chains, ${rules} rules\n`);
+      }
+      process.stdout.write(`${file}: the model engine can run this ruleset\n`);
+    });
+}

@@ -1,0 +1,192 @@
+import type { PbxSpec } from "../../scenario/schema.js";
+import { userSequence } from "../../scenario/user-list.js";
+import { digestResponse, formatChallenge, md5Hex, parseDigestParameters } from "../../sip/digest.js";
+import { formatRequest, formatResponse, parseSip, viaWithReceived, type HeaderList, type SipMessage } from "../../sip/sip-message.js";
+import type { Datagram } from "../../traffic/agent.js";
+import type { PbxModel, PbxReply } from "./pbx.js";
+
+/**
+ * Asterisk 22 with res_pjsip as slamlab configures it (one endpoint per
+ * account, `auth_type=userpass`, `max_contacts=1`, `remove_existing=yes`).
+ * What matters for a firewall test is what goes back on the wire:
+ *  - every request without valid credentials gets a 401 with a fresh digest
+ *    challenge; a wrong password and an unknown user get the same 401, so a
+ *    scanner learns nothing from the difference (PJSIP's artificial endpoint);
+ *  - nonces live 32 s (`nonce_lifetime`), an old one gets `stale=true`;
+ *  - REGISTER with valid credentials gets 200 with the contact and expiry
+ *    clamped to `min_expires`..`max_expires` (60..7200), or 423 below 60;
+ *  - SUBSCRIBE gets 200 and then a NOTIFY, INVITE gets 404 (no dialplan),
+ *    OPTIONS gets 200 without a challenge, as PJSIP's OPTIONS handler does;
+ *  - responses go to the source address and port (`force_rport`), with
+ *    `received`/`rport` filled into the Via.
+ */
+
+const NONCE_LIFETIME_US = 32_000_000;
+const MIN_EXPIRES = 60;
+const MAX_EXPIRES = 7200;
+/** Time PJSIP takes to answer a REGISTER on an idle PBX (measured order of magnitude: under a millisecond). */
+const REPLY_DELAY_US = 600;
+const SERVER = "Asterisk PBX 22.5.2";
+const ALLOW = "OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, PUBLISH, INVITE, ACK, BYE, CANCEL, UPDATE, PRACK, MESSAGE, REFER";
+
+export interface Registration {
+  readonly account: string;
+  readonly contact: string;
+  readonly expiresAtUs: number;
+}
+
+export interface AsteriskPbx extends PbxModel {
+  /** Contacts registered at `nowUs`, as `pjsip show contacts` lists them. */
+  registrations(nowUs: number): Registration[];
+}
+
+export function createAsteriskPbx(spec: PbxSpec): AsteriskPbx {
+  const accounts = spec.accounts.map((account) => ({ users: userSequence(account.users), password: account.password }));
+  const passwordOf = (user: string): string | undefined => {
+    const account = accounts.find((candidate) => candidate.users.includes(user));
+    return account?.password.replaceAll("{user}", user);
+  };
+  const contacts = new Map<string, Registration>();
+  const secret = md5Hex(`slamlab-pbx:${spec.address}:${spec.realm}`).slice(0, 16);
+  let nonceCounter = 0;
+  let tagCounter = 0;
+  let notifyCounter = 0;
+
+  const newNonce = (nowUs: number) => {
+    nonceCounter++;
+    const issued = Math.floor(nowUs / 1000);
+    return `${issued}/${md5Hex(`${secret}:${issued}:${nonceCounter}`)}`;
+  };
+  const nonceAge = (nonce: string, nowUs: number): number | null => {
+    const match = /^(\d+)\/([0-9a-f]{32})$/.exec(nonce);
+    return match ? nowUs - Number(match[1]) * 1000 : null;
+  };
+  const newTag = () => md5Hex(`${secret}:tag:${++tagCounter}`).slice(0, 16);
+
+  const reply = (to: Datagram, payload: Uint8Array): PbxReply => ({
+    datagram: { src: spec.address, sport: spec.port, dst: to.src, dport: to.sport, payload },
+    delayUs: REPLY_DELAY_US,
+  });
+
+  const responseHeaders = (request: SipMessage, from: Datagram, toTag: string | null): Array<[string, string]> => [
+    ...request.headers("via").slice(0, 1).map((via): [string, string] => ["Via", viaWithReceived(via, from.src, from.sport)]),
+    ["Call-ID", request.callId],
+    ["From", request.header("from") ?? ""],
+    ["To", toTag && !request.toTag ? `${request.header("to") ?? ""};tag=${toTag}` : (request.header("to") ?? "")],
+    ["CSeq", `${request.cseq} ${request.method}`],
+    ["Server", SERVER],
+  ];
+
+  const challenge = (request: SipMessage, from: Datagram, nowUs: number, stale: boolean): PbxReply => {
+    const headers: HeaderList = [
+      ...responseHeaders(request, from, newTag()),
+      ["WWW-Authenticate", formatChallenge({ realm: spec.realm, nonce: newNonce(nowUs), opaque: secret, algorithm: "MD5", qop: "auth", stale })],
+    ];
+    return reply(from, formatResponse(401, "Unauthorized", headers));
+  };
+
+  /** null when the credentials are valid; otherwise whether the 401 must say stale=true. */
+  const checkCredentials = (request: SipMessage, nowUs: number): { valid: true; user: string } | { valid: false; stale: boolean } => {
+    const authorization = request.header("authorization");
+    const parameters = authorization ? parseDigestParameters(authorization) : null;
+    if (!parameters?.username || !parameters.nonce || !parameters.response) return { valid: false, stale: false };
+    const age = nonceAge(parameters.nonce, nowUs);
+    if (age === null || parameters.realm !== spec.realm) return { valid: false, stale: false };
+    const password = passwordOf(parameters.username);
+    // PJSIP identifies the endpoint by the From user; credentials for another account do not count.
+    if (password === undefined || parameters.username !== request.fromUser) return { valid: false, stale: false };
+    const expected = digestResponse({
+      username: parameters.username,
+      password,
+      realm: spec.realm,
+      method: request.method,
+      uri: parameters.uri ?? "",
+      nonce: parameters.nonce,
+      qop: parameters.qop,
+      nc: parameters.nc,
+      cnonce: parameters.cnonce,
+    });
+    if (expected !== parameters.response) return { valid: false, stale: false };
+    if (age > NONCE_LIFETIME_US) return { valid: false, stale: true };
+    return { valid: true, user: parameters.username };
+  };
+
+  const register = (request: SipMessage, from: Datagram, user: string, nowUs: number): PbxReply => {
+    const contact = request.header("contact") ?? "";
+    const contactExpires = /;\s*expires=(\d+)/i.exec(contact)?.[1];
+    const requested = Number(contactExpires ?? request.header("expires") ?? "3600");
+    const headers = responseHeaders(request, from, newTag());
+    if (requested === 0 || contact === "*") {
+      contacts.delete(user);
+      return reply(from, formatResponse(200, "OK", [...headers, ["Date", httpDate(nowUs)]]));
+    }
+    if (requested < MIN_EXPIRES) return reply(from, formatResponse(423, "Interval Too Brief", [...headers, ["Min-Expires", String(MIN_EXPIRES)]]));
+    const expires = Math.min(requested, MAX_EXPIRES);
+    const contactUri = /<([^>]+)>/.exec(contact)?.[1] ?? contact;
+    contacts.set(user, { account: user, contact: contactUri, expiresAtUs: nowUs + expires * 1_000_000 });
+    return reply(
+      from,
+      formatResponse(200, "OK", [...headers, ["Date", httpDate(nowUs)], ["Contact", `<${contactUri}>;expires=${expires}`], ["Expires", String(expires)]]),
+    );
+  };
+
+  const subscribe = (request: SipMessage, from: Datagram, nowUs: number): PbxReply[] => {
+    const toTag = newTag();
+    const expires = Math.min(Number(request.header("expires") ?? "600"), MAX_EXPIRES);
+    const ok = reply(from, formatResponse(200, "OK", [...responseHeaders(request, from, toTag), ["Expires", String(expires)]]));
+    const notify = reply(
+      from,
+      formatRequest(
+        "NOTIFY",
+        /<([^>]+)>/.exec(request.header("contact") ?? "")?.[1] ?? `sip:${request.fromUser}@${from.src}:${from.sport}`,
+        [
+          ["Via", `SIP/2.0/UDP ${spec.address}:${spec.port};rport;branch=z9hG4bKPj${md5Hex(`${secret}:notify:${++notifyCounter}`).slice(0, 20)}`],
+          ["From", `${request.header("to") ?? ""};tag=${toTag}`],
+          ["To", request.header("from") ?? ""],
+          ["Call-ID", request.callId],
+          ["CSeq", `${notifyCounter} NOTIFY`],
+          ["Event", request.header("event") ?? "dialog"],
+          ["Subscription-State", `active;expires=${expires}`],
+          ["Content-Type", "application/dialog-info+xml"],
+          ["Max-Forwards", "70"],
+        ],
+        `<?xml version="1.0"?>\n<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="0" state="full" entity="${request.requestUri}"/>\n`,
+      ),
+    );
+    return [ok, { ...notify, delayUs: notify.delayUs + 200 }];
+  };
+
+  return {
+    receive(datagram: Datagram, nowUs: number): readonly PbxReply[] {
+      const request = parseSip(datagram.payload);
+      // PJSIP drops what it cannot parse and never answers a response or an ACK.
+      if (!request || request.kind !== "request" || request.method === "ACK") return [];
+      switch (request.method) {
+        case "OPTIONS":
+          return [reply(datagram, formatResponse(200, "OK", [...responseHeaders(request, datagram, newTag()), ["Allow", ALLOW], ["Accept", "application/sdp"]]))];
+        case "REGISTER":
+        case "SUBSCRIBE":
+        case "INVITE":
+        case "MESSAGE": {
+          const credentials = checkCredentials(request, nowUs);
+          if (!credentials.valid) return [challenge(request, datagram, nowUs, credentials.stale)];
+          if (request.method === "REGISTER") return [register(request, datagram, credentials.user, nowUs)];
+          if (request.method === "SUBSCRIBE") return subscribe(request, datagram, nowUs);
+          return [reply(datagram, formatResponse(404, "Not Found", responseHeaders(request, datagram, newTag())))];
+        }
+        default:
+          return [reply(datagram, formatResponse(405, "Method Not Allowed", [...responseHeaders(request, datagram, newTag()), ["Allow", ALLOW]]))];
+      }
+    },
+    registrations(nowUs: number): Registration[] {
+      return [...contacts.values()].filter((registration) => registration.expiresAtUs > nowUs);
+    },
+  };
+}
+
+/** The run starts at a fixed wall-clock date so Date headers are reproducible. */
+const RUN_EPOCH_MS = Date.UTC(2026, 0, 1);
+
+function httpDate(nowUs: number): string {
+  return new Date(RUN_EPOCH_MS + Math.floor(nowUs / 1000)).toUTCString();
+}

@@ -1,0 +1,110 @@
+import type { SourceOutcome } from "../verdict/outcome.js";
+import { runLabel, type RunReport } from "./run-report.js";
+
+interface Style {
+  bold(text: string): string;
+  dim(text: string): string;
+  green(text: string): string;
+  red(text: string): string;
+  yellow(text: string): string;
+}
+
+const ansi = (code: number) => (text: string) => `\u001b[${code}m${text}\u001b[0m`;
+const colored: Style = { bold: ansi(1), dim: ansi(2), green: ansi(32), red: ansi(31), yellow: ansi(33) };
+const plain: Style = { bold: (t) => t, dim: (t) => t, green: (t) => t, red: (t) => t, yellow: (t) => t };
+
+const secondsText = (us: number | null) => (us === null ? "-" : `${(us / 1_000_000).toFixed(2)} s`);
+
+/** The report a user reads in a terminal: per-source table, shared-address trade-offs, PASS/FAIL per expectation. */
+export function renderTerminal(report: RunReport, options: { color: boolean }): string {
+  const style = options.color ? colored : plain;
+  const { result } = report;
+  const lines: string[] = [];
+  lines.push(style.bold(runLabel(report)));
+  lines.push(
+    style.dim(
+      `${result.engine} engine, seed ${result.seed}, firewall ${report.firewall}, ${secondsText(result.durationUs)} of traffic in ${(result.wallMs / 1000).toFixed(2)} s, ${result.verdicts.length} packets judged`,
+    ),
+  );
+  lines.push("");
+  lines.push(...table(report.outcomes));
+
+  const rules = dropRules(report.outcomes);
+  if (rules.length) {
+    lines.push("", style.bold("Rules that dropped"));
+    for (const [rule, { comment, count }] of rules) lines.push(`  ${rule.padEnd(16)} ${String(count).padStart(7)}  ${comment ?? ""}`);
+  }
+
+  const shared = sharedAddressNotes(report.outcomes);
+  if (shared.length) {
+    lines.push("", style.bold("Shared addresses (one NAT, one fate)"));
+    for (const note of shared) lines.push(`  ${style.yellow(note)}`);
+  }
+
+  lines.push("", style.bold("Expectations"));
+  for (const expectation of report.expectations) {
+    const mark = expectation.passed ? style.green("PASS") : style.red("FAIL");
+    lines.push(`  ${mark}  ${expectation.source}  ${expectation.clause}  ${style.dim(`(${expectation.actual})`)}`);
+    if (expectation.because) lines.push(`        ${style.dim(expectation.because)}`);
+  }
+  const failed = report.expectations.filter((expectation) => !expectation.passed).length;
+  const verdict = report.passed ? style.green("PASS") : style.red("FAIL");
+  lines.push("", `${verdict}  ${runLabel(report)}: ${report.expectations.length - failed} of ${report.expectations.length} expectations met`);
+  return `${lines.join("\n")}\n`;
+}
+
+function table(outcomes: readonly SourceOutcome[]): string[] {
+  const header = ["source", "agents", "sent", "delivered", "dropped", "first drop", "to block", "registered", "replies dropped"];
+  const rows = outcomes.map((outcome) => [
+    outcome.source,
+    String(outcome.agents),
+    String(outcome.sent),
+    String(outcome.delivered),
+    String(outcome.dropped),
+    secondsText(outcome.firstDropUs),
+    outcome.packetsToBlock === null ? "-" : `${outcome.packetsToBlock} pkts, ${secondsText(outcome.timeToBlockUs)}`,
+    `${outcome.registeredAgents}/${outcome.agents}`,
+    String(outcome.repliesDropped),
+  ]);
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const format = (row: string[]) => `  ${row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join("  ")}`;
+  return [format(header), format(widths.map((width) => "-".repeat(width))), ...rows.map(format)];
+}
+
+function dropRules(outcomes: readonly SourceOutcome[]): Array<[string, { comment?: string; count: number }]> {
+  const rules = new Map<string, { comment?: string; count: number }>();
+  for (const outcome of outcomes) {
+    for (const entry of outcome.dropsByRule) {
+      const known = rules.get(entry.rule);
+      if (known) known.count += entry.count;
+      else rules.set(entry.rule, { ...(entry.comment ? { comment: entry.comment } : {}), count: entry.count });
+    }
+  }
+  return [...rules].sort((a, b) => b[1].count - a[1].count);
+}
+
+/** Where sources share a public address and one of them got it blocked, say who paid for whom. */
+export function sharedAddressNotes(outcomes: readonly SourceOutcome[]): string[] {
+  const notes: string[] = [];
+  const byAddress = new Map<string, SourceOutcome[]>();
+  for (const outcome of outcomes) {
+    for (const address of outcome.addresses) byAddress.set(address.address, [...(byAddress.get(address.address) ?? []), outcome]);
+  }
+  for (const [address, sharing] of byAddress) {
+    if (sharing.length < 2) continue;
+    const names = sharing.map((outcome) => outcome.source);
+    const droppedBy = sharing.map((outcome) => ({ outcome, entry: outcome.addresses.find((a) => a.address === address)! }));
+    const blocked = droppedBy.filter(({ entry }) => entry.firstDropUs !== null);
+    if (blocked.length === 0) {
+      notes.push(`${address} is shared by ${names.join(", ")}; none of them was blocked`);
+      continue;
+    }
+    const first = blocked.reduce((a, b) => (b.entry.firstDropUs! < a.entry.firstDropUs! ? b : a));
+    const collateral = blocked.filter((item) => item !== first).map(({ outcome, entry }) => `${outcome.source} lost ${entry.dropped} packets`);
+    notes.push(
+      `${address} is shared by ${names.join(", ")}: blocked first on ${first.outcome.source}'s traffic at ${secondsText(first.entry.firstDropUs)}` +
+        (collateral.length ? `; collateral: ${collateral.join(", ")}` : ""),
+    );
+  }
+  return notes;
+}

@@ -1,0 +1,17 @@
+import type { RunResult } from "../engines/engine.js";
+import type { ExpectationResult } from "../verdict/expectations.js";
+import type { SourceOutcome } from "../verdict/outcome.js";
+
+/** A run with its outcomes and checked expectations: what every renderer reads. */
+export interface RunReport {
+  readonly result: RunResult;
+  /** Policy name ("default", "custom") or the ruleset file the run used. */
+  readonly firewall: string;
+  readonly outcomes: readonly SourceOutcome[];
+  readonly expectations: readonly ExpectationResult[];
+  readonly passed: boolean;
+}
+
+export function runLabel(report: RunReport): string {
+  return report.result.variant ? `${report.result.scenario} [${report.result.variant}]` : report.result.scenario;
+}

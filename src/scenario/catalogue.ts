@@ -1,0 +1,49 @@
+import { existsSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadScenarioDocument, listVariants } from "./load-scenario.js";
+import { ScenarioError } from "./scenario.js";
+
+export interface CatalogueEntry {
+  readonly name: string;
+  readonly description: string;
+  readonly file: string;
+  readonly variants: readonly string[];
+}
+
+/** The package root, whether running from src/ (tests) or dist/src/ (the bin). */
+function packageRoot(): string {
+  let directory = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(directory, "package.json"))) {
+    const parent = dirname(directory);
+    if (parent === directory) throw new Error("slamlab's package.json not found above its sources");
+    directory = parent;
+  }
+  return directory;
+}
+
+export function builtinScenarioDirectory(): string {
+  return join(packageRoot(), "scenarios");
+}
+
+export function listBuiltinScenarios(): CatalogueEntry[] {
+  const directory = builtinScenarioDirectory();
+  return readdirSync(directory)
+    .filter((name) => name.endsWith(".yaml"))
+    .sort()
+    .map((name) => {
+      const loaded = loadScenarioDocument(join(directory, name));
+      return { name: loaded.document.name, description: loaded.document.description, file: loaded.file, variants: listVariants(loaded) };
+    });
+}
+
+/** A built-in name ("nat-office") or a path to a YAML file. */
+export function resolveScenarioRef(ref: string): string {
+  if (existsSync(ref) || /[/\\]|\.ya?ml$/.test(ref)) return ref;
+  const entry = listBuiltinScenarios().find((candidate) => candidate.name === ref);
+  if (!entry) {
+    const names = listBuiltinScenarios().map((candidate) => candidate.name);
+    throw new ScenarioError("SCENARIO_NOT_FOUND", `no built-in scenario "${ref}" and no such file; built-in scenarios are ${names.join(", ")}`);
+  }
+  return entry.file;
+}

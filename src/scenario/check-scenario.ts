@@ -1,0 +1,112 @@
+import { parseIpv4 } from "../net/address.js";
+import { publicAddressesOf, rangeShortfall } from "../traffic/host-addresses.js";
+import { cidrSize } from "./cidr-size.js";
+import { ScenarioError } from "./scenario.js";
+import type { ScenarioDocument, UserList } from "./schema.js";
+import { userListProblem, userSequence } from "./user-list.js";
+
+/** Which host kinds each traffic kind can run on. */
+const HOST_KINDS: Record<string, readonly string[]> = {
+  phones: ["nat", "addresses", "range"],
+  "register-flood": ["addresses", "range"],
+  "broken-phone": ["nat", "addresses", "range"],
+  "roaming-user": ["addresses"],
+  "blf-subscribe": ["nat", "addresses", "range"],
+  replay: ["nat", "addresses", "range"],
+};
+
+/**
+ * The checks the schema cannot make because they span fields: names that
+ * refer to other parts, address plans that fit, accounts that exist.
+ */
+export function checkScenarioDocument(document: ScenarioDocument, file: string, lineOf: (path: PropertyKey[]) => number | null): void {
+  const problems: string[] = [];
+  const at = (path: PropertyKey[], message: string) => {
+    const line = lineOf(path);
+    problems.push(`${file}${line ? `:${line}` : ""}: ${path.map((part) => (typeof part === "number" ? `[${part}]` : `.${String(part)}`)).join("").replace(/^\./, "")}: ${message}`);
+  };
+  const users = (list: UserList, path: PropertyKey[]) => {
+    const problem = userListProblem(list);
+    if (problem) at(path, problem);
+  };
+
+  document.pbx.accounts.forEach((account, index) => users(account.users, ["pbx", "accounts", index, "users"]));
+  const knownAccount = (user: string) => document.pbx.accounts.some((account) => userSequence(account.users).includes(user));
+  const pbxAddress = parseIpv4(document.pbx.address);
+
+  const lanUse = new Map<string, number>();
+  for (const [name, host] of Object.entries(document.hosts)) {
+    if (host.kind === "range" && rangeShortfall(host) > 0) at(["hosts", name, "count"], `${host.cidr} holds fewer than ${host.count} host addresses`);
+    if (host.kind !== "nat" && host.kind !== "range" && publicAddressesOf(host).some((address) => parseIpv4(address) === pbxAddress)) {
+      at(["hosts", name], `uses the PBX's address ${document.pbx.address}`);
+    }
+    if (host.kind === "nat") lanUse.set(name, 0);
+  }
+
+  const sourceNames = new Set<string>();
+  document.traffic.forEach((source, index) => {
+    const path = ["traffic", index];
+    if (sourceNames.has(source.name)) at([...path, "name"], `traffic name "${source.name}" is used twice`);
+    sourceNames.add(source.name);
+    const host = document.hosts[source.host];
+    if (!host) {
+      at([...path, "host"], `no host "${source.host}"; hosts are ${Object.keys(document.hosts).join(", ") || "(none)"}`);
+      return;
+    }
+    if (!HOST_KINDS[source.kind]!.includes(host.kind)) {
+      at([...path, "host"], `${source.kind} cannot run on a host of kind ${host.kind}; use one of kind ${HOST_KINDS[source.kind]!.join(", ")}`);
+    }
+    if (host.kind === "nat") lanUse.set(source.host, (lanUse.get(source.host) ?? 0) + (source.kind === "phones" ? source.count : 1));
+    switch (source.kind) {
+      case "phones": {
+        users(source.accounts, [...path, "accounts"]);
+        const accounts = userSequence(source.accounts);
+        if (accounts.size < source.count) at([...path, "accounts"], `${source.count} phones need ${source.count} accounts; the list has ${accounts.size}`);
+        if (!source.wrongPassword) {
+          const unknown = Array.from({ length: Math.min(source.count, accounts.size) }, (_, i) => accounts.at(i)).filter((user) => !knownAccount(user));
+          if (unknown.length) at([...path, "accounts"], `account ${unknown.slice(0, 3).join(", ")}${unknown.length > 3 ? ", ..." : ""} is not among pbx.accounts`);
+        }
+        break;
+      }
+      case "register-flood":
+        users(source.extensions, [...path, "extensions"]);
+        if (source.addressCount > publicAddressesOf(host).length) {
+          at([...path, "addressCount"], `host ${source.host} has ${publicAddressesOf(host).length} addresses, fewer than ${source.addressCount}`);
+        }
+        break;
+      case "roaming-user":
+      case "blf-subscribe":
+        if (!knownAccount(source.account)) at([...path, "account"], `account "${source.account}" is not among pbx.accounts`);
+        if (source.kind === "blf-subscribe") users(source.watch, [...path, "watch"]);
+        break;
+      default:
+        break;
+    }
+  });
+
+  for (const [name, used] of lanUse) {
+    const host = document.hosts[name];
+    if (host?.kind === "nat" && used + 10 > cidrSize(host.lan)) at(["hosts", name, "lan"], `${host.lan} is too small for ${used} phones (addresses from .10 up are used)`);
+  }
+
+  const checkExpectations = (expectations: ScenarioDocument["expect"], path: PropertyKey[]) =>
+    expectations.forEach((expectation, index) => {
+      if (!sourceNames.has(expectation.source)) {
+        at([...path, index, "source"], `no traffic source "${expectation.source}"; sources are ${[...sourceNames].join(", ")}`);
+      }
+    });
+  checkExpectations(document.expect, ["expect"]);
+
+  const variantNames = new Set<string>();
+  document.variants.forEach((variant, index) => {
+    if (variantNames.has(variant.name)) at(["variants", index, "name"], `variant name "${variant.name}" is used twice`);
+    variantNames.add(variant.name);
+    if (variant.policy && variant.ruleset) at(["variants", index], "give a variant either policy or ruleset, not both");
+    if (variant.expect) checkExpectations(variant.expect, ["variants", index, "expect"]);
+  });
+  if (document.expect.length === 0 && document.variants.every((variant) => !variant.expect?.length)) {
+    at(["expect"], "a scenario needs at least one expectation, or it can never fail");
+  }
+
+  if (problems.length) throw new ScenarioError("SCENARIO_INVALID", `invalid scenario:\n  ${problems.join("\n  ")}`);
+}

@@ -1,0 +1,115 @@
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { LineCounter, parseDocument, type Document } from "yaml";
+import { deepMerge, resolvePolicy } from "../firewall/builtin-policies.js";
+import { describeIssues } from "../firewall/describe-issues.js";
+import { parseRuleset } from "../firewall/parse-ruleset.js";
+import type { FirewallSpec, Scenario } from "./scenario.js";
+import { ScenarioError } from "./scenario.js";
+import { scenarioSchema, type ScenarioDocument } from "./schema.js";
+import { checkScenarioDocument } from "./check-scenario.js";
+
+/** A scenario file read and validated, before a variant is chosen. */
+export interface LoadedDocument {
+  readonly file: string;
+  readonly document: ScenarioDocument;
+}
+
+/**
+ * Reads a scenario YAML: syntax errors and schema errors name the file, the
+ * line, the path inside the document and what was expected.
+ */
+export function loadScenarioDocument(file: string): LoadedDocument {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+    throw new ScenarioError("SCENARIO_NOT_FOUND", `${file}: ${reason}; give a scenario YAML file or a built-in name (slamlab scenarios lists them)`);
+  }
+  const lines = new LineCounter();
+  const yaml = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (yaml.errors.length > 0) {
+    const problems = yaml.errors.map((error) => {
+      const position = lines.linePos(error.pos[0]);
+      return `${file}:${position.line}:${position.col}: ${error.message.split("\n")[0]}`;
+    });
+    throw new ScenarioError("SCENARIO_SYNTAX", `invalid YAML:\n  ${problems.join("\n  ")}`);
+  }
+  const input: unknown = yaml.toJS();
+  const parsed = scenarioSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = describeIssues(parsed.error, "", input).map((problem, index) => {
+      const line = lineOf(yaml, lines, parsed.error.issues[index]!.path);
+      return `${file}${line ? `:${line}` : ""}: ${problem}`;
+    });
+    throw new ScenarioError("SCENARIO_INVALID", `invalid scenario:\n  ${problems.join("\n  ")}`);
+  }
+  checkScenarioDocument(parsed.data, file, (path) => lineOf(yaml, lines, path));
+  return { file, document: parsed.data };
+}
+
+/** The 1-based line of the deepest node on `path` that exists. */
+function lineOf(yaml: Document, lines: LineCounter, path: readonly PropertyKey[]): number | null {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = yaml.getIn(path.slice(0, depth) as unknown[], true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === "object" && node.range) return lines.linePos(node.range[0]).line;
+  }
+  return null;
+}
+
+export function listVariants(loaded: LoadedDocument): string[] {
+  return loaded.document.variants.map((variant) => variant.name);
+}
+
+/** One variant of a scenario file, ready for an engine: policy resolved, ruleset read and parsed. */
+export function loadScenario(file: string, variantName: string | null): Scenario {
+  const loaded = loadScenarioDocument(file);
+  const { document } = loaded;
+  const variant = variantName === null ? null : document.variants.find((candidate) => candidate.name === variantName);
+  if (variant === undefined) {
+    const names = listVariants(loaded);
+    throw new ScenarioError(
+      "SCENARIO_VARIANT_UNKNOWN",
+      `${file}: no variant "${variantName}"; ${names.length ? `variants are ${names.join(", ")}` : "this scenario has no variants"}`,
+    );
+  }
+  const firewall = resolveFirewall(file, document, variant);
+  return {
+    name: document.name,
+    variant: variant?.name ?? null,
+    description: variant?.description ? `${document.description} (${variant.description})` : document.description,
+    file,
+    seed: document.seed,
+    durationSeconds: document.durationSeconds,
+    firewall,
+    pbx: document.pbx,
+    hosts: document.hosts,
+    traffic: document.traffic,
+    expect: variant?.expect ?? document.expect,
+  };
+}
+
+type Variant = ScenarioDocument["variants"][number];
+
+function resolveFirewall(file: string, document: ScenarioDocument, variant: Variant | null): FirewallSpec {
+  const rulesetPath = variant?.ruleset ?? (variant?.policy ? undefined : document.firewall.ruleset);
+  if (rulesetPath !== undefined) {
+    const where = variant?.ruleset ? `variants.${variant.name}.ruleset` : "firewall.ruleset";
+    const path = resolve(dirname(file), rulesetPath);
+    if (!existsSync(path)) {
+      throw new ScenarioError("RULESET_NOT_FOUND", `${file}: ${where}: ${rulesetPath} does not exist (paths are relative to the scenario file)`);
+    }
+    const text = readFileSync(path, "utf8");
+    parseRuleset(text, path); // fails here, with the ruleset's line, rather than mid-run
+    return { kind: "ruleset", path, text };
+  }
+  const base = document.firewall.policy;
+  let ref = base;
+  if (variant?.policy) {
+    ref = typeof base === "string" ? { extends: base, ...variant.policy } : deepMerge(base ?? {}, variant.policy);
+  }
+  const where = variant?.policy ? `${file}: variants.${variant.name}.policy` : `${file}: firewall.policy`;
+  const { policy, policyName } = resolvePolicy(ref, where);
+  return { kind: "policy", policy, policyName };
+}

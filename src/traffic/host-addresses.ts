@@ -1,0 +1,41 @@
+import { cidrHost, formatIpv4, parseCidr } from "../net/address.js";
+import type { HostSpec } from "../scenario/schema.js";
+
+/** The public addresses a host sends from, in order. */
+export function publicAddressesOf(host: HostSpec): string[] {
+  switch (host.kind) {
+    case "addresses":
+      return [...host.addresses];
+    case "range": {
+      const cidr = parseCidr(host.cidr);
+      // Offset 0 is the network address; hosts start at .1.
+      return Array.from({ length: host.count }, (_, index) => formatIpv4(cidrHost(cidr, index + 1)));
+    }
+    case "nat":
+      return [host.public];
+  }
+}
+
+/** How many addresses a range host needs that its CIDR does not have (0 when it fits). */
+export function rangeShortfall(host: Extract<HostSpec, { kind: "range" }>): number {
+  const size = 2 ** (32 - parseCidr(host.cidr).prefixLength) - 1;
+  return Math.max(0, host.count - size);
+}
+
+/**
+ * Hands out LAN addresses behind each office NAT, so every phone of every
+ * source in the office has its own (.1-.9 are left for the router and servers).
+ */
+export class LanAddressPlan {
+  private readonly used = new Map<string, number>();
+
+  constructor(private readonly hosts: Readonly<Record<string, HostSpec>>) {}
+
+  next(hostName: string): string {
+    const host = this.hosts[hostName];
+    if (host?.kind !== "nat") throw new Error(`host ${hostName} is not a NAT office`);
+    const offset = 10 + (this.used.get(hostName) ?? 0);
+    this.used.set(hostName, offset - 9);
+    return formatIpv4(cidrHost(parseCidr(host.lan), offset));
+  }
+}

@@ -1,0 +1,124 @@
+import type { RunResult } from "../engines/engine.js";
+import type { RuleRef } from "../firewall/ruleset.js";
+import type { AddressOutcome, RuleCount, SourceOutcome } from "./outcome.js";
+
+interface AddressTally {
+  sent: number;
+  delivered: number;
+  dropped: number;
+  firstSentUs: number;
+  firstDropUs: number | null;
+  packetsToBlock: number | null;
+  deliveredAfterDrop: boolean;
+}
+
+interface SourceTally {
+  sent: number;
+  delivered: number;
+  dropped: number;
+  repliesDropped: number;
+  firstSentUs: number | null;
+  lastDropUs: number | null;
+  addresses: Map<string, AddressTally>;
+  rules: Map<string, { ref: RuleRef; count: number }>;
+}
+
+export function ruleName(rule: RuleRef): string {
+  return `${rule.chain}:${rule.index === 0 ? "policy" : rule.index}`;
+}
+
+/** Per-source outcomes from the verdict records and agent events, in one pass over the verdicts. */
+export function computeOutcomes(result: RunResult): SourceOutcome[] {
+  const tallies = new Map<string, SourceTally>();
+  const sourcesByAddress = new Map<string, Set<string>>();
+  for (const source of Object.keys(result.agentsBySource)) {
+    tallies.set(source, { sent: 0, delivered: 0, dropped: 0, repliesDropped: 0, firstSentUs: null, lastDropUs: null, addresses: new Map(), rules: new Map() });
+  }
+  for (const verdict of result.verdicts) {
+    const tally = tallies.get(verdict.source);
+    if (!tally) continue;
+    const dropped = verdict.verdict === "dropped";
+    if (verdict.direction === "from-pbx") {
+      if (dropped) tally.repliesDropped++;
+      continue;
+    }
+    let address = tally.addresses.get(verdict.srcAddr);
+    if (!address) {
+      address = { sent: 0, delivered: 0, dropped: 0, firstSentUs: verdict.atUs, firstDropUs: null, packetsToBlock: null, deliveredAfterDrop: false };
+      tally.addresses.set(verdict.srcAddr, address);
+      let sharing = sourcesByAddress.get(verdict.srcAddr);
+      if (!sharing) sourcesByAddress.set(verdict.srcAddr, (sharing = new Set()));
+      sharing.add(verdict.source);
+    }
+    tally.sent++;
+    address.sent++;
+    tally.firstSentUs ??= verdict.atUs;
+    if (dropped) {
+      tally.dropped++;
+      address.dropped++;
+      tally.lastDropUs = verdict.atUs;
+      if (address.firstDropUs === null) {
+        address.firstDropUs = verdict.atUs;
+        address.packetsToBlock = address.sent;
+      }
+      const key = ruleName(verdict.rule);
+      const counted = tally.rules.get(key);
+      if (counted) counted.count++;
+      else tally.rules.set(key, { ref: verdict.rule, count: 1 });
+    } else {
+      tally.delivered++;
+      address.delivered++;
+      if (address.firstDropUs !== null) address.deliveredAfterDrop = true;
+    }
+  }
+
+  const registered = new Map<string, Set<string>>();
+  const eventCounts = new Map<string, Record<string, number>>();
+  for (const event of result.events) {
+    const counts = eventCounts.get(event.source) ?? {};
+    counts[event.kind] = (counts[event.kind] ?? 0) + 1;
+    eventCounts.set(event.source, counts);
+    if (event.kind === "registered") {
+      const agents = registered.get(event.source) ?? new Set<string>();
+      agents.add(event.agent);
+      registered.set(event.source, agents);
+    }
+  }
+
+  return [...tallies].map(([source, tally]): SourceOutcome => {
+    const addresses: AddressOutcome[] = [...tally.addresses].map(([address, a]) => ({
+      address,
+      sent: a.sent,
+      delivered: a.delivered,
+      dropped: a.dropped,
+      firstSentUs: a.firstSentUs,
+      firstDropUs: a.firstDropUs,
+      packetsToBlock: a.packetsToBlock,
+      keptBlocked: a.firstDropUs !== null && !a.deliveredAfterDrop,
+    }));
+    const blocked = addresses.filter((a) => a.firstDropUs !== null);
+    const dropsByRule: RuleCount[] = [...tally.rules.values()]
+      .sort((x, y) => y.count - x.count)
+      .map(({ ref, count }) => ({ rule: ruleName(ref), ...(ref.comment ? { comment: ref.comment } : {}), count }));
+    const sharing = new Set<string>();
+    for (const a of addresses) for (const other of sourcesByAddress.get(a.address) ?? []) if (other !== source) sharing.add(other);
+    return {
+      source,
+      agents: result.agentsBySource[source]?.length ?? 0,
+      registeredAgents: registered.get(source)?.size ?? 0,
+      sent: tally.sent,
+      delivered: tally.delivered,
+      dropped: tally.dropped,
+      repliesDropped: tally.repliesDropped,
+      firstSentUs: tally.firstSentUs,
+      firstDropUs: blocked.length ? Math.min(...blocked.map((a) => a.firstDropUs!)) : null,
+      lastDropUs: tally.lastDropUs,
+      timeToBlockUs: blocked.length ? Math.max(...blocked.map((a) => a.firstDropUs! - a.firstSentUs)) : null,
+      packetsToBlock: blocked.length ? Math.max(...blocked.map((a) => a.packetsToBlock!)) : null,
+      addresses,
+      dropsByRule,
+      events: eventCounts.get(source) ?? {},
+      sharesAddressWith: [...sharing].sort(),
+    };
+  });
+}

@@ -1,0 +1,48 @@
+import { compileFirewall } from "../../src/engines/model/netfilter/interpreter.js";
+import { defaultKernelSettings, type KernelSettings } from "../../src/engines/model/kernel-settings.js";
+import type { CtState, MatchState, PacketContext } from "../../src/engines/model/netfilter/match.js";
+import { parseRuleset } from "../../src/firewall/parse-ruleset.js";
+import { parseIpv4 } from "../../src/net/address.js";
+import { decodeIpv4, encodeIpv4Udp } from "../../src/net/ipv4.js";
+import type { Packet } from "../../src/net/packet.js";
+
+export const HZ = defaultKernelSettings.hz;
+export const START = defaultKernelSettings.startJiffies;
+export const PBX = "198.51.100.10";
+
+/** A REGISTER datagram as a phone at `src` sends it. */
+export function udpPacket(src: string, payload = "REGISTER sip:198.51.100.10 SIP/2.0\r\n\r\n", options: { dport?: number; sport?: number; ttl?: number; dst?: string; ipOptions?: Uint8Array } = {}): Packet {
+  return decodeIpv4(
+    encodeIpv4Udp({
+      src: parseIpv4(src),
+      dst: parseIpv4(options.dst ?? PBX),
+      sport: options.sport ?? 5060,
+      dport: options.dport ?? 5060,
+      payload: new TextEncoder().encode(payload),
+      ttl: options.ttl ?? 64,
+      ...(options.ipOptions ? { options: options.ipOptions } : {}),
+    }),
+  );
+}
+
+/** INPUT rules (iptables-save syntax, without the table wrapper) compiled as the model runs them. */
+export function firewallOf(inputRules: string, settings: Partial<KernelSettings> = {}, extraChains = "") {
+  const text = `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${extraChains}${inputRules.trim()}\nCOMMIT\n`;
+  const state: MatchState = { settings: { ...defaultKernelSettings, ...settings }, tables: new Map() };
+  const firewall = compileFirewall(parseRuleset(text, "test.rules"), state);
+  return {
+    state,
+    /** Judges a packet at START + `atJiffies`; true when accepted. */
+    accepts(packet: Packet, atJiffies: number, hook: "INPUT" | "FORWARD" | "OUTPUT" = "INPUT", ctState: CtState = "NEW"): boolean {
+      return firewall.judge(hook, packet, contextAt(START + atJiffies, hook, ctState)).accepted;
+    },
+    judge(packet: Packet, atJiffies: number, hook: "INPUT" | "FORWARD" | "OUTPUT" = "INPUT") {
+      return firewall.judge(hook, packet, contextAt(START + atJiffies, hook, "NEW"));
+    },
+    counters: () => firewall.counters(),
+  };
+}
+
+export function contextAt(jiffies: number, hook: "INPUT" | "FORWARD" | "OUTPUT" = "INPUT", ctState: CtState = "NEW"): PacketContext {
+  return { jiffies, ctState, ctReply: false, ctSeenReply: ctState === "ESTABLISHED", ctAssured: false, outInterface: hook === "INPUT" ? "" : "eth0", hook };
+}
