@@ -20,6 +20,7 @@ export default tseslint.config(
       "@typescript-eslint/no-non-null-assertion": "off",
     },
   },
+  { files: ["bin/**/*.js", "ci/**/*.js"], languageOptions: { globals: { process: "readonly", console: "readonly" } } },
   layer(["src/engines/**"], ["**/cli/**", "**/report/**", "**/tune/**"], "engines/ must not depend on cli/, report/ or tune/"),
   layer(["src/engines/model/**"], ["**/engines/docker/**"], "the model engine must not depend on the docker engine"),
   layer(["src/report/**"], ["**/engines/**", "**/cli/**"], "report/ reads verdicts; it never runs an engine"),

@@ -1,3 +1,4 @@
+import type { KernelSettings } from "../engines/model/kernel-settings.js";
 import { CommandLineError } from "./exit-codes.js";
 
 export function parseSeed(text: string): number {
@@ -6,4 +7,34 @@ export function parseSeed(text: string): number {
     throw new CommandLineError(`--seed ${text}: expected a whole number from 0 to ${2 ** 31 - 1}`);
   }
   return seed;
+}
+
+/** Kernel parameters by the names the kernel gives them (module parameters and sysctls). */
+const kernelParameters: Record<string, { field: keyof KernelSettings; min: number; max: number }> = {
+  hz: { field: "hz", min: 100, max: 1000 },
+  "xt_recent.ip_list_tot": { field: "recentIpListTot", min: 1, max: 1_000_000 },
+  "xt_recent.ip_pkt_list_tot": { field: "recentIpPktListTot", min: 1, max: 255 },
+  nf_conntrack_udp_timeout: { field: "conntrackUdpTimeoutSeconds", min: 1, max: 86_400 },
+  nf_conntrack_udp_timeout_stream: { field: "conntrackUdpTimeoutStreamSeconds", min: 1, max: 86_400 },
+};
+
+/** `--kernel xt_recent.ip_list_tot=200` (repeatable) -> settings for the model engine. */
+export function parseKernelSettings(assignments: readonly string[]): Partial<KernelSettings> {
+  const settings: Partial<Record<keyof KernelSettings, number>> = {};
+  for (const assignment of assignments) {
+    const [name, valueText] = assignment.split("=", 2) as [string, string | undefined];
+    const parameter = kernelParameters[name];
+    if (!parameter) throw new CommandLineError(`--kernel ${assignment}: unknown parameter "${name}"; known: ${Object.keys(kernelParameters).join(", ")}`);
+    const value = Number(valueText);
+    if (!Number.isInteger(value) || value < parameter.min || value > parameter.max) {
+      throw new CommandLineError(`--kernel ${assignment}: ${name} takes a whole number from ${parameter.min} to ${parameter.max}`);
+    }
+    if (name === "hz" && ![100, 250, 300, 1000].includes(value)) throw new CommandLineError(`--kernel ${assignment}: CONFIG_HZ is 100, 250, 300 or 1000`);
+    settings[parameter.field] = value;
+  }
+  return settings as Partial<KernelSettings>;
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }

@@ -1,4 +1,4 @@
-import type { RunResult } from "../engines/engine.js";
+import type { RunResult } from "../verdict/run-result.js";
 import type { ExpectationResult } from "../verdict/expectations.js";
 import type { SourceOutcome } from "../verdict/outcome.js";
 

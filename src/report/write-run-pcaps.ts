@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { pcapngFile } from "../capture/pcapng-writer.js";
-import type { RunResult } from "../engines/engine.js";
+import type { RunResult } from "../verdict/run-result.js";
 import type { Verdict } from "../verdict/verdict.js";
 import { ruleName } from "../verdict/outcomes.js";
 import { writeFileAtomic } from "./write-file-atomic.js";

@@ -1,7 +1,6 @@
 import type { PbxSpec, TrafficSourceSpec } from "../scenario/schema.js";
 import type { AgentContext, Datagram, TrafficSource } from "./agent.js";
 import { placeAgent, type AgentPlacement } from "./agent-placement.js";
-import { PHONE_USER_AGENT } from "./phones.js";
 import { Registration } from "./registration.js";
 import { SipClient } from "./sip-client.js";
 

@@ -1,4 +1,4 @@
-import type { RunResult } from "../engines/engine.js";
+import type { RunResult } from "../verdict/run-result.js";
 import type { RuleRef } from "../firewall/ruleset.js";
 import type { AddressOutcome, RuleCount, SourceOutcome } from "./outcome.js";
 

@@ -6,7 +6,7 @@ import { writeFileAtomic } from "../../report/write-file-atomic.js";
 import { resolveScenarioRef } from "../../scenario/catalogue.js";
 import { loadScenario } from "../../scenario/load-scenario.js";
 import { EXIT_EXPECTATION_FAILED, EXIT_PASSED } from "../exit-codes.js";
-import { parseSeed } from "../parse-options.js";
+import { collect, parseKernelSettings, parseSeed } from "../parse-options.js";
 import { engineNamed, runScenario } from "../run-scenario.js";
 import { writeRunPcaps } from "../../report/write-run-pcaps.js";
 
@@ -19,6 +19,7 @@ interface SimulateOptions {
   junit?: string;
   pcapDir?: string;
   verdicts?: boolean;
+  kernel?: string[];
 }
 
 export function registerSimulateCommand(program: Command): void {
@@ -32,11 +33,13 @@ export function registerSimulateCommand(program: Command): void {
     .option("--json <file>", "write the run report as JSON")
     .option("--verdicts", "include every per-packet verdict in the JSON report")
     .option("--junit <file>", "write JUnit XML")
+    .option("--kernel <name=value>", "kernel parameter for the model engine, e.g. xt_recent.ip_list_tot=200 (repeatable)", collect)
     .option("--pcap-dir <dir>", "write delivered.pcapng and dropped.pcapng with the rule per packet")
     .action(async (options: SimulateOptions) => {
       const scenario = loadScenario(resolveScenarioRef(options.scenario), options.variant ?? null);
       const seed = options.seed === undefined ? undefined : parseSeed(options.seed);
-      const report = await runScenario(scenario, engineNamed(options.engine), { seed, keepPackets: options.pcapDir !== undefined });
+      const kernel = parseKernelSettings(options.kernel ?? []);
+      const report = await runScenario(scenario, engineNamed(options.engine), { seed, kernel, keepPackets: options.pcapDir !== undefined });
       process.stdout.write(renderTerminal(report, { color: process.stdout.isTTY === true }));
       if (options.json) await writeFileAtomic(options.json, renderJson(report, { verdicts: options.verdicts === true }));
       if (options.junit) await writeFileAtomic(options.junit, renderJunit([report]));

@@ -130,7 +130,7 @@ export function createAsteriskPbx(spec: PbxSpec): AsteriskPbx {
     );
   };
 
-  const subscribe = (request: SipMessage, from: Datagram, nowUs: number): PbxReply[] => {
+  const subscribe = (request: SipMessage, from: Datagram): PbxReply[] => {
     const toTag = newTag();
     const expires = Math.min(Number(request.header("expires") ?? "600"), MAX_EXPIRES);
     const ok = reply(from, formatResponse(200, "OK", [...responseHeaders(request, from, toTag), ["Expires", String(expires)]]));
@@ -171,7 +171,7 @@ export function createAsteriskPbx(spec: PbxSpec): AsteriskPbx {
           const credentials = checkCredentials(request, nowUs);
           if (!credentials.valid) return [challenge(request, datagram, nowUs, credentials.stale)];
           if (request.method === "REGISTER") return [register(request, datagram, credentials.user, nowUs)];
-          if (request.method === "SUBSCRIBE") return subscribe(request, datagram, nowUs);
+          if (request.method === "SUBSCRIBE") return subscribe(request, datagram);
           return [reply(datagram, formatResponse(404, "Not Found", responseHeaders(request, datagram, newTag())))];
         }
         default:

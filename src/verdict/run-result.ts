@@ -1,0 +1,23 @@
+import type { AgentEvent, Verdict } from "./verdict.js";
+
+/** Everything a run decided, in the one format both engines produce. */
+export interface RunResult {
+  readonly engine: "model" | "docker";
+  readonly scenario: string;
+  readonly variant: string | null;
+  readonly seed: number;
+  /** The ruleset text the firewall ran. */
+  readonly rulesetText: string;
+  readonly verdicts: readonly Verdict[];
+  readonly events: readonly AgentEvent[];
+  /** Agents per source (for "all registered" and per-source outcomes). */
+  readonly agentsBySource: Readonly<Record<string, readonly string[]>>;
+  /** Time the traffic covered, in microseconds. */
+  readonly durationUs: number;
+  /** Wall-clock milliseconds the run took. */
+  readonly wallMs: number;
+  /** Versions and settings that shaped the result (kernel HZ, Asterisk, iptables). */
+  readonly environment: Readonly<Record<string, string>>;
+  /** The IPv4 datagram of each verdict, by packetId, when RunOptions.keepPackets was set. */
+  readonly packets?: readonly Uint8Array[];
+}

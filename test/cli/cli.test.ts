@@ -1,0 +1,153 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { main } from "../../src/cli/main.js";
+
+const root = join(import.meta.dirname, "..", "..");
+
+/** Runs the CLI in-process and captures what it prints. */
+async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => ((stdout += String(chunk)), true));
+  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => ((stderr += String(chunk)), true));
+  process.exitCode = undefined;
+  try {
+    const code = await main(["node", "slamlab", ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+    process.exitCode = undefined;
+  }
+}
+
+afterEach(() => {
+  process.exitCode = undefined;
+});
+
+const work = mkdtempSync(join(tmpdir(), "slamlab-cli-"));
+
+describe("slamlab simulate", () => {
+  it("runs nat-office and prints a per-source table with PASS per expectation, without colours off a TTY", async () => {
+    const { code, stdout } = await run("simulate", "--scenario", "nat-office");
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/office-phones\s+100\s+200\s+200\s+0/);
+    expect(stdout).toContain("PASS  office-phones  registered: all");
+    expect(stdout).not.toContain("\u001b[");
+  });
+
+  it("exits 1 when an expectation fails, and the JUnit file says which", async () => {
+    const scenario = join(work, "failing.yaml");
+    writeFileSync(
+      scenario,
+      readFileSync(join(root, "scenarios", "nat-office.yaml"), "utf8").replace("allowSites: [198.18.10.1/32]", "allowSites: []"),
+    );
+    const junit = join(work, "failing.xml");
+    const { code, stdout } = await run("simulate", "--scenario", scenario, "--junit", junit);
+    expect(code).toBe(1);
+    expect(stdout).toContain("FAIL  office-phones  registered: all");
+    expect(readFileSync(junit, "utf8")).toMatch(/<failure message="0 of 100 agents registered/);
+  });
+
+  it("writes a JSON report with outcomes and, on request, every verdict", async () => {
+    const json = join(work, "report.json");
+    await run("simulate", "--scenario", "port-reuse", "--json", json, "--verdicts", "--seed", "3");
+    const report = JSON.parse(readFileSync(json, "utf8"));
+    expect(report).toMatchObject({ scenario: "port-reuse", seed: 3, passed: true, engine: "model" });
+    const requests = report.verdicts.filter((verdict: { direction: string }) => verdict.direction === "to-pbx");
+    expect(requests[9]).toMatchObject({ verdict: "dropped", rule: { chain: "SLAM-BLOCK" }, ctState: "ESTABLISHED" });
+    expect(report.outcomes[0]).toMatchObject({ source: "svwar-fixed-port", packetsToBlock: 10 });
+  });
+
+  it("writes delivered and dropped pcapng files whose packet comments name the rule", async () => {
+    const directory = join(work, "pcaps");
+    const { code } = await run("simulate", "--scenario", "port-reuse", "--pcap-dir", directory);
+    expect(code).toBe(0);
+    const dropped = readFileSync(join(directory, "dropped.pcapng"));
+    expect(dropped.readUInt32LE(0)).toBe(0x0a0d0d0a);
+    expect(dropped.toString("latin1")).toContain("slamlab: dropped by SLAM-BLOCK:2 DROP");
+  });
+
+  it.each([
+    [["simulate", "--scenario", "no-such-scenario"], /no built-in scenario "no-such-scenario"/],
+    [["simulate", "--scenario", "nat-office", "--variant", "nope"], /no variant "nope"; variants are no-allowlist/],
+    [["simulate", "--scenario", "nat-office", "--seed", "-4"], /--seed -4: expected a whole number/],
+    [["simulate", "--scenario", "/nonexistent/x.yaml"], /no such file/],
+  ])("bad input %j exits 2 with a message that says what to do", async (args, message) => {
+    const { code, stderr } = await run(...args);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(message);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("leaves no half-written report when the report cannot be written", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "slamlab-ro-"));
+    const target = join(directory, "missing-dir", "report.json");
+    const { code, stderr } = await run("simulate", "--scenario", "nat-office", "--json", target);
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/cannot write .*report\.json/);
+    expect(readdirSync(directory)).toEqual([]);
+  });
+});
+
+describe("slamlab test, scenarios, firewall", () => {
+  it("runs every built-in scenario and variant, writes JUnit, exits 0", async () => {
+    const junit = join(work, "suite.xml");
+    const { code, stdout } = await run("test", join(root, "scenarios"), "--quiet", "--junit", junit);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/PASS {2}nat-office \[no-allowlist\]/);
+    expect(stdout).toMatch(/(\d+) scenario runs passed, 0 failed/);
+    expect(readFileSync(junit, "utf8")).toMatch(/<testsuites name="slamlab" tests="\d+" failures="0">/);
+  });
+
+  it("lists the built-in scenarios with their descriptions and variants", async () => {
+    const { stdout } = await run("scenarios");
+    expect(stdout).toMatch(/^nat-office\s+100 phones behind one office NAT/m);
+    expect(stdout).toContain("--variant no-allowlist");
+  });
+
+  it("generates iptables-restore text and a script from a policy file", async () => {
+    const policy = join(work, "policy.yaml");
+    writeFileSync(policy, "matcher: { kind: recent, hits: 5, seconds: 30 }\nallowSites: [192.0.2.0/24]\n");
+    const rules = await run("firewall", "generate", "--policy", policy);
+    expect(rules.code).toBe(0);
+    expect(rules.stdout).toContain("--rcheck --seconds 30 --hitcount 5");
+    expect(rules.stdout).toContain("-A SLAM-CHECK -s 192.0.2.0/24");
+    const script = await run("firewall", "generate", "--policy", "strict", "--format", "script");
+    expect(script.stdout.startsWith("#!/usr/bin/env bash")).toBe(true);
+  });
+
+  it("rejects an invalid policy file with the field and the kernel's bound", async () => {
+    const policy = join(work, "bad-policy.yaml");
+    writeFileSync(policy, "matcher: { kind: recent, hits: 999, seconds: 60 }\n");
+    const { code, stderr } = await run("firewall", "generate", "--policy", policy);
+    expect(code).toBe(2);
+    expect(stderr).toContain("policy.matcher.hits: xt_recent accepts --hitcount up to 255");
+  });
+
+  it("checks a user's ruleset and names what the model cannot interpret", async () => {
+    const good = await run("firewall", "check", join(root, "scenarios", "port-reuse-naive.rules"));
+    expect(good.stdout).toContain("the model engine can run this ruleset");
+    const bad = join(work, "bad.rules");
+    writeFileSync(bad, "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp -m sip --sip-method REGISTER -j DROP\nCOMMIT\n");
+    const result = await run("firewall", "check", bad);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/line 3.*sip/);
+  });
+});
+
+describe("the installed bin", () => {
+  beforeAll(() => {
+    execFileSync("npm", ["run", "build", "--silent"], { cwd: root, stdio: "pipe" });
+  }, 120_000);
+
+  it("runs the README's first command", () => {
+    const result = spawnSync("node", [join(root, "bin", "slamlab.js"), "simulate", "--scenario", "nat-office"], { encoding: "utf8" });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("PASS  nat-office: 2 of 2 expectations met");
+    expect(existsSync(join(root, "dist", "src", "cli", "main.js"))).toBe(true);
+  });
+});

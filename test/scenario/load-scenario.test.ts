@@ -1,0 +1,117 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { resolveScenarioRef } from "../../src/scenario/catalogue.js";
+import { loadScenario } from "../../src/scenario/load-scenario.js";
+import { ScenarioError } from "../../src/scenario/scenario.js";
+
+const directory = mkdtempSync(join(tmpdir(), "slamlab-scenarios-"));
+
+function scenarioFile(name: string, text: string): string {
+  const path = join(directory, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const valid = `name: tiny
+description: one phone
+durationSeconds: 30
+firewall:
+  policy: default
+pbx:
+  accounts:
+    - users: 200-201
+      password: "p-{user}"
+hosts:
+  home:
+    kind: addresses
+    addresses: [198.18.1.1]
+traffic:
+  - name: phone
+    kind: phones
+    host: home
+    accounts: 200-200
+expect:
+  - source: phone
+    registered: all
+variants:
+  - name: strict
+    policy:
+      matcher: { kind: recent, hits: 2, seconds: 60 }
+`;
+
+function errorOf(action: () => unknown): ScenarioError {
+  try {
+    action();
+  } catch (error) {
+    expect(error).toBeInstanceOf(Error);
+    return error as ScenarioError;
+  }
+  throw new Error("expected an error");
+}
+
+describe("loading scenarios", () => {
+  it("reads a valid scenario and a variant merged over its policy", () => {
+    const path = scenarioFile("tiny.yaml", valid);
+    const base = loadScenario(path, null);
+    const strict = loadScenario(path, "strict");
+    expect(base.firewall).toMatchObject({ kind: "policy", policyName: "default" });
+    expect(strict.firewall.kind === "policy" && strict.firewall.policy.matcher).toMatchObject({ kind: "recent", hits: 2 });
+    expect(strict.expect).toEqual(base.expect);
+  });
+
+  it("names the file, line and path of a schema error, and what was expected", () => {
+    const path = scenarioFile("bad-address.yaml", valid.replace("addresses: [198.18.1.1]", "addresses: [8.8.8.8]"));
+    const error = errorOf(() => loadScenario(path, null));
+    expect(error.code).toBe("SCENARIO_INVALID");
+    expect(error.message).toContain(`${path}:13: hosts.home.addresses[0]: lab addresses must be in 198.18.0.0/15, 192.0.2.0/24 or 198.51.100.0/24; got "8.8.8.8"`);
+  });
+
+  it("reports YAML syntax errors with line and column", () => {
+    const path = scenarioFile("syntax.yaml", "name: x\ndescription: [unclosed\n");
+    const error = errorOf(() => loadScenario(path, null));
+    expect(error.code).toBe("SCENARIO_SYNTAX");
+    expect(error.message).toMatch(new RegExp(`${path}:\\d+:\\d+: `));
+  });
+
+  it("catches references to hosts, sources and accounts that do not exist", () => {
+    const path = scenarioFile(
+      "refs.yaml",
+      valid.replace("host: home", "host: office").replace("source: phone", "source: phones").replace("accounts: 200-200", "accounts: 300-300"),
+    );
+    const message = errorOf(() => loadScenario(path, null)).message;
+    expect(message).toContain('no host "office"; hosts are home');
+    expect(message).toContain('no traffic source "phones"; sources are phone');
+  });
+
+  it("says which variants exist when asked for another", () => {
+    const path = scenarioFile("variants.yaml", valid);
+    expect(errorOf(() => loadScenario(path, "lenient")).message).toContain('no variant "lenient"; variants are strict');
+  });
+
+  it("passes policy errors through with the scenario file in the message", () => {
+    const path = scenarioFile("policy.yaml", valid.replace("hits: 2", "hits: 1000"));
+    const error = errorOf(() => loadScenario(path, "strict"));
+    expect(error.message).toContain(`${path}: variants.strict.policy`);
+    expect(error.message).toContain("xt_recent accepts --hitcount up to 255");
+  });
+
+  it("reads a ruleset file relative to the scenario, and refuses one it cannot parse at load time", () => {
+    const rules = scenarioFile("broken.rules", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m nosuch -j DROP\nCOMMIT\n");
+    const path = scenarioFile("ruleset.yaml", valid.replace("policy: default", `ruleset: ${rules.split("/").pop()}`));
+    expect(errorOf(() => loadScenario(path, null)).message).toMatch(/broken\.rules.*line 3|line 3.*nosuch/);
+    const missing = scenarioFile("missing.yaml", valid.replace("policy: default", "ruleset: nothing-here.rules"));
+    expect(errorOf(() => loadScenario(missing, null)).message).toContain("nothing-here.rules does not exist (paths are relative to the scenario file)");
+  });
+
+  it("refuses a scenario without expectations: it could never fail", () => {
+    const path = scenarioFile("no-expect.yaml", valid.replace(/expect:\n {2}- source: phone\n {4}registered: all\n/, ""));
+    expect(errorOf(() => loadScenario(path, null)).message).toContain("at least one expectation");
+  });
+
+  it("resolves built-in names and says which exist for an unknown one", () => {
+    expect(resolveScenarioRef("nat-office")).toMatch(/scenarios\/nat-office\.yaml$/);
+    expect(errorOf(() => resolveScenarioRef("nat-ofice")).message).toMatch(/no built-in scenario "nat-ofice".*nat-office/);
+  });
+});

@@ -1,0 +1,150 @@
+import { describe, expect, it } from "vitest";
+import { Grammar } from "sip.js/lib/grammar/grammar.js";
+import { LoggerFactory } from "sip.js/lib/core/log/logger-factory.js";
+import { DigestAuthentication } from "sip.js/lib/core/messages/digest-authentication.js";
+import { OutgoingRequestMessage } from "sip.js/lib/core/messages/outgoing-request-message.js";
+import { Parser } from "sip.js/lib/core/messages/parser.js";
+import type { IncomingResponseMessage } from "sip.js/lib/core/messages/incoming-response-message.js";
+import { createAsteriskPbx } from "../../src/engines/model/asterisk-pbx.js";
+import { digestResponse, parseChallenge } from "../../src/sip/digest.js";
+import { sipMethodOf } from "../../src/sip/sip-method-of.js";
+import { formatRequest, parseSip } from "../../src/sip/sip-message.js";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const loggerFactory = new LoggerFactory();
+loggerFactory.builtinEnabled = false;
+
+const pbxSpec = { address: "198.51.100.10", port: 5060, realm: "slamlab", accounts: [{ users: "200-209", password: "pw-{user}" }] };
+
+function register(user: string, branch: string, authorization?: string): Uint8Array {
+  return formatRequest("REGISTER", "sip:198.51.100.10", [
+    ["Via", `SIP/2.0/UDP 198.18.1.1:5060;branch=${branch};rport`],
+    ["Max-Forwards", "70"],
+    ["From", `<sip:${user}@198.51.100.10>;tag=abc123`],
+    ["To", `<sip:${user}@198.51.100.10>`],
+    ["Call-ID", "call-1@198.18.1.1"],
+    ["CSeq", "1 REGISTER"],
+    ["Contact", `<sip:${user}@198.18.1.1:5060>`],
+    ["Expires", "3600"],
+    ...(authorization ? ([["Authorization", authorization]] as Array<[string, string]>) : []),
+  ]);
+}
+
+const from = (payload: Uint8Array) => ({ src: "198.18.1.1", sport: 5060, dst: "198.51.100.10", dport: 5060, payload });
+
+describe("digest authentication", () => {
+  it("computes RFC 2617's worked example", () => {
+    const response = digestResponse({
+      username: "Mufasa",
+      password: "Circle Of Life",
+      realm: "testrealm@host.com",
+      method: "GET",
+      uri: "/dir/index.html",
+      nonce: "dcd98b7102dd2f0e8b11d0f600bfb0c093",
+      qop: "auth",
+      nc: "00000001",
+      cnonce: "0a4f113b",
+    });
+    expect(response).toBe("6629fae49393a05397450978507c4ef1");
+  });
+
+  it("the PBX model accepts credentials computed by sip.js's own DigestAuthentication", () => {
+    const pbx = createAsteriskPbx(pbxSpec);
+    const [challenge] = pbx.receive(from(register("201", "z9hG4bK1")), 0);
+    const parsed = Parser.parseMessage(decoder.decode(challenge!.datagram.payload), loggerFactory.getLogger("test")) as IncomingResponseMessage;
+    expect(parsed.statusCode).toBe(401);
+    const uri = Grammar.URIParse("sip:198.51.100.10")!;
+    const request = new OutgoingRequestMessage("REGISTER", uri, Grammar.URIParse("sip:201@198.51.100.10")!, Grammar.URIParse("sip:201@198.51.100.10")!);
+    const auth = new DigestAuthentication(loggerFactory, undefined, "201", "pw-201");
+    expect(auth.authenticate(request, parsed.parseHeader("www-authenticate"))).toBe(true);
+    const [answer] = pbx.receive(from(register("201", "z9hG4bK2", auth.toString())), 1000);
+    expect(parseSip(answer!.datagram.payload)).toMatchObject({ kind: "response", status: 200, method: "REGISTER" });
+  });
+});
+
+describe("SIP messages", () => {
+  it("sip.js reads slamlab's messages the way slamlab does", () => {
+    const bytes = register("200", "z9hG4bKabc");
+    const ours = parseSip(bytes)!;
+    const theirs = Parser.parseMessage(decoder.decode(bytes), loggerFactory.getLogger("test"))!;
+    expect([ours.method, ours.callId, ours.cseq, ours.viaBranch, ours.fromTag, ours.fromUser]).toEqual([
+      theirs.method,
+      theirs.callId,
+      theirs.cseq,
+      theirs.viaBranch,
+      theirs.fromTag,
+      theirs.from.uri.user,
+    ]);
+  });
+
+  it("reads compact header forms and ignores what is not SIP", () => {
+    const compact = encoder.encode("OPTIONS sip:x SIP/2.0\r\nv: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKq\r\ni: c1\r\nf: <sip:a@b>;tag=t\r\nt: <sip:a@b>\r\nCSeq: 7 OPTIONS\r\n\r\n");
+    expect(parseSip(compact)).toMatchObject({ method: "OPTIONS", callId: "c1", cseq: 7, viaBranch: "z9hG4bKq", fromTag: "t" });
+    expect(parseSip(encoder.encode("GET / HTTP/1.1\r\n\r\n"))).toBeNull();
+    expect(parseSip(new Uint8Array([0, 1, 2, 3]))).toBeNull();
+  });
+
+  it("sipMethodOf names requests by method and responses by status", () => {
+    expect(sipMethodOf(encoder.encode("REGISTER sip:x SIP/2.0\r\n"))).toBe("REGISTER");
+    expect(sipMethodOf(encoder.encode("SIP/2.0 401 Unauthorized\r\n"))).toBe("401");
+    expect(sipMethodOf(encoder.encode("\u0000\u0001binary"))).toBeNull();
+    expect(sipMethodOf(encoder.encode("register sip:x SIP/2.0"))).toBeNull();
+  });
+});
+
+describe("the Asterisk PJSIP model", () => {
+  const challengeOf = (payload: Uint8Array) => parseChallenge(parseSip(payload)!.header("www-authenticate")!)!;
+
+  it("challenges a REGISTER without credentials with an MD5 qop=auth digest, answering to the source port (rport)", () => {
+    const pbx = createAsteriskPbx(pbxSpec);
+    const [reply] = pbx.receive(from(register("200", "z9hG4bK1")), 0);
+    expect(reply!.datagram).toMatchObject({ dst: "198.18.1.1", dport: 5060, src: "198.51.100.10", sport: 5060 });
+    const message = parseSip(reply!.datagram.payload)!;
+    expect(message.status).toBe(401);
+    expect(message.header("via")).toMatch(/;rport=5060;received=198\.18\.1\.1$/);
+    expect(challengeOf(reply!.datagram.payload)).toMatchObject({ realm: "slamlab", algorithm: "MD5", qop: "auth" });
+  });
+
+  it("answers a wrong password and an unknown user with the same 401, so scanners learn nothing", () => {
+    const pbx = createAsteriskPbx(pbxSpec);
+    const answerWith = (user: string, password: string, at: number) => {
+      const [first] = pbx.receive(from(register(user, `z9hG4bKa${at}`)), at);
+      const challenge = challengeOf(first!.datagram.payload);
+      const response = digestResponse({ username: user, password, realm: "slamlab", method: "REGISTER", uri: "sip:198.51.100.10", nonce: challenge.nonce, qop: "auth", nc: "00000001", cnonce: "c" });
+      const authorization = `Digest username="${user}", realm="slamlab", nonce="${challenge.nonce}", uri="sip:198.51.100.10", response="${response}", algorithm=MD5, cnonce="c", qop=auth, nc=00000001`;
+      const [second] = pbx.receive(from(register(user, `z9hG4bKb${at}`, authorization)), at + 1000);
+      return parseSip(second!.datagram.payload)!;
+    };
+    const wrongPassword = answerWith("200", "guess", 0);
+    const unknownUser = answerWith("999", "guess", 10_000);
+    const right = answerWith("200", "pw-200", 20_000);
+    expect([wrongPassword.status, unknownUser.status, right.status]).toEqual([401, 401, 200]);
+    expect(wrongPassword.reason).toBe(unknownUser.reason);
+    expect(right.header("contact")).toMatch(/expires=3600/);
+    expect(pbx.registrations(30_000).map((registration) => registration.account)).toEqual(["200"]);
+  });
+
+  it("says stale=true for credentials on a nonce older than 32 s", () => {
+    const pbx = createAsteriskPbx(pbxSpec);
+    const [first] = pbx.receive(from(register("200", "z9hG4bK1")), 0);
+    const challenge = challengeOf(first!.datagram.payload);
+    const response = digestResponse({ username: "200", password: "pw-200", realm: "slamlab", method: "REGISTER", uri: "sip:198.51.100.10", nonce: challenge.nonce });
+    const authorization = `Digest username="200", realm="slamlab", nonce="${challenge.nonce}", uri="sip:198.51.100.10", response="${response}", algorithm=MD5`;
+    const [late] = pbx.receive(from(register("200", "z9hG4bK2", authorization)), 33_000_000);
+    expect(challengeOf(late!.datagram.payload).stale).toBe(true);
+  });
+
+  it("answers OPTIONS without a challenge, and never answers a response", () => {
+    const pbx = createAsteriskPbx(pbxSpec);
+    const options = formatRequest("OPTIONS", "sip:198.51.100.10", [
+      ["Via", "SIP/2.0/UDP 198.18.1.1:5060;branch=z9hG4bKo"],
+      ["From", "<sip:scan@198.18.1.1>;tag=1"],
+      ["To", "<sip:198.51.100.10>"],
+      ["Call-ID", "o1"],
+      ["CSeq", "1 OPTIONS"],
+    ]);
+    expect(parseSip(pbx.receive(from(options), 0)[0]!.datagram.payload)!.status).toBe(200);
+    expect(pbx.receive(from(encoder.encode("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP x;branch=z9hG4bKx\r\nCall-ID: a\r\nCSeq: 1 NOTIFY\r\n\r\n")), 0)).toEqual([]);
+  });
+});

@@ -1,0 +1,173 @@
+import { describe, expect, it } from "vitest";
+import { runModel } from "../../src/engines/model/model-engine.js";
+import { parseSip } from "../../src/sip/sip-message.js";
+import { acceptAll, dropFrom, scenarioOf } from "../helpers/scenario.js";
+
+const pbx = { accounts: [{ users: "200-299", password: "pw-{user}" }] };
+const home = { home: { kind: "addresses", addresses: ["198.18.1.1"] } };
+const toPbx = (result: ReturnType<typeof runModel>, source: string) => result.verdicts.filter((v) => v.source === source && v.direction === "to-pbx");
+
+describe("phones", () => {
+  it("register with a challenge round: REGISTER, 401, REGISTER with credentials, 200", () => {
+    const result = runModel(
+      scenarioOf({ name: "t", description: "t", durationSeconds: 10, pbx, hosts: home, traffic: [{ name: "p", kind: "phones", host: "home", accounts: "200-200" }] }, { rulesetText: acceptAll }),
+    );
+    expect(result.verdicts.map((v) => v.sipMethod)).toEqual(["REGISTER", "401", "REGISTER", "200"]);
+    expect(result.events).toMatchObject([{ kind: "registered", agent: "phone-001", account: "200" }]);
+  });
+
+  it("retransmit an unanswered REGISTER on RFC 3261 Timer E (0.5, 1, 2, 4, 4 ... s) and give up at Timer F (32 s)", () => {
+    const result = runModel(
+      scenarioOf({ name: "t", description: "t", durationSeconds: 40, pbx, hosts: home, traffic: [{ name: "p", kind: "phones", host: "home", accounts: "200-200", startSeconds: 1 }] }, { rulesetText: dropFrom("198.18.1.1") }),
+    );
+    const times = toPbx(result, "p").map((v) => v.atUs / 1_000_000 - 1);
+    expect(times).toEqual([0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5]);
+    expect(result.events).toMatchObject([{ kind: "timeout", atUs: 33_000_000 }]);
+  });
+
+  it("refresh before the registration expires", () => {
+    const result = runModel(
+      scenarioOf(
+        { name: "t", description: "t", durationSeconds: 300, pbx, hosts: home, traffic: [{ name: "p", kind: "phones", host: "home", accounts: "200-200", expiresSeconds: 120 }] },
+        { rulesetText: acceptAll },
+      ),
+    );
+    const registered = result.events.filter((event) => event.kind === "registered").map((event) => Math.round(event.atUs / 1_000_000));
+    expect(registered).toEqual([0, 108, 216]);
+  });
+});
+
+describe("broken phone", () => {
+  it("sends two REGISTERs per attempt (bare, then wrong credentials) every interval, and never registers", () => {
+    const result = runModel(
+      scenarioOf(
+        { name: "t", description: "t", durationSeconds: 10, pbx, hosts: home, traffic: [{ name: "b", kind: "broken-phone", host: "home", account: "201", intervalSeconds: 0.5, durationSeconds: 5 }] },
+        { rulesetText: acceptAll },
+      ),
+    );
+    const requests = toPbx(result, "b");
+    expect(requests.length).toBeGreaterThanOrEqual(18);
+    expect(requests.length).toBeLessThanOrEqual(22);
+    expect(result.events.every((event) => event.kind === "unauthorized")).toBe(true);
+    // Two per attempt: the rate is about 2 / 0.5 s, i.e. 4 REGISTERs a second while answered.
+    const lastSecond = requests.filter((v) => v.atUs >= 4_000_000 && v.atUs < 5_000_000);
+    expect(lastSecond.length).toBe(4);
+  });
+});
+
+describe("register floods (sipvicious)", () => {
+  const flood = (overrides: Record<string, unknown>) =>
+    runModel(
+      scenarioOf(
+        {
+          name: "t",
+          description: "t",
+          durationSeconds: 20,
+          pbx,
+          hosts: { bots: { kind: "range", cidr: "198.19.0.0/24", count: 3 } },
+          traffic: [{ name: "f", kind: "register-flood", host: "bots", ratePps: 10, durationSeconds: 2, ...overrides }],
+        },
+        { rulesetText: acceptAll },
+      ),
+    );
+
+  it("svwar walks extensions with bare REGISTERs from port 5060, as friendly-scanner", () => {
+    const result = flood({ mode: "svwar", extensions: "100-999" });
+    const first = toPbx(result, "f").filter((v) => v.srcAddr === "198.19.0.1");
+    expect(first).toHaveLength(20);
+    expect(new Set(first.map((v) => v.srcPort))).toEqual(new Set([5060]));
+    const bytes = runModel(
+      scenarioOf(
+        { name: "t", description: "t", durationSeconds: 5, pbx, hosts: home, traffic: [{ name: "f", kind: "register-flood", host: "home", ratePps: 5, durationSeconds: 1 }] },
+        { rulesetText: acceptAll },
+      ),
+      { keepPackets: true },
+    );
+    const requests = bytes.verdicts.filter((v) => v.direction === "to-pbx").map((v) => parseSip(bytes.packets![v.packetId]!.subarray(28))!);
+    expect(requests.map((r) => r.toUser)).toEqual(["100", "101", "102", "103", "104"]);
+    expect(requests[0]!.header("user-agent")).toBe("friendly-scanner");
+    expect(requests[0]!.header("authorization")).toBeUndefined();
+  });
+
+  it("svcrack answers each challenge with the next password guess", () => {
+    const result = runModel(
+      scenarioOf(
+        { name: "t", description: "t", durationSeconds: 5, pbx, hosts: home, traffic: [{ name: "c", kind: "register-flood", host: "home", mode: "svcrack", ratePps: 5, durationSeconds: 1, extensions: "200-200" }] },
+        { rulesetText: acceptAll },
+      ),
+      { keepPackets: true },
+    );
+    const requests = result.verdicts.filter((v) => v.direction === "to-pbx").map((v) => parseSip(result.packets![v.packetId]!.subarray(28))!);
+    expect(requests[0]!.header("authorization")).toBeUndefined();
+    expect(requests.slice(1).every((request) => /username="200"/.test(request.header("authorization") ?? ""))).toBe(true);
+  });
+
+  it("a password guesser that hits the password registers: the model does not pretend attacks fail", () => {
+    const result = runModel(
+      scenarioOf(
+        {
+          name: "t",
+          description: "t",
+          durationSeconds: 5,
+          pbx: { accounts: [{ users: "200-200", password: "admin" }] },
+          hosts: home,
+          traffic: [{ name: "c", kind: "register-flood", host: "home", mode: "svcrack", ratePps: 5, durationSeconds: 2, extensions: "200-200" }],
+        },
+        { rulesetText: acceptAll },
+      ),
+    );
+    expect(result.events).toMatchObject([{ kind: "registered", account: "200" }]);
+  });
+
+  it("random source ports change per request; every bot has its own phase", () => {
+    const result = flood({ sourcePort: "random" });
+    const ports = toPbx(result, "f").map((v) => v.srcPort);
+    expect(new Set(ports).size).toBeGreaterThan(50);
+    const firstTimes = ["198.19.0.1", "198.19.0.2", "198.19.0.3"].map((a) => toPbx(result, "f").find((v) => v.srcAddr === a)!.atUs);
+    expect(new Set(firstTimes).size).toBe(3);
+  });
+
+  it("is deterministic per seed, and another seed draws other ports", () => {
+    const scenario = scenarioOf(
+      { name: "t", description: "t", durationSeconds: 5, pbx, hosts: home, traffic: [{ name: "f", kind: "register-flood", host: "home", ratePps: 5, durationSeconds: 1, sourcePort: "random" }] },
+      { rulesetText: acceptAll },
+    );
+    const ports = (seed: number) => runModel(scenario, { seed }).verdicts.map((v) => v.srcPort);
+    expect(ports(1)).toEqual(ports(1));
+    expect(ports(2)).not.toEqual(ports(1));
+  });
+});
+
+describe("roaming user and BLF phone", () => {
+  it("the roaming user registers again from each new address", () => {
+    const result = runModel(
+      scenarioOf(
+        {
+          name: "t",
+          description: "t",
+          durationSeconds: 100,
+          pbx: { accounts: [{ users: ["alice"], password: "a" }] },
+          hosts: { road: { kind: "addresses", addresses: ["198.18.30.1", "198.18.31.1"] } },
+          traffic: [{ name: "alice", kind: "roaming-user", host: "road", account: "alice", moveEverySeconds: 40, expiresSeconds: 600 }],
+        },
+        { rulesetText: acceptAll },
+      ),
+    );
+    const requests = toPbx(result, "alice");
+    expect([...new Set(requests.map((v) => v.srcAddr))]).toEqual(["198.18.30.1", "198.18.31.1"]);
+    expect(result.events.filter((event) => event.kind === "registered")).toHaveLength(3);
+  });
+
+  it("the BLF phone subscribes every key after registering and answers the NOTIFYs", () => {
+    const result = runModel(
+      scenarioOf(
+        { name: "t", description: "t", durationSeconds: 10, pbx, hosts: home, traffic: [{ name: "blf", kind: "blf-subscribe", host: "home", account: "200", keys: 5, watch: "201-205" }] },
+        { rulesetText: acceptAll },
+      ),
+    );
+    const methods = toPbx(result, "blf").map((v) => v.sipMethod);
+    expect(methods.filter((m) => m === "SUBSCRIBE")).toHaveLength(10);
+    expect(methods.filter((m) => m === "200")).toHaveLength(5);
+    expect(result.events.filter((event) => event.kind === "subscribed")).toHaveLength(5);
+  });
+});
