@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { registerCaptureCommand } from "./commands/capture.js";
 import { registerFirewallCommand } from "./commands/firewall.js";
 import { registerScenariosCommand } from "./commands/scenarios.js";
 import { registerSimulateCommand } from "./commands/simulate.js";
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   registerTestCommand(program);
   registerScenariosCommand(program);
   registerFirewallCommand(program);
+  registerCaptureCommand(program);
   return program;
 }
 

@@ -16,11 +16,13 @@ const kernelParameters: Record<string, { field: keyof KernelSettings; min: numbe
   "xt_recent.ip_pkt_list_tot": { field: "recentIpPktListTot", min: 1, max: 255 },
   nf_conntrack_udp_timeout: { field: "conntrackUdpTimeoutSeconds", min: 1, max: 86_400 },
   nf_conntrack_udp_timeout_stream: { field: "conntrackUdpTimeoutStreamSeconds", min: 1, max: 86_400 },
+  /** 0: no nf_defrag_ipv4, the filter judges each fragment (a host without conntrack). */
+  nf_defrag_ipv4: { field: "defragment", min: 0, max: 1 },
 };
 
 /** `--kernel xt_recent.ip_list_tot=200` (repeatable) -> settings for the model engine. */
 export function parseKernelSettings(assignments: readonly string[]): Partial<KernelSettings> {
-  const settings: Partial<Record<keyof KernelSettings, number>> = {};
+  const settings: Partial<KernelSettings> = {};
   for (const assignment of assignments) {
     const [name, valueText] = assignment.split("=", 2) as [string, string | undefined];
     const parameter = kernelParameters[name];
@@ -30,7 +32,7 @@ export function parseKernelSettings(assignments: readonly string[]): Partial<Ker
       throw new CommandLineError(`--kernel ${assignment}: ${name} takes a whole number from ${parameter.min} to ${parameter.max}`);
     }
     if (name === "hz" && ![100, 250, 300, 1000].includes(value)) throw new CommandLineError(`--kernel ${assignment}: CONFIG_HZ is 100, 250, 300 or 1000`);
-    settings[parameter.field] = value;
+    (settings as Record<string, number | boolean>)[parameter.field] = parameter.field === "defragment" ? value === 1 : value;
   }
   return settings as Partial<KernelSettings>;
 }

@@ -74,10 +74,13 @@ function udpChecksum(bytes: Uint8Array, udpStart: number, src: number, dst: numb
 }
 
 /**
- * Rewrites addresses/ports in place (NAT, replay address mapping) and fixes both
- * checksums; every other header byte (TTL, ID, options, flags) is kept.
+ * Rewrites addresses/ports (NAT, replay address mapping) on a copy and fixes
+ * the checksums; every other header byte (TTL, ID, options, flags) is kept.
+ * UDP and TCP checksums cover a pseudo-header with the addresses, so they are
+ * recomputed where the segment is whole; a fragment's UDP checksum cannot be
+ * (it covers bytes other fragments hold) and becomes 0, "none", as UDP allows.
  */
-export function rewriteIpv4Udp(
+export function rewriteIpv4(
   bytes: Uint8Array,
   change: { src?: number; dst?: number; sport?: number; dport?: number },
 ): Uint8Array {
@@ -90,18 +93,26 @@ export function rewriteIpv4Udp(
   view.setUint16(10, internetChecksum(out, 0, headerLength));
   const fragmentField = view.getUint16(6);
   const isFirstFragment = (fragmentField & 0x1fff) === 0;
-  if (out[9] === IPPROTO_UDP && isFirstFragment && out.length >= headerLength + 8) {
-    if (change.sport !== undefined) view.setUint16(headerLength, change.sport);
-    if (change.dport !== undefined) view.setUint16(headerLength + 2, change.dport);
-    const moreFragments = (fragmentField & 0x2000) !== 0;
+  const moreFragments = (fragmentField & 0x2000) !== 0;
+  const protocol = out[9];
+  if ((protocol !== IPPROTO_UDP && protocol !== IPPROTO_TCP) || !isFirstFragment || out.length < headerLength + 8) return out;
+  if (change.sport !== undefined) view.setUint16(headerLength, change.sport);
+  if (change.dport !== undefined) view.setUint16(headerLength + 2, change.dport);
+  const src = view.getUint32(12);
+  const dst = view.getUint32(16);
+  if (protocol === IPPROTO_UDP) {
     const hadChecksum = view.getUint16(headerLength + 6) !== 0;
-    // A fragmented datagram's UDP checksum covers bytes we do not hold; zero means "none" for UDP/IPv4.
     view.setUint16(headerLength + 6, 0);
-    if (hadChecksum && !moreFragments) {
-      const udpLength = view.getUint16(headerLength + 4);
-      if (udpLength <= out.length - headerLength) {
-        view.setUint16(headerLength + 6, udpChecksum(out, headerLength, view.getUint32(12), view.getUint32(16), udpLength));
-      }
+    const udpLength = view.getUint16(headerLength + 4);
+    if (hadChecksum && !moreFragments && udpLength <= out.length - headerLength) {
+      view.setUint16(headerLength + 6, udpChecksum(out, headerLength, src, dst, udpLength));
+    }
+  } else if (!moreFragments && out.length >= headerLength + 18) {
+    const segmentLength = view.getUint16(2) - headerLength;
+    if (segmentLength <= out.length - headerLength) {
+      view.setUint16(headerLength + 16, 0);
+      const pseudo = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + IPPROTO_TCP + segmentLength;
+      view.setUint16(headerLength + 16, internetChecksum(out, headerLength, segmentLength, pseudo));
     }
   }
   return out;

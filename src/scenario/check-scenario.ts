@@ -12,7 +12,7 @@ const HOST_KINDS: Record<string, readonly string[]> = {
   "broken-phone": ["nat", "addresses", "range"],
   "roaming-user": ["addresses"],
   "blf-subscribe": ["nat", "addresses", "range"],
-  replay: ["nat", "addresses", "range"],
+  replay: ["addresses", "range"],
 };
 
 /**

@@ -85,12 +85,21 @@ export function loadScenario(file: string, variantName: string | null): Scenario
     firewall,
     pbx: document.pbx,
     hosts: document.hosts,
-    traffic: document.traffic,
+    traffic: document.traffic.map((spec, index) => (spec.kind === "replay" ? { ...spec, file: captureFile(file, spec.file, index) } : spec)),
     expect: variant?.expect ?? document.expect,
   };
 }
 
 type Variant = ScenarioDocument["variants"][number];
+
+/** A replay's capture, relative to the scenario file; checked here so a typo fails before the run. */
+function captureFile(scenarioFile: string, captureText: string, index: number): string {
+  const path = resolve(dirname(scenarioFile), captureText);
+  if (!existsSync(path)) {
+    throw new ScenarioError("CAPTURE_NOT_FOUND", `${scenarioFile}: traffic[${index}].file: ${captureText} does not exist (paths are relative to the scenario file)`);
+  }
+  return path;
+}
 
 function resolveFirewall(file: string, document: ScenarioDocument, variant: Variant | null): FirewallSpec {
   const rulesetPath = variant?.ruleset ?? (variant?.policy ? undefined : document.firewall.ruleset);

@@ -154,9 +154,20 @@ const replaySource = z
     speed: z.number().gt(0).max(10_000).default(1),
     fromSeconds: seconds.default(0),
     toSeconds: seconds.optional(),
+    /**
+     * to-pbx: what the capture's clients sent to its PBX. both: also what the
+     * capture's PBX sent (judged on the way out); the lab PBX answers either way.
+     */
     direction: z.enum(["to-pbx", "both"]).default("to-pbx"),
-    /** UDP ports carrying SIP in the capture; other packets are picked by content. */
+    /** Ports carrying SIP in the capture; packets on other ports are picked by content. */
     sipPorts: z.array(z.number().int().min(1).max(65535)).default([5060, 5061]),
+    /**
+     * The PBX's address(es) in the capture, all mapped onto the lab PBX; by default every
+     * address that received more SIP requests than it sent (registrars, not phones or scanners).
+     */
+    pbxAddress: z.union([z.string().min(2).max(64), z.array(z.string().min(2).max(64)).min(1)]).optional(),
+    /** Use the intact packets of a capture that ends mid-packet (tcpdump killed), with a warning. */
+    allowTruncated: z.boolean().default(false),
   })
   .strict();
 

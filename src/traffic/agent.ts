@@ -26,6 +26,11 @@ export interface AgentContext {
   now(): number;
   /** Sends now. `agent` names the user agent inside the source (e.g. "phone-017"). */
   send(agent: string, datagram: Datagram): void;
+  /**
+   * Sends from the PBX's side towards this agent (a replayed capture's own PBX
+   * packets); judged on the way out like the lab PBX's replies.
+   */
+  sendFromPbx?(agent: string, datagram: Datagram): void;
   /** Runs `action` at an absolute time (start + offset), never after a relative sleep. */
   at(atUs: number, action: () => void): void;
   /** Seeded, deterministic [0, 1). */

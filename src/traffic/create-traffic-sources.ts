@@ -8,9 +8,15 @@ import { LanAddressPlan } from "./host-addresses.js";
 import { createPhones } from "./phones.js";
 import { createRegisterFlood } from "./register-flood.js";
 import { createRoamingUser } from "./roaming-user.js";
+import { createReplaySource } from "./replay/replay-source.js";
+import type { ReplayPlan } from "./replay/replay-plan.js";
 
-/** The scenario's `traffic` list as running sources; the seed reaches them through AgentContext.random. */
-export function createTrafficSources(scenario: Scenario): TrafficSource[] {
+/**
+ * The scenario's `traffic` list as running sources; the seed reaches them
+ * through AgentContext.random. Replay sources need their capture read first
+ * (loadReplays), as reading is asynchronous and runs are not.
+ */
+export function createTrafficSources(scenario: Scenario, replays: ReadonlyMap<string, ReplayPlan> = new Map()): TrafficSource[] {
   const lan = new LanAddressPlan(scenario.hosts);
   return scenario.traffic.map((spec) => {
     const host = scenario.hosts[spec.host];
@@ -27,11 +33,11 @@ export function createTrafficSources(scenario: Scenario): TrafficSource[] {
         return createRoamingUser(spec, scenario.pbx, placement);
       case "blf-subscribe":
         return createBlfSubscriber(spec, scenario.pbx, placement);
-      case "replay":
-        throw new ScenarioError(
-          "SCENARIO_UNSUPPORTED",
-          `${scenario.file}: traffic ${spec.name}: replay sources are not available in this version of slamlab; use phones, register-flood, broken-phone, roaming-user or blf-subscribe`,
-        );
+      case "replay": {
+        const plan = replays.get(spec.name);
+        if (!plan) throw new Error(`replay source ${spec.name} has no loaded capture: run the scenario through ModelEngine.run, which reads captures first`);
+        return createReplaySource(spec, scenario.pbx, placement, plan);
+      }
     }
   });
 }

@@ -16,6 +16,11 @@ export interface KernelSettings {
   readonly conntrackUdpTimeoutSeconds: number;
   /** nf_conntrack_udp_timeout_stream (seconds): flow that has seen traffic both ways. */
   readonly conntrackUdpTimeoutStreamSeconds: number;
+  /**
+   * nf_defrag_ipv4 is loaded (it comes with conntrack, which the lab always
+   * has): the filter table sees reassembled datagrams, not fragments.
+   */
+  readonly defragment: boolean;
 }
 
 export const defaultKernelSettings: KernelSettings = {
@@ -25,4 +30,5 @@ export const defaultKernelSettings: KernelSettings = {
   recentIpPktListTot: 20,
   conntrackUdpTimeoutSeconds: 30,
   conntrackUdpTimeoutStreamSeconds: 120,
+  defragment: true,
 };

@@ -1,5 +1,5 @@
 import { formatIpv4, parseIpv4 } from "../../net/address.js";
-import { decodeIpv4, encodeIpv4Udp, IPPROTO_TCP, IPPROTO_UDP, rewriteIpv4Udp } from "../../net/ipv4.js";
+import { decodeIpv4, encodeIpv4Udp, IPPROTO_TCP, IPPROTO_UDP, rewriteIpv4 } from "../../net/ipv4.js";
 import type { Packet } from "../../net/packet.js";
 import { generateRuleset } from "../../firewall/generate-ruleset.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
@@ -7,6 +7,9 @@ import type { Scenario } from "../../scenario/scenario.js";
 import { sipMethodOf } from "../../sip/sip-method-of.js";
 import type { AgentContext, Datagram, TrafficSource } from "../../traffic/agent.js";
 import { createTrafficSources } from "../../traffic/create-traffic-sources.js";
+import { Ipv4Reassembler } from "../../capture/ipv4-reassembly.js";
+import { loadReplays } from "../../traffic/replay/load-replays.js";
+import type { ReplayPlan } from "../../traffic/replay/replay-plan.js";
 import { forkRandom } from "../../traffic/random.js";
 import type { AgentEvent, Direction, Verdict } from "../../verdict/verdict.js";
 import type { Engine, RunOptions, RunResult } from "../engine.js";
@@ -42,11 +45,12 @@ export class ModelEngine implements Engine {
   readonly name = "model" as const;
 
   async run(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
-    return runModel(scenario, options);
+    return runModel(scenario, options, await loadReplays(scenario));
   }
 }
 
-export function runModel(scenario: Scenario, options: RunOptions = {}): RunResult {
+/** The simulation itself; `replays` holds the captures of replay sources, read beforehand (see loadReplays). */
+export function runModel(scenario: Scenario, options: RunOptions = {}, replays: ReadonlyMap<string, ReplayPlan> = new Map()): RunResult {
   const wallStart = performance.now();
   const settings: KernelSettings = { ...defaultKernelSettings, ...options.kernel };
   const seed = options.seed ?? scenario.seed;
@@ -63,7 +67,10 @@ export function runModel(scenario: Scenario, options: RunOptions = {}): RunResul
   const conntrack = new ConntrackTable(settings);
   const pbx = createAsteriskPbx(scenario.pbx);
   const pbxAddress = parseIpv4(scenario.pbx.address);
-  const sources = createTrafficSources(scenario);
+  const sources = createTrafficSources(scenario, replays);
+  // nf_defrag_ipv4 in front of the filter, and the PBX's own IP stack behind it.
+  const defragmenter = new Ipv4Reassembler();
+  const pbxStack = new Ipv4Reassembler();
   const endUs = scenario.durationSeconds * 1_000_000;
 
   const nats = new Map<string, NatRouter>();
@@ -93,7 +100,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}): RunResul
 
   const toPacket = (datagram: Datagram, src: number, sport: number, dst: number, dport: number, ttl: number): Packet => {
     const bytes = datagram.ipDatagram
-      ? rewriteIpv4Udp(datagram.ipDatagram, { src, dst, sport, dport })
+      ? rewriteIpv4(datagram.ipDatagram, { src, dst, sport, dport })
       : encodeIpv4Udp({ src, dst, sport, dport, payload: datagram.payload, ttl, identification: nextIdentification(src) });
     return decodeIpv4(bytes, LAB_INTERFACE);
   };
@@ -159,11 +166,35 @@ export function runModel(scenario: Scenario, options: RunOptions = {}): RunResul
     const publicAddress = nat ? nat.publicAddress : datagram.src;
     const publicPort = nat ? nat.translateOutbound(datagram.src, datagram.sport) : datagram.sport;
     const sender: Sender = { source, agent, lanAddress: datagram.src, lanPort: datagram.sport, nat };
-    senders.set(`${publicAddress}:${publicPort}`, sender);
     const src = parseIpv4(publicAddress);
-    const packet = toPacket(datagram, src, publicPort, pbxAddress, datagram.dport, nat ? SENDER_TTL - 1 : SENDER_TTL);
+    let packet = toPacket(datagram, src, publicPort, pbxAddress, datagram.dport, nat ? SENDER_TTL - 1 : SENDER_TTL);
+    const isFragment = packet.moreFragments || packet.fragmentOffset !== 0;
+    if (isFragment && settings.defragment) {
+      // Conntrack's defragmentation runs before the filter: the rules see the whole datagram once.
+      const whole = defragmenter.add({ ip: packet.bytes, atUs: nowUs });
+      if (!whole) return;
+      packet = decodeIpv4(whole, LAB_INTERFACE);
+    }
+    if (packet.fragmentOffset === 0) senders.set(`${publicAddress}:${packet.sport}`, sender);
     if (!judge(packet, inboundHook, "to-pbx", sender, nowUs)) return;
-    deliverToPbx({ ...datagram, src: publicAddress, sport: publicPort, dst: scenario.pbx.address }, sender, nowUs);
+    if (isFragment && !settings.defragment) {
+      // Without defragmentation the PBX's stack reassembles what the filter let through.
+      const whole = pbxStack.add({ ip: packet.bytes, atUs: nowUs });
+      if (!whole) return;
+      packet = decodeIpv4(whole, LAB_INTERFACE);
+    }
+    // The PBX model speaks SIP over UDP; TCP segments are judged but not answered.
+    if (packet.protocol !== IPPROTO_UDP) return;
+    const payload = packet.bytes.subarray(packet.payloadOffset);
+    deliverToPbx({ src: publicAddress, sport: packet.sport, dst: scenario.pbx.address, dport: packet.dport, payload }, sender, nowUs);
+  };
+
+  /** A replayed capture's own PBX packets: they leave through the outbound hook like the lab PBX's replies. */
+  const sendAsPbx = (source: TrafficSource, agent: string, datagram: Datagram) => {
+    if (nowUs > endUs) return;
+    const sender: Sender = { source, agent, lanAddress: datagram.dst, lanPort: datagram.dport, nat: undefined };
+    const packet = toPacket(datagram, pbxAddress, datagram.sport, parseIpv4(datagram.dst), datagram.dport, SENDER_TTL);
+    if (judge(packet, outboundHook, "from-pbx", sender, nowUs)) source.receive(datagram, contexts.get(source)!);
   };
 
   const endpointIndex = new Map<TrafficSource, Map<string, TrafficSource["agents"][number]>>();
@@ -177,6 +208,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}): RunResul
     contexts.set(source, {
       now: () => nowUs,
       send: (agent, datagram) => sendFromAgent(source, agent, datagram),
+      sendFromPbx: (agent, datagram) => sendAsPbx(source, agent, datagram),
       at: (atUs, action) => {
         if (atUs <= endUs) queue.push(Math.max(atUs, nowUs), action);
       },
@@ -210,6 +242,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}): RunResul
       "xt_recent.ip_pkt_list_tot": String(settings.recentIpPktListTot),
       nf_conntrack_udp_timeout: String(settings.conntrackUdpTimeoutSeconds),
       nf_conntrack_udp_timeout_stream: String(settings.conntrackUdpTimeoutStreamSeconds),
+      nf_defrag_ipv4: settings.defragment ? "loaded" : "not loaded",
       placement,
     },
     ...(packets ? { packets } : {}),

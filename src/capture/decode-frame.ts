@@ -1,0 +1,179 @@
+import { formatIpv4 } from "../net/address.js";
+import type { CapturedFrame } from "./captured-frame.js";
+import { LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_LOOP, LINKTYPE_NULL, isRawIp } from "./link-types.js";
+
+/** A frame decoded down to the transport layer. */
+export interface DecodedPacket {
+  readonly frame: CapturedFrame;
+  readonly ipVersion: 4 | 6;
+  /** The IP datagram from its header on, as captured (IPv4: what netfilter sees). */
+  readonly ip: Uint8Array;
+  readonly src: string;
+  readonly dst: string;
+  readonly protocol: number;
+  readonly ttl: number;
+  /** 0 when there is no transport header here (a non-first fragment). */
+  readonly sport: number;
+  readonly dport: number;
+  /** Transport payload (the SIP text), empty for non-first fragments. */
+  readonly payload: Uint8Array;
+  /** IPv4 fragmentation: identification, offset in bytes, more-fragments. */
+  readonly fragment: { readonly id: number; readonly offset: number; readonly more: boolean } | null;
+}
+
+/** Why a frame has no IP packet slamlab can use (counted by callers). */
+export type UndecodableReason = "not IP" | "truncated link header" | "truncated IP header" | "bad IP header";
+
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_IPV6 = 0x86dd;
+const ETHERTYPE_VLAN = [0x8100, 0x88a8, 0x9100];
+
+/** The network-layer start and protocol family of a frame, by its link type. */
+function networkLayer(frame: CapturedFrame): { offset: number; family: 4 | 6 | null } | UndecodableReason {
+  const data = frame.data;
+  const type = frame.linkType;
+  if (isRawIp(type) || type === LINKTYPE_IPV4 || type === LINKTYPE_IPV6) {
+    if (data.length < 1) return "truncated IP header";
+    const version = data[0]! >> 4;
+    return { offset: 0, family: version === 4 ? 4 : version === 6 ? 6 : null };
+  }
+  const etherFamily = (etherType: number) => (etherType === ETHERTYPE_IPV4 ? 4 : etherType === ETHERTYPE_IPV6 ? 6 : null);
+  switch (type) {
+    case LINKTYPE_ETHERNET: {
+      let at = 12;
+      if (data.length < 14) return "truncated link header";
+      let etherType = (data[at]! << 8) | data[at + 1]!;
+      while (ETHERTYPE_VLAN.includes(etherType)) {
+        at += 4;
+        if (data.length < at + 2) return "truncated link header";
+        etherType = (data[at]! << 8) | data[at + 1]!;
+      }
+      return { offset: at + 2, family: etherFamily(etherType) };
+    }
+    case LINKTYPE_LINUX_SLL:
+      if (data.length < 16) return "truncated link header";
+      return { offset: 16, family: etherFamily((data[14]! << 8) | data[15]!) };
+    case LINKTYPE_LINUX_SLL2:
+      if (data.length < 20) return "truncated link header";
+      return { offset: 20, family: etherFamily((data[0]! << 8) | data[1]!) };
+    case LINKTYPE_NULL:
+    case LINKTYPE_LOOP: {
+      if (data.length < 4) return "truncated link header";
+      // NULL stores the address family in the writer's byte order; LOOP in network order.
+      const big = (data[0]! << 24) | (data[1]! << 16) | (data[2]! << 8) | data[3]!;
+      const little = data[0]! | (data[1]! << 8) | (data[2]! << 16) | (data[3]! << 24);
+      const family = type === LINKTYPE_LOOP ? big : little < 256 ? little : big;
+      return { offset: 4, family: family === 2 ? 4 : [10, 24, 28, 30].includes(family) ? 6 : null };
+    }
+    default:
+      return "not IP";
+  }
+}
+
+export function decodeFrame(frame: CapturedFrame): DecodedPacket | UndecodableReason {
+  const layer = networkLayer(frame);
+  if (typeof layer === "string") return layer;
+  if (layer.family === null) return "not IP";
+  const ip = frame.data.subarray(layer.offset);
+  return layer.family === 4 ? decodeIpv4Datagram(frame, ip) : decodeIpv6Datagram(frame, ip);
+}
+
+function ports(ip: Uint8Array, at: number, protocol: number): { sport: number; dport: number; payloadStart: number } {
+  if ((protocol !== 17 && protocol !== 6) || ip.length < at + 4) return { sport: 0, dport: 0, payloadStart: ip.length };
+  const sport = (ip[at]! << 8) | ip[at + 1]!;
+  const dport = (ip[at + 2]! << 8) | ip[at + 3]!;
+  if (protocol === 17) return { sport, dport, payloadStart: Math.min(at + 8, ip.length) };
+  const dataOffset = ip.length >= at + 13 ? (ip[at + 12]! >> 4) * 4 : 20;
+  return { sport, dport, payloadStart: Math.min(at + dataOffset, ip.length) };
+}
+
+function decodeIpv4Datagram(frame: CapturedFrame, captured: Uint8Array): DecodedPacket | UndecodableReason {
+  if (captured.length < 20) return "truncated IP header";
+  const headerLength = (captured[0]! & 0x0f) * 4;
+  const totalLength = (captured[2]! << 8) | captured[3]!;
+  if (headerLength < 20 || totalLength < headerLength) return "bad IP header";
+  // Ethernet pads short frames: the datagram ends at its total length, not at the frame's end.
+  const ip = captured.subarray(0, Math.min(totalLength, captured.length));
+  if (ip.length < headerLength) return "truncated IP header";
+  const protocol = ip[9]!;
+  const flags = (ip[6]! << 8) | ip[7]!;
+  const fragmentOffset = (flags & 0x1fff) * 8;
+  const more = (flags & 0x2000) !== 0;
+  const src = formatIpv4(((ip[12]! << 24) | (ip[13]! << 16) | (ip[14]! << 8) | ip[15]!) >>> 0);
+  const dst = formatIpv4(((ip[16]! << 24) | (ip[17]! << 16) | (ip[18]! << 8) | ip[19]!) >>> 0);
+  const transport = fragmentOffset === 0 ? ports(ip, headerLength, protocol) : { sport: 0, dport: 0, payloadStart: ip.length };
+  return {
+    frame,
+    ipVersion: 4,
+    ip,
+    src,
+    dst,
+    protocol,
+    ttl: ip[8]!,
+    sport: transport.sport,
+    dport: transport.dport,
+    payload: ip.subarray(transport.payloadStart),
+    fragment: fragmentOffset !== 0 || more ? { id: (ip[4]! << 8) | ip[5]!, offset: fragmentOffset, more } : null,
+  };
+}
+
+const IPV6_EXTENSIONS = new Set([0, 43, 60, 51]);
+
+function decodeIpv6Datagram(frame: CapturedFrame, captured: Uint8Array): DecodedPacket | UndecodableReason {
+  if (captured.length < 40) return "truncated IP header";
+  const payloadLength = (captured[4]! << 8) | captured[5]!;
+  const ip = captured.subarray(0, Math.min(40 + payloadLength, captured.length));
+  let next = ip[6]!;
+  let at = 40;
+  let fragment: DecodedPacket["fragment"] = null;
+  while ((IPV6_EXTENSIONS.has(next) || next === 44) && at + 8 <= ip.length) {
+    if (next === 44) {
+      const offsetField = (ip[at + 2]! << 8) | ip[at + 3]!;
+      fragment = { id: ((ip[at + 4]! << 24) | (ip[at + 5]! << 16) | (ip[at + 6]! << 8) | ip[at + 7]!) >>> 0, offset: offsetField & 0xfff8, more: (offsetField & 1) === 1 };
+      next = ip[at]!;
+      at += 8;
+      if (fragment.offset !== 0) break;
+      continue;
+    }
+    const length = next === 51 ? (ip[at + 1]! + 2) * 4 : (ip[at + 1]! + 1) * 8;
+    next = ip[at]!;
+    at += length;
+  }
+  const transport = fragment && fragment.offset !== 0 ? { sport: 0, dport: 0, payloadStart: ip.length } : ports(ip, at, next);
+  return {
+    frame,
+    ipVersion: 6,
+    ip,
+    src: ipv6Text(ip.subarray(8, 24)),
+    dst: ipv6Text(ip.subarray(24, 40)),
+    protocol: next,
+    ttl: ip[7]!,
+    sport: transport.sport,
+    dport: transport.dport,
+    payload: ip.subarray(Math.min(transport.payloadStart, ip.length)),
+    fragment,
+  };
+}
+
+/** RFC 5952 text: lowercase, the longest run of zero groups as "::". */
+export function ipv6Text(bytes: Uint8Array): string {
+  const groups = Array.from({ length: 8 }, (_, i) => (bytes[2 * i]! << 8) | bytes[2 * i + 1]!);
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((group) => group.toString(16));
+  if (bestStart < 0) return hex.join(":");
+  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLength).join(":")}`;
+}

@@ -1,0 +1,171 @@
+import { decodeFrame } from "./decode-frame.js";
+import { describeWarnings } from "./captured-frame.js";
+import { linkTypeName } from "./link-types.js";
+import { openCapture, type CaptureFormat } from "./read-capture.js";
+import { sipMethodOf } from "../sip/sip-method-of.js";
+
+/** A SIP request or response seen in a capture, with what the firewall would key on. */
+export interface CapturedSip {
+  readonly timestampNs: bigint;
+  readonly src: string;
+  readonly dst: string;
+  readonly sport: number;
+  readonly dport: number;
+  readonly method: string;
+  readonly ip: Uint8Array | null;
+}
+
+export interface SourceProfile {
+  readonly address: string;
+  readonly registers: number;
+  readonly requests: number;
+  /** Most REGISTERs within any 60 s. */
+  readonly peakRegistersPerMinute: number;
+  readonly firstNs: bigint;
+  readonly lastNs: bigint;
+  readonly userAgents: readonly string[];
+}
+
+export interface CaptureSummary {
+  readonly path: string;
+  readonly format: CaptureFormat;
+  readonly linkTypes: readonly string[];
+  readonly packets: number;
+  readonly bytes: number;
+  readonly firstNs: bigint | null;
+  readonly lastNs: bigint | null;
+  readonly ipv4: number;
+  readonly ipv6: number;
+  readonly udp: number;
+  readonly tcp: number;
+  readonly fragments: number;
+  readonly undecodable: Readonly<Record<string, number>>;
+  readonly requests: Readonly<Record<string, number>>;
+  readonly requestsWithCredentials: number;
+  readonly responses: Readonly<Record<string, number>>;
+  readonly userAgents: Readonly<Record<string, number>>;
+  /** Sources by REGISTER rate, highest first. */
+  readonly sources: readonly SourceProfile[];
+  /** Addresses that received more SIP requests than they sent. */
+  readonly servers: readonly string[];
+  /** SIP requests in capture order (IPv4 with the datagram, for judging against a policy). */
+  readonly sipRequests: readonly CapturedSip[];
+  readonly warnings: readonly string[];
+}
+
+const decoder = new TextDecoder();
+
+/** One pass over a capture: what a user needs to know before replaying it. */
+export async function inspectCapture(path: string, options: { allowTruncated?: boolean } = {}): Promise<CaptureSummary> {
+  const capture = await openCapture(path, options);
+  const linkTypes = new Set<string>();
+  const undecodable: Record<string, number> = {};
+  const requests: Record<string, number> = {};
+  const responses: Record<string, number> = {};
+  const userAgents: Record<string, number> = {};
+  const bySource = new Map<string, { registers: bigint[]; requests: number; agents: Set<string>; firstNs: bigint; lastNs: bigint }>();
+  const received = new Map<string, number>();
+  const sent = new Map<string, number>();
+  const sipRequests: CapturedSip[] = [];
+  let packets = 0;
+  let bytes = 0;
+  let firstNs: bigint | null = null;
+  let lastNs: bigint | null = null;
+  let ipv4 = 0;
+  let ipv6 = 0;
+  let udp = 0;
+  let tcp = 0;
+  let fragments = 0;
+  let withCredentials = 0;
+  for await (const frame of capture) {
+    packets++;
+    bytes += frame.originalLength;
+    firstNs ??= frame.timestampNs;
+    lastNs = frame.timestampNs;
+    linkTypes.add(`${frame.linkType} (${linkTypeName(frame.linkType)})`);
+    const packet = decodeFrame(frame);
+    if (typeof packet === "string") {
+      undecodable[packet] = (undecodable[packet] ?? 0) + 1;
+      continue;
+    }
+    if (packet.ipVersion === 4) ipv4++;
+    else ipv6++;
+    if (packet.fragment) fragments++;
+    if (packet.protocol === 17) udp++;
+    else if (packet.protocol === 6) tcp++;
+    const method = sipMethodOf(packet.payload);
+    if (method === null) continue;
+    if (/^\d/.test(method)) {
+      responses[method] = (responses[method] ?? 0) + 1;
+      continue;
+    }
+    requests[method] = (requests[method] ?? 0) + 1;
+    received.set(packet.dst, (received.get(packet.dst) ?? 0) + 1);
+    sent.set(packet.src, (sent.get(packet.src) ?? 0) + 1);
+    const text = decoder.decode(packet.payload.subarray(0, 4096));
+    const agent = /^(?:User-Agent|Server):[ \t]*(.*)$/im.exec(text)?.[1]?.trim();
+    if (agent) userAgents[agent] = (userAgents[agent] ?? 0) + 1;
+    if (/^(?:Authorization|Proxy-Authorization):/im.test(text)) withCredentials++;
+    let source = bySource.get(packet.src);
+    if (!source) bySource.set(packet.src, (source = { registers: [], requests: 0, agents: new Set(), firstNs: frame.timestampNs, lastNs: frame.timestampNs }));
+    source.requests++;
+    source.lastNs = frame.timestampNs;
+    if (agent) source.agents.add(agent);
+    if (method === "REGISTER") source.registers.push(frame.timestampNs);
+    sipRequests.push({
+      timestampNs: frame.timestampNs,
+      src: packet.src,
+      dst: packet.dst,
+      sport: packet.sport,
+      dport: packet.dport,
+      method,
+      ip: packet.ipVersion === 4 ? packet.ip.slice() : null,
+    });
+  }
+  const sources: SourceProfile[] = [...bySource]
+    .map(([address, source]) => ({
+      address,
+      registers: source.registers.length,
+      requests: source.requests,
+      peakRegistersPerMinute: peakPerWindow(source.registers, 60_000_000_000n),
+      firstNs: source.firstNs,
+      lastNs: source.lastNs,
+      userAgents: [...source.agents],
+    }))
+    .sort((a, b) => b.peakRegistersPerMinute - a.peakRegistersPerMinute || b.registers - a.registers || b.requests - a.requests);
+  const servers = [...received].filter(([address, count]) => count > (sent.get(address) ?? 0)).map(([address]) => address).sort();
+  return {
+    path,
+    format: capture.format,
+    linkTypes: [...linkTypes],
+    packets,
+    bytes,
+    firstNs,
+    lastNs,
+    ipv4,
+    ipv6,
+    udp,
+    tcp,
+    fragments,
+    undecodable,
+    requests,
+    requestsWithCredentials: withCredentials,
+    responses,
+    userAgents,
+    sources,
+    servers,
+    sipRequests,
+    warnings: describeWarnings(capture.warnings),
+  };
+}
+
+/** The most timestamps inside any window of the given length (two pointers over sorted times). */
+export function peakPerWindow(times: readonly bigint[], windowNs: bigint): number {
+  let best = 0;
+  let start = 0;
+  for (let end = 0; end < times.length; end++) {
+    while (times[end]! - times[start]! >= windowNs) start++;
+    best = Math.max(best, end - start + 1);
+  }
+  return best;
+}

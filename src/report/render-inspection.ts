@@ -1,0 +1,58 @@
+import type { CaptureSummary } from "../capture/inspect-capture.js";
+
+const count = (value: number) => value.toLocaleString("en-US");
+
+function seconds(ns: bigint): number {
+  return Number(ns / 1000n) / 1e6;
+}
+
+function duration(totalSeconds: number): string {
+  if (totalSeconds < 120) return `${totalSeconds.toFixed(3)} s`;
+  const hours = Math.floor(totalSeconds / 3600);
+  const minutes = Math.floor((totalSeconds % 3600) / 60);
+  return `${hours ? `${hours} h ` : ""}${minutes} min (${count(Math.round(totalSeconds))} s)`;
+}
+
+function ranked(counts: Readonly<Record<string, number>>): string {
+  const entries = Object.entries(counts).sort((a, b) => b[1] - a[1]);
+  return entries.length ? entries.map(([name, n]) => `${name} ${count(n)}`).join(", ") : "none";
+}
+
+/** `capture inspect` as text: what a user reads before replaying a capture. */
+export function renderInspection(summary: CaptureSummary, drops: ReadonlyMap<string, { atNs: bigint; index: number }>): string {
+  const lines: string[] = [];
+  const span = summary.firstNs !== null && summary.lastNs !== null ? seconds(summary.lastNs - summary.firstNs) : 0;
+  const start = summary.firstNs !== null ? new Date(Number(summary.firstNs / 1_000_000n)).toISOString() : "-";
+  lines.push(`${summary.path}`);
+  lines.push(`  format ${summary.format}, link type ${summary.linkTypes.join(", ") || "-"}`);
+  lines.push(`  ${count(summary.packets)} packets, ${count(summary.bytes)} bytes, from ${start}, duration ${duration(span)}`);
+  const undecodable = Object.entries(summary.undecodable).map(([reason, n]) => `${count(n)} ${reason}`);
+  lines.push(`  IPv4 ${count(summary.ipv4)}, IPv6 ${count(summary.ipv6)}; UDP ${count(summary.udp)}, TCP ${count(summary.tcp)}; IPv4/IPv6 fragments ${count(summary.fragments)}${undecodable.length ? `; skipped: ${undecodable.join(", ")}` : ""}`);
+  lines.push("");
+  lines.push(`  SIP requests:  ${ranked(summary.requests)}  (${count(summary.requestsWithCredentials)} with credentials)`);
+  lines.push(`  SIP responses: ${ranked(summary.responses)}`);
+  lines.push(`  User-Agents:   ${ranked(summary.userAgents)}`);
+  lines.push(`  PBX/registrar: ${summary.servers.join(", ") || "none found (no address receives more requests than it sends)"}`);
+  lines.push("");
+  lines.push("  Sources by REGISTER rate (peak in any 60 s), judged by the default policy (10 REGISTERs in 60 s):");
+  if (summary.sources.length === 0) lines.push("    none");
+  const shown = summary.sources.slice(0, 20);
+  const width = Math.max(15, ...shown.map((source) => source.address.length));
+  for (const source of shown) {
+    const drop = drops.get(source.address);
+    const verdict = drop
+      ? `SLAMMING: blocked at its request ${drop.index}, ${seconds(drop.atNs - source.firstNs).toFixed(1)} s after its first`
+      : source.registers > 0
+        ? "not blocked"
+        : "no REGISTERs";
+    lines.push(
+      `    ${source.address.padEnd(width)}  ${count(source.registers).padStart(7)} REGISTER  peak ${String(source.peakRegistersPerMinute).padStart(4)}/min  ${count(source.requests).padStart(7)} requests  ${verdict}`,
+    );
+  }
+  if (summary.sources.length > shown.length) lines.push(`    ... and ${count(summary.sources.length - shown.length)} more sources`);
+  if (summary.warnings.length) {
+    lines.push("", "  Warnings:");
+    for (const warning of summary.warnings) lines.push(`    ${warning}`);
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,149 @@
+import { decodeFrame, type DecodedPacket } from "../../capture/decode-frame.js";
+import { describeWarnings } from "../../capture/captured-frame.js";
+import { openCapture } from "../../capture/read-capture.js";
+import { Ipv4Reassembler } from "../../capture/ipv4-reassembly.js";
+import { decodeIpv4 } from "../../net/ipv4.js";
+import { ScenarioError } from "../../scenario/scenario.js";
+import type { TrafficSourceSpec } from "../../scenario/schema.js";
+import { sipMethodOf } from "../../sip/sip-method-of.js";
+import type { ReplayPacket, ReplayPlan } from "./replay-plan.js";
+
+type ReplaySpec = Extract<TrafficSourceSpec, { kind: "replay" }>;
+
+interface Candidate {
+  readonly packet: DecodedPacket;
+  readonly timestampNs: bigint;
+  readonly ip: Uint8Array;
+}
+
+/**
+ * Reads a capture once and picks what a replay sends: SIP packets (on the
+ * SIP ports, or recognised by content elsewhere) to or from the capture's
+ * PBX, with the fragments that belong to them, inside the time window.
+ */
+export async function loadReplay(spec: ReplaySpec, hostAddressCount: number): Promise<ReplayPlan> {
+  const capture = await openCapture(spec.file, { allowTruncated: spec.allowTruncated });
+  const skipped: Record<string, number> = {};
+  const skip = (reason: string) => (skipped[reason] = (skipped[reason] ?? 0) + 1);
+  const candidates: Candidate[] = [];
+  const fragmentKeys = new Set<string>();
+  const fragmentsWaiting: Candidate[] = [];
+  const sipPorts = new Set(spec.sipPorts);
+  let firstNs: bigint | null = null;
+  // Who sent SIP requests to whom, fragmented ones reassembled, to tell the registrars apart.
+  const requestsSeen: Array<{ src: string; dst: string }> = [];
+  const reassembler = new Ipv4Reassembler();
+  const noteRequest = (src: string, dst: string, payload: Uint8Array) => {
+    const method = sipMethodOf(payload);
+    if (method !== null && !/^\d/.test(method)) requestsSeen.push({ src, dst });
+  };
+
+  for await (const frame of capture) {
+    firstNs ??= frame.timestampNs;
+    const packet = decodeFrame(frame);
+    if (typeof packet === "string") {
+      skip(packet);
+      continue;
+    }
+    if (packet.ipVersion === 6) {
+      skip("IPv6 (the lab's firewall is iptables, IPv4)");
+      continue;
+    }
+    const candidate: Candidate = { packet, timestampNs: frame.timestampNs, ip: packet.ip.slice() };
+    if (packet.fragment) {
+      const whole = reassembler.add({ ip: candidate.ip, atUs: Number(frame.timestampNs / 1000n) });
+      if (whole) {
+        const reassembled = decodeIpv4(whole);
+        noteRequest(packet.src, packet.dst, whole.subarray(reassembled.payloadOffset));
+      }
+    } else {
+      noteRequest(packet.src, packet.dst, packet.payload);
+    }
+    const key = `${packet.src}>${packet.dst}#${packet.fragment?.id}`;
+    if (packet.fragment && packet.fragment.offset !== 0) {
+      fragmentsWaiting.push(candidate);
+      continue;
+    }
+    const isTransport = packet.protocol === 17 || packet.protocol === 6;
+    const onSipPort = isTransport && (sipPorts.has(packet.sport) || sipPorts.has(packet.dport));
+    const looksLikeSip = isTransport && sipMethodOf(packet.payload) !== null;
+    if (!onSipPort && !looksLikeSip) {
+      skip("not SIP");
+      continue;
+    }
+    if (packet.fragment) fragmentKeys.add(key);
+    candidates.push(candidate);
+  }
+  for (const fragment of fragmentsWaiting) {
+    const key = `${fragment.packet.src}>${fragment.packet.dst}#${fragment.packet.fragment?.id}`;
+    if (fragmentKeys.has(key)) candidates.push(fragment);
+    else skip("fragment of a packet that is not SIP");
+  }
+  candidates.sort((a, b) => (a.timestampNs < b.timestampNs ? -1 : a.timestampNs > b.timestampNs ? 1 : 0));
+
+  const pbxAddresses = new Set(spec.pbxAddress === undefined ? inferPbx(requestsSeen, spec.file) : [spec.pbxAddress].flat());
+  const startNs = (firstNs ?? 0n) + BigInt(Math.round(spec.fromSeconds * 1e9));
+  const endNs = spec.toSeconds === undefined ? null : (firstNs ?? 0n) + BigInt(Math.round(spec.toSeconds * 1e9));
+  const clients: string[] = [];
+  const clientSet = new Set<string>();
+  const packets: ReplayPacket[] = [];
+  for (const { packet, timestampNs, ip } of candidates) {
+    if (timestampNs < startNs || (endNs !== null && timestampNs > endNs)) {
+      skip("outside fromSeconds..toSeconds");
+      continue;
+    }
+    const toPbx = pbxAddresses.has(packet.dst);
+    const fromPbx = pbxAddresses.has(packet.src);
+    if (!toPbx && !(fromPbx && spec.direction === "both")) {
+      skip(fromPbx ? "sent by the capture's PBX (direction: to-pbx)" : "between two hosts that are not the PBX");
+      continue;
+    }
+    const client = toPbx ? packet.src : packet.dst;
+    if (!clientSet.has(client)) {
+      clientSet.add(client);
+      clients.push(client);
+    }
+    packets.push({
+      offsetUs: Number(timestampNs - startNs) / 1000 / spec.speed,
+      captureSrc: packet.src,
+      captureDst: packet.dst,
+      sport: packet.sport,
+      dport: packet.dport,
+      toPbx,
+      ip,
+      payload: ip.subarray(ip.length - packet.payload.length),
+      protocol: packet.protocol,
+    });
+  }
+  if (packets.length === 0) {
+    throw new ScenarioError(
+      "REPLAY_EMPTY",
+      `${spec.file}: no SIP packets to or from ${[...pbxAddresses].join(", ")} in the chosen window (skipped: ${describeSkipped(skipped)}); check sipPorts, pbxAddress, fromSeconds/toSeconds`,
+    );
+  }
+  if (clients.length > hostAddressCount) {
+    throw new ScenarioError(
+      "REPLAY_ADDRESSES",
+      `traffic ${spec.name}: ${spec.file} has ${clients.length} client addresses but host ${spec.host} has ${hostAddressCount}; give the host a range with at least ${clients.length} addresses`,
+    );
+  }
+  return { file: spec.file, packets, clients, capturePbx: [...pbxAddresses], skipped, warnings: describeWarnings(capture.warnings) };
+}
+
+export function describeSkipped(skipped: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(skipped).map(([reason, count]) => `${count} ${reason}`);
+  return parts.length ? parts.join(", ") : "none";
+}
+
+/** Addresses that received more SIP requests than they sent: the capture's registrars. */
+function inferPbx(requests: ReadonlyArray<{ src: string; dst: string }>, file: string): string[] {
+  const received = new Map<string, number>();
+  const sent = new Map<string, number>();
+  for (const { src, dst } of requests) {
+    received.set(dst, (received.get(dst) ?? 0) + 1);
+    sent.set(src, (sent.get(src) ?? 0) + 1);
+  }
+  const servers = [...received].filter(([address, count]) => count > (sent.get(address) ?? 0)).map(([address]) => address);
+  if (servers.length === 0) throw new ScenarioError("REPLAY_NO_PBX", `${file}: no address receives more SIP requests than it sends, so the PBX cannot be inferred; give pbxAddress`);
+  return servers.sort();
+}
