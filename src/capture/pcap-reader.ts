@@ -37,7 +37,7 @@ export async function* readPcap(file: ChunkedFile, warnings: CaptureWarnings, op
   for (let index = 0; ; index++) {
     if (!(await file.ensure(16))) {
       if (file.available === 0) return;
-      yield* truncated(file, index, "record header", options, warnings);
+      truncated(file, index, "record header", options, warnings);
       return;
     }
     const recordOffset = file.offset;
@@ -58,7 +58,7 @@ export async function* readPcap(file: ChunkedFile, warnings: CaptureWarnings, op
     if (snapLength > 0 && includedLength > snapLength) warn(warnings, "packet longer than the snap length", recordOffset);
     if (includedLength > originalLength) warn(warnings, "captured length above the length on the wire", recordOffset);
     if (!(await file.ensure(16 + includedLength))) {
-      yield* truncated(file, index, "packet data", options, warnings);
+      truncated(file, index, "packet data", options, warnings);
       return;
     }
     const start = file.position + 16;
@@ -68,7 +68,7 @@ export async function* readPcap(file: ChunkedFile, warnings: CaptureWarnings, op
   }
 }
 
-async function* truncated(file: ChunkedFile, index: number, where: string, options: ReadOptions, warnings: CaptureWarnings): AsyncGenerator<CapturedFrame> {
+function truncated(file: ChunkedFile, index: number, where: string, options: ReadOptions, warnings: CaptureWarnings): void {
   const offset = file.offset;
   if (options.allowTruncated) {
     warn(warnings, "capture cut short in the middle of a packet (rest ignored)", offset);

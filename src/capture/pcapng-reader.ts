@@ -38,7 +38,7 @@ export async function* readPcapng(file: ChunkedFile, warnings: CaptureWarnings, 
   for (;;) {
     if (!(await file.ensure(12))) {
       if (file.available === 0) return;
-      yield* cutShort(file, index, options, warnings);
+      cutShort(file, index, options, warnings);
       return;
     }
     const blockOffset = file.offset;
@@ -64,7 +64,7 @@ export async function* readPcapng(file: ChunkedFile, warnings: CaptureWarnings, 
       );
     }
     if (!(await file.ensure(length))) {
-      yield* cutShort(file, index, options, warnings);
+      cutShort(file, index, options, warnings);
       return;
     }
     const view = file.view;
@@ -193,7 +193,7 @@ function readPacketBlock(
   };
 }
 
-async function* cutShort(file: ChunkedFile, index: number, options: ReadOptions, warnings: CaptureWarnings): AsyncGenerator<CapturedFrame> {
+function cutShort(file: ChunkedFile, index: number, options: ReadOptions, warnings: CaptureWarnings): void {
   const offset = file.offset;
   if (options.allowTruncated) {
     warn(warnings, "capture cut short in the middle of a block (rest ignored)", offset);

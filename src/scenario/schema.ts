@@ -56,7 +56,7 @@ const pbxSchema = z
   .object({
     address: labAddress.default("198.51.100.10"),
     port: z.number().int().min(1).max(65535).default(5060),
-    realm: z.string().regex(/^[A-Za-z0-9.-]{1,64}$/).default("slamlab"),
+    realm: z.string().regex(/^[A-Za-z0-9.-]{1,64}$/).default("asterisk"),
     accounts: z.array(accountSchema).default([]),
   })
   .strict();
@@ -238,7 +238,7 @@ export const scenarioSchema = z
     /** Virtual time the run covers; traffic after it is not sent. */
     durationSeconds: positiveSeconds,
     firewall: firewallSchema,
-    pbx: pbxSchema.default({ address: "198.51.100.10", port: 5060, realm: "slamlab", accounts: [] }),
+    pbx: pbxSchema.default({ address: "198.51.100.10", port: 5060, realm: "asterisk", accounts: [] }),
     hosts: z.record(name, hostSchema),
     traffic: z.array(trafficSourceSchema).min(1),
     expect: z.array(expectationSchema).default([]),

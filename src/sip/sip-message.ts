@@ -13,14 +13,15 @@ export function formatRequest(method: string, uri: string, headers: HeaderList, 
   return encoder.encode(`${method} ${uri} SIP/2.0\r\n${formatHeaders(headers, body)}`);
 }
 
-export function formatResponse(status: number, reason: string, headers: HeaderList, body = ""): Uint8Array {
-  return encoder.encode(`SIP/2.0 ${status} ${reason}\r\n${formatHeaders(headers, body)}`);
+/** `contentLengthWidth` pads the length as PJSIP does ("Content-Length:  0", right-aligned in 5). */
+export function formatResponse(status: number, reason: string, headers: HeaderList, body = "", contentLengthWidth = 0): Uint8Array {
+  return encoder.encode(`SIP/2.0 ${status} ${reason}\r\n${formatHeaders(headers, body, contentLengthWidth)}`);
 }
 
-function formatHeaders(headers: HeaderList, body: string): string {
+function formatHeaders(headers: HeaderList, body: string, contentLengthWidth = 0): string {
   let text = "";
   for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
-  return `${text}Content-Length: ${encoder.encode(body).length}\r\n\r\n${body}`;
+  return `${text}Content-Length: ${String(encoder.encode(body).length).padStart(contentLengthWidth)}\r\n\r\n${body}`;
 }
 
 /** A parsed message with the fields slamlab's agents and PBX model read. */
@@ -104,9 +105,14 @@ function tagOf(nameAddress: string): string {
   return /;\s*tag=([^;\s]+)/i.exec(afterUri)?.[1] ?? "";
 }
 
-/** The request's top Via with `received` and `rport` filled in, as a server answering over UDP writes it (RFC 3581). */
+/**
+ * The request's top Via as PJSIP answers over UDP (RFC 3581): `rport` filled
+ * with the source port, `received` with the source address, then the branch
+ * and any other parameters, in the order PJSIP writes them.
+ */
 export function viaWithReceived(via: string, sourceAddress: string, sourcePort: number): string {
-  let value = via.replace(/;rport(?=;|$)/, `;rport=${sourcePort}`);
-  if (!/;received=/.test(value)) value += `;received=${sourceAddress}`;
-  return value;
+  const [sentBy, ...parameters] = via.split(";").map((part) => part.trim());
+  const hadRport = parameters.some((parameter) => /^rport(=|$)/i.test(parameter));
+  const rest = parameters.filter((parameter) => !/^(rport|received)(=|$)/i.test(parameter));
+  return [sentBy, ...(hadRport ? [`rport=${sourcePort}`] : []), `received=${sourceAddress}`, ...rest].join(";");
 }

@@ -139,6 +139,33 @@ describe("slamlab test, scenarios, firewall", () => {
   });
 });
 
+describe("slamlab capture", () => {
+  it("inspect names the methods, the User-Agent and the source that looks like slamming", async () => {
+    const { code, stdout } = await run("capture", "inspect", join(root, "captures", "lab-svcrack-asterisk22.pcap"));
+    expect(code).toBe(0);
+    expect(stdout).toContain("SIP requests:  REGISTER 302  (301 with credentials)");
+    expect(stdout).toContain("User-Agents:   friendly-scanner 302");
+    expect(stdout).toMatch(/198\.18\.0\.66\s+302 REGISTER .* SLAMMING: blocked at its request 10/);
+  });
+
+  it("inspect refuses a file that is not a capture, with exit 2 and the magic it found", async () => {
+    const { code, stderr } = await run("capture", "inspect", join(root, "package.json"));
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/not a pcap or pcapng file: magic 0x7b0a2020 at byte 0 \(it looks like JSON\)/);
+  });
+
+  it("synth writes a capture that inspect reads back", async () => {
+    const out = join(work, "svwar.pcap");
+    const made = await run("capture", "synth", "--kind", "svwar", "--rate", "20", "--duration", "2", "--out", out);
+    expect(made.stdout).toContain("80 packets");
+    const { stdout } = await run("capture", "inspect", out);
+    expect(stdout).toContain("REGISTER 40");
+    const bad = await run("capture", "synth", "--kind", "nmap", "--out", out);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--kind nmap: choose one of svwar, svcrack, register-flood, nat-office");
+  });
+});
+
 describe("the installed bin", () => {
   beforeAll(() => {
     execFileSync("npm", ["run", "build", "--silent"], { cwd: root, stdio: "pipe" });

@@ -26,7 +26,10 @@ const MIN_EXPIRES = 60;
 const MAX_EXPIRES = 7200;
 /** Time PJSIP takes to answer a REGISTER on an idle PBX (measured order of magnitude: under a millisecond). */
 const REPLY_DELAY_US = 600;
-const SERVER = "Asterisk PBX 22.5.2";
+/** The Server header the lab's Asterisk sends (pjsip.conf `user_agent`, as in captures/record/pjsip.conf). */
+const SERVER = "Asterisk PBX 22";
+/** PJSIP right-aligns Content-Length in five columns: "Content-Length:  0". */
+const CONTENT_LENGTH_WIDTH = 2;
 const ALLOW = "OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, PUBLISH, INVITE, ACK, BYE, CANCEL, UPDATE, PRACK, MESSAGE, REFER";
 
 export interface Registration {
@@ -48,41 +51,45 @@ export function createAsteriskPbx(spec: PbxSpec): AsteriskPbx {
   };
   const contacts = new Map<string, Registration>();
   const secret = md5Hex(`slamlab-pbx:${spec.address}:${spec.realm}`).slice(0, 16);
-  let nonceCounter = 0;
   let tagCounter = 0;
   let notifyCounter = 0;
 
-  const newNonce = (nowUs: number) => {
-    nonceCounter++;
-    const issued = Math.floor(nowUs / 1000);
-    return `${issued}/${md5Hex(`${secret}:${issued}:${nonceCounter}`)}`;
-  };
+  // Nonces as PJSIP writes them: "<seconds>/<md5 of the seconds and a secret>", so the PBX can
+  // check it issued a nonce without remembering it, and how old it is (nonce_lifetime).
+  const nonceAt = (issued: number) => `${issued}/${md5Hex(`${issued}:${secret}:${spec.realm}`)}`;
+  const newNonce = (nowUs: number) => nonceAt(RUN_EPOCH_SECONDS + Math.floor(nowUs / 1_000_000));
+  /** Age in microseconds of a nonce this PBX issued, or null for one it did not. */
   const nonceAge = (nonce: string, nowUs: number): number | null => {
-    const match = /^(\d+)\/([0-9a-f]{32})$/.exec(nonce);
-    return match ? nowUs - Number(match[1]) * 1000 : null;
+    const match = /^(\d+)\/[0-9a-f]{32}$/.exec(nonce);
+    if (!match || nonceAt(Number(match[1])) !== nonce) return null;
+    const age = nowUs - (Number(match[1]) - RUN_EPOCH_SECONDS) * 1_000_000;
+    return age < -1_000_000 ? null : age;
   };
   const newTag = () => md5Hex(`${secret}:tag:${++tagCounter}`).slice(0, 16);
+  const opaque = secret;
 
   const reply = (to: Datagram, payload: Uint8Array): PbxReply => ({
     datagram: { src: spec.address, sport: spec.port, dst: to.src, dport: to.sport, payload },
     delayUs: REPLY_DELAY_US,
   });
 
-  const responseHeaders = (request: SipMessage, from: Datagram, toTag: string | null): Array<[string, string]> => [
+  /** PJSIP answers out-of-dialog requests with the request's branch as the To tag. */
+  const responseHeaders = (request: SipMessage, from: Datagram): Array<[string, string]> => [
     ...request.headers("via").slice(0, 1).map((via): [string, string] => ["Via", viaWithReceived(via, from.src, from.sport)]),
     ["Call-ID", request.callId],
     ["From", request.header("from") ?? ""],
-    ["To", toTag && !request.toTag ? `${request.header("to") ?? ""};tag=${toTag}` : (request.header("to") ?? "")],
+    ["To", request.toTag ? (request.header("to") ?? "") : `${request.header("to") ?? ""};tag=${request.viaBranch || newTag()}`],
     ["CSeq", `${request.cseq} ${request.method}`],
-    ["Server", SERVER],
   ];
+  const respond = (to: Datagram, status: number, reason: string, headers: HeaderList, body = "") =>
+    reply(to, formatResponse(status, reason, [...headers, ["Server", SERVER]], body, CONTENT_LENGTH_WIDTH));
 
   const challenge = (request: SipMessage, from: Datagram, nowUs: number, stale: boolean): PbxReply => {
     const headers: HeaderList = [
-      ...responseHeaders(request, from, newTag()),
-      ["WWW-Authenticate", formatChallenge({ realm: spec.realm, nonce: newNonce(nowUs), opaque: secret, algorithm: "MD5", qop: "auth", stale })],
+      ...responseHeaders(request, from),
+      ["WWW-Authenticate", formatChallenge({ realm: spec.realm, nonce: newNonce(nowUs), opaque, algorithm: "MD5", qop: "auth", stale })],
     ];
-    return reply(from, formatResponse(401, "Unauthorized", headers));
+    return respond(from, 401, "Unauthorized", headers);
   };
 
   /** null when the credentials are valid; otherwise whether the 401 must say stale=true. */
@@ -115,25 +122,23 @@ export function createAsteriskPbx(spec: PbxSpec): AsteriskPbx {
     const contact = request.header("contact") ?? "";
     const contactExpires = /;\s*expires=(\d+)/i.exec(contact)?.[1];
     const requested = Number(contactExpires ?? request.header("expires") ?? "3600");
-    const headers = responseHeaders(request, from, newTag());
+    const headers = responseHeaders(request, from);
     if (requested === 0 || contact === "*") {
       contacts.delete(user);
-      return reply(from, formatResponse(200, "OK", [...headers, ["Date", httpDate(nowUs)]]));
+      return respond(from, 200, "OK", [...headers, ["Date", httpDate(nowUs)]]);
     }
-    if (requested < MIN_EXPIRES) return reply(from, formatResponse(423, "Interval Too Brief", [...headers, ["Min-Expires", String(MIN_EXPIRES)]]));
+    if (requested < MIN_EXPIRES) return respond(from, 423, "Interval Too Brief", [...headers, ["Min-Expires", String(MIN_EXPIRES)]]);
     const expires = Math.min(requested, MAX_EXPIRES);
     const contactUri = /<([^>]+)>/.exec(contact)?.[1] ?? contact;
     contacts.set(user, { account: user, contact: contactUri, expiresAtUs: nowUs + expires * 1_000_000 });
-    return reply(
-      from,
-      formatResponse(200, "OK", [...headers, ["Date", httpDate(nowUs)], ["Contact", `<${contactUri}>;expires=${expires}`], ["Expires", String(expires)]]),
-    );
+    // The Contact carries the seconds left, rounded down: a fresh registration shows expires - 1.
+    return respond(from, 200, "OK", [...headers, ["Date", httpDate(nowUs)], ["Contact", `<${contactUri}>;expires=${expires - 1}`], ["Expires", String(expires)]]);
   };
 
   const subscribe = (request: SipMessage, from: Datagram): PbxReply[] => {
-    const toTag = newTag();
+    const toTag = request.viaBranch || newTag();
     const expires = Math.min(Number(request.header("expires") ?? "600"), MAX_EXPIRES);
-    const ok = reply(from, formatResponse(200, "OK", [...responseHeaders(request, from, toTag), ["Expires", String(expires)]]));
+    const ok = respond(from, 200, "OK", [...responseHeaders(request, from), ["Expires", String(expires)]]);
     const notify = reply(
       from,
       formatRequest(
@@ -163,7 +168,7 @@ export function createAsteriskPbx(spec: PbxSpec): AsteriskPbx {
       if (!request || request.kind !== "request" || request.method === "ACK") return [];
       switch (request.method) {
         case "OPTIONS":
-          return [reply(datagram, formatResponse(200, "OK", [...responseHeaders(request, datagram, newTag()), ["Allow", ALLOW], ["Accept", "application/sdp"]]))];
+          return [respond(datagram, 200, "OK", [...responseHeaders(request, datagram), ["Allow", ALLOW], ["Accept", "application/sdp"]])];
         case "REGISTER":
         case "SUBSCRIBE":
         case "INVITE":
@@ -172,10 +177,10 @@ export function createAsteriskPbx(spec: PbxSpec): AsteriskPbx {
           if (!credentials.valid) return [challenge(request, datagram, nowUs, credentials.stale)];
           if (request.method === "REGISTER") return [register(request, datagram, credentials.user, nowUs)];
           if (request.method === "SUBSCRIBE") return subscribe(request, datagram);
-          return [reply(datagram, formatResponse(404, "Not Found", responseHeaders(request, datagram, newTag())))];
+          return [respond(datagram, 404, "Not Found", responseHeaders(request, datagram))];
         }
         default:
-          return [reply(datagram, formatResponse(405, "Method Not Allowed", [...responseHeaders(request, datagram, newTag()), ["Allow", ALLOW]]))];
+          return [respond(datagram, 405, "Method Not Allowed", [...responseHeaders(request, datagram), ["Allow", ALLOW]])];
       }
     },
     registrations(nowUs: number): Registration[] {
@@ -184,8 +189,9 @@ export function createAsteriskPbx(spec: PbxSpec): AsteriskPbx {
   };
 }
 
-/** The run starts at a fixed wall-clock date so Date headers are reproducible. */
+/** The run starts at a fixed wall-clock date so Date headers and nonces are reproducible. */
 const RUN_EPOCH_MS = Date.UTC(2026, 0, 1);
+const RUN_EPOCH_SECONDS = RUN_EPOCH_MS / 1000;
 
 function httpDate(nowUs: number): string {
   return new Date(RUN_EPOCH_MS + Math.floor(nowUs / 1000)).toUTCString();

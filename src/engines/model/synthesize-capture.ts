@@ -20,7 +20,7 @@ export interface SynthOptions {
 const CAPTURE_EPOCH_NS = BigInt(Date.UTC(2026, 0, 1)) * 1_000_000n;
 const ACCEPT_ALL = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
 
-const pbx = { address: "198.51.100.10", port: 5060, realm: "slamlab", accounts: [{ users: "200-299", password: "synth-{user}-Secret" }] };
+const pbx = { address: "198.51.100.10", port: 5060, realm: "asterisk", accounts: [{ users: "200-299", password: "synth-{user}-Secret" }] };
 
 function trafficFor(kind: SynthKind, options: SynthOptions): { hosts: Record<string, unknown>; traffic: Record<string, unknown>[] } {
   const duration = options.durationSeconds ?? 10;
