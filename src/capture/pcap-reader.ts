@@ -17,54 +17,59 @@ export interface ReadOptions {
  * magic, in either byte order. The header's link type applies to every record.
  */
 export async function* readPcap(file: ChunkedFile, warnings: CaptureWarnings, options: ReadOptions): AsyncGenerator<CapturedFrame> {
-  if (!(await file.ensure(24))) throw new CaptureError("CAPTURE_TRUNCATED", `${file.path}: the file ends inside the 24-byte pcap header (${file.available} bytes)`, file.offset);
-  const magicBig = file.view.getUint32(0, false);
-  const littleEndian = magicBig === 0xd4c3b2a1 || magicBig === 0x4d3cb2a1;
-  const nanosecond = magicBig === 0xa1b23c4d || magicBig === 0x4d3cb2a1;
-  const snapLength = file.view.getUint32(16, littleEndian);
-  const linkField = file.view.getUint32(20, littleEndian);
-  const linkType = linkField & 0xffff;
-  if (!isSupportedLinkType(linkType)) {
-    throw new CaptureError(
-      "CAPTURE_LINKTYPE",
-      `${file.path}: link type ${linkType} (${linkTypeName(linkType)}) at byte 20 is not supported; slamlab reads ${supportedLinkTypeList()}. Capture on the PBX's Ethernet interface or with "tcpdump -i any"`,
-      20,
-    );
-  }
-  file.position += 24;
-  const fractionToNs = nanosecond ? 1n : 1000n;
-  const fractionLimit = nanosecond ? 1_000_000_000 : 1_000_000;
-  for (let index = 0; ; index++) {
-    if (!(await file.ensure(16))) {
-      if (file.available === 0) return;
-      truncated(file, index, "record header", options, warnings);
-      return;
-    }
-    const recordOffset = file.offset;
-    const view = file.view;
-    const at = file.position;
-    const seconds = view.getUint32(at, littleEndian);
-    const fraction = view.getUint32(at + 4, littleEndian);
-    const includedLength = view.getUint32(at + 8, littleEndian);
-    const originalLength = view.getUint32(at + 12, littleEndian);
-    if (includedLength > MAX_RECORD_BYTES) {
+  try {
+    if (!(file.available >= 24 || (await file.ensure(24)))) throw new CaptureError("CAPTURE_TRUNCATED", `${file.path}: the file ends inside the 24-byte pcap header (${file.available} bytes)`, file.offset);
+    const magicBig = file.view.getUint32(0, false);
+    const littleEndian = magicBig === 0xd4c3b2a1 || magicBig === 0x4d3cb2a1;
+    const nanosecond = magicBig === 0xa1b23c4d || magicBig === 0x4d3cb2a1;
+    const snapLength = file.view.getUint32(16, littleEndian);
+    const linkField = file.view.getUint32(20, littleEndian);
+    const linkType = linkField & 0xffff;
+    if (!isSupportedLinkType(linkType)) {
       throw new CaptureError(
-        "CAPTURE_CORRUPT",
-        `${file.path}: packet ${index + 1} at byte ${recordOffset} claims ${includedLength} bytes, more than any capture holds (${MAX_RECORD_BYTES}); the file is corrupt from here`,
-        recordOffset,
+        "CAPTURE_LINKTYPE",
+        `${file.path}: link type ${linkType} (${linkTypeName(linkType)}) at byte 20 is not supported; slamlab reads ${supportedLinkTypeList()}. Capture on the PBX's Ethernet interface or with "tcpdump -i any"`,
+        20,
       );
     }
-    if (fraction >= fractionLimit) warn(warnings, `timestamp fraction out of range (${nanosecond ? "ns" : "µs"})`, recordOffset);
-    if (snapLength > 0 && includedLength > snapLength) warn(warnings, "packet longer than the snap length", recordOffset);
-    if (includedLength > originalLength) warn(warnings, "captured length above the length on the wire", recordOffset);
-    if (!(await file.ensure(16 + includedLength))) {
-      truncated(file, index, "packet data", options, warnings);
-      return;
+    file.position += 24;
+    const fractionToNs = nanosecond ? 1n : 1000n;
+    const fractionLimit = nanosecond ? 1_000_000_000 : 1_000_000;
+    for (let index = 0; ; index++) {
+      if (!(file.available >= 16 || (await file.ensure(16)))) {
+        if (file.available === 0) return;
+        truncated(file, index, "record header", options, warnings);
+        return;
+      }
+      const recordOffset = file.offset;
+      const view = file.view;
+      const at = file.position;
+      const seconds = view.getUint32(at, littleEndian);
+      const fraction = view.getUint32(at + 4, littleEndian);
+      const includedLength = view.getUint32(at + 8, littleEndian);
+      const originalLength = view.getUint32(at + 12, littleEndian);
+      if (includedLength > MAX_RECORD_BYTES) {
+        throw new CaptureError(
+          "CAPTURE_CORRUPT",
+          `${file.path}: packet ${index + 1} at byte ${recordOffset} claims ${includedLength} bytes, more than any capture holds (${MAX_RECORD_BYTES}); the file is corrupt from here`,
+          recordOffset,
+        );
+      }
+      if (fraction >= fractionLimit) warn(warnings, `timestamp fraction out of range (${nanosecond ? "ns" : "µs"})`, recordOffset);
+      if (snapLength > 0 && includedLength > snapLength) warn(warnings, "packet longer than the snap length", recordOffset);
+      if (includedLength > originalLength) warn(warnings, "captured length above the length on the wire", recordOffset);
+      if (!(file.available >= 16 + includedLength || (await file.ensure(16 + includedLength)))) {
+        truncated(file, index, "packet data", options, warnings);
+        return;
+      }
+      const start = file.position + 16;
+      const data = file.bytes.subarray(start, start + includedLength);
+      file.position = start + includedLength;
+      yield { index, timestampNs: BigInt(seconds) * 1_000_000_000n + BigInt(fraction) * fractionToNs, linkType, data, originalLength, offset: recordOffset };
     }
-    const start = file.position + 16;
-    const data = file.bytes.subarray(start, start + includedLength);
-    file.position = start + includedLength;
-    yield { index, timestampNs: BigInt(seconds) * 1_000_000_000n + BigInt(fraction) * fractionToNs, linkType, data, originalLength, offset: recordOffset };
+  } finally {
+    // Ended, failed or abandoned by the consumer: the file is closed either way.
+    await file.close();
   }
 }
 

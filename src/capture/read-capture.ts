@@ -33,12 +33,9 @@ export async function openCapture(path: string, options: ReadOptions = {}): Prom
     path,
     format,
     warnings,
-    async *[Symbol.asyncIterator]() {
-      try {
-        yield* format === "pcapng" ? readPcapng(file, warnings, options) : readPcap(file, warnings, options);
-      } finally {
-        await file.close();
-      }
+    [Symbol.asyncIterator]() {
+      // The readers close the file when they end, fail or are abandoned (their finally blocks).
+      return format === "pcapng" ? readPcapng(file, warnings, options) : readPcap(file, warnings, options);
     },
   };
 }
