@@ -1,6 +1,7 @@
 import { formatIpv4 } from "../net/address.js";
 import type { CapturedFrame } from "./captured-frame.js";
-import { LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_LOOP, LINKTYPE_NULL, isRawIp } from "./link-types.js";
+import { LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_LOOP, LINKTYPE_NFLOG, LINKTYPE_NULL, isRawIp } from "./link-types.js";
+import { nflogRecord } from "./nflog.js";
 
 /** A frame decoded down to the transport layer. */
 export interface DecodedPacket {
@@ -56,6 +57,11 @@ function networkLayer(frame: CapturedFrame): { offset: number; family: 4 | 6 | n
     case LINKTYPE_LINUX_SLL2:
       if (data.length < 20) return "truncated link header";
       return { offset: 20, family: etherFamily((data[0]! << 8) | data[1]!) };
+    case LINKTYPE_NFLOG: {
+      const record = nflogRecord(data);
+      if (!record || record.payloadOffset < 0) return "truncated link header";
+      return { offset: record.payloadOffset, family: record.family === 2 ? 4 : record.family === 10 ? 6 : null };
+    }
     case LINKTYPE_NULL:
     case LINKTYPE_LOOP: {
       if (data.length < 4) return "truncated link header";

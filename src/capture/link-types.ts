@@ -7,6 +7,8 @@ export const LINKTYPE_LINUX_SLL = 113;
 export const LINKTYPE_IPV4 = 228;
 export const LINKTYPE_IPV6 = 229;
 export const LINKTYPE_LINUX_SLL2 = 276;
+/** Linux NFLOG: netfilter's log records (tcpdump -i nflog:N), the packet inside a TLV. */
+export const LINKTYPE_NFLOG = 239;
 /** DLT_RAW as some systems write it in pcap headers (12 on most, 14 on OpenBSD). */
 const DLT_RAW_ALIASES = [12, 14];
 
@@ -21,6 +23,7 @@ export const supportedLinkTypes: Readonly<Record<number, string>> = {
   [LINKTYPE_IPV4]: "raw IPv4",
   [LINKTYPE_IPV6]: "raw IPv6",
   [LINKTYPE_LINUX_SLL2]: "Linux cooked v2 (SLL2)",
+  [LINKTYPE_NFLOG]: "Linux NFLOG",
 };
 
 const wellKnownNames: Readonly<Record<number, string>> = { 105: "IEEE 802.11", 127: "802.11 radiotap", 147: "user-defined", 9: "PPP", 192: "PPI" };

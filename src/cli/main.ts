@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { registerCaptureCommand } from "./commands/capture.js";
 import { registerFirewallCommand } from "./commands/firewall.js";
+import { registerLabCommands } from "./commands/lab.js";
 import { registerScenariosCommand } from "./commands/scenarios.js";
 import { registerSimulateCommand } from "./commands/simulate.js";
 import { registerTestCommand } from "./commands/test.js";
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerScenariosCommand(program);
   registerFirewallCommand(program);
   registerCaptureCommand(program);
+  registerLabCommands(program);
   return program;
 }
 

@@ -1,15 +1,18 @@
 import type { Engine, RunOptions } from "../engines/engine.js";
+import { DockerEngine } from "../engines/docker/docker-engine.js";
 import { ModelEngine } from "../engines/model/model-engine.js";
+import { terminalProgress } from "./image-progress.js";
 import type { RunReport } from "../report/run-report.js";
 import type { Scenario } from "../scenario/scenario.js";
 import { checkExpectations } from "../verdict/expectations.js";
 import { computeOutcomes } from "../verdict/outcomes.js";
 import { CommandLineError } from "./exit-codes.js";
 
-export const engineNames = ["model"] as const;
+export const engineNames = ["model", "docker"] as const;
 
 export function engineNamed(name: string): Engine {
   if (name === "model") return new ModelEngine();
+  if (name === "docker") return new DockerEngine(terminalProgress());
   throw new CommandLineError(`unknown engine "${name}": choose one of ${engineNames.join(", ")}`);
 }
 

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { packageRoot } from "../package-root.js";
 import { loadScenarioDocument, listVariants } from "./load-scenario.js";
 import { ScenarioError } from "./scenario.js";
 
@@ -9,17 +9,6 @@ export interface CatalogueEntry {
   readonly description: string;
   readonly file: string;
   readonly variants: readonly string[];
-}
-
-/** The package root, whether running from src/ (tests) or dist/src/ (the bin). */
-function packageRoot(): string {
-  let directory = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(directory, "package.json"))) {
-    const parent = dirname(directory);
-    if (parent === directory) throw new Error("slamlab's package.json not found above its sources");
-    directory = parent;
-  }
-  return directory;
 }
 
 export function builtinScenarioDirectory(): string {

@@ -16,12 +16,25 @@ import type { ReplayPlan } from "./replay/replay-plan.js";
  * through AgentContext.random. Replay sources need their capture read first
  * (loadReplays), as reading is asynchronous and runs are not.
  */
-export function createTrafficSources(scenario: Scenario, replays: ReadonlyMap<string, ReplayPlan> = new Map()): TrafficSource[] {
+export function createTrafficSources(
+  scenario: Scenario,
+  replays: ReadonlyMap<string, ReplayPlan> = new Map(),
+  options: { only?: ReadonlySet<string> } = {},
+): TrafficSource[] {
   const lan = new LanAddressPlan(scenario.hosts);
-  return scenario.traffic.map((spec) => {
+  // Every source is made (cheap) so LAN addresses come out the same whichever subset runs;
+  // a replay outside the subset is skipped, as it has no capture loaded (replays never sit behind a NAT).
+  const wanted = (name: string) => !options.only || options.only.has(name);
+  return scenario.traffic.flatMap((spec): TrafficSource[] => {
+    if (spec.kind === "replay" && !wanted(spec.name)) return [];
     const host = scenario.hosts[spec.host];
     if (!host) throw new ScenarioError("SCENARIO_INVALID", `${scenario.file}: traffic ${spec.name} uses host "${spec.host}", which is not in hosts`);
     const placement: AgentPlacement = { hostName: spec.host, host, lan, basePort: 5060 };
+    const source = createSource(spec, placement);
+    return wanted(spec.name) ? [source] : [];
+  });
+
+  function createSource(spec: Scenario["traffic"][number], placement: AgentPlacement): TrafficSource {
     switch (spec.kind) {
       case "phones":
         return createPhones(spec, scenario.pbx, placement);
@@ -39,5 +52,5 @@ export function createTrafficSources(scenario: Scenario, replays: ReadonlyMap<st
         return createReplaySource(spec, scenario.pbx, placement, plan);
       }
     }
-  });
+  }
 }

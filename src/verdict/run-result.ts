@@ -18,6 +18,8 @@ export interface RunResult {
   readonly wallMs: number;
   /** Versions and settings that shaped the result (kernel HZ, Asterisk, iptables). */
   readonly environment: Readonly<Record<string, string>>;
+  /** Files that explain the run (docker: pjsip.conf, iptables-save -c, /proc/net/xt_recent, pjsip show contacts), by name. */
+  readonly artifacts?: Readonly<Record<string, string>>;
   /** The IPv4 datagram of each verdict, by packetId, when RunOptions.keepPackets was set. */
   readonly packets?: readonly Uint8Array[];
 }

@@ -29,7 +29,7 @@ export function registerSimulateCommand(program: Command): void {
     .requiredOption("-s, --scenario <name|file>", "built-in scenario name or path to a scenario YAML")
     .option("--variant <name>", "run a variant of the scenario")
     .option("--seed <n>", "override the scenario's seed")
-    .option("--engine <name>", "engine: model (in-process simulator)", "model")
+    .option("--engine <name>", "engine: model (in-process simulator) or docker (real Asterisk and netfilter in containers)", "model")
     .option("--json <file>", "write the run report as JSON")
     .option("--verdicts", "include every per-packet verdict in the JSON report")
     .option("--junit <file>", "write JUnit XML")

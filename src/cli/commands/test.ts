@@ -21,7 +21,7 @@ export function registerTestCommand(program: Command): void {
     .command("test")
     .description("run every scenario and variant in a directory; exit 1 if any expectation fails")
     .argument("<dir>", "directory of scenario YAML files (or one file)")
-    .option("--engine <name>", "engine: model (in-process simulator)", "model")
+    .option("--engine <name>", "engine: model (in-process simulator) or docker (real Asterisk and netfilter in containers)", "model")
     .option("--junit <file>", "write JUnit XML for CI")
     .option("-q, --quiet", "print one line per scenario instead of full reports")
     .action(async (dir: string, options: TestOptions) => {

@@ -1,0 +1,43 @@
+/**
+ * LINKTYPE_NFLOG records (tcpdump.org/linkTypes/LINKTYPE_NFLOG.html): a
+ * 4-byte header (address family, version, group), then TLVs whose length and
+ * type are in the capturing host's byte order (little-endian here), each
+ * padded to 4 bytes. slamlab reads the prefix (which rule logged it) and the
+ * packet.
+ */
+const NFULA_PAYLOAD = 9;
+const NFULA_PREFIX = 10;
+
+export interface NflogRecord {
+  readonly family: number;
+  readonly group: number;
+  readonly prefix: string;
+  /** Offset of the logged packet inside the frame, -1 when it carries none. */
+  readonly payloadOffset: number;
+  readonly payloadLength: number;
+}
+
+export function nflogRecord(data: Uint8Array): NflogRecord | null {
+  if (data.length < 4) return null;
+  const family = data[0]!;
+  const group = (data[2]! << 8) | data[3]!;
+  let prefix = "";
+  let payloadOffset = -1;
+  let payloadLength = 0;
+  let at = 4;
+  while (at + 4 <= data.length) {
+    const length = data[at]! | (data[at + 1]! << 8);
+    const type = data[at + 2]! | (data[at + 3]! << 8);
+    if (length < 4 || at + length > data.length) break;
+    if (type === NFULA_PAYLOAD) {
+      payloadOffset = at + 4;
+      payloadLength = length - 4;
+    } else if (type === NFULA_PREFIX) {
+      const bytes = data.subarray(at + 4, at + length);
+      const end = bytes.indexOf(0);
+      prefix = new TextDecoder().decode(end >= 0 ? bytes.subarray(0, end) : bytes);
+    }
+    at += (length + 3) & ~3;
+  }
+  return { family, group, prefix, payloadOffset, payloadLength };
+}

@@ -1,0 +1,141 @@
+/**
+ * Runs inside a traffic container: drives the scenario's traffic sources in
+ * real time over dgram sockets bound to the lab addresses, through the same
+ * TrafficSource interface the model engine drives in virtual time, and logs
+ * every send and event for the verdict join.
+ * Usage: node agent-runner.js /out/runner-NAME.json
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import dgram from "node:dgram";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseIpv4 } from "../../net/address.js";
+import { rewriteIpv4 } from "../../net/ipv4.js";
+import type { AgentContext, Datagram, TrafficSource } from "../../traffic/agent.js";
+import { createTrafficSources } from "../../traffic/create-traffic-sources.js";
+import { forkRandom } from "../../traffic/random.js";
+import { loadReplays } from "../../traffic/replay/load-replays.js";
+import type { AgentEvent } from "../../verdict/verdict.js";
+import { EventQueue } from "../model/event-queue.js";
+import type { RunnerSpec, SendRecord } from "./runner-spec.js";
+
+const spec = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as RunnerSpec;
+const own = new Set(spec.sources);
+const scenario = { ...spec.scenario, traffic: spec.scenario.traffic };
+const replays = await loadReplays({ ...scenario, traffic: scenario.traffic.filter((source) => own.has(source.name)) });
+const sources = createTrafficSources(scenario, replays, { only: own });
+
+const sends: SendRecord[] = [];
+const events: AgentEvent[] = [];
+const queue = new EventQueue();
+const t0Perf = performance.now() + (spec.t0EpochMs - Date.now());
+const nowUs = () => Math.round((performance.now() - t0Perf) * 1000);
+let runningScheduledUs: number | null = null;
+
+// Raw IP for replayed datagrams: TTL, ID, options and fragments go out as captured.
+let rawSender: ReturnType<typeof spawn> | null = null;
+function sendRaw(bytes: Uint8Array): void {
+  rawSender ??= spawn("python3", ["-u", "-c", RAW_SENDER], { stdio: ["pipe", "inherit", "inherit"] });
+  rawSender.stdin!.write(`${Buffer.from(bytes).toString("hex")}\n`);
+}
+const RAW_SENDER = [
+  "import socket, sys",
+  "s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)",
+  "for line in sys.stdin:",
+  "    data = bytes.fromhex(line.strip())",
+  "    s.sendto(data, (socket.inet_ntoa(data[16:20]), 0))",
+].join("\n");
+
+const sockets = new Map<string, dgram.Socket>();
+const owners = new Map<string, TrafficSource>();
+const contexts = new Map<TrafficSource, AgentContext>();
+
+function socketFor(address: string, port: number, source: TrafficSource): Promise<dgram.Socket> {
+  const key = `${address}:${port}`;
+  const known = sockets.get(key);
+  if (known) return Promise.resolve(known);
+  const socket = dgram.createSocket({ type: "udp4", reuseAddr: true });
+  sockets.set(key, socket);
+  owners.set(key, source);
+  socket.on("message", (payload, remote) => {
+    const owner = owners.get(key)!;
+    owner.receive({ src: remote.address, sport: remote.port, dst: address, dport: port, payload: new Uint8Array(payload) }, contexts.get(owner)!);
+  });
+  socket.on("error", (error) => process.stderr.write(`runner ${spec.name}: socket ${key}: ${error.message}\n`));
+  return new Promise((resolve) => socket.bind({ address, port }, () => resolve(socket)));
+}
+
+function callIdOf(payload: Uint8Array): string | null {
+  return /^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)/im.exec(Buffer.from(payload.subarray(0, 2048)).toString("latin1"))?.[1] ?? null;
+}
+
+function send(source: TrafficSource, agent: string, datagram: Datagram): void {
+  const sentUs = nowUs();
+  if (sentUs > spec.endUs) return;
+  const record: SendRecord = {
+    source: source.name,
+    agent,
+    scheduledUs: runningScheduledUs ?? sentUs,
+    sentUs,
+    src: datagram.src,
+    sport: datagram.sport,
+    dst: datagram.dst,
+    dport: datagram.dport,
+    hash: createHash("sha1").update(datagram.payload).digest("hex").slice(0, 16),
+    callId: callIdOf(datagram.payload),
+    paced: runningScheduledUs !== null,
+  };
+  sends.push(record);
+  if (datagram.ipDatagram) {
+    sendRaw(rewriteIpv4(datagram.ipDatagram, { src: parseIpv4(datagram.src), dst: parseIpv4(datagram.dst) }));
+    return;
+  }
+  void socketFor(datagram.src, datagram.sport, source).then((socket) => socket.send(datagram.payload, datagram.dport, datagram.dst));
+}
+
+for (const source of sources) {
+  const random = forkRandom(spec.seed, `source:${source.name}`);
+  contexts.set(source, {
+    now: nowUs,
+    send: (agent, datagram) => send(source, agent, datagram),
+    at: (atUs, action) => {
+      if (atUs <= spec.endUs) queue.push(Math.max(atUs, 0), action);
+    },
+    random,
+    record: (event) => events.push({ ...event, source: source.name }),
+  });
+}
+// Every agent's socket is bound before the start, so the first packets leave on time.
+await Promise.all(sources.flatMap((source) => source.agents.map((endpoint) => socketFor(endpoint.address, endpoint.port, source))));
+for (const source of sources) source.start(contexts.get(source)!);
+
+/** Sleeps with timers until a millisecond before, then yields turns until the moment: sub-millisecond sends without a busy core. */
+function waitUntil(atUs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      const remainingUs = atUs - nowUs();
+      if (remainingUs <= 0) resolve();
+      else if (remainingUs > 2000) setTimeout(check, Math.floor(remainingUs / 1000) - 1);
+      else setImmediate(check);
+    };
+    check();
+  });
+}
+
+while (queue.size > 0 && queue.peekTime() <= spec.endUs) {
+  await waitUntil(queue.peekTime());
+  while (queue.size > 0 && queue.peekTime() <= nowUs()) {
+    const entry = queue.pop()!;
+    runningScheduledUs = entry.atUs;
+    entry.action();
+    runningScheduledUs = null;
+  }
+}
+await waitUntil(spec.endUs);
+(rawSender as ReturnType<typeof spawn> | null)?.stdin?.end();
+for (const socket of sockets.values()) socket.close();
+writeFileSync(join(spec.out, `${spec.name}.sends.json`), JSON.stringify(sends));
+writeFileSync(join(spec.out, `${spec.name}.events.json`), JSON.stringify(events));
+writeFileSync(join(spec.out, `${spec.name}.done`), String(sends.length));
+process.exit(0);

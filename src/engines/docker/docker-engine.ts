@@ -1,0 +1,184 @@
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { generateRuleset } from "../../firewall/generate-ruleset.js";
+import { parseRuleset } from "../../firewall/parse-ruleset.js";
+import { packageRoot } from "../../package-root.js";
+import type { Scenario } from "../../scenario/scenario.js";
+import type { AgentEndpoint } from "../../traffic/agent.js";
+import { createTrafficSources } from "../../traffic/create-traffic-sources.js";
+import { loadReplays } from "../../traffic/replay/load-replays.js";
+import type { AgentEvent } from "../../verdict/verdict.js";
+import { EngineUnavailableError, type Engine, type RunOptions, type RunResult } from "../engine.js";
+import { cleanLab } from "./clean-lab.js";
+import { instrumentRuleset, VERDICT_GROUP } from "./instrument-ruleset.js";
+import { joinVerdicts } from "./join-verdicts.js";
+import { buildLabImage, silentProgress, type ImageProgress } from "./lab-image.js";
+import { planTopology } from "./lab-topology.js";
+import { startLab } from "./lab.js";
+import { pjsipConfig } from "./pjsip-config.js";
+import type { RunnerSpec, SendRecord } from "./runner-spec.js";
+
+/** Time for every container to be ready before the first packet is due. */
+const START_SLACK_MS = 2000;
+/** After the traffic ends: the last replies, and tcpdump flushing its file. */
+const DRAIN_MS = 1500;
+
+/**
+ * The ground truth: the scenario against real Asterisk 22 behind the ruleset
+ * in a real kernel, in an internal Docker lab. Produces the same RunResult as
+ * the model engine: verdicts from the firewall's own NFLOG log.
+ */
+export class DockerEngine implements Engine {
+  readonly name = "docker" as const;
+
+  constructor(private readonly progress: ImageProgress = silentProgress) {}
+
+  async run(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
+    const wallStart = performance.now();
+    const seed = options.seed ?? scenario.seed;
+    if (options.kernel && Object.keys(options.kernel).length) {
+      throw new EngineUnavailableError("DOCKER_KERNEL", "--kernel settings change the model engine only; the docker engine runs the machine's own kernel");
+    }
+    const root = packageRoot();
+    if (!existsSync(join(root, "dist", "src", "engines", "docker", "agent-runner.js"))) {
+      throw new EngineUnavailableError("DOCKER_BUILD", `the traffic containers run slamlab's compiled code and ${join(root, "dist")} has none: run npm run build`);
+    }
+    const image = await buildLabImage(this.progress);
+    const rulesetText = scenario.firewall.kind === "policy" ? generateRuleset(scenario.firewall.policy, { pbxAddress: scenario.pbx.address }) : scenario.firewall.text;
+    const ruleset = parseRuleset(rulesetText, scenario.firewall.kind === "ruleset" ? scenario.firewall.path : "generated ruleset");
+    const replays = await loadReplays(scenario);
+    const sources = createTrafficSources(scenario, replays);
+    const siteOf = (sourceName: string) => {
+      const spec = scenario.traffic.find((candidate) => candidate.name === sourceName)!;
+      return scenario.hosts[spec.host]?.kind === "nat" ? spec.host : "wan";
+    };
+    const endpointsBySite = new Map<string, AgentEndpoint[]>();
+    const sourcesBySite = new Map<string, string[]>();
+    for (const source of sources) {
+      const site = siteOf(source.name);
+      endpointsBySite.set(site, [...(endpointsBySite.get(site) ?? []), ...source.agents]);
+      sourcesBySite.set(site, [...(sourcesBySite.get(site) ?? []), source.name]);
+    }
+    const topology = planTopology(scenario, [...endpointsBySite.values()].flat());
+    const runId = randomBytes(4).toString("hex");
+    const instrumented = instrumentRuleset(rulesetText);
+    const pjsipConf = pjsipConfig(scenario.pbx);
+
+    // Ctrl-C or a kill mid-run still removes the lab.
+    const onSignal = (signal: NodeJS.Signals) => {
+      void cleanLab(runId).finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+    };
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    try {
+      await using lab = await startLab({
+        runId,
+        image: image.tag,
+        scenario,
+        topology,
+        rulesetText: instrumented,
+        pjsipConf,
+        packageRoot: root,
+        endpointsBySite,
+        captureDirectories: [...new Set(scenario.traffic.flatMap((spec) => (spec.kind === "replay" ? [dirname(spec.file)] : [])))],
+      });
+      const endUs = scenario.durationSeconds * 1_000_000;
+      const t0EpochMs = Date.now() + START_SLACK_MS;
+      for (const [site, names] of sourcesBySite) {
+        const spec: RunnerSpec = { name: site, scenario, sources: names, t0EpochMs, endUs, seed, out: "/out" };
+        await writeFile(join(lab.out, `runner-${site}.json`), JSON.stringify(spec));
+        await lab.runners.get(site)!.exec(["sh", "-c", `nohup node /slamlab/dist/src/engines/docker/agent-runner.js /out/runner-${site}.json > /out/runner-${site}.log 2>&1 &`]);
+      }
+      await waitForRunners(lab.out, [...sourcesBySite.keys()], t0EpochMs + scenario.durationSeconds * 1000 + 60_000);
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
+      await lab.firewall.exec(["sh", "-c", "pkill -INT tcpdump; sleep 0.5"]);
+      const shell = async (container: typeof lab.pbx, command: string) => (await container.exec(["sh", "-c", command])).output;
+      const artifacts: Record<string, string> = {
+        "pjsip.conf": pjsipConf,
+        "ruleset.loaded": instrumented,
+        "iptables-save -c": await shell(lab.firewall, "iptables-save -c"),
+        "/proc/net/xt_recent": await shell(lab.firewall, 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && { echo "== $f"; cat "$f"; }; done; true'),
+        "pjsip show contacts": await shell(lab.pbx, "asterisk -rx 'pjsip show contacts'"),
+      };
+      const versions = await shell(lab.pbx, "cat /etc/slamlab-versions; echo kernel: $(uname -r)");
+      const sends: SendRecord[] = [];
+      const events: AgentEvent[] = [];
+      for (const site of sourcesBySite.keys()) {
+        sends.push(...(JSON.parse(await readFile(join(lab.out, `${site}.sends.json`), "utf8")) as SendRecord[]));
+        events.push(...(JSON.parse(await readFile(join(lab.out, `${site}.events.json`), "utf8")) as AgentEvent[]));
+      }
+      const joined = await joinVerdicts({ verdictLog: join(lab.out, "verdicts.pcap"), sends, ruleset, pbxAddress: scenario.pbx.address, t0EpochMs, keepPackets: options.keepPackets === true });
+      joined.verdicts.sort((a, b) => a.atUs - b.atUs);
+      const order = joined.verdicts.map((verdict) => verdict.packetId);
+      const verdicts = joined.verdicts.map((verdict, index) => ({ ...verdict, packetId: index }));
+      const packets = options.keepPackets ? order.map((id) => joined.packets[id]!) : undefined;
+      const nflogCounted = countNflogPackets(artifacts["iptables-save -c"]!);
+      const errors = sends.filter((send) => send.paced).map((send) => send.sentUs - send.scheduledUs).sort((a, b) => a - b);
+      const percentile = (p: number) => (errors.length ? errors[Math.min(errors.length - 1, Math.floor(p * errors.length))]! : 0);
+      const environment: Record<string, string> = {
+        engine: "docker",
+        image: image.tag,
+        placement: scenario.firewall.kind === "policy" ? scenario.firewall.policy.placement : "host",
+        ...Object.fromEntries(
+          versions
+            .split("\n")
+            .filter((line) => line.includes(": "))
+            .map((line) => [line.slice(0, line.indexOf(": ")), line.slice(line.indexOf(": ") + 2).trim()]),
+        ),
+        "send error p50 (µs)": String(percentile(0.5)),
+        "send error p99 (µs)": String(percentile(0.99)),
+        "send error max (µs)": String(errors.at(-1) ?? 0),
+        "verdicts logged (iptables counters)": String(nflogCounted),
+        "verdicts joined": String(verdicts.length),
+        "logged but not sent by a source": String(joined.unmatched),
+        "asterisk contacts": contactsOf(artifacts["pjsip show contacts"]!).join(" ") || "none",
+      };
+      const agentsBySource: Record<string, string[]> = {};
+      for (const source of sources) agentsBySource[source.name] = [...new Set(source.agents.map((endpoint) => endpoint.agent))];
+      return {
+        engine: "docker",
+        scenario: scenario.name,
+        variant: scenario.variant,
+        seed,
+        rulesetText,
+        verdicts,
+        events: events.sort((a, b) => a.atUs - b.atUs),
+        agentsBySource,
+        durationUs: endUs,
+        wallMs: performance.now() - wallStart,
+        environment,
+        artifacts,
+        ...(packets ? { packets } : {}),
+      };
+    } finally {
+      process.removeListener("SIGINT", onSignal);
+      process.removeListener("SIGTERM", onSignal);
+    }
+  }
+}
+
+async function waitForRunners(out: string, sites: readonly string[], deadlineEpochMs: number): Promise<void> {
+  while (Date.now() < deadlineEpochMs) {
+    if (sites.every((site) => existsSync(join(out, `${site}.done`)))) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const logs = await Promise.all(sites.map(async (site) => `${site}: ${(await readFile(join(out, `runner-${site}.log`), "utf8").catch(() => "")).trim().slice(-400)}`));
+  throw new EngineUnavailableError("DOCKER_RUNNER", `the traffic containers did not finish in time:\n  ${logs.join("\n  ")}`);
+}
+
+/** Packets the verdict-logging rules counted, from `iptables-save -c`. */
+function countNflogPackets(save: string): number {
+  let total = 0;
+  for (const line of save.split("\n")) {
+    const match = /^\[(\d+):\d+\] .*--nflog-group (\d+)/.exec(line);
+    if (match && Number(match[2]) === VERDICT_GROUP) total += Number(match[1]);
+  }
+  return total;
+}
+
+/** AORs with a contact, from `pjsip show contacts`. */
+function contactsOf(output: string): string[] {
+  return [...output.matchAll(/^\s*Contact:\s+(\S+?)\/sip:/gm)].map((match) => match[1]!).sort();
+}

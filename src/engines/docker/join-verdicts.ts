@@ -1,0 +1,99 @@
+import { createHash } from "node:crypto";
+import { decodeFrame } from "../../capture/decode-frame.js";
+import { nflogRecord } from "../../capture/nflog.js";
+import { openCapture } from "../../capture/read-capture.js";
+import type { Ruleset, RuleRef } from "../../firewall/ruleset.js";
+import { sipMethodOf } from "../../sip/sip-method-of.js";
+import type { Verdict } from "../../verdict/verdict.js";
+import type { SendRecord } from "./runner-spec.js";
+
+export interface JoinedVerdicts {
+  readonly verdicts: Verdict[];
+  readonly packets: Uint8Array[];
+  /** Logged packets to or from the PBX that no traffic source sent (nor answered). */
+  readonly unmatched: number;
+  /** Verdicts per rule ("INPUT:3"), for the cross-check against iptables-save -c. */
+  readonly perRule: Map<string, number>;
+}
+
+function ruleRef(ruleset: Ruleset, chain: string, index: number): RuleRef {
+  const table = ruleset.tables.get("filter");
+  const chainSpec = table?.chains.get(chain);
+  if (index === 0) return { chain, index: 0, target: chainSpec?.policy ?? "ACCEPT" };
+  const rule = chainSpec?.rules[index - 1];
+  const target = rule?.target ? (rule.target.kind === "jump" || rule.target.kind === "goto" ? rule.target.chain! : rule.target.kind) : "";
+  return { chain, index, target, ...(rule?.comment ? { comment: rule.comment } : {}) };
+}
+
+/**
+ * Per-packet verdicts from the firewall's NFLOG log, joined to what the
+ * traffic containers sent: a request is matched to its send by payload (in
+ * order, so retransmissions pair up), a PBX packet to a source by Call-ID.
+ */
+export async function joinVerdicts(options: {
+  verdictLog: string;
+  sends: readonly SendRecord[];
+  ruleset: Ruleset;
+  pbxAddress: string;
+  t0EpochMs: number;
+  keepPackets: boolean;
+}): Promise<JoinedVerdicts> {
+  const byHash = new Map<string, SendRecord[]>();
+  const byCallId = new Map<string, SendRecord>();
+  for (const send of options.sends) {
+    const queue = byHash.get(send.hash);
+    if (queue) queue.push(send);
+    else byHash.set(send.hash, [send]);
+    if (send.callId && !byCallId.has(send.callId)) byCallId.set(send.callId, send);
+  }
+  const t0Ns = BigInt(options.t0EpochMs) * 1_000_000n;
+  const verdicts: Verdict[] = [];
+  const packets: Uint8Array[] = [];
+  const perRule = new Map<string, number>();
+  let unmatched = 0;
+  for await (const frame of await openCapture(options.verdictLog, { allowTruncated: true })) {
+    const record = nflogRecord(frame.data);
+    const match = record ? /^v:([^:]+):(\d+)$/.exec(record.prefix) : null;
+    const packet = decodeFrame(frame);
+    if (!match || typeof packet === "string" || packet.ipVersion !== 4) continue;
+    const toPbx = packet.dst === options.pbxAddress;
+    const fromPbx = packet.src === options.pbxAddress;
+    if (!toPbx && !fromPbx) continue;
+    let send: SendRecord | undefined;
+    if (toPbx) {
+      const hash = createHash("sha1").update(packet.payload).digest("hex").slice(0, 16);
+      send = byHash.get(hash)?.shift();
+    } else {
+      const callId = /^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)/im.exec(Buffer.from(packet.payload.subarray(0, 2048)).toString("latin1"))?.[1];
+      send = callId ? byCallId.get(callId) : undefined;
+    }
+    if (!send) {
+      unmatched++;
+      continue;
+    }
+    const chain = match[1]!;
+    const index = Number(match[2]);
+    const rule = ruleRef(options.ruleset, chain, index);
+    const key = `${chain}:${index}`;
+    perRule.set(key, (perRule.get(key) ?? 0) + 1);
+    const accepted = rule.target === "ACCEPT";
+    verdicts.push({
+      packetId: verdicts.length,
+      atUs: Number((frame.timestampNs - t0Ns) / 1000n),
+      source: send.source,
+      agent: send.agent,
+      direction: toPbx ? "to-pbx" : "from-pbx",
+      srcAddr: packet.src,
+      srcPort: packet.sport,
+      dstAddr: packet.dst,
+      dstPort: packet.dport,
+      protocol: packet.protocol === 17 ? "udp" : packet.protocol === 6 ? "tcp" : "other",
+      sipMethod: sipMethodOf(packet.payload),
+      verdict: accepted ? "delivered" : "dropped",
+      rule,
+      ctState: "UNKNOWN",
+    });
+    if (options.keepPackets) packets.push(packet.ip.slice());
+  }
+  return { verdicts, packets, unmatched, perRule };
+}

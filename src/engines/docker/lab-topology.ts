@@ -1,0 +1,82 @@
+import { cidrContains, cidrHost, formatIpv4, parseCidr, parseIpv4, prefixMask } from "../../net/address.js";
+import type { Scenario } from "../../scenario/scenario.js";
+import type { AgentEndpoint } from "../../traffic/agent.js";
+import { EngineUnavailableError } from "../engine.js";
+
+/**
+ * The docker lab's address plan. Scenario hosts keep their addresses; the
+ * lab's own hosts (router, runners, Docker's gateways) live in ranges kept
+ * for them: 198.19.255.0/24 on the WAN, the top /27 of the PBX's /24 and of
+ * every office LAN.
+ */
+export const WAN = { cidr: "198.18.0.0/15", reserved: "198.19.255.0/24", gateway: "198.19.255.254", router: "198.19.255.1", runner: "198.19.255.2", prefixLength: 15 };
+
+export interface NetworkPlan {
+  readonly key: string;
+  readonly subnet: string;
+  readonly ipRange: string;
+  readonly gateway: string;
+}
+
+export interface LabTopology {
+  readonly wan: NetworkPlan;
+  readonly dmz: NetworkPlan & { readonly router: string; readonly prefixLength: number };
+  readonly offices: ReadonlyArray<NetworkPlan & { readonly host: string; readonly publicAddress: string; readonly routerLan: string; readonly prefixLength: number; readonly runner: string }>;
+}
+
+function topOf(cidrText: string, prefixLength: number): { subnet: string; reserved: string; gateway: string; second: string; third: string } {
+  const cidr = parseCidr(cidrText);
+  const size = 2 ** (32 - prefixLength);
+  const reservedSize = Math.min(32, size / 8);
+  const last = cidr.network + size - 1;
+  return {
+    subnet: `${formatIpv4(cidr.network)}/${prefixLength}`,
+    reserved: `${formatIpv4(last - reservedSize + 1)}/${32 - Math.log2(reservedSize)}`,
+    gateway: formatIpv4(last - 1),
+    second: formatIpv4(last - 2),
+    third: formatIpv4(last - 3),
+  };
+}
+
+export function planTopology(scenario: Scenario, endpoints: readonly AgentEndpoint[]): LabTopology {
+  const pbx = parseIpv4(scenario.pbx.address);
+  const dmzCidr = `${formatIpv4((pbx & prefixMask(24)) >>> 0)}/24`;
+  const dmz = topOf(dmzCidr, 24);
+  const offices = Object.entries(scenario.hosts).flatMap(([host, spec]) => {
+    if (spec.kind !== "nat") return [];
+    const lan = parseCidr(spec.lan);
+    const top = topOf(spec.lan, lan.prefixLength);
+    return [{ key: `lan-${host}`, host, subnet: top.subnet, ipRange: top.reserved, gateway: top.gateway, publicAddress: spec.public, routerLan: formatIpv4(cidrHost(lan, 1)), prefixLength: lan.prefixLength, runner: top.second }];
+  });
+  const topology: LabTopology = {
+    wan: { key: "wan", subnet: WAN.cidr, ipRange: WAN.reserved, gateway: WAN.gateway },
+    dmz: { key: "dmz", subnet: dmz.subnet, ipRange: dmz.reserved, gateway: dmz.gateway, router: dmz.second, prefixLength: 24 },
+    offices,
+  };
+  checkAddresses(scenario, endpoints, topology);
+  return topology;
+}
+
+/** Scenario addresses the lab cannot give out: in the kept ranges, or outside every lab network. */
+function checkAddresses(scenario: Scenario, endpoints: readonly AgentEndpoint[], topology: LabTopology): void {
+  const problems: string[] = [];
+  const reserved = [topology.wan.ipRange, topology.dmz.ipRange, ...topology.offices.map((office) => office.ipRange)].map((text) => parseCidr(text));
+  const subnets = [topology.wan, ...topology.offices].map((plan) => parseCidr(plan.subnet));
+  const seen = new Set<string>();
+  const lanSubnets = new Set<string>();
+  for (const office of topology.offices) {
+    if (lanSubnets.has(office.subnet)) problems.push(`two NAT offices use ${office.subnet}; the docker lab needs a LAN of its own per office`);
+    lanSubnets.add(office.subnet);
+  }
+  for (const endpoint of endpoints) {
+    if (seen.has(endpoint.address)) continue;
+    seen.add(endpoint.address);
+    const address = parseIpv4(endpoint.address);
+    if (reserved.some((cidr) => cidrContains(cidr, address))) problems.push(`${endpoint.address} (${endpoint.agent}) is in a range the docker lab keeps for its own hosts`);
+    else if (!subnets.some((cidr) => cidrContains(cidr, address))) problems.push(`${endpoint.address} (${endpoint.agent}) is outside the lab's WAN ${WAN.cidr} and office LANs`);
+  }
+  if (cidrContains(parseCidr(topology.dmz.ipRange), parseIpv4(scenario.pbx.address))) problems.push(`the PBX address ${scenario.pbx.address} is in ${topology.dmz.ipRange}, kept for the lab's router`);
+  if (problems.length) {
+    throw new EngineUnavailableError("DOCKER_ADDRESSES", `the docker engine cannot lay out this scenario's addresses:\n  ${problems.slice(0, 10).join("\n  ")}\nkeep ${WAN.reserved} and the top /27 of the PBX's /24 and of each office LAN free`);
+  }
+}

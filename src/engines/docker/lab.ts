@@ -1,0 +1,195 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { StartedTestContainer } from "testcontainers";
+import { RulesetError } from "../../firewall/ruleset.js";
+import type { Scenario } from "../../scenario/scenario.js";
+import type { AgentEndpoint } from "../../traffic/agent.js";
+import { EngineUnavailableError } from "../engine.js";
+import { closeBridgePassage, openBridgePassage } from "./bridge-passage.js";
+import { cleanLab } from "./clean-lab.js";
+import { LABEL_APP, LABEL_RUN, dockerRuntime, type Runtime } from "./docker-runtime.js";
+import { VERDICT_GROUP } from "./instrument-ruleset.js";
+import { WAN, type LabTopology } from "./lab-topology.js";
+
+const IP_FORWARD_CHECK = 'test "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 || { echo "net.ipv4.ip_forward is 0 in the lab (it follows the Docker host; dockerd normally sets it)" >&2; exit 1; }';
+
+export interface LabOptions {
+  readonly runId: string;
+  readonly image: string;
+  readonly scenario: Scenario;
+  readonly topology: LabTopology;
+  /** The ruleset text to load, already instrumented with verdict logging. */
+  readonly rulesetText: string;
+  readonly pjsipConf: string;
+  /** slamlab's package root, mounted read-only into traffic containers (they run dist/). */
+  readonly packageRoot: string;
+  /** Agents by where they run: "wan" or a NAT host's name. */
+  readonly endpointsBySite: ReadonlyMap<string, readonly AgentEndpoint[]>;
+  /** Capture files of replay sources: mounted at the same path inside the runners. */
+  readonly captureDirectories: readonly string[];
+}
+
+export interface Lab extends AsyncDisposable {
+  readonly out: string;
+  readonly pbx: StartedTestContainer;
+  /** Where the rules are loaded: shares the PBX's network namespace (host) or is the router (router). */
+  readonly firewall: StartedTestContainer;
+  readonly runners: ReadonlyMap<string, StartedTestContainer>;
+}
+
+/**
+ * Starts one run's lab: internal networks (no egress), a router between the
+ * WAN and the PBX's network, Asterisk, the firewall with the ruleset loaded
+ * and its verdict log running, a real NAT router per office, and a traffic
+ * container per site holding its agents' addresses. Everything carries the
+ * run's label; disposing the lab (or `slamlab clean`) removes it all.
+ */
+export async function startLab(options: LabOptions): Promise<Lab> {
+  const runtime = await dockerRuntime();
+  const out = await mkdtemp(join(tmpdir(), `slamlab-${options.runId}-`));
+  const labels = { [LABEL_APP]: "slamlab", [LABEL_RUN]: options.runId };
+  const dispose = async () => {
+    await closeBridgePassage(runtime, options.image, options.runId).catch(() => undefined);
+    await cleanLab(options.runId);
+  };
+  try {
+    const networks = await createNetworks(runtime, options, labels);
+    const bridges = await Promise.all([...networks.values()].map(async (name) => `br-${(await runtime.container.dockerode.getNetwork(name).inspect()).Id.slice(0, 12)}`));
+    await openBridgePassage(runtime, options.image, options.runId, bridges);
+    const { GenericContainer } = await import("testcontainers");
+    const base = (name: string) =>
+      new GenericContainer(options.image)
+        .withName(`slamlab-${options.runId}-${name}`)
+        .withLabels(labels)
+        .withCommand(["sleep", "infinity"])
+        .withBindMounts([{ source: out, target: "/out", mode: "rw" }])
+        .withStartupTimeout(60_000);
+
+    // Router: WAN <-> the PBX's network. New network namespaces inherit the host's ip_forward,
+    // which dockerd turns on; /proc/sys is read-only in containers, so it is checked, not set.
+    const router = await base("router").withNetworkMode(networks.get("wan")!).withAddedCapabilities("NET_ADMIN", "NET_RAW").start();
+    await connect(runtime, networks.get("dmz")!, router);
+    await configure(router, [
+      ...(await staticAddress(runtime, router, networks.get("wan")!, `${WAN.router}/${WAN.prefixLength}`)),
+      ...(await staticAddress(runtime, router, networks.get("dmz")!, `${options.topology.dmz.router}/${options.topology.dmz.prefixLength}`)),
+      IP_FORWARD_CHECK,
+    ]);
+
+    const pbx = await base("pbx")
+      .withNetworkMode(networks.get("dmz")!)
+      .withAddedCapabilities("NET_ADMIN", "NET_RAW")
+      .withCopyContentToContainer([{ content: options.pjsipConf, target: "/etc/asterisk/pjsip.conf" }])
+      .start();
+    await configure(pbx, [
+      ...(await staticAddress(runtime, pbx, networks.get("dmz")!, `${options.scenario.pbx.address}/${options.topology.dmz.prefixLength}`)),
+      `ip route replace default via ${options.topology.dmz.router}`,
+    ]);
+
+    const placement = options.scenario.firewall.kind === "policy" ? options.scenario.firewall.policy.placement : "host";
+    const firewall =
+      placement === "host"
+        ? await base("firewall").withNetworkMode(`container:${pbx.getId()}`).withAddedCapabilities("NET_ADMIN", "NET_RAW").start()
+        : router;
+    await writeFile(join(out, "ruleset.rules"), options.rulesetText);
+    const restore = await firewall.exec(["sh", "-c", "iptables-restore < /out/ruleset.rules"]);
+    if (restore.exitCode !== 0) {
+      throw new RulesetError("RULESET_REJECTED", `iptables-restore rejected the ruleset (exit ${restore.exitCode}): ${(restore.stderr || restore.output).trim()}`);
+    }
+    await firewall.exec(["sh", "-c", `nohup tcpdump -i nflog:${VERDICT_GROUP} -U -s 0 -w /out/verdicts.pcap > /out/tcpdump.log 2>&1 &`]);
+    await waitFor(firewall, "grep -q listening /out/tcpdump.log", "tcpdump on the NFLOG verdict group");
+
+    await pbx.exec(["sh", "-c", "nohup asterisk -f > /out/asterisk.log 2>&1 &"]);
+    await waitFor(pbx, "asterisk -rx 'pjsip show transports' | grep -q transport-udp", "Asterisk's PJSIP transport");
+
+    for (const office of options.topology.offices) {
+      const nat = await base(`nat-${office.host}`).withNetworkMode(networks.get("wan")!).withAddedCapabilities("NET_ADMIN", "NET_RAW").start();
+      await connect(runtime, networks.get(office.key)!, nat);
+      const wanSetup = await staticAddress(runtime, nat, networks.get("wan")!, `${office.publicAddress}/${WAN.prefixLength}`);
+      await configure(nat, [
+        ...wanSetup,
+        ...(await staticAddress(runtime, nat, networks.get(office.key)!, `${office.routerLan}/${office.prefixLength}`)),
+        `ip route replace ${options.topology.dmz.subnet} via ${WAN.router}`,
+        IP_FORWARD_CHECK,
+        // The office's one public address: everything from the LAN leaves masqueraded behind it.
+        `iptables -t nat -A POSTROUTING -s ${office.subnet} -o "$(ip -o -4 addr show | awk '$4 ~ /^${office.publicAddress.replace(/\./g, "\\.")}\\// {print $2}')" -j MASQUERADE`,
+      ]);
+    }
+
+    const runners = new Map<string, StartedTestContainer>();
+    for (const [site, endpoints] of options.endpointsBySite) {
+      const office = options.topology.offices.find((candidate) => candidate.host === site);
+      const network = networks.get(office ? office.key : "wan")!;
+      const builder = base(`traffic-${site}`)
+        .withNetworkMode(network)
+        .withAddedCapabilities("NET_ADMIN", "NET_RAW")
+        .withBindMounts([
+          { source: out, target: "/out", mode: "rw" },
+          { source: options.packageRoot, target: "/slamlab", mode: "ro" },
+          ...options.captureDirectories.map((directory) => ({ source: directory, target: directory, mode: "ro" as const })),
+        ]);
+      const runner = await builder.start();
+      const addresses = [...new Set(endpoints.map((endpoint) => endpoint.address))];
+      const prefix = office ? office.prefixLength : WAN.prefixLength;
+      const primary = addresses[0] ?? (office ? office.runner : WAN.runner);
+      const setup = await staticAddress(runtime, runner, network, `${primary}/${prefix}`);
+      await writeFile(join(out, `addresses-${site}.batch`), addresses.slice(1).map((address) => `address add ${address}/${prefix} dev DEV\n`).join(""));
+      await configure(runner, [
+        ...setup,
+        `sed -i "s/DEV/$(ip -o -4 addr show | awk '$4 ~ /^${primary.replace(/\./g, "\\.")}\\// {print $2}')/" /out/addresses-${site}.batch`,
+        `ip -batch /out/addresses-${site}.batch`,
+        office ? `ip route replace default via ${office.routerLan}` : `ip route replace ${options.topology.dmz.subnet} via ${WAN.router}`,
+      ]);
+      runners.set(site, runner);
+    }
+    return { out, pbx, firewall, runners, [Symbol.asyncDispose]: dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}
+
+async function createNetworks(runtime: Runtime, options: LabOptions, labels: Record<string, string>): Promise<Map<string, string>> {
+  const plans = [options.topology.wan, options.topology.dmz, ...options.topology.offices];
+  const names = new Map<string, string>();
+  for (const plan of plans) {
+    const name = `slamlab-${options.runId}-${plan.key}`;
+    try {
+      await runtime.network.create({ Name: name, Internal: true, Labels: labels, IPAM: { Config: [{ Subnet: plan.subnet, IPRange: plan.ipRange, Gateway: plan.gateway }] } });
+    } catch (error) {
+      const message = (error as Error).message;
+      const hint = /overlap/i.test(message) ? "; another lab run (or a leftover: slamlab clean) holds these addresses" : "";
+      throw new EngineUnavailableError("DOCKER_NETWORK", `cannot create the lab network ${plan.subnet}: ${message.split("\n")[0]}${hint}`);
+    }
+    names.set(plan.key, name);
+  }
+  return names;
+}
+
+async function connect(runtime: Runtime, network: string, container: StartedTestContainer): Promise<void> {
+  await runtime.container.dockerode.getNetwork(network).connect({ Container: container.getId() });
+}
+
+/** Shell lines that replace the address Docker gave on `network` by the lab's static one. */
+async function staticAddress(runtime: Runtime, container: StartedTestContainer, network: string, address: string): Promise<string[]> {
+  const info = await runtime.container.dockerode.getContainer(container.getId()).inspect();
+  const given = info.NetworkSettings.Networks[network]?.IPAddress;
+  if (!given) throw new EngineUnavailableError("DOCKER_NETWORK", `container ${info.Name} has no address on ${network}`);
+  const device = `$(ip -o -4 addr show | awk '$4 ~ /^${given.replace(/\./g, "\\.")}\\// {print $2}')`;
+  return [`dev=${device}`, 'test -n "$dev"', 'ip addr flush dev "$dev"', `ip addr add ${address} dev "$dev"`];
+}
+
+async function configure(container: StartedTestContainer, lines: readonly string[]): Promise<void> {
+  const result = await container.exec(["sh", "-ec", lines.join("\n")]);
+  if (result.exitCode !== 0) throw new EngineUnavailableError("DOCKER_SETUP", `setting up ${container.getName()} failed: ${(result.stderr || result.output).trim().slice(0, 500)}`);
+}
+
+async function waitFor(container: StartedTestContainer, check: string, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((await container.exec(["sh", "-c", check])).exitCode === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const log = await container.exec(["sh", "-c", "tail -5 /out/*.log 2>/dev/null"]);
+  throw new EngineUnavailableError("DOCKER_SETUP", `${what} did not come up within ${timeoutMs / 1000} s in ${container.getName()}: ${log.output.trim().slice(0, 500)}`);
+}
