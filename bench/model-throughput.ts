@@ -20,7 +20,7 @@ import type { Packet } from "../src/net/packet.js";
 import { ConntrackTable } from "../src/engines/model/conntrack.js";
 import { defaultKernelSettings } from "../src/engines/model/kernel-settings.js";
 import { compileFirewall } from "../src/engines/model/netfilter/interpreter.js";
-import type { MatchState, PacketContext } from "../src/engines/model/netfilter/match.js";
+import { newPacketContext, type MatchState, type PacketContext } from "../src/engines/model/netfilter/match.js";
 import { decideDefaultRuleset, type HandWrittenState, newHandWrittenState } from "./hand-written-default-ruleset.js";
 
 const SOURCES = 10_000;
@@ -66,15 +66,7 @@ function runModel(packets: Packet[], order: Uint32Array, jiffies: Float64Array, 
   const firewall = compileFirewall(parseRuleset(rulesetText), state);
   const conntrack = new ConntrackTable(defaultKernelSettings);
   // One context reused for every packet, as the kernel reuses its per-CPU state: no allocation in the loop.
-  const context: { -readonly [K in keyof PacketContext]: PacketContext[K] } = {
-    jiffies: 0,
-    ctState: "NEW",
-    ctReply: false,
-    ctSeenReply: false,
-    ctAssured: false,
-    outInterface: "",
-    hook: "INPUT",
-  };
+  const context: { -readonly [K in keyof PacketContext]: PacketContext[K] } = newPacketContext(0);
   const verdicts = new Uint8Array(order.length);
   let dropped = 0;
   const started = performance.now();

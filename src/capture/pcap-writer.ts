@@ -1,3 +1,5 @@
+import { concatBytes } from "./concat-bytes.js";
+
 /**
  * Classic pcap files, as tcpdump writes them: the capture's own format for
  * synthesised captures, in microsecond or nanosecond resolution.
@@ -37,11 +39,5 @@ export function pcapRecord(record: PcapRecord, options: { nanosecond?: boolean; 
 export function pcapFile(linkType: number, records: Iterable<PcapRecord>, options: { nanosecond?: boolean; bigEndian?: boolean; snapLength?: number } = {}): Uint8Array {
   const parts = [pcapHeader(linkType, options)];
   for (const record of records) parts.push(pcapRecord(record, options));
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }

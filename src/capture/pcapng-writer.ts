@@ -1,3 +1,5 @@
+import { concatBytes } from "./concat-bytes.js";
+
 /**
  * pcapng (the format Wireshark writes by default) with one raw-IPv4
  * interface and a comment per packet, so the verdict and rule show in
@@ -48,7 +50,7 @@ export function sectionHeader(application: string): Uint8Array {
   view.setUint16(6, 0, true);
   view.setBigInt64(8, -1n, true); // section length unknown
   const shbUserAppl = 4;
-  return block(0x0a0d0d0a, concat([fixed, options([[shbUserAppl, encoder.encode(application)]])]));
+  return block(0x0a0d0d0a, concatBytes([fixed, options([[shbUserAppl, encoder.encode(application)]])]));
 }
 
 /** Interface 0: raw IPv4, microsecond timestamps. */
@@ -57,7 +59,7 @@ export function rawIpInterface(): Uint8Array {
   const view = new DataView(fixed.buffer);
   view.setUint16(0, LINKTYPE_RAW, true);
   view.setUint32(4, 0, true); // no snap length limit
-  return block(0x00000001, concat([fixed, options([[IF_TSRESOL, Uint8Array.of(6)]])]));
+  return block(0x00000001, concatBytes([fixed, options([[IF_TSRESOL, Uint8Array.of(6)]])]));
 }
 
 export function enhancedPacket(timestampUs: number, packet: Uint8Array, comment?: string): Uint8Array {
@@ -70,22 +72,13 @@ export function enhancedPacket(timestampUs: number, packet: Uint8Array, comment?
   view.setUint32(12, packet.length, true);
   view.setUint32(16, packet.length, true);
   fixed.set(packet, 20);
-  return block(0x00000006, concat([fixed, options(comment ? [[OPT_COMMENT, encoder.encode(comment)]] : [])]));
+  return block(0x00000006, concatBytes([fixed, options(comment ? [[OPT_COMMENT, encoder.encode(comment)]] : [])]));
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 /** A whole pcapng file in memory. */
 export function pcapngFile(packets: Iterable<{ timestampUs: number; bytes: Uint8Array; comment?: string }>): Uint8Array {
   const parts = [sectionHeader("slamlab"), rawIpInterface()];
   for (const packet of packets) parts.push(enhancedPacket(packet.timestampUs, packet.bytes, packet.comment));
-  return concat(parts);
+  return concatBytes(parts);
 }

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { registerCaptureCommand } from "./commands/capture.js";
+import { registerDiffCommand } from "./commands/diff.js";
 import { registerFirewallCommand } from "./commands/firewall.js";
 import { registerLabCommands } from "./commands/lab.js";
 import { registerScenariosCommand } from "./commands/scenarios.js";
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerFirewallCommand(program);
   registerCaptureCommand(program);
   registerLabCommands(program);
+  registerDiffCommand(program);
   return program;
 }
 

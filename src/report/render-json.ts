@@ -18,6 +18,7 @@ export function renderJson(report: RunReport, options: { verdicts: boolean }): s
     expectations: report.expectations,
     events: result.events,
     rulesetText: result.rulesetText,
+    ...(result.artifacts ? { artifacts: result.artifacts } : {}),
     ...(options.verdicts ? { verdicts: result.verdicts } : {}),
   };
   return `${JSON.stringify(document, null, 2)}\n`;

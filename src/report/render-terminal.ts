@@ -26,6 +26,14 @@ export function renderTerminal(report: RunReport, options: { color: boolean }): 
       `${result.engine} engine, seed ${result.seed}, firewall ${report.firewall}, ${secondsText(result.durationUs)} of traffic in ${(result.wallMs / 1000).toFixed(2)} s, ${result.verdicts.length} packets judged`,
     ),
   );
+  const environment = result.environment;
+  if (environment.asterisk) {
+    lines.push(
+      style.dim(
+        `${environment.asterisk}; ${environment.iptables ?? "iptables ?"}; kernel ${environment.kernel ?? "?"}; send-time error p50 ${environment["send error p50 (µs)"]} µs, p99 ${environment["send error p99 (µs)"]} µs; Asterisk contacts: ${environment["asterisk contacts"]}`,
+      ),
+    );
+  }
   lines.push("");
   lines.push(...table(report.outcomes));
 

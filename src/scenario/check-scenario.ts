@@ -13,6 +13,7 @@ const HOST_KINDS: Record<string, readonly string[]> = {
   "roaming-user": ["addresses"],
   "blf-subscribe": ["nat", "addresses", "range"],
   replay: ["addresses", "range"],
+  tool: ["addresses"],
 };
 
 /**

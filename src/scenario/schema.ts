@@ -171,7 +171,23 @@ const replaySource = z
   })
   .strict();
 
+/** A real program run in the docker lab's traffic container; the model engine cannot run it. */
+const toolSource = z
+  .object({
+    ...base,
+    kind: z.literal("tool"),
+    tool: z.enum(["svwar", "svcrack", "sipp-register"]),
+    /** svwar: extensions to walk ("100-299"); svcrack: the extension to crack; sipp-register: the account. */
+    target: z.string().regex(/^\d{1,10}(-\d{1,10})?$/, { message: 'expected an extension such as "200" or a range such as "100-299"' }),
+    /** svcrack: the numeric passwords to try. */
+    passwords: z.string().regex(/^\d{1,10}-\d{1,10}$/, { message: 'expected a range such as "1000-1299"' }).default("1000-1099"),
+    /** sipp-register: the account's password. */
+    password: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+  })
+  .strict();
+
 export const trafficSourceSchema = z.discriminatedUnion("kind", [
+  toolSource,
   phonesSource,
   floodSource,
   brokenPhoneSource,

@@ -4,7 +4,7 @@ import type { TrafficSource } from "./agent.js";
 import type { AgentPlacement } from "./agent-placement.js";
 import { createBlfSubscriber } from "./blf-subscribe.js";
 import { createBrokenPhone } from "./broken-phone.js";
-import { LanAddressPlan } from "./host-addresses.js";
+import { LanAddressPlan, publicAddressesOf } from "./host-addresses.js";
 import { createPhones } from "./phones.js";
 import { createRegisterFlood } from "./register-flood.js";
 import { createRoamingUser } from "./roaming-user.js";
@@ -19,7 +19,7 @@ import type { ReplayPlan } from "./replay/replay-plan.js";
 export function createTrafficSources(
   scenario: Scenario,
   replays: ReadonlyMap<string, ReplayPlan> = new Map(),
-  options: { only?: ReadonlySet<string> } = {},
+  options: { only?: ReadonlySet<string>; tools?: "placeholders" } = {},
 ): TrafficSource[] {
   const lan = new LanAddressPlan(scenario.hosts);
   // Every source is made (cheap) so LAN addresses come out the same whichever subset runs;
@@ -46,6 +46,11 @@ export function createTrafficSources(
         return createRoamingUser(spec, scenario.pbx, placement);
       case "blf-subscribe":
         return createBlfSubscriber(spec, scenario.pbx, placement);
+      case "tool":
+        if (options.tools !== "placeholders") {
+          throw new ScenarioError("SCENARIO_UNSUPPORTED", `${scenario.file}: traffic ${spec.name} runs the real ${spec.tool}, which only the docker engine can: use --engine docker`);
+        }
+        return toolPlaceholder(spec.name, placement);
       case "replay": {
         const plan = replays.get(spec.name);
         if (!plan) throw new Error(`replay source ${spec.name} has no loaded capture: run the scenario through ModelEngine.run, which reads captures first`);
@@ -54,3 +59,12 @@ export function createTrafficSources(
     }
   }
 }
+
+/** Where a real tool runs: the host's first address. The docker lab starts the program; nothing here sends. */
+function toolPlaceholder(name: string, placement: AgentPlacement): TrafficSource {
+  const address = publicAddressesOf(placement.host)[0]!;
+  return { name, agents: [{ agent: address, address, port: TOOL_PORT }], start: () => undefined, receive: () => undefined };
+}
+
+/** The source port real tools bind, apart from the 5060 phones use. */
+export const TOOL_PORT = 5070;

@@ -1,9 +1,10 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../../src/cli/main.js";
+import { ensureBuild } from "../helpers/ensure-build.js";
 
 const root = join(import.meta.dirname, "..", "..");
 
@@ -167,9 +168,7 @@ describe("slamlab capture", () => {
 });
 
 describe("the installed bin", () => {
-  beforeAll(() => {
-    execFileSync("npm", ["run", "build", "--silent"], { cwd: root, stdio: "pipe" });
-  }, 120_000);
+  beforeAll(() => ensureBuild(), 120_000);
 
   it("runs the README's first command", () => {
     const result = spawnSync("node", [join(root, "bin", "slamlab.js"), "simulate", "--scenario", "nat-office"], { encoding: "utf8" });

@@ -172,3 +172,13 @@ describe("roaming user and BLF phone", () => {
     expect(result.events.filter((event) => event.kind === "subscribed")).toHaveLength(5);
   });
 });
+
+describe("real tools", () => {
+  it("are refused by the model engine with a pointer to the docker engine", () => {
+    const scenario = scenarioOf(
+      { name: "t", description: "t", durationSeconds: 5, pbx, hosts: home, traffic: [{ name: "crack", kind: "tool", tool: "svcrack", host: "home", target: "200" }] },
+      { rulesetText: acceptAll },
+    );
+    expect(() => runModel(scenario)).toThrow(/traffic crack runs the real svcrack, which only the docker engine can: use --engine docker/);
+  });
+});

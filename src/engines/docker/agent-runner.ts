@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import dgram from "node:dgram";
-import { readFileSync, writeFileSync } from "node:fs";
+import { openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseIpv4 } from "../../net/address.js";
 import { rewriteIpv4 } from "../../net/ipv4.js";
@@ -19,12 +19,15 @@ import { loadReplays } from "../../traffic/replay/load-replays.js";
 import type { AgentEvent } from "../../verdict/verdict.js";
 import { EventQueue } from "../model/event-queue.js";
 import type { RunnerSpec, SendRecord } from "./runner-spec.js";
+import { toolCommand } from "./tool-command.js";
 
 const spec = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as RunnerSpec;
 const own = new Set(spec.sources);
 const scenario = { ...spec.scenario, traffic: spec.scenario.traffic };
 const replays = await loadReplays({ ...scenario, traffic: scenario.traffic.filter((source) => own.has(source.name)) });
-const sources = createTrafficSources(scenario, replays, { only: own });
+const sources = createTrafficSources(scenario, replays, { only: own, tools: "placeholders" });
+const tools = scenario.traffic.filter((source): source is Extract<typeof source, { kind: "tool" }> => source.kind === "tool" && own.has(source.name));
+const toolNames = new Set(tools.map((tool) => tool.name));
 
 const sends: SendRecord[] = [];
 const events: AgentEvent[] = [];
@@ -107,8 +110,20 @@ for (const source of sources) {
   });
 }
 // Every agent's socket is bound before the start, so the first packets leave on time.
-await Promise.all(sources.flatMap((source) => source.agents.map((endpoint) => socketFor(endpoint.address, endpoint.port, source))));
+await Promise.all(sources.filter((source) => !toolNames.has(source.name)).flatMap((source) => source.agents.map((endpoint) => socketFor(endpoint.address, endpoint.port, source))));
 for (const source of sources) source.start(contexts.get(source)!);
+
+// Real tools run as themselves, bound to their lab address; the firewall's log is their record.
+const running: Array<ReturnType<typeof spawn>> = [];
+for (const tool of tools) {
+  const endpoint = sources.find((source) => source.name === tool.name)!.agents[0]!;
+  const pbx = scenario.pbx;
+  const command = toolCommand(tool, endpoint.address, endpoint.port, pbx.address, pbx.port);
+  queue.push(Math.round(tool.startSeconds * 1_000_000), () => {
+    const log = openSync(join(spec.out, `tool-${tool.name}.log`), "w");
+    running.push(spawn(command[0]!, command.slice(1), { stdio: ["ignore", log, log] }));
+  });
+}
 
 /** Sleeps with timers until a millisecond before, then yields turns until the moment: sub-millisecond sends without a busy core. */
 function waitUntil(atUs: number): Promise<void> {
@@ -133,6 +148,7 @@ while (queue.size > 0 && queue.peekTime() <= spec.endUs) {
   }
 }
 await waitUntil(spec.endUs);
+for (const child of running) child.kill("SIGKILL");
 (rawSender as ReturnType<typeof spawn> | null)?.stdin?.end();
 for (const socket of sockets.values()) socket.close();
 writeFileSync(join(spec.out, `${spec.name}.sends.json`), JSON.stringify(sends));

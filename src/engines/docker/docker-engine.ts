@@ -11,13 +11,15 @@ import { createTrafficSources } from "../../traffic/create-traffic-sources.js";
 import { loadReplays } from "../../traffic/replay/load-replays.js";
 import type { AgentEvent } from "../../verdict/verdict.js";
 import { EngineUnavailableError, type Engine, type RunOptions, type RunResult } from "../engine.js";
+import { closeBridgePassage } from "./bridge-passage.js";
 import { cleanLab } from "./clean-lab.js";
+import { dockerRuntime } from "./docker-runtime.js";
 import { instrumentRuleset, VERDICT_GROUP } from "./instrument-ruleset.js";
 import { joinVerdicts } from "./join-verdicts.js";
 import { buildLabImage, silentProgress, type ImageProgress } from "./lab-image.js";
 import { planTopology } from "./lab-topology.js";
 import { startLab } from "./lab.js";
-import { pjsipConfig } from "./pjsip-config.js";
+import { extensionsConfig, pjsipConfig } from "./pjsip-config.js";
 import type { RunnerSpec, SendRecord } from "./runner-spec.js";
 
 /** Time for every container to be ready before the first packet is due. */
@@ -49,7 +51,13 @@ export class DockerEngine implements Engine {
     const rulesetText = scenario.firewall.kind === "policy" ? generateRuleset(scenario.firewall.policy, { pbxAddress: scenario.pbx.address }) : scenario.firewall.text;
     const ruleset = parseRuleset(rulesetText, scenario.firewall.kind === "ruleset" ? scenario.firewall.path : "generated ruleset");
     const replays = await loadReplays(scenario);
-    const sources = createTrafficSources(scenario, replays);
+    const sources = createTrafficSources(scenario, replays, { tools: "placeholders" });
+    const toolAgents = new Map<string, { source: string; agent: string }>();
+    for (const spec of scenario.traffic) {
+      if (spec.kind !== "tool") continue;
+      const endpoint = sources.find((source) => source.name === spec.name)!.agents[0]!;
+      toolAgents.set(endpoint.address, { source: spec.name, agent: endpoint.agent });
+    }
     const siteOf = (sourceName: string) => {
       const spec = scenario.traffic.find((candidate) => candidate.name === sourceName)!;
       return scenario.hosts[spec.host]?.kind === "nat" ? spec.host : "wan";
@@ -65,10 +73,19 @@ export class DockerEngine implements Engine {
     const runId = randomBytes(4).toString("hex");
     const instrumented = instrumentRuleset(rulesetText);
     const pjsipConf = pjsipConfig(scenario.pbx);
+    const extensionsConf = extensionsConfig(scenario.pbx);
 
-    // Ctrl-C or a kill mid-run still removes the lab.
+    // Ctrl-C or a kill mid-run still removes the lab; a second pass catches a container whose
+    // creation was already on its way to dockerd during the first.
     const onSignal = (signal: NodeJS.Signals) => {
-      void cleanLab(runId).finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+      const clean = async () => {
+        const runtime = await dockerRuntime();
+        await closeBridgePassage(runtime, image.tag, runId).catch(() => undefined);
+        await cleanLab(runId);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await cleanLab(runId);
+      };
+      void clean().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
     };
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
@@ -80,12 +97,14 @@ export class DockerEngine implements Engine {
         topology,
         rulesetText: instrumented,
         pjsipConf,
+        extensionsConf,
         packageRoot: root,
         endpointsBySite,
         captureDirectories: [...new Set(scenario.traffic.flatMap((spec) => (spec.kind === "replay" ? [dirname(spec.file)] : [])))],
       });
       const endUs = scenario.durationSeconds * 1_000_000;
       const t0EpochMs = Date.now() + START_SLACK_MS;
+      const asteriskCpuBefore = await cpuNanoseconds(lab.pbx);
       for (const [site, names] of sourcesBySite) {
         const spec: RunnerSpec = { name: site, scenario, sources: names, t0EpochMs, endUs, seed, out: "/out" };
         await writeFile(join(lab.out, `runner-${site}.json`), JSON.stringify(spec));
@@ -93,10 +112,12 @@ export class DockerEngine implements Engine {
       }
       await waitForRunners(lab.out, [...sourcesBySite.keys()], t0EpochMs + scenario.durationSeconds * 1000 + 60_000);
       await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
+      const asteriskCpuSeconds = (await cpuNanoseconds(lab.pbx)) - asteriskCpuBefore;
       await lab.firewall.exec(["sh", "-c", "pkill -INT tcpdump; sleep 0.5"]);
       const shell = async (container: typeof lab.pbx, command: string) => (await container.exec(["sh", "-c", command])).output;
       const artifacts: Record<string, string> = {
         "pjsip.conf": pjsipConf,
+        "extensions.conf": extensionsConf,
         "ruleset.loaded": instrumented,
         "iptables-save -c": await shell(lab.firewall, "iptables-save -c"),
         "/proc/net/xt_recent": await shell(lab.firewall, 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && { echo "== $f"; cat "$f"; }; done; true'),
@@ -109,7 +130,8 @@ export class DockerEngine implements Engine {
         sends.push(...(JSON.parse(await readFile(join(lab.out, `${site}.sends.json`), "utf8")) as SendRecord[]));
         events.push(...(JSON.parse(await readFile(join(lab.out, `${site}.events.json`), "utf8")) as AgentEvent[]));
       }
-      const joined = await joinVerdicts({ verdictLog: join(lab.out, "verdicts.pcap"), sends, ruleset, pbxAddress: scenario.pbx.address, t0EpochMs, keepPackets: options.keepPackets === true });
+      const joined = await joinVerdicts({ verdictLog: join(lab.out, "verdicts.pcap"), sends, ruleset, pbxAddress: scenario.pbx.address, t0EpochMs, keepPackets: options.keepPackets === true, toolAgents });
+      events.push(...joined.toolEvents);
       joined.verdicts.sort((a, b) => a.atUs - b.atUs);
       const order = joined.verdicts.map((verdict) => verdict.packetId);
       const verdicts = joined.verdicts.map((verdict, index) => ({ ...verdict, packetId: index }));
@@ -133,6 +155,7 @@ export class DockerEngine implements Engine {
         "verdicts logged (iptables counters)": String(nflogCounted),
         "verdicts joined": String(verdicts.length),
         "logged but not sent by a source": String(joined.unmatched),
+        "asterisk cpu (s)": (asteriskCpuSeconds / 1e9).toFixed(3),
         "asterisk contacts": contactsOf(artifacts["pjsip show contacts"]!).join(" ") || "none",
       };
       const agentsBySource: Record<string, string[]> = {};
@@ -166,6 +189,12 @@ async function waitForRunners(out: string, sites: readonly string[], deadlineEpo
   }
   const logs = await Promise.all(sites.map(async (site) => `${site}: ${(await readFile(join(out, `runner-${site}.log`), "utf8").catch(() => "")).trim().slice(-400)}`));
   throw new EngineUnavailableError("DOCKER_RUNNER", `the traffic containers did not finish in time:\n  ${logs.join("\n  ")}`);
+}
+
+/** CPU time the container's processes used (cgroup v1 cpuacct or v2 cpu.stat), in nanoseconds. */
+async function cpuNanoseconds(container: { exec(command: string[]): Promise<{ output: string }> }): Promise<number> {
+  const { output } = await container.exec(["sh", "-c", "cat /sys/fs/cgroup/cpuacct/cpuacct.usage 2>/dev/null || awk '/usage_usec/ {print $2 * 1000}' /sys/fs/cgroup/cpu.stat"]);
+  return Number(output.trim().split("\n")[0]) || 0;
 }
 
 /** Packets the verdict-logging rules counted, from `iptables-save -c`. */

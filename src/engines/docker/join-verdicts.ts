@@ -4,7 +4,7 @@ import { nflogRecord } from "../../capture/nflog.js";
 import { openCapture } from "../../capture/read-capture.js";
 import type { Ruleset, RuleRef } from "../../firewall/ruleset.js";
 import { sipMethodOf } from "../../sip/sip-method-of.js";
-import type { Verdict } from "../../verdict/verdict.js";
+import type { AgentEvent, Verdict } from "../../verdict/verdict.js";
 import type { SendRecord } from "./runner-spec.js";
 
 export interface JoinedVerdicts {
@@ -14,6 +14,8 @@ export interface JoinedVerdicts {
   readonly unmatched: number;
   /** Verdicts per rule ("INPUT:3"), for the cross-check against iptables-save -c. */
   readonly perRule: Map<string, number>;
+  /** Registrations of real tools, read from the 200s the PBX sent them. */
+  readonly toolEvents: AgentEvent[];
 }
 
 function ruleRef(ruleset: Ruleset, chain: string, index: number): RuleRef {
@@ -37,7 +39,10 @@ export async function joinVerdicts(options: {
   pbxAddress: string;
   t0EpochMs: number;
   keepPackets: boolean;
+  /** Lab addresses of real tools, which log nothing: their packets are theirs by address. */
+  toolAgents: ReadonlyMap<string, { source: string; agent: string }>;
 }): Promise<JoinedVerdicts> {
+  const toolEvents: AgentEvent[] = [];
   const byHash = new Map<string, SendRecord[]>();
   const byCallId = new Map<string, SendRecord>();
   for (const send of options.sends) {
@@ -67,10 +72,12 @@ export async function joinVerdicts(options: {
       const callId = /^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)/im.exec(Buffer.from(packet.payload.subarray(0, 2048)).toString("latin1"))?.[1];
       send = callId ? byCallId.get(callId) : undefined;
     }
-    if (!send) {
+    const tool = send ? undefined : options.toolAgents.get(toPbx ? packet.src : packet.dst);
+    if (!send && !tool) {
       unmatched++;
       continue;
     }
+    const owner = send ?? tool!;
     const chain = match[1]!;
     const index = Number(match[2]);
     const rule = ruleRef(options.ruleset, chain, index);
@@ -80,8 +87,8 @@ export async function joinVerdicts(options: {
     verdicts.push({
       packetId: verdicts.length,
       atUs: Number((frame.timestampNs - t0Ns) / 1000n),
-      source: send.source,
-      agent: send.agent,
+      source: owner.source,
+      agent: owner.agent,
       direction: toPbx ? "to-pbx" : "from-pbx",
       srcAddr: packet.src,
       srcPort: packet.sport,
@@ -94,6 +101,9 @@ export async function joinVerdicts(options: {
       ctState: "UNKNOWN",
     });
     if (options.keepPackets) packets.push(packet.ip.slice());
+    if (tool && fromPbx && accepted && /^SIP\/2\.0 200 [\s\S]*^CSeq:\s*\d+ REGISTER/im.test(Buffer.from(packet.payload.subarray(0, 2048)).toString("latin1"))) {
+      toolEvents.push({ atUs: verdicts.at(-1)!.atUs, source: tool.source, agent: tool.agent, kind: "registered", detail: "200 OK to the tool's REGISTER" });
+    }
   }
-  return { verdicts, packets, unmatched, perRule };
+  return { verdicts, packets, unmatched, perRule, toolEvents };
 }

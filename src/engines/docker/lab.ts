@@ -22,6 +22,7 @@ export interface LabOptions {
   /** The ruleset text to load, already instrumented with verdict logging. */
   readonly rulesetText: string;
   readonly pjsipConf: string;
+  readonly extensionsConf: string;
   /** slamlab's package root, mounted read-only into traffic containers (they run dist/). */
   readonly packageRoot: string;
   /** Agents by where they run: "wan" or a NAT host's name. */
@@ -79,7 +80,10 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     const pbx = await base("pbx")
       .withNetworkMode(networks.get("dmz")!)
       .withAddedCapabilities("NET_ADMIN", "NET_RAW")
-      .withCopyContentToContainer([{ content: options.pjsipConf, target: "/etc/asterisk/pjsip.conf" }])
+      .withCopyContentToContainer([
+        { content: options.pjsipConf, target: "/etc/asterisk/pjsip.conf" },
+        { content: options.extensionsConf, target: "/etc/asterisk/extensions.conf" },
+      ])
       .start();
     await configure(pbx, [
       ...(await staticAddress(runtime, pbx, networks.get("dmz")!, `${options.scenario.pbx.address}/${options.topology.dmz.prefixLength}`)),

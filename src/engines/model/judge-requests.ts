@@ -3,7 +3,7 @@ import { decodeIpv4, rewriteIpv4 } from "../../net/ipv4.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { defaultKernelSettings } from "./kernel-settings.js";
 import { compileFirewall } from "./netfilter/interpreter.js";
-import type { MatchState, PacketContext } from "./netfilter/match.js";
+import { newPacketContext, type MatchState } from "./netfilter/match.js";
 
 export interface TimedDatagram {
   readonly timestampNs: bigint;
@@ -31,15 +31,7 @@ export function firstDrops(rulesetText: string, pbxAddress: string, requests: re
     if (dropped.has(request.src)) continue;
     const packet = decodeIpv4(rewriteIpv4(request.ip, { dst: pbx }));
     const elapsedUs = Number((request.timestampNs - startNs) / 1000n);
-    const context: PacketContext = {
-      jiffies: defaultKernelSettings.startJiffies + Math.floor((elapsedUs * defaultKernelSettings.hz) / 1_000_000),
-      ctState: "NEW",
-      ctReply: false,
-      ctSeenReply: false,
-      ctAssured: false,
-      outInterface: "",
-      hook: "INPUT",
-    };
+    const context = newPacketContext(defaultKernelSettings.startJiffies + Math.floor((elapsedUs * defaultKernelSettings.hz) / 1_000_000));
     if (!firewall.judge("INPUT", packet, context).accepted) dropped.set(request.src, { atNs: request.timestampNs, index: count });
   }
   return dropped;

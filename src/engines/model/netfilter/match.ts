@@ -35,3 +35,8 @@ export interface MatchState {
 
 /** Compiles one `-m MODULE` with its options into a predicate; throws RulesetError for what it cannot model. */
 export type MatchFactory = (options: readonly RuleOption[], state: MatchState, where: { line: number; text: string }) => CompiledMatch;
+
+/** The context of a packet conntrack calls NEW, as a hook sees it before any reply. */
+export function newPacketContext(jiffies: number, hook: "INPUT" | "FORWARD" | "OUTPUT" = "INPUT"): PacketContext {
+  return { jiffies, ctState: "NEW", ctReply: false, ctSeenReply: false, ctAssured: false, outInterface: hook === "INPUT" ? "" : "eth0", hook };
+}

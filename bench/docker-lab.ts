@@ -1,0 +1,72 @@
+/**
+ * The docker lab's costs, measured: lab image build (cold with --cold, which
+ * removes the current image first, and warm), per-scenario overhead (wall time
+ * minus the traffic's own duration), the paced send rate one traffic
+ * container sustains and its send-time error, and Asterisk's CPU under a
+ * register flood with and without the generated firewall.
+ * Run: npm run build && node dist/bench/docker-lab.js [--cold]
+ */
+import { cpus } from "node:os";
+import { DockerEngine } from "../src/engines/docker/docker-engine.js";
+import { dockerRuntime } from "../src/engines/docker/docker-runtime.js";
+import { buildLabImage, labImageTag } from "../src/engines/docker/lab-image.js";
+import { policySchema } from "../src/firewall/policy.js";
+import { builtinScenarioDirectory } from "../src/scenario/catalogue.js";
+import { loadScenario } from "../src/scenario/load-scenario.js";
+import type { Scenario } from "../src/scenario/scenario.js";
+import { scenarioSchema } from "../src/scenario/schema.js";
+
+const engine = new DockerEngine();
+console.log(`docker lab (${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, node ${process.version})`);
+
+if (process.argv.includes("--cold")) {
+  const dockerode = (await dockerRuntime()).container.dockerode;
+  for (const tag of [labImageTag(), labImageTag().replace("slamlab-lab", "slamlab-base")]) await dockerode.getImage(tag).remove({ force: true }).catch(() => undefined);
+  const cold = await buildLabImage();
+  console.log(`image build, cold (debootstrap + import + Dockerfile): ${cold.seconds.toFixed(1)} s`);
+}
+const warm = await buildLabImage();
+console.log(`image build, warm (content hash unchanged): ${warm.seconds.toFixed(2)} s`);
+
+for (const name of ["port-reuse", "nat-office"]) {
+  const scenario = loadScenario(`${builtinScenarioDirectory()}/${name}.yaml`, null);
+  const result = await engine.run(scenario);
+  const overhead = result.wallMs / 1000 - scenario.durationSeconds;
+  console.log(`${name}: ${scenario.durationSeconds} s of traffic in ${(result.wallMs / 1000).toFixed(1)} s: overhead ${overhead.toFixed(1)} s, send error p99 ${result.environment["send error p99 (µs)"]} µs`);
+}
+
+function flood(ratePps: number, seconds: number, firewall: Scenario["firewall"]): Scenario {
+  const parsed = scenarioSchema.parse({
+    name: "bench-flood",
+    description: "one address flooding REGISTERs",
+    durationSeconds: seconds + 1,
+    firewall: { policy: "default" },
+    pbx: { accounts: [{ users: "200-209", password: "bench-{user}" }] },
+    hosts: { scanner: { kind: "addresses", addresses: ["198.18.66.6"] } },
+    traffic: [{ name: "flood", kind: "register-flood", host: "scanner", ratePps, durationSeconds: seconds, startSeconds: 0.5 }],
+  });
+  return { ...parsed, variant: null, file: "<bench>", firewall };
+}
+
+const dropScanner = {
+  kind: "ruleset" as const,
+  path: "<drop scanner>",
+  text: "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -s 198.18.66.6/32 -j DROP\nCOMMIT\n",
+};
+console.log("paced sending from one traffic container (the firewall drops it all, so only sending is measured):");
+for (const rate of [1_000, 10_000, 50_000, 100_000]) {
+  const result = await engine.run(flood(rate, 3, dropScanner));
+  const sent = result.verdicts.filter((verdict) => verdict.direction === "to-pbx").length;
+  const env = result.environment;
+  console.log(
+    `  ${rate.toLocaleString("en-US").padStart(7)} pps target: ${sent.toLocaleString("en-US").padStart(7)} judged of ${(rate * 3).toLocaleString("en-US")}, send error p50 ${env["send error p50 (µs)"]} µs, p99 ${env["send error p99 (µs)"]} µs, max ${env["send error max (µs)"]} µs`,
+  );
+}
+
+const acceptAll = { kind: "ruleset" as const, path: "<accept all>", text: "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n" };
+const generated = { kind: "policy" as const, policy: policySchema.parse({}), policyName: "default" };
+console.log("Asterisk CPU under a 2,000 REGISTER/s flood for 20 s:");
+for (const [label, firewall] of [["without a firewall", acceptAll], ["with the default policy", generated]] as const) {
+  const result = await engine.run(flood(2_000, 20, firewall));
+  console.log(`  ${label.padEnd(24)} Asterisk used ${result.environment["asterisk cpu (s)"]} s of CPU`);
+}

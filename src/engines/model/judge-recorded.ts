@@ -1,0 +1,51 @@
+import { parseRuleset } from "../../firewall/parse-ruleset.js";
+import { decodeIpv4 } from "../../net/ipv4.js";
+import type { RuleRef } from "../../firewall/ruleset.js";
+import type { RunResult } from "../../verdict/run-result.js";
+import { ConntrackTable } from "./conntrack.js";
+import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
+import { compileFirewall } from "./netfilter/interpreter.js";
+import type { MatchState, PacketContext } from "./netfilter/match.js";
+import { dumpRecentTable, recentTableNames } from "./netfilter/matches/recent.js";
+
+export interface RecordedJudgement {
+  readonly accepted: boolean;
+  readonly rule: RuleRef;
+  /** The model's xt_recent tables just before this packet, as /proc/net/xt_recent shows them. */
+  readonly recentBefore: string;
+}
+
+/**
+ * The model's verdicts for packets another run recorded (the docker engine's
+ * NFLOG log), at the times they were recorded: conntrack and the filter see
+ * exactly those bytes in that order. Where these agree with the kernel and the
+ * model's own run did not, the difference came from timing alone.
+ */
+export function judgeRecorded(result: RunResult, placement: "host" | "router", kernel: Partial<KernelSettings> = {}): RecordedJudgement[] {
+  if (!result.packets) throw new Error("judgeRecorded needs the run's packets (RunOptions.keepPackets)");
+  const settings = { ...defaultKernelSettings, ...kernel };
+  const state: MatchState = { settings, tables: new Map() };
+  const firewall = compileFirewall(parseRuleset(result.rulesetText, "recorded run"), state);
+  const conntrack = new ConntrackTable(settings);
+  return result.verdicts.map((verdict) => {
+    const packet = decodeIpv4(result.packets![verdict.packetId]!, "eth0");
+    const jiffies = settings.startJiffies + Math.floor((Math.max(0, verdict.atUs) * settings.hz) / 1_000_000);
+    const classification = conntrack.classify(packet, jiffies);
+    const hook = placement === "router" ? "FORWARD" : verdict.direction === "to-pbx" ? "INPUT" : "OUTPUT";
+    const context: PacketContext = {
+      jiffies,
+      ctState: classification.state,
+      ctReply: classification.reply,
+      ctSeenReply: classification.seenReply,
+      ctAssured: classification.assured,
+      outInterface: hook === "INPUT" ? "" : "eth0",
+      hook,
+    };
+    const recentBefore = recentTableNames(state)
+      .map((name) => `${name}: ${dumpRecentTable(state, name).split("\n").length} entries`)
+      .join("; ");
+    const judgement = firewall.judge(hook, packet, context);
+    if (judgement.accepted) conntrack.commit(classification);
+    return { accepted: judgement.accepted, rule: judgement.rule, recentBefore };
+  });
+}

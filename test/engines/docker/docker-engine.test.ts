@@ -1,0 +1,142 @@
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { runScenario } from "../../../src/cli/run-scenario.js";
+import { DockerEngine } from "../../../src/engines/docker/docker-engine.js";
+import { dockerRuntime, LABEL_APP } from "../../../src/engines/docker/docker-runtime.js";
+import { buildLabImage } from "../../../src/engines/docker/lab-image.js";
+import { runModel } from "../../../src/engines/model/model-engine.js";
+import { listBuiltinScenarios } from "../../../src/scenario/catalogue.js";
+import { loadScenario } from "../../../src/scenario/load-scenario.js";
+import { ensureBuild } from "../../helpers/ensure-build.js";
+
+/**
+ * The docker engine against real Asterisk 22 and the real kernel. CI sets
+ * SLAMLAB_REQUIRE_DOCKER=1 (after ci/setup-docker.sh), so a missing engine
+ * fails there; elsewhere these tests skip with the reason printed.
+ */
+const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
+const available = await dockerRuntime().then(
+  () => true,
+  (error: Error) => {
+    if (!requireDocker) console.log(`skipping docker engine tests: ${error.message.split("\n")[0]}`);
+    return false;
+  },
+);
+const root = join(import.meta.dirname, "..", "..", "..");
+const engine = new DockerEngine();
+const MINUTES = 60_000;
+
+describe.runIf(requireDocker && !available)("docker engine required", () => {
+  it("finds a Docker engine (SLAMLAB_REQUIRE_DOCKER=1)", () => {
+    expect.fail("SLAMLAB_REQUIRE_DOCKER=1 but no Docker engine answers: run bash ci/setup-docker.sh");
+  });
+});
+
+describe.runIf(available)("docker engine: real Asterisk 22 and netfilter", () => {
+  beforeAll(async () => {
+    // Traffic containers run the compiled code; the image is content-hashed, so this is quick when built.
+    ensureBuild();
+    await buildLabImage();
+  }, 10 * MINUTES);
+
+  const runs = listBuiltinScenarios().flatMap((entry) => [null, ...entry.variants].map((variant) => ({ file: entry.file, variant, label: variant ? `${entry.name} [${variant}]` : entry.name })));
+
+  it.each(runs)(
+    "$label meets every expectation",
+    async ({ file, variant }) => {
+      const report = await runScenario(loadScenario(file, variant), engine);
+      const failures = report.expectations.filter((expectation) => !expectation.passed);
+      expect(failures, JSON.stringify(report.result.environment)).toEqual([]);
+      expect(report.result.environment.asterisk).toMatch(/^Asterisk 22\./);
+      expect(report.result.artifacts?.["iptables-save -c"]).toContain("SLAM");
+      // Every logged verdict was joined to a packet a source sent or the PBX answered.
+      expect(Number(report.result.environment["verdicts joined"])).toBeGreaterThan(0);
+    },
+    25 * MINUTES,
+  );
+
+  it(
+    "agrees with the model engine packet by packet on port-reuse (request i: delivered or dropped)",
+    async () => {
+      const scenario = loadScenario(join(root, "scenarios", "port-reuse.yaml"), null);
+      const real = await engine.run(scenario);
+      const model = runModel(scenario);
+      const sequence = (verdicts: typeof real.verdicts) => verdicts.filter((v) => v.direction === "to-pbx").map((v) => v.verdict);
+      expect(sequence(real.verdicts)).toEqual(sequence(model.verdicts));
+      expect(real.verdicts.filter((v) => v.direction === "to-pbx").map((v) => `${v.rule.chain}:${v.rule.index}`)).toEqual(
+        model.verdicts.filter((v) => v.direction === "to-pbx").map((v) => `${v.rule.chain}:${v.rule.index}`),
+      );
+    },
+    10 * MINUTES,
+  );
+
+  it(
+    "runs real sipvicious svcrack and SIPp from a traffic container: svcrack is blocked, SIPp registers",
+    async () => {
+      const directory = mkdtempSync(join(tmpdir(), "slamlab-tools-"));
+      const yaml = [
+        "name: real-tools",
+        "description: sipvicious and SIPp themselves against Asterisk behind the default policy",
+        "durationSeconds: 25",
+        "firewall: { policy: default }",
+        "pbx: { accounts: [{ users: 200-209, password: tools-{user}-Secret }] }",
+        "hosts:",
+        "  scanner: { kind: addresses, addresses: [198.18.66.6] }",
+        "  desk: { kind: addresses, addresses: [198.18.20.20] }",
+        "traffic:",
+        "  - { name: svcrack, kind: tool, tool: svcrack, host: scanner, target: '200', passwords: 1000-1199, startSeconds: 1 }",
+        "  - { name: sipp, kind: tool, tool: sipp-register, host: desk, target: '201', password: tools-201-Secret, startSeconds: 2 }",
+        "expect:",
+        "  - { source: svcrack, blockedWithinPackets: 10, keptBlocked: true }",
+        "  - { source: sipp, registered: all, neverBlocked: true }",
+      ].join("\n");
+      writeFileSync(join(directory, "tools.yaml"), `${yaml}\n`);
+      const report = await runScenario(loadScenario(join(directory, "tools.yaml"), null), engine);
+      expect(report.expectations.filter((expectation) => !expectation.passed)).toEqual([]);
+      expect(report.outcomes.find((outcome) => outcome.source === "svcrack")!.sent).toBeGreaterThan(20);
+      expect(report.result.environment["asterisk contacts"]).toContain("201");
+    },
+    5 * MINUTES,
+  );
+
+  it(
+    "quotes iptables when it rejects a ruleset the parser accepted, and leaves nothing behind",
+    async () => {
+      const directory = mkdtempSync(join(tmpdir(), "slamlab-rejected-"));
+      writeFileSync(
+        join(directory, "bad.rules"),
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 5060 -m recent --rcheck --seconds 60 --hitcount 300 --name X -j DROP\nCOMMIT\n",
+      );
+      const yaml = `name: rejected\ndescription: iptables refuses this ruleset\ndurationSeconds: 10\nfirewall: { ruleset: bad.rules }\npbx: { accounts: [{ users: 200-201, password: p }] }\nhosts: { home: { kind: addresses, addresses: [198.18.1.1] } }\ntraffic: [{ name: p, kind: phones, host: home, accounts: 200-200 }]\nexpect: [{ source: p, registered: all }]\n`;
+      writeFileSync(join(directory, "rejected.yaml"), yaml);
+      await expect(engine.run(loadScenario(join(directory, "rejected.yaml"), null))).rejects.toThrow(/iptables-restore rejected the ruleset .*hitcount/is);
+      expect(await labLeftovers()).toEqual({ containers: 0, networks: 0 });
+    },
+    5 * MINUTES,
+  );
+
+  it(
+    "a run killed midway (SIGTERM) removes its containers, networks and host rules",
+    async () => {
+      const child = spawn("node", [join(root, "bin", "slamlab.js"), "simulate", "--scenario", "port-reuse", "--engine", "docker"], { stdio: "ignore" });
+      const deadline = Date.now() + 2 * MINUTES;
+      while ((await labLeftovers()).containers < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 500));
+      expect((await labLeftovers()).containers).toBeGreaterThanOrEqual(4);
+      child.kill("SIGTERM");
+      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      expect(code).toBe(143);
+      expect(await labLeftovers()).toEqual({ containers: 0, networks: 0 });
+      expect(execFileSync("iptables", ["-S", "DOCKER-USER"], { encoding: "utf8" })).not.toContain("slamlab run");
+    },
+    5 * MINUTES,
+  );
+});
+
+async function labLeftovers(): Promise<{ containers: number; networks: number }> {
+  const dockerode = (await dockerRuntime()).container.dockerode;
+  const filters = { label: [`${LABEL_APP}=slamlab`] };
+  return { containers: (await dockerode.listContainers({ all: true, filters })).length, networks: (await dockerode.listNetworks({ filters })).length };
+}

@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { instrumentRuleset, VERDICT_GROUP } from "../../../src/engines/docker/instrument-ruleset.js";
+import { planTopology } from "../../../src/engines/docker/lab-topology.js";
+import { extensionsConfig, pjsipConfig } from "../../../src/engines/docker/pjsip-config.js";
+import { toolCommand } from "../../../src/engines/docker/tool-command.js";
+import { runModel } from "../../../src/engines/model/model-engine.js";
+import { generateRuleset } from "../../../src/firewall/generate-ruleset.js";
+import { policySchema } from "../../../src/firewall/policy.js";
+import { scenarioOf } from "../../helpers/scenario.js";
+
+/** What the docker lab loads and configures, checked without Docker. */
+describe("the lab's ruleset instrumentation", () => {
+  const generated = generateRuleset(policySchema.parse({}), { pbxAddress: "198.51.100.10" });
+
+  it("logs every deciding rule and every policy to the verdict group, and decides as before", () => {
+    const instrumented = instrumentRuleset(generated);
+    expect(instrumented).toContain(`-A SLV1 -j NFLOG --nflog-group ${VERDICT_GROUP} --nflog-prefix v:SLAM-CHECK:1`);
+    expect(instrumented).toContain("-A SLV1 -j DROP");
+    expect(instrumented).toContain(`-A INPUT -j NFLOG --nflog-group ${VERDICT_GROUP} --nflog-prefix v:INPUT:0`);
+    expect(instrumented).not.toMatch(/^-A SLAM-\S+ .* -j DROP$/m);
+  });
+
+  it("gives the same verdicts as the original in the model, rule for rule", () => {
+    const scenario = (text: string) =>
+      scenarioOf(
+        {
+          name: "i",
+          description: "i",
+          durationSeconds: 30,
+          pbx: { accounts: [{ users: "200-209", password: "p" }] },
+          hosts: { scanner: { kind: "addresses", addresses: ["198.18.66.6"] } },
+          traffic: [{ name: "flood", kind: "register-flood", host: "scanner", ratePps: 20, durationSeconds: 20 }],
+        },
+        { rulesetText: text },
+      );
+    const original = runModel(scenario(generated)).verdicts.map((v) => v.verdict);
+    const instrumented = runModel(scenario(instrumentRuleset(generated))).verdicts.map((v) => v.verdict);
+    expect(instrumented).toEqual(original);
+  });
+
+  it("keeps the options of REJECT and rules that were saved with counters", () => {
+    const text = "*filter\n:INPUT ACCEPT [5:100]\n[3:60] -A INPUT -p udp -m udp --dport 5060 -j REJECT --reject-with icmp-port-unreachable\nCOMMIT\n";
+    const instrumented = instrumentRuleset(text);
+    expect(instrumented).toContain("-A SLV1 -j REJECT --reject-with icmp-port-unreachable");
+    expect(instrumented).toContain("-A INPUT -p udp -m udp --dport 5060 -j SLV1");
+  });
+});
+
+describe("the lab's Asterisk configuration", () => {
+  const pbx = { address: "198.51.100.10", port: 5060, realm: "asterisk", accounts: [{ users: "200-201", password: "pw-{user}" }] };
+
+  it("has an endpoint, auth and AOR per account, and binds the PBX's lab address", () => {
+    const config = pjsipConfig(pbx);
+    expect(config).toContain("bind=198.51.100.10:5060");
+    expect(config).toContain("[201-auth]\ntype=auth\nauth_type=userpass\nusername=201\npassword=pw-201");
+    expect(config).toContain("max_contacts=1\nremove_existing=yes");
+    expect(extensionsConfig(pbx)).toContain("exten => 200,hint,PJSIP/200");
+  });
+});
+
+describe("the lab's address plan", () => {
+  it("refuses scenario addresses in the ranges the lab keeps for its own hosts", () => {
+    const scenario = scenarioOf({
+      name: "t",
+      description: "t",
+      durationSeconds: 5,
+      pbx: { accounts: [{ users: "200-201", password: "p" }] },
+      hosts: { bad: { kind: "addresses", addresses: ["198.19.255.7"] } },
+      traffic: [{ name: "p", kind: "phones", host: "bad", accounts: "200-200" }],
+    });
+    expect(() => planTopology(scenario, [{ agent: "phone-001", address: "198.19.255.7", port: 5060 }])).toThrow(/198\.19\.255\.7 \(phone-001\) is in a range the docker lab keeps/);
+  });
+
+  it("runs real tools with argument lists built from validated values, never a shell line", () => {
+    const command = toolCommand({ name: "c", kind: "tool", host: "h", startSeconds: 0, tool: "svcrack", target: "200", passwords: "1000-1099" }, "198.18.66.6", 5070, "198.51.100.10", 5060);
+    expect(command).toEqual(["svcrack", "-b", "198.18.66.6", "-P", "5070", "-u", "200", "-r", "1000-1099", "-p", "5060", "198.51.100.10"]);
+  });
+});
