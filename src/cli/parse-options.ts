@@ -13,7 +13,7 @@ export function parseSeed(text: string): number {
 const kernelParameters: Record<string, { field: keyof KernelSettings; min: number; max: number }> = {
   hz: { field: "hz", min: 100, max: 1000 },
   "xt_recent.ip_list_tot": { field: "recentIpListTot", min: 1, max: 1_000_000 },
-  "xt_recent.ip_pkt_list_tot": { field: "recentIpPktListTot", min: 1, max: 255 },
+  "xt_recent.ip_pkt_list_tot": { field: "recentIpPktListTot", min: 0, max: 65535 },
   nf_conntrack_udp_timeout: { field: "conntrackUdpTimeoutSeconds", min: 1, max: 86_400 },
   nf_conntrack_udp_timeout_stream: { field: "conntrackUdpTimeoutStreamSeconds", min: 1, max: 86_400 },
   /** 0: no nf_defrag_ipv4, the filter judges each fragment (a host without conntrack). */

@@ -23,8 +23,8 @@ const port = z.number().int().min(1).max(65535);
 
 export const sipMethods = ["REGISTER", "INVITE", "SUBSCRIBE", "OPTIONS", "MESSAGE", "NOTIFY"] as const;
 
-/** Kernel bounds: xt_recent rejects --hitcount >= XT_RECENT_MAX_NSTAMPS (256). */
-export const RECENT_MAX_HITCOUNT = 255;
+/** Kernel bounds: xt_recent rejects --hitcount >= XT_RECENT_MAX_NSTAMPS (65536 on Linux 6.x). */
+export const RECENT_MAX_HITCOUNT = 65535;
 
 const recentMatcher = z
   .object({

@@ -50,7 +50,8 @@ export function createTrafficSources(
         if (options.tools !== "placeholders") {
           throw new ScenarioError("SCENARIO_UNSUPPORTED", `${scenario.file}: traffic ${spec.name} runs the real ${spec.tool}, which only the docker engine can: use --engine docker`);
         }
-        return toolPlaceholder(spec.name, placement);
+        // sipvicious binds every address whatever -b says, so each tool gets a port of its own.
+        return toolPlaceholder(spec.name, placement, TOOL_PORT + scenario.traffic.filter((other) => other.kind === "tool").indexOf(spec));
       case "replay": {
         const plan = replays.get(spec.name);
         if (!plan) throw new Error(`replay source ${spec.name} has no loaded capture: run the scenario through ModelEngine.run, which reads captures first`);
@@ -61,10 +62,10 @@ export function createTrafficSources(
 }
 
 /** Where a real tool runs: the host's first address. The docker lab starts the program; nothing here sends. */
-function toolPlaceholder(name: string, placement: AgentPlacement): TrafficSource {
+function toolPlaceholder(name: string, placement: AgentPlacement, port: number): TrafficSource {
   const address = publicAddressesOf(placement.host)[0]!;
-  return { name, agents: [{ agent: address, address, port: TOOL_PORT }], start: () => undefined, receive: () => undefined };
+  return { name, agents: [{ agent: address, address, port }], start: () => undefined, receive: () => undefined };
 }
 
-/** The source port real tools bind, apart from the 5060 phones use. */
+/** The first source port real tools bind, apart from the 5060 phones use. */
 export const TOOL_PORT = 5070;

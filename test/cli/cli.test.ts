@@ -123,10 +123,10 @@ describe("slamlab test, scenarios, firewall", () => {
 
   it("rejects an invalid policy file with the field and the kernel's bound", async () => {
     const policy = join(work, "bad-policy.yaml");
-    writeFileSync(policy, "matcher: { kind: recent, hits: 999, seconds: 60 }\n");
+    writeFileSync(policy, "matcher: { kind: recent, hits: 99999, seconds: 60 }\n");
     const { code, stderr } = await run("firewall", "generate", "--policy", policy);
     expect(code).toBe(2);
-    expect(stderr).toContain("policy.matcher.hits: xt_recent accepts --hitcount up to 255");
+    expect(stderr).toContain("policy.matcher.hits: xt_recent accepts --hitcount up to 65535");
   });
 
   it("checks a user's ruleset and names what the model cannot interpret", async () => {
@@ -169,6 +169,16 @@ describe("slamlab capture", () => {
 
 describe("the installed bin", () => {
   beforeAll(() => ensureBuild(), 120_000);
+
+  it("--engine docker without a reachable Docker engine exits 3 and says how to get one", () => {
+    const result = spawnSync("node", [join(root, "bin", "slamlab.js"), "simulate", "--scenario", "port-reuse", "--engine", "docker"], {
+      encoding: "utf8",
+      env: { ...process.env, DOCKER_HOST: "tcp://127.0.0.1:1" },
+    });
+    expect(result.status).toBe(3);
+    expect(result.stderr).toContain("--engine docker needs a Docker engine and none answers at DOCKER_HOST=tcp://127.0.0.1:1");
+    expect(result.stderr).toContain("ci/setup-docker.sh");
+  });
 
   it("runs the README's first command", () => {
     const result = spawnSync("node", [join(root, "bin", "slamlab.js"), "simulate", "--scenario", "nat-office"], { encoding: "utf8" });

@@ -100,7 +100,7 @@ describe("policy validation", () => {
   };
 
   it("says a hitcount is above what xt_recent accepts", () => {
-    expect(invalid({ matcher: { kind: "recent", hits: 300, seconds: 60 } })).toMatch(/policy\.matcher\.hits: xt_recent accepts --hitcount up to 255/);
+    expect(invalid({ matcher: { kind: "recent", hits: 65536, seconds: 60 } })).toMatch(/policy\.matcher\.hits: xt_recent accepts --hitcount up to 65535/);
   });
 
   it("rejects allowSites entries that are not CIDRs, so nothing reaches a rule or a shell", () => {

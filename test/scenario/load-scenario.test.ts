@@ -91,10 +91,10 @@ describe("loading scenarios", () => {
   });
 
   it("passes policy errors through with the scenario file in the message", () => {
-    const path = scenarioFile("policy.yaml", valid.replace("hits: 2", "hits: 1000"));
+    const path = scenarioFile("policy.yaml", valid.replace("hits: 2", "hits: 70000"));
     const error = errorOf(() => loadScenario(path, "strict"));
     expect(error.message).toContain(`${path}: variants.strict.policy`);
-    expect(error.message).toContain("xt_recent accepts --hitcount up to 255");
+    expect(error.message).toContain("xt_recent accepts --hitcount up to 65535");
   });
 
   it("reads a ruleset file relative to the scenario, and refuses one it cannot parse at load time", () => {

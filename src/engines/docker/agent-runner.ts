@@ -94,6 +94,9 @@ function send(source: TrafficSource, agent: string, datagram: Datagram): void {
     sendRaw(rewriteIpv4(datagram.ipDatagram, { src: parseIpv4(datagram.src), dst: parseIpv4(datagram.dst) }));
     return;
   }
+  // Replies to an address and port go to whoever sent from it last, as the model routes them
+  // (a phone may reuse the port a scanner held on the same address).
+  owners.set(`${datagram.src}:${datagram.sport}`, source);
   void socketFor(datagram.src, datagram.sport, source).then((socket) => socket.send(datagram.payload, datagram.dport, datagram.dst));
 }
 

@@ -23,9 +23,9 @@ import { extensionsConfig, pjsipConfig } from "./pjsip-config.js";
 import type { RunnerSpec, SendRecord } from "./runner-spec.js";
 
 /** Time for every container to be ready before the first packet is due. */
-const START_SLACK_MS = 2000;
+const START_SLACK_MS = 1000;
 /** After the traffic ends: the last replies, and tcpdump flushing its file. */
-const DRAIN_MS = 1500;
+const DRAIN_MS = 1000;
 
 /**
  * The ground truth: the scenario against real Asterisk 22 behind the ruleset
@@ -123,7 +123,10 @@ export class DockerEngine implements Engine {
         "/proc/net/xt_recent": await shell(lab.firewall, 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && { echo "== $f"; cat "$f"; }; done; true'),
         "pjsip show contacts": await shell(lab.pbx, "asterisk -rx 'pjsip show contacts'"),
       };
-      const versions = await shell(lab.pbx, "cat /etc/slamlab-versions; echo kernel: $(uname -r)");
+      const versions = await shell(
+        lab.pbx,
+        "cat /etc/slamlab-versions; echo kernel: $(uname -r); for p in ip_list_tot ip_pkt_list_tot; do echo xt_recent.$p: $(cat /sys/module/xt_recent/parameters/$p 2>/dev/null); done",
+      );
       const sends: SendRecord[] = [];
       const events: AgentEvent[] = [];
       for (const site of sourcesBySite.keys()) {
@@ -153,6 +156,7 @@ export class DockerEngine implements Engine {
         "send error p99 (µs)": String(percentile(0.99)),
         "send error max (µs)": String(errors.at(-1) ?? 0),
         "verdicts logged (iptables counters)": String(nflogCounted),
+        "verdicts logged (NFLOG records)": String(joined.records),
         "verdicts joined": String(verdicts.length),
         "logged but not sent by a source": String(joined.unmatched),
         "asterisk cpu (s)": (asteriskCpuSeconds / 1e9).toFixed(3),

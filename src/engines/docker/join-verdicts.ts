@@ -16,6 +16,8 @@ export interface JoinedVerdicts {
   readonly perRule: Map<string, number>;
   /** Registrations of real tools, read from the 200s the PBX sent them. */
   readonly toolEvents: AgentEvent[];
+  /** Every record in the verdict log, lab traffic or not: iptables' counters must say the same. */
+  readonly records: number;
 }
 
 function ruleRef(ruleset: Ruleset, chain: string, index: number): RuleRef {
@@ -56,7 +58,9 @@ export async function joinVerdicts(options: {
   const packets: Uint8Array[] = [];
   const perRule = new Map<string, number>();
   let unmatched = 0;
+  let records = 0;
   for await (const frame of await openCapture(options.verdictLog, { allowTruncated: true })) {
+    records++;
     const record = nflogRecord(frame.data);
     const match = record ? /^v:([^:]+):(\d+)$/.exec(record.prefix) : null;
     const packet = decodeFrame(frame);
@@ -105,5 +109,5 @@ export async function joinVerdicts(options: {
       toolEvents.push({ atUs: verdicts.at(-1)!.atUs, source: tool.source, agent: tool.agent, kind: "registered", detail: "200 OK to the tool's REGISTER" });
     }
   }
-  return { verdicts, packets, unmatched, perRule, toolEvents };
+  return { verdicts, packets, unmatched, perRule, toolEvents, records };
 }

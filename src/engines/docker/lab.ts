@@ -69,7 +69,33 @@ export async function startLab(options: LabOptions): Promise<Lab> {
 
     // Router: WAN <-> the PBX's network. New network namespaces inherit the host's ip_forward,
     // which dockerd turns on; /proc/sys is read-only in containers, so it is checked, not set.
-    const router = await base("router").withNetworkMode(networks.get("wan")!).withAddedCapabilities("NET_ADMIN", "NET_RAW").start();
+    // Containers start side by side; each is configured once it runs.
+    const [router, pbx, nats, runnerList] = await Promise.all([
+      base("router").withNetworkMode(networks.get("wan")!).withAddedCapabilities("NET_ADMIN", "NET_RAW").start(),
+      base("pbx")
+        .withNetworkMode(networks.get("dmz")!)
+        .withAddedCapabilities("NET_ADMIN", "NET_RAW")
+        .withCopyContentToContainer([
+          { content: options.pjsipConf, target: "/etc/asterisk/pjsip.conf" },
+          { content: options.extensionsConf, target: "/etc/asterisk/extensions.conf" },
+        ])
+        .start(),
+      Promise.all(options.topology.offices.map((office) => base(`nat-${office.host}`).withNetworkMode(networks.get("wan")!).withAddedCapabilities("NET_ADMIN", "NET_RAW").start())),
+      Promise.all(
+        [...options.endpointsBySite.keys()].map((site) => {
+          const office = options.topology.offices.find((candidate) => candidate.host === site);
+          return base(`traffic-${site}`)
+            .withNetworkMode(networks.get(office ? office.key : "wan")!)
+            .withAddedCapabilities("NET_ADMIN", "NET_RAW")
+            .withBindMounts([
+              { source: out, target: "/out", mode: "rw" },
+              { source: options.packageRoot, target: "/slamlab", mode: "ro" },
+              ...options.captureDirectories.map((directory) => ({ source: directory, target: directory, mode: "ro" as const })),
+            ])
+            .start();
+        }),
+      ),
+    ]);
     await connect(runtime, networks.get("dmz")!, router);
     await configure(router, [
       ...(await staticAddress(runtime, router, networks.get("wan")!, `${WAN.router}/${WAN.prefixLength}`)),
@@ -77,18 +103,12 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       IP_FORWARD_CHECK,
     ]);
 
-    const pbx = await base("pbx")
-      .withNetworkMode(networks.get("dmz")!)
-      .withAddedCapabilities("NET_ADMIN", "NET_RAW")
-      .withCopyContentToContainer([
-        { content: options.pjsipConf, target: "/etc/asterisk/pjsip.conf" },
-        { content: options.extensionsConf, target: "/etc/asterisk/extensions.conf" },
-      ])
-      .start();
     await configure(pbx, [
       ...(await staticAddress(runtime, pbx, networks.get("dmz")!, `${options.scenario.pbx.address}/${options.topology.dmz.prefixLength}`)),
       `ip route replace default via ${options.topology.dmz.router}`,
     ]);
+    // Asterisk takes a second or two to load its modules: it starts now and is waited for last.
+    await pbx.exec(["sh", "-c", "nohup asterisk -f > /out/asterisk.log 2>&1 &"]);
 
     const placement = options.scenario.firewall.kind === "policy" ? options.scenario.firewall.policy.placement : "host";
     const firewall =
@@ -103,11 +123,9 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     await firewall.exec(["sh", "-c", `nohup tcpdump -i nflog:${VERDICT_GROUP} -U -s 0 -w /out/verdicts.pcap > /out/tcpdump.log 2>&1 &`]);
     await waitFor(firewall, "grep -q listening /out/tcpdump.log", "tcpdump on the NFLOG verdict group");
 
-    await pbx.exec(["sh", "-c", "nohup asterisk -f > /out/asterisk.log 2>&1 &"]);
-    await waitFor(pbx, "asterisk -rx 'pjsip show transports' | grep -q transport-udp", "Asterisk's PJSIP transport");
 
-    for (const office of options.topology.offices) {
-      const nat = await base(`nat-${office.host}`).withNetworkMode(networks.get("wan")!).withAddedCapabilities("NET_ADMIN", "NET_RAW").start();
+    for (const [officeIndex, office] of options.topology.offices.entries()) {
+      const nat = nats[officeIndex]!;
       await connect(runtime, networks.get(office.key)!, nat);
       const wanSetup = await staticAddress(runtime, nat, networks.get("wan")!, `${office.publicAddress}/${WAN.prefixLength}`);
       await configure(nat, [
@@ -121,18 +139,10 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     }
 
     const runners = new Map<string, StartedTestContainer>();
-    for (const [site, endpoints] of options.endpointsBySite) {
+    for (const [siteIndex, [site, endpoints]] of [...options.endpointsBySite].entries()) {
       const office = options.topology.offices.find((candidate) => candidate.host === site);
       const network = networks.get(office ? office.key : "wan")!;
-      const builder = base(`traffic-${site}`)
-        .withNetworkMode(network)
-        .withAddedCapabilities("NET_ADMIN", "NET_RAW")
-        .withBindMounts([
-          { source: out, target: "/out", mode: "rw" },
-          { source: options.packageRoot, target: "/slamlab", mode: "ro" },
-          ...options.captureDirectories.map((directory) => ({ source: directory, target: directory, mode: "ro" as const })),
-        ]);
-      const runner = await builder.start();
+      const runner = runnerList[siteIndex]!;
       const addresses = [...new Set(endpoints.map((endpoint) => endpoint.address))];
       const prefix = office ? office.prefixLength : WAN.prefixLength;
       const primary = addresses[0] ?? (office ? office.runner : WAN.runner);
@@ -146,6 +156,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       ]);
       runners.set(site, runner);
     }
+    await waitFor(pbx, "asterisk -rx 'pjsip show transports' | grep -q transport-udp", "Asterisk's PJSIP transport");
     return { out, pbx, firewall, runners, [Symbol.asyncDispose]: dispose };
   } catch (error) {
     await dispose();

@@ -30,6 +30,8 @@ export function toolCommand(tool: ToolSpec, address: string, port: number, pbxAd
         "1",
         "-i",
         address,
+        // Without it SIPp binds every address, and another tool on this container may hold the port.
+        "-bind_local",
         "-p",
         String(port),
         "-timeout",

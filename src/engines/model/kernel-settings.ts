@@ -10,7 +10,10 @@ export interface KernelSettings {
   readonly startJiffies: number;
   /** xt_recent module parameter ip_list_tot: entries per recent table. */
   readonly recentIpListTot: number;
-  /** xt_recent ip_pkt_list_tot: timestamps kept per entry (max hitcount). */
+  /**
+   * xt_recent ip_pkt_list_tot: timestamps kept per entry. 0 (the default since
+   * Linux 4.x) sizes each table's ring from its rules' largest hitcount.
+   */
   readonly recentIpPktListTot: number;
   /** nf_conntrack_udp_timeout (seconds): unreplied UDP flow. */
   readonly conntrackUdpTimeoutSeconds: number;
@@ -27,7 +30,7 @@ export const defaultKernelSettings: KernelSettings = {
   hz: 250,
   startJiffies: 4_294_967_296 - 300 * 250 + 250 * 3600, // INITIAL_JIFFIES + one hour of uptime
   recentIpListTot: 100,
-  recentIpPktListTot: 20,
+  recentIpPktListTot: 0,
   conntrackUdpTimeoutSeconds: 30,
   conntrackUdpTimeoutStreamSeconds: 120,
   defragment: true,

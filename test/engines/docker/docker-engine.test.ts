@@ -52,8 +52,14 @@ describe.runIf(available)("docker engine: real Asterisk 22 and netfilter", () =>
       expect(failures, JSON.stringify(report.result.environment)).toEqual([]);
       expect(report.result.environment.asterisk).toMatch(/^Asterisk 22\./);
       expect(report.result.artifacts?.["iptables-save -c"]).toContain("SLAM");
-      // Every logged verdict was joined to a packet a source sent or the PBX answered.
-      expect(Number(report.result.environment["verdicts joined"])).toBeGreaterThan(0);
+      const environment = report.result.environment;
+      expect(Number(environment["verdicts joined"])).toBeGreaterThan(0);
+      // The kernel's own counters agree with the verdict log, record for record.
+      expect(environment["verdicts logged (NFLOG records)"]).toBe(environment["verdicts logged (iptables counters)"]);
+      // Who registered, by Asterisk's own account, is who the phones say registered.
+      const phones = report.outcomes.filter((outcome) => scenarioKinds(file).get(outcome.source) === "phones");
+      const registered = phones.reduce((sum, outcome) => sum + outcome.registeredAgents, 0);
+      if (phones.length && registered > 0) expect(environment["asterisk contacts"]).not.toBe("none");
     },
     25 * MINUTES,
   );
@@ -82,7 +88,7 @@ describe.runIf(available)("docker engine: real Asterisk 22 and netfilter", () =>
         "description: sipvicious and SIPp themselves against Asterisk behind the default policy",
         "durationSeconds: 25",
         "firewall: { policy: default }",
-        "pbx: { accounts: [{ users: 200-209, password: tools-{user}-Secret }] }",
+        "pbx: { accounts: [{ users: 200-209, password: 'tools-{user}-Secret' }] }",
         "hosts:",
         "  scanner: { kind: addresses, addresses: [198.18.66.6] }",
         "  desk: { kind: addresses, addresses: [198.18.20.20] }",
@@ -103,16 +109,46 @@ describe.runIf(available)("docker engine: real Asterisk 22 and netfilter", () =>
   );
 
   it(
+    "placement router: the rules run in the router's FORWARD chain in front of the PBX",
+    async () => {
+      const directory = mkdtempSync(join(tmpdir(), "slamlab-router-"));
+      const yaml = [
+        "name: router-placement",
+        "description: the generated rules on a router in front of the PBX",
+        "durationSeconds: 20",
+        "firewall: { policy: { placement: router } }",
+        "pbx: { accounts: [{ users: 200-209, password: 'router-{user}-Secret' }] }",
+        "hosts: { scanner: { kind: addresses, addresses: [198.18.77.7] }, desk: { kind: addresses, addresses: [198.18.20.20] } }",
+        "traffic:",
+        "  - { name: flood, kind: register-flood, host: scanner, ratePps: 20, durationSeconds: 10, startSeconds: 1 }",
+        "  - { name: phone, kind: phones, host: desk, accounts: 201-201, startSeconds: 1 }",
+        "expect:",
+        "  - { source: flood, blockedWithinPackets: 10, keptBlocked: true }",
+        "  - { source: phone, registered: all, neverBlocked: true }",
+      ].join("\n");
+      writeFileSync(join(directory, "router.yaml"), `${yaml}\n`);
+      const report = await runScenario(loadScenario(join(directory, "router.yaml"), null), engine);
+      expect(report.expectations.filter((expectation) => !expectation.passed)).toEqual([]);
+      const drops = report.result.verdicts.filter((verdict) => verdict.verdict === "dropped");
+      expect(drops.length).toBeGreaterThan(0);
+      expect(new Set(drops.map((verdict) => verdict.rule.chain))).toEqual(new Set(["SLAM-CHECK", "SLAM-BLOCK"]));
+      expect(report.result.environment.placement).toBe("router");
+      expect(report.result.verdicts.filter((verdict) => verdict.rule.index === 0).every((verdict) => verdict.rule.chain === "FORWARD")).toBe(true);
+    },
+    5 * MINUTES,
+  );
+
+  it(
     "quotes iptables when it rejects a ruleset the parser accepted, and leaves nothing behind",
     async () => {
       const directory = mkdtempSync(join(tmpdir(), "slamlab-rejected-"));
       writeFileSync(
         join(directory, "bad.rules"),
-        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 5060 -m recent --rcheck --seconds 60 --hitcount 300 --name X -j DROP\nCOMMIT\n",
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 5060 -m recent --rcheck --seconds 60 --hitcount 65536 --name X -j DROP\nCOMMIT\n",
       );
       const yaml = `name: rejected\ndescription: iptables refuses this ruleset\ndurationSeconds: 10\nfirewall: { ruleset: bad.rules }\npbx: { accounts: [{ users: 200-201, password: p }] }\nhosts: { home: { kind: addresses, addresses: [198.18.1.1] } }\ntraffic: [{ name: p, kind: phones, host: home, accounts: 200-200 }]\nexpect: [{ source: p, registered: all }]\n`;
       writeFileSync(join(directory, "rejected.yaml"), yaml);
-      await expect(engine.run(loadScenario(join(directory, "rejected.yaml"), null))).rejects.toThrow(/iptables-restore rejected the ruleset .*hitcount/is);
+      await expect(engine.run(loadScenario(join(directory, "rejected.yaml"), null))).rejects.toThrow(/iptables-restore rejected the ruleset .*(line|Invalid argument)/is);
       expect(await labLeftovers()).toEqual({ containers: 0, networks: 0 });
     },
     5 * MINUTES,
@@ -134,6 +170,10 @@ describe.runIf(available)("docker engine: real Asterisk 22 and netfilter", () =>
     5 * MINUTES,
   );
 });
+
+function scenarioKinds(file: string): Map<string, string> {
+  return new Map(loadScenario(file, null).traffic.map((spec) => [spec.name, spec.kind]));
+}
 
 async function labLeftovers(): Promise<{ containers: number; networks: number }> {
   const dockerode = (await dockerRuntime()).container.dockerode;

@@ -41,7 +41,7 @@ describe("xt_recent --rcheck --seconds --hitcount", () => {
     expect(masked.accepts(udpPacket("198.18.1.2"), 1)).toBe(false);
   });
 
-  it("remembers only ip_pkt_list_tot (20) stamps: the ring wraps and old stamps are overwritten", () => {
+  it("counts only stamps inside the window, however many old ones the entry holds", () => {
     const firewall = firewallOf(`
 -A INPUT -m recent --set --name SIP --rsource
 -A INPUT -m recent --rcheck --seconds 10 --hitcount 20 --name SIP --rsource -j DROP`);
@@ -124,7 +124,8 @@ describe("xt_recent table size (ip_list_tot)", () => {
 
 describe("xt_recent options the kernel refuses", () => {
   it("rejects --hitcount above XT_RECENT_MAX_NSTAMPS - 1, naming the limit", () => {
-    expect(() => firewallOf("-A INPUT -m recent --rcheck --seconds 60 --hitcount 256 --name SIP -j DROP")).toThrow(/--hitcount 256 is larger than the allowed maximum 255/);
+    expect(() => firewallOf("-A INPUT -m recent --rcheck --seconds 60 --hitcount 65536 --name SIP -j DROP")).toThrow(/--hitcount 65536 is larger than the allowed maximum 65535/);
+    expect(() => firewallOf("-A INPUT -m recent --rcheck --seconds 60 --hitcount 65535 --name SIP -j DROP")).not.toThrow();
   });
 
   it("rejects two commands in one rule and --seconds with --set", () => {

@@ -2,8 +2,12 @@ import { formatIpv4, parseIpv4 } from "../../../../net/address.js";
 import type { MatchFactory, MatchState } from "../match.js";
 import { MatchOptions } from "./match-options.js";
 
-/** XT_RECENT_MAX_NSTAMPS (xt_recent.c): a hitcount must stay below it. */
-export const XT_RECENT_MAX_NSTAMPS = 256;
+/**
+ * XT_RECENT_MAX_NSTAMPS (xt_recent.c since the timestamp ring became u16):
+ * a hitcount must stay below it. Checked on the lab's Linux 6.18: 65535 loads,
+ * 65536 is refused with EINVAL.
+ */
+export const XT_RECENT_MAX_NSTAMPS = 65536;
 
 interface RecentEntry {
   readonly address: number;
