@@ -4,7 +4,7 @@
  * minus the traffic's own duration), the paced send rate one traffic
  * container sustains and its send-time error, and Asterisk's CPU under a
  * register flood with and without the generated firewall.
- * Run: npm run build && node dist/bench/docker-lab.js [--cold]
+ * Run: npm run build && node dist/bench/docker-lab.js [--cold] [--sections image,overhead,sending,cpu]
  */
 import { cpus } from "node:os";
 import { DockerEngine } from "../src/engines/docker/docker-engine.js";
@@ -17,18 +17,20 @@ import type { Scenario } from "../src/scenario/scenario.js";
 import { scenarioSchema } from "../src/scenario/schema.js";
 
 const engine = new DockerEngine();
+const sectionsArgument = process.argv.indexOf("--sections");
+const sections = new Set(sectionsArgument > 0 ? process.argv[sectionsArgument + 1]!.split(",") : ["image", "overhead", "sending", "cpu"]);
 console.log(`docker lab (${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, node ${process.version})`);
 
-if (process.argv.includes("--cold")) {
+if (sections.has("image") && process.argv.includes("--cold")) {
   const dockerode = (await dockerRuntime()).container.dockerode;
   for (const tag of [labImageTag(), labImageTag().replace("slamlab-lab", "slamlab-base")]) await dockerode.getImage(tag).remove({ force: true }).catch(() => undefined);
   const cold = await buildLabImage();
   console.log(`image build, cold (debootstrap + import + Dockerfile): ${cold.seconds.toFixed(1)} s`);
 }
 const warm = await buildLabImage();
-console.log(`image build, warm (content hash unchanged): ${warm.seconds.toFixed(2)} s`);
+if (sections.has("image")) console.log(`image build, warm (content hash unchanged): ${warm.seconds.toFixed(2)} s`);
 
-for (const name of ["port-reuse", "nat-office"]) {
+for (const name of sections.has("overhead") ? ["port-reuse", "nat-office"] : []) {
   const scenario = loadScenario(`${builtinScenarioDirectory()}/${name}.yaml`, null);
   const result = await engine.run(scenario);
   const overhead = result.wallMs / 1000 - scenario.durationSeconds;
@@ -53,8 +55,8 @@ const dropScanner = {
   path: "<drop scanner>",
   text: "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -s 198.18.66.6/32 -j DROP\nCOMMIT\n",
 };
-console.log("paced sending from one traffic container (the firewall drops it all, so only sending is measured):");
-for (const rate of [1_000, 10_000, 50_000, 100_000]) {
+if (sections.has("sending")) console.log("paced sending from one traffic container (the firewall drops it all, so only sending is measured):");
+for (const rate of sections.has("sending") ? [1_000, 10_000, 50_000, 100_000] : []) {
   const result = await engine.run(flood(rate, 3, dropScanner));
   const sent = result.verdicts.filter((verdict) => verdict.direction === "to-pbx").length;
   const env = result.environment;
@@ -65,8 +67,8 @@ for (const rate of [1_000, 10_000, 50_000, 100_000]) {
 
 const acceptAll = { kind: "ruleset" as const, path: "<accept all>", text: "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n" };
 const generated = { kind: "policy" as const, policy: policySchema.parse({}), policyName: "default" };
-console.log("Asterisk CPU under a 2,000 REGISTER/s flood for 20 s:");
-for (const [label, firewall] of [["without a firewall", acceptAll], ["with the default policy", generated]] as const) {
+if (sections.has("cpu")) console.log("Asterisk CPU under a 2,000 REGISTER/s flood for 20 s:");
+for (const [label, firewall] of sections.has("cpu") ? ([["without a firewall", acceptAll], ["with the default policy", generated]] as const) : []) {
   const result = await engine.run(flood(2_000, 20, firewall));
   console.log(`  ${label.padEnd(24)} Asterisk used ${result.environment["asterisk cpu (s)"]} s of CPU`);
 }

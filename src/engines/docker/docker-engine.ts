@@ -130,11 +130,12 @@ export class DockerEngine implements Engine {
       const sends: SendRecord[] = [];
       const events: AgentEvent[] = [];
       for (const site of sourcesBySite.keys()) {
-        sends.push(...(JSON.parse(await readFile(join(lab.out, `${site}.sends.json`), "utf8")) as SendRecord[]));
-        events.push(...(JSON.parse(await readFile(join(lab.out, `${site}.events.json`), "utf8")) as AgentEvent[]));
+        // Loops, not push(...list): a flood's send log has more entries than the call stack takes arguments.
+        for (const send of JSON.parse(await readFile(join(lab.out, `${site}.sends.json`), "utf8")) as SendRecord[]) sends.push(send);
+        for (const event of JSON.parse(await readFile(join(lab.out, `${site}.events.json`), "utf8")) as AgentEvent[]) events.push(event);
       }
       const joined = await joinVerdicts({ verdictLog: join(lab.out, "verdicts.pcap"), sends, ruleset, pbxAddress: scenario.pbx.address, t0EpochMs, keepPackets: options.keepPackets === true, toolAgents });
-      events.push(...joined.toolEvents);
+      for (const event of joined.toolEvents) events.push(event);
       joined.verdicts.sort((a, b) => a.atUs - b.atUs);
       const order = joined.verdicts.map((verdict) => verdict.packetId);
       const verdicts = joined.verdicts.map((verdict, index) => ({ ...verdict, packetId: index }));
