@@ -1,7 +1,7 @@
 import { formatIpv4 } from "../../net/address.js";
 import type { Packet } from "../../net/packet.js";
 import type { KernelSettings } from "./kernel-settings.js";
-import type { CtState } from "./netfilter/match.js";
+import type { CtState, PacketContext } from "./netfilter/match.js";
 
 interface ConntrackEntry {
   readonly protocol: number;
@@ -26,6 +26,19 @@ export interface CtClassification {
   readonly assured: boolean;
   /** The entry (new and unconfirmed for a NEW packet); commit() confirms it if the filter accepted. */
   readonly entry: ConntrackEntry | null;
+}
+
+/** What the filter table knows of a packet once conntrack has classified it, at a hook. */
+export function contextAfterConntrack(classification: CtClassification, jiffies: number, hook: "INPUT" | "FORWARD" | "OUTPUT", outInterface: string): PacketContext {
+  return {
+    jiffies,
+    ctState: classification.state,
+    ctReply: classification.reply,
+    ctSeenReply: classification.seenReply,
+    ctAssured: classification.assured,
+    outInterface: hook === "INPUT" ? "" : outInterface,
+    hook,
+  };
 }
 
 const UNTRACKED: CtClassification = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, entry: null };

@@ -2,10 +2,10 @@ import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { decodeIpv4 } from "../../net/ipv4.js";
 import type { RuleRef } from "../../firewall/ruleset.js";
 import type { RunResult } from "../../verdict/run-result.js";
-import { ConntrackTable } from "./conntrack.js";
+import { ConntrackTable, contextAfterConntrack } from "./conntrack.js";
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
 import { compileFirewall } from "./netfilter/interpreter.js";
-import type { MatchState, PacketContext } from "./netfilter/match.js";
+import type { MatchState } from "./netfilter/match.js";
 import { dumpRecentTable, recentTableNames } from "./netfilter/matches/recent.js";
 
 export interface RecordedJudgement {
@@ -32,15 +32,7 @@ export function judgeRecorded(result: RunResult, placement: "host" | "router", k
     const jiffies = settings.startJiffies + Math.floor((Math.max(0, verdict.atUs) * settings.hz) / 1_000_000);
     const classification = conntrack.classify(packet, jiffies);
     const hook = placement === "router" ? "FORWARD" : verdict.direction === "to-pbx" ? "INPUT" : "OUTPUT";
-    const context: PacketContext = {
-      jiffies,
-      ctState: classification.state,
-      ctReply: classification.reply,
-      ctSeenReply: classification.seenReply,
-      ctAssured: classification.assured,
-      outInterface: hook === "INPUT" ? "" : "eth0",
-      hook,
-    };
+    const context = contextAfterConntrack(classification, jiffies, hook, "eth0");
     const recentBefore = recentTableNames(state)
       .map((name) => `${name}: ${dumpRecentTable(state, name).split("\n").length} entries`)
       .join("; ");

@@ -14,12 +14,12 @@ import { forkRandom } from "../../traffic/random.js";
 import type { AgentEvent, Direction, Verdict } from "../../verdict/verdict.js";
 import type { Engine, RunOptions, RunResult } from "../engine.js";
 import { createAsteriskPbx } from "./asterisk-pbx.js";
-import { ConntrackTable } from "./conntrack.js";
+import { ConntrackTable, contextAfterConntrack } from "./conntrack.js";
 import { EventQueue } from "./event-queue.js";
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
 import { NatRouter } from "./nat-router.js";
 import { compileFirewall, type CompiledFirewall } from "./netfilter/interpreter.js";
-import type { MatchState, PacketContext } from "./netfilter/match.js";
+import type { MatchState } from "./netfilter/match.js";
 
 /** The lab's PBX-facing interface name, as the firewall's -i/-o see it. */
 const LAB_INTERFACE = "eth0";
@@ -109,16 +109,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const judge = (packet: Packet, hook: "INPUT" | "FORWARD" | "OUTPUT", direction: Direction, sender: Sender, atUs: number) => {
     const jiffies = jiffiesAt(atUs);
     const classification = conntrack.classify(packet, jiffies);
-    const context: PacketContext = {
-      jiffies,
-      ctState: classification.state,
-      ctReply: classification.reply,
-      ctSeenReply: classification.seenReply,
-      ctAssured: classification.assured,
-      outInterface: hook === "INPUT" ? "" : LAB_INTERFACE,
-      hook,
-    };
-    const judgement = firewall.judge(hook, packet, context);
+    const judgement = firewall.judge(hook, packet, contextAfterConntrack(classification, jiffies, hook, LAB_INTERFACE));
     if (judgement.accepted) conntrack.commit(classification);
     packets?.push(packet.bytes);
     verdicts.push({
