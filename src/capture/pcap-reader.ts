@@ -38,7 +38,7 @@ export async function* readPcap(file: ChunkedFile, warnings: CaptureWarnings, op
     for (let index = 0; ; index++) {
       if (!(file.available >= 16 || (await file.ensure(16)))) {
         if (file.available === 0) return;
-        truncated(file, index, "record header", options, warnings);
+        endMidRecord(file, `the record header of packet ${index + 1}`, index, options, warnings);
         return;
       }
       const recordOffset = file.offset;
@@ -59,7 +59,7 @@ export async function* readPcap(file: ChunkedFile, warnings: CaptureWarnings, op
       if (snapLength > 0 && includedLength > snapLength) warn(warnings, "packet longer than the snap length", recordOffset);
       if (includedLength > originalLength) warn(warnings, "captured length above the length on the wire", recordOffset);
       if (!(file.available >= 16 + includedLength || (await file.ensure(16 + includedLength)))) {
-        truncated(file, index, "packet data", options, warnings);
+        endMidRecord(file, `the packet data of packet ${index + 1}`, index, options, warnings);
         return;
       }
       const start = file.position + 16;
@@ -73,7 +73,11 @@ export async function* readPcap(file: ChunkedFile, warnings: CaptureWarnings, op
   }
 }
 
-function truncated(file: ChunkedFile, index: number, where: string, options: ReadOptions, warnings: CaptureWarnings): void {
+/**
+ * A capture that ends mid-record (tcpdump killed while writing): an error that
+ * says where, or with --allow-truncated a counted warning and the intact records.
+ */
+export function endMidRecord(file: ChunkedFile, where: string, recordsBefore: number, options: ReadOptions, warnings: CaptureWarnings): void {
   const offset = file.offset;
   if (options.allowTruncated) {
     warn(warnings, "capture cut short in the middle of a packet (rest ignored)", offset);
@@ -81,7 +85,7 @@ function truncated(file: ChunkedFile, index: number, where: string, options: Rea
   }
   throw new CaptureError(
     "CAPTURE_TRUNCATED",
-    `${file.path}: the capture ends inside the ${where} of packet ${index + 1} at byte ${offset} (${file.available} bytes left); the ${index} packets before it are intact: pass --allow-truncated to use them`,
+    `${file.path}: the capture ends inside ${where} at byte ${offset} (${file.available} bytes left); the ${recordsBefore} packets before it are intact: pass --allow-truncated to use them`,
     offset,
   );
 }

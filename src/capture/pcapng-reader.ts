@@ -3,7 +3,7 @@ import type { CapturedFrame, CaptureWarnings } from "./captured-frame.js";
 import { warn } from "./captured-frame.js";
 import type { ChunkedFile } from "./chunked-file.js";
 import { isSupportedLinkType, linkTypeName } from "./link-types.js";
-import { MAX_RECORD_BYTES, type ReadOptions } from "./pcap-reader.js";
+import { endMidRecord, MAX_RECORD_BYTES, type ReadOptions } from "./pcap-reader.js";
 
 const SECTION_HEADER = 0x0a0d0d0a;
 const INTERFACE_DESCRIPTION = 0x00000001;
@@ -39,7 +39,7 @@ export async function* readPcapng(file: ChunkedFile, warnings: CaptureWarnings, 
     for (;;) {
       if (!(file.available >= 12 || (await file.ensure(12)))) {
         if (file.available === 0) return;
-        cutShort(file, index, options, warnings);
+        endMidRecord(file, "a block", index, options, warnings);
         return;
       }
       const blockOffset = file.offset;
@@ -65,7 +65,7 @@ export async function* readPcapng(file: ChunkedFile, warnings: CaptureWarnings, 
         );
       }
       if (!(file.available >= length || (await file.ensure(length)))) {
-        cutShort(file, index, options, warnings);
+        endMidRecord(file, "a block", index, options, warnings);
         return;
       }
       const view = file.view;
@@ -196,17 +196,4 @@ function readPacketBlock(
     offset: blockOffset,
     ...(comment !== undefined ? { comment } : {}),
   };
-}
-
-function cutShort(file: ChunkedFile, index: number, options: ReadOptions, warnings: CaptureWarnings): void {
-  const offset = file.offset;
-  if (options.allowTruncated) {
-    warn(warnings, "capture cut short in the middle of a block (rest ignored)", offset);
-    return;
-  }
-  throw new CaptureError(
-    "CAPTURE_TRUNCATED",
-    `${file.path}: the capture ends inside a block at byte ${offset} (${file.available} bytes left) after ${index} packets; pass --allow-truncated to use them`,
-    offset,
-  );
 }

@@ -15,12 +15,11 @@ export interface RegistrationSettings {
   readonly password: string;
   readonly expiresSeconds: number;
   readonly userAgent: string;
-  /** Seconds before the first retry after a failure; doubles per failure. */
-  readonly retryBaseSeconds?: number;
   /** A broken phone retries on a fixed interval instead (undefined: back off). */
   readonly fixedRetrySeconds?: number;
 }
 
+const FIRST_RETRY_SECONDS = 30;
 const MAX_RETRY_SECONDS = 1800;
 
 export class Registration {
@@ -31,7 +30,6 @@ export class Registration {
   private nonceCount = 0;
   /** Bumped on stop() and on every new cycle; stale timers see a different value and do nothing. */
   private generation = 0;
-  private registeredOnce = false;
   onRegistered: (() => void) | undefined;
 
   constructor(
@@ -41,10 +39,6 @@ export class Registration {
   ) {
     this.callId = `${client.token(24)}@${client.endpoint.address}`;
     this.fromTag = client.token(10);
-  }
-
-  get hasRegistered(): boolean {
-    return this.registeredOnce;
   }
 
   start(): void {
@@ -111,7 +105,6 @@ export class Registration {
     if (response.status >= 200 && response.status < 300) {
       const granted = Number(/;\s*expires=(\d+)/i.exec(response.header("contact") ?? "")?.[1] ?? response.header("expires") ?? this.settings.expiresSeconds);
       this.failures = 0;
-      this.registeredOnce = true;
       this.context.record({ atUs: now, agent, kind: "registered", account, detail: `expires ${granted} s` });
       this.onRegistered?.();
       const generation = ++this.generation;
@@ -131,8 +124,7 @@ export class Registration {
     if (fixed !== undefined) {
       delaySeconds = fixed;
     } else {
-      const base = this.settings.retryBaseSeconds ?? 30;
-      const ceiling = Math.min(MAX_RETRY_SECONDS, base * 2 ** this.failures);
+      const ceiling = Math.min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** this.failures);
       delaySeconds = ceiling * (0.5 + 0.5 * this.context.random());
       this.failures++;
     }

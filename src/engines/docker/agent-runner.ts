@@ -23,7 +23,7 @@ import { toolCommand } from "./tool-command.js";
 
 const spec = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as RunnerSpec;
 const own = new Set(spec.sources);
-const scenario = { ...spec.scenario, traffic: spec.scenario.traffic };
+const scenario = spec.scenario;
 const replays = await loadReplays({ ...scenario, traffic: scenario.traffic.filter((source) => own.has(source.name)) });
 const sources = createTrafficSources(scenario, replays, { only: own, tools: "placeholders" });
 const tools = scenario.traffic.filter((source): source is Extract<typeof source, { kind: "tool" }> => source.kind === "tool" && own.has(source.name));

@@ -12,8 +12,6 @@ export interface JoinedVerdicts {
   readonly packets: Uint8Array[];
   /** Logged packets to or from the PBX that no traffic source sent (nor answered). */
   readonly unmatched: number;
-  /** Verdicts per rule ("INPUT:3"), for the cross-check against iptables-save -c. */
-  readonly perRule: Map<string, number>;
   /** Registrations of real tools, read from the 200s the PBX sent them. */
   readonly toolEvents: AgentEvent[];
   /** Every record in the verdict log, lab traffic or not: iptables' counters must say the same. */
@@ -56,7 +54,6 @@ export async function joinVerdicts(options: {
   const t0Ns = BigInt(options.t0EpochMs) * 1_000_000n;
   const verdicts: Verdict[] = [];
   const packets: Uint8Array[] = [];
-  const perRule = new Map<string, number>();
   let unmatched = 0;
   let records = 0;
   for await (const frame of await openCapture(options.verdictLog, { allowTruncated: true })) {
@@ -85,8 +82,6 @@ export async function joinVerdicts(options: {
     const chain = match[1]!;
     const index = Number(match[2]);
     const rule = ruleRef(options.ruleset, chain, index);
-    const key = `${chain}:${index}`;
-    perRule.set(key, (perRule.get(key) ?? 0) + 1);
     const accepted = rule.target === "ACCEPT";
     verdicts.push({
       packetId: verdicts.length,
@@ -109,5 +104,5 @@ export async function joinVerdicts(options: {
       toolEvents.push({ atUs: verdicts.at(-1)!.atUs, source: tool.source, agent: tool.agent, kind: "registered", detail: "200 OK to the tool's REGISTER" });
     }
   }
-  return { verdicts, packets, unmatched, perRule, toolEvents, records };
+  return { verdicts, packets, unmatched, toolEvents, records };
 }

@@ -64,9 +64,10 @@ export async function buildLabImage(progress: ImageProgress = silentProgress): P
     if (await pulled(dockerode, "debian:sid")) {
       from = "debian:sid";
     } else {
-      progress.step(`no registry answers: debootstrap ${SUITE} with ${LAB_PACKAGES.join(", ")} (about a minute)`);
+      progress.step(`no registry answers: base from debootstrap ${SUITE} with ${LAB_PACKAGES.join(", ")} (about a minute when not built before)`);
       from = `slamlab-base:${hash}`;
-      await debootstrapBase(join(work, "rootfs"), from, dockerode, progress);
+      // A base from an earlier build of the same recipe is reused: only the Dockerfile step failed then.
+      if (!(await imageExists(dockerode, from))) await debootstrapBase(join(work, "rootfs"), from, dockerode, progress);
     }
     const install = from === "debian:sid" ? `RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${LAB_PACKAGES.join(" ")} && rm -rf /var/lib/apt/lists/*\n` : "";
     const dockerfile = `FROM ${from}\n${install}RUN sh -c "${VERSIONS_SCRIPT.replace(/"/g, '\\"').replace(/\$/g, "\\$")}" > /etc/slamlab-versions\nLABEL ${LABEL_APP}=slamlab slamlab.recipe=${hash}\n`;
