@@ -35,23 +35,32 @@ export interface RunComparison {
  * from what the model gets wrong.
  */
 export function compareRuns(model: RunResult, real: RunResult, rejudged: ReadonlyArray<{ accepted: boolean; rule: RuleRef; recentBefore: string }>): RunComparison {
-  const key = (verdict: Verdict) => `${verdict.source}\u0000${verdict.agent}\u0000${verdict.direction}`;
+  // Pairing by SIP transaction (and the retransmission's number within it) keeps one missing
+  // retransmission from shifting every later packet of the agent onto the wrong partner.
+  const byTransaction = model.packets !== undefined && real.packets !== undefined;
+  const key = (verdict: Verdict, run: RunResult) =>
+    `${verdict.source}\u0000${verdict.agent}\u0000${verdict.direction}\u0000${byTransaction ? sipTransactionOf(run.packets![verdict.packetId]) : ""}`;
   const modelSequences = new Map<string, Verdict[]>();
   for (const verdict of model.verdicts) {
-    const list = modelSequences.get(key(verdict));
+    const k = key(verdict, model);
+    const list = modelSequences.get(k);
     if (list) list.push(verdict);
-    else modelSequences.set(key(verdict), [verdict]);
+    else modelSequences.set(k, [verdict]);
   }
+  const occurrences = new Map<string, number>();
   const positions = new Map<string, number>();
   const semantic: Disagreement[] = [];
   const timingOnly: Disagreement[] = [];
   let paired = 0;
   let agreeing = 0;
   real.verdicts.forEach((realVerdict, index) => {
-    const k = key(realVerdict);
-    const position = positions.get(k) ?? 0;
-    positions.set(k, position + 1);
-    const modelVerdict = modelSequences.get(k)?.[position];
+    const agentKey = `${realVerdict.source}\u0000${realVerdict.agent}\u0000${realVerdict.direction}`;
+    const position = positions.get(agentKey) ?? 0;
+    positions.set(agentKey, position + 1);
+    const k = key(realVerdict, real);
+    const occurrence = occurrences.get(k) ?? 0;
+    occurrences.set(k, occurrence + 1);
+    const modelVerdict = modelSequences.get(k)?.[occurrence];
     if (!modelVerdict) return;
     paired++;
     if (modelVerdict.verdict === realVerdict.verdict) {
@@ -75,4 +84,17 @@ export function compareRuns(model: RunResult, real: RunResult, rejudged: Readonl
   });
   const unpaired = model.verdicts.length + real.verdicts.length - 2 * paired;
   return { paired, agreeing, semantic, timingOnly, unpaired };
+}
+
+const CALL_ID = /^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)/im;
+const CSEQ = /^CSeq[ \t]*:[ \t]*(\d+[ \t]+[A-Za-z]+)/im;
+
+/** "Call-ID CSeq" of a SIP datagram, "" for anything else (a later fragment, not SIP). */
+export function sipTransactionOf(datagram: Uint8Array | undefined): string {
+  if (!datagram || datagram.length < 28 || datagram[9] !== 17) return "";
+  const headerLength = (datagram[0]! & 0x0f) * 4;
+  const text = Buffer.from(datagram.buffer, datagram.byteOffset + headerLength + 8, Math.max(0, Math.min(datagram.length - headerLength - 8, 2048))).toString("latin1");
+  const callId = CALL_ID.exec(text)?.[1];
+  const cseq = CSEQ.exec(text)?.[1];
+  return callId && cseq ? `${callId} ${cseq.replace(/\s+/, " ")}` : "";
 }

@@ -3,7 +3,7 @@ import { judgeRecorded } from "../../src/engines/model/judge-recorded.js";
 import { runModel } from "../../src/engines/model/model-engine.js";
 import { builtinScenarioDirectory } from "../../src/scenario/catalogue.js";
 import { loadScenario } from "../../src/scenario/load-scenario.js";
-import { compareRuns } from "../../src/verdict/compare-runs.js";
+import { compareRuns, sipTransactionOf } from "../../src/verdict/compare-runs.js";
 
 describe("comparing runs packet by packet (slamlab diff)", () => {
   it("the model judging a recorded run's packets at their recorded times decides as that run did", () => {
@@ -32,5 +32,34 @@ describe("comparing runs packet by packet (slamlab diff)", () => {
     expect(comparison.semantic).toHaveLength(1);
     expect(comparison.semantic[0]).toMatchObject({ position: 10, model: { verdict: "dropped" }, real: { verdict: "delivered" } });
     expect(comparison.timingOnly).toEqual([]);
+  });
+
+  it("counts a difference as timing-only when the model, given the kernel's packet times, decides as the kernel did", () => {
+    const scenario = loadScenario(`${builtinScenarioDirectory()}/port-reuse.yaml`, null);
+    const model = runModel(scenario, { keepPackets: true });
+    // The "kernel" got the attacker's 10th request and everything after it 61 s late, past the 60 s window.
+    const tenth = model.verdicts.filter((verdict) => verdict.direction === "to-pbx")[9]!;
+    const late = { ...model, verdicts: model.verdicts.map((verdict) => (verdict.packetId >= tenth.packetId ? { ...verdict, atUs: verdict.atUs + 61_000_000 } : verdict)) };
+    const rejudged = judgeRecorded(late, "host");
+    const real = { ...late, verdicts: late.verdicts.map((verdict, index) => ({ ...verdict, verdict: rejudged[index]!.accepted ? ("delivered" as const) : ("dropped" as const) })) };
+    const comparison = compareRuns(model, real, rejudged);
+    expect(comparison.timingOnly.length).toBeGreaterThan(0);
+    expect(comparison.timingOnly[0]).toMatchObject({ position: 10, model: { verdict: "dropped" }, real: { verdict: "delivered" } });
+    expect(comparison.semantic).toEqual([]);
+  });
+
+  it("pairs by SIP transaction, so a packet only one engine judged does not shift the agent's later packets", () => {
+    const run = runModel(loadScenario(`${builtinScenarioDirectory()}/nat-office.yaml`, "no-allowlist"), { keepPackets: true });
+    // A request after which the same phone's verdicts change, so a pairing shifted by one would disagree.
+    const verdictChangesAfter = (index: number) => {
+      const { source, agent } = run.verdicts[index]!;
+      const later = run.verdicts.slice(index).filter((verdict) => verdict.source === source && verdict.agent === agent && verdict.direction === "to-pbx");
+      return later.some((verdict, at) => at > 0 && verdict.verdict !== later[at - 1]!.verdict);
+    };
+    const missing = run.verdicts.findIndex((verdict, index) => verdict.direction === "to-pbx" && sipTransactionOf(run.packets![verdict.packetId]) !== "" && verdictChangesAfter(index));
+    expect(missing).toBeGreaterThanOrEqual(0);
+    const real = { ...run, verdicts: run.verdicts.filter((_, index) => index !== missing) };
+    const comparison = compareRuns(run, real, judgeRecorded(real, "host"));
+    expect(comparison).toMatchObject({ paired: run.verdicts.length - 1, agreeing: run.verdicts.length - 1, unpaired: 1 });
   });
 });

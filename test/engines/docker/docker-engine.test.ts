@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -8,6 +8,11 @@ import { DockerEngine } from "../../../src/engines/docker/docker-engine.js";
 import { dockerRuntime, LABEL_APP } from "../../../src/engines/docker/docker-runtime.js";
 import { buildLabImage } from "../../../src/engines/docker/lab-image.js";
 import { runModel } from "../../../src/engines/model/model-engine.js";
+import { TIMING_ONLY_LIMIT } from "../../../src/cli/commands/diff.js";
+import { compareEngines } from "../../../src/engines/compare-engines.js";
+import { checkExpectations } from "../../../src/verdict/expectations.js";
+import { computeOutcomes } from "../../../src/verdict/outcomes.js";
+import type { RunComparison } from "../../../src/verdict/compare-runs.js";
 import { listBuiltinScenarios } from "../../../src/scenario/catalogue.js";
 import { loadScenario } from "../../../src/scenario/load-scenario.js";
 import { ensureBuild } from "../../helpers/ensure-build.js";
@@ -29,6 +34,14 @@ const root = join(import.meta.dirname, "..", "..", "..");
 const engine = new DockerEngine();
 const MINUTES = 60_000;
 
+/** SLAMLAB_AGREEMENT_LOG: where each built-in's model/kernel agreement goes (JSON lines), for the README's figures. */
+function recordAgreement(label: string, comparison: RunComparison): void {
+  const log = process.env.SLAMLAB_AGREEMENT_LOG;
+  if (!log) return;
+  const { paired, agreeing, unpaired } = comparison;
+  appendFileSync(log, `${JSON.stringify({ label, paired, agreeing, semantic: comparison.semantic.length, timingOnly: comparison.timingOnly.length, unpaired })}\n`);
+}
+
 describe.runIf(requireDocker && !available)("docker engine required", () => {
   it("finds a Docker engine (SLAMLAB_REQUIRE_DOCKER=1)", () => {
     expect.fail("SLAMLAB_REQUIRE_DOCKER=1 but no Docker engine answers: run bash ci/setup-docker.sh");
@@ -45,9 +58,16 @@ describe.runIf(available)("docker engine: real Asterisk 22 and netfilter", () =>
   const runs = listBuiltinScenarios().flatMap((entry) => [null, ...entry.variants].map((variant) => ({ file: entry.file, variant, label: variant ? `${entry.name} [${variant}]` : entry.name })));
 
   it.each(runs)(
-    "$label meets every expectation",
-    async ({ file, variant }) => {
-      const report = await runScenario(loadScenario(file, variant), engine);
+    "$label meets every expectation and agrees with the model engine",
+    async ({ file, variant, label }) => {
+      const scenario = loadScenario(file, variant);
+      const { real, comparison } = await compareEngines(scenario, engine);
+      const outcomes = computeOutcomes(real);
+      const report = { result: real, outcomes, expectations: checkExpectations(scenario, outcomes) };
+      recordAgreement(label, comparison);
+      // Issue 5: no semantic difference, and timing-only differences under 0.1% of packets.
+      expect(comparison.semantic).toEqual([]);
+      expect(comparison.timingOnly.length / Math.max(1, comparison.paired)).toBeLessThan(TIMING_ONLY_LIMIT);
       const failures = report.expectations.filter((expectation) => !expectation.passed);
       expect(failures, JSON.stringify(report.result.environment)).toEqual([]);
       expect(report.result.environment.asterisk).toMatch(/^Asterisk 22\./);

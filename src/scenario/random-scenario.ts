@@ -1,0 +1,240 @@
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { randomInt, seededRandom, type Random } from "../traffic/random.js";
+
+/**
+ * Seeded random scenarios for the differential suite (model vs kernel): a
+ * random mix of sources, rates, address counts and port reuse, behind a
+ * random generated policy or a random hand-written ruleset drawn from the
+ * constructs the model engine claims to interpret. Runs are short (6-12 s of
+ * traffic) with windows of a few seconds, so blocks, expiries and re-blocks all
+ * happen inside one docker run.
+ */
+export interface RandomScenario {
+  readonly name: string;
+  /** The scenario document, ready for YAML. */
+  readonly document: Record<string, unknown>;
+  /** A hand-written ruleset the document names as `<name>.rules`; null when a policy is used. */
+  readonly rulesetText: string | null;
+}
+
+const PBX_ADDRESS = "198.51.100.10";
+const FIRST_ACCOUNT = 200;
+const ACCOUNT_COUNT = 40;
+
+const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+const chance = (random: Random, probability: number): boolean => random() < probability;
+const tenths = (random: Random, min: number, max: number): number => randomInt(random, min * 10, max * 10) / 10;
+
+/** Hands out lab addresses and accounts so no two sources collide. */
+class Allocator {
+  private nextWanHost = 1;
+  private nextRange = 1;
+  private nextAccount = FIRST_ACCOUNT;
+
+  wanAddress(): string {
+    const host = this.nextWanHost++;
+    return `198.18.${Math.floor(host / 200) + 1}.${(host % 200) + 10}`;
+  }
+
+  rangeCidr(): string {
+    return `198.19.${this.nextRange++}.0/24`;
+  }
+
+  /** `count` accounts as a range, or null when every account is taken. */
+  accounts(count: number): string | null {
+    if (this.nextAccount + count > FIRST_ACCOUNT + ACCOUNT_COUNT) return null;
+    const first = this.nextAccount;
+    this.nextAccount += count;
+    return `${first}-${first + count - 1}`;
+  }
+}
+
+export function randomScenario(seed: number): RandomScenario {
+  const random = seededRandom(seed ^ 0x5eed5eed);
+  const name = `random-${seed}`;
+  const durationSeconds = randomInt(random, 6, 12);
+  const allocate = new Allocator();
+  const hosts: Record<string, unknown> = {};
+  const traffic: Record<string, unknown>[] = [];
+  let officeUsed = false;
+
+  const sourceCount = randomInt(random, 2, 5);
+  for (let index = 0; index < sourceCount; index++) {
+    const sourceName = `s${index}`;
+    const start = tenths(random, 0, durationSeconds / 2);
+    const kind = pick(random, ["phones", "register-flood", "register-flood", "broken-phone", "roaming-user", "blf-subscribe"] as const);
+    if (kind === "register-flood") {
+      const distributed = chance(random, 0.3);
+      hosts[sourceName] = distributed ? { kind: "range", cidr: allocate.rangeCidr(), count: randomInt(random, 2, 8) } : { kind: "addresses", addresses: [allocate.wanAddress()] };
+      const mode = pick(random, ["svwar", "svcrack"] as const);
+      traffic.push({
+        name: sourceName,
+        kind,
+        host: sourceName,
+        mode,
+        ratePps: chance(random, 0.15) ? randomInt(random, 50, 200) : tenths(random, 0.5, 30),
+        startSeconds: start,
+        durationSeconds: tenths(random, 1, durationSeconds - start),
+        extensions: mode === "svcrack" ? `${FIRST_ACCOUNT}-${FIRST_ACCOUNT}` : `${FIRST_ACCOUNT}-${FIRST_ACCOUNT + 99}`,
+        sourcePort: pick(random, [5060, "random", randomInt(random, 1024, 65000)] as const),
+      });
+      continue;
+    }
+    const accountCount = kind === "phones" ? randomInt(random, 1, 6) : 1;
+    const accounts = allocate.accounts(accountCount);
+    if (accounts === null) continue;
+    const firstAccount = accounts.split("-")[0]!;
+    if (kind === "phones") {
+      const behindNat: boolean = !officeUsed && chance(random, 0.4);
+      officeUsed ||= behindNat;
+      hosts[sourceName] = behindNat ? { kind: "nat", public: allocate.wanAddress(), lan: "192.0.2.0/24" } : { kind: "addresses", addresses: [allocate.wanAddress()] };
+      traffic.push({
+        name: sourceName,
+        kind,
+        host: sourceName,
+        count: behindNat ? accountCount : 1,
+        accounts: behindNat ? accounts : `${firstAccount}-${firstAccount}`,
+        startSeconds: start,
+        spreadSeconds: tenths(random, 0, 3),
+        wrongPassword: chance(random, 0.15),
+      });
+    } else if (kind === "broken-phone") {
+      hosts[sourceName] = { kind: "addresses", addresses: [allocate.wanAddress()] };
+      traffic.push({ name: sourceName, kind, host: sourceName, account: firstAccount, startSeconds: start, intervalSeconds: tenths(random, 0.3, 2), durationSeconds: tenths(random, 2, durationSeconds - start) });
+    } else if (kind === "roaming-user") {
+      hosts[sourceName] = { kind: "addresses", addresses: Array.from({ length: randomInt(random, 2, 3) }, () => allocate.wanAddress()) };
+      traffic.push({ name: sourceName, kind, host: sourceName, account: firstAccount, startSeconds: start, moveEverySeconds: tenths(random, 2, 6) });
+    } else {
+      hosts[sourceName] = { kind: "addresses", addresses: [allocate.wanAddress()] };
+      traffic.push({ name: sourceName, kind, host: sourceName, account: firstAccount, startSeconds: start, keys: randomInt(random, 1, 40), watch: `${FIRST_ACCOUNT}-${FIRST_ACCOUNT + ACCOUNT_COUNT - 1}` });
+    }
+  }
+  if (!traffic.some((spec) => spec.kind === "register-flood")) {
+    hosts.scan = { kind: "addresses", addresses: [allocate.wanAddress()] };
+    traffic.push({ name: "scan", kind: "register-flood", host: "scan", mode: "svwar", ratePps: tenths(random, 1, 20), durationSeconds: durationSeconds / 2 });
+  }
+  // What must hold whatever the firewall does; the suite's real check is the engines' agreement.
+  const expect = traffic
+    .filter((spec) => spec.kind === "register-flood")
+    .map((spec) => ({ source: spec.name, registered: "none", because: "a scanner holds no valid password" }));
+
+  const addresses = Object.values(hosts).flatMap((host) => {
+    const spec = host as { kind: string; addresses?: string[]; public?: string; cidr?: string };
+    return spec.kind === "addresses" ? spec.addresses! : spec.kind === "nat" ? [spec.public!] : [spec.cidr!];
+  });
+  const useRuleset = chance(random, 0.45);
+  const document: Record<string, unknown> = {
+    name,
+    description: `seeded random scenario ${seed} for the differential suite (model vs kernel)`,
+    seed,
+    durationSeconds,
+    firewall: useRuleset ? { ruleset: `${name}.rules` } : { policy: randomPolicy(random, addresses) },
+    pbx: { address: PBX_ADDRESS, accounts: [{ users: `${FIRST_ACCOUNT}-${FIRST_ACCOUNT + ACCOUNT_COUNT - 1}`, password: "rnd-{user}-Pw" }] },
+    hosts,
+    traffic,
+    expect,
+  };
+  return { name, document, rulesetText: useRuleset ? randomRuleset(random, addresses) : null };
+}
+
+export function randomScenarioYaml(scenario: RandomScenario): string {
+  return stringify(scenario.document, { lineWidth: 0 });
+}
+
+function randomPolicy(random: Random, addresses: readonly string[]): Record<string, unknown> {
+  const matcher = chance(random, 0.65)
+    ? { kind: "recent", hits: randomInt(random, 2, 15), seconds: randomInt(random, 1, 8) }
+    : { kind: "hashlimit", rate: randomInt(random, 1, 30), per: pick(random, ["second", "minute"]), burst: randomInt(random, 1, 10), expireSeconds: randomInt(random, 2, 15) };
+  const blockSeconds = randomInt(random, 1, 8);
+  const strikes = randomInt(random, 2, 3);
+  const methods = ["REGISTER", ...["SUBSCRIBE", "INVITE", "OPTIONS"].filter(() => chance(random, 0.25))];
+  return {
+    placement: chance(random, 0.15) ? "router" : "host",
+    matcher,
+    methods,
+    methodMatch: pick(random, ["string", "u32"]),
+    stringAlgo: pick(random, ["kmp", "bm"]),
+    blockSeconds,
+    allowSites: chance(random, 0.2) ? [pick(random, addresses)] : [],
+    // Within the validator's bounds: the window holds `strikes` blocks, the long block outlasts the short one.
+    escalation: chance(random, 0.25)
+      ? { enabled: true, strikes, withinSeconds: strikes * blockSeconds + randomInt(random, 1, 10), blockSeconds: blockSeconds + randomInt(random, 0, 12) }
+      : { enabled: false },
+  };
+}
+
+/** Hex of the first four bytes of a method, as u32 compares the UDP payload's first word. */
+const firstWord = (method: string) => `0x${Buffer.from(method.slice(0, 4)).toString("hex")}`;
+
+function methodMatch(random: Random, method: string): string {
+  const kind = pick(random, ["string", "string-icase", "string-offset", "u32"] as const);
+  const algo = pick(random, ["bm", "kmp"]);
+  if (kind === "u32") return `-m u32 --u32 "0>>22&0x3C@8=${firstWord(method)}"`;
+  if (kind === "string-icase") return `-m string --string "${method.toLowerCase()}" --algo ${algo} --icase`;
+  if (kind === "string-offset") return `-m string --string "${method} sip:" --algo ${algo} --from 28 --to ${pick(random, [40, 64, 1500])}`;
+  return `-m string --string "${method}" --algo ${algo} --to 65535`;
+}
+
+/** A hand-written ruleset: the shapes people write on the lists, recombined. */
+function randomRuleset(random: Random, addresses: readonly string[]): string {
+  const chains: string[] = [];
+  const rules: string[] = [];
+  const policyDrop = chance(random, 0.2);
+  rules.push("-A INPUT -i lo -j ACCEPT");
+  if (chance(random, 0.3)) rules.push(pick(random, ["-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", "-A INPUT -m state --state ESTABLISHED -j ACCEPT"]));
+  if (chance(random, 0.25)) rules.push(`-A INPUT -s ${pick(random, addresses)} -j ACCEPT`);
+  if (chance(random, 0.1)) rules.push(`-A INPUT ! -s 198.18.0.0/15 -p udp --dport 5060 -j DROP`);
+  const ports = chance(random, 0.3) ? "-m multiport --dports 5060,5061" : "--dport 5060";
+  const method = chance(random, 0.8) ? "REGISTER" : pick(random, ["SUBSCRIBE", "REGISTER"]);
+  const selector = `-p udp ${ports} ${methodMatch(random, method)}`;
+  const drop = chance(random, 0.2) ? `-j REJECT --reject-with ${pick(random, ["icmp-port-unreachable", "icmp-admin-prohibited"])}` : "-j DROP";
+  const useChain = chance(random, 0.3);
+  const into = useChain ? "SIPCHK" : "INPUT";
+  if (useChain) {
+    chains.push(":SIPCHK - [0:0]");
+    rules.push(`-A INPUT -p udp ${ports} -j SIPCHK`);
+  }
+  const counter = pick(random, ["recent", "recent", "hashlimit", "limit"] as const);
+  const at = useChain ? selector.replace(/^-p udp (--dport 5060|-m multiport --dports 5060,5061) /, "") : selector;
+  if (counter === "recent") {
+    const list = pick(random, ["SIP", "slam", "REG-1"]);
+    const mask = chance(random, 0.15) ? " --mask 255.255.255.0" : "";
+    const seconds = randomInt(random, 1, 8);
+    const hits = randomInt(random, 2, 15);
+    const check = pick(random, ["--update", "--rcheck"]);
+    const extras = [chance(random, 0.15) ? " --rttl" : "", chance(random, 0.15) ? " --reap" : ""].join("");
+    if (chance(random, 0.5)) {
+      rules.push(`-A ${into} ${at} -m recent --set --name ${list}${mask} --rsource`);
+      rules.push(`-A ${into} ${at} -m recent ${check} --seconds ${seconds} --hitcount ${hits}${extras} --name ${list}${mask} --rsource ${drop}`);
+    } else {
+      // The reference post's order: check first, so a blocked source is not counted again.
+      rules.push(`-A ${into} ${at} -m recent ${check} --seconds ${seconds} --hitcount ${hits}${extras} --name ${list}${mask} --rsource ${drop}`);
+      rules.push(`-A ${into} ${at} -m recent --set --name ${list}${mask} --rsource`);
+    }
+  } else if (counter === "hashlimit") {
+    const mode = pick(random, ["srcip", "srcip,srcport", "srcip,dstport"]);
+    const expire = chance(random, 0.5) ? ` --hashlimit-htable-expire ${randomInt(random, 2, 15) * 1000}` : "";
+    const srcmask = chance(random, 0.15) ? " --hashlimit-srcmask 24" : "";
+    const rate = `${randomInt(random, 1, 20)}/${pick(random, ["sec", "min"])}`;
+    rules.push(`-A ${into} ${at} -m hashlimit --hashlimit-above ${rate} --hashlimit-burst ${randomInt(random, 1, 10)} --hashlimit-mode ${mode}${srcmask}${expire} --hashlimit-name h${randomInt(random, 1, 9)} ${drop}`);
+  } else {
+    rules.push(`-A ${into} ${at} -m limit --limit ${randomInt(random, 1, 20)}/${pick(random, ["sec", "min"])} --limit-burst ${randomInt(random, 1, 10)} -j ACCEPT`);
+    rules.push(`-A ${into} ${at} ${drop}`);
+  }
+  if (useChain) rules.push("-A SIPCHK -j RETURN");
+  if (policyDrop) rules.push("-A INPUT -p udp -j ACCEPT");
+  return ["# seeded random hand-written ruleset (differential suite)", "*filter", `:INPUT ${policyDrop ? "DROP" : "ACCEPT"} [0:0]`, ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ...chains, ...rules, "COMMIT", ""].join("\n");
+}
+
+/** Writes the scenario (and its ruleset) into `directory`; returns the YAML's path. */
+export function writeRandomScenario(scenario: RandomScenario, directory: string): string {
+  mkdirSync(directory, { recursive: true });
+  const rulesetFile = join(directory, `${scenario.name}.rules`);
+  if (scenario.rulesetText !== null) writeFileSync(rulesetFile, scenario.rulesetText);
+  else rmSync(rulesetFile, { force: true });
+  const file = join(directory, `${scenario.name}.yaml`);
+  writeFileSync(file, randomScenarioYaml(scenario));
+  return file;
+}

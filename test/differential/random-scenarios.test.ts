@@ -1,0 +1,103 @@
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { TIMING_ONLY_LIMIT } from "../../src/cli/commands/diff.js";
+import { compareEngines } from "../../src/engines/compare-engines.js";
+import { DockerEngine } from "../../src/engines/docker/docker-engine.js";
+import { dockerRuntime } from "../../src/engines/docker/docker-runtime.js";
+import { randomCases } from "../../src/engines/fidelity-suite.js";
+import { runModel } from "../../src/engines/model/model-engine.js";
+import { randomScenario, randomScenarioYaml } from "../../src/scenario/random-scenario.js";
+import { loadScenario } from "../../src/scenario/load-scenario.js";
+import { ensureBuild } from "../helpers/ensure-build.js";
+
+const directory = mkdtempSync(join(tmpdir(), "slamlab-random-"));
+
+describe("seeded random scenarios (the differential suite's generator)", () => {
+  it("gives the same scenario for the same seed and different ones for different seeds", () => {
+    expect(randomScenarioYaml(randomScenario(42))).toBe(randomScenarioYaml(randomScenario(42)));
+    expect(randomScenario(42).rulesetText).toBe(randomScenario(42).rulesetText);
+    expect(randomScenarioYaml(randomScenario(42))).not.toBe(randomScenarioYaml(randomScenario(43)));
+  });
+
+  const cases = randomCases(1, 200, directory);
+
+  it("writes 200 scenarios that load and run on the model engine, with drops and deliveries", () => {
+    let dropped = 0;
+    let delivered = 0;
+    for (const entry of cases) {
+      const result = runModel(loadScenario(entry.file, null));
+      for (const verdict of result.verdicts) verdict.verdict === "dropped" ? dropped++ : delivered++;
+    }
+    expect(dropped).toBeGreaterThan(1000);
+    expect(delivered).toBeGreaterThan(1000);
+  }, 60_000);
+
+  it("draws on every construct the model claims: matchers, method matches, targets, chains, placements, sources", () => {
+    const texts = cases.map((entry) => readFileSync(entry.file, "utf8") + (randomScenario(Number(entry.label.split("-")[1])).rulesetText ?? ""));
+    const all = texts.join("\n");
+    for (const construct of [
+      "-m recent --set",
+      "--update",
+      "--rcheck",
+      "--rttl",
+      "--reap",
+      "--mask 255.255.255.0",
+      "-m hashlimit",
+      "--hashlimit-mode srcip,srcport",
+      "--hashlimit-srcmask 24",
+      "-m limit",
+      "-m u32",
+      "--icase",
+      "--from 28",
+      "-m multiport",
+      "--ctstate RELATED,ESTABLISHED",
+      "--state ESTABLISHED",
+      "-j REJECT",
+      ":SIPCHK",
+      ":INPUT DROP",
+      "placement: router",
+      "kind: hashlimit",
+      "enabled: true",
+      "methodMatch: u32",
+      "kind: nat",
+      "kind: range",
+      "sourcePort: random",
+      "kind: broken-phone",
+      "kind: roaming-user",
+      "kind: blf-subscribe",
+      "wrongPassword: true",
+    ]) {
+      expect(all, construct).toContain(construct);
+    }
+  });
+});
+
+const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
+const available = await dockerRuntime().then(
+  () => true,
+  (error: Error) => {
+    if (!requireDocker) console.log(`skipping the differential subset on docker: ${error.message.split("\n")[0]}`);
+    return false;
+  },
+);
+
+/** The bounded subset CI runs; `slamlab diff --random 200` (bench/fidelity) runs the full batch. */
+const CI_SEEDS = [1, 2, 3, 4, 5, 6];
+
+describe.runIf(available)("differential subset: random scenarios on the model and in the kernel", () => {
+  const engine = new DockerEngine();
+  it.each(CI_SEEDS)(
+    "random-%i: no semantic difference, timing-only under 0.1%",
+    async (seed) => {
+      ensureBuild();
+      const [entry] = randomCases(seed, 1, directory);
+      const { comparison } = await compareEngines(loadScenario(entry!.file, null), engine);
+      expect(comparison.paired).toBeGreaterThan(0);
+      expect(comparison.semantic).toEqual([]);
+      expect(comparison.timingOnly.length / comparison.paired).toBeLessThan(TIMING_ONLY_LIMIT);
+    },
+    5 * 60_000,
+  );
+});
