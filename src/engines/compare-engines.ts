@@ -3,12 +3,15 @@ import { compareRuns, type RunComparison } from "../verdict/compare-runs.js";
 import type { RunResult } from "../verdict/run-result.js";
 import type { DockerEngine } from "./docker/docker-engine.js";
 import { judgeRecorded } from "./model/judge-recorded.js";
+import { defaultKernelSettings } from "./model/kernel-settings.js";
 import { ModelEngine } from "./model/model-engine.js";
 
 export interface EngineComparison {
   readonly model: RunResult;
   readonly real: RunResult;
   readonly comparison: RunComparison;
+  /** The kernel tick's offset the comparison assumed (fitJiffyPhase). */
+  readonly jiffyPhaseUs: number;
 }
 
 /** The same scenario, seed and traffic on the model and in the kernel, compared packet by packet. */
@@ -16,5 +19,37 @@ export async function compareEngines(scenario: Scenario, docker: DockerEngine, s
   const model = await new ModelEngine().run(scenario, { seed, keepPackets: true });
   const real = await docker.run(scenario, { seed, keepPackets: true });
   const placement = scenario.firewall.kind === "policy" ? scenario.firewall.policy.placement : "host";
-  return { model, real, comparison: compareRuns(model, real, judgeRecorded(real, placement)) };
+  const { phaseUs, explainedByTiming } = rejudgeAcrossJiffy(real, placement);
+  const comparison = compareRuns(model, real, judgeRecorded(real, placement, {}, { jiffyPhaseUs: phaseUs }), explainedByTiming);
+  return { model, real, comparison, jiffyPhaseUs: phaseUs };
+}
+
+/** Phases tried within one jiffy (4 ms at HZ 250). */
+const PHASES = 16;
+
+/**
+ * The kernel's packets re-judged by the model with their times shifted across
+ * one jiffy (the kernel's tick is not aligned with the run's clock, and a send
+ * is stamped a little before or after the kernel sees it). Returns the shift
+ * that explains the most verdicts, and for each packet whether any shift
+ * explains it: a packet a few milliseconds from a window or token edge, where
+ * jitter decides.
+ */
+export function rejudgeAcrossJiffy(real: RunResult, placement: "host" | "router"): { phaseUs: number; explainedByTiming: boolean[] } {
+  const jiffyUs = 1_000_000 / defaultKernelSettings.hz;
+  const explainedByTiming = real.verdicts.map(() => false);
+  let best = { phaseUs: 0, agreeing: -1 };
+  for (let step = 0; step < PHASES; step++) {
+    const phaseUs = Math.round((step * jiffyUs) / PHASES);
+    const judged = judgeRecorded(real, placement, {}, { jiffyPhaseUs: phaseUs, withState: false });
+    let agreeing = 0;
+    judged.forEach((judgement, index) => {
+      if ((judgement.accepted ? "delivered" : "dropped") !== real.verdicts[index]!.verdict) return;
+      agreeing++;
+      explainedByTiming[index] = true;
+    });
+    if (agreeing > best.agreeing) best = { phaseUs, agreeing };
+    if (agreeing === real.verdicts.length) break;
+  }
+  return { phaseUs: best.phaseUs, explainedByTiming };
 }

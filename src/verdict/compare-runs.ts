@@ -34,8 +34,14 @@ export interface RunComparison {
  * packet at its real time (judgeRecorded): it separates what timing explains
  * from what the model gets wrong.
  */
-export function compareRuns(model: RunResult, real: RunResult, rejudged: ReadonlyArray<{ accepted: boolean; rule: RuleRef; recentBefore: string }>): RunComparison {
-  // Pairing by SIP transaction (and the retransmission's number within it) keeps one missing
+export function compareRuns(
+  model: RunResult,
+  real: RunResult,
+  rejudged: ReadonlyArray<{ accepted: boolean; rule: RuleRef; recentBefore: string }>,
+  /** Per real packet: some re-judging within a jiffy of its recorded time decides as the kernel did. */
+  explainedByTiming?: readonly boolean[],
+): RunComparison {
+  // Pairing by CSeq (and the retransmission's number within it) keeps one missing
   // retransmission from shifting every later packet of the agent onto the wrong partner.
   const byTransaction = model.packets !== undefined && real.packets !== undefined;
   const key = (verdict: Verdict, run: RunResult) =>
@@ -79,22 +85,23 @@ export function compareRuns(model: RunResult, real: RunResult, rejudged: Readonl
       real: { verdict: realVerdict.verdict, rule: realVerdict.rule },
       modelState: rejudge.recentBefore,
     };
-    if ((rejudge.accepted ? "delivered" : "dropped") === realVerdict.verdict) timingOnly.push(disagreement);
+    if (explainedByTiming ? explainedByTiming[index] : (rejudge.accepted ? "delivered" : "dropped") === realVerdict.verdict) timingOnly.push(disagreement);
     else semantic.push(disagreement);
   });
   const unpaired = model.verdicts.length + real.verdicts.length - 2 * paired;
   return { paired, agreeing, semantic, timingOnly, unpaired };
 }
 
-const CALL_ID = /^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)/im;
 const CSEQ = /^CSeq[ \t]*:[ \t]*(\d+[ \t]+[A-Za-z]+)/im;
 
-/** "Call-ID CSeq" of a SIP datagram, "" for anything else (a later fragment, not SIP). */
+/**
+ * The CSeq ("2 REGISTER") of a SIP datagram, "" for anything else (a later
+ * fragment, not SIP). Call-IDs are random draws, and replies arriving in a
+ * different order shift an agent's draws, so they differ between engines.
+ */
 export function sipTransactionOf(datagram: Uint8Array | undefined): string {
   if (!datagram || datagram.length < 28 || datagram[9] !== 17) return "";
   const headerLength = (datagram[0]! & 0x0f) * 4;
   const text = Buffer.from(datagram.buffer, datagram.byteOffset + headerLength + 8, Math.max(0, Math.min(datagram.length - headerLength - 8, 2048))).toString("latin1");
-  const callId = CALL_ID.exec(text)?.[1];
-  const cseq = CSEQ.exec(text)?.[1];
-  return callId && cseq ? `${callId} ${cseq.replace(/\s+/, " ")}` : "";
+  return CSEQ.exec(text)?.[1]?.replace(/\s+/, " ") ?? "";
 }

@@ -97,7 +97,13 @@ function send(source: TrafficSource, agent: string, datagram: Datagram): void {
   // Replies to an address and port go to whoever sent from it last, as the model routes them
   // (a phone may reuse the port a scanner held on the same address).
   owners.set(`${datagram.src}:${datagram.sport}`, source);
-  void socketFor(datagram.src, datagram.sport, source).then((socket) => socket.send(datagram.payload, datagram.dport, datagram.dst));
+  const transmit = (socket: dgram.Socket) => {
+    socket.send(datagram.payload, datagram.dport, datagram.dst);
+    record.kernelUs = nowUs();
+  };
+  const bound = sockets.get(`${datagram.src}:${datagram.sport}`);
+  if (bound) transmit(bound);
+  else void socketFor(datagram.src, datagram.sport, source).then(transmit);
 }
 
 for (const source of sources) {

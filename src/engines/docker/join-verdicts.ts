@@ -56,6 +56,7 @@ export async function joinVerdicts(options: {
   const packets: Uint8Array[] = [];
   let unmatched = 0;
   let records = 0;
+  let lastAtUs = 0;
   for await (const frame of await openCapture(options.verdictLog, { allowTruncated: true })) {
     records++;
     const record = nflogRecord(frame.data);
@@ -83,9 +84,15 @@ export async function joinVerdicts(options: {
     const index = Number(match[2]);
     const rule = ruleRef(options.ruleset, chain, index);
     const accepted = rule.target === "ACCEPT";
+    // tcpdump stamps NFLOG records when it reads them, late and in batches. A request reached the
+    // kernel inside its sender's send call, so that time is used; the PBX's own packets
+    // come between the requests around them in the log, so they take the one before.
+    const loggedUs = Number((frame.timestampNs - t0Ns) / 1000n);
+    const atUs = Math.max(lastAtUs, toPbx ? (send ? (send.kernelUs ?? send.sentUs) : loggedUs) : lastAtUs);
+    lastAtUs = atUs;
     verdicts.push({
       packetId: verdicts.length,
-      atUs: Number((frame.timestampNs - t0Ns) / 1000n),
+      atUs,
       source: owner.source,
       agent: owner.agent,
       direction: toPbx ? "to-pbx" : "from-pbx",

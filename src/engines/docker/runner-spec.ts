@@ -20,6 +20,12 @@ export interface SendRecord {
   /** When the schedule said, and when it went out, in µs since t0. */
   readonly scheduledUs: number;
   readonly sentUs: number;
+  /**
+   * When the send call returned. A UDP datagram to the lab passes the firewall
+   * inside that call (veth delivery runs in the sender's softirq), so this is
+   * the best clock for when the kernel judged it.
+   */
+  kernelUs?: number;
   readonly src: string;
   readonly sport: number;
   readonly dst: string;

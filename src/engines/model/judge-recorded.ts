@@ -8,6 +8,16 @@ import { compileFirewall } from "./netfilter/interpreter.js";
 import type { MatchState } from "./netfilter/match.js";
 import { dumpRecentTable, recentTableNames } from "./netfilter/matches/recent.js";
 
+export interface JudgeOptions {
+  /**
+   * Where the run's time 0 falls inside a jiffy, in µs: the kernel's tick is not
+   * aligned with the run, and rate matchers (limit, hashlimit) count whole jiffies.
+   */
+  readonly jiffyPhaseUs?: number;
+  /** Record the xt_recent tables before each packet (false: faster, for fitting the phase). */
+  readonly withState?: boolean;
+}
+
 export interface RecordedJudgement {
   readonly accepted: boolean;
   readonly rule: RuleRef;
@@ -21,21 +31,28 @@ export interface RecordedJudgement {
  * exactly those bytes in that order. Where these agree with the kernel and the
  * model's own run did not, the difference came from timing alone.
  */
-export function judgeRecorded(result: RunResult, placement: "host" | "router", kernel: Partial<KernelSettings> = {}): RecordedJudgement[] {
+export function judgeRecorded(result: RunResult, placement: "host" | "router", kernel: Partial<KernelSettings> = {}, options: JudgeOptions = {}): RecordedJudgement[] {
   if (!result.packets) throw new Error("judgeRecorded needs the run's packets (RunOptions.keepPackets)");
   const settings = { ...defaultKernelSettings, ...kernel };
   const state: MatchState = { settings, tables: new Map() };
   const firewall = compileFirewall(parseRuleset(result.rulesetText, "recorded run"), state);
   const conntrack = new ConntrackTable(settings);
+  const phaseUs = options.jiffyPhaseUs ?? 0;
+  let lastJiffies = settings.startJiffies;
   return result.verdicts.map((verdict) => {
     const packet = decodeIpv4(result.packets![verdict.packetId]!, "eth0");
-    const jiffies = settings.startJiffies + Math.floor((Math.max(0, verdict.atUs) * settings.hz) / 1_000_000);
+    // The kernel's clock never runs backwards, whatever order the recorded times came in.
+    const jiffies = Math.max(lastJiffies, settings.startJiffies + Math.floor((Math.max(0, verdict.atUs + phaseUs) * settings.hz) / 1_000_000));
+    lastJiffies = jiffies;
     const classification = conntrack.classify(packet, jiffies);
     const hook = placement === "router" ? "FORWARD" : verdict.direction === "to-pbx" ? "INPUT" : "OUTPUT";
     const context = contextAfterConntrack(classification, jiffies, hook, "eth0");
-    const recentBefore = recentTableNames(state)
-      .map((name) => `${name}: ${dumpRecentTable(state, name).split("\n").length} entries`)
-      .join("; ");
+    const recentBefore =
+      options.withState === false
+        ? ""
+        : recentTableNames(state)
+            .map((name) => `${name}: ${dumpRecentTable(state, name).split("\n").length} entries`)
+            .join("; ");
     const judgement = firewall.judge(hook, packet, context);
     if (judgement.accepted) conntrack.commit(classification);
     return { accepted: judgement.accepted, rule: judgement.rule, recentBefore };

@@ -1,0 +1,28 @@
+import type { Policy } from "../firewall/policy.js";
+import { validatePolicy } from "../firewall/validate-policy.js";
+import type { Scenario } from "../scenario/scenario.js";
+import type { TuneSetting } from "./sweep-space.js";
+
+/**
+ * The policy a setting stands for. hashlimit gets the same budget as recent:
+ * a burst of `hits` and a sustained rate of `hits` per `seconds`.
+ */
+export function policyWithSetting(policy: Policy, setting: TuneSetting): Policy {
+  const matcher =
+    setting.matcher === "recent"
+      ? { kind: "recent" as const, hits: setting.hits, seconds: setting.seconds, name: policy.matcher.name }
+      : {
+          kind: "hashlimit" as const,
+          rate: Math.max(1, Math.round((setting.hits * 60) / setting.seconds)),
+          per: "minute" as const,
+          burst: setting.hits,
+          expireSeconds: Math.max(setting.seconds, 1),
+          name: policy.matcher.name.slice(0, 15),
+        };
+  return validatePolicy({ ...policy, matcher }, `setting ${setting.matcher} hits=${setting.hits} seconds=${setting.seconds}`) as Policy;
+}
+
+export function scenarioWithSetting(scenario: Scenario, setting: TuneSetting): Scenario {
+  if (scenario.firewall.kind !== "policy") throw new Error(`${scenario.name} runs its own ruleset; tune changes generated policies only`);
+  return { ...scenario, firewall: { ...scenario.firewall, policy: policyWithSetting(scenario.firewall.policy, setting) } };
+}
