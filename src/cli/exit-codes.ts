@@ -14,6 +14,8 @@ const BAD_INPUT_CLASSES = new Set([
   "AddressError",
   "PacketError",
   "CommandLineError",
+  "TuneError",
+  "MergeError",
 ]);
 
 export function exitCodeFor(error: unknown): number {

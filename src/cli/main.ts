@@ -6,6 +6,7 @@ import { registerLabCommands } from "./commands/lab.js";
 import { registerScenariosCommand } from "./commands/scenarios.js";
 import { registerSimulateCommand } from "./commands/simulate.js";
 import { registerTestCommand } from "./commands/test.js";
+import { registerTuneCommand } from "./commands/tune.js";
 import { EXIT_BAD_INPUT, EXIT_INTERNAL, exitCodeFor } from "./exit-codes.js";
 
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerCaptureCommand(program);
   registerLabCommands(program);
   registerDiffCommand(program);
+  registerTuneCommand(program);
   return program;
 }
 

@@ -9,9 +9,9 @@ export interface RunMetrics {
   /** Attacking addresses never blocked during the run. */
   attackersNeverBlocked: number;
   attackers: number;
-  /** Worst attacker: seconds from its first request to its first drop (null: some attacker never blocked). */
+  /** Worst blocked attacker: seconds from its first request to its first drop (null: none blocked). */
   maxSecondsToBlock: number | null;
-  /** Worst attacker: requests it sent up to and including the first dropped one. */
+  /** Worst blocked attacker: requests it sent up to and including the first dropped one (null: none blocked). */
   maxPacketsToBlock: number | null;
   /** Legitimate user agents (ones the scenario promises keep working) that never registered. */
   legitRegistrationsLost: number;
@@ -49,8 +49,8 @@ export function measureRun(scenario: Scenario, result: RunResult, legit: Readonl
     attackSent: 0,
     attackersNeverBlocked: 0,
     attackers: 0,
-    maxSecondsToBlock: 0,
-    maxPacketsToBlock: 0,
+    maxSecondsToBlock: null,
+    maxPacketsToBlock: null,
     legitRegistrationsLost: 0,
     legitAgents: 0,
     legitDropped: 0,
@@ -83,11 +83,9 @@ export function measureRun(scenario: Scenario, result: RunResult, legit: Readonl
   for (const attacker of attackers.values()) {
     if (attacker.blockedAtUs === null) {
       metrics.attackersNeverBlocked++;
-      metrics.maxSecondsToBlock = null;
-      metrics.maxPacketsToBlock = null;
-    } else if (metrics.maxSecondsToBlock !== null && metrics.maxPacketsToBlock !== null) {
-      metrics.maxSecondsToBlock = Math.max(metrics.maxSecondsToBlock, (attacker.blockedAtUs - attacker.firstUs) / 1e6);
-      metrics.maxPacketsToBlock = Math.max(metrics.maxPacketsToBlock, attacker.packetsToBlock!);
+    } else {
+      metrics.maxSecondsToBlock = worst(metrics.maxSecondsToBlock, (attacker.blockedAtUs - attacker.firstUs) / 1e6);
+      metrics.maxPacketsToBlock = worst(metrics.maxPacketsToBlock, attacker.packetsToBlock!);
     }
   }
   for (const blocked of legitBlocked.values()) metrics.legitSecondsBlocked = Math.max(metrics.legitSecondsBlocked, (blocked.lastDropUs - blocked.firstDropUs) / 1e6);
@@ -103,18 +101,23 @@ export function measureRun(scenario: Scenario, result: RunResult, legit: Readonl
 
 /** Metrics of several scenario runs under one setting, summed (worst case for the maxima). */
 export function combineMetrics(runs: readonly RunMetrics[]): RunMetrics {
-  const total: RunMetrics = { attackDelivered: 0, attackSent: 0, attackersNeverBlocked: 0, attackers: 0, maxSecondsToBlock: 0, maxPacketsToBlock: 0, legitRegistrationsLost: 0, legitAgents: 0, legitDropped: 0, legitSecondsBlocked: 0 };
+  const total: RunMetrics = { attackDelivered: 0, attackSent: 0, attackersNeverBlocked: 0, attackers: 0, maxSecondsToBlock: null, maxPacketsToBlock: null, legitRegistrationsLost: 0, legitAgents: 0, legitDropped: 0, legitSecondsBlocked: 0 };
   for (const run of runs) {
     total.attackDelivered += run.attackDelivered;
     total.attackSent += run.attackSent;
     total.attackersNeverBlocked += run.attackersNeverBlocked;
     total.attackers += run.attackers;
-    total.maxSecondsToBlock = run.maxSecondsToBlock === null || total.maxSecondsToBlock === null ? null : Math.max(total.maxSecondsToBlock, run.maxSecondsToBlock);
-    total.maxPacketsToBlock = run.maxPacketsToBlock === null || total.maxPacketsToBlock === null ? null : Math.max(total.maxPacketsToBlock, run.maxPacketsToBlock);
+    total.maxSecondsToBlock = worst(total.maxSecondsToBlock, run.maxSecondsToBlock);
+    total.maxPacketsToBlock = worst(total.maxPacketsToBlock, run.maxPacketsToBlock);
     total.legitRegistrationsLost += run.legitRegistrationsLost;
     total.legitAgents += run.legitAgents;
     total.legitDropped += run.legitDropped;
     total.legitSecondsBlocked = Math.max(total.legitSecondsBlocked, run.legitSecondsBlocked);
   }
   return total;
+}
+
+/** The larger of two maxima, where null means nothing was measured. */
+function worst(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
 }

@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { sweepChunk, type SettingResult } from "./sweep-chunk.js";
-import { shardOf, type TuneSetting } from "./sweep-space.js";
+import { settingKey, shardOf, type TuneSetting } from "./sweep-space.js";
 import type { TuneScenarioRef } from "./tune-scenarios.js";
 
 /**
@@ -33,7 +33,7 @@ export async function runSweep(refs: readonly TuneScenarioRef[], settings: reado
         ),
     );
   }
-  const order = new Map(settings.map((setting, index) => [setting, index]));
-  const position = (result: SettingResult) => order.get(settings.find((setting) => setting.matcher === result.setting.matcher && setting.hits === result.setting.hits && setting.seconds === result.setting.seconds)!) ?? 0;
+  const order = new Map(settings.map((setting, index) => [settingKey(setting), index]));
+  const position = (result: SettingResult) => order.get(settingKey(result.setting)) ?? 0;
   return results.sort((a, b) => position(a) - position(b));
 }

@@ -19,7 +19,7 @@ import { EventQueue } from "./event-queue.js";
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
 import { NatRouter } from "./nat-router.js";
 import { compileFirewall, type CompiledFirewall } from "./netfilter/interpreter.js";
-import type { MatchState } from "./netfilter/match.js";
+import type { MatchState, PacketContext } from "./netfilter/match.js";
 
 /** The lab's PBX-facing interface name, as the firewall's -i/-o see it. */
 const LAB_INTERFACE = "eth0";
@@ -49,8 +49,19 @@ export class ModelEngine implements Engine {
   }
 }
 
-/** The simulation itself; `replays` holds the captures of replay sources, read beforehand (see loadReplays). */
-export function runModel(scenario: Scenario, options: RunOptions = {}, replays: ReadonlyMap<string, ReplayPlan> = new Map()): RunResult {
+/** One packet as the filter saw it, for judging the same run again under another ruleset. */
+export interface FilterTraceEntry {
+  readonly hook: "INPUT" | "FORWARD" | "OUTPUT";
+  readonly packet: Packet;
+  readonly context: PacketContext;
+  readonly accepted: boolean;
+}
+
+/**
+ * The simulation itself; `replays` holds the captures of replay sources, read
+ * beforehand (see loadReplays). `trace` collects what the filter judged.
+ */
+export function runModel(scenario: Scenario, options: RunOptions = {}, replays: ReadonlyMap<string, ReplayPlan> = new Map(), trace?: FilterTraceEntry[]): RunResult {
   const wallStart = performance.now();
   const settings: KernelSettings = { ...defaultKernelSettings, ...options.kernel };
   const seed = options.seed ?? scenario.seed;
@@ -109,8 +120,10 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const judge = (packet: Packet, hook: "INPUT" | "FORWARD" | "OUTPUT", direction: Direction, sender: Sender, atUs: number) => {
     const jiffies = jiffiesAt(atUs);
     const classification = conntrack.classify(packet, jiffies);
-    const judgement = firewall.judge(hook, packet, contextAfterConntrack(classification, jiffies, hook, LAB_INTERFACE));
+    const context = contextAfterConntrack(classification, jiffies, hook, LAB_INTERFACE);
+    const judgement = firewall.judge(hook, packet, context);
     if (judgement.accepted) conntrack.commit(classification);
+    trace?.push({ hook, packet, context, accepted: judgement.accepted });
     packets?.push(packet.bytes);
     verdicts.push({
       packetId: verdicts.length,

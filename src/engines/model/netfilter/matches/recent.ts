@@ -12,7 +12,8 @@ export const XT_RECENT_MAX_NSTAMPS = 65536;
 interface RecentEntry {
   readonly address: number;
   ttl: number;
-  readonly stamps: Float64Array;
+  /** The timestamp ring, grown as it fills (most entries see a few packets; the ring is allocated in full by the kernel). */
+  readonly stamps: number[];
   nstamps: number;
   index: number;
   /** LRU neighbours: head = least recently updated (evicted first). */
@@ -57,8 +58,7 @@ function removeEntry(table: RecentTable, entry: RecentEntry): void {
 /** recent_entry_init: a full table evicts the least recently updated entry first. */
 function initEntry(table: RecentTable, address: number, ttl: number, jiffies: number, listLimit: number): RecentEntry {
   if (table.entries.size >= listLimit && table.head) removeEntry(table, table.head);
-  const entry: RecentEntry = { address, ttl, stamps: new Float64Array(table.nstampsMaxMask + 1), nstamps: 1, index: 1, previous: null, next: null };
-  entry.stamps[0] = jiffies;
+  const entry: RecentEntry = { address, ttl, stamps: [jiffies], nstamps: 1, index: 1, previous: null, next: null };
   table.entries.set(address, entry);
   appendTail(table, entry);
   return entry;
@@ -192,7 +192,7 @@ export function dumpRecentTable(state: MatchState, name: string): string {
   const lines: string[] = [];
   for (let entry = table.head; entry; entry = entry.next) {
     const last = entry.stamps[(entry.index - 1) & table.nstampsMaxMask]!;
-    const stamps = Array.from(entry.stamps.subarray(0, entry.nstamps), (stamp, i) => `${i ? "," : ""} ${stamp}`).join("");
+    const stamps = entry.stamps.slice(0, entry.nstamps).map((stamp, i) => `${i ? "," : ""} ${stamp}`).join("");
     lines.push(`src=${formatIpv4(entry.address)} ttl: ${entry.ttl} last_seen: ${last} oldest_pkt: ${entry.index}${stamps}`);
   }
   return lines.join("\n");

@@ -1,0 +1,172 @@
+import { mkdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { stringify } from "yaml";
+import { isIpv4 } from "../../net/address.js";
+import { DockerEngine } from "../../engines/docker/docker-engine.js";
+import { defaultPolicy } from "../../firewall/policy.js";
+import { generateRuleset } from "../../firewall/generate-ruleset.js";
+import { renderTuneCsv } from "../../report/render-tune-csv.js";
+import { renderTuneHtml } from "../../report/render-tune-html.js";
+import { writeFileAtomic } from "../../report/write-file-atomic.js";
+import { policyWithSetting } from "../../tune/apply-setting.js";
+import { attackLetThrough, isUnsafe, legitimateHarm } from "../../tune/pareto.js";
+import { runSweep } from "../../tune/run-sweep.js";
+import { analyseSweep, mergeReports, type SweepAnalysis, type SweepReport } from "../../tune/sweep-report.js";
+import { gridSettings, parseSweepSpace, randomSettings, settingKey, shardOf, TuneError } from "../../tune/sweep-space.js";
+import { tuneScenarioRefs } from "../../tune/tune-scenarios.js";
+import { neighbourhood, validateOnDocker } from "../../tune/validate-on-docker.js";
+import { EXIT_EXPECTATION_FAILED, EXIT_PASSED } from "../exit-codes.js";
+import { terminalProgress } from "../image-progress.js";
+import { parseSeed } from "../parse-options.js";
+
+interface TuneOptions {
+  scenarios?: string;
+  param: string[];
+  grid?: boolean;
+  random?: string;
+  seed: string;
+  workers?: string;
+  shard?: string;
+  out: string;
+  validate?: string;
+  writePolicy?: string;
+  pbx: string;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** `slamlab tune` and `slamlab tune merge`. */
+export function registerTuneCommand(program: Command): void {
+  const tune = program
+    .command("tune")
+    .description("sweep thresholds over scenarios on the model engine: Pareto front, a recommended setting, CSV/JSON/HTML reports")
+    .option("--scenarios <dir|names>", "a directory of scenario YAMLs, or comma-separated built-in names/files (default: every built-in)")
+    .option("--param <name=values>", "hits=2..40, seconds=5..300 (or 5..300:5, or 30,60,120), matcher=recent,hashlimit; repeatable", collect, [])
+    .option("--grid", "every combination (the default); ranges without a step give at most 40 points")
+    .option("--random <n>", "n settings drawn from the ranges instead of the grid")
+    .option("--seed <n>", "seed for --random", "1")
+    .option("--workers <n>", "worker threads (default: one per core)")
+    .option("--shard <i/n>", "run only the i-th of n equal blocks of the settings (merge the results with tune merge)")
+    .option("--out <dir>", "where results.json, results.csv and report.html go", "slamlab-tune")
+    .option("--validate <engine>", "rerun the recommended setting and its neighbours on the docker engine")
+    .option("--write-policy <file>", "write the recommended setting: an iptables-restore ruleset (.rules) or policy fields (.yaml)")
+    .option("--pbx <address>", "the PBX address the written ruleset protects", "198.51.100.10")
+    .action(async (options: TuneOptions) => {
+      if (options.grid && options.random !== undefined) throw new TuneError("give --grid or --random N, not both");
+      if (!isIpv4(options.pbx)) throw new TuneError(`--pbx ${options.pbx}: expected an IPv4 address`);
+      if (options.validate !== undefined && options.validate !== "docker") throw new TuneError(`--validate ${options.validate}: the only engine to validate on is docker`);
+      const refs = tuneScenarioRefs(options.scenarios);
+      const space = parseSweepSpace(options.param, options.random === undefined);
+      let settings = options.random === undefined ? gridSettings(space) : randomSettings(space, parseSeed(options.random), parseSeed(options.seed));
+      let shard = "1/1";
+      if (options.shard !== undefined) {
+        const match = /^(\d+)\/(\d+)$/.exec(options.shard);
+        const index = Number(match?.[1]);
+        const count = Number(match?.[2]);
+        if (!match || count < 1 || index < 1 || index > count) throw new TuneError(`--shard ${options.shard}: expected i/n with 1 <= i <= n, such as 2/4`);
+        settings = shardOf(settings, index, count);
+        shard = options.shard;
+      }
+      const workers = options.workers === undefined ? availableParallelism() : parseSeed(options.workers);
+      if (workers < 1) throw new TuneError("--workers must be at least 1");
+      mkdirSync(options.out, { recursive: true });
+      process.stderr.write(`tune: ${settings.length} settings x ${refs.length} scenario runs on ${workers} worker${workers === 1 ? "" : "s"}${shard === "1/1" ? "" : `, shard ${shard}`}\n`);
+      const started = performance.now();
+      const progress = progressBar(settings.length, started);
+      const results = await runSweep(refs, settings, workers, progress);
+      process.stderr.write(`${process.stderr.isTTY ? "\r\u001b[2K" : ""}tune: ${settings.length} settings in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+      const report: SweepReport = { format: "slamlab-tune/1", scenarios: refs.map((ref) => ref.label), shard, results };
+      const analysis = analyseSweep(results);
+      await writeOutputs(report, analysis, options.out);
+      process.stdout.write(summary(report, analysis, options.out));
+      if (options.writePolicy && analysis.recommendation) await writePolicy(options.writePolicy, analysis, options.pbx);
+      if (options.writePolicy && !analysis.recommendation) throw new TuneError("no safe setting to write: every setting swept locks a phone out somewhere");
+      if (options.validate === "docker" && analysis.recommendation) {
+        const around = neighbourhood(analysis.recommendation.result.setting, results);
+        process.stdout.write(`validating ${around.map((result) => settingKey(result.setting)).join(", ")} on the docker engine (${around.length * refs.length} runs)\n`);
+        const runs = await validateOnDocker(refs, around, new DockerEngine(terminalProgress()), (run) =>
+          process.stdout.write(
+            `  ${run.setting} / ${run.scenario}: ${run.agreeing}/${run.paired} packets agree, ${run.semantic} semantic, ${run.timingOnly} timing-only; safe on the model ${run.modelSafe ? "yes" : "no"}, on the kernel ${run.kernelSafe ? "yes" : "no"}\n`,
+          ),
+        );
+        await writeFileAtomic(join(options.out, "validation.json"), `${JSON.stringify(runs, null, 2)}\n`);
+        const holds = runs.every((run) => run.semantic === 0 && run.modelSafe === run.kernelSafe);
+        process.stdout.write(holds ? "validation: the kernel agrees with the model on every rerun\n" : "validation: the kernel disagrees with the model (see above and validation.json)\n");
+        process.exitCode = holds ? EXIT_PASSED : EXIT_EXPECTATION_FAILED;
+      }
+    });
+
+  tune
+    .command("merge")
+    .description("combine the results.json of tune shards into one report")
+    .argument("<results...>", "results.json files written by tune --shard")
+    .addHelpText("after", "\nThe merged results.json, results.csv and report.html go to tune's --out DIR (default slamlab-tune).")
+    .action(async (files: string[], _options: unknown, command: Command) => {
+      // --out is tune's own option; commander gives it to the parent wherever it is written.
+      const options = command.optsWithGlobals<{ out: string }>();
+      const reports = files.map((file) => {
+        let report: SweepReport;
+        try {
+          report = JSON.parse(readFileSync(file, "utf8")) as SweepReport;
+        } catch (error) {
+          throw new TuneError(`${file}: ${(error as Error).message}; give the results.json files tune wrote`);
+        }
+        return { file, report };
+      });
+      const merged = mergeReports(reports);
+      const analysis = analyseSweep(merged.results);
+      mkdirSync(options.out, { recursive: true });
+      await writeOutputs(merged, analysis, options.out);
+      process.stdout.write(summary(merged, analysis, options.out));
+    });
+}
+
+function progressBar(total: number, started: number): (done: number) => void {
+  const tty = process.stderr.isTTY === true;
+  let lastLine = 0;
+  return (done) => {
+    const now = performance.now();
+    if (done < total && now - lastLine < (tty ? 200 : 5000)) return;
+    lastLine = now;
+    const elapsed = (now - started) / 1000;
+    const left = (elapsed / done) * (total - done);
+    const width = 30;
+    const filled = Math.round((done / total) * width);
+    const line = `tune [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} settings, ${elapsed.toFixed(0)} s, about ${left.toFixed(0)} s left`;
+    process.stderr.write(tty ? `\r\u001b[2K${line}` : `${line}\n`);
+  };
+}
+
+async function writeOutputs(report: SweepReport, analysis: SweepAnalysis, out: string): Promise<void> {
+  await writeFileAtomic(join(out, "results.json"), `${JSON.stringify(report)}\n`);
+  await writeFileAtomic(join(out, "results.csv"), renderTuneCsv(report));
+  await writeFileAtomic(join(out, "report.html"), renderTuneHtml(report, analysis));
+}
+
+function summary(report: SweepReport, analysis: SweepAnalysis, out: string): string {
+  const rows = analysis.front.map((result) => {
+    const total = result.total;
+    const block = `${total.maxPacketsToBlock === null ? "-" : `${total.maxPacketsToBlock} req / ${total.maxSecondsToBlock!.toFixed(1)} s`}${total.attackersNeverBlocked ? ` (${total.attackersNeverBlocked} never)` : ""}`;
+    return `  ${settingKey(result.setting).padEnd(34)} ${String(attackLetThrough(result)).padStart(8)} ${String(legitimateHarm(result)).padStart(7)} ${String(total.legitRegistrationsLost).padStart(7)}  ${block.padEnd(22)} ${isUnsafe(result) ? "UNSAFE" : "safe"}`;
+  });
+  return [
+    `${report.results.length} settings over ${report.scenarios.length} scenario runs; ${analysis.unsafe} unsafe (a legitimate phone never registers somewhere)`,
+    "Pareto front (attack let through vs legitimate harm):",
+    `  ${"setting".padEnd(34)} ${"attack".padStart(8)} ${"harm".padStart(7)} ${"lockout".padStart(7)}  ${"worst block".padEnd(22)}`,
+    ...rows,
+    analysis.recommendation ? `recommended: ${analysis.recommendation.reason}` : "no safe setting: every setting swept locks a phone out somewhere; widen the ranges or allowlist the offices",
+    `wrote ${join(out, "results.json")}, ${join(out, "results.csv")}, ${join(out, "report.html")}`,
+    "",
+  ].join("\n");
+}
+
+async function writePolicy(file: string, analysis: SweepAnalysis, pbxAddress: string): Promise<void> {
+  const policy = policyWithSetting(defaultPolicy, analysis.recommendation!.result.setting);
+  const text = /\.ya?ml$/.test(file)
+    ? `# slamlab tune: ${analysis.recommendation!.reason}\n${stringify({ matcher: policy.matcher })}`
+    : generateRuleset(policy, { pbxAddress });
+  await writeFileAtomic(file, text);
+  process.stdout.write(`wrote the recommended setting to ${file}\n`);
+}

@@ -1,0 +1,50 @@
+import { isUnsafe, paretoFront } from "./pareto.js";
+import { recommend, type Recommendation } from "./recommend.js";
+import type { SettingResult } from "./sweep-chunk.js";
+import { settingKey } from "./sweep-space.js";
+
+/** Everything a sweep found: what `--out` writes as results.json, and what shards merge from. */
+export interface SweepReport {
+  readonly format: "slamlab-tune/1";
+  readonly scenarios: readonly string[];
+  /** The shard this report covers ("1/1" for a whole sweep). */
+  readonly shard: string;
+  readonly results: readonly SettingResult[];
+}
+
+export interface SweepAnalysis {
+  readonly front: readonly SettingResult[];
+  readonly recommendation: Recommendation | null;
+  readonly unsafe: number;
+}
+
+export function analyseSweep(results: readonly SettingResult[]): SweepAnalysis {
+  return { front: paretoFront(results), recommendation: recommend(results), unsafe: results.filter(isUnsafe).length };
+}
+
+export class MergeError extends Error {
+  readonly code = "TUNE_MERGE";
+}
+
+/** Shard reports of one sweep into one: same scenarios, no setting twice. */
+export function mergeReports(reports: ReadonlyArray<{ file: string; report: SweepReport }>): SweepReport {
+  if (reports.length === 0) throw new MergeError("tune merge needs at least one results.json");
+  const first = reports[0]!;
+  const seen = new Map<string, string>();
+  const results: SettingResult[] = [];
+  for (const { file, report } of reports) {
+    if (report.format !== "slamlab-tune/1") throw new MergeError(`${file}: not a slamlab tune result (format ${String(report.format)}); give the results.json files that tune --shard wrote`);
+    if (report.scenarios.join("\n") !== first.report.scenarios.join("\n")) {
+      throw new MergeError(`${file}: swept scenarios ${report.scenarios.join(", ")}, but ${first.file} swept ${first.report.scenarios.join(", ")}; shards of one sweep must use the same --scenarios`);
+    }
+    for (const result of report.results) {
+      const key = settingKey(result.setting);
+      const other = seen.get(key);
+      if (other) throw new MergeError(`${file}: ${key} is also in ${other}; each setting must come from one shard`);
+      seen.set(key, file);
+      results.push(result);
+    }
+  }
+  results.sort((a, b) => a.setting.matcher.localeCompare(b.setting.matcher) || a.setting.hits - b.setting.hits || a.setting.seconds - b.setting.seconds);
+  return { format: "slamlab-tune/1", scenarios: first.report.scenarios, shard: "merged", results };
+}
