@@ -2,9 +2,10 @@
  * LINKTYPE_NFLOG records (tcpdump.org/linkTypes/LINKTYPE_NFLOG.html): a
  * 4-byte header (address family, version, group), then TLVs whose length and
  * type are in the capturing host's byte order (little-endian here), each
- * padded to 4 bytes. slamlab reads the prefix (which rule logged it) and the
- * packet.
+ * padded to 4 bytes. slamlab reads the prefix (which rule logged it), the
+ * packet and the kernel's timestamp.
  */
+const NFULA_TIMESTAMP = 3;
 const NFULA_PAYLOAD = 9;
 const NFULA_PREFIX = 10;
 
@@ -15,6 +16,13 @@ export interface NflogRecord {
   /** Offset of the logged packet inside the frame, -1 when it carries none. */
   readonly payloadOffset: number;
   readonly payloadLength: number;
+  /**
+   * NFULA_TIMESTAMP: when the kernel received the packet (skb->tstamp, wall
+   * clock), in µs since the epoch; null where the packet carries none (locally
+   * sent packets). tcpdump stamps its pcap records when it reads them, late
+   * and in batches, so this is the time to trust.
+   */
+  readonly kernelTimeUs: number | null;
 }
 
 export function nflogRecord(data: Uint8Array): NflogRecord | null {
@@ -24,6 +32,7 @@ export function nflogRecord(data: Uint8Array): NflogRecord | null {
   let prefix = "";
   let payloadOffset = -1;
   let payloadLength = 0;
+  let kernelTimeUs: number | null = null;
   let at = 4;
   while (at + 4 <= data.length) {
     const length = data[at]! | (data[at + 1]! << 8);
@@ -32,6 +41,10 @@ export function nflogRecord(data: Uint8Array): NflogRecord | null {
     if (type === NFULA_PAYLOAD) {
       payloadOffset = at + 4;
       payloadLength = length - 4;
+    } else if (type === NFULA_TIMESTAMP && length >= 20) {
+      // struct nfulnl_msg_packet_timestamp: __be64 sec, __be64 usec.
+      const view = new DataView(data.buffer, data.byteOffset + at + 4, 16);
+      kernelTimeUs = Number(view.getBigUint64(0)) * 1_000_000 + Number(view.getBigUint64(8));
     } else if (type === NFULA_PREFIX) {
       const bytes = data.subarray(at + 4, at + length);
       const end = bytes.indexOf(0);
@@ -39,5 +52,5 @@ export function nflogRecord(data: Uint8Array): NflogRecord | null {
     }
     at += (length + 3) & ~3;
   }
-  return { family, group, prefix, payloadOffset, payloadLength };
+  return { family, group, prefix, payloadOffset, payloadLength, kernelTimeUs };
 }

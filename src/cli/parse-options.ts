@@ -18,7 +18,11 @@ const kernelParameters: Record<string, { field: keyof KernelSettings; min: numbe
   nf_conntrack_udp_timeout_stream: { field: "conntrackUdpTimeoutStreamSeconds", min: 1, max: 86_400 },
   /** 0: no nf_defrag_ipv4, the filter judges each fragment (a host without conntrack). */
   nf_defrag_ipv4: { field: "defragment", min: 0, max: 1 },
+  /** 0: rules loaded by iptables-legacy (xt_limit in jiffies) rather than iptables-nft (nft limit in ns). */
+  iptables_nft: { field: "iptablesNft", min: 0, max: 1 },
 };
+
+const booleanFields = new Set<keyof KernelSettings>(["defragment", "iptablesNft"]);
 
 /** `--kernel xt_recent.ip_list_tot=200` (repeatable) -> settings for the model engine. */
 export function parseKernelSettings(assignments: readonly string[]): Partial<KernelSettings> {
@@ -32,7 +36,7 @@ export function parseKernelSettings(assignments: readonly string[]): Partial<Ker
       throw new CommandLineError(`--kernel ${assignment}: ${name} takes a whole number from ${parameter.min} to ${parameter.max}`);
     }
     if (name === "hz" && ![100, 250, 300, 1000].includes(value)) throw new CommandLineError(`--kernel ${assignment}: CONFIG_HZ is 100, 250, 300 or 1000`);
-    (settings as Record<string, number | boolean>)[parameter.field] = parameter.field === "defragment" ? value === 1 : value;
+    (settings as Record<string, number | boolean>)[parameter.field] = booleanFields.has(parameter.field) ? value === 1 : value;
   }
   return settings as Partial<KernelSettings>;
 }

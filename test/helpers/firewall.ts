@@ -39,6 +39,11 @@ export function firewallOf(inputRules: string, settings: Partial<KernelSettings>
     judge(packet: Packet, atJiffies: number, hook: "INPUT" | "FORWARD" | "OUTPUT" = "INPUT") {
       return firewall.judge(hook, packet, contextAt(START + atJiffies, hook, "NEW"));
     },
+    /** Judges a packet `ms` after START, with the jiffies and the nanosecond clock of that moment; true when accepted. */
+    acceptsAtMs(packet: Packet, ms: number): boolean {
+      const context = { ...contextAt(START + Math.floor((ms * HZ) / 1000)), clockNs: ms * 1_000_000 };
+      return firewall.judge("INPUT", packet, context).accepted;
+    },
     counters: () => firewall.counters(),
   };
 }

@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import type { Command } from "commander";
 import { compareEngines } from "../../engines/compare-engines.js";
 import { DockerEngine } from "../../engines/docker/docker-engine.js";
+import { buildLabImage } from "../../engines/docker/lab-image.js";
 import { builtinCases, fidelityLogName, randomCases, runFidelitySuite, summarizeFidelity, type FidelityCase, type FidelityOutcome } from "../../engines/fidelity-suite.js";
 import { writeFileAtomic } from "../../report/write-file-atomic.js";
 import { resolveScenarioRef } from "../../scenario/catalogue.js";
@@ -86,7 +87,9 @@ async function diffSuite(options: DiffOptions): Promise<number> {
     process.stdout.write(`  [${index + 1}/${cases.length}] ${outcome.label}: ${figures} (about ${Math.ceil(left / 60_000)} min left)\n`);
     for (const disagreement of outcome.semanticSamples) process.stdout.write(`      SEMANTIC  ${describe(disagreement)}\n`);
   };
-  const outcomes = await runFidelitySuite(cases, new DockerEngine(terminalProgress()), log, line);
+  // The image once, with progress; each run then finds it built and says nothing.
+  await buildLabImage(terminalProgress());
+  const outcomes = await runFidelitySuite(cases, new DockerEngine(), log, line);
   const summary = summarizeFidelity(outcomes);
   const timingShare = summary.paired === 0 ? 0 : summary.timingOnly / summary.paired;
   process.stdout.write(

@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import { stringify } from "yaml";
 import { isIpv4 } from "../../net/address.js";
 import { DockerEngine } from "../../engines/docker/docker-engine.js";
+import { buildLabImage } from "../../engines/docker/lab-image.js";
 import { defaultPolicy } from "../../firewall/policy.js";
 import { generateRuleset } from "../../firewall/generate-ruleset.js";
 import { renderTuneCsv } from "../../report/render-tune-csv.js";
@@ -86,7 +87,8 @@ export function registerTuneCommand(program: Command): void {
       if (options.validate === "docker" && analysis.recommendation) {
         const around = neighbourhood(analysis.recommendation.result.setting, results);
         process.stdout.write(`validating ${around.map((result) => settingKey(result.setting)).join(", ")} on the docker engine (${around.length * refs.length} runs)\n`);
-        const runs = await validateOnDocker(refs, around, new DockerEngine(terminalProgress()), (run) =>
+        await buildLabImage(terminalProgress());
+        const runs = await validateOnDocker(refs, around, new DockerEngine(), (run) =>
           process.stdout.write(
             `  ${run.setting} / ${run.scenario}: ${run.agreeing}/${run.paired} packets agree, ${run.semantic} semantic, ${run.timingOnly} timing-only; safe on the model ${run.modelSafe ? "yes" : "no"}, on the kernel ${run.kernelSafe ? "yes" : "no"}\n`,
           ),

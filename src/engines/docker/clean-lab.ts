@@ -1,3 +1,6 @@
+import { readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { closeBridgePassage } from "./bridge-passage.js";
 import { LABEL_APP, LABEL_RUN, dockerRuntime } from "./docker-runtime.js";
 
@@ -28,6 +31,11 @@ export async function cleanLab(runId?: string, image?: string): Promise<Cleaned>
     } catch {
       // Already gone (a concurrent clean), which is what we wanted.
     }
+  }
+  // The runs' log directories (a killed run cannot remove its own).
+  const prefix = runId ? `slamlab-${runId}-` : "slamlab-";
+  for (const name of readdirSync(tmpdir())) {
+    if (name.startsWith(prefix) && /^slamlab-[0-9a-f]{8}-/.test(name)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
   }
   return { containers: containers.length, networks: removed };
 }

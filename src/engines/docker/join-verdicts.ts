@@ -84,11 +84,13 @@ export async function joinVerdicts(options: {
     const index = Number(match[2]);
     const rule = ruleRef(options.ruleset, chain, index);
     const accepted = rule.target === "ACCEPT";
-    // tcpdump stamps NFLOG records when it reads them, late and in batches. A request reached the
-    // kernel inside its sender's send call, so that time is used; the PBX's own packets
-    // come between the requests around them in the log, so they take the one before.
+    // tcpdump stamps NFLOG records when it reads them, late and in batches. A received packet
+    // carries the kernel's own receive time; failing that, a request reached the kernel inside
+    // its sender's send call. The PBX's own packets carry no time: they come between the
+    // packets around them in the log, so they take the one before.
     const loggedUs = Number((frame.timestampNs - t0Ns) / 1000n);
-    const atUs = Math.max(lastAtUs, toPbx ? (send ? (send.kernelUs ?? send.sentUs) : loggedUs) : lastAtUs);
+    const receivedUs = record?.kernelTimeUs == null ? null : record.kernelTimeUs - options.t0EpochMs * 1000;
+    const atUs = Math.max(lastAtUs, receivedUs ?? (toPbx ? (send ? (send.kernelUs ?? send.sentUs) : loggedUs) : lastAtUs));
     lastAtUs = atUs;
     verdicts.push({
       packetId: verdicts.length,

@@ -52,6 +52,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   const labels = { [LABEL_APP]: "slamlab", [LABEL_RUN]: options.runId };
   const dispose = async () => {
     await closeBridgePassage(runtime, options.image, options.runId).catch(() => undefined);
+    // Containers, networks and the run's log directory (read into its result by now).
     await cleanLab(options.runId);
   };
   try {

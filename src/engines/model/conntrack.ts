@@ -29,9 +29,10 @@ export interface CtClassification {
 }
 
 /** What the filter table knows of a packet once conntrack has classified it, at a hook. */
-export function contextAfterConntrack(classification: CtClassification, jiffies: number, hook: "INPUT" | "FORWARD" | "OUTPUT", outInterface: string): PacketContext {
+export function contextAfterConntrack(classification: CtClassification, jiffies: number, hook: "INPUT" | "FORWARD" | "OUTPUT", outInterface: string, clockNs?: number): PacketContext {
   return {
     jiffies,
+    ...(clockNs === undefined ? {} : { clockNs }),
     ctState: classification.state,
     ctReply: classification.reply,
     ctSeenReply: classification.seenReply,

@@ -46,7 +46,7 @@ export function judgeRecorded(result: RunResult, placement: "host" | "router", k
     lastJiffies = jiffies;
     const classification = conntrack.classify(packet, jiffies);
     const hook = placement === "router" ? "FORWARD" : verdict.direction === "to-pbx" ? "INPUT" : "OUTPUT";
-    const context = contextAfterConntrack(classification, jiffies, hook, "eth0");
+    const context = contextAfterConntrack(classification, jiffies, hook, "eth0", Math.max(0, verdict.atUs) * 1000);
     const recentBefore =
       options.withState === false
         ? ""

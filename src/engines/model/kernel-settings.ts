@@ -24,6 +24,14 @@ export interface KernelSettings {
    * has): the filter table sees reassembled datagrams, not fragments.
    */
   readonly defragment: boolean;
+  /**
+   * The rules are loaded by iptables-nft (Debian since 10, Ubuntu since 21.04,
+   * the lab's iptables 1.8.13), which turns `-m limit` into nftables' own
+   * `limit` expression: a token bucket in nanoseconds of exactly `burst`
+   * tokens, instead of xt_limit's bucket in jiffies whose credits round down.
+   * false: iptables-legacy, xt_limit.
+   */
+  readonly iptablesNft: boolean;
 }
 
 export const defaultKernelSettings: KernelSettings = {
@@ -34,4 +42,5 @@ export const defaultKernelSettings: KernelSettings = {
   conntrackUdpTimeoutSeconds: 30,
   conntrackUdpTimeoutStreamSeconds: 120,
   defragment: true,
+  iptablesNft: true,
 };

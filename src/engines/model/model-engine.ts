@@ -120,7 +120,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const judge = (packet: Packet, hook: "INPUT" | "FORWARD" | "OUTPUT", direction: Direction, sender: Sender, atUs: number) => {
     const jiffies = jiffiesAt(atUs);
     const classification = conntrack.classify(packet, jiffies);
-    const context = contextAfterConntrack(classification, jiffies, hook, LAB_INTERFACE);
+    const context = contextAfterConntrack(classification, jiffies, hook, LAB_INTERFACE, atUs * 1000);
     const judgement = firewall.judge(hook, packet, context);
     if (judgement.accepted) conntrack.commit(classification);
     trace?.push({ hook, packet, context, accepted: judgement.accepted });

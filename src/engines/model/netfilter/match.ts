@@ -9,6 +9,11 @@ export type CtState = "NEW" | "ESTABLISHED" | "RELATED" | "INVALID" | "UNTRACKED
 export interface PacketContext {
   /** The kernel's jiffies counter when the packet is judged. */
   readonly jiffies: number;
+  /**
+   * ktime in nanoseconds when the packet is judged, for what nftables counts in
+   * nanoseconds (its limit); absent, it is taken from the jiffies.
+   */
+  readonly clockNs?: number;
   readonly ctState: CtState;
   /** ORIGINAL (false) or REPLY (true) direction of its conntrack entry. */
   readonly ctReply: boolean;

@@ -87,4 +87,24 @@ describe("limit (one bucket per rule)", () => {
     expect(firewall.accepts(udpPacket("198.18.9.2"), 0)).toBe(true);
     expect(firewall.accepts(udpPacket("198.18.9.3"), 0)).toBe(false);
   });
+
+  // Regression (differential suite, random-32 and random-175): the lab's iptables 1.8.13 is
+  // iptables-nft, which loads -m limit as nftables' own limit; the kernel let an 8th packet through.
+  it("as iptables-nft loads it (the default): exactly --limit-burst tokens, time in nanoseconds", () => {
+    const rules = "-A INPUT -m limit --limit 18/min --limit-burst 8 -j ACCEPT\n-A INPUT -j DROP";
+    const packet = udpPacket("198.18.9.4");
+    const burst = (settings: { iptablesNft: boolean }) => {
+      const firewall = firewallOf(rules, settings);
+      return Array.from({ length: 9 }, () => firewall.accepts(packet, 0)).filter(Boolean).length;
+    };
+    expect(burst({ iptablesNft: true })).toBe(8);
+    // xt_limit (iptables-legacy): user2credits divides first for a large burst, so the bucket holds 7.8 packets.
+    expect(burst({ iptablesNft: false })).toBe(7);
+    // 7/sec: one token per 142.857 ms. nft_limit has it at 143 ms; xt_limit counts whole 4 ms jiffies.
+    const perSecond = "-A INPUT -m limit --limit 7/sec --limit-burst 1 -j ACCEPT\n-A INPUT -j DROP";
+    const nft = firewallOf(perSecond);
+    const legacy = firewallOf(perSecond, { iptablesNft: false });
+    expect([0, 143].map((ms) => nft.acceptsAtMs(packet, ms))).toEqual([true, true]);
+    expect([0, 143, 144].map((ms) => legacy.acceptsAtMs(packet, ms))).toEqual([true, false, true]);
+  });
 });

@@ -21,11 +21,12 @@ export const limitMatch: MatchFactory = (rawOptions, state, where) => {
   const average = parseRate(options.value("limit") ?? "3/hour", XT_LIMIT_SCALE, options, "limit");
   const burst = options.integer("limit-burst", 5, 1, 10000);
   if (user2credits(average * burst) < user2credits(average)) throw options.error(`rate and burst overflow the kernel's credits ("Overflow, try lower")`);
+  const invert = options.get("limit")?.negated ?? false;
+  if (state.settings.iptablesNft) return nftLimit(average, burst, invert, state.settings);
   const cost = user2credits(average);
   const cap = user2credits(average * burst);
   let credit = cap;
   let previous = state.settings.startJiffies;
-  const invert = options.get("limit")?.negated ?? false;
   return (_packet, context) => {
     const now = context.jiffies;
     credit = Math.min(credit + (now - previous) * creditsPerJiffy, cap);
@@ -37,6 +38,44 @@ export const limitMatch: MatchFactory = (rawOptions, state, where) => {
     return invert;
   };
 };
+
+/** The per-unit multipliers of iptables-nft's add_nft_limit (iptables/nft.c): day, hour, minute, second. */
+const NFT_LIMIT_UNITS = [XT_LIMIT_SCALE * 86400, XT_LIMIT_SCALE * 3600, XT_LIMIT_SCALE * 60, XT_LIMIT_SCALE];
+
+/**
+ * `-m limit` as iptables-nft loads it: add_nft_limit turns libxt_limit's
+ * average interval back into a rate per the largest unit it divides well,
+ * and the kernel's nft_limit (net/netfilter/nft_limit.c) keeps a bucket of
+ * nanoseconds: cost = unit/rate, full at cost*burst, refilled by the ns that
+ * passed. Unlike xt_limit, the burst is exact and time is not cut into jiffies.
+ */
+function nftLimit(average: number, burst: number, invert: boolean, settings: { hz: number; startJiffies: number }): ReturnType<MatchFactory> {
+  let index = 1;
+  for (; index < NFT_LIMIT_UNITS.length; index++) {
+    const unit = NFT_LIMIT_UNITS[index]!;
+    if (average > unit || Math.floor(unit / average) < unit % average) break;
+  }
+  const multiplier = NFT_LIMIT_UNITS[index - 1]!;
+  const rate = BigInt(Math.floor(multiplier / average));
+  const nsecs = BigInt(multiplier / XT_LIMIT_SCALE) * 1_000_000_000n;
+  const cost = nsecs / rate;
+  const tokensMax = cost * BigInt(burst);
+  let tokens = tokensMax;
+  let last: bigint | null = null;
+  return (_packet, context) => {
+    const now = BigInt(Math.round(context.clockNs ?? ((context.jiffies - settings.startJiffies) * 1e9) / settings.hz));
+    // The bucket was full when the rule was loaded, before the first packet.
+    let available = last === null ? tokensMax : tokens + (now - last);
+    if (available > tokensMax) available = tokensMax;
+    last = now;
+    if (available >= cost) {
+      tokens = available - cost;
+      return !invert;
+    }
+    tokens = available;
+    return invert;
+  };
+}
 
 /** POW2_BELOW32: the largest power of two not above x. */
 export function pow2Below32(x: number): number {

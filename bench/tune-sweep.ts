@@ -1,0 +1,40 @@
+/**
+ * `slamlab tune`'s speed: the default grid over every built-in scenario
+ * (hits 2..40 x seconds 5..300 at 40 points x matcher recent,hashlimit =
+ * 3,120 settings), on 1 and on 2 worker threads, and the same settings
+ * simulated without reusing runs, on a sample, for the ratio.
+ * Run: npm run build && node dist/bench/tune-sweep.js [--workers 1,2]
+ */
+import { availableParallelism, cpus } from "node:os";
+import { runModel } from "../src/engines/model/model-engine.js";
+import { loadReplays } from "../src/traffic/replay/load-replays.js";
+import { scenarioWithSetting } from "../src/tune/apply-setting.js";
+import { runSweep } from "../src/tune/run-sweep.js";
+import { gridSettings, parseSweepSpace } from "../src/tune/sweep-space.js";
+import { loadTuneScenario, tuneScenarioRefs } from "../src/tune/tune-scenarios.js";
+
+const workersArgument = process.argv.indexOf("--workers");
+const workerCounts = workersArgument > 0 ? process.argv[workersArgument + 1]!.split(",").map(Number) : [1, 2];
+const refs = tuneScenarioRefs(undefined);
+const settings = gridSettings(parseSweepSpace(["hits=2..40", "seconds=5..300", "matcher=recent,hashlimit"], true));
+console.log(`tune sweep (${availableParallelism()} x ${cpus()[0]?.model ?? "cpu"}, node ${process.version}): ${settings.length} settings x ${refs.length} built-in scenario runs`);
+
+const seconds: Record<number, number> = {};
+for (const workers of workerCounts) {
+  const started = performance.now();
+  const results = await runSweep(refs, settings, workers, () => undefined);
+  seconds[workers] = (performance.now() - started) / 1000;
+  const simulated = results.reduce((count, result) => count + result.simulated, 0);
+  console.log(
+    `${workers} worker${workers === 1 ? " " : "s"}: ${seconds[workers]!.toFixed(1)} s (${((seconds[workers]! * 1000) / settings.length).toFixed(1)} ms per setting); ${simulated} of ${settings.length * refs.length} scenario runs simulated, the rest proven identical to one already run`,
+  );
+}
+if (seconds[1] && seconds[2]) console.log(`speed-up from 1 to 2 workers: ${(seconds[1] / seconds[2]).toFixed(2)}x`);
+
+// Without reuse every setting costs a full simulation of every scenario: time a sample.
+const sample = settings.filter((_, index) => index % 156 === 0);
+const prepared = await Promise.all(refs.map(async (ref) => { const scenario = loadTuneScenario(ref); return { scenario, replays: await loadReplays(scenario) }; }));
+const started = performance.now();
+for (const setting of sample) for (const { scenario, replays } of prepared) runModel(scenarioWithSetting(scenario, setting), {}, replays);
+const perSetting = (performance.now() - started) / sample.length;
+console.log(`simulating every run (no reuse), 1 thread: ${perSetting.toFixed(0)} ms per setting, ${((perSetting * settings.length) / 1000).toFixed(0)} s for the grid`);
