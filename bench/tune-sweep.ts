@@ -1,9 +1,8 @@
 /**
- * `slamlab tune`'s speed: the default grid over every built-in scenario
- * (hits 2..40 x seconds 5..300 at 40 points x matcher recent,hashlimit =
- * 3,120 settings), on 1 and on 2 worker threads, and the same settings
- * simulated without reusing runs, on a sample, for the ratio.
- * Run: npm run build && node dist/bench/tune-sweep.js [--workers 1,2]
+ * `slamlab tune`'s speed: hits 2..40 x seconds 5..300 in steps of 5 with
+ * recent (2,340 settings) over every built-in scenario, on 1 and on 2 worker
+ * threads, and a sample of the same settings simulated without reusing runs.
+ * Run: npm run build && node dist/bench/tune-sweep.js [--workers 1,2] [--param matcher=hashlimit ...]
  */
 import { availableParallelism, cpus } from "node:os";
 import { runModel } from "../src/engines/model/model-engine.js";
@@ -16,7 +15,8 @@ import { loadTuneScenario, tuneScenarioRefs } from "../src/tune/tune-scenarios.j
 const workersArgument = process.argv.indexOf("--workers");
 const workerCounts = workersArgument > 0 ? process.argv[workersArgument + 1]!.split(",").map(Number) : [1, 2];
 const refs = tuneScenarioRefs(undefined);
-const settings = gridSettings(parseSweepSpace(["hits=2..40", "seconds=5..300", "matcher=recent,hashlimit"], true));
+const extra = process.argv.flatMap((argument, index) => (process.argv[index - 1] === "--param" ? [argument] : []));
+const settings = gridSettings(parseSweepSpace(["hits=2..40", "seconds=5..300:5", ...extra], true));
 console.log(`tune sweep (${availableParallelism()} x ${cpus()[0]?.model ?? "cpu"}, node ${process.version}): ${settings.length} settings x ${refs.length} built-in scenario runs`);
 
 const seconds: Record<number, number> = {};
@@ -32,7 +32,7 @@ for (const workers of workerCounts) {
 if (seconds[1] && seconds[2]) console.log(`speed-up from 1 to 2 workers: ${(seconds[1] / seconds[2]).toFixed(2)}x`);
 
 // Without reuse every setting costs a full simulation of every scenario: time a sample.
-const sample = settings.filter((_, index) => index % 156 === 0);
+const sample = settings.filter((_, index) => index % Math.ceil(settings.length / 15) === 0);
 const prepared = await Promise.all(refs.map(async (ref) => { const scenario = loadTuneScenario(ref); return { scenario, replays: await loadReplays(scenario) }; }));
 const started = performance.now();
 for (const setting of sample) for (const { scenario, replays } of prepared) runModel(scenarioWithSetting(scenario, setting), {}, replays);

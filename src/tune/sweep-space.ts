@@ -24,6 +24,8 @@ export class TuneError extends Error {
 
 /** Grid points of a range written without a step: every integer up to this many, else this many evenly spread. */
 const GRID_POINTS = 40;
+/** What `slamlab tune` sweeps when a parameter is not given. */
+const DEFAULT_RANGES: Record<NumericParameter, string> = { hits: "2..40", seconds: "5..300" };
 const BOUNDS: Record<NumericParameter, { min: number; max: number }> = { hits: { min: 2, max: 65_535 }, seconds: { min: 1, max: 86_400 } };
 
 /**
@@ -32,7 +34,11 @@ const BOUNDS: Record<NumericParameter, { min: number; max: number }> = { hits: {
  * --grid turns them into points.
  */
 export function parseSweepSpace(params: readonly string[], grid: boolean): SweepSpace {
-  const space: { hits: SweepSpace["hits"]; seconds: SweepSpace["seconds"]; matcher: SweepSpace["matcher"] } = { hits: { min: 2, max: 40 }, seconds: { min: 5, max: 300 }, matcher: ["recent"] };
+  const space: { hits: SweepSpace["hits"]; seconds: SweepSpace["seconds"]; matcher: SweepSpace["matcher"] } = {
+    hits: parseNumeric("hits", DEFAULT_RANGES.hits, grid),
+    seconds: parseNumeric("seconds", DEFAULT_RANGES.seconds, grid),
+    matcher: ["recent"],
+  };
   for (const text of params) {
     const match = /^([a-z]+)=(.+)$/.exec(text);
     if (!match) throw new TuneError(`--param ${text}: expected NAME=VALUES such as hits=2..40, seconds=30,60,120 or matcher=recent,hashlimit`);

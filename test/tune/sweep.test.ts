@@ -19,6 +19,8 @@ describe("the sweep space (--param, --grid, --random, --shard)", () => {
     expect([seconds[0], seconds.at(-1)]).toEqual([5, 300]);
     expect(settings).toHaveLength(2 * 39 * 40);
     expect(gridSettings(parseSweepSpace(["hits=10", "seconds=30..90:30"], true)).map((s) => s.seconds)).toEqual([30, 60, 90]);
+    // Without --param: the same grid (hits 2..40, seconds 5..300 at 40 points, recent).
+    expect(gridSettings(parseSweepSpace([], true))).toHaveLength(39 * 40);
   });
 
   it("draws --random settings reproducibly and without repeats", () => {
