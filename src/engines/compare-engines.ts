@@ -51,5 +51,38 @@ export function rejudgeAcrossJiffy(real: RunResult, placement: "host" | "router"
     if (agreeing > best.agreeing) best = { phaseUs, agreeing };
     if (agreeing === real.verdicts.length) break;
   }
+  explainByMovingPackets(real, placement, best.phaseUs, explainedByTiming);
   return { phaseUs: best.phaseUs, explainedByTiming };
+}
+
+/** Re-judgings spent on moving single packets; beyond it the phase alone decides. */
+const MOVE_BUDGET = 400;
+
+/**
+ * A packet still unexplained may sit on a jiffy edge that no common phase
+ * puts right: its own timestamp and the moment the filter read jiffies are a
+ * few µs apart, and a tick can fall between. Moving that one packet by one
+ * jiffy, on top of the moves that explained earlier packets, and re-judging
+ * the run shows whether the kernel's verdict is one jiffy away.
+ */
+function explainByMovingPackets(real: RunResult, placement: "host" | "router", phaseUs: number, explainedByTiming: boolean[]): void {
+  const verdictOf = (judgement: { accepted: boolean }) => (judgement.accepted ? "delivered" : "dropped");
+  const moves = new Map<number, number>();
+  let budget = MOVE_BUDGET;
+  const pending = real.verdicts.map((_, index) => index).filter((index) => !explainedByTiming[index]);
+  for (const index of pending) {
+    if (explainedByTiming[index]) continue;
+    for (const shift of [1, -1]) {
+      if (budget-- <= 0) return;
+      const tried = new Map(moves).set(index, shift);
+      const judged = judgeRecorded(real, placement, {}, { jiffyPhaseUs: phaseUs, withState: false, shiftJiffies: tried });
+      if (verdictOf(judged[index]!) !== real.verdicts[index]!.verdict) continue;
+      moves.set(index, shift);
+      // The move may put later packets right as well.
+      judged.forEach((judgement, later) => {
+        if (later >= index && verdictOf(judgement) === real.verdicts[later]!.verdict) explainedByTiming[later] = true;
+      });
+      break;
+    }
+  }
 }

@@ -4,6 +4,7 @@ import { runModel } from "../../src/engines/model/model-engine.js";
 import { builtinScenarioDirectory } from "../../src/scenario/catalogue.js";
 import { loadScenario } from "../../src/scenario/load-scenario.js";
 import { compareRuns, sipTransactionOf } from "../../src/verdict/compare-runs.js";
+import { rejudgeAcrossJiffy } from "../../src/engines/compare-engines.js";
 
 describe("comparing runs packet by packet (slamlab diff)", () => {
   it("the model judging a recorded run's packets at their recorded times decides as that run did", () => {
@@ -62,4 +63,26 @@ describe("comparing runs packet by packet (slamlab diff)", () => {
     const comparison = compareRuns(run, real, judgeRecorded(real, "host"));
     expect(comparison).toMatchObject({ paired: run.verdicts.length - 1, agreeing: run.verdicts.length - 1, unpaired: 1 });
   });
+});
+
+describe("re-judging across a jiffy (what timing explains)", () => {
+  // A timestamp and the moment the filter read jiffies are µs apart; at a jiffy edge that decides.
+  it("explains every verdict a kernel reached with packets judged up to 0.2 ms off their recorded times, and no more", () => {
+    const scenario = loadScenario(`${builtinScenarioDirectory()}/distributed-scan.yaml`, "hashlimit");
+    const run = runModel(scenario, { keepPackets: true });
+    // The "kernel" judged each packet up to 0.2 ms away from the time it was recorded with.
+    let seed = 7;
+    const jitter = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 400 - 200;
+    const judgedAt = { ...run, verdicts: run.verdicts.map((verdict) => ({ ...verdict, atUs: verdict.atUs + jitter() })) };
+    const kernel = judgeRecorded(judgedAt, "host");
+    const real = { ...run, verdicts: run.verdicts.map((verdict, index) => ({ ...verdict, verdict: kernel[index]!.accepted ? ("delivered" as const) : ("dropped" as const) })) };
+    const differing = real.verdicts.filter((verdict, index) => verdict.verdict !== run.verdicts[index]!.verdict).length;
+    expect(differing).toBeGreaterThan(0);
+    const { explainedByTiming } = rejudgeAcrossJiffy(real, "host");
+    expect(explainedByTiming.every(Boolean)).toBe(true);
+    // A verdict no timing gives (a REGISTER from a fresh bot dropped) stays unexplained.
+    const first = real.verdicts.findIndex((verdict) => verdict.direction === "to-pbx");
+    const wrong = { ...real, verdicts: real.verdicts.map((verdict, index) => (index === first ? { ...verdict, verdict: "dropped" as const } : verdict)) };
+    expect(rejudgeAcrossJiffy(wrong, "host").explainedByTiming[first]).toBe(false);
+  }, 60_000);
 });

@@ -16,6 +16,8 @@ export interface JudgeOptions {
   readonly jiffyPhaseUs?: number;
   /** Record the xt_recent tables before each packet (false: faster, for fitting the phase). */
   readonly withState?: boolean;
+  /** Jiffies to add to single packets' times, by their index in the run's verdicts. */
+  readonly shiftJiffies?: ReadonlyMap<number, number>;
 }
 
 export interface RecordedJudgement {
@@ -39,10 +41,11 @@ export function judgeRecorded(result: RunResult, placement: "host" | "router", k
   const conntrack = new ConntrackTable(settings);
   const phaseUs = options.jiffyPhaseUs ?? 0;
   let lastJiffies = settings.startJiffies;
-  return result.verdicts.map((verdict) => {
+  return result.verdicts.map((verdict, index) => {
     const packet = decodeIpv4(result.packets![verdict.packetId]!, "eth0");
+    const shift = options.shiftJiffies?.get(index) ?? 0;
     // The kernel's clock never runs backwards, whatever order the recorded times came in.
-    const jiffies = Math.max(lastJiffies, settings.startJiffies + Math.floor((Math.max(0, verdict.atUs + phaseUs) * settings.hz) / 1_000_000));
+    const jiffies = Math.max(lastJiffies, settings.startJiffies + Math.floor((Math.max(0, verdict.atUs + phaseUs) * settings.hz) / 1_000_000) + shift);
     lastJiffies = jiffies;
     const classification = conntrack.classify(packet, jiffies);
     const hook = placement === "router" ? "FORWARD" : verdict.direction === "to-pbx" ? "INPUT" : "OUTPUT";
