@@ -10,7 +10,7 @@ export interface EngineComparison {
   readonly model: RunResult;
   readonly real: RunResult;
   readonly comparison: RunComparison;
-  /** The kernel tick's offset the comparison assumed (fitJiffyPhase). */
+  /** The kernel tick's offset the comparison assumed (rejudgeAcrossJiffy). */
   readonly jiffyPhaseUs: number;
 }
 

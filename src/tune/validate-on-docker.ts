@@ -4,7 +4,8 @@ import { scenarioWithSetting } from "./apply-setting.js";
 import { isUnsafe } from "./pareto.js";
 import { attackSources, legitimateSources, measureRun } from "./run-metrics.js";
 import type { SettingResult } from "./sweep-chunk.js";
-import { settingKey, type TuneSetting } from "./sweep-space.js";
+import { gridNeighbours } from "./recommend.js";
+import { settingKey } from "./sweep-space.js";
 import { loadTuneScenario, type TuneScenarioRef } from "./tune-scenarios.js";
 
 export interface ValidationRun {
@@ -20,17 +21,8 @@ export interface ValidationRun {
 }
 
 /** The recommended setting and its grid neighbours (one step along each parameter). */
-export function neighbourhood(recommended: TuneSetting, results: readonly SettingResult[]): SettingResult[] {
-  const same = results.filter((result) => result.setting.matcher === recommended.matcher);
-  const hits = [...new Set(same.map((result) => result.setting.hits))].sort((a, b) => a - b);
-  const seconds = [...new Set(same.map((result) => result.setting.seconds))].sort((a, b) => a - b);
-  const around = (values: number[], value: number) => values.slice(Math.max(0, values.indexOf(value) - 1), values.indexOf(value) + 2);
-  const wanted = new Set([
-    settingKey(recommended),
-    ...around(hits, recommended.hits).map((h) => settingKey({ ...recommended, hits: h })),
-    ...around(seconds, recommended.seconds).map((s) => settingKey({ ...recommended, seconds: s })),
-  ]);
-  return same.filter((result) => wanted.has(settingKey(result.setting)));
+export function neighbourhood(recommended: SettingResult, results: readonly SettingResult[]): SettingResult[] {
+  return [recommended, ...gridNeighbours(recommended, results)];
 }
 
 /** Reruns settings on the docker engine: verdicts packet by packet against the model, and safety by the kernel's own run. */

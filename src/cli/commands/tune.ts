@@ -85,7 +85,7 @@ export function registerTuneCommand(program: Command): void {
       if (options.writePolicy && analysis.recommendation) await writePolicy(options.writePolicy, analysis, options.pbx);
       if (options.writePolicy && !analysis.recommendation) throw new TuneError("no safe setting to write: every setting swept locks a phone out somewhere");
       if (options.validate === "docker" && analysis.recommendation) {
-        const around = neighbourhood(analysis.recommendation.result.setting, results);
+        const around = neighbourhood(analysis.recommendation.result, results);
         process.stdout.write(`validating ${around.map((result) => settingKey(result.setting)).join(", ")} on the docker engine (${around.length * refs.length} runs)\n`);
         await buildLabImage(terminalProgress());
         const runs = await validateOnDocker(refs, around, new DockerEngine(), (run) =>
