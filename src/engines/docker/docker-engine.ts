@@ -15,6 +15,7 @@ import { closeBridgePassage } from "./bridge-passage.js";
 import { cleanLab } from "./clean-lab.js";
 import { dockerRuntime } from "./docker-runtime.js";
 import { instrumentRuleset, VERDICT_GROUP } from "./instrument-ruleset.js";
+import { VERDICT_BUFFER_BYTES } from "./lab.js";
 import { joinVerdicts } from "./join-verdicts.js";
 import { buildLabImage, silentProgress, type ImageProgress } from "./lab-image.js";
 import { planTopology } from "./lab-topology.js";
@@ -24,8 +25,10 @@ import type { RunnerSpec, SendRecord } from "./runner-spec.js";
 
 /** Time for every container to be ready before the first packet is due. */
 const START_SLACK_MS = 1000;
-/** After the traffic ends: the last replies, and tcpdump flushing its file. */
+/** After the traffic ends: the last replies reach the firewall. */
 const DRAIN_MS = 1000;
+/** How long tcpdump may take to write the last verdict records the kernel counted. */
+const VERDICT_FLUSH_TIMEOUT_MS = 10_000;
 
 /**
  * The ground truth: the scenario against real Asterisk 22 behind the ruleset
@@ -113,8 +116,16 @@ export class DockerEngine implements Engine {
       await waitForRunners(lab.out, [...sourcesBySite.keys()], t0EpochMs + scenario.durationSeconds * 1000 + 60_000);
       await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
       const asteriskCpuSeconds = (await cpuNanoseconds(lab.pbx)) - asteriskCpuBefore;
-      await lab.firewall.exec(["sh", "-c", "pkill -INT tcpdump; sleep 0.5"]);
       const shell = async (container: typeof lab.pbx, command: string) => (await container.exec(["sh", "-c", command])).output;
+      await waitForVerdictLog(join(lab.out, "verdicts.pcap"), async () => countNflogPackets(await shell(lab.firewall, "iptables-save -c")));
+      await lab.firewall.exec(["sh", "-c", "pkill -INT tcpdump; for i in $(seq 1 50); do pgrep -x tcpdump >/dev/null || break; sleep 0.1; done"]);
+      const lostVerdicts = droppedByKernel(await readFile(join(lab.out, "tcpdump.log"), "utf8").catch(() => ""));
+      if (lostVerdicts > 0) {
+        throw new EngineUnavailableError(
+          "DOCKER_VERDICTS_LOST",
+          `the kernel dropped verdict records ${lostVerdicts} time(s) because tcpdump's netlink buffer was full, so this run's verdicts are incomplete: raise the host's net.core.rmem_max (sysctl -w net.core.rmem_max=${VERDICT_BUFFER_BYTES}; ci/setup-docker.sh does) and rerun`,
+        );
+      }
       const artifacts: Record<string, string> = {
         "pjsip.conf": pjsipConf,
         "extensions.conf": extensionsConf,
@@ -200,6 +211,36 @@ async function waitForRunners(out: string, sites: readonly string[], deadlineEpo
 async function cpuNanoseconds(container: { exec(command: string[]): Promise<{ output: string }> }): Promise<number> {
   const { output } = await container.exec(["sh", "-c", "cat /sys/fs/cgroup/cpuacct/cpuacct.usage 2>/dev/null || awk '/usage_usec/ {print $2 * 1000}' /sys/fs/cgroup/cpu.stat"]);
   return Number(output.trim().split("\n")[0]) || 0;
+}
+
+/**
+ * Waits until tcpdump has written as many verdict records as the kernel's
+ * NFLOG rules counted: stopping it earlier loses the records still in its
+ * socket buffer, and a fixed pause is either too short under load or wasted.
+ */
+async function waitForVerdictLog(path: string, countedByKernel: () => Promise<number>): Promise<void> {
+  const deadline = Date.now() + VERDICT_FLUSH_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (pcapRecordCount(await readFile(path).catch(() => Buffer.alloc(0))) >= (await countedByKernel())) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Complete records in a classic pcap file that may still be growing. */
+function pcapRecordCount(file: Buffer): number {
+  let count = 0;
+  const swapped = file.length >= 4 && (file.readUInt32LE(0) === 0xd4c3b2a1 || file.readUInt32LE(0) === 0x4d3cb2a1);
+  for (let offset = 24; offset + 16 <= file.length; count += 1) {
+    const captured = swapped ? file.readUInt32BE(offset + 8) : file.readUInt32LE(offset + 8);
+    if (offset + 16 + captured > file.length) break;
+    offset += 16 + captured;
+  }
+  return count;
+}
+
+/** libpcap counts each ENOBUFS on the NFLOG socket as a drop; tcpdump prints the total when it stops. */
+function droppedByKernel(tcpdumpLog: string): number {
+  return Number(/(\d+) packets? dropped by kernel/.exec(tcpdumpLog)?.[1] ?? 0);
 }
 
 /** Packets the verdict-logging rules counted, from `iptables-save -c`. */

@@ -12,6 +12,13 @@ import { LABEL_APP, LABEL_RUN, dockerRuntime, type Runtime } from "./docker-runt
 import { VERDICT_GROUP } from "./instrument-ruleset.js";
 import { WAN, type LabTopology } from "./lab-topology.js";
 
+/**
+ * tcpdump's socket buffer for the NFLOG verdict group. A 100-phone burst
+ * outruns the default 208 KiB and the kernel drops records; SO_RCVBUF is
+ * capped by the host's net.core.rmem_max, which ci/setup-docker.sh raises.
+ */
+export const VERDICT_BUFFER_BYTES = 8 * 1024 * 1024;
+
 const IP_FORWARD_CHECK = 'test "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 || { echo "net.ipv4.ip_forward is 0 in the lab (it follows the Docker host; dockerd normally sets it)" >&2; exit 1; }';
 
 export interface LabOptions {
@@ -121,7 +128,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     if (restore.exitCode !== 0) {
       throw new RulesetError("RULESET_REJECTED", `iptables-restore rejected the ruleset (exit ${restore.exitCode}): ${(restore.stderr || restore.output).trim()}`);
     }
-    await firewall.exec(["sh", "-c", `nohup tcpdump -i nflog:${VERDICT_GROUP} -U -s 0 -w /out/verdicts.pcap > /out/tcpdump.log 2>&1 &`]);
+    await firewall.exec(["sh", "-c", `nohup tcpdump -i nflog:${VERDICT_GROUP} -B ${VERDICT_BUFFER_BYTES / 1024} -U -s 0 -w /out/verdicts.pcap > /out/tcpdump.log 2>&1 &`]);
     await waitFor(firewall, "grep -q listening /out/tcpdump.log", "tcpdump on the NFLOG verdict group");
 
 
