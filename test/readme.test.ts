@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../src/cli/run-scenario.js";
 import { ModelEngine } from "../src/engines/model/model-engine.js";
 import { loadScenario } from "../src/scenario/load-scenario.js";
+import { scratchDirectory } from "./helpers/scratch-directory.js";
 
 const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8");
 
@@ -17,7 +17,7 @@ describe("the README stays true", () => {
 
   it("its example scenario loads and passes, variant included", async () => {
     const yaml = /```yaml\n([\s\S]*?)```/.exec(readme)![1]!;
-    const file = join(mkdtempSync(join(tmpdir(), "slamlab-readme-")), "my-office.yaml");
+    const file = join(scratchDirectory("readme"), "my-office.yaml");
     writeFileSync(file, yaml);
     for (const variant of [null, "no-allowlist"]) {
       const report = await runScenario(loadScenario(file, variant), new ModelEngine());

@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { ensureBuild } from "../helpers/ensure-build.js";
+import { scratchDirectory } from "../helpers/scratch-directory.js";
 
 const root = join(import.meta.dirname, "..", "..");
 
@@ -29,7 +29,7 @@ afterEach(() => {
   process.exitCode = undefined;
 });
 
-const work = mkdtempSync(join(tmpdir(), "slamlab-cli-"));
+const work = scratchDirectory("cli");
 
 describe("slamlab simulate", () => {
   it("runs nat-office and prints a per-source table with PASS per expectation, without colours off a TTY", async () => {
@@ -85,7 +85,7 @@ describe("slamlab simulate", () => {
   });
 
   it("leaves no half-written report when the report cannot be written", async () => {
-    const directory = mkdtempSync(join(tmpdir(), "slamlab-ro-"));
+    const directory = scratchDirectory("ro");
     const target = join(directory, "missing-dir", "report.json");
     const { code, stderr } = await run("simulate", "--scenario", "nat-office", "--json", target);
     expect(code).not.toBe(0);

@@ -1,14 +1,14 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseRuleset } from "../../src/firewall/parse-ruleset.js";
 import type { SweepReport } from "../../src/tune/sweep-report.js";
 import { ensureBuild } from "../helpers/ensure-build.js";
+import { scratchDirectory } from "../helpers/scratch-directory.js";
 
 const root = join(import.meta.dirname, "..", "..");
-const work = mkdtempSync(join(tmpdir(), "slamlab-tune-"));
+const work = scratchDirectory("tune");
 
 /** The built CLI in a child process: tune's worker threads run the compiled code. */
 function slamlab(...args: string[]): { code: number; stdout: string; stderr: string } {

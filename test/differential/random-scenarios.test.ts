@@ -1,6 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compareEngines } from "../../src/engines/compare-engines.js";
 import { DockerEngine } from "../../src/engines/docker/docker-engine.js";
@@ -10,8 +8,9 @@ import { runModel } from "../../src/engines/model/model-engine.js";
 import { randomScenario, randomScenarioYaml } from "../../src/scenario/random-scenario.js";
 import { loadScenario } from "../../src/scenario/load-scenario.js";
 import { ensureBuild } from "../helpers/ensure-build.js";
+import { scratchDirectory } from "../helpers/scratch-directory.js";
 
-const directory = mkdtempSync(join(tmpdir(), "slamlab-random-"));
+const directory = scratchDirectory("random");
 
 describe("seeded random scenarios (the differential suite's generator)", () => {
   it("gives the same scenario for the same seed and different ones for different seeds", () => {

@@ -1,6 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compileFirewall } from "../../src/engines/model/netfilter/interpreter.js";
@@ -12,6 +11,7 @@ import { parseRuleset } from "../../src/firewall/parse-ruleset.js";
 import { PolicyError } from "../../src/firewall/policy-error.js";
 import { validatePolicy } from "../../src/firewall/validate-policy.js";
 import { PBX, START, contextAt, udpPacket } from "../helpers/firewall.js";
+import { scratchDirectory } from "../helpers/scratch-directory.js";
 
 const target = { pbxAddress: PBX };
 
@@ -66,7 +66,7 @@ describe("generated rulesets", () => {
 
   it("writes a bash script that bash accepts and that checks the allowSites file before changing anything", () => {
     const script = generateScript(validatePolicy(builtinPolicies.strict, "strict"), target);
-    const directory = mkdtempSync(join(tmpdir(), "slamlab-script-"));
+    const directory = scratchDirectory("script");
     const path = join(directory, "slamming.sh");
     writeFileSync(path, script);
     execFileSync("bash", ["-n", path]);

@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pcapFile } from "../../src/capture/pcap-writer.js";
 import { parseIpv4 } from "../../src/net/address.js";
 import { encodeIpv4Udp } from "../../src/net/ipv4.js";
+import { scratchDirectory } from "./scratch-directory.js";
 
-const directory = mkdtempSync(join(tmpdir(), "slamlab-captures-"));
+const directory = scratchDirectory("captures");
 let counter = 0;
 
 export function writeTemp(bytes: Uint8Array, suffix = ".pcap"): string {

@@ -1,12 +1,12 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { resolveScenarioRef } from "../../src/scenario/catalogue.js";
 import { loadScenario } from "../../src/scenario/load-scenario.js";
 import { ScenarioError } from "../../src/scenario/scenario.js";
+import { scratchDirectory } from "../helpers/scratch-directory.js";
 
-const directory = mkdtempSync(join(tmpdir(), "slamlab-scenarios-"));
+const directory = scratchDirectory("scenarios");
 
 function scenarioFile(name: string, text: string): string {
   const path = join(directory, name);

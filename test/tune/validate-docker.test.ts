@@ -1,11 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { dockerRuntime } from "../../src/engines/docker/docker-runtime.js";
 import type { ValidationRun } from "../../src/tune/validate-on-docker.js";
 import { ensureBuild } from "../helpers/ensure-build.js";
+import { scratchDirectory } from "../helpers/scratch-directory.js";
 
 const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
 const available = await dockerRuntime().then(
@@ -20,7 +20,7 @@ const root = join(import.meta.dirname, "..", "..");
 describe.runIf(available)("slamlab tune --validate docker", () => {
   it("reruns the recommended setting and its neighbours in the kernel and reports whether the verdicts hold", () => {
     ensureBuild();
-    const directory = mkdtempSync(join(tmpdir(), "slamlab-validate-"));
+    const directory = scratchDirectory("validate");
     writeFileSync(
       join(directory, "flood-and-phone.yaml"),
       [

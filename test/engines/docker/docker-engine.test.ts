@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from "node:child_process";
-import { appendFileSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -15,6 +15,7 @@ import type { RunComparison } from "../../../src/verdict/compare-runs.js";
 import { listBuiltinScenarios } from "../../../src/scenario/catalogue.js";
 import { loadScenario } from "../../../src/scenario/load-scenario.js";
 import { ensureBuild } from "../../helpers/ensure-build.js";
+import { scratchDirectory } from "../../helpers/scratch-directory.js";
 
 /**
  * The docker engine against real Asterisk 22 and the real kernel. CI sets
@@ -103,7 +104,7 @@ describe.runIf(available)("docker engine: real Asterisk 22 and netfilter", () =>
   it(
     "runs real sipvicious svcrack and SIPp from a traffic container: svcrack is blocked, SIPp registers",
     async () => {
-      const directory = mkdtempSync(join(tmpdir(), "slamlab-tools-"));
+      const directory = scratchDirectory("tools");
       const yaml = [
         "name: real-tools",
         "description: sipvicious and SIPp themselves against Asterisk behind the default policy",
@@ -132,7 +133,7 @@ describe.runIf(available)("docker engine: real Asterisk 22 and netfilter", () =>
   it(
     "placement router: the rules run in the router's FORWARD chain in front of the PBX",
     async () => {
-      const directory = mkdtempSync(join(tmpdir(), "slamlab-router-"));
+      const directory = scratchDirectory("router");
       const yaml = [
         "name: router-placement",
         "description: the generated rules on a router in front of the PBX",
@@ -162,7 +163,7 @@ describe.runIf(available)("docker engine: real Asterisk 22 and netfilter", () =>
   it(
     "quotes iptables when it rejects a ruleset the parser accepted, and leaves nothing behind",
     async () => {
-      const directory = mkdtempSync(join(tmpdir(), "slamlab-rejected-"));
+      const directory = scratchDirectory("rejected");
       writeFileSync(
         join(directory, "bad.rules"),
         "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 5060 -m recent --rcheck --seconds 60 --hitcount 65536 --name X -j DROP\nCOMMIT\n",
