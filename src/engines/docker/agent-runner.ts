@@ -17,9 +17,9 @@ import { createTrafficSources } from "../../traffic/create-traffic-sources.js";
 import { forkRandom } from "../../traffic/random.js";
 import { loadReplays } from "../../traffic/replay/load-replays.js";
 import type { AgentEvent } from "../../verdict/verdict.js";
-import { EventQueue } from "../model/event-queue.js";
 import type { RunnerSpec, SendRecord } from "./runner-spec.js";
 import { toolCommand } from "./tool-command.js";
+import { WallClockAgenda } from "./wall-clock-agenda.js";
 
 const spec = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as RunnerSpec;
 const own = new Set(spec.sources);
@@ -31,10 +31,9 @@ const toolNames = new Set(tools.map((tool) => tool.name));
 
 const sends: SendRecord[] = [];
 const events: AgentEvent[] = [];
-const queue = new EventQueue();
 const t0Perf = performance.now() + (spec.t0EpochMs - Date.now());
 const nowUs = () => Math.round((performance.now() - t0Perf) * 1000);
-let runningScheduledUs: number | null = null;
+const agenda = new WallClockAgenda(nowUs, spec.endUs);
 
 // Raw IP for replayed datagrams: TTL, ID, options and fragments go out as captured.
 let rawSender: ReturnType<typeof spawn> | null = null;
@@ -79,7 +78,7 @@ function send(source: TrafficSource, agent: string, datagram: Datagram): void {
   const record: SendRecord = {
     source: source.name,
     agent,
-    scheduledUs: runningScheduledUs ?? sentUs,
+    scheduledUs: agenda.runningScheduledUs ?? sentUs,
     sentUs,
     src: datagram.src,
     sport: datagram.sport,
@@ -87,7 +86,7 @@ function send(source: TrafficSource, agent: string, datagram: Datagram): void {
     dport: datagram.dport,
     hash: createHash("sha1").update(datagram.payload).digest("hex").slice(0, 16),
     callId: callIdOf(datagram.payload),
-    paced: runningScheduledUs !== null,
+    paced: agenda.runningScheduledUs !== null,
   };
   sends.push(record);
   if (datagram.ipDatagram) {
@@ -111,9 +110,7 @@ for (const source of sources) {
   contexts.set(source, {
     now: nowUs,
     send: (agent, datagram) => send(source, agent, datagram),
-    at: (atUs, action) => {
-      if (atUs <= spec.endUs) queue.push(Math.max(atUs, 0), action);
-    },
+    at: (atUs, action) => agenda.at(atUs, action),
     random,
     record: (event) => events.push({ ...event, source: source.name }),
   });
@@ -128,35 +125,13 @@ for (const tool of tools) {
   const endpoint = sources.find((source) => source.name === tool.name)!.agents[0]!;
   const pbx = scenario.pbx;
   const command = toolCommand(tool, endpoint.address, endpoint.port, pbx.address, pbx.port);
-  queue.push(Math.round(tool.startSeconds * 1_000_000), () => {
+  agenda.at(Math.round(tool.startSeconds * 1_000_000), () => {
     const log = openSync(join(spec.out, `tool-${tool.name}.log`), "w");
     running.push(spawn(command[0]!, command.slice(1), { stdio: ["ignore", log, log] }));
   });
 }
 
-/** Sleeps with timers until a millisecond before, then yields turns until the moment: sub-millisecond sends without a busy core. */
-function waitUntil(atUs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const check = () => {
-      const remainingUs = atUs - nowUs();
-      if (remainingUs <= 0) resolve();
-      else if (remainingUs > 2000) setTimeout(check, Math.floor(remainingUs / 1000) - 1);
-      else setImmediate(check);
-    };
-    check();
-  });
-}
-
-while (queue.size > 0 && queue.peekTime() <= spec.endUs) {
-  await waitUntil(queue.peekTime());
-  while (queue.size > 0 && queue.peekTime() <= nowUs()) {
-    const entry = queue.pop()!;
-    runningScheduledUs = entry.atUs;
-    entry.action();
-    runningScheduledUs = null;
-  }
-}
-await waitUntil(spec.endUs);
+await agenda.run();
 for (const child of running) child.kill("SIGKILL");
 (rawSender as ReturnType<typeof spawn> | null)?.stdin?.end();
 for (const socket of sockets.values()) socket.close();

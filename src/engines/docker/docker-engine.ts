@@ -25,8 +25,8 @@ import type { RunnerSpec, SendRecord } from "./runner-spec.js";
 
 /** Time for every container to be ready before the first packet is due. */
 const START_SLACK_MS = 1000;
-/** After the traffic ends: the last replies reach the firewall. */
-const DRAIN_MS = 1000;
+/** After the traffic ends: the last replies reach the firewall (Asterisk answers within milliseconds). */
+const DRAIN_MS = 300;
 /** How long tcpdump may take to write the last verdict records the kernel counted. */
 const VERDICT_FLUSH_TIMEOUT_MS = 10_000;
 
@@ -118,7 +118,8 @@ export class DockerEngine implements Engine {
       const asteriskCpuSeconds = (await cpuNanoseconds(lab.pbx)) - asteriskCpuBefore;
       const shell = async (container: typeof lab.pbx, command: string) => (await container.exec(["sh", "-c", command])).output;
       await waitForVerdictLog(join(lab.out, "verdicts.pcap"), async () => countNflogPackets(await shell(lab.firewall, "iptables-save -c")));
-      await lab.firewall.exec(["sh", "-c", "pkill -INT tcpdump; for i in $(seq 1 50); do pgrep -x tcpdump >/dev/null || break; sleep 0.1; done"]);
+      await lab.firewall.exec(["sh", "-c", "pkill -INT tcpdump; for i in $(seq 1 50); do grep -q 'dropped by kernel' /out/tcpdump.log && break; sleep 0.05; done"]);
+      // tcpdump prints its counts as it exits (it stays a zombie: nothing in the container reaps it).
       const lostVerdicts = droppedByKernel(await readFile(join(lab.out, "tcpdump.log"), "utf8").catch(() => ""));
       if (lostVerdicts > 0) {
         throw new EngineUnavailableError(
@@ -126,18 +127,24 @@ export class DockerEngine implements Engine {
           `the kernel dropped verdict records ${lostVerdicts} time(s) because tcpdump's netlink buffer was full, so this run's verdicts are incomplete: raise the host's net.core.rmem_max (sysctl -w net.core.rmem_max=${VERDICT_BUFFER_BYTES}; ci/setup-docker.sh does) and rerun`,
         );
       }
+      // The run's evidence, read side by side: each exec costs a round trip to dockerd.
+      const [save, recent, contacts, versions] = await Promise.all([
+        shell(lab.firewall, "iptables-save -c"),
+        shell(lab.firewall, 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && { echo "== $f"; cat "$f"; }; done; true'),
+        shell(lab.pbx, "asterisk -rx 'pjsip show contacts'"),
+        shell(
+          lab.pbx,
+          "cat /etc/slamlab-versions; echo kernel: $(uname -r); for p in ip_list_tot ip_pkt_list_tot; do echo xt_recent.$p: $(cat /sys/module/xt_recent/parameters/$p 2>/dev/null); done",
+        ),
+      ]);
       const artifacts: Record<string, string> = {
         "pjsip.conf": pjsipConf,
         "extensions.conf": extensionsConf,
         "ruleset.loaded": instrumented,
-        "iptables-save -c": await shell(lab.firewall, "iptables-save -c"),
-        "/proc/net/xt_recent": await shell(lab.firewall, 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && { echo "== $f"; cat "$f"; }; done; true'),
-        "pjsip show contacts": await shell(lab.pbx, "asterisk -rx 'pjsip show contacts'"),
+        "iptables-save -c": save,
+        "/proc/net/xt_recent": recent,
+        "pjsip show contacts": contacts,
       };
-      const versions = await shell(
-        lab.pbx,
-        "cat /etc/slamlab-versions; echo kernel: $(uname -r); for p in ip_list_tot ip_pkt_list_tot; do echo xt_recent.$p: $(cat /sys/module/xt_recent/parameters/$p 2>/dev/null); done",
-      );
       const sends: SendRecord[] = [];
       const events: AgentEvent[] = [];
       for (const site of sourcesBySite.keys()) {
@@ -201,7 +208,7 @@ export class DockerEngine implements Engine {
 async function waitForRunners(out: string, sites: readonly string[], deadlineEpochMs: number): Promise<void> {
   while (Date.now() < deadlineEpochMs) {
     if (sites.every((site) => existsSync(join(out, `${site}.done`)))) return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const logs = await Promise.all(sites.map(async (site) => `${site}: ${(await readFile(join(out, `runner-${site}.log`), "utf8").catch(() => "")).trim().slice(-400)}`));
   throw new EngineUnavailableError("DOCKER_RUNNER", `the traffic containers did not finish in time:\n  ${logs.join("\n  ")}`);
