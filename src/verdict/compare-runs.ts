@@ -92,16 +92,23 @@ export function compareRuns(
   return { paired, agreeing, semantic, timingOnly, unpaired };
 }
 
-const CSEQ = /^CSeq[ \t]*:[ \t]*(\d+[ \t]+[A-Za-z]+)/im;
+const CSEQ = /^CSeq[ \t]*:[ \t]*(\d+)[ \t]+([A-Za-z]+)/im;
+
+/** Requests the PBX starts in a dialog: PJSIP numbers them from a random CSeq (pj_rand() & 0x7FFF). */
+const PBX_NUMBERED = new Set(["NOTIFY"]);
 
 /**
  * The CSeq ("2 REGISTER") of a SIP datagram, "" for anything else (a later
  * fragment, not SIP). Call-IDs are random draws, and replies arriving in a
  * different order shift an agent's draws, so they differ between engines.
+ * A NOTIFY and the phone's answer to it pair by method and order alone: the
+ * numbers are Asterisk's random draws.
  */
 export function sipTransactionOf(datagram: Uint8Array | undefined): string {
   if (!datagram || datagram.length < 28 || datagram[9] !== 17) return "";
   const headerLength = (datagram[0]! & 0x0f) * 4;
   const text = Buffer.from(datagram.buffer, datagram.byteOffset + headerLength + 8, Math.max(0, Math.min(datagram.length - headerLength - 8, 2048))).toString("latin1");
-  return CSEQ.exec(text)?.[1]?.replace(/\s+/, " ") ?? "";
+  const match = CSEQ.exec(text);
+  if (!match) return "";
+  return PBX_NUMBERED.has(match[2]!.toUpperCase()) ? match[2]!.toUpperCase() : `${match[1]} ${match[2]}`;
 }

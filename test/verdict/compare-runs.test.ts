@@ -63,6 +63,19 @@ describe("comparing runs packet by packet (slamlab diff)", () => {
     const comparison = compareRuns(run, real, judgeRecorded(real, "host"));
     expect(comparison).toMatchObject({ paired: run.verdicts.length - 1, agreeing: run.verdicts.length - 1, unpaired: 1 });
   });
+  it("pairs Asterisk's NOTIFYs and the phone's answers to them although PJSIP numbers them from a random CSeq", () => {
+    const run = runModel(loadScenario(`${builtinScenarioDirectory()}/blf-subscribe.yaml`, null), { keepPackets: true });
+    const renumber = (datagram: Uint8Array) => {
+      const text = Buffer.from(datagram).toString("latin1");
+      return new Uint8Array(Buffer.from(text.replace(/^(CSeq[ \t]*:[ \t]*)(\d+)([ \t]+NOTIFY)/im, (_, head: string, number: string, tail: string) => `${head}${Number(number) + 17_000}${tail}`), "latin1"));
+    };
+    const real = { ...run, packets: run.packets!.map(renumber) };
+    const notifies = run.verdicts.filter((verdict) => /^CSeq[ \t]*:[ \t]*\d+[ \t]+NOTIFY/im.test(Buffer.from(run.packets![verdict.packetId]!).toString("latin1")));
+    expect(notifies.filter((verdict) => verdict.direction === "from-pbx").length).toBeGreaterThan(0);
+    expect(notifies.filter((verdict) => verdict.direction === "to-pbx").length).toBeGreaterThan(0);
+    const comparison = compareRuns(run, real, judgeRecorded(real, "host"));
+    expect(comparison).toMatchObject({ paired: run.verdicts.length, unpaired: 0 });
+  });
 });
 
 describe("re-judging across a jiffy (what timing explains)", () => {
