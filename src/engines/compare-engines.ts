@@ -69,8 +69,7 @@ function explainByMovingPackets(real: RunResult, placement: "host" | "router", p
   const verdictOf = (judgement: { accepted: boolean }) => (judgement.accepted ? "delivered" : "dropped");
   const moves = new Map<number, number>();
   let budget = MOVE_BUDGET;
-  const pending = real.verdicts.map((_, index) => index).filter((index) => !explainedByTiming[index]);
-  for (const index of pending) {
+  for (let index = 0; index < real.verdicts.length; index++) {
     if (explainedByTiming[index]) continue;
     for (const shift of [1, -1]) {
       if (budget-- <= 0) return;

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { openCapture } from "../../capture/read-capture.js";
 import { generateRuleset } from "../../firewall/generate-ruleset.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { packageRoot } from "../../package-root.js";
@@ -15,16 +16,15 @@ import { closeBridgePassage } from "./bridge-passage.js";
 import { cleanLab } from "./clean-lab.js";
 import { dockerRuntime } from "./docker-runtime.js";
 import { instrumentRuleset, VERDICT_GROUP } from "./instrument-ruleset.js";
-import { VERDICT_BUFFER_BYTES } from "./lab.js";
 import { joinVerdicts } from "./join-verdicts.js";
 import { buildLabImage, silentProgress, type ImageProgress } from "./lab-image.js";
 import { planTopology } from "./lab-topology.js";
-import { startLab } from "./lab.js";
+import { startLab, VERDICT_BUFFER_BYTES } from "./lab.js";
 import { extensionsConfig, pjsipConfig } from "./pjsip-config.js";
 import type { RunnerSpec, SendRecord } from "./runner-spec.js";
 
 /** Time for every container to be ready before the first packet is due. */
-const START_SLACK_MS = 1000;
+export const START_SLACK_MS = 1000;
 /** After the traffic ends: the last replies reach the firewall (Asterisk answers within milliseconds). */
 const DRAIN_MS = 300;
 /** How long tcpdump may take to write the last verdict records the kernel counted. */
@@ -105,6 +105,7 @@ export class DockerEngine implements Engine {
         endpointsBySite,
         captureDirectories: [...new Set(scenario.traffic.flatMap((spec) => (spec.kind === "replay" ? [dirname(spec.file)] : [])))],
       });
+      const labStartMs = performance.now() - wallStart;
       const endUs = scenario.durationSeconds * 1_000_000;
       const t0EpochMs = Date.now() + START_SLACK_MS;
       const asteriskCpuBefore = await cpuNanoseconds(lab.pbx);
@@ -179,6 +180,9 @@ export class DockerEngine implements Engine {
         "verdicts joined": String(verdicts.length),
         "logged but not sent by a source": String(joined.unmatched),
         "asterisk cpu (s)": (asteriskCpuSeconds / 1e9).toFixed(3),
+        // Where the per-scenario overhead goes: bench/docker-lab.js prints these.
+        "lab start (s)": (labStartMs / 1000).toFixed(2),
+        "after the traffic (s)": ((Date.now() - t0EpochMs) / 1000 - scenario.durationSeconds).toFixed(2),
         "asterisk contacts": contactsOf(artifacts["pjsip show contacts"]!).join(" ") || "none",
       };
       const agentsBySource: Record<string, string[]> = {};
@@ -228,19 +232,18 @@ async function cpuNanoseconds(container: { exec(command: string[]): Promise<{ ou
 async function waitForVerdictLog(path: string, countedByKernel: () => Promise<number>): Promise<void> {
   const deadline = Date.now() + VERDICT_FLUSH_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (pcapRecordCount(await readFile(path).catch(() => Buffer.alloc(0))) >= (await countedByKernel())) return;
+    if ((await verdictRecordsWritten(path)) >= (await countedByKernel())) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
-/** Complete records in a classic pcap file that may still be growing. */
-function pcapRecordCount(file: Buffer): number {
+/** Records tcpdump has written so far (a file still growing ends mid-record, or before its header). */
+async function verdictRecordsWritten(path: string): Promise<number> {
   let count = 0;
-  const swapped = file.length >= 4 && (file.readUInt32LE(0) === 0xd4c3b2a1 || file.readUInt32LE(0) === 0x4d3cb2a1);
-  for (let offset = 24; offset + 16 <= file.length; count += 1) {
-    const captured = swapped ? file.readUInt32BE(offset + 8) : file.readUInt32LE(offset + 8);
-    if (offset + 16 + captured > file.length) break;
-    offset += 16 + captured;
+  try {
+    for await (const _frame of await openCapture(path, { allowTruncated: true })) count += 1;
+  } catch {
+    // No file or no header yet.
   }
   return count;
 }

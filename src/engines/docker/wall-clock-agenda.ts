@@ -30,13 +30,13 @@ export class WallClockAgenda {
   /** Runs every action due up to the end, then returns at the end. */
   async run(): Promise<void> {
     for (;;) {
-      const nextUs = this.queue.size > 0 ? this.queue.peekTime() : Number.POSITIVE_INFINITY;
-      if (nextUs > this.endUs) {
+      // at() keeps nothing past the end, so an empty queue is the only reason to sleep towards it.
+      if (this.queue.size === 0) {
         await this.sleepUntil(this.endUs);
         if (this.nowUs() >= this.endUs) return;
         continue;
       }
-      await this.sleepUntil(nextUs);
+      await this.sleepUntil(this.queue.peekTime());
       while (this.queue.size > 0 && this.queue.peekTime() <= this.nowUs()) {
         const entry = this.queue.pop()!;
         this.runningScheduledUs = entry.atUs;
