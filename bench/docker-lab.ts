@@ -34,7 +34,7 @@ for (const name of sections.has("overhead") ? ["port-reuse", "nat-office"] : [])
   const scenario = loadScenario(`${builtinScenarioDirectory()}/${name}.yaml`, null);
   const result = await engine.run(scenario);
   const overhead = result.wallMs / 1000 - scenario.durationSeconds;
-  console.log(`${name}: ${scenario.durationSeconds} s of traffic in ${(result.wallMs / 1000).toFixed(1)} s: overhead ${overhead.toFixed(1)} s (lab start ${result.environment["lab start (s)"]} s, ${START_SLACK_MS / 1000} s start slack, ${result.environment["after the traffic (s)"]} s after the traffic), send error p99 ${result.environment["send error p99 (µs)"]} µs`);
+  console.log(`${name}: ${scenario.durationSeconds} s of traffic in ${(result.wallMs / 1000).toFixed(1)} s: overhead ${overhead.toFixed(1)} s (lab start ${result.environment["lab start (s)"]} s, runners ready ${result.environment["runners ready (s)"]} s later, ${START_SLACK_MS / 1000} s start slack, ${result.environment["after the traffic (s)"]} s after the traffic), send error p99 ${result.environment["send error p99 (µs)"]} µs`);
 }
 
 function flood(ratePps: number, seconds: number, firewall: Scenario["firewall"]): Scenario {

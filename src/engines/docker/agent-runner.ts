@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import dgram from "node:dgram";
 import { openSync, readFileSync, writeFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { parseIpv4 } from "../../net/address.js";
 import { rewriteIpv4 } from "../../net/ipv4.js";
@@ -17,8 +18,12 @@ import { createTrafficSources } from "../../traffic/create-traffic-sources.js";
 import { forkRandom } from "../../traffic/random.js";
 import { loadReplays } from "../../traffic/replay/load-replays.js";
 import type { AgentEvent } from "../../verdict/verdict.js";
-import type { RunnerSpec, SendRecord } from "./runner-spec.js";
+import { defaultKernelSettings } from "../model/kernel-settings.js";
+import { ModelEngine } from "../model/model-engine.js";
+import { readyFile, START_FILE, type RunnerSpec, type RunnerStart, type SendRecord } from "./runner-spec.js";
 import { toolCommand } from "./tool-command.js";
+import { plannedSendTime } from "../planned-send-time.js";
+import { performanceTimeOf } from "./run-start.js";
 import { WallClockAgenda } from "./wall-clock-agenda.js";
 
 const spec = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as RunnerSpec;
@@ -31,9 +36,11 @@ const toolNames = new Set(tools.map((tool) => tool.name));
 
 const sends: SendRecord[] = [];
 const events: AgentEvent[] = [];
-const t0Perf = performance.now() + (spec.t0EpochMs - Date.now());
+/** performance.now() at the run's time 0, once the start file gives it. */
+let t0Perf = Number.POSITIVE_INFINITY;
 const nowUs = () => Math.round((performance.now() - t0Perf) * 1000);
-const agenda = new WallClockAgenda(nowUs, spec.endUs);
+const jiffyUs = 1_000_000 / defaultKernelSettings.hz;
+const agenda = new WallClockAgenda(nowUs, spec.endUs, spec.aimWithinJiffies ? (atUs) => plannedSendTime(atUs, jiffyUs) : undefined);
 
 // Raw IP for replayed datagrams: TTL, ID, options and fragments go out as captured.
 let rawSender: ReturnType<typeof spawn> | null = null;
@@ -50,6 +57,13 @@ const RAW_SENDER = [
 ].join("\n");
 
 const sockets = new Map<string, dgram.Socket>();
+/**
+ * Every address here is an IP literal. Answering dgram's lookup at once makes
+ * socket.send() call sendmsg() before it returns; dns.lookup answers a literal
+ * a tick later, after every other action due in the same turn, and the
+ * datagram reached the firewall up to a few hundred µs after its send record.
+ */
+const literalLookup = (address: string, _options: unknown, callback: (error: null, address: string, family: number) => void) => callback(null, address, 4);
 const owners = new Map<string, TrafficSource>();
 const contexts = new Map<TrafficSource, AgentContext>();
 
@@ -57,7 +71,7 @@ function socketFor(address: string, port: number, source: TrafficSource): Promis
   const key = `${address}:${port}`;
   const known = sockets.get(key);
   if (known) return Promise.resolve(known);
-  const socket = dgram.createSocket({ type: "udp4", reuseAddr: true });
+  const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, lookup: literalLookup });
   sockets.set(key, socket);
   owners.set(key, source);
   socket.on("message", (payload, remote) => {
@@ -75,34 +89,44 @@ function callIdOf(payload: Uint8Array): string | null {
 function send(source: TrafficSource, agent: string, datagram: Datagram): void {
   const sentUs = nowUs();
   if (sentUs > spec.endUs) return;
+  const paced = agenda.runningScheduledUs !== null;
+  const scheduledUs = agenda.runningScheduledUs ?? sentUs;
+  const aimedUs = agenda.runningAimUs ?? sentUs;
+  // Out first, bookkeeping after: hashing and parsing for the record would sit between the schedule and the wire.
+  let kernelUs: number | undefined;
+  if (datagram.ipDatagram) {
+    sendRaw(rewriteIpv4(datagram.ipDatagram, { src: parseIpv4(datagram.src), dst: parseIpv4(datagram.dst) }));
+  } else {
+    // Replies to an address and port go to whoever sent from it last, as the model routes them
+    // (a phone may reuse the port a scanner held on the same address).
+    owners.set(`${datagram.src}:${datagram.sport}`, source);
+    const bound = sockets.get(`${datagram.src}:${datagram.sport}`);
+    if (bound) {
+      bound.send(datagram.payload, datagram.dport, datagram.dst);
+      kernelUs = nowUs();
+    } else {
+      void socketFor(datagram.src, datagram.sport, source).then((socket) => {
+        socket.send(datagram.payload, datagram.dport, datagram.dst);
+        record.kernelUs = nowUs();
+      });
+    }
+  }
   const record: SendRecord = {
     source: source.name,
     agent,
-    scheduledUs: agenda.runningScheduledUs ?? sentUs,
+    scheduledUs,
+    aimedUs,
     sentUs,
+    kernelUs,
     src: datagram.src,
     sport: datagram.sport,
     dst: datagram.dst,
     dport: datagram.dport,
     hash: createHash("sha1").update(datagram.payload).digest("hex").slice(0, 16),
     callId: callIdOf(datagram.payload),
-    paced: agenda.runningScheduledUs !== null,
+    paced,
   };
   sends.push(record);
-  if (datagram.ipDatagram) {
-    sendRaw(rewriteIpv4(datagram.ipDatagram, { src: parseIpv4(datagram.src), dst: parseIpv4(datagram.dst) }));
-    return;
-  }
-  // Replies to an address and port go to whoever sent from it last, as the model routes them
-  // (a phone may reuse the port a scanner held on the same address).
-  owners.set(`${datagram.src}:${datagram.sport}`, source);
-  const transmit = (socket: dgram.Socket) => {
-    socket.send(datagram.payload, datagram.dport, datagram.dst);
-    record.kernelUs = nowUs();
-  };
-  const bound = sockets.get(`${datagram.src}:${datagram.sport}`);
-  if (bound) transmit(bound);
-  else void socketFor(datagram.src, datagram.sport, source).then(transmit);
 }
 
 for (const source of sources) {
@@ -117,6 +141,9 @@ for (const source of sources) {
 }
 // Every agent's socket is bound before the start, so the first packets leave on time.
 await Promise.all(sources.filter((source) => !toolNames.has(source.name)).flatMap((source) => source.agents.map((endpoint) => socketFor(endpoint.address, endpoint.port, source))));
+await warmUp();
+writeFileSync(join(spec.out, readyFile(spec.name)), "");
+t0Perf = performanceTimeOf((await startOfRun()).t0MonotonicNs);
 for (const source of sources) source.start(contexts.get(source)!);
 
 // Real tools run as themselves, bound to their lab address; the firewall's log is their record.
@@ -139,3 +166,40 @@ writeFileSync(join(spec.out, `${spec.name}.sends.json`), JSON.stringify(sends));
 writeFileSync(join(spec.out, `${spec.name}.events.json`), JSON.stringify(events));
 writeFileSync(join(spec.out, `${spec.name}.done`), String(sends.length));
 process.exit(0);
+
+/** The start file, once the engine has written it (it renames it into place whole). */
+async function startOfRun(): Promise<RunnerStart> {
+  for (let waitedMs = 0; waitedMs < 60_000; waitedMs += 2) {
+    try {
+      return JSON.parse(readFileSync(join(spec.out, START_FILE), "utf8")) as RunnerStart;
+    } catch {
+      await sleep(2);
+    }
+  }
+  throw new Error(`runner ${spec.name}: no start file after 60 s`);
+}
+
+/**
+ * Runs the code the first packets need before the start: unwarmed, V8
+ * compiles it on the first sends, which left a millisecond or more late, and
+ * a limit's token grid is anchored on the first packet. The scenario's first
+ * seconds in virtual time build and parse its messages; datagrams to the
+ * container's own loopback exercise the send path without reaching the lab.
+ */
+async function warmUp(): Promise<void> {
+  try {
+    await new ModelEngine().run({ ...scenario, durationSeconds: Math.min(scenario.durationSeconds, 3) }, { seed: spec.seed });
+  } catch {
+    // Only a warm-up: the run itself reports what is wrong with the scenario.
+  }
+  const socket = dgram.createSocket({ type: "udp4", lookup: literalLookup });
+  await new Promise<void>((resolve) => socket.bind({ address: "127.0.0.1", port: 0 }, resolve));
+  const payload = new TextEncoder().encode("OPTIONS sip:warm-up@127.0.0.1 SIP/2.0\r\nCall-ID: warm-up\r\n\r\n");
+  for (let i = 0; i < 200; i++) {
+    socket.send(payload, 9, "127.0.0.1");
+    createHash("sha1").update(payload).digest("hex");
+    callIdOf(payload);
+    nowUs();
+  }
+  socket.close();
+}

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { openCapture } from "../../capture/read-capture.js";
 import { generateRuleset } from "../../firewall/generate-ruleset.js";
@@ -12,6 +12,7 @@ import { createTrafficSources } from "../../traffic/create-traffic-sources.js";
 import { loadReplays } from "../../traffic/replay/load-replays.js";
 import type { AgentEvent } from "../../verdict/verdict.js";
 import { EngineUnavailableError, type Engine, type RunOptions, type RunResult } from "../engine.js";
+import { defaultKernelSettings } from "../model/kernel-settings.js";
 import { closeBridgePassage } from "./bridge-passage.js";
 import { cleanLab } from "./clean-lab.js";
 import { dockerRuntime } from "./docker-runtime.js";
@@ -21,10 +22,20 @@ import { buildLabImage, silentProgress, type ImageProgress } from "./lab-image.j
 import { planTopology } from "./lab-topology.js";
 import { startLab, VERDICT_BUFFER_BYTES } from "./lab.js";
 import { extensionsConfig, pjsipConfig } from "./pjsip-config.js";
-import type { RunnerSpec, SendRecord } from "./runner-spec.js";
+import { mayAimWithinJiffies } from "../planned-send-time.js";
+import { runStartAfter } from "./run-start.js";
+import { readyFile, START_FILE, type RunnerSpec, type RunnerStart, type SendRecord } from "./runner-spec.js";
 
-/** Time for every container to be ready before the first packet is due. */
-export const START_SLACK_MS = 1000;
+/**
+ * From the start file to time 0: the runners poll for it every 2 ms, then
+ * schedule their sources' first actions. They load and bind before it.
+ */
+export const START_SLACK_MS = 200;
+/**
+ * The traffic runners run ahead of Asterisk, tcpdump and dockerd on the two
+ * cores: a send preempted past a jiffy boundary changes what the kernel counts.
+ */
+const RUNNER_NICENESS = -20;
 /** After the traffic ends: the last replies reach the firewall (Asterisk answers within milliseconds). */
 const DRAIN_MS = 300;
 /** How long tcpdump may take to write the last verdict records the kernel counted. */
@@ -107,13 +118,20 @@ export class DockerEngine implements Engine {
       });
       const labStartMs = performance.now() - wallStart;
       const endUs = scenario.durationSeconds * 1_000_000;
-      const t0EpochMs = Date.now() + START_SLACK_MS;
+      const aimWithinJiffies = mayAimWithinJiffies(ruleset, defaultKernelSettings);
       const asteriskCpuBefore = await cpuNanoseconds(lab.pbx);
       for (const [site, names] of sourcesBySite) {
-        const spec: RunnerSpec = { name: site, scenario, sources: names, t0EpochMs, endUs, seed, out: "/out" };
+        const spec: RunnerSpec = { name: site, scenario, sources: names, aimWithinJiffies, endUs, seed, out: "/out" };
         await writeFile(join(lab.out, `runner-${site}.json`), JSON.stringify(spec));
-        await lab.runners.get(site)!.exec(["sh", "-c", `nohup node /slamlab/dist/src/engines/docker/agent-runner.js /out/runner-${site}.json > /out/runner-${site}.log 2>&1 &`]);
+        await lab.runners.get(site)!.exec(["sh", "-c", `nohup nice -n ${RUNNER_NICENESS} node /slamlab/dist/src/engines/docker/agent-runner.js /out/runner-${site}.json > /out/runner-${site}.log 2>&1 &`]);
       }
+      await waitForReady(lab.out, [...sourcesBySite.keys()]);
+      const runnersReadyMs = performance.now() - wallStart - labStartMs;
+      const start = runStartAfter(START_SLACK_MS, 1_000_000 / defaultKernelSettings.hz);
+      const t0EpochMs = start.epochMs;
+      // Renamed into place: a runner polling for it never reads half of it.
+      await writeFile(join(lab.out, `${START_FILE}.tmp`), JSON.stringify({ t0MonotonicNs: start.monotonicNs } satisfies RunnerStart));
+      await rename(join(lab.out, `${START_FILE}.tmp`), join(lab.out, START_FILE));
       await waitForRunners(lab.out, [...sourcesBySite.keys()], t0EpochMs + scenario.durationSeconds * 1000 + 60_000);
       await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
       const asteriskCpuSeconds = (await cpuNanoseconds(lab.pbx)) - asteriskCpuBefore;
@@ -160,7 +178,7 @@ export class DockerEngine implements Engine {
       const verdicts = joined.verdicts.map((verdict, index) => ({ ...verdict, packetId: index }));
       const packets = options.keepPackets ? order.map((id) => joined.packets[id]!) : undefined;
       const nflogCounted = countNflogPackets(artifacts["iptables-save -c"]!);
-      const errors = sends.filter((send) => send.paced).map((send) => send.sentUs - send.scheduledUs).sort((a, b) => a - b);
+      const errors = sends.filter((send) => send.paced).map((send) => send.sentUs - send.aimedUs).sort((a, b) => a - b);
       const percentile = (p: number) => (errors.length ? errors[Math.min(errors.length - 1, Math.floor(p * errors.length))]! : 0);
       const environment: Record<string, string> = {
         engine: "docker",
@@ -172,6 +190,7 @@ export class DockerEngine implements Engine {
             .filter((line) => line.includes(": "))
             .map((line) => [line.slice(0, line.indexOf(": ")), line.slice(line.indexOf(": ") + 2).trim()]),
         ),
+        "planned sends": aimWithinJiffies ? "early in their jiffy" : "at their scheduled time (a rule reads nftables' ns clock)",
         "send error p50 (µs)": String(percentile(0.5)),
         "send error p99 (µs)": String(percentile(0.99)),
         "send error max (µs)": String(errors.at(-1) ?? 0),
@@ -182,6 +201,7 @@ export class DockerEngine implements Engine {
         "asterisk cpu (s)": (asteriskCpuSeconds / 1e9).toFixed(3),
         // Where the per-scenario overhead goes: bench/docker-lab.js prints these.
         "lab start (s)": (labStartMs / 1000).toFixed(2),
+        "runners ready (s)": (runnersReadyMs / 1000).toFixed(2),
         "after the traffic (s)": ((Date.now() - t0EpochMs) / 1000 - scenario.durationSeconds).toFixed(2),
         "asterisk contacts": contactsOf(artifacts["pjsip show contacts"]!).join(" ") || "none",
       };
@@ -207,6 +227,19 @@ export class DockerEngine implements Engine {
       process.removeListener("SIGTERM", onSignal);
     }
   }
+}
+
+/** How long runners may take to load their scenario and bind their sockets. */
+const READY_TIMEOUT_MS = 60_000;
+
+async function waitForReady(out: string, sites: readonly string[]): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (sites.every((site) => existsSync(join(out, readyFile(site))))) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const logs = await Promise.all(sites.map(async (site) => `${site}: ${(await readFile(join(out, `runner-${site}.log`), "utf8").catch(() => "")).trim().slice(-400) || "(no output)"}`));
+  throw new EngineUnavailableError("DOCKER_RUNNER", `the traffic containers were not ready after ${READY_TIMEOUT_MS / 1000} s:\n  ${logs.join("\n  ")}`);
 }
 
 async function waitForRunners(out: string, sites: readonly string[], deadlineEpochMs: number): Promise<void> {

@@ -37,6 +37,7 @@ export async function joinVerdicts(options: {
   sends: readonly SendRecord[];
   ruleset: Ruleset;
   pbxAddress: string;
+  /** The run's start in ms since the epoch (fractional: it sits on a kernel tick). */
   t0EpochMs: number;
   keepPackets: boolean;
   /** Lab addresses of real tools, which log nothing: their packets are theirs by address. */
@@ -51,7 +52,7 @@ export async function joinVerdicts(options: {
     else byHash.set(send.hash, [send]);
     if (send.callId && !byCallId.has(send.callId)) byCallId.set(send.callId, send);
   }
-  const t0Ns = BigInt(options.t0EpochMs) * 1_000_000n;
+  const t0Ns = BigInt(Math.round(options.t0EpochMs * 1000)) * 1000n;
   const verdicts: Verdict[] = [];
   const packets: Uint8Array[] = [];
   let unmatched = 0;

@@ -94,7 +94,8 @@ export async function startLab(options: LabOptions): Promise<Lab> {
           const office = options.topology.offices.find((candidate) => candidate.host === site);
           return base(`traffic-${site}`)
             .withNetworkMode(networks.get(office ? office.key : "wan")!)
-            .withAddedCapabilities("NET_ADMIN", "NET_RAW")
+            // SYS_NICE: the runner raises its own priority (docker-engine.ts).
+            .withAddedCapabilities("NET_ADMIN", "NET_RAW", "SYS_NICE")
             .withBindMounts([
               { source: out, target: "/out", mode: "rw" },
               { source: options.packageRoot, target: "/slamlab", mode: "ro" },

@@ -1,24 +1,38 @@
 import type { Scenario } from "../../scenario/scenario.js";
 
-/** What one traffic container runs: the scenario, its share of the sources, and the shared start time. */
+/**
+ * What one traffic container runs: the scenario and its share of the sources.
+ * The runner loads it, binds its sockets, writes its ready file, and waits for
+ * the start file, which the engine writes once every runner is ready.
+ */
 export interface RunnerSpec {
   readonly name: string;
   readonly scenario: Scenario;
   readonly sources: readonly string[];
-  /** Wall-clock start of the run (ms since the epoch): every container schedules from it. */
-  readonly t0EpochMs: number;
+  /** Send planned packets early in their jiffies (planned-send-time.ts), or at their scheduled times. */
+  readonly aimWithinJiffies: boolean;
   readonly endUs: number;
   readonly seed: number;
   /** Directory (inside the container) for the logs. */
   readonly out: string;
 }
 
+/** The start file: when the run's time 0 is, for every runner. */
+export interface RunnerStart {
+  /** CLOCK_MONOTONIC in ns, on a kernel tick (run-start.ts). */
+  readonly t0MonotonicNs: string;
+}
+
+export const START_FILE = "start.json";
+export const readyFile = (runner: string) => `${runner}.ready`;
+
 /** One datagram a runner sent, for joining with the firewall's verdict log. */
 export interface SendRecord {
   readonly source: string;
   readonly agent: string;
-  /** When the schedule said, and when it went out, in µs since t0. */
+  /** When the schedule said, when the runner aimed to send it (early in that jiffy), and when it went out, in µs since t0. */
   readonly scheduledUs: number;
+  readonly aimedUs: number;
   readonly sentUs: number;
   /**
    * When the send call returned. A UDP datagram to the lab passes the firewall

@@ -1,8 +1,16 @@
 import { EventQueue } from "../model/event-queue.js";
 
 /**
+ * The last stretch before an action is a busy wait: a turn of the event loop
+ * takes tens of µs in a busy container, enough to carry a send across a
+ * jiffy boundary.
+ */
+const SPIN_US = 300;
+
+/**
  * The traffic container's agenda on the wall clock: actions run at their
- * microsecond, in the order the model's virtual clock would run them. It
+ * microsecond (or where aimUs puts them), in the order the model's virtual
+ * clock would run them. It
  * sleeps with timers until a millisecond before an action, then yields turns
  * until the moment: sub-millisecond sends without a busy core. An action
  * scheduled while it sleeps (a BLF burst after the 200 arrives, a
@@ -16,15 +24,26 @@ export class WallClockAgenda {
   /** The scheduled time of the action running now, null between actions. */
   runningScheduledUs: number | null = null;
 
+  /**
+   * @param aimUs when to run an action scheduled at atUs (the identity, or
+   *   early in its jiffy: run-start.ts). It must not decrease with atUs:
+   *   actions keep their scheduled order.
+   */
   constructor(
     private readonly nowUs: () => number,
     private readonly endUs: number,
+    private readonly aimUs: (atUs: number) => number = (atUs) => atUs,
   ) {}
 
   at(atUs: number, action: () => void): void {
     if (atUs > this.endUs) return;
     this.queue.push(Math.max(atUs, 0), action);
-    if (atUs < this.sleepingUntilUs) this.wakeEarly?.();
+    if (this.aimUs(atUs) < this.sleepingUntilUs) this.wakeEarly?.();
+  }
+
+  /** When the action running now was aimed at. */
+  get runningAimUs(): number | null {
+    return this.runningScheduledUs === null ? null : this.aimUs(this.runningScheduledUs);
   }
 
   /** Runs every action due up to the end, then returns at the end. */
@@ -36,8 +55,8 @@ export class WallClockAgenda {
         if (this.nowUs() >= this.endUs) return;
         continue;
       }
-      await this.sleepUntil(this.queue.peekTime());
-      while (this.queue.size > 0 && this.queue.peekTime() <= this.nowUs()) {
+      await this.sleepUntil(this.aimUs(this.queue.peekTime()));
+      while (this.queue.size > 0 && this.aimUs(this.queue.peekTime()) <= this.nowUs()) {
         const entry = this.queue.pop()!;
         this.runningScheduledUs = entry.atUs;
         entry.action();
@@ -61,7 +80,11 @@ export class WallClockAgenda {
         const remainingUs = atUs - this.nowUs();
         if (remainingUs <= 0) done();
         else if (remainingUs > 2000) timer = setTimeout(check, Math.floor(remainingUs / 1000) - 1);
-        else turn = setImmediate(check);
+        else if (remainingUs > SPIN_US) turn = setImmediate(check);
+        else {
+          while (this.nowUs() < atUs);
+          done();
+        }
       };
       this.sleepingUntilUs = atUs;
       this.wakeEarly = done;

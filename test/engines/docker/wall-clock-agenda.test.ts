@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { plannedSendTime } from "../../../src/engines/planned-send-time.js";
 import { WallClockAgenda } from "../../../src/engines/docker/wall-clock-agenda.js";
 
 function clock(): () => number {
@@ -31,5 +32,23 @@ describe("the traffic container's wall-clock agenda", () => {
     await agenda.run();
     expect(order).toEqual(["first", "second"]);
     expect(nowUs()).toBeGreaterThanOrEqual(50_000);
+  });
+
+  it("with an aim, runs planned actions early in their jiffy, in their scheduled order", async () => {
+    // A 40 ms jiffy keeps the test clear of a busy machine's timer lateness; the lab's is 4 ms.
+    const nowUs = clock();
+    const agenda = new WallClockAgenda(nowUs, 100_000, (atUs) => plannedSendTime(atUs, 40_000));
+    const ran: Array<{ name: string; atUs: number }> = [];
+    const plan = (name: string, atUs: number) => agenda.at(atUs, () => ran.push({ name, atUs: nowUs() }));
+    plan("later", 79_900);
+    plan("earlier", 79_800);
+    plan("next jiffy", 80_100);
+    await agenda.run();
+    expect(ran.map((entry) => entry.name)).toEqual(["earlier", "later", "next jiffy"]);
+    // Both near the end of jiffy 1 leave early in it, with most of the jiffy left for lateness.
+    expect(ran[0]!.atUs).toBeGreaterThanOrEqual(plannedSendTime(79_800, 40_000));
+    expect(ran[1]!.atUs).toBeGreaterThanOrEqual(plannedSendTime(79_900, 40_000));
+    expect(ran[1]!.atUs).toBeLessThan(79_800);
+    expect(ran[2]!.atUs).toBeGreaterThanOrEqual(plannedSendTime(80_100, 40_000));
   });
 });

@@ -1,0 +1,28 @@
+/**
+ * The moment a docker run's traffic starts, on both of the host's clocks.
+ *
+ * The kernel ticks at multiples of TICK_NSEC on CLOCK_MONOTONIC
+ * (tick_init_jiffy_update aligns the tick; /proc/timer_list's last_tick shows
+ * it), and containers share that clock. Starting on a tick makes the run's
+ * jiffy k the kernel's: [4k ms, 4k+4 ms) at HZ 250, as the model counts.
+ */
+export interface RunStart {
+  /** CLOCK_MONOTONIC in ns (decimal: JSON has no bigint), a multiple of the tick. */
+  readonly monotonicNs: string;
+  /** The same moment in ms since the epoch (fractional), for the NFLOG log's wall-clock stamps. */
+  readonly epochMs: number;
+}
+
+export function runStartAfter(slackMs: number, jiffyUs: number): RunStart {
+  const monotonicNow = process.hrtime.bigint();
+  const epochNowMs = performance.timeOrigin + performance.now();
+  const jiffyNs = BigInt(jiffyUs * 1000);
+  const earliest = monotonicNow + BigInt(slackMs) * 1_000_000n;
+  const start = ((earliest + jiffyNs - 1n) / jiffyNs) * jiffyNs;
+  return { monotonicNs: String(start), epochMs: epochNowMs + Number(start - monotonicNow) / 1e6 };
+}
+
+/** performance.now() (ms) at a moment given on CLOCK_MONOTONIC: both count from the same clock. */
+export function performanceTimeOf(monotonicNs: string): number {
+  return performance.now() + Number(BigInt(monotonicNs) - process.hrtime.bigint()) / 1e6;
+}
