@@ -169,7 +169,8 @@ process.exit(0);
 
 /** The start file, once the engine has written it (it renames it into place whole). */
 async function startOfRun(): Promise<RunnerStart> {
-  for (let waitedMs = 0; waitedMs < 60_000; waitedMs += 2) {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
     try {
       return JSON.parse(readFileSync(join(spec.out, START_FILE), "utf8")) as RunnerStart;
     } catch {

@@ -125,14 +125,14 @@ export class DockerEngine implements Engine {
         await writeFile(join(lab.out, `runner-${site}.json`), JSON.stringify(spec));
         await lab.runners.get(site)!.exec(["sh", "-c", `nohup nice -n ${RUNNER_NICENESS} node /slamlab/dist/src/engines/docker/agent-runner.js /out/runner-${site}.json > /out/runner-${site}.log 2>&1 &`]);
       }
-      await waitForReady(lab.out, [...sourcesBySite.keys()]);
+      await waitForRunnerFiles(lab.out, [...sourcesBySite.keys()], readyFile, Date.now() + READY_TIMEOUT_MS, 10, `the traffic containers were not ready after ${READY_TIMEOUT_MS / 1000} s`);
       const runnersReadyMs = performance.now() - wallStart - labStartMs;
       const start = runStartAfter(START_SLACK_MS, 1_000_000 / defaultKernelSettings.hz);
       const t0EpochMs = start.epochMs;
       // Renamed into place: a runner polling for it never reads half of it.
       await writeFile(join(lab.out, `${START_FILE}.tmp`), JSON.stringify({ t0MonotonicNs: start.monotonicNs } satisfies RunnerStart));
       await rename(join(lab.out, `${START_FILE}.tmp`), join(lab.out, START_FILE));
-      await waitForRunners(lab.out, [...sourcesBySite.keys()], t0EpochMs + scenario.durationSeconds * 1000 + 60_000);
+      await waitForRunnerFiles(lab.out, [...sourcesBySite.keys()], (site) => `${site}.done`, t0EpochMs + scenario.durationSeconds * 1000 + 60_000, 50, "the traffic containers did not finish in time");
       await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
       const asteriskCpuSeconds = (await cpuNanoseconds(lab.pbx)) - asteriskCpuBefore;
       const shell = async (container: typeof lab.pbx, command: string) => (await container.exec(["sh", "-c", command])).output;
@@ -232,23 +232,14 @@ export class DockerEngine implements Engine {
 /** How long runners may take to load their scenario and bind their sockets. */
 const READY_TIMEOUT_MS = 60_000;
 
-async function waitForReady(out: string, sites: readonly string[]): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (sites.every((site) => existsSync(join(out, readyFile(site))))) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
+/** Waits until every runner has written its file (ready, done); past the deadline, fails with their logs. */
+async function waitForRunnerFiles(out: string, sites: readonly string[], fileOf: (site: string) => string, deadlineEpochMs: number, pollMs: number, failure: string): Promise<void> {
+  while (Date.now() < deadlineEpochMs) {
+    if (sites.every((site) => existsSync(join(out, fileOf(site))))) return;
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
   const logs = await Promise.all(sites.map(async (site) => `${site}: ${(await readFile(join(out, `runner-${site}.log`), "utf8").catch(() => "")).trim().slice(-400) || "(no output)"}`));
-  throw new EngineUnavailableError("DOCKER_RUNNER", `the traffic containers were not ready after ${READY_TIMEOUT_MS / 1000} s:\n  ${logs.join("\n  ")}`);
-}
-
-async function waitForRunners(out: string, sites: readonly string[], deadlineEpochMs: number): Promise<void> {
-  while (Date.now() < deadlineEpochMs) {
-    if (sites.every((site) => existsSync(join(out, `${site}.done`)))) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  const logs = await Promise.all(sites.map(async (site) => `${site}: ${(await readFile(join(out, `runner-${site}.log`), "utf8").catch(() => "")).trim().slice(-400)}`));
-  throw new EngineUnavailableError("DOCKER_RUNNER", `the traffic containers did not finish in time:\n  ${logs.join("\n  ")}`);
+  throw new EngineUnavailableError("DOCKER_RUNNER", `${failure}; their output is below, fix what it names and rerun:\n  ${logs.join("\n  ")}`);
 }
 
 /** CPU time the container's processes used (cgroup v1 cpuacct or v2 cpu.stat), in nanoseconds. */

@@ -10,9 +10,9 @@ const SPIN_US = 300;
 /**
  * The traffic container's agenda on the wall clock: actions run at their
  * microsecond (or where aimUs puts them), in the order the model's virtual
- * clock would run them. It
- * sleeps with timers until a millisecond before an action, then yields turns
- * until the moment: sub-millisecond sends without a busy core. An action
+ * clock would run them. It sleeps with timers until a millisecond before an
+ * action, yields turns until the last SPIN_US, then waits busy: sends
+ * precise to a few µs without a busy core. An action
  * scheduled while it sleeps (a BLF burst after the 200 arrives, a
  * retransmission timer) wakes it if it falls before the moment it sleeps
  * towards; it used to wait for that moment and leave in a burst.
@@ -26,7 +26,7 @@ export class WallClockAgenda {
 
   /**
    * @param aimUs when to run an action scheduled at atUs (the identity, or
-   *   early in its jiffy: run-start.ts). It must not decrease with atUs:
+   *   early in its jiffy: planned-send-time.ts). It must not decrease with atUs:
    *   actions keep their scheduled order.
    */
   constructor(
