@@ -40,7 +40,7 @@ const events: AgentEvent[] = [];
 let t0Perf = Number.POSITIVE_INFINITY;
 const nowUs = () => Math.round((performance.now() - t0Perf) * 1000);
 const jiffyUs = 1_000_000 / defaultKernelSettings.hz;
-const agenda = new WallClockAgenda(nowUs, spec.endUs, spec.aimWithinJiffies ? (atUs) => plannedSendTime(atUs, jiffyUs) : undefined, collectGarbageWhileIdle);
+const agenda = new WallClockAgenda(nowUs, spec.endUs, spec.aimWithinJiffies ? (atUs) => plannedSendTime(atUs, jiffyUs) : undefined);
 
 // Raw IP for replayed datagrams: TTL, ID, options and fragments go out as captured.
 let rawSender: ReturnType<typeof spawn> | null = null;
@@ -55,10 +55,6 @@ const RAW_SENDER = [
   "    data = bytes.fromhex(line.strip())",
   "    s.sendto(data, (socket.inet_ntoa(data[16:20]), 0))",
 ].join("\n");
-
-const collectYoungGeneration = (globalThis as { gc?: (options: { type: "minor" }) => void }).gc;
-const IDLE_COLLECTION_EVERY_US = 20_000;
-let lastIdleCollectionUs = Number.NEGATIVE_INFINITY;
 
 const sockets = new Map<string, dgram.Socket>();
 /**
@@ -176,20 +172,6 @@ writeFileSync(join(spec.out, `${spec.name}.sends.json`), JSON.stringify(sends.ma
 writeFileSync(join(spec.out, `${spec.name}.events.json`), JSON.stringify(events));
 writeFileSync(join(spec.out, `${spec.name}.done`), String(sends.length));
 process.exit(0);
-
-/**
- * A young-generation collection takes 0.1 to 1.5 ms here, and V8 starts one
- * when an allocation finds the young generation full: inside an action, which
- * then sends late. Collecting where the agenda has a gap keeps it from filling
- * (docker-engine.ts starts the runner with --expose-gc and a larger young
- * generation, which spaces the collections it starts itself where there is no gap).
- */
-function collectGarbageWhileIdle(): void {
-  const now = nowUs();
-  if (!collectYoungGeneration || now - lastIdleCollectionUs < IDLE_COLLECTION_EVERY_US) return;
-  lastIdleCollectionUs = now;
-  collectYoungGeneration({ type: "minor" });
-}
 
 /** The start file, once the engine has written it (it renames it into place whole). */
 async function startOfRun(): Promise<RunnerStart> {

@@ -36,12 +36,6 @@ export const START_SLACK_MS = 200;
  * cores: a send preempted past a jiffy boundary changes what the kernel counts.
  */
 const RUNNER_NICENESS = -20;
-/**
- * The runner collects garbage in the agenda's gaps (gc), and a young
- * generation of up to 64 MB spaces out the collections V8 starts mid-action
- * where a flood leaves no gap.
- */
-const RUNNER_NODE_FLAGS = "--expose-gc --max-semi-space-size=64";
 /** After the traffic ends: the last replies reach the firewall (Asterisk answers within milliseconds). */
 const DRAIN_MS = 300;
 /** How long tcpdump may take to write the last verdict records the kernel counted. */
@@ -129,7 +123,7 @@ export class DockerEngine implements Engine {
       for (const [site, names] of sourcesBySite) {
         const spec: RunnerSpec = { name: site, scenario, sources: names, aimWithinJiffies, endUs, seed, out: "/out" };
         await writeFile(join(lab.out, `runner-${site}.json`), JSON.stringify(spec));
-        await lab.runners.get(site)!.exec(["sh", "-c", `nohup nice -n ${RUNNER_NICENESS} node ${RUNNER_NODE_FLAGS} /slamlab/dist/src/engines/docker/agent-runner.js /out/runner-${site}.json > /out/runner-${site}.log 2>&1 &`]);
+        await lab.runners.get(site)!.exec(["sh", "-c", `nohup nice -n ${RUNNER_NICENESS} node /slamlab/dist/src/engines/docker/agent-runner.js /out/runner-${site}.json > /out/runner-${site}.log 2>&1 &`]);
       }
       await waitForRunnerFiles(lab.out, [...sourcesBySite.keys()], readyFile, Date.now() + READY_TIMEOUT_MS, 10, `the traffic containers were not ready after ${READY_TIMEOUT_MS / 1000} s`);
       const runnersReadyMs = performance.now() - wallStart - labStartMs;

@@ -7,9 +7,6 @@ import { EventQueue } from "../model/event-queue.js";
  */
 const SPIN_US = 300;
 
-/** A gap long enough for idle work (a young-generation collection takes up to about 1.5 ms here). */
-const IDLE_WORK_MIN_US = 4000;
-
 /**
  * The traffic container's agenda on the wall clock: actions run at their
  * microsecond (or where aimUs puts them), in the order the model's virtual
@@ -31,14 +28,11 @@ export class WallClockAgenda {
    * @param aimUs when to run an action scheduled at atUs (the identity, or
    *   early in its jiffy: planned-send-time.ts). It must not decrease with atUs:
    *   actions keep their scheduled order.
-   * @param idle work that would otherwise pause an action (a garbage
-   *   collection), run where the next action is at least IDLE_WORK_MIN_US away.
    */
   constructor(
     private readonly nowUs: () => number,
     private readonly endUs: number,
     private readonly aimUs: (atUs: number) => number = (atUs) => atUs,
-    private readonly idle: () => void = () => {},
   ) {}
 
   at(atUs: number, action: () => void): void {
@@ -85,12 +79,7 @@ export class WallClockAgenda {
       const check = () => {
         const remainingUs = atUs - this.nowUs();
         if (remainingUs <= 0) done();
-        else if (remainingUs > 2000) {
-          if (remainingUs > IDLE_WORK_MIN_US) this.idle();
-          // The idle work took some of the gap: the timer counts from now.
-          const leftUs = atUs - this.nowUs();
-          timer = setTimeout(check, Math.max(0, Math.floor(leftUs / 1000) - 1));
-        }
+        else if (remainingUs > 2000) timer = setTimeout(check, Math.floor(remainingUs / 1000) - 1);
         else if (remainingUs > SPIN_US) turn = setImmediate(check);
         else {
           while (this.nowUs() < atUs);
