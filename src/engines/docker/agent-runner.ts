@@ -22,7 +22,7 @@ import { defaultKernelSettings } from "../model/kernel-settings.js";
 import { ModelEngine } from "../model/model-engine.js";
 import { plannedSendTime } from "../planned-send-time.js";
 import { performanceTimeOf } from "./run-start.js";
-import { readyFile, START_FILE, type RunnerSpec, type RunnerStart, type SendRecord } from "./runner-spec.js";
+import { doneFile, readyFile, START_FILE, type RunnerSpec, type RunnerStart, type SendRecord } from "./runner-spec.js";
 import { toolCommand } from "./tool-command.js";
 import { WallClockAgenda } from "./wall-clock-agenda.js";
 
@@ -170,7 +170,7 @@ for (const child of running) child.kill("SIGKILL");
 for (const socket of sockets.values()) socket.close();
 writeFileSync(join(spec.out, `${spec.name}.sends.json`), JSON.stringify(sends.map(sendRecord)));
 writeFileSync(join(spec.out, `${spec.name}.events.json`), JSON.stringify(events));
-writeFileSync(join(spec.out, `${spec.name}.done`), String(sends.length));
+writeFileSync(join(spec.out, doneFile(spec.name)), String(sends.length));
 process.exit(0);
 
 /** The start file, once the engine has written it (it renames it into place whole). */

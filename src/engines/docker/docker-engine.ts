@@ -24,7 +24,7 @@ import { startLab, VERDICT_BUFFER_BYTES } from "./lab.js";
 import { extensionsConfig, pjsipConfig } from "./pjsip-config.js";
 import { mayAimWithinJiffies } from "../planned-send-time.js";
 import { runStartAfter } from "./run-start.js";
-import { readyFile, START_FILE, type RunnerSpec, type RunnerStart, type SendRecord } from "./runner-spec.js";
+import { doneFile, readyFile, START_FILE, type RunnerSpec, type RunnerStart, type SendRecord } from "./runner-spec.js";
 
 /**
  * From the start file to time 0: the runners poll for it every 2 ms, then
@@ -132,7 +132,7 @@ export class DockerEngine implements Engine {
       // Renamed into place: a runner polling for it never reads half of it.
       await writeFile(join(lab.out, `${START_FILE}.tmp`), JSON.stringify({ t0MonotonicNs: start.monotonicNs } satisfies RunnerStart));
       await rename(join(lab.out, `${START_FILE}.tmp`), join(lab.out, START_FILE));
-      await waitForRunnerFiles(lab.out, [...sourcesBySite.keys()], (site) => `${site}.done`, t0EpochMs + scenario.durationSeconds * 1000 + 60_000, 50, "the traffic containers did not finish in time");
+      await waitForRunnerFiles(lab.out, [...sourcesBySite.keys()], doneFile, t0EpochMs + scenario.durationSeconds * 1000 + 60_000, 50, "the traffic containers did not finish in time");
       await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
       const asteriskCpuSeconds = (await cpuNanoseconds(lab.pbx)) - asteriskCpuBefore;
       const shell = async (container: typeof lab.pbx, command: string) => (await container.exec(["sh", "-c", command])).output;

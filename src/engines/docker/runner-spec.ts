@@ -25,6 +25,7 @@ export interface RunnerStart {
 
 export const START_FILE = "start.json";
 export const readyFile = (runner: string) => `${runner}.ready`;
+export const doneFile = (runner: string) => `${runner}.done`;
 
 /** One datagram a runner sent, for joining with the firewall's verdict log. */
 export interface SendRecord {
