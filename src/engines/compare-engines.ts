@@ -1,5 +1,5 @@
 import type { Scenario } from "../scenario/scenario.js";
-import { compareRuns, type RunComparison } from "../verdict/compare-runs.js";
+import { compareRuns, type Disagreement, type RunComparison } from "../verdict/compare-runs.js";
 import type { RunResult } from "../verdict/run-result.js";
 import type { DockerEngine } from "./docker/docker-engine.js";
 import { judgeRecorded } from "./model/judge-recorded.js";
@@ -21,7 +21,24 @@ export async function compareEngines(scenario: Scenario, docker: DockerEngine, s
   const placement = scenario.firewall.kind === "policy" ? scenario.firewall.policy.placement : "host";
   const { phaseUs, explainedByTiming } = rejudgeAcrossJiffy(real, placement);
   const comparison = compareRuns(model, real, judgeRecorded(real, placement, {}, { jiffyPhaseUs: phaseUs }), explainedByTiming);
-  return { model, real, comparison, jiffyPhaseUs: phaseUs };
+  return { model, real, comparison: describeDisagreementStates(comparison, model, real, placement, phaseUs), jiffyPhaseUs: phaseUs };
+}
+
+/**
+ * Fills in what the model held for each disagreeing packet, in its own run and
+ * given the kernel's times: both runs judged again, describing only those packets.
+ */
+export function describeDisagreementStates(comparison: RunComparison, model: RunResult, real: RunResult, placement: "host" | "router", jiffyPhaseUs = 0): RunComparison {
+  const disagreements = [...comparison.semantic, ...comparison.timingOnly];
+  if (disagreements.length === 0) return comparison;
+  const atModelTimes = judgeRecorded(model, placement, {}, { describeAt: new Set(disagreements.map((disagreement) => disagreement.modelIndex)) });
+  const atKernelTimes = judgeRecorded(real, placement, {}, { jiffyPhaseUs, describeAt: new Set(disagreements.map((disagreement) => disagreement.realIndex)) });
+  const described = (disagreement: Disagreement): Disagreement => ({
+    ...disagreement,
+    modelState: atModelTimes[disagreement.modelIndex]!.stateBefore,
+    modelStateAtKernelTimes: atKernelTimes[disagreement.realIndex]!.stateBefore,
+  });
+  return { ...comparison, semantic: comparison.semantic.map(described), timingOnly: comparison.timingOnly.map(described) };
 }
 
 /** Phases tried within one jiffy (4 ms at HZ 250). */
@@ -41,7 +58,7 @@ export function rejudgeAcrossJiffy(real: RunResult, placement: "host" | "router"
   let best = { phaseUs: 0, agreeing: -1 };
   for (let step = 0; step < PHASES; step++) {
     const phaseUs = Math.round((step * jiffyUs) / PHASES);
-    const judged = judgeRecorded(real, placement, {}, { jiffyPhaseUs: phaseUs, withState: false });
+    const judged = judgeRecorded(real, placement, {}, { jiffyPhaseUs: phaseUs });
     let agreeing = 0;
     judged.forEach((judgement, index) => {
       if ((judgement.accepted ? "delivered" : "dropped") !== real.verdicts[index]!.verdict) return;
@@ -74,7 +91,7 @@ function explainByMovingPackets(real: RunResult, placement: "host" | "router", p
     for (const shift of [1, -1]) {
       if (budget-- <= 0) return;
       const tried = new Map(moves).set(index, shift);
-      const judged = judgeRecorded(real, placement, {}, { jiffyPhaseUs: phaseUs, withState: false, shiftJiffies: tried });
+      const judged = judgeRecorded(real, placement, {}, { jiffyPhaseUs: phaseUs, shiftJiffies: tried });
       if (verdictOf(judged[index]!) !== real.verdicts[index]!.verdict) continue;
       moves.set(index, shift);
       // The move may put later packets right as well.

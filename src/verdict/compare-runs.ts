@@ -12,8 +12,18 @@ export interface Disagreement {
   readonly realAtUs: number;
   readonly model: { readonly verdict: Verdict["verdict"]; readonly rule: RuleRef };
   readonly real: { readonly verdict: Verdict["verdict"]; readonly rule: RuleRef };
-  /** The model's state before the packet, at the real packet's time. */
+  /** The packet's index among each run's verdicts. */
+  readonly modelIndex: number;
+  readonly realIndex: number;
+  /**
+   * What the model held for this packet just before judging it (conntrack, its
+   * recent entries, hashlimit and limit buckets): in its own run, and given the
+   * kernel's packet times. The kernel's own state at that moment is not
+   * observable; its xt_recent tables at the end are in the run's artifacts.
+   * Empty until describeDisagreementStates fills them.
+   */
   readonly modelState: string;
+  readonly modelStateAtKernelTimes: string;
 }
 
 export interface RunComparison {
@@ -37,7 +47,7 @@ export interface RunComparison {
 export function compareRuns(
   model: RunResult,
   real: RunResult,
-  rejudged: ReadonlyArray<{ accepted: boolean; rule: RuleRef; recentBefore: string }>,
+  rejudged: ReadonlyArray<{ accepted: boolean; rule: RuleRef }>,
   /** Per real packet: some re-judging within a jiffy of its recorded time decides as the kernel did. */
   explainedByTiming?: readonly boolean[],
 ): RunComparison {
@@ -83,7 +93,10 @@ export function compareRuns(
       realAtUs: realVerdict.atUs,
       model: { verdict: modelVerdict.verdict, rule: modelVerdict.rule },
       real: { verdict: realVerdict.verdict, rule: realVerdict.rule },
-      modelState: rejudge.recentBefore,
+      modelIndex: modelVerdict.packetId,
+      realIndex: index,
+      modelState: "",
+      modelStateAtKernelTimes: "",
     };
     if (explainedByTiming ? explainedByTiming[index] : (rejudge.accepted ? "delivered" : "dropped") === realVerdict.verdict) timingOnly.push(disagreement);
     else semantic.push(disagreement);

@@ -4,7 +4,7 @@ import { runModel } from "../../src/engines/model/model-engine.js";
 import { builtinScenarioDirectory } from "../../src/scenario/catalogue.js";
 import { loadScenario } from "../../src/scenario/load-scenario.js";
 import { compareRuns, sipTransactionOf } from "../../src/verdict/compare-runs.js";
-import { rejudgeAcrossJiffy } from "../../src/engines/compare-engines.js";
+import { describeDisagreementStates, rejudgeAcrossJiffy } from "../../src/engines/compare-engines.js";
 
 describe("comparing runs packet by packet (slamlab diff)", () => {
   it("the model judging a recorded run's packets at their recorded times decides as that run did", () => {
@@ -35,18 +35,30 @@ describe("comparing runs packet by packet (slamlab diff)", () => {
     expect(comparison.timingOnly).toEqual([]);
   });
 
-  it("counts a difference as timing-only when the model, given the kernel's packet times, decides as the kernel did", () => {
-    const scenario = loadScenario(`${builtinScenarioDirectory()}/port-reuse.yaml`, null);
-    const model = runModel(scenario, { keepPackets: true });
-    // The "kernel" got the attacker's 10th request and everything after it 61 s late, past the 60 s window.
+  /** port-reuse, and a "kernel" run that got the attacker's 10th request and everything after it 61 s late, past the 60 s window. */
+  const withLateKernel = () => {
+    const model = runModel(loadScenario(`${builtinScenarioDirectory()}/port-reuse.yaml`, null), { keepPackets: true });
     const tenth = model.verdicts.filter((verdict) => verdict.direction === "to-pbx")[9]!;
     const late = { ...model, verdicts: model.verdicts.map((verdict) => (verdict.packetId >= tenth.packetId ? { ...verdict, atUs: verdict.atUs + 61_000_000 } : verdict)) };
     const rejudged = judgeRecorded(late, "host");
     const real = { ...late, verdicts: late.verdicts.map((verdict, index) => ({ ...verdict, verdict: rejudged[index]!.accepted ? ("delivered" as const) : ("dropped" as const) })) };
+    return { model, real, rejudged };
+  };
+
+  it("counts a difference as timing-only when the model, given the kernel's packet times, decides as the kernel did", () => {
+    const { model, real, rejudged } = withLateKernel();
     const comparison = compareRuns(model, real, rejudged);
     expect(comparison.timingOnly.length).toBeGreaterThan(0);
     expect(comparison.timingOnly[0]).toMatchObject({ position: 10, model: { verdict: "dropped" }, real: { verdict: "delivered" } });
     expect(comparison.semantic).toEqual([]);
+  });
+
+  it("shows, beside a disagreement, what the model held for that packet in its own run and at the kernel's times", () => {
+    const { model, real, rejudged } = withLateKernel();
+    const [first] = describeDisagreementStates(compareRuns(model, real, rejudged), model, real, "host").timingOnly;
+    // The model's own run saw nine REGISTERs in the last 0.2 s; the kernel's, nine 61 s before.
+    expect(first!.modelState).toBe("conntrack ESTABLISHED (1 entry); recent SIP-BLOCK: 198.18.77.7 not listed (0 entries); recent SIP: 198.18.77.7 seen 0.048, 0.100, 0.148, 0.200 s ago, 5 older (1 entry)");
+    expect(first!.modelStateAtKernelTimes).toBe("conntrack NEW (0 entries); recent SIP-BLOCK: 198.18.77.7 not listed (0 entries); recent SIP: 198.18.77.7 seen 61.048, 61.100, 61.148, 61.200 s ago, 5 older (1 entry)");
   });
 
   it("pairs by SIP transaction, so a packet only one engine judged does not shift the agent's later packets", () => {

@@ -19,7 +19,7 @@ const percent = (part: number, whole: number) => (whole === 0 ? "-" : `${((100 *
 
 function describe(disagreement: Disagreement): string {
   const rule = (ref: Disagreement["model"]["rule"]) => `${ref.chain}:${ref.index || "policy"}`;
-  return `${(disagreement.realAtUs / 1e6).toFixed(3)} s  ${disagreement.source}/${disagreement.agent} ${disagreement.direction} #${disagreement.position}: model ${disagreement.model.verdict} (${rule(disagreement.model.rule)}), kernel ${disagreement.real.verdict} (${rule(disagreement.real.rule)}); model state: ${disagreement.modelState || "empty"}`;
+  return `${(disagreement.realAtUs / 1e6).toFixed(3)} s  ${disagreement.source}/${disagreement.agent} ${disagreement.direction} #${disagreement.position}: model ${disagreement.model.verdict} (${rule(disagreement.model.rule)}), kernel ${disagreement.real.verdict} (${rule(disagreement.real.rule)})\n      model's state, its own run: ${disagreement.modelState || "nothing"}\n      model's state at the kernel's times: ${disagreement.modelStateAtKernelTimes || "nothing"}`;
 }
 
 interface DiffOptions {
@@ -65,6 +65,7 @@ async function diffOne(options: DiffOptions): Promise<number> {
     `  semantic differences: ${comparison.semantic.length} (${percent(comparison.semantic.length, comparison.paired)})`,
     ...comparison.semantic.slice(0, 20).map((disagreement) => `    SEMANTIC  ${describe(disagreement)}`),
     ...comparison.timingOnly.slice(0, 10).map((disagreement) => `    timing    ${describe(disagreement)}`),
+    ...(comparison.semantic.length + comparison.timingOnly.length > 0 ? ["  (the kernel's own state at a packet is not observable: NFLOG carries none)"] : []),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
   if (options.json) await writeFileAtomic(options.json, `${JSON.stringify({ scenario: label, seed: model.seed, ...comparison }, null, 2)}\n`);

@@ -24,7 +24,22 @@ import type { PbxModel, PbxReply } from "./pbx.js";
 const NONCE_LIFETIME_US = 32_000_000;
 const MIN_EXPIRES = 60;
 const MAX_EXPIRES = 7200;
-/** Time PJSIP takes to answer a REGISTER on an idle PBX (measured order of magnitude: under a millisecond). */
+/**
+ * How long after a request reaches the kernel the request its answer triggers
+ * reaches it, in the lab (the p50s of `node dist/bench/reply-timing.js --runs 2`):
+ * Asterisk's processing and the phone's reaction together, since the model's
+ * user agents react at once. PJSIP answers a REGISTER slower than a SUBSCRIBE,
+ * and a registration slower than a challenge.
+ */
+const REGISTER_CHALLENGE_DELAY_US = 1000;
+const CHALLENGE_DELAY_US = 700;
+const REGISTERED_DELAY_US = 1350;
+/**
+ * A subscription's NOTIFY follows its 200; measured until the phone's answer to it reaches the kernel
+ * (p50 1,077 µs, `node dist/bench/reply-timing.js --only blf-subscribe,random-46,random-53,random-104,random-106,random-143`).
+ */
+const NOTIFY_DELAY_US = 1080;
+/** Answers that trigger no request (OPTIONS, INVITE, SUBSCRIBE's 200) cannot be timed that way: an order of magnitude. */
 const REPLY_DELAY_US = 600;
 /** The Server header the lab's Asterisk sends (pjsip.conf `user_agent`, as in captures/record/pjsip.conf). */
 const SERVER = "Asterisk PBX 22";
@@ -89,7 +104,7 @@ export function createAsteriskPbx(spec: PbxSpec): AsteriskPbx {
       ...responseHeaders(request, from),
       ["WWW-Authenticate", formatChallenge({ realm: spec.realm, nonce: newNonce(nowUs), opaque, algorithm: "MD5", qop: "auth", stale })],
     ];
-    return respond(from, 401, "Unauthorized", headers);
+    return { ...respond(from, 401, "Unauthorized", headers), delayUs: request.method === "REGISTER" ? REGISTER_CHALLENGE_DELAY_US : CHALLENGE_DELAY_US };
   };
 
   /** null when the credentials are valid; otherwise whether the 401 must say stale=true. */
@@ -132,7 +147,8 @@ export function createAsteriskPbx(spec: PbxSpec): AsteriskPbx {
     const contactUri = /<([^>]+)>/.exec(contact)?.[1] ?? contact;
     contacts.set(user, { account: user, contact: contactUri, expiresAtUs: nowUs + expires * 1_000_000 });
     // The Contact carries the seconds left, rounded down: a fresh registration shows expires - 1.
-    return respond(from, 200, "OK", [...headers, ["Date", httpDate(nowUs)], ["Contact", `<${contactUri}>;expires=${expires - 1}`], ["Expires", String(expires)]]);
+    const registered = respond(from, 200, "OK", [...headers, ["Date", httpDate(nowUs)], ["Contact", `<${contactUri}>;expires=${expires - 1}`], ["Expires", String(expires)]]);
+    return { ...registered, delayUs: REGISTERED_DELAY_US };
   };
 
   const subscribe = (request: SipMessage, from: Datagram): PbxReply[] => {
@@ -158,7 +174,7 @@ export function createAsteriskPbx(spec: PbxSpec): AsteriskPbx {
         `<?xml version="1.0"?>\n<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="0" state="full" entity="${request.requestUri}"/>\n`,
       ),
     );
-    return [ok, { ...notify, delayUs: notify.delayUs + 200 }];
+    return [ok, { ...notify, delayUs: NOTIFY_DELAY_US }];
   };
 
   return {

@@ -6,7 +6,7 @@ import { ConntrackTable, contextAfterConntrack } from "./conntrack.js";
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
 import { compileFirewall } from "./netfilter/interpreter.js";
 import type { MatchState } from "./netfilter/match.js";
-import { dumpRecentTable, recentTableNames } from "./netfilter/matches/recent.js";
+import { describeMatchState } from "./netfilter/describe-state.js";
 
 export interface JudgeOptions {
   /**
@@ -14,8 +14,8 @@ export interface JudgeOptions {
    * aligned with the run, and rate matchers (limit, hashlimit) count whole jiffies.
    */
   readonly jiffyPhaseUs?: number;
-  /** Record the xt_recent tables before each packet (false: faster, for fitting the phase). */
-  readonly withState?: boolean;
+  /** Indices of the run's verdicts whose state before judging to describe (stateBefore). */
+  readonly describeAt?: ReadonlySet<number>;
   /** Jiffies to add to single packets' times, by their index in the run's verdicts. */
   readonly shiftJiffies?: ReadonlyMap<number, number>;
 }
@@ -23,8 +23,11 @@ export interface JudgeOptions {
 export interface RecordedJudgement {
   readonly accepted: boolean;
   readonly rule: RuleRef;
-  /** The model's xt_recent tables just before this packet, as /proc/net/xt_recent shows them. */
-  readonly recentBefore: string;
+  /**
+   * For the packets asked for (JudgeOptions.describeAt): what conntrack and the
+   * recent, hashlimit and limit matches held for this packet just before it was judged.
+   */
+  readonly stateBefore: string;
 }
 
 /**
@@ -50,14 +53,11 @@ export function judgeRecorded(result: RunResult, placement: "host" | "router", k
     const classification = conntrack.classify(packet, jiffies);
     const hook = placement === "router" ? "FORWARD" : verdict.direction === "to-pbx" ? "INPUT" : "OUTPUT";
     const context = contextAfterConntrack(classification, jiffies, hook, "eth0", Math.max(0, verdict.atUs) * 1000);
-    const recentBefore =
-      options.withState === false
-        ? ""
-        : recentTableNames(state)
-            .map((name) => `${name}: ${dumpRecentTable(state, name).split("\n").length} entries`)
-            .join("; ");
+    const stateBefore = options.describeAt?.has(index)
+      ? [`conntrack ${classification.state} (${conntrack.size()} ${conntrack.size() === 1 ? "entry" : "entries"})`, ...describeMatchState(state, packet, context)].join("; ")
+      : "";
     const judgement = firewall.judge(hook, packet, context);
     if (judgement.accepted) conntrack.commit(classification);
-    return { accepted: judgement.accepted, rule: judgement.rule, recentBefore };
+    return { accepted: judgement.accepted, rule: judgement.rule, stateBefore };
   });
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { runModel } from "../../../src/engines/model/model-engine.js";
 import { policySchema } from "../../../src/firewall/policy.js";
+import { resolveScenarioRef } from "../../../src/scenario/catalogue.js";
+import { loadScenario } from "../../../src/scenario/load-scenario.js";
 import type { Scenario } from "../../../src/scenario/scenario.js";
 import { scenarioSchema } from "../../../src/scenario/schema.js";
 
@@ -65,5 +67,16 @@ describe("model engine", () => {
     const times = result.verdicts.map((verdict) => verdict.atUs);
     expect(times).toEqual([...times].sort((a, b) => a - b));
     expect(Math.max(...times)).toBeLessThanOrEqual(30_000_000);
+  });
+
+  it("sends a phone's answer to Asterisk as long after its request as the lab does (bench/reply-timing.ts p50s)", () => {
+    const result = runModel(loadScenario(resolveScenarioRef("blf-subscribe"), null));
+    const requests = result.verdicts.filter((verdict) => verdict.direction === "to-pbx" && (verdict.sipMethod === "REGISTER" || verdict.sipMethod === "SUBSCRIBE"));
+    const [register, registerWithCredentials, firstSubscribe, subscribeWithCredentials] = requests.map((verdict) => verdict.atUs);
+    expect(requests.slice(0, 4).map((verdict) => verdict.sipMethod)).toEqual(["REGISTER", "REGISTER", "SUBSCRIBE", "SUBSCRIBE"]);
+    // 401 to a REGISTER, then the 200 that starts the BLF burst, then 401 to a SUBSCRIBE.
+    expect(registerWithCredentials! - register!).toBe(1000);
+    expect(firstSubscribe! - registerWithCredentials!).toBe(1350);
+    expect(subscribeWithCredentials! - firstSubscribe!).toBe(700);
   });
 });

@@ -154,6 +154,23 @@ function msecsToJiffies(ms: number, hz: number): number {
   return Math.ceil((ms * hz) / 1000);
 }
 
+/**
+ * A packet's bucket just before it is judged: its credit refilled to `jiffies`
+ * as dsthash_find + rateinfo_recalc would, in packets, against the burst.
+ */
+export function describeHashlimitFor(state: MatchState, name: string, packet: Packet, jiffies: number): string {
+  const table = state.tables.get(`hashlimit:${name}`) as HashlimitTable | undefined;
+  if (!table) return "";
+  const size = `${table.buckets.size} ${table.buckets.size === 1 ? "bucket" : "buckets"}`;
+  const burst = Number(table.cap / table.cost);
+  const bucket = table.buckets.get(bucketKey(table, packet));
+  if (!bucket || collectedBefore(table, bucket, jiffies)) return `hashlimit ${name}: no bucket for this packet, a new one starts full (${burst} packets; ${size})`;
+  let credit = bucket.credit + BigInt(Math.max(0, jiffies - bucket.previous)) * creditsPerJiffy(state.settings.hz);
+  if (credit > table.cap) credit = table.cap;
+  const packets = Number((credit * 100n) / table.cost) / 100;
+  return `hashlimit ${name}: ${packets.toFixed(2)} of ${burst} packets' credit, last packet ${((jiffies - bucket.previous) / state.settings.hz).toFixed(3)} s ago (${size})`;
+}
+
 /** Entries a hashlimit table holds, as /proc/net/ipt_hashlimit/NAME would list them (count only). */
 export function hashlimitEntries(state: MatchState, name: string): number {
   return (state.tables.get(`hashlimit:${name}`) as HashlimitTable | undefined)?.buckets.size ?? 0;

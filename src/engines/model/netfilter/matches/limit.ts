@@ -1,6 +1,12 @@
-import type { MatchFactory } from "../match.js";
+import type { MatchFactory, MatchState, PacketContext } from "../match.js";
 import { MatchOptions } from "./match-options.js";
 import { parseRate } from "./rate.js";
+
+/** A rule's bucket as a comparison shows it; kept in MatchState.tables under "limit:LINE". */
+export interface LimitBucket {
+  /** The bucket refilled to the packet's time, before the packet takes from it. */
+  describe(context: PacketContext): string;
+}
 
 /** XT_LIMIT_SCALE (xt_limit.h). */
 const XT_LIMIT_SCALE = 10000;
@@ -22,11 +28,18 @@ export const limitMatch: MatchFactory = (rawOptions, state, where) => {
   const burst = options.integer("limit-burst", 5, 1, 10000);
   if (user2credits(average * burst) < user2credits(average)) throw options.error(`rate and burst overflow the kernel's credits ("Overflow, try lower")`);
   const invert = options.get("limit")?.negated ?? false;
-  if (state.settings.iptablesNft) return nftLimit(average, burst, invert, state.settings);
+  if (state.settings.iptablesNft) return nftLimit(average, burst, invert, state, where.line);
   const cost = user2credits(average);
   const cap = user2credits(average * burst);
   let credit = cap;
   let previous = state.settings.startJiffies;
+  const bucket: LimitBucket = {
+    describe: (context) => {
+      const refilled = Math.min(credit + (context.jiffies - previous) * creditsPerJiffy, cap);
+      return `limit (line ${where.line}): ${(refilled / cost).toFixed(2)} of ${burst} packets' credit`;
+    },
+  };
+  state.tables.set(`limit:${where.line}`, bucket);
   return (_packet, context) => {
     const now = context.jiffies;
     credit = Math.min(credit + (now - previous) * creditsPerJiffy, cap);
@@ -49,7 +62,8 @@ const NFT_LIMIT_UNITS = [XT_LIMIT_SCALE * 86400, XT_LIMIT_SCALE * 3600, XT_LIMIT
  * nanoseconds: cost = unit/rate, full at cost*burst, refilled by the ns that
  * passed. Unlike xt_limit, the burst is exact and time is not cut into jiffies.
  */
-function nftLimit(average: number, burst: number, invert: boolean, settings: { hz: number; startJiffies: number }): ReturnType<MatchFactory> {
+function nftLimit(average: number, burst: number, invert: boolean, state: MatchState, line: number): ReturnType<MatchFactory> {
+  const settings = state.settings;
   let index = 1;
   for (; index < NFT_LIMIT_UNITS.length; index++) {
     const unit = NFT_LIMIT_UNITS[index]!;
@@ -62,8 +76,17 @@ function nftLimit(average: number, burst: number, invert: boolean, settings: { h
   const tokensMax = cost * BigInt(burst);
   let tokens = tokensMax;
   let last: bigint | null = null;
+  const nowNs = (context: PacketContext) => BigInt(Math.round(context.clockNs ?? ((context.jiffies - settings.startJiffies) * 1e9) / settings.hz));
+  const bucket: LimitBucket = {
+    describe: (context) => {
+      const available = last === null ? tokensMax : tokens + (nowNs(context) - last);
+      const packets = Number(((available > tokensMax ? tokensMax : available) * 100n) / cost) / 100;
+      return `limit (line ${line}): ${packets.toFixed(2)} of ${burst} packets' tokens`;
+    },
+  };
+  state.tables.set(`limit:${line}`, bucket);
   return (_packet, context) => {
-    const now = BigInt(Math.round(context.clockNs ?? ((context.jiffies - settings.startJiffies) * 1e9) / settings.hz));
+    const now = nowNs(context);
     // The bucket was full when the rule was loaded, before the first packet.
     let available = last === null ? tokensMax : tokens + (now - last);
     if (available > tokensMax) available = tokensMax;

@@ -1,4 +1,5 @@
 import { formatIpv4, parseIpv4 } from "../../../../net/address.js";
+import type { Packet } from "../../../../net/packet.js";
 import type { MatchFactory, MatchState } from "../match.js";
 import { MatchOptions } from "./match-options.js";
 
@@ -196,6 +197,25 @@ export function dumpRecentTable(state: MatchState, name: string): string {
     lines.push(`src=${formatIpv4(entry.address)} ttl: ${entry.ttl} last_seen: ${last} oldest_pkt: ${entry.index}${stamps}`);
   }
   return lines.join("\n");
+}
+
+/** Newest stamps shown for an entry; a long ring says little more. */
+const STAMPS_SHOWN = 4;
+
+/**
+ * What the table holds for a packet's addresses just before it is judged:
+ * its entry's newest stamps, as seconds before `jiffies`, and the table's size.
+ */
+export function describeRecentFor(state: MatchState, name: string, packet: Packet, jiffies: number): string {
+  const table = state.tables.get(tableKey(name)) as RecentTable | undefined;
+  if (!table) return "";
+  const listed = [packet.src, packet.dst].map((address) => table.entries.get((address & table.mask) >>> 0)).find((entry) => entry !== undefined);
+  const size = `${table.entries.size} ${table.entries.size === 1 ? "entry" : "entries"}`;
+  if (!listed) return `recent ${name}: ${formatIpv4((packet.src & table.mask) >>> 0)} not listed (${size})`;
+  const newestFirst = Array.from({ length: listed.nstamps }, (_, back) => listed.stamps[(listed.index - 1 - back) & table.nstampsMaxMask]!);
+  const ago = newestFirst.slice(0, STAMPS_SHOWN).map((stamp) => `${((jiffies - stamp) / state.settings.hz).toFixed(3)}`);
+  const more = listed.nstamps > STAMPS_SHOWN ? `, ${listed.nstamps - STAMPS_SHOWN} older` : "";
+  return `recent ${name}: ${formatIpv4(listed.address)} seen ${ago.join(", ")} s ago${more} (${size})`;
 }
 
 /** Names of the recent tables a compiled ruleset created. */
