@@ -28,8 +28,8 @@ const MAX_EXPIRES = 7200;
  * How long after a request reaches the kernel the request its answer triggers
  * reaches it, in the lab (the p50s of `node dist/bench/reply-timing.js --runs 2`):
  * Asterisk's processing and the phone's reaction together, since the model's
- * user agents react at once. PJSIP answers a REGISTER slower than a SUBSCRIBE,
- * and a registration slower than a challenge.
+ * user agents react at once. A REGISTER's answer takes longer than a
+ * SUBSCRIBE's, and a registration longer than a challenge.
  */
 const REGISTER_CHALLENGE_DELAY_US = 1000;
 const CHALLENGE_DELAY_US = 700;
