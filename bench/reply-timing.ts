@@ -96,6 +96,12 @@ const runs = Number(argument("--runs") ?? 1);
 const only = argument("--only")?.split(",");
 const directory = join(tmpdir(), "slamlab-reply-timing");
 mkdirSync(directory, { recursive: true });
+const known = [...BUILTINS, ...SEEDS.map((seed) => `random-${seed}`)];
+const unknown = only?.filter((name) => !known.includes(name)) ?? [];
+if (unknown.length > 0) {
+  console.error(`reply-timing: --only ${unknown.join(",")}: not among this benchmark's scenarios; choose from ${known.join(",")}`);
+  process.exit(2);
+}
 const scenarios: Scenario[] = [
   ...BUILTINS.map((name) => loadScenario(resolveScenarioRef(name), null)),
   ...SEEDS.map((seed) => loadScenario(writeRandomScenario(randomScenario(seed), directory), null)),

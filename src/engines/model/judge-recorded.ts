@@ -53,8 +53,9 @@ export function judgeRecorded(result: RunResult, placement: "host" | "router", k
     const classification = conntrack.classify(packet, jiffies);
     const hook = placement === "router" ? "FORWARD" : verdict.direction === "to-pbx" ? "INPUT" : "OUTPUT";
     const context = contextAfterConntrack(classification, jiffies, hook, "eth0", Math.max(0, verdict.atUs) * 1000);
+    const tracked = conntrack.size();
     const stateBefore = options.describeAt?.has(index)
-      ? [`conntrack ${classification.state} (${conntrack.size()} ${conntrack.size() === 1 ? "entry" : "entries"})`, ...describeMatchState(state, packet, context)].join("; ")
+      ? [`conntrack ${classification.state} (${tracked} ${tracked === 1 ? "entry" : "entries"})`, ...describeMatchState(state, packet, context)].join("; ")
       : "";
     const judgement = firewall.judge(hook, packet, context);
     if (judgement.accepted) conntrack.commit(classification);
