@@ -1,18 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { parseRuleset } from "../../src/firewall/parse-ruleset.js";
-import { mayAimWithinJiffies, plannedSendTime } from "../../src/engines/planned-send-time.js";
+import { AIM_INTO_JIFFY_US, mayAimWithinJiffies, plannedSendTime } from "../../src/engines/planned-send-time.js";
 
 describe("when the lab sends a planned packet", () => {
-  it("stays in its jiffy, early enough that 2.5 ms of lateness keeps it there", () => {
+  it("stays in its jiffy, early enough that 3.1 ms of lateness keeps it there", () => {
     for (const atUs of [40_000, 41_234, 42_500, 43_999, 43_999.9]) {
       const sentUs = plannedSendTime(atUs, 4000);
       expect(Math.floor(sentUs / 4000)).toBe(10);
-      expect(Math.floor((sentUs + 2499) / 4000)).toBe(10);
+      expect(Math.floor((sentUs + 3099) / 4000)).toBe(10);
+      expect(sentUs - 40_000).toBeGreaterThanOrEqual(AIM_INTO_JIFFY_US);
     }
   });
 
   it("keeps planned packets in their order, and apart", () => {
-    expect(plannedSendTime(43_900, 4000) - plannedSendTime(43_800, 4000)).toBe(25);
+    expect(plannedSendTime(43_900, 4000) - plannedSendTime(43_800, 4000)).toBe(12.5);
     expect(plannedSendTime(43_999, 4000)).toBeLessThan(plannedSendTime(44_000, 4000));
   });
 

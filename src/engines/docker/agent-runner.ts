@@ -45,16 +45,37 @@ const agenda = new WallClockAgenda(nowUs, spec.endUs, spec.aimWithinJiffies ? (a
 // Raw IP for replayed datagrams: TTL, ID, options and fragments go out as captured.
 let rawSender: ReturnType<typeof spawn> | null = null;
 function sendRaw(bytes: Uint8Array): void {
-  rawSender ??= spawn("python3", ["-u", "-c", RAW_SENDER], { stdio: ["pipe", "inherit", "inherit"] });
+  rawSender ??= startRawSender();
   rawSender.stdin!.write(`${Buffer.from(bytes).toString("hex")}\n`);
+}
+function startRawSender(): ReturnType<typeof spawn> {
+  return spawn("python3", ["-u", "-c", RAW_SENDER], { stdio: ["pipe", "pipe", "inherit"] });
 }
 const RAW_SENDER = [
   "import socket, sys",
   "s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)",
+  "print('ready', flush=True)",
   "for line in sys.stdin:",
   "    data = bytes.fromhex(line.strip())",
   "    s.sendto(data, (socket.inet_ntoa(data[16:20]), 0))",
 ].join("\n");
+/**
+ * Started at the first raw send, python took 6 ms to spawn inside the send's
+ * action and tens of ms more before it read the queued datagrams: a replay's
+ * first packets reached the firewall late. A runner with a replay starts it
+ * before time 0 and waits for its socket.
+ */
+async function startRawSenderEarly(): Promise<void> {
+  const sender = startRawSender();
+  rawSender = sender;
+  await new Promise<void>((resolve, reject) => {
+    sender.once("error", reject);
+    sender.once("exit", (code) => reject(new Error(`the raw IP sender (python3) exited with code ${code} before it was ready`)));
+    sender.stdout!.once("data", () => resolve());
+  });
+  sender.removeAllListeners("exit");
+  sender.stdout!.resume();
+}
 
 const sockets = new Map<string, dgram.Socket>();
 /**
@@ -147,7 +168,10 @@ for (const source of sources) {
 }
 // Every agent's socket is bound before the start, so the first packets leave on time.
 await Promise.all(sources.filter((source) => !toolNames.has(source.name)).flatMap((source) => source.agents.map((endpoint) => socketFor(endpoint.address, endpoint.port, source))));
+if (scenario.traffic.some((source) => own.has(source.name) && source.kind === "replay")) await startRawSenderEarly();
 await warmUp();
+// The warm-up's garbage goes now, not in a collection during the run (node runs with --expose-gc).
+(globalThis as { gc?: () => void }).gc?.();
 writeFileSync(join(spec.out, readyFile(spec.name)), "");
 t0Perf = performanceTimeOf((await startOfRun()).t0MonotonicNs);
 for (const source of sources) source.start(contexts.get(source)!);

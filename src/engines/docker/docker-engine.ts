@@ -36,6 +36,17 @@ export const START_SLACK_MS = 200;
  * cores: a send preempted past a jiffy boundary changes what the kernel counts.
  */
 const RUNNER_NICENESS = -20;
+/**
+ * Node for a traffic runner: no optimising compilers, a new space large enough
+ * that scavenges come seconds apart, and an old space no run fills. Maglev and
+ * TurboFan compiles, the deoptimisations after them, and a mark-compact mid-run
+ * each stalled the runner up to 4 ms, past a jiffy boundary, at the same point
+ * of every run of random-73 (the stall moved a hashlimit burst's phase). With
+ * them off, stalls over 1.5 ms went from 5 to 8 a run to 1 or 2. The interpreter
+ * and Sparkplug are fast enough for the lab's rates. --expose-gc lets the runner
+ * collect once before time 0.
+ */
+const RUNNER_NODE_FLAGS = "--no-opt --no-maglev --expose-gc --min-semi-space-size=16 --max-semi-space-size=64 --initial-old-space-size=256";
 /** After the traffic ends: the last replies reach the firewall (Asterisk answers within milliseconds). */
 const DRAIN_MS = 300;
 /** How long tcpdump may take to write the last verdict records the kernel counted. */
@@ -123,7 +134,7 @@ export class DockerEngine implements Engine {
       for (const [site, names] of sourcesBySite) {
         const spec: RunnerSpec = { name: site, scenario, sources: names, aimWithinJiffies, endUs, seed, out: "/out" };
         await writeFile(join(lab.out, `runner-${site}.json`), JSON.stringify(spec));
-        await lab.runners.get(site)!.exec(["sh", "-c", `nohup nice -n ${RUNNER_NICENESS} node /slamlab/dist/src/engines/docker/agent-runner.js /out/runner-${site}.json > /out/runner-${site}.log 2>&1 &`]);
+        await lab.runners.get(site)!.exec(["sh", "-c", `nohup nice -n ${RUNNER_NICENESS} node ${RUNNER_NODE_FLAGS} /slamlab/dist/src/engines/docker/agent-runner.js /out/runner-${site}.json > /out/runner-${site}.log 2>&1 &`]);
       }
       await waitForRunnerFiles(lab.out, [...sourcesBySite.keys()], readyFile, Date.now() + READY_TIMEOUT_MS, 10, `the traffic containers were not ready after ${READY_TIMEOUT_MS / 1000} s`);
       const runnersReadyMs = performance.now() - wallStart - labStartMs;
