@@ -22,10 +22,12 @@ import { defaultKernelSettings } from "../model/kernel-settings.js";
 import { ModelEngine } from "../model/model-engine.js";
 import { plannedSendTime } from "../planned-send-time.js";
 import { performanceTimeOf } from "./run-start.js";
+import { growDescriptorTable, RUNNER_DESCRIPTORS } from "./descriptor-table.js";
 import { doneFile, readyFile, START_FILE, type RunnerSpec, type RunnerStart, type SendRecord } from "./runner-spec.js";
 import { toolCommand } from "./tool-command.js";
 import { WallClockAgenda } from "./wall-clock-agenda.js";
 
+growDescriptorTable(RUNNER_DESCRIPTORS);
 const spec = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as RunnerSpec;
 const own = new Set(spec.sources);
 const scenario = spec.scenario;

@@ -42,8 +42,8 @@ const RUNNER_NICENESS = -20;
  * TurboFan compiles, the deoptimisations after them, and a mark-compact mid-run
  * each stalled the runner up to 4 ms, past a jiffy boundary, at the same point
  * of every run of random-73 (the stall moved a hashlimit burst's phase). With
- * them off, stalls over 1.5 ms went from 5 to 8 a run to 1 or 2. The interpreter
- * and Sparkplug are fast enough for the lab's rates. --expose-gc lets the runner
+ * them off, the actions of random-73 that started or ran over 1.5 ms late went
+ * from 5 to 9 a run to 1 to 4 (three runs each). --expose-gc lets the runner
  * collect once before time 0.
  */
 const RUNNER_NODE_FLAGS = "--no-opt --no-maglev --expose-gc --min-semi-space-size=16 --max-semi-space-size=64 --initial-old-space-size=256";
