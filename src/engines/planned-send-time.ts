@@ -10,10 +10,11 @@ import type { KernelSettings } from "./model/kernel-settings.js";
  * hashlimit, xt_limit, conntrack timeouts) this is the scheduled moment, the
  * one the model judges at. Sent at its scheduled time, a packet near the end
  * of a jiffy lands in the next one if it leaves a few µs late; aimed here it
- * keeps its jiffy with 3.1 ms of lateness, more than the runner's measured
- * stalls (up to 3.3 ms). The 0.4 ms before it leave the tick's own interrupt,
- * which lands 15 to 80 µs after the boundary here, time to count the jiffy.
- * The map keeps planned packets in their order, across traffic containers too.
+ * keeps its jiffy with 3.1 ms of lateness, more than most of the stalls left
+ * in the runner (1.5 to 3.2 ms in random-73). The 0.4 ms before it leave the
+ * tick's own interrupt, which lands 15 to 80 µs after the boundary here, time
+ * to count the jiffy. The map keeps planned packets in their order, across
+ * traffic containers too.
  */
 export const AIM_INTO_JIFFY_US = 400;
 const COMPRESSION = 8;
