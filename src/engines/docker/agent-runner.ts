@@ -45,13 +45,10 @@ const jiffyUs = 1_000_000 / defaultKernelSettings.hz;
 const agenda = new WallClockAgenda(nowUs, spec.endUs, spec.aimWithinJiffies ? (atUs) => plannedSendTime(atUs, jiffyUs) : undefined);
 
 // Raw IP for replayed datagrams: TTL, ID, options and fragments go out as captured.
+// Replays are the only sources of raw datagrams, and a runner with one starts the sender before time 0.
 let rawSender: ReturnType<typeof spawn> | null = null;
 function sendRaw(bytes: Uint8Array): void {
-  rawSender ??= startRawSender();
-  rawSender.stdin!.write(`${Buffer.from(bytes).toString("hex")}\n`);
-}
-function startRawSender(): ReturnType<typeof spawn> {
-  return spawn("python3", ["-u", "-c", RAW_SENDER], { stdio: ["pipe", "pipe", "inherit"] });
+  rawSender!.stdin!.write(`${Buffer.from(bytes).toString("hex")}\n`);
 }
 const RAW_SENDER = [
   "import socket, sys",
@@ -67,8 +64,8 @@ const RAW_SENDER = [
  * first packets reached the firewall late. A runner with a replay starts it
  * before time 0 and waits for its socket.
  */
-async function startRawSenderEarly(): Promise<void> {
-  const sender = startRawSender();
+async function startRawSender(): Promise<void> {
+  const sender = spawn("python3", ["-u", "-c", RAW_SENDER], { stdio: ["pipe", "pipe", "inherit"] });
   rawSender = sender;
   await new Promise<void>((resolve, reject) => {
     sender.once("error", reject);
@@ -170,7 +167,7 @@ for (const source of sources) {
 }
 // Every agent's socket is bound before the start, so the first packets leave on time.
 await Promise.all(sources.filter((source) => !toolNames.has(source.name)).flatMap((source) => source.agents.map((endpoint) => socketFor(endpoint.address, endpoint.port, source))));
-if (scenario.traffic.some((source) => own.has(source.name) && source.kind === "replay")) await startRawSenderEarly();
+if (replays.size > 0) await startRawSender();
 await warmUp();
 // The warm-up's garbage goes now, not in a collection during the run (node runs with --expose-gc).
 (globalThis as { gc?: () => void }).gc?.();
