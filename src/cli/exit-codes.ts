@@ -16,6 +16,7 @@ const BAD_INPUT_CLASSES = new Set([
   "CommandLineError",
   "TuneError",
   "MergeError",
+  "OutputError",
 ]);
 
 export function exitCodeFor(error: unknown): number {

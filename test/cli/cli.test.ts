@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../../src/cli/main.js";
@@ -84,13 +84,69 @@ describe("slamlab simulate", () => {
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 
-  it("leaves no half-written report when the report cannot be written", async () => {
-    const directory = scratchDirectory("ro");
-    const target = join(directory, "missing-dir", "report.json");
-    const { code, stderr } = await run("simulate", "--scenario", "nat-office", "--json", target);
-    expect(code).not.toBe(0);
-    expect(stderr).toMatch(/cannot write .*report\.json/);
-    expect(readdirSync(directory)).toEqual([]);
+  it("makes the missing folders of an output, as `--junit out/junit.xml` on a fresh clone needs", async () => {
+    const directory = scratchDirectory("parents");
+    const junit = join(directory, "out", "ci", "junit.xml");
+    const { code, stderr } = await run("simulate", "--scenario", "nat-office", "--junit", junit, "--json", join(directory, "out", "run.json"));
+    expect(code, stderr).toBe(0);
+    expect(readFileSync(junit, "utf8")).toContain("<testsuites");
+    expect(JSON.parse(readFileSync(join(directory, "out", "run.json"), "utf8"))).toMatchObject({ scenario: "nat-office" });
+  });
+
+  it.each([
+    ["a folder", (directory: string) => directory, /--json .*: is a folder; give a file path/],
+    ["under a file", (directory: string) => join(directory, "file.txt", "report.json"), /file\.txt is not a folder/],
+  ])("refuses an output path that is %s with exit 2, before the run, and leaves nothing", async (_kind, pathIn, message) => {
+    const directory = scratchDirectory("bad-output");
+    writeFileSync(join(directory, "file.txt"), "mine\n");
+    const { code, stderr, stdout } = await run("simulate", "--scenario", "nat-office", "--json", pathIn(directory), "--junit", join(directory, "new", "j.xml"));
+    expect(code).toBe(2);
+    expect(stderr).toMatch(message);
+    expect(stderr).not.toMatch(/bug in slamlab/);
+    expect(stdout).toBe("");
+    expect(readdirSync(directory)).toEqual(["file.txt"]);
+  });
+
+  it("writes into a device given as an output and never replaces it; a full device is exit 2 and the other outputs are not written", async () => {
+    const directory = scratchDirectory("devices");
+    const made = spawnSync("mknod", [join(directory, "null"), "c", "1", "3"]).status === 0 && spawnSync("mknod", [join(directory, "full"), "c", "1", "7"]).status === 0;
+    if (!made) return void console.log("skipping the device output check: mknod needs root");
+    expect((await run("simulate", "--scenario", "nat-office", "--json", join(directory, "null"))).code).toBe(0);
+    expect(statSync(join(directory, "null")).isCharacterDevice()).toBe(true);
+    const full = await run("simulate", "--scenario", "nat-office", "--json", join(directory, "full"), "--junit", join(directory, "j.xml"));
+    expect(full.code).toBe(2);
+    expect(full.stderr).toMatch(/--json .*full: cannot write \(no space left on the device\)/);
+    expect(statSync(join(directory, "full")).isCharacterDevice()).toBe(true);
+    expect(readdirSync(directory).sort()).toEqual(["full", "null"]);
+  });
+
+  it("writes through a symlink to the file it names and keeps the link", async () => {
+    const directory = scratchDirectory("links");
+    symlinkSync(join(directory, "real.json"), join(directory, "link.json"));
+    expect((await run("simulate", "--scenario", "nat-office", "--json", join(directory, "link.json"))).code).toBe(0);
+    expect(lstatSync(join(directory, "link.json")).isSymbolicLink()).toBe(true);
+    expect(JSON.parse(readFileSync(join(directory, "real.json"), "utf8"))).toMatchObject({ scenario: "nat-office" });
+  });
+
+  it("refuses an output that is one of the run's inputs or another output, and changes neither", async () => {
+    const directory = scratchDirectory("clobber");
+    const scenario = join(directory, "office.yaml");
+    const text = readFileSync(join(root, "scenarios", "nat-office.yaml"), "utf8");
+    writeFileSync(scenario, text);
+    symlinkSync(scenario, join(directory, "alias.json"));
+    const asInput = await run("simulate", "--scenario", scenario, "--json", join(directory, "alias.json"));
+    expect(asInput.code).toBe(2);
+    expect(asInput.stderr).toMatch(/--json .*alias\.json: is also an input of this command/);
+    expect(readFileSync(scenario, "utf8")).toBe(text);
+    const twice = await run("simulate", "--scenario", scenario, "--json", join(directory, "x"), "--junit", join(directory, ".", "x"));
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/--json and --junit both write/);
+    const policy = join(directory, "policy.yaml");
+    writeFileSync(policy, "matcher: { kind: recent, hits: 10, seconds: 60 }\n");
+    const generate = await run("firewall", "generate", "--policy", policy, "--out", policy);
+    expect(generate.code).toBe(2);
+    expect(readFileSync(policy, "utf8")).toBe("matcher: { kind: recent, hits: 10, seconds: 60 }\n");
+    expect(readdirSync(directory).sort()).toEqual(["alias.json", "office.yaml", "policy.yaml"]);
   });
 });
 

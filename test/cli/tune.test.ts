@@ -83,6 +83,15 @@ describe("slamlab tune", () => {
     expect(slamlab("tune", "--shard", "3/2", "--out", out).stderr).toMatch(/--shard 3\/2: expected i\/n/);
     expect(slamlab("tune", "--validate", "model", "--out", out).stderr).toMatch(/the only engine to validate on is docker/);
   });
+
+  it("checks every output before sweeping: --write-policy onto the sweep's own results is refused at once", () => {
+    const out = join(work, "clash");
+    const { code, stderr, stdout } = slamlab("tune", ...small, "--out", out, "--write-policy", join(out, "results.json"));
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/--out and --write-policy both write .*clash\/results\.json/);
+    expect(stdout).toBe("");
+    expect(existsSync(out)).toBe(false);
+  });
 });
 
 const chromium = ["chromium", "chromium-browser"].map((name) => spawnSync("which", [name], { encoding: "utf8" }).stdout.trim()).find((path) => path !== "");

@@ -4,7 +4,7 @@ import { firstDrops } from "../../engines/model/judge-requests.js";
 import { synthesizeCapture, synthKinds, type SynthKind } from "../../engines/model/synthesize-capture.js";
 import { defaultPolicy } from "../../firewall/policy.js";
 import { generateRuleset } from "../../firewall/generate-ruleset.js";
-import { writeFileAtomic } from "../../report/write-file-atomic.js";
+import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { renderInspection } from "../../report/render-inspection.js";
 import { CommandLineError } from "../exit-codes.js";
 import { parseSeed } from "../parse-options.js";
@@ -59,13 +59,14 @@ export function registerCaptureCommand(program: Command): void {
       if (!(synthKinds as readonly string[]).includes(options.kind)) throw new CommandLineError(`--kind ${options.kind}: choose one of ${synthKinds.join(", ")}`);
       const count = positiveNumber(options.count, "--count", 10_000);
       if (count !== undefined && !Number.isInteger(count)) throw new CommandLineError(`--count ${options.count}: expected a whole number`);
+      const [output] = planOutputs([{ flag: "--out", path: options.out }]);
       const { bytes, packets } = synthesizeCapture(options.kind as SynthKind, {
         seed: parseSeed(options.seed ?? "1"),
         ratePps: positiveNumber(options.rate, "--rate", 10_000),
         durationSeconds: positiveNumber(options.duration, "--duration", 3600),
         count,
       });
-      await writeFileAtomic(options.out, bytes);
+      await writeOutputs([{ output: output!, data: bytes }]);
       process.stdout.write(`${options.out}: ${packets} packets (${options.kind}, seed ${options.seed ?? "1"})\n`);
     });
 }

@@ -4,7 +4,8 @@ import { compareEngines } from "../../engines/compare-engines.js";
 import { DockerEngine } from "../../engines/docker/docker-engine.js";
 import { buildLabImage } from "../../engines/docker/lab-image.js";
 import { builtinCases, fidelityLogName, randomCases, runFidelitySuite, summarizeFidelity, type FidelityCase, type FidelityOutcome } from "../../engines/fidelity-suite.js";
-import { writeFileAtomic } from "../../report/write-file-atomic.js";
+import { planOutputs, writeOutputs } from "../../report/output-files.js";
+import { scenarioFiles } from "../../scenario/scenario-files.js";
 import { resolveScenarioRef } from "../../scenario/catalogue.js";
 import { loadScenario } from "../../scenario/load-scenario.js";
 import type { Disagreement } from "../../verdict/compare-runs.js";
@@ -55,6 +56,7 @@ export function registerDiffCommand(program: Command): void {
 
 async function diffOne(options: DiffOptions): Promise<number> {
   const scenario = loadScenario(resolveScenarioRef(options.scenario!), options.variant ?? null);
+  const outputs = options.json ? planOutputs([{ flag: "--json", path: options.json }], scenarioFiles(scenario)) : [];
   const seed = options.seed === undefined ? undefined : parseSeed(options.seed);
   const { model, comparison } = await compareEngines(scenario, new DockerEngine(terminalProgress()), seed);
   const label = scenario.variant ? `${scenario.name} [${scenario.variant}]` : scenario.name;
@@ -68,13 +70,14 @@ async function diffOne(options: DiffOptions): Promise<number> {
     ...(comparison.semantic.length + comparison.timingOnly.length > 0 ? ["  (the kernel's own state at a packet is not observable: NFLOG carries none)"] : []),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
-  if (options.json) await writeFileAtomic(options.json, `${JSON.stringify({ scenario: label, seed: model.seed, ...comparison }, null, 2)}\n`);
+  if (outputs[0]) await writeOutputs([{ output: outputs[0], data: `${JSON.stringify({ scenario: label, seed: model.seed, ...comparison }, null, 2)}\n` }]);
   return comparison.semantic.length === 0 ? EXIT_PASSED : EXIT_EXPECTATION_FAILED;
 }
 
 async function diffSuite(options: DiffOptions): Promise<number> {
   const count = options.random === undefined ? 0 : parseSeed(options.random);
   const firstSeed = parseSeed(options.firstSeed ?? "1");
+  const outputs = options.json ? planOutputs([{ flag: "--json", path: options.json }], [fidelityLogName(options.out)]) : [];
   mkdirSync(options.out, { recursive: true });
   const cases: FidelityCase[] = [...(options.builtins ? builtinCases() : []), ...randomCases(firstSeed, count, options.out)];
   const log = fidelityLogName(options.out);
@@ -102,7 +105,7 @@ async function diffSuite(options: DiffOptions): Promise<number> {
       "",
     ].join("\n"),
   );
-  if (options.json) await writeFileAtomic(options.json, `${JSON.stringify({ summary, outcomes }, null, 2)}\n`);
+  if (outputs[0]) await writeOutputs([{ output: outputs[0], data: `${JSON.stringify({ summary, outcomes }, null, 2)}\n` }]);
   const passed = summary.failedCases === 0 && summary.semantic === 0 && timingShare < TIMING_ONLY_LIMIT;
   return passed ? EXIT_PASSED : EXIT_EXPECTATION_FAILED;
 }

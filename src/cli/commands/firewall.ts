@@ -9,7 +9,7 @@ import { PolicyError } from "../../firewall/policy-error.js";
 import { compileFirewall } from "../../engines/model/netfilter/interpreter.js";
 import { defaultKernelSettings } from "../../engines/model/kernel-settings.js";
 import { isIpv4 } from "../../net/address.js";
-import { writeFileAtomic } from "../../report/write-file-atomic.js";
+import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { CommandLineError } from "../exit-codes.js";
 
 interface GenerateOptions {
@@ -43,12 +43,13 @@ export function registerFirewallCommand(program: Command): void {
     .option("--out <file>", "write to a file instead of standard output")
     .action(async (options: GenerateOptions) => {
       if (!isIpv4(options.pbx)) throw new CommandLineError(`--pbx ${options.pbx}: expected an IPv4 address`);
+      const outputs = options.out ? planOutputs([{ flag: "--out", path: options.out }], existsSync(options.policy) ? [options.policy] : []) : [];
       const { policy } = readPolicy(options.policy);
       let text: string;
       if (options.format === "iptables-restore") text = generateRuleset(policy, { pbxAddress: options.pbx });
       else if (options.format === "script") text = generateScript(policy, { pbxAddress: options.pbx });
       else throw new CommandLineError(`--format ${options.format}: choose iptables-restore or script`);
-      if (options.out) await writeFileAtomic(options.out, text);
+      if (outputs[0]) await writeOutputs([{ output: outputs[0], data: text }]);
       else process.stdout.write(text);
     });
   firewall

@@ -2,13 +2,14 @@ import type { Command } from "commander";
 import { renderJson } from "../../report/render-json.js";
 import { renderJunit } from "../../report/render-junit.js";
 import { renderTerminal } from "../../report/render-terminal.js";
-import { writeFileAtomic } from "../../report/write-file-atomic.js";
+import { planOutputs, writeOutputs, type OutputTarget } from "../../report/output-files.js";
 import { resolveScenarioRef } from "../../scenario/catalogue.js";
 import { loadScenario } from "../../scenario/load-scenario.js";
+import { scenarioFiles } from "../../scenario/scenario-files.js";
 import { EXIT_EXPECTATION_FAILED, EXIT_PASSED } from "../exit-codes.js";
 import { collect, parseKernelSettings, parseSeed } from "../parse-options.js";
 import { engineNamed, runScenario } from "../run-scenario.js";
-import { writeRunPcaps } from "../../report/write-run-pcaps.js";
+import { runPcapTargets, runPcaps } from "../../report/run-pcaps.js";
 
 interface SimulateOptions {
   scenario: string;
@@ -39,11 +40,22 @@ export function registerSimulateCommand(program: Command): void {
       const scenario = loadScenario(resolveScenarioRef(options.scenario), options.variant ?? null);
       const seed = options.seed === undefined ? undefined : parseSeed(options.seed);
       const kernel = parseKernelSettings(options.kernel ?? []);
+      const targets: OutputTarget[] = [
+        ...(options.json ? [{ flag: "--json", path: options.json }] : []),
+        ...(options.junit ? [{ flag: "--junit", path: options.junit }] : []),
+        ...(options.pcapDir ? runPcapTargets(options.pcapDir) : []),
+      ];
+      // Checked before the run, so a long run never ends on an output it cannot write.
+      const outputs = planOutputs(targets, scenarioFiles(scenario));
       const report = await runScenario(scenario, engineNamed(options.engine), { seed, kernel, keepPackets: options.pcapDir !== undefined });
       process.stdout.write(renderTerminal(report, { color: process.stdout.isTTY === true }));
-      if (options.json) await writeFileAtomic(options.json, renderJson(report, { verdicts: options.verdicts === true }));
-      if (options.junit) await writeFileAtomic(options.junit, renderJunit([report]));
-      if (options.pcapDir) await writeRunPcaps(report.result, options.pcapDir);
+      const pcaps = options.pcapDir ? runPcaps(report.result) : [];
+      const contents = [
+        ...(options.json ? [renderJson(report, { verdicts: options.verdicts === true })] : []),
+        ...(options.junit ? [renderJunit([report])] : []),
+        ...pcaps,
+      ];
+      await writeOutputs(outputs.map((output, index) => ({ output, data: contents[index]! })));
       process.exitCode = report.passed ? EXIT_PASSED : EXIT_EXPECTATION_FAILED;
     });
 }

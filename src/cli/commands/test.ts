@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import type { RunReport } from "../../report/run-report.js";
 import { renderJunit } from "../../report/render-junit.js";
 import { renderTerminal } from "../../report/render-terminal.js";
-import { writeFileAtomic } from "../../report/write-file-atomic.js";
+import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { listVariants, loadScenario, loadScenarioDocument } from "../../scenario/load-scenario.js";
 import { CommandLineError, EXIT_EXPECTATION_FAILED, EXIT_PASSED } from "../exit-codes.js";
 import { engineNamed, runScenario } from "../run-scenario.js";
@@ -26,6 +26,7 @@ export function registerTestCommand(program: Command): void {
     .option("-q, --quiet", "print one line per scenario instead of full reports")
     .action(async (dir: string, options: TestOptions) => {
       const files = scenarioFiles(dir);
+      const outputs = options.junit ? planOutputs([{ flag: "--junit", path: options.junit }], files) : [];
       const engine = engineNamed(options.engine);
       const reports: RunReport[] = [];
       const color = process.stdout.isTTY === true;
@@ -41,7 +42,7 @@ export function registerTestCommand(program: Command): void {
       }
       const failed = reports.filter((report) => !report.passed).length;
       process.stdout.write(`\n${reports.length - failed} scenario runs passed, ${failed} failed\n`);
-      if (options.junit) await writeFileAtomic(options.junit, renderJunit(reports));
+      if (outputs[0]) await writeOutputs([{ output: outputs[0], data: renderJunit(reports) }]);
       process.exitCode = failed === 0 ? EXIT_PASSED : EXIT_EXPECTATION_FAILED;
     });
 }

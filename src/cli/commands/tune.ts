@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
@@ -10,7 +10,7 @@ import { defaultPolicy } from "../../firewall/policy.js";
 import { generateRuleset } from "../../firewall/generate-ruleset.js";
 import { renderTuneCsv } from "../../report/render-tune-csv.js";
 import { renderTuneHtml } from "../../report/render-tune-html.js";
-import { writeFileAtomic } from "../../report/write-file-atomic.js";
+import { planOutputs, writeOutputs, type PlannedOutput } from "../../report/output-files.js";
 import { policyWithSetting } from "../../tune/apply-setting.js";
 import { attackLetThrough, isUnsafe, legitimateHarm } from "../../tune/pareto.js";
 import { runSweep } from "../../tune/run-sweep.js";
@@ -72,20 +72,39 @@ export function registerTuneCommand(program: Command): void {
       }
       const workers = options.workers === undefined ? availableParallelism() : parseSeed(options.workers);
       if (workers < 1) throw new TuneError("--workers must be at least 1");
-      mkdirSync(options.out, { recursive: true });
+      // Every output is checked before the sweep: an hour of work must not end on an unwritable path.
+      const inputs = refs.map((ref) => ref.file);
+      const outputs = planOutputs(
+        [
+          ...reportTargets(options.out),
+          ...(options.writePolicy ? [{ flag: "--write-policy", path: options.writePolicy }] : []),
+          ...(options.validate ? [{ flag: "--validate", path: join(options.out, "validation.json") }] : []),
+        ],
+        inputs,
+      );
+      const [results, csv, html, ...rest] = outputs as [PlannedOutput, PlannedOutput, PlannedOutput, ...PlannedOutput[]];
+      const policyOutput = options.writePolicy ? rest.shift() : undefined;
+      const validationOutput = rest.shift();
       process.stderr.write(`tune: ${settings.length} settings x ${refs.length} scenario runs on ${workers} worker${workers === 1 ? "" : "s"}${shard === "1/1" ? "" : `, shard ${shard}`}\n`);
       const started = performance.now();
       const progress = progressBar(settings.length, started);
-      const results = await runSweep(refs, settings, workers, progress);
+      const swept = await runSweep(refs, settings, workers, progress);
       process.stderr.write(`${process.stderr.isTTY ? "\r\u001b[2K" : ""}tune: ${settings.length} settings in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
-      const report: SweepReport = { format: "slamlab-tune/1", scenarios: refs.map((ref) => ref.label), shard, results };
-      const analysis = analyseSweep(results);
-      await writeOutputs(report, analysis, options.out);
+      const report: SweepReport = { format: "slamlab-tune/1", scenarios: refs.map((ref) => ref.label), shard, results: swept };
+      const analysis = analyseSweep(swept);
+      if (policyOutput && !analysis.recommendation) {
+        await writeReports(report, analysis, [results, csv, html]);
+        process.stdout.write(summary(report, analysis, options.out));
+        throw new TuneError("no safe setting to write: every setting swept locks a phone out somewhere");
+      }
+      await writeOutputs([
+        ...reportFiles(report, analysis, [results, csv, html]),
+        ...(policyOutput ? [{ output: policyOutput, data: policyText(policyOutput.path, analysis, options.pbx) }] : []),
+      ]);
       process.stdout.write(summary(report, analysis, options.out));
-      if (options.writePolicy && analysis.recommendation) await writePolicy(options.writePolicy, analysis, options.pbx);
-      if (options.writePolicy && !analysis.recommendation) throw new TuneError("no safe setting to write: every setting swept locks a phone out somewhere");
+      if (policyOutput) process.stdout.write(`wrote the recommended setting to ${policyOutput.path}\n`);
       if (options.validate === "docker" && analysis.recommendation) {
-        const around = neighbourhood(analysis.recommendation.result, results);
+        const around = neighbourhood(analysis.recommendation.result, swept);
         process.stdout.write(`validating ${around.map((result) => settingKey(result.setting)).join(", ")} on the docker engine (${around.length * refs.length} runs)\n`);
         await buildLabImage(terminalProgress());
         const runs = await validateOnDocker(refs, around, new DockerEngine(), (run) =>
@@ -93,7 +112,7 @@ export function registerTuneCommand(program: Command): void {
             `  ${run.setting} / ${run.scenario}: ${run.agreeing}/${run.paired} packets agree, ${run.semantic} semantic, ${run.timingOnly} timing-only; safe on the model ${run.modelSafe ? "yes" : "no"}, on the kernel ${run.kernelSafe ? "yes" : "no"}\n`,
           ),
         );
-        await writeFileAtomic(join(options.out, "validation.json"), `${JSON.stringify(runs, null, 2)}\n`);
+        await writeOutputs([{ output: validationOutput!, data: `${JSON.stringify(runs, null, 2)}\n` }]);
         const holds = runs.every((run) => run.semantic === 0 && run.modelSafe === run.kernelSafe);
         process.stdout.write(holds ? "validation: the kernel agrees with the model on every rerun\n" : "validation: the kernel disagrees with the model (see above and validation.json)\n");
         process.exitCode = holds ? EXIT_PASSED : EXIT_EXPECTATION_FAILED;
@@ -117,10 +136,10 @@ export function registerTuneCommand(program: Command): void {
         }
         return { file, report };
       });
+      const outputs = planOutputs(reportTargets(options.out), files);
       const merged = mergeReports(reports);
       const analysis = analyseSweep(merged.results);
-      mkdirSync(options.out, { recursive: true });
-      await writeOutputs(merged, analysis, options.out);
+      await writeReports(merged, analysis, outputs);
       process.stdout.write(summary(merged, analysis, options.out));
     });
 }
@@ -141,10 +160,18 @@ function progressBar(total: number, started: number): (done: number) => void {
   };
 }
 
-async function writeOutputs(report: SweepReport, analysis: SweepAnalysis, out: string): Promise<void> {
-  await writeFileAtomic(join(out, "results.json"), `${JSON.stringify(report)}\n`);
-  await writeFileAtomic(join(out, "results.csv"), renderTuneCsv(report));
-  await writeFileAtomic(join(out, "report.html"), renderTuneHtml(report, analysis));
+/** results.json, results.csv and report.html under --out, in the order reportFiles fills them. */
+function reportTargets(out: string) {
+  return ["results.json", "results.csv", "report.html"].map((name) => ({ flag: "--out", path: join(out, name) }));
+}
+
+function reportFiles(report: SweepReport, analysis: SweepAnalysis, outputs: readonly PlannedOutput[]) {
+  const contents = [`${JSON.stringify(report)}\n`, renderTuneCsv(report), renderTuneHtml(report, analysis)];
+  return outputs.map((output, index) => ({ output, data: contents[index]! }));
+}
+
+async function writeReports(report: SweepReport, analysis: SweepAnalysis, outputs: readonly PlannedOutput[]): Promise<void> {
+  await writeOutputs(reportFiles(report, analysis, outputs));
 }
 
 function summary(report: SweepReport, analysis: SweepAnalysis, out: string): string {
@@ -164,11 +191,9 @@ function summary(report: SweepReport, analysis: SweepAnalysis, out: string): str
   ].join("\n");
 }
 
-async function writePolicy(file: string, analysis: SweepAnalysis, pbxAddress: string): Promise<void> {
+function policyText(file: string, analysis: SweepAnalysis, pbxAddress: string): string {
   const policy = policyWithSetting(defaultPolicy, analysis.recommendation!.result.setting);
-  const text = /\.ya?ml$/.test(file)
+  return /\.ya?ml$/.test(file)
     ? `# slamlab tune: ${analysis.recommendation!.reason}\n${stringify({ matcher: policy.matcher })}`
     : generateRuleset(policy, { pbxAddress });
-  await writeFileAtomic(file, text);
-  process.stdout.write(`wrote the recommended setting to ${file}\n`);
 }
