@@ -27,6 +27,11 @@ export function isIpv4(text: string): boolean {
   }
 }
 
+/** Exactly a.b.c.d as iptables and people read it alike: no spaces, no leading zeros (iptables reads 010 as octal). */
+export function isCanonicalIpv4(text: string): boolean {
+  return isIpv4(text) && formatIpv4(parseIpv4(text)) === text;
+}
+
 export function formatIpv4(value: number): string {
   return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
 }

@@ -177,6 +177,15 @@ describe("slamlab test, scenarios, firewall", () => {
     expect(script.stdout.startsWith("#!/usr/bin/env bash")).toBe(true);
   });
 
+  it.each(["\n198.51.100.10", "198.51.100.10 ", "010.0.0.1", "192.168.1.08"])("refuses --pbx %j: an address iptables or bash would read otherwise, or a line break into the script", async (pbx) => {
+    for (const format of ["iptables-restore", "script"]) {
+      const { code, stdout, stderr } = await run("firewall", "generate", "--policy", "default", "--format", format, "--pbx", pbx);
+      expect(code).toBe(2);
+      expect(stdout).toBe("");
+      expect(stderr).toMatch(/--pbx .*: expected an IPv4 address a\.b\.c\.d \(no spaces, no leading zeros\)/);
+    }
+  });
+
   it("rejects an invalid policy file with the field and the kernel's bound", async () => {
     const policy = join(work, "bad-policy.yaml");
     writeFileSync(policy, "matcher: { kind: recent, hits: 99999, seconds: 60 }\n");

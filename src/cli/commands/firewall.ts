@@ -2,13 +2,13 @@ import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { parseDocument } from "yaml";
 import { builtinPolicies, resolvePolicy } from "../../firewall/builtin-policies.js";
-import { generateRuleset } from "../../firewall/generate-ruleset.js";
+import { generateHostRestore } from "../../firewall/generate-host-restore.js";
 import { generateScript } from "../../firewall/generate-script.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { PolicyError } from "../../firewall/policy-error.js";
 import { compileFirewall } from "../../engines/model/netfilter/interpreter.js";
 import { defaultKernelSettings } from "../../engines/model/kernel-settings.js";
-import { isIpv4 } from "../../net/address.js";
+import { isCanonicalIpv4 } from "../../net/address.js";
 import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { CommandLineError } from "../exit-codes.js";
 
@@ -42,11 +42,11 @@ export function registerFirewallCommand(program: Command): void {
     .option("--pbx <address>", "the PBX address the rules protect", "198.51.100.10")
     .option("--out <file>", "write to a file instead of standard output")
     .action(async (options: GenerateOptions) => {
-      if (!isIpv4(options.pbx)) throw new CommandLineError(`--pbx ${options.pbx}: expected an IPv4 address`);
+      if (!isCanonicalIpv4(options.pbx)) throw new CommandLineError(`--pbx ${JSON.stringify(options.pbx)}: expected an IPv4 address a.b.c.d (no spaces, no leading zeros)`);
       const outputs = options.out ? planOutputs([{ flag: "--out", path: options.out }], existsSync(options.policy) ? [options.policy] : []) : [];
       const { policy } = readPolicy(options.policy);
       let text: string;
-      if (options.format === "iptables-restore") text = generateRuleset(policy, { pbxAddress: options.pbx });
+      if (options.format === "iptables-restore") text = generateHostRestore(policy, { pbxAddress: options.pbx });
       else if (options.format === "script") text = generateScript(policy, { pbxAddress: options.pbx });
       else throw new CommandLineError(`--format ${options.format}: choose iptables-restore or script`);
       if (outputs[0]) await writeOutputs([{ output: outputs[0], data: text }]);

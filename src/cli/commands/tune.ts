@@ -3,11 +3,11 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { stringify } from "yaml";
-import { isIpv4 } from "../../net/address.js";
+import { isCanonicalIpv4 } from "../../net/address.js";
 import { DockerEngine } from "../../engines/docker/docker-engine.js";
 import { buildLabImage } from "../../engines/docker/lab-image.js";
 import { defaultPolicy } from "../../firewall/policy.js";
-import { generateRuleset } from "../../firewall/generate-ruleset.js";
+import { generateHostRestore } from "../../firewall/generate-host-restore.js";
 import { renderTuneCsv } from "../../report/render-tune-csv.js";
 import { renderTuneHtml } from "../../report/render-tune-html.js";
 import { planOutputs, writeOutputs, type PlannedOutput } from "../../report/output-files.js";
@@ -56,7 +56,7 @@ export function registerTuneCommand(program: Command): void {
     .option("--pbx <address>", "the PBX address the written ruleset protects", "198.51.100.10")
     .action(async (options: TuneOptions) => {
       if (options.grid && options.random !== undefined) throw new TuneError("give --grid or --random N, not both");
-      if (!isIpv4(options.pbx)) throw new TuneError(`--pbx ${options.pbx}: expected an IPv4 address`);
+      if (!isCanonicalIpv4(options.pbx)) throw new TuneError(`--pbx ${JSON.stringify(options.pbx)}: expected an IPv4 address a.b.c.d (no spaces, no leading zeros)`);
       if (options.validate !== undefined && options.validate !== "docker") throw new TuneError(`--validate ${options.validate}: the only engine to validate on is docker`);
       const refs = tuneScenarioRefs(options.scenarios);
       const space = parseSweepSpace(options.param, options.random === undefined);
@@ -195,5 +195,5 @@ function policyText(file: string, analysis: SweepAnalysis, pbxAddress: string): 
   const policy = policyWithSetting(defaultPolicy, analysis.recommendation!.result.setting);
   return /\.ya?ml$/.test(file)
     ? `# slamlab tune: ${analysis.recommendation!.reason}\n${stringify({ matcher: policy.matcher })}`
-    : generateRuleset(policy, { pbxAddress });
+    : generateHostRestore(policy, { pbxAddress });
 }
