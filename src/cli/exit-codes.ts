@@ -17,6 +17,8 @@ const BAD_INPUT_CLASSES = new Set([
   "TuneError",
   "MergeError",
   "OutputError",
+  "InputFileError",
+  "PacketBudgetError",
 ]);
 
 export function exitCodeFor(error: unknown): number {

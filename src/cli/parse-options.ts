@@ -9,6 +9,14 @@ export function parseSeed(text: string): number {
   return seed;
 }
 
+/** `--max-packets N`: the packet budget a run may use (see estimate-packets). */
+export function parseMaxPackets(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new CommandLineError(`--max-packets ${text}: expected a whole number of packets, such as 20000000`);
+  return value;
+}
+
 /** Kernel parameters by the names the kernel gives them (module parameters and sysctls). */
 const kernelParameters: Record<string, { field: keyof KernelSettings; min: number; max: number }> = {
   hz: { field: "hz", min: 100, max: 1000 },

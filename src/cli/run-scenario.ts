@@ -7,6 +7,8 @@ import type { Scenario } from "../scenario/scenario.js";
 import { checkExpectations } from "../verdict/expectations.js";
 import { computeOutcomes } from "../verdict/outcomes.js";
 import { CommandLineError } from "./exit-codes.js";
+import { checkPacketBudget } from "../scenario/estimate-packets.js";
+import type { RunProgress } from "../engines/engine.js";
 
 export const engineNames = ["model", "docker"] as const;
 
@@ -16,11 +18,37 @@ export function engineNamed(name: string): Engine {
   throw new CommandLineError(`unknown engine "${name}": choose one of ${engineNames.join(", ")}`);
 }
 
-/** One scenario variant through an engine, then outcomes and expectations: the whole pipeline. */
-export async function runScenario(scenario: Scenario, engine: Engine, options: RunOptions = {}): Promise<RunReport> {
-  const result = await engine.run(scenario, options);
+/**
+ * One scenario variant through an engine, then outcomes and expectations: the
+ * whole pipeline. A run estimated over the packet budget is refused before it
+ * starts; on a terminal a model run shows its progress on stderr.
+ */
+export async function runScenario(scenario: Scenario, engine: Engine, options: RunOptions & { maxPackets?: number } = {}): Promise<RunReport> {
+  checkPacketBudget(scenario, options.maxPackets);
+  const progress = options.onProgress ?? (engine.name === "model" ? terminalRunProgress(scenario.name) : undefined);
+  const result = await engine.run(scenario, { ...options, ...(progress ? { onProgress: progress } : {}) });
+  if (progress) progress({ virtualUs: result.durationUs, durationUs: result.durationUs, packets: -1 });
   const outcomes = computeOutcomes(result);
   const expectations = checkExpectations(scenario, outcomes);
   const firewall = scenario.firewall.kind === "policy" ? `policy ${scenario.firewall.policyName}` : `ruleset ${scenario.firewall.path}`;
   return { result, firewall, outcomes, expectations, passed: expectations.every((expectation) => expectation.passed) };
+}
+
+/** A progress line on a terminal's stderr, at most once a second, cleared when the run ends (packets -1); nothing off a terminal. */
+export function terminalRunProgress(label: string): ((progress: RunProgress) => void) | undefined {
+  if (process.stderr.isTTY !== true) return undefined;
+  const started = performance.now();
+  let shownAt = 0;
+  return ({ virtualUs, durationUs, packets }) => {
+    if (packets < 0) {
+      if (shownAt > 0) process.stderr.write("\r\u001b[2K");
+      return;
+    }
+    const now = performance.now();
+    if (now - started < 1000 || now - shownAt < 1000) return;
+    shownAt = now;
+    const share = durationUs === 0 ? 1 : virtualUs / durationUs;
+    const left = share > 0 ? ((now - started) / 1000) * (1 / share - 1) : 0;
+    process.stderr.write(`\r\u001b[2K${label}: ${(virtualUs / 1e6).toFixed(1)} of ${(durationUs / 1e6).toFixed(1)} s simulated, ${packets.toLocaleString("en-US")} packets judged, about ${Math.ceil(left)} s left`);
+  };
 }

@@ -8,6 +8,14 @@ export interface RunOptions {
   readonly kernel?: Partial<KernelSettings>;
   /** Keep every judged packet's bytes (for delivered/dropped pcaps); costs memory on big runs. */
   readonly keepPackets?: boolean;
+  /** Called now and then during a model run with virtual time and packets judged so far (a terminal's progress line). */
+  readonly onProgress?: (progress: RunProgress) => void;
+}
+
+export interface RunProgress {
+  readonly virtualUs: number;
+  readonly durationUs: number;
+  readonly packets: number;
 }
 
 export type { RunResult };

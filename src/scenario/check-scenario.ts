@@ -1,5 +1,5 @@
 import { parseIpv4 } from "../net/address.js";
-import { publicAddressesOf, rangeShortfall } from "../traffic/host-addresses.js";
+import { publicAddressCount, publicAddressesOf, rangeShortfall } from "../traffic/host-addresses.js";
 import { cidrSize } from "./cidr-size.js";
 import { ScenarioError } from "./scenario.js";
 import type { ScenarioDocument, UserList } from "./schema.js";
@@ -71,8 +71,8 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
       }
       case "register-flood":
         users(source.extensions, [...path, "extensions"]);
-        if (source.addressCount > publicAddressesOf(host).length) {
-          at([...path, "addressCount"], `host ${source.host} has ${publicAddressesOf(host).length} addresses, fewer than ${source.addressCount}`);
+        if (source.addressCount > publicAddressCount(host)) {
+          at([...path, "addressCount"], `host ${source.host} has ${publicAddressCount(host)} addresses, fewer than ${source.addressCount}`);
         }
         break;
       case "roaming-user":

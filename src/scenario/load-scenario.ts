@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { readTextInput, type InputFileError } from "../input/read-text-input.js";
 import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import { deepMerge, resolvePolicy } from "../firewall/builtin-policies.js";
@@ -22,10 +23,9 @@ export interface LoadedDocument {
 export function loadScenarioDocument(file: string): LoadedDocument {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readTextInput(file, "a scenario YAML file or a built-in name (slamlab scenarios lists them)");
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
-    throw new ScenarioError("SCENARIO_NOT_FOUND", `${file}: ${reason}; give a scenario YAML file or a built-in name (slamlab scenarios lists them)`);
+    throw new ScenarioError((error as InputFileError).code === "INPUT_TOO_LARGE" ? "SCENARIO_TOO_LARGE" : "SCENARIO_NOT_FOUND", (error as Error).message);
   }
   const lines = new LineCounter();
   const yaml = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -109,7 +109,12 @@ function resolveFirewall(file: string, document: ScenarioDocument, variant: Vari
     if (!existsSync(path)) {
       throw new ScenarioError("RULESET_NOT_FOUND", `${file}: ${where}: ${rulesetPath} does not exist (paths are relative to the scenario file)`);
     }
-    const text = readFileSync(path, "utf8");
+    let text: string;
+    try {
+      text = readTextInput(path, `an iptables-save file (${file}: ${where})`);
+    } catch (error) {
+      throw new ScenarioError("RULESET_NOT_READABLE", (error as Error).message);
+    }
     parseRuleset(text, path); // fails here, with the ruleset's line, rather than mid-run
     return { kind: "ruleset", path, text };
   }

@@ -16,6 +16,13 @@ export function publicAddressesOf(host: HostSpec): string[] {
   }
 }
 
+/** How many public addresses a host sends from, without listing them (a range may not fit its CIDR). */
+export function publicAddressCount(host: HostSpec): number {
+  if (host.kind === "addresses") return host.addresses.length;
+  if (host.kind === "range") return host.count;
+  return 1;
+}
+
 /** How many addresses a range host needs that its CIDR does not have (0 when it fits). */
 export function rangeShortfall(host: Extract<HostSpec, { kind: "range" }>): number {
   const size = 2 ** (32 - parseCidr(host.cidr).prefixLength) - 1;

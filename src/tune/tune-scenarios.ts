@@ -4,6 +4,7 @@ import { listBuiltinScenarios, resolveScenarioRef } from "../scenario/catalogue.
 import { listVariants, loadScenario, loadScenarioDocument } from "../scenario/load-scenario.js";
 import type { Scenario } from "../scenario/scenario.js";
 import { TuneError } from "./sweep-space.js";
+import { checkPacketBudget } from "../scenario/estimate-packets.js";
 
 /** A scenario run of the sweep: a file and a variant, loaded again inside each worker. */
 export interface TuneScenarioRef {
@@ -17,7 +18,7 @@ export interface TuneScenarioRef {
  * in something other than the matcher (the sweep sets the matcher itself).
  * Runs on a user's own ruleset are left out: tune changes generated policies.
  */
-export function tuneScenarioRefs(selection: string | undefined): TuneScenarioRef[] {
+export function tuneScenarioRefs(selection: string | undefined, maxPackets?: number): TuneScenarioRef[] {
   const files = selection === undefined ? listBuiltinScenarios().map((entry) => entry.file) : filesOf(selection);
   const refs: TuneScenarioRef[] = [];
   for (const file of files) {
@@ -27,6 +28,8 @@ export function tuneScenarioRefs(selection: string | undefined): TuneScenarioRef
       if (spec && (spec.ruleset !== undefined || !spec.policy || Object.keys(spec.policy).every((key) => key === "matcher"))) continue;
       const scenario = loadScenario(file, variant);
       if (scenario.firewall.kind !== "policy") continue;
+      // Every setting reruns the scenario: one over the budget is refused before the sweep, not in a worker.
+      checkPacketBudget(scenario, maxPackets);
       if (scenario.traffic.some((source) => source.kind === "tool")) continue;
       refs.push({ file, variant, label: variant ? `${scenario.name} [${variant}]` : scenario.name });
     }

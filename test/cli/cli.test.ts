@@ -150,6 +150,63 @@ describe("slamlab simulate", () => {
   });
 });
 
+describe("limits instead of crashes", () => {
+  const flood = (hosts: string, ratePps: number, seconds: number) => `name: big
+description: a flood too big for memory
+durationSeconds: ${seconds}
+firewall: { policy: default }
+hosts:
+  scanner: ${hosts}
+traffic:
+  - { name: flood, kind: register-flood, host: scanner, ratePps: ${ratePps}, durationSeconds: ${seconds} }
+expect: [{ source: flood, blockedWithinPackets: 10 }]
+`;
+
+  it.each([
+    ["one address at 100,000 pps for 300 s", "{ kind: addresses, addresses: [198.18.66.6] }", 100_000, 300, /about 60,000,000 packets \(largest: traffic flood, 100,000 pps x 300 s x 1 address\(es\) x 2 with answers\)/],
+    ["65,536 addresses at 20 pps for 10 s", "{ kind: range, cidr: 198.18.0.0/15, count: 65536 }", 20, 10, /about 26,214,400 packets .*65,536 address\(es\)/],
+  ])("refuses a run over the packet budget at once, with the estimate and --max-packets: %s", async (_what, hosts, ratePps, seconds, estimate) => {
+    const file = join(scratchDirectory("budget"), "big.yaml");
+    writeFileSync(file, flood(hosts, ratePps, seconds));
+    const started = performance.now();
+    const { code, stdout, stderr } = await run("simulate", "--scenario", file);
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr).toMatch(estimate);
+    expect(stderr).toMatch(/over the budget of 5,000,000 .*raise the budget with --max-packets \d+/);
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+
+  it("says where a range is too small for its count, instead of an address error with no file", async () => {
+    const file = join(scratchDirectory("range"), "range.yaml");
+    writeFileSync(file, flood("{ kind: range, cidr: 198.18.0.0/16, count: 65536 }", 20, 10));
+    const { code, stderr } = await run("simulate", "--scenario", file);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/range\.yaml:6: hosts\.scanner\.count: 198\.18\.0\.0\/16 holds fewer than 65536 host addresses/);
+  });
+
+  it("--max-packets sets the budget either way", async () => {
+    expect((await run("simulate", "--scenario", "nat-office", "--max-packets", "100")).stderr).toMatch(/over the budget of 100 /);
+    expect((await run("simulate", "--scenario", "nat-office", "--max-packets", "100000")).code).toBe(0);
+    expect((await run("test", join(root, "scenarios", "nat-office.yaml"), "--max-packets", "100")).code).toBe(2);
+  });
+
+  it.each([
+    [["simulate", "--scenario", "/dev/zero"], /\/dev\/zero: more than 64 MiB; a scenario YAML file/],
+    [["firewall", "generate", "--policy", "/dev/zero"], /\/dev\/zero: more than 64 MiB; a policy file/],
+    [["firewall", "check", "/dev/zero"], /\/dev\/zero: more than 64 MiB; an iptables-save/],
+    [["firewall", "check", "/tmp"], /\/tmp: is a folder, not a file; give an iptables-save/],
+    [["simulate", "--scenario", "/tmp"], /\/tmp: is a folder, not a file; give a scenario YAML file/],
+    [["tune", "--workers", "1000"], /--workers 1000: this machine has \d+ cores?; give at most \d+, or add --force-workers/],
+    [["tune", "--random", "0"], /--random 0: expected at least 1 setting/],
+  ])("%j is exit 2 with what is wrong, not a hang, a heap crash or exit 4", async (args, message) => {
+    const { code, stderr } = await run(...args);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(message);
+    expect(stderr).not.toMatch(/bug in slamlab/);
+  });
+});
+
 describe("slamlab test, scenarios, firewall", () => {
   it("runs every built-in scenario and variant, writes JUnit, exits 0", async () => {
     const junit = join(work, "suite.xml");

@@ -11,7 +11,8 @@ import { loadScenario } from "../../scenario/load-scenario.js";
 import type { Disagreement } from "../../verdict/compare-runs.js";
 import { CommandLineError, EXIT_EXPECTATION_FAILED, EXIT_PASSED } from "../exit-codes.js";
 import { terminalProgress } from "../image-progress.js";
-import { parseSeed } from "../parse-options.js";
+import { parseMaxPackets, parseSeed } from "../parse-options.js";
+import { checkPacketBudget, DEFAULT_PACKET_BUDGET } from "../../scenario/estimate-packets.js";
 
 /** Timing-only differences the suite tolerates, as a share of paired packets (issue 5). */
 export const TIMING_ONLY_LIMIT = 0.001;
@@ -32,6 +33,7 @@ interface DiffOptions {
   random?: string;
   firstSeed?: string;
   out: string;
+  maxPackets?: string;
 }
 
 /** `slamlab diff`: scenarios on both engines, compared packet by packet. */
@@ -47,6 +49,7 @@ export function registerDiffCommand(program: Command): void {
     .option("--first-seed <n>", "seed of the first random scenario", "1")
     .option("--out <dir>", "suite: where random scenarios and the results log (fidelity.jsonl) go; a rerun resumes from the log", "slamlab-fidelity")
     .option("--json <file>", "write the comparison (one scenario) or the suite's summary as JSON")
+    .option("--max-packets <n>", `one scenario: refuse it if estimated to judge more packets than this (default ${DEFAULT_PACKET_BUDGET.toLocaleString("en-US")})`)
     .action(async (options: DiffOptions) => {
       const suite = options.builtins === true || options.random !== undefined;
       if (suite === (options.scenario !== undefined)) throw new CommandLineError("give --scenario NAME|FILE for one scenario, or --builtins and/or --random N for the differential suite");
@@ -56,6 +59,7 @@ export function registerDiffCommand(program: Command): void {
 
 async function diffOne(options: DiffOptions): Promise<number> {
   const scenario = loadScenario(resolveScenarioRef(options.scenario!), options.variant ?? null);
+  checkPacketBudget(scenario, parseMaxPackets(options.maxPackets));
   const outputs = options.json ? planOutputs([{ flag: "--json", path: options.json }], scenarioFiles(scenario)) : [];
   const seed = options.seed === undefined ? undefined : parseSeed(options.seed);
   const { model, comparison } = await compareEngines(scenario, new DockerEngine(terminalProgress()), seed);

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { readTextInput } from "../../input/read-text-input.js";
 import type { Command } from "commander";
 import { parseDocument } from "yaml";
 import { builtinPolicies, resolvePolicy } from "../../firewall/builtin-policies.js";
@@ -25,7 +26,7 @@ function readPolicy(ref: string) {
     if (ref in builtinPolicies) return resolvePolicy(ref, "--policy");
     throw new PolicyError("POLICY_UNKNOWN", `--policy ${ref}: no such file and no built-in policy of that name; built-in policies are ${Object.keys(builtinPolicies).join(", ")}`);
   }
-  const yaml = parseDocument(readFileSync(ref, "utf8"));
+  const yaml = parseDocument(readTextInput(ref, "a policy file (YAML or JSON policy fields) or a built-in policy name"));
   if (yaml.errors.length) throw new PolicyError("POLICY_SYNTAX", `${ref}: invalid YAML: ${yaml.errors[0]!.message.split("\n")[0]}`);
   const fields: unknown = yaml.toJS() ?? {};
   if (typeof fields !== "object" || Array.isArray(fields)) throw new PolicyError("POLICY_INVALID", `${ref}: a policy file holds policy fields (placement, matcher, allowSites, ...)`);
@@ -57,8 +58,7 @@ export function registerFirewallCommand(program: Command): void {
     .description("parse an iptables-save file and report whether the model engine can run it")
     .argument("<file>", "iptables-save / iptables-restore text")
     .action((file: string) => {
-      if (!existsSync(file)) throw new CommandLineError(`${file}: no such file`);
-      const ruleset = parseRuleset(readFileSync(file, "utf8"), file);
+      const ruleset = parseRuleset(readTextInput(file, "an iptables-save / iptables-restore file"), file);
       compileFirewall(ruleset, { settings: defaultKernelSettings, tables: new Map() });
       for (const table of ruleset.tables.values()) {
         const rules = [...table.chains.values()].reduce((sum, chain) => sum + chain.rules.length, 0);

@@ -7,7 +7,8 @@ import { resolveScenarioRef } from "../../scenario/catalogue.js";
 import { loadScenario } from "../../scenario/load-scenario.js";
 import { scenarioFiles } from "../../scenario/scenario-files.js";
 import { EXIT_EXPECTATION_FAILED, EXIT_PASSED } from "../exit-codes.js";
-import { collect, parseKernelSettings, parseSeed } from "../parse-options.js";
+import { collect, parseKernelSettings, parseMaxPackets, parseSeed } from "../parse-options.js";
+import { DEFAULT_PACKET_BUDGET } from "../../scenario/estimate-packets.js";
 import { engineNamed, runScenario } from "../run-scenario.js";
 import { runPcapTargets, runPcaps } from "../../report/run-pcaps.js";
 
@@ -21,6 +22,7 @@ interface SimulateOptions {
   pcapDir?: string;
   verdicts?: boolean;
   kernel?: string[];
+  maxPackets?: string;
 }
 
 export function registerSimulateCommand(program: Command): void {
@@ -36,6 +38,7 @@ export function registerSimulateCommand(program: Command): void {
     .option("--junit <file>", "write JUnit XML")
     .option("--kernel <name=value>", "kernel parameter for the model engine, e.g. xt_recent.ip_list_tot=200 (repeatable)", collect)
     .option("--pcap-dir <dir>", "write delivered.pcapng and dropped.pcapng with the rule per packet")
+    .option("--max-packets <n>", `refuse runs estimated to judge more packets than this (default ${DEFAULT_PACKET_BUDGET.toLocaleString("en-US")})`)
     .action(async (options: SimulateOptions) => {
       const scenario = loadScenario(resolveScenarioRef(options.scenario), options.variant ?? null);
       const seed = options.seed === undefined ? undefined : parseSeed(options.seed);
@@ -47,7 +50,7 @@ export function registerSimulateCommand(program: Command): void {
       ];
       // Checked before the run, so a long run never ends on an output it cannot write.
       const outputs = planOutputs(targets, scenarioFiles(scenario));
-      const report = await runScenario(scenario, engineNamed(options.engine), { seed, kernel, keepPackets: options.pcapDir !== undefined });
+      const report = await runScenario(scenario, engineNamed(options.engine), { seed, kernel, keepPackets: options.pcapDir !== undefined, maxPackets: parseMaxPackets(options.maxPackets) });
       process.stdout.write(renderTerminal(report, { color: process.stdout.isTTY === true }));
       const pcaps = options.pcapDir ? runPcaps(report.result) : [];
       const contents = [

@@ -8,11 +8,14 @@ import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { listVariants, loadScenario, loadScenarioDocument } from "../../scenario/load-scenario.js";
 import { CommandLineError, EXIT_EXPECTATION_FAILED, EXIT_PASSED } from "../exit-codes.js";
 import { engineNamed, runScenario } from "../run-scenario.js";
+import { parseMaxPackets } from "../parse-options.js";
+import { DEFAULT_PACKET_BUDGET } from "../../scenario/estimate-packets.js";
 
 interface TestOptions {
   engine: string;
   junit?: string;
   quiet?: boolean;
+  maxPackets?: string;
 }
 
 /** Every scenario file in a directory (or one file), every variant, as a CI suite. */
@@ -24,6 +27,7 @@ export function registerTestCommand(program: Command): void {
     .option("--engine <name>", "engine: model (in-process simulator) or docker (real Asterisk and netfilter in containers)", "model")
     .option("--junit <file>", "write JUnit XML for CI")
     .option("-q, --quiet", "print one line per scenario instead of full reports")
+    .option("--max-packets <n>", `refuse runs estimated to judge more packets than this (default ${DEFAULT_PACKET_BUDGET.toLocaleString("en-US")})`)
     .action(async (dir: string, options: TestOptions) => {
       const files = scenarioFiles(dir);
       const outputs = options.junit ? planOutputs([{ flag: "--junit", path: options.junit }], files) : [];
@@ -33,7 +37,7 @@ export function registerTestCommand(program: Command): void {
       for (const file of files) {
         const variants = [null, ...listVariants(loadScenarioDocument(file))];
         for (const variant of variants) {
-          const report = await runScenario(loadScenario(file, variant), engine);
+          const report = await runScenario(loadScenario(file, variant), engine, { maxPackets: parseMaxPackets(options.maxPackets) });
           reports.push(report);
           const label = variant ? `${report.result.scenario} [${variant}]` : report.result.scenario;
           if (options.quiet) process.stdout.write(`${report.passed ? "PASS" : "FAIL"}  ${label}\n`);

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readTextInput } from "../../input/read-text-input.js";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
@@ -20,7 +20,8 @@ import { tuneScenarioRefs } from "../../tune/tune-scenarios.js";
 import { neighbourhood, validateOnDocker } from "../../tune/validate-on-docker.js";
 import { EXIT_EXPECTATION_FAILED, EXIT_PASSED } from "../exit-codes.js";
 import { terminalProgress } from "../image-progress.js";
-import { parseSeed } from "../parse-options.js";
+import { parseMaxPackets, parseSeed } from "../parse-options.js";
+import { DEFAULT_PACKET_BUDGET } from "../../scenario/estimate-packets.js";
 
 interface TuneOptions {
   scenarios?: string;
@@ -34,6 +35,8 @@ interface TuneOptions {
   validate?: string;
   writePolicy?: string;
   pbx: string;
+  maxPackets?: string;
+  forceWorkers?: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -54,11 +57,14 @@ export function registerTuneCommand(program: Command): void {
     .option("--validate <engine>", "rerun the recommended setting and its neighbours on the docker engine")
     .option("--write-policy <file>", "write the recommended setting: an iptables-restore ruleset (.rules) or policy fields (.yaml)")
     .option("--pbx <address>", "the PBX address the written ruleset protects", "198.51.100.10")
+    .option("--max-packets <n>", `refuse scenario runs estimated to judge more packets than this (default ${DEFAULT_PACKET_BUDGET.toLocaleString("en-US")})`)
+    .option("--force-workers", "allow more --workers than this machine has cores")
     .action(async (options: TuneOptions) => {
       if (options.grid && options.random !== undefined) throw new TuneError("give --grid or --random N, not both");
+      if (options.random !== undefined && parseSeed(options.random) < 1) throw new TuneError(`--random ${options.random}: expected at least 1 setting`);
       if (!isCanonicalIpv4(options.pbx)) throw new TuneError(`--pbx ${JSON.stringify(options.pbx)}: expected an IPv4 address a.b.c.d (no spaces, no leading zeros)`);
       if (options.validate !== undefined && options.validate !== "docker") throw new TuneError(`--validate ${options.validate}: the only engine to validate on is docker`);
-      const refs = tuneScenarioRefs(options.scenarios);
+      const refs = tuneScenarioRefs(options.scenarios, parseMaxPackets(options.maxPackets));
       const space = parseSweepSpace(options.param, options.random === undefined);
       let settings = options.random === undefined ? gridSettings(space) : randomSettings(space, parseSeed(options.random), parseSeed(options.seed));
       let shard = "1/1";
@@ -70,8 +76,11 @@ export function registerTuneCommand(program: Command): void {
         settings = shardOf(settings, index, count);
         shard = options.shard;
       }
-      const workers = options.workers === undefined ? availableParallelism() : parseSeed(options.workers);
+      const cores = availableParallelism();
+      const workers = options.workers === undefined ? cores : parseSeed(options.workers);
       if (workers < 1) throw new TuneError("--workers must be at least 1");
+      // Each worker holds a whole model run; more of them than cores only adds memory.
+      if (workers > cores && !options.forceWorkers) throw new TuneError(`--workers ${workers}: this machine has ${cores} core${cores === 1 ? "" : "s"}; give at most ${cores}, or add --force-workers`);
       // Every output is checked before the sweep: an hour of work must not end on an unwritable path.
       const inputs = refs.map((ref) => ref.file);
       const outputs = planOutputs(
@@ -130,7 +139,7 @@ export function registerTuneCommand(program: Command): void {
       const reports = files.map((file) => {
         let report: SweepReport;
         try {
-          report = JSON.parse(readFileSync(file, "utf8")) as SweepReport;
+          report = JSON.parse(readTextInput(file, "a results.json that tune wrote")) as SweepReport;
         } catch (error) {
           throw new TuneError(`${file}: ${(error as Error).message}; give the results.json files tune wrote`);
         }

@@ -222,10 +222,12 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   }
   for (const source of sources) source.start(contexts.get(source)!);
 
+  let eventsRun = 0;
   while (queue.size > 0 && queue.peekTime() <= endUs) {
     const entry = queue.pop()!;
     nowUs = entry.atUs;
     entry.action();
+    if (options.onProgress && ++eventsRun % 8192 === 0) options.onProgress({ virtualUs: nowUs, durationUs: endUs, packets: verdicts.length });
   }
 
   return {

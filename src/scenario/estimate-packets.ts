@@ -1,0 +1,93 @@
+import { statSync } from "node:fs";
+import type { Scenario } from "./scenario.js";
+import { publicAddressCount } from "../traffic/host-addresses.js";
+
+/**
+ * Packets a run judges by default before it is refused: a model run holds a
+ * verdict (about 300 bytes measured, `bench/model-memory.ts`) for each, so this
+ * keeps a run under about 1.5 GB; `--max-packets` raises it.
+ */
+export const DEFAULT_PACKET_BUDGET = 5_000_000;
+export const BYTES_PER_JUDGED_PACKET = 300;
+
+export interface SourceEstimate {
+  readonly source: string;
+  readonly packets: number;
+  /** How the figure was reached, for the refusal message. */
+  readonly how: string;
+}
+
+export interface PacketEstimate {
+  readonly packets: number;
+  readonly bySource: readonly SourceEstimate[];
+}
+
+const thousands = (value: number) => Math.round(value).toLocaleString("en-US");
+
+/**
+ * An upper estimate of the packets a run judges (requests and the PBX's
+ * answers), from the scenario alone, before any work. Floods dominate; the
+ * other kinds are bounded by their timers (SIP retransmissions included).
+ */
+export function estimatePackets(scenario: Scenario): PacketEstimate {
+  const bySource = scenario.traffic.map((spec): SourceEstimate => {
+    const active = Math.max(0, scenario.durationSeconds - spec.startSeconds);
+    switch (spec.kind) {
+      case "register-flood": {
+        const host = scenario.hosts[spec.host];
+        const hostAddresses = host ? publicAddressCount(host) : 1;
+        const addresses = spec.addressCount === 0 ? hostAddresses : Math.min(spec.addressCount, hostAddresses);
+        const seconds = Math.min(spec.durationSeconds, active);
+        return { source: spec.name, packets: 2 * spec.ratePps * seconds * addresses, how: `${thousands(spec.ratePps)} pps x ${seconds} s x ${thousands(addresses)} address(es) x 2 with answers` };
+      }
+      case "phones": {
+        const registrations = 1 + Math.ceil(active / (spec.expiresSeconds / 2));
+        return { source: spec.name, packets: spec.count * registrations * 24, how: `${spec.count} phones x ${registrations} registrations x 24 packets` };
+      }
+      case "broken-phone": {
+        const attempts = Math.ceil(Math.min(spec.durationSeconds, active) / spec.intervalSeconds);
+        return { source: spec.name, packets: attempts * 4, how: `${thousands(attempts)} attempts x 4 packets` };
+      }
+      case "roaming-user": {
+        const moves = 1 + Math.ceil(active / spec.moveEverySeconds);
+        return { source: spec.name, packets: moves * 24, how: `${moves} moves x 24 packets` };
+      }
+      case "blf-subscribe": {
+        const rounds = 1 + Math.ceil(active / spec.resubscribeSeconds);
+        return { source: spec.name, packets: 24 + spec.keys * rounds * 4, how: `${spec.keys} keys x ${rounds} rounds x 4 packets` };
+      }
+      case "replay": {
+        // A captured packet is at least 60 bytes on the wire; each may be answered.
+        let bytes = 0;
+        try {
+          bytes = statSync(spec.file).size;
+        } catch {
+          bytes = 0;
+        }
+        return { source: spec.name, packets: Math.ceil(bytes / 60) * 2, how: `at most ${thousands(Math.ceil(bytes / 60))} captured packets x 2 with answers` };
+      }
+      case "tool":
+        // Real tools run in the docker lab, which keeps no per-packet state in slamlab until the end.
+        return { source: spec.name, packets: 0, how: "a real tool (docker engine)" };
+    }
+  });
+  return { packets: bySource.reduce((sum, source) => sum + source.packets, 0), bySource };
+}
+
+export class PacketBudgetError extends Error {
+  readonly code = "PACKET_BUDGET";
+}
+
+/** Refuses, before any work, a run estimated over `budget` packets, with the estimate and what to do. */
+export function checkPacketBudget(scenario: Scenario, budget = DEFAULT_PACKET_BUDGET): PacketEstimate {
+  const estimate = estimatePackets(scenario);
+  if (estimate.packets <= budget) return estimate;
+  const biggest = [...estimate.bySource].sort((a, b) => b.packets - a.packets)[0]!;
+  const gigabytes = (packets: number) => ((packets * BYTES_PER_JUDGED_PACKET) / 1e9).toFixed(1);
+  const label = scenario.variant ? `${scenario.name} [${scenario.variant}]` : scenario.name;
+  throw new PacketBudgetError(
+    `${scenario.file}: ${label} would judge about ${thousands(estimate.packets)} packets (largest: traffic ${biggest.source}, ${biggest.how}), ` +
+      `over the budget of ${thousands(budget)} (about ${gigabytes(budget)} GB of memory); shorten durationSeconds, lower ratePps or the address count, ` +
+      `or raise the budget with --max-packets ${Math.ceil(estimate.packets)} (about ${gigabytes(estimate.packets)} GB)`,
+  );
+}
