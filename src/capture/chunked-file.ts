@@ -26,7 +26,13 @@ export class ChunkedFile {
 
   static async open(path: string): Promise<ChunkedFile> {
     try {
-      return new ChunkedFile(await open(path, "r"), path);
+      const handle = await open(path, "r");
+      // Linux opens a folder for reading; only the first read fails.
+      if ((await handle.stat()).isDirectory()) {
+        await handle.close();
+        throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+      }
+      return new ChunkedFile(handle, path);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const reason = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (error as Error).message;

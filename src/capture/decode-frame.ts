@@ -95,6 +95,8 @@ function ports(ip: Uint8Array, at: number, protocol: number): { sport: number; d
 
 function decodeIpv4Datagram(frame: CapturedFrame, captured: Uint8Array): DecodedPacket | UndecodableReason {
   if (captured.length < 20) return "truncated IP header";
+  // The link layer said IPv4; the kernel drops a header whose version says otherwise (ip_rcv_core).
+  if (captured[0]! >> 4 !== 4) return "bad IP header";
   const headerLength = (captured[0]! & 0x0f) * 4;
   const totalLength = (captured[2]! << 8) | captured[3]!;
   if (headerLength < 20 || totalLength < headerLength) return "bad IP header";

@@ -79,7 +79,7 @@ export function parseRuleset(text: string, source = "ruleset"): Ruleset {
   }
   if (table) throw new RulesetError("RULESET_SYNTAX", `${source}: table "${table.name}" (line ${table.line}) has no COMMIT line; iptables-restore would not load it`);
   if (tables.size === 0) throw new RulesetError("RULESET_SYNTAX", `${source}: no table found; expected iptables-save output starting with *filter`);
-  return { tables, text };
+  return { tables, text, source };
 }
 
 function declareChain(table: TableDraft, line: string, lineNumber: number): void {

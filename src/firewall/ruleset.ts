@@ -69,6 +69,8 @@ export interface Ruleset {
   readonly tables: ReadonlyMap<string, Table>;
   /** The text it came from, kept for reports. */
   readonly text: string;
+  /** The file it came from, for errors found after parsing. */
+  readonly source?: string;
 }
 
 /** Where a verdict came from: `INPUT:3` plus the rule's comment, or the chain policy. */

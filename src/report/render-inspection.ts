@@ -18,11 +18,19 @@ function ranked(counts: Readonly<Record<string, number>>): string {
   return entries.length ? entries.map(([name, n]) => `${name} ${count(n)}`).join(", ") : "none";
 }
 
+/** A capture's timestamp as a date, or as seconds where a corrupt or offset clock puts it outside the calendar. */
+function captureTime(ns: bigint): string {
+  const ms = ns / 1_000_000n;
+  // Date covers +-8.64e15 ms around 1970.
+  if (ms > 8_640_000_000_000_000n || ms < -8_640_000_000_000_000n) return `${ns / 1_000_000_000n} s after 1970 (outside the calendar: a corrupt timestamp or if_tsoffset?)`;
+  return new Date(Number(ms)).toISOString();
+}
+
 /** `capture inspect` as text: what a user reads before replaying a capture. */
 export function renderInspection(summary: CaptureSummary, drops: ReadonlyMap<string, { atNs: bigint; index: number }>): string {
   const lines: string[] = [];
   const span = summary.firstNs !== null && summary.lastNs !== null ? seconds(summary.lastNs - summary.firstNs) : 0;
-  const start = summary.firstNs !== null ? new Date(Number(summary.firstNs / 1_000_000n)).toISOString() : "-";
+  const start = summary.firstNs !== null ? captureTime(summary.firstNs) : "-";
   lines.push(`${summary.path}`);
   lines.push(`  format ${summary.format}, link type ${summary.linkTypes.join(", ") || "-"}`);
   lines.push(`  ${count(summary.packets)} packets, ${count(summary.bytes)} bytes, from ${start}, duration ${duration(span)}`);

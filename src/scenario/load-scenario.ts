@@ -3,7 +3,7 @@ import { readTextInput, type InputFileError } from "../input/read-text-input.js"
 import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import { deepMerge, resolvePolicy } from "../firewall/builtin-policies.js";
-import { describeIssues } from "../firewall/describe-issues.js";
+import { describeIssues, yamlValueProblem } from "../firewall/describe-issues.js";
 import { parseRuleset } from "../firewall/parse-ruleset.js";
 import type { FirewallSpec, Scenario } from "./scenario.js";
 import { ScenarioError } from "./scenario.js";
@@ -36,7 +36,12 @@ export function loadScenarioDocument(file: string): LoadedDocument {
     });
     throw new ScenarioError("SCENARIO_SYNTAX", `invalid YAML:\n  ${problems.join("\n  ")}`);
   }
-  const input: unknown = yaml.toJS();
+  let input: unknown;
+  try {
+    input = yaml.toJS({ maxAliasCount: 1000 });
+  } catch (error) {
+    throw new ScenarioError("SCENARIO_SYNTAX", `invalid YAML:\n  ${file}: ${yamlValueProblem(error)}`);
+  }
   const parsed = scenarioSchema.safeParse(input);
   if (!parsed.success) {
     const problems = describeIssues(parsed.error, "", input).map((problem, index) => {

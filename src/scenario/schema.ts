@@ -16,7 +16,7 @@ export function inLabRange(address: string): boolean {
 
 const labAddress = z
   .string()
-  .refine(isIpv4, { message: "expected an IPv4 address such as 198.18.0.10" })
+  .refine(isIpv4, { message: "expected an IPv4 address such as 198.18.0.10", abort: true })
   .refine(inLabRange, { message: "lab addresses must be in 198.18.0.0/15, 192.0.2.0/24 or 198.51.100.0/24" });
 
 const labCidr = z
@@ -30,7 +30,7 @@ const labCidr = z
         return false;
       }
     },
-    { message: "expected a CIDR such as 198.19.0.0/16" },
+    { message: "expected a CIDR such as 198.19.0.0/16", abort: true },
   )
   .refine(inLabRange, { message: "lab networks must be inside 198.18.0.0/15, 192.0.2.0/24 or 198.51.100.0/24" });
 

@@ -1,3 +1,5 @@
+import { z } from "zod";
+import { describeIssues } from "../firewall/describe-issues.js";
 import { isUnsafe, paretoFront } from "./pareto.js";
 import { recommend, type Recommendation } from "./recommend.js";
 import type { SettingResult } from "./sweep-chunk.js";
@@ -24,6 +26,43 @@ export function analyseSweep(results: readonly SettingResult[]): SweepAnalysis {
 
 export class MergeError extends Error {
   readonly code = "TUNE_MERGE";
+}
+
+const count = z.number().finite().min(0);
+const metricsSchema = z.object({
+  attackDelivered: count,
+  attackSent: count,
+  attackersNeverBlocked: count,
+  attackers: count,
+  maxSecondsToBlock: count.nullable(),
+  maxPacketsToBlock: count.nullable(),
+  legitRegistrationsLost: count,
+  legitAgents: count,
+  legitDropped: count,
+  legitSecondsBlocked: count,
+});
+const reportSchema = z.object({
+  format: z.literal("slamlab-tune/1"),
+  scenarios: z.array(z.string()),
+  shard: z.string(),
+  results: z.array(
+    z.object({
+      setting: z.object({ matcher: z.enum(["recent", "hashlimit"]), hits: z.number().int().min(1), seconds: z.number().int().min(1) }),
+      total: metricsSchema,
+      byScenario: z.record(z.string(), metricsSchema),
+      simulated: count,
+    }),
+  ),
+});
+
+/** A results.json as tune wrote it, or a MergeError naming the file and the field that is not. */
+export function parseSweepReport(file: string, value: unknown): SweepReport {
+  const format = (value as { format?: unknown } | null)?.format;
+  if (format !== "slamlab-tune/1") throw new MergeError(`${file}: not a slamlab tune result (format ${String(format)}); give the results.json files that tune --shard wrote`);
+  const parsed = reportSchema.safeParse(value);
+  if (parsed.success) return parsed.data as SweepReport;
+  const problems = describeIssues(parsed.error, "", value).slice(0, 5);
+  throw new MergeError(`${file}: not a results.json that tune wrote:\n  ${problems.join("\n  ")}`);
 }
 
 /** Shard reports of one sweep into one: same scenarios, no setting twice. */

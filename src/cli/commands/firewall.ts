@@ -7,6 +7,7 @@ import { generateHostRestore } from "../../firewall/generate-host-restore.js";
 import { generateScript } from "../../firewall/generate-script.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { PolicyError } from "../../firewall/policy-error.js";
+import { yamlValueProblem } from "../../firewall/describe-issues.js";
 import { compileFirewall } from "../../engines/model/netfilter/interpreter.js";
 import { defaultKernelSettings } from "../../engines/model/kernel-settings.js";
 import { isCanonicalIpv4 } from "../../net/address.js";
@@ -28,7 +29,12 @@ function readPolicy(ref: string) {
   }
   const yaml = parseDocument(readTextInput(ref, "a policy file (YAML or JSON policy fields) or a built-in policy name"));
   if (yaml.errors.length) throw new PolicyError("POLICY_SYNTAX", `${ref}: invalid YAML: ${yaml.errors[0]!.message.split("\n")[0]}`);
-  const fields: unknown = yaml.toJS() ?? {};
+  let fields: unknown;
+  try {
+    fields = yaml.toJS({ maxAliasCount: 1000 }) ?? {};
+  } catch (error) {
+    throw new PolicyError("POLICY_SYNTAX", `${ref}: invalid YAML: ${yamlValueProblem(error)}`);
+  }
   if (typeof fields !== "object" || Array.isArray(fields)) throw new PolicyError("POLICY_INVALID", `${ref}: a policy file holds policy fields (placement, matcher, allowSites, ...)`);
   return resolvePolicy(fields as Record<string, unknown>, ref);
 }

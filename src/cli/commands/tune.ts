@@ -14,7 +14,7 @@ import { planOutputs, writeOutputs, type PlannedOutput } from "../../report/outp
 import { policyWithSetting } from "../../tune/apply-setting.js";
 import { attackLetThrough, isUnsafe, legitimateHarm } from "../../tune/pareto.js";
 import { runSweep } from "../../tune/run-sweep.js";
-import { analyseSweep, mergeReports, type SweepAnalysis, type SweepReport } from "../../tune/sweep-report.js";
+import { analyseSweep, mergeReports, parseSweepReport, type SweepAnalysis, type SweepReport } from "../../tune/sweep-report.js";
 import { gridSettings, parseSweepSpace, randomSettings, settingKey, shardOf, TuneError } from "../../tune/sweep-space.js";
 import { tuneScenarioRefs } from "../../tune/tune-scenarios.js";
 import { neighbourhood, validateOnDocker } from "../../tune/validate-on-docker.js";
@@ -137,13 +137,14 @@ export function registerTuneCommand(program: Command): void {
       // --out is tune's own option; commander gives it to the parent wherever it is written.
       const options = command.optsWithGlobals<{ out: string }>();
       const reports = files.map((file) => {
-        let report: SweepReport;
+        const text = readTextInput(file, "a results.json that tune wrote");
+        let value: unknown;
         try {
-          report = JSON.parse(readTextInput(file, "a results.json that tune wrote")) as SweepReport;
+          value = JSON.parse(text);
         } catch (error) {
-          throw new TuneError(`${file}: ${(error as Error).message}; give the results.json files tune wrote`);
+          throw new TuneError(`${file}: not JSON (${(error as Error).message}); give the results.json files tune wrote`);
         }
-        return { file, report };
+        return { file, report: parseSweepReport(file, value) };
       });
       const outputs = planOutputs(reportTargets(options.out), files);
       const merged = mergeReports(reports);

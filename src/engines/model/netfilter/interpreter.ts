@@ -67,23 +67,62 @@ interface CompiledChain {
 
 const protocolNumbers: Record<string, number> = { all: -1, tcp: 6, udp: 17, icmp: 1 };
 
-/** ip_tables.c limits the jump stack to the number of chains; we refuse loops outright, as iptables-restore does. */
-function checkLoops(chains: Map<string, readonly Rule[]>): void {
-  const visiting = new Set<string>();
-  const done = new Set<string>();
-  const visit = (name: string, via: Rule | null): void => {
-    if (done.has(name)) return;
-    if (visiting.has(name)) {
-      throw new RulesetError("RULESET_LOOP", `chain ${name} can reach itself through jumps (iptables-restore: "Too many levels of symbolic links"); remove the loop`, via?.line);
+/** nf_tables validates jumps from each base chain and refuses a chain at this level (NFT_JUMP_STACK_SIZE, -EMLINK). */
+const NFT_JUMP_STACK_SIZE = 16;
+
+/**
+ * Refuses loops, as iptables-restore does ("Too many levels of symbolic
+ * links"), and, for iptables-nft, jumps nested as deep as nf_tables refuses
+ * ("Too many links"); ip_tables.c itself allows a jump stack as deep as there
+ * are chains. Iterative: a chain of 10,000 jumps must not overflow our stack.
+ */
+function checkJumps(chains: ReadonlyMap<string, readonly Rule[]>, builtins: readonly string[], nfTables: boolean): void {
+  const jumpsOf = (name: string) => (chains.get(name) ?? []).filter((rule) => rule.target?.chain && (rule.target.kind === "jump" || rule.target.kind === "goto"));
+  const state = new Map<string, "visiting" | "done">();
+  for (const root of chains.keys()) {
+    if (state.has(root)) continue;
+    const stack: { name: string; next: number; jumps: Rule[] }[] = [{ name: root, next: 0, jumps: jumpsOf(root) }];
+    state.set(root, "visiting");
+    while (stack.length) {
+      const frame = stack[stack.length - 1]!;
+      const rule = frame.jumps[frame.next++];
+      if (!rule) {
+        state.set(frame.name, "done");
+        stack.pop();
+        continue;
+      }
+      const target = rule.target!.chain!;
+      if (state.get(target) === "visiting") {
+        throw new RulesetError("RULESET_LOOP", `chain ${target} can reach itself through jumps (iptables-restore: "Too many levels of symbolic links"); remove the loop`, rule.line);
+      }
+      if (!state.has(target)) {
+        state.set(target, "visiting");
+        stack.push({ name: target, next: 0, jumps: jumpsOf(target) });
+      }
     }
-    visiting.add(name);
-    for (const rule of chains.get(name) ?? []) {
-      if (rule.target?.chain && (rule.target.kind === "jump" || rule.target.kind === "goto")) visit(rule.target.chain, rule);
+  }
+  if (!nfTables) return;
+  // The deepest level each chain is reached at from a base chain; the graph has no loops now.
+  const level = new Map<string, number>();
+  const queue = builtins.filter((name) => chains.has(name)).map((name) => ({ name, depth: 0 }));
+  while (queue.length) {
+    const { name, depth } = queue.pop()!;
+    for (const rule of jumpsOf(name)) {
+      const target = rule.target!.chain!;
+      const targetLevel = depth + 1;
+      if (targetLevel >= NFT_JUMP_STACK_SIZE) {
+        throw new RulesetError(
+          "RULESET_REJECTED",
+          `the jump to ${target} is ${targetLevel} chains deep; nf_tables (iptables-nft) refuses more than ${NFT_JUMP_STACK_SIZE - 1} (iptables-restore: "Too many links"); flatten the chains, or model iptables-legacy with --kernel iptables_nft=0`,
+          rule.line,
+        );
+      }
+      if ((level.get(target) ?? -1) < targetLevel) {
+        level.set(target, targetLevel);
+        queue.push({ name: target, depth: targetLevel });
+      }
     }
-    visiting.delete(name);
-    done.add(name);
-  };
-  for (const name of chains.keys()) visit(name, null);
+  }
 }
 
 /**
@@ -94,6 +133,16 @@ function checkLoops(chains: Map<string, readonly Rule[]>): void {
  * policy. Judging allocates nothing: every possible Judgement exists up front.
  */
 export function compileFirewall(ruleset: Ruleset, state: MatchState): CompiledFirewall {
+  try {
+    return compileFilterTable(ruleset, state);
+  } catch (error) {
+    // Match options are checked here, after parsing: the error names the file as parse errors do.
+    if (error instanceof RulesetError && ruleset.source && !error.message.startsWith(`${ruleset.source}: `)) throw new RulesetError(error.code, `${ruleset.source}: ${error.message}`);
+    throw error;
+  }
+}
+
+function compileFilterTable(ruleset: Ruleset, state: MatchState): CompiledFirewall {
   for (const table of ruleset.tables.values()) {
     if (table.name === "filter") continue;
     for (const chain of table.chains.values()) {
@@ -112,7 +161,8 @@ export function compileFirewall(ruleset: Ruleset, state: MatchState): CompiledFi
   }
   const filter = ruleset.tables.get("filter");
   if (!filter) throw new RulesetError("RULESET_UNSUPPORTED", "the ruleset has no *filter table, so it cannot drop anything; add one");
-  checkLoops(new Map([...filter.chains.values()].map((chain) => [chain.name, chain.rules])));
+  const builtins = [...filter.chains.values()].filter((chain) => chain.policy !== null).map((chain) => chain.name);
+  checkJumps(new Map([...filter.chains.values()].map((chain) => [chain.name, chain.rules])), builtins, state.settings.iptablesNft);
 
   const chainIndex = new Map<string, number>();
   [...filter.chains.keys()].forEach((name, index) => chainIndex.set(name, index));
