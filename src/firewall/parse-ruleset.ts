@@ -1,3 +1,4 @@
+import { checkRuleLoads } from "./check-rule-loads.js";
 import { tokenizeRule } from "./tokenize-rule.js";
 import {
   builtinChains,
@@ -98,32 +99,116 @@ function declareChain(table: TableDraft, line: string, lineNumber: number): void
   table.chains.set(name, { name, policy: builtin ? (policy as "ACCEPT" | "DROP") : null, rules: [], line: lineNumber });
 }
 
+/** Two rule specs iptables -D would take for the same rule: everything but where the rule sits. */
+function ruleKey(rule: Rule): string {
+  const { protocol, source, destination, inInterface, outInterface, fragment, matches, target } = rule;
+  return JSON.stringify({ protocol, source, destination, inInterface, outInterface, fragment, matches, target });
+}
+
+function chainNamed(table: TableDraft, command: string, name: string | undefined, lineNumber: number): ChainDraft {
+  const chain = name ? table.chains.get(name) : undefined;
+  if (!name || !chain) {
+    throw new RulesetError(
+      "RULESET_UNKNOWN_CHAIN",
+      `${command} ${name ?? ""}: chain "${name ?? ""}" is not declared in table ${table.name}; declare it with ":${name ?? "NAME"} - [0:0]" first`,
+      lineNumber,
+    );
+  }
+  return chain;
+}
+
+/** A 1-based rule number as -I, -D and -R take it. */
+function ruleNumber(word: string | undefined): number | null {
+  return word !== undefined && /^\d+$/.test(word) ? Number(word) : null;
+}
+
+/**
+ * One command line of a table: -A, -I, -D, -R, -N, -P, -F, -X and -Z, which
+ * iptables-restore applies in order before COMMIT, as `iptables` would.
+ */
 function addRuleLine(table: TableDraft, allWords: string[], text: string, lineNumber: number): void {
   // iptables-save -c prefixes counters: "[12:3456] -A INPUT ..."
   const words = /^\[\d+:\d+\]$/.test(allWords[0] ?? "") ? allWords.slice(1) : allWords;
   const command = words[0];
-  if (command === "-N" || command === "--new-chain") {
-    const name = words[1] ?? "";
-    declareChain(table, `:${name} -`, lineNumber);
-    return;
-  }
-  if (command !== "-A" && command !== "--append") {
-    throw new RulesetError("RULESET_SYNTAX", `"${command}" is not a rule; iptables-restore lines are "-A CHAIN ...", ":CHAIN POLICY" or COMMIT`, lineNumber);
-  }
-  const chainName = words[1];
-  const chain = chainName ? table.chains.get(chainName) : undefined;
-  if (!chainName || !chain) {
-    throw new RulesetError(
-      "RULESET_UNKNOWN_CHAIN",
-      `-A ${chainName ?? ""}: chain "${chainName ?? ""}" is not declared in table ${table.name}; declare it with ":${chainName ?? "NAME"} - [0:0]" first`,
-      lineNumber,
-    );
-  }
-  const rule =
+  const parse = (chain: ChainDraft, specWords: string[], index: number) =>
     table.name === "filter"
-      ? parseRule(words.slice(2), { table: table.name, chain: chain.name, index: chain.rules.length + 1, line: lineNumber, text })
-      : { table: table.name, chain: chain.name, index: chain.rules.length + 1, line: lineNumber, text, matches: [], target: null };
-  chain.rules.push(rule);
+      ? parseRule(specWords, { table: table.name, chain: chain.name, index, line: lineNumber, text })
+      : ({ table: table.name, chain: chain.name, index, line: lineNumber, text, matches: [], target: null } satisfies Rule);
+  switch (command) {
+    case "-N":
+    case "--new-chain":
+      declareChain(table, `:${words[1] ?? ""} -`, lineNumber);
+      return;
+    case "-A":
+    case "--append": {
+      const chain = chainNamed(table, "-A", words[1], lineNumber);
+      chain.rules.push(parse(chain, words.slice(2), chain.rules.length + 1));
+      return;
+    }
+    case "-I":
+    case "--insert": {
+      const chain = chainNamed(table, "-I", words[1], lineNumber);
+      const position = ruleNumber(words[2]);
+      const at = position ?? 1;
+      if (at < 1 || at > chain.rules.length + 1) throw new RulesetError("RULESET_REJECTED", `-I ${chain.name} ${at}: the chain has ${chain.rules.length} rules (iptables: "Index of insertion too big")`, lineNumber);
+      chain.rules.splice(at - 1, 0, parse(chain, words.slice(position === null ? 2 : 3), at));
+      return;
+    }
+    case "-R":
+    case "--replace":
+      // Measured: iptables-nft-restore 1.8.9 dies (segmentation fault) on -R of a rule the same restore added.
+      throw new RulesetError("RULESET_REJECTED", `-R: iptables-restore (nf_tables, 1.8.9) crashes on -R of a rule added in the same file; write -D and -I instead`, lineNumber);
+    case "-D":
+    case "--delete": {
+      const chain = chainNamed(table, "-D", words[1], lineNumber);
+      const position = ruleNumber(words[2]);
+      if (position !== null && words.length === 3) {
+        if (position < 1 || position > chain.rules.length) throw new RulesetError("RULESET_REJECTED", `-D ${chain.name} ${position}: the chain has ${chain.rules.length} rules (iptables: "Index of deletion too big")`, lineNumber);
+        chain.rules.splice(position - 1, 1);
+        return;
+      }
+      const key = ruleKey(parse(chain, words.slice(2), 0));
+      const index = chain.rules.findIndex((rule) => ruleKey(rule) === key);
+      if (index < 0) throw new RulesetError("RULESET_REJECTED", `-D ${chain.name}: no such rule in the chain (iptables: "Bad rule (does a matching rule exist in that chain?)")`, lineNumber);
+      chain.rules.splice(index, 1);
+      return;
+    }
+    case "-P":
+    case "--policy": {
+      const chain = chainNamed(table, "-P", words[1], lineNumber);
+      const policy = words[2];
+      if (chain.policy === null) throw new RulesetError("RULESET_REJECTED", `-P ${chain.name}: only built-in chains have a policy`, lineNumber);
+      if (policy !== "ACCEPT" && policy !== "DROP") throw new RulesetError("RULESET_SYNTAX", `-P ${chain.name} ${policy ?? ""}: the policy is ACCEPT or DROP`, lineNumber);
+      chain.policy = policy;
+      return;
+    }
+    case "-F":
+    case "--flush":
+    case "-Z":
+    case "--zero": {
+      // Zeroing counters changes no verdict.
+      if (command === "-Z" || command === "--zero") return;
+      const chains = words[1] ? [chainNamed(table, "-F", words[1], lineNumber)] : [...table.chains.values()];
+      for (const chain of chains) chain.rules.length = 0;
+      return;
+    }
+    case "-X":
+    case "--delete-chain": {
+      const names = words[1] ? [chainNamed(table, "-X", words[1], lineNumber).name] : [...table.chains.values()].filter((chain) => chain.policy === null).map((chain) => chain.name);
+      for (const name of names) {
+        const chain = table.chains.get(name)!;
+        // iptables-nft-restore loads -X of a built-in chain and changes nothing.
+        if (chain.policy !== null) continue;
+        const referrer = [...table.chains.values()].flatMap((other) => other.rules).find((rule) => rule.target?.chain === name);
+        if (referrer) throw new RulesetError("RULESET_REJECTED", `-X ${name}: line ${referrer.line} still jumps to it (iptables: "Device or resource busy")`, lineNumber);
+        if (chain.rules.length) throw new RulesetError("RULESET_REJECTED", `-X ${name}: the chain still holds rules; flush it first (iptables: "Directory not empty")`, lineNumber);
+        table.chains.delete(name);
+      }
+      return;
+    }
+    default:
+      throw new RulesetError("RULESET_SYNTAX", `"${command}" is not a rule; iptables-restore lines are "-A CHAIN ...", "-I", "-D", "-R", "-N", "-P", "-F", "-X", "-Z", ":CHAIN POLICY" or COMMIT`, lineNumber);
+  }
 }
 
 function finishTable(table: TableDraft): Table {
@@ -145,7 +230,8 @@ function finishTable(table: TableDraft): Table {
         throw new RulesetError("RULESET_SYNTAX", `cannot jump to built-in chain ${target.chain}`, rule.line);
       }
     }
-    chains.set(chain.name, { name: chain.name, policy: chain.policy, rules: chain.rules });
+    // -I, -D and -R moved rules: number them as `iptables -L --line-numbers` would now.
+    chains.set(chain.name, { name: chain.name, policy: chain.policy, rules: chain.rules.map((rule, index) => (rule.index === index + 1 ? rule : { ...rule, index: index + 1 })) });
   }
   return { name: table.name, chains };
 }
@@ -277,6 +363,7 @@ function parseRule(words: string[], place: RulePlace): Rule {
     target: target as TargetSpec | null,
     ...(comment !== undefined ? { comment } : {}),
   };
+  checkRuleLoads(rule);
   return rule;
 }
 

@@ -65,7 +65,8 @@ interface CompiledChain {
   readonly policyCounterSlot: number;
 }
 
-const protocolNumbers: Record<string, number> = { all: -1, tcp: 6, udp: 17, icmp: 1 };
+/** The names iptables resolves through /etc/protocols on Debian, for the protocols a PBX host meets. */
+const protocolNumbers: Record<string, number> = { all: -1, tcp: 6, udp: 17, icmp: 1, igmp: 2, ipencap: 4, gre: 47, esp: 50, ah: 51, "ipv6-icmp": 58, icmpv6: 58, sctp: 132, udplite: 136 };
 
 /** nf_tables validates jumps from each base chain and refuses a chain at this level (NFT_JUMP_STACK_SIZE, -EMLINK). */
 const NFT_JUMP_STACK_SIZE = 16;
@@ -299,7 +300,7 @@ function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, numb
   const protocolName = rule.protocol?.value ?? "all";
   const protocol = protocolNumbers[protocolName] ?? (/^\d+$/.test(protocolName) ? Number(protocolName) : undefined);
   if (protocol === undefined) {
-    throw new RulesetError("RULESET_UNSUPPORTED", `-p ${protocolName}: the model knows tcp, udp, icmp, all and protocol numbers`, rule.line);
+    throw new RulesetError("RULESET_UNSUPPORTED", `-p ${protocolName}: the model knows ${Object.keys(protocolNumbers).join(", ")} and protocol numbers 0-255`, rule.line);
   }
   const src = compileAddress(rule.source, rule, "-s");
   const dst = compileAddress(rule.destination, rule, "-d");

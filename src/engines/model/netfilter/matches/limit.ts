@@ -25,7 +25,8 @@ export const limitMatch: MatchFactory = (rawOptions, state, where) => {
       ? Math.floor(user / XT_LIMIT_SCALE) * hz * creditsPerJiffy
       : Math.floor((user * hz * creditsPerJiffy) / XT_LIMIT_SCALE);
   const average = parseRate(options.value("limit") ?? "3/hour", XT_LIMIT_SCALE, options, "limit");
-  const burst = options.integer("limit-burst", 5, 1, 10000);
+  // libxt_limit takes --limit-burst 0 for its default of 5 (iptables-save then prints no burst).
+  const burst = options.integer("limit-burst", 5, 0, 10000) || 5;
   if (user2credits(average * burst) < user2credits(average)) throw options.error(`rate and burst overflow the kernel's credits ("Overflow, try lower")`);
   const invert = options.get("limit")?.negated ?? false;
   if (state.settings.iptablesNft) return nftLimit(average, burst, invert, state, where.line);

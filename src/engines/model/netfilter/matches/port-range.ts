@@ -11,12 +11,12 @@ export function parsePortRange(text: string, options: MatchOptions, flag: string
   if (parts.length > 2) throw options.error(`--${flag} ${text}: expected a port or a range a:b`);
   const port = (part: string, fallback: number): number => {
     if (part === "") return fallback;
-    const value = /^\d+$/.test(part) ? Number(part) : Number.NaN;
-    if (!(value >= 0 && value <= 65535)) throw options.error(`--${flag} ${text}: "${part}" is not a port number 0-65535 (service names are not resolved)`);
-    return value;
+    if (!/^\d+$/.test(part)) throw options.error(`--${flag} ${text}: "${part}" is not a port number (service names are not resolved)`);
+    // iptables 1.8.9 keeps the low 16 bits of a bigger number: --dport 65537 loads as 1 (iptables-save shows it).
+    return part.length > 20 ? 65535 : Number(BigInt(part) % 65536n);
   };
   const min = port(parts[0]!, 0);
   const max = parts.length === 2 ? port(parts[1]!, 65535) : min;
-  if (min > max) throw options.error(`--${flag} ${text}: range start is above its end`);
+  // A reversed range loads and matches nothing (the kernel's port_match tests min <= port <= max).
   return { min, max };
 }

@@ -125,7 +125,8 @@ export const recentMatch: MatchFactory = (rawOptions, state, where) => {
   if (hitCount >= XT_RECENT_MAX_NSTAMPS) {
     throw options.error(`--hitcount ${hitCount} is larger than the allowed maximum ${XT_RECENT_MAX_NSTAMPS - 1} (XT_RECENT_MAX_NSTAMPS - 1 in xt_recent.c)`);
   }
-  const name = options.value("name") ?? "DEFAULT";
+  // libxt_recent keeps the first XT_RECENT_NAME_LEN - 1 (199) characters of a longer name.
+  const name = (options.value("name") ?? "DEFAULT").slice(0, 199);
   if (name.length === 0 || name.length >= 200 || name === "." || name === ".." || name.includes("/")) throw options.error(`--name "${name}" is not a valid proc file name`);
   const maskText = options.value("mask");
   let mask = 0xffffffff;

@@ -1,0 +1,66 @@
+import { RulesetError, type Rule } from "./ruleset.js";
+
+/** libipt_REJECT's names and their short aliases; echo-reply is no longer supported. */
+const REJECT_TYPES = new Map([
+  ["icmp-net-unreachable", "icmp-net-unreachable"],
+  ["net-unreach", "icmp-net-unreachable"],
+  ["icmp-host-unreachable", "icmp-host-unreachable"],
+  ["host-unreach", "icmp-host-unreachable"],
+  ["icmp-proto-unreachable", "icmp-proto-unreachable"],
+  ["proto-unreach", "icmp-proto-unreachable"],
+  ["icmp-port-unreachable", "icmp-port-unreachable"],
+  ["port-unreach", "icmp-port-unreachable"],
+  ["icmp-net-prohibited", "icmp-net-prohibited"],
+  ["net-prohib", "icmp-net-prohibited"],
+  ["icmp-host-prohibited", "icmp-host-prohibited"],
+  ["host-prohib", "icmp-host-prohibited"],
+  ["icmp-admin-prohibited", "icmp-admin-prohibited"],
+  ["admin-prohib", "icmp-admin-prohibited"],
+  ["tcp-reset", "tcp-reset"],
+  ["tcp-rst", "tcp-reset"],
+]);
+
+const LOG_LEVELS = new Set(["0", "1", "2", "3", "4", "5", "6", "7", "emerg", "panic", "alert", "crit", "error", "err", "warning", "warn", "notice", "info", "debug"]);
+
+/** IFNAMSIZ is 16 with the terminating NUL. */
+const MAX_INTERFACE_NAME = 15;
+
+/** Built-in chains a packet has no output interface in yet (-o refused) or no input interface any more (-i refused). */
+const NO_OUT_INTERFACE = new Set(["INPUT", "PREROUTING"]);
+const NO_IN_INTERFACE = new Set(["OUTPUT", "POSTROUTING"]);
+
+/**
+ * What iptables-restore or the kernel refuse in a rule the parser can read:
+ * checked here so `firewall check` says "cannot load" where the real tool does
+ * (the corpus in test/firewall/check-vs-kernel.test.ts holds both sides).
+ */
+export function checkRuleLoads(rule: Rule): void {
+  const refuse = (message: string) => {
+    throw new RulesetError("RULESET_REJECTED", `${message} (iptables-restore refuses this rule)`, rule.line);
+  };
+  for (const [flag, spec] of [["-i", rule.inInterface], ["-o", rule.outInterface]] as const) {
+    if (spec && spec.value.length > MAX_INTERFACE_NAME) refuse(`${flag} ${spec.value}: interface names are at most ${MAX_INTERFACE_NAME} characters`);
+  }
+  if (rule.outInterface && NO_OUT_INTERFACE.has(rule.chain)) refuse(`-o cannot be used in ${rule.chain}: the packet has no output interface yet`);
+  if (rule.inInterface && NO_IN_INTERFACE.has(rule.chain)) refuse(`-i cannot be used in ${rule.chain}: the packet has no input interface`);
+  const protocol = rule.protocol?.value;
+  if (protocol !== undefined && /^\d+$/.test(protocol) && Number(protocol) > 255) refuse(`-p ${protocol}: protocol numbers go up to 255`);
+  const target = rule.target;
+  if (!target) return;
+  const option = (name: string) => target.options.find((candidate) => candidate.name === name)?.args[0];
+  if (target.kind === "REJECT") {
+    const withText = option("reject-with");
+    const type = withText === undefined ? "icmp-port-unreachable" : REJECT_TYPES.get(withText);
+    if (type === undefined) refuse(`--reject-with ${withText}: unknown reject type; use one of ${[...new Set(REJECT_TYPES.values())].join(", ")}`);
+    // ipt_REJECT's reject_tg_check: "TCP_RESET invalid for non-tcp".
+    if (type === "tcp-reset" && (protocol !== "tcp" || rule.protocol?.negated)) refuse("--reject-with tcp-reset needs -p tcp in the same rule");
+  }
+  if (target.kind === "LOG") {
+    const level = option("log-level");
+    if (level !== undefined && !LOG_LEVELS.has(level)) refuse(`--log-level ${level}: a syslog level 0-7 or its name (emerg, alert, crit, error, warning, notice, info, debug)`);
+  }
+  if (target.kind === "NFLOG") {
+    const group = option("nflog-group");
+    if (group !== undefined && !(/^\d+$/.test(group) && Number(group) <= 65535)) refuse(`--nflog-group ${group}: a group number 0-65535`);
+  }
+}
