@@ -302,6 +302,17 @@ describe("the installed bin", () => {
     expect(result.stderr).toContain("ci/setup-docker.sh");
   });
 
+  it.each(["unix:///nonexistent/docker.sock", "tcp://127.0.0.1:1"])("DOCKER_HOST=%s that does not answer is exit 3, never a quiet fallback to /var/run/docker.sock", (dockerHost) => {
+    const result = spawnSync("node", [join(root, "bin", "slamlab.js"), "simulate", "--scenario", "port-reuse", "--engine", "docker"], {
+      encoding: "utf8",
+      env: { ...process.env, DOCKER_HOST: dockerHost },
+    });
+    expect(result.status).toBe(3);
+    expect(result.stderr).toContain(`none answers at DOCKER_HOST=${dockerHost}`);
+    expect(result.stderr).toContain("unset it to use /var/run/docker.sock");
+    expect(result.stdout).toBe("");
+  });
+
   it("runs the README's first command", () => {
     const result = spawnSync("node", [join(root, "bin", "slamlab.js"), "simulate", "--scenario", "nat-office"], { encoding: "utf8" });
     expect(result.status).toBe(0);

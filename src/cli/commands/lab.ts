@@ -23,10 +23,16 @@ export function registerLabCommands(program: Command): void {
     });
   program
     .command("clean")
-    .description("remove containers and networks left by crashed docker runs")
-    .action(async () => {
+    .description("remove the containers, networks, bridge rules and temp folders of docker runs whose slamlab process is gone")
+    .option("--force", "remove live runs too (their slamlab process will fail)")
+    .addHelpText("after", "\nExample: slamlab clean          # after a crash or kill -9; live runs in other shells are left alone")
+    .action(async (options: { force?: boolean }) => {
       const images = await listLabImages();
-      const cleaned = await cleanLab(undefined, images.find((image) => image.current)?.tag ?? images[0]?.tag);
+      const cleaned = await cleanLab(undefined, images.find((image) => image.current)?.tag ?? images[0]?.tag, { force: options.force === true });
       process.stdout.write(`removed ${cleaned.containers} containers and ${cleaned.networks} networks\n`);
+      for (const run of cleaned.liveRuns) {
+        const [host, pid] = run.owner.split(":");
+        process.stdout.write(`left run ${run.runId} alone: its slamlab process (pid ${pid} on ${host}) is still running; slamlab clean --force removes it\n`);
+      }
     });
 }

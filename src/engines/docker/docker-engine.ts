@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { openCapture } from "../../capture/read-capture.js";
@@ -15,6 +16,7 @@ import { EngineUnavailableError, type Engine, type RunOptions, type RunResult } 
 import { defaultKernelSettings } from "../model/kernel-settings.js";
 import { closeBridgePassage } from "./bridge-passage.js";
 import { cleanLab } from "./clean-lab.js";
+import { acquireLabLock, type LabLock } from "./lab-lock.js";
 import { dockerRuntime } from "./docker-runtime.js";
 import { instrumentRuleset, VERDICT_GROUP } from "./instrument-ruleset.js";
 import { joinVerdicts } from "./join-verdicts.js";
@@ -57,6 +59,12 @@ const VERDICT_FLUSH_TIMEOUT_MS = 10_000;
  * in a real kernel, in an internal Docker lab. Produces the same RunResult as
  * the model engine: verdicts from the firewall's own NFLOG log.
  */
+/** Touched every second by the slamlab process while its run lives. */
+const HEARTBEAT_FILE = "heartbeat";
+/** Seconds without a heartbeat after which a traffic container kills everything it runs but its init. */
+export const WATCHDOG_SECONDS = 10;
+const TRAFFIC_WATCHDOG = `while [ $(( $(date +%s) - $(stat -c %Y /out/${HEARTBEAT_FILE} 2>/dev/null || echo 0) )) -lt ${WATCHDOG_SECONDS} ]; do sleep 1; done; kill -9 -1`;
+
 export class DockerEngine implements Engine {
   readonly name = "docker" as const;
 
@@ -102,18 +110,28 @@ export class DockerEngine implements Engine {
 
     // Ctrl-C or a kill mid-run still removes the lab; a second pass catches a container whose
     // creation was already on its way to dockerd during the first.
+    let lock: LabLock | null = null;
+    let heartbeat: NodeJS.Timeout | undefined;
     const onSignal = (signal: NodeJS.Signals) => {
+      process.stderr.write(`\nslamlab: ${signal}: stopping run ${runId} and removing its lab\n`);
       const clean = async () => {
+        clearInterval(heartbeat);
         const runtime = await dockerRuntime();
         await closeBridgePassage(runtime, image.tag, runId).catch(() => undefined);
-        await cleanLab(runId);
+        const first = await cleanLab(runId);
         await new Promise((resolve) => setTimeout(resolve, 1000));
-        await cleanLab(runId);
+        const second = await cleanLab(runId);
+        lock?.release();
+        process.stderr.write(`slamlab: removed run ${runId}: ${first.containers + second.containers} containers, ${first.networks + second.networks} networks, its bridge rules on the Docker host and its temp folder\n`);
       };
-      void clean().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+      void clean()
+        .catch((error: unknown) => process.stderr.write(`slamlab: cleaning up run ${runId} failed (${(error as Error).message}); run slamlab clean\n`))
+        .finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
     };
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
+    // Every run uses the same lab subnets: a second run on this machine waits for the first.
+    lock = await acquireLabLock((holder) => process.stderr.write(`slamlab: another docker run (${holder.split(":").slice(0, 2).join(" pid ")}) is using the lab's networks; waiting for it to finish (one docker run at a time per machine)\n`));
     try {
       await using lab = await startLab({
         runId,
@@ -128,6 +146,10 @@ export class DockerEngine implements Engine {
         captureDirectories: [...new Set(scenario.traffic.flatMap((spec) => (spec.kind === "replay" ? [dirname(spec.file)] : [])))],
       });
       const labStartMs = performance.now() - wallStart;
+      // The traffic containers stop sending when this process stops beating (kill -9 leaves no other trace).
+      writeFileSync(join(lab.out, HEARTBEAT_FILE), "");
+      heartbeat = setInterval(() => writeFileSync(join(lab.out, HEARTBEAT_FILE), ""), 1000);
+      await Promise.all([...lab.runners.values()].map((container) => container.exec(["sh", "-c", `nohup sh -c '${TRAFFIC_WATCHDOG}' > /dev/null 2>&1 &`])));
       const endUs = scenario.durationSeconds * 1_000_000;
       const aimWithinJiffies = mayAimWithinJiffies(ruleset, defaultKernelSettings);
       const asteriskCpuBefore = await cpuNanoseconds(lab.pbx);
@@ -234,6 +256,8 @@ export class DockerEngine implements Engine {
         ...(packets ? { packets } : {}),
       };
     } finally {
+      clearInterval(heartbeat);
+      lock.release();
       process.removeListener("SIGINT", onSignal);
       process.removeListener("SIGTERM", onSignal);
     }

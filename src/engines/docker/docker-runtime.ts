@@ -1,4 +1,5 @@
 import { EngineUnavailableError } from "../engine.js";
+import { probeDockerHost } from "./docker-host-probe.js";
 
 // The ryuk reaper image cannot be pulled where there is no registry; slamlab
 // removes what it starts by label instead (see clean-lab.ts).
@@ -12,16 +13,25 @@ export type Runtime = Awaited<ReturnType<(typeof import("testcontainers"))["getC
 
 /** The Docker engine testcontainers finds (DOCKER_HOST or the local socket), or a clear error. */
 export async function dockerRuntime(): Promise<Runtime> {
+  const dockerHost = process.env.DOCKER_HOST;
+  if (dockerHost) {
+    const problem = await probeDockerHost(dockerHost);
+    // testcontainers would quietly fall back to /var/run/docker.sock: the user named this engine.
+    if (problem) throw unavailable(`DOCKER_HOST=${dockerHost}`, problem);
+  }
   const { getContainerRuntimeClient } = await import("testcontainers");
   try {
     return await getContainerRuntimeClient();
   } catch (error) {
-    const where = process.env.DOCKER_HOST ? `DOCKER_HOST=${process.env.DOCKER_HOST}` : "/var/run/docker.sock";
-    throw new EngineUnavailableError(
-      "DOCKER_UNAVAILABLE",
-      `--engine docker needs a Docker engine and none answers at ${where} (${firstLine(error)}). Start one (on Debian: apt-get install docker.io && dockerd &, or bash ci/setup-docker.sh), or point DOCKER_HOST at a remote engine; the model engine needs none: --engine model`,
-    );
+    throw unavailable(process.env.DOCKER_HOST ? `DOCKER_HOST=${process.env.DOCKER_HOST}` : "/var/run/docker.sock", firstLine(error));
   }
+}
+
+function unavailable(where: string, problem: string): EngineUnavailableError {
+  return new EngineUnavailableError(
+    "DOCKER_UNAVAILABLE",
+    `--engine docker needs a Docker engine and none answers at ${where} (${problem}). Start one (on Debian: apt-get install docker.io && dockerd &, or bash ci/setup-docker.sh)${where.startsWith("DOCKER_HOST") ? ", fix DOCKER_HOST, or unset it to use /var/run/docker.sock" : ", or point DOCKER_HOST at a remote engine"}; the model engine needs none: --engine model`,
+  );
 }
 
 function firstLine(error: unknown): string {

@@ -9,6 +9,7 @@ import { EngineUnavailableError } from "../engine.js";
 import { closeBridgePassage, openBridgePassage } from "./bridge-passage.js";
 import { cleanLab } from "./clean-lab.js";
 import { LABEL_APP, LABEL_RUN, dockerRuntime, type Runtime } from "./docker-runtime.js";
+import { LABEL_OWNER, ownerOfThisProcess } from "./run-owner.js";
 import { VERDICT_GROUP } from "./instrument-ruleset.js";
 import { WAN, type LabTopology } from "./lab-topology.js";
 
@@ -56,7 +57,7 @@ export interface Lab extends AsyncDisposable {
 export async function startLab(options: LabOptions): Promise<Lab> {
   const runtime = await dockerRuntime();
   const out = await mkdtemp(join(tmpdir(), `slamlab-${options.runId}-`));
-  const labels = { [LABEL_APP]: "slamlab", [LABEL_RUN]: options.runId };
+  const labels = { [LABEL_APP]: "slamlab", [LABEL_RUN]: options.runId, [LABEL_OWNER]: ownerOfThisProcess() };
   const dispose = async () => {
     await closeBridgePassage(runtime, options.image, options.runId).catch(() => undefined);
     // Containers, networks and the run's log directory (read into its result by now).
