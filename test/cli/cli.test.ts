@@ -185,6 +185,15 @@ expect: [{ source: flood, blockedWithinPackets: 10 }]
     expect(stderr).toMatch(/range\.yaml:6: hosts\.scanner\.count: 198\.18\.0\.0\/16 holds fewer than 65536 host addresses/);
   });
 
+  it.each(["register-flood", "nat-office"])("capture synth --kind %s --count 10000 makes a capture: its addresses fit the count", async (kind) => {
+    const out = join(scratchDirectory("synth"), `${kind}.pcap`);
+    const { code, stdout, stderr } = await run("capture", "synth", "--kind", kind, "--count", "10000", "--duration", "1", "--out", out);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/: \d+ packets/);
+    const inspected = await run("capture", "inspect", out);
+    expect(inspected.code).toBe(0);
+  }, 60_000);
+
   it("--max-packets sets the budget either way", async () => {
     expect((await run("simulate", "--scenario", "nat-office", "--max-packets", "100")).stderr).toMatch(/over the budget of 100 /);
     expect((await run("simulate", "--scenario", "nat-office", "--max-packets", "100000")).code).toBe(0);
@@ -199,6 +208,7 @@ expect: [{ source: flood, blockedWithinPackets: 10 }]
     [["simulate", "--scenario", "/tmp"], /\/tmp: is a folder, not a file; give a scenario YAML file/],
     [["tune", "--workers", "1000"], /--workers 1000: this machine has \d+ cores?; give at most \d+, or add --force-workers/],
     [["tune", "--random", "0"], /--random 0: expected at least 1 setting/],
+    [["capture", "synth", "--kind", "register-flood", "--count", "10000", "--rate", "10000", "--duration", "3600", "--out", "/tmp/never-written.pcap"], /about 720,000,000,000 packets .*--max-packets/],
   ])("%j is exit 2 with what is wrong, not a hang, a heap crash or exit 4", async (args, message) => {
     const { code, stderr } = await run(...args);
     expect(code).toBe(2);

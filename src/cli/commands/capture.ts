@@ -7,7 +7,7 @@ import { generateRuleset } from "../../firewall/generate-ruleset.js";
 import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { renderInspection } from "../../report/render-inspection.js";
 import { CommandLineError } from "../exit-codes.js";
-import { parseSeed } from "../parse-options.js";
+import { parseMaxPackets, parseSeed } from "../parse-options.js";
 
 interface SynthOptions {
   kind: string;
@@ -16,6 +16,7 @@ interface SynthOptions {
   rate?: string;
   duration?: string;
   count?: string;
+  maxPackets?: string;
 }
 
 function positiveNumber(text: string | undefined, flag: string, max: number): number | undefined {
@@ -55,6 +56,7 @@ export function registerCaptureCommand(program: Command): void {
     .option("--rate <pps>", "requests per second per attacking address")
     .option("--duration <seconds>", "seconds of attack")
     .option("--count <n>", "addresses (register-flood) or phones (nat-office)")
+    .option("--max-packets <n>", "refuse captures estimated over this many packets (default 5,000,000)")
     .action(async (options: SynthOptions) => {
       if (!(synthKinds as readonly string[]).includes(options.kind)) throw new CommandLineError(`--kind ${options.kind}: choose one of ${synthKinds.join(", ")}`);
       const count = positiveNumber(options.count, "--count", 10_000);
@@ -65,6 +67,7 @@ export function registerCaptureCommand(program: Command): void {
         ratePps: positiveNumber(options.rate, "--rate", 10_000),
         durationSeconds: positiveNumber(options.duration, "--duration", 3600),
         count,
+        maxPackets: parseMaxPackets(options.maxPackets),
       });
       await writeOutputs([{ output: output!, data: bytes }]);
       process.stdout.write(`${options.out}: ${packets} packets (${options.kind}, seed ${options.seed ?? "1"})\n`);

@@ -3,6 +3,7 @@ import { LINKTYPE_RAW } from "../../capture/link-types.js";
 import type { Scenario } from "../../scenario/scenario.js";
 import { scenarioSchema } from "../../scenario/schema.js";
 import { runModel } from "./model-engine.js";
+import { checkPacketBudget } from "../../scenario/estimate-packets.js";
 
 export const synthKinds = ["svwar", "svcrack", "register-flood", "nat-office"] as const;
 export type SynthKind = (typeof synthKinds)[number];
@@ -14,13 +15,29 @@ export interface SynthOptions {
   readonly durationSeconds?: number;
   /** Attacking addresses (register-flood) or phones (nat-office). */
   readonly count?: number;
+  /** The packet budget (estimate-packets.ts): a bigger capture is refused before it is made. */
+  readonly maxPackets?: number;
 }
 
 /** The capture starts at this instant, so a synthesised file is the same bytes every time. */
 const CAPTURE_EPOCH_NS = BigInt(Date.UTC(2026, 0, 1)) * 1_000_000n;
 const ACCEPT_ALL = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
 
-const pbx = { address: "198.51.100.10", port: 5060, realm: "asterisk", accounts: [{ users: "200-299", password: "synth-{user}-Secret" }] };
+/** The office's accounts: 200-299 as before, or one account each for an office of more than 100 phones. */
+function officeAccounts(count: number): string {
+  return count <= 100 ? "200-299" : `1000-${999 + count}`;
+}
+
+function pbxFor(kind: SynthKind, options: SynthOptions) {
+  const users = kind === "nat-office" ? officeAccounts(options.count ?? 100) : "200-299";
+  return { address: "198.51.100.10", port: 5060, realm: "asterisk", accounts: [{ users, password: "synth-{user}-Secret" }] };
+}
+
+/** A lab range holding `count` attackers: the /24 of old for up to 254, a larger block of 198.19.0.0/16 beyond. */
+function botnetCidr(count: number): string {
+  if (count <= 254) return "198.19.40.0/24";
+  return `198.19.0.0/${32 - Math.ceil(Math.log2(count + 2))}`;
+}
 
 function trafficFor(kind: SynthKind, options: SynthOptions): { hosts: Record<string, unknown>; traffic: Record<string, unknown>[] } {
   const duration = options.durationSeconds ?? 10;
@@ -39,13 +56,14 @@ function trafficFor(kind: SynthKind, options: SynthOptions): { hosts: Record<str
       };
     case "register-flood":
       return {
-        hosts: { botnet: { kind: "range", cidr: "198.19.40.0/24", count: options.count ?? 20 } },
+        hosts: { botnet: { kind: "range", cidr: botnetCidr(options.count ?? 20), count: options.count ?? 20 } },
         traffic: [{ name: "botnet", kind: "register-flood", host: "botnet", mode: "svwar", ratePps: options.ratePps ?? 5, durationSeconds: duration, sourcePort: "random" }],
       };
     case "nat-office":
       return {
-        hosts: { office: { kind: "nat", public: "198.18.10.1", lan: "192.0.2.0/24" } },
-        traffic: [{ name: "office", kind: "phones", host: "office", count: options.count ?? 100, accounts: "200-299" }],
+        // The office LAN keeps .1-.9 for its router: a /24 holds 245 phones, a /18 of 198.18.128.0 the rest.
+        hosts: { office: { kind: "nat", public: "198.18.10.1", lan: (options.count ?? 100) <= 245 ? "192.0.2.0/24" : "198.18.128.0/18" } },
+        traffic: [{ name: "office", kind: "phones", host: "office", count: options.count ?? 100, accounts: officeAccounts(options.count ?? 100) }],
       };
   }
 }
@@ -65,7 +83,7 @@ export function synthesizeCapture(kind: SynthKind, options: SynthOptions): { byt
     seed: options.seed,
     durationSeconds,
     firewall: { policy: "default" },
-    pbx,
+    pbx: pbxFor(kind, options),
     hosts,
     traffic,
     expect: [],
@@ -76,6 +94,7 @@ export function synthesizeCapture(kind: SynthKind, options: SynthOptions): { byt
     file: `<synth ${kind}>`,
     firewall: { kind: "ruleset", path: "<accept-all>", text: ACCEPT_ALL },
   };
+  checkPacketBudget(scenario, options.maxPackets);
   const result = runModel(scenario, { keepPackets: true });
   const records = result.verdicts.map((verdict) => ({ timestampNs: CAPTURE_EPOCH_NS + BigInt(verdict.atUs) * 1000n, data: result.packets![verdict.packetId]! }));
   return { bytes: pcapFile(LINKTYPE_RAW, records), packets: records.length };
