@@ -8,6 +8,12 @@ export interface RunOptions {
   readonly kernel?: Partial<KernelSettings>;
   /** Keep every judged packet's bytes (for delivered/dropped pcaps); costs memory on big runs. */
   readonly keepPackets?: boolean;
+  /**
+   * Keep every verdict in the result (default). False: the model engine counts
+   * outcomes as it goes and keeps none, so memory is bounded by sources and
+   * addresses, not packets; for runs whose outputs need no verdicts.
+   */
+  readonly keepVerdicts?: boolean;
   /** Called now and then during a model run with virtual time and packets judged so far (a terminal's progress line). */
   readonly onProgress?: (progress: RunProgress) => void;
 }

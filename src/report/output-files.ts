@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { accessSync, constants, lstatSync, readlinkSync, realpathSync, statSync, type Stats } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 
 /** One file a command writes, and the option that named it (for messages). */
@@ -143,7 +143,7 @@ async function makeParent(destination: string, made: string[]): Promise<void> {
  * the staged files are renamed into place only when everything else worked.
  * A failure removes what was staged and the folders made for it.
  */
-export async function writeOutputs(files: readonly { output: PlannedOutput; data: string | Uint8Array }[]): Promise<void> {
+export async function writeOutputs(files: readonly { output: PlannedOutput; data: OutputData }[]): Promise<void> {
   const staged: { temporary: string; output: PlannedOutput }[] = [];
   const madeFolders: string[] = [];
   let current: PlannedOutput | undefined;
@@ -153,12 +153,12 @@ export async function writeOutputs(files: readonly { output: PlannedOutput; data
       await makeParent(output.destination, madeFolders);
       const temporary = join(dirname(output.destination), `.${basename(output.destination)}.${randomBytes(4).toString("hex")}.tmp`);
       staged.push({ temporary, output });
-      await writeFile(temporary, data);
+      await writeData(temporary, data, "w");
     }
     for (const { output, data } of files.filter((file) => file.output.mode === "write-into")) {
       current = output;
       // Appending: a device ignores it, and a shell's `> file` behind /dev/stdout keeps what was printed before.
-      await writeFile(output.destination, data, { flag: "a" });
+      await writeData(output.destination, data, "a");
     }
     for (const { temporary, output } of staged) {
       current = output;
@@ -172,8 +172,21 @@ export async function writeOutputs(files: readonly { output: PlannedOutput; data
   }
 }
 
+/** What an output holds: text, bytes, or text in chunks (a report too long for one string). */
+export type OutputData = string | Uint8Array | Iterable<string>;
+
+async function writeData(path: string, data: OutputData, flag: "w" | "a"): Promise<void> {
+  if (typeof data === "string" || data instanceof Uint8Array) return writeFile(path, data, { flag });
+  const handle = await open(path, flag);
+  try {
+    for (const chunk of data) await handle.write(chunk);
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Plans one output and writes it: for commands with a single output and no inputs to protect. */
-export async function writeOutput(target: OutputTarget, data: string | Uint8Array, inputs: readonly string[] = []): Promise<void> {
+export async function writeOutput(target: OutputTarget, data: OutputData, inputs: readonly string[] = []): Promise<void> {
   const [output] = planOutputs([target], inputs);
   await writeOutputs([{ output: output!, data }]);
 }

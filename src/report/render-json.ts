@@ -1,7 +1,12 @@
 import type { RunReport } from "./run-report.js";
+import { packetsJudged } from "../verdict/run-result.js";
 
-/** Machine-readable report: everything the terminal shows, plus the ruleset and (optionally) every verdict. */
-export function renderJson(report: RunReport, options: { verdicts: boolean }): string {
+/**
+ * Machine-readable report: everything the terminal shows, plus the ruleset
+ * and (optionally) every verdict, one a line. In chunks: a run's verdicts can
+ * outgrow the longest string V8 makes (about 512 MiB).
+ */
+export function* renderJson(report: RunReport, options: { verdicts: boolean }): Generator<string> {
   const { result } = report;
   const document = {
     scenario: result.scenario,
@@ -13,13 +18,20 @@ export function renderJson(report: RunReport, options: { verdicts: boolean }): s
     durationUs: result.durationUs,
     wallMs: Math.round(result.wallMs),
     environment: result.environment,
-    packetsJudged: result.verdicts.length,
+    packetsJudged: packetsJudged(result),
     outcomes: report.outcomes,
     expectations: report.expectations,
     events: result.events,
     rulesetText: result.rulesetText,
     ...(result.artifacts ? { artifacts: result.artifacts } : {}),
-    ...(options.verdicts ? { verdicts: result.verdicts } : {}),
   };
-  return `${JSON.stringify(document, null, 2)}\n`;
+  const head = JSON.stringify(document, null, 2);
+  if (!options.verdicts) return yield `${head}\n`;
+  yield `${head.slice(0, -2)},\n  "verdicts": [`;
+  const batch: string[] = [];
+  for (let index = 0; index < result.verdicts.length; index++) {
+    batch.push(`${index === 0 ? "\n" : ",\n"}    ${JSON.stringify(result.verdicts[index])}`);
+    if (batch.length === 4096) yield batch.splice(0).join("");
+  }
+  yield `${batch.join("")}${result.verdicts.length ? "\n  " : ""}]\n}\n`;
 }

@@ -1,3 +1,4 @@
+import { packetsJudged } from "../verdict/run-result.js";
 import type { SourceOutcome } from "../verdict/outcome.js";
 import { runLabel, type RunReport } from "./run-report.js";
 
@@ -23,7 +24,7 @@ export function renderTerminal(report: RunReport, options: { color: boolean }): 
   lines.push(style.bold(runLabel(report)));
   lines.push(
     style.dim(
-      `${result.engine} engine, seed ${result.seed}, firewall ${report.firewall}, ${secondsText(result.durationUs)} of traffic in ${(result.wallMs / 1000).toFixed(2)} s, ${result.verdicts.length} packets judged`,
+      `${result.engine} engine, seed ${result.seed}, firewall ${report.firewall}, ${secondsText(result.durationUs)} of traffic in ${(result.wallMs / 1000).toFixed(2)} s, ${packetsJudged(result)} packets judged`,
     ),
   );
   const environment = result.environment;

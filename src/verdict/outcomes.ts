@@ -1,6 +1,7 @@
 import type { RunResult } from "../verdict/run-result.js";
 import type { RuleRef } from "../firewall/ruleset.js";
 import type { AddressOutcome, RuleCount, SourceOutcome } from "./outcome.js";
+import type { Verdict } from "./verdict.js";
 
 interface AddressTally {
   sent: number;
@@ -29,25 +30,44 @@ export function ruleName(rule: RuleRef): string {
 
 /** Per-source outcomes from the verdict records and agent events, in one pass over the verdicts. */
 export function computeOutcomes(result: RunResult): SourceOutcome[] {
-  const tallies = new Map<string, SourceTally>();
-  const sourcesByAddress = new Map<string, Set<string>>();
-  for (const source of Object.keys(result.agentsBySource)) {
-    tallies.set(source, { sent: 0, delivered: 0, dropped: 0, repliesDropped: 0, firstSentUs: null, lastDropUs: null, addresses: new Map(), rules: new Map() });
+  if (result.outcomes) return [...result.outcomes];
+  const tally = new OutcomeTally(Object.keys(result.agentsBySource));
+  for (const verdict of result.verdicts) tally.add(verdict);
+  return tally.outcomes(result.agentsBySource, result.events);
+}
+
+/**
+ * Outcomes counted verdict by verdict, so a run that keeps no verdicts (no
+ * output needs them) still has its per-source figures in memory bounded by
+ * its sources and addresses, not by its packets.
+ */
+export class OutcomeTally {
+  private readonly tallies = new Map<string, SourceTally>();
+  private readonly sourcesByAddress = new Map<string, Set<string>>();
+  /** Verdicts counted, every direction. */
+  packets = 0;
+
+  constructor(sources: Iterable<string>) {
+    for (const source of sources) {
+      this.tallies.set(source, { sent: 0, delivered: 0, dropped: 0, repliesDropped: 0, firstSentUs: null, lastDropUs: null, addresses: new Map(), rules: new Map() });
+    }
   }
-  for (const verdict of result.verdicts) {
-    const tally = tallies.get(verdict.source);
-    if (!tally) continue;
+
+  add(verdict: Verdict): void {
+    this.packets++;
+    const tally = this.tallies.get(verdict.source);
+    if (!tally) return;
     const dropped = verdict.verdict === "dropped";
     if (verdict.direction === "from-pbx") {
       if (dropped) tally.repliesDropped++;
-      continue;
+      return;
     }
     let address = tally.addresses.get(verdict.srcAddr);
     if (!address) {
       address = { sent: 0, delivered: 0, dropped: 0, firstSentUs: verdict.atUs, firstDropUs: null, packetsToBlock: null, deliveredAfterDrop: false };
       tally.addresses.set(verdict.srcAddr, address);
-      let sharing = sourcesByAddress.get(verdict.srcAddr);
-      if (!sharing) sourcesByAddress.set(verdict.srcAddr, (sharing = new Set()));
+      let sharing = this.sourcesByAddress.get(verdict.srcAddr);
+      if (!sharing) this.sourcesByAddress.set(verdict.srcAddr, (sharing = new Set()));
       sharing.add(verdict.source);
     }
     tally.sent++;
@@ -72,53 +92,56 @@ export function computeOutcomes(result: RunResult): SourceOutcome[] {
     }
   }
 
-  const registered = new Map<string, Set<string>>();
-  const eventCounts = new Map<string, Record<string, number>>();
-  for (const event of result.events) {
-    const counts = eventCounts.get(event.source) ?? {};
-    counts[event.kind] = (counts[event.kind] ?? 0) + 1;
-    eventCounts.set(event.source, counts);
-    if (event.kind === "registered") {
-      const agents = registered.get(event.source) ?? new Set<string>();
-      agents.add(event.agent);
-      registered.set(event.source, agents);
+  outcomes(agentsBySource: RunResult["agentsBySource"], events: RunResult["events"]): SourceOutcome[] {
+    const { tallies, sourcesByAddress } = this;
+    const registered = new Map<string, Set<string>>();
+    const eventCounts = new Map<string, Record<string, number>>();
+    for (const event of events) {
+      const counts = eventCounts.get(event.source) ?? {};
+      counts[event.kind] = (counts[event.kind] ?? 0) + 1;
+      eventCounts.set(event.source, counts);
+      if (event.kind === "registered") {
+        const agents = registered.get(event.source) ?? new Set<string>();
+        agents.add(event.agent);
+        registered.set(event.source, agents);
+      }
     }
-  }
 
-  return [...tallies].map(([source, tally]): SourceOutcome => {
-    const addresses: AddressOutcome[] = [...tally.addresses].map(([address, a]) => ({
-      address,
-      sent: a.sent,
-      delivered: a.delivered,
-      dropped: a.dropped,
-      firstSentUs: a.firstSentUs,
-      firstDropUs: a.firstDropUs,
-      packetsToBlock: a.packetsToBlock,
-      keptBlocked: a.firstDropUs !== null && !a.deliveredAfterDrop,
-    }));
-    const blocked = addresses.filter((a) => a.firstDropUs !== null);
-    const dropsByRule: RuleCount[] = [...tally.rules.values()]
-      .sort((x, y) => y.count - x.count)
-      .map(({ ref, count }) => ({ rule: ruleName(ref), ...(ref.comment ? { comment: ref.comment } : {}), count }));
-    const sharing = new Set<string>();
-    for (const a of addresses) for (const other of sourcesByAddress.get(a.address) ?? []) if (other !== source) sharing.add(other);
-    return {
-      source,
-      agents: result.agentsBySource[source]?.length ?? 0,
-      registeredAgents: registered.get(source)?.size ?? 0,
-      sent: tally.sent,
-      delivered: tally.delivered,
-      dropped: tally.dropped,
-      repliesDropped: tally.repliesDropped,
-      firstSentUs: tally.firstSentUs,
-      firstDropUs: blocked.length ? Math.min(...blocked.map((a) => a.firstDropUs!)) : null,
-      lastDropUs: tally.lastDropUs,
-      timeToBlockUs: blocked.length ? Math.max(...blocked.map((a) => a.firstDropUs! - a.firstSentUs)) : null,
-      packetsToBlock: blocked.length ? Math.max(...blocked.map((a) => a.packetsToBlock!)) : null,
-      addresses,
-      dropsByRule,
-      events: eventCounts.get(source) ?? {},
-      sharesAddressWith: [...sharing].sort(),
-    };
-  });
+    return [...tallies].map(([source, tally]): SourceOutcome => {
+      const addresses: AddressOutcome[] = [...tally.addresses].map(([address, a]) => ({
+        address,
+        sent: a.sent,
+        delivered: a.delivered,
+        dropped: a.dropped,
+        firstSentUs: a.firstSentUs,
+        firstDropUs: a.firstDropUs,
+        packetsToBlock: a.packetsToBlock,
+        keptBlocked: a.firstDropUs !== null && !a.deliveredAfterDrop,
+      }));
+      const blocked = addresses.filter((a) => a.firstDropUs !== null);
+      const dropsByRule: RuleCount[] = [...tally.rules.values()]
+        .sort((x, y) => y.count - x.count)
+        .map(({ ref, count }) => ({ rule: ruleName(ref), ...(ref.comment ? { comment: ref.comment } : {}), count }));
+      const sharing = new Set<string>();
+      for (const a of addresses) for (const other of sourcesByAddress.get(a.address) ?? []) if (other !== source) sharing.add(other);
+      return {
+        source,
+        agents: agentsBySource[source]?.length ?? 0,
+        registeredAgents: registered.get(source)?.size ?? 0,
+        sent: tally.sent,
+        delivered: tally.delivered,
+        dropped: tally.dropped,
+        repliesDropped: tally.repliesDropped,
+        firstSentUs: tally.firstSentUs,
+        firstDropUs: blocked.length ? Math.min(...blocked.map((a) => a.firstDropUs!)) : null,
+        lastDropUs: tally.lastDropUs,
+        timeToBlockUs: blocked.length ? Math.max(...blocked.map((a) => a.firstDropUs! - a.firstSentUs)) : null,
+        packetsToBlock: blocked.length ? Math.max(...blocked.map((a) => a.packetsToBlock!)) : null,
+        addresses,
+        dropsByRule,
+        events: eventCounts.get(source) ?? {},
+        sharesAddressWith: [...sharing].sort(),
+      };
+    });
+  }
 }

@@ -1,3 +1,4 @@
+import type { SourceOutcome } from "./outcome.js";
 import type { AgentEvent, Verdict } from "./verdict.js";
 
 /** Everything a run decided, in the one format both engines produce. */
@@ -8,7 +9,12 @@ export interface RunResult {
   readonly seed: number;
   /** The ruleset text the firewall ran. */
   readonly rulesetText: string;
+  /** Every verdict, unless the run was told not to keep them (RunOptions.keepVerdicts false): then empty, and `outcomes` holds what they added up to. */
   readonly verdicts: readonly Verdict[];
+  /** Packets judged; verdicts.length when verdicts were kept. */
+  readonly packetsJudged?: number;
+  /** Per-source outcomes counted while the run went, when its verdicts were not kept. */
+  readonly outcomes?: readonly SourceOutcome[];
   readonly events: readonly AgentEvent[];
   /** Agents per source (for "all registered" and per-source outcomes). */
   readonly agentsBySource: Readonly<Record<string, readonly string[]>>;
@@ -22,4 +28,9 @@ export interface RunResult {
   readonly artifacts?: Readonly<Record<string, string>>;
   /** The IPv4 datagram of each verdict, by packetId, when RunOptions.keepPackets was set. */
   readonly packets?: readonly Uint8Array[];
+}
+
+/** How many packets a run judged, whether or not it kept their verdicts. */
+export function packetsJudged(result: RunResult): number {
+  return result.packetsJudged ?? result.verdicts.length;
 }

@@ -50,7 +50,7 @@ export function registerSimulateCommand(program: Command): void {
       ];
       // Checked before the run, so a long run never ends on an output it cannot write.
       const outputs = planOutputs(targets, scenarioFiles(scenario));
-      const report = await runScenario(scenario, engineNamed(options.engine), { seed, kernel, keepPackets: options.pcapDir !== undefined, maxPackets: parseMaxPackets(options.maxPackets) });
+      const report = await runScenario(scenario, engineNamed(options.engine), { seed, kernel, keepPackets: options.pcapDir !== undefined, keepVerdicts: options.verdicts === true, maxPackets: parseMaxPackets(options.maxPackets) });
       process.stdout.write(renderTerminal(report, { color: process.stdout.isTTY === true }));
       const pcaps = options.pcapDir ? runPcaps(report.result) : [];
       const contents = [

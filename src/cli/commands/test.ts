@@ -37,7 +37,7 @@ export function registerTestCommand(program: Command): void {
       for (const file of files) {
         const variants = [null, ...listVariants(loadScenarioDocument(file))];
         for (const variant of variants) {
-          const report = await runScenario(loadScenario(file, variant), engine, { maxPackets: parseMaxPackets(options.maxPackets) });
+          const report = await runScenario(loadScenario(file, variant), engine, { keepVerdicts: false, maxPackets: parseMaxPackets(options.maxPackets) });
           reports.push(report);
           const label = variant ? `${report.result.scenario} [${variant}]` : report.result.scenario;
           if (options.quiet) process.stdout.write(`${report.passed ? "PASS" : "FAIL"}  ${label}\n`);

@@ -12,6 +12,7 @@ import { loadReplays } from "../../traffic/replay/load-replays.js";
 import type { ReplayPlan } from "../../traffic/replay/replay-plan.js";
 import { forkRandom } from "../../traffic/random.js";
 import type { AgentEvent, Direction, Verdict } from "../../verdict/verdict.js";
+import { OutcomeTally } from "../../verdict/outcomes.js";
 import type { Engine, RunOptions, RunResult } from "../engine.js";
 import { createAsteriskPbx } from "./asterisk-pbx.js";
 import { ConntrackTable, contextAfterConntrack } from "./conntrack.js";
@@ -93,6 +94,9 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
 
   const queue = new EventQueue();
   const verdicts: Verdict[] = [];
+  const keepVerdicts = options.keepVerdicts !== false || options.keepPackets === true || trace !== undefined;
+  let tally: OutcomeTally | null = null;
+  let judged = 0;
   const packets: Uint8Array[] | undefined = options.keepPackets ? [] : undefined;
   const events: AgentEvent[] = [];
   const agentsBySource: Record<string, string[]> = {};
@@ -125,8 +129,8 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     if (judgement.accepted) conntrack.commit(classification);
     trace?.push({ hook, packet, context, accepted: judgement.accepted });
     packets?.push(packet.bytes);
-    verdicts.push({
-      packetId: verdicts.length,
+    const verdict: Verdict = {
+      packetId: judged++,
       atUs,
       source: sender.source.name,
       agent: sender.agent,
@@ -140,7 +144,9 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       verdict: judgement.accepted ? "delivered" : "dropped",
       rule: judgement.rule,
       ctState: classification.state,
-    });
+    };
+    if (keepVerdicts) verdicts.push(verdict);
+    else tally!.add(verdict);
     return judgement.accepted;
   };
 
@@ -220,6 +226,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       record: (event) => events.push({ ...event, source: source.name }),
     });
   }
+  if (!keepVerdicts) tally = new OutcomeTally(Object.keys(agentsBySource));
   for (const source of sources) source.start(contexts.get(source)!);
 
   let eventsRun = 0;
@@ -227,7 +234,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     const entry = queue.pop()!;
     nowUs = entry.atUs;
     entry.action();
-    if (options.onProgress && ++eventsRun % 8192 === 0) options.onProgress({ virtualUs: nowUs, durationUs: endUs, packets: verdicts.length });
+    if (options.onProgress && ++eventsRun % 8192 === 0) options.onProgress({ virtualUs: nowUs, durationUs: endUs, packets: judged });
   }
 
   return {
@@ -237,6 +244,8 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     seed,
     rulesetText,
     verdicts,
+    packetsJudged: judged,
+    ...(tally ? { outcomes: tally.outcomes(agentsBySource, events) } : {}),
     events,
     agentsBySource,
     durationUs: endUs,

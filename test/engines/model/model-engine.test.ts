@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { runModel } from "../../../src/engines/model/model-engine.js";
+import { computeOutcomes } from "../../../src/verdict/outcomes.js";
 import { policySchema } from "../../../src/firewall/policy.js";
 import { resolveScenarioRef } from "../../../src/scenario/catalogue.js";
 import { loadScenario } from "../../../src/scenario/load-scenario.js";
@@ -78,5 +79,16 @@ describe("model engine", () => {
     expect(registerWithCredentials! - register!).toBe(1000);
     expect(firstSubscribe! - registerWithCredentials!).toBe(1350);
     expect(subscribeWithCredentials! - firstSubscribe!).toBe(700);
+  });
+});
+
+describe("model runs that keep no verdicts", () => {
+  it.each(["nat-office", "distributed-scan", "register-flood", "port-reuse"])("%s: outcomes counted as the run goes equal those from kept verdicts, and no verdict is held", (name) => {
+    const scenario = loadScenario(resolveScenarioRef(name), null);
+    const kept = runModel(scenario);
+    const streamed = runModel(scenario, { keepVerdicts: false });
+    expect(streamed.verdicts).toEqual([]);
+    expect(streamed.packetsJudged).toBe(kept.verdicts.length);
+    expect(computeOutcomes(streamed)).toEqual(computeOutcomes(kept));
   });
 });
