@@ -31,7 +31,7 @@ export async function runScenario(scenario: Scenario, engine: Engine, options: R
   const outcomes = computeOutcomes(result);
   const expectations = checkExpectations(scenario, outcomes);
   const firewall = scenario.firewall.kind === "policy" ? `policy ${scenario.firewall.policyName}` : `ruleset ${scenario.firewall.path}`;
-  return { result, firewall, outcomes, expectations, passed: expectations.every((expectation) => expectation.passed) };
+  return { result, firewall, outcomes, expectations, passed: expectations.every((expectation) => expectation.passed), scenarioFile: scenario.file };
 }
 
 /** A progress line on a terminal's stderr, at most once a second, cleared when the run ends (packets -1); nothing off a terminal. */

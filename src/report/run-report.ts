@@ -10,6 +10,8 @@ export interface RunReport {
   readonly outcomes: readonly SourceOutcome[];
   readonly expectations: readonly ExpectationResult[];
   readonly passed: boolean;
+  /** The scenario file the run came from (built-ins too), for JUnit's file attribute. */
+  readonly scenarioFile?: string;
 }
 
 export function runLabel(report: RunReport): string {

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { parse as parseJunit, type TestSuites } from "junit2json";
 import { main } from "../../src/cli/main.js";
 import { ensureBuild } from "../helpers/ensure-build.js";
 import { scratchDirectory } from "../helpers/scratch-directory.js";
@@ -50,7 +51,7 @@ describe("slamlab simulate", () => {
     const { code, stdout } = await run("simulate", "--scenario", scenario, "--junit", junit);
     expect(code).toBe(1);
     expect(stdout).toContain("FAIL  office-phones  registered: all");
-    expect(readFileSync(junit, "utf8")).toMatch(/<failure message="0 of 100 agents registered/);
+    expect(readFileSync(junit, "utf8")).toMatch(/<failure type="ExpectationFailed" message="office-phones: expected registered: all; got 0 of 100 agents registered/);
   });
 
   it("writes a JSON report with outcomes and, on request, every verdict", async () => {
@@ -224,7 +225,39 @@ describe("slamlab test, scenarios, firewall", () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/PASS {2}nat-office \[no-allowlist\]/);
     expect(stdout).toMatch(/(\d+) scenario runs passed, 0 failed/);
-    expect(readFileSync(junit, "utf8")).toMatch(/<testsuites name="slamlab" tests="\d+" failures="0">/);
+    expect(readFileSync(junit, "utf8")).toMatch(/<testsuites name="slamlab" tests="\d+" failures="0" errors="0" time="/);
+  });
+
+  it("goes on past a scenario that does not load, reports it as that scenario's JUnit <error>, and exits 2; the JUnit reads in a real consumer (junit2json)", async () => {
+    const directory = scratchDirectory("suite");
+    writeFileSync(join(directory, "broken.yaml"), "name: broken\ndescription: no traffic\n");
+    writeFileSync(join(directory, "office.yaml"), readFileSync(join(root, "scenarios", "nat-office.yaml"), "utf8"));
+    writeFileSync(
+      join(directory, "open-office.yaml"),
+      readFileSync(join(root, "scenarios", "nat-office.yaml"), "utf8").replace("allowSites: [198.18.10.1/32]", "allowSites: []").replace("name: nat-office", "name: open-office"),
+    );
+    const junit = join(directory, "out", "junit.xml");
+    const { code, stdout } = await run("test", directory, "--quiet", "--junit", junit);
+    expect(code).toBe(2);
+    expect(stdout).toMatch(/ERROR .*broken\.yaml: \[SCENARIO_INVALID\]/);
+    expect(stdout).toMatch(/3 scenario runs passed, 1 failed, 1 did not load/);
+    const parsed = (await parseJunit(readFileSync(junit, "utf8"))) as TestSuites;
+    expect(parsed).toMatchObject({ name: "slamlab", failures: 2, errors: 1 });
+    const suites = parsed.testsuite!;
+    expect(suites.map((suite) => suite.name)).toEqual(["nat-office", "nat-office [no-allowlist]", "open-office", "open-office [no-allowlist]", join(directory, "broken.yaml")]);
+    const failed = suites.find((suite) => suite.name === "open-office")!;
+    expect(failed).toMatchObject({ tests: 2, failures: 2, errors: 0 });
+    expect(failed["system-out"]![0]).toContain("model engine, seed 7");
+    const failure = failed.testcase![0]!;
+    expect(failure).toMatchObject({ name: "office-phones: registered: all", classname: "slamlab.open-office" });
+    expect(failure.time).toBeGreaterThan(0);
+    expect(failure.failure![0]).toMatchObject({ type: "ExpectationFailed", message: "office-phones: expected registered: all; got 0 of 100 agents registered" });
+    expect(failure.failure![0]!.inner).toMatch(/expected: office-phones registered: all\nhappened: 0 of 100 agents registered\nbecause: {2}every phone in an allowlisted office must register/);
+    const broken = suites.at(-1)!;
+    expect(broken).toMatchObject({ tests: 1, errors: 1 });
+    expect(broken.testcase![0]!.error![0]).toMatchObject({ type: "SCENARIO_INVALID" });
+    expect(broken.testcase![0]!.error![0]!.inner).toContain("broken.yaml:1: durationSeconds");
+    expect(readFileSync(junit, "utf8")).toMatch(/<testcase name="office-phones: registered: all" classname="slamlab\.nat-office" file="[^"]*office\.yaml" time="/);
   });
 
   it("lists the built-in scenarios with their descriptions and variants", async () => {

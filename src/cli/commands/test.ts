@@ -2,11 +2,11 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import type { RunReport } from "../../report/run-report.js";
-import { renderJunit } from "../../report/render-junit.js";
+import { renderJunit, type LoadFailure } from "../../report/render-junit.js";
 import { renderTerminal } from "../../report/render-terminal.js";
 import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { listVariants, loadScenario, loadScenarioDocument } from "../../scenario/load-scenario.js";
-import { CommandLineError, EXIT_EXPECTATION_FAILED, EXIT_PASSED } from "../exit-codes.js";
+import { CommandLineError, EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED, EXIT_PASSED, exitCodeFor } from "../exit-codes.js";
 import { engineNamed, runScenario } from "../run-scenario.js";
 import { parseMaxPackets } from "../parse-options.js";
 import { DEFAULT_PACKET_BUDGET } from "../../scenario/estimate-packets.js";
@@ -28,16 +28,38 @@ export function registerTestCommand(program: Command): void {
     .option("--junit <file>", "write JUnit XML for CI")
     .option("-q, --quiet", "print one line per scenario instead of full reports")
     .option("--max-packets <n>", `refuse runs estimated to judge more packets than this (default ${DEFAULT_PACKET_BUDGET.toLocaleString("en-US")})`)
+    .addHelpText("after", "\nExample: slamlab test scenarios/ --junit out/junit.xml   # one JUnit testcase per expectation; a scenario that does not load is its <error>")
     .action(async (dir: string, options: TestOptions) => {
       const files = scenarioFiles(dir);
       const outputs = options.junit ? planOutputs([{ flag: "--junit", path: options.junit }], files) : [];
+      const maxPackets = parseMaxPackets(options.maxPackets);
       const engine = engineNamed(options.engine);
       const reports: RunReport[] = [];
+      const loadFailures: LoadFailure[] = [];
       const color = process.stdout.isTTY === true;
+      // A scenario the user broke is that scenario's error; the rest still run.
+      const loadFailed = (file: string, variant: string | null, error: unknown) => {
+        if (exitCodeFor(error) !== EXIT_BAD_INPUT) throw error;
+        const code = String((error as { code?: unknown }).code ?? "BAD_INPUT");
+        loadFailures.push({ file, variant, code, message: (error as Error).message });
+        process.stdout.write(`ERROR ${variant ? `${file} [${variant}]` : file}: [${code}] ${(error as Error).message}\n`);
+      };
       for (const file of files) {
-        const variants = [null, ...listVariants(loadScenarioDocument(file))];
+        let variants: (string | null)[];
+        try {
+          variants = [null, ...listVariants(loadScenarioDocument(file))];
+        } catch (error) {
+          loadFailed(file, null, error);
+          continue;
+        }
         for (const variant of variants) {
-          const report = await runScenario(loadScenario(file, variant), engine, { keepVerdicts: false, maxPackets: parseMaxPackets(options.maxPackets) });
+          let report: RunReport;
+          try {
+            report = await runScenario(loadScenario(file, variant), engine, { keepVerdicts: false, maxPackets });
+          } catch (error) {
+            loadFailed(file, variant, error);
+            continue;
+          }
           reports.push(report);
           const label = variant ? `${report.result.scenario} [${variant}]` : report.result.scenario;
           if (options.quiet) process.stdout.write(`${report.passed ? "PASS" : "FAIL"}  ${label}\n`);
@@ -45,9 +67,9 @@ export function registerTestCommand(program: Command): void {
         }
       }
       const failed = reports.filter((report) => !report.passed).length;
-      process.stdout.write(`\n${reports.length - failed} scenario runs passed, ${failed} failed\n`);
-      if (outputs[0]) await writeOutputs([{ output: outputs[0], data: renderJunit(reports) }]);
-      process.exitCode = failed === 0 ? EXIT_PASSED : EXIT_EXPECTATION_FAILED;
+      process.stdout.write(`\n${reports.length - failed} scenario runs passed, ${failed} failed${loadFailures.length ? `, ${loadFailures.length} did not load` : ""}\n`);
+      if (outputs[0]) await writeOutputs([{ output: outputs[0], data: renderJunit(reports, loadFailures) }]);
+      process.exitCode = loadFailures.length ? EXIT_BAD_INPUT : failed === 0 ? EXIT_PASSED : EXIT_EXPECTATION_FAILED;
     });
 }
 
