@@ -8,10 +8,18 @@ import { registerSimulateCommand } from "./commands/simulate.js";
 import { registerTestCommand } from "./commands/test.js";
 import { registerTuneCommand } from "./commands/tune.js";
 import { EXIT_BAD_INPUT, EXIT_INTERNAL, exitCodeFor } from "./exit-codes.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { packageRoot } from "../package-root.js";
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
+}
 
 export function buildProgram(): Command {
   const program = new Command("slamlab")
     .description("Test and simulate SIP anti-slamming firewalls: real captures, synthetic floods, netfilter semantics")
+    .version(packageVersion(), "-V, --version", "print slamlab's version")
     .option("--debug", "print stack traces for errors")
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });

@@ -19,7 +19,17 @@ export async function dockerRuntime(): Promise<Runtime> {
     // testcontainers would quietly fall back to /var/run/docker.sock: the user named this engine.
     if (problem) throw unavailable(`DOCKER_HOST=${dockerHost}`, problem);
   }
-  const { getContainerRuntimeClient } = await import("testcontainers");
+  let testcontainers: typeof import("testcontainers");
+  try {
+    testcontainers = await import("testcontainers");
+  } catch (error) {
+    // An optional dependency: installs that only ever run the model engine may leave it out.
+    throw new EngineUnavailableError(
+      "DOCKER_CLIENT_MISSING",
+      `--engine docker needs the optional dependency testcontainers, which is not installed here (${firstLine(error)}); install it next to slamlab (npm install -g testcontainers@11 for a global slamlab, npm install testcontainers@11 in a project), or use --engine model`,
+    );
+  }
+  const { getContainerRuntimeClient } = testcontainers;
   try {
     return await getContainerRuntimeClient();
   } catch (error) {
