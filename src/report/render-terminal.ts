@@ -17,7 +17,7 @@ const plain: Style = { bold: (t) => t, dim: (t) => t, green: (t) => t, red: (t) 
 const secondsText = (us: number | null) => (us === null ? "-" : `${(us / 1_000_000).toFixed(2)} s`);
 
 /** The report a user reads in a terminal: per-source table, shared-address trade-offs, PASS/FAIL per expectation. */
-export function renderTerminal(report: RunReport, options: { color: boolean }): string {
+export function renderTerminal(report: RunReport, options: { color: boolean; width?: number }): string {
   const style = options.color ? colored : plain;
   const { result } = report;
   const lines: string[] = [];
@@ -36,7 +36,7 @@ export function renderTerminal(report: RunReport, options: { color: boolean }): 
     );
   }
   lines.push("");
-  lines.push(...table(report.outcomes));
+  lines.push(...table(report.outcomes, options.width ?? Number.POSITIVE_INFINITY));
 
   const rules = dropRules(report.outcomes);
   if (rules.length) {
@@ -62,7 +62,8 @@ export function renderTerminal(report: RunReport, options: { color: boolean }): 
   return `${lines.join("\n")}\n`;
 }
 
-function table(outcomes: readonly SourceOutcome[]): string[] {
+/** The per-source table; narrower than its columns, each source becomes a block of "name value" pairs wrapped to the width. */
+function table(outcomes: readonly SourceOutcome[], width: number): string[] {
   const header = ["source", "agents", "sent", "delivered", "dropped", "first drop", "to block", "registered", "replies dropped"];
   const rows = outcomes.map((outcome) => [
     outcome.source,
@@ -77,7 +78,22 @@ function table(outcomes: readonly SourceOutcome[]): string[] {
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   const format = (row: string[]) => `  ${row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join("  ")}`;
-  return [format(header), format(widths.map((width) => "-".repeat(width))), ...rows.map(format)];
+  if (2 + widths.reduce((sum, columnWidth) => sum + columnWidth + 2, -2) <= width) return [format(header), format(widths.map((columnWidth) => "-".repeat(columnWidth))), ...rows.map(format)];
+  const blocks: string[] = [];
+  for (const row of rows) {
+    blocks.push(`  ${row[0]}`);
+    let line = "   ";
+    for (let column = 1; column < header.length; column++) {
+      const pair = ` ${header[column]} ${row[column]}`;
+      if (line.length + pair.length > width && line.trim()) {
+        blocks.push(line);
+        line = "   ";
+      }
+      line += pair;
+    }
+    blocks.push(line);
+  }
+  return blocks;
 }
 
 function dropRules(outcomes: readonly SourceOutcome[]): Array<[string, { comment?: string; count: number }]> {

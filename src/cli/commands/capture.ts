@@ -33,6 +33,7 @@ export function registerCaptureCommand(program: Command): void {
     .description("summarise a pcap/pcapng: duration, SIP methods and responses, sources by REGISTER rate, User-Agents, likely slammers")
     .argument("<file>", "pcap or pcapng capture")
     .option("--allow-truncated", "read the intact packets of a capture that ends mid-packet")
+    .addHelpText("after", "\nExample: slamlab capture inspect attack.pcap")
     .action(async (file: string, options: { allowTruncated?: boolean }) => {
       const summary = await inspectCapture(file, { allowTruncated: options.allowTruncated === true });
       // The default policy judges every IPv4 request with the capture's own timing, as if each server were the PBX.
@@ -57,6 +58,7 @@ export function registerCaptureCommand(program: Command): void {
     .option("--duration <seconds>", "seconds of attack")
     .option("--count <n>", "addresses (register-flood) or phones (nat-office)")
     .option("--max-packets <n>", "refuse captures estimated over this many packets (default 5,000,000)")
+    .addHelpText("after", "\nExample: slamlab capture synth --kind svcrack --out svcrack.pcap --seed 2")
     .action(async (options: SynthOptions) => {
       if (!(synthKinds as readonly string[]).includes(options.kind)) throw new CommandLineError(`--kind ${options.kind}: choose one of ${synthKinds.join(", ")}`);
       const count = positiveNumber(options.count, "--count", 10_000);

@@ -49,6 +49,7 @@ export function registerDiffCommand(program: Command): void {
     .option("--first-seed <n>", "seed of the first random scenario", "1")
     .option("--out <dir>", "suite: where random scenarios and the results log (fidelity.jsonl) go; a rerun resumes from the log", "slamlab-fidelity")
     .option("--json <file>", "write the comparison (one scenario) or the suite's summary as JSON")
+    .addHelpText("after", "\nExample: slamlab diff --scenario broken-phone   # or the suite: slamlab diff --builtins --random 200 --out fidelity/")
     .option("--max-packets <n>", `one scenario: refuse it if estimated to judge more packets than this (default ${DEFAULT_PACKET_BUDGET.toLocaleString("en-US")})`)
     .action(async (options: DiffOptions) => {
       const suite = options.builtins === true || options.random !== undefined;

@@ -48,6 +48,7 @@ export function registerFirewallCommand(program: Command): void {
     .option("--format <format>", "iptables-restore or script", "iptables-restore")
     .option("--pbx <address>", "the PBX address the rules protect", "198.51.100.10")
     .option("--out <file>", "write to a file instead of standard output")
+    .addHelpText("after", "\nExample: slamlab firewall generate --policy strict --format script --pbx 198.51.100.10 --out slamming.sh   # then: bash slamming.sh --dry-run")
     .action(async (options: GenerateOptions) => {
       if (!isCanonicalIpv4(options.pbx)) throw new CommandLineError(`--pbx ${JSON.stringify(options.pbx)}: expected an IPv4 address a.b.c.d (no spaces, no leading zeros)`);
       const outputs = options.out ? planOutputs([{ flag: "--out", path: options.out }], existsSync(options.policy) ? [options.policy] : []) : [];
@@ -63,6 +64,7 @@ export function registerFirewallCommand(program: Command): void {
     .command("check")
     .description("parse an iptables-save file and report whether the model engine can run it")
     .argument("<file>", "iptables-save / iptables-restore text")
+    .addHelpText("after", "\nExample: iptables-save > rules.v4 && slamlab firewall check rules.v4")
     .action((file: string) => {
       const ruleset = parseRuleset(readTextInput(file, "an iptables-save / iptables-restore file"), file);
       compileFirewall(ruleset, { settings: defaultKernelSettings, tables: new Map() });

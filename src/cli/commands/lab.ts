@@ -9,6 +9,7 @@ export function registerLabCommands(program: Command): void {
   images
     .command("build")
     .description("build the lab image if its recipe changed (content-hashed tag; a second build does nothing)")
+    .addHelpText("after", "\nExample: slamlab images build   # once, before --engine docker")
     .action(async () => {
       const image = await buildLabImage(terminalProgress());
       process.stdout.write(`${image.tag} ${image.built ? `built in ${image.seconds.toFixed(0)} s` : "already built"}\n`);
@@ -16,6 +17,7 @@ export function registerLabCommands(program: Command): void {
   images
     .command("list")
     .description("slamlab's images")
+    .addHelpText("after", "\nExample: slamlab images list")
     .action(async () => {
       const list = await listLabImages();
       if (list.length === 0) process.stdout.write("no slamlab images; run slamlab images build\n");

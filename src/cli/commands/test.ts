@@ -9,6 +9,7 @@ import { listVariants, loadScenario, loadScenarioDocument } from "../../scenario
 import { CommandLineError, EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED, EXIT_PASSED, exitCodeFor } from "../exit-codes.js";
 import { engineNamed, runScenario } from "../run-scenario.js";
 import { parseMaxPackets } from "../parse-options.js";
+import { terminalWidth, useColor } from "../terminal.js";
 import { DEFAULT_PACKET_BUDGET } from "../../scenario/estimate-packets.js";
 
 interface TestOptions {
@@ -36,7 +37,8 @@ export function registerTestCommand(program: Command): void {
       const engine = engineNamed(options.engine);
       const reports: RunReport[] = [];
       const loadFailures: LoadFailure[] = [];
-      const color = process.stdout.isTTY === true;
+      const color = useColor();
+      const width = terminalWidth();
       // A scenario the user broke is that scenario's error; the rest still run.
       const loadFailed = (file: string, variant: string | null, error: unknown) => {
         if (exitCodeFor(error) !== EXIT_BAD_INPUT) throw error;
@@ -63,7 +65,7 @@ export function registerTestCommand(program: Command): void {
           reports.push(report);
           const label = variant ? `${report.result.scenario} [${variant}]` : report.result.scenario;
           if (options.quiet) process.stdout.write(`${report.passed ? "PASS" : "FAIL"}  ${label}\n`);
-          else process.stdout.write(`${renderTerminal(report, { color })}\n`);
+          else process.stdout.write(`${renderTerminal(report, { color, width })}\n`);
         }
       }
       const failed = reports.filter((report) => !report.passed).length;

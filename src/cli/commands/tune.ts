@@ -59,6 +59,7 @@ export function registerTuneCommand(program: Command): void {
     .option("--pbx <address>", "the PBX address the written ruleset protects", "198.51.100.10")
     .option("--max-packets <n>", `refuse scenario runs estimated to judge more packets than this (default ${DEFAULT_PACKET_BUDGET.toLocaleString("en-US")})`)
     .option("--force-workers", "allow more --workers than this machine has cores")
+    .addHelpText("after", "\nExample: slamlab tune --param hits=2..40 --param seconds=5..300 --out tune/ --write-policy tuned.rules")
     .action(async (options: TuneOptions) => {
       if (options.grid && options.random !== undefined) throw new TuneError("give --grid or --random N, not both");
       if (options.random !== undefined && parseSeed(options.random) < 1) throw new TuneError(`--random ${options.random}: expected at least 1 setting`);
@@ -132,7 +133,7 @@ export function registerTuneCommand(program: Command): void {
     .command("merge")
     .description("combine the results.json of tune shards into one report")
     .argument("<results...>", "results.json files written by tune --shard")
-    .addHelpText("after", "\nThe merged results.json, results.csv and report.html go to tune's --out DIR (default slamlab-tune).")
+    .addHelpText("after", "\nThe merged results.json, results.csv and report.html go to tune's --out DIR (default slamlab-tune).\nExample: slamlab tune merge shard-1/results.json shard-2/results.json --out tune/")
     .action(async (files: string[], _options: unknown, command: Command) => {
       // --out is tune's own option; commander gives it to the parent wherever it is written.
       const options = command.optsWithGlobals<{ out: string }>();
