@@ -1,3 +1,4 @@
+import type { InspectionJudge } from "./render-inspection-json.js";
 import type { CaptureSummary } from "../capture/inspect-capture.js";
 
 const count = (value: number) => value.toLocaleString("en-US");
@@ -27,7 +28,7 @@ function captureTime(ns: bigint): string {
 }
 
 /** `capture inspect` as text: what a user reads before replaying a capture. */
-export function renderInspection(summary: CaptureSummary, drops: ReadonlyMap<string, { atNs: bigint; index: number }>): string {
+export function renderInspection(summary: CaptureSummary, drops: ReadonlyMap<string, { atNs: bigint; index: number }>, judge: InspectionJudge = { kind: "policy", name: "default", pbxAddress: null }): string {
   const lines: string[] = [];
   const span = summary.firstNs !== null && summary.lastNs !== null ? seconds(summary.lastNs - summary.firstNs) : 0;
   const start = summary.firstNs !== null ? captureTime(summary.firstNs) : "-";
@@ -42,7 +43,13 @@ export function renderInspection(summary: CaptureSummary, drops: ReadonlyMap<str
   lines.push(`  User-Agents:   ${ranked(summary.userAgents)}`);
   lines.push(`  PBX/registrar: ${summary.servers.join(", ") || "none found (no address receives more requests than it sends)"}`);
   lines.push("");
-  lines.push("  Sources by REGISTER rate (peak in any 60 s), judged by the default policy (10 REGISTERs in 60 s):");
+  const judgedBy =
+    judge.kind === "ruleset"
+      ? `your ruleset ${judge.name}${judge.pbxAddress ? ` protecting ${judge.pbxAddress}` : " at each registrar"}`
+      : judge.name === "default"
+        ? "the default policy (10 REGISTERs in 60 s)"
+        : `the policy ${judge.name}`;
+  lines.push(`  Sources by REGISTER rate (peak in any 60 s), judged by ${judgedBy}:`);
   if (summary.sources.length === 0) lines.push("    none");
   const shown = summary.sources.slice(0, 20);
   const width = Math.max(15, ...shown.map((source) => source.address.length));

@@ -314,6 +314,24 @@ describe("slamlab capture", () => {
     expect(stdout).toMatch(/198\.18\.0\.66\s+302 REGISTER .* SLAMMING: blocked at its request 10/);
   });
 
+  it("inspect judges a capture with the user's own ruleset or a named policy, and --json gives the documented fields", async () => {
+    const capture = join(root, "captures", "synth-svwar.pcap");
+    const rules = join(work, "three-strikes.rules");
+    writeFileSync(rules, "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 5060 -m recent --name X --set\n-A INPUT -p udp --dport 5060 -m recent --name X --rcheck --seconds 60 --hitcount 3 -j DROP\nCOMMIT\n");
+    const mine = await run("capture", "inspect", capture, "--ruleset", rules);
+    expect(mine.code).toBe(0);
+    expect(mine.stdout).toMatch(/judged by your ruleset .*three-strikes\.rules at each registrar:\n\s+198\.18\.66\.6 .*SLAMMING: blocked at its request 3,/);
+    expect((await run("capture", "inspect", capture, "--policy", "strict")).stdout).toMatch(/judged by the policy strict:\n.*blocked at its request 6,/);
+    const json = await run("capture", "inspect", capture, "--ruleset", rules, "--pbx", "198.51.100.10", "--json");
+    const document = JSON.parse(json.stdout);
+    expect(document).toMatchObject({ format: "slamlab-inspect/1", captureFormat: "pcap", sipRequests: { REGISTER: 500 }, judgedBy: { kind: "ruleset", pbxAddress: "198.51.100.10" } });
+    expect(document.sources[0]).toMatchObject({ address: "198.18.66.6", registers: 500, blocked: { atRequest: 3 } });
+    const file = join(work, "inspect", "svwar.json");
+    expect((await run("capture", "inspect", capture, "--json", file)).code).toBe(0);
+    expect(JSON.parse(readFileSync(file, "utf8")).judgedBy).toEqual({ kind: "policy", name: "default", pbxAddress: null });
+    expect((await run("capture", "inspect", capture, "--policy", "strict", "--ruleset", rules)).code).toBe(2);
+  });
+
   it("inspect refuses a file that is not a capture, with exit 2 and the magic it found", async () => {
     const { code, stderr } = await run("capture", "inspect", join(root, "package.json"));
     expect(code).toBe(2);

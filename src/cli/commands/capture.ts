@@ -2,10 +2,17 @@ import type { Command } from "commander";
 import { inspectCapture } from "../../capture/inspect-capture.js";
 import { firstDrops } from "../../engines/model/judge-requests.js";
 import { synthesizeCapture, synthKinds, type SynthKind } from "../../engines/model/synthesize-capture.js";
-import { defaultPolicy } from "../../firewall/policy.js";
 import { generateRuleset } from "../../firewall/generate-ruleset.js";
 import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { renderInspection } from "../../report/render-inspection.js";
+import { renderInspectionJson, type InspectionJudge } from "../../report/render-inspection-json.js";
+import { existsSync } from "node:fs";
+import { readTextInput } from "../../input/read-text-input.js";
+import { parseRuleset } from "../../firewall/parse-ruleset.js";
+import { compileFirewall } from "../../engines/model/netfilter/interpreter.js";
+import { defaultKernelSettings } from "../../engines/model/kernel-settings.js";
+import { isCanonicalIpv4 } from "../../net/address.js";
+import { readPolicy } from "./read-policy.js";
 import { CommandLineError } from "../exit-codes.js";
 import { parseMaxPackets, parseSeed } from "../parse-options.js";
 
@@ -30,23 +37,40 @@ export function registerCaptureCommand(program: Command): void {
   const capture = program.command("capture").description("look into captures before replaying them, or synthesise captures of known tools");
   capture
     .command("inspect")
-    .description("summarise a pcap/pcapng: duration, SIP methods and responses, sources by REGISTER rate, User-Agents, likely slammers")
+    .description("summarise a pcap/pcapng: duration, SIP methods and responses, sources by REGISTER rate, User-Agents, and which sources a policy or your ruleset would block")
     .argument("<file>", "pcap or pcapng capture")
     .option("--allow-truncated", "read the intact packets of a capture that ends mid-packet")
-    .addHelpText("after", "\nExample: slamlab capture inspect attack.pcap")
-    .action(async (file: string, options: { allowTruncated?: boolean }) => {
+    .option("--policy <name|file>", "judge the requests with this policy (built-in name or policy file; default: default)")
+    .option("--ruleset <file>", "judge the requests with your own iptables-save file instead")
+    .option("--pbx <address>", "with --ruleset: the address your rules protect (default: each registrar in the capture)")
+    .option("--json [file]", "the summary as JSON (documented fields), to standard output or a file")
+    .addHelpText("after", "\nExample: slamlab capture inspect attack.pcap --ruleset /etc/iptables/rules.v4 --pbx 198.51.100.10 --json")
+    .action(async (file: string, options: { allowTruncated?: boolean; policy?: string; ruleset?: string; pbx?: string; json?: string | boolean }) => {
+      if (options.policy !== undefined && options.ruleset !== undefined) throw new CommandLineError("give --policy or --ruleset, not both");
+      if (options.pbx !== undefined && !isCanonicalIpv4(options.pbx)) throw new CommandLineError(`--pbx ${JSON.stringify(options.pbx)}: expected an IPv4 address a.b.c.d`);
+      if (options.pbx !== undefined && options.ruleset === undefined) throw new CommandLineError("--pbx goes with --ruleset: a policy is generated for each registrar in the capture");
+      const jsonFile = typeof options.json === "string" ? options.json : undefined;
+      const outputs = jsonFile ? planOutputs([{ flag: "--json", path: jsonFile }], [file, ...(options.ruleset ? [options.ruleset] : []), ...(options.policy && existsSync(options.policy) ? [options.policy] : [])]) : [];
+      // Read and checked before the capture, so a typo in the rules fails at once.
+      const rulesetText = options.ruleset === undefined ? null : readTextInput(options.ruleset, "an iptables-save file");
+      if (rulesetText !== null) compileFirewall(parseRuleset(rulesetText, options.ruleset), { settings: defaultKernelSettings, tables: new Map() });
+      const policy = rulesetText === null ? readPolicy(options.policy ?? "default") : null;
       const summary = await inspectCapture(file, { allowTruncated: options.allowTruncated === true });
-      // The default policy judges every IPv4 request with the capture's own timing, as if each server were the PBX.
+      // Each request is judged with the capture's own timing, by the user's rules or a policy per registrar.
       const drops = new Map<string, { atNs: bigint; index: number }>();
-      for (const server of summary.servers.filter((address) => !address.includes(":"))) {
-        const toServer = summary.sipRequests.filter((request) => request.dst === server && request.ip !== null);
-        const rules = generateRuleset(defaultPolicy, { pbxAddress: server });
+      const judges = rulesetText !== null && options.pbx !== undefined ? [options.pbx] : summary.servers.filter((address) => !address.includes(":"));
+      for (const server of judges) {
+        const toServer = summary.sipRequests.filter((request) => (options.pbx !== undefined || request.dst === server) && request.ip !== null);
+        const rules = rulesetText ?? generateRuleset(policy!.policy, { pbxAddress: server });
         for (const [source, drop] of firstDrops(rules, server, toServer.map((request) => ({ timestampNs: request.timestampNs, src: request.src, ip: request.ip! })))) {
           const known = drops.get(source);
           if (!known || drop.atNs < known.atNs) drops.set(source, drop);
         }
       }
-      process.stdout.write(renderInspection(summary, drops));
+      const judge: InspectionJudge = rulesetText !== null ? { kind: "ruleset", name: options.ruleset!, pbxAddress: options.pbx ?? null } : { kind: "policy", name: options.policy ?? "default", pbxAddress: null };
+      if (options.json === undefined) process.stdout.write(renderInspection(summary, drops, judge));
+      else if (outputs[0]) await writeOutputs([{ output: outputs[0], data: renderInspectionJson(summary, drops, judge) }]);
+      else process.stdout.write(renderInspectionJson(summary, drops, judge));
     });
   capture
     .command("synth")

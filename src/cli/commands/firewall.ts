@@ -1,13 +1,10 @@
 import { existsSync } from "node:fs";
-import { readTextInput } from "../../input/read-text-input.js";
 import type { Command } from "commander";
-import { parseDocument } from "yaml";
-import { builtinPolicies, resolvePolicy } from "../../firewall/builtin-policies.js";
 import { generateHostRestore } from "../../firewall/generate-host-restore.js";
+import { readPolicy } from "./read-policy.js";
+import { readTextInput } from "../../input/read-text-input.js";
 import { generateScript } from "../../firewall/generate-script.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
-import { PolicyError } from "../../firewall/policy-error.js";
-import { yamlValueProblem } from "../../firewall/describe-issues.js";
 import { compileFirewall } from "../../engines/model/netfilter/interpreter.js";
 import { defaultKernelSettings } from "../../engines/model/kernel-settings.js";
 import { isCanonicalIpv4 } from "../../net/address.js";
@@ -19,24 +16,6 @@ interface GenerateOptions {
   format: string;
   pbx: string;
   out?: string;
-}
-
-/** A policy file (YAML or JSON, the fields of a scenario's firewall.policy) or a built-in name. */
-function readPolicy(ref: string) {
-  if (!existsSync(ref)) {
-    if (ref in builtinPolicies) return resolvePolicy(ref, "--policy");
-    throw new PolicyError("POLICY_UNKNOWN", `--policy ${ref}: no such file and no built-in policy of that name; built-in policies are ${Object.keys(builtinPolicies).join(", ")}`);
-  }
-  const yaml = parseDocument(readTextInput(ref, "a policy file (YAML or JSON policy fields) or a built-in policy name"));
-  if (yaml.errors.length) throw new PolicyError("POLICY_SYNTAX", `${ref}: invalid YAML: ${yaml.errors[0]!.message.split("\n")[0]}`);
-  let fields: unknown;
-  try {
-    fields = yaml.toJS({ maxAliasCount: 1000 }) ?? {};
-  } catch (error) {
-    throw new PolicyError("POLICY_SYNTAX", `${ref}: invalid YAML: ${yamlValueProblem(error)}`);
-  }
-  if (typeof fields !== "object" || Array.isArray(fields)) throw new PolicyError("POLICY_INVALID", `${ref}: a policy file holds policy fields (placement, matcher, allowSites, ...)`);
-  return resolvePolicy(fields as Record<string, unknown>, ref);
 }
 
 export function registerFirewallCommand(program: Command): void {
