@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { accessSync, constants, lstatSync, readlinkSync, realpathSync, statSync, type Stats } from "node:fs";
+import { accessSync, constants, lstatSync, readlinkSync, realpathSync, statSync, writeSync, type Stats } from "node:fs";
 import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 
@@ -18,6 +18,8 @@ export interface OutputTarget {
 export interface PlannedOutput extends OutputTarget {
   readonly destination: string;
   readonly mode: "replace" | "write-into";
+  /** One of this process's own descriptors (/dev/stdout, /proc/self/fd/N): written to directly, as a socket cannot be opened by path. */
+  readonly descriptor?: number;
 }
 
 export class OutputError extends Error {
@@ -98,6 +100,8 @@ function identity(path: string): string {
 function planOne(target: OutputTarget): PlannedOutput {
   const { destination, descriptor } = followLinks(target.path, target.flag);
   const stats = statOrNull(destination);
+  const ownDescriptor = descriptor ? new RegExp(`^/proc/(self|${process.pid})/fd/(\\d+)$`).exec(destination) : null;
+  if (ownDescriptor && stats && !stats.isDirectory() && !stats.isBlockDevice()) return { ...target, destination, mode: "write-into", descriptor: Number(ownDescriptor[2]) };
   if (stats?.isDirectory()) throw new OutputError(`${target.flag} ${target.path}: is a folder; give a file path${target.path === destination ? "" : ` (it leads to ${destination})`}`);
   if (stats && (descriptor || stats.isCharacterDevice() || stats.isFIFO()) && !stats.isSocket() && !stats.isBlockDevice()) return { ...target, destination, mode: "write-into" };
   if (stats === null || stats.isFile()) {
@@ -157,8 +161,9 @@ export async function writeOutputs(files: readonly { output: PlannedOutput; data
     }
     for (const { output, data } of files.filter((file) => file.output.mode === "write-into")) {
       current = output;
+      if (output.descriptor !== undefined) await writeToDescriptor(output.descriptor, data);
       // Appending: a device ignores it, and a shell's `> file` behind /dev/stdout keeps what was printed before.
-      await writeData(output.destination, data, "a");
+      else await writeData(output.destination, data, "a");
     }
     for (const { temporary, output } of staged) {
       current = output;
@@ -182,6 +187,26 @@ async function writeData(path: string, data: OutputData, flag: "w" | "a"): Promi
     for (const chunk of data) await handle.write(chunk);
   } finally {
     await handle.close();
+  }
+}
+
+async function writeToDescriptor(descriptor: number, data: OutputData): Promise<void> {
+  // What the command already printed to this stream goes first.
+  const stream = descriptor === 1 ? process.stdout : descriptor === 2 ? process.stderr : null;
+  if (stream) await new Promise((resolve) => stream.write("", resolve));
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const chunks = typeof data === "string" || data instanceof Uint8Array ? [data] : data;
+  for (const chunk of chunks) {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    for (let offset = 0; offset < bytes.length; ) {
+      try {
+        offset += writeSync(descriptor, bytes, offset);
+      } catch (error) {
+        // Node keeps pipes and sockets non-blocking: a full one says EAGAIN until its reader catches up.
+        if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+        Atomics.wait(pause, 0, 0, 2);
+      }
+    }
   }
 }
 

@@ -129,6 +129,16 @@ describe("slamlab simulate", () => {
     expect(JSON.parse(readFileSync(join(directory, "real.json"), "utf8"))).toMatchObject({ scenario: "nat-office" });
   });
 
+  it("writes into what a link to /proc/self/fd/1 names (the shell's stdout) and keeps the link", () => {
+    const directory = scratchDirectory("proc-link");
+    const link = join(directory, "o.rules");
+    symlinkSync("/proc/self/fd/1", link);
+    const result = spawnSync(process.execPath, [join(root, "bin", "slamlab.js"), "firewall", "generate", "--policy", "default", "--out", link], { encoding: "utf8" });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain(":SLAM-ENTRY - [0:0]");
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+  });
+
   it("refuses an output that is one of the run's inputs or another output, and changes neither", async () => {
     const directory = scratchDirectory("clobber");
     const scenario = join(directory, "office.yaml");
