@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
+import { runCli } from "../helpers/run-cli.js";
 import { parse, stringify } from "yaml";
-import { main } from "../../src/cli/main.js";
 import { synthesizeCapture } from "../../src/engines/model/synthesize-capture.js";
 import { builtinPolicies } from "../../src/firewall/builtin-policies.js";
 import { generateRuleset } from "../../src/firewall/generate-ruleset.js";
@@ -19,24 +19,7 @@ import { validatePolicy } from "../../src/firewall/validate-policy.js";
 const root = join(import.meta.dirname, "..", "..");
 const corpus = join(root, "test", "fixtures", "bad-inputs");
 
-async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  process.exitCode = undefined;
-  try {
-    return { code: await main(["node", "slamlab", ...args]), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
-
-afterEach(() => {
-  process.exitCode = undefined;
-});
+const run = runCli;
 
 /** The command a user would run on each kind of file, by its name. */
 function commandFor(path: string): string[] {
