@@ -48,7 +48,7 @@ const accountSchema = z
   .object({
     users: userListSchema,
     /** `{user}` is replaced by the user name, so a range can have distinct passwords. */
-    password: z.string().min(1).max(128),
+    password: z.string().min(1).max(128).describe("`{user}` is replaced by the user name, so a range can have distinct passwords."),
   })
   .strict();
 
@@ -82,12 +82,12 @@ const phonesSource = z
     kind: z.literal("phones"),
     count: z.number().int().min(1).max(10_000).default(1),
     /** Accounts used in order, one per phone. */
-    accounts: userListSchema,
+    accounts: userListSchema.describe("Accounts used in order, one per phone."),
     /** Phones start registering within this window (0 = all at once). */
-    spreadSeconds: seconds.default(0),
+    spreadSeconds: seconds.default(0).describe("Phones start registering within this window (0 = all at once)."),
     expiresSeconds: z.number().int().min(60).max(86_400).default(3600),
     /** A wrong password makes every phone fail (for tests). */
-    wrongPassword: z.boolean().default(false),
+    wrongPassword: z.boolean().default(false).describe("A wrong password makes every phone fail (for tests)."),
   })
   .strict();
 
@@ -96,18 +96,18 @@ const floodSource = z
     ...base,
     kind: z.literal("register-flood"),
     /** svwar walks extensions without credentials; svcrack guesses passwords of one extension. */
-    mode: z.enum(["svwar", "svcrack"]).default("svwar"),
+    mode: z.enum(["svwar", "svcrack"]).default("svwar").describe("svwar walks extensions without credentials; svcrack guesses passwords of one extension."),
     /** REGISTERs per second from each address. */
-    ratePps: z.number().gt(0).max(100_000),
+    ratePps: z.number().gt(0).max(100_000).describe("REGISTERs per second from each address."),
     durationSeconds: positiveSeconds,
     extensions: userListSchema.default("100-999"),
     /** Passwords tried by svcrack, in order, after which it counts numbers. */
-    passwords: z.array(z.string().min(1).max(64)).default(["1234", "password", "100", "admin", "12345"]),
+    passwords: z.array(z.string().min(1).max(64)).default(["1234", "password", "100", "admin", "12345"]).describe("Passwords tried by svcrack, in order, after which it counts numbers."),
     /** sipvicious binds one port and keeps it; `random` picks a new port per request. */
-    sourcePort: z.union([z.number().int().min(1).max(65535), z.literal("random")]).default(5060),
+    sourcePort: z.union([z.number().int().min(1).max(65535), z.literal("random")]).default(5060).describe("sipvicious binds one port and keeps it; `random` picks a new port per request."),
     userAgent: z.string().max(128).default("friendly-scanner"),
     /** Addresses of the host used at once (0 = all). */
-    addressCount: z.number().int().min(0).max(65_536).default(0),
+    addressCount: z.number().int().min(0).max(65_536).default(0).describe("Addresses of the host used at once (0 = all)."),
   })
   .strict();
 
@@ -117,7 +117,7 @@ const brokenPhoneSource = z
     kind: z.literal("broken-phone"),
     account: z.string().min(1),
     /** Seconds between attempts: Snom phones with a wrong password retry about twice a second. */
-    intervalSeconds: positiveSeconds.default(0.5),
+    intervalSeconds: positiveSeconds.default(0.5).describe("Seconds between attempts: Snom phones with a wrong password retry about twice a second."),
     durationSeconds: positiveSeconds,
   })
   .strict();
@@ -128,7 +128,7 @@ const roamingSource = z
     kind: z.literal("roaming-user"),
     account: z.string().min(1),
     /** The user's public address changes this often, and the phone re-registers from the new one. */
-    moveEverySeconds: positiveSeconds,
+    moveEverySeconds: positiveSeconds.describe("The user's public address changes this often, and the phone re-registers from the new one."),
     expiresSeconds: z.number().int().min(60).max(86_400).default(600),
   })
   .strict();
@@ -139,10 +139,10 @@ const blfSource = z
     kind: z.literal("blf-subscribe"),
     account: z.string().min(1),
     /** BLF keys: one dialog-event SUBSCRIBE each, sent in a burst. */
-    keys: z.number().int().min(1).max(500),
+    keys: z.number().int().min(1).max(500).describe("BLF keys: one dialog-event SUBSCRIBE each, sent in a burst."),
     resubscribeSeconds: positiveSeconds.default(600),
     /** Extensions watched, in order. */
-    watch: userListSchema.default("200-299"),
+    watch: userListSchema.default("200-299").describe("Extensions watched, in order."),
   })
   .strict();
 
@@ -160,14 +160,14 @@ const replaySource = z
      */
     direction: z.enum(["to-pbx", "both"]).default("to-pbx"),
     /** Ports carrying SIP in the capture; packets on other ports are picked by content. */
-    sipPorts: z.array(z.number().int().min(1).max(65535)).default([5060, 5061]),
+    sipPorts: z.array(z.number().int().min(1).max(65535)).default([5060, 5061]).describe("Ports carrying SIP in the capture; packets on other ports are picked by content."),
     /**
      * The PBX's address(es) in the capture, all mapped onto the lab PBX; by default every
      * address that received more SIP requests than it sent (registrars, not phones or scanners).
      */
     pbxAddress: z.union([z.string().min(2).max(64), z.array(z.string().min(2).max(64)).min(1)]).optional(),
     /** Use the intact packets of a capture that ends mid-packet (tcpdump killed), with a warning. */
-    allowTruncated: z.boolean().default(false),
+    allowTruncated: z.boolean().default(false).describe("Use the intact packets of a capture that ends mid-packet (tcpdump killed), with a warning."),
   })
   .strict();
 
@@ -178,11 +178,11 @@ const toolSource = z
     kind: z.literal("tool"),
     tool: z.enum(["svwar", "svcrack", "sipp-register"]),
     /** svwar: extensions to walk ("100-299"); svcrack: the extension to crack; sipp-register: the account. */
-    target: z.string().regex(/^\d{1,10}(-\d{1,10})?$/, { message: 'expected an extension such as "200" or a range such as "100-299"' }),
+    target: z.string().regex(/^\d{1,10}(-\d{1,10})?$/, { message: 'expected an extension such as "200" or a range such as "100-299"' }).describe("svwar: extensions to walk (\"100-299\"); svcrack: the extension to crack; sipp-register: the account."),
     /** svcrack: the numeric passwords to try. */
-    passwords: z.string().regex(/^\d{1,10}-\d{1,10}$/, { message: 'expected a range such as "1000-1299"' }).default("1000-1099"),
+    passwords: z.string().regex(/^\d{1,10}-\d{1,10}$/, { message: 'expected a range such as "1000-1299"' }).default("1000-1099").describe("svcrack: the numeric passwords to try."),
     /** sipp-register: the account's password. */
-    password: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+    password: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional().describe("sipp-register: the account's password."),
   })
   .strict();
 
@@ -205,18 +205,18 @@ export const expectationSchema = z
   .object({
     source: name,
     /** Why the operator wants this; shown next to PASS/FAIL. */
-    because: z.string().optional(),
+    because: z.string().optional().describe("Why the operator wants this; shown next to PASS/FAIL."),
     /** "all" agents registered, "none", or a bound on how many. */
-    registered: z.union([z.literal("all"), z.literal("none"), countBound]).optional(),
+    registered: z.union([z.literal("all"), z.literal("none"), countBound]).optional().describe("\"all\" agents registered, \"none\", or a bound on how many."),
     delivered: countBound.optional(),
     dropped: countBound.optional(),
     /** The first drop comes at or before this packet of the source (1-based). */
-    blockedWithinPackets: z.number().int().min(1).optional(),
+    blockedWithinPackets: z.number().int().min(1).optional().describe("The first drop comes at or before this packet of the source (1-based)."),
     blockedWithinSeconds: positiveSeconds.optional(),
     /** After its first drop, nothing more from the source gets through while it keeps sending. */
-    keptBlocked: z.boolean().optional(),
+    keptBlocked: z.boolean().optional().describe("After its first drop, nothing more from the source gets through while it keeps sending."),
     /** The source is never blocked (no packet of it dropped). */
-    neverBlocked: z.boolean().optional(),
+    neverBlocked: z.boolean().optional().describe("The source is never blocked (no packet of it dropped)."),
   })
   .strict();
 
@@ -225,9 +225,9 @@ const policyRef = z.union([z.string().min(1), z.record(z.string(), z.unknown())]
 const firewallSchema = z
   .object({
     /** Built-in policy name, or fields merged over the default policy. */
-    policy: policyRef.optional(),
+    policy: policyRef.optional().describe("Built-in policy name, or fields merged over the default policy."),
     /** An iptables-save file the user already runs, relative to the scenario file. */
-    ruleset: z.string().min(1).optional(),
+    ruleset: z.string().min(1).optional().describe("An iptables-save file the user already runs, relative to the scenario file."),
   })
   .strict()
   .refine((f) => (f.policy === undefined) !== (f.ruleset === undefined), {
@@ -239,10 +239,10 @@ const variantSchema = z
     name,
     description: z.string().default(""),
     /** Policy fields merged over the scenario's policy. */
-    policy: z.record(z.string(), z.unknown()).optional(),
+    policy: z.record(z.string(), z.unknown()).optional().describe("Policy fields merged over the scenario's policy."),
     ruleset: z.string().min(1).optional(),
     /** Replaces the scenario's expectations when given. */
-    expect: z.array(expectationSchema).optional(),
+    expect: z.array(expectationSchema).optional().describe("Replaces the scenario's expectations when given."),
   })
   .strict();
 
@@ -252,7 +252,7 @@ export const scenarioSchema = z
     description: z.string().min(1),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
     /** Virtual time the run covers; traffic after it is not sent. */
-    durationSeconds: positiveSeconds,
+    durationSeconds: positiveSeconds.describe("Virtual time the run covers; traffic after it is not sent."),
     firewall: firewallSchema,
     pbx: pbxSchema.default({ address: "198.51.100.10", port: 5060, realm: "asterisk", accounts: [] }),
     hosts: z.record(name, hostSchema),

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { listBuiltinScenarios } from "../../scenario/catalogue.js";
+import { SCENARIO_SCHEMA_FILE, scenarioJsonSchema, scenarioReference } from "../../scenario/scenario-json-schema.js";
 import { fitLine, terminalWidth } from "../terminal.js";
 
 export function registerScenariosCommand(program: Command): void {
@@ -7,7 +8,11 @@ export function registerScenariosCommand(program: Command): void {
     .command("scenarios")
     .description("list the built-in scenarios and their variants")
     .addHelpText("after", "\nExample: slamlab scenarios   # then: slamlab simulate nat-office --variant no-allowlist")
-    .action(() => {
+    .option("--json-schema", `print the JSON Schema of scenario files (shipped as ${SCENARIO_SCHEMA_FILE})`)
+    .option("--reference", "print the scenario file reference (Markdown, generated from the same schema)")
+    .action((options: { jsonSchema?: boolean; reference?: boolean }) => {
+      if (options.jsonSchema) return void process.stdout.write(`${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`);
+      if (options.reference) return void process.stdout.write(scenarioReference());
       const scenarios = listBuiltinScenarios();
       const width = Math.max(...scenarios.map((scenario) => scenario.name.length));
       const columns = terminalWidth();
