@@ -145,6 +145,13 @@ echo "=== after"; SAVE`);
     expect(stderr).toMatch(/iptables-restore --noflush refused the rules; nothing was changed/);
   });
 
+  it("refuses to run as anyone but root, before reading anything", () => {
+    const path = script("default", "198.51.100.10", "not-root.sh");
+    const { stdout, stderr } = inNamespace(`setpriv --reuid=65534 --regid=65534 --clear-groups env ALLOW_SITES= bash < ${path}; echo "exit $?"`);
+    expect(stdout).toBe("exit 1\n");
+    expect(stderr).toMatch(/run as root: changing netfilter rules needs CAP_NET_ADMIN; nothing was changed/);
+  });
+
   it("says what is missing when the iptables tools are not there", () => {
     const path = script("default", "198.51.100.10", "no-tools.sh");
     const { stdout, stderr } = inNamespace(`IPTABLES=/nonexistent/iptables ALLOW_SITES= bash ${path}; echo "exit $?"`);
