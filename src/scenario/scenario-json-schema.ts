@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { policySchema } from "../firewall/policy.js";
 import { scenarioSchema } from "./schema.js";
 
 /** Where editors find the schema: the built-in scenarios point at it with a yaml-language-server comment. */
@@ -64,6 +65,11 @@ function rows(schema: JsonSchema, path: string, out: string[]): void {
     const fallback = field.default === undefined ? "" : `\`${JSON.stringify(field.default)}\``;
     out.push(`| \`${fieldPath}\` | ${cell(typeText(field))} | ${required} | ${cell(fallback)} | ${cell(limits(field))} | ${cell(field.description ?? "")} |`);
     if (field.type === "object" && field.properties) rows(field, fieldPath, out);
+    // A union of objects told apart by kind (a matcher, a logging target, a host): each kind's fields.
+    for (const alternative of field.oneOf ?? field.anyOf ?? []) {
+      const kind = alternative.properties?.kind?.const;
+      if (alternative.properties && kind !== undefined) rows({ ...alternative, properties: Object.fromEntries(Object.entries(alternative.properties).filter(([key]) => key !== "kind")) }, `${fieldPath} (kind ${String(kind)})`, out);
+    }
     if (field.type === "array" && field.items?.type === "object" && field.items.properties) rows(field.items, `${fieldPath}[]`, out);
   }
 }
@@ -82,7 +88,7 @@ export function scenarioReference(): string {
   const lines = [
     "# Scenario file reference",
     "",
-    `Generated from the loader's schema by \`slamlab scenarios --reference\`; the JSON Schema itself is \`${SCENARIO_SCHEMA_FILE}\` (\`slamlab scenarios --json-schema\`), which editors with the YAML language server use through the first line of every built-in scenario. Policy fields (under \`firewall.policy\`) are in the README.`,
+    `Generated from the loader's schema by \`slamlab scenarios --reference\`; the JSON Schema itself is \`${SCENARIO_SCHEMA_FILE}\` (\`slamlab scenarios --json-schema\`), which editors with the YAML language server use through the first line of every built-in scenario. Policy fields, under \`firewall.policy\` or in a \`--policy FILE\`, are at the end.`,
     "",
     "## Top level",
     "",
@@ -96,5 +102,9 @@ export function scenarioReference(): string {
     rows(kind, "", table);
     lines.push("", `### \`${String(kind.properties?.kind?.const ?? "?")}\``, "", ...table);
   }
+  const policy = z.toJSONSchema(policySchema, { io: "input", unrepresentable: "any" }) as JsonSchema;
+  const policyRows: string[] = [...HEADER];
+  rows(policy, "", policyRows);
+  lines.push("", "## Policy fields (`firewall.policy`, a variant's `policy`, `firewall generate --policy FILE`)", "", "A built-in name or these fields, merged over the `default` policy (or the one named by `extends`).", "", ...policyRows);
   return `${lines.join("\n")}\n`;
 }
