@@ -209,9 +209,3 @@ async function writeToDescriptor(descriptor: number, data: OutputData): Promise<
     }
   }
 }
-
-/** Plans one output and writes it: for commands with a single output and no inputs to protect. */
-export async function writeOutput(target: OutputTarget, data: OutputData, inputs: readonly string[] = []): Promise<void> {
-  const [output] = planOutputs([target], inputs);
-  await writeOutputs([{ output: output!, data }]);
-}

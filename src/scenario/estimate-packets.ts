@@ -3,9 +3,10 @@ import type { Scenario } from "./scenario.js";
 import { publicAddressCount } from "../traffic/host-addresses.js";
 
 /**
- * Packets a run judges by default before it is refused: a model run holds a
- * verdict (about 300 bytes measured, `bench/model-memory.ts`) for each, so this
- * keeps a run under about 1.5 GB; `--max-packets` raises it.
+ * Packets a run judges by default before it is refused: a run that keeps its
+ * verdicts (--json --verdicts, --pcap-dir) holds about 270 to 300 bytes for
+ * each (`bench/model-memory.ts`), so this keeps it under about 1.5 GB; a run
+ * that streams them stays small but takes minutes. `--max-packets` raises it.
  */
 export const DEFAULT_PACKET_BUDGET = 5_000_000;
 export const BYTES_PER_JUDGED_PACKET = 300;
@@ -87,7 +88,7 @@ export function checkPacketBudget(scenario: Scenario, budget = DEFAULT_PACKET_BU
   const label = scenario.variant ? `${scenario.name} [${scenario.variant}]` : scenario.name;
   throw new PacketBudgetError(
     `${scenario.file}: ${label} would judge about ${thousands(estimate.packets)} packets (largest: traffic ${biggest.source}, ${biggest.how}), ` +
-      `over the budget of ${thousands(budget)} (about ${gigabytes(budget)} GB of memory); shorten durationSeconds, lower ratePps or the address count, ` +
-      `or raise the budget with --max-packets ${Math.ceil(estimate.packets)} (about ${gigabytes(estimate.packets)} GB)`,
+      `over the budget of ${thousands(budget)} (about ${gigabytes(budget)} GB of memory when verdicts are kept); shorten durationSeconds, lower ratePps or the address count, ` +
+      `or raise the budget with --max-packets ${Math.ceil(estimate.packets)} (about ${gigabytes(estimate.packets)} GB with --verdicts or --pcap-dir)`,
   );
 }
