@@ -25,7 +25,7 @@ import { planTopology } from "./lab-topology.js";
 import { startLab, VERDICT_BUFFER_BYTES } from "./lab.js";
 import { extensionsConfig, pjsipConfig } from "./pjsip-config.js";
 import { mayAimWithinJiffies } from "../planned-send-time.js";
-import { runStartAfter } from "./run-start.js";
+import { runStartAfter, wallClockMovedMs } from "./run-start.js";
 import { doneFile, readyFile, START_FILE, type RunnerSpec, type RunnerStart, type SendRecord } from "./runner-spec.js";
 
 /**
@@ -51,6 +51,8 @@ const RUNNER_NICENESS = -20;
 const RUNNER_NODE_FLAGS = "--no-opt --no-maglev --expose-gc --min-semi-space-size=16 --max-semi-space-size=64 --initial-old-space-size=256";
 /** After the traffic ends: the last replies reach the firewall (Asterisk answers within milliseconds). */
 const DRAIN_MS = 300;
+/** Wall clock movement a run tolerates on top of NTP's slewing (at most 0.5 ms a second); a step is seconds. */
+const WALL_CLOCK_STEP_MS = 100;
 /** How long tcpdump may take to write the last verdict records the kernel counted. */
 const VERDICT_FLUSH_TIMEOUT_MS = 10_000;
 
@@ -59,12 +61,14 @@ const VERDICT_FLUSH_TIMEOUT_MS = 10_000;
  * in a real kernel, in an internal Docker lab. Produces the same RunResult as
  * the model engine: verdicts from the firewall's own NFLOG log.
  */
-/** Touched every second by the slamlab process while its run lives. */
+/** Rewritten every second with a new count by the slamlab process while its run lives. */
 const HEARTBEAT_FILE = "heartbeat";
 /** Seconds without a heartbeat after which a traffic container kills everything it runs but its init. */
 export const WATCHDOG_SECONDS = 10;
 // Checks every 2 s at the lowest priority, so its few forks never stand between the runner and its next send.
-const TRAFFIC_WATCHDOG = `while [ $(( $(date +%s) - $(stat -c %Y /out/${HEARTBEAT_FILE} 2>/dev/null || echo 0) )) -lt ${WATCHDOG_SECONDS} ]; do sleep 2; done; kill -9 -1`;
+// It counts its own sleeps and watches the count change, not file times against `date`: a wall clock step
+// (an NTP sync on a fresh CI machine) would otherwise look like a silent slamlab and kill a live run.
+const TRAFFIC_WATCHDOG = `last=; quiet=0; while [ $quiet -lt ${WATCHDOG_SECONDS} ]; do sleep 2; beat=$(cat /out/${HEARTBEAT_FILE} 2>/dev/null); if [ "$beat" = "$last" ]; then quiet=$((quiet + 2)); else quiet=0; last=$beat; fi; done; kill -9 -1`;
 
 export class DockerEngine implements Engine {
   readonly name = "docker" as const;
@@ -148,8 +152,9 @@ export class DockerEngine implements Engine {
       });
       const labStartMs = performance.now() - wallStart;
       // The traffic containers stop sending when this process stops beating (kill -9 leaves no other trace).
-      writeFileSync(join(lab.out, HEARTBEAT_FILE), "");
-      heartbeat = setInterval(() => writeFileSync(join(lab.out, HEARTBEAT_FILE), ""), 1000);
+      let beats = 0;
+      writeFileSync(join(lab.out, HEARTBEAT_FILE), String(beats));
+      heartbeat = setInterval(() => writeFileSync(join(lab.out, HEARTBEAT_FILE), String(++beats)), 1000);
       await Promise.all([...lab.runners.values()].map((container) => container.exec(["sh", "-c", `nohup nice -n 19 sh -c '${TRAFFIC_WATCHDOG}' > /dev/null 2>&1 &`])));
       const endUs = scenario.durationSeconds * 1_000_000;
       const aimWithinJiffies = mayAimWithinJiffies(ruleset, defaultKernelSettings);
@@ -198,6 +203,14 @@ export class DockerEngine implements Engine {
         "/proc/net/xt_recent": recent,
         "pjsip show contacts": contacts,
       };
+      // The kernel stamps NFLOG records on the wall clock: a step during the run moves every verdict.
+      const clockMovedMs = wallClockMovedMs(start);
+      if (Math.abs(clockMovedMs) > WALL_CLOCK_STEP_MS + 0.5 * (Date.now() - t0EpochMs) / 1000) {
+        throw new EngineUnavailableError(
+          "DOCKER_CLOCK_STEPPED",
+          `the host's wall clock moved ${(clockMovedMs / 1000).toFixed(3)} s against its monotonic clock during the run (an NTP step?), so the kernel's verdict times cannot be placed in the run: rerun once the clock is synchronised`,
+        );
+      }
       const sends: SendRecord[] = [];
       const events: AgentEvent[] = [];
       for (const site of sourcesBySite.keys()) {
@@ -236,6 +249,7 @@ export class DockerEngine implements Engine {
         // Where the per-scenario overhead goes: bench/docker-lab.js prints these.
         "lab start (s)": (labStartMs / 1000).toFixed(2),
         "runners ready (s)": (runnersReadyMs / 1000).toFixed(2),
+        "wall clock moved during the run (ms)": clockMovedMs.toFixed(3),
         "after the traffic (s)": ((Date.now() - t0EpochMs) / 1000 - scenario.durationSeconds).toFixed(2),
         "asterisk contacts": contactsOf(artifacts["pjsip show contacts"]!).join(" ") || "none",
       };

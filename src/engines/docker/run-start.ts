@@ -14,15 +14,37 @@ export interface RunStart {
 }
 
 export function runStartAfter(slackMs: number, jiffyUs: number): RunStart {
-  const monotonicNow = process.hrtime.bigint();
-  const epochNowMs = performance.timeOrigin + performance.now();
+  const { monotonicNs: monotonicNow, epochMs: epochNowMs } = wallClockNow();
   const jiffyNs = BigInt(jiffyUs * 1000);
   const earliest = monotonicNow + BigInt(slackMs) * 1_000_000n;
   const start = ((earliest + jiffyNs - 1n) / jiffyNs) * jiffyNs;
   return { monotonicNs: String(start), epochMs: epochNowMs + Number(start - monotonicNow) / 1e6 };
 }
 
+/**
+ * The wall clock now, to a few µs, with CLOCK_MONOTONIC at the same moment.
+ * performance.timeOrigin is the wall clock when the process started: after
+ * a clock step (a CI machine's NTP sync 20 s into the test run), it put every
+ * NFLOG stamp of a run 20 s away from its send. Date.now() reads the clock
+ * afresh but only to the ms, so this waits for it to turn over to the next
+ * ms, at most 1 ms of spinning, and pairs that edge with the monotonic clock.
+ */
+export function wallClockNow(): { monotonicNs: bigint; epochMs: number } {
+  const first = Date.now();
+  for (;;) {
+    const monotonicNs = process.hrtime.bigint();
+    const epochMs = Date.now();
+    if (epochMs !== first) return { monotonicNs, epochMs };
+  }
+}
+
 /** performance.now() (ms) at a moment given on CLOCK_MONOTONIC: both count from the same clock. */
 export function performanceTimeOf(monotonicNs: string): number {
   return performance.now() + Number(BigInt(monotonicNs) - process.hrtime.bigint()) / 1e6;
+}
+
+/** How far the wall clock moved against CLOCK_MONOTONIC since a run's start (ms): an NTP step, or slewing. */
+export function wallClockMovedMs(start: RunStart): number {
+  const now = wallClockNow();
+  return now.epochMs - start.epochMs - Number(now.monotonicNs - BigInt(start.monotonicNs)) / 1e6;
 }
