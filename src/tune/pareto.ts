@@ -7,6 +7,12 @@ export const legitimateHarm = (result: SettingResult) => result.total.legitDropp
 /** A setting that locks a legitimate phone out of any scenario (it never registers). */
 export const isUnsafe = (result: SettingResult) => result.total.legitRegistrationsLost > 0;
 
+/** The scenario runs (label, variant included) in which a setting locks a legitimate phone out. */
+export const unsafeIn = (result: SettingResult) =>
+  Object.entries(result.byScenario)
+    .filter(([, metrics]) => metrics.legitRegistrationsLost > 0)
+    .map(([label]) => label);
+
 /**
  * Settings no other setting beats on both costs (ties kept once per cost
  * pair, the first in sweep order), ordered by attack let through.

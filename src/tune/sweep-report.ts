@@ -17,11 +17,25 @@ export interface SweepReport {
 export interface SweepAnalysis {
   readonly front: readonly SettingResult[];
   readonly recommendation: Recommendation | null;
+  /** Why there is no recommendation, in the admin's terms (null when there is one). */
+  readonly noRecommendation: string | null;
+  /** True when no swept scenario attacks: every setting lets nothing through, so nothing can be compared. */
+  readonly noAttacker: boolean;
   readonly unsafe: number;
 }
 
 export function analyseSweep(results: readonly SettingResult[]): SweepAnalysis {
-  return { front: paretoFront(results), recommendation: recommend(results), unsafe: results.filter(isUnsafe).length };
+  const front = paretoFront(results);
+  const unsafe = results.filter(isUnsafe).length;
+  const noAttacker = results.length > 0 && results.every((result) => result.total.attackers === 0 && result.total.attackSent === 0);
+  if (noAttacker) {
+    const reason =
+      "no swept scenario has an attacker (a register-flood, a replay or an attack tool), so every setting lets the same nothing through and the most lenient would win by default; add an attack scenario to --scenarios";
+    return { front, recommendation: null, noRecommendation: reason, noAttacker, unsafe };
+  }
+  const recommendation = recommend(results);
+  const noRecommendation = recommendation ? null : "every setting swept locks a legitimate phone out somewhere; widen the ranges or allowlist the offices";
+  return { front, recommendation, noRecommendation, noAttacker, unsafe };
 }
 
 export class MergeError extends Error {

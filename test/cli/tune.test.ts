@@ -74,6 +74,18 @@ describe("slamlab tune", () => {
     expect(readFileSync(join(out, "recommended.yaml"), "utf8")).toMatch(new RegExp(`hits: ${hits[1]}\\n\\s+seconds: ${hits[2]}`));
   }, 120_000);
 
+  it("says a sweep with no attacker has nothing to recommend instead of recommending the most lenient setting", () => {
+    const out = join(work, "no-attacker");
+    const { code, stdout } = slamlab("tune", "--scenarios", "roaming-user", "--param", "hits=4..8:4", "--param", "seconds=60..120:60", "--workers", "1", "--out", out);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/nothing to recommend: no swept scenario has an attacker/);
+    expect(stdout).not.toMatch(/recommended: /);
+    const refused = slamlab("tune", "--scenarios", "roaming-user", "--param", "hits=4..8:4", "--param", "seconds=60..120:60", "--workers", "1", "--out", out, "--write-policy", join(out, "tuned.rules"));
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/no setting to write: no swept scenario has an attacker/);
+    expect(existsSync(join(out, "tuned.rules"))).toBe(false);
+  }, 60_000);
+
   it("refuses a bad parameter with what is wrong, exit 2, and writes nothing", () => {
     const out = join(work, "refused");
     const { code, stderr } = slamlab("tune", "--param", "hits=0..40", "--out", out);
@@ -98,24 +110,112 @@ const chromium = ["chromium", "chromium-browser"].map((name) => spawnSync("which
 const requireBrowser = process.env.SLAMLAB_REQUIRE_BROWSER === "1";
 if (!chromium && !requireBrowser) console.log("skipping the tune report browser check: no chromium here (apt-get install chromium)");
 
+/** The page as headless Chromium leaves it once its script has drawn the charts. */
+function renderInBrowser(page: string): string {
+  expect(chromium, "SLAMLAB_REQUIRE_BROWSER=1 but no chromium: apt-get install chromium").toBeDefined();
+  const browser = spawnSync(
+    chromium!,
+    ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run", "--dump-dom", `file://${page}`],
+    { encoding: "utf8", timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
+  );
+  expect(browser.stdout, browser.stderr).toContain('data-rendered="true"');
+  return browser.stdout;
+}
+
+type Metrics = SweepReport["results"][number]["total"];
+const quiet: Metrics = { attackDelivered: 0, attackSent: 1000, attackersNeverBlocked: 0, attackers: 1, maxSecondsToBlock: 1, maxPacketsToBlock: 5, legitRegistrationsLost: 0, legitAgents: 4, legitDropped: 0, legitSecondsBlocked: 0 };
+
+/** A results.json as tune writes it, for settings whose per-scenario metrics are given; tune merge renders it. */
+function reportOf(name: string, settings: Array<{ hits: number; seconds: number; byScenario: Record<string, Partial<Metrics>> }>): string {
+  const results = settings.map(({ hits, seconds, byScenario }) => {
+    const scenarios = Object.fromEntries(Object.entries(byScenario).map(([label, metrics]) => [label, { ...quiet, ...metrics }]));
+    const total = Object.values(scenarios).reduce((sum, metrics) => Object.fromEntries(Object.entries(sum).map(([key, value]) => [key, (value as number) + (metrics[key as keyof Metrics] as number)])) as unknown as Metrics);
+    return { setting: { matcher: "recent", hits, seconds }, total, byScenario: scenarios, simulated: 1 };
+  });
+  const file = join(work, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ format: "slamlab-tune/1", scenarios: Object.keys(settings[0]!.byScenario), shard: "1/1", results }));
+  const out = join(work, name);
+  expect(slamlab("tune", "merge", file, "--out", out).code).toBe(0);
+  return renderInBrowser(join(out, "report.html"));
+}
+
+const attributes = (element: string) => Object.fromEntries([...element.matchAll(/([\w-]+)="([^"]*)"/g)].map((match) => [match[1]!, match[2]!]));
+/** The heat map cells of one chart: the value each shows and its fill. */
+function cellsOf(dom: string, chart: string): Array<{ value: string; fill: string; title: string }> {
+  const svg = new RegExp(`<svg[^>]*data-chart="${chart}"[^>]*>([\\s\\S]*?)</svg>`).exec(dom)![1]!;
+  return [...svg.matchAll(/<rect([^>]*data-cell="")[^>]*><title>([^<]*)<\/title>/g)].map((match) => ({ fill: attributes(match[1]!).fill!, title: match[2]!, value: match[2]!.replace(/^.*: ([^;]*).*$/, "$1") }));
+}
+const hueOf = (fill: string) => Number(/hsl\((\d+)/.exec(fill)![1]);
+
 describe.runIf(chromium !== undefined || requireBrowser)("the tune report in a real browser", () => {
-  it("opens without a network in headless Chromium and draws the heat maps and the Pareto chart", () => {
-    expect(chromium, "SLAMLAB_REQUIRE_BROWSER=1 but no chromium: apt-get install chromium").toBeDefined();
+  it("opens without a network in headless Chromium and draws labelled heat maps with a colour key and a Pareto chart with axes", () => {
     const out = join(work, "browser");
     expect(slamlab("tune", ...small, "--param", "matcher=recent,hashlimit", "--workers", "1", "--out", out).code).toBe(0);
-    const browser = spawnSync(
-      chromium!,
-      ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run", "--dump-dom", `file://${join(out, "report.html")}`],
-      { encoding: "utf8", timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
-    );
-    const dom = browser.stdout;
-    expect(dom, browser.stderr).toContain('data-rendered="true"');
+    const dom = renderInBrowser(join(out, "report.html"));
     const charts = [...dom.matchAll(/data-chart="([^"]+)"/g)].map((match) => match[1]);
     expect(charts).toContain("pareto");
     for (const matcher of ["recent", "hashlimit"]) for (const metric of ["attackDelivered", "maxPacketsToBlock", "legitDropped", "legitRegistrationsLost"]) expect(charts).toContain(`heatmap-${matcher}-${metric}`);
     // Every setting is a cell in each of the 6 heat maps and a point on the Pareto chart.
     expect(dom.match(/data-cell=""/g)).toHaveLength(18 * 6);
     expect(dom.match(/data-point=""/g)).toHaveLength(18);
-    expect(dom).toContain("data-recommended");
+    expect(dom).toContain('data-recommended=""');
+    expect(dom).toMatch(/class="verdict ok" data-verdict="recommended"/);
+    // The Pareto chart: both axes titled, with ticks and gridlines.
+    const pareto = /<svg[^>]*data-chart="pareto"[^>]*>([\s\S]*?)<\/svg>/.exec(dom)![1]!;
+    for (const axis of ["x", "y"]) {
+      expect(pareto.match(new RegExp(`data-tick="${axis}"`, "g"))!.length, `${axis} ticks`).toBeGreaterThanOrEqual(3);
+      expect(pareto.match(new RegExp(`data-grid="${axis}"`, "g"))!.length, `${axis} gridlines`).toBeGreaterThanOrEqual(3);
+    }
+    expect(pareto).toMatch(/data-axis="x"[^>]*>attack requests reaching the PBX</);
+    expect(pareto).toMatch(/data-axis="y"[^>]*>legitimate harm/);
+    // Each heat map: hits and window labelled with their values, and a colour key with the values it stands for.
+    for (const heatmap of dom.matchAll(/<svg[^>]*data-chart="heatmap-[^"]+"[^>]*>([\s\S]*?)<\/svg>/g)) {
+      const svg = heatmap[1]!;
+      expect(svg).toMatch(/data-axis="x"[^>]*>window \(seconds\)</);
+      expect(svg).toMatch(/data-axis="y"[^>]*>hits</);
+      expect(svg).toMatch(/data-tick="y"[^>]*>4</);
+      expect(svg).toMatch(/data-tick="x"[^>]*>30</);
+      expect(svg).toContain("data-legend");
+      expect(svg.match(/data-key-value=""/g)!.length).toBeGreaterThanOrEqual(1);
+    }
+    expect(dom).toMatch(/<figcaption>recent: attack requests reaching the PBX \(log scale, \d+ to \d+\)/);
   }, 120_000);
+
+  it("shows 36 and 836 attack requests in clearly different colours, next to a setting that lets 12,000 through", () => {
+    const dom = reportOf("scale", [
+      { hits: 4, seconds: 60, byScenario: { flood: { attackDelivered: 36 } } },
+      { hits: 8, seconds: 60, byScenario: { flood: { attackDelivered: 836 } } },
+      { hits: 40, seconds: 60, byScenario: { flood: { attackDelivered: 12_000 } } },
+    ]);
+    const cells = cellsOf(dom, "heatmap-recent-attackDelivered");
+    const hue = (value: string) => hueOf(cells.find((cell) => cell.value === value)!.fill);
+    expect(hue("36") - hue("836")).toBeGreaterThanOrEqual(30);
+    expect(hue("836") - hue("12000")).toBeGreaterThanOrEqual(30);
+  }, 60_000);
+
+  it("shows no safe setting as a failure and names the scenario and variant that make each setting unsafe", () => {
+    const dom = reportOf("none-safe", [
+      { hits: 2, seconds: 60, byScenario: { "register-flood": { legitRegistrationsLost: 1 }, "nat-office [no-allowlist]": { legitRegistrationsLost: 8 } } },
+      { hits: 3, seconds: 60, byScenario: { "register-flood": {}, "nat-office [no-allowlist]": { legitRegistrationsLost: 8 } } },
+      { hits: 4, seconds: 60, byScenario: { "register-flood": {}, "nat-office [no-allowlist]": { legitRegistrationsLost: 2 } } },
+    ]);
+    expect(dom).toMatch(/<div class="verdict failure" role="alert" data-verdict="no-safe-setting"><strong>No safe setting<\/strong>/);
+    expect(dom).not.toContain('class="verdict ok"');
+    expect(dom).not.toContain('data-recommended=""');
+    const row = (label: string) => new RegExp(`<tr data-unsafe-scenario="${label.replace(/[[\]]/g, "\\$&")}">([\\s\\S]*?)</tr>`).exec(dom)?.[1];
+    expect(row("nat-office [no-allowlist]")).toMatch(/<td>3<\/td><td>8<\/td><td class="settings">recent hits=2-4: 60 s<\/td>/);
+    expect(row("register-flood")).toMatch(/<td>1<\/td><td>1<\/td><td class="settings">recent hits=2: 60 s<\/td>/);
+    // Hovering a cell names them too.
+    expect(cellsOf(dom, "heatmap-recent-legitRegistrationsLost").find((cell) => cell.title.startsWith("recent hits=2 "))!.title).toMatch(/unsafe in register-flood, nat-office \[no-allowlist\]$/);
+  }, 60_000);
+
+  it("says a sweep with no attacker has nothing to recommend", () => {
+    const none = { attackSent: 0, attackers: 0, maxPacketsToBlock: null, maxSecondsToBlock: null };
+    const dom = reportOf("no-attacker", [
+      { hits: 4, seconds: 60, byScenario: { "roaming-user": none } },
+      { hits: 8, seconds: 60, byScenario: { "roaming-user": none } },
+    ]);
+    expect(dom).toMatch(/data-verdict="no-attacker"><strong>Nothing to recommend: no attacker<\/strong>no swept scenario has an attacker/);
+    expect(dom).not.toContain('data-recommended=""');
+  }, 60_000);
 });

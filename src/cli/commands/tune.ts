@@ -105,7 +105,7 @@ export function registerTuneCommand(program: Command): void {
       if (policyOutput && !analysis.recommendation) {
         await writeReports(report, analysis, [results, csv, html]);
         process.stdout.write(summary(report, analysis, options.out));
-        throw new TuneError("no safe setting to write: every setting swept locks a phone out somewhere");
+        throw new TuneError(`no setting to write: ${analysis.noRecommendation}`);
       }
       await writeOutputs([
         ...reportFiles(report, analysis, [results, csv, html]),
@@ -196,7 +196,7 @@ function summary(report: SweepReport, analysis: SweepAnalysis, out: string): str
     "Pareto front (attack let through vs legitimate harm):",
     `  ${"setting".padEnd(34)} ${"attack".padStart(8)} ${"harm".padStart(7)} ${"lockout".padStart(7)}  ${"worst block".padEnd(22)}`,
     ...rows,
-    analysis.recommendation ? `recommended: ${analysis.recommendation.reason}` : "no safe setting: every setting swept locks a phone out somewhere; widen the ranges or allowlist the offices",
+    analysis.recommendation ? `recommended: ${analysis.recommendation.reason}` : `${analysis.noAttacker ? "nothing to recommend" : "no safe setting"}: ${analysis.noRecommendation}`,
     `wrote ${join(out, "results.json")}, ${join(out, "results.csv")}, ${join(out, "report.html")}`,
     "",
   ].join("\n");
