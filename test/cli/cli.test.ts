@@ -331,8 +331,13 @@ describe("slamlab capture", () => {
 
   it("synth writes a capture that inspect reads back", async () => {
     const out = join(work, "svwar.pcap");
-    const made = await run("capture", "synth", "--kind", "svwar", "--rate", "20", "--duration", "2", "--out", out);
+    const made = await run("capture", "synth", "--kind", "svwar", "--rate-pps", "20", "--duration-seconds", "2", "--out", out);
     expect(made.stdout).toContain("80 packets");
+    // The flags are named as the scenario fields they set (ratePps, durationSeconds); the older names still work.
+    const older = join(work, "svwar-older-flags.pcap");
+    expect((await run("capture", "synth", "--kind", "svwar", "--rate", "20", "--duration", "2", "--out", older)).code).toBe(0);
+    expect(readFileSync(older)).toEqual(readFileSync(out));
+    expect((await run("capture", "synth", "--kind", "svwar", "--rate-pps", "0", "--out", older)).stderr).toContain("--rate-pps 0: expected a number above 0");
     const { stdout } = await run("capture", "inspect", out);
     expect(stdout).toContain("REGISTER 40");
     const bad = await run("capture", "synth", "--kind", "nmap", "--out", out);

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBuild } from "../helpers/ensure-build.js";
@@ -51,4 +51,27 @@ describe("the packed package", () => {
     expect(status).toBe(3);
     expect(stderr).toMatch(/needs the optional dependency testcontainers, which is not installed here.*npm install -g testcontainers@11/);
   });
+});
+
+describe("an install from git", () => {
+  it("builds the CLI on install (npm runs prepare with the dev dependencies) and runs it", () => {
+    // The tree as committed would be, in a repository of its own: npm clones it like a GitHub URL.
+    const repository = join(work, "repository");
+    const tracked = execFileSync("git", ["ls-files", "-z"], { cwd: root, encoding: "utf8" }).split("\0").filter((file) => file !== "" && existsSync(join(root, file)));
+    for (const file of tracked) cpSync(join(root, file), join(repository, file), { recursive: true });
+    const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=slamlab", "-c", "user.email=slamlab@example.invalid", ...args], { cwd: repository, stdio: "pipe" });
+    git("init", "-q");
+    git("add", "-A");
+    git("commit", "-qm", "snapshot");
+    expect(existsSync(join(repository, "dist"))).toBe(false);
+    const project = join(work, "project");
+    mkdirSync(project);
+    writeFileSync(join(project, "package.json"), JSON.stringify({ name: "uses-slamlab", version: "1.0.0", private: true }));
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", `git+file://${repository}`], { cwd: project, stdio: "pipe" });
+    const bin = join(project, "node_modules", ".bin", "slamlab");
+    expect(existsSync(join(project, "node_modules", "slamlab", "dist", "src", "cli", "main.js"))).toBe(true);
+    const { status, stdout, stderr } = spawnSync(bin, ["simulate", "nat-office"], { cwd: project, encoding: "utf8" });
+    expect(status, stderr).toBe(0);
+    expect(stdout).toContain("PASS  office-phones  registered: all");
+  }, 300_000);
 });

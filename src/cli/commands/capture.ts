@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { inspectCapture } from "../../capture/inspect-capture.js";
 import { firstDrops } from "../../engines/model/judge-requests.js";
 import { synthesizeCapture, synthKinds, type SynthKind } from "../../engines/model/synthesize-capture.js";
@@ -20,6 +20,8 @@ interface SynthOptions {
   kind: string;
   out: string;
   seed?: string;
+  ratePps?: string;
+  durationSeconds?: string;
   rate?: string;
   duration?: string;
   count?: string;
@@ -78,8 +80,11 @@ export function registerCaptureCommand(program: Command): void {
     .requiredOption("--kind <kind>", synthKinds.join(" | "))
     .requiredOption("--out <file>", "pcap file to write")
     .option("--seed <n>", "seed (same seed, same bytes)", "1")
-    .option("--rate <pps>", "requests per second per attacking address")
-    .option("--duration <seconds>", "seconds of attack")
+    // Named as the scenario fields they set (ratePps, durationSeconds); the first names stay, unlisted.
+    .option("--rate-pps <pps>", "requests per second per attacking address (a flood's ratePps)")
+    .option("--duration-seconds <seconds>", "seconds of attack (a flood's durationSeconds)")
+    .addOption(new Option("--rate <pps>").hideHelp())
+    .addOption(new Option("--duration <seconds>").hideHelp())
     .option("--count <n>", "addresses (register-flood) or phones (nat-office)")
     .option("--max-packets <n>", "refuse captures estimated over this many packets (default 5,000,000)")
     .addHelpText("after", "\nExample: slamlab capture synth --kind svcrack --out svcrack.pcap --seed 2")
@@ -90,8 +95,8 @@ export function registerCaptureCommand(program: Command): void {
       const [output] = planOutputs([{ flag: "--out", path: options.out }]);
       const { bytes, packets } = synthesizeCapture(options.kind as SynthKind, {
         seed: parseSeed(options.seed ?? "1"),
-        ratePps: positiveNumber(options.rate, "--rate", 10_000),
-        durationSeconds: positiveNumber(options.duration, "--duration", 3600),
+        ratePps: positiveNumber(options.ratePps ?? options.rate, options.ratePps !== undefined ? "--rate-pps" : "--rate", 10_000),
+        durationSeconds: positiveNumber(options.durationSeconds ?? options.duration, options.durationSeconds !== undefined ? "--duration-seconds" : "--duration", 3600),
         count,
         maxPackets: parseMaxPackets(options.maxPackets),
       });
