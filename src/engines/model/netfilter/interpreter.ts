@@ -1,7 +1,7 @@
 import { AddressError, parseCidr } from "../../../net/address.js";
 import type { Packet } from "../../../net/packet.js";
 import { RulesetError, type Negatable, type Rule, type RuleRef, type Ruleset } from "../../../firewall/ruleset.js";
-import type { CompiledMatch, MatchState, PacketContext } from "./match.js";
+import { hotdropOf, type CompiledMatch, type MatchState, type PacketContext } from "./match.js";
 import { matchFactories } from "./match-registry.js";
 
 export type Hook = "INPUT" | "FORWARD" | "OUTPUT";
@@ -192,6 +192,7 @@ function compileFilterTable(ruleset: Ruleset, state: MatchState): CompiledFirewa
   };
   const stackChain: CompiledChain[] = [];
   const stackRule: number[] = [];
+  const hotdrop = hotdropOf(state);
 
   const judge = (hook: Hook, packet: Packet, context: PacketContext): Judgement => {
     let chain = hookChains[hook];
@@ -215,7 +216,13 @@ function compileFilterTable(ruleset: Ruleset, state: MatchState): CompiledFirewa
       }
       const rule = chain.rules[position]!;
       position++;
-      if (!ruleMatches(rule, packet, context, inName, outName)) continue;
+      if (!ruleMatches(rule, packet, context, inName, outName)) {
+        if (hotdrop.dropped) {
+          hotdrop.dropped = false;
+          return { accepted: false, rule: { chain: rule.judgement.rule.chain, index: rule.judgement.rule.index, target: "DROP", comment: `hotdrop: ${hotdrop.reason}` } };
+        }
+        continue;
+      }
       packetCounts[rule.counterSlot]!++;
       byteCounts[rule.counterSlot]! += length;
       switch (rule.action) {

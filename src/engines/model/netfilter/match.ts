@@ -38,6 +38,28 @@ export interface MatchState {
   readonly tables: Map<string, unknown>;
 }
 
+/**
+ * A match sets `dropped` and fails to drop the packet outright (the kernel's
+ * par->hotdrop): ipt_do_table stops walking and returns NF_DROP, whatever the
+ * rule's target and the rest of the table, and counts no rule.
+ */
+export interface Hotdrop {
+  dropped: boolean;
+  /** Why, in the kernel's terms, for the verdict's rule comment. */
+  reason: string;
+}
+
+/** The hotdrop signal of a firewall's matches, shared through its MatchState. */
+export function hotdropOf(state: MatchState): Hotdrop {
+  let signal = state.tables.get(HOTDROP_KEY) as Hotdrop | undefined;
+  if (!signal) {
+    signal = { dropped: false, reason: "" };
+    state.tables.set(HOTDROP_KEY, signal);
+  }
+  return signal;
+}
+const HOTDROP_KEY = "xt:hotdrop";
+
 /** Compiles one `-m MODULE` with its options into a predicate; throws RulesetError for what it cannot model. */
 export type MatchFactory = (options: readonly RuleOption[], state: MatchState, where: { line: number; text: string }) => CompiledMatch;
 

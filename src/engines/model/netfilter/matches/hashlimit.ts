@@ -1,5 +1,5 @@
 import type { Packet } from "../../../../net/packet.js";
-import type { MatchFactory, MatchState } from "../match.js";
+import { hotdropOf, type MatchFactory, type MatchState } from "../match.js";
 import { MatchOptions } from "./match-options.js";
 import { parseRate } from "./rate.js";
 
@@ -9,6 +9,8 @@ const SCALE = 1_000_000n;
 const DEFAULT_BURST = 5;
 const DEFAULT_EXPIRE_MS = 10_000;
 const DEFAULT_GC_MS = 1_000;
+/** htable_create's bucket count with no --hashlimit-htable-size on a machine with over 1 GiB of RAM; max is 8 times it. */
+const DEFAULT_HTABLE_SIZE = 8192;
 
 interface Bucket {
   credit: bigint;
@@ -27,7 +29,7 @@ interface HashlimitTable {
   readonly gcJiffies: number;
   readonly createdAt: number;
   readonly max: number;
-  readonly buckets: Map<bigint, Bucket>;
+  readonly buckets: Map<string, Bucket>;
 }
 
 /** CREDITS_PER_JIFFY = POW2_BELOW64(0xFFFFFFFFFFFFFFFF / (HZ*60*60*24)). */
@@ -47,12 +49,17 @@ function user2credits(user: bigint, hz: number, cpj: bigint): bigint {
 
 const prefixMaskNumber = (bits: number) => (bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0);
 
-function bucketKey(table: HashlimitTable, packet: Packet): bigint {
+/**
+ * The entry's key as a string: V8 hashes a BigInt Map key by its low bits only,
+ * so srcip-only keys (the source in the high bits) all collided and a table of
+ * 20,000 sources took seconds a packet.
+ */
+function bucketKey(table: HashlimitTable, packet: Packet): string {
   const src = table.mode.srcip ? (packet.src & table.srcMask) >>> 0 : 0;
   const dst = table.mode.dstip ? (packet.dst & table.dstMask) >>> 0 : 0;
   const sport = table.mode.srcport ? packet.sport : 0;
   const dport = table.mode.dstport ? packet.dport : 0;
-  return (BigInt(src) << 64n) | (BigInt(dst) << 32n) | (BigInt(sport) << 16n) | BigInt(dport);
+  return `${src}/${dst}/${sport}/${dport}`;
 }
 
 /** The garbage collector runs every gcinterval from table creation and frees entries whose expiry has passed. */
@@ -91,7 +98,9 @@ export const hashlimitMatch: MatchFactory = (rawOptions, state, where) => {
     const modeText = options.value("hashlimit-mode") ?? "";
     const modes = modeText === "" ? [] : modeText.split(",");
     for (const mode of modes) if (!["srcip", "dstip", "srcport", "dstport"].includes(mode)) throw options.error(`--hashlimit-mode: unknown mode "${mode}" (srcip, dstip, srcport, dstport)`);
-    const size = options.integer("hashlimit-htable-size", 0, 0, 0xffffffff);
+    // htable_create: with no size, 8192 buckets on any machine with over 1 GiB of RAM (fewer only on smaller ones).
+    const size = options.integer("hashlimit-htable-size", 0, 0, 0xffffffff) || DEFAULT_HTABLE_SIZE;
+    const maxOption = options.integer("hashlimit-htable-max", 0, 0, 0xffffffff);
     return {
       name,
       mode: { srcip: modes.includes("srcip"), dstip: modes.includes("dstip"), srcport: modes.includes("srcport"), dstport: modes.includes("dstport") },
@@ -102,11 +111,12 @@ export const hashlimitMatch: MatchFactory = (rawOptions, state, where) => {
       expireJiffies: msecsToJiffies(options.integer("hashlimit-htable-expire", DEFAULT_EXPIRE_MS, 1, 0xffffffff), hz),
       gcJiffies: Math.max(1, msecsToJiffies(options.integer("hashlimit-htable-gcinterval", DEFAULT_GC_MS, 1, 0xffffffff), hz)),
       createdAt: state.settings.startJiffies,
-      // htable_create: max defaults to 8 * size; with no size the kernel sizes from memory (large), so no limit here.
-      max: options.integer("hashlimit-htable-max", size ? size * 8 : 0, 0, 0xffffffff),
+      // htable_create: max defaults to 8 * size, and is never below size.
+      max: maxOption === 0 ? 8 * size : Math.max(maxOption, size),
       buckets: new Map(),
     };
   });
+  const hotdrop = hotdropOf(state);
   return (packet, context) => {
     const now = context.jiffies;
     const key = bucketKey(table, packet);
@@ -118,8 +128,12 @@ export const hashlimitMatch: MatchFactory = (rawOptions, state, where) => {
     if (!bucket) {
       if (table.max && table.buckets.size >= table.max) {
         for (const [otherKey, other] of table.buckets) if (collectedBefore(table, other, now)) table.buckets.delete(otherKey);
-        // dsthash_alloc_init fails when the table is full: the kernel hotdrops the packet.
-        if (table.buckets.size >= table.max) return false;
+        // dsthash_alloc_init fails when the table is full ("max count of %u reached"): the kernel hotdrops the packet.
+        if (table.buckets.size >= table.max) {
+          hotdrop.dropped = true;
+          hotdrop.reason = `hashlimit table ${table.name} is full (--hashlimit-htable-max ${table.max}), so a new source gets no entry and its packet is dropped whatever the rule says`;
+          return false;
+        }
       }
       bucket = { credit: table.cap, previous: now, expires: now + table.expireJiffies };
       table.buckets.set(key, bucket);
