@@ -45,6 +45,8 @@ export function checkRuleLoads(rule: Rule): void {
   if (rule.inInterface && NO_IN_INTERFACE.has(rule.chain)) refuse(`-i cannot be used in ${rule.chain}: the packet has no input interface`);
   const protocol = rule.protocol?.value;
   if (protocol !== undefined && /^\d+$/.test(protocol) && Number(protocol) > 255) refuse(`-p ${protocol}: protocol numbers go up to 255`);
+  // ip_tables.c icmp_match: checkentry ties the match to the protocol ("RULE_APPEND failed (Invalid argument)").
+  if (rule.matches.some((match) => match.module === "icmp") && (!(protocol === "icmp" || protocol === "1") || rule.protocol?.negated)) refuse("-m icmp needs -p icmp in the same rule");
   const target = rule.target;
   if (!target) return;
   const option = (name: string) => target.options.find((candidate) => candidate.name === name)?.args[0];

@@ -50,6 +50,13 @@ export const matchVocabulary: Readonly<Record<string, OptionArity>> = {
   },
   state: { state: 1 },
   comment: { comment: 1 },
+  iprange: { "src-range": 1, "dst-range": 1 },
+  length: { length: 1 },
+  pkttype: { "pkt-type": 1 },
+  addrtype: { "src-type": 1, "dst-type": 1, "limit-iface-in": 0, "limit-iface-out": 0 },
+  mark: { mark: 1 },
+  connmark: { mark: 1 },
+  helper: { helper: 1 },
 };
 
 /** Long spellings iptables accepts for the same option. */

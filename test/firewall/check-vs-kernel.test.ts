@@ -28,6 +28,22 @@ const wrap = (rules: string) => `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [
 /** One rule a case, or several lines where a command needs rules before it. */
 const cases = [
   "-A INPUT -p udp --dport 5060 -j REJECT --reject-with bogus",
+  // Header, mark and helper matches: what loads, what does not.
+  "-A INPUT -p udp -m icmp --icmp-type 8 -j DROP",
+  "-A INPUT -p icmp -m icmp --icmp-type echo-request -j DROP",
+  "-A INPUT -m iprange --src-range 10.0.0.9-10.0.0.5 -j DROP",
+  "-A INPUT -m iprange -j DROP",
+  "-A INPUT -m length --length 200:100 -j DROP",
+  "-A INPUT -m length --length 70000 -j DROP",
+  "-A INPUT -m length --length :50 -j DROP",
+  "-A INPUT -m addrtype --src-type FOO -j DROP",
+  "-A INPUT -m addrtype --dst-type local -j DROP",
+  "-A INPUT -m pkttype --pkt-type otherhost -j DROP",
+  "-A INPUT -m pkttype --pkt-type host -j DROP",
+  "-A INPUT -m mark --mark 0x100000000 -j DROP",
+  "-A INPUT -m mark ! --mark 0x1/0xff -j DROP",
+  "-A INPUT -m connmark --mark 2 -j DROP",
+  "-A INPUT -m helper --helper sip -j DROP",
   "-A INPUT -p udp --dport 5060 -j REJECT --reject-with icmp-port-unreachable",
   "-A INPUT -p udp --dport 5060 -j REJECT --reject-with port-unreach",
   "-A INPUT -p udp --dport 5060 -j REJECT --reject-with tcp-reset",

@@ -71,9 +71,9 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       ? generateRuleset(scenario.firewall.policy, { pbxAddress: scenario.pbx.address })
       : scenario.firewall.text;
   const ruleset = parseRuleset(rulesetText, scenario.firewall.kind === "ruleset" ? scenario.firewall.path : undefined);
-  const matchState: MatchState = { settings, tables: new Map() };
-  const firewall: CompiledFirewall = compileFirewall(ruleset, matchState);
   const placement = scenario.firewall.kind === "policy" ? scenario.firewall.policy.placement : "host";
+  const matchState: MatchState = { settings, tables: new Map(), localAddresses: placement === "host" ? [parseIpv4(scenario.pbx.address)] : [] };
+  const firewall: CompiledFirewall = compileFirewall(ruleset, matchState);
   const inboundHook = placement === "host" ? "INPUT" : "FORWARD";
   const outboundHook = placement === "host" ? "OUTPUT" : "FORWARD";
   const conntrack = new ConntrackTable(settings);

@@ -2,6 +2,8 @@ import type { MatchFactory } from "./match.js";
 import { commentMatch } from "./matches/comment.js";
 import { conntrackMatch, stateMatch } from "./matches/conntrack.js";
 import { hashlimitMatch } from "./matches/hashlimit.js";
+import { addrtypeMatch, icmpMatch, iprangeMatch, lengthMatch, pkttypeMatch } from "./matches/header-matches.js";
+import { connmarkMatch, helperMatch, markMatch } from "./matches/mark-matches.js";
 import { limitMatch } from "./matches/limit.js";
 import { multiportMatch } from "./matches/multiport.js";
 import { recentMatch } from "./matches/recent.js";
@@ -22,4 +24,12 @@ export const matchFactories: Readonly<Record<string, MatchFactory>> = {
   limit: limitMatch,
   conntrack: conntrackMatch,
   state: stateMatch,
+  iprange: iprangeMatch,
+  length: lengthMatch,
+  pkttype: pkttypeMatch,
+  addrtype: addrtypeMatch,
+  icmp: icmpMatch,
+  mark: markMatch,
+  connmark: connmarkMatch,
+  helper: helperMatch,
 };

@@ -36,6 +36,8 @@ export interface MatchState {
   readonly settings: KernelSettings;
   /** Per-module shared tables, keyed by the module's own naming (e.g. recent list name). */
   readonly tables: Map<string, unknown>;
+  /** The firewall host's own addresses besides 127/8 (addrtype LOCAL): the PBX's when the firewall runs on it. */
+  readonly localAddresses?: readonly number[];
 }
 
 /**

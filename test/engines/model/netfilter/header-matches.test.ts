@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { judgeInKernel, judgeInModel, kernelOracleHere, kernelOracleProblem, type OracleOutcome, type OracleSend } from "../../../helpers/kernel-oracle.js";
+
+/**
+ * Matches published anti-scanner rulesets use beside recent and hashlimit:
+ * each case's rules and datagrams judged by the model, against what the
+ * kernel decided for them (written down here, and rechecked in a network
+ * namespace wherever root and unshare are there).
+ */
+const required = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
+if (!kernelOracleHere && !required) console.log(`skipping the kernel half of the header match checks: ${kernelOracleProblem || "it needs root, unshare and iptables"}`);
+
+const UDP = "-A INPUT -p udp --dport 5060";
+const cases: Array<{ name: string; rules: string; sends: OracleSend[]; kernel: OracleOutcome }> = [
+  {
+    name: "iprange: --src-range and ! --dst-range",
+    rules: `${UDP} -m iprange --src-range 10.0.0.5-10.0.0.9 -j DROP\n${UDP} -m iprange ! --dst-range 198.51.100.0-198.51.100.20 -j DROP`,
+    sends: [{ src: "10.0.0.4" }, { src: "10.0.0.5" }, { src: "10.0.0.9" }, { src: "10.0.0.10" }, { src: "10.0.0.4", dst: "127.0.0.1" }],
+    kernel: { delivered: [true, false, false, true, false], counted: [2, 1] },
+  },
+  {
+    name: "length: the IP datagram's total length, a range and a negated open range",
+    rules: `${UDP} -m length --length 0:60 -j DROP\n${UDP} -m length ! --length 100: -j DROP`,
+    sends: [{ src: "10.0.0.1", payload: "x".repeat(20) }, { src: "10.0.0.1", payload: "x".repeat(50) }, { src: "10.0.0.1", payload: "x".repeat(100) }, { src: "10.0.0.1", payload: "x".repeat(72) }],
+    kernel: { delivered: [false, false, true, true], counted: [1, 1] },
+  },
+  {
+    name: "pkttype and addrtype: unicast frames, the host's own addresses are LOCAL",
+    rules: [
+      `${UDP} -m pkttype --pkt-type broadcast -j DROP`,
+      `${UDP} -m pkttype ! --pkt-type unicast -j DROP`,
+      `${UDP} -m addrtype --src-type LOCAL -j DROP`,
+      `${UDP} -m addrtype ! --dst-type LOCAL -j DROP`,
+      `${UDP} -m addrtype --src-type UNICAST,BROADCAST -j ACCEPT`,
+    ].join("\n"),
+    sends: [{ src: "10.0.0.1" }, { src: "127.0.0.5" }, { src: "198.51.100.10" }, { src: "10.0.0.2", dst: "127.0.0.1" }],
+    kernel: { delivered: [true, false, false, true], counted: [0, 0, 2, 0, 2] },
+  },
+  {
+    name: "mark, connmark and helper: nothing marks the packets or opened their connections by a helper",
+    rules: [`${UDP} -m mark --mark 0x1 -j DROP`, `${UDP} -m connmark --mark 0x0 -m helper --helper sip -j DROP`, `${UDP} -m helper ! --helper sip -m mark --mark 0x0/0xff -j DROP`].join("\n"),
+    sends: [{ src: "10.0.0.1" }, { src: "10.0.0.2" }],
+    kernel: { delivered: [false, false], counted: [0, 0, 2] },
+  },
+  {
+    name: "icmp: an ICMP type never matches a SIP datagram",
+    rules: `-A INPUT -p icmp -m icmp --icmp-type 8 -j DROP\n-A INPUT -p icmp -m icmp ! --icmp-type any -j DROP\n${UDP} -j ACCEPT`,
+    sends: [{ src: "10.0.0.1" }],
+    kernel: { delivered: [true], counted: [0, 0, 1] },
+  },
+];
+
+describe("header, mark and helper matches", () => {
+  for (const { name, rules, sends, kernel } of cases) {
+    it(`model: ${name}`, () => {
+      const model = judgeInModel(rules, sends);
+      expect({ delivered: model.delivered, counted: model.counted }).toEqual(kernel);
+    });
+    it.runIf(kernelOracleHere || required)(`kernel: ${name}`, () => {
+      expect(kernelOracleHere, `SLAMLAB_REQUIRE_DOCKER=1 but no iptables in a network namespace: ${kernelOracleProblem}`).toBe(true);
+      expect(judgeInKernel(rules, sends)).toEqual(kernel);
+    });
+  }
+});

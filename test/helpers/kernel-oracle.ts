@@ -1,0 +1,90 @@
+import { spawnSync } from "node:child_process";
+import { expect } from "vitest";
+import { parseIpv4 } from "../../src/net/address.js";
+import { firewallOf, HZ, PBX, udpPacket } from "./firewall.js";
+
+/**
+ * The kernel as an oracle for the filter table, without Docker: a network
+ * namespace whose loopback holds the PBX's address, the rules loaded with
+ * iptables-restore, datagrams sent from raw sockets with any source address,
+ * and for each one whether it reached a socket, then the rules' counters.
+ * Needs root and unshare; kernelOracleHere says whether this machine has them.
+ */
+const probe = spawnSync("unshare", ["--net", "iptables", "-S"], { encoding: "utf8" });
+export const kernelOracleHere = probe.status === 0;
+export const kernelOracleProblem = (probe.stderr || String(probe.error ?? "")).trim();
+
+export interface OracleSend {
+  readonly src: string;
+  readonly dst?: string;
+  readonly sport?: number;
+  readonly dport?: number;
+  readonly payload?: string;
+  readonly ttl?: number;
+  /** Seconds after the first packet. */
+  readonly at?: number;
+}
+
+export interface OracleOutcome {
+  /** Per packet: did it reach the socket. */
+  readonly delivered: boolean[];
+  /** Packets each INPUT rule counted, in order. */
+  readonly counted: number[];
+}
+
+const filterTable = (inputRules: string) => `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${inputRules.trim()}\nCOMMIT\n`;
+const filled = (send: OracleSend) => ({ dst: PBX, sport: 5060, dport: 5060, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\n\r\n", ttl: 64, at: 0, ...send });
+
+/** The same rules and datagrams in the model: INPUT, the PBX's address local. */
+export function judgeInModel(inputRules: string, sends: readonly OracleSend[]): OracleOutcome & { comments: string[] } {
+  const firewall = firewallOf(inputRules, {}, "", [parseIpv4(PBX)]);
+  const judged = sends.map(filled).map((send) => firewall.judge(udpPacket(send.src, send.payload, send), Math.floor(send.at * HZ)));
+  return {
+    delivered: judged.map((judgement) => judgement.accepted),
+    counted: firewall
+      .counters()
+      .filter((counter) => counter.chain === "INPUT" && counter.index > 0)
+      .map((counter) => counter.packets),
+    comments: judged.map((judgement) => judgement.rule.comment ?? ""),
+  };
+}
+
+const SENDER = `
+import json, socket, struct, sys, time
+sends = json.loads(sys.argv[1])
+receivers = {}
+for port in sorted({send["dport"] for send in sends}):
+    r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("0.0.0.0", port)); r.settimeout(0.15); receivers[port] = r
+raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+def checksum(b):
+    t = sum(struct.unpack("!%dH" % (len(b) // 2), b)); t = (t >> 16) + (t & 0xffff); t += t >> 16; return (~t) & 0xffff
+start = time.monotonic(); delivered = []
+for i, send in enumerate(sends):
+    time.sleep(max(0, start + send["at"] - time.monotonic()))
+    payload = send["payload"].encode("latin-1")
+    udp = struct.pack("!HHHH", send["sport"], send["dport"], 8 + len(payload), 0) + payload
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, send["ttl"], 17, 0, socket.inet_aton(send["src"]), socket.inet_aton(send["dst"]))
+    raw.sendto(header[:10] + struct.pack("!H", checksum(header)) + header[12:] + udp, (send["dst"], 0))
+    try:
+        receivers[send["dport"]].recvfrom(70000); delivered.append(True)
+    except socket.timeout:
+        delivered.append(False)
+print(json.dumps(delivered))
+`;
+
+/** The rules and datagrams in the kernel, in a throwaway network namespace. */
+export function judgeInKernel(inputRules: string, sends: readonly OracleSend[]): OracleOutcome {
+  const quote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
+  const script = [
+    "set -e",
+    "ip link set lo up",
+    `ip addr add ${PBX}/32 dev lo`,
+    `iptables-restore <<'RULES'\n${filterTable(inputRules)}RULES`,
+    `python3 -c ${quote(SENDER)} ${quote(JSON.stringify(sends.map(filled)))}`,
+    "iptables -L INPUT -v -x -n | awk 'NR>2 {print $1}'",
+  ].join("\n");
+  const ran = spawnSync("unshare", ["--net", "bash", "-c", script], { encoding: "utf8", timeout: 60_000 });
+  expect(ran.status, ran.stderr).toBe(0);
+  const [delivered, ...counted] = ran.stdout.trim().split("\n");
+  return { delivered: JSON.parse(delivered!) as boolean[], counted: counted.map(Number) };
+}
