@@ -117,7 +117,9 @@ export class DockerEngine implements Engine {
     // creation was already on its way to dockerd during the first.
     let lock: LabLock | null = null;
     let heartbeat: NodeJS.Timeout | undefined;
+    let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
+      stopping = true;
       process.stderr.write(`\nslamlab: ${signal}: stopping run ${runId} and removing its lab\n`);
       const clean = async () => {
         clearInterval(heartbeat);
@@ -270,6 +272,11 @@ export class DockerEngine implements Engine {
         artifacts,
         ...(packets ? { packets } : {}),
       };
+    } catch (error) {
+      // Removing the lab under a starting run fails its next step ("no such network"): that is the
+      // interruption, not a bug. The signal's cleanup ends the process once the lab is gone.
+      if (stopping) return await new Promise<never>(() => undefined);
+      throw error;
     } finally {
       clearInterval(heartbeat);
       lock.release();
