@@ -57,6 +57,18 @@ export const matchVocabulary: Readonly<Record<string, OptionArity>> = {
   mark: { mark: 1 },
   connmark: { mark: 1 },
   helper: { helper: 1 },
+  set: {
+    "match-set": 2,
+    "return-nomatch": 0,
+    "update-counters": 0,
+    "update-subcounters": 0,
+    "packets-eq": 1,
+    "packets-lt": 1,
+    "packets-gt": 1,
+    "bytes-eq": 1,
+    "bytes-lt": 1,
+    "bytes-gt": 1,
+  },
 };
 
 /** Long spellings iptables accepts for the same option. */
@@ -83,6 +95,7 @@ export const targetVocabulary: Readonly<Record<string, OptionArity>> = {
     "log-macdecode": 0,
   },
   NFLOG: { "nflog-group": 1, "nflog-prefix": 1, "nflog-range": 1, "nflog-size": 1, "nflog-threshold": 1 },
+  SET: { "add-set": 2, "del-set": 2, "map-set": 2, exist: 0, timeout: 1, "map-mark": 0, "map-prio": 0, "map-queue": 0 },
 };
 
 /** Built-in chains of each table, as the kernel registers them. */

@@ -17,7 +17,7 @@ export interface MatchSpec {
   readonly options: readonly RuleOption[];
 }
 
-export type BuiltinTarget = "ACCEPT" | "DROP" | "REJECT" | "RETURN" | "LOG" | "NFLOG";
+export type BuiltinTarget = "ACCEPT" | "DROP" | "REJECT" | "RETURN" | "LOG" | "NFLOG" | "SET";
 
 export interface TargetSpec {
   /** Built-in target, or "jump"/"goto" to a user chain. */

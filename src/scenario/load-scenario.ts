@@ -4,6 +4,7 @@ import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import { deepMerge, resolvePolicy } from "../firewall/builtin-policies.js";
 import { describeIssues, yamlValueProblem } from "../firewall/describe-issues.js";
+import { parseIpsetSave } from "../firewall/ipset.js";
 import { parseRuleset } from "../firewall/parse-ruleset.js";
 import type { FirewallSpec, Scenario } from "./scenario.js";
 import { ScenarioError } from "./scenario.js";
@@ -121,7 +122,18 @@ function resolveFirewall(file: string, document: ScenarioDocument, variant: Vari
       throw new ScenarioError("RULESET_NOT_READABLE", (error as Error).message);
     }
     parseRuleset(text, path); // fails here, with the ruleset's line, rather than mid-run
-    return { kind: "ruleset", path, text };
+    const ipsetPath = document.firewall.ipset;
+    if (ipsetPath === undefined) return { kind: "ruleset", path, text };
+    const ipset = resolve(dirname(file), ipsetPath);
+    if (!existsSync(ipset)) throw new ScenarioError("IPSET_NOT_FOUND", `${file}: firewall.ipset: ${ipsetPath} does not exist (paths are relative to the scenario file)`);
+    let ipsetText: string;
+    try {
+      ipsetText = readTextInput(ipset, `an ipset save file (${file}: firewall.ipset)`);
+    } catch (error) {
+      throw new ScenarioError("IPSET_NOT_READABLE", (error as Error).message);
+    }
+    parseIpsetSave(ipsetText, ipset);
+    return { kind: "ruleset", path, text, ipset: { path: ipset, text: ipsetText } };
   }
   const base = document.firewall.policy;
   let ref = base;

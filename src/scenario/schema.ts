@@ -228,10 +228,19 @@ const firewallSchema = z
     policy: policyRef.optional().describe("Built-in policy name, or fields merged over the default policy."),
     /** An iptables-save file the user already runs, relative to the scenario file. */
     ruleset: z.string().min(1).optional().describe("An iptables-save file the user already runs, relative to the scenario file."),
+    /** An `ipset save` file with the sets the ruleset's -m set and SET rules name, relative to the scenario file. */
+    ipset: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("An `ipset save` file with the sets the ruleset's -m set and SET rules name (hash:ip, hash:net, hash:ip,port, bitmap:port), relative to the scenario file."),
   })
   .strict()
   .refine((f) => (f.policy === undefined) !== (f.ruleset === undefined), {
     message: "give exactly one of firewall.policy or firewall.ruleset",
+  })
+  .refine((f) => f.ipset === undefined || f.ruleset !== undefined, {
+    message: "firewall.ipset goes with firewall.ruleset (a generated policy uses no sets)",
   });
 
 const variantSchema = z

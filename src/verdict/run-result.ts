@@ -9,6 +9,10 @@ export interface RunResult {
   readonly seed: number;
   /** The ruleset text the firewall ran. */
   readonly rulesetText: string;
+  /** The `ipset save` text of the sets the ruleset names, when it names any; loaded before the ruleset. */
+  readonly ipsetText?: string;
+  /** The firewall host's own addresses (addrtype LOCAL): the PBX's when the firewall runs on it. */
+  readonly localAddresses?: readonly string[];
   /** Every verdict, unless the run was told not to keep them (RunOptions.keepVerdicts false): then empty, and `outcomes` holds what they added up to. */
   readonly verdicts: readonly Verdict[];
   /** Packets judged; verdicts.length when verdicts were kept. */

@@ -114,6 +114,21 @@ describe("what a user can cause is exit 2 with where it is, never exit 4", () =>
     expect((await run("firewall", "check", file("fifteen.rules", deepChains(15)))).code).toBe(0);
   });
 
+  it("a ruleset's sets: firewall check --ipset reads them; a set no file creates, or a bad ipset line, is exit 2 with the file and line", async () => {
+    const rules = file("sets.rules", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp -m set --match-set f2b-asterisk src -j DROP\nCOMMIT\n");
+    const sets = file("sets.ipset", "create f2b-asterisk hash:ip family inet hashsize 1024 maxelem 65536 timeout 600\nadd f2b-asterisk 198.18.66.1 timeout 300\n");
+    const checked = await run("firewall", "check", rules, "--ipset", sets);
+    expect(checked.code, checked.stderr).toBe(0);
+    expect(checked.stdout).toMatch(/sets\.ipset: 1 sets\n[\s\S]*the model engine can run this ruleset/);
+    const missing = await run("firewall", "check", rules);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/sets\.rules: line 3: set f2b-asterisk does not exist .*--ipset FILE/);
+    const bad = await run("firewall", "check", rules, "--ipset", file("bad.ipset", "create f2b-asterisk hash:ip timeout 600\nadd f2b-asterisk 198.18.66.x\n"));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/bad\.ipset: line 2: set f2b-asterisk \(hash:ip\): "198\.18\.66\.x" is not an IPv4 address/);
+    expect(bad.stderr).not.toMatch(/bug in slamlab/);
+  });
+
   it("a match error in a ruleset names the file as well as the line", async () => {
     const { code, stderr } = await run("firewall", "check", file("hashlimit.rules", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m hashlimit --hashlimit-above 5/sec -j DROP\nCOMMIT\n"));
     expect(code).toBe(2);

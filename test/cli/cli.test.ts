@@ -323,6 +323,18 @@ describe("slamlab capture", () => {
     expect((await run("capture", "inspect", capture, "--policy", "strict", "--ruleset", rules)).code).toBe(2);
   });
 
+  it("inspect judges a capture with a ruleset whose sets come from an ipset save file (--ipset)", async () => {
+    const capture = join(root, "captures", "synth-svwar.pcap");
+    const rules = join(work, "banned.rules");
+    writeFileSync(rules, "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp -m set --match-set f2b-asterisk src -j REJECT\nCOMMIT\n");
+    const sets = join(work, "banned.ipset");
+    writeFileSync(sets, "create f2b-asterisk hash:ip family inet hashsize 1024 maxelem 65536 timeout 600\nadd f2b-asterisk 198.18.66.6 timeout 300\n");
+    const judged = await run("capture", "inspect", capture, "--ruleset", rules, "--ipset", sets);
+    expect(judged.code, judged.stderr).toBe(0);
+    expect(judged.stdout).toMatch(/198\.18\.66\.6 .*SLAMMING: blocked at its request 1,/);
+    expect((await run("capture", "inspect", capture, "--ipset", sets)).stderr).toContain("--ipset goes with --ruleset");
+  });
+
   it("inspect refuses a file that is not a capture, with exit 2 and the magic it found", async () => {
     const { code, stderr } = await run("capture", "inspect", join(root, "package.json"));
     expect(code).toBe(2);

@@ -26,9 +26,10 @@ export function udpPacket(src: string, payload = "REGISTER sip:198.51.100.10 SIP
 }
 
 /** INPUT rules (iptables-save syntax, without the table wrapper) compiled as the model runs them. */
-export function firewallOf(inputRules: string, settings: Partial<KernelSettings> = {}, extraChains = "", localAddresses: readonly number[] = []) {
+export function firewallOf(inputRules: string, settings: Partial<KernelSettings> = {}, extraChains = "", localAddresses: readonly number[] = [], prepare?: (state: MatchState) => void) {
   const text = `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${extraChains}${inputRules.trim()}\nCOMMIT\n`;
   const state: MatchState = { settings: { ...defaultKernelSettings, ...settings }, tables: new Map(), localAddresses };
+  prepare?.(state);
   const firewall = compileFirewall(parseRuleset(text, "test.rules"), state);
   return {
     state,

@@ -1,7 +1,9 @@
 import { spawnSync } from "node:child_process";
 import { expect } from "vitest";
 import { parseIpv4 } from "../../src/net/address.js";
-import { firewallOf, HZ, PBX, udpPacket } from "./firewall.js";
+import { loadIpsets } from "../../src/engines/model/netfilter/matches/set.js";
+import { parseIpsetSave } from "../../src/firewall/ipset.js";
+import { firewallOf, HZ, PBX, START, udpPacket } from "./firewall.js";
 
 /**
  * The kernel as an oracle for the filter table, without Docker: a network
@@ -36,8 +38,10 @@ const filterTable = (inputRules: string) => `*filter\n:INPUT ACCEPT [0:0]\n:FORW
 const filled = (send: OracleSend) => ({ dst: PBX, sport: 5060, dport: 5060, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\n\r\n", ttl: 64, at: 0, ...send });
 
 /** The same rules and datagrams in the model: INPUT, the PBX's address local. */
-export function judgeInModel(inputRules: string, sends: readonly OracleSend[]): OracleOutcome & { comments: string[] } {
-  const firewall = firewallOf(inputRules, {}, "", [parseIpv4(PBX)]);
+export function judgeInModel(inputRules: string, sends: readonly OracleSend[], ipset?: string): OracleOutcome & { comments: string[] } {
+  const firewall = firewallOf(inputRules, {}, "", [parseIpv4(PBX)], (state) => {
+    if (ipset !== undefined) loadIpsets(state, parseIpsetSave(ipset, "test.ipset"), START);
+  });
   const judged = sends.map(filled).map((send) => firewall.judge(udpPacket(send.src, send.payload, send), Math.floor(send.at * HZ)));
   return {
     delivered: judged.map((judgement) => judgement.accepted),
@@ -73,12 +77,13 @@ print(json.dumps(delivered))
 `;
 
 /** The rules and datagrams in the kernel, in a throwaway network namespace. */
-export function judgeInKernel(inputRules: string, sends: readonly OracleSend[]): OracleOutcome {
+export function judgeInKernel(inputRules: string, sends: readonly OracleSend[], ipset?: string): OracleOutcome {
   const quote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
   const script = [
     "set -e",
     "ip link set lo up",
     `ip addr add ${PBX}/32 dev lo`,
+    ...(ipset !== undefined ? [`ipset restore <<'SETS'\n${ipset.trim()}\nSETS`] : []),
     `iptables-restore <<'RULES'\n${filterTable(inputRules)}RULES`,
     `python3 -c ${quote(SENDER)} ${quote(JSON.stringify(sends.map(filled)))}`,
     "iptables -L INPUT -v -x -n | awk 'NR>2 {print $1}'",

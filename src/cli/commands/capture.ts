@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import { readTextInput } from "../../input/read-text-input.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { compileFirewall } from "../../engines/model/netfilter/interpreter.js";
+import { firewallState } from "../../engines/model/netfilter/firewall-state.js";
 import { defaultKernelSettings } from "../../engines/model/kernel-settings.js";
 import { isCanonicalIpv4 } from "../../net/address.js";
 import { readPolicy } from "./read-policy.js";
@@ -45,17 +46,20 @@ export function registerCaptureCommand(program: Command): void {
     .option("--policy <name|file>", "judge the requests with this policy (built-in name or policy file; default: default)")
     .option("--ruleset <file>", "judge the requests with your own iptables-save file instead")
     .option("--pbx <address>", "with --ruleset: the address your rules protect (default: each registrar in the capture)")
+    .option("--ipset <file>", "with --ruleset: the `ipset save` file with the sets your rules name")
     .option("--json [file]", "the summary as JSON (documented fields), to standard output or a file")
     .addHelpText("after", "\nExample: slamlab capture inspect attack.pcap --ruleset /etc/iptables/rules.v4 --pbx 198.51.100.10 --json")
-    .action(async (file: string, options: { allowTruncated?: boolean; policy?: string; ruleset?: string; pbx?: string; json?: string | boolean }) => {
+    .action(async (file: string, options: { allowTruncated?: boolean; policy?: string; ruleset?: string; pbx?: string; ipset?: string; json?: string | boolean }) => {
       if (options.policy !== undefined && options.ruleset !== undefined) throw new CommandLineError("give --policy or --ruleset, not both");
       if (options.pbx !== undefined && !isCanonicalIpv4(options.pbx)) throw new CommandLineError(`--pbx ${JSON.stringify(options.pbx)}: expected an IPv4 address a.b.c.d`);
       if (options.pbx !== undefined && options.ruleset === undefined) throw new CommandLineError("--pbx goes with --ruleset: a policy is generated for each registrar in the capture");
+      if (options.ipset !== undefined && options.ruleset === undefined) throw new CommandLineError("--ipset goes with --ruleset: a generated policy uses no sets");
       const jsonFile = typeof options.json === "string" ? options.json : undefined;
-      const outputs = jsonFile ? planOutputs([{ flag: "--json", path: jsonFile }], [file, ...(options.ruleset ? [options.ruleset] : []), ...(options.policy && existsSync(options.policy) ? [options.policy] : [])]) : [];
+      const outputs = jsonFile ? planOutputs([{ flag: "--json", path: jsonFile }], [file, ...(options.ruleset ? [options.ruleset] : []), ...(options.ipset ? [options.ipset] : []), ...(options.policy && existsSync(options.policy) ? [options.policy] : [])]) : [];
       // Read and checked before the capture, so a typo in the rules fails at once.
       const rulesetText = options.ruleset === undefined ? null : readTextInput(options.ruleset, "an iptables-save file");
-      if (rulesetText !== null) compileFirewall(parseRuleset(rulesetText, options.ruleset), { settings: defaultKernelSettings, tables: new Map() });
+      const ipset = options.ipset === undefined ? undefined : { path: options.ipset, text: readTextInput(options.ipset, "an ipset save file") };
+      if (rulesetText !== null) compileFirewall(parseRuleset(rulesetText, options.ruleset), firewallState(defaultKernelSettings, options.pbx ? [options.pbx] : [], ipset));
       const policy = rulesetText === null ? readPolicy(options.policy ?? "default") : null;
       const summary = await inspectCapture(file, { allowTruncated: options.allowTruncated === true });
       // Each request is judged with the capture's own timing, by the user's rules or a policy per registrar.
@@ -64,7 +68,7 @@ export function registerCaptureCommand(program: Command): void {
       for (const server of judges) {
         const toServer = summary.sipRequests.filter((request) => (options.pbx !== undefined || request.dst === server) && request.ip !== null);
         const rules = rulesetText ?? generateRuleset(policy!.policy, { pbxAddress: server });
-        for (const [source, drop] of firstDrops(rules, server, toServer.map((request) => ({ timestampNs: request.timestampNs, src: request.src, ip: request.ip! })))) {
+        for (const [source, drop] of firstDrops(rules, server, toServer.map((request) => ({ timestampNs: request.timestampNs, src: request.src, ip: request.ip! })), ipset)) {
           const known = drops.get(source);
           if (!known || drop.atNs < known.atNs) drops.set(source, drop);
         }

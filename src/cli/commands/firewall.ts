@@ -6,6 +6,8 @@ import { readTextInput } from "../../input/read-text-input.js";
 import { generateScript } from "../../firewall/generate-script.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { compileFirewall } from "../../engines/model/netfilter/interpreter.js";
+import { firewallState } from "../../engines/model/netfilter/firewall-state.js";
+import { parseIpsetSave } from "../../firewall/ipset.js";
 import { defaultKernelSettings } from "../../engines/model/kernel-settings.js";
 import { isCanonicalIpv4 } from "../../net/address.js";
 import { planOutputs, writeOutputs } from "../../report/output-files.js";
@@ -43,10 +45,13 @@ export function registerFirewallCommand(program: Command): void {
     .command("check")
     .description("parse an iptables-save file and report whether the model engine can run it")
     .argument("<file>", "iptables-save / iptables-restore text")
-    .addHelpText("after", "\nExample: iptables-save > rules.v4 && slamlab firewall check rules.v4")
-    .action((file: string) => {
+    .option("--ipset <file>", "the `ipset save` file with the sets the rules name (-m set, SET)")
+    .addHelpText("after", "\nExample: iptables-save > rules.v4 && ipset save > sets.ipset && slamlab firewall check rules.v4 --ipset sets.ipset")
+    .action((file: string, options: { ipset?: string }) => {
       const ruleset = parseRuleset(readTextInput(file, "an iptables-save / iptables-restore file"), file);
-      compileFirewall(ruleset, { settings: defaultKernelSettings, tables: new Map() });
+      const ipset = options.ipset === undefined ? undefined : { path: options.ipset, text: readTextInput(options.ipset, "an ipset save file") };
+      compileFirewall(ruleset, firewallState(defaultKernelSettings, [], ipset));
+      if (ipset) process.stdout.write(`${ipset.path}: ${parseIpsetSave(ipset.text, ipset.path).size} sets\n`);
       for (const table of ruleset.tables.values()) {
         const rules = [...table.chains.values()].reduce((sum, chain) => sum + chain.rules.length, 0);
         process.stdout.write(`${file}: table ${table.name}: ${table.chains.size} chains, ${rules} rules\n`);

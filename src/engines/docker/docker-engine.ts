@@ -22,7 +22,7 @@ import { instrumentRuleset, VERDICT_GROUP } from "./instrument-ruleset.js";
 import { joinVerdicts } from "./join-verdicts.js";
 import { buildLabImage, silentProgress, type ImageProgress } from "./lab-image.js";
 import { planTopology } from "./lab-topology.js";
-import { startLab, VERDICT_BUFFER_BYTES } from "./lab.js";
+import { addIpsetEntries, startLab, VERDICT_BUFFER_BYTES } from "./lab.js";
 import { extensionsConfig, pjsipConfig } from "./pjsip-config.js";
 import { mayAimWithinJiffies } from "../planned-send-time.js";
 import { runStartAfter, wallClockMovedMs } from "./run-start.js";
@@ -168,6 +168,7 @@ export class DockerEngine implements Engine {
       }
       await waitForRunnerFiles(lab.out, [...sourcesBySite.keys()], readyFile, Date.now() + READY_TIMEOUT_MS, 10, `the traffic containers were not ready after ${READY_TIMEOUT_MS / 1000} s`);
       const runnersReadyMs = performance.now() - wallStart - labStartMs;
+      await addIpsetEntries(lab, scenario);
       const start = runStartAfter(START_SLACK_MS, 1_000_000 / defaultKernelSettings.hz);
       const t0EpochMs = start.epochMs;
       // Renamed into place: a runner polling for it never reads half of it.
@@ -263,6 +264,8 @@ export class DockerEngine implements Engine {
         variant: scenario.variant,
         seed,
         rulesetText,
+        ...(scenario.firewall.kind === "ruleset" && scenario.firewall.ipset ? { ipsetText: scenario.firewall.ipset.text } : {}),
+        localAddresses: scenario.firewall.kind === "policy" && scenario.firewall.policy.placement === "router" ? [] : [scenario.pbx.address],
         verdicts,
         events: events.sort((a, b) => a.atUs - b.atUs),
         agentsBySource,

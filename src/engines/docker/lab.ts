@@ -125,6 +125,15 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       placement === "host"
         ? await base("firewall").withNetworkMode(`container:${pbx.getId()}`).withAddedCapabilities("NET_ADMIN", "NET_RAW").start()
         : router;
+    // The sets the ruleset names exist before it loads; their entries come just before time 0 (addIpsetEntries),
+    // so their timeouts count from where the model's do.
+    const ipset = options.scenario.firewall.kind === "ruleset" ? options.scenario.firewall.ipset : undefined;
+    if (ipset) {
+      await writeFile(join(out, "ipset-create"), ipsetLines(ipset.text, "create"));
+      await writeFile(join(out, "ipset-add"), ipsetLines(ipset.text, "add"));
+      const created = await firewall.exec(["sh", "-c", "ipset restore < /out/ipset-create"]);
+      if (created.exitCode !== 0) throw new RulesetError("RULESET_REJECTED", `ipset restore rejected ${ipset.path} (exit ${created.exitCode}): ${(created.stderr || created.output).trim()}`);
+    }
     await writeFile(join(out, "ruleset.rules"), options.rulesetText);
     const restore = await firewall.exec(["sh", "-c", "iptables-restore < /out/ruleset.rules"]);
     if (restore.exitCode !== 0) {
@@ -217,4 +226,19 @@ async function waitFor(container: StartedTestContainer, check: string, what: str
   }
   const log = await container.exec(["sh", "-c", "tail -5 /out/*.log 2>/dev/null"]);
   throw new EngineUnavailableError("DOCKER_SETUP", `${what} did not come up within ${timeoutMs / 1000} s in ${container.getName()}: ${log.output.trim().slice(0, 500)}`);
+}
+
+/** The create or the add lines of an `ipset save` text. */
+function ipsetLines(text: string, command: "create" | "add"): string {
+  return `${text
+    .split(/\r?\n/)
+    .filter((line) => line.trim().split(/\s+/)[0] === command)
+    .join("\n")}\n`;
+}
+
+/** Fills the sets with the ipset file's entries: just before time 0, so their timeouts run from there. */
+export async function addIpsetEntries(lab: { readonly firewall: { exec(command: string[]): Promise<{ exitCode: number; output: string; stderr?: string }> } }, scenario: Scenario): Promise<void> {
+  if (scenario.firewall.kind !== "ruleset" || !scenario.firewall.ipset) return;
+  const added = await lab.firewall.exec(["sh", "-c", "ipset restore < /out/ipset-add"]);
+  if (added.exitCode !== 0) throw new RulesetError("RULESET_REJECTED", `ipset restore rejected the entries of ${scenario.firewall.ipset.path} (exit ${added.exitCode}): ${(added.stderr || added.output).trim()}`);
 }

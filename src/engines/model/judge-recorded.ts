@@ -5,7 +5,7 @@ import type { RunResult } from "../../verdict/run-result.js";
 import { ConntrackTable, contextAfterConntrack } from "./conntrack.js";
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
 import { compileFirewall } from "./netfilter/interpreter.js";
-import type { MatchState } from "./netfilter/match.js";
+import { firewallState } from "./netfilter/firewall-state.js";
 import { describeMatchState } from "./netfilter/describe-state.js";
 
 export interface JudgeOptions {
@@ -39,7 +39,7 @@ export interface RecordedJudgement {
 export function judgeRecorded(result: RunResult, placement: "host" | "router", kernel: Partial<KernelSettings> = {}, options: JudgeOptions = {}): RecordedJudgement[] {
   if (!result.packets) throw new Error("judgeRecorded needs the run's packets (RunOptions.keepPackets)");
   const settings = { ...defaultKernelSettings, ...kernel };
-  const state: MatchState = { settings, tables: new Map() };
+  const state = firewallState(settings, result.localAddresses ?? [], result.ipsetText === undefined ? undefined : { path: "the run's ipset", text: result.ipsetText });
   const firewall = compileFirewall(parseRuleset(result.rulesetText, "recorded run"), state);
   const conntrack = new ConntrackTable(settings);
   const phaseUs = options.jiffyPhaseUs ?? 0;

@@ -3,7 +3,8 @@ import { decodeIpv4, rewriteIpv4 } from "../../net/ipv4.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { defaultKernelSettings } from "./kernel-settings.js";
 import { compileFirewall } from "./netfilter/interpreter.js";
-import { newPacketContext, type MatchState } from "./netfilter/match.js";
+import { firewallState } from "./netfilter/firewall-state.js";
+import { newPacketContext } from "./netfilter/match.js";
 
 export interface TimedDatagram {
   readonly timestampNs: bigint;
@@ -18,8 +19,8 @@ export interface TimedDatagram {
  * dropped request: a quick "would this have been blocked" for `capture
  * inspect`. No PBX answers and no conntrack: replay a scenario for that.
  */
-export function firstDrops(rulesetText: string, pbxAddress: string, requests: readonly TimedDatagram[]): Map<string, { atNs: bigint; index: number }> {
-  const state: MatchState = { settings: defaultKernelSettings, tables: new Map() };
+export function firstDrops(rulesetText: string, pbxAddress: string, requests: readonly TimedDatagram[], ipset?: { readonly path: string; readonly text: string }): Map<string, { atNs: bigint; index: number }> {
+  const state = firewallState(defaultKernelSettings, [pbxAddress], ipset);
   const firewall = compileFirewall(parseRuleset(rulesetText, "policy"), state);
   const dropped = new Map<string, { atNs: bigint; index: number }>();
   const sentBy = new Map<string, number>();

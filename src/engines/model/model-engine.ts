@@ -20,7 +20,8 @@ import { EventQueue } from "./event-queue.js";
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
 import { NatRouter } from "./nat-router.js";
 import { compileFirewall, type CompiledFirewall } from "./netfilter/interpreter.js";
-import type { MatchState, PacketContext } from "./netfilter/match.js";
+import { firewallState } from "./netfilter/firewall-state.js";
+import type { PacketContext } from "./netfilter/match.js";
 
 /** The lab's PBX-facing interface name, as the firewall's -i/-o see it. */
 const LAB_INTERFACE = "eth0";
@@ -72,7 +73,9 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       : scenario.firewall.text;
   const ruleset = parseRuleset(rulesetText, scenario.firewall.kind === "ruleset" ? scenario.firewall.path : undefined);
   const placement = scenario.firewall.kind === "policy" ? scenario.firewall.policy.placement : "host";
-  const matchState: MatchState = { settings, tables: new Map(), localAddresses: placement === "host" ? [parseIpv4(scenario.pbx.address)] : [] };
+  const localAddresses = placement === "host" ? [scenario.pbx.address] : [];
+  const ipsetText = scenario.firewall.kind === "ruleset" ? scenario.firewall.ipset?.text : undefined;
+  const matchState = firewallState(settings, localAddresses, scenario.firewall.kind === "ruleset" ? scenario.firewall.ipset : undefined);
   const firewall: CompiledFirewall = compileFirewall(ruleset, matchState);
   const inboundHook = placement === "host" ? "INPUT" : "FORWARD";
   const outboundHook = placement === "host" ? "OUTPUT" : "FORWARD";
@@ -243,6 +246,8 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     variant: scenario.variant,
     seed,
     rulesetText,
+    ...(ipsetText !== undefined ? { ipsetText } : {}),
+    localAddresses,
     verdicts,
     packetsJudged: judged,
     ...(tally ? { outcomes: tally.outcomes(agentsBySource, events) } : {}),

@@ -3,6 +3,7 @@ import type { Packet } from "../../../net/packet.js";
 import { RulesetError, type Negatable, type Rule, type RuleRef, type Ruleset } from "../../../firewall/ruleset.js";
 import { hotdropOf, type CompiledMatch, type MatchState, type PacketContext } from "./match.js";
 import { matchFactories } from "./match-registry.js";
+import { compileSetTarget } from "./matches/set.js";
 
 export type Hook = "INPUT" | "FORWARD" | "OUTPUT";
 
@@ -50,6 +51,8 @@ interface CompiledRule {
   readonly jumpTo: number; // chain index for Jump/Goto
   readonly judgement: Judgement;
   readonly counterSlot: number;
+  /** A non-terminal target's side effect (SET changes a set), run when the rule matches. */
+  readonly effect: ((packet: Packet, context: PacketContext) => void) | null;
 }
 
 interface InterfaceTest {
@@ -227,6 +230,7 @@ function compileFilterTable(ruleset: Ruleset, state: MatchState): CompiledFirewa
       byteCounts[rule.counterSlot]! += length;
       switch (rule.action) {
         case Action.None:
+          if (rule.effect) rule.effect(packet, context);
           continue;
         case Action.Accept:
         case Action.Drop:
@@ -322,6 +326,7 @@ function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, numb
   }
   const target = rule.target;
   let action = Action.None;
+  let effect: CompiledRule["effect"] = null;
   let jumpTo = -1;
   let targetName = "";
   if (target) {
@@ -338,6 +343,11 @@ function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, numb
       case "RETURN":
         action = Action.Return;
         targetName = "RETURN";
+        break;
+      case "SET":
+        action = Action.None;
+        targetName = "SET";
+        effect = compileSetTarget(target.options, state, { line: rule.line, text: rule.text });
         break;
       case "LOG":
       case "NFLOG":
@@ -371,5 +381,6 @@ function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, numb
     jumpTo,
     judgement: { accepted: action === Action.Accept, rule: ref },
     counterSlot,
+    effect,
   };
 }

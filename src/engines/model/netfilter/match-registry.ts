@@ -4,6 +4,7 @@ import { conntrackMatch, stateMatch } from "./matches/conntrack.js";
 import { hashlimitMatch } from "./matches/hashlimit.js";
 import { addrtypeMatch, icmpMatch, iprangeMatch, lengthMatch, pkttypeMatch } from "./matches/header-matches.js";
 import { connmarkMatch, helperMatch, markMatch } from "./matches/mark-matches.js";
+import { setMatch } from "./matches/set.js";
 import { limitMatch } from "./matches/limit.js";
 import { multiportMatch } from "./matches/multiport.js";
 import { recentMatch } from "./matches/recent.js";
@@ -32,4 +33,5 @@ export const matchFactories: Readonly<Record<string, MatchFactory>> = {
   mark: markMatch,
   connmark: connmarkMatch,
   helper: helperMatch,
+  set: setMatch,
 };

@@ -1,0 +1,175 @@
+import type { IpSetElement, IpSetSpec } from "../../../../firewall/ipset.js";
+import { RulesetError, type RuleOption } from "../../../../firewall/ruleset.js";
+import { prefixMask } from "../../../../net/address.js";
+import type { Packet } from "../../../../net/packet.js";
+import type { MatchFactory, MatchState, PacketContext } from "../match.js";
+import { MatchOptions } from "./match-options.js";
+
+/**
+ * ipset sets in the model (net/netfilter/ipset/ip_set_hash_*.c,
+ * ip_set_bitmap_port.c, xt_set.c): elements keyed as the kernel compares
+ * them, each with its expiry in jiffies (ip_set_timeout_set: now + N s; it
+ * lapses once jiffies pass it; 0 means permanent). Sets are shared by name
+ * across rules, as the kernel's are.
+ */
+interface RuntimeSet {
+  readonly spec: IpSetSpec;
+  /** Element key -> expiry in jiffies, or 0 for permanent. */
+  readonly entries: Map<string, number>;
+  /** hash:net: the prefix lengths present, most specific first, as the kernel tries them. */
+  readonly prefixes: number[];
+}
+
+const SETS_KEY = "ipset:sets";
+const PORT_PROTOCOLS = new Set([6, 17, 132, 136]);
+
+function setsOf(state: MatchState): Map<string, RuntimeSet> {
+  let sets = state.tables.get(SETS_KEY) as Map<string, RuntimeSet> | undefined;
+  if (!sets) {
+    sets = new Map();
+    state.tables.set(SETS_KEY, sets);
+  }
+  return sets;
+}
+
+const elementKey = (element: IpSetElement): string => {
+  switch (element.kind) {
+    case "ip":
+      return String(element.address);
+    case "net":
+      return `${element.address}/${element.prefix}`;
+    case "ip,port":
+      return `${element.address},${element.protocol}:${element.port}`;
+    case "port":
+      return String(element.port);
+  }
+};
+
+const expiryOf = (timeoutSeconds: number | null, now: number, hz: number) => (timeoutSeconds ? now + timeoutSeconds * hz : 0);
+const expired = (expiry: number, now: number) => expiry !== 0 && now > expiry;
+
+/** Loads the sets an `ipset restore` would create, as they stand at `now` (jiffies); before compiling the ruleset. */
+export function loadIpsets(state: MatchState, specs: ReadonlyMap<string, IpSetSpec>, now: number): void {
+  const sets = setsOf(state);
+  for (const spec of specs.values()) {
+    const set: RuntimeSet = { spec, entries: new Map(), prefixes: [] };
+    for (const entry of spec.entries) addElement(set, entry.element, expiryOf(entry.timeoutSeconds, now, state.settings.hz), true, now);
+    sets.set(spec.name, set);
+  }
+}
+
+function addElement(set: RuntimeSet, element: IpSetElement, expiry: number, exist: boolean, now: number): void {
+  const key = elementKey(element);
+  const current = set.entries.get(key);
+  // Without --exist, adding a live element fails (IPSET_ERR_EXIST) and leaves its timeout as it was.
+  if (current !== undefined && !expired(current, now) && !exist) return;
+  if (current === undefined && set.entries.size >= set.spec.maxelem) {
+    for (const [other, otherExpiry] of set.entries) if (expired(otherExpiry, now)) set.entries.delete(other);
+    if (set.entries.size >= set.spec.maxelem) return;
+  }
+  set.entries.set(key, expiry);
+  if (element.kind === "net" && !set.prefixes.includes(element.prefix)) {
+    set.prefixes.push(element.prefix);
+    set.prefixes.sort((a, b) => b - a);
+  }
+}
+
+type Direction = "src" | "dst";
+
+/** The element of a set's type a packet stands for, per the rule's src/dst flags; null when it has none (no ports). */
+function packetElement(set: RuntimeSet, packet: Packet, flags: readonly Direction[]): IpSetElement | null {
+  const addressOf = (direction: Direction) => (direction === "src" ? packet.src : packet.dst);
+  const portOf = (direction: Direction) => (direction === "src" ? packet.sport : packet.dport);
+  switch (set.spec.type) {
+    case "hash:ip":
+      return { kind: "ip", address: addressOf(flags[0]!) };
+    case "hash:net":
+      return { kind: "net", address: addressOf(flags[0]!), prefix: 32 };
+    case "hash:ip,port":
+      if (!PORT_PROTOCOLS.has(packet.protocol) || packet.fragmentOffset !== 0) return null;
+      return { kind: "ip,port", address: addressOf(flags[0]!), protocol: packet.protocol, port: portOf(flags[1] ?? flags[0]!) };
+    case "bitmap:port": {
+      if (!PORT_PROTOCOLS.has(packet.protocol) || packet.fragmentOffset !== 0) return null;
+      const port = portOf(flags[0]!);
+      const range = set.spec.portRange!;
+      return port < range.from || port > range.to ? null : { kind: "port", port };
+    }
+  }
+}
+
+function contains(set: RuntimeSet, packet: Packet, flags: readonly Direction[], now: number): boolean {
+  const element = packetElement(set, packet, flags);
+  if (!element) return false;
+  if (element.kind === "net") {
+    for (const prefix of set.prefixes) {
+      const expiry = set.entries.get(`${(element.address & prefixMask(prefix)) >>> 0}/${prefix}`);
+      if (expiry !== undefined && !expired(expiry, now)) return true;
+    }
+    return false;
+  }
+  const expiry = set.entries.get(elementKey(element));
+  return expiry !== undefined && !expired(expiry, now);
+}
+
+function lookUp(state: MatchState, name: string, where: { line: number }): RuntimeSet {
+  const set = setsOf(state).get(name);
+  if (!set) throw new RulesetError("RULESET_REJECTED", `set ${name} does not exist (iptables-restore: "Set ${name} doesn't exist"); give the ipset save file that creates it (--ipset FILE, or firewall.ipset in a scenario)`, where.line);
+  return set;
+}
+
+function directions(text: string, set: RuntimeSet, fail: (message: string) => Error): Direction[] {
+  const flags = text.split(",");
+  if (flags.some((flag) => flag !== "src" && flag !== "dst")) throw fail(`"${text}": flags are src or dst, comma-separated`);
+  const wanted = set.spec.type === "hash:ip,port" ? 2 : 1;
+  if (flags.length < wanted) throw fail(`set ${set.spec.name} is ${set.spec.type}: give ${wanted} flags (e.g. ${wanted === 2 ? "src,dst" : "src"})`);
+  return flags as Direction[];
+}
+
+/** `-m set --match-set NAME FLAGS` (xt_set.c, revision 4), negatable; counters options change nothing the model judges. */
+export const setMatch: MatchFactory = (rawOptions, state, where) => {
+  const options = new MatchOptions("set", rawOptions, where);
+  options.refuse(["return-nomatch", "packets-eq", "packets-lt", "packets-gt", "bytes-eq", "bytes-lt", "bytes-gt"]);
+  const option = options.get("match-set");
+  if (!option) throw options.error("--match-set NAME FLAGS is required");
+  const set = lookUp(state, option.args[0]!, where);
+  const flags = directions(option.args[1]!, set, (message) => options.error(`--match-set: ${message}`));
+  const negated = option.negated;
+  return (packet, context) => contains(set, packet, flags, context.jiffies) !== negated;
+};
+
+/** `-j SET --add-set/--del-set NAME FLAGS [--exist] [--timeout N]` (xt_set.c): changes the set and goes on to the next rule. */
+export function compileSetTarget(rawOptions: readonly RuleOption[], state: MatchState, where: { line: number; text: string }): (packet: Packet, context: PacketContext) => void {
+  const options = new MatchOptions("SET", rawOptions, where);
+  options.refuse(["map-set", "map-mark", "map-prio", "map-queue"]);
+  const add = options.get("add-set");
+  const del = options.get("del-set");
+  if (!add && !del) throw options.error("give --add-set or --del-set");
+  const steps: Array<(packet: Packet, context: PacketContext) => void> = [];
+  const timeoutText = options.value("timeout");
+  if (timeoutText !== undefined && !/^\d+$/.test(timeoutText)) throw options.error(`--timeout ${timeoutText}: a whole number of seconds`);
+  const exist = options.has("exist");
+  const hz = state.settings.hz;
+  if (add) {
+    const set = lookUp(state, add.args[0]!, where);
+    const flags = directions(add.args[1]!, set, (message) => options.error(`--add-set: ${message}`));
+    if (timeoutText !== undefined && set.spec.timeoutSeconds === null) throw options.error(`--timeout: set ${set.spec.name} was created without a timeout`);
+    // hash:net's kadt adds with the prefix of the set's most specific net: not modelled.
+    if (set.spec.type === "hash:net") throw options.error(`--add-set ${set.spec.name}: adding to a hash:net from a rule is not modelled; run this ruleset with --engine docker`, "RULESET_UNSUPPORTED");
+    const timeout = timeoutText !== undefined ? Number(timeoutText) : set.spec.timeoutSeconds;
+    steps.push((packet, context) => {
+      const element = packetElement(set, packet, flags);
+      if (element) addElement(set, element, expiryOf(timeout, context.jiffies, hz), exist, context.jiffies);
+    });
+  }
+  if (del) {
+    const set = lookUp(state, del.args[0]!, where);
+    const flags = directions(del.args[1]!, set, (message) => options.error(`--del-set: ${message}`));
+    steps.push((packet) => {
+      const element = packetElement(set, packet, flags);
+      if (element) set.entries.delete(elementKey(element.kind === "net" ? { ...element, prefix: 32 } : element));
+    });
+  }
+  return (packet, context) => {
+    for (const step of steps) step(packet, context);
+  };
+}

@@ -1,0 +1,113 @@
+import { isIpv4, parseIpv4, prefixMask } from "../net/address.js";
+import { RulesetError } from "./ruleset.js";
+
+/** The ipset types the model holds: what fail2ban's ipset actions and blocklist clients create. */
+export type IpSetType = "hash:ip" | "hash:net" | "hash:ip,port" | "bitmap:port";
+export const IPSET_TYPES: readonly IpSetType[] = ["hash:ip", "hash:net", "hash:ip,port", "bitmap:port"];
+
+/** One element as `ipset save` prints it, parsed. */
+export type IpSetElement =
+  | { readonly kind: "ip"; readonly address: number }
+  | { readonly kind: "net"; readonly address: number; readonly prefix: number }
+  | { readonly kind: "ip,port"; readonly address: number; readonly protocol: number; readonly port: number }
+  | { readonly kind: "port"; readonly port: number };
+
+export interface IpSetSpec {
+  readonly name: string;
+  readonly type: IpSetType;
+  /** The set's default timeout in seconds (create ... timeout N), or null: entries stay. */
+  readonly timeoutSeconds: number | null;
+  readonly maxelem: number;
+  /** bitmap:port's range. */
+  readonly portRange?: { readonly from: number; readonly to: number };
+  readonly entries: ReadonlyArray<{ readonly element: IpSetElement; readonly timeoutSeconds: number | null; readonly line: number }>;
+}
+
+const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, sctp: 132, udplite: 136, icmp: 1 };
+
+/** An element of a set's type from its text, or a message saying what it should look like. */
+export function parseIpSetElement(type: IpSetType, text: string): IpSetElement | string {
+  switch (type) {
+    case "hash:ip":
+      return isIpv4(text) ? { kind: "ip", address: parseIpv4(text) } : `"${text}" is not an IPv4 address`;
+    case "hash:net": {
+      const [address, prefixText = "32"] = text.split("/");
+      const prefix = Number(prefixText);
+      if (!isIpv4(address!) || !/^\d+$/.test(prefixText) || prefix < 1 || prefix > 32) return `"${text}" is not an IPv4 network (A.B.C.D/1-32)`;
+      return { kind: "net", address: (parseIpv4(address!) & prefixMask(prefix)) >>> 0, prefix };
+    }
+    case "hash:ip,port": {
+      const match = /^([^,]+),(?:([a-z]+):)?(\d+)$/i.exec(text);
+      const protocol = match ? PROTOCOLS[(match[2] ?? "tcp").toLowerCase()] : undefined;
+      if (!match || !isIpv4(match[1]!) || protocol === undefined || Number(match[3]) > 65535) return `"${text}" is not IP,PROTO:PORT (e.g. 192.0.2.1,udp:5060)`;
+      return { kind: "ip,port", address: parseIpv4(match[1]!), protocol, port: Number(match[3]) };
+    }
+    case "bitmap:port":
+      return /^\d+$/.test(text) && Number(text) <= 65535 ? { kind: "port", port: Number(text) } : `"${text}" is not a port number`;
+  }
+}
+
+/**
+ * Reads `ipset save` output (the form `ipset restore` takes): create lines
+ * with the type and its options, add lines with an element and its timeout.
+ * Every problem names the line; sets and options the model does not hold are
+ * refused by name rather than ignored.
+ */
+export function parseIpsetSave(text: string, source: string): Map<string, IpSetSpec> {
+  const sets = new Map<string, { spec: Omit<IpSetSpec, "entries">; entries: Array<IpSetSpec["entries"][number]> }>();
+  const lines = text.split(/\r?\n/);
+  lines.forEach((raw, index) => {
+    const line = index + 1;
+    const words = raw.trim().split(/\s+/);
+    if (words[0] === "" || words[0]!.startsWith("#")) return;
+    const fail = (message: string, code = "IPSET_BAD_LINE") => new RulesetError(code, `${source}: line ${line}: ${message}`);
+    const [command, name, ...rest] = words;
+    if (command === "create" || command === "-N" || command === "-exist") {
+      if (!name || rest.length === 0) throw fail("create needs a set name and a type (create NAME hash:ip ...)");
+      const type = rest[0]!;
+      if (!(IPSET_TYPES as readonly string[]).includes(type)) {
+        throw fail(`set ${name} is of type ${type}, which the model does not hold (it holds ${IPSET_TYPES.join(", ")}); run this ruleset with --engine docker`, "IPSET_UNSUPPORTED");
+      }
+      const options = new Map<string, string>();
+      for (let i = 1; i < rest.length; i += 2) options.set(rest[i]!, rest[i + 1] ?? "");
+      const family = options.get("family") ?? "inet";
+      if (family !== "inet") throw fail(`set ${name} is family ${family}; the model's sets hold IPv4 (family inet)`, "IPSET_UNSUPPORTED");
+      for (const option of ["counters", "comment", "skbinfo", "forceadd", "netmask"]) {
+        if (rest.includes(option)) throw fail(`set ${name}: "${option}" is not modelled; run this ruleset with --engine docker`, "IPSET_UNSUPPORTED");
+      }
+      const integer = (key: string, fallback: number | null, max: number) => {
+        const value = options.get(key);
+        if (value === undefined) return fallback;
+        if (!/^\d+$/.test(value) || Number(value) > max) throw fail(`set ${name}: ${key} ${value} is not a whole number up to ${max}`);
+        return Number(value);
+      };
+      let portRange: IpSetSpec["portRange"];
+      if (type === "bitmap:port") {
+        const range = /^(\d+)-(\d+)$/.exec(options.get("range") ?? "");
+        if (!range || Number(range[1]) > Number(range[2]) || Number(range[2]) > 65535) throw fail(`set ${name}: bitmap:port needs "range FROM-TO" within 0-65535`);
+        portRange = { from: Number(range[1]), to: Number(range[2]) };
+      }
+      if (sets.has(name)) throw fail(`set ${name} is created twice`);
+      sets.set(name, { spec: { name, type: type as IpSetType, timeoutSeconds: integer("timeout", null, 2_147_483), maxelem: integer("maxelem", 65536, 0xffffffff)!, ...(portRange ? { portRange } : {}) }, entries: [] });
+      return;
+    }
+    if (command === "add" || command === "-A") {
+      const set = name === undefined ? undefined : sets.get(name);
+      if (!set) throw fail(`add to set ${name ?? "(none)"}, which no create line before it makes`);
+      const value = rest[0];
+      if (value === undefined) throw fail(`add ${name} needs an element`);
+      const element = parseIpSetElement(set.spec.type, value);
+      if (typeof element === "string") throw fail(`set ${name} (${set.spec.type}): ${element}`);
+      if (element.kind === "port" && (element.port < set.spec.portRange!.from || element.port > set.spec.portRange!.to)) throw fail(`set ${name}: port ${element.port} is outside its range`);
+      const timeoutAt = rest.indexOf("timeout");
+      if (rest.includes("nomatch")) throw fail(`set ${name}: nomatch entries are not modelled; run this ruleset with --engine docker`, "IPSET_UNSUPPORTED");
+      if (timeoutAt >= 0 && set.spec.timeoutSeconds === null) throw fail(`set ${name} was created without a timeout, so its entries cannot have one`);
+      const timeoutText = timeoutAt >= 0 ? rest[timeoutAt + 1] : undefined;
+      if (timeoutText !== undefined && !/^\d+$/.test(timeoutText)) throw fail(`set ${name}: timeout ${timeoutText} is not a whole number of seconds`);
+      set.entries.push({ element, timeoutSeconds: timeoutText !== undefined ? Number(timeoutText) : set.spec.timeoutSeconds, line });
+      return;
+    }
+    throw fail(`"${command}": expected create or add lines, as ipset save writes them`);
+  });
+  return new Map([...sets].map(([name, { spec, entries }]) => [name, { ...spec, entries }]));
+}
