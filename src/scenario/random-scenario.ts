@@ -17,7 +17,17 @@ export interface RandomScenario {
   readonly document: Record<string, unknown>;
   /** A hand-written ruleset the document names as `<name>.rules`; null when a policy is used. */
   readonly rulesetText: string | null;
+  /** The `ipset save` text the document names as `<name>.ipset`; null when the ruleset uses no sets. */
+  readonly ipsetText: string | null;
 }
+
+/**
+ * Seeds from here on always get a hand-written ruleset with what admins add
+ * around their counters: ipset block lists (a banned set from a file, a SET
+ * rule that fills one), iprange, length, addrtype and pkttype. Seeds below it
+ * are drawn as they always were, so their published figures still rerun.
+ */
+export const ADMIN_RULESET_SEEDS_FROM = 1001;
 
 const PBX_ADDRESS = "198.51.100.10";
 const FIRST_ACCOUNT = 200;
@@ -124,19 +134,58 @@ export function randomScenario(seed: number): RandomScenario {
     const spec = host as { kind: string; addresses?: string[]; public?: string; cidr?: string };
     return spec.kind === "addresses" ? spec.addresses! : spec.kind === "nat" ? [spec.public!] : [spec.cidr!];
   });
-  const useRuleset = chance(random, 0.45);
+  const admin = seed >= ADMIN_RULESET_SEEDS_FROM;
+  const useRuleset = chance(random, 0.45) || admin;
   const document: Record<string, unknown> = {
     name,
     description: `seeded random scenario ${seed} for the differential suite (model vs kernel)`,
     seed,
     durationSeconds,
-    firewall: useRuleset ? { ruleset: `${name}.rules` } : { policy: randomPolicy(random, addresses) },
+    firewall: useRuleset ? { ruleset: `${name}.rules`, ...(admin ? { ipset: `${name}.ipset` } : {}) } : { policy: randomPolicy(random, addresses) },
     pbx: { address: PBX_ADDRESS, accounts: [{ users: `${FIRST_ACCOUNT}-${FIRST_ACCOUNT + ACCOUNT_COUNT - 1}`, password: "rnd-{user}-Pw" }] },
     hosts,
     traffic,
     expect,
   };
-  return { name, document, rulesetText: useRuleset ? randomRuleset(random, addresses) : null };
+  if (!admin) return { name, document, rulesetText: useRuleset ? randomRuleset(random, addresses) : null, ipsetText: null };
+  const extras = adminExtras(seededRandom(seed ^ 0xad317), addresses);
+  return { name, document, rulesetText: randomRuleset(random, addresses, extras), ipsetText: extras.ipset };
+}
+
+interface AdminExtras {
+  /** Rules at the top of INPUT, after the loopback accept. */
+  readonly first: string[];
+  /** Matches added to the counting rules' selector (they hold for every packet to the PBX). */
+  readonly selector: string;
+  /** The counter's target: its drop, or a SET rule that fills a block list checked in `first`. */
+  readonly blockWith: ((drop: string) => string) | null;
+  readonly ipset: string;
+}
+
+/** What admins put around their counters, drawn from a stream of its own so the rest of the seed stays as drawn. */
+function adminExtras(random: Random, addresses: readonly string[]): AdminExtras {
+  const first: string[] = [];
+  const sets = ["create banned hash:ip family inet hashsize 1024 maxelem 65536", "create blocklist hash:net family inet hashsize 1024 maxelem 65536"];
+  const single = addresses.filter((address) => !address.includes("/"));
+  const ranges = addresses.filter((address) => address.includes("/"));
+  // File entries are permanent: a file's timeouts would start when the lab restores it, before time 0.
+  if (single.length > 0 && chance(random, 0.5)) sets.push(`add banned ${pick(random, single)}`);
+  if (ranges.length > 0 && chance(random, 0.5)) sets.push(`add blocklist ${pick(random, ranges).replace(/\.0\/24$/, ".0/26")}`);
+  first.push(`-A INPUT -p udp -m set --match-set banned src -j DROP`, `-A INPUT -p udp -m set --match-set blocklist src ${pick(random, ["-j DROP", "-j REJECT --reject-with icmp-port-unreachable"])}`);
+  if (single.length > 0 && chance(random, 0.4)) {
+    const [a, b, c, d] = pick(random, single).split(".").map(Number) as [number, number, number, number];
+    first.push(`-A INPUT -p udp -m iprange ${chance(random, 0.2) ? "! " : ""}--src-range ${a}.${b}.${c}.${Math.max(0, d - 2)}-${a}.${b}.${c}.${Math.min(255, d + randomInt(random, 0, 3))} -j DROP`);
+  }
+  if (chance(random, 0.4)) first.push(`-A INPUT -p udp -m length --length ${randomInt(random, 500, 900)}:65535 -j DROP`);
+  const selector = chance(random, 0.5) ? "-m addrtype --dst-type LOCAL -m pkttype --pkt-type unicast " : "";
+  let blockWith: AdminExtras["blockWith"] = null;
+  if (chance(random, 0.6)) {
+    const timeout = randomInt(random, 2, 6);
+    sets.push(`create slammers hash:ip family inet hashsize 1024 maxelem 65536 timeout ${timeout * 2}`);
+    first.push("-A INPUT -p udp -m set --match-set slammers src -j DROP");
+    blockWith = () => `-j SET --add-set slammers src${chance(random, 0.7) ? " --exist" : ""} --timeout ${timeout}`;
+  }
+  return { first, selector, blockWith, ipset: `${sets.join("\n")}\n` };
 }
 
 export function randomScenarioYaml(scenario: RandomScenario): string {
@@ -178,18 +227,20 @@ function methodMatch(random: Random, method: string): string {
 }
 
 /** A hand-written ruleset: the shapes people write on the lists, recombined. */
-function randomRuleset(random: Random, addresses: readonly string[]): string {
+function randomRuleset(random: Random, addresses: readonly string[], extras?: AdminExtras): string {
   const chains: string[] = [];
   const rules: string[] = [];
   const policyDrop = chance(random, 0.2);
   rules.push("-A INPUT -i lo -j ACCEPT");
+  if (extras) rules.push(...extras.first);
   if (chance(random, 0.3)) rules.push(pick(random, ["-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", "-A INPUT -m state --state ESTABLISHED -j ACCEPT"]));
   if (chance(random, 0.25)) rules.push(`-A INPUT -s ${pick(random, addresses)} -j ACCEPT`);
   if (chance(random, 0.1)) rules.push(`-A INPUT ! -s 198.18.0.0/15 -p udp --dport 5060 -j DROP`);
   const ports = chance(random, 0.3) ? "-m multiport --dports 5060,5061" : "--dport 5060";
   const method = chance(random, 0.8) ? "REGISTER" : pick(random, ["SUBSCRIBE", "REGISTER"]);
-  const selector = `-p udp ${ports} ${methodMatch(random, method)}`;
-  const drop = chance(random, 0.2) ? `-j REJECT --reject-with ${pick(random, ["icmp-port-unreachable", "icmp-admin-prohibited"])}` : "-j DROP";
+  const selector = `-p udp ${ports} ${extras?.selector ?? ""}${methodMatch(random, method)}`;
+  const plainDrop = chance(random, 0.2) ? `-j REJECT --reject-with ${pick(random, ["icmp-port-unreachable", "icmp-admin-prohibited"])}` : "-j DROP";
+  const drop = extras?.blockWith ? extras.blockWith(plainDrop) : plainDrop;
   const useChain = chance(random, 0.3);
   const into = useChain ? "SIPCHK" : "INPUT";
   if (useChain) {
@@ -234,6 +285,9 @@ export function writeRandomScenario(scenario: RandomScenario, directory: string)
   const rulesetFile = join(directory, `${scenario.name}.rules`);
   if (scenario.rulesetText !== null) writeFileSync(rulesetFile, scenario.rulesetText);
   else rmSync(rulesetFile, { force: true });
+  const ipsetFile = join(directory, `${scenario.name}.ipset`);
+  if (scenario.ipsetText !== null) writeFileSync(ipsetFile, scenario.ipsetText);
+  else rmSync(ipsetFile, { force: true });
   const file = join(directory, `${scenario.name}.yaml`);
   writeFileSync(file, randomScenarioYaml(scenario));
   return file;
