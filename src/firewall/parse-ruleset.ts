@@ -40,8 +40,18 @@ interface TableDraft {
  * into typed rules. Both spellings of a rule give the same Rule. Jumps are
  * checked against the table's chains at COMMIT, as iptables-restore does.
  */
-export function parseRuleset(text: string, source = "ruleset"): Ruleset {
+export function parseRuleset(text: string, source = "ruleset", problems?: RulesetError[]): Ruleset {
   const tables = new Map<string, Table>();
+  // With a list to collect into, a rule or chain line that cannot be read is noted and left out, and reading goes on.
+  const attempt = (step: () => void) => {
+    if (!problems) return step();
+    try {
+      step();
+    } catch (error) {
+      if (!(error instanceof RulesetError)) throw error;
+      problems.push(new RulesetError(error.code, `${source}: ${error.message}`));
+    }
+  };
   let table: TableDraft | null = null;
   const lines = text.split(/\r?\n/);
   try {
@@ -65,13 +75,14 @@ export function parseRuleset(text: string, source = "ruleset"): Ruleset {
         );
       }
       if (line === "COMMIT") {
-        tables.set(table.name, finishTable(table));
+        tables.set(table.name, finishTable(table, problems === undefined ? undefined : (error) => problems.push(new RulesetError(error.code, `${source}: ${error.message}`))));
         table = null;
       } else if (line.startsWith(":")) {
-        declareChain(table, line, lineNumber);
+        const draft = table;
+        attempt(() => declareChain(draft, line, lineNumber));
       } else {
-        const words = tokenizeRule(line, lineNumber);
-        addRuleLine(table, words, line, lineNumber);
+        const draft = table;
+        attempt(() => addRuleLine(draft, tokenizeRule(line, lineNumber), line, lineNumber));
       }
     }
   } catch (error) {
@@ -211,29 +222,39 @@ function addRuleLine(table: TableDraft, allWords: string[], text: string, lineNu
   }
 }
 
-function finishTable(table: TableDraft): Table {
+function finishTable(table: TableDraft, noteProblem?: (error: RulesetError) => void): Table {
   for (const name of builtinChains[table.name]!) {
     if (!table.chains.has(name)) table.chains.set(name, { name, policy: "ACCEPT", rules: [], line: table.line });
   }
   const chains = new Map<string, Chain>();
   for (const chain of table.chains.values()) {
+    const kept: Rule[] = [];
     for (const rule of chain.rules) {
-      const target = rule.target;
-      if (target && (target.kind === "jump" || target.kind === "goto") && !table.chains.has(target.chain!)) {
-        throw new RulesetError(
-          "RULESET_UNKNOWN_TARGET",
-          `${target.kind === "goto" ? "-g" : "-j"} ${target.chain}: no such target or chain in table ${table.name}; declare the chain with ":${target.chain} - [0:0]" or use one of ${Object.keys(targetVocabulary).join(", ")}`,
-          rule.line,
-        );
-      }
-      if (target && (target.kind === "jump" || target.kind === "goto") && builtinChains[table.name]!.includes(target.chain!)) {
-        throw new RulesetError("RULESET_SYNTAX", `cannot jump to built-in chain ${target.chain}`, rule.line);
+      try {
+        checkJumpTarget(table, rule);
+        kept.push(rule);
+      } catch (error) {
+        if (!noteProblem || !(error instanceof RulesetError)) throw error;
+        noteProblem(error);
       }
     }
     // -I, -D and -R moved rules: number them as `iptables -L --line-numbers` would now.
-    chains.set(chain.name, { name: chain.name, policy: chain.policy, rules: chain.rules.map((rule, index) => (rule.index === index + 1 ? rule : { ...rule, index: index + 1 })) });
+    chains.set(chain.name, { name: chain.name, policy: chain.policy, rules: kept.map((rule, index) => (rule.index === index + 1 ? rule : { ...rule, index: index + 1 })) });
   }
   return { name: table.name, chains };
+}
+
+function checkJumpTarget(table: TableDraft, rule: Rule): void {
+  const target = rule.target;
+  if (!target || (target.kind !== "jump" && target.kind !== "goto")) return;
+  if (!table.chains.has(target.chain!)) {
+    throw new RulesetError(
+      "RULESET_UNKNOWN_TARGET",
+      `${target.kind === "goto" ? "-g" : "-j"} ${target.chain}: no such target or chain in table ${table.name}; declare the chain with ":${target.chain} - [0:0]" or use one of ${Object.keys(targetVocabulary).join(", ")}`,
+      rule.line,
+    );
+  }
+  if (builtinChains[table.name]!.includes(target.chain!)) throw new RulesetError("RULESET_SYNTAX", `cannot jump to built-in chain ${target.chain}`, rule.line);
 }
 
 interface RulePlace {
@@ -309,6 +330,14 @@ function parseRule(words: string[], place: RulePlace): Rule {
     if (word === "-m" || word === "--match") {
       if (negateNext) throw new RulesetError("RULESET_SYNTAX", `"!" cannot negate -m; put it before the match's option`, line);
       const module = takeValue(word);
+      if (module === "geoip") {
+        // xtables-addons' geoip needs a country database and a kernel module the lab has neither of.
+        throw new RulesetError(
+          "RULESET_UNKNOWN_MATCH",
+          "-m geoip is not modelled: slamlab has no country database, and the lab's kernel has no xt_geoip (xtables-addons); lab addresses have no country. Drop the rule, or replace it with the networks it stands for (-s, -m iprange, or an ipset hash:net from the same list)",
+          line,
+        );
+      }
       if (!matchVocabulary[module]) {
         throw new RulesetError(
           "RULESET_UNKNOWN_MATCH",

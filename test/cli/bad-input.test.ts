@@ -129,6 +129,36 @@ describe("what a user can cause is exit 2 with where it is, never exit 4", () =>
     expect(bad.stderr).not.toMatch(/bug in slamlab/);
   });
 
+  it("firewall check lists every rule the model cannot run at once, by file and line, geoip with what to do instead", async () => {
+    const rules = file(
+      "many.rules",
+      [
+        "*nat",
+        ":PREROUTING ACCEPT [0:0]",
+        ":POSTROUTING ACCEPT [0:0]",
+        "-A POSTROUTING -o eth0 -j MASQUERADE",
+        "COMMIT",
+        "*filter",
+        ":INPUT DROP [0:0]",
+        "-A INPUT -m geoip --src-cc CN -j DROP",
+        "-A INPUT -p udp --dport 5060 -m recent --name X --bogus -j DROP",
+        "-A INPUT -p udp -m time --timestart 08:00 -j ACCEPT",
+        "-A INPUT -j NOSUCHCHAIN",
+        "-A INPUT -p udp -m hashlimit --hashlimit-above 5/sec -j DROP",
+        "-A INPUT -p udp --dport 5060 -j ACCEPT",
+        "COMMIT",
+        "",
+      ].join("\n"),
+    );
+    const { code, stderr } = await run("firewall", "check", rules);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/many\.rules: 6 rules the model engine cannot run as written:/);
+    const lines = [...stderr.matchAll(/many\.rules: line (\d+): /g)].map((match) => Number(match[1]));
+    expect(lines).toEqual([4, 8, 9, 10, 11, 12]);
+    expect(stderr).toMatch(/line 8: -m geoip is not modelled: slamlab has no country database.*ipset hash:net/);
+    expect(stderr).not.toMatch(/bug in slamlab/);
+  });
+
   it("a match error in a ruleset names the file as well as the line", async () => {
     const { code, stderr } = await run("firewall", "check", file("hashlimit.rules", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m hashlimit --hashlimit-above 5/sec -j DROP\nCOMMIT\n"));
     expect(code).toBe(2);

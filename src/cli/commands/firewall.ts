@@ -8,6 +8,7 @@ import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { compileFirewall } from "../../engines/model/netfilter/interpreter.js";
 import { firewallState } from "../../engines/model/netfilter/firewall-state.js";
 import { parseIpsetSave } from "../../firewall/ipset.js";
+import { RulesetError } from "../../firewall/ruleset.js";
 import { defaultKernelSettings } from "../../engines/model/kernel-settings.js";
 import { isCanonicalIpv4 } from "../../net/address.js";
 import { planOutputs, writeOutputs } from "../../report/output-files.js";
@@ -48,9 +49,17 @@ export function registerFirewallCommand(program: Command): void {
     .option("--ipset <file>", "the `ipset save` file with the sets the rules name (-m set, SET)")
     .addHelpText("after", "\nExample: iptables-save > rules.v4 && ipset save > sets.ipset && slamlab firewall check rules.v4 --ipset sets.ipset")
     .action((file: string, options: { ipset?: string }) => {
-      const ruleset = parseRuleset(readTextInput(file, "an iptables-save / iptables-restore file"), file);
+      // Every rule the model cannot run is listed, not only the first.
+      const problems: RulesetError[] = [];
+      const ruleset = parseRuleset(readTextInput(file, "an iptables-save / iptables-restore file"), file, problems);
       const ipset = options.ipset === undefined ? undefined : { path: options.ipset, text: readTextInput(options.ipset, "an ipset save file") };
-      compileFirewall(ruleset, firewallState(defaultKernelSettings, [], ipset));
+      compileFirewall(ruleset, firewallState(defaultKernelSettings, [], ipset), problems);
+      if (problems.length === 1) throw problems[0]!;
+      if (problems.length > 1) {
+        const lineOf = (problem: RulesetError) => Number(/: line (\d+):/.exec(problem.message)?.[1] ?? 0);
+        const listed = [...problems].sort((a, b) => lineOf(a) - lineOf(b)).map((problem) => `  ${problem.message}`);
+        throw new RulesetError(problems[0]!.code, `${file}: ${problems.length} rules the model engine cannot run as written:\n${listed.join("\n")}`);
+      }
       if (ipset) process.stdout.write(`${ipset.path}: ${parseIpsetSave(ipset.text, ipset.path).size} sets\n`);
       for (const table of ruleset.tables.values()) {
         const rules = [...table.chains.values()].reduce((sum, chain) => sum + chain.rules.length, 0);

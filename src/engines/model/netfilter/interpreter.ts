@@ -136,9 +136,9 @@ function checkJumps(chains: ReadonlyMap<string, readonly Rule[]>, builtins: read
  * or the end of a user chain pops, and the end of a built-in chain applies its
  * policy. Judging allocates nothing: every possible Judgement exists up front.
  */
-export function compileFirewall(ruleset: Ruleset, state: MatchState): CompiledFirewall {
+export function compileFirewall(ruleset: Ruleset, state: MatchState, problems?: RulesetError[]): CompiledFirewall {
   try {
-    return compileFilterTable(ruleset, state);
+    return compileFilterTable(ruleset, state, problems);
   } catch (error) {
     // Match options are checked here, after parsing: the error names the file as parse errors do.
     if (error instanceof RulesetError && ruleset.source && !error.message.startsWith(`${ruleset.source}: `)) throw new RulesetError(error.code, `${ruleset.source}: ${error.message}`);
@@ -146,20 +146,29 @@ export function compileFirewall(ruleset: Ruleset, state: MatchState): CompiledFi
   }
 }
 
-function compileFilterTable(ruleset: Ruleset, state: MatchState): CompiledFirewall {
+/**
+ * With `problems`, every rule the model cannot run is noted there (named by
+ * file and line) and left out, so `firewall check` can list them all at once;
+ * without it, the first one throws.
+ */
+function compileFilterTable(ruleset: Ruleset, state: MatchState, problems?: RulesetError[]): CompiledFirewall {
+  const note = (error: unknown) => {
+    if (!problems || !(error instanceof RulesetError)) throw error;
+    problems.push(ruleset.source && !error.message.startsWith(`${ruleset.source}: `) ? new RulesetError(error.code, `${ruleset.source}: ${error.message}`) : error);
+  };
   for (const table of ruleset.tables.values()) {
     if (table.name === "filter") continue;
     for (const chain of table.chains.values()) {
       const first = chain.rules[0];
       if (first) {
-        throw new RulesetError(
+        note(new RulesetError(
           "RULESET_UNSUPPORTED",
           `table ${table.name} has rules (chain ${chain.name}); the model engine evaluates only the filter table, so results could differ from the kernel; run this ruleset with --engine docker`,
           first.line,
-        );
+        ));
       }
       if (chain.policy === "DROP") {
-        throw new RulesetError("RULESET_UNSUPPORTED", `table ${table.name} chain ${chain.name} has policy DROP; the model engine evaluates only the filter table; use --engine docker`);
+        note(new RulesetError("RULESET_UNSUPPORTED", `table ${table.name} chain ${chain.name} has policy DROP; the model engine evaluates only the filter table; use --engine docker`));
       }
     }
   }
@@ -173,10 +182,16 @@ function compileFilterTable(ruleset: Ruleset, state: MatchState): CompiledFirewa
   const counterLabels: Array<{ chain: string; index: number }> = [];
   const chains: CompiledChain[] = [];
   for (const chain of filter.chains.values()) {
-    const rules = chain.rules.map((rule) => {
-      counterLabels.push({ chain: chain.name, index: rule.index });
-      return compileRule(rule, state, chainIndex, counterLabels.length - 1);
-    });
+    const rules: CompiledRule[] = [];
+    for (const rule of chain.rules) {
+      try {
+        const compiled = compileRule(rule, state, chainIndex, counterLabels.length);
+        counterLabels.push({ chain: chain.name, index: rule.index });
+        rules.push(compiled);
+      } catch (error) {
+        note(error);
+      }
+    }
     let policyJudgement: Judgement | null = null;
     let policyCounterSlot = -1;
     if (chain.policy) {
