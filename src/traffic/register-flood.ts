@@ -15,6 +15,8 @@ interface Attacker {
   sent: number;
   /** svcrack answers the last challenge it got with its next guess. */
   challenge: DigestChallenge | null;
+  /** Guesses sent so far: the first request carries none (it fetches the challenge). */
+  guesses: number;
   cracked: boolean;
   readonly callId: string;
   readonly tag: string;
@@ -53,7 +55,9 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       ["Accept", "application/sdp"],
     ];
     if (spec.mode === "svcrack" && attacker.challenge) {
-      const guess = passwordGuess(spec.passwords, index + addresses.length * attacker.sent);
+      // Address i of N takes guesses i, i+N, i+2N...: the dictionary's first word is the first guess.
+      const guess = passwordGuess(spec.passwords, index + addresses.length * attacker.guesses);
+      attacker.guesses++;
       headers.push(["Authorization", formatCredentials(answerChallenge(attacker.challenge, { username: extension, password: guess, method: "REGISTER", uri, cnonce: "", nc: 1 }))]);
     }
     attacker.sent++;
@@ -67,7 +71,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       const startUs = spec.startSeconds * 1_000_000;
       const endUs = startUs + spec.durationSeconds * 1_000_000;
       agents.forEach((endpoint, index) => {
-        const attacker: Attacker = { endpoint, sent: 0, challenge: null, cracked: false, callId: String(randomInt(context.random, 1e8, 2 ** 31)), tag: String(randomInt(context.random, 1e8, 2 ** 31)) };
+        const attacker: Attacker = { endpoint, sent: 0, challenge: null, guesses: 0, cracked: false, callId: String(randomInt(context.random, 1e8, 2 ** 31)), tag: String(randomInt(context.random, 1e8, 2 ** 31)) };
         attackers.set(endpoint.address, attacker);
         // Bots do not start in step: each gets its own phase within the first interval.
         const phaseUs = addresses.length > 1 ? context.random() * intervalUs : 0;

@@ -120,6 +120,31 @@ describe("register floods (sipvicious)", () => {
     expect(result.events).toMatchObject([{ kind: "registered", account: "200" }]);
   });
 
+  it("svcrack's first guess is its dictionary's first word, and N addresses share the dictionary from its start", () => {
+    const crack = (password: string, hosts: Record<string, unknown>) =>
+      runModel(
+        scenarioOf(
+          {
+            name: "t",
+            description: "t",
+            durationSeconds: 5,
+            pbx: { accounts: [{ users: "200-200", password }] },
+            hosts,
+            traffic: [{ name: "c", kind: "register-flood", host: Object.keys(hosts)[0], mode: "svcrack", ratePps: 5, durationSeconds: 2, extensions: "200-200" }],
+          },
+          { rulesetText: acceptAll },
+        ),
+      );
+    // The default dictionary starts 1234, password, 100: the second request (the first with credentials) guesses 1234.
+    const alone = crack("1234", home);
+    expect(alone.events).toMatchObject([{ kind: "registered", account: "200" }]);
+    expect(toPbx(alone, "c").filter((v) => v.sipMethod === "REGISTER")).toHaveLength(2);
+    // Three addresses take the first three words between them, one each on their first guess.
+    const three = crack("100", { bots: { kind: "addresses", addresses: ["198.18.1.1", "198.18.1.2", "198.18.1.3"] } });
+    expect(three.events).toMatchObject([{ kind: "registered", agent: "198.18.1.3", account: "200" }]);
+    expect(toPbx(three, "c").filter((v) => v.srcAddr === "198.18.1.3")).toHaveLength(2);
+  });
+
   it("random source ports change per request; every bot has its own phase", () => {
     const result = flood({ sourcePort: "random" });
     const ports = toPbx(result, "f").map((v) => v.srcPort);
