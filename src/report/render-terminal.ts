@@ -31,7 +31,7 @@ export function renderTerminal(report: RunReport, options: { color: boolean; wid
   if (environment.asterisk) {
     lines.push(
       style.dim(
-        `${environment.asterisk}; ${environment.iptables ?? "iptables ?"}; kernel ${environment.kernel ?? "?"}; send-time error p50 ${environment["send error p50 (µs)"]} µs, p99 ${environment["send error p99 (µs)"]} µs; Asterisk contacts: ${environment["asterisk contacts"]}`,
+        `${environment.asterisk}; ${environment.iptables ?? "iptables ?"}; kernel ${environment.kernel ?? "?"}; ${sendError(environment)}; Asterisk contacts: ${environment["asterisk contacts"]}`,
       ),
     );
   }
@@ -132,4 +132,11 @@ export function sharedAddressNotes(outcomes: readonly SourceOutcome[]): string[]
     );
   }
   return notes;
+}
+
+/** Paced sends' lateness, or why there is none: real tools time their own packets. */
+function sendError(environment: Readonly<Record<string, string>>): string {
+  const p50 = environment["send error p50 (µs)"];
+  if (p50 === undefined || !/^\d+$/.test(p50)) return "send-time error not measured (no paced sends: real tools keep their own time)";
+  return `send-time error p50 ${p50} µs, p99 ${environment["send error p99 (µs)"]} µs`;
 }
