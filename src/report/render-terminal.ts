@@ -44,6 +44,13 @@ export function renderTerminal(report: RunReport, options: { color: boolean; wid
     for (const [rule, { comment, count }] of rules) lines.push(`  ${rule.padEnd(16)} ${String(count).padStart(7)}  ${comment ?? ""}`);
   }
 
+  // Whether the attack worked comes before what the firewall did about it.
+  const found = report.outcomes.flatMap((outcome) => outcome.passwordsFound.map((find) => ({ source: outcome.source, ...find })));
+  if (found.length) {
+    lines.push("", style.bold("Attack outcome: passwords found"));
+    for (const find of found) lines.push(`  ${style.red(`${find.source} found the password of ${find.account}`)} at ${secondsText(find.atUs)}: ${find.detail}`);
+  }
+
   const shared = sharedAddressNotes(report.outcomes);
   if (shared.length) {
     lines.push("", style.bold("Shared addresses (one NAT, one fate)"));

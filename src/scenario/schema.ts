@@ -217,6 +217,8 @@ export const expectationSchema = z
     keptBlocked: z.boolean().optional().describe("After its first drop, nothing more from the source gets through while it keeps sending."),
     /** The source is never blocked (no packet of it dropped). */
     neverBlocked: z.boolean().optional().describe("The source is never blocked (no packet of it dropped)."),
+    /** The attack found a password (a cracker got a 200): false is what a defence promises. */
+    passwordFound: z.boolean().optional().describe("The attack found a password (a password guesser got a 200 OK): false is what a defence promises."),
   })
   .strict();
 

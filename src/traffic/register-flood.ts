@@ -17,6 +17,8 @@ interface Attacker {
   challenge: DigestChallenge | null;
   /** Guesses sent so far: the first request carries none (it fetches the challenge). */
   guesses: number;
+  /** Each guess by the CSeq of its request, so a 200 names the guess it answers. */
+  readonly guessByCseq: Map<number, { password: string; number: number }>;
   cracked: boolean;
   readonly callId: string;
   readonly tag: string;
@@ -58,6 +60,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       // Address i of N takes guesses i, i+N, i+2N...: the dictionary's first word is the first guess.
       const guess = passwordGuess(spec.passwords, index + addresses.length * attacker.guesses);
       attacker.guesses++;
+      attacker.guessByCseq.set(attacker.sent + 1, { password: guess, number: attacker.guesses });
       headers.push(["Authorization", formatCredentials(answerChallenge(attacker.challenge, { username: extension, password: guess, method: "REGISTER", uri, cnonce: "", nc: 1 }))]);
     }
     attacker.sent++;
@@ -71,7 +74,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       const startUs = spec.startSeconds * 1_000_000;
       const endUs = startUs + spec.durationSeconds * 1_000_000;
       agents.forEach((endpoint, index) => {
-        const attacker: Attacker = { endpoint, sent: 0, challenge: null, guesses: 0, cracked: false, callId: String(randomInt(context.random, 1e8, 2 ** 31)), tag: String(randomInt(context.random, 1e8, 2 ** 31)) };
+        const attacker: Attacker = { endpoint, sent: 0, challenge: null, guesses: 0, guessByCseq: new Map(), cracked: false, callId: String(randomInt(context.random, 1e8, 2 ** 31)), tag: String(randomInt(context.random, 1e8, 2 ** 31)) };
         attackers.set(endpoint.address, attacker);
         // Bots do not start in step: each gets its own phase within the first interval.
         const phaseUs = addresses.length > 1 ? context.random() * intervalUs : 0;
@@ -95,6 +98,9 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       else if (response.status === 200 && !attacker.cracked) {
         attacker.cracked = true;
         context.record({ atUs: context.now(), agent: attacker.endpoint.agent, kind: "registered", account: response.fromUser, detail: `${spec.mode} got 200 OK` });
+        const cseq = Number(/^\s*(\d+)/.exec(response.header("cseq") ?? "")?.[1]);
+        const guess = attacker.guessByCseq.get(cseq);
+        if (guess) context.record({ atUs: context.now(), agent: attacker.endpoint.agent, kind: "password-found", account: response.fromUser, detail: `password "${guess.password}", its guess ${guess.number} from ${attacker.endpoint.address}` });
       }
     },
   };

@@ -42,7 +42,7 @@ type Check = (outcome: SourceOutcome) => { clause: string; passed: boolean; actu
 
 function clausesOf(expectation: Expectation): Check[] {
   const checks: Check[] = [];
-  const { registered, delivered, dropped, blockedWithinPackets, blockedWithinSeconds, keptBlocked, neverBlocked } = expectation;
+  const { registered, delivered, dropped, blockedWithinPackets, blockedWithinSeconds, keptBlocked, neverBlocked, passwordFound } = expectation;
   if (registered !== undefined) {
     checks.push((outcome) => {
       const actual = `${outcome.registeredAgents} of ${outcome.agents} agents registered`;
@@ -100,6 +100,13 @@ function clausesOf(expectation: Expectation): Check[] {
     checks.push((outcome) => {
       const actual = outcome.dropped === 0 ? `none of ${outcome.sent} packets dropped` : `${outcome.dropped} of ${outcome.sent} dropped, first at ${seconds(outcome.firstDropUs ?? 0)}`;
       return { clause: `neverBlocked: ${neverBlocked}`, passed: (outcome.dropped === 0) === neverBlocked, actual };
+    });
+  }
+  if (passwordFound !== undefined) {
+    checks.push((outcome) => {
+      const first = outcome.passwordsFound[0];
+      const actual = first ? `found the password of ${first.account} at ${seconds(first.atUs)} (${first.detail})` : "no password found";
+      return { clause: `passwordFound: ${passwordFound}`, passed: (first !== undefined) === passwordFound, actual };
     });
   }
   if (checks.length === 0) checks.push(() => ({ clause: "(no clause)", passed: false, actual: "the expectation names a source but asserts nothing" }));

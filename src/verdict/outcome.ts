@@ -43,6 +43,17 @@ export interface SourceOutcome {
   readonly dropsByRule: readonly RuleCount[];
   /** Agent events by kind (registered, unauthorized, timeout, ...). */
   readonly events: Readonly<Record<string, number>>;
+  /** Passwords this source found (a cracker that got a 200): the attack worked. */
+  readonly passwordsFound: readonly PasswordFound[];
   /** Other sources that sent from one of this source's public addresses (a shared NAT). */
   readonly sharesAddressWith: readonly string[];
+}
+
+/** A guessed password the PBX accepted. */
+export interface PasswordFound {
+  readonly account: string;
+  readonly atUs: number;
+  /** The cracker's agent (its address) that guessed it, and what it said: the password and the guess number. */
+  readonly agent: string;
+  readonly detail: string;
 }

@@ -1,6 +1,6 @@
 import type { RunResult } from "../verdict/run-result.js";
 import type { RuleRef } from "../firewall/ruleset.js";
-import type { AddressOutcome, RuleCount, SourceOutcome } from "./outcome.js";
+import type { AddressOutcome, PasswordFound, RuleCount, SourceOutcome } from "./outcome.js";
 import type { Verdict } from "./verdict.js";
 
 interface AddressTally {
@@ -96,7 +96,9 @@ export class OutcomeTally {
     const { tallies, sourcesByAddress } = this;
     const registered = new Map<string, Set<string>>();
     const eventCounts = new Map<string, Record<string, number>>();
+    const found = new Map<string, PasswordFound[]>();
     for (const event of events) {
+      if (event.kind === "password-found") found.set(event.source, [...(found.get(event.source) ?? []), { account: event.account ?? "?", atUs: event.atUs, agent: event.agent, detail: event.detail ?? "" }]);
       const counts = eventCounts.get(event.source) ?? {};
       counts[event.kind] = (counts[event.kind] ?? 0) + 1;
       eventCounts.set(event.source, counts);
@@ -140,6 +142,7 @@ export class OutcomeTally {
         addresses,
         dropsByRule,
         events: eventCounts.get(source) ?? {},
+        passwordsFound: found.get(source) ?? [],
         sharesAddressWith: [...sharing].sort(),
       };
     });

@@ -1,9 +1,12 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../src/cli/run-scenario.js";
 import { ModelEngine } from "../../src/engines/model/model-engine.js";
 import { renderTerminal } from "../../src/report/render-terminal.js";
 import { resolveScenarioRef } from "../../src/scenario/catalogue.js";
 import { loadScenario } from "../../src/scenario/load-scenario.js";
+import { scratchDirectory } from "../helpers/scratch-directory.js";
 
 describe("the terminal report of a docker run", () => {
   const dockerLike = async (environment: Record<string, string>) => {
@@ -19,5 +22,33 @@ describe("the terminal report of a docker run", () => {
     const text = await dockerLike({ "send error p50 (µs)": "not measured", "send error p99 (µs)": "not measured" });
     expect(text).toContain("send-time error not measured (no paced sends: real tools keep their own time)");
     expect(text).not.toMatch(/p50 (0|not measured) µs/);
+  });
+});
+
+describe("the attack outcome", () => {
+  it("says which password a guesser found, when and with which guess, and passwordFound expectations check it", async () => {
+    const file = join(scratchDirectory("attack-outcome"), "weak.yaml");
+    writeFileSync(
+      file,
+      [
+        "name: weak-password",
+        "description: an account whose password is the first word of svcrack's dictionary",
+        "durationSeconds: 10",
+        "firewall: { policy: default }",
+        "pbx: { accounts: [{ users: 200-209, password: 'strong-{user}-Pw' }, { users: 210-210, password: '1234' }] }",
+        "hosts: { scanner: { kind: addresses, addresses: [198.18.66.6] } }",
+        "traffic:",
+        "  - { name: crack, kind: register-flood, host: scanner, mode: svcrack, extensions: 210-210, ratePps: 2, durationSeconds: 5, startSeconds: 1 }",
+        "expect:",
+        "  - { source: crack, passwordFound: false, because: the firewall should stop the guessing first }",
+        "",
+      ].join("\n"),
+    );
+    const report = await runScenario(loadScenario(file, null), new ModelEngine());
+    const crack = report.outcomes.find((outcome) => outcome.source === "crack")!;
+    expect(crack.passwordsFound).toMatchObject([{ account: "210", agent: "198.18.66.6", detail: 'password "1234", its guess 1 from 198.18.66.6' }]);
+    expect(report.expectations).toMatchObject([{ clause: "passwordFound: false", passed: false, actual: expect.stringMatching(/^found the password of 210 at 1\.\d\d s \(password "1234", its guess 1/) }]);
+    const text = renderTerminal(report, { color: false });
+    expect(text).toMatch(/Attack outcome: passwords found\n {2}crack found the password of 210 at 1\.\d\d s: password "1234", its guess 1 from 198\.18\.66\.6/);
   });
 });

@@ -117,7 +117,7 @@ describe("register floods (sipvicious)", () => {
         { rulesetText: acceptAll },
       ),
     );
-    expect(result.events).toMatchObject([{ kind: "registered", account: "200" }]);
+    expect(result.events).toMatchObject([{ kind: "registered", account: "200" }, { kind: "password-found", account: "200", detail: 'password "admin", its guess 4 from 198.18.1.1' }]);
   });
 
   it("svcrack's first guess is its dictionary's first word, and N addresses share the dictionary from its start", () => {
@@ -137,11 +137,11 @@ describe("register floods (sipvicious)", () => {
       );
     // The default dictionary starts 1234, password, 100: the second request (the first with credentials) guesses 1234.
     const alone = crack("1234", home);
-    expect(alone.events).toMatchObject([{ kind: "registered", account: "200" }]);
+    expect(alone.events).toMatchObject([{ kind: "registered", account: "200" }, { kind: "password-found", detail: 'password "1234", its guess 1 from 198.18.1.1' }]);
     expect(toPbx(alone, "c").filter((v) => v.sipMethod === "REGISTER")).toHaveLength(2);
     // Three addresses take the first three words between them, one each on their first guess.
     const three = crack("100", { bots: { kind: "addresses", addresses: ["198.18.1.1", "198.18.1.2", "198.18.1.3"] } });
-    expect(three.events).toMatchObject([{ kind: "registered", agent: "198.18.1.3", account: "200" }]);
+    expect(three.events).toMatchObject([{ kind: "registered", agent: "198.18.1.3", account: "200" }, { kind: "password-found", detail: 'password "100", its guess 1 from 198.18.1.3' }]);
     expect(toPbx(three, "c").filter((v) => v.srcAddr === "198.18.1.3")).toHaveLength(2);
   });
 

@@ -96,7 +96,8 @@ export class DockerEngine implements Engine {
     for (const spec of scenario.traffic) {
       if (spec.kind !== "tool") continue;
       const endpoint = sources.find((source) => source.name === spec.name)!.agents[0]!;
-      toolAgents.set(endpoint.address, { source: spec.name, agent: endpoint.agent });
+      // Keyed by address and port: tools on one host each bind a port of their own.
+      toolAgents.set(`${endpoint.address}:${endpoint.port}`, { source: spec.name, agent: endpoint.agent });
     }
     const siteOf = (sourceName: string) => {
       const spec = scenario.traffic.find((candidate) => candidate.name === sourceName)!;

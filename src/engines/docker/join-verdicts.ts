@@ -40,7 +40,7 @@ export async function joinVerdicts(options: {
   /** The run's start in ms since the epoch (fractional: it sits on a kernel tick). */
   t0EpochMs: number;
   keepPackets: boolean;
-  /** Lab addresses of real tools, which log nothing: their packets are theirs by address. */
+  /** Lab address:port of each real tool, which logs nothing: its packets are its own by the port it binds. */
   toolAgents: ReadonlyMap<string, { source: string; agent: string }>;
 }): Promise<JoinedVerdicts> {
   const toolEvents: AgentEvent[] = [];
@@ -75,7 +75,7 @@ export async function joinVerdicts(options: {
       const callId = /^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)/im.exec(Buffer.from(packet.payload.subarray(0, 2048)).toString("latin1"))?.[1];
       send = callId ? byCallId.get(callId) : undefined;
     }
-    const tool = send ? undefined : options.toolAgents.get(toPbx ? packet.src : packet.dst);
+    const tool = send ? undefined : options.toolAgents.get(toPbx ? `${packet.src}:${packet.sport}` : `${packet.dst}:${packet.dport}`);
     if (!send && !tool) {
       unmatched++;
       continue;

@@ -123,14 +123,18 @@ describe.runIf(available)("docker engine: real Asterisk 22 and netfilter", () =>
         "traffic:",
         "  - { name: svcrack, kind: tool, tool: svcrack, host: scanner, target: '200', passwords: 1000-1199, startSeconds: 1 }",
         "  - { name: sipp, kind: tool, tool: sipp-register, host: desk, target: '201', password: tools-201-Secret, startSeconds: 2 }",
+        // A second tool on the same address: its packets and registration are its own, by the port it binds.
+        "  - { name: sipp-wrong, kind: tool, tool: sipp-register, host: desk, target: '202', password: not-the-password, startSeconds: 3 }",
         "expect:",
         "  - { source: svcrack, blockedWithinPackets: 10, keptBlocked: true }",
         "  - { source: sipp, registered: all, neverBlocked: true }",
+        "  - { source: sipp-wrong, registered: none }",
       ].join("\n");
       writeFileSync(join(directory, "tools.yaml"), `${yaml}\n`);
       const report = await runScenario(loadScenario(join(directory, "tools.yaml"), null), engine);
       expect(report.expectations.filter((expectation) => !expectation.passed)).toEqual([]);
       expect(report.outcomes.find((outcome) => outcome.source === "svcrack")!.sent).toBeGreaterThan(20);
+      for (const source of ["sipp", "sipp-wrong"]) expect(report.outcomes.find((outcome) => outcome.source === source)!.sent, source).toBeGreaterThanOrEqual(2);
       expect(report.result.environment["asterisk contacts"]).toContain("201");
     },
     5 * MINUTES,
