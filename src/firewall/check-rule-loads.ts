@@ -1,3 +1,4 @@
+import { builtinChains, targetPlaces } from "./rule-vocabulary.js";
 import { RulesetError, type Rule } from "./ruleset.js";
 
 /** libipt_REJECT's names and their short aliases; echo-reply is no longer supported. */
@@ -50,6 +51,7 @@ export function checkRuleLoads(rule: Rule): void {
   const target = rule.target;
   if (!target) return;
   const option = (name: string) => target.options.find((candidate) => candidate.name === name)?.args[0];
+  checkTargetPlace(rule, refuse);
   if (target.kind === "REJECT") {
     const withText = option("reject-with");
     const type = withText === undefined ? "icmp-port-unreachable" : REJECT_TYPES.get(withText);
@@ -65,4 +67,27 @@ export function checkRuleLoads(rule: Rule): void {
     const group = option("nflog-group");
     if (group !== undefined && !(/^\d+$/.test(group) && Number(group) <= 65535)) refuse(`--nflog-group ${group}: a group number 0-65535`);
   }
+}
+
+/** Ports in a NAT target (`1.2.3.4:5080`, `--to-ports 5060`) need a protocol that has them (nf_nat's checkentry). */
+const PORT_PROTOCOLS = new Set(["tcp", "udp", "sctp", "dccp", "udplite", "6", "17", "132", "33", "136"]);
+
+function checkTargetPlace(rule: Rule, refuse: (message: string) => never): void {
+  const target = rule.target!;
+  const builtin = builtinChains[rule.table]?.includes(rule.chain) ?? false;
+  if (target.kind === "DROP" && rule.table === "nat") refuse(`-j DROP in table nat: iptables says "The nat table is not intended for filtering, the use of DROP is therefore inhibited"; drop in the filter table`);
+  const place = targetPlaces[target.kind];
+  if (!place) return;
+  if (place.table && place.table !== rule.table) refuse(`-j ${target.kind} is only valid in table ${place.table}, not ${rule.table}`);
+  // A user chain's hooks are those of the chains that reach it; the interpreter checks those once all chains are known.
+  if (place.hooks && builtin && !place.hooks.includes(rule.chain)) refuse(`-j ${target.kind} is only valid in ${place.hooks.join(", ")}, not ${rule.chain}`);
+  const option = (name: string) => target.options.find((candidate) => candidate.name === name);
+  const protocol = rule.protocol && !rule.protocol.negated ? rule.protocol.value : undefined;
+  const hasPorts =
+    ((target.kind === "DNAT" || target.kind === "SNAT") && /:\d/.test((option(target.kind === "DNAT" ? "to-destination" : "to-source")?.args[0] ?? "").replace(/^\[[^\]]*\]/, ""))) ||
+    ((target.kind === "REDIRECT" || target.kind === "MASQUERADE") && option("to-ports") !== undefined);
+  if (hasPorts && (protocol === undefined || !PORT_PROTOCOLS.has(protocol))) refuse(`-j ${target.kind} with ports needs -p tcp, udp, sctp or dccp in the same rule (iptables: "Need TCP, UDP, SCTP or DCCP with port specification")`);
+  if ((target.kind === "DNAT" && !option("to-destination")) || (target.kind === "SNAT" && !option("to-source"))) refuse(`-j ${target.kind} needs --to-${target.kind === "DNAT" ? "destination" : "source"}`);
+  if (target.kind === "CT" && option("helper") && protocol !== "udp" && protocol !== "tcp" && protocol !== "17" && protocol !== "6") refuse(`-j CT --helper needs -p udp or -p tcp in the same rule (the kernel: "No such file or directory")`);
+  if (target.kind === "TCPMSS" && option("clamp-mss-to-pmtu") && !["FORWARD", "OUTPUT", "POSTROUTING"].includes(rule.chain) && builtin) refuse("-j TCPMSS --clamp-mss-to-pmtu is only valid in FORWARD, OUTPUT and POSTROUTING");
 }

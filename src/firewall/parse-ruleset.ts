@@ -117,6 +117,8 @@ function ruleKey(rule: Rule): string {
 }
 
 function chainNamed(table: TableDraft, command: string, name: string | undefined, lineNumber: number): ChainDraft {
+  // iptables-restore has the table's built-in chains whether or not the file declares them.
+  if (name && !table.chains.has(name) && builtinChains[table.name]!.includes(name)) table.chains.set(name, { name, policy: "ACCEPT", rules: [], line: lineNumber });
   const chain = name ? table.chains.get(name) : undefined;
   if (!name || !chain) {
     throw new RulesetError(
@@ -141,10 +143,7 @@ function addRuleLine(table: TableDraft, allWords: string[], text: string, lineNu
   // iptables-save -c prefixes counters: "[12:3456] -A INPUT ..."
   const words = /^\[\d+:\d+\]$/.test(allWords[0] ?? "") ? allWords.slice(1) : allWords;
   const command = words[0];
-  const parse = (chain: ChainDraft, specWords: string[], index: number) =>
-    table.name === "filter"
-      ? parseRule(specWords, { table: table.name, chain: chain.name, index, line: lineNumber, text })
-      : ({ table: table.name, chain: chain.name, index, line: lineNumber, text, matches: [], target: null } satisfies Rule);
+  const parse = (chain: ChainDraft, specWords: string[], index: number) => parseRule(specWords, { table: table.name, chain: chain.name, index, line: lineNumber, text });
   switch (command) {
     case "-N":
     case "--new-chain":

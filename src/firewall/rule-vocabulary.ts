@@ -96,6 +96,38 @@ export const targetVocabulary: Readonly<Record<string, OptionArity>> = {
   },
   NFLOG: { "nflog-group": 1, "nflog-prefix": 1, "nflog-range": 1, "nflog-size": 1, "nflog-threshold": 1 },
   SET: { "add-set": 2, "del-set": 2, "map-set": 2, exist: 0, timeout: 1, "map-mark": 0, "map-prio": 0, "map-queue": 0 },
+  // raw
+  CT: { notrack: 0, helper: 1, zone: 1, "zone-orig": 1, "zone-reply": 1, ctevents: 1, expevents: 1, timeout: 1 },
+  NOTRACK: {},
+  // mangle (MARK and CONNMARK load in every table)
+  MARK: { "set-xmark": 1, "set-mark": 1, "and-mark": 1, "or-mark": 1, "xor-mark": 1 },
+  CONNMARK: { "set-xmark": 1, "set-mark": 1, "and-mark": 1, "or-mark": 1, "xor-mark": 1, "save-mark": 0, "restore-mark": 0, nfmask: 1, ctmask: 1, mask: 1 },
+  DSCP: { "set-dscp": 1, "set-dscp-class": 1 },
+  TTL: { "ttl-set": 1, "ttl-dec": 1, "ttl-inc": 1 },
+  TCPMSS: { "set-mss": 1, "clamp-mss-to-pmtu": 0 },
+  // nat
+  DNAT: { "to-destination": 1, random: 0, persistent: 0 },
+  SNAT: { "to-source": 1, random: 0, "random-fully": 0, persistent: 0 },
+  MASQUERADE: { "to-ports": 1, random: 0, "random-fully": 0 },
+  REDIRECT: { "to-ports": 1, random: 0 },
+};
+
+/**
+ * Targets the kernel registers for one table only (xt_target.table), and the
+ * built-in chains (hooks) it accepts them in; checked where iptables-restore
+ * would fail with "RULE_APPEND failed (Invalid argument)".
+ */
+export const targetPlaces: Readonly<Record<string, { readonly table?: string; readonly hooks?: readonly string[] }>> = {
+  REJECT: { table: "filter", hooks: ["INPUT", "FORWARD", "OUTPUT"] },
+  CT: { table: "raw" },
+  NOTRACK: { table: "raw" },
+  DSCP: { table: "mangle" },
+  TTL: { table: "mangle" },
+  TCPMSS: { table: "mangle" },
+  DNAT: { table: "nat", hooks: ["PREROUTING", "OUTPUT"] },
+  REDIRECT: { table: "nat", hooks: ["PREROUTING", "OUTPUT"] },
+  SNAT: { table: "nat", hooks: ["POSTROUTING", "INPUT"] },
+  MASQUERADE: { table: "nat", hooks: ["POSTROUTING"] },
 };
 
 /** Built-in chains of each table, as the kernel registers them. */

@@ -17,7 +17,25 @@ export interface MatchSpec {
   readonly options: readonly RuleOption[];
 }
 
-export type BuiltinTarget = "ACCEPT" | "DROP" | "REJECT" | "RETURN" | "LOG" | "NFLOG" | "SET";
+export type BuiltinTarget =
+  | "ACCEPT"
+  | "DROP"
+  | "REJECT"
+  | "RETURN"
+  | "LOG"
+  | "NFLOG"
+  | "SET"
+  | "CT"
+  | "NOTRACK"
+  | "MARK"
+  | "CONNMARK"
+  | "DSCP"
+  | "TTL"
+  | "TCPMSS"
+  | "DNAT"
+  | "SNAT"
+  | "MASQUERADE"
+  | "REDIRECT";
 
 export interface TargetSpec {
   /** Built-in target, or "jump"/"goto" to a user chain. */
@@ -75,11 +93,23 @@ export interface Ruleset {
 
 /** Where a verdict came from: `INPUT:3` plus the rule's comment, or the chain policy. */
 export interface RuleRef {
+  /** The chain, prefixed with its table outside filter (see qualifiedChain). */
   readonly chain: string;
   /** 1-based rule index; 0 means the chain's policy decided. */
   readonly index: number;
   readonly comment?: string;
   readonly target: string;
+}
+
+/** How verdicts name a chain: filter's by name (`INPUT`), the other tables' with the table (`raw:PREROUTING`). */
+export function qualifiedChain(table: string, chain: string): string {
+  return table === "filter" ? chain : `${table}:${chain}`;
+}
+
+/** The table and chain a qualified chain name stands for. */
+export function splitQualifiedChain(qualified: string): { table: string; chain: string } {
+  const colon = qualified.indexOf(":");
+  return colon < 0 ? { table: "filter", chain: qualified } : { table: qualified.slice(0, colon), chain: qualified.slice(colon + 1) };
 }
 
 export class RulesetError extends Error {

@@ -81,8 +81,21 @@ describe("ruleset errors name the line and what to do", () => {
     expect(String((error as Error).message)).toMatch(message);
   });
 
-  it("refuses rules in tables the model does not run (nat, mangle, raw) instead of ignoring them", () => {
+  it("reads rules in every table, and refuses targets where the kernel refuses them", () => {
     const ruleset = parseRuleset("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING -p udp --dport 5060 -j NOTRACK\nCOMMIT\n");
-    expect(() => compileFirewall(ruleset, { settings: defaultKernelSettings, tables: new Map() })).toThrow(/raw/);
+    expect(ruleset.tables.get("raw")!.chains.get("PREROUTING")!.rules[0]!.target!.kind).toBe("NOTRACK");
+    expect(() => compileFirewall(ruleset, { settings: defaultKernelSettings, tables: new Map() })).not.toThrow();
+    const refused = [
+      ["*nat\n-A PREROUTING -j DROP\nCOMMIT\n", /not intended for filtering/],
+      ["*mangle\n-A INPUT -j CT --notrack\nCOMMIT\n", /only valid in table raw, not mangle/],
+      ["*filter\n-A INPUT -j DSCP --set-dscp 1\nCOMMIT\n", /only valid in table mangle/],
+      ["*raw\n-A OUTPUT -j REJECT\nCOMMIT\n", /only valid in table filter/],
+      ["*nat\n-A INPUT -j DNAT --to-destination 1.2.3.4\nCOMMIT\n", /only valid in PREROUTING, OUTPUT, not INPUT/],
+      ["*nat\n-A PREROUTING -j DNAT --to-destination 1.2.3.4:5080\nCOMMIT\n", /Need TCP, UDP, SCTP or DCCP/],
+      ["*raw\n-A PREROUTING -j CT --helper sip\nCOMMIT\n", /needs -p udp or -p tcp/],
+    ] as const;
+    for (const [text, message] of refused) expect(() => parseRuleset(text), text).toThrow(message);
+    const viaUserChain = parseRuleset("*nat\n:PRE - [0:0]\n-A INPUT -j PRE\n-A PRE -p udp -j REDIRECT --to-ports 5060\nCOMMIT\n");
+    expect(() => compileFirewall(viaUserChain, { settings: defaultKernelSettings, tables: new Map() })).toThrow(/reached from INPUT/);
   });
 });

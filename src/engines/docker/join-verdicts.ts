@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { decodeFrame } from "../../capture/decode-frame.js";
 import { nflogRecord } from "../../capture/nflog.js";
 import { openCapture } from "../../capture/read-capture.js";
-import type { Ruleset, RuleRef } from "../../firewall/ruleset.js";
+import { splitQualifiedChain, type Ruleset, type RuleRef } from "../../firewall/ruleset.js";
 import { sipMethodOf } from "../../sip/sip-method-of.js";
 import type { AgentEvent, Verdict } from "../../verdict/verdict.js";
 import type { SendRecord } from "./runner-spec.js";
@@ -19,8 +19,8 @@ export interface JoinedVerdicts {
 }
 
 function ruleRef(ruleset: Ruleset, chain: string, index: number): RuleRef {
-  const table = ruleset.tables.get("filter");
-  const chainSpec = table?.chains.get(chain);
+  const where = splitQualifiedChain(chain);
+  const chainSpec = ruleset.tables.get(where.table)?.chains.get(where.chain);
   if (index === 0) return { chain, index: 0, target: chainSpec?.policy ?? "ACCEPT" };
   const rule = chainSpec?.rules[index - 1];
   const target = rule?.target ? (rule.target.kind === "jump" || rule.target.kind === "goto" ? rule.target.chain! : rule.target.kind) : "";
@@ -61,7 +61,7 @@ export async function joinVerdicts(options: {
   for await (const frame of await openCapture(options.verdictLog, { allowTruncated: true })) {
     records++;
     const record = nflogRecord(frame.data);
-    const match = record ? /^v:([^:]+):(\d+)$/.exec(record.prefix) : null;
+    const match = record ? /^v:(.+):(\d+)$/.exec(record.prefix) : null;
     const packet = decodeFrame(frame);
     if (!match || typeof packet === "string" || packet.ipVersion !== 4) continue;
     const toPbx = packet.dst === options.pbxAddress;

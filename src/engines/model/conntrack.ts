@@ -1,7 +1,7 @@
 import { formatIpv4 } from "../../net/address.js";
 import type { Packet } from "../../net/packet.js";
 import type { KernelSettings } from "./kernel-settings.js";
-import type { CtState, PacketContext } from "./netfilter/match.js";
+import type { CtState, Hook, PacketContext } from "./netfilter/match.js";
 
 interface ConntrackEntry {
   readonly protocol: number;
@@ -16,6 +16,10 @@ interface ConntrackEntry {
   seenReply: boolean;
   assured: boolean;
   confirmed: boolean;
+  /** ct->mark, which CONNMARK sets and -m connmark reads. */
+  mark: number;
+  /** The helper CT --helper gave the connection when it was created. */
+  helper: string;
 }
 
 /** What conntrack decided for one packet, before the filter runs. */
@@ -29,7 +33,7 @@ export interface CtClassification {
 }
 
 /** What the filter table knows of a packet once conntrack has classified it, at a hook. */
-export function contextAfterConntrack(classification: CtClassification, jiffies: number, hook: "INPUT" | "FORWARD" | "OUTPUT", outInterface: string, clockNs?: number): PacketContext {
+export function contextAfterConntrack(classification: CtClassification, jiffies: number, hook: Hook, outInterface: string, clockNs?: number): PacketContext {
   return {
     jiffies,
     ...(clockNs === undefined ? {} : { clockNs }),
@@ -37,12 +41,13 @@ export function contextAfterConntrack(classification: CtClassification, jiffies:
     ctReply: classification.reply,
     ctSeenReply: classification.seenReply,
     ctAssured: classification.assured,
-    outInterface: hook === "INPUT" ? "" : outInterface,
+    outInterface: hook === "INPUT" || hook === "PREROUTING" ? "" : outInterface,
     hook,
+    connection: classification.entry,
   };
 }
 
-const UNTRACKED: CtClassification = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, entry: null };
+export const UNTRACKED: CtClassification = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, entry: null };
 
 /**
  * The UDP connection tracker as nf_conntrack_core.c (resolve_normal_ct,
@@ -74,7 +79,8 @@ export class ConntrackTable {
     this.streamJiffies = settings.conntrackUdpTimeoutStreamSeconds * settings.hz;
   }
 
-  classify(packet: Packet, jiffies: number): CtClassification {
+  /** `helper` is what CT --helper in raw gave the packet, for the entry a NEW packet creates. */
+  classify(packet: Packet, jiffies: number, helper = ""): CtClassification {
     if (packet.protocol !== 17 && packet.protocol !== 6) return UNTRACKED;
     if (jiffies - this.lastSweep > 60 * this.hz) this.sweep(jiffies);
     const found = this.lookup(packet.protocol, packet.src, packet.sport, packet.dst, packet.dport);
@@ -100,6 +106,8 @@ export class ConntrackTable {
       seenReply: false,
       assured: false,
       confirmed: false,
+      mark: 0,
+      helper,
     };
     return { state: "NEW", reply: false, seenReply: false, assured: false, entry };
   }

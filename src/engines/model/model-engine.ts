@@ -15,11 +15,11 @@ import type { AgentEvent, Direction, Verdict } from "../../verdict/verdict.js";
 import { OutcomeTally } from "../../verdict/outcomes.js";
 import type { Engine, RunOptions, RunResult } from "../engine.js";
 import { createAsteriskPbx } from "./asterisk-pbx.js";
-import { ConntrackTable, contextAfterConntrack } from "./conntrack.js";
+import { ConntrackTable, UNTRACKED, contextAfterConntrack, type CtClassification } from "./conntrack.js";
 import { EventQueue } from "./event-queue.js";
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
 import { NatRouter } from "./nat-router.js";
-import { compileFirewall, type CompiledFirewall } from "./netfilter/interpreter.js";
+import { compileFirewall, type CompiledFirewall, type ConnectionTracker } from "./netfilter/interpreter.js";
 import { firewallState } from "./netfilter/firewall-state.js";
 import type { PacketContext } from "./netfilter/match.js";
 
@@ -123,14 +123,24 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     return decodeIpv4(bytes, LAB_INTERFACE);
   };
 
-  /** Conntrack, then the filter hook; conntrack only confirms what the filter accepted (__nf_conntrack_confirm). */
-  const judge = (packet: Packet, hook: "INPUT" | "FORWARD" | "OUTPUT", direction: Direction, sender: Sender, atUs: number) => {
+  /** What conntrack made of the packet being judged: the firewall's route asks for it after the raw table. */
+  let classification: CtClassification = UNTRACKED;
+  let classifyJiffies = 0;
+  const tracker: ConnectionTracker = {
+    track: (packet, skb) => {
+      classification = conntrack.classify(packet, classifyJiffies, skb.helper);
+      return { state: classification.state, reply: classification.reply, seenReply: classification.seenReply, assured: classification.assured, connection: classification.entry };
+    },
+  };
+
+  /** The packet's route through the tables and conntrack; conntrack only confirms what they all accepted (__nf_conntrack_confirm). */
+  const judge = (packet: Packet, hook: "INPUT" | "FORWARD" | "OUTPUT", direction: Direction, sender: Sender, atUs: number): Packet | null => {
     const jiffies = jiffiesAt(atUs);
-    const classification = conntrack.classify(packet, jiffies);
-    const context = contextAfterConntrack(classification, jiffies, hook, LAB_INTERFACE, atUs * 1000);
-    const judgement = firewall.judge(hook, packet, context);
+    classification = UNTRACKED;
+    classifyJiffies = jiffies;
+    const judgement = firewall.judgeRoute(hook, packet, { jiffies, clockNs: atUs * 1000, outInterface: LAB_INTERFACE }, tracker);
     if (judgement.accepted) conntrack.commit(classification);
-    trace?.push({ hook, packet, context, accepted: judgement.accepted });
+    trace?.push({ hook, packet, context: contextAfterConntrack(classification, jiffies, hook, LAB_INTERFACE, atUs * 1000), accepted: judgement.accepted });
     packets?.push(packet.bytes);
     const verdict: Verdict = {
       packetId: judged++,
@@ -146,11 +156,11 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       sipMethod: sipMethodOf(packet.bytes.subarray(packet.payloadOffset)),
       verdict: judgement.accepted ? "delivered" : "dropped",
       rule: judgement.rule,
-      ctState: classification.state,
+      ctState: judgement.tracked.state,
     };
     if (keepVerdicts) verdicts.push(verdict);
     else tally!.add(verdict);
-    return judgement.accepted;
+    return judgement.accepted ? judgement.packet : null;
   };
 
   const deliverToPbx = (datagram: Datagram, sender: Sender, atUs: number) => {
@@ -189,7 +199,9 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       packet = decodeIpv4(whole, LAB_INTERFACE);
     }
     if (packet.fragmentOffset === 0) senders.set(`${publicAddress}:${packet.sport}`, sender);
-    if (!judge(packet, inboundHook, "to-pbx", sender, nowUs)) return;
+    const passed = judge(packet, inboundHook, "to-pbx", sender, nowUs);
+    if (!passed) return;
+    packet = passed;
     if (isFragment && !settings.defragment) {
       // Without defragmentation the PBX's stack reassembles what the filter let through.
       const whole = pbxStack.add({ ip: packet.bytes, atUs: nowUs });

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { instrumentRuleset, VERDICT_GROUP } from "../../../src/engines/docker/instrument-ruleset.js";
 import { planTopology } from "../../../src/engines/docker/lab-topology.js";
@@ -6,6 +7,7 @@ import { toolCommand } from "../../../src/engines/docker/tool-command.js";
 import { runModel } from "../../../src/engines/model/model-engine.js";
 import { generateRuleset } from "../../../src/firewall/generate-ruleset.js";
 import { policySchema } from "../../../src/firewall/policy.js";
+import { kernelOracleHere } from "../../helpers/kernel-oracle.js";
 import { scenarioOf } from "../../helpers/scenario.js";
 
 /** What the docker lab loads and configures, checked without Docker. */
@@ -36,6 +38,27 @@ describe("the lab's ruleset instrumentation", () => {
     const original = runModel(scenario(generated)).verdicts.map((v) => v.verdict);
     const instrumented = runModel(scenario(instrumentRuleset(generated))).verdicts.map((v) => v.verdict);
     expect(instrumented).toEqual(original);
+  });
+
+  it("logs what ends a packet's route in raw, mangle and security too, as the kernel loads it", () => {
+    const text = [
+      "*raw\n:PREROUTING DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING -s 10.0.0.0/8 -j ACCEPT\n-A PREROUTING -p udp -j CT --notrack\nCOMMIT",
+      "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n-A INPUT -s 10.9.0.0/16 -j DROP\nCOMMIT",
+      "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 10.8.0.0/16 -j DROP\nCOMMIT",
+      "",
+    ].join("\n");
+    const instrumented = instrumentRuleset(text);
+    expect(instrumented).toContain(`--nflog-prefix v:raw:PREROUTING:0`);
+    expect(instrumented).toContain(`--nflog-prefix v:mangle:INPUT:1`);
+    expect(instrumented).toContain(`--nflog-prefix v:INPUT:1`);
+    expect(instrumented).toContain(`--nflog-prefix v:INPUT:0`);
+    // ACCEPT outside filter passes the packet on: logging it would give one packet two verdicts.
+    expect(instrumented).not.toContain("v:raw:PREROUTING:1");
+    expect(instrumented).not.toContain("v:mangle:INPUT:0");
+    if (kernelOracleHere) {
+      const loaded = spawnSync("unshare", ["--net", "iptables-restore"], { input: instrumented, encoding: "utf8" });
+      expect(loaded.status, loaded.stderr).toBe(0);
+    }
   });
 
   it("keeps the options of REJECT and rules that were saved with counters", () => {

@@ -1,15 +1,47 @@
 import { AddressError, parseCidr } from "../../../net/address.js";
 import type { Packet } from "../../../net/packet.js";
-import { RulesetError, type Negatable, type Rule, type RuleRef, type Ruleset } from "../../../firewall/ruleset.js";
-import { hotdropOf, type CompiledMatch, type MatchState, type PacketContext } from "./match.js";
+import { builtinChains, targetPlaces } from "../../../firewall/rule-vocabulary.js";
+import { RulesetError, qualifiedChain, type Chain, type Negatable, type Rule, type RuleRef, type Ruleset, type Table } from "../../../firewall/ruleset.js";
+import { hotdropOf, type CompiledMatch, type ConnectionMarks, type CtState, type Hook, type MatchState, type PacketContext, type SkbState } from "./match.js";
 import { matchFactories } from "./match-registry.js";
 import { compileSetTarget } from "./matches/set.js";
+import { compileTargetEffect, type TargetEffect } from "./targets.js";
 
-export type Hook = "INPUT" | "FORWARD" | "OUTPUT";
+/** The hooks a packet's route is named by: where the filter table judges it. */
+export type FilterHook = "INPUT" | "FORWARD" | "OUTPUT";
 
 export interface Judgement {
   readonly accepted: boolean;
   readonly rule: RuleRef;
+}
+
+/** What conntrack made of a packet, for the tables after it. */
+export interface TrackedPacket {
+  readonly state: CtState;
+  readonly reply: boolean;
+  readonly seenReply: boolean;
+  readonly assured: boolean;
+  /** The entry's marks; null when the packet has none (untracked). */
+  readonly connection: ConnectionMarks | null;
+}
+
+/** nf_conntrack_in, which runs between the raw table and the others; `skb` holds what raw set (CT --notrack, --helper). */
+export interface ConnectionTracker {
+  track(packet: Packet, skb: SkbState): TrackedPacket;
+}
+
+/** What a route's judging starts from besides the packet. */
+export interface RouteStart {
+  readonly jiffies: number;
+  readonly clockNs?: number;
+  /** The interface the packet leaves by (-o) where it has one. */
+  readonly outInterface: string;
+}
+
+/** A packet's verdict over its whole route, with the packet as the last table left it and what conntrack made of it. */
+export interface RouteJudgement extends Judgement {
+  readonly packet: Packet;
+  readonly tracked: TrackedPacket;
 }
 
 export interface RuleCounter {
@@ -20,7 +52,14 @@ export interface RuleCounter {
 }
 
 export interface CompiledFirewall {
-  judge(hook: Hook, packet: Packet, context: PacketContext): Judgement;
+  /**
+   * The packet's whole route to (INPUT), through (FORWARD) or from (OUTPUT)
+   * the host, every table in the kernel's order, with conntrack as `context`
+   * says it is (a caller without a conntrack table judges this way).
+   */
+  judge(hook: FilterHook, packet: Packet, context: PacketContext): Judgement;
+  /** The same with a conntrack table, which runs after raw as the kernel's does. */
+  judgeRoute(hook: FilterHook, packet: Packet, start: RouteStart, tracker: ConnectionTracker): RouteJudgement;
   /** Per-rule counters as `iptables-save -c` prints them (index 0 = policy). */
   counters(): RuleCounter[];
 }
@@ -48,11 +87,12 @@ interface CompiledRule {
   readonly fragment: -1 | 0 | 1; // -1 any, 1 only non-first fragments, 0 only first/unfragmented
   readonly matches: readonly CompiledMatch[];
   readonly action: Action;
-  readonly jumpTo: number; // chain index for Jump/Goto
+  readonly jumpTo: number; // chain index for Jump/Goto, in `table`
+  readonly table: string;
   readonly judgement: Judgement;
   readonly counterSlot: number;
-  /** A non-terminal target's side effect (SET changes a set), run when the rule matches. */
-  readonly effect: ((packet: Packet, context: PacketContext) => void) | null;
+  /** A non-terminal target's side effect (SET changes a set, MARK the mark, DSCP the bytes), run when the rule matches. */
+  readonly effect: TargetEffect | null;
 }
 
 interface InterfaceTest {
@@ -130,15 +170,17 @@ function checkJumps(chains: ReadonlyMap<string, readonly Rule[]>, builtins: read
 }
 
 /**
- * Compiles the filter table into closures once, then judges packets the way
- * ipt_do_table (net/ipv4/netfilter/ip_tables.c) walks it: rules in order, all
- * matches must hold, a jump pushes a return point and a goto does not, RETURN
- * or the end of a user chain pops, and the end of a built-in chain applies its
- * policy. Judging allocates nothing: every possible Judgement exists up front.
+ * Compiles every table into closures once, then judges packets the way
+ * ipt_do_table (net/ipv4/netfilter/ip_tables.c) walks each: rules in order,
+ * all matches must hold, a jump pushes a return point and a goto does not,
+ * RETURN or the end of a user chain pops, and the end of a built-in chain
+ * applies its policy. A route runs the tables in the order of their hook
+ * priorities (raw, conntrack, mangle, nat, filter, security); a drop anywhere
+ * ends it.
  */
 export function compileFirewall(ruleset: Ruleset, state: MatchState, problems?: RulesetError[]): CompiledFirewall {
   try {
-    return compileFilterTable(ruleset, state, problems);
+    return compileTables(ruleset, state, problems);
   } catch (error) {
     // Match options are checked here, after parsing: the error names the file as parse errors do.
     if (error instanceof RulesetError && ruleset.source && !error.message.startsWith(`${ruleset.source}: `)) throw new RulesetError(error.code, `${ruleset.source}: ${error.message}`);
@@ -146,84 +188,96 @@ export function compileFirewall(ruleset: Ruleset, state: MatchState, problems?: 
   }
 }
 
+/** A table's chain that a route passes through, or the point where conntrack runs. */
+type Stage = { readonly table: string; readonly hook: Hook; readonly chain: CompiledChain } | "conntrack";
+
+/**
+ * nf_ip_hook_priorities: each hook's tables in the order the kernel runs
+ * them. Conntrack runs after raw at PREROUTING and OUTPUT; the nat table's
+ * chains only see a connection's first packet.
+ */
+const ROUTES: Record<FilterHook, ReadonlyArray<readonly [string, Hook] | "conntrack">> = {
+  INPUT: [["raw", "PREROUTING"], "conntrack", ["mangle", "PREROUTING"], ["nat", "PREROUTING"], ["mangle", "INPUT"], ["filter", "INPUT"], ["security", "INPUT"], ["nat", "INPUT"]],
+  FORWARD: [
+    ["raw", "PREROUTING"],
+    "conntrack",
+    ["mangle", "PREROUTING"],
+    ["nat", "PREROUTING"],
+    ["mangle", "FORWARD"],
+    ["filter", "FORWARD"],
+    ["security", "FORWARD"],
+    ["mangle", "POSTROUTING"],
+    ["nat", "POSTROUTING"],
+  ],
+  OUTPUT: [["raw", "OUTPUT"], "conntrack", ["mangle", "OUTPUT"], ["nat", "OUTPUT"], ["filter", "OUTPUT"], ["security", "OUTPUT"], ["mangle", "POSTROUTING"], ["nat", "POSTROUTING"]],
+};
+
+/** Before conntrack (raw) a packet has no entry: xt_conntrack calls that INVALID. */
+const BEFORE_CONNTRACK: TrackedPacket = { state: "INVALID", reply: false, seenReply: false, assured: false, connection: null };
+const UNTRACKED_PACKET: TrackedPacket = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, connection: null };
+
+interface CompiledTable {
+  readonly name: string;
+  readonly chains: CompiledChain[];
+  readonly chainIndex: Map<string, number>;
+}
+
 /**
  * With `problems`, every rule the model cannot run is noted there (named by
  * file and line) and left out, so `firewall check` can list them all at once;
  * without it, the first one throws.
  */
-function compileFilterTable(ruleset: Ruleset, state: MatchState, problems?: RulesetError[]): CompiledFirewall {
+function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetError[]): CompiledFirewall {
   const note = (error: unknown) => {
     if (!problems || !(error instanceof RulesetError)) throw error;
     problems.push(ruleset.source && !error.message.startsWith(`${ruleset.source}: `) ? new RulesetError(error.code, `${ruleset.source}: ${error.message}`) : error);
   };
-  for (const table of ruleset.tables.values()) {
-    if (table.name === "filter") continue;
-    for (const chain of table.chains.values()) {
-      const first = chain.rules[0];
-      if (first) {
-        note(new RulesetError(
-          "RULESET_UNSUPPORTED",
-          `table ${table.name} has rules (chain ${chain.name}); the model engine evaluates only the filter table, so results could differ from the kernel; run this ruleset with --engine docker`,
-          first.line,
-        ));
-      }
-      if (chain.policy === "DROP") {
-        note(new RulesetError("RULESET_UNSUPPORTED", `table ${table.name} chain ${chain.name} has policy DROP; the model engine evaluates only the filter table; use --engine docker`));
-      }
-    }
-  }
-  const filter = ruleset.tables.get("filter");
-  if (!filter) throw new RulesetError("RULESET_UNSUPPORTED", "the ruleset has no *filter table, so it cannot drop anything; add one");
-  const builtins = [...filter.chains.values()].filter((chain) => chain.policy !== null).map((chain) => chain.name);
-  checkJumps(new Map([...filter.chains.values()].map((chain) => [chain.name, chain.rules])), builtins, state.settings.iptablesNft);
-
-  const chainIndex = new Map<string, number>();
-  [...filter.chains.keys()].forEach((name, index) => chainIndex.set(name, index));
   const counterLabels: Array<{ chain: string; index: number }> = [];
-  const chains: CompiledChain[] = [];
-  for (const chain of filter.chains.values()) {
-    const rules: CompiledRule[] = [];
-    for (const rule of chain.rules) {
-      try {
-        const compiled = compileRule(rule, state, chainIndex, counterLabels.length);
-        counterLabels.push({ chain: chain.name, index: rule.index });
-        rules.push(compiled);
-      } catch (error) {
-        note(error);
-      }
-    }
-    let policyJudgement: Judgement | null = null;
-    let policyCounterSlot = -1;
-    if (chain.policy) {
-      counterLabels.push({ chain: chain.name, index: 0 });
-      policyCounterSlot = counterLabels.length - 1;
-      policyJudgement = { accepted: chain.policy === "ACCEPT", rule: { chain: chain.name, index: 0, target: chain.policy, comment: `policy ${chain.policy}` } };
-    }
-    chains.push({ name: chain.name, rules, policyJudgement, policyCounterSlot });
+  const tables = new Map<string, CompiledTable>();
+  for (const table of ruleset.tables.values()) {
+    const builtins = [...table.chains.values()].filter((chain) => chain.policy !== null).map((chain) => chain.name);
+    checkJumps(new Map([...table.chains.values()].map((chain) => [chain.name, chain.rules])), builtins, state.settings.iptablesNft);
+    checkUserChainHooks(table, note);
+    tables.set(table.name, compileTable(table, state, counterLabels, note));
+  }
+  // Without a filter table every hook accepts there, as with no rules at all.
+  if (!tables.has("filter")) {
+    const empty: Table = { name: "filter", chains: new Map(builtinChains.filter!.map((name): [string, Chain] => [name, { name, policy: "ACCEPT", rules: [] }])) };
+    tables.set("filter", compileTable(empty, state, counterLabels, note));
   }
   const packetCounts = new Float64Array(counterLabels.length);
   const byteCounts = new Float64Array(counterLabels.length);
-  const hookChains: Record<Hook, CompiledChain> = {
-    INPUT: chains[chainIndex.get("INPUT")!]!,
-    FORWARD: chains[chainIndex.get("FORWARD")!]!,
-    OUTPUT: chains[chainIndex.get("OUTPUT")!]!,
+  const routes = {} as Record<FilterHook, Stage[]>;
+  for (const hook of Object.keys(ROUTES) as FilterHook[]) {
+    routes[hook] = ROUTES[hook].flatMap((step): Stage[] => {
+      if (step === "conntrack") return ["conntrack"];
+      const table = tables.get(step[0]);
+      const index = table?.chainIndex.get(step[1]);
+      return table && index !== undefined ? [{ table: step[0], hook: step[1], chain: table.chains[index]! }] : [];
+    });
+  }
+  const filterHook: Record<FilterHook, CompiledChain> = {
+    INPUT: chainOf(tables.get("filter")!, "INPUT"),
+    FORWARD: chainOf(tables.get("filter")!, "FORWARD"),
+    OUTPUT: chainOf(tables.get("filter")!, "OUTPUT"),
   };
+  /** Only the filter table, nothing that changes packets or conntrack: judged straight, as before there were tables. */
+  const filterOnly = [...tables.keys()].every((name) => name === "filter");
   const stackChain: CompiledChain[] = [];
   const stackRule: number[] = [];
   const hotdrop = hotdropOf(state);
+  /** The packet as the rules so far left it: an effect that rewrites bytes replaces it. */
+  let current: Packet;
 
-  const judge = (hook: Hook, packet: Packet, context: PacketContext): Judgement => {
-    let chain = hookChains[hook];
+  const walk = (start: CompiledChain, context: PacketContext, inName: string, outName: string): Judgement => {
+    let chain = start;
     let position = 0;
     let depth = 0;
-    const inName = hook === "OUTPUT" ? "" : packet.inInterface;
-    const outName = context.outInterface;
-    const length = packet.bytes.length;
     for (;;) {
       if (position >= chain.rules.length) {
         if (chain.policyJudgement) {
           packetCounts[chain.policyCounterSlot]!++;
-          byteCounts[chain.policyCounterSlot]! += length;
+          byteCounts[chain.policyCounterSlot]! += current.bytes.length;
           return chain.policyJudgement;
         }
         // Falling off a user chain returns to the rule after the jump.
@@ -234,7 +288,7 @@ function compileFilterTable(ruleset: Ruleset, state: MatchState, problems?: Rule
       }
       const rule = chain.rules[position]!;
       position++;
-      if (!ruleMatches(rule, packet, context, inName, outName)) {
+      if (!ruleMatches(rule, current, context, inName, outName)) {
         if (hotdrop.dropped) {
           hotdrop.dropped = false;
           return { accepted: false, rule: { chain: rule.judgement.rule.chain, index: rule.judgement.rule.index, target: "DROP", comment: `hotdrop: ${hotdrop.reason}` } };
@@ -242,10 +296,10 @@ function compileFilterTable(ruleset: Ruleset, state: MatchState, problems?: Rule
         continue;
       }
       packetCounts[rule.counterSlot]!++;
-      byteCounts[rule.counterSlot]! += length;
+      byteCounts[rule.counterSlot]! += current.bytes.length;
       switch (rule.action) {
         case Action.None:
-          if (rule.effect) rule.effect(packet, context);
+          if (rule.effect) current = rule.effect(current, context) ?? current;
           continue;
         case Action.Accept:
         case Action.Drop:
@@ -253,7 +307,7 @@ function compileFilterTable(ruleset: Ruleset, state: MatchState, problems?: Rule
         case Action.Return:
           if (depth === 0) {
             packetCounts[chain.policyCounterSlot]!++;
-            byteCounts[chain.policyCounterSlot]! += length;
+            byteCounts[chain.policyCounterSlot]! += current.bytes.length;
             return chain.policyJudgement!;
           }
           depth--;
@@ -264,23 +318,137 @@ function compileFilterTable(ruleset: Ruleset, state: MatchState, problems?: Rule
           stackChain[depth] = chain;
           stackRule[depth] = position;
           depth++;
-          chain = chains[rule.jumpTo]!;
+          chain = chains(rule.table)[rule.jumpTo]!;
           position = 0;
           continue;
         case Action.Goto:
-          chain = chains[rule.jumpTo]!;
+          chain = chains(rule.table)[rule.jumpTo]!;
           position = 0;
           continue;
       }
     }
   };
+  const tableChains = new Map([...tables.values()].map((table) => [table.name, table.chains]));
+  const chains = (table: string) => tableChains.get(table)!;
+
+  const judgeRoute = (hook: FilterHook, packet: Packet, start: RouteStart, tracker: ConnectionTracker): RouteJudgement => {
+    current = packet;
+    const skb: SkbState = { mark: 0, notrack: false, helper: "" };
+    let tracked = BEFORE_CONNTRACK;
+    let decided: Judgement | null = null;
+    for (const stage of routes[hook]) {
+      if (stage === "conntrack") {
+        tracked = skb.notrack ? UNTRACKED_PACKET : tracker.track(current, skb);
+        continue;
+      }
+      const context: PacketContext = {
+        jiffies: start.jiffies,
+        ...(start.clockNs === undefined ? {} : { clockNs: start.clockNs }),
+        ctState: tracked.state,
+        ctReply: tracked.reply,
+        ctSeenReply: tracked.seenReply,
+        ctAssured: tracked.assured,
+        outInterface: stage.hook === "INPUT" || stage.hook === "PREROUTING" ? "" : start.outInterface,
+        hook: stage.hook,
+        skb,
+        connection: tracked.connection,
+      };
+      const inName = stage.hook === "OUTPUT" || stage.hook === "POSTROUTING" || hook === "OUTPUT" ? "" : current.inInterface;
+      const judgement = walk(stage.chain, context, inName, context.outInterface);
+      if (!judgement.accepted) return { ...judgement, packet: current, tracked };
+      if (stage.table === "filter") decided = judgement;
+    }
+    return { ...decided!, packet: current, tracked };
+  };
+
+  const judge = (hook: FilterHook, packet: Packet, context: PacketContext): Judgement => {
+    if (filterOnly) {
+      current = packet;
+      return walk(filterHook[hook], context, hook === "OUTPUT" ? "" : packet.inInterface, context.outInterface);
+    }
+    const tracker: ConnectionTracker = {
+      track: () => ({
+        state: context.ctState,
+        reply: context.ctReply,
+        seenReply: context.ctSeenReply,
+        assured: context.ctAssured,
+        connection: context.connection === undefined ? { mark: 0 } : context.connection,
+      }),
+    };
+    return judgeRoute(hook, packet, { jiffies: context.jiffies, ...(context.clockNs === undefined ? {} : { clockNs: context.clockNs }), outInterface: context.outInterface }, tracker);
+  };
 
   return {
     judge,
+    judgeRoute,
     counters: () => counterLabels.map((label, slot) => ({ ...label, packets: packetCounts[slot]!, bytes: byteCounts[slot]! })),
   };
 }
 
+function chainOf(table: CompiledTable, name: string): CompiledChain {
+  return table.chains[table.chainIndex.get(name)!]!;
+}
+
+function compileTable(table: Table, state: MatchState, counterLabels: Array<{ chain: string; index: number }>, note: (error: unknown) => void): CompiledTable {
+  const chainIndex = new Map<string, number>();
+  [...table.chains.keys()].forEach((name, index) => chainIndex.set(name, index));
+  const chains: CompiledChain[] = [];
+  for (const chain of table.chains.values()) {
+    const label = qualifiedChain(table.name, chain.name);
+    const rules: CompiledRule[] = [];
+    for (const rule of chain.rules) {
+      try {
+        const compiled = compileRule(rule, state, chainIndex, counterLabels.length);
+        counterLabels.push({ chain: label, index: rule.index });
+        rules.push(compiled);
+      } catch (error) {
+        note(error);
+      }
+    }
+    let policyJudgement: Judgement | null = null;
+    let policyCounterSlot = -1;
+    if (chain.policy) {
+      counterLabels.push({ chain: label, index: 0 });
+      policyCounterSlot = counterLabels.length - 1;
+      policyJudgement = { accepted: chain.policy === "ACCEPT", rule: { chain: label, index: 0, target: chain.policy, comment: `policy ${chain.policy}` } };
+    }
+    chains.push({ name: chain.name, rules, policyJudgement, policyCounterSlot });
+  }
+  return { name: table.name, chains, chainIndex };
+}
+
+/**
+ * The kernel checks a target's hooks for every chain that reaches it
+ * (xt_check_target with the chain's hook mask): a user chain reached from
+ * INPUT cannot DNAT. Built-in chains were checked when parsed.
+ */
+function checkUserChainHooks(table: Table, note: (error: unknown) => void): void {
+  const hooksOf = new Map<string, Set<string>>();
+  for (const builtin of [...table.chains.values()].filter((chain) => chain.policy !== null)) {
+    const queue = [builtin.name];
+    while (queue.length) {
+      const name = queue.pop()!;
+      for (const rule of table.chains.get(name)?.rules ?? []) {
+        const target = rule.target?.chain;
+        if (!target || (rule.target!.kind !== "jump" && rule.target!.kind !== "goto")) continue;
+        const hooks = hooksOf.get(target) ?? new Set<string>();
+        if (hooks.has(builtin.name)) continue;
+        hooks.add(builtin.name);
+        hooksOf.set(target, hooks);
+        queue.push(target);
+      }
+    }
+  }
+  for (const [name, hooks] of hooksOf) {
+    for (const rule of table.chains.get(name)?.rules ?? []) {
+      const allowed = rule.target ? targetPlaces[rule.target.kind]?.hooks : undefined;
+      const wrong = allowed ? [...hooks].find((hook) => !allowed.includes(hook)) : undefined;
+      if (wrong) {
+        note(new RulesetError("RULESET_REJECTED", `-j ${rule.target!.kind} in chain ${name} is reached from ${wrong}, but is only valid in ${allowed!.join(", ")} (iptables-restore refuses this rule)`, rule.line));
+      }
+    }
+  }
+}
 function ruleMatches(rule: CompiledRule, packet: Packet, context: PacketContext, inName: string, outName: string): boolean {
   if (rule.protocol >= 0 && (packet.protocol === rule.protocol) === rule.protocolNegated) return false;
   if (rule.srcMask !== 0 || rule.srcNegated) {
@@ -359,11 +527,31 @@ function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, numb
         action = Action.Return;
         targetName = "RETURN";
         break;
-      case "SET":
+      case "SET": {
         action = Action.None;
         targetName = "SET";
-        effect = compileSetTarget(target.options, state, { line: rule.line, text: rule.text });
+        const changeSet = compileSetTarget(target.options, state, { line: rule.line, text: rule.text });
+        effect = (packet, context) => {
+          changeSet(packet, context);
+        };
         break;
+      }
+      case "MARK":
+      case "CONNMARK":
+      case "CT":
+      case "NOTRACK":
+      case "DSCP":
+      case "TTL":
+      case "TCPMSS":
+        action = Action.None;
+        targetName = target.kind;
+        effect = compileTargetEffect(target, rule);
+        break;
+      case "DNAT":
+      case "SNAT":
+      case "MASQUERADE":
+      case "REDIRECT":
+        throw new RulesetError("RULESET_UNSUPPORTED", `-j ${target.kind}: the model engine does not interpret NAT yet; run this ruleset with --engine docker`, rule.line);
       case "LOG":
       case "NFLOG":
         // Non-terminal (XT_CONTINUE): the packet goes on to the next rule.
@@ -378,7 +566,7 @@ function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, numb
         break;
     }
   }
-  const ref: RuleRef = { chain: rule.chain, index: rule.index, target: targetName, ...(rule.comment !== undefined ? { comment: rule.comment } : {}) };
+  const ref: RuleRef = { chain: qualifiedChain(rule.table, rule.chain), index: rule.index, target: targetName, ...(rule.comment !== undefined ? { comment: rule.comment } : {}) };
   return {
     protocol: protocol === 0 ? -1 : protocol,
     protocolNegated: rule.protocol?.negated ?? false,
@@ -394,6 +582,7 @@ function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, numb
     matches,
     action,
     jumpTo,
+    table: rule.table,
     judgement: { accepted: action === Action.Accept, rule: ref },
     counterSlot,
     effect,

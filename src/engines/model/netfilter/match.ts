@@ -23,7 +23,31 @@ export interface PacketContext {
   /** Output interface (-o), empty on INPUT. */
   readonly outInterface: string;
   /** The hook judging the packet; xt_recent restores the pre-forwarding TTL on FORWARD. */
-  readonly hook?: "INPUT" | "FORWARD" | "OUTPUT";
+  readonly hook?: Hook;
+  /** What the tables set on the packet as it goes through them (skb->mark, CT's template); absent is none of it. */
+  readonly skb?: SkbState;
+  /**
+   * The packet's conntrack entry (ct->mark and what CT set), absent when the
+   * caller judges without one (its mark is then 0), null when the packet has
+   * none (untracked, or before conntrack ran in the raw table).
+   */
+  readonly connection?: ConnectionMarks | null;
+}
+
+/** Netfilter's hooks, as the iptables chains of the same names run at them. */
+export type Hook = "PREROUTING" | "INPUT" | "FORWARD" | "OUTPUT" | "POSTROUTING";
+
+export interface SkbState {
+  /** skb->mark: MARK and CONNMARK --restore-mark set it. */
+  mark: number;
+  /** CT --notrack / NOTRACK in raw: conntrack leaves the packet untracked. */
+  notrack: boolean;
+  /** CT --helper in raw: the helper a new connection gets. */
+  helper: string;
+}
+
+export interface ConnectionMarks {
+  mark: number;
 }
 
 export type CompiledMatch = (packet: Packet, context: PacketContext) => boolean;
@@ -66,6 +90,6 @@ const HOTDROP_KEY = "xt:hotdrop";
 export type MatchFactory = (options: readonly RuleOption[], state: MatchState, where: { line: number; text: string }) => CompiledMatch;
 
 /** The context of a packet conntrack calls NEW, as a hook sees it before any reply. */
-export function newPacketContext(jiffies: number, hook: "INPUT" | "FORWARD" | "OUTPUT" = "INPUT"): PacketContext {
+export function newPacketContext(jiffies: number, hook: Hook = "INPUT"): PacketContext {
   return { jiffies, ctState: "NEW", ctReply: false, ctSeenReply: false, ctAssured: false, outInterface: hook === "INPUT" ? "" : "eth0", hook };
 }

@@ -1,0 +1,126 @@
+import { spawnSync } from "node:child_process";
+import { expect } from "vitest";
+import { ConntrackTable, type CtClassification, UNTRACKED } from "../../src/engines/model/conntrack.js";
+import { defaultKernelSettings } from "../../src/engines/model/kernel-settings.js";
+import { compileFirewall, type ConnectionTracker } from "../../src/engines/model/netfilter/interpreter.js";
+import { parseRuleset } from "../../src/firewall/parse-ruleset.js";
+import { splitQualifiedChain } from "../../src/firewall/ruleset.js";
+import { parseIpv4 } from "../../src/net/address.js";
+import { HZ, PBX, START, udpPacket } from "./firewall.js";
+import { kernelOracleHere, kernelOracleProblem, type OracleSend } from "./kernel-oracle.js";
+
+export { kernelOracleHere, kernelOracleProblem };
+
+/**
+ * The kernel as an oracle for a packet's whole way in: every table at
+ * PREROUTING and INPUT, with conntrack. Datagrams are written as Ethernet
+ * frames onto one end of a veth pair and arrive on the other ("eth0", the
+ * PBX's, as in the lab) as if from the wire, so raw, conntrack, mangle and
+ * nat see them fresh (a loopback packet would carry the conntrack entry its
+ * sending made). Counters come from `iptables-save -c`, keyed
+ * "table:CHAIN:index" (index 0 is the policy).
+ */
+export interface RouteOutcome {
+  readonly delivered: boolean[];
+  /** Packets each rule and policy counted, for the keys the expectation names. */
+  readonly counted: Record<string, number>;
+}
+
+const filled = (send: OracleSend) => ({ dst: PBX, sport: 5060, dport: 5060, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\n\r\n", ttl: 64, at: 0, ...send });
+
+/** The same ruleset (all its tables) and datagrams in the model, with its conntrack table. */
+export function judgeRouteInModel(rulesetText: string, sends: readonly OracleSend[]): RouteOutcome {
+  const settings = defaultKernelSettings;
+  const firewall = compileFirewall(parseRuleset(rulesetText, "test.rules"), { settings, tables: new Map(), localAddresses: [parseIpv4(PBX)] });
+  const conntrack = new ConntrackTable(settings);
+  let classification: CtClassification = UNTRACKED;
+  let jiffies = START;
+  const tracker: ConnectionTracker = {
+    track: (packet, skb) => {
+      classification = conntrack.classify(packet, jiffies, skb.helper);
+      return { state: classification.state, reply: classification.reply, seenReply: classification.seenReply, assured: classification.assured, connection: classification.entry };
+    },
+  };
+  const delivered = sends.map(filled).map((send) => {
+    jiffies = START + Math.floor(send.at * HZ);
+    classification = UNTRACKED;
+    const judgement = firewall.judgeRoute("INPUT", udpPacket(send.src, send.payload, send), { jiffies, clockNs: send.at * 1e9, outInterface: "" }, tracker);
+    if (judgement.accepted) conntrack.commit(classification);
+    return judgement.accepted;
+  });
+  const counted: Record<string, number> = {};
+  for (const counter of firewall.counters()) {
+    const { table, chain } = splitQualifiedChain(counter.chain);
+    counted[`${table}:${chain}:${counter.index}`] = counter.packets;
+  }
+  return { delivered, counted };
+}
+
+const SENDER = `
+import json, socket, struct, sys, time
+sends = json.loads(sys.argv[1])
+receivers = {}
+for port in sorted({send["dport"] for send in sends}):
+    r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("0.0.0.0", port)); r.settimeout(0.15); receivers[port] = r
+wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); wire.bind(("wire0", 0))
+mac = lambda text: bytes.fromhex(text.replace(":", ""))
+ethernet = mac(sys.argv[2]) + mac(sys.argv[3]) + b"\\x08\\x00"
+def checksum(b):
+    t = sum(struct.unpack("!%dH" % (len(b) // 2), b)); t = (t >> 16) + (t & 0xffff); t += t >> 16; return (~t) & 0xffff
+start = time.monotonic(); delivered = []
+for i, send in enumerate(sends):
+    time.sleep(max(0, start + send["at"] - time.monotonic()))
+    payload = send["payload"].encode("latin-1")
+    udp = struct.pack("!HHHH", send["sport"], send["dport"], 8 + len(payload), 0) + payload
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, send["ttl"], 17, 0, socket.inet_aton(send["src"]), socket.inet_aton(send["dst"]))
+    wire.send(ethernet + header[:10] + struct.pack("!H", checksum(header)) + header[12:] + udp)
+    try:
+        receivers[send["dport"]].recvfrom(70000); delivered.append(True)
+    except socket.timeout:
+        delivered.append(False)
+print(json.dumps(delivered))
+`;
+
+/** The ruleset and datagrams in the kernel, in a throwaway network namespace. */
+export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSend[]): RouteOutcome {
+  expect(kernelOracleHere, `no iptables in a network namespace: ${kernelOracleProblem}`).toBe(true);
+  const quote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
+  const script = [
+    "set -e",
+    "ip link set lo up",
+    "ip link add eth0 type veth peer name wire0",
+    "ip link set eth0 up",
+    "ip link set wire0 up",
+    `ip addr add ${PBX}/32 dev eth0`,
+    "ip route add default dev eth0",
+    "sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.default.rp_filter=0",
+    `iptables-restore <<'RULES'\n${rulesetText.trim()}\nRULES`,
+    // unshare leaves /sys the host's: the MACs come from ip.
+    `python3 -c ${quote(SENDER)} ${quote(JSON.stringify(sends.map(filled)))} "$(ip -br link show eth0 | awk '{print $3}')" "$(ip -br link show wire0 | awk '{print $3}')"`,
+    "iptables-save -c",
+  ].join("\n");
+  const ran = spawnSync("unshare", ["--net", "bash", "-c", script], { encoding: "utf8", timeout: 60_000 });
+  expect(ran.status, ran.stderr).toBe(0);
+  const [deliveredLine, ...saved] = ran.stdout.trim().split("\n");
+  const counted: Record<string, number> = {};
+  let table = "";
+  const indexOf = new Map<string, number>();
+  for (const line of saved) {
+    if (line.startsWith("*")) table = line.slice(1);
+    const policy = /^:(\S+) (ACCEPT|DROP) \[(\d+):\d+\]/.exec(line);
+    if (policy) counted[`${table}:${policy[1]}:0`] = Number(policy[3]);
+    const rule = /^\[(\d+):\d+\] -A (\S+)/.exec(line);
+    if (rule) {
+      const key = `${table}:${rule[2]}`;
+      const index = (indexOf.get(key) ?? 0) + 1;
+      indexOf.set(key, index);
+      counted[`${key}:${index}`] = Number(rule[1]);
+    }
+  }
+  return { delivered: JSON.parse(deliveredLine!) as boolean[], counted };
+}
+
+/** Only the counters an expectation names, so a case can leave the rest out. */
+export function countersNamed(outcome: RouteOutcome, keys: readonly string[]): RouteOutcome {
+  return { delivered: outcome.delivered, counted: Object.fromEntries(keys.map((key) => [key, outcome.counted[key] ?? -1])) };
+}
