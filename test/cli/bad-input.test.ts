@@ -136,7 +136,7 @@ describe("what a user can cause is exit 2 with where it is, never exit 4", () =>
         "*nat",
         ":PREROUTING ACCEPT [0:0]",
         ":POSTROUTING ACCEPT [0:0]",
-        "-A POSTROUTING -o eth0 -j MASQUERADE",
+        "-A POSTROUTING -o eth0 -j SNAT --to-source 203.0.113.1-203.0.113.5",
         "COMMIT",
         "*filter",
         ":INPUT DROP [0:0]",

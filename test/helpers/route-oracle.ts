@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { expect } from "vitest";
-import { ConntrackTable, type CtClassification, UNTRACKED } from "../../src/engines/model/conntrack.js";
+import { ConntrackTable } from "../../src/engines/model/conntrack.js";
 import { defaultKernelSettings } from "../../src/engines/model/kernel-settings.js";
-import { compileFirewall, type ConnectionTracker } from "../../src/engines/model/netfilter/interpreter.js";
+import { compileFirewall } from "../../src/engines/model/netfilter/interpreter.js";
 import { parseRuleset } from "../../src/firewall/parse-ruleset.js";
 import { splitQualifiedChain } from "../../src/firewall/ruleset.js";
 import { parseIpv4 } from "../../src/net/address.js";
@@ -26,27 +26,26 @@ export interface RouteOutcome {
   readonly counted: Record<string, number>;
 }
 
+/** The host listens on every port a datagram is sent to, and on `listen`. */
+const listeningPorts = (sends: readonly OracleSend[], listen: readonly number[]) => [...new Set([...sends.map((send) => send.dport ?? 5060), ...listen])];
+
 const filled = (send: OracleSend) => ({ dst: PBX, sport: 5060, dport: 5060, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\n\r\n", ttl: 64, at: 0, ...send });
 
 /** The same ruleset (all its tables) and datagrams in the model, with its conntrack table. */
-export function judgeRouteInModel(rulesetText: string, sends: readonly OracleSend[]): RouteOutcome {
+export function judgeRouteInModel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = []): RouteOutcome {
+  const local = parseIpv4(PBX);
+  const ports = listeningPorts(sends, listen);
   const settings = defaultKernelSettings;
   const firewall = compileFirewall(parseRuleset(rulesetText, "test.rules"), { settings, tables: new Map(), localAddresses: [parseIpv4(PBX)] });
   const conntrack = new ConntrackTable(settings);
-  let classification: CtClassification = UNTRACKED;
-  let jiffies = START;
-  const tracker: ConnectionTracker = {
-    track: (packet, skb) => {
-      classification = conntrack.classify(packet, jiffies, skb.helper);
-      return { state: classification.state, reply: classification.reply, seenReply: classification.seenReply, assured: classification.assured, connection: classification.entry };
-    },
-  };
+  const tracker = conntrack.tracker();
   const delivered = sends.map(filled).map((send) => {
-    jiffies = START + Math.floor(send.at * HZ);
-    classification = UNTRACKED;
+    const jiffies = START + Math.floor(send.at * HZ);
+    tracker.at(jiffies);
     const judgement = firewall.judgeRoute("INPUT", udpPacket(send.src, send.payload, send), { jiffies, clockNs: send.at * 1e9, outInterface: "" }, tracker);
-    if (judgement.accepted) conntrack.commit(classification);
-    return judgement.accepted;
+    if (judgement.accepted) conntrack.commit(tracker.last());
+    // Delivered: accepted, and still for a socket of this host (a DNAT elsewhere forwards it).
+    return judgement.accepted && judgement.route === "INPUT" && (judgement.packet.dst === local || judgement.packet.dst >>> 24 === 127) && ports.includes(judgement.packet.dport);
   });
   const counted: Record<string, number> = {};
   for (const counter of firewall.counters()) {
@@ -58,10 +57,11 @@ export function judgeRouteInModel(rulesetText: string, sends: readonly OracleSen
 
 const SENDER = `
 import json, socket, struct, sys, time
+import select
 sends = json.loads(sys.argv[1])
-receivers = {}
-for port in sorted({send["dport"] for send in sends}):
-    r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("0.0.0.0", port)); r.settimeout(0.15); receivers[port] = r
+receivers = []
+for port in json.loads(sys.argv[4]):
+    r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("0.0.0.0", port)); receivers.append(r)
 wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); wire.bind(("wire0", 0))
 mac = lambda text: bytes.fromhex(text.replace(":", ""))
 ethernet = mac(sys.argv[2]) + mac(sys.argv[3]) + b"\\x08\\x00"
@@ -74,15 +74,14 @@ for i, send in enumerate(sends):
     udp = struct.pack("!HHHH", send["sport"], send["dport"], 8 + len(payload), 0) + payload
     header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, send["ttl"], 17, 0, socket.inet_aton(send["src"]), socket.inet_aton(send["dst"]))
     wire.send(ethernet + header[:10] + struct.pack("!H", checksum(header)) + header[12:] + udp)
-    try:
-        receivers[send["dport"]].recvfrom(70000); delivered.append(True)
-    except socket.timeout:
-        delivered.append(False)
+    ready, _, _ = select.select(receivers, [], [], 0.15)
+    for r in ready: r.recvfrom(70000)
+    delivered.append(len(ready) > 0)
 print(json.dumps(delivered))
 `;
 
 /** The ruleset and datagrams in the kernel, in a throwaway network namespace. */
-export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSend[]): RouteOutcome {
+export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = []): RouteOutcome {
   expect(kernelOracleHere, `no iptables in a network namespace: ${kernelOracleProblem}`).toBe(true);
   const quote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
   const script = [
@@ -93,10 +92,10 @@ export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSe
     "ip link set wire0 up",
     `ip addr add ${PBX}/32 dev eth0`,
     "ip route add default dev eth0",
-    "sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.default.rp_filter=0",
+    "sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.ip_forward=1",
     `iptables-restore <<'RULES'\n${rulesetText.trim()}\nRULES`,
     // unshare leaves /sys the host's: the MACs come from ip.
-    `python3 -c ${quote(SENDER)} ${quote(JSON.stringify(sends.map(filled)))} "$(ip -br link show eth0 | awk '{print $3}')" "$(ip -br link show wire0 | awk '{print $3}')"`,
+    `python3 -c ${quote(SENDER)} ${quote(JSON.stringify(sends.map(filled)))} "$(ip -br link show eth0 | awk '{print $3}')" "$(ip -br link show wire0 | awk '{print $3}')" ${quote(JSON.stringify(listeningPorts(sends, listen)))}`,
     "iptables-save -c",
   ].join("\n");
   const ran = spawnSync("unshare", ["--net", "bash", "-c", script], { encoding: "utf8", timeout: 60_000 });

@@ -1,25 +1,65 @@
 import { formatIpv4 } from "../../net/address.js";
 import type { Packet } from "../../net/packet.js";
 import type { KernelSettings } from "./kernel-settings.js";
-import type { CtState, Hook, PacketContext } from "./netfilter/match.js";
+import type { ConnectionTracker, TrackedPacket } from "./netfilter/interpreter.js";
+import type { ConnectionMarks, CtState, Hook, PacketContext } from "./netfilter/match.js";
+import type { ConnectionNat, ManipType, NatEndpoint } from "./netfilter/nat.js";
 
-interface ConntrackEntry {
-  readonly protocol: number;
-  readonly src: number;
-  readonly sport: number;
-  readonly dst: number;
-  readonly dport: number;
+/**
+ * One connection: its original tuple, its NAT bindings (which make its reply
+ * tuple, as nf_nat_setup_info does), its timers and marks.
+ */
+class ConntrackEntry implements ConnectionNat, ConnectionMarks {
   /** Absolute jiffies at which the entry dies (ct->timeout once confirmed). */
   timeout: number;
   /** jiffies after which a replied flow counts as a stream (ct->proto.udp.stream_ts). */
   streamAfter: number;
-  seenReply: boolean;
-  assured: boolean;
-  confirmed: boolean;
+  seenReply = false;
+  assured = false;
+  confirmed = false;
   /** ct->mark, which CONNMARK sets and -m connmark reads. */
-  mark: number;
-  /** The helper CT --helper gave the connection when it was created. */
-  helper: string;
+  mark = 0;
+  /** Where the nat table mapped each end: undefined until it decided (IPS_*_NAT_DONE), null for no mapping. */
+  private dnat: NatEndpoint | null | undefined;
+  private snat: NatEndpoint | null | undefined;
+
+  constructor(
+    readonly protocol: number,
+    readonly src: number,
+    readonly sport: number,
+    readonly dst: number,
+    readonly dport: number,
+    timeout: number,
+    streamAfter: number,
+    /** The helper CT --helper gave the connection when it was created. */
+    readonly helper: string,
+  ) {
+    this.timeout = timeout;
+    this.streamAfter = streamAfter;
+  }
+
+  initialized(type: ManipType): boolean {
+    return (type === "dst" ? this.dnat : this.snat) !== undefined;
+  }
+
+  bind(type: ManipType, to: NatEndpoint | null): void {
+    if (type === "dst") this.dnat = to;
+    else this.snat = to;
+  }
+
+  rewrite(type: ManipType, reply: boolean): NatEndpoint | null {
+    if (type === "dst") return reply ? (this.snat ? { address: this.src, port: this.sport } : null) : (this.dnat ?? null);
+    return reply ? (this.dnat ? { address: this.dst, port: this.dport } : null) : (this.snat ?? null);
+  }
+
+  /** The reply direction's source and destination (the reply tuple). */
+  get replyFrom(): NatEndpoint {
+    return this.dnat ?? { address: this.dst, port: this.dport };
+  }
+
+  get replyTo(): NatEndpoint {
+    return this.snat ?? { address: this.src, port: this.sport };
+  }
 }
 
 /** What conntrack decided for one packet, before the filter runs. */
@@ -95,20 +135,7 @@ export class ConntrackTable {
       if (found.reply) entry.seenReply = true;
       return { state, reply: found.reply, seenReply: entry.seenReply, assured: entry.assured, entry };
     }
-    const entry: ConntrackEntry = {
-      protocol: packet.protocol,
-      src: packet.src,
-      sport: packet.sport,
-      dst: packet.dst,
-      dport: packet.dport,
-      timeout: jiffies + this.unrepliedJiffies,
-      streamAfter: jiffies + 2 * this.hz,
-      seenReply: false,
-      assured: false,
-      confirmed: false,
-      mark: 0,
-      helper,
-    };
+    const entry = new ConntrackEntry(packet.protocol, packet.src, packet.sport, packet.dst, packet.dport, jiffies + this.unrepliedJiffies, jiffies + 2 * this.hz, helper);
     return { state: "NEW", reply: false, seenReply: false, assured: false, entry };
   }
 
@@ -118,6 +145,27 @@ export class ConntrackTable {
     if (!entry || entry.confirmed) return;
     entry.confirmed = true;
     this.insert(entry);
+  }
+
+  /**
+   * The conntrack step of a firewall's route, judging at `jiffies`; `last()`
+   * is what it classified, for commit() once the route accepted.
+   */
+  tracker(): ConnectionTracker & { at(jiffies: number): void; last(): CtClassification } {
+    let jiffies = 0;
+    let classification: CtClassification = UNTRACKED;
+    return {
+      at: (now) => {
+        jiffies = now;
+        classification = UNTRACKED;
+      },
+      last: () => classification,
+      track: (packet, skb): TrackedPacket => {
+        classification = this.classify(packet, jiffies, skb.helper);
+        const entry = classification.entry;
+        return { state: classification.state, reply: classification.reply, seenReply: classification.seenReply, assured: classification.assured, connection: entry, nat: entry };
+      },
+    };
   }
 
   size(): number {
@@ -133,8 +181,10 @@ export class ConntrackTable {
         const protocol = entry.protocol === 17 ? "udp      17" : "tcp      6";
         const seconds = Math.max(0, Math.ceil((entry.timeout - jiffies) / this.hz));
         const flags = `${entry.seenReply ? "" : " [UNREPLIED]"}${entry.assured ? " [ASSURED]" : ""}`;
+        const from = entry.replyFrom;
+        const to = entry.replyTo;
         lines.push(
-          `${protocol} ${seconds} src=${formatIpv4(entry.src)} dst=${formatIpv4(entry.dst)} sport=${entry.sport} dport=${entry.dport}${flags} src=${formatIpv4(entry.dst)} dst=${formatIpv4(entry.src)} sport=${entry.dport} dport=${entry.sport}`,
+          `${protocol} ${seconds} src=${formatIpv4(entry.src)} dst=${formatIpv4(entry.dst)} sport=${entry.sport} dport=${entry.dport}${flags} src=${formatIpv4(from.address)} dst=${formatIpv4(to.address)} sport=${from.port} dport=${to.port}`,
         );
       }
     }
@@ -161,8 +211,10 @@ export class ConntrackTable {
   }
 
   private insert(entry: ConntrackEntry): void {
+    const from = entry.replyFrom;
+    const to = entry.replyTo;
     this.set(entry.src * 65536 + entry.sport, entry.dst * 65536 + entry.dport, { entry, reply: false });
-    this.set(entry.dst * 65536 + entry.dport, entry.src * 65536 + entry.sport, { entry, reply: true });
+    this.set(from.address * 65536 + from.port, to.address * 65536 + to.port, { entry, reply: true });
     this.entries++;
   }
 
@@ -176,13 +228,17 @@ export class ConntrackTable {
   }
 
   private remove(entry: ConntrackEntry): void {
-    const original = entry.src * 65536 + entry.sport;
-    const reply = entry.dst * 65536 + entry.dport;
-    this.flows.get(original)?.delete(reply);
-    if (this.flows.get(original)?.size === 0) this.flows.delete(original);
-    this.flows.get(reply)?.delete(original);
-    if (this.flows.get(reply)?.size === 0) this.flows.delete(reply);
+    const from = entry.replyFrom;
+    const to = entry.replyTo;
+    this.unset(entry.src * 65536 + entry.sport, entry.dst * 65536 + entry.dport);
+    this.unset(from.address * 65536 + from.port, to.address * 65536 + to.port);
     this.entries--;
+  }
+
+  private unset(from: number, to: number): void {
+    const byDestination = this.flows.get(from);
+    byDestination?.delete(to);
+    if (byDestination?.size === 0) this.flows.delete(from);
   }
 
   /** The kernel's GC worker frees expired entries in the background; this keeps memory bounded the same way. */

@@ -15,11 +15,11 @@ import type { AgentEvent, Direction, Verdict } from "../../verdict/verdict.js";
 import { OutcomeTally } from "../../verdict/outcomes.js";
 import type { Engine, RunOptions, RunResult } from "../engine.js";
 import { createAsteriskPbx } from "./asterisk-pbx.js";
-import { ConntrackTable, UNTRACKED, contextAfterConntrack, type CtClassification } from "./conntrack.js";
+import { ConntrackTable, contextAfterConntrack } from "./conntrack.js";
 import { EventQueue } from "./event-queue.js";
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
 import { NatRouter } from "./nat-router.js";
-import { compileFirewall, type CompiledFirewall, type ConnectionTracker } from "./netfilter/interpreter.js";
+import { compileFirewall, type CompiledFirewall, type RouteJudgement } from "./netfilter/interpreter.js";
 import { firewallState } from "./netfilter/firewall-state.js";
 import type { PacketContext } from "./netfilter/match.js";
 
@@ -123,22 +123,15 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     return decodeIpv4(bytes, LAB_INTERFACE);
   };
 
-  /** What conntrack made of the packet being judged: the firewall's route asks for it after the raw table. */
-  let classification: CtClassification = UNTRACKED;
-  let classifyJiffies = 0;
-  const tracker: ConnectionTracker = {
-    track: (packet, skb) => {
-      classification = conntrack.classify(packet, classifyJiffies, skb.helper);
-      return { state: classification.state, reply: classification.reply, seenReply: classification.seenReply, assured: classification.assured, connection: classification.entry };
-    },
-  };
+  /** Conntrack's step in the firewall's route: it runs after the raw table. */
+  const tracker = conntrack.tracker();
 
   /** The packet's route through the tables and conntrack; conntrack only confirms what they all accepted (__nf_conntrack_confirm). */
-  const judge = (packet: Packet, hook: "INPUT" | "FORWARD" | "OUTPUT", direction: Direction, sender: Sender, atUs: number): Packet | null => {
+  const judge = (packet: Packet, hook: "INPUT" | "FORWARD" | "OUTPUT", direction: Direction, sender: Sender, atUs: number): RouteJudgement | null => {
     const jiffies = jiffiesAt(atUs);
-    classification = UNTRACKED;
-    classifyJiffies = jiffies;
+    tracker.at(jiffies);
     const judgement = firewall.judgeRoute(hook, packet, { jiffies, clockNs: atUs * 1000, outInterface: LAB_INTERFACE }, tracker);
+    const classification = tracker.last();
     if (judgement.accepted) conntrack.commit(classification);
     trace?.push({ hook, packet, context: contextAfterConntrack(classification, jiffies, hook, LAB_INTERFACE, atUs * 1000), accepted: judgement.accepted });
     packets?.push(packet.bytes);
@@ -160,7 +153,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     };
     if (keepVerdicts) verdicts.push(verdict);
     else tally!.add(verdict);
-    return judgement.accepted ? judgement.packet : null;
+    return judgement.accepted ? judgement : null;
   };
 
   const deliverToPbx = (datagram: Datagram, sender: Sender, atUs: number) => {
@@ -200,8 +193,11 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     }
     if (packet.fragmentOffset === 0) senders.set(`${publicAddress}:${packet.sport}`, sender);
     const passed = judge(packet, inboundHook, "to-pbx", sender, nowUs);
-    if (!passed) return;
-    packet = passed;
+    // A DNAT elsewhere forwards the packet out of the lab; one to a port the PBX does not listen on reaches no socket.
+    if (!passed || passed.route !== inboundHook) return;
+    packet = passed.packet;
+    if (packet.dst !== pbxAddress) return;
+    if (packet.src !== src || packet.sport !== publicPort) senders.set(`${formatIpv4(packet.src)}:${packet.sport}`, sender);
     if (isFragment && !settings.defragment) {
       // Without defragmentation the PBX's stack reassembles what the filter let through.
       const whole = pbxStack.add({ ip: packet.bytes, atUs: nowUs });
@@ -209,9 +205,9 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       packet = decodeIpv4(whole, LAB_INTERFACE);
     }
     // The PBX model speaks SIP over UDP; TCP segments are judged but not answered.
-    if (packet.protocol !== IPPROTO_UDP) return;
+    if (packet.protocol !== IPPROTO_UDP || packet.dport !== scenario.pbx.port) return;
     const payload = packet.bytes.subarray(packet.payloadOffset);
-    deliverToPbx({ src: publicAddress, sport: packet.sport, dst: scenario.pbx.address, dport: packet.dport, payload }, sender, nowUs);
+    deliverToPbx({ src: formatIpv4(packet.src), sport: packet.sport, dst: scenario.pbx.address, dport: packet.dport, payload }, sender, nowUs);
   };
 
   /** A replayed capture's own PBX packets: they leave through the outbound hook like the lab PBX's replies. */

@@ -5,7 +5,9 @@ import { RulesetError, qualifiedChain, type Chain, type Negatable, type Rule, ty
 import { hotdropOf, type CompiledMatch, type ConnectionMarks, type CtState, type Hook, type MatchState, type PacketContext, type SkbState } from "./match.js";
 import { matchFactories } from "./match-registry.js";
 import { compileSetTarget } from "./matches/set.js";
+import { compileNatTarget, manipTypeOf, resolveNatTarget, type ConnectionNat, type ManipType, type NatEndpoint, type NatTarget } from "./nat.js";
 import { compileTargetEffect, type TargetEffect } from "./targets.js";
+import { rewriteIpv4, decodeIpv4 } from "../../../net/ipv4.js";
 
 /** The hooks a packet's route is named by: where the filter table judges it. */
 export type FilterHook = "INPUT" | "FORWARD" | "OUTPUT";
@@ -13,6 +15,8 @@ export type FilterHook = "INPUT" | "FORWARD" | "OUTPUT";
 export interface Judgement {
   readonly accepted: boolean;
   readonly rule: RuleRef;
+  /** A nat table rule's mapping (DNAT, SNAT, MASQUERADE, REDIRECT). */
+  readonly nat?: NatTarget;
 }
 
 /** What conntrack made of a packet, for the tables after it. */
@@ -23,6 +27,8 @@ export interface TrackedPacket {
   readonly assured: boolean;
   /** The entry's marks; null when the packet has none (untracked). */
   readonly connection: ConnectionMarks | null;
+  /** The entry's NAT bindings; null when the packet has none (untracked). */
+  readonly nat: ConnectionNat | null;
 }
 
 /** nf_conntrack_in, which runs between the raw table and the others; `skb` holds what raw set (CT --notrack, --helper). */
@@ -42,6 +48,8 @@ export interface RouteStart {
 export interface RouteJudgement extends Judgement {
   readonly packet: Packet;
   readonly tracked: TrackedPacket;
+  /** The way the packet took: a DNAT can turn a packet for the host into one it forwards, and back. */
+  readonly route: FilterHook;
 }
 
 export interface RuleCounter {
@@ -213,8 +221,27 @@ const ROUTES: Record<FilterHook, ReadonlyArray<readonly [string, Hook] | "conntr
 };
 
 /** Before conntrack (raw) a packet has no entry: xt_conntrack calls that INVALID. */
-const BEFORE_CONNTRACK: TrackedPacket = { state: "INVALID", reply: false, seenReply: false, assured: false, connection: null };
-const UNTRACKED_PACKET: TrackedPacket = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, connection: null };
+const BEFORE_CONNTRACK: TrackedPacket = { state: "INVALID", reply: false, seenReply: false, assured: false, connection: null, nat: null };
+const UNTRACKED_PACKET: TrackedPacket = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, connection: null, nat: null };
+
+/** A connection's NAT for one judging without a conntrack table: whatever the nat table decides applies to this packet. */
+function oneShotNat(): ConnectionNat {
+  const bound: Partial<Record<ManipType, NatEndpoint | null>> = {};
+  return {
+    initialized: (type) => type in bound,
+    bind: (type, to) => {
+      bound[type] = to;
+    },
+    rewrite: (type, reply) => (reply ? null : (bound[type] ?? null)),
+  };
+}
+
+/** The packet with one end rewritten, checksums fixed. */
+function natRewrite(packet: Packet, type: ManipType, to: NatEndpoint): Packet {
+  if (type === "dst" ? packet.dst === to.address && packet.dport === to.port : packet.src === to.address && packet.sport === to.port) return packet;
+  const change = type === "dst" ? { dst: to.address, dport: to.port } : { src: to.address, sport: to.port };
+  return decodeIpv4(rewriteIpv4(packet.bytes, change), packet.inInterface);
+}
 
 interface CompiledTable {
   readonly name: string;
@@ -331,12 +358,18 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
   const tableChains = new Map([...tables.values()].map((table) => [table.name, table.chains]));
   const chains = (table: string) => tableChains.get(table)!;
 
+  const localAddresses = state.localAddresses ?? [];
+  const isLocal = (address: number) => address >>> 24 === 127 || localAddresses.includes(address);
+
   const judgeRoute = (hook: FilterHook, packet: Packet, start: RouteStart, tracker: ConnectionTracker): RouteJudgement => {
     current = packet;
     const skb: SkbState = { mark: 0, notrack: false, helper: "" };
     let tracked = BEFORE_CONNTRACK;
     let decided: Judgement | null = null;
-    for (const stage of routes[hook]) {
+    let route = hook;
+    let stages = routes[hook];
+    for (let at = 0; at < stages.length; at++) {
+      const stage = stages[at]!;
       if (stage === "conntrack") {
         tracked = skb.notrack ? UNTRACKED_PACKET : tracker.track(current, skb);
         continue;
@@ -353,12 +386,36 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
         skb,
         connection: tracked.connection,
       };
-      const inName = stage.hook === "OUTPUT" || stage.hook === "POSTROUTING" || hook === "OUTPUT" ? "" : current.inInterface;
+      const inName = stage.hook === "OUTPUT" || stage.hook === "POSTROUTING" || route === "OUTPUT" ? "" : current.inInterface;
+      if (stage.table === "nat") {
+        // An untracked packet is never NATed; a connection's later packets take its binding without the table.
+        const nat = tracked.nat;
+        if (!nat) continue;
+        const type = manipTypeOf(stage.hook);
+        if (!nat.initialized(type)) {
+          const judgement = walk(stage.chain, context, inName, context.outInterface);
+          if (!judgement.accepted) return { ...judgement, packet: current, tracked, route };
+          nat.bind(type, judgement.nat?.type === type ? resolveNatTarget(judgement.nat, current, localAddresses) : null);
+        }
+        const to = nat.rewrite(type, tracked.reply);
+        const before = current.dst;
+        if (to) current = natRewrite(current, type, to);
+        // Routing follows PREROUTING: a new destination can turn a packet for the host into one it forwards, and back.
+        if (stage.hook === "PREROUTING" && current.dst !== before && (route === "INPUT" || route === "FORWARD")) {
+          const next: FilterHook = isLocal(current.dst) ? "INPUT" : "FORWARD";
+          if (next !== route) {
+            route = next;
+            stages = routes[next];
+            at = stages.findIndex((candidate) => candidate !== "conntrack" && candidate.table === "nat" && candidate.hook === "PREROUTING");
+          }
+        }
+        continue;
+      }
       const judgement = walk(stage.chain, context, inName, context.outInterface);
-      if (!judgement.accepted) return { ...judgement, packet: current, tracked };
+      if (!judgement.accepted) return { ...judgement, packet: current, tracked, route };
       if (stage.table === "filter") decided = judgement;
     }
-    return { ...decided!, packet: current, tracked };
+    return { ...decided!, packet: current, tracked, route };
   };
 
   const judge = (hook: FilterHook, packet: Packet, context: PacketContext): Judgement => {
@@ -373,6 +430,7 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
         seenReply: context.ctSeenReply,
         assured: context.ctAssured,
         connection: context.connection === undefined ? { mark: 0 } : context.connection,
+        nat: context.ctState === "UNTRACKED" || context.ctState === "INVALID" ? null : oneShotNat(),
       }),
     };
     return judgeRoute(hook, packet, { jiffies: context.jiffies, ...(context.clockNs === undefined ? {} : { clockNs: context.clockNs }), outInterface: context.outInterface }, tracker);
@@ -510,6 +568,7 @@ function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, numb
   const target = rule.target;
   let action = Action.None;
   let effect: CompiledRule["effect"] = null;
+  let nat: NatTarget | undefined;
   let jumpTo = -1;
   let targetName = "";
   if (target) {
@@ -551,7 +610,11 @@ function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, numb
       case "SNAT":
       case "MASQUERADE":
       case "REDIRECT":
-        throw new RulesetError("RULESET_UNSUPPORTED", `-j ${target.kind}: the model engine does not interpret NAT yet; run this ruleset with --engine docker`, rule.line);
+        // NF_ACCEPT with a binding: the nat table stops at the first mapping.
+        action = Action.Accept;
+        targetName = target.kind;
+        nat = compileNatTarget(target, rule.chain, rule.line);
+        break;
       case "LOG":
       case "NFLOG":
         // Non-terminal (XT_CONTINUE): the packet goes on to the next rule.
@@ -583,7 +646,7 @@ function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, numb
     action,
     jumpTo,
     table: rule.table,
-    judgement: { accepted: action === Action.Accept, rule: ref },
+    judgement: { accepted: action === Action.Accept, rule: ref, ...(nat ? { nat } : {}) },
     counterSlot,
     effect,
   };

@@ -21,7 +21,9 @@ const REGISTER = "REGISTER sip:198.51.100.10 SIP/2.0\r\n\r\n";
 const OPTIONS = "OPTIONS sip:198.51.100.10 SIP/2.0\r\n\r\n";
 const UDP = "-p udp -m udp --dport 5060";
 
-const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; kernel: RouteOutcome }> = [
+const NAT = ":PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]";
+
+const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; listen?: number[]; kernel: RouteOutcome }> = [
   {
     name: "raw: CT --notrack leaves a packet UNTRACKED for the filter table",
     ruleset:
@@ -106,16 +108,36 @@ const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; kernel:
     sends: [{ src: "10.0.0.1" }, { src: "10.0.0.2" }],
     kernel: { delivered: [false, true], counted: { "mangle:SIPMARK:1": 1, "mangle:SIPMARK:2": 1, "filter:INPUT:1": 1, "filter:INPUT:0": 1 } },
   },
+  {
+    name: "nat: REDIRECT sends port 5080 to 5060; the filter sees 5060, and only a connection's first packet goes through nat",
+    ruleset:
+      table("nat", NAT, `-A PREROUTING -p udp -m udp --dport 5080 -j REDIRECT --to-ports 5060`) +
+      table("filter", FILTER, `-A INPUT -p udp -m udp --dport 5080 -j DROP\n-A INPUT -s 10.0.0.2 -p udp -m udp --dport 5060 -j DROP`),
+    sends: [{ src: "10.0.0.1", dport: 5080 }, { src: "10.0.0.2", dport: 5080, at: 0.05 }, { src: "10.0.0.1", dport: 5080, at: 0.1 }, { src: "10.0.0.2", dport: 5080, at: 0.15 }],
+    listen: [5060],
+    kernel: { delivered: [true, false, true, false], counted: { "nat:PREROUTING:1": 3, "nat:PREROUTING:0": 0, "filter:INPUT:1": 0, "filter:INPUT:2": 2, "filter:INPUT:0": 2, "nat:INPUT:0": 1 } },
+  },
+  {
+    name: "nat: a DNAT to another host forwards the packet (FORWARD, not INPUT); SNAT in nat INPUT comes after the filter",
+    ruleset:
+      table("nat", NAT, `-A PREROUTING -s 10.0.0.3 -p udp -m udp --dport 5060 -j DNAT --to-destination 192.0.2.50:5062\n-A INPUT -s 10.0.0.4 -j SNAT --to-source 10.9.9.9`) +
+      table("filter", ":INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]", `-A INPUT -s 10.9.9.9 -j DROP\n-A FORWARD -d 192.0.2.50 -p udp -m udp --dport 5062 -j ACCEPT`),
+    sends: [{ src: "10.0.0.3" }, { src: "10.0.0.4", at: 0.05 }, { src: "10.0.0.5", at: 0.1 }],
+    kernel: {
+      delivered: [false, true, true],
+      counted: { "nat:PREROUTING:1": 1, "nat:PREROUTING:0": 2, "nat:INPUT:1": 1, "nat:INPUT:0": 1, "filter:INPUT:1": 0, "filter:INPUT:0": 2, "filter:FORWARD:1": 1, "filter:FORWARD:0": 0, "nat:POSTROUTING:0": 1 },
+    },
+  },
 ];
 
 describe("every table on the way in", () => {
-  for (const { name, ruleset, sends, kernel } of cases) {
+  for (const { name, ruleset, sends, listen, kernel } of cases) {
     const keys = Object.keys(kernel.counted);
     it(`model: ${name}`, () => {
-      expect(countersNamed(judgeRouteInModel(ruleset, sends), keys)).toEqual(kernel);
+      expect(countersNamed(judgeRouteInModel(ruleset, sends, listen), keys)).toEqual(kernel);
     });
     it.runIf(kernelOracleHere || required)(`kernel: ${name}`, () => {
-      expect(countersNamed(judgeRouteInKernel(ruleset, sends), keys)).toEqual(kernel);
+      expect(countersNamed(judgeRouteInKernel(ruleset, sends, listen), keys)).toEqual(kernel);
     });
   }
 });
