@@ -8,6 +8,8 @@ import { checkExpectations } from "../verdict/expectations.js";
 import { computeOutcomes } from "../verdict/outcomes.js";
 import { CommandLineError } from "./exit-codes.js";
 import { checkPacketBudget } from "../scenario/estimate-packets.js";
+import { parseRuleset } from "../firewall/parse-ruleset.js";
+import { rulesMatchingNothing } from "../firewall/rules-matching-nothing.js";
 import type { RunProgress } from "../engines/engine.js";
 
 export const engineNames = ["model", "docker"] as const;
@@ -31,7 +33,8 @@ export async function runScenario(scenario: Scenario, engine: Engine, options: R
   const outcomes = computeOutcomes(result);
   const expectations = checkExpectations(scenario, outcomes);
   const firewall = scenario.firewall.kind === "policy" ? `policy ${scenario.firewall.policyName}` : `ruleset ${scenario.firewall.path}`;
-  return { result, firewall, outcomes, expectations, passed: expectations.every((expectation) => expectation.passed), scenarioFile: scenario.file };
+  const warnings = scenario.firewall.kind === "ruleset" ? rulesMatchingNothing(parseRuleset(scenario.firewall.text, scenario.firewall.path), scenario) : [];
+  return { result, firewall, outcomes, expectations, passed: expectations.every((expectation) => expectation.passed), scenarioFile: scenario.file, ...(warnings.length ? { warnings } : {}) };
 }
 
 /** A progress line on a terminal's stderr, at most once a second, cleared when the run ends (packets -1); nothing off a terminal. */

@@ -15,6 +15,7 @@ export function* renderJson(report: RunReport, options: { verdicts: boolean }): 
     seed: result.seed,
     firewall: report.firewall,
     passed: report.passed,
+    warnings: report.warnings ?? [],
     durationUs: result.durationUs,
     wallMs: Math.round(result.wallMs),
     environment: result.environment,

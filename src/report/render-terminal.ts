@@ -35,6 +35,10 @@ export function renderTerminal(report: RunReport, options: { color: boolean; wid
       ),
     );
   }
+  if (report.warnings?.length) {
+    lines.push("", style.bold("Warnings: rules this scenario cannot test"));
+    for (const warning of report.warnings) lines.push(`  ${style.yellow(warning)}`);
+  }
   lines.push("");
   lines.push(...table(report.outcomes, options.width ?? Number.POSITIVE_INFINITY));
 

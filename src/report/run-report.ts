@@ -12,6 +12,8 @@ export interface RunReport {
   readonly passed: boolean;
   /** The scenario file the run came from (built-ins too), for JUnit's file attribute. */
   readonly scenarioFile?: string;
+  /** What the run cannot show, said before the results: rules of the user's ruleset that no packet of the scenario can match. */
+  readonly warnings?: readonly string[];
 }
 
 export function runLabel(report: RunReport): string {

@@ -29,6 +29,14 @@ export interface RandomScenario {
  */
 export const ADMIN_RULESET_SEEDS_FROM = 1001;
 
+/**
+ * Seeds from here on also get the other tables admins write: a raw-table
+ * blocklist and CT --notrack, mangle marks (MARK on REGISTERs that the
+ * counters then select by, CONNMARK save/restore, DSCP on the PBX's own
+ * signalling) and a nat table (REDIRECT of a second SIP port, MASQUERADE).
+ */
+export const TABLE_RULESET_SEEDS_FROM = 2001;
+
 const PBX_ADDRESS = "198.51.100.10";
 const FIRST_ACCOUNT = 200;
 const ACCOUNT_COUNT = 40;
@@ -149,7 +157,9 @@ export function randomScenario(seed: number): RandomScenario {
   };
   if (!admin) return { name, document, rulesetText: useRuleset ? randomRuleset(random, addresses) : null, ipsetText: null };
   const extras = adminExtras(seededRandom(seed ^ 0xad317), addresses);
-  return { name, document, rulesetText: randomRuleset(random, addresses, extras), ipsetText: extras.ipset };
+  const tables = seed >= TABLE_RULESET_SEEDS_FROM ? tableExtras(seededRandom(seed ^ 0x7ab1e), addresses) : null;
+  const withTables: AdminExtras = tables ? { ...extras, first: [...tables.filterFirst, ...extras.first], selector: `${extras.selector}${tables.selector}` } : extras;
+  return { name, document, rulesetText: `${randomRuleset(random, addresses, withTables)}${tables?.tablesText ?? ""}`, ipsetText: extras.ipset };
 }
 
 interface AdminExtras {
@@ -186,6 +196,50 @@ function adminExtras(random: Random, addresses: readonly string[]): AdminExtras 
     blockWith = () => `-j SET --add-set slammers src${chance(random, 0.7) ? " --exist" : ""} --timeout ${timeout}`;
   }
   return { first, selector, blockWith, ipset: `${sets.join("\n")}\n` };
+}
+
+interface TableExtras {
+  /** raw, mangle and nat tables, in iptables-save form. */
+  readonly tablesText: string;
+  /** Filter rules at the top of INPUT. */
+  readonly filterFirst: string[];
+  /** Matches added to the counting rules' selector. */
+  readonly selector: string;
+}
+
+/** The other tables, drawn from a stream of their own so the rest of the seed stays as drawn. */
+function tableExtras(random: Random, addresses: readonly string[]): TableExtras {
+  const single = addresses.filter((address) => !address.includes("/"));
+  const raw: string[] = [];
+  const mangle: string[] = [];
+  const nat: string[] = [];
+  const filterFirst: string[] = [];
+  let selector = "";
+  if (single.length > 0 && chance(random, 0.4)) raw.push(`-A PREROUTING -s ${pick(random, single)}/32 -j DROP`);
+  if (single.length > 0 && chance(random, 0.35)) {
+    raw.push(`-A PREROUTING -s ${pick(random, single)}/32 -p udp -m udp --dport 5060 -j CT --notrack`);
+    filterFirst.push(`-A INPUT -p udp -m conntrack --ctstate UNTRACKED ${pick(random, ["-j ACCEPT", "-j DROP"])}`);
+  }
+  if (chance(random, 0.4)) mangle.push("-A PREROUTING -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff");
+  if (chance(random, 0.6)) {
+    const mark = randomInt(random, 1, 255);
+    mangle.push(`-A PREROUTING -p udp -m udp --dport 5060 -m string --string "REGISTER" --algo bm --to 65535 -j MARK --set-xmark 0x${mark.toString(16)}/0xff`);
+    selector = `-m mark --mark 0x${mark.toString(16)}/0xff `;
+  }
+  if (mangle.length > 0 && chance(random, 0.5)) mangle.push("-A PREROUTING -m mark ! --mark 0x0 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff");
+  if (chance(random, 0.4)) mangle.push(`-A OUTPUT -p udp -m udp --sport 5060 -j DSCP --set-dscp ${pick(random, ["0x18", "0x1a", "0x2e"])}`);
+  if (chance(random, 0.35)) {
+    nat.push("-A PREROUTING -p udp -m udp --dport 5062 -j REDIRECT --to-ports 5060");
+    if (chance(random, 0.5)) nat.push("-A POSTROUTING -o eth+ -j MASQUERADE");
+  }
+  const table = (name: string, chains: readonly string[], rules: readonly string[]) =>
+    rules.length === 0 ? [] : [`*${name}`, ...chains.map((chain) => `:${chain} ACCEPT [0:0]`), ...rules, "COMMIT"];
+  const tablesText = [
+    ...table("raw", ["PREROUTING", "OUTPUT"], raw),
+    ...table("mangle", ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"], mangle),
+    ...table("nat", ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"], nat),
+  ].join("\n");
+  return { tablesText: tablesText ? `${tablesText}\n` : "", filterFirst, selector };
 }
 
 export function randomScenarioYaml(scenario: RandomScenario): string {

@@ -57,6 +57,12 @@ const pbxSchema = z
     address: labAddress.default("198.51.100.10"),
     port: z.number().int().min(1).max(65535).default(5060),
     realm: z.string().regex(/^[A-Za-z0-9.-]{1,64}$/).default("asterisk"),
+    interface: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,15}$/, { message: "an interface name of 1-15 letters, digits, '_', '.' or '-' (IFNAMSIZ), such as eth0 or ens3" })
+      .refine((text) => text !== "lo", { message: "lo is the loopback interface; name the one the PBX's traffic arrives on" })
+      .default("eth0")
+      .describe("The interface the PBX's traffic arrives on and leaves by, as the ruleset's -i and -o name it (eth0 unless given)."),
     accounts: z.array(accountSchema).default([]),
   })
   .strict();
@@ -265,7 +271,7 @@ export const scenarioSchema = z
     /** Virtual time the run covers; traffic after it is not sent. */
     durationSeconds: positiveSeconds.describe("Virtual time the run covers; traffic after it is not sent."),
     firewall: firewallSchema,
-    pbx: pbxSchema.default({ address: "198.51.100.10", port: 5060, realm: "asterisk", accounts: [] }),
+    pbx: pbxSchema.default({ address: "198.51.100.10", port: 5060, realm: "asterisk", interface: "eth0", accounts: [] }),
     hosts: z.record(name, hostSchema),
     traffic: z.array(trafficSourceSchema).min(1),
     expect: z.array(expectationSchema).default([]),

@@ -5,7 +5,7 @@ import { DockerEngine } from "../../src/engines/docker/docker-engine.js";
 import { dockerRuntime } from "../../src/engines/docker/docker-runtime.js";
 import { randomCases } from "../../src/engines/fidelity-suite.js";
 import { runModel } from "../../src/engines/model/model-engine.js";
-import { ADMIN_RULESET_SEEDS_FROM, randomScenario, randomScenarioYaml } from "../../src/scenario/random-scenario.js";
+import { ADMIN_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, randomScenario, randomScenarioYaml } from "../../src/scenario/random-scenario.js";
 import { loadScenario } from "../../src/scenario/load-scenario.js";
 import { ensureBuild } from "../helpers/ensure-build.js";
 import { scratchDirectory } from "../helpers/scratch-directory.js";
@@ -86,6 +86,19 @@ describe("seeded random scenarios (the differential suite's generator)", () => {
     // The seeds below are drawn as before: their published figures still rerun.
     expect(randomScenario(ADMIN_RULESET_SEEDS_FROM - 1).ipsetText).toBeNull();
   }, 60_000);
+
+  it(`from seed ${TABLE_RULESET_SEEDS_FROM}: the raw, mangle and nat tables admins write, which load and run`, () => {
+    const tables = randomCases(TABLE_RULESET_SEEDS_FROM, 40, directory);
+    const all = tables.map((entry) => readFileSync(entry.file.replace(/\.yaml$/, ".rules"), "utf8")).join("\n");
+    for (const construct of ["*raw", "-j CT --notrack", "--ctstate UNTRACKED", "*mangle", "-j MARK --set-xmark", "-m mark --mark", "-j CONNMARK --restore-mark", "-j CONNMARK --save-mark", "-j DSCP --set-dscp", "*nat", "-j REDIRECT --to-ports 5060", "-j MASQUERADE"]) {
+      expect(all, construct).toContain(construct);
+    }
+    const verdicts = tables.flatMap((entry) => runModel(loadScenario(entry.file, null)).verdicts);
+    expect(verdicts.filter((verdict) => verdict.rule.chain === "raw:PREROUTING" && verdict.verdict === "dropped").length).toBeGreaterThan(0);
+    expect(verdicts.filter((verdict) => verdict.ctState === "UNTRACKED").length).toBeGreaterThan(0);
+    // The admin seeds below are drawn as before.
+    expect(randomScenario(TABLE_RULESET_SEEDS_FROM - 1).rulesetText).not.toContain("*raw");
+  }, 60_000);
 });
 
 const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
@@ -98,7 +111,7 @@ const available = await dockerRuntime().then(
 );
 
 /** The bounded subset CI runs; `slamlab diff --random 200` (bench/fidelity) runs the full batch. */
-const CI_SEEDS = [1, 2, 3, 4, 5, 6, ADMIN_RULESET_SEEDS_FROM, ADMIN_RULESET_SEEDS_FROM + 1];
+const CI_SEEDS = [1, 2, 3, 4, 5, 6, ADMIN_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM];
 
 describe.runIf(available)("differential subset: random scenarios on the model and in the kernel", () => {
   const engine = new DockerEngine();

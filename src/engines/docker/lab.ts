@@ -113,8 +113,11 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       IP_FORWARD_CHECK,
     ]);
 
+    const pbxInterface = options.scenario.pbx.interface;
     await configure(pbx, [
       ...(await staticAddress(runtime, pbx, networks.get("dmz")!, `${options.scenario.pbx.address}/${options.topology.dmz.prefixLength}`)),
+      // The PBX's interface takes the scenario's name, so the ruleset's -i and -o judge it as the admin's host would.
+      `[ "$dev" = ${pbxInterface} ] || { ip link set "$dev" down && ip link set "$dev" name ${pbxInterface} && ip link set ${pbxInterface} up; }`,
       `ip route replace default via ${options.topology.dmz.router}`,
     ]);
     // Asterisk takes a second or two to load its modules: it starts now and is waited for last.

@@ -24,7 +24,6 @@ import { firewallState } from "./netfilter/firewall-state.js";
 import type { PacketContext } from "./netfilter/match.js";
 
 /** The lab's PBX-facing interface name, as the firewall's -i/-o see it. */
-const LAB_INTERFACE = "eth0";
 /** A router in front of the office decrements TTL once (phones send 64). */
 const SENDER_TTL = 64;
 
@@ -81,6 +80,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const outboundHook = placement === "host" ? "OUTPUT" : "FORWARD";
   const conntrack = new ConntrackTable(settings);
   const pbx = createAsteriskPbx(scenario.pbx);
+  const LAB_INTERFACE = scenario.pbx.interface;
   const pbxAddress = parseIpv4(scenario.pbx.address);
   const sources = createTrafficSources(scenario, replays);
   // nf_defrag_ipv4 in front of the filter, and the PBX's own IP stack behind it.
