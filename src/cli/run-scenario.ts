@@ -33,7 +33,8 @@ export async function runScenario(scenario: Scenario, engine: Engine, options: R
   const outcomes = computeOutcomes(result);
   const expectations = checkExpectations(scenario, outcomes);
   const firewall = scenario.firewall.kind === "policy" ? `policy ${scenario.firewall.policyName}` : `ruleset ${scenario.firewall.path}`;
-  const warnings = scenario.firewall.kind === "ruleset" ? rulesMatchingNothing(parseRuleset(scenario.firewall.text, scenario.firewall.path), scenario) : [];
+  const warnings =
+    scenario.firewall.kind === "ruleset" ? [...(scenario.firewall.mappingNotes ?? []), ...rulesMatchingNothing(parseRuleset(scenario.firewall.text, scenario.firewall.path), scenario)] : [];
   return { result, firewall, outcomes, expectations, passed: expectations.every((expectation) => expectation.passed), scenarioFile: scenario.file, ...(warnings.length ? { warnings } : {}) };
 }
 

@@ -18,7 +18,7 @@ export function rulesMatchingNothing(ruleset: Ruleset, scenario: Scenario): stri
       for (const rule of chain.rules) {
         for (const [flag, spec] of [["-s", rule.source], ["-d", rule.destination]] as const) {
           const problem = spec ? addressProblem(spec, seen) : null;
-          if (problem) warnings.push(`${where(rule)}: ${flag} ${spec!.negated ? "! " : ""}${spec!.value} ${problem}; the scenario's addresses are ${describe(seen)}. If it stands for a real network of yours, give the scenario a host there or map it onto a lab network`);
+          if (problem) warnings.push(`${where(rule)}: ${flag} ${spec!.negated ? "! " : ""}${spec!.value} ${problem}; the scenario's addresses are ${describe(seen)}. If it stands for a real network of yours, map it onto a lab network with firewall.addressMap, or give the scenario a host there`);
         }
         for (const [flag, spec] of [["-i", rule.inInterface], ["-o", rule.outInterface]] as const) {
           if (spec && !interfaceCanMatch(spec, interfaces)) {

@@ -4,6 +4,7 @@ import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import { deepMerge, resolvePolicy } from "../firewall/builtin-policies.js";
 import { describeIssues, yamlValueProblem } from "../firewall/describe-issues.js";
+import { addressMappings, mapIpsetAddresses, mapRulesetAddresses } from "../firewall/address-map.js";
 import { parseIpsetSave } from "../firewall/ipset.js";
 import { parseRuleset } from "../firewall/parse-ruleset.js";
 import type { FirewallSpec, Scenario } from "./scenario.js";
@@ -122,8 +123,12 @@ function resolveFirewall(file: string, document: ScenarioDocument, variant: Vari
       throw new ScenarioError("RULESET_NOT_READABLE", (error as Error).message);
     }
     parseRuleset(text, path); // fails here, with the ruleset's line, rather than mid-run
+    const mappings = addressMappings(document.firewall.addressMap ?? {});
+    const mapped = mapRulesetAddresses(text, mappings, path);
+    text = mapped.text;
+    const notes = (extra: readonly string[] = []) => (mapped.notes.length + extra.length ? { mappingNotes: [...mapped.notes, ...extra] } : {});
     const ipsetPath = document.firewall.ipset;
-    if (ipsetPath === undefined) return { kind: "ruleset", path, text };
+    if (ipsetPath === undefined) return { kind: "ruleset", path, text, ...notes() };
     const ipset = resolve(dirname(file), ipsetPath);
     if (!existsSync(ipset)) throw new ScenarioError("IPSET_NOT_FOUND", `${file}: firewall.ipset: ${ipsetPath} does not exist (paths are relative to the scenario file)`);
     let ipsetText: string;
@@ -133,7 +138,8 @@ function resolveFirewall(file: string, document: ScenarioDocument, variant: Vari
       throw new ScenarioError("IPSET_NOT_READABLE", (error as Error).message);
     }
     parseIpsetSave(ipsetText, ipset);
-    return { kind: "ruleset", path, text, ipset: { path: ipset, text: ipsetText } };
+    const mappedSets = mapIpsetAddresses(ipsetText, mappings, ipset);
+    return { kind: "ruleset", path, text, ipset: { path: ipset, text: mappedSets.text }, ...notes(mappedSets.notes) };
   }
   const base = document.firewall.policy;
   let ref = base;

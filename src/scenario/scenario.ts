@@ -4,7 +4,15 @@ import type { Expectation, HostSpec, PbxSpec, TrafficSourceSpec } from "./schema
 /** The firewall a run uses: generated from a policy, or a user's own ruleset text. */
 export type FirewallSpec =
   | { readonly kind: "policy"; readonly policy: Policy; readonly policyName: string }
-  | { readonly kind: "ruleset"; readonly path: string; readonly text: string; readonly ipset?: { readonly path: string; readonly text: string } };
+  | {
+      readonly kind: "ruleset";
+      readonly path: string;
+      /** The ruleset as the run loads it: through the scenario's address map when it has one. */
+      readonly text: string;
+      readonly ipset?: { readonly path: string; readonly text: string };
+      /** What the address map could not rewrite, said with the run's warnings. */
+      readonly mappingNotes?: readonly string[];
+    };
 
 /**
  * A scenario ready to run: one variant chosen, policy resolved, files read.

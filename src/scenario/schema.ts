@@ -34,6 +34,19 @@ const labCidr = z
   )
   .refine(inLabRange, { message: "lab networks must be inside 198.18.0.0/15, 192.0.2.0/24 or 198.51.100.0/24" });
 
+/** Any IPv4 network, as an admin's ruleset names it: the key side of firewall.addressMap. */
+const realCidr = z.string().refine(
+  (text) => {
+    try {
+      parseCidr(text);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: "expected an address or CIDR such as 81.2.3.0/24" },
+);
+
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: "names are lowercase letters, digits and '-'" });
 const seconds = z.number().min(0).max(86_400 * 7);
 const positiveSeconds = z.number().gt(0).max(86_400 * 7);
@@ -242,6 +255,19 @@ const firewallSchema = z
       .min(1)
       .optional()
       .describe("An `ipset save` file with the sets the ruleset's -m set and SET rules name (hash:ip, hash:net, hash:ip,port, bitmap:port), relative to the scenario file."),
+    addressMap: z
+      .record(realCidr, labCidr)
+      .optional()
+      .superRefine((map, context) => {
+        for (const [real, lab] of Object.entries(map ?? {})) {
+          if (parseCidr(real).prefixLength !== parseCidr(lab).prefixLength) {
+            context.addIssue({ code: "custom", path: [real], message: `${real} maps onto ${lab}: a real network maps onto a lab network of the same size` });
+          }
+        }
+      })
+      .describe(
+        "Real addresses the ruleset names (the PBX's public address, offices' networks, private LANs) mapped onto lab networks of the same size, such as `81.2.3.0/24: 198.18.10.0/24`; every address in the ruleset and ipset file is rewritten through it before the run.",
+      ),
   })
   .strict()
   .refine((f) => (f.policy === undefined) !== (f.ruleset === undefined), {
@@ -249,6 +275,9 @@ const firewallSchema = z
   })
   .refine((f) => f.ipset === undefined || f.ruleset !== undefined, {
     message: "firewall.ipset goes with firewall.ruleset (a generated policy uses no sets)",
+  })
+  .refine((f) => f.addressMap === undefined || f.ruleset !== undefined, {
+    message: "firewall.addressMap goes with firewall.ruleset (a generated policy names lab addresses already)",
   });
 
 const variantSchema = z
