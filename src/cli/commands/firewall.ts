@@ -13,6 +13,9 @@ import { defaultKernelSettings } from "../../engines/model/kernel-settings.js";
 import { isCanonicalIpv4 } from "../../net/address.js";
 import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { CommandLineError } from "../exit-codes.js";
+import { classifyFirewallInput, isHarmlessFailure, listingToRestore, scriptFailureError } from "../../firewall/import-firewall.js";
+import { runFirewallScript } from "../../engines/docker/run-firewall-script.js";
+import { terminalProgress } from "../image-progress.js";
 
 interface GenerateOptions {
   policy: string;
@@ -41,6 +44,59 @@ export function registerFirewallCommand(program: Command): void {
       else throw new CommandLineError(`--format ${options.format}: choose iptables-restore or script`);
       if (outputs[0]) await writeOutputs([{ output: outputs[0], data: text }]);
       else process.stdout.write(text);
+    });
+  firewall
+    .command("import")
+    .description("turn the firewall you run (a shell script of iptables/ipset commands, an iptables-save file, or iptables -S output) into the iptables-save and ipset files slamlab reads")
+    .argument("<input>", "a firewall script (run only in a throwaway lab container, never on this host), an iptables-save file, or iptables -S output")
+    .requiredOption("--out <file>", "where the iptables-save form goes (a scenario's firewall.ruleset)")
+    .option("--ipset <file>", "an `ipset save` file with sets the input uses (restored before a script runs)")
+    .option("--ipset-out <file>", "where the sets go (default: the --out path with .ipset), when there are any")
+    .option("--env <name=value>", "an environment variable for the script (repeatable), such as ALLOW_SITES=", (value: string, previous: string[] = []) => [...previous, value])
+    .addHelpText("after", "\nExample: slamlab firewall import firewall.sh --out rules.v4   # the script runs in a lab container with no network; needs Docker")
+    .action(async (input: string, options: { out: string; ipset?: string; ipsetOut?: string; env?: string[] }) => {
+      const env: Record<string, string> = {};
+      for (const pair of options.env ?? []) {
+        const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
+        if (!match) throw new CommandLineError(`--env ${JSON.stringify(pair)}: expected NAME=VALUE, such as ALLOW_SITES=`);
+        env[match[1]!] = match[2]!;
+      }
+      const text = readTextInput(input, "a firewall script, an iptables-save file or iptables -S output");
+      const givenSets = options.ipset === undefined ? undefined : readTextInput(options.ipset, "an ipset save file");
+      if (givenSets !== undefined) parseIpsetSave(givenSets, options.ipset!);
+      const kind = classifyFirewallInput(text);
+      const inputs = [input, ...(options.ipset ? [options.ipset] : [])];
+      const ipsetOut = options.ipsetOut ?? options.out.replace(/(\.[^./]*)?$/, ".ipset");
+      // Both outputs are checked before anything runs: a clash with an input is refused, not discovered afterwards.
+      const [rulesOutput, setsOutput] = planOutputs([{ flag: "--out", path: options.out }, { flag: "--ipset-out", path: ipsetOut === options.out ? `${options.out}.ipset` : ipsetOut }], inputs);
+      let rulesetText: string;
+      let setsText = givenSets ?? "";
+      if (kind !== "script" && options.env?.length) throw new CommandLineError(`--env is for scripts; ${input} is ${kind === "iptables-list" ? "iptables -S output" : "an iptables-save file"}, which runs nothing`);
+      if (kind === "iptables-save") rulesetText = text;
+      else if (kind === "iptables-list") rulesetText = listingToRestore(text);
+      else {
+        const run = await runFirewallScript(input, { ...(options.ipset ? { ipsetPath: options.ipset } : {}), env, progress: terminalProgress() });
+        const failure = scriptFailureError(input, run.failures, run.stderr);
+        if (failure) throw failure;
+        for (const ignored of run.failures.filter(isHarmlessFailure)) {
+          process.stderr.write(`slamlab: note: ${input}: line ${ignored.line}: \`${ignored.command}\` failed in the lab container (no kernel modules, services or persistent files there); it changes no rule, so it is ignored\n`);
+        }
+        if (run.status !== 0) throw new RulesetError("SCRIPT_FAILED", `${input}: the script exited with status ${run.status} in the lab container: ${run.stderr.trim().split("\n").slice(-3).join(" / ").slice(0, 400)}`);
+        rulesetText = run.rulesetText;
+        setsText = run.ipsetText;
+        if (!/^-A /m.test(rulesetText)) throw new RulesetError("SCRIPT_NO_RULES", `${input}: the script ran in the lab container but loaded no iptables rule; is it the script that sets up the firewall (it may call another file, which is not there)?`);
+      }
+      // Errors name what the user gave: his file, or the rules his script made.
+      const ruleset = parseRuleset(rulesetText, kind === "iptables-save" ? input : kind === "iptables-list" ? `${input} (as iptables-restore input)` : `the rules ${input} made (iptables-save)`);
+      const hasSets = /^create /m.test(setsText);
+      await writeOutputs([{ output: rulesOutput!, data: rulesetText.endsWith("\n") ? rulesetText : `${rulesetText}\n` }, ...(hasSets ? [{ output: setsOutput!, data: setsText.endsWith("\n") ? setsText : `${setsText}\n` }] : [])]);
+      const rules = [...ruleset.tables.values()].map((table) => `${table.name} ${[...table.chains.values()].reduce((sum, chain) => sum + chain.rules.length, 0)}`).join(", ");
+      const from = kind === "script" ? "a script, run in a lab container" : kind === "iptables-list" ? "iptables -S output" : "an iptables-save file";
+      process.stdout.write(`${input} (${from}) -> ${options.out}: rules per table: ${rules}${hasSets ? `; ${parseIpsetSave(setsText, setsOutput!.path).size} sets -> ${setsOutput!.path}` : ""}\n`);
+      // What the model cannot run is said now, not at the first simulate.
+      const problems: RulesetError[] = [];
+      compileFirewall(ruleset, firewallState(defaultKernelSettings, [], hasSets ? { path: setsOutput!.path, text: setsText } : undefined), problems);
+      for (const problem of problems) process.stderr.write(`slamlab: note: ${problem.message} (the docker engine runs it)\n`);
     });
   firewall
     .command("check")
