@@ -16,8 +16,9 @@ export interface EngineComparison {
 
 /** The same scenario, seed and traffic on the model and in the kernel, compared packet by packet. */
 export async function compareEngines(scenario: Scenario, docker: DockerEngine, seed?: number): Promise<EngineComparison> {
-  const model = await new ModelEngine().run(scenario, { seed, keepPackets: true });
+  // The kernel first: the model then starts its wall clock (for -m time) where the kernel's run did.
   const real = await docker.run(scenario, { seed, keepPackets: true });
+  const model = await new ModelEngine().run(scenario, { seed, keepPackets: true, ...(real.wallClockStartMs === undefined ? {} : { wallClockStartMs: real.wallClockStartMs }) });
   const placement = scenario.firewall.kind === "policy" ? scenario.firewall.policy.placement : "host";
   const { phaseUs, explainedByTiming } = rejudgeAcrossJiffy(real, placement);
   const comparison = compareRuns(model, real, judgeRecorded(real, placement, {}, { jiffyPhaseUs: phaseUs }), explainedByTiming);

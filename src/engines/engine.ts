@@ -16,6 +16,8 @@ export interface RunOptions {
   readonly keepVerdicts?: boolean;
   /** Called now and then during a model run with virtual time and packets judged so far (a terminal's progress line). */
   readonly onProgress?: (progress: RunProgress) => void;
+  /** The model's wall clock at virtual time 0 (ms since the epoch), when the scenario sets none: a docker run's, for comparing the two. */
+  readonly wallClockStartMs?: number;
 }
 
 export interface RunProgress {

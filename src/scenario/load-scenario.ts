@@ -89,6 +89,7 @@ export function loadScenario(file: string, variantName: string | null): Scenario
     file,
     seed: document.seed,
     durationSeconds: document.durationSeconds,
+    ...(document.startsAt === undefined ? {} : { startsAt: document.startsAt }),
     firewall,
     pbx: document.pbx,
     hosts: document.hosts,

@@ -26,6 +26,8 @@ export interface Scenario {
   readonly file: string;
   readonly seed: number;
   readonly durationSeconds: number;
+  /** The wall clock at the run's start (ISO 8601, UTC) for -m time rules; absent, the real time the run starts. */
+  readonly startsAt?: string;
   readonly firewall: FirewallSpec;
   readonly pbx: PbxSpec;
   readonly hosts: Readonly<Record<string, HostSpec>>;

@@ -299,6 +299,12 @@ export const scenarioSchema = z
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
     /** Virtual time the run covers; traffic after it is not sent. */
     durationSeconds: positiveSeconds.describe("Virtual time the run covers; traffic after it is not sent."),
+    startsAt: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z$/, { message: "expected an ISO 8601 UTC time such as 2026-12-07T08:59:30Z" })
+      .refine((text) => !Number.isNaN(Date.parse(text)), { message: "not a real date and time" })
+      .optional()
+      .describe("The wall clock when the run starts (ISO 8601 UTC, such as 2026-12-07T08:59:30Z), for rules with -m time; the model engine only (a real kernel keeps the real clock). Absent, the real time the run starts."),
     firewall: firewallSchema,
     pbx: pbxSchema.default({ address: "198.51.100.10", port: 5060, realm: "asterisk", interface: "eth0", accounts: [] }),
     hosts: z.record(name, hostSchema),

@@ -26,6 +26,8 @@ export interface RunResult {
   readonly durationUs: number;
   /** Wall-clock milliseconds the run took. */
   readonly wallMs: number;
+  /** The wall clock (ms since the epoch) at virtual time 0: what -m time judged by. */
+  readonly wallClockStartMs?: number;
   /** Versions and settings that shaped the result (kernel HZ, Asterisk, iptables). */
   readonly environment: Readonly<Record<string, string>>;
   /** Files that explain the run (docker: pjsip.conf, iptables-save -c, /proc/net/xt_recent, pjsip show contacts), by name. */

@@ -7,7 +7,7 @@ import { openCapture } from "../../capture/read-capture.js";
 import { generateRuleset } from "../../firewall/generate-ruleset.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { packageRoot } from "../../package-root.js";
-import type { Scenario } from "../../scenario/scenario.js";
+import { ScenarioError, type Scenario } from "../../scenario/scenario.js";
 import type { AgentEndpoint } from "../../traffic/agent.js";
 import { createTrafficSources } from "../../traffic/create-traffic-sources.js";
 import { loadReplays } from "../../traffic/replay/load-replays.js";
@@ -90,6 +90,14 @@ export class DockerEngine implements Engine {
     const image = await buildLabImage(this.progress);
     const rulesetText = scenario.firewall.kind === "policy" ? generateRuleset(scenario.firewall.policy, { pbxAddress: scenario.pbx.address }) : scenario.firewall.text;
     const ruleset = parseRuleset(rulesetText, scenario.firewall.kind === "ruleset" ? scenario.firewall.path : "generated ruleset");
+    const timed = [...ruleset.tables.values()].flatMap((table) => [...table.chains.values()].flatMap((chain) => chain.rules)).find((rule) => rule.matches.some((match) => match.module === "time"));
+    if (scenario.startsAt !== undefined && timed) {
+      // The lab's kernel keeps the host's real clock: a container cannot set it.
+      throw new ScenarioError(
+        "SCENARIO_CLOCK",
+        `${scenario.file}: startsAt ${scenario.startsAt} sets the clock that line ${timed.line}'s -m time judges by, but the docker engine's kernel keeps the real clock; drop startsAt to run at the real time, or use --engine model`,
+      );
+    }
     const replays = await loadReplays(scenario);
     const sources = createTrafficSources(scenario, replays, { tools: "placeholders" });
     const toolAgents = new Map<string, { source: string; agent: string }>();
@@ -275,6 +283,7 @@ export class DockerEngine implements Engine {
         agentsBySource,
         durationUs: endUs,
         wallMs: performance.now() - wallStart,
+        wallClockStartMs: t0EpochMs,
         environment,
         artifacts,
         ...(packets ? { packets } : {}),

@@ -2,7 +2,7 @@ import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { decodeIpv4 } from "../../net/ipv4.js";
 import type { RuleRef } from "../../firewall/ruleset.js";
 import type { RunResult } from "../../verdict/run-result.js";
-import { ConntrackTable, contextAfterConntrack } from "./conntrack.js";
+import { ConntrackTable, UNTRACKED, contextAfterConntrack } from "./conntrack.js";
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
 import { compileFirewall } from "./netfilter/interpreter.js";
 import { firewallState } from "./netfilter/firewall-state.js";
@@ -39,9 +39,10 @@ export interface RecordedJudgement {
 export function judgeRecorded(result: RunResult, placement: "host" | "router", kernel: Partial<KernelSettings> = {}, options: JudgeOptions = {}): RecordedJudgement[] {
   if (!result.packets) throw new Error("judgeRecorded needs the run's packets (RunOptions.keepPackets)");
   const settings = { ...defaultKernelSettings, ...kernel };
-  const state = firewallState(settings, result.localAddresses ?? [], result.ipsetText === undefined ? undefined : { path: "the run's ipset", text: result.ipsetText });
+  const state = firewallState(settings, result.localAddresses ?? [], result.ipsetText === undefined ? undefined : { path: "the run's ipset", text: result.ipsetText }, result.wallClockStartMs);
   const firewall = compileFirewall(parseRuleset(result.rulesetText, "recorded run"), state);
   const conntrack = new ConntrackTable(settings);
+  const tracker = conntrack.tracker();
   const phaseUs = options.jiffyPhaseUs ?? 0;
   let lastJiffies = settings.startJiffies;
   return result.verdicts.map((verdict, index) => {
@@ -50,14 +51,15 @@ export function judgeRecorded(result: RunResult, placement: "host" | "router", k
     // The kernel's clock never runs backwards, whatever order the recorded times came in.
     const jiffies = Math.max(lastJiffies, settings.startJiffies + Math.floor((Math.max(0, verdict.atUs + phaseUs) * settings.hz) / 1_000_000) + shift);
     lastJiffies = jiffies;
-    const classification = conntrack.classify(packet, jiffies);
     const hook = placement === "router" ? "FORWARD" : verdict.direction === "to-pbx" ? "INPUT" : "OUTPUT";
-    const context = contextAfterConntrack(classification, jiffies, hook, "eth0", Math.max(0, verdict.atUs) * 1000);
     const tracked = conntrack.size();
-    const stateBefore = options.describeAt?.has(index)
-      ? [`conntrack ${classification.state} (${tracked} ${tracked === 1 ? "entry" : "entries"})`, ...describeMatchState(state, packet, context)].join("; ")
-      : "";
-    const judgement = firewall.judge(hook, packet, context);
+    // What the matches held before this packet; conntrack's part comes from the route, which classifies it after raw.
+    const matchesBefore = options.describeAt?.has(index) ? describeMatchState(state, packet, contextAfterConntrack(UNTRACKED, jiffies, hook, "eth0", Math.max(0, verdict.atUs) * 1000)) : null;
+    tracker.at(jiffies);
+    // The whole route, as the model's own run judges it: conntrack runs after the raw table.
+    const judgement = firewall.judgeRoute(hook, packet, { jiffies, clockNs: Math.max(0, verdict.atUs) * 1000, outInterface: "eth0" }, tracker);
+    const classification = tracker.last();
+    const stateBefore = matchesBefore ? [`conntrack ${classification.state} (${tracked} ${tracked === 1 ? "entry" : "entries"})`, ...matchesBefore].join("; ") : "";
     if (judgement.accepted) conntrack.commit(classification);
     return { accepted: judgement.accepted, rule: judgement.rule, stateBefore };
   });

@@ -74,7 +74,9 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const placement = scenario.firewall.kind === "policy" ? scenario.firewall.policy.placement : "host";
   const localAddresses = placement === "host" ? [scenario.pbx.address] : [];
   const ipsetText = scenario.firewall.kind === "ruleset" ? scenario.firewall.ipset?.text : undefined;
-  const matchState = firewallState(settings, localAddresses, scenario.firewall.kind === "ruleset" ? scenario.firewall.ipset : undefined);
+  // -m time judges by the wall clock: the scenario's, or the real one when the run starts, as the kernel's would.
+  const wallClockStartMs = scenario.startsAt !== undefined ? Date.parse(scenario.startsAt) : (options.wallClockStartMs ?? Date.now());
+  const matchState = firewallState(settings, localAddresses, scenario.firewall.kind === "ruleset" ? scenario.firewall.ipset : undefined, wallClockStartMs);
   const firewall: CompiledFirewall = compileFirewall(ruleset, matchState);
   const inboundHook = placement === "host" ? "INPUT" : "FORWARD";
   const outboundHook = placement === "host" ? "OUTPUT" : "FORWARD";
@@ -263,6 +265,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     agentsBySource,
     durationUs: endUs,
     wallMs: performance.now() - wallStart,
+    wallClockStartMs,
     environment: {
       engine: "model",
       hz: String(settings.hz),

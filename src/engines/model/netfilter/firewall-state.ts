@@ -9,8 +9,8 @@ import { loadIpsets } from "./matches/set.js";
  * the sets an `ipset restore` of the given file makes (loaded at the run's
  * first jiffy, before the ruleset, as a host's boot would).
  */
-export function firewallState(settings: KernelSettings, localAddresses: readonly string[] = [], ipset?: { readonly path: string; readonly text: string }): MatchState {
-  const state: MatchState = { settings, tables: new Map(), localAddresses: localAddresses.map(parseIpv4) };
+export function firewallState(settings: KernelSettings, localAddresses: readonly string[] = [], ipset?: { readonly path: string; readonly text: string }, wallClockStartMs?: number): MatchState {
+  const state: MatchState = { settings, tables: new Map(), localAddresses: localAddresses.map(parseIpv4), ...(wallClockStartMs === undefined ? {} : { wallClockStartMs }) };
   if (ipset) loadIpsets(state, parseIpsetSave(ipset.text, ipset.path), settings.startJiffies);
   return state;
 }

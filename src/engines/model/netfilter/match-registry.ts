@@ -11,6 +11,7 @@ import { recentMatch } from "./matches/recent.js";
 import { stringMatch } from "./matches/string.js";
 import { u32Match } from "./matches/u32.js";
 import { tcpMatch, udpMatch } from "./matches/udp.js";
+import { timeMatch } from "./matches/time.js";
 
 /** Every match module the model interprets; anything else is refused by name. */
 export const matchFactories: Readonly<Record<string, MatchFactory>> = {
@@ -34,4 +35,5 @@ export const matchFactories: Readonly<Record<string, MatchFactory>> = {
   connmark: connmarkMatch,
   helper: helperMatch,
   set: setMatch,
+  time: timeMatch,
 };

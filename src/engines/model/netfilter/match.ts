@@ -62,6 +62,8 @@ export interface MatchState {
   readonly tables: Map<string, unknown>;
   /** The firewall host's own addresses besides 127/8 (addrtype LOCAL): the PBX's when the firewall runs on it. */
   readonly localAddresses?: readonly number[];
+  /** The wall clock (ms since the epoch) at the run's virtual time 0, for -m time; absent, the real time the rules were compiled. */
+  readonly wallClockStartMs?: number;
 }
 
 /**
