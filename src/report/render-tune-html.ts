@@ -11,8 +11,11 @@ const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (c) => ({ "&": "&am
  * chart as SVG when the page opens. Nothing is fetched.
  */
 export function renderTuneHtml(report: SweepReport, analysis: SweepAnalysis): string {
+  // A sweep of the user's own ruleset names its axes by the options it set.
+  const axes = report.axes ?? { hits: "hits", seconds: "window (seconds)" };
   const data = {
     scenarios: report.scenarios,
+    axes,
     results: report.results.map((result) => ({
       matcher: result.setting.matcher,
       hits: result.setting.hits,
@@ -53,7 +56,7 @@ ${verdictBox(analysis)}
 ${frontRows}
 </tbody></table>
 ${unsafeSection(report, analysis)}
-<h2>Heat maps: hits (rows) against window seconds (columns)</h2>
+<h2>Heat maps: ${escapeHtml(axes.hits)} (rows) against ${escapeHtml(axes.seconds)} (columns)</h2>
 <p>Darker is worse, on a log scale so that 36 and 836 look different. A black outline marks an unsafe setting; white is an attacker never blocked. Hover a cell for its value and the scenarios it is unsafe in.</p>
 <div id="heatmaps" class="charts"></div>
 <script id="sweep-data" type="application/json">${JSON.stringify(data).replace(/</g, "\\u003c")}</script>
@@ -185,8 +188,8 @@ const CHART_SCRIPT = String.raw`(() => {
       seconds.forEach((s, i) => {
         if (i % stepX === 0) text({ x: left + i * cell + cell / 2, y: top + plotH + 12, "text-anchor": "middle", "data-tick": "x" }, String(s), svg);
       });
-      text({ x: left + plotW / 2, y: top + plotH + 28, "text-anchor": "middle", class: "axis-title", "data-axis": "x" }, "window (seconds)", svg);
-      text({ x: 12, y: top + plotH / 2, "text-anchor": "middle", class: "axis-title", transform: "rotate(-90 12 " + (top + plotH / 2) + ")", "data-axis": "y" }, "hits", svg);
+      text({ x: left + plotW / 2, y: top + plotH + 28, "text-anchor": "middle", class: "axis-title", "data-axis": "x" }, data.axes.seconds, svg);
+      text({ x: 12, y: top + plotH / 2, "text-anchor": "middle", class: "axis-title", transform: "rotate(-90 12 " + (top + plotH / 2) + ")", "data-axis": "y" }, data.axes.hits, svg);
       // The colour key: the same log scale, with the values it stands for.
       const keyX = left + plotW + 14, keyH = Math.max(plotH, 60);
       const id = "key-" + matcher + "-" + metric;

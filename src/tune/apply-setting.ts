@@ -1,6 +1,7 @@
 import type { Policy } from "../firewall/policy.js";
 import { validatePolicy } from "../firewall/validate-policy.js";
 import type { Scenario } from "../scenario/scenario.js";
+import { fillTemplate, type RulesetTemplate } from "./ruleset-template.js";
 import type { TuneSetting } from "./sweep-space.js";
 
 /**
@@ -22,7 +23,11 @@ export function policyWithSetting(policy: Policy, setting: TuneSetting): Policy 
   return validatePolicy({ ...policy, matcher }, `setting ${setting.matcher} hits=${setting.hits} seconds=${setting.seconds}`) as Policy;
 }
 
-export function scenarioWithSetting(scenario: Scenario, setting: TuneSetting): Scenario {
+export function scenarioWithSetting(scenario: Scenario, setting: TuneSetting, ruleset?: RulesetTemplate): Scenario {
+  if (setting.matcher === "ruleset") {
+    if (!ruleset) throw new Error("a ruleset setting without its ruleset");
+    return { ...scenario, firewall: { kind: "ruleset", path: ruleset.path, text: fillTemplate(ruleset, [setting.hits, setting.seconds].slice(0, ruleset.slots.length)) } };
+  }
   if (scenario.firewall.kind !== "policy") throw new Error(`${scenario.name} runs its own ruleset; tune changes generated policies only`);
   return { ...scenario, firewall: { ...scenario.firewall, policy: policyWithSetting(scenario.firewall.policy, setting) } };
 }

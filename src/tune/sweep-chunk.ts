@@ -75,7 +75,7 @@ export async function sweepChunk(refs: readonly TuneScenarioRef[], settings: rea
     const byScenario: Record<string, RunMetrics> = {};
     let simulated = 0;
     for (const entry of prepared) {
-      const tuned = scenarioWithSetting(entry.scenario, setting);
+      const tuned = scenarioWithSetting(entry.scenario, setting, entry.ref.ruleset);
       const known = sameRunAs(entry, tuned);
       if (known) {
         byScenario[entry.ref.label] = known.metrics;

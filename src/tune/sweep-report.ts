@@ -9,6 +9,8 @@ import { settingKey } from "./sweep-space.js";
 export interface SweepReport {
   readonly format: "slamlab-tune/1";
   readonly scenarios: readonly string[];
+  /** What the two axes stand for when the sweep is over a user's own ruleset (its rule options); absent, a policy's hits and seconds. */
+  readonly axes?: { readonly hits: string; readonly seconds: string };
   /** The shard this report covers ("1/1" for a whole sweep). */
   readonly shard: string;
   readonly results: readonly SettingResult[];
@@ -59,9 +61,10 @@ const reportSchema = z.object({
   format: z.literal("slamlab-tune/1"),
   scenarios: z.array(z.string()),
   shard: z.string(),
+  axes: z.object({ hits: z.string(), seconds: z.string() }).optional(),
   results: z.array(
     z.object({
-      setting: z.object({ matcher: z.enum(["recent", "hashlimit"]), hits: z.number().int().min(1), seconds: z.number().int().min(1) }),
+      setting: z.object({ matcher: z.enum(["recent", "hashlimit", "ruleset"]), hits: z.number().int().min(0), seconds: z.number().int().min(0) }),
       total: metricsSchema,
       byScenario: z.record(z.string(), metricsSchema),
       simulated: count,
@@ -99,5 +102,5 @@ export function mergeReports(reports: ReadonlyArray<{ file: string; report: Swee
     }
   }
   results.sort((a, b) => a.setting.matcher.localeCompare(b.setting.matcher) || a.setting.hits - b.setting.hits || a.setting.seconds - b.setting.seconds);
-  return { format: "slamlab-tune/1", scenarios: first.report.scenarios, shard: "merged", results };
+  return { format: "slamlab-tune/1", scenarios: first.report.scenarios, shard: "merged", ...(first.report.axes ? { axes: first.report.axes } : {}), results };
 }

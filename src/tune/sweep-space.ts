@@ -2,7 +2,8 @@ import { randomInt, seededRandom } from "../traffic/random.js";
 
 /** One point of a sweep: the matcher and the thresholds the generated policy gets. */
 export interface TuneSetting {
-  readonly matcher: "recent" | "hashlimit";
+  /** The generated policy's matcher, or "ruleset": the user's own ruleset with its swept options set (ruleset-template.ts). */
+  readonly matcher: "recent" | "hashlimit" | "ruleset";
   /** REGISTERs (counted methods) that make a source slamming... */
   readonly hits: number;
   /** ...within this many seconds. */
@@ -56,8 +57,7 @@ export function parseSweepSpace(params: readonly string[], grid: boolean): Sweep
   return space;
 }
 
-function parseNumeric(name: NumericParameter, text: string, grid: boolean): readonly number[] | { min: number; max: number } {
-  const bounds = BOUNDS[name];
+function parseNumeric(name: string, text: string, grid: boolean, bounds: { min: number; max: number } = BOUNDS[name as NumericParameter]): readonly number[] | { min: number; max: number } {
   const check = (value: number) => {
     if (!Number.isInteger(value) || value < bounds.min || value > bounds.max) throw new TuneError(`--param ${name}=${text}: ${value} is not an integer in ${bounds.min}..${bounds.max}`);
     return value;
@@ -76,6 +76,16 @@ function parseNumeric(name: NumericParameter, text: string, grid: boolean): read
   const count = max - min + 1;
   if (count <= GRID_POINTS) return Array.from({ length: count }, (_, index) => min + index);
   return [...new Set(Array.from({ length: GRID_POINTS }, (_, index) => Math.round(min + ((max - min) * index) / (GRID_POINTS - 1))))];
+}
+
+/**
+ * The sweep over a user's own ruleset: `--param 'CHAIN:INDEX --option=VALUES'`,
+ * one or two of them; the first is the "hits" axis, the second the "seconds"
+ * axis (a single option keeps the other axis at 0, unused).
+ */
+export function parseRulesetSpace(params: ReadonlyArray<{ label: string; values: string }>, grid: boolean): SweepSpace {
+  const axis = (param: { label: string; values: string } | undefined) => (param ? parseNumeric(`'${param.label}'`, param.values, grid, { min: 0, max: 0xffffffff }) : [0]);
+  return { hits: axis(params[0]), seconds: axis(params[1]), matcher: ["ruleset"] };
 }
 
 const valuesOf = (axis: SweepSpace["hits"]): readonly number[] => ("min" in axis ? Array.from({ length: axis.max - axis.min + 1 }, (_, index) => axis.min + index) : axis);

@@ -5,12 +5,15 @@ import { listVariants, loadScenario, loadScenarioDocument } from "../scenario/lo
 import type { Scenario } from "../scenario/scenario.js";
 import { TuneError } from "./sweep-space.js";
 import { checkPacketBudget } from "../scenario/estimate-packets.js";
+import type { RulesetTemplate } from "./ruleset-template.js";
 
 /** A scenario run of the sweep: a file and a variant, loaded again inside each worker. */
 export interface TuneScenarioRef {
   readonly file: string;
   readonly variant: string | null;
   readonly label: string;
+  /** A user's own ruleset that replaces the scenario's firewall, with the options the sweep sets. */
+  readonly ruleset?: RulesetTemplate;
 }
 
 /**
@@ -18,20 +21,21 @@ export interface TuneScenarioRef {
  * in something other than the matcher (the sweep sets the matcher itself).
  * Runs on a user's own ruleset are left out: tune changes generated policies.
  */
-export function tuneScenarioRefs(selection: string | undefined, maxPackets?: number): TuneScenarioRef[] {
+export function tuneScenarioRefs(selection: string | undefined, maxPackets?: number, ruleset?: RulesetTemplate): TuneScenarioRef[] {
   const files = selection === undefined ? listBuiltinScenarios().map((entry) => entry.file) : filesOf(selection);
   const refs: TuneScenarioRef[] = [];
   for (const file of files) {
     const loaded = loadScenarioDocument(file);
     for (const variant of [null, ...listVariants(loaded)]) {
       const spec = variant === null ? null : loaded.document.variants.find((candidate) => candidate.name === variant)!;
-      if (spec && (spec.ruleset !== undefined || !spec.policy || Object.keys(spec.policy).every((key) => key === "matcher"))) continue;
+      // With the user's ruleset every run uses it: variants that only change the firewall add nothing.
+      if (spec && (ruleset || spec.ruleset !== undefined || !spec.policy || Object.keys(spec.policy).every((key) => key === "matcher"))) continue;
       const scenario = loadScenario(file, variant);
-      if (scenario.firewall.kind !== "policy") continue;
+      if (scenario.firewall.kind !== "policy" && !ruleset) continue;
       // Every setting reruns the scenario: one over the budget is refused before the sweep, not in a worker.
       checkPacketBudget(scenario, maxPackets);
       if (scenario.traffic.some((source) => source.kind === "tool")) continue;
-      refs.push({ file, variant, label: variant ? `${scenario.name} [${variant}]` : scenario.name });
+      refs.push({ file, variant, label: variant ? `${scenario.name} [${variant}]` : scenario.name, ...(ruleset ? { ruleset } : {}) });
     }
   }
   if (refs.length === 0) throw new TuneError(`no scenario in ${selection ?? "the built-ins"} uses a generated policy; tune sweeps policies (runs on a fixed ruleset or with real tools are left out)`);
@@ -48,5 +52,6 @@ function filesOf(selection: string): string[] {
 }
 
 export function loadTuneScenario(ref: TuneScenarioRef): Scenario {
-  return loadScenario(ref.file, ref.variant);
+  const scenario = loadScenario(ref.file, ref.variant);
+  return ref.ruleset ? { ...scenario, firewall: { kind: "ruleset", path: ref.ruleset.path, text: ref.ruleset.text } } : scenario;
 }

@@ -14,8 +14,10 @@ import { planOutputs, writeOutputs, type PlannedOutput } from "../../report/outp
 import { policyWithSetting } from "../../tune/apply-setting.js";
 import { attackLetThrough, isUnsafe, legitimateHarm } from "../../tune/pareto.js";
 import { runSweep } from "../../tune/run-sweep.js";
+import type { SettingResult } from "../../tune/sweep-chunk.js";
 import { analyseSweep, mergeReports, parseSweepReport, type SweepAnalysis, type SweepReport } from "../../tune/sweep-report.js";
-import { gridSettings, parseSweepSpace, randomSettings, settingKey, shardOf, TuneError } from "../../tune/sweep-space.js";
+import { gridSettings, parseRulesetSpace, parseSweepSpace, randomSettings, settingKey, shardOf, TuneError, type SweepSpace } from "../../tune/sweep-space.js";
+import { fillTemplate, parseRuleParam, rulesetTemplate, type RulesetTemplate } from "../../tune/ruleset-template.js";
 import { tuneScenarioRefs } from "../../tune/tune-scenarios.js";
 import { neighbourhood, validateOnDocker } from "../../tune/validate-on-docker.js";
 import { EXIT_EXPECTATION_FAILED, EXIT_PASSED } from "../exit-codes.js";
@@ -37,6 +39,7 @@ interface TuneOptions {
   pbx: string;
   maxPackets?: string;
   forceWorkers?: boolean;
+  ruleset?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -47,7 +50,8 @@ export function registerTuneCommand(program: Command): void {
     .command("tune")
     .description("sweep thresholds over scenarios on the model engine: Pareto front, a recommended setting, CSV/JSON/HTML reports")
     .option("--scenarios <dir|names>", "a directory of scenario YAMLs, or comma-separated built-in names/files (default: every built-in)")
-    .option("--param <name=values>", "hits=2..40, seconds=5..300 (or 5..300:5, or 30,60,120), matcher=recent,hashlimit; repeatable", collect, [])
+    .option("--param <name=values>", "hits=2..40, seconds=5..300 (or 5..300:5, or 30,60,120), matcher=recent,hashlimit; with --ruleset, a rule's option: 'SIP-REG:2 --hitcount=5..40'; repeatable", collect, [])
+    .option("--ruleset <file>", "sweep your own iptables-save ruleset instead of a generated policy: every scenario runs it, with the options --param names set to each value")
     .option("--grid", "every combination (the default); ranges without a step give at most 40 points")
     .option("--random <n>", "n settings drawn from the ranges instead of the grid")
     .option("--seed <n>", "seed for --random", "1")
@@ -64,10 +68,26 @@ export function registerTuneCommand(program: Command): void {
       if (options.grid && options.random !== undefined) throw new TuneError("give --grid or --random N, not both");
       if (options.random !== undefined && parseSeed(options.random) < 1) throw new TuneError(`--random ${options.random}: expected at least 1 setting`);
       if (!isCanonicalIpv4(options.pbx)) throw new TuneError(`--pbx ${JSON.stringify(options.pbx)}: expected an IPv4 address a.b.c.d (no spaces, no leading zeros)`);
+      if (options.ruleset !== undefined && options.writePolicy !== undefined && /\.ya?ml$/.test(options.writePolicy)) {
+        throw new TuneError(`--write-policy ${options.writePolicy}: with --ruleset, tune writes your ruleset with the recommended values; name a .rules file`);
+      }
       if (options.validate !== undefined && options.validate !== "docker") throw new TuneError(`--validate ${options.validate}: the only engine to validate on is docker`);
-      const refs = tuneScenarioRefs(options.scenarios, parseMaxPackets(options.maxPackets));
-      const space = parseSweepSpace(options.param, options.random === undefined);
-      let settings = options.random === undefined ? gridSettings(space) : randomSettings(space, parseSeed(options.random), parseSeed(options.seed));
+      const grid = options.random === undefined;
+      let template: RulesetTemplate | undefined;
+      let space: SweepSpace;
+      if (options.ruleset !== undefined) {
+        const params = options.param.map((text) => {
+          const param = parseRuleParam(text);
+          if (!param) throw new TuneError(`--param ${text}: with --ruleset, name a rule's option and its values: 'CHAIN:INDEX --option=VALUES', such as 'SIP-REG:2 --hitcount=5..40'`);
+          return param;
+        });
+        template = rulesetTemplate(options.ruleset, readTextInput(options.ruleset, "an iptables-save file"), params);
+        space = parseRulesetSpace(params.map((param, index) => ({ label: template!.slots[index]!.label, values: param.values })), grid);
+      } else {
+        space = parseSweepSpace(options.param, grid);
+      }
+      const refs = tuneScenarioRefs(options.scenarios, parseMaxPackets(options.maxPackets), template);
+      let settings = grid ? gridSettings(space) : randomSettings(space, parseSeed(options.random!), parseSeed(options.seed));
       let shard = "1/1";
       if (options.shard !== undefined) {
         const match = /^(\d+)\/(\d+)$/.exec(options.shard);
@@ -83,7 +103,7 @@ export function registerTuneCommand(program: Command): void {
       // Each worker holds a whole model run; more of them than cores only adds memory.
       if (workers > cores && !options.forceWorkers) throw new TuneError(`--workers ${workers}: this machine has ${cores} core${cores === 1 ? "" : "s"}; give at most ${cores}, or add --force-workers`);
       // Every output is checked before the sweep: an hour of work must not end on an unwritable path.
-      const inputs = refs.map((ref) => ref.file);
+      const inputs = [...refs.map((ref) => ref.file), ...(options.ruleset ? [options.ruleset] : [])];
       const outputs = planOutputs(
         [
           ...reportTargets(options.out),
@@ -100,7 +120,8 @@ export function registerTuneCommand(program: Command): void {
       const progress = progressBar(settings.length, started);
       const swept = await runSweep(refs, settings, workers, progress);
       process.stderr.write(`${process.stderr.isTTY ? "\r\u001b[2K" : ""}tune: ${settings.length} settings in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
-      const report: SweepReport = { format: "slamlab-tune/1", scenarios: refs.map((ref) => ref.label), shard, results: swept };
+      const axes = template ? { hits: template.slots[0]!.label, seconds: template.slots[1]?.label ?? "(not swept)" } : undefined;
+      const report: SweepReport = { format: "slamlab-tune/1", scenarios: refs.map((ref) => ref.label), shard, ...(axes ? { axes } : {}), results: swept };
       const analysis = analyseSweep(swept);
       if (policyOutput && !analysis.recommendation) {
         await writeReports(report, analysis, [results, csv, html]);
@@ -109,7 +130,7 @@ export function registerTuneCommand(program: Command): void {
       }
       await writeOutputs([
         ...reportFiles(report, analysis, [results, csv, html]),
-        ...(policyOutput ? [{ output: policyOutput, data: policyText(policyOutput.path, analysis, options.pbx) }] : []),
+        ...(policyOutput ? [{ output: policyOutput, data: template ? rulesetText(template, analysis) : policyText(policyOutput.path, analysis, options.pbx) }] : []),
       ]);
       process.stdout.write(summary(report, analysis, options.out));
       if (policyOutput) process.stdout.write(`wrote the recommended setting to ${policyOutput.path}\n`);
@@ -185,21 +206,36 @@ async function writeReports(report: SweepReport, analysis: SweepAnalysis, output
   await writeOutputs(reportFiles(report, analysis, outputs));
 }
 
+/** A setting as the user named what it sets: his rule options, or the policy's hits and seconds. */
+function describeSetting(setting: SettingResult["setting"], axes: SweepReport["axes"]): string {
+  if (setting.matcher !== "ruleset" || !axes) return settingKey(setting);
+  return axes.seconds === "(not swept)" ? `${axes.hits}=${setting.hits}` : `${axes.hits}=${setting.hits}, ${axes.seconds}=${setting.seconds}`;
+}
+
 function summary(report: SweepReport, analysis: SweepAnalysis, out: string): string {
   const rows = analysis.front.map((result) => {
     const total = result.total;
     const block = `${total.maxPacketsToBlock === null ? "-" : `${total.maxPacketsToBlock} req / ${total.maxSecondsToBlock!.toFixed(1)} s`}${total.attackersNeverBlocked ? ` (${total.attackersNeverBlocked} never)` : ""}`;
-    return `  ${settingKey(result.setting).padEnd(34)} ${String(attackLetThrough(result)).padStart(8)} ${String(legitimateHarm(result)).padStart(7)} ${String(total.legitRegistrationsLost).padStart(7)}  ${block.padEnd(22)} ${isUnsafe(result) ? "UNSAFE" : "safe"}`;
+    return `  ${describeSetting(result.setting, report.axes).padEnd(34)} ${String(attackLetThrough(result)).padStart(8)} ${String(legitimateHarm(result)).padStart(7)} ${String(total.legitRegistrationsLost).padStart(7)}  ${block.padEnd(22)} ${isUnsafe(result) ? "UNSAFE" : "safe"}`;
   });
   return [
     `${report.results.length} settings over ${report.scenarios.length} scenario runs; ${analysis.unsafe} unsafe (a legitimate phone never registers somewhere)`,
     "Pareto front (attack let through vs legitimate harm):",
     `  ${"setting".padEnd(34)} ${"attack".padStart(8)} ${"harm".padStart(7)} ${"lockout".padStart(7)}  ${"worst block".padEnd(22)}`,
     ...rows,
-    analysis.recommendation ? `recommended: ${analysis.recommendation.reason}` : `${analysis.noAttacker ? "nothing to recommend" : "no safe setting"}: ${analysis.noRecommendation}`,
+    analysis.recommendation ? `recommended: ${analysis.recommendation.reason.replace(settingKey(analysis.recommendation.result.setting), describeSetting(analysis.recommendation.result.setting, report.axes))}` : `${analysis.noAttacker ? "nothing to recommend" : "no safe setting"}: ${analysis.noRecommendation}`,
     `wrote ${join(out, "results.json")}, ${join(out, "results.csv")}, ${join(out, "report.html")}`,
     "",
   ].join("\n");
+}
+
+/** The user's own ruleset with the recommended values, and a line saying where they came from. */
+function rulesetText(template: RulesetTemplate, analysis: SweepAnalysis): string {
+  const setting = analysis.recommendation!.result.setting;
+  const values = [setting.hits, setting.seconds].slice(0, template.slots.length);
+  const set = template.slots.map((slot, index) => `${slot.label}=${values[index]} (was ${slot.current})`).join(", ");
+  const reason = analysis.recommendation!.reason.slice(analysis.recommendation!.reason.indexOf(": ") + 2);
+  return `# slamlab tune: ${set}: ${reason}\n${fillTemplate(template, values)}`;
 }
 
 function policyText(file: string, analysis: SweepAnalysis, pbxAddress: string): string {
