@@ -26,11 +26,12 @@ const commands = shellBlocks
   .map((command) => command.trim())
   .filter((command) => command.startsWith("npx slamlab "));
 const standIns: Record<string, string> = { "/etc/iptables/rules.v4": "rules.v4" };
+/** The words a shell would give the command: quotes group and are removed. */
 const argsOf = (command: string) =>
-  command
-    .replace(/^npx slamlab /, "")
-    .split(/\s+/)
-    .map((word) => standIns[word] ?? word);
+  [...command.replace(/^npx slamlab /, "").matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((match) => {
+    const word = match[1] ?? match[2] ?? match[3]!;
+    return standIns[word] ?? word;
+  });
 
 interface CommandCheck {
   /** "full": runs to its end; "start": runs until it shows it is under way, then gets Ctrl-C (it takes minutes to hours). */
@@ -64,6 +65,14 @@ const checks: Record<string, CommandCheck> = {
   "npx slamlab capture inspect attack.pcap": { run: "full" },
   "npx slamlab capture inspect attack.pcap --ruleset /etc/iptables/rules.v4 --pbx 198.51.100.10 --json": { run: "full" },
   "npx slamlab capture synth --kind svcrack --out svcrack.pcap": { run: "full", writes: ["svcrack.pcap"] },
+  "npx slamlab firewall import examples/reference-2010/firewall.sh --out my-rules.v4": { run: "full", docker: true, writes: ["my-rules.v4"], shows: /rules per table: filter 7/ },
+  "npx slamlab firewall check examples/reference-2010/rules.v4": { run: "full", shows: /the model engine can run this ruleset/ },
+  "npx slamlab simulate --scenario examples/reference-2010/office.yaml": { run: "full", shows: /PASS {2}reference-2010-office: 4 of 4 expectations met/ },
+  "npx slamlab tune --scenarios examples/reference-2010/office.yaml --ruleset examples/reference-2010/rules.v4 --param 'SIP-CHECK:4 --hitcount=4..40:4' --param 'SIP-CHECK:4 --seconds=30,60,120' --out tune-mine/ --write-policy my-tuned.rules": {
+    run: "full",
+    writes: ["my-tuned.rules", "tune-mine/report.html"],
+    shows: /recommended: SIP-CHECK:4 --hitcount=24, SIP-CHECK:4 --seconds=30/,
+  },
   "npx slamlab images build": { run: "full", docker: true },
   "npx slamlab simulate --scenario port-reuse --engine docker": { run: "full", docker: true },
   "npx slamlab test scenarios/ --engine docker --junit out/docker.xml": { run: "start", docker: true, underWay: /is up to date/ },
@@ -90,7 +99,7 @@ async function labContainers(): Promise<string[]> {
 /** A directory like a fresh clone, with the user's files the README's commands name. */
 function clone(): string {
   const work = scratchDirectory("readme-commands");
-  for (const folder of ["scenarios", "captures", "schema"]) symlinkSync(join(root, folder), join(work, folder));
+  for (const folder of ["scenarios", "captures", "schema", "examples"]) symlinkSync(join(root, folder), join(work, folder));
   const example = /```yaml\n([\s\S]*?)```/.exec(readme)![1]!;
   writeFileSync(join(work, "my-pbx.yaml"), example);
   mkdirSync(join(work, "my-scenarios"));

@@ -57,10 +57,11 @@ export function failedCommands(stderr: string): FailedCommand[] {
 
 /**
  * Commands a firewall script may fail at in a lab container without changing
- * its rules: loading modules, kernel parameters, service managers, saving
- * the rules for the next boot.
+ * its rules: loading modules, kernel parameters, service managers, installing
+ * packages (there is no network), saving the rules for the next boot.
  */
-const HARMLESS = /^(sudo\s+)?(\/\S*\/)?(modprobe|insmod|rmmod|lsmod|depmod|sysctl|service|systemctl|invoke-rc\.d|update-rc\.d|netfilter-persistent|iptables-save|ip6tables-save|ipset save|logger|echo)\b|^\/etc\/init\.d\//;
+const HARMLESS =
+  /^(sudo\s+)?(\/\S*\/)?(modprobe|insmod|rmmod|lsmod|depmod|sysctl|service|systemctl|invoke-rc\.d|update-rc\.d|netfilter-persistent|iptables-save|ip6tables-save|ipset save|logger|echo|apt-get|apt|aptitude|yum|dnf|debconf-set-selections)\b|^\/etc\/init\.d\//;
 
 export function isHarmlessFailure(failure: FailedCommand): boolean {
   return HARMLESS.test(failure.command);

@@ -95,6 +95,7 @@ export function loadScenario(file: string, variantName: string | null): Scenario
     hosts: document.hosts,
     traffic: document.traffic.map((spec, index) => (spec.kind === "replay" ? { ...spec, file: captureFile(file, spec.file, index) } : spec)),
     expect: variant?.expect ?? document.expect,
+    ...(document.firewall.addressMap ? { addressMap: document.firewall.addressMap } : {}),
   };
 }
 

@@ -33,6 +33,8 @@ export interface Scenario {
   readonly hosts: Readonly<Record<string, HostSpec>>;
   readonly traffic: readonly TrafficSourceSpec[];
   readonly expect: readonly Expectation[];
+  /** firewall.addressMap: the user's real networks and the lab networks they stand for (already applied to `firewall`). */
+  readonly addressMap?: Readonly<Record<string, string>>;
 }
 
 export class ScenarioError extends Error {

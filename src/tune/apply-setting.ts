@@ -1,6 +1,7 @@
 import type { Policy } from "../firewall/policy.js";
 import { validatePolicy } from "../firewall/validate-policy.js";
 import type { Scenario } from "../scenario/scenario.js";
+import { addressMappings, mapRulesetAddresses } from "../firewall/address-map.js";
 import { fillTemplate, type RulesetTemplate } from "./ruleset-template.js";
 import type { TuneSetting } from "./sweep-space.js";
 
@@ -26,7 +27,9 @@ export function policyWithSetting(policy: Policy, setting: TuneSetting): Policy 
 export function scenarioWithSetting(scenario: Scenario, setting: TuneSetting, ruleset?: RulesetTemplate): Scenario {
   if (setting.matcher === "ruleset") {
     if (!ruleset) throw new Error("a ruleset setting without its ruleset");
-    return { ...scenario, firewall: { kind: "ruleset", path: ruleset.path, text: fillTemplate(ruleset, [setting.hits, setting.seconds].slice(0, ruleset.slots.length)) } };
+    // The scenario's address map applies to the user's ruleset as to its own: values first, then addresses (lines stay).
+    const filled = fillTemplate(ruleset, [setting.hits, setting.seconds].slice(0, ruleset.slots.length));
+    return { ...scenario, firewall: { kind: "ruleset", path: ruleset.path, text: mapRulesetAddresses(filled, addressMappings(scenario.addressMap ?? {}), ruleset.path).text } };
   }
   if (scenario.firewall.kind !== "policy") throw new Error(`${scenario.name} runs its own ruleset; tune changes generated policies only`);
   return { ...scenario, firewall: { ...scenario.firewall, policy: policyWithSetting(scenario.firewall.policy, setting) } };

@@ -6,6 +6,7 @@ import type { Scenario } from "../scenario/scenario.js";
 import { TuneError } from "./sweep-space.js";
 import { checkPacketBudget } from "../scenario/estimate-packets.js";
 import type { RulesetTemplate } from "./ruleset-template.js";
+import { addressMappings, mapRulesetAddresses } from "../firewall/address-map.js";
 
 /** A scenario run of the sweep: a file and a variant, loaded again inside each worker. */
 export interface TuneScenarioRef {
@@ -53,5 +54,6 @@ function filesOf(selection: string): string[] {
 
 export function loadTuneScenario(ref: TuneScenarioRef): Scenario {
   const scenario = loadScenario(ref.file, ref.variant);
-  return ref.ruleset ? { ...scenario, firewall: { kind: "ruleset", path: ref.ruleset.path, text: ref.ruleset.text } } : scenario;
+  if (!ref.ruleset) return scenario;
+  return { ...scenario, firewall: { kind: "ruleset", path: ref.ruleset.path, text: mapRulesetAddresses(ref.ruleset.text, addressMappings(scenario.addressMap ?? {}), ref.ruleset.path).text } };
 }

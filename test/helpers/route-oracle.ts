@@ -3,6 +3,7 @@ import { expect } from "vitest";
 import { ConntrackTable } from "../../src/engines/model/conntrack.js";
 import { defaultKernelSettings } from "../../src/engines/model/kernel-settings.js";
 import { compileFirewall } from "../../src/engines/model/netfilter/interpreter.js";
+import { firewallState } from "../../src/engines/model/netfilter/firewall-state.js";
 import { parseRuleset } from "../../src/firewall/parse-ruleset.js";
 import { splitQualifiedChain } from "../../src/firewall/ruleset.js";
 import { parseIpv4 } from "../../src/net/address.js";
@@ -32,11 +33,12 @@ const listeningPorts = (sends: readonly OracleSend[], listen: readonly number[])
 const filled = (send: OracleSend) => ({ dst: PBX, sport: 5060, dport: 5060, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\n\r\n", ttl: 64, at: 0, ...send });
 
 /** The same ruleset (all its tables) and datagrams in the model, with its conntrack table. */
-export function judgeRouteInModel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = []): RouteOutcome {
+export function judgeRouteInModel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = [], ipsetText?: string): RouteOutcome {
   const local = parseIpv4(PBX);
   const ports = listeningPorts(sends, listen);
   const settings = defaultKernelSettings;
-  const firewall = compileFirewall(parseRuleset(rulesetText, "test.rules"), { settings, tables: new Map(), localAddresses: [parseIpv4(PBX)] });
+  const state = firewallState(settings, [PBX], ipsetText === undefined ? undefined : { path: "test.ipset", text: ipsetText });
+  const firewall = compileFirewall(parseRuleset(rulesetText, "test.rules"), state);
   const conntrack = new ConntrackTable(settings);
   const tracker = conntrack.tracker();
   const delivered = sends.map(filled).map((send) => {
@@ -81,7 +83,7 @@ print(json.dumps(delivered))
 `;
 
 /** The ruleset and datagrams in the kernel, in a throwaway network namespace. */
-export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = []): RouteOutcome {
+export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = [], ipsetText?: string): RouteOutcome {
   expect(kernelOracleHere, `no iptables in a network namespace: ${kernelOracleProblem}`).toBe(true);
   const quote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
   const script = [
@@ -93,6 +95,7 @@ export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSe
     `ip addr add ${PBX}/32 dev eth0`,
     "ip route add default dev eth0",
     "sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.ip_forward=1",
+    ...(ipsetText !== undefined ? [`ipset restore <<'SETS'\n${ipsetText.trim()}\nSETS`] : []),
     `iptables-restore <<'RULES'\n${rulesetText.trim()}\nRULES`,
     // unshare leaves /sys the host's: the MACs come from ip.
     `python3 -c ${quote(SENDER)} ${quote(JSON.stringify(sends.map(filled)))} "$(ip -br link show eth0 | awk '{print $3}')" "$(ip -br link show wire0 | awk '{print $3}')" ${quote(JSON.stringify(listeningPorts(sends, listen)))}`,
