@@ -36,12 +36,13 @@ const sends: OracleSend[] = [
   { src: "198.18.10.5", payload: sip("REGISTER", "Yealink SIP-T46U 66.86.0.15"), at: 0 },
   { src: "198.19.4.20", payload: sip("INVITE", "Asterisk PBX 22.1.0"), at: 0.02 },
   ...[0, 1, 2].map((index) => ({ src: "198.18.70.7", sport: 5070 + index, payload: sip(index ? "REGISTER" : "OPTIONS", "friendly-scanner"), at: 0.04 + index * 0.02 })),
-  ...Array.from({ length: 24 }, (_, index) => ({ src: "198.18.70.8", sport: 6000 + index, payload: sip("REGISTER", "PolycomVVX-VVX_400-UA/5.9"), at: 0.1 + index * 0.03 })),
-  { src: "198.18.66.6", payload: sip("REGISTER", "Linphone/5.2"), at: 0.9 },
-  { src: "198.18.66.9", payload: sip("REGISTER", "Linphone/5.2"), at: 0.92 },
-  { src: "198.18.70.9", payload: sip("SUBSCRIBE", "Yealink SIP-T46U"), at: 0.94 },
-  { src: "198.18.70.10", dport: 5080, payload: sip("REGISTER", "sipcli/v1.8"), at: 0.96 },
-  { src: "198.18.70.11", payload: sip("REGISTER", "SIPVICIOUS"), at: 0.98 },
+  // 37 ms apart: no send falls within a few ms of a 5/s token's edge, where the kernel tick's phase would decide.
+  ...Array.from({ length: 24 }, (_, index) => ({ src: "198.18.70.8", sport: 6000 + index, payload: sip("REGISTER", "PolycomVVX-VVX_400-UA/5.9"), at: 0.1 + index * 0.037 })),
+  { src: "198.18.66.6", payload: sip("REGISTER", "Linphone/5.2"), at: 1.1 },
+  { src: "198.18.66.9", payload: sip("REGISTER", "Linphone/5.2"), at: 1.12 },
+  { src: "198.18.70.9", payload: sip("SUBSCRIBE", "Yealink SIP-T46U"), at: 1.14 },
+  { src: "198.18.70.10", dport: 5080, payload: sip("REGISTER", "sipcli/v1.8"), at: 1.16 },
+  { src: "198.18.70.11", payload: sip("REGISTER", "SIPVICIOUS"), at: 1.18 },
 ];
 
 describe.runIf(docker)("published-shape rulesets: imported, run by the model, judged as the kernel judges them", () => {
@@ -62,9 +63,11 @@ describe.runIf(docker)("published-shape rulesets: imported, run by the model, ju
         expect(model.delivered).toContain(true);
         expect(model.delivered).toContain(false);
         if (kernelOracleHere || requireDocker) {
-          const kernel = judgeRouteInKernel(run.rulesetText, sends, [], sets);
+          const kernel = judgeRouteInKernel(run.rulesetText, sends, [], sets, true);
           expect(model.delivered).toEqual(kernel.delivered);
-          expect(Object.fromEntries(Object.keys(kernel.counted).map((key) => [key, model.counted[key] ?? -1]))).toEqual(kernel.counted);
+          // The counters on the way in. OUTPUT and POSTROUTING also count the ICMP errors REJECT sends back, which the model does not make.
+          const inbound = Object.keys(kernel.counted).filter((key) => !/:(OUTPUT|POSTROUTING):/.test(key));
+          expect(Object.fromEntries(inbound.map((key) => [key, model.counted[key] ?? -1]))).toEqual(Object.fromEntries(inbound.map((key) => [key, kernel.counted[key]])));
         }
       },
       120_000,

@@ -59,8 +59,11 @@ export function judgeRouteInModel(rulesetText: string, sends: readonly OracleSen
 
 const SENDER = `
 import json, socket, struct, sys, time
-import select
+import select, threading
 sends = json.loads(sys.argv[1])
+# Paced: every datagram leaves at its time whatever happened to the one before (rate matches need
+# that); a thread collects what arrives, matched back by source address, port and payload.
+paced = sys.argv[5] == "paced"
 receivers = []
 for port in json.loads(sys.argv[4]):
     r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("0.0.0.0", port)); receivers.append(r)
@@ -69,6 +72,14 @@ mac = lambda text: bytes.fromhex(text.replace(":", ""))
 ethernet = mac(sys.argv[2]) + mac(sys.argv[3]) + b"\\x08\\x00"
 def checksum(b):
     t = sum(struct.unpack("!%dH" % (len(b) // 2), b)); t = (t >> 16) + (t & 0xffff); t += t >> 16; return (~t) & 0xffff
+arrivals = {}; stop = threading.Event()
+def read():
+    while not stop.is_set():
+        ready, _, _ = select.select(receivers, [], [], 0.02)
+        for r in ready:
+            data, addr = r.recvfrom(70000); key = (addr[0], addr[1], data); arrivals[key] = arrivals.get(key, 0) + 1
+reader = threading.Thread(target=read)
+if paced: reader.start()
 start = time.monotonic(); delivered = []
 for i, send in enumerate(sends):
     time.sleep(max(0, start + send["at"] - time.monotonic()))
@@ -76,14 +87,22 @@ for i, send in enumerate(sends):
     udp = struct.pack("!HHHH", send["sport"], send["dport"], 8 + len(payload), 0) + payload
     header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, send["ttl"], 17, 0, socket.inet_aton(send["src"]), socket.inet_aton(send["dst"]))
     wire.send(ethernet + header[:10] + struct.pack("!H", checksum(header)) + header[12:] + udp)
+    if paced: continue
     ready, _, _ = select.select(receivers, [], [], 0.15)
     for r in ready: r.recvfrom(70000)
     delivered.append(len(ready) > 0)
+if paced:
+    time.sleep(0.3); stop.set(); reader.join()
+    for send in sends:
+        key = (send["src"], send["sport"], send["payload"].encode("latin-1"))
+        got = arrivals.get(key, 0) > 0
+        if got: arrivals[key] -= 1
+        delivered.append(got)
 print(json.dumps(delivered))
 `;
 
 /** The ruleset and datagrams in the kernel, in a throwaway network namespace. */
-export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = [], ipsetText?: string): RouteOutcome {
+export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = [], ipsetText?: string, paced = false): RouteOutcome {
   expect(kernelOracleHere, `no iptables in a network namespace: ${kernelOracleProblem}`).toBe(true);
   const quote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
   const script = [
@@ -98,7 +117,7 @@ export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSe
     ...(ipsetText !== undefined ? [`ipset restore <<'SETS'\n${ipsetText.trim()}\nSETS`] : []),
     `iptables-restore <<'RULES'\n${rulesetText.trim()}\nRULES`,
     // unshare leaves /sys the host's: the MACs come from ip.
-    `python3 -c ${quote(SENDER)} ${quote(JSON.stringify(sends.map(filled)))} "$(ip -br link show eth0 | awk '{print $3}')" "$(ip -br link show wire0 | awk '{print $3}')" ${quote(JSON.stringify(listeningPorts(sends, listen)))}`,
+    `python3 -c ${quote(SENDER)} ${quote(JSON.stringify(sends.map(filled)))} "$(ip -br link show eth0 | awk '{print $3}')" "$(ip -br link show wire0 | awk '{print $3}')" ${quote(JSON.stringify(listeningPorts(sends, listen)))} ${paced ? "paced" : "waiting"}`,
     "iptables-save -c",
   ].join("\n");
   const ran = spawnSync("unshare", ["--net", "bash", "-c", script], { encoding: "utf8", timeout: 60_000 });
