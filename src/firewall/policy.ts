@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseCidr } from "../net/address.js";
+import { isCidr } from "../net/address.js";
 
 /**
  * A firewall policy: what a PBX operator decides (which ports, which methods
@@ -7,17 +7,7 @@ import { parseCidr } from "../net/address.js";
  * ruleset text; nothing from here reaches a rule or a shell line unvalidated.
  */
 
-const cidrText = z.string().refine(
-  (text) => {
-    try {
-      parseCidr(text);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: "expected an IPv4 address or CIDR such as 192.0.2.0/24" },
-);
+const cidrText = z.string().refine(isCidr, { message: "expected an IPv4 address or CIDR such as 192.0.2.0/24" });
 
 const port = z.number().int().min(1).max(65535);
 

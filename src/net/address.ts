@@ -73,6 +73,16 @@ function countLeadingOnes(mask: number): number {
   return n;
 }
 
+/** Whether parseCidr takes the text. */
+export function isCidr(text: string): boolean {
+  try {
+    parseCidr(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function cidrContains(cidr: Cidr, address: number): boolean {
   return ((address & cidr.mask) >>> 0) === cidr.network;
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { isIpv4, parseCidr } from "../net/address.js";
+import { isCidr, isIpv4, parseCidr } from "../net/address.js";
 
 /**
  * The scenario format. The loader parses YAML into these types once; every
@@ -21,31 +21,11 @@ const labAddress = z
 
 const labCidr = z
   .string()
-  .refine(
-    (text) => {
-      try {
-        parseCidr(text);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { message: "expected a CIDR such as 198.19.0.0/16", abort: true },
-  )
+  .refine(isCidr, { message: "expected a CIDR such as 198.19.0.0/16", abort: true })
   .refine(inLabRange, { message: "lab networks must be inside 198.18.0.0/15, 192.0.2.0/24 or 198.51.100.0/24" });
 
 /** Any IPv4 network, as an admin's ruleset names it: the key side of firewall.addressMap. */
-const realCidr = z.string().refine(
-  (text) => {
-    try {
-      parseCidr(text);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: "expected an address or CIDR such as 81.2.3.0/24" },
-);
+const realCidr = z.string().refine(isCidr, { message: "expected an address or CIDR such as 81.2.3.0/24" });
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: "names are lowercase letters, digits and '-'" });
 const seconds = z.number().min(0).max(86_400 * 7);

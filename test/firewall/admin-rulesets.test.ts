@@ -1,5 +1,5 @@
 import { readdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { dockerRuntime } from "../../src/engines/docker/docker-runtime.js";
 import { runFirewallScript } from "../../src/engines/docker/run-firewall-script.js";
@@ -8,6 +8,8 @@ import { firewallState } from "../../src/engines/model/netfilter/firewall-state.
 import { compileFirewall } from "../../src/engines/model/netfilter/interpreter.js";
 import { scriptFailureError } from "../../src/firewall/import-firewall.js";
 import { parseRuleset } from "../../src/firewall/parse-ruleset.js";
+import { addressMappings, mapRulesetAddresses } from "../../src/firewall/address-map.js";
+import { loadScenario } from "../../src/scenario/load-scenario.js";
 import type { RulesetError } from "../../src/firewall/ruleset.js";
 import { packageRoot } from "../../src/package-root.js";
 import type { OracleSend } from "../helpers/kernel-oracle.js";
@@ -20,7 +22,10 @@ import { judgeRouteInKernel, judgeRouteInModel, kernelOracleHere, kernelOraclePr
  * and judge a batch of SIP datagrams exactly as the kernel does.
  */
 const directory = join(packageRoot(), "test", "fixtures", "admin-rulesets");
-const scripts = readdirSync(directory).filter((name) => name.endsWith(".sh")).sort();
+const scripts = [...readdirSync(directory).filter((name) => name.endsWith(".sh")).sort().map((name) => join(directory, name)), join(packageRoot(), "examples", "reference-2010", "firewall.sh")];
+const addressMaps: Record<string, Readonly<Record<string, string>> | undefined> = {
+  "examples/reference-2010/firewall.sh": loadScenario(join(packageRoot(), "examples", "reference-2010", "office.yaml"), null).addressMap,
+};
 const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
 const docker = await dockerRuntime().then(
   () => true,
@@ -46,24 +51,26 @@ const sends: OracleSend[] = [
 ];
 
 describe.runIf(docker)("published-shape rulesets: imported, run by the model, judged as the kernel judges them", () => {
-  for (const script of scripts) {
+  for (const path of scripts) {
+    const script = relative(packageRoot(), path);
     it(
       script,
       async () => {
-        const path = join(directory, script);
         const run = await runFirewallScript(path);
         expect(scriptFailureError(path, run.failures, run.stderr), run.stderr).toBeNull();
-        const ruleset = parseRuleset(run.rulesetText, `${script} (imported)`);
+        // The worked example names the admin's real addresses: its scenario's map brings them into the lab.
+        const rulesText = mapRulesetAddresses(run.rulesetText, addressMappings(addressMaps[script] ?? {}), script).text;
+        const ruleset = parseRuleset(rulesText, `${script} (imported)`);
         const sets = /^create /m.test(run.ipsetText) ? run.ipsetText : undefined;
         const problems: RulesetError[] = [];
         compileFirewall(ruleset, firewallState(defaultKernelSettings, [], sets === undefined ? undefined : { path: "sets", text: sets }), problems);
         expect(problems.map((problem) => problem.message)).toEqual([]);
-        const model = judgeRouteInModel(run.rulesetText, sends, [], sets);
+        const model = judgeRouteInModel(rulesText, sends, [], sets);
         // Something is dropped and something gets through, or the batch tests nothing of the ruleset.
         expect(model.delivered).toContain(true);
         expect(model.delivered).toContain(false);
         if (kernelOracleHere || requireDocker) {
-          const kernel = judgeRouteInKernel(run.rulesetText, sends, [], sets, true);
+          const kernel = judgeRouteInKernel(rulesText, sends, [], sets, true);
           expect(model.delivered).toEqual(kernel.delivered);
           // The counters on the way in. OUTPUT and POSTROUTING also count the ICMP errors REJECT sends back, which the model does not make.
           const inbound = Object.keys(kernel.counted).filter((key) => !/:(OUTPUT|POSTROUTING):/.test(key));

@@ -53,6 +53,16 @@ export function judgeInModel(inputRules: string, sends: readonly OracleSend[], i
   };
 }
 
+/** Python for the oracles' senders: `datagram(i, send)` is an IPv4/UDP datagram with header checksum, IP ID i. */
+export const PYTHON_DATAGRAM = `
+def checksum(b):
+    t = sum(struct.unpack("!%dH" % (len(b) // 2), b)); t = (t >> 16) + (t & 0xffff); t += t >> 16; return (~t) & 0xffff
+def datagram(i, send):
+    payload = send["payload"].encode("latin-1")
+    udp = struct.pack("!HHHH", send["sport"], send["dport"], 8 + len(payload), 0) + payload
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, send["ttl"], 17, 0, socket.inet_aton(send["src"]), socket.inet_aton(send["dst"]))
+    return header[:10] + struct.pack("!H", checksum(header)) + header[12:] + udp`;
+
 const SENDER = `
 import json, socket, struct, sys, time
 sends = json.loads(sys.argv[1])
@@ -60,15 +70,11 @@ receivers = {}
 for port in sorted({send["dport"] for send in sends}):
     r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("0.0.0.0", port)); r.settimeout(0.15); receivers[port] = r
 raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-def checksum(b):
-    t = sum(struct.unpack("!%dH" % (len(b) // 2), b)); t = (t >> 16) + (t & 0xffff); t += t >> 16; return (~t) & 0xffff
+${PYTHON_DATAGRAM}
 start = time.monotonic(); delivered = []
 for i, send in enumerate(sends):
     time.sleep(max(0, start + send["at"] - time.monotonic()))
-    payload = send["payload"].encode("latin-1")
-    udp = struct.pack("!HHHH", send["sport"], send["dport"], 8 + len(payload), 0) + payload
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, send["ttl"], 17, 0, socket.inet_aton(send["src"]), socket.inet_aton(send["dst"]))
-    raw.sendto(header[:10] + struct.pack("!H", checksum(header)) + header[12:] + udp, (send["dst"], 0))
+    raw.sendto(datagram(i, send), (send["dst"], 0))
     try:
         receivers[send["dport"]].recvfrom(70000); delivered.append(True)
     except socket.timeout:

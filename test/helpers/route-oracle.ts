@@ -8,7 +8,7 @@ import { parseRuleset } from "../../src/firewall/parse-ruleset.js";
 import { splitQualifiedChain } from "../../src/firewall/ruleset.js";
 import { parseIpv4 } from "../../src/net/address.js";
 import { HZ, PBX, START, udpPacket } from "./firewall.js";
-import { kernelOracleHere, kernelOracleProblem, type OracleSend } from "./kernel-oracle.js";
+import { kernelOracleHere, kernelOracleProblem, PYTHON_DATAGRAM, type OracleSend } from "./kernel-oracle.js";
 
 export { kernelOracleHere, kernelOracleProblem };
 
@@ -70,8 +70,7 @@ for port in json.loads(sys.argv[4]):
 wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); wire.bind(("wire0", 0))
 mac = lambda text: bytes.fromhex(text.replace(":", ""))
 ethernet = mac(sys.argv[2]) + mac(sys.argv[3]) + b"\\x08\\x00"
-def checksum(b):
-    t = sum(struct.unpack("!%dH" % (len(b) // 2), b)); t = (t >> 16) + (t & 0xffff); t += t >> 16; return (~t) & 0xffff
+${PYTHON_DATAGRAM}
 arrivals = {}; stop = threading.Event()
 def read():
     while not stop.is_set():
@@ -83,10 +82,7 @@ if paced: reader.start()
 start = time.monotonic(); delivered = []
 for i, send in enumerate(sends):
     time.sleep(max(0, start + send["at"] - time.monotonic()))
-    payload = send["payload"].encode("latin-1")
-    udp = struct.pack("!HHHH", send["sport"], send["dport"], 8 + len(payload), 0) + payload
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, send["ttl"], 17, 0, socket.inet_aton(send["src"]), socket.inet_aton(send["dst"]))
-    wire.send(ethernet + header[:10] + struct.pack("!H", checksum(header)) + header[12:] + udp)
+    wire.send(ethernet + datagram(i, send))
     if paced: continue
     ready, _, _ = select.select(receivers, [], [], 0.15)
     for r in ready: r.recvfrom(70000)
