@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../src/cli/run-scenario.js";
@@ -7,6 +6,7 @@ import { ModelEngine } from "../../src/engines/model/model-engine.js";
 import { addressMappings, mapIpsetAddresses, mapRulesetAddresses } from "../../src/firewall/address-map.js";
 import { loadScenario } from "../../src/scenario/load-scenario.js";
 import { ScenarioError } from "../../src/scenario/scenario.js";
+import { scratchDirectory } from "../helpers/scratch-directory.js";
 
 const map = addressMappings({ "81.2.3.0/24": "198.18.10.0/24", "81.2.9.5": "198.51.100.10", "192.168.1.0/24": "192.0.2.0/24" });
 
@@ -41,7 +41,7 @@ describe("an admin's real addresses mapped onto the lab's", () => {
   });
 
   it("lets a scenario run the admin's ruleset as written, with his addresses, on the lab's traffic", async () => {
-    const directory = mkdtempSync(join(tmpdir(), "slamlab-address-map-"));
+    const directory = scratchDirectory("address-map");
     writeFileSync(
       join(directory, "admin.rules"),
       [
