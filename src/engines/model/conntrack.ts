@@ -52,6 +52,12 @@ class ConntrackEntry implements ConnectionNat, ConnectionMarks {
     return reply ? (this.dnat ? { address: this.dst, port: this.dport } : null) : (this.snat ?? null);
   }
 
+  /** nf_nat_setup_info sets IPS_*_NAT only when the mapping changed the tuple. */
+  readonly natted = (end: ManipType): boolean => {
+    const to = end === "dst" ? this.dnat : this.snat;
+    return to ? (end === "dst" ? to.address !== this.dst || to.port !== this.dport : to.address !== this.src || to.port !== this.sport) : false;
+  };
+
   /** The reply direction's source and destination (the reply tuple). */
   get replyFrom(): NatEndpoint {
     return this.dnat ?? { address: this.dst, port: this.dport };

@@ -48,6 +48,8 @@ export interface SkbState {
 
 export interface ConnectionMarks {
   mark: number;
+  /** IPS_SRC_NAT / IPS_DST_NAT: whether NAT changed the connection's source or destination (-m conntrack --ctstate SNAT,DNAT). */
+  readonly natted?: (end: "src" | "dst") => boolean;
 }
 
 export type CompiledMatch = (packet: Packet, context: PacketContext) => boolean;

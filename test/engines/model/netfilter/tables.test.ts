@@ -118,6 +118,15 @@ const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; listen?
     kernel: { delivered: [true, false, true, false], counted: { "nat:PREROUTING:1": 3, "nat:PREROUTING:0": 0, "filter:INPUT:1": 0, "filter:INPUT:2": 2, "filter:INPUT:0": 2, "nat:INPUT:0": 1 } },
   },
   {
+    name: "nat: --ctstate DNAT matches a connection NAT changed, on its first packet and after; a REDIRECT to the same port changes nothing",
+    ruleset:
+      table("nat", NAT, `-A PREROUTING -p udp -m udp --dport 5080 -j REDIRECT --to-ports 5060\n-A PREROUTING -s 10.0.0.3 -p udp -m udp --dport 5060 -j REDIRECT --to-ports 5060`) +
+      table("filter", FILTER, `-A INPUT -m conntrack --ctstate DNAT -j ACCEPT\n-A INPUT -m conntrack ! --ctstate SNAT,DNAT -p udp -m udp --dport 5060 -j DROP`),
+    sends: [{ src: "10.0.0.1", dport: 5080 }, { src: "10.0.0.2" }, { src: "10.0.0.1", dport: 5080, at: 0.05 }, { src: "10.0.0.3", at: 0.1 }],
+    listen: [5060],
+    kernel: { delivered: [true, false, true, false], counted: { "filter:INPUT:1": 2, "filter:INPUT:2": 2, "filter:INPUT:0": 0 } },
+  },
+  {
     name: "nat: a DNAT to another host forwards the packet (FORWARD, not INPUT); SNAT in nat INPUT comes after the filter",
     ruleset:
       table("nat", NAT, `-A PREROUTING -s 10.0.0.3 -p udp -m udp --dport 5060 -j DNAT --to-destination 192.0.2.50:5062\n-A INPUT -s 10.0.0.4 -j SNAT --to-source 10.9.9.9`) +

@@ -1,17 +1,28 @@
-import type { CtState, MatchFactory } from "../match.js";
+import type { CtState, MatchFactory, PacketContext } from "../match.js";
 import { MatchOptions } from "./match-options.js";
 
 const states: readonly CtState[] = ["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"];
 
-function parseStates(text: string, options: MatchOptions, flag: string): Set<string> {
+function parseStates(text: string, options: MatchOptions, flag: string, natStates: boolean): Set<string> {
   const wanted = new Set<string>();
   for (const name of text.split(",")) {
     const upper = name.toUpperCase();
-    if (upper === "SNAT" || upper === "DNAT") throw options.error(`--${flag} ${upper} needs NAT, which the model does not interpret; use --engine docker`, "RULESET_UNSUPPORTED");
-    if (!states.includes(upper as CtState)) throw options.error(`--${flag}: unknown state "${name}" (${states.join(", ")})`);
+    // xt_state knows no SNAT/DNAT: only --ctstate does.
+    if (natStates && (upper === "SNAT" || upper === "DNAT")) {
+      wanted.add(upper);
+      continue;
+    }
+    if (!states.includes(upper as CtState)) throw options.error(`--${flag}: unknown state "${name}" (${[...states, ...(natStates ? ["SNAT", "DNAT"] : [])].join(", ")})`);
     wanted.add(upper);
   }
   return wanted;
+}
+
+/** xt_conntrack's state bits: the packet's state, plus SNAT/DNAT when NAT changed its connection. */
+function stateMatches(wanted: ReadonlySet<string>, context: PacketContext): boolean {
+  if (wanted.has(context.ctState)) return true;
+  const natted = context.connection?.natted;
+  return natted !== undefined && ((wanted.has("SNAT") && natted("src")) || (wanted.has("DNAT") && natted("dst")));
 }
 
 /** `-m conntrack --ctstate` and `--ctdir` (xt_conntrack.c); the other --ct* options are refused by name. */
@@ -20,7 +31,7 @@ export const conntrackMatch: MatchFactory = (rawOptions, _state, where) => {
   options.refuse(["ctproto", "ctorigsrc", "ctorigdst", "ctreplsrc", "ctrepldst", "ctorigsrcport", "ctorigdstport", "ctreplsrcport", "ctrepldstport", "ctstatus", "ctexpire"]);
   const stateOption = options.get("ctstate");
   const directionOption = options.get("ctdir");
-  const wanted = stateOption ? parseStates(stateOption.args[0]!, options, "ctstate") : null;
+  const wanted = stateOption ? parseStates(stateOption.args[0]!, options, "ctstate", true) : null;
   const stateNegated = stateOption?.negated ?? false;
   let wantReply: boolean | null = null;
   if (directionOption) {
@@ -29,7 +40,7 @@ export const conntrackMatch: MatchFactory = (rawOptions, _state, where) => {
     wantReply = (direction === "REPLY") !== directionOption.negated;
   }
   return (_packet, context) => {
-    if (wanted && wanted.has(context.ctState) === stateNegated) return false;
+    if (wanted && stateMatches(wanted, context) === stateNegated) return false;
     if (wantReply !== null && context.ctReply !== wantReply) return false;
     return true;
   };
@@ -40,7 +51,7 @@ export const stateMatch: MatchFactory = (rawOptions, _state, where) => {
   const options = new MatchOptions("state", rawOptions, where);
   const option = options.get("state");
   if (!option) throw options.error(`--state is required`);
-  const wanted = parseStates(option.args[0]!, options, "state");
+  const wanted = parseStates(option.args[0]!, options, "state", false);
   const negated = option.negated;
   return (_packet, context) => wanted.has(context.ctState) !== negated;
 };
