@@ -232,6 +232,10 @@ function tableExtras(random: Random, addresses: readonly string[]): TableExtras 
     nat.push("-A PREROUTING -p udp -m udp --dport 5062 -j REDIRECT --to-ports 5060");
     if (chance(random, 0.5)) nat.push("-A POSTROUTING -o eth+ -j MASQUERADE");
   }
+  // Office hours that always hold (every weekday, the whole day): -m time judged by both engines' clocks.
+  if (single.length > 0 && chance(random, 0.3)) {
+    filterFirst.push(`-A INPUT -s ${pick(random, single)}/32 -p udp -m time --timestart 00:00:00 --timestop 23:59:59 --weekdays Mon,Tue,Wed,Thu,Fri,Sat,Sun --datestop 2037-12-31T23:59:59 -j DROP`);
+  }
   const table = (name: string, chains: readonly string[], rules: readonly string[]) =>
     rules.length === 0 ? [] : [`*${name}`, ...chains.map((chain) => `:${chain} ACCEPT [0:0]`), ...rules, "COMMIT"];
   const tablesText = [

@@ -90,7 +90,7 @@ describe("seeded random scenarios (the differential suite's generator)", () => {
   it(`from seed ${TABLE_RULESET_SEEDS_FROM}: the raw, mangle and nat tables admins write, which load and run`, () => {
     const tables = randomCases(TABLE_RULESET_SEEDS_FROM, 40, directory);
     const all = tables.map((entry) => readFileSync(entry.file.replace(/\.yaml$/, ".rules"), "utf8")).join("\n");
-    for (const construct of ["*raw", "-j CT --notrack", "--ctstate UNTRACKED", "*mangle", "-j MARK --set-xmark", "-m mark --mark", "-j CONNMARK --restore-mark", "-j CONNMARK --save-mark", "-j DSCP --set-dscp", "*nat", "-j REDIRECT --to-ports 5060", "-j MASQUERADE"]) {
+    for (const construct of ["*raw", "-j CT --notrack", "--ctstate UNTRACKED", "*mangle", "-j MARK --set-xmark", "-m mark --mark", "-j CONNMARK --restore-mark", "-j CONNMARK --save-mark", "-j DSCP --set-dscp", "*nat", "-j REDIRECT --to-ports 5060", "-j MASQUERADE", "-m time --timestart 00:00:00"]) {
       expect(all, construct).toContain(construct);
     }
     const verdicts = tables.flatMap((entry) => runModel(loadScenario(entry.file, null)).verdicts);
