@@ -83,11 +83,6 @@ export class DockerEngine implements Engine {
     if (options.kernel && Object.keys(options.kernel).length) {
       throw new EngineUnavailableError("DOCKER_KERNEL", "--kernel settings change the model engine only; the docker engine runs the machine's own kernel");
     }
-    const root = packageRoot();
-    if (!existsSync(join(root, "dist", "src", "engines", "docker", "agent-runner.js"))) {
-      throw new EngineUnavailableError("DOCKER_BUILD", `the traffic containers run slamlab's compiled code and ${join(root, "dist")} has none: run npm run build`);
-    }
-    const image = await buildLabImage(this.progress);
     const rulesetText = scenario.firewall.kind === "policy" ? generateRuleset(scenario.firewall.policy, { pbxAddress: scenario.pbx.address }) : scenario.firewall.text;
     const ruleset = parseRuleset(rulesetText, scenario.firewall.kind === "ruleset" ? scenario.firewall.path : "generated ruleset");
     const timed = [...ruleset.tables.values()].flatMap((table) => [...table.chains.values()].flatMap((chain) => chain.rules)).find((rule) => rule.matches.some((match) => match.module === "time"));
@@ -98,6 +93,11 @@ export class DockerEngine implements Engine {
         `${scenario.file}: startsAt ${scenario.startsAt} sets the clock that line ${timed.line}'s -m time judges by, but the docker engine's kernel keeps the real clock; drop startsAt to run at the real time, or use --engine model`,
       );
     }
+    const root = packageRoot();
+    if (!existsSync(join(root, "dist", "src", "engines", "docker", "agent-runner.js"))) {
+      throw new EngineUnavailableError("DOCKER_BUILD", `the traffic containers run slamlab's compiled code and ${join(root, "dist")} has none: run npm run build`);
+    }
+    const image = await buildLabImage(this.progress);
     const replays = await loadReplays(scenario);
     const sources = createTrafficSources(scenario, replays, { tools: "placeholders" });
     const toolAgents = new Map<string, { source: string; agent: string }>();

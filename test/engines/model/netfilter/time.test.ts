@@ -4,6 +4,9 @@ import { compileFirewall } from "../../../../src/engines/model/netfilter/interpr
 import { parseRuleset } from "../../../../src/firewall/parse-ruleset.js";
 import { contextAt, HZ, START, udpPacket } from "../../../helpers/firewall.js";
 import { judgeInKernel, judgeInModel, kernelOracleHere, kernelOracleProblem } from "../../../helpers/kernel-oracle.js";
+import { scenarioOf } from "../../../helpers/scenario.js";
+import { runModel } from "../../../../src/engines/model/model-engine.js";
+import { DockerEngine } from "../../../../src/engines/docker/docker-engine.js";
 
 /**
  * -m time (xt_time.c) by the wall clock: office hours, weekdays, days of the
@@ -88,5 +91,35 @@ describe.runIf(kernelOracleHere || required)("-m time against the kernel's own c
     const kernel = judgeInKernel(inputRules, sends);
     expect(judgeInModel(inputRules, sends)).toMatchObject(kernel);
     expect(kernel.delivered).toEqual([false, true, false, true, false, true, false]);
+  });
+});
+
+describe("a scenario's startsAt", () => {
+  const officeHours = `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -p udp -m time --timestart 09:00 --timestop 17:00 -j ACCEPT\n-A INPUT -p udp -j DROP\nCOMMIT\n`;
+  const scenario = (startsAt: string) =>
+    scenarioOf(
+      {
+        name: "clock",
+        description: "a phone before and after nine",
+        durationSeconds: 20,
+        startsAt,
+        pbx: { accounts: [{ users: "200-200", password: "pw-200-Str0ng" }] },
+        hosts: { phone: { kind: "addresses", addresses: ["198.18.1.2"] } },
+        traffic: [{ name: "phone", kind: "phones", host: "phone", count: 1, accounts: "200-200", spreadSeconds: 0 }],
+        expect: [{ source: "phone", registered: "all" }],
+      },
+      { rulesetText: officeHours },
+    );
+
+  it("is the model's wall clock at virtual time 0", () => {
+    const before = runModel(scenario("2026-12-07T08:00:00Z"));
+    const after = runModel(scenario("2026-12-07T09:00:00Z"));
+    expect(before.verdicts.filter((verdict) => verdict.direction === "to-pbx").every((verdict) => verdict.verdict === "dropped")).toBe(true);
+    expect(after.verdicts.filter((verdict) => verdict.direction === "to-pbx").every((verdict) => verdict.verdict === "delivered")).toBe(true);
+    expect(after.wallClockStartMs).toBe(Date.parse("2026-12-07T09:00:00Z"));
+  });
+
+  it("is refused by the docker engine for a ruleset with -m time, before anything starts: a container cannot set the kernel's clock", async () => {
+    await expect(new DockerEngine().run(scenario("2026-12-07T09:00:00Z"))).rejects.toThrow(/startsAt 2026-12-07T09:00:00Z sets the clock that line 5's -m time judges by, but the docker engine's kernel keeps the real clock/);
   });
 });
