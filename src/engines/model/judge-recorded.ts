@@ -52,13 +52,14 @@ export function judgeRecorded(result: RunResult, placement: "host" | "router", k
     const jiffies = Math.max(lastJiffies, settings.startJiffies + Math.floor((Math.max(0, verdict.atUs + phaseUs) * settings.hz) / 1_000_000) + shift);
     lastJiffies = jiffies;
     const hook = placement === "router" ? "FORWARD" : verdict.direction === "to-pbx" ? "INPUT" : "OUTPUT";
-    const tracked = conntrack.size();
     // What the matches held before this packet; conntrack's part comes from the route, which classifies it after raw.
     const matchesBefore = options.describeAt?.has(index) ? describeMatchState(state, packet, contextAfterConntrack(UNTRACKED, jiffies, hook, "eth0", Math.max(0, verdict.atUs) * 1000)) : null;
     tracker.at(jiffies);
     // The whole route, as the model's own run judges it: conntrack runs after the raw table.
     const judgement = firewall.judgeRoute(hook, packet, { jiffies, clockNs: Math.max(0, verdict.atUs) * 1000, outInterface: "eth0" }, tracker);
     const classification = tracker.last();
+    // Entries as the packet found them: after conntrack dropped the expired ones, before this one is confirmed.
+    const tracked = conntrack.size();
     const stateBefore = matchesBefore ? [`conntrack ${classification.state} (${tracked} ${tracked === 1 ? "entry" : "entries"})`, ...matchesBefore].join("; ") : "";
     if (judgement.accepted) conntrack.commit(classification);
     return { accepted: judgement.accepted, rule: judgement.rule, stateBefore };
