@@ -65,6 +65,8 @@ function runModel(packets: Packet[], order: Uint32Array, jiffies: Float64Array, 
   const state: MatchState = { settings: defaultKernelSettings, tables: new Map() };
   const firewall = compileFirewall(parseRuleset(rulesetText), state);
   const conntrack = new ConntrackTable(defaultKernelSettings);
+  // The engine's own path: the packet's whole route, conntrack asked after the raw table (model-engine.ts).
+  const tracker = conntrack.tracker();
   // One context reused for every packet, as the kernel reuses its per-CPU state: no allocation in the loop.
   const context: { -readonly [K in keyof PacketContext]: PacketContext[K] } = newPacketContext(0);
   const verdicts = new Uint8Array(order.length);
@@ -75,13 +77,9 @@ function runModel(packets: Packet[], order: Uint32Array, jiffies: Float64Array, 
     const now = jiffies[i]!;
     context.jiffies = now;
     if (withConntrack) {
-      const classification = conntrack.classify(packet, now);
-      context.ctState = classification.state;
-      context.ctReply = classification.reply;
-      context.ctSeenReply = classification.seenReply;
-      context.ctAssured = classification.assured;
-      const judgement = firewall.judge("INPUT", packet, context);
-      if (judgement.accepted) conntrack.commit(classification);
+      tracker.at(now);
+      const judgement = firewall.judgeRoute("INPUT", packet, { jiffies: now, outInterface: "" }, tracker);
+      if (judgement.accepted) conntrack.commit(tracker.last());
       else {
         dropped++;
         verdicts[i] = 1;
@@ -147,4 +145,4 @@ const row = (label: string, result: { ms: number; dropped: number }) =>
   );
 row("hand-written default ruleset", handWritten);
 row("model: filter table only", firewallOnly);
-row("model: conntrack + filter table", withConntrack);
+row("model: conntrack + route (judgeRoute)", withConntrack);

@@ -160,6 +160,8 @@ export class ConntrackTable {
   tracker(): ConnectionTracker & { at(jiffies: number): void; last(): CtClassification } {
     let jiffies = 0;
     let classification: CtClassification = UNTRACKED;
+    // One view, refilled for each packet: the route reads it before the next packet is tracked.
+    const view: { -readonly [K in keyof TrackedPacket]: TrackedPacket[K] } = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, connection: null, nat: null };
     return {
       at: (now) => {
         jiffies = now;
@@ -168,8 +170,13 @@ export class ConntrackTable {
       last: () => classification,
       track: (packet, skb): TrackedPacket => {
         classification = this.classify(packet, jiffies, skb.helper);
-        const entry = classification.entry;
-        return { state: classification.state, reply: classification.reply, seenReply: classification.seenReply, assured: classification.assured, connection: entry, nat: entry };
+        view.state = classification.state;
+        view.reply = classification.reply;
+        view.seenReply = classification.seenReply;
+        view.assured = classification.assured;
+        view.connection = classification.entry;
+        view.nat = classification.entry;
+        return view;
       },
     };
   }

@@ -95,8 +95,9 @@ interface CompiledRule {
   readonly fragment: -1 | 0 | 1; // -1 any, 1 only non-first fragments, 0 only first/unfragmented
   readonly matches: readonly CompiledMatch[];
   readonly action: Action;
-  readonly jumpTo: number; // chain index for Jump/Goto, in `table`
-  readonly table: string;
+  readonly jumpTo: number; // chain index for Jump/Goto, in `tableChains`
+  /** The rule's own table's chains (filled as the table compiles): a jump resolves without a lookup. */
+  readonly tableChains: readonly CompiledChain[];
   readonly judgement: Judgement;
   readonly counterSlot: number;
   /** A non-terminal target's side effect (SET changes a set, MARK the mark, DSCP the bytes), run when the rule matches. */
@@ -345,18 +346,16 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
           stackChain[depth] = chain;
           stackRule[depth] = position;
           depth++;
-          chain = chains(rule.table)[rule.jumpTo]!;
+          chain = rule.tableChains[rule.jumpTo]!;
           position = 0;
           continue;
         case Action.Goto:
-          chain = chains(rule.table)[rule.jumpTo]!;
+          chain = rule.tableChains[rule.jumpTo]!;
           position = 0;
           continue;
       }
     }
   };
-  const tableChains = new Map([...tables.values()].map((table) => [table.name, table.chains]));
-  const chains = (table: string) => tableChains.get(table)!;
 
   const localAddresses = state.localAddresses ?? [];
   const isLocal = (address: number) => address >>> 24 === 127 || localAddresses.includes(address);
@@ -368,24 +367,32 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
     let decided: Judgement | null = null;
     let route = hook;
     let stages = routes[hook];
+    // A literal of one shape every time (no spread): V8 keeps the matches' reads of it fast.
+    const context: { -readonly [K in keyof PacketContext]: PacketContext[K] } = {
+      jiffies: start.jiffies,
+      clockNs: start.clockNs ?? ((start.jiffies - state.settings.startJiffies) * 1e9) / state.settings.hz,
+      ctState: tracked.state,
+      ctReply: false,
+      ctSeenReply: false,
+      ctAssured: false,
+      outInterface: "",
+      skb,
+      connection: null,
+    };
     for (let at = 0; at < stages.length; at++) {
       const stage = stages[at]!;
       if (stage === "conntrack") {
         tracked = skb.notrack ? UNTRACKED_PACKET : tracker.track(current, skb);
         continue;
       }
-      const context: PacketContext = {
-        jiffies: start.jiffies,
-        ...(start.clockNs === undefined ? {} : { clockNs: start.clockNs }),
-        ctState: tracked.state,
-        ctReply: tracked.reply,
-        ctSeenReply: tracked.seenReply,
-        ctAssured: tracked.assured,
-        outInterface: stage.hook === "INPUT" || stage.hook === "PREROUTING" ? "" : start.outInterface,
-        hook: stage.hook,
-        skb,
-        connection: tracked.connection,
-      };
+      // One context per packet, brought up to date for each stage: the matches read it while their chain runs.
+      context.ctState = tracked.state;
+      context.ctReply = tracked.reply;
+      context.ctSeenReply = tracked.seenReply;
+      context.ctAssured = tracked.assured;
+      context.outInterface = stage.hook === "INPUT" || stage.hook === "PREROUTING" ? "" : start.outInterface;
+      context.hook = stage.hook;
+      context.connection = tracked.connection;
       const inName = stage.hook === "OUTPUT" || stage.hook === "POSTROUTING" || route === "OUTPUT" ? "" : current.inInterface;
       if (stage.table === "nat") {
         // An untracked packet is never NATed; a connection's later packets take its binding without the table.
@@ -394,7 +401,7 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
         const type = manipTypeOf(stage.hook);
         if (!nat.initialized(type)) {
           const judgement = walk(stage.chain, context, inName, context.outInterface);
-          if (!judgement.accepted) return { ...judgement, packet: current, tracked, route };
+          if (!judgement.accepted) return { accepted: false, rule: judgement.rule, packet: current, tracked, route };
           nat.bind(type, judgement.nat?.type === type ? resolveNatTarget(judgement.nat, current, localAddresses) : null);
         }
         const to = nat.rewrite(type, tracked.reply);
@@ -412,10 +419,10 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
         continue;
       }
       const judgement = walk(stage.chain, context, inName, context.outInterface);
-      if (!judgement.accepted) return { ...judgement, packet: current, tracked, route };
+      if (!judgement.accepted) return { accepted: false, rule: judgement.rule, packet: current, tracked, route };
       if (stage.table === "filter") decided = judgement;
     }
-    return { ...decided!, packet: current, tracked, route };
+    return { accepted: true, rule: decided!.rule, packet: current, tracked, route };
   };
 
   const judge = (hook: FilterHook, packet: Packet, context: PacketContext): Judgement => {
@@ -456,7 +463,7 @@ function compileTable(table: Table, state: MatchState, counterLabels: Array<{ ch
     const rules: CompiledRule[] = [];
     for (const rule of chain.rules) {
       try {
-        const compiled = compileRule(rule, state, chainIndex, counterLabels.length);
+        const compiled = compileRule(rule, state, chainIndex, chains, counterLabels.length);
         counterLabels.push({ chain: label, index: rule.index });
         rules.push(compiled);
       } catch (error) {
@@ -548,7 +555,7 @@ function compileInterface(spec: Negatable<string> | undefined): InterfaceTest | 
   return { name: prefix ? spec.value.slice(0, -1) : spec.value, prefix, negated: spec.negated };
 }
 
-function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, number>, counterSlot: number): CompiledRule {
+function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, number>, tableChains: readonly CompiledChain[], counterSlot: number): CompiledRule {
   const protocolName = rule.protocol?.value ?? "all";
   const protocol = protocolNumbers[protocolName] ?? (/^\d+$/.test(protocolName) ? Number(protocolName) : undefined);
   if (protocol === undefined) {
@@ -645,7 +652,7 @@ function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, numb
     matches,
     action,
     jumpTo,
-    table: rule.table,
+    tableChains,
     judgement: { accepted: action === Action.Accept, rule: ref, ...(nat ? { nat } : {}) },
     counterSlot,
     effect,

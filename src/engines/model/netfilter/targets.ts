@@ -1,5 +1,4 @@
-import { internetChecksum } from "../../../net/ipv4.js";
-import { decodeIpv4 } from "../../../net/ipv4.js";
+import { decodeIpv4, internetChecksum } from "../../../net/ipv4.js";
 import type { Packet } from "../../../net/packet.js";
 import { RulesetError, type RuleOption, type TargetSpec } from "../../../firewall/ruleset.js";
 import type { PacketContext } from "./match.js";
