@@ -57,6 +57,7 @@ export const matchVocabulary: Readonly<Record<string, OptionArity>> = {
   mark: { mark: 1 },
   connmark: { mark: 1 },
   helper: { helper: 1 },
+  connlimit: { "connlimit-above": 1, "connlimit-upto": 1, "connlimit-mask": 1, "connlimit-saddr": 0, "connlimit-daddr": 0 },
   time: { datestart: 1, datestop: 1, timestart: 1, timestop: 1, weekdays: 1, monthdays: 1, kerneltz: 0, localtz: 0, utc: 0, contiguous: 0 },
   set: {
     "match-set": 2,

@@ -37,6 +37,12 @@ export const ADMIN_RULESET_SEEDS_FROM = 1001;
  */
 export const TABLE_RULESET_SEEDS_FROM = 2001;
 
+/**
+ * Seeds from here on also get a -m connlimit rule: connections (a flow per
+ * source port) per address or per /24, over a small limit, dropped.
+ */
+export const CONNLIMIT_RULESET_SEEDS_FROM = 3001;
+
 const PBX_ADDRESS = "198.51.100.10";
 const FIRST_ACCOUNT = 200;
 const ACCOUNT_COUNT = 40;
@@ -158,7 +164,8 @@ export function randomScenario(seed: number): RandomScenario {
   if (!admin) return { name, document, rulesetText: useRuleset ? randomRuleset(random, addresses) : null, ipsetText: null };
   const extras = adminExtras(seededRandom(seed ^ 0xad317), addresses);
   const tables = seed >= TABLE_RULESET_SEEDS_FROM ? tableExtras(seededRandom(seed ^ 0x7ab1e), addresses) : null;
-  const withTables: AdminExtras = tables ? { ...extras, first: [...tables.filterFirst, ...extras.first], selector: `${extras.selector}${tables.selector}` } : extras;
+  const connlimit = seed >= CONNLIMIT_RULESET_SEEDS_FROM ? [connlimitRule(seededRandom(seed ^ 0xc011))] : [];
+  const withTables: AdminExtras = tables ? { ...extras, first: [...tables.filterFirst, ...extras.first, ...connlimit], selector: `${extras.selector}${tables.selector}` } : extras;
   return { name, document, rulesetText: `${randomRuleset(random, addresses, withTables)}${tables?.tablesText ?? ""}`, ipsetText: extras.ipset };
 }
 
@@ -244,6 +251,15 @@ function tableExtras(random: Random, addresses: readonly string[]): TableExtras 
     ...table("nat", ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"], nat),
   ].join("\n");
   return { tablesText: tablesText ? `${tablesText}\n` : "", filterFirst, selector };
+}
+
+/** A connlimit rule as iptables-save prints one, drawn from a stream of its own. */
+function connlimitRule(random: Random): string {
+  const limit = randomInt(random, 1, 4);
+  const mask = pick(random, [32, 32, 24]);
+  const target = chance(random, 0.7) ? "-j DROP" : "-j REJECT --reject-with icmp-port-unreachable";
+  const counted = chance(random, 0.5) ? "-p udp -m udp --dport 5060" : "-p udp";
+  return `-A INPUT ${counted} -m connlimit --connlimit-above ${limit} --connlimit-mask ${mask} --connlimit-saddr ${target}`;
 }
 
 export function randomScenarioYaml(scenario: RandomScenario): string {

@@ -5,7 +5,7 @@ import { DockerEngine } from "../../src/engines/docker/docker-engine.js";
 import { dockerRuntime } from "../../src/engines/docker/docker-runtime.js";
 import { randomCases } from "../../src/engines/fidelity-suite.js";
 import { runModel } from "../../src/engines/model/model-engine.js";
-import { ADMIN_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, randomScenario, randomScenarioYaml } from "../../src/scenario/random-scenario.js";
+import { ADMIN_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, randomScenario, randomScenarioYaml } from "../../src/scenario/random-scenario.js";
 import { loadScenario } from "../../src/scenario/load-scenario.js";
 import { ensureBuild } from "../helpers/ensure-build.js";
 import { scratchDirectory } from "../helpers/scratch-directory.js";
@@ -99,6 +99,21 @@ describe("seeded random scenarios (the differential suite's generator)", () => {
     // The admin seeds below are drawn as before.
     expect(randomScenario(TABLE_RULESET_SEEDS_FROM - 1).rulesetText).not.toContain("*raw");
   }, 60_000);
+
+  it(`from seed ${CONNLIMIT_RULESET_SEEDS_FROM}: a connlimit rule, which drops some flows`, () => {
+    const limited = randomCases(CONNLIMIT_RULESET_SEEDS_FROM, 30, directory);
+    const all = limited.map((entry) => readFileSync(entry.file.replace(/\.yaml$/, ".rules"), "utf8")).join("\n");
+    for (const construct of ["-m connlimit --connlimit-above", "--connlimit-mask 24", "--connlimit-mask 32"]) expect(all, construct).toContain(construct);
+    let droppedByConnlimit = 0;
+    for (const entry of limited) {
+      const filter = readFileSync(entry.file.replace(/\.yaml$/, ".rules"), "utf8").split("*filter")[1]!;
+      const index = filter.split("\n").filter((line) => line.startsWith("-A INPUT ")).findIndex((line) => line.includes("-m connlimit")) + 1;
+      const verdicts = runModel(loadScenario(entry.file, null)).verdicts;
+      droppedByConnlimit += verdicts.filter((verdict) => verdict.verdict === "dropped" && verdict.rule.chain === "INPUT" && verdict.rule.index === index).length;
+    }
+    expect(droppedByConnlimit).toBeGreaterThan(0);
+    expect(randomScenario(CONNLIMIT_RULESET_SEEDS_FROM - 1).rulesetText).not.toContain("connlimit");
+  }, 60_000);
 });
 
 const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
@@ -111,7 +126,7 @@ const available = await dockerRuntime().then(
 );
 
 /** The bounded subset CI runs; `slamlab diff --random 200` (bench/fidelity) runs the full batch. */
-const CI_SEEDS = [1, 2, 3, 4, 5, 6, ADMIN_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM];
+const CI_SEEDS = [1, 2, 3, 4, 5, 6, ADMIN_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM];
 
 describe.runIf(available)("differential subset: random scenarios on the model and in the kernel", () => {
   const engine = new DockerEngine();

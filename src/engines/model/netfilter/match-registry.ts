@@ -1,5 +1,6 @@
 import type { MatchFactory } from "./match.js";
 import { commentMatch } from "./matches/comment.js";
+import { connlimitMatch } from "./matches/connlimit.js";
 import { conntrackMatch, stateMatch } from "./matches/conntrack.js";
 import { hashlimitMatch } from "./matches/hashlimit.js";
 import { addrtypeMatch, icmpMatch, iprangeMatch, lengthMatch, pkttypeMatch } from "./matches/header-matches.js";
@@ -36,4 +37,5 @@ export const matchFactories: Readonly<Record<string, MatchFactory>> = {
   helper: helperMatch,
   set: setMatch,
   time: timeMatch,
+  connlimit: connlimitMatch,
 };

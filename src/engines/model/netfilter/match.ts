@@ -50,6 +50,9 @@ export interface ConnectionMarks {
   mark: number;
   /** IPS_SRC_NAT / IPS_DST_NAT: whether NAT changed the connection's source or destination (-m conntrack --ctstate SNAT,DNAT). */
   readonly natted?: (end: "src" | "dst") => boolean;
+  /** Whether nf_conntrack_find would find it: confirmed (its first packet was accepted) and not past its timeout (jiffies). */
+  readonly confirmed?: boolean;
+  readonly timeout?: number;
 }
 
 export type CompiledMatch = (packet: Packet, context: PacketContext) => boolean;
