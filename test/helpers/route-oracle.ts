@@ -32,8 +32,11 @@ const listeningPorts = (sends: readonly OracleSend[], listen: readonly number[])
 
 const filled = (send: OracleSend) => ({ dst: PBX, sport: 5060, dport: 5060, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\n\r\n", ttl: 64, at: 0, ...send });
 
-/** The same ruleset (all its tables) and datagrams in the model, with its conntrack table. */
-export function judgeRouteInModel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = [], ipsetText?: string): RouteOutcome {
+/** What the host answers to each datagram it receives when a case asks for replies: a flow becomes ESTABLISHED, then ASSURED after 2 s. */
+const REPLY = "SIP/2.0 401 Unauthorized\r\n\r\n";
+
+/** The same ruleset (all its tables) and datagrams in the model, with its conntrack table; `reply`: the host answers what it receives, through OUTPUT. */
+export function judgeRouteInModel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = [], ipsetText?: string, reply = false): RouteOutcome {
   const local = parseIpv4(PBX);
   const ports = listeningPorts(sends, listen);
   const settings = defaultKernelSettings;
@@ -47,7 +50,13 @@ export function judgeRouteInModel(rulesetText: string, sends: readonly OracleSen
     const judgement = firewall.judgeRoute("INPUT", udpPacket(send.src, send.payload, send), { jiffies, clockNs: send.at * 1e9, outInterface: "" }, tracker);
     if (judgement.accepted) conntrack.commit(tracker.last());
     // Delivered: accepted, and still for a socket of this host (a DNAT elsewhere forwards it).
-    return judgement.accepted && judgement.route === "INPUT" && (judgement.packet.dst === local || judgement.packet.dst >>> 24 === 127) && ports.includes(judgement.packet.dport);
+    const delivered = judgement.accepted && judgement.route === "INPUT" && (judgement.packet.dst === local || judgement.packet.dst >>> 24 === 127) && ports.includes(judgement.packet.dport);
+    if (delivered && reply) {
+      tracker.at(jiffies);
+      const answer = udpPacket(PBX, REPLY, { dst: send.src, sport: judgement.packet.dport, dport: judgement.packet.sport });
+      if (firewall.judgeRoute("OUTPUT", answer, { jiffies, clockNs: send.at * 1e9, outInterface: "eth0" }, tracker).accepted) conntrack.commit(tracker.last());
+    }
+    return delivered;
   });
   const counted: Record<string, number> = {};
   for (const counter of firewall.counters()) {
@@ -64,12 +73,14 @@ sends = json.loads(sys.argv[1])
 # Paced: every datagram leaves at its time whatever happened to the one before (rate matches need
 # that); a thread collects what arrives, matched back by source address, port and payload.
 paced = sys.argv[5] == "paced"
+reply = sys.argv[6] == "reply"
 receivers = []
 for port in json.loads(sys.argv[4]):
     r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("0.0.0.0", port)); receivers.append(r)
 wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); wire.bind(("wire0", 0))
 mac = lambda text: bytes.fromhex(text.replace(":", ""))
 ethernet = mac(sys.argv[2]) + mac(sys.argv[3]) + b"\\x08\\x00"
+REPLY = json.loads(sys.argv[7]).encode("latin-1")
 ${PYTHON_DATAGRAM}
 arrivals = {}; stop = threading.Event()
 def read():
@@ -77,6 +88,7 @@ def read():
         ready, _, _ = select.select(receivers, [], [], 0.02)
         for r in ready:
             data, addr = r.recvfrom(70000); key = (addr[0], addr[1], data); arrivals[key] = arrivals.get(key, 0) + 1
+            if reply: r.sendto(REPLY, addr)
 reader = threading.Thread(target=read)
 if paced: reader.start()
 start = time.monotonic(); delivered = []
@@ -85,7 +97,9 @@ for i, send in enumerate(sends):
     wire.send(ethernet + datagram(i, send))
     if paced: continue
     ready, _, _ = select.select(receivers, [], [], 0.15)
-    for r in ready: r.recvfrom(70000)
+    for r in ready:
+        data, addr = r.recvfrom(70000)
+        if reply: r.sendto(REPLY, addr)
     delivered.append(len(ready) > 0)
 if paced:
     time.sleep(0.3); stop.set(); reader.join()
@@ -98,7 +112,7 @@ print(json.dumps(delivered))
 `;
 
 /** The ruleset and datagrams in the kernel, in a throwaway network namespace. */
-export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = [], ipsetText?: string, paced = false): RouteOutcome {
+export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = [], ipsetText?: string, paced = false, reply = false): RouteOutcome {
   expect(kernelOracleHere, `no iptables in a network namespace: ${kernelOracleProblem}`).toBe(true);
   const quote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
   const script = [
@@ -113,7 +127,7 @@ export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSe
     ...(ipsetText !== undefined ? [`ipset restore <<'SETS'\n${ipsetText.trim()}\nSETS`] : []),
     `iptables-restore <<'RULES'\n${rulesetText.trim()}\nRULES`,
     // unshare leaves /sys the host's: the MACs come from ip.
-    `python3 -c ${quote(SENDER)} ${quote(JSON.stringify(sends.map(filled)))} "$(ip -br link show eth0 | awk '{print $3}')" "$(ip -br link show wire0 | awk '{print $3}')" ${quote(JSON.stringify(listeningPorts(sends, listen)))} ${paced ? "paced" : "waiting"}`,
+    `python3 -c ${quote(SENDER)} ${quote(JSON.stringify(sends.map(filled)))} "$(ip -br link show eth0 | awk '{print $3}')" "$(ip -br link show wire0 | awk '{print $3}')" ${quote(JSON.stringify(listeningPorts(sends, listen)))} ${paced ? "paced" : "waiting"} ${reply ? "reply" : "silent"} ${quote(JSON.stringify(REPLY))}`,
     "iptables-save -c",
   ].join("\n");
   const ran = spawnSync("unshare", ["--net", "bash", "-c", script], { encoding: "utf8", timeout: 60_000 });

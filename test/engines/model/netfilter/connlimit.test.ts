@@ -18,7 +18,7 @@ const UDP = "-p udp -m udp --dport 5060";
 const spaced = (sends: OracleSend[]): OracleSend[] => sends.map((send, index) => ({ at: index * 0.05, ...send }));
 const LONG = `REGISTER sip:198.51.100.10 SIP/2.0\r\nContact: <sip:2001@203.0.113.5:5070>\r\n\r\n`;
 
-const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; kernel: RouteOutcome }> = [
+const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; reply?: boolean; kernel: RouteOutcome }> = [
   {
     name: "the third flow from one address is over --connlimit-above 2, and the dropped flow stays counted for the flows listed before it",
     ruleset: filter(`-A INPUT ${UDP} -m connlimit --connlimit-above 2 --connlimit-mask 32 --connlimit-saddr -j DROP\n-A INPUT ${UDP} -j ACCEPT`),
@@ -89,15 +89,32 @@ const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; kernel:
     ],
     kernel: { delivered: [true, true, true, true, true, true], counted: { "filter:INPUT:1": 0, "filter:INPUT:2": 6 } },
   },
+  {
+    name: "once a replied flow is ASSURED (2 s after its first packet) its packets clear the stale flows its own walk stopped short of",
+    ruleset: filter(`-A INPUT -p udp -m connlimit --connlimit-above 1 --connlimit-mask 24 --connlimit-saddr -j DROP\n-A INPUT -p udp -j ACCEPT`),
+    sends: [
+      // Each with its own CSeq: the paced kernel half tells arrivals apart by payload.
+      ...Array.from({ length: 20 }, (_, index) => ({ src: "198.18.1.16", at: index * 0.15, payload: `REGISTER sip:198.51.100.10 SIP/2.0\r\nCSeq: ${index + 1} REGISTER\r\n\r\n` })),
+      { src: "198.18.1.13", at: 0.8 },
+      { src: "198.18.1.13", at: 1.3 },
+      { src: "198.18.1.21", at: 2.55 },
+    ].sort((a, b) => a.at - b.at),
+    reply: true,
+    // 0 to 0.75 s the flood alone; a roaming phone's dropped first packets at 0.8 and 1.3 s stay counted for it until 2.1 s; a new flow at 2.55 s finds the flood's counted.
+    kernel: {
+      delivered: [true, true, true, true, true, true, false, false, false, false, false, false, false, false, false, false, true, true, true, true, false, true, true],
+      counted: { "filter:INPUT:1": 11, "filter:INPUT:2": 12 },
+    },
+  },
 ];
 
 describe("-m connlimit", () => {
-  for (const { name, ruleset, sends, kernel } of cases) {
+  for (const { name, ruleset, sends, reply = false, kernel } of cases) {
     it(`model: ${name}`, () => {
-      expect(countersNamed(judgeRouteInModel(ruleset, sends), Object.keys(kernel.counted))).toEqual(kernel);
+      expect(countersNamed(judgeRouteInModel(ruleset, sends, [], undefined, reply), Object.keys(kernel.counted))).toEqual(kernel);
     });
     it.runIf(kernelOracleHere || required)(`kernel: ${name}`, () => {
-      expect(countersNamed(judgeRouteInKernel(ruleset, sends), Object.keys(kernel.counted))).toEqual(kernel);
+      expect(countersNamed(judgeRouteInKernel(ruleset, sends, [], undefined, reply, reply), Object.keys(kernel.counted))).toEqual(kernel);
     });
   }
 });
