@@ -70,6 +70,8 @@ const checks: Record<string, CommandCheck> = {
   "npx slamlab firewall import examples/reference-2010/firewall.sh --out my-rules.v4": { run: "full", docker: true, writes: ["my-rules.v4"], shows: /rules per table: filter 7/, containers: /-import\b/ },
   "npx slamlab firewall check examples/reference-2010/rules.v4": { run: "full", shows: /the model engine can run this ruleset/ },
   "npx slamlab simulate --scenario examples/reference-2010/office.yaml": { run: "full", shows: /PASS {2}reference-2010-office: 4 of 4 expectations met/ },
+  "npx slamlab firewall check examples/nftables/office.nft": { run: "full", shows: /the model engine can run this nftables ruleset/ },
+  "npx slamlab simulate --scenario examples/nftables/office.yaml": { run: "full", shows: /PASS {2}nftables-office: 4 of 4 expectations met/ },
   "npx slamlab tune --scenarios examples/reference-2010/office.yaml --ruleset examples/reference-2010/rules.v4 --param 'SIP-CHECK:4 --hitcount=4..40:4' --param 'SIP-CHECK:4 --seconds=30,60,120' --out tune-mine/ --write-policy my-tuned.rules": {
     run: "full",
     writes: ["my-tuned.rules", "tune-mine/report.html"],

@@ -8,6 +8,7 @@ import { checkExpectations } from "../verdict/expectations.js";
 import { computeOutcomes } from "../verdict/outcomes.js";
 import { CommandLineError } from "./exit-codes.js";
 import { checkPacketBudget } from "../scenario/estimate-packets.js";
+import { looksLikeNft } from "../firewall/nft/parse-nft.js";
 import { parseRuleset } from "../firewall/parse-ruleset.js";
 import { rulesMatchingNothing } from "../firewall/rules-matching-nothing.js";
 import type { RunProgress } from "../engines/engine.js";
@@ -34,7 +35,9 @@ export async function runScenario(scenario: Scenario, engine: Engine, options: R
   const expectations = checkExpectations(scenario, outcomes);
   const firewall = scenario.firewall.kind === "policy" ? `policy ${scenario.firewall.policyName}` : `ruleset ${scenario.firewall.path}`;
   const warnings =
-    scenario.firewall.kind === "ruleset" ? [...(scenario.firewall.mappingNotes ?? []), ...rulesMatchingNothing(parseRuleset(scenario.firewall.text, scenario.firewall.path), scenario)] : [];
+    scenario.firewall.kind === "ruleset" && !looksLikeNft(scenario.firewall.text)
+      ? [...(scenario.firewall.mappingNotes ?? []), ...rulesMatchingNothing(parseRuleset(scenario.firewall.text, scenario.firewall.path), scenario)]
+      : [];
   return { result, firewall, outcomes, expectations, passed: expectations.every((expectation) => expectation.passed), scenarioFile: scenario.file, ...(warnings.length ? { warnings } : {}) };
 }
 

@@ -7,6 +7,7 @@ import { describeIssues, yamlValueProblem } from "../firewall/describe-issues.js
 import { addressMappings, mapIpsetAddresses, mapRulesetAddresses } from "../firewall/address-map.js";
 import { parseIpsetSave } from "../firewall/ipset.js";
 import { parseRuleset } from "../firewall/parse-ruleset.js";
+import { looksLikeNft, parseNftRuleset } from "../firewall/nft/parse-nft.js";
 import type { FirewallSpec, Scenario } from "./scenario.js";
 import { ScenarioError } from "./scenario.js";
 import { scenarioSchema, type ScenarioDocument } from "./schema.js";
@@ -120,9 +121,15 @@ function resolveFirewall(file: string, document: ScenarioDocument, variant: Vari
     }
     let text: string;
     try {
-      text = readTextInput(path, `an iptables-save file (${file}: ${where})`);
+      text = readTextInput(path, `an iptables-save file or an nftables ruleset (${file}: ${where})`);
     } catch (error) {
       throw new ScenarioError("RULESET_NOT_READABLE", (error as Error).message);
+    }
+    if (looksLikeNft(text)) {
+      parseNftRuleset(text, path); // fails here, with the ruleset's line, rather than mid-run
+      if (document.firewall.addressMap !== undefined) throw new ScenarioError("SCENARIO_INVALID", `${file}: firewall.addressMap rewrites iptables rulesets only; write the lab's addresses into ${rulesetPath}, or give it as iptables-save`);
+      if (document.firewall.ipset !== undefined) throw new ScenarioError("SCENARIO_INVALID", `${file}: firewall.ipset loads ipsets for iptables rules; an nftables ruleset declares its sets itself (set NAME { ... elements = { ... } })`);
+      return { kind: "ruleset", path, text };
     }
     parseRuleset(text, path); // fails here, with the ruleset's line, rather than mid-run
     const mappings = addressMappings(document.firewall.addressMap ?? {});

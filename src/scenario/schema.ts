@@ -227,8 +227,8 @@ const firewallSchema = z
   .object({
     /** Built-in policy name, or fields merged over the default policy. */
     policy: policyRef.optional().describe("Built-in policy name, or fields merged over the default policy."),
-    /** An iptables-save file the user already runs, relative to the scenario file. */
-    ruleset: z.string().min(1).optional().describe("An iptables-save file the user already runs, relative to the scenario file."),
+    /** An iptables-save file or an nftables ruleset (`nft list ruleset`) the user already runs, relative to the scenario file. */
+    ruleset: z.string().min(1).optional().describe("An iptables-save file or an nftables ruleset (`nft list ruleset`, or nft -f input) the user already runs, relative to the scenario file. nftables runs on the model engine only, for now."),
     /** An `ipset save` file with the sets the ruleset's -m set and SET rules name, relative to the scenario file. */
     ipset: z
       .string()

@@ -5,6 +5,8 @@ import { defaultKernelSettings } from "../../src/engines/model/kernel-settings.j
 import { compileFirewall } from "../../src/engines/model/netfilter/interpreter.js";
 import { firewallState } from "../../src/engines/model/netfilter/firewall-state.js";
 import { parseRuleset } from "../../src/firewall/parse-ruleset.js";
+import { looksLikeNft, parseNftRuleset } from "../../src/firewall/nft/parse-nft.js";
+import { compileNftFirewall } from "../../src/engines/model/nftables/compile-nft.js";
 import { splitQualifiedChain } from "../../src/firewall/ruleset.js";
 import { parseIpv4 } from "../../src/net/address.js";
 import { HZ, PBX, START, udpPacket } from "./firewall.js";
@@ -41,7 +43,7 @@ export function judgeRouteInModel(rulesetText: string, sends: readonly OracleSen
   const ports = listeningPorts(sends, listen);
   const settings = defaultKernelSettings;
   const state = firewallState(settings, [PBX], ipsetText === undefined ? undefined : { path: "test.ipset", text: ipsetText });
-  const firewall = compileFirewall(parseRuleset(rulesetText, "test.rules"), state);
+  const firewall = looksLikeNft(rulesetText) ? compileNftFirewall(parseNftRuleset(rulesetText, "test.nft"), settings, "test.nft") : compileFirewall(parseRuleset(rulesetText, "test.rules"), state);
   const conntrack = new ConntrackTable(settings);
   const tracker = conntrack.tracker();
   const delivered = sends.map(filled).map((send) => {
@@ -125,10 +127,10 @@ export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSe
     "ip route add default dev eth0",
     "sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.ip_forward=1",
     ...(ipsetText !== undefined ? [`ipset restore <<'SETS'\n${ipsetText.trim()}\nSETS`] : []),
-    `iptables-restore <<'RULES'\n${rulesetText.trim()}\nRULES`,
+    looksLikeNft(rulesetText) ? `nft -f - <<'RULES'\n${rulesetText.trim()}\nRULES` : `iptables-restore <<'RULES'\n${rulesetText.trim()}\nRULES`,
     // unshare leaves /sys the host's: the MACs come from ip.
     `python3 -c ${quote(SENDER)} ${quote(JSON.stringify(sends.map(filled)))} "$(ip -br link show eth0 | awk '{print $3}')" "$(ip -br link show wire0 | awk '{print $3}')" ${quote(JSON.stringify(listeningPorts(sends, listen)))} ${paced ? "paced" : "waiting"} ${reply ? "reply" : "silent"} ${quote(JSON.stringify(REPLY))}`,
-    "iptables-save -c",
+    looksLikeNft(rulesetText) ? "true" : "iptables-save -c",
   ].join("\n");
   const ran = spawnSync("unshare", ["--net", "bash", "-c", script], { encoding: "utf8", timeout: 60_000 });
   expect(ran.status, ran.stderr).toBe(0);

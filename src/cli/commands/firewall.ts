@@ -4,6 +4,8 @@ import { generateHostRestore } from "../../firewall/generate-host-restore.js";
 import { readPolicy } from "./read-policy.js";
 import { readTextInput } from "../../input/read-text-input.js";
 import { generateScript } from "../../firewall/generate-script.js";
+import { looksLikeNft, parseNftRuleset } from "../../firewall/nft/parse-nft.js";
+import { compileNftFirewall } from "../../engines/model/nftables/compile-nft.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { compileFirewall } from "../../engines/model/netfilter/interpreter.js";
 import { firewallState } from "../../engines/model/netfilter/firewall-state.js";
@@ -100,22 +102,31 @@ export function registerFirewallCommand(program: Command): void {
     });
   firewall
     .command("check")
-    .description("parse an iptables-save file and report whether the model engine can run it")
-    .argument("<file>", "iptables-save / iptables-restore text")
+    .description("parse an iptables-save file or an nftables ruleset and report whether the model engine can run it")
+    .argument("<file>", "iptables-save / iptables-restore text, or `nft list ruleset` / nft -f text")
     .option("--ipset <file>", "the `ipset save` file with the sets the rules name (-m set, SET)")
     .addHelpText("after", "\nExample: iptables-save > rules.v4 && ipset save > sets.ipset && slamlab firewall check rules.v4 --ipset sets.ipset")
     .action((file: string, options: { ipset?: string }) => {
       // Every rule the model cannot run is listed, not only the first.
       const problems: RulesetError[] = [];
-      const ruleset = parseRuleset(readTextInput(file, "an iptables-save / iptables-restore file"), file, problems);
+      const text = readTextInput(file, "an iptables-save / iptables-restore file or an nftables ruleset");
+      if (looksLikeNft(text)) {
+        if (options.ipset !== undefined) throw new RulesetError("NFT_IPSET", `${file}: --ipset is for iptables rules; an nftables ruleset declares its sets itself`);
+        const nft = parseNftRuleset(text, file, problems);
+        compileNftFirewall(nft, defaultKernelSettings, file, problems);
+        throwProblems(problems, file, "constructs");
+        for (const table of nft.tables) {
+          const rules = [...table.chains.values()].reduce((sum, chain) => sum + chain.rules.length, 0);
+          const base = [...table.chains.values()].filter((chain) => chain.base).map((chain) => `${chain.name} (${chain.base!.hook} ${chain.base!.priority}, policy ${chain.base!.policy})`);
+          process.stdout.write(`${file}: table ${table.family} ${table.name}: ${table.chains.size} chains, ${rules} rules, ${table.sets.size} sets${base.length ? `; base chains ${base.join(", ")}` : ""}\n`);
+        }
+        process.stdout.write(`${file}: the model engine can run this nftables ruleset\n`);
+        return;
+      }
+      const ruleset = parseRuleset(text, file, problems);
       const ipset = options.ipset === undefined ? undefined : { path: options.ipset, text: readTextInput(options.ipset, "an ipset save file") };
       compileFirewall(ruleset, firewallState(defaultKernelSettings, [], ipset), problems);
-      if (problems.length === 1) throw problems[0]!;
-      if (problems.length > 1) {
-        const lineOf = (problem: RulesetError) => Number(/: line (\d+):/.exec(problem.message)?.[1] ?? 0);
-        const listed = [...problems].sort((a, b) => lineOf(a) - lineOf(b)).map((problem) => `  ${problem.message}`);
-        throw new RulesetError(problems[0]!.code, `${file}: ${problems.length} rules the model engine cannot run as written:\n${listed.join("\n")}`);
-      }
+      throwProblems(problems, file, "rules");
       if (ipset) process.stdout.write(`${ipset.path}: ${parseIpsetSave(ipset.text, ipset.path).size} sets\n`);
       for (const table of ruleset.tables.values()) {
         const rules = [...table.chains.values()].reduce((sum, chain) => sum + chain.rules.length, 0);
@@ -123,4 +134,14 @@ export function registerFirewallCommand(program: Command): void {
       }
       process.stdout.write(`${file}: the model engine can run this ruleset\n`);
     });
+}
+
+/** Every problem at once, by line: one is thrown as it is, several as a list under the file's name. */
+function throwProblems(problems: readonly RulesetError[], file: string, what: string): void {
+  if (problems.length === 1) throw problems[0]!;
+  if (problems.length > 1) {
+    const lineOf = (problem: RulesetError) => Number(/: line (\d+):/.exec(problem.message)?.[1] ?? 0);
+    const listed = [...problems].sort((a, b) => lineOf(a) - lineOf(b)).map((problem) => `  ${problem.message}`);
+    throw new RulesetError(problems[0]!.code, `${file}: ${problems.length} ${what} the model engine cannot run as written:\n${listed.join("\n")}`);
+  }
 }

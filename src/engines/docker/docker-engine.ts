@@ -5,6 +5,7 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { openCapture } from "../../capture/read-capture.js";
 import { generateRuleset } from "../../firewall/generate-ruleset.js";
+import { looksLikeNft } from "../../firewall/nft/parse-nft.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { packageRoot } from "../../package-root.js";
 import { ScenarioError, type Scenario } from "../../scenario/scenario.js";
@@ -84,6 +85,9 @@ export class DockerEngine implements Engine {
       throw new EngineUnavailableError("DOCKER_KERNEL", "--kernel settings change the model engine only; the docker engine runs the machine's own kernel");
     }
     const rulesetText = scenario.firewall.kind === "policy" ? generateRuleset(scenario.firewall.policy, { pbxAddress: scenario.pbx.address }) : scenario.firewall.text;
+    if (scenario.firewall.kind === "ruleset" && looksLikeNft(rulesetText)) {
+      throw new ScenarioError("NFT_DOCKER", `${scenario.firewall.path}: the docker engine does not load nftables rulesets yet; run it with --engine model`);
+    }
     const ruleset = parseRuleset(rulesetText, scenario.firewall.kind === "ruleset" ? scenario.firewall.path : "generated ruleset");
     const timed = [...ruleset.tables.values()].flatMap((table) => [...table.chains.values()].flatMap((chain) => chain.rules)).find((rule) => rule.matches.some((match) => match.module === "time"));
     if (scenario.startsAt !== undefined && timed) {

@@ -3,6 +3,8 @@ import { decodeIpv4, encodeIpv4Udp, IPPROTO_TCP, IPPROTO_UDP, rewriteIpv4 } from
 import type { Packet } from "../../net/packet.js";
 import { generateRuleset } from "../../firewall/generate-ruleset.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
+import { looksLikeNft, parseNftRuleset } from "../../firewall/nft/parse-nft.js";
+import { compileNftFirewall } from "./nftables/compile-nft.js";
 import type { Scenario } from "../../scenario/scenario.js";
 import { sipMethodOf } from "../../sip/sip-method-of.js";
 import type { AgentContext, Datagram, TrafficSource } from "../../traffic/agent.js";
@@ -70,14 +72,17 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     scenario.firewall.kind === "policy"
       ? generateRuleset(scenario.firewall.policy, { pbxAddress: scenario.pbx.address })
       : scenario.firewall.text;
-  const ruleset = parseRuleset(rulesetText, scenario.firewall.kind === "ruleset" ? scenario.firewall.path : undefined);
   const placement = scenario.firewall.kind === "policy" ? scenario.firewall.policy.placement : "host";
   const localAddresses = placement === "host" ? [scenario.pbx.address] : [];
   const ipsetText = scenario.firewall.kind === "ruleset" ? scenario.firewall.ipset?.text : undefined;
   // -m time judges by the wall clock: the scenario's, or the real one when the run starts, as the kernel's would.
   const wallClockStartMs = scenario.startsAt !== undefined ? Date.parse(scenario.startsAt) : (options.wallClockStartMs ?? Date.now());
   const matchState = firewallState(settings, localAddresses, scenario.firewall.kind === "ruleset" ? scenario.firewall.ipset : undefined, wallClockStartMs);
-  const firewall: CompiledFirewall = compileFirewall(ruleset, matchState);
+  const rulesetPath = scenario.firewall.kind === "ruleset" ? scenario.firewall.path : undefined;
+  const firewall: CompiledFirewall =
+    rulesetPath !== undefined && looksLikeNft(rulesetText)
+      ? compileNftFirewall(parseNftRuleset(rulesetText, rulesetPath), settings, rulesetPath)
+      : compileFirewall(parseRuleset(rulesetText, rulesetPath), matchState);
   const inboundHook = placement === "host" ? "INPUT" : "FORWARD";
   const outboundHook = placement === "host" ? "OUTPUT" : "FORWARD";
   const conntrack = new ConntrackTable(settings);

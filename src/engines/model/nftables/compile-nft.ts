@@ -1,0 +1,238 @@
+import type { NftChain, NftRuleset, NftTable } from "../../../firewall/nft/nft-ruleset.js";
+import { RulesetError, type RuleRef } from "../../../firewall/ruleset.js";
+import type { Packet } from "../../../net/packet.js";
+import type { KernelSettings } from "../kernel-settings.js";
+import type { ConnectionTracker, CompiledFirewall, FilterHook, Judgement, RouteJudgement, RouteStart, RuleCounter, TrackedPacket } from "../netfilter/interpreter.js";
+import type { PacketContext } from "../netfilter/match.js";
+import { compileNftRule, NftConstructError, type CompiledNftRule, type NftPacketState } from "./nft-rule.js";
+import { RuntimeNftSet } from "./nft-sets.js";
+import { NftValueError } from "./nft-values.js";
+
+/**
+ * An nftables ruleset judged as nf_tables does (nf_tables_core.c,
+ * nft_do_chain): at each hook the base chains of every ip and inet table
+ * run in priority order, conntrack between those below -200 and the rest
+ * (NF_IP_PRI_CONNTRACK); in a base chain rules run in order, jump pushes a
+ * return point, goto does not, return or a regular chain's end pops, and
+ * the end of the base chain applies its policy. accept ends only its base
+ * chain, and the packet goes on to the next one; drop and reject end it.
+ * ip6 tables never see the IPv4 packets slamlab judges.
+ */
+
+type Hook = "prerouting" | "input" | "forward" | "output" | "postrouting";
+
+interface CompiledBaseChain {
+  readonly label: string;
+  readonly priority: number;
+  readonly policyAccepts: boolean;
+  readonly policySlot: number;
+  readonly table: CompiledTableChains;
+  readonly start: number;
+}
+
+interface CompiledTableChains {
+  readonly chains: ReadonlyArray<{ readonly label: string; readonly rules: ReadonlyArray<CompiledNftRule & { readonly slot: number }> }>;
+  readonly index: ReadonlyMap<string, number>;
+}
+
+/** The hooks a packet's route passes, in order, named by where the filter judges it. */
+const ROUTE_HOOKS: Record<FilterHook, readonly Hook[]> = { INPUT: ["prerouting", "input"], FORWARD: ["prerouting", "forward", "postrouting"], OUTPUT: ["output", "postrouting"] };
+/** NF_IP_PRI_CONNTRACK. */
+const CONNTRACK_PRIORITY = -200;
+const BEFORE_CONNTRACK: TrackedPacket = { state: "INVALID", reply: false, seenReply: false, assured: false, connection: null, nat: null };
+const UNTRACKED_PACKET: TrackedPacket = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, connection: null, nat: null };
+
+const chainLabel = (table: NftTable, chain: string) => `${table.family} ${table.name} ${chain}`;
+
+/**
+ * With `problems`, every construct the model cannot run is noted there (by
+ * file and line) and its rule left out, so `firewall check` lists them all;
+ * without it, the first one throws.
+ */
+export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings, source = "ruleset", problems?: RulesetError[]): CompiledFirewall {
+  const note = (line: number, message: string) => {
+    const error = new RulesetError("NFT_UNSUPPORTED", `${source}: line ${line}: ${message}`);
+    if (!problems) throw error;
+    problems.push(error);
+  };
+  const counterLabels: Array<{ chain: string; index: number }> = [];
+  const packets: number[] = [];
+  const bytes: number[] = [];
+  const slot = (chain: string, index: number) => {
+    counterLabels.push({ chain, index });
+    packets.push(0);
+    bytes.push(0);
+    return counterLabels.length - 1;
+  };
+  const baseChains: Record<Hook, CompiledBaseChain[]> = { prerouting: [], input: [], forward: [], output: [], postrouting: [] };
+
+  for (const table of ruleset.tables) {
+    if (table.family !== "ip" && table.family !== "inet" && table.family !== "ip6") {
+      note(table.line, `table ${table.family} ${table.name}: the ${table.family} family is not modelled (ip, inet and ip6 are)`);
+      continue;
+    }
+    const sets = new Map<string, RuntimeNftSet>();
+    for (const set of table.sets.values()) {
+      try {
+        sets.set(set.name, new RuntimeNftSet(set, settings.hz, settings.startJiffies));
+      } catch (error) {
+        if (!(error instanceof NftValueError)) throw error;
+        note(set.line, error.message);
+      }
+    }
+    const chainNames = new Set(table.chains.keys());
+    const meters = new Map<string, RuntimeNftSet>();
+    const compiled: Array<{ label: string; rules: Array<CompiledNftRule & { slot: number }> }> = [];
+    const index = new Map<string, number>();
+    for (const chain of table.chains.values()) {
+      const label = chainLabel(table, chain.name);
+      index.set(chain.name, compiled.length);
+      compiled.push({ label, rules: compileChain(chain, label) });
+    }
+    const tableChains: CompiledTableChains = { chains: compiled, index };
+    if (table.family === "ip6") continue;
+    for (const chain of table.chains.values()) {
+      const base = chain.base;
+      if (!base) continue;
+      if (base.type === "nat") {
+        note(chain.line, `chain ${chain.name}: type nat chains are not modelled yet; give the NAT as iptables -t nat rules`);
+        continue;
+      }
+      if (base.hook === "ingress" || base.hook === "egress") {
+        note(chain.line, `chain ${chain.name}: hook ${base.hook} is not modelled`);
+        continue;
+      }
+      const label = chainLabel(table, chain.name);
+      baseChains[base.hook].push({ label, priority: base.priority, policyAccepts: base.policy === "accept", policySlot: slot(label, 0), table: tableChains, start: index.get(chain.name)! });
+    }
+
+    function compileChain(chain: NftChain, label: string): Array<CompiledNftRule & { slot: number }> {
+      const rules: Array<CompiledNftRule & { slot: number }> = [];
+      for (const rule of chain.rules) {
+        try {
+          rules.push({ ...compileNftRule(rule, { sets, chains: chainNames, settings, meters }), slot: slot(label, rule.index) });
+        } catch (error) {
+          if (!(error instanceof NftConstructError)) throw error;
+          note(rule.line, `${error.message}: ${rule.text}`);
+        }
+      }
+      return rules;
+    }
+  }
+  // Stable: chains of equal priority keep the order their tables were loaded in.
+  for (const chains of Object.values(baseChains)) chains.sort((a, b) => a.priority - b.priority);
+
+  /** One base chain from its start: the rule that decided, or the policy. */
+  const walk = (base: CompiledBaseChain, state: NftPacketState): { accepted: boolean; rule: RuleRef } => {
+    const stack: Array<{ chain: number; next: number }> = [];
+    let chain = base.start;
+    let next = 0;
+    for (;;) {
+      const rules = base.table.chains[chain]!.rules;
+      if (next >= rules.length) {
+        const back = stack.pop();
+        if (!back) break;
+        chain = back.chain;
+        next = back.next;
+        continue;
+      }
+      const rule = rules[next++]!;
+      let holds = true;
+      for (const step of rule.steps) {
+        if (!step(state)) {
+          holds = false;
+          break;
+        }
+      }
+      if (!holds) continue;
+      packets[rule.slot]!++;
+      bytes[rule.slot]! += state.packet.bytes.length;
+      const verdict = rule.verdict;
+      const ref = (target: string): RuleRef => ({ chain: base.table.chains[chain]!.label, index: rule.rule.index, target });
+      switch (verdict.kind) {
+        case "continue":
+          continue;
+        case "accept":
+          return { accepted: true, rule: ref("ACCEPT") };
+        case "drop":
+          return { accepted: false, rule: ref("DROP") };
+        case "reject":
+          return { accepted: false, rule: ref("REJECT") };
+        case "return": {
+          const back = stack.pop();
+          if (!back) return policy();
+          chain = back.chain;
+          next = back.next;
+          continue;
+        }
+        case "jump":
+        case "goto":
+          if (verdict.kind === "jump") stack.push({ chain, next });
+          chain = base.table.index.get(verdict.chain)!;
+          next = 0;
+          continue;
+      }
+    }
+    return policy();
+
+    function policy() {
+      packets[base.policySlot]!++;
+      bytes[base.policySlot]! += state.packet.bytes.length;
+      return { accepted: base.policyAccepts, rule: { chain: base.label, index: 0, target: base.policyAccepts ? "ACCEPT" : "DROP" } };
+    }
+  };
+
+  const judgeRoute = (hook: FilterHook, packet: Packet, start: RouteStart, tracker: ConnectionTracker): RouteJudgement => {
+    let tracked = BEFORE_CONNTRACK;
+    let conntrackRan = false;
+    const state: NftPacketState = {
+      packet,
+      jiffies: start.jiffies,
+      clockNs: start.clockNs ?? ((start.jiffies - settings.startJiffies) * 1e9) / settings.hz,
+      ctState: tracked.state,
+      connection: null,
+      inName: hook === "OUTPUT" ? "" : packet.inInterface,
+      outName: "",
+      mark: 0,
+      notrack: false,
+    };
+    let decided: RuleRef = { chain: "(no base chain)", index: 0, target: "ACCEPT" };
+    const runConntrack = () => {
+      conntrackRan = true;
+      tracked = state.notrack ? UNTRACKED_PACKET : tracker.track(packet, { mark: state.mark, notrack: state.notrack, helper: "" });
+      state.ctState = tracked.state;
+      state.connection = tracked.connection;
+    };
+    for (const stage of ROUTE_HOOKS[hook]) {
+      state.outName = stage === "input" || stage === "prerouting" ? "" : start.outInterface;
+      for (const base of baseChains[stage]) {
+        if (!conntrackRan && (stage === "prerouting" || stage === "output") && base.priority >= CONNTRACK_PRIORITY) runConntrack();
+        const judgement = walk(base, state);
+        if (!judgement.accepted) return { accepted: false, rule: judgement.rule, packet, tracked, route: hook };
+        if (stage !== "prerouting" && stage !== "postrouting") decided = judgement.rule;
+      }
+      if (!conntrackRan && (stage === "prerouting" || stage === "output")) runConntrack();
+    }
+    return { accepted: true, rule: decided, packet, tracked, route: hook };
+  };
+
+  const judge = (hook: FilterHook, packet: Packet, context: PacketContext): Judgement => {
+    const tracker: ConnectionTracker = {
+      track: () => ({
+        state: context.ctState,
+        reply: context.ctReply,
+        seenReply: context.ctSeenReply,
+        assured: context.ctAssured,
+        connection: context.connection === undefined ? { mark: 0 } : context.connection,
+        nat: null,
+      }),
+    };
+    return judgeRoute(hook, packet, { jiffies: context.jiffies, ...(context.clockNs === undefined ? {} : { clockNs: context.clockNs }), outInterface: context.outInterface }, tracker);
+  };
+
+  return {
+    judge,
+    judgeRoute,
+    counters: (): RuleCounter[] => counterLabels.map((label, index) => ({ ...label, packets: packets[index]!, bytes: bytes[index]! })),
+  };
+}

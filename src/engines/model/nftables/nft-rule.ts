@@ -1,0 +1,378 @@
+import type { NftRule, NftToken } from "../../../firewall/nft/nft-ruleset.js";
+import { parseNftDuration } from "../../../firewall/nft/parse-nft.js";
+import type { Packet } from "../../../net/packet.js";
+import type { ConnectionMarks, CtState } from "../netfilter/match.js";
+import type { KernelSettings } from "../kernel-settings.js";
+import { nftLimitBucket, type NftLimitBucket, type NftLimitSpec } from "./nft-limit.js";
+import { msToJiffies, RuntimeNftSet } from "./nft-sets.js";
+import { compileNameValue, compileNumberValue, CT_STATE_BITS, NftValueError, type FieldType } from "./nft-values.js";
+
+/**
+ * One nft rule compiled into steps run in order, as nft_do_chain runs a
+ * rule's expressions: a step that does not hold breaks the rule (NFT_BREAK)
+ * and the next rule runs; statements (counter, log, set updates, mark
+ * setting) act where they stand; the verdict at the end decides.
+ */
+
+/** What a rule reads of a packet and may change, for one packet at one hook. */
+export interface NftPacketState {
+  packet: Packet;
+  jiffies: number;
+  clockNs: number;
+  ctState: CtState;
+  connection: ConnectionMarks | null;
+  inName: string;
+  outName: string;
+  /** skb->mark. */
+  mark: number;
+  /** `notrack` in a chain before conntrack. */
+  notrack: boolean;
+}
+
+export type NftVerdict = { readonly kind: "accept" | "drop" | "reject" | "continue" | "return" } | { readonly kind: "jump" | "goto"; readonly chain: string };
+
+export interface CompiledNftRule {
+  readonly rule: NftRule;
+  readonly steps: ReadonlyArray<(state: NftPacketState) => boolean>;
+  /** The verdict; none means the rule only acts (continue). */
+  readonly verdict: NftVerdict;
+}
+
+/** Raised for a construct the model does not interpret; the caller names the file and line. */
+export class NftConstructError extends Error {}
+
+const TRANSPORT = new Set([6, 17, 33, 132, 136]);
+const CT_STATE_BIT: Readonly<Record<CtState, number>> = { INVALID: CT_STATE_BITS.invalid!, ESTABLISHED: CT_STATE_BITS.established!, RELATED: CT_STATE_BITS.related!, NEW: CT_STATE_BITS.new!, UNTRACKED: CT_STATE_BITS.untracked! };
+
+export interface RuleScope {
+  readonly sets: ReadonlyMap<string, RuntimeNftSet>;
+  readonly chains: ReadonlySet<string>;
+  readonly settings: KernelSettings;
+  /** Meters are anonymous sets that live as long as the rule: one per meter name. */
+  readonly meters: Map<string, RuntimeNftSet>;
+}
+
+export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule {
+  const tokens = rule.tokens;
+  const steps: Array<(state: NftPacketState) => boolean> = [];
+  let verdict: NftVerdict = { kind: "continue" };
+  let at = 0;
+  const word = (offset = 0) => tokens[at + offset]?.text;
+  const fail = (message: string): never => {
+    throw new NftConstructError(message);
+  };
+
+  /** An operator (==, !=, <, >, <=, >=) if one stands here. */
+  const readOperator = (): string => {
+    const text = word();
+    const operators: Record<string, string> = { "==": "==", eq: "==", "!=": "!=", ne: "!=", "<": "<", lt: "<", ">": ">", gt: ">", "<=": "<=", le: "<=", ">=": ">=", ge: ">=" };
+    if (text !== undefined && operators[text] && !tokens[at]!.quoted) {
+      at++;
+      return operators[text]!;
+    }
+    return "==";
+  };
+  /** The value's tokens: an anonymous set { ... }, a set reference, or one token. */
+  const readValue = (): NftToken[] => {
+    if (at >= tokens.length) fail("a value is missing at the end of the rule");
+    if (word() === "{") {
+      const start = at;
+      let depth = 0;
+      for (; at < tokens.length; at++) {
+        if (word() === "{") depth++;
+        if (word() === "}" && --depth === 0) break;
+      }
+      if (depth !== 0) fail("an anonymous set { ... } is not closed");
+      at++;
+      return tokens.slice(start, at);
+    }
+    return [tokens[at++]!];
+  };
+  /** A comparison of a number the packet gives with the value that follows. */
+  const compare = (type: FieldType, read: (state: NftPacketState) => number | null) => {
+    const operator = readOperator();
+    const value = readValue();
+    const reference = value.length === 1 && value[0]!.text.startsWith("@") && !value[0]!.quoted ? value[0]!.text.slice(1) : null;
+    let holds: (value: number, state: NftPacketState) => boolean;
+    if (reference !== null) {
+      const set = scope.sets.get(reference) ?? fail(`@${reference}: no such set in this table`);
+      holds = (number, state) => set.has(number, state.jiffies);
+    } else if (operator === "<" || operator === ">" || operator === "<=" || operator === ">=") {
+      const bound = value.length === 1 ? Number(value[0]!.text) : Number.NaN;
+      if (!Number.isFinite(bound)) fail(`${operator} needs one number`);
+      holds = operator === "<" ? (n) => n < bound : operator === ">" ? (n) => n > bound : operator === "<=" ? (n) => n <= bound : (n) => n >= bound;
+    } else {
+      const test = compileNumberValue(value, type);
+      holds = (number) => test(number);
+    }
+    const negated = operator === "!=";
+    steps.push((state) => {
+      const number = read(state);
+      return number !== null && holds(number, state) !== negated;
+    });
+  };
+  const compareName = (read: (state: NftPacketState) => string) => {
+    const operator = readOperator();
+    const test = compileNameValue(readValue());
+    const negated = operator === "!=";
+    steps.push((state) => test(read(state)) !== negated);
+  };
+  const transport = (packet: Packet, protocols: ReadonlySet<number>) => packet.fragmentOffset === 0 && protocols.has(packet.protocol) && packet.bytes.length >= packet.headerLength + 4;
+
+  try {
+    while (at < tokens.length) {
+      const key = word()!;
+      const token = tokens[at]!;
+      if (token.quoted) fail(`unexpected "${key}"`);
+      if (key === "ip") {
+        const field = word(1);
+        at += 2;
+        if (field === "saddr") compare("ipv4_addr", (state) => state.packet.src);
+        else if (field === "daddr") compare("ipv4_addr", (state) => state.packet.dst);
+        else if (field === "protocol") compare("inet_proto", (state) => state.packet.protocol);
+        else if (field === "ttl") compare("integer", (state) => state.packet.ttl);
+        else if (field === "length") compare("integer", (state) => state.packet.bytes.length);
+        else fail(`ip ${field} is not modelled (saddr, daddr, protocol, ttl, length are)`);
+        continue;
+      }
+      if (key === "ip6") {
+        // An IPv6 header field: an IPv4 packet never holds it (the implicit meta nfproto ipv6).
+        at += 2;
+        readOperator();
+        readValue();
+        steps.push(() => false);
+        continue;
+      }
+      if (key === "udp" || key === "tcp" || key === "th") {
+        const field = word(1);
+        at += 2;
+        const protocols = key === "th" ? TRANSPORT : new Set([key === "udp" ? 17 : 6]);
+        if (field === "sport") compare("inet_service", (state) => (transport(state.packet, protocols) ? state.packet.sport : null));
+        else if (field === "dport") compare("inet_service", (state) => (transport(state.packet, protocols) ? state.packet.dport : null));
+        else fail(`${key} ${field} is not modelled (sport and dport are)`);
+        continue;
+      }
+      const metaKeys = ["l4proto", "nfproto", "iifname", "oifname", "iif", "oif", "mark", "pkttype", "protocol", "length"];
+      if (key === "meta" || metaKeys.includes(key)) {
+        const field = key === "meta" ? word(1)! : key;
+        at += key === "meta" ? 2 : 1;
+        if (word() === "set") {
+          at++;
+          if (field !== "mark") fail(`meta ${field} set is not modelled (meta mark set is)`);
+          const value = Number(readValue()[0]!.text);
+          if (!Number.isInteger(value)) fail("meta mark set needs a number");
+          steps.push((state) => {
+            state.mark = value >>> 0;
+            return true;
+          });
+          continue;
+        }
+        if (field === "l4proto") compare("inet_proto", (state) => state.packet.protocol);
+        else if (field === "nfproto") {
+          const operator = readOperator();
+          const value = readValue().map((part) => part.text);
+          const ipv4 = value.includes("ipv4");
+          steps.push(() => ipv4 !== (operator === "!="));
+        } else if (field === "protocol") compare("integer", () => 0x0800);
+        else if (field === "iifname" || field === "iif") compareName((state) => state.inName);
+        else if (field === "oifname" || field === "oif") compareName((state) => state.outName);
+        else if (field === "mark") compare("mark", (state) => state.mark);
+        else if (field === "pkttype") compare("pkttype", () => 0);
+        else if (field === "length") compare("integer", (state) => state.packet.bytes.length);
+        else fail(`meta ${field} is not modelled`);
+        continue;
+      }
+      if (key === "ct") {
+        const field = word(1);
+        at += 2;
+        if (word() === "set") {
+          at++;
+          if (field !== "mark") fail(`ct ${field} set is not modelled (ct mark set is)`);
+          const value = Number(readValue()[0]!.text);
+          if (!Number.isInteger(value)) fail("ct mark set needs a number");
+          steps.push((state) => {
+            if (state.connection) state.connection.mark = value >>> 0;
+            return true;
+          });
+          continue;
+        }
+        if (field === "state") compare("ct_state", (state) => CT_STATE_BIT[state.ctState]);
+        else if (field === "mark") compare("mark", (state) => (state.connection ? state.connection.mark : null));
+        else fail(`ct ${field} is not modelled (ct state and ct mark are)`);
+        continue;
+      }
+      const raw = /^@(th|nh),(\d+),(\d+)$/.exec(key);
+      if (raw) {
+        at++;
+        steps.push(rawPayloadStep(raw[1] as "th" | "nh", Number(raw[2]), Number(raw[3]), readOperator(), readValue(), fail));
+        continue;
+      }
+      if (key === "counter") {
+        at++;
+        if (word() === "packets") at += 4;
+        if (word() === "name") fail("named counters are not modelled");
+        continue;
+      }
+      if (key === "log") {
+        at++;
+        while (["prefix", "level", "group", "snaplen", "queue-threshold", "flags"].includes(word() ?? "")) at += 2;
+        continue;
+      }
+      if (key === "comment") {
+        at += 2;
+        continue;
+      }
+      if (key === "limit") {
+        at++;
+        const bucket = nftLimitBucket(readLimit());
+        steps.push((state) => bucket.allows(state.clockNs));
+        continue;
+      }
+      if ((key === "add" || key === "update") && word(1)?.startsWith("@")) {
+        const set = scope.sets.get(word(1)!.slice(1)) ?? fail(`${word(1)}: no such set in this table`);
+        at += 2;
+        steps.push(setStatement(set, key === "update"));
+        continue;
+      }
+      if (key === "meter") {
+        const name = word(1)!;
+        at += 2;
+        let size = 65535;
+        if (word() === "size") {
+          size = Number(word(1));
+          at += 2;
+        }
+        let meter = scope.meters.get(name);
+        if (!meter) {
+          meter = new RuntimeNftSet({ name, line: rule.line, type: ["ipv4_addr"], flags: new Set(["dynamic"]), timeoutMs: 0, size, elements: [] }, scope.settings.hz, scope.settings.startJiffies);
+          scope.meters.set(name, meter);
+        }
+        steps.push(setStatement(meter, true));
+        continue;
+      }
+      if (key === "notrack") {
+        at++;
+        steps.push((state) => {
+          state.notrack = true;
+          return true;
+        });
+        continue;
+      }
+      if (key === "accept" || key === "drop" || key === "continue" || key === "return") {
+        verdict = { kind: key };
+        at++;
+        continue;
+      }
+      if (key === "reject") {
+        verdict = { kind: "reject" };
+        at++;
+        // with icmp|icmpx [type] CODE, with tcp reset: all of them drop the packet here.
+        if (word() === "with") at += word(2) === "type" ? 4 : 3;
+        continue;
+      }
+      if (key === "jump" || key === "goto") {
+        const chain = word(1) ?? fail(`${key} needs a chain`);
+        if (!scope.chains.has(chain)) fail(`${key} ${chain}: no such chain in this table`);
+        verdict = { kind: key, chain };
+        at += 2;
+        continue;
+      }
+      fail(`"${key}" is not modelled by the model engine`);
+    }
+  } catch (error) {
+    if (error instanceof NftValueError) throw new NftConstructError(error.message);
+    throw error;
+  }
+  return { rule, steps, verdict };
+
+  /** `rate [over] N/unit [burst B packets]`: what nft_limit's bucket is made of. */
+  function readLimit(): NftLimitSpec {
+    if (word() !== "rate") fail("limit needs rate N/unit");
+    at++;
+    let over = false;
+    if (word() === "over") {
+      over = true;
+      at++;
+    } else if (word() === "until") at++;
+    const rate = /^(\d+)\/(second|minute|hour|day|week)$/.exec(word() ?? "");
+    if (!rate) fail(`limit rate ${word()}: expected N/second, /minute, /hour, /day or /week (byte rates are not modelled)`);
+    at++;
+    let burst = 0;
+    if (word() === "burst") {
+      burst = Number(word(1));
+      if (word(2) === "bytes") fail("a burst in bytes is not modelled");
+      at += word(2) === "packets" ? 3 : 2;
+    }
+    const unitSeconds = { second: 1, minute: 60, hour: 3600, day: 86400, week: 604800 }[rate![2] as "second"];
+    return { rate: Number(rate![1]), unitSeconds, burst, over };
+  }
+
+  /** `add|update @set { ip saddr [timeout T] [limit rate ...] }` (and a meter's body): nft_dynset. */
+  function setStatement(set: RuntimeNftSet, refresh: boolean): (state: NftPacketState) => boolean {
+    if (word() !== "{") fail("a set statement needs { KEY ... }");
+    at++;
+    const read = keyReader();
+    let timeoutJiffies = 0;
+    if (word() === "timeout") {
+      const ms = parseNftDuration(word(1) ?? "");
+      if (ms === null) fail(`timeout ${word(1)}: not a duration`);
+      timeoutJiffies = msToJiffies(ms!, scope.settings.hz);
+      at += 2;
+    }
+    // Each new element gets its own bucket, full when it is made (nft_dynset_new clones the expression).
+    const limits: NftLimitSpec[] = [];
+    while (word() === "limit") {
+      at++;
+      limits.push(readLimit());
+    }
+    if (word() === "counter") at++;
+    if (word() !== "}") fail(`"${word()}" in a set statement is not modelled (a key, timeout, limit and counter are)`);
+    at++;
+    return (state) => {
+      const key = read(state);
+      if (key === null) return false;
+      const found = set.upsert(key, state.jiffies, timeoutJiffies, refresh);
+      if (!found) return false;
+      if (found.created) for (const spec of limits) found.element.expressions.push(nftLimitBucket(spec));
+      for (const bucket of found.element.expressions as NftLimitBucket[]) if (!bucket.allows(state.clockNs)) return false;
+      return true;
+    };
+  }
+
+  /** The key of a set statement: one packet field. */
+  function keyReader(): (state: NftPacketState) => number | null {
+    const [selector, field] = [word(), word(1)];
+    at += 2;
+    if (selector === "ip" && field === "saddr") return (state) => state.packet.src;
+    if (selector === "ip" && field === "daddr") return (state) => state.packet.dst;
+    if ((selector === "udp" || selector === "tcp" || selector === "th") && (field === "sport" || field === "dport")) {
+      const protocols = selector === "th" ? TRANSPORT : new Set([selector === "udp" ? 17 : 6]);
+      return (state) => (transport(state.packet, protocols) ? (field === "sport" ? state.packet.sport : state.packet.dport) : null);
+    }
+    return fail(`set key ${selector} ${field} is not modelled (ip saddr, ip daddr, ports are)`);
+  }
+}
+
+/** `@th,OFFSET,LENGTH VALUE`: LENGTH bits from OFFSET bits into the transport (th) or network (nh) header, as nft_payload reads them. */
+function rawPayloadStep(base: "th" | "nh", offsetBits: number, lengthBits: number, operator: string, value: readonly NftToken[], fail: (message: string) => never): (state: NftPacketState) => boolean {
+  if (lengthBits < 1 || lengthBits > 128) fail(`@${base},${offsetBits},${lengthBits}: a raw payload is 1 to 128 bits`);
+  if (value.length !== 1 || value[0]!.quoted) fail(`@${base},${offsetBits},${lengthBits} needs a number (0x... for bytes; nft takes no string here)`);
+  const text = value[0]!.text;
+  if (!/^(0x[0-9a-f]+|\d+)$/i.test(text)) fail(`@${base},${offsetBits},${lengthBits} ${text}: expected a number such as 0x5245474953544552`);
+  if (operator !== "==" && operator !== "!=") fail(`@${base},${offsetBits},${lengthBits}: only == and != are modelled`);
+  const wanted = BigInt(text);
+  const negated = operator === "!=";
+  const firstByte = Math.floor(offsetBits / 8);
+  const lastByte = Math.floor((offsetBits + lengthBits - 1) / 8);
+  const shift = BigInt((lastByte + 1) * 8 - (offsetBits + lengthBits));
+  const mask = (1n << BigInt(lengthBits)) - 1n;
+  return (state) => {
+    const packet = state.packet;
+    if (base === "th" && packet.fragmentOffset !== 0) return false;
+    const start = base === "th" ? packet.headerLength : 0;
+    if (start + lastByte >= packet.bytes.length) return false;
+    let read = 0n;
+    for (let index = firstByte; index <= lastByte; index++) read = (read << 8n) | BigInt(packet.bytes[start + index]!);
+    return (((read >> shift) & mask) === wanted) !== negated;
+  };
+}

@@ -1,0 +1,86 @@
+import { cidrContains, parseCidr, parseIpv4 } from "../../../net/address.js";
+import type { NftToken } from "../../../firewall/nft/nft-ruleset.js";
+
+/**
+ * The values a rule compares a field with, as nft's parser reads them for
+ * each type: addresses (single, prefix, range), ports and numbers (single,
+ * range, service and protocol names), interface names (with a trailing `*`),
+ * and lists of them in an anonymous set `{ a, b }`. Each becomes a test of a
+ * number (or a name) the packet gives.
+ */
+
+export type FieldType = "ipv4_addr" | "inet_service" | "inet_proto" | "integer" | "ifname" | "ct_state" | "pkttype" | "mark";
+
+export class NftValueError extends Error {}
+
+/** The services a PBX's rulesets name (nft reads /etc/services; `nft list` prints numbers). */
+const SERVICES: Readonly<Record<string, number>> = { sip: 5060, "sip-tls": 5061, ssh: 22, http: 80, https: 443, domain: 53, ntp: 123, snmp: 161, iax: 4569, ftp: 21, smtp: 25 };
+const PROTOCOLS: Readonly<Record<string, number>> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, "ipv6-icmp": 58, icmpv6: 58, sctp: 132, udplite: 136 };
+/** NF_CT_STATE_*_BIT as nft_ct reads them: IP_CT_ESTABLISHED=0, RELATED=1, NEW=2, INVALID (bit 0), UNTRACKED (bit 6). */
+export const CT_STATE_BITS: Readonly<Record<string, number>> = { invalid: 1, established: 2, related: 4, new: 8, untracked: 64 };
+const PKTTYPES: Readonly<Record<string, number>> = { host: 0, unicast: 0, broadcast: 1, multicast: 2, other: 3 };
+
+/** One value as a test of a number: equal, within a range, or within a prefix. */
+type NumberTest = (value: number) => boolean;
+
+function parseNumber(text: string, type: FieldType): number {
+  const named = type === "inet_service" ? SERVICES[text] : type === "inet_proto" ? PROTOCOLS[text] : type === "pkttype" ? PKTTYPES[text] : undefined;
+  if (named !== undefined) return named;
+  if (/^(0x[0-9a-f]+|\d+)$/i.test(text)) return Number(text);
+  throw new NftValueError(`"${text}" is not a ${type === "inet_service" ? "port" : type === "inet_proto" ? "protocol" : "number"}`);
+}
+
+function numberTest(text: string, type: FieldType): NumberTest {
+  if (type === "ipv4_addr") {
+    const range = /^(\d+\.\d+\.\d+\.\d+)-(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+    if (range) {
+      const [low, high] = [parseIpv4(range[1]!), parseIpv4(range[2]!)];
+      return (value) => value >= low && value <= high;
+    }
+    try {
+      const cidr = parseCidr(text);
+      return (value) => cidrContains(cidr, value);
+    } catch {
+      throw new NftValueError(`"${text}" is not an IPv4 address, prefix or range`);
+    }
+  }
+  const range = /^([^-]+)-([^-]+)$/.exec(text);
+  if (range) {
+    const [low, high] = [parseNumber(range[1]!, type), parseNumber(range[2]!, type)];
+    return (value) => value >= low && value <= high;
+  }
+  const wanted = parseNumber(text, type);
+  return (value) => value === wanted;
+}
+
+/** The items of a value: `{ a, b }`, a comma list `a,b` (flags), or one item. */
+export function valueItems(tokens: readonly NftToken[]): string[] {
+  const words = tokens.map((token) => token.text).filter((text) => text !== "{" && text !== "}");
+  return words.flatMap((word) => (word.startsWith("@") ? [word] : word.split(","))).filter((word) => word !== "");
+}
+
+/** A test of a packet's number (or a flags bitmask for ct state) against the value's items. */
+export function compileNumberValue(tokens: readonly NftToken[], type: FieldType): NumberTest {
+  const items = valueItems(tokens);
+  if (items.length === 0) throw new NftValueError("a value is missing");
+  if (type === "ct_state") {
+    let mask = 0;
+    for (const item of items) {
+      const bit = CT_STATE_BITS[item];
+      if (bit === undefined) throw new NftValueError(`"${item}" is not a ct state (new, established, related, invalid, untracked)`);
+      mask |= bit;
+    }
+    // A flags type: the packet's state bit is in the list.
+    return (value) => (value & mask) !== 0;
+  }
+  const tests = items.map((item) => numberTest(item, type));
+  return tests.length === 1 ? tests[0]! : (value) => tests.some((test) => test(value));
+}
+
+/** Interface names: exact, or a prefix when written with a trailing `*`. */
+export function compileNameValue(tokens: readonly NftToken[]): (name: string) => boolean {
+  const items = valueItems(tokens);
+  if (items.length === 0) throw new NftValueError("an interface name is missing");
+  const tests = items.map((item) => (item.endsWith("*") ? (name: string) => name.startsWith(item.slice(0, -1)) : (name: string) => name === item));
+  return (name) => tests.some((test) => test(name));
+}

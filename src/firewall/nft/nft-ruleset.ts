@@ -1,0 +1,67 @@
+/**
+ * An nftables ruleset as typed values: what `parseNftRuleset` makes of
+ * `nft list ruleset` output or `nft -f` input. Rules stay token lists here;
+ * the model engine compiles their expressions and statements.
+ */
+
+export type NftFamily = "ip" | "ip6" | "inet" | "arp" | "bridge" | "netdev";
+
+/** One token of a rule, with the line it came from. */
+export interface NftToken {
+  readonly text: string;
+  /** A double-quoted string (its text without the quotes). */
+  readonly quoted: boolean;
+  readonly line: number;
+}
+
+export interface NftRule {
+  /** 1-based position in its chain. */
+  readonly index: number;
+  readonly line: number;
+  readonly text: string;
+  readonly tokens: readonly NftToken[];
+}
+
+export interface NftBaseChain {
+  readonly type: "filter" | "nat" | "route";
+  readonly hook: "prerouting" | "input" | "forward" | "output" | "postrouting" | "ingress" | "egress";
+  readonly priority: number;
+  readonly policy: "accept" | "drop";
+}
+
+export interface NftChain {
+  readonly name: string;
+  readonly line: number;
+  /** Set for a base chain (one that a hook calls); null for a regular chain, reached by jump or goto. */
+  readonly base: NftBaseChain | null;
+  readonly rules: NftRule[];
+}
+
+export interface NftSet {
+  readonly name: string;
+  readonly line: number;
+  /** Concatenated types as `type` names them (ipv4_addr, inet_service, ...). */
+  readonly type: readonly string[];
+  readonly flags: ReadonlySet<string>;
+  /** Default element timeout in ms; 0 for none. */
+  readonly timeoutMs: number;
+  /** 0: no limit given (the kernel's default for a dynamic set is 65535). */
+  readonly size: number;
+  /** Elements as written, each its tokens. */
+  readonly elements: readonly (readonly NftToken[])[];
+}
+
+export interface NftTable {
+  readonly family: NftFamily;
+  readonly name: string;
+  readonly line: number;
+  readonly chains: Map<string, NftChain>;
+  readonly sets: Map<string, NftSet>;
+}
+
+export interface NftRuleset {
+  readonly tables: NftTable[];
+}
+
+/** Chain priorities by name, for the ip, ip6 and inet families (nft(8), "CHAIN PRIORITIES"). */
+export const NAMED_PRIORITIES: Readonly<Record<string, number>> = { raw: -300, mangle: -150, dstnat: -100, filter: 0, security: 50, srcnat: 100 };

@@ -1,0 +1,65 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runCli } from "../helpers/run-cli.js";
+import { scratchDirectory } from "../helpers/scratch-directory.js";
+
+const work = scratchDirectory("nft-input");
+const file = (name: string, content: string) => {
+  const path = join(work, name);
+  writeFileSync(path, content);
+  return path;
+};
+
+describe("nftables rulesets at the command line", () => {
+  it("firewall check lists every construct the model cannot run, each with its file and line, and exits 2", async () => {
+    const path = file(
+      "many.nft",
+      [
+        "table inet filter {",
+        "  map ports { type inet_service : verdict; }",
+        "  chain input {",
+        "    type filter hook input priority filter; policy drop;",
+        "    tcp flags syn accept",
+        "    udp dport 5060 quota over 10 mbytes drop",
+        "    ip saddr 10.0.0.1 accept",
+        "    fib daddr type local accept",
+        "  }",
+        "}",
+        "table netdev edge { }",
+        "",
+      ].join("\n"),
+    );
+    const { code, stderr } = await runCli("firewall", "check", path);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/many\.nft: 5 constructs the model engine cannot run as written:/);
+    expect([...stderr.matchAll(/many\.nft: line (\d+): /g)].map((match) => Number(match[1]))).toEqual([2, 5, 6, 8, 11]);
+    expect(stderr).toMatch(/line 6: "quota" is not modelled/);
+    expect(stderr).not.toMatch(/bug in slamlab/);
+  });
+
+  it("a syntax error names the file and line", async () => {
+    const { code, stderr } = await runCli("firewall", "check", file("open.nft", 'table inet filter {\n  chain input {\n    iifname "lo accept\n  }\n}\n'));
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/open\.nft: line 3: a string is not closed/);
+  });
+
+  it("firewall check describes a ruleset it can run", async () => {
+    const { code, stdout } = await runCli("firewall", "check", "examples/nftables/office.nft");
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/table inet filter: 1 chains, 4 rules, 3 sets; base chains input \(input 0, policy accept\)/);
+  });
+
+  it("the nftables example runs on the model engine and its expectations hold", async () => {
+    const { code, stdout } = await runCli("simulate", "--scenario", "examples/nftables/office.yaml");
+    expect(code, stdout).toBe(0);
+    expect(stdout).toMatch(/inet filter input:2\s+779/);
+    expect(stdout).toMatch(/PASS {2}nftables-office: 4 of 4 expectations met/);
+  });
+
+  it("the docker engine refuses an nftables ruleset before it starts anything", async () => {
+    const { code, stderr } = await runCli("simulate", "--engine", "docker", "--scenario", "examples/nftables/office.yaml");
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/office\.nft: the docker engine does not load nftables rulesets yet; run it with --engine model/);
+  });
+});
