@@ -228,7 +228,7 @@ const firewallSchema = z
     /** Built-in policy name, or fields merged over the default policy. */
     policy: policyRef.optional().describe("Built-in policy name, or fields merged over the default policy."),
     /** An iptables-save file or an nftables ruleset (`nft list ruleset`) the user already runs, relative to the scenario file. */
-    ruleset: z.string().min(1).optional().describe("An iptables-save file or an nftables ruleset (`nft list ruleset`, or nft -f input) the user already runs, relative to the scenario file. nftables runs on the model engine only, for now."),
+    ruleset: z.string().min(1).optional().describe("An iptables-save file or an nftables ruleset (`nft list ruleset`, or nft -f input) the user already runs, relative to the scenario file. Both engines run nftables rulesets."),
     /** An `ipset save` file with the sets the ruleset's -m set and SET rules name, relative to the scenario file. */
     ipset: z
       .string()

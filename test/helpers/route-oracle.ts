@@ -2,11 +2,9 @@ import { spawnSync } from "node:child_process";
 import { expect } from "vitest";
 import { ConntrackTable } from "../../src/engines/model/conntrack.js";
 import { defaultKernelSettings } from "../../src/engines/model/kernel-settings.js";
-import { compileFirewall } from "../../src/engines/model/netfilter/interpreter.js";
 import { firewallState } from "../../src/engines/model/netfilter/firewall-state.js";
-import { parseRuleset } from "../../src/firewall/parse-ruleset.js";
-import { looksLikeNft, parseNftRuleset } from "../../src/firewall/nft/parse-nft.js";
-import { compileNftFirewall } from "../../src/engines/model/nftables/compile-nft.js";
+import { looksLikeNft } from "../../src/firewall/nft/parse-nft.js";
+import { compileRulesetText } from "../../src/engines/model/compile-ruleset.js";
 import { splitQualifiedChain } from "../../src/firewall/ruleset.js";
 import { parseIpv4 } from "../../src/net/address.js";
 import { HZ, PBX, START, udpPacket } from "./firewall.js";
@@ -43,7 +41,7 @@ export function judgeRouteInModel(rulesetText: string, sends: readonly OracleSen
   const ports = listeningPorts(sends, listen);
   const settings = defaultKernelSettings;
   const state = firewallState(settings, [PBX], ipsetText === undefined ? undefined : { path: "test.ipset", text: ipsetText });
-  const firewall = looksLikeNft(rulesetText) ? compileNftFirewall(parseNftRuleset(rulesetText, "test.nft"), settings, "test.nft") : compileFirewall(parseRuleset(rulesetText, "test.rules"), state);
+  const firewall = compileRulesetText(rulesetText, "test.rules", state);
   const conntrack = new ConntrackTable(settings);
   const tracker = conntrack.tracker();
   const delivered = sends.map(filled).map((send) => {

@@ -20,6 +20,7 @@ import { cleanLab } from "./clean-lab.js";
 import { acquireLabLock, type LabLock } from "./lab-lock.js";
 import { dockerRuntime } from "./docker-runtime.js";
 import { instrumentRuleset, VERDICT_GROUP } from "./instrument-ruleset.js";
+import { countNftLogRecords, instrumentNftRuleset } from "./instrument-nft-ruleset.js";
 import { joinVerdicts } from "./join-verdicts.js";
 import { buildLabImage, silentProgress, type ImageProgress } from "./lab-image.js";
 import { planTopology } from "./lab-topology.js";
@@ -85,11 +86,11 @@ export class DockerEngine implements Engine {
       throw new EngineUnavailableError("DOCKER_KERNEL", "--kernel settings change the model engine only; the docker engine runs the machine's own kernel");
     }
     const rulesetText = scenario.firewall.kind === "policy" ? generateRuleset(scenario.firewall.policy, { pbxAddress: scenario.pbx.address }) : scenario.firewall.text;
-    if (scenario.firewall.kind === "ruleset" && looksLikeNft(rulesetText)) {
-      throw new ScenarioError("NFT_DOCKER", `${scenario.firewall.path}: the docker engine does not load nftables rulesets yet; run it with --engine model`);
-    }
-    const ruleset = parseRuleset(rulesetText, scenario.firewall.kind === "ruleset" ? scenario.firewall.path : "generated ruleset");
-    const timed = [...ruleset.tables.values()].flatMap((table) => [...table.chains.values()].flatMap((chain) => chain.rules)).find((rule) => rule.matches.some((match) => match.module === "time"));
+    const rulesetPath = scenario.firewall.kind === "ruleset" ? scenario.firewall.path : "generated ruleset";
+    // An nftables ruleset loads with nft -f and logs its verdicts itself; an iptables one is read for its rules' targets.
+    const nft = scenario.firewall.kind === "ruleset" && looksLikeNft(rulesetText);
+    const ruleset = nft ? null : parseRuleset(rulesetText, rulesetPath);
+    const timed = [...(ruleset?.tables.values() ?? [])].flatMap((table) => [...table.chains.values()].flatMap((chain) => chain.rules)).find((rule) => rule.matches.some((match) => match.module === "time"));
     if (scenario.startsAt !== undefined && timed) {
       // The lab's kernel keeps the host's real clock: a container cannot set it.
       throw new ScenarioError(
@@ -124,7 +125,7 @@ export class DockerEngine implements Engine {
     }
     const topology = planTopology(scenario, [...endpointsBySite.values()].flat());
     const runId = randomBytes(4).toString("hex");
-    const instrumented = instrumentRuleset(rulesetText);
+    const instrumented = nft ? instrumentNftRuleset(rulesetText, rulesetPath) : instrumentRuleset(rulesetText);
     const pjsipConf = pjsipConfig(scenario.pbx);
     const extensionsConf = extensionsConfig(scenario.pbx);
 
@@ -161,6 +162,7 @@ export class DockerEngine implements Engine {
         scenario,
         topology,
         rulesetText: instrumented,
+        rulesetFormat: nft ? "nft" : "iptables",
         pjsipConf,
         extensionsConf,
         packageRoot: root,
@@ -174,7 +176,10 @@ export class DockerEngine implements Engine {
       heartbeat = setInterval(() => writeFileSync(join(lab.out, HEARTBEAT_FILE), String(++beats)), 1000);
       await Promise.all([...lab.runners.values()].map((container) => container.exec(["sh", "-c", `nohup nice -n 19 sh -c '${TRAFFIC_WATCHDOG}' > /dev/null 2>&1 &`])));
       const endUs = scenario.durationSeconds * 1_000_000;
-      const aimWithinJiffies = mayAimWithinJiffies(ruleset, defaultKernelSettings);
+      // nft's limit counts nanoseconds, as iptables-nft's -m limit does: such a ruleset gets its packets at their scheduled times.
+      const aimWithinJiffies = ruleset ? mayAimWithinJiffies(ruleset, defaultKernelSettings) : !/\blimit\s+rate\b/.test(rulesetText);
+      const saveCommand = nft ? "nft list ruleset" : "iptables-save -c";
+      const countRecords = (saved: string) => (nft ? countNftLogRecords(saved) : countNflogPackets(saved));
       const asteriskCpuBefore = await cpuNanoseconds(lab.pbx);
       for (const [site, names] of sourcesBySite) {
         const spec: RunnerSpec = { name: site, scenario, sources: names, aimWithinJiffies, endUs, seed, out: "/out" };
@@ -193,7 +198,7 @@ export class DockerEngine implements Engine {
       await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
       const asteriskCpuSeconds = (await cpuNanoseconds(lab.pbx)) - asteriskCpuBefore;
       const shell = async (container: typeof lab.pbx, command: string) => (await container.exec(["sh", "-c", command])).output;
-      await waitForVerdictLog(join(lab.out, "verdicts.pcap"), async () => countNflogPackets(await shell(lab.firewall, "iptables-save -c")));
+      await waitForVerdictLog(join(lab.out, "verdicts.pcap"), async () => countRecords(await shell(lab.firewall, saveCommand)));
       await lab.firewall.exec(["sh", "-c", "pkill -INT tcpdump; for i in $(seq 1 50); do grep -q 'dropped by kernel' /out/tcpdump.log && break; sleep 0.05; done"]);
       // tcpdump prints its counts as it exits (it stays a zombie: nothing in the container reaps it).
       const lostVerdicts = droppedByKernel(await readFile(join(lab.out, "tcpdump.log"), "utf8").catch(() => ""));
@@ -205,7 +210,7 @@ export class DockerEngine implements Engine {
       }
       // The run's evidence, read side by side: each exec costs a round trip to dockerd.
       const [save, recent, contacts, versions] = await Promise.all([
-        shell(lab.firewall, "iptables-save -c"),
+        shell(lab.firewall, saveCommand),
         shell(lab.firewall, 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && { echo "== $f"; cat "$f"; }; done; true'),
         shell(lab.pbx, "asterisk -rx 'pjsip show contacts'"),
         shell(
@@ -217,7 +222,7 @@ export class DockerEngine implements Engine {
         "pjsip.conf": pjsipConf,
         "extensions.conf": extensionsConf,
         "ruleset.loaded": instrumented,
-        "iptables-save -c": save,
+        [saveCommand]: save,
         "/proc/net/xt_recent": recent,
         "pjsip show contacts": contacts,
       };
@@ -242,7 +247,7 @@ export class DockerEngine implements Engine {
       const order = joined.verdicts.map((verdict) => verdict.packetId);
       const verdicts = joined.verdicts.map((verdict, index) => ({ ...verdict, packetId: index }));
       const packets = options.keepPackets ? order.map((id) => joined.packets[id]!) : undefined;
-      const nflogCounted = countNflogPackets(artifacts["iptables-save -c"]!);
+      const nflogCounted = countRecords(save);
       const errors = sends.filter((send) => send.paced).map((send) => send.sentUs - send.aimedUs).sort((a, b) => a - b);
       const percentile = (p: number) => (errors.length ? errors[Math.min(errors.length - 1, Math.floor(p * errors.length))]! : 0);
       const environment: Record<string, string> = {

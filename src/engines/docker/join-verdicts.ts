@@ -27,6 +27,9 @@ function ruleRef(ruleset: Ruleset, chain: string, index: number): RuleRef {
   return { chain, index, target, ...(rule?.comment ? { comment: rule.comment } : {}) };
 }
 
+/** How many records apart one packet's records can be (other packets' records, from other CPUs, come between). */
+const RECORDS_OF_ONE_PACKET = 16;
+
 /**
  * Per-packet verdicts from the firewall's NFLOG log, joined to what the
  * traffic containers sent: a request is matched to its send by payload (in
@@ -35,7 +38,8 @@ function ruleRef(ruleset: Ruleset, chain: string, index: number): RuleRef {
 export async function joinVerdicts(options: {
   verdictLog: string;
   sends: readonly SendRecord[];
-  ruleset: Ruleset;
+  /** The iptables ruleset, for each logged rule's target; null for nftables, whose records name their verdict. */
+  ruleset: Ruleset | null;
   pbxAddress: string;
   /** The run's start in ms since the epoch (fractional: it sits on a kernel tick). */
   t0EpochMs: number;
@@ -58,18 +62,31 @@ export async function joinVerdicts(options: {
   let unmatched = 0;
   let records = 0;
   let lastAtUs = 0;
+  const recentPackets = new Map<string, { verdict: number; record: number }>();
   for await (const frame of await openCapture(options.verdictLog, { allowTruncated: true })) {
     records++;
     const record = nflogRecord(frame.data);
-    const match = record ? /^v:(.+):(\d+)$/.exec(record.prefix) : null;
+    const match = record ? /^v:(.+):(\d+)(?::(ACCEPT|DROP|REJECT))?$/.exec(record.prefix) : null;
     const packet = decodeFrame(frame);
     if (!match || typeof packet === "string" || packet.ipVersion !== 4) continue;
     const toPbx = packet.dst === options.pbxAddress;
     const fromPbx = packet.src === options.pbxAddress;
     if (!toPbx && !fromPbx) continue;
+    const hash = createHash("sha1").update(packet.payload).digest("hex").slice(0, 16);
+    // The same packet logged again by a later chain (another nft base chain, or a table after filter
+    // that drops it): the later record is its verdict. Records of one packet come close together.
+    const sameAs = `${(packet.ip[4]! << 8) | packet.ip[5]!}:${packet.protocol}:${hash}`;
+    for (const [key, seen] of recentPackets) if (records - seen.record > RECORDS_OF_ONE_PACKET) recentPackets.delete(key);
+    const earlier = recentPackets.get(sameAs);
+    const rule: RuleRef = options.ruleset ? ruleRef(options.ruleset, match[1]!, Number(match[2])) : { chain: match[1]!, index: Number(match[2]), target: match[3] ?? "ACCEPT" };
+    const accepted = rule.target === "ACCEPT";
+    if (earlier !== undefined) {
+      verdicts[earlier.verdict] = { ...verdicts[earlier.verdict]!, rule, verdict: accepted ? "delivered" : "dropped" };
+      earlier.record = records;
+      continue;
+    }
     let send: SendRecord | undefined;
     if (toPbx) {
-      const hash = createHash("sha1").update(packet.payload).digest("hex").slice(0, 16);
       send = byHash.get(hash)?.shift();
     } else {
       const callId = /^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)/im.exec(Buffer.from(packet.payload.subarray(0, 2048)).toString("latin1"))?.[1];
@@ -81,10 +98,6 @@ export async function joinVerdicts(options: {
       continue;
     }
     const owner = send ?? tool!;
-    const chain = match[1]!;
-    const index = Number(match[2]);
-    const rule = ruleRef(options.ruleset, chain, index);
-    const accepted = rule.target === "ACCEPT";
     // tcpdump stamps NFLOG records when it reads them, late and in batches. A received packet
     // carries the kernel's own receive time; failing that, a request reached the kernel inside
     // its sender's send call. The PBX's own packets carry no time: they come between the
@@ -93,6 +106,7 @@ export async function joinVerdicts(options: {
     const receivedUs = record?.kernelTimeUs == null ? null : record.kernelTimeUs - options.t0EpochMs * 1000;
     const atUs = Math.max(lastAtUs, receivedUs ?? (toPbx ? (send ? (send.kernelUs ?? send.sentUs) : loggedUs) : lastAtUs));
     lastAtUs = atUs;
+    recentPackets.set(sameAs, { verdict: verdicts.length, record: records });
     verdicts.push({
       packetId: verdicts.length,
       atUs,

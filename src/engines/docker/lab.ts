@@ -29,6 +29,8 @@ export interface LabOptions {
   readonly topology: LabTopology;
   /** The ruleset text to load, already instrumented with verdict logging. */
   readonly rulesetText: string;
+  /** How the firewall loads it: iptables-restore, or nft -f. */
+  readonly rulesetFormat: "iptables" | "nft";
   readonly pjsipConf: string;
   readonly extensionsConf: string;
   /** slamlab's package root, mounted read-only into traffic containers (they run dist/). */
@@ -137,10 +139,11 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       const created = await firewall.exec(["sh", "-c", "ipset restore < /out/ipset-create"]);
       if (created.exitCode !== 0) throw new RulesetError("RULESET_REJECTED", `ipset restore rejected ${ipset.path} (exit ${created.exitCode}): ${(created.stderr || created.output).trim()}`);
     }
+    const loader = options.rulesetFormat === "nft" ? "nft -f" : "iptables-restore";
     await writeFile(join(out, "ruleset.rules"), options.rulesetText);
-    const restore = await firewall.exec(["sh", "-c", "iptables-restore < /out/ruleset.rules"]);
+    const restore = await firewall.exec(["sh", "-c", options.rulesetFormat === "nft" ? "nft -f /out/ruleset.rules" : "iptables-restore < /out/ruleset.rules"]);
     if (restore.exitCode !== 0) {
-      throw new RulesetError("RULESET_REJECTED", `iptables-restore rejected the ruleset (exit ${restore.exitCode}): ${(restore.stderr || restore.output).trim()}`);
+      throw new RulesetError("RULESET_REJECTED", `${loader} rejected the ruleset (exit ${restore.exitCode}): ${(restore.stderr || restore.output).trim()}`);
     }
     await firewall.exec(["sh", "-c", `nohup tcpdump -i nflog:${VERDICT_GROUP} -B ${VERDICT_BUFFER_BYTES / 1024} -U -s 0 -w /out/verdicts.pcap > /out/tcpdump.log 2>&1 &`]);
     await waitFor(firewall, "grep -q listening /out/tcpdump.log", "tcpdump on the NFLOG verdict group");

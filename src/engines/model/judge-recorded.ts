@@ -1,10 +1,9 @@
-import { parseRuleset } from "../../firewall/parse-ruleset.js";
+import { compileRulesetText } from "./compile-ruleset.js";
 import { decodeIpv4 } from "../../net/ipv4.js";
 import type { RuleRef } from "../../firewall/ruleset.js";
 import type { RunResult } from "../../verdict/run-result.js";
 import { ConntrackTable, UNTRACKED, contextAfterConntrack } from "./conntrack.js";
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
-import { compileFirewall } from "./netfilter/interpreter.js";
 import { firewallState } from "./netfilter/firewall-state.js";
 import { describeMatchState } from "./netfilter/describe-state.js";
 
@@ -40,7 +39,7 @@ export function judgeRecorded(result: RunResult, placement: "host" | "router", k
   if (!result.packets) throw new Error("judgeRecorded needs the run's packets (RunOptions.keepPackets)");
   const settings = { ...defaultKernelSettings, ...kernel };
   const state = firewallState(settings, result.localAddresses ?? [], result.ipsetText === undefined ? undefined : { path: "the run's ipset", text: result.ipsetText }, result.wallClockStartMs);
-  const firewall = compileFirewall(parseRuleset(result.rulesetText, "recorded run"), state);
+  const firewall = compileRulesetText(result.rulesetText, "recorded run", state);
   const conntrack = new ConntrackTable(settings);
   const tracker = conntrack.tracker();
   const phaseUs = options.jiffyPhaseUs ?? 0;

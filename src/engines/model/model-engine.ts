@@ -2,9 +2,7 @@ import { formatIpv4, parseIpv4 } from "../../net/address.js";
 import { decodeIpv4, encodeIpv4Udp, IPPROTO_TCP, IPPROTO_UDP, rewriteIpv4 } from "../../net/ipv4.js";
 import type { Packet } from "../../net/packet.js";
 import { generateRuleset } from "../../firewall/generate-ruleset.js";
-import { parseRuleset } from "../../firewall/parse-ruleset.js";
-import { looksLikeNft, parseNftRuleset } from "../../firewall/nft/parse-nft.js";
-import { compileNftFirewall } from "./nftables/compile-nft.js";
+import { compileRulesetText } from "./compile-ruleset.js";
 import type { Scenario } from "../../scenario/scenario.js";
 import { sipMethodOf } from "../../sip/sip-method-of.js";
 import type { AgentContext, Datagram, TrafficSource } from "../../traffic/agent.js";
@@ -21,7 +19,7 @@ import { ConntrackTable, contextAfterConntrack } from "./conntrack.js";
 import { EventQueue } from "./event-queue.js";
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
 import { NatRouter } from "./nat-router.js";
-import { compileFirewall, type CompiledFirewall, type RouteJudgement } from "./netfilter/interpreter.js";
+import type { CompiledFirewall, RouteJudgement } from "./netfilter/interpreter.js";
 import { firewallState } from "./netfilter/firewall-state.js";
 import type { PacketContext } from "./netfilter/match.js";
 
@@ -79,10 +77,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const wallClockStartMs = scenario.startsAt !== undefined ? Date.parse(scenario.startsAt) : (options.wallClockStartMs ?? Date.now());
   const matchState = firewallState(settings, localAddresses, scenario.firewall.kind === "ruleset" ? scenario.firewall.ipset : undefined, wallClockStartMs);
   const rulesetPath = scenario.firewall.kind === "ruleset" ? scenario.firewall.path : undefined;
-  const firewall: CompiledFirewall =
-    rulesetPath !== undefined && looksLikeNft(rulesetText)
-      ? compileNftFirewall(parseNftRuleset(rulesetText, rulesetPath), settings, rulesetPath)
-      : compileFirewall(parseRuleset(rulesetText, rulesetPath), matchState);
+  const firewall: CompiledFirewall = compileRulesetText(rulesetText, rulesetPath, matchState);
   const inboundHook = placement === "host" ? "INPUT" : "FORWARD";
   const outboundHook = placement === "host" ? "OUTPUT" : "FORWARD";
   const conntrack = new ConntrackTable(settings);

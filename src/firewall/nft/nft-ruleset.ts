@@ -65,3 +65,8 @@ export interface NftRuleset {
 
 /** Chain priorities by name, for the ip, ip6 and inet families (nft(8), "CHAIN PRIORITIES"). */
 export const NAMED_PRIORITIES: Readonly<Record<string, number>> = { raw: -300, mangle: -150, dstnat: -100, filter: 0, security: 50, srcnat: 100 };
+
+/** How verdicts name an nft chain: `inet filter input`. */
+export function nftChainLabel(table: Pick<NftTable, "family" | "name">, chain: string): string {
+  return `${table.family} ${table.name} ${chain}`;
+}

@@ -1,4 +1,4 @@
-import type { NftChain, NftRuleset, NftTable } from "../../../firewall/nft/nft-ruleset.js";
+import { nftChainLabel, type NftChain, type NftRuleset } from "../../../firewall/nft/nft-ruleset.js";
 import { RulesetError, type RuleRef } from "../../../firewall/ruleset.js";
 import type { Packet } from "../../../net/packet.js";
 import type { KernelSettings } from "../kernel-settings.js";
@@ -42,7 +42,7 @@ const CONNTRACK_PRIORITY = -200;
 const BEFORE_CONNTRACK: TrackedPacket = { state: "INVALID", reply: false, seenReply: false, assured: false, connection: null, nat: null };
 const UNTRACKED_PACKET: TrackedPacket = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, connection: null, nat: null };
 
-const chainLabel = (table: NftTable, chain: string) => `${table.family} ${table.name} ${chain}`;
+const chainLabel = nftChainLabel;
 
 /**
  * With `problems`, every construct the model cannot run is noted there (by
@@ -209,7 +209,8 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
         if (!conntrackRan && (stage === "prerouting" || stage === "output") && base.priority >= CONNTRACK_PRIORITY) runConntrack();
         const judgement = walk(base, state);
         if (!judgement.accepted) return { accepted: false, rule: judgement.rule, packet, tracked, route: hook };
-        if (stage !== "prerouting" && stage !== "postrouting") decided = judgement.rule;
+        // The last base chain to accept names the verdict, as the lab's last verdict record does.
+        decided = judgement.rule;
       }
       if (!conntrackRan && (stage === "prerouting" || stage === "output")) runConntrack();
     }

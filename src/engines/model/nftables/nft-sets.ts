@@ -34,8 +34,9 @@ export class RuntimeNftSet {
     this.name = spec.name;
     this.type = spec.type[0] === "mark" ? "mark" : (spec.type[0] as FieldType);
     this.timeoutJiffies = msToJiffies(spec.timeoutMs, hz);
-    this.size = spec.size;
     this.dynamic = spec.flags.has("dynamic") || spec.flags.has("timeout");
+    // nft gives a dynamic set without a size 65535 elements (what `nft list` then shows).
+    this.size = spec.size || (spec.flags.has("dynamic") ? 65535 : 0);
     for (const element of spec.elements) {
       const key = element[0]!;
       const timeoutAt = element.findIndex((token) => token.text === "timeout" || token.text === "expires");

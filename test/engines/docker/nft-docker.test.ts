@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { compareEngines } from "../../../src/engines/compare-engines.js";
+import { DockerEngine } from "../../../src/engines/docker/docker-engine.js";
+import { dockerRuntime } from "../../../src/engines/docker/docker-runtime.js";
+import { loadScenario } from "../../../src/scenario/load-scenario.js";
+import { checkExpectations } from "../../../src/verdict/expectations.js";
+import { computeOutcomes } from "../../../src/verdict/outcomes.js";
+import { ensureBuild } from "../../helpers/ensure-build.js";
+
+/**
+ * An nftables ruleset on the docker engine: loaded with nft -f in the lab,
+ * each base chain's decision logged by nft itself to the verdict group, and
+ * judged packet by packet against the model.
+ */
+const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
+const available = await dockerRuntime().then(
+  () => true,
+  (error: Error) => {
+    if (!requireDocker) console.log(`skipping the nftables docker checks: ${error.message.split("\n")[0]}`);
+    return false;
+  },
+);
+
+describe.runIf(available)("nftables on the docker engine", () => {
+  it(
+    "two base chains on input, a regular chain, a meter and a block set: the expectations hold in the kernel, and the model differs in no packet beyond timing",
+    async () => {
+      ensureBuild();
+      const scenario = loadScenario("test/fixtures/nftables/two-chains.yaml", null);
+      const { comparison, real } = await compareEngines(scenario, new DockerEngine());
+      const expectations = checkExpectations(scenario, computeOutcomes(real));
+      expect(expectations.filter((expectation) => !expectation.passed), JSON.stringify(expectations)).toEqual([]);
+      const chains = new Set(real.verdicts.filter((verdict) => verdict.verdict === "dropped").map((verdict) => `${verdict.rule.chain}:${verdict.rule.index}`));
+      expect([...chains].sort()).toEqual(["inet filter input:1", "inet filter input:2", "ip guard count_register:1"]);
+      // A packet both base chains accepted is one verdict, named by the later chain.
+      expect(real.verdicts.filter((verdict) => verdict.direction === "to-pbx" && verdict.verdict === "delivered").every((verdict) => verdict.rule.chain === "inet filter input")).toBe(true);
+      expect(comparison.paired).toBeGreaterThan(250);
+      expect(comparison.semantic, JSON.stringify(comparison.semantic.slice(0, 3))).toEqual([]);
+      // The report keeps the ruleset as the kernel holds it at the end, counters and set contents with it.
+      expect(real.artifacts?.["nft list ruleset"]).toMatch(/set rate \{[\s\S]*elements = \{[^}]*198\.18\.77\.7 limit rate over 3\/second burst 12 packets/);
+    },
+    5 * 60_000,
+  );
+});
