@@ -41,4 +41,19 @@ describe.runIf(available)("nftables on the docker engine", () => {
     },
     5 * 60_000,
   );
+
+  it(
+    "an iptables packet the filter accepted and the security table then dropped is one verdict, the drop",
+    async () => {
+      ensureBuild();
+      const scenario = loadScenario("test/fixtures/nftables/late-drop.yaml", null);
+      const { comparison, real } = await compareEngines(scenario, new DockerEngine());
+      const flood = real.verdicts.filter((verdict) => verdict.source === "svwar" && verdict.direction === "to-pbx");
+      expect(flood.length).toBeGreaterThan(20);
+      expect(flood.every((verdict) => verdict.verdict === "dropped" && verdict.rule.chain === "security:INPUT" && verdict.rule.index === 1)).toBe(true);
+      expect(comparison.unpaired).toBe(0);
+      expect(comparison.semantic).toEqual([]);
+    },
+    5 * 60_000,
+  );
 });
