@@ -2,6 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { randomInt, seededRandom, type Random } from "../traffic/random.js";
+import { randomNftRuleset } from "./random-nft-ruleset.js";
 
 /**
  * Seeded random scenarios for the differential suite (model vs kernel): a
@@ -42,6 +43,12 @@ export const TABLE_RULESET_SEEDS_FROM = 2001;
  * source port) per address or per /24, over a small limit, dropped.
  */
 export const CONNLIMIT_RULESET_SEEDS_FROM = 3001;
+
+/**
+ * Seeds from here on get an nftables ruleset instead (random-nft-ruleset.ts),
+ * drawn from a stream of its own; their scenarios' traffic is drawn as before.
+ */
+export const NFT_RULESET_SEEDS_FROM = 4001;
 
 const PBX_ADDRESS = "198.51.100.10";
 const FIRST_ACCOUNT = 200;
@@ -161,6 +168,9 @@ export function randomScenario(seed: number): RandomScenario {
     traffic,
     expect,
   };
+  if (seed >= NFT_RULESET_SEEDS_FROM) {
+    return { name, document: { ...document, firewall: { ruleset: `${name}.rules` } }, rulesetText: randomNftRuleset(seededRandom(seed ^ 0x4e47), addresses), ipsetText: null };
+  }
   if (!admin) return { name, document, rulesetText: useRuleset ? randomRuleset(random, addresses) : null, ipsetText: null };
   const extras = adminExtras(seededRandom(seed ^ 0xad317), addresses);
   const tables = seed >= TABLE_RULESET_SEEDS_FROM ? tableExtras(seededRandom(seed ^ 0x7ab1e), addresses) : null;

@@ -5,7 +5,7 @@ import { DockerEngine } from "../../src/engines/docker/docker-engine.js";
 import { dockerRuntime } from "../../src/engines/docker/docker-runtime.js";
 import { randomCases } from "../../src/engines/fidelity-suite.js";
 import { runModel } from "../../src/engines/model/model-engine.js";
-import { ADMIN_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, randomScenario, randomScenarioYaml } from "../../src/scenario/random-scenario.js";
+import { ADMIN_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, randomScenario, randomScenarioYaml } from "../../src/scenario/random-scenario.js";
 import { loadScenario } from "../../src/scenario/load-scenario.js";
 import { ensureBuild } from "../helpers/ensure-build.js";
 import { scratchDirectory } from "../helpers/scratch-directory.js";
@@ -114,6 +114,17 @@ describe("seeded random scenarios (the differential suite's generator)", () => {
     expect(droppedByConnlimit).toBeGreaterThan(0);
     expect(randomScenario(CONNLIMIT_RULESET_SEEDS_FROM - 1).rulesetText).not.toContain("connlimit");
   }, 60_000);
+
+  it(`from seed ${NFT_RULESET_SEEDS_FROM}: nftables rulesets of every shape the model runs, which drop packets`, () => {
+    const nft = randomCases(NFT_RULESET_SEEDS_FROM, 40, directory);
+    const all = nft.map((entry) => readFileSync(entry.file.replace(/\.yaml$/, ".rules"), "utf8")).join("\n");
+    for (const construct of ["table inet filter", "table ip guard", "policy drop", "ct state", "@allowed", "udp dport { 5060, 5061 }", "th dport 5060", "@th,64,64 0x5245474953544552", "@th,64,72 0x535542534352494245", "limit rate over", "update @rate { ip saddr limit rate over", "add @blocked { ip saddr }", "update @blocked { ip saddr }", "meter flood size 2 ", "goto sipchk", "jump sipchk", "reject with icmp type", 'log prefix "sip-']) {
+      expect(all, construct).toContain(construct);
+    }
+    const verdicts = nft.flatMap((entry) => runModel(loadScenario(entry.file, null)).verdicts);
+    expect(verdicts.filter((verdict) => verdict.verdict === "dropped" && verdict.rule.chain.startsWith("inet filter ")).length).toBeGreaterThan(500);
+    expect(randomScenario(NFT_RULESET_SEEDS_FROM - 1).rulesetText).not.toContain("table inet");
+  }, 60_000);
 });
 
 const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
@@ -126,7 +137,7 @@ const available = await dockerRuntime().then(
 );
 
 /** The bounded subset CI runs; `slamlab diff --random 200` (bench/fidelity) runs the full batch. */
-const CI_SEEDS = [1, 2, 3, 4, 5, 6, ADMIN_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM];
+const CI_SEEDS = [1, 2, 3, 4, 5, 6, ADMIN_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM];
 
 describe.runIf(available)("differential subset: random scenarios on the model and in the kernel", () => {
   const engine = new DockerEngine();

@@ -70,3 +70,6 @@ export const NAMED_PRIORITIES: Readonly<Record<string, number>> = { raw: -300, m
 export function nftChainLabel(table: Pick<NftTable, "family" | "name">, chain: string): string {
   return `${table.family} ${table.name} ${chain}`;
 }
+
+/** How a verdict names the decision for a packet no base chain met: accepted. */
+export const NO_BASE_CHAIN = "(no base chain)";

@@ -1,4 +1,4 @@
-import { nftChainLabel, type NftChain, type NftRuleset } from "../../../firewall/nft/nft-ruleset.js";
+import { NO_BASE_CHAIN, nftChainLabel, type NftChain, type NftRuleset } from "../../../firewall/nft/nft-ruleset.js";
 import { RulesetError, type RuleRef } from "../../../firewall/ruleset.js";
 import type { Packet } from "../../../net/packet.js";
 import type { KernelSettings } from "../kernel-settings.js";
@@ -196,7 +196,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       mark: 0,
       notrack: false,
     };
-    let decided: RuleRef = { chain: "(no base chain)", index: 0, target: "ACCEPT" };
+    let decided: RuleRef = { chain: NO_BASE_CHAIN, index: 0, target: "ACCEPT" };
     const runConntrack = () => {
       conntrackRan = true;
       tracked = state.notrack ? UNTRACKED_PACKET : tracker.track(packet, { mark: state.mark, notrack: state.notrack, helper: "" });

@@ -1,0 +1,75 @@
+import { randomInt, type Random } from "../traffic/random.js";
+
+/**
+ * Random nftables rulesets for the differential suite, recombining what nft
+ * users write against SIP scanners: a SIP method caught by a raw payload
+ * match (nft has no string match), a global limit, a per-source limit in a
+ * dynamic set that fills a block set with a timeout, a meter, a regular
+ * chain reached by jump or goto, a second table whose base chain runs first,
+ * anonymous and named sets, ct state, reject, counters and log statements.
+ */
+
+const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+const chance = (random: Random, probability: number): boolean => random() < probability;
+
+/** A method's first bytes as nft compares them after the UDP header (@th,64,LENGTH). */
+function methodPayload(random: Random, method: string): string {
+  const bytes = Math.min(method.length, pick(random, [4, 8, method.length]));
+  return `@th,64,${bytes * 8} 0x${Buffer.from(method.slice(0, bytes)).toString("hex")}`;
+}
+
+export function randomNftRuleset(random: Random, addresses: readonly string[]): string {
+  const singles = addresses.filter((address) => !address.includes("/"));
+  const sets: string[] = [];
+  const rules: string[] = [];
+  const chains: string[] = [];
+  const policyDrop = chance(random, 0.2);
+  rules.push('iifname "lo" accept');
+  if (chance(random, 0.3)) rules.push(pick(random, ["ct state established,related accept", "ct state { established, related } counter accept"]));
+  if (chance(random, 0.25)) {
+    sets.push(`\tset allowed {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = { ${pick(random, addresses)} }\n\t}`);
+    rules.push("ip saddr @allowed accept");
+  }
+  if (chance(random, 0.1)) rules.push("ip saddr != 198.18.0.0/15 udp dport 5060 drop");
+  const ports = pick(random, ["udp dport 5060", "udp dport { 5060, 5061 }", "meta l4proto udp th dport 5060"]);
+  const method = chance(random, 0.8) ? "REGISTER" : pick(random, ["SUBSCRIBE", "REGISTER"]);
+  const drop = chance(random, 0.2) ? pick(random, ["reject", "reject with icmp type port-unreachable", "reject with icmp type admin-prohibited"]) : "drop";
+  const log = chance(random, 0.2) ? ` log prefix "sip-${randomInt(random, 1, 9)} "` : "";
+  const useChain = chance(random, 0.3);
+  const into: string[] = useChain ? [] : rules;
+  const selector = useChain ? methodPayload(random, method) : `${ports} ${methodPayload(random, method)}`;
+  const shape = pick(random, ["limit", "dynset", "dynset", "meter"] as const);
+  if (shape === "limit") {
+    into.push(`${selector} limit rate over ${randomInt(random, 1, 20)}/${pick(random, ["second", "minute"])} burst ${randomInt(random, 1, 10)} packets counter${log} ${drop}`);
+  } else if (shape === "dynset") {
+    const block = randomInt(random, 2, 6);
+    sets.push(`\tset rate {\n\t\ttype ipv4_addr\n\t\tflags dynamic,timeout\n\t\ttimeout ${randomInt(random, 10, 60)}s\n\t}`);
+    sets.push(`\tset blocked {\n\t\ttype ipv4_addr\n\t\tflags dynamic,timeout\n\t\ttimeout ${block}s\n\t}`);
+    rules.splice(1, 0, `ip saddr @blocked counter ${drop}`);
+    // update restarts a found element's timeout (held until quiet); add leaves it.
+    const hold = chance(random, 0.4) ? "update" : "add";
+    into.push(`${selector} update @rate { ip saddr limit rate over ${randomInt(random, 1, 20)}/${pick(random, ["second", "minute"])} burst ${randomInt(random, 1, 10)} packets } ${hold} @blocked { ip saddr } counter${log} ${drop}`);
+  } else {
+    into.push(`${selector} meter flood size ${pick(random, [2, 3, 1024, 65535])} { ip saddr limit rate over ${randomInt(random, 1, 20)}/second burst ${randomInt(random, 1, 10)} packets } counter${log} ${drop}`);
+  }
+  if (useChain) {
+    const how = pick(random, ["jump", "goto"]);
+    chains.push(`\tchain sipchk {\n${into.map((rule) => `\t\t${rule}`).join("\n")}\n\t\treturn\n\t}`);
+    rules.push(`${ports} ${how} sipchk`);
+  }
+  if (policyDrop) rules.push("meta l4proto udp accept");
+  const early =
+    singles.length > 0 && chance(random, 0.25)
+      ? `table ip guard {\n\tchain input {\n\t\ttype filter hook input priority ${pick(random, ["-10", "filter - 5", "-150"])}; policy accept;\n\t\tip saddr ${pick(random, singles)} counter ${pick(random, ["accept", "drop"])}\n\t}\n}\n`
+      : "";
+  return [
+    "# seeded random nftables ruleset (differential suite)",
+    "flush ruleset",
+    early + `table inet filter {`,
+    ...sets,
+    ...chains,
+    `\tchain input {\n\t\ttype filter hook input priority filter; policy ${policyDrop ? "drop" : "accept"};\n${rules.map((rule) => `\t\t${rule}`).join("\n")}\n\t}`,
+    "}",
+    "",
+  ].join("\n");
+}
