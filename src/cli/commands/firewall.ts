@@ -4,6 +4,7 @@ import { generateHostRestore } from "../../firewall/generate-host-restore.js";
 import { readPolicy } from "./read-policy.js";
 import { readTextInput } from "../../input/read-text-input.js";
 import { generateScript } from "../../firewall/generate-script.js";
+import { generateNftRuleset } from "../../firewall/generate-nft.js";
 import { looksLikeNft, parseNftRuleset } from "../../firewall/nft/parse-nft.js";
 import { compileNftFirewall } from "../../engines/model/nftables/compile-nft.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
@@ -32,7 +33,7 @@ export function registerFirewallCommand(program: Command): void {
     .command("generate")
     .description("write the slamming-protection rules for a policy")
     .requiredOption("--policy <file|name>", "policy YAML/JSON file or built-in name (default, reference-2010, hashlimit, strict)")
-    .option("--format <format>", "iptables-restore or script", "iptables-restore")
+    .option("--format <format>", "iptables-restore, script, or nft (a table of its own, for nft -f)", "iptables-restore")
     .option("--pbx <address>", "the PBX address the rules protect", "198.51.100.10")
     .option("--out <file>", "write to a file instead of standard output")
     .addHelpText("after", "\nExample: slamlab firewall generate --policy strict --format script --pbx 198.51.100.10 --out slamming.sh   # then: bash slamming.sh --dry-run")
@@ -43,7 +44,8 @@ export function registerFirewallCommand(program: Command): void {
       let text: string;
       if (options.format === "iptables-restore") text = generateHostRestore(policy, { pbxAddress: options.pbx });
       else if (options.format === "script") text = generateScript(policy, { pbxAddress: options.pbx });
-      else throw new CommandLineError(`--format ${options.format}: choose iptables-restore or script`);
+      else if (options.format === "nft") text = generateNftRuleset(policy, { pbxAddress: options.pbx });
+      else throw new CommandLineError(`--format ${options.format}: choose iptables-restore, script or nft`);
       if (outputs[0]) await writeOutputs([{ output: outputs[0], data: text }]);
       else process.stdout.write(text);
     });

@@ -201,10 +201,10 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         else fail(`ct ${field} is not modelled (ct state and ct mark are)`);
         continue;
       }
-      const raw = /^@(th|nh),(\d+),(\d+)$/.exec(key);
+      const raw = /^@(th|nh|ih),(\d+),(\d+)$/.exec(key);
       if (raw) {
         at++;
-        steps.push(rawPayloadStep(raw[1] as "th" | "nh", Number(raw[2]), Number(raw[3]), readOperator(), readValue(), fail));
+        steps.push(rawPayloadStep(raw[1] as "th" | "nh" | "ih", Number(raw[2]), Number(raw[3]), readOperator(), readValue(), fail));
         continue;
       }
       if (key === "counter") {
@@ -353,8 +353,12 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
   }
 }
 
-/** `@th,OFFSET,LENGTH VALUE`: LENGTH bits from OFFSET bits into the transport (th) or network (nh) header, as nft_payload reads them. */
-function rawPayloadStep(base: "th" | "nh", offsetBits: number, lengthBits: number, operator: string, value: readonly NftToken[], fail: (message: string) => never): (state: NftPacketState) => boolean {
+/**
+ * `@th,OFFSET,LENGTH VALUE`: LENGTH bits from OFFSET bits into the transport
+ * header (th), the network header (nh) or the transport payload (ih, after
+ * TCP's options too), as nft_payload reads them.
+ */
+function rawPayloadStep(base: "th" | "nh" | "ih", offsetBits: number, lengthBits: number, operator: string, value: readonly NftToken[], fail: (message: string) => never): (state: NftPacketState) => boolean {
   if (lengthBits < 1 || lengthBits > 128) fail(`@${base},${offsetBits},${lengthBits}: a raw payload is 1 to 128 bits`);
   if (value.length !== 1 || value[0]!.quoted) fail(`@${base},${offsetBits},${lengthBits} needs a number (0x... for bytes; nft takes no string here)`);
   const text = value[0]!.text;
@@ -368,8 +372,8 @@ function rawPayloadStep(base: "th" | "nh", offsetBits: number, lengthBits: numbe
   const mask = (1n << BigInt(lengthBits)) - 1n;
   return (state) => {
     const packet = state.packet;
-    if (base === "th" && packet.fragmentOffset !== 0) return false;
-    const start = base === "th" ? packet.headerLength : 0;
+    if (base !== "nh" && packet.fragmentOffset !== 0) return false;
+    const start = base === "th" ? packet.headerLength : base === "ih" ? packet.payloadOffset : 0;
     if (start + lastByte >= packet.bytes.length) return false;
     let read = 0n;
     for (let index = firstByte; index <= lastByte; index++) read = (read << 8n) | BigInt(packet.bytes[start + index]!);

@@ -1,0 +1,117 @@
+import { formatCidr, formatIpv4, parseCidr, parseIpv4 } from "../net/address.js";
+import type { Policy } from "./policy.js";
+import type { GenerateTarget } from "./slamming-rules.js";
+
+/**
+ * A policy as an nftables ruleset in a table of its own (`inet slamlab`),
+ * written exactly as `nft list ruleset` prints it back, so what is loaded and
+ * what is read back are the same text. The shape is the iptables one's:
+ * allowed sites return first, a blocked source is dropped and its block
+ * restarted by every packet it sends (held until quiet), counted methods go
+ * through a per-source limit kept in a dynamic set, and a source over it is
+ * blocked. nft has no sliding-window hit count (xt_recent's --hitcount N
+ * --seconds S): a recent matcher becomes a token bucket of the same average
+ * rate (N per S seconds) whose burst lets N-1 through, so the Nth packet in
+ * a burst is over; hashlimit's --hashlimit-above R --hashlimit-burst B is
+ * nft's limit rate over R burst B as it stands.
+ */
+
+export const NFT_TABLE = "slamlab";
+
+/** nft's duration as it prints one: 1d2h3m4s. */
+export function nftDuration(seconds: number): string {
+  const parts: string[] = [];
+  let rest = seconds;
+  for (const [unit, size] of [["d", 86_400], ["h", 3600], ["m", 60], ["s", 1]] as const) {
+    const count = Math.floor(rest / size);
+    if (count > 0) parts.push(`${count}${unit}`);
+    rest -= count * size;
+  }
+  return parts.length ? parts.join("") : "0s";
+}
+
+/** `count` packets per `seconds` as an nft rate: the smallest unit that keeps it whole, else per day rounded. */
+export function nftRate(count: number, seconds: number): string {
+  for (const [unit, size] of [["second", 1], ["minute", 60], ["hour", 3600], ["day", 86_400]] as const) {
+    const perUnit = (count * size) / seconds;
+    if (Number.isInteger(perUnit) && perUnit >= 1) return `${perUnit}/${unit}`;
+  }
+  return `${Math.max(1, Math.round((count * 86_400) / seconds))}/day`;
+}
+
+/** `limit rate over R burst B packets`, as nft prints it (a burst of 5 is its default and not printed). */
+function limitOver(rate: string, burst: number): string {
+  return `limit rate over ${rate}${burst === 5 ? "" : ` burst ${burst} packets`}`;
+}
+
+/** A method's first bytes as a raw payload match: after the UDP header, or at the start of TCP's payload. */
+function methodPayload(method: string, transport: "udp" | "tcp"): string {
+  const text = Buffer.from(`${method} `).subarray(0, 16);
+  const hex = `0x${text.toString("hex")}`;
+  return transport === "udp" ? `meta l4proto udp @th,64,${text.length * 8} ${hex}` : `meta l4proto tcp @ih,0,${text.length * 8} ${hex}`;
+}
+
+function dynamicSet(name: string, timeoutSeconds: number): string[] {
+  return [`\tset ${name} {`, "\t\ttype ipv4_addr", "\t\tsize 65535", "\t\tflags dynamic,timeout", `\t\ttimeout ${nftDuration(timeoutSeconds)}`, "\t}"];
+}
+
+export function generateNftRuleset(policy: Policy, target: GenerateTarget): string {
+  const pbx = formatIpv4(parseIpv4(target.pbxAddress));
+  const hook = policy.placement === "host" ? "input" : "forward";
+  const sets: string[][] = [];
+  if (policy.allowSites.length) {
+    const sites = policy.allowSites.map((site) => {
+      const cidr = parseCidr(site);
+      return cidr.prefixLength === 32 ? formatIpv4(cidr.network) : formatCidr(cidr);
+    });
+    sets.push(["\tset allowed_sites {", "\t\ttype ipv4_addr", "\t\tflags interval", `\t\telements = { ${sites.join(", ")} }`, "\t}"]);
+  }
+  const matcher = policy.matcher;
+  const [rate, burst, window] =
+    matcher.kind === "recent"
+      ? [nftRate(matcher.hits, matcher.seconds), Math.max(1, matcher.hits - 1), matcher.seconds]
+      : [`${matcher.rate}/${matcher.per}`, matcher.burst, matcher.expireSeconds];
+  sets.push(dynamicSet("counted", window));
+  sets.push(dynamicSet("blocked", policy.blockSeconds));
+  const escalation = policy.escalation;
+  if (escalation.enabled) {
+    sets.push(dynamicSet("strikes", escalation.withinSeconds));
+    sets.push(dynamicSet("long_blocked", escalation.blockSeconds));
+  }
+  const ports = (transport: string) => (policy.sip.ports.length === 1 ? `${transport} dport ${policy.sip.ports[0]}` : `${transport} dport { ${policy.sip.ports.join(", ")} }`);
+  const logged = (what: string): string[] => {
+    if (policy.logging.kind === "log") return [`limit rate ${policy.logging.ratePerMinute}/minute log prefix "slamlab ${what}: "`];
+    if (policy.logging.kind === "nflog") return [`log prefix "slamlab:${what}" group ${policy.logging.group}`];
+    return [];
+  };
+  const chains: Array<[string, string | null, string[]]> = [
+    [hook, `type filter hook ${hook} priority filter; policy accept;`, policy.sip.transports.map((transport) => `ip daddr ${pbx} ${ports(transport)} jump slam_check comment "SIP over ${transport.toUpperCase()} to the PBX"`)],
+    [
+      "slam_check",
+      null,
+      [
+        ...(policy.allowSites.length ? ['ip saddr @allowed_sites return comment "allowed sites are never counted"'] : []),
+        ...(escalation.enabled ? ['ip saddr @long_blocked update @long_blocked { ip saddr } drop comment "repeat offender"'] : []),
+        `ip saddr @blocked update @blocked { ip saddr } drop comment "blocked until ${policy.blockSeconds} s quiet"`,
+        ...policy.sip.transports.flatMap((transport) => policy.methods.map((method) => `${methodPayload(method, transport)} jump slam_count comment "count ${method}"`)),
+      ],
+    ],
+    ["slam_count", null, [`update @counted { ip saddr ${limitOver(rate, burst)} } jump slam_block`]],
+    [
+      "slam_block",
+      null,
+      [
+        "add @blocked { ip saddr }",
+        ...(escalation.enabled ? [`update @strikes { ip saddr ${limitOver(nftRate(escalation.strikes, escalation.withinSeconds), Math.max(1, escalation.strikes - 1))} } jump slam_escalate`] : []),
+        ...logged("blocked"),
+        'drop comment "over the slamming limit"',
+      ],
+    ],
+    ...(escalation.enabled ? [["slam_escalate", null, ["add @long_blocked { ip saddr }", ...logged("escalated"), 'drop comment "repeat offender"']] as [string, null, string[]]] : []),
+  ];
+  const blocks = [
+    ...sets.map((set) => set.join("\n")),
+    ...chains.map(([name, base, rules]) => [`\tchain ${name} {`, ...(base ? [`\t\t${base}`] : []), ...rules.map((rule) => `\t\t${rule}`), "\t}"].join("\n")),
+  ];
+  return `table inet ${NFT_TABLE} {\n${blocks.join("\n\n")}\n}\n`;
+}

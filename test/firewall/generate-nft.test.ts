@@ -1,0 +1,58 @@
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { builtinPolicies, resolvePolicy } from "../../src/firewall/builtin-policies.js";
+import { generateNftRuleset, nftDuration, nftRate } from "../../src/firewall/generate-nft.js";
+import { policySchema } from "../../src/firewall/policy.js";
+import { judgeRouteInKernel, judgeRouteInModel, kernelOracleHere } from "../helpers/route-oracle.js";
+
+/**
+ * Policies as nftables rulesets: each loads with the real nft and reads back
+ * with `nft list ruleset` as exactly the text generated, and the model and
+ * the kernel judge a flood and an allowed site against it alike.
+ */
+const required = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
+const nftHere = kernelOracleHere && spawnSync("nft", ["--version"]).status === 0;
+if (!nftHere && !required) console.log("skipping the nft round trips: they need root, unshare and nft");
+
+const variants = {
+  ...Object.fromEntries(Object.keys(builtinPolicies).map((name) => [name, resolvePolicy(name, "test").policy])),
+  everything: policySchema.parse({
+    placement: "router",
+    allowSites: ["198.18.10.0/24", "203.0.113.5/32"],
+    sip: { ports: [5060, 5061], transports: ["udp", "tcp"] },
+    methods: ["REGISTER", "INVITE", "SUBSCRIBE"],
+    matcher: { kind: "hashlimit", rate: 7, per: "second", burst: 3, expireSeconds: 90, name: "H" },
+    escalation: { enabled: true, strikes: 2, withinSeconds: 600, blockSeconds: 3600 },
+    logging: { kind: "nflog", group: 5 },
+  }),
+};
+
+describe("policies as nftables rulesets", () => {
+  it("durations and rates as nft prints them", () => {
+    expect([nftDuration(120), nftDuration(90), nftDuration(86_400 + 3600 + 1)]).toEqual(["2m", "1m30s", "1d1h1s"]);
+    expect([nftRate(10, 60), nftRate(3, 7), nftRate(5, 1), nftRate(20, 3600)]).toEqual(["10/minute", "37029/day", "5/second", "20/hour"]);
+  });
+
+  for (const [name, policy] of Object.entries(variants)) {
+    it.runIf(nftHere || required)(`${name}: nft -f loads it and nft list ruleset gives back the same text`, () => {
+      const text = generateNftRuleset(policy, { pbxAddress: "198.51.100.10" });
+      const ran = spawnSync("unshare", ["--net", "bash", "-c", "nft -f - && nft list ruleset"], { input: text, encoding: "utf8" });
+      expect(ran.status, ran.stderr).toBe(0);
+      expect(ran.stdout).toBe(text);
+    });
+  }
+
+  const flood = Array.from({ length: 14 }, (_, index) => ({ src: "198.18.66.6", at: index * 0.02, payload: `REGISTER sip:198.51.100.10 SIP/2.0\r\nCSeq: ${index + 1} REGISTER\r\n\r\n` }));
+  const site = Array.from({ length: 14 }, (_, index) => ({ src: "198.18.10.9", at: 0.01 + index * 0.02, payload: `REGISTER sip:198.51.100.10 SIP/2.0\r\nCSeq: ${100 + index} REGISTER\r\n\r\n` }));
+  const sends = [...flood, ...site].sort((a, b) => a.at - b.at);
+  const policy = policySchema.parse({ allowSites: ["198.18.10.0/24"], matcher: { kind: "recent", hits: 10, seconds: 60, name: "SIP" } });
+  // The flood's first 9 REGISTERs pass (the 10th in a burst is over) and it stays blocked; the site is never counted.
+  const delivered = sends.map((send) => send.src === "198.18.10.9" || flood.indexOf(send) < 9);
+
+  it("model: the reference shape blocks a flood at its 10th REGISTER and never counts an allowed site", () => {
+    expect(judgeRouteInModel(generateNftRuleset(policy, { pbxAddress: "198.51.100.10" }), sends).delivered).toEqual(delivered);
+  });
+  it.runIf(nftHere || required)("kernel: the same", () => {
+    expect(judgeRouteInKernel(generateNftRuleset(policy, { pbxAddress: "198.51.100.10" }), sends, [], undefined, true).delivered).toEqual(delivered);
+  });
+});
