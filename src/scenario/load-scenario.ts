@@ -157,5 +157,13 @@ function resolveFirewall(file: string, document: ScenarioDocument, variant: Vari
   }
   const where = variant?.policy ? `${file}: variants.${variant.name}.policy` : `${file}: firewall.policy`;
   const { policy, policyName } = resolvePolicy(ref, where);
-  return { kind: "policy", policy, policyName };
+  return { kind: "policy", policy, policyName, ...(document.firewall.format === "nft" ? { format: "nft" as const } : {}) };
+}
+
+/** The scenario with its policy written for another loader (`--firewall-format`); a ruleset file's own form is not changed. */
+export function withFirewallFormat(scenario: Scenario, format: string | undefined): Scenario {
+  if (format === undefined) return scenario;
+  if (format !== "iptables" && format !== "nft") throw new ScenarioError("SCENARIO_INVALID", `--firewall-format ${format}: choose iptables or nft`);
+  if (scenario.firewall.kind !== "policy") throw new ScenarioError("SCENARIO_INVALID", `--firewall-format ${format}: ${scenario.file} runs a ruleset file, whose form is what it holds; the flag writes a policy's rules`);
+  return { ...scenario, firewall: { ...scenario.firewall, format } };
 }

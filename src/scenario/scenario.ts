@@ -3,7 +3,7 @@ import type { Expectation, HostSpec, PbxSpec, TrafficSourceSpec } from "./schema
 
 /** The firewall a run uses: generated from a policy, or a user's own ruleset text. */
 export type FirewallSpec =
-  | { readonly kind: "policy"; readonly policy: Policy; readonly policyName: string }
+  | { readonly kind: "policy"; readonly policy: Policy; readonly policyName: string; readonly format?: "iptables" | "nft" }
   | {
       readonly kind: "ruleset";
       readonly path: string;

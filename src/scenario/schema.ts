@@ -229,6 +229,11 @@ const firewallSchema = z
     policy: policyRef.optional().describe("Built-in policy name, or fields merged over the default policy."),
     /** An iptables-save file or an nftables ruleset (`nft list ruleset`) the user already runs, relative to the scenario file. */
     ruleset: z.string().min(1).optional().describe("An iptables-save file or an nftables ruleset (`nft list ruleset`, or nft -f input) the user already runs, relative to the scenario file. Both engines run nftables rulesets."),
+    /** How a policy's rules are written and loaded: iptables-restore (the default) or nft -f. */
+    format: z
+      .enum(["iptables", "nft"])
+      .optional()
+      .describe("How the policy's rules are written and loaded: iptables (iptables-restore, the default) or nft (nft -f, a table of its own). A ruleset file's own form decides for it."),
     /** An `ipset save` file with the sets the ruleset's -m set and SET rules name, relative to the scenario file. */
     ipset: z
       .string()
@@ -258,6 +263,9 @@ const firewallSchema = z
   })
   .refine((f) => f.addressMap === undefined || f.ruleset !== undefined, {
     message: "firewall.addressMap goes with firewall.ruleset (a generated policy names lab addresses already)",
+  })
+  .refine((f) => f.format === undefined || f.policy !== undefined, {
+    message: "firewall.format goes with firewall.policy (a ruleset file is iptables-save or nft by what it holds)",
   });
 
 const variantSchema = z

@@ -56,4 +56,22 @@ describe("nftables rulesets at the command line", () => {
     expect(stdout).toMatch(/inet filter input:2\s+779/);
     expect(stdout).toMatch(/PASS {2}nftables-office: 4 of 4 expectations met/);
   });
+
+  it("--firewall-format nft writes a built-in's policy as nft rules, and its expectations hold", async () => {
+    const { code, stdout } = await runCli("simulate", "nat-office", "--firewall-format", "nft");
+    expect(code, stdout).toBe(0);
+    expect(stdout).toMatch(/PASS {2}nat-office: 2 of 2 expectations met/);
+  });
+
+  it("--firewall-format nft: distributed-scan's botnet is blocked, since an nft set holds 65,535 sources where xt_recent's table held 100", async () => {
+    const { code, stdout } = await runCli("simulate", "distributed-scan", "--firewall-format", "nft");
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/inet slamlab slam_block:2\s+150/);
+  });
+
+  it("--firewall-format on a scenario that runs a ruleset file is refused", async () => {
+    const { code, stderr } = await runCli("simulate", "fail2ban-ipset", "--firewall-format", "nft");
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/runs a ruleset file, whose form is what it holds/);
+  });
 });

@@ -7,7 +7,7 @@ import { builtinCases, fidelityLogName, randomCases, runFidelitySuite, summarize
 import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { scenarioFiles } from "../../scenario/scenario-files.js";
 import { resolveScenarioRef } from "../../scenario/catalogue.js";
-import { loadScenario } from "../../scenario/load-scenario.js";
+import { loadScenario, withFirewallFormat } from "../../scenario/load-scenario.js";
 import type { Disagreement } from "../../verdict/compare-runs.js";
 import { CommandLineError, EXIT_EXPECTATION_FAILED, EXIT_PASSED } from "../exit-codes.js";
 import { terminalProgress } from "../image-progress.js";
@@ -27,6 +27,7 @@ function describe(disagreement: Disagreement): string {
 interface DiffOptions {
   scenario?: string;
   variant?: string;
+  firewallFormat?: string;
   seed?: string;
   json?: string;
   builtins?: boolean;
@@ -43,6 +44,7 @@ export function registerDiffCommand(program: Command): void {
     .description("run scenarios on the model and the docker engine and compare their verdicts packet by packet")
     .option("-s, --scenario <name|file>", "built-in scenario name or path to a scenario YAML")
     .option("--variant <name>", "run a variant of the scenario")
+    .option("--firewall-format <format>", "write the scenario's policy as iptables (default) or nft rules, loaded with nft -f")
     .option("--seed <n>", "override the scenario's seed")
     .option("--builtins", "the differential suite: every built-in scenario and variant")
     .option("--random <n>", "the differential suite: n seeded random scenarios")
@@ -59,7 +61,7 @@ export function registerDiffCommand(program: Command): void {
 }
 
 async function diffOne(options: DiffOptions): Promise<number> {
-  const scenario = loadScenario(resolveScenarioRef(options.scenario!), options.variant ?? null);
+  const scenario = withFirewallFormat(loadScenario(resolveScenarioRef(options.scenario!), options.variant ?? null), options.firewallFormat);
   checkPacketBudget(scenario, parseMaxPackets(options.maxPackets));
   const outputs = options.json ? planOutputs([{ flag: "--json", path: options.json }], scenarioFiles(scenario)) : [];
   const seed = options.seed === undefined ? undefined : parseSeed(options.seed);

@@ -4,7 +4,7 @@ import { renderJunit } from "../../report/render-junit.js";
 import { renderTerminal } from "../../report/render-terminal.js";
 import { planOutputs, writeOutputs, type OutputTarget } from "../../report/output-files.js";
 import { resolveScenarioRef } from "../../scenario/catalogue.js";
-import { loadScenario } from "../../scenario/load-scenario.js";
+import { loadScenario, withFirewallFormat } from "../../scenario/load-scenario.js";
 import { scenarioFiles } from "../../scenario/scenario-files.js";
 import { CommandLineError, EXIT_EXPECTATION_FAILED, EXIT_PASSED } from "../exit-codes.js";
 import { collect, parseKernelSettings, parseMaxPackets, parseSeed } from "../parse-options.js";
@@ -16,6 +16,7 @@ import { runPcapTargets, runPcaps } from "../../report/run-pcaps.js";
 interface SimulateOptions {
   scenario?: string;
   variant?: string;
+  firewallFormat?: string;
   seed?: string;
   engine: string;
   json?: string;
@@ -33,6 +34,7 @@ export function registerSimulateCommand(program: Command): void {
     .argument("[scenario]", "built-in scenario name or path to a scenario YAML (or give it with --scenario)")
     .option("-s, --scenario <name|file>", "built-in scenario name or path to a scenario YAML")
     .option("--variant <name>", "run a variant of the scenario")
+    .option("--firewall-format <format>", "write the scenario's policy as iptables (default) or nft rules, loaded with nft -f")
     .option("--seed <n>", "override the scenario's seed")
     .option("--engine <name>", "engine: model (in-process simulator) or docker (real Asterisk and netfilter in containers)", "model")
     .option("--json <file>", "write the run report as JSON")
@@ -46,7 +48,7 @@ export function registerSimulateCommand(program: Command): void {
       if (positional !== undefined && options.scenario !== undefined && positional !== options.scenario) throw new CommandLineError(`give the scenario once: "${positional}" or --scenario ${options.scenario}`);
       const ref = positional ?? options.scenario;
       if (ref === undefined) throw new CommandLineError("which scenario? slamlab simulate NAME|FILE (slamlab scenarios lists the built-ins)");
-      const scenario = loadScenario(resolveScenarioRef(ref), options.variant ?? null);
+      const scenario = withFirewallFormat(loadScenario(resolveScenarioRef(ref), options.variant ?? null), options.firewallFormat);
       const seed = options.seed === undefined ? undefined : parseSeed(options.seed);
       const kernel = parseKernelSettings(options.kernel ?? []);
       const targets: OutputTarget[] = [

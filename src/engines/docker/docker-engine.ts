@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { openCapture } from "../../capture/read-capture.js";
-import { generateRuleset } from "../../firewall/generate-ruleset.js";
+import { policyRulesetText } from "../../firewall/policy-ruleset.js";
 import { looksLikeNft } from "../../firewall/nft/parse-nft.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { packageRoot } from "../../package-root.js";
@@ -85,10 +85,10 @@ export class DockerEngine implements Engine {
     if (options.kernel && Object.keys(options.kernel).length) {
       throw new EngineUnavailableError("DOCKER_KERNEL", "--kernel settings change the model engine only; the docker engine runs the machine's own kernel");
     }
-    const rulesetText = scenario.firewall.kind === "policy" ? generateRuleset(scenario.firewall.policy, { pbxAddress: scenario.pbx.address }) : scenario.firewall.text;
+    const rulesetText = scenario.firewall.kind === "policy" ? policyRulesetText(scenario.firewall.policy, scenario.firewall.format, { pbxAddress: scenario.pbx.address }) : scenario.firewall.text;
     const rulesetPath = scenario.firewall.kind === "ruleset" ? scenario.firewall.path : "generated ruleset";
     // An nftables ruleset loads with nft -f and logs its verdicts itself; an iptables one is read for its rules' targets.
-    const nft = scenario.firewall.kind === "ruleset" && looksLikeNft(rulesetText);
+    const nft = looksLikeNft(rulesetText);
     const ruleset = nft ? null : parseRuleset(rulesetText, rulesetPath);
     const timed = [...(ruleset?.tables.values() ?? [])].flatMap((table) => [...table.chains.values()].flatMap((chain) => chain.rules)).find((rule) => rule.matches.some((match) => match.module === "time"));
     if (scenario.startsAt !== undefined && timed) {

@@ -1,7 +1,7 @@
 import { formatIpv4, parseIpv4 } from "../../net/address.js";
 import { decodeIpv4, encodeIpv4Udp, IPPROTO_TCP, IPPROTO_UDP, rewriteIpv4 } from "../../net/ipv4.js";
 import type { Packet } from "../../net/packet.js";
-import { generateRuleset } from "../../firewall/generate-ruleset.js";
+import { policyRulesetText } from "../../firewall/policy-ruleset.js";
 import { compileRulesetText } from "./compile-ruleset.js";
 import type { Scenario } from "../../scenario/scenario.js";
 import { sipMethodOf } from "../../sip/sip-method-of.js";
@@ -68,7 +68,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const seed = options.seed ?? scenario.seed;
   const rulesetText =
     scenario.firewall.kind === "policy"
-      ? generateRuleset(scenario.firewall.policy, { pbxAddress: scenario.pbx.address })
+      ? policyRulesetText(scenario.firewall.policy, scenario.firewall.format, { pbxAddress: scenario.pbx.address })
       : scenario.firewall.text;
   const placement = scenario.firewall.kind === "policy" ? scenario.firewall.policy.placement : "host";
   const localAddresses = placement === "host" ? [scenario.pbx.address] : [];
