@@ -55,16 +55,18 @@ function dynamicSet(name: string, timeoutSeconds: number): string[] {
   return [`\tset ${name} {`, "\t\ttype ipv4_addr", "\t\tsize 65535", "\t\tflags dynamic,timeout", `\t\ttimeout ${nftDuration(timeoutSeconds)}`, "\t}"];
 }
 
-export function generateNftRuleset(policy: Policy, target: GenerateTarget): string {
+/** `allowSet`: the allowed_sites set and its rule even without sites in the policy (the script adds a file's). */
+export function generateNftRuleset(policy: Policy, target: GenerateTarget, options: { allowSet?: boolean } = {}): string {
   const pbx = formatIpv4(parseIpv4(target.pbxAddress));
   const hook = policy.placement === "host" ? "input" : "forward";
   const sets: string[][] = [];
-  if (policy.allowSites.length) {
+  const allowSet = policy.allowSites.length > 0 || options.allowSet === true;
+  if (allowSet) {
     const sites = policy.allowSites.map((site) => {
       const cidr = parseCidr(site);
       return cidr.prefixLength === 32 ? formatIpv4(cidr.network) : formatCidr(cidr);
     });
-    sets.push(["\tset allowed_sites {", "\t\ttype ipv4_addr", "\t\tflags interval", `\t\telements = { ${sites.join(", ")} }`, "\t}"]);
+    sets.push(["\tset allowed_sites {", "\t\ttype ipv4_addr", "\t\tflags interval", ...(sites.length ? [`\t\telements = { ${sites.join(", ")} }`] : []), "\t}"]);
   }
   const matcher = policy.matcher;
   const [rate, burst, window] =
@@ -90,7 +92,7 @@ export function generateNftRuleset(policy: Policy, target: GenerateTarget): stri
       "slam_check",
       null,
       [
-        ...(policy.allowSites.length ? ['ip saddr @allowed_sites return comment "allowed sites are never counted"'] : []),
+        ...(allowSet ? ['ip saddr @allowed_sites return comment "allowed sites are never counted"'] : []),
         ...(escalation.enabled ? ['ip saddr @long_blocked update @long_blocked { ip saddr } drop comment "repeat offender"'] : []),
         `ip saddr @blocked update @blocked { ip saddr } drop comment "blocked until ${policy.blockSeconds} s quiet"`,
         ...policy.sip.transports.flatMap((transport) => policy.methods.map((method) => `${methodPayload(method, transport)} jump slam_count comment "count ${method}"`)),

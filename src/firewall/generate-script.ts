@@ -8,6 +8,39 @@ export function shellWord(word: string): string {
   return /^[A-Za-z0-9_.:/,=+@%-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * Bash that reads $ALLOW_SITES into the array `sites`, strictly: one
+ * canonical IPv4 address or CIDR a line, the whole file refused (every bad
+ * line named, file:line) before any rule changes. Needs `fail`.
+ */
+export const ALLOW_SITES_CHECK: readonly string[] = [
+  "# Every trusted site, strictly: one canonical IPv4 address or CIDR a line. The",
+  "# whole file is refused, every bad line named, before any rule changes.",
+  "octet='(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'",
+  'site_pattern="^$octet\\.$octet\\.$octet\\.$octet(/(3[0-2]|[12]?[0-9]))?$"',
+  "sites=()",
+  "bad_lines=0",
+  'if [[ -n "$ALLOW_SITES" ]]; then',
+  '  [[ -f "$ALLOW_SITES" && -r "$ALLOW_SITES" ]] || fail "$ALLOW_SITES: no such readable file; create it (comments only is fine) or run with ALLOW_SITES= for no trusted sites"',
+  "  line_number=0",
+  '  while IFS= read -r line || [[ -n "$line" ]]; do',
+  "    line_number=$((line_number + 1))",
+  '    site="${line%%#*}"',
+  '    site="${site#"${site%%[![:space:]]*}"}"',
+  '    site="${site%"${site##*[![:space:]]}"}"',
+  '    [[ -z "$site" ]] && continue',
+  '    if [[ "$site" =~ $site_pattern ]]; then',
+  '      sites+=("$site")',
+  "    else",
+  '      echo "$ALLOW_SITES:$line_number: \\"$line\\" is not one IPv4 address or CIDR (a.b.c.d or a.b.c.d/n, no leading zeros)" >&2',
+  "      bad_lines=$((bad_lines + 1))",
+  "    fi",
+  '  done < "$ALLOW_SITES"',
+  '  ((bad_lines == 0)) || fail "$ALLOW_SITES: $bad_lines bad line(s)"',
+  "fi",
+  "",
+];
+
 /** A heredoc body: every line is a generated rule built from validated words, so no line can be the delimiter. */
 const heredoc = (lines: readonly string[]) => ["  cat <<'SLAMLAB_RULES'", ...lines, "SLAMLAB_RULES"];
 
@@ -62,31 +95,7 @@ export function generateScript(policy: Policy, target: GenerateTarget): string {
     '  command -v "$tool" >/dev/null 2>&1 || fail "$tool is not installed (apt-get install iptables)"',
     "done",
     "",
-    "# Every trusted site, strictly: one canonical IPv4 address or CIDR a line. The",
-    "# whole file is refused, every bad line named, before any rule changes.",
-    "octet='(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'",
-    'site_pattern="^$octet\\.$octet\\.$octet\\.$octet(/(3[0-2]|[12]?[0-9]))?$"',
-    "sites=()",
-    "bad_lines=0",
-    'if [[ -n "$ALLOW_SITES" ]]; then',
-    '  [[ -f "$ALLOW_SITES" && -r "$ALLOW_SITES" ]] || fail "$ALLOW_SITES: no such readable file; create it (comments only is fine) or run with ALLOW_SITES= for no trusted sites"',
-    "  line_number=0",
-    '  while IFS= read -r line || [[ -n "$line" ]]; do',
-    "    line_number=$((line_number + 1))",
-    '    site="${line%%#*}"',
-    '    site="${site#"${site%%[![:space:]]*}"}"',
-    '    site="${site%"${site##*[![:space:]]}"}"',
-    '    [[ -z "$site" ]] && continue',
-    '    if [[ "$site" =~ $site_pattern ]]; then',
-    '      sites+=("$site")',
-    "    else",
-    '      echo "$ALLOW_SITES:$line_number: \\"$line\\" is not one IPv4 address or CIDR (a.b.c.d or a.b.c.d/n, no leading zeros)" >&2',
-    "      bad_lines=$((bad_lines + 1))",
-    "    fi",
-    '  done < "$ALLOW_SITES"',
-    '  ((bad_lines == 0)) || fail "$ALLOW_SITES: $bad_lines bad line(s)"',
-    "fi",
-    "",
+    ...ALLOW_SITES_CHECK,
     "# The whole change as one iptables-restore --noflush transaction: declaring a",
     "# chain empties it (or creates it), so only slamlab's chains are rewritten.",
     "rules() {",

@@ -5,6 +5,7 @@ import { readPolicy } from "./read-policy.js";
 import { readTextInput } from "../../input/read-text-input.js";
 import { generateScript } from "../../firewall/generate-script.js";
 import { generateNftRuleset } from "../../firewall/generate-nft.js";
+import { generateNftScript } from "../../firewall/generate-nft-script.js";
 import { looksLikeNft, parseNftRuleset } from "../../firewall/nft/parse-nft.js";
 import { compileNftFirewall } from "../../engines/model/nftables/compile-nft.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
@@ -33,7 +34,7 @@ export function registerFirewallCommand(program: Command): void {
     .command("generate")
     .description("write the slamming-protection rules for a policy")
     .requiredOption("--policy <file|name>", "policy YAML/JSON file or built-in name (default, reference-2010, hashlimit, strict)")
-    .option("--format <format>", "iptables-restore, script, or nft (a table of its own, for nft -f)", "iptables-restore")
+    .option("--format <format>", "iptables-restore, script, nft (a table of its own, for nft -f) or nft-script (a script that installs that table)", "iptables-restore")
     .option("--pbx <address>", "the PBX address the rules protect", "198.51.100.10")
     .option("--out <file>", "write to a file instead of standard output")
     .addHelpText("after", "\nExample: slamlab firewall generate --policy strict --format script --pbx 198.51.100.10 --out slamming.sh   # then: bash slamming.sh --dry-run")
@@ -45,7 +46,8 @@ export function registerFirewallCommand(program: Command): void {
       if (options.format === "iptables-restore") text = generateHostRestore(policy, { pbxAddress: options.pbx });
       else if (options.format === "script") text = generateScript(policy, { pbxAddress: options.pbx });
       else if (options.format === "nft") text = generateNftRuleset(policy, { pbxAddress: options.pbx });
-      else throw new CommandLineError(`--format ${options.format}: choose iptables-restore, script or nft`);
+      else if (options.format === "nft-script") text = generateNftScript(policy, { pbxAddress: options.pbx });
+      else throw new CommandLineError(`--format ${options.format}: choose iptables-restore, script, nft or nft-script`);
       if (outputs[0]) await writeOutputs([{ output: outputs[0], data: text }]);
       else process.stdout.write(text);
     });

@@ -430,17 +430,8 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
       current = packet;
       return walk(filterHook[hook], context, hook === "OUTPUT" ? "" : packet.inInterface, context.outInterface);
     }
-    const tracker: ConnectionTracker = {
-      track: () => ({
-        state: context.ctState,
-        reply: context.ctReply,
-        seenReply: context.ctSeenReply,
-        assured: context.ctAssured,
-        connection: context.connection === undefined ? { mark: 0 } : context.connection,
-        nat: context.ctState === "UNTRACKED" || context.ctState === "INVALID" ? null : oneShotNat(),
-      }),
-    };
-    return judgeRoute(hook, packet, { jiffies: context.jiffies, ...(context.clockNs === undefined ? {} : { clockNs: context.clockNs }), outInterface: context.outInterface }, tracker);
+    const nat = context.ctState === "UNTRACKED" || context.ctState === "INVALID" ? null : oneShotNat();
+    return judgeRoute(hook, packet, routeStartOf(context), trackerOf(context, nat));
   };
 
   return {
@@ -448,6 +439,25 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
     judgeRoute,
     counters: () => counterLabels.map((label, slot) => ({ ...label, packets: packetCounts[slot]!, bytes: byteCounts[slot]! })),
   };
+}
+
+/** Conntrack as a caller's context says it is, for judging without a conntrack table. */
+export function trackerOf(context: PacketContext, nat: ConnectionNat | null): ConnectionTracker {
+  return {
+    track: () => ({
+      state: context.ctState,
+      reply: context.ctReply,
+      seenReply: context.ctSeenReply,
+      assured: context.ctAssured,
+      connection: context.connection === undefined ? { mark: 0 } : context.connection,
+      nat,
+    }),
+  };
+}
+
+/** Where a route starts, from a caller's context. */
+export function routeStartOf(context: PacketContext): RouteStart {
+  return { jiffies: context.jiffies, ...(context.clockNs === undefined ? {} : { clockNs: context.clockNs }), outInterface: context.outInterface };
 }
 
 function chainOf(table: CompiledTable, name: string): CompiledChain {

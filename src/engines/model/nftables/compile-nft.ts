@@ -2,7 +2,7 @@ import { NO_BASE_CHAIN, nftChainLabel, type NftChain, type NftRuleset } from "..
 import { RulesetError, type RuleRef } from "../../../firewall/ruleset.js";
 import type { Packet } from "../../../net/packet.js";
 import type { KernelSettings } from "../kernel-settings.js";
-import type { ConnectionTracker, CompiledFirewall, FilterHook, Judgement, RouteJudgement, RouteStart, RuleCounter, TrackedPacket } from "../netfilter/interpreter.js";
+import { routeStartOf, trackerOf, type ConnectionTracker, type CompiledFirewall, type FilterHook, type Judgement, type RouteJudgement, type RouteStart, type RuleCounter, type TrackedPacket } from "../netfilter/interpreter.js";
 import type { PacketContext } from "../netfilter/match.js";
 import { compileNftRule, NftConstructError, type CompiledNftRule, type NftPacketState } from "./nft-rule.js";
 import { RuntimeNftSet } from "./nft-sets.js";
@@ -217,19 +217,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
     return { accepted: true, rule: decided, packet, tracked, route: hook };
   };
 
-  const judge = (hook: FilterHook, packet: Packet, context: PacketContext): Judgement => {
-    const tracker: ConnectionTracker = {
-      track: () => ({
-        state: context.ctState,
-        reply: context.ctReply,
-        seenReply: context.ctSeenReply,
-        assured: context.ctAssured,
-        connection: context.connection === undefined ? { mark: 0 } : context.connection,
-        nat: null,
-      }),
-    };
-    return judgeRoute(hook, packet, { jiffies: context.jiffies, ...(context.clockNs === undefined ? {} : { clockNs: context.clockNs }), outInterface: context.outInterface }, tracker);
-  };
+  const judge = (hook: FilterHook, packet: Packet, context: PacketContext): Judgement => judgeRoute(hook, packet, routeStartOf(context), trackerOf(context, null));
 
   return {
     judge,

@@ -157,12 +157,9 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         const field = key === "meta" ? word(1)! : key;
         at += key === "meta" ? 2 : 1;
         if (word() === "set") {
-          at++;
-          if (field !== "mark") fail(`meta ${field} set is not modelled (meta mark set is)`);
-          const value = Number(readValue()[0]!.text);
-          if (!Number.isInteger(value)) fail("meta mark set needs a number");
+          const value = readMarkSet("meta", field);
           steps.push((state) => {
-            state.mark = value >>> 0;
+            state.mark = value;
             return true;
           });
           continue;
@@ -186,12 +183,9 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         const field = word(1);
         at += 2;
         if (word() === "set") {
-          at++;
-          if (field !== "mark") fail(`ct ${field} set is not modelled (ct mark set is)`);
-          const value = Number(readValue()[0]!.text);
-          if (!Number.isInteger(value)) fail("ct mark set needs a number");
+          const value = readMarkSet("ct", field ?? "");
           steps.push((state) => {
-            if (state.connection) state.connection.mark = value >>> 0;
+            if (state.connection) state.connection.mark = value;
             return true;
           });
           continue;
@@ -284,6 +278,15 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     throw error;
   }
   return { rule, steps, verdict };
+
+  /** `meta mark set V` / `ct mark set V`: the value, the only key either sets here. */
+  function readMarkSet(selector: string, field: string): number {
+    at++;
+    if (field !== "mark") fail(`${selector} ${field} set is not modelled (${selector} mark set is)`);
+    const value = Number(readValue()[0]!.text);
+    if (!Number.isInteger(value)) fail(`${selector} mark set needs a number`);
+    return value >>> 0;
+  }
 
   /** `rate [over] N/unit [burst B packets]`: what nft_limit's bucket is made of. */
   function readLimit(): NftLimitSpec {
