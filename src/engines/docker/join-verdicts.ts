@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { decodeFrame } from "../../capture/decode-frame.js";
 import { nflogRecord } from "../../capture/nflog.js";
 import { openCapture } from "../../capture/read-capture.js";
+import { NO_BASE_CHAIN } from "../../firewall/nft/nft-ruleset.js";
 import { splitQualifiedChain, type Ruleset, type RuleRef } from "../../firewall/ruleset.js";
 import { sipMethodOf } from "../../sip/sip-method-of.js";
 import type { AgentEvent, Verdict } from "../../verdict/verdict.js";
@@ -25,6 +26,28 @@ function ruleRef(ruleset: Ruleset, chain: string, index: number): RuleRef {
   const rule = chainSpec?.rules[index - 1];
   const target = rule?.target ? (rule.target.kind === "jump" || rule.target.kind === "goto" ? rule.target.chain! : rule.target.kind) : "";
   return { chain, index, target, ...(rule?.comment ? { comment: rule.comment } : {}) };
+}
+
+/**
+ * Where on a packet's way a verdict record is logged, in the order a packet
+ * meets them: the nft lab's first record for every packet, then base chains
+ * (nft), or iptables' tables by hook priority (only DROP is logged outside
+ * filter).
+ */
+function stageOf(chain: string): number {
+  if (chain === NO_BASE_CHAIN) return 0;
+  if (chain.includes(" ")) return 1;
+  const [table, hook] = chain.includes(":") ? chain.split(":") : ["filter", chain];
+  if (table === "raw") return 1;
+  if (table === "mangle") return hook === "PREROUTING" ? 2 : hook === "POSTROUTING" ? 6 : 3;
+  if (table === "filter") return 4;
+  if (table === "security") return 5;
+  return 7;
+}
+
+/** A record comes after another of the same packet: a later stage, or the next nft base chain. */
+function laterStage(stage: number, earlier: number, chain: string): boolean {
+  return stage > earlier || (stage === 1 && earlier === 1 && chain.includes(" "));
 }
 
 /** How many records apart one packet's records can be (other packets' records, from other CPUs, come between). */
@@ -62,7 +85,7 @@ export async function joinVerdicts(options: {
   let unmatched = 0;
   let records = 0;
   let lastAtUs = 0;
-  const recentPackets = new Map<string, { verdict: number; record: number }>();
+  const recentPackets = new Map<string, { verdict: number; record: number; stage: number }>();
   for await (const frame of await openCapture(options.verdictLog, { allowTruncated: true })) {
     records++;
     const record = nflogRecord(frame.data);
@@ -73,16 +96,20 @@ export async function joinVerdicts(options: {
     const fromPbx = packet.src === options.pbxAddress;
     if (!toPbx && !fromPbx) continue;
     const hash = createHash("sha1").update(packet.payload).digest("hex").slice(0, 16);
-    // The same packet logged again by a later chain (another nft base chain, or a table after filter
-    // that drops it): the later record is its verdict. Records of one packet come close together.
+    // The same packet logged again by a later stage of its way (another nft base chain, or a table
+    // after filter that drops it): the later record is its verdict. Records of one packet come close
+    // together; a retransmission (the same bytes, IP ID 0 from an unconnected socket) starts again at
+    // the first stage, which is how it is told apart.
     const sameAs = `${(packet.ip[4]! << 8) | packet.ip[5]!}:${packet.protocol}:${hash}`;
     for (const [key, seen] of recentPackets) if (records - seen.record > RECORDS_OF_ONE_PACKET) recentPackets.delete(key);
-    const earlier = recentPackets.get(sameAs);
     const rule: RuleRef = options.ruleset ? ruleRef(options.ruleset, match[1]!, Number(match[2])) : { chain: match[1]!, index: Number(match[2]), target: match[3] ?? "ACCEPT" };
     const accepted = rule.target === "ACCEPT";
-    if (earlier !== undefined) {
+    const stage = stageOf(rule.chain);
+    const earlier = recentPackets.get(sameAs);
+    if (earlier !== undefined && laterStage(stage, earlier.stage, rule.chain)) {
       verdicts[earlier.verdict] = { ...verdicts[earlier.verdict]!, rule, verdict: accepted ? "delivered" : "dropped" };
       earlier.record = records;
+      earlier.stage = stage;
       continue;
     }
     let send: SendRecord | undefined;
@@ -106,7 +133,7 @@ export async function joinVerdicts(options: {
     const receivedUs = record?.kernelTimeUs == null ? null : record.kernelTimeUs - options.t0EpochMs * 1000;
     const atUs = Math.max(lastAtUs, receivedUs ?? (toPbx ? (send ? (send.kernelUs ?? send.sentUs) : loggedUs) : lastAtUs));
     lastAtUs = atUs;
-    recentPackets.set(sameAs, { verdict: verdicts.length, record: records });
+    recentPackets.set(sameAs, { verdict: verdicts.length, record: records, stage });
     verdicts.push({
       packetId: verdicts.length,
       atUs,
