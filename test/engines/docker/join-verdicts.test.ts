@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { concatBytes } from "../../../src/capture/concat-bytes.js";
 import { LINKTYPE_NFLOG } from "../../../src/capture/link-types.js";
 import { pcapFile } from "../../../src/capture/pcap-writer.js";
 import { joinVerdicts } from "../../../src/engines/docker/join-verdicts.js";
@@ -36,14 +37,7 @@ function tlv(type: number, value: Uint8Array): Uint8Array {
 /** One NFLOG record of the phone's REGISTER, logged with `prefix`. */
 function record(prefix: string): Uint8Array {
   const packet = encodeIpv4Udp({ src: parseIpv4(PHONE), dst: parseIpv4(PBX), sport: 5060, dport: 5060, payload: REGISTER, ttl: 64, identification: 0 });
-  const parts = [Uint8Array.of(2, 0, 0xfd, 0xe8), tlv(10, new TextEncoder().encode(`${prefix}\0`)), tlv(9, packet)];
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes([Uint8Array.of(2, 0, 0xfd, 0xe8), tlv(10, new TextEncoder().encode(`${prefix}\0`)), tlv(9, packet)]);
 }
 
 const send = (sentUs: number): SendRecord => ({ source: "phone", agent: "200", scheduledUs: sentUs, aimedUs: sentUs, sentUs, src: PHONE, sport: 5060, dst: PBX, dport: 5060, hash, callId: null, paced: true });
