@@ -1,5 +1,5 @@
 import { generateNftRuleset, NFT_TABLE } from "./generate-nft.js";
-import { ALLOW_SITES_CHECK } from "./generate-script.js";
+import { ALLOW_SITES_CHECK, scriptPreamble } from "./generate-script.js";
 import type { Policy } from "./policy.js";
 import type { GenerateTarget } from "./slamming-rules.js";
 
@@ -31,18 +31,7 @@ export function generateNftScript(policy: Policy, target: GenerateTarget): strin
     "#",
     `# What it changes: the table inet ${NFT_TABLE}, replaced in one nft -f transaction (all or`,
     `# nothing), its blocked sources kept. No other table, chain, rule or policy is touched.`,
-    "set -euo pipefail",
-    "export LC_ALL=C",
-    'NFT="${NFT:-nft}"',
-    'ALLOW_SITES="${ALLOW_SITES-/etc/slamlab/allow-sites}"',
-    "dry_run=0",
-    'case "${1:-}" in',
-    "  --dry-run) dry_run=1 ;;",
-    '  "") ;;',
-    '  *) echo "usage: $0 [--dry-run]" >&2; exit 2 ;;',
-    "esac",
-    'fail() { echo "slamlab: $*; nothing was changed" >&2; exit 1; }',
-    "",
+    ...scriptPreamble('NFT="${NFT:-nft}"'),
     '[[ "$(id -u)" -eq 0 ]] || fail "run as root: changing netfilter rules needs CAP_NET_ADMIN"',
     'command -v "$NFT" >/dev/null 2>&1 || fail "$NFT is not installed (apt-get install nftables)"',
     "",

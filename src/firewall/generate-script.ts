@@ -41,6 +41,24 @@ export const ALLOW_SITES_CHECK: readonly string[] = [
   "",
 ];
 
+/** The start both installers share: strict bash, the tool's variable, ALLOW_SITES, --dry-run, and `fail`. */
+export function scriptPreamble(toolVariable: string): string[] {
+  return [
+    "set -euo pipefail",
+    "export LC_ALL=C",
+    toolVariable,
+    'ALLOW_SITES="${ALLOW_SITES-/etc/slamlab/allow-sites}"',
+    "dry_run=0",
+    'case "${1:-}" in',
+    "  --dry-run) dry_run=1 ;;",
+    '  "") ;;',
+    '  *) echo "usage: $0 [--dry-run]" >&2; exit 2 ;;',
+    "esac",
+    'fail() { echo "slamlab: $*; nothing was changed" >&2; exit 1; }',
+    "",
+  ];
+}
+
 /** A heredoc body: every line is a generated rule built from validated words, so no line can be the delimiter. */
 const heredoc = (lines: readonly string[]) => ["  cat <<'SLAMLAB_RULES'", ...lines, "SLAMLAB_RULES"];
 
@@ -77,18 +95,7 @@ export function generateScript(policy: Policy, target: GenerateTarget): string {
     `# top of ${plan.hookChain}, in one iptables-restore --noflush transaction: all or nothing. A rerun`,
     "# replaces them (one hook, older slamlab hooks removed) and keeps their block lists.",
     "# It never changes a built-in policy or any other chain or rule.",
-    "set -euo pipefail",
-    "export LC_ALL=C",
-    'IPTABLES="${IPTABLES:-iptables}"',
-    'ALLOW_SITES="${ALLOW_SITES-/etc/slamlab/allow-sites}"',
-    "dry_run=0",
-    'case "${1:-}" in',
-    "  --dry-run) dry_run=1 ;;",
-    '  "") ;;',
-    '  *) echo "usage: $0 [--dry-run]" >&2; exit 2 ;;',
-    "esac",
-    'fail() { echo "slamlab: $*; nothing was changed" >&2; exit 1; }',
-    "",
+    ...scriptPreamble('IPTABLES="${IPTABLES:-iptables}"'),
     "# Root and the tools, before anything else.",
     '[[ "$(id -u)" -eq 0 ]] || fail "run as root: changing netfilter rules needs CAP_NET_ADMIN"',
     'for tool in "$IPTABLES" "$IPTABLES-save" "$IPTABLES-restore"; do',

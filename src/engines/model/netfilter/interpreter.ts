@@ -118,7 +118,7 @@ interface CompiledChain {
 }
 
 /** The names iptables resolves through /etc/protocols on Debian, for the protocols a PBX host meets. */
-const protocolNumbers: Record<string, number> = { all: -1, tcp: 6, udp: 17, icmp: 1, igmp: 2, ipencap: 4, gre: 47, esp: 50, ah: 51, "ipv6-icmp": 58, icmpv6: 58, sctp: 132, udplite: 136 };
+export const protocolNumbers: Readonly<Record<string, number>> = { all: -1, tcp: 6, udp: 17, icmp: 1, igmp: 2, ipencap: 4, gre: 47, esp: 50, ah: 51, "ipv6-icmp": 58, icmpv6: 58, sctp: 132, udplite: 136 };
 
 /** nf_tables validates jumps from each base chain and refuses a chain at this level (NFT_JUMP_STACK_SIZE, -EMLINK). */
 const NFT_JUMP_STACK_SIZE = 16;
@@ -222,8 +222,8 @@ const ROUTES: Record<FilterHook, ReadonlyArray<readonly [string, Hook] | "conntr
 };
 
 /** Before conntrack (raw) a packet has no entry: xt_conntrack calls that INVALID. */
-const BEFORE_CONNTRACK: TrackedPacket = { state: "INVALID", reply: false, seenReply: false, assured: false, connection: null, nat: null };
-const UNTRACKED_PACKET: TrackedPacket = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, connection: null, nat: null };
+export const BEFORE_CONNTRACK: TrackedPacket = { state: "INVALID", reply: false, seenReply: false, assured: false, connection: null, nat: null };
+export const UNTRACKED_PACKET: TrackedPacket = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, connection: null, nat: null };
 
 /** A connection's NAT for one judging without a conntrack table: whatever the nat table decides applies to this packet. */
 function oneShotNat(): ConnectionNat {

@@ -2,7 +2,7 @@ import { NO_BASE_CHAIN, nftChainLabel, type NftChain, type NftRuleset } from "..
 import { RulesetError, type RuleRef } from "../../../firewall/ruleset.js";
 import type { Packet } from "../../../net/packet.js";
 import type { KernelSettings } from "../kernel-settings.js";
-import { routeStartOf, trackerOf, type ConnectionTracker, type CompiledFirewall, type FilterHook, type Judgement, type RouteJudgement, type RouteStart, type RuleCounter, type TrackedPacket } from "../netfilter/interpreter.js";
+import { BEFORE_CONNTRACK, routeStartOf, trackerOf, UNTRACKED_PACKET, type ConnectionTracker, type CompiledFirewall, type FilterHook, type Judgement, type RouteJudgement, type RouteStart, type RuleCounter } from "../netfilter/interpreter.js";
 import type { PacketContext } from "../netfilter/match.js";
 import { compileNftRule, NftConstructError, type CompiledNftRule, type NftPacketState } from "./nft-rule.js";
 import { RuntimeNftSet } from "./nft-sets.js";
@@ -39,8 +39,6 @@ interface CompiledTableChains {
 const ROUTE_HOOKS: Record<FilterHook, readonly Hook[]> = { INPUT: ["prerouting", "input"], FORWARD: ["prerouting", "forward", "postrouting"], OUTPUT: ["output", "postrouting"] };
 /** NF_IP_PRI_CONNTRACK. */
 const CONNTRACK_PRIORITY = -200;
-const BEFORE_CONNTRACK: TrackedPacket = { state: "INVALID", reply: false, seenReply: false, assured: false, connection: null, nat: null };
-const UNTRACKED_PACKET: TrackedPacket = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, connection: null, nat: null };
 
 const chainLabel = nftChainLabel;
 

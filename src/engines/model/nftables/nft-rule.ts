@@ -3,7 +3,7 @@ import { parseNftDuration } from "../../../firewall/nft/parse-nft.js";
 import type { Packet } from "../../../net/packet.js";
 import type { ConnectionMarks, CtState } from "../netfilter/match.js";
 import type { KernelSettings } from "../kernel-settings.js";
-import { nftLimitBucket, type NftLimitBucket, type NftLimitSpec } from "./nft-limit.js";
+import { nftLimitBucket, type NftLimitSpec } from "./nft-limit.js";
 import { msToJiffies, RuntimeNftSet } from "./nft-sets.js";
 import { compileNameValue, compileNumberValue, CT_STATE_BITS, NftValueError, type FieldType } from "./nft-values.js";
 
@@ -336,8 +336,8 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       if (key === null) return false;
       const found = set.upsert(key, state.jiffies, timeoutJiffies, refresh);
       if (!found) return false;
-      if (found.created) for (const spec of limits) found.element.expressions.push(nftLimitBucket(spec));
-      for (const bucket of found.element.expressions as NftLimitBucket[]) if (!bucket.allows(state.clockNs)) return false;
+      if (found.created) for (const spec of limits) found.element.limits.push(nftLimitBucket(spec));
+      for (const bucket of found.element.limits) if (!bucket.allows(state.clockNs)) return false;
       return true;
     };
   }

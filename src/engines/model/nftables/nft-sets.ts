@@ -1,6 +1,7 @@
 import type { NftSet } from "../../../firewall/nft/nft-ruleset.js";
 import { parseNftDuration } from "../../../firewall/nft/parse-nft.js";
-import { compileNumberValue, NftValueError, type FieldType } from "./nft-values.js";
+import type { NftLimitBucket } from "./nft-limit.js";
+import { compileNumberValue, NftValueError, parseSingleValue, type FieldType } from "./nft-values.js";
 
 /**
  * A named set at run time, as nf_tables keeps one (nft_set_hash for
@@ -12,8 +13,8 @@ import { compileNumberValue, NftValueError, type FieldType } from "./nft-values.
 export interface NftSetElement {
   /** jiffies at which the element lapses; Infinity for none. */
   expires: number;
-  /** The state of the expressions a set statement attached (`update @s { ip saddr limit rate ... }`), one per expression. */
-  readonly expressions: unknown[];
+  /** The buckets of the limits a set statement attached (`update @s { ip saddr limit rate ... }`), one per limit. */
+  readonly limits: NftLimitBucket[];
 }
 
 export class RuntimeNftSet {
@@ -23,7 +24,6 @@ export class RuntimeNftSet {
   readonly timeoutJiffies: number;
   /** Elements the set can hold; 0 for no limit. */
   readonly size: number;
-  readonly dynamic: boolean;
   private readonly elements = new Map<number, NftSetElement>();
   private readonly intervals: Array<(value: number) => boolean> = [];
 
@@ -32,35 +32,33 @@ export class RuntimeNftSet {
       throw new NftValueError(`set ${spec.name}: type ${spec.type.join(" . ")} is not modelled (ipv4_addr, inet_service and mark are)`);
     }
     this.name = spec.name;
-    this.type = spec.type[0] === "mark" ? "mark" : (spec.type[0] as FieldType);
+    this.type = spec.type[0];
     this.timeoutJiffies = msToJiffies(spec.timeoutMs, hz);
-    this.dynamic = spec.flags.has("dynamic") || spec.flags.has("timeout");
     // nft gives a dynamic set without a size 65535 elements (what `nft list` then shows).
     this.size = spec.size || (spec.flags.has("dynamic") ? 65535 : 0);
-    for (const element of spec.elements) {
-      const key = element[0]!;
-      const timeoutAt = element.findIndex((token) => token.text === "timeout" || token.text === "expires");
-      if (timeoutAt >= 0 || element.length > 1) {
-        const expiresAt = element.findIndex((token) => token.text === "expires");
-        const timeoutAtWord = element.findIndex((token) => token.text === "timeout");
-        const lasting = parseNftDuration(element[(expiresAt >= 0 ? expiresAt : timeoutAtWord) + 1]?.text ?? "");
-        if (lasting === null || (expiresAt < 0 && timeoutAtWord < 0)) throw new NftValueError(`set ${spec.name}: element "${element.map((token) => token.text).join(" ")}" is not modelled`);
-        this.elements.set(this.keyOf(key.text), { expires: startJiffies + msToJiffies(lasting, hz), expressions: [] });
+    for (const [key, ...rest] of spec.elements) {
+      const text = key!.text;
+      const where = `set ${spec.name}: element "${[key!, ...rest].map((token) => token.text).join(" ")}"`;
+      if (rest.length === 0) {
+        if (/[/-]/.test(text)) this.intervals.push(compileNumberValue([key!], this.type));
+        else this.elements.set(this.keyOf(text, where), { expires: Infinity, limits: [] });
         continue;
       }
-      if (/[/-]/.test(key.text)) this.intervals.push(compileNumberValue([key], this.type));
-      else this.elements.set(this.keyOf(key.text), { expires: Infinity, expressions: [] });
+      // `ADDRESS [timeout T] [expires LEFT]`: it lasts what it has left, else its whole timeout.
+      const words = rest.map((token) => token.text);
+      const at = words.includes("expires") ? words.indexOf("expires") : words.indexOf("timeout");
+      const lasting = at < 0 ? null : parseNftDuration(words[at + 1] ?? "");
+      if (lasting === null) throw new NftValueError(`${where} is not modelled (an element with timeout or expires is)`);
+      this.elements.set(this.keyOf(text, where), { expires: startJiffies + msToJiffies(lasting, hz), limits: [] });
     }
   }
 
-  private keyOf(text: string): number {
-    let found = -1;
-    const test = compileNumberValue([{ text, quoted: false, line: 0 }], this.type);
-    // A single value: find the number it stands for by parsing it as the value parser does.
-    if (this.type === "ipv4_addr") found = text.split(".").reduce((sum, part) => sum * 256 + Number(part), 0);
-    else found = Number(/^\d+$/.test(text) || /^0x/i.test(text) ? text : Number.NaN);
-    if (!Number.isFinite(found) || !test(found)) throw new NftValueError(`set ${this.name}: element ${text} is not modelled`);
-    return found;
+  private keyOf(text: string, where: string): number {
+    try {
+      return parseSingleValue(text, this.type);
+    } catch (error) {
+      throw new NftValueError(`${where}: ${(error as Error).message}`);
+    }
   }
 
   /** nft_lookup: the live element holding the value. */
@@ -84,7 +82,7 @@ export class RuntimeNftSet {
     }
     if (found) this.elements.delete(value);
     if (this.size > 0 && this.elements.size >= this.size && this.liveCount(jiffies) >= this.size) return null;
-    const element: NftSetElement = { expires: lasting ? jiffies + lasting : Infinity, expressions: [] };
+    const element: NftSetElement = { expires: lasting ? jiffies + lasting : Infinity, limits: [] };
     this.elements.set(value, element);
     return { element, created: true };
   }
@@ -94,13 +92,9 @@ export class RuntimeNftSet {
     for (const [key, element] of this.elements) if (jiffies >= element.expires) this.elements.delete(key);
     return this.elements.size;
   }
-
-  describe(jiffies: number): string {
-    return `set ${this.name}: ${this.liveCount(jiffies)} elements`;
-  }
 }
 
-/** nf_msecs_to_jiffies64: nanoseconds to jiffies, rounded down. */
+/** nf_msecs_to_jiffies64: milliseconds to jiffies, rounded down. */
 export function msToJiffies(ms: number, hz: number): number {
   return Math.floor((ms * hz) / 1000);
 }

@@ -1,5 +1,6 @@
 import { cidrContains, parseCidr, parseIpv4 } from "../../../net/address.js";
 import type { NftToken } from "../../../firewall/nft/nft-ruleset.js";
+import { protocolNumbers } from "../netfilter/interpreter.js";
 
 /**
  * The values a rule compares a field with, as nft's parser reads them for
@@ -15,7 +16,6 @@ export class NftValueError extends Error {}
 
 /** The services a PBX's rulesets name (nft reads /etc/services; `nft list` prints numbers). */
 const SERVICES: Readonly<Record<string, number>> = { sip: 5060, "sip-tls": 5061, ssh: 22, http: 80, https: 443, domain: 53, ntp: 123, snmp: 161, iax: 4569, ftp: 21, smtp: 25 };
-const PROTOCOLS: Readonly<Record<string, number>> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, "ipv6-icmp": 58, icmpv6: 58, sctp: 132, udplite: 136 };
 /** NF_CT_STATE_*_BIT as nft_ct reads them: IP_CT_ESTABLISHED=0, RELATED=1, NEW=2, INVALID (bit 0), UNTRACKED (bit 6). */
 export const CT_STATE_BITS: Readonly<Record<string, number>> = { invalid: 1, established: 2, related: 4, new: 8, untracked: 64 };
 const PKTTYPES: Readonly<Record<string, number>> = { host: 0, unicast: 0, broadcast: 1, multicast: 2, other: 3 };
@@ -24,10 +24,20 @@ const PKTTYPES: Readonly<Record<string, number>> = { host: 0, unicast: 0, broadc
 type NumberTest = (value: number) => boolean;
 
 function parseNumber(text: string, type: FieldType): number {
-  const named = type === "inet_service" ? SERVICES[text] : type === "inet_proto" ? PROTOCOLS[text] : type === "pkttype" ? PKTTYPES[text] : undefined;
+  const named = type === "inet_service" ? SERVICES[text] : type === "inet_proto" && text !== "all" ? protocolNumbers[text] : type === "pkttype" ? PKTTYPES[text] : undefined;
   if (named !== undefined) return named;
   if (/^(0x[0-9a-f]+|\d+)$/i.test(text)) return Number(text);
   throw new NftValueError(`"${text}" is not a ${type === "inet_service" ? "port" : type === "inet_proto" ? "protocol" : "number"}`);
+}
+
+/** One element's number as a set keys it: an address, a port or protocol (by name too), a mark. */
+export function parseSingleValue(text: string, type: FieldType): number {
+  if (type !== "ipv4_addr") return parseNumber(text, type);
+  try {
+    return parseIpv4(text);
+  } catch {
+    throw new NftValueError(`"${text}" is not an IPv4 address`);
+  }
 }
 
 function numberTest(text: string, type: FieldType): NumberTest {

@@ -40,18 +40,13 @@ import { MatchOptions } from "./match-options.js";
  */
 
 /** One listed connection: conntrack's entry for it, or null when conntrack did not track the packet. */
-interface Listed {
-  readonly connection: ConnectionMarks | null;
-}
+type Listed = ConnectionMarks | null;
 
 /** CONNCOUNT_GC_MAX_NODES: a walk stops once it has evicted more than this. */
 const GC_MAX_NODES = 8;
 
 /** nf_conntrack_find_get on the listed tuple: the connection is confirmed and not yet timed out. */
-const alive = (listed: Listed, jiffies: number): boolean => {
-  const connection = listed.connection;
-  return connection !== null && connection.confirmed === true && (connection.timeout ?? Infinity) - jiffies > 0;
-};
+const alive = (connection: Listed, jiffies: number): boolean => connection !== null && connection.confirmed === true && (connection.timeout ?? Infinity) - jiffies > 0;
 
 /** __nf_conncount_gc_list: evict every connection conntrack no longer holds. */
 function collect(listed: Listed[], jiffies: number): void {
@@ -79,10 +74,10 @@ function add(listed: Listed[], connection: ConnectionMarks | null, jiffies: numb
       continue;
     }
     // "We should not see tuples twice": found, nothing added.
-    if (entry.connection === connection) return;
+    if (entry === connection) return;
     index++;
   }
-  listed.push({ connection });
+  listed.push(connection);
 }
 
 function parseConnlimit(options: MatchOptions): { limit: number; invert: boolean; mask: number; byDestination: boolean } {
