@@ -77,6 +77,16 @@ const checks: Record<string, CommandCheck> = {
     writes: ["my-tuned.rules", "tune-mine/report.html"],
     shows: /recommended: SIP-CHECK:4 --hitcount=24, SIP-CHECK:4 --seconds=30/,
   },
+  "npx slamlab tune --param matcher=recent,nft-meter --param hits=4..24:4 --param seconds=30,60 --out tune-nft/ --write-policy tuned.nft": {
+    run: "full",
+    writes: ["tuned.nft", "tune-nft/report.html"],
+    shows: /Best setting of each matcher:\n.*\n {2}recent hits=.*\n {2}nft-meter hits=/,
+  },
+  "npx slamlab tune --scenarios examples/nftables/office.yaml,register-flood --ruleset examples/nftables/office.nft --param 'input:4 --rate=5..40:5' --param '@slammers --timeout=60,600' --out tune-office/": {
+    run: "full",
+    writes: ["tune-office/results.json"],
+    shows: /recommended: input:4 --rate=\d+, @slammers --timeout=\d+: /,
+  },
   "npx slamlab images build": { run: "full", docker: true },
   "npx slamlab simulate --scenario port-reuse --engine docker": { run: "full", docker: true },
   "npx slamlab test scenarios/ --engine docker --junit out/docker.xml": { run: "start", docker: true, underWay: /is up to date/ },

@@ -7,11 +7,13 @@ import type { TuneSetting } from "./sweep-space.js";
 
 /**
  * The policy a setting stands for. hashlimit gets the same budget as recent:
- * a burst of `hits` and a sustained rate of `hits` per `seconds`.
+ * a burst of `hits` and a sustained rate of `hits` per `seconds`. nft-meter is
+ * the recent budget written as nftables (generate-nft.ts): a token bucket of
+ * `hits` per `seconds` whose burst lets `hits - 1` through.
  */
 export function policyWithSetting(policy: Policy, setting: TuneSetting): Policy {
   const matcher =
-    setting.matcher === "recent"
+    setting.matcher === "recent" || setting.matcher === "nft-meter"
       ? { kind: "recent" as const, hits: setting.hits, seconds: setting.seconds, name: policy.matcher.name }
       : {
           kind: "hashlimit" as const,
@@ -29,8 +31,9 @@ export function scenarioWithSetting(scenario: Scenario, setting: TuneSetting, ru
     if (!ruleset) throw new Error("a ruleset setting without its ruleset");
     // The scenario's address map applies to the user's ruleset as to its own: values first, then addresses (lines stay).
     const filled = fillTemplate(ruleset, [setting.hits, setting.seconds].slice(0, ruleset.slots.length));
+    if (ruleset.form === "nft") return { ...scenario, firewall: { kind: "ruleset", path: ruleset.path, text: filled } };
     return { ...scenario, firewall: { kind: "ruleset", path: ruleset.path, text: mapRulesetAddresses(filled, addressMappings(scenario.addressMap ?? {}), ruleset.path).text } };
   }
   if (scenario.firewall.kind !== "policy") throw new Error(`${scenario.name} runs its own ruleset; tune changes generated policies only`);
-  return { ...scenario, firewall: { ...scenario.firewall, policy: policyWithSetting(scenario.firewall.policy, setting) } };
+  return { ...scenario, firewall: { ...scenario.firewall, policy: policyWithSetting(scenario.firewall.policy, setting), format: setting.matcher === "nft-meter" ? "nft" : "iptables" } };
 }

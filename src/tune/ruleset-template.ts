@@ -3,6 +3,8 @@ import { parseRuleset } from "../firewall/parse-ruleset.js";
 import { splitQualifiedChain } from "../firewall/ruleset.js";
 import { tokenizeRule } from "../firewall/tokenize-rule.js";
 import { TuneError } from "./sweep-space.js";
+import { looksLikeNft } from "../firewall/nft/parse-nft.js";
+import { fillNftSlots, nftRulesetSlots } from "./nft-ruleset-template.js";
 
 /**
  * An admin's own ruleset with the numbers he wants swept: each named by its
@@ -13,6 +15,8 @@ import { TuneError } from "./sweep-space.js";
 export interface RulesetTemplate {
   readonly path: string;
   readonly text: string;
+  /** iptables-save, or nftables (`nft list ruleset` / `nft -f`): how the slots are found and filled. */
+  readonly form: "iptables" | "nft";
   /** The swept options, the first on the sweep's "hits" axis, the second on its "seconds" axis. */
   readonly slots: readonly RulesetSlot[];
 }
@@ -23,22 +27,47 @@ export interface RulesetSlot {
   /** 1-based line of the rule in the file. */
   readonly line: number;
   readonly option: string;
-  /** The value the file has. */
+  /** The value the file has (a duration in seconds). */
   readonly current: number;
+  /** nft: where the value's text is in the file, and whether it is a duration (written as nft prints one). */
+  readonly span?: { readonly start: number; readonly end: number; readonly duration: boolean };
+  /** The smallest value the option takes (nft's rate, burst, timeout and size are at least 1). */
+  readonly lowest?: number;
 }
 
-/** `CHAIN:INDEX --option=VALUES` (a table prefix allowed: `raw:PREROUTING:1`): the rule, the option, the values text. */
-export function parseRuleParam(text: string): { chain: string; index: number; option: string; values: string } | null {
-  const match = /^\s*(\S+):(\d+)\s+--([a-z][a-z0-9-]*)=(\S+)\s*$/.exec(text);
-  if (!match) return null;
-  return { chain: match[1]!, index: Number(match[2]), option: match[3]!, values: match[4]! };
+/**
+ * `CHAIN:INDEX --option=VALUES` (a table prefix allowed: `raw:PREROUTING:1`;
+ * for nft `input:3`, `filter input:3` or `inet filter input:3`), or for an nft
+ * set's declaration `@NAME --option=VALUES`: the target, the rule (null for a
+ * set), the option, the values text.
+ */
+export function parseRuleParam(text: string): { chain: string; index: number | null; option: string; values: string } | null {
+  const rule = /^\s*(\S.*?):(\d+)\s+--([a-z][a-z0-9-]*)=(\S+)\s*$/.exec(text);
+  if (rule) return { chain: rule[1]!, index: Number(rule[2]), option: rule[3]!, values: rule[4]! };
+  const set = /^\s*((?:\S+\s+){0,2}@\S+)\s+--([a-z][a-z0-9-]*)=(\S+)\s*$/.exec(text);
+  if (set) return { chain: set[1]!, index: null, option: set[2]!, values: set[3]! };
+  return null;
 }
 
-export function rulesetTemplate(path: string, text: string, params: ReadonlyArray<{ chain: string; index: number; option: string }>): RulesetTemplate {
-  if (params.length === 0 || params.length > 2) throw new TuneError(`--ruleset ${path}: name one or two options to sweep, such as --param 'SIP-REG:2 --hitcount=5..40' --param 'SIP-REG:2 --seconds=30..300'`);
+export function rulesetTemplate(path: string, text: string, params: ReadonlyArray<{ chain: string; index: number | null; option: string }>): RulesetTemplate {
+  const nft = looksLikeNft(text);
+  if (params.length === 0 || params.length > 2) {
+    throw new TuneError(
+      nft
+        ? `--ruleset ${path}: name one or two values to sweep, such as --param 'input:3 --rate=5..40' --param '@blocked --timeout=30..300'`
+        : `--ruleset ${path}: name one or two options to sweep, such as --param 'SIP-REG:2 --hitcount=5..40' --param 'SIP-REG:2 --seconds=30..300'`,
+    );
+  }
+  const template = nft ? { path, text, form: "nft" as const, slots: nftRulesetSlots(path, text, params.map((param) => ({ target: param.chain, index: param.index, option: param.option }))) } : iptablesTemplate(path, text, params);
+  if (new Set(template.slots.map((slot) => `${slot.line} ${slot.span?.start ?? ""} ${slot.option}`)).size !== template.slots.length) throw new TuneError(`--param: the two swept options are the same one (${template.slots[0]!.label})`);
+  return template;
+}
+
+function iptablesTemplate(path: string, text: string, params: ReadonlyArray<{ chain: string; index: number | null; option: string }>): RulesetTemplate {
   const ruleset = parseRuleset(text, path);
   const lines = text.split("\n");
   const slots = params.map(({ chain, index, option }): RulesetSlot => {
+    if (index === null) throw new TuneError(`--param '${chain} --${option}': ${path} is an iptables-save file; name a rule, 'CHAIN:INDEX --option=VALUES' (@SET names an nft set)`);
     const { table, chain: chainName } = splitQualifiedChain(chain);
     const label = `${chain}:${index} --${option}`;
     const rules = ruleset.tables.get(table)?.chains.get(chainName)?.rules;
@@ -53,12 +82,12 @@ export function rulesetTemplate(path: string, text: string, params: ReadonlyArra
     }
     return { label, line: rule.line, option, current: Number(value) };
   });
-  if (new Set(slots.map((slot) => `${slot.line} ${slot.option}`)).size !== slots.length) throw new TuneError(`--param: the two swept options are the same one (${slots[0]!.label})`);
-  return { path, text, slots };
+  return { path, text, form: "iptables", slots };
 }
 
 /** The ruleset with the swept options set to `values` (in slot order). */
 export function fillTemplate(template: RulesetTemplate, values: readonly number[]): string {
+  if (template.form === "nft") return fillNftSlots(template.text, template.slots, values);
   const lines = template.text.split("\n");
   template.slots.forEach((slot, index) => {
     const original = lines[slot.line - 1]!;

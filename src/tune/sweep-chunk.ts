@@ -1,8 +1,7 @@
-import { generateRuleset } from "../firewall/generate-ruleset.js";
-import { parseRuleset } from "../firewall/parse-ruleset.js";
+import { policyRulesetText } from "../firewall/policy-ruleset.js";
+import { compileRulesetText } from "../engines/model/compile-ruleset.js";
 import { defaultKernelSettings } from "../engines/model/kernel-settings.js";
 import { runModel, type FilterTraceEntry } from "../engines/model/model-engine.js";
-import { compileFirewall } from "../engines/model/netfilter/interpreter.js";
 import type { Scenario } from "../scenario/scenario.js";
 import type { ReplayPlan } from "../traffic/replay/replay-plan.js";
 import { loadReplays } from "../traffic/replay/load-replays.js";
@@ -48,9 +47,10 @@ interface PreparedScenario {
  */
 function sameRunAs(prepared: PreparedScenario, scenario: Scenario): RememberedRun | undefined {
   if (prepared.remembered.length === 0 || scenario.firewall.kind !== "policy") return undefined;
-  const ruleset = parseRuleset(generateRuleset(scenario.firewall.policy, { pbxAddress: scenario.pbx.address }), "tuned policy");
+  // In the form the run loads it (an nft-meter setting is nft rules, and decides unlike recent).
+  const text = policyRulesetText(scenario.firewall.policy, scenario.firewall.format, { pbxAddress: scenario.pbx.address });
   for (const run of prepared.remembered) {
-    const firewall = compileFirewall(ruleset, { settings: defaultKernelSettings, tables: new Map() });
+    const firewall = compileRulesetText(text, "tuned policy", { settings: defaultKernelSettings, tables: new Map() });
     let same = true;
     for (const entry of run.trace) {
       if (firewall.judge(entry.hook, entry.packet, entry.context).accepted !== entry.accepted) {

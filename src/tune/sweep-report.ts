@@ -64,7 +64,7 @@ const reportSchema = z.object({
   axes: z.object({ hits: z.string(), seconds: z.string() }).optional(),
   results: z.array(
     z.object({
-      setting: z.object({ matcher: z.enum(["recent", "hashlimit", "ruleset"]), hits: z.number().int().min(0), seconds: z.number().int().min(0) }),
+      setting: z.object({ matcher: z.enum(["recent", "hashlimit", "nft-meter", "ruleset"]), hits: z.number().int().min(0), seconds: z.number().int().min(0) }),
       total: metricsSchema,
       byScenario: z.record(z.string(), metricsSchema),
       simulated: count,

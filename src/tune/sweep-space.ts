@@ -2,8 +2,13 @@ import { randomInt, seededRandom } from "../traffic/random.js";
 
 /** One point of a sweep: the matcher and the thresholds the generated policy gets. */
 export interface TuneSetting {
-  /** The generated policy's matcher, or "ruleset": the user's own ruleset with its swept options set (ruleset-template.ts). */
-  readonly matcher: "recent" | "hashlimit" | "ruleset";
+  /**
+   * The generated policy's matcher: recent and hashlimit as iptables rules;
+   * nft-meter, the policy as nftables rules (its per-source limit a token
+   * bucket in a dynamic set, `update @counted { ip saddr limit rate over ... }`);
+   * or "ruleset": the user's own ruleset with its swept options set (ruleset-template.ts).
+   */
+  readonly matcher: "recent" | "hashlimit" | "nft-meter" | "ruleset";
   /** REGISTERs (counted methods) that make a source slamming... */
   readonly hits: number;
   /** ...within this many seconds. */
@@ -11,6 +16,8 @@ export interface TuneSetting {
 }
 
 export const tunedParameters = ["hits", "seconds", "matcher"] as const;
+/** The matchers a generated policy can be swept with (`--param matcher=...`). */
+export const GENERATED_MATCHERS = ["recent", "hashlimit", "nft-meter"] as const;
 type NumericParameter = "hits" | "seconds";
 
 export interface SweepSpace {
@@ -42,11 +49,11 @@ export function parseSweepSpace(params: readonly string[], grid: boolean): Sweep
   };
   for (const text of params) {
     const match = /^([a-z]+)=(.+)$/.exec(text);
-    if (!match) throw new TuneError(`--param ${text}: expected NAME=VALUES such as hits=2..40, seconds=30,60,120 or matcher=recent,hashlimit`);
+    if (!match) throw new TuneError(`--param ${text}: expected NAME=VALUES such as hits=2..40, seconds=30,60,120 or matcher=recent,hashlimit,nft-meter`);
     const [, name, values] = match as unknown as [string, string, string];
     if (name === "matcher") {
       const matchers = values.split(",");
-      for (const matcher of matchers) if (matcher !== "recent" && matcher !== "hashlimit") throw new TuneError(`--param matcher=${values}: matchers are recent and hashlimit`);
+      for (const matcher of matchers) if (!(GENERATED_MATCHERS as readonly string[]).includes(matcher)) throw new TuneError(`--param matcher=${values}: matchers are ${GENERATED_MATCHERS.join(", ")}`);
       space.matcher = [...new Set(matchers)] as TuneSetting["matcher"][];
     } else if (name === "hits" || name === "seconds") {
       space[name] = parseNumeric(name, values, grid);
@@ -83,8 +90,8 @@ function parseNumeric(name: string, text: string, grid: boolean, bounds: { min: 
  * one or two of them; the first is the "hits" axis, the second the "seconds"
  * axis (a single option keeps the other axis at 0, unused).
  */
-export function parseRulesetSpace(params: ReadonlyArray<{ label: string; values: string }>, grid: boolean): SweepSpace {
-  const axis = (param: { label: string; values: string } | undefined) => (param ? parseNumeric(`'${param.label}'`, param.values, grid, { min: 0, max: 0xffffffff }) : [0]);
+export function parseRulesetSpace(params: ReadonlyArray<{ label: string; values: string; lowest?: number }>, grid: boolean): SweepSpace {
+  const axis = (param: { label: string; values: string; lowest?: number } | undefined) => (param ? parseNumeric(`'${param.label}'`, param.values, grid, { min: param.lowest ?? 0, max: 0xffffffff }) : [0]);
   return { hits: axis(params[0]), seconds: axis(params[1]), matcher: ["ruleset"] };
 }
 

@@ -32,6 +32,9 @@ export function tuneScenarioRefs(selection: string | undefined, maxPackets?: num
       // With the user's ruleset every run uses it: variants that only change the firewall add nothing.
       if (spec && (ruleset || spec.ruleset !== undefined || !spec.policy || Object.keys(spec.policy).every((key) => key === "matcher"))) continue;
       const scenario = loadScenario(file, variant);
+      if (ruleset?.form === "nft" && scenario.addressMap !== undefined) {
+        throw new TuneError(`${file}: firewall.addressMap rewrites iptables rulesets only; write the lab's addresses into ${ruleset.path}, or sweep it as iptables-save`);
+      }
       if (scenario.firewall.kind !== "policy" && !ruleset) continue;
       // Every setting reruns the scenario: one over the budget is refused before the sweep, not in a worker.
       checkPacketBudget(scenario, maxPackets);
@@ -54,6 +57,6 @@ function filesOf(selection: string): string[] {
 
 export function loadTuneScenario(ref: TuneScenarioRef): Scenario {
   const scenario = loadScenario(ref.file, ref.variant);
-  if (!ref.ruleset) return scenario;
+  if (!ref.ruleset || ref.ruleset.form === "nft") return ref.ruleset ? { ...scenario, firewall: { kind: "ruleset", path: ref.ruleset.path, text: ref.ruleset.text } } : scenario;
   return { ...scenario, firewall: { kind: "ruleset", path: ref.ruleset.path, text: mapRulesetAddresses(ref.ruleset.text, addressMappings(scenario.addressMap ?? {}), ref.ruleset.path).text } };
 }

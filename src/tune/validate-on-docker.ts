@@ -30,7 +30,7 @@ export async function validateOnDocker(refs: readonly TuneScenarioRef[], setting
   const runs: ValidationRun[] = [];
   for (const result of settings) {
     for (const ref of refs) {
-      const scenario = scenarioWithSetting(loadTuneScenario(ref), result.setting);
+      const scenario = scenarioWithSetting(loadTuneScenario(ref), result.setting, ref.ruleset);
       const { real, comparison } = await compareEngines(scenario, docker);
       const kernel = measureRun(scenario, real, legitimateSources(scenario), attackSources(scenario));
       const modelMetrics = result.byScenario[ref.label];

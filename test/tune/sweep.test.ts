@@ -41,7 +41,7 @@ describe("the sweep space (--param, --grid, --random, --shard)", () => {
     expect(() => parseSweepSpace(["window=60"], true)).toThrow(/tune sweeps hits, seconds, matcher/);
     expect(() => parseSweepSpace(["hits=1..40"], true)).toThrow(/1 is not an integer in 2\.\.65535/);
     expect(() => parseSweepSpace(["seconds=300..5"], true)).toThrow(/the range is empty/);
-    expect(() => parseSweepSpace(["matcher=limit"], true)).toThrow(/matchers are recent and hashlimit/);
+    expect(() => parseSweepSpace(["matcher=limit"], true)).toThrow(/matchers are recent, hashlimit, nft-meter/);
     expect(() => parseSweepSpace(["hits"], true)).toThrow(/expected NAME=VALUES/);
   });
 });

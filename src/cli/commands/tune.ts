@@ -8,6 +8,7 @@ import { DockerEngine } from "../../engines/docker/docker-engine.js";
 import { buildLabImage } from "../../engines/docker/lab-image.js";
 import { defaultPolicy } from "../../firewall/policy.js";
 import { generateHostRestore } from "../../firewall/generate-host-restore.js";
+import { generateNftRuleset } from "../../firewall/generate-nft.js";
 import { renderTuneCsv } from "../../report/render-tune-csv.js";
 import { renderTuneHtml } from "../../report/render-tune-html.js";
 import { planOutputs, writeOutputs, type PlannedOutput } from "../../report/output-files.js";
@@ -16,7 +17,7 @@ import { attackLetThrough, isUnsafe, legitimateHarm } from "../../tune/pareto.js
 import { runSweep } from "../../tune/run-sweep.js";
 import type { SettingResult } from "../../tune/sweep-chunk.js";
 import { analyseSweep, mergeReports, parseSweepReport, type SweepAnalysis, type SweepReport } from "../../tune/sweep-report.js";
-import { gridSettings, parseRulesetSpace, parseSweepSpace, randomSettings, settingKey, shardOf, TuneError, type SweepSpace } from "../../tune/sweep-space.js";
+import { gridSettings, parseRulesetSpace, parseSweepSpace, randomSettings, settingKey, shardOf, TuneError, type SweepSpace, type TuneSetting } from "../../tune/sweep-space.js";
 import { fillTemplate, parseRuleParam, rulesetTemplate, type RulesetTemplate } from "../../tune/ruleset-template.js";
 import { tuneScenarioRefs } from "../../tune/tune-scenarios.js";
 import { neighbourhood, validateOnDocker } from "../../tune/validate-on-docker.js";
@@ -50,8 +51,8 @@ export function registerTuneCommand(program: Command): void {
     .command("tune")
     .description("sweep thresholds over scenarios on the model engine: Pareto front, a recommended setting, CSV/JSON/HTML reports")
     .option("--scenarios <dir|names>", "a directory of scenario YAMLs, or comma-separated built-in names/files (default: every built-in)")
-    .option("--param <name=values>", "hits=2..40, seconds=5..300 (or 5..300:5, or 30,60,120), matcher=recent,hashlimit; with --ruleset, a rule's option: 'SIP-REG:2 --hitcount=5..40'; repeatable", collect, [])
-    .option("--ruleset <file>", "sweep your own iptables-save ruleset instead of a generated policy: every scenario runs it, with the options --param names set to each value")
+    .option("--param <name=values>", "hits=2..40, seconds=5..300 (or 5..300:5, or 30,60,120), matcher=recent,hashlimit,nft-meter; with --ruleset, a rule's option: 'SIP-REG:2 --hitcount=5..40'; repeatable", collect, [])
+    .option("--ruleset <file>", "sweep your own ruleset (iptables-save, or nftables as nft list ruleset prints it) instead of a generated policy: every scenario runs it, with the values --param names set to each value")
     .option("--grid", "every combination (the default); ranges without a step give at most 40 points")
     .option("--random <n>", "n settings drawn from the ranges instead of the grid")
     .option("--seed <n>", "seed for --random", "1")
@@ -59,7 +60,7 @@ export function registerTuneCommand(program: Command): void {
     .option("--shard <i/n>", "run only the i-th of n equal blocks of the settings (merge the results with tune merge)")
     .option("--out <dir>", "where results.json, results.csv and report.html go", "slamlab-tune")
     .option("--validate <engine>", "rerun the recommended setting and its neighbours on the docker engine")
-    .option("--write-policy <file>", "write the recommended setting: an iptables-restore ruleset (.rules) or policy fields (.yaml)")
+    .option("--write-policy <file>", "write the recommended setting: an iptables-restore ruleset (.rules), an nftables table (.nft) or policy fields (.yaml)")
     .option("--pbx <address>", "the PBX address the written ruleset protects", "198.51.100.10")
     .option("--max-packets <n>", `refuse scenario runs estimated to judge more packets than this (default ${DEFAULT_PACKET_BUDGET.toLocaleString("en-US")})`)
     .option("--force-workers", "allow more --workers than this machine has cores")
@@ -69,7 +70,7 @@ export function registerTuneCommand(program: Command): void {
       if (options.random !== undefined && parseSeed(options.random) < 1) throw new TuneError(`--random ${options.random}: expected at least 1 setting`);
       if (!isCanonicalIpv4(options.pbx)) throw new TuneError(`--pbx ${JSON.stringify(options.pbx)}: expected an IPv4 address a.b.c.d (no spaces, no leading zeros)`);
       if (options.ruleset !== undefined && options.writePolicy !== undefined && /\.ya?ml$/.test(options.writePolicy)) {
-        throw new TuneError(`--write-policy ${options.writePolicy}: with --ruleset, tune writes your ruleset with the recommended values; name a .rules file`);
+        throw new TuneError(`--write-policy ${options.writePolicy}: with --ruleset, tune writes your ruleset with the recommended values; name a .rules file (or .nft for an nftables ruleset)`);
       }
       if (options.validate !== undefined && options.validate !== "docker") throw new TuneError(`--validate ${options.validate}: the only engine to validate on is docker`);
       const grid = options.random === undefined;
@@ -78,13 +79,23 @@ export function registerTuneCommand(program: Command): void {
       if (options.ruleset !== undefined) {
         const params = options.param.map((text) => {
           const param = parseRuleParam(text);
-          if (!param) throw new TuneError(`--param ${text}: with --ruleset, name a rule's option and its values: 'CHAIN:INDEX --option=VALUES', such as 'SIP-REG:2 --hitcount=5..40'`);
+          if (!param) throw new TuneError(`--param ${text}: with --ruleset, name a rule's option and its values: 'CHAIN:INDEX --option=VALUES', such as 'SIP-REG:2 --hitcount=5..40' (nft: 'input:3 --rate=5..40', or a set's '@blocked --timeout=30..300')`);
           return param;
         });
-        template = rulesetTemplate(options.ruleset, readTextInput(options.ruleset, "an iptables-save file"), params);
-        space = parseRulesetSpace(params.map((param, index) => ({ label: template!.slots[index]!.label, values: param.values })), grid);
+        template = rulesetTemplate(options.ruleset, readTextInput(options.ruleset, "an iptables-save file or an nftables ruleset"), params);
+        space = parseRulesetSpace(params.map((param, index) => ({ label: template!.slots[index]!.label, values: param.values, lowest: template!.slots[index]!.lowest })), grid);
       } else {
         space = parseSweepSpace(options.param, grid);
+      }
+      if (options.writePolicy !== undefined && template === undefined && !/\.ya?ml$/.test(options.writePolicy)) {
+        const wantsNft = /\.nft$/.test(options.writePolicy);
+        if (!space.matcher.some((matcher) => writesForm(options.writePolicy!, matcher))) {
+          throw new TuneError(
+            wantsNft
+              ? `--write-policy ${options.writePolicy}: an nftables table is written for an nft-meter setting; add --param matcher=nft-meter (or name a .rules file)`
+              : `--write-policy ${options.writePolicy}: every swept setting is nft-meter, an nftables limit; name a .nft file (or .yaml)`,
+          );
+        }
       }
       const refs = tuneScenarioRefs(options.scenarios, parseMaxPackets(options.maxPackets), template);
       let settings = grid ? gridSettings(space) : randomSettings(space, parseSeed(options.random!), parseSeed(options.seed));
@@ -123,14 +134,16 @@ export function registerTuneCommand(program: Command): void {
       const axes = template ? { hits: template.slots[0]!.label, seconds: template.slots[1]?.label ?? "(not swept)" } : undefined;
       const report: SweepReport = { format: "slamlab-tune/1", scenarios: refs.map((ref) => ref.label), shard, ...(axes ? { axes } : {}), results: swept };
       const analysis = analyseSweep(swept);
-      if (policyOutput && !analysis.recommendation) {
+      // A .nft or .rules file is written from the settings of its own form: the best of those, which need not be the best overall.
+      const written = policyOutput && !template ? analyseSweep(swept.filter((result) => writesForm(policyOutput.path, result.setting.matcher))) : analysis;
+      if (policyOutput && !written.recommendation) {
         await writeReports(report, analysis, [results, csv, html]);
         process.stdout.write(summary(report, analysis, options.out));
-        throw new TuneError(`no setting to write: ${analysis.noRecommendation}`);
+        throw new TuneError(`no setting to write: ${written.noRecommendation}`);
       }
       await writeOutputs([
         ...reportFiles(report, analysis, [results, csv, html]),
-        ...(policyOutput ? [{ output: policyOutput, data: template ? rulesetText(template, analysis) : policyText(policyOutput.path, analysis, options.pbx) }] : []),
+        ...(policyOutput ? [{ output: policyOutput, data: template ? rulesetText(template, written) : policyText(policyOutput.path, written, options.pbx) }] : []),
       ]);
       process.stdout.write(summary(report, analysis, options.out));
       if (policyOutput) process.stdout.write(`wrote the recommended setting to ${policyOutput.path}\n`);
@@ -213,16 +226,24 @@ function describeSetting(setting: SettingResult["setting"], axes: SweepReport["a
 }
 
 function summary(report: SweepReport, analysis: SweepAnalysis, out: string): string {
-  const rows = analysis.front.map((result) => {
+  const row = (result: SettingResult) => {
     const total = result.total;
     const block = `${total.maxPacketsToBlock === null ? "-" : `${total.maxPacketsToBlock} req / ${total.maxSecondsToBlock!.toFixed(1)} s`}${total.attackersNeverBlocked ? ` (${total.attackersNeverBlocked} never)` : ""}`;
     return `  ${describeSetting(result.setting, report.axes).padEnd(34)} ${String(attackLetThrough(result)).padStart(8)} ${String(legitimateHarm(result)).padStart(7)} ${String(total.legitRegistrationsLost).padStart(7)}  ${block.padEnd(22)} ${isUnsafe(result) ? "UNSAFE" : "safe"}`;
-  });
+  };
+  const header = `  ${"setting".padEnd(34)} ${"attack".padStart(8)} ${"harm".padStart(7)} ${"lockout".padStart(7)}  ${"worst block".padEnd(22)}`;
+  // Several matchers swept: the best each can do on the same scenarios, side by side (recent against nft-meter, say).
+  const matchers = [...new Set(report.results.map((result) => result.setting.matcher))];
+  const bestOfEach = matchers.length < 2 ? [] : ["Best setting of each matcher:", header, ...matchers.map((matcher) => {
+    const best = analyseSweep(report.results.filter((result) => result.setting.matcher === matcher)).recommendation;
+    return best ? row(best.result) : `  ${matcher.padEnd(34)} every setting locks a phone out somewhere`;
+  })];
   return [
     `${report.results.length} settings over ${report.scenarios.length} scenario runs; ${analysis.unsafe} unsafe (a legitimate phone never registers somewhere)`,
     "Pareto front (attack let through vs legitimate harm):",
-    `  ${"setting".padEnd(34)} ${"attack".padStart(8)} ${"harm".padStart(7)} ${"lockout".padStart(7)}  ${"worst block".padEnd(22)}`,
-    ...rows,
+    header,
+    ...analysis.front.map(row),
+    ...bestOfEach,
     analysis.recommendation ? `recommended: ${analysis.recommendation.reason.replace(settingKey(analysis.recommendation.result.setting), describeSetting(analysis.recommendation.result.setting, report.axes))}` : `${analysis.noAttacker ? "nothing to recommend" : "no safe setting"}: ${analysis.noRecommendation}`,
     `wrote ${join(out, "results.json")}, ${join(out, "results.csv")}, ${join(out, "report.html")}`,
     "",
@@ -235,12 +256,23 @@ function rulesetText(template: RulesetTemplate, analysis: SweepAnalysis): string
   const values = [setting.hits, setting.seconds].slice(0, template.slots.length);
   const set = template.slots.map((slot, index) => `${slot.label}=${values[index]} (was ${slot.current})`).join(", ");
   const reason = analysis.recommendation!.reason.slice(analysis.recommendation!.reason.indexOf(": ") + 2);
-  return `# slamlab tune: ${set}: ${reason}\n${fillTemplate(template, values)}`;
+  const filled = fillTemplate(template, values);
+  // After a `#!/usr/sbin/nft -f` line, which must stay the first for the file to run.
+  const shebang = filled.startsWith("#!") ? filled.slice(0, filled.indexOf("\n") + 1) : "";
+  return `${shebang}# slamlab tune: ${set}: ${reason}\n${filled.slice(shebang.length)}`;
 }
 
+/** Whether a --write-policy file takes a setting of this matcher: .yaml any, .nft the nftables form, else the iptables one. */
+function writesForm(file: string, matcher: TuneSetting["matcher"]): boolean {
+  return /\.ya?ml$/.test(file) || /\.nft$/.test(file) === (matcher === "nft-meter");
+}
+
+/** The recommended setting in the form the file's name asks for (writesForm chose it among its own form's). */
 function policyText(file: string, analysis: SweepAnalysis, pbxAddress: string): string {
-  const policy = policyWithSetting(defaultPolicy, analysis.recommendation!.result.setting);
-  return /\.ya?ml$/.test(file)
-    ? `# slamlab tune: ${analysis.recommendation!.reason}\n${stringify({ matcher: policy.matcher })}`
-    : generateHostRestore(policy, { pbxAddress });
+  const setting = analysis.recommendation!.result.setting;
+  const policy = policyWithSetting(defaultPolicy, setting);
+  const nft = setting.matcher === "nft-meter";
+  const note = `# slamlab tune: ${analysis.recommendation!.reason}\n`;
+  if (/\.ya?ml$/.test(file)) return `${note}${nft ? "# as nftables rules: run it with firewall.format: nft\n" : ""}${stringify({ matcher: policy.matcher })}`;
+  return nft ? `${note}${generateNftRuleset(policy, { pbxAddress })}` : generateHostRestore(policy, { pbxAddress });
 }
