@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomScenario, writeRandomScenario } from "../scenario/random-scenario.js";
 import { listBuiltinScenarios } from "../scenario/catalogue.js";
-import { loadScenario } from "../scenario/load-scenario.js";
+import { loadScenario, withFirewallFormat } from "../scenario/load-scenario.js";
 import type { Disagreement } from "../verdict/compare-runs.js";
 import { compareEngines } from "./compare-engines.js";
 import type { DockerEngine } from "./docker/docker-engine.js";
@@ -12,6 +12,8 @@ export interface FidelityCase {
   readonly label: string;
   readonly file: string;
   readonly variant: string | null;
+  /** The policy written as nft rules (`--firewall-format nft`). */
+  readonly firewallFormat?: "nft";
 }
 
 /** One case's result, as a line of the suite's JSON-lines log. */
@@ -41,8 +43,15 @@ export interface FidelitySummary {
   readonly casesWithSemantic: readonly string[];
 }
 
-export function builtinCases(): FidelityCase[] {
-  return listBuiltinScenarios().flatMap((entry) => [null, ...entry.variants].map((variant) => ({ label: variant ? `${entry.name} [${variant}]` : entry.name, file: entry.file, variant })));
+/**
+ * Every built-in scenario and variant; with the nft format, those whose
+ * firewall is a generated policy, written as nft rules (a ruleset file's
+ * form is what it holds) and labelled so, so a log holds both forms apart.
+ */
+export function builtinCases(firewallFormat?: "iptables" | "nft"): FidelityCase[] {
+  const cases = listBuiltinScenarios().flatMap((entry) => [null, ...entry.variants].map((variant) => ({ label: variant ? `${entry.name} [${variant}]` : entry.name, file: entry.file, variant })));
+  if (firewallFormat !== "nft") return cases;
+  return cases.filter((entry) => loadScenario(entry.file, entry.variant).firewall.kind === "policy").map((entry) => ({ ...entry, label: `${entry.label} (nft)`, firewallFormat: "nft" as const }));
 }
 
 /** Seeds first..first+count-1 as scenario files in `directory` (kept, so any case can be rerun with `slamlab diff`). */
@@ -56,7 +65,7 @@ export function randomCases(firstSeed: number, count: number, directory: string)
 export async function runFidelityCase(entry: FidelityCase, docker: DockerEngine): Promise<FidelityOutcome> {
   const started = performance.now();
   try {
-    const { real, comparison } = await compareEngines(loadScenario(entry.file, entry.variant), docker);
+    const { real, comparison } = await compareEngines(withFirewallFormat(loadScenario(entry.file, entry.variant), entry.firewallFormat), docker);
     return {
       label: entry.label,
       paired: comparison.paired,

@@ -44,7 +44,7 @@ export function registerDiffCommand(program: Command): void {
     .description("run scenarios on the model and the docker engine and compare their verdicts packet by packet")
     .option("-s, --scenario <name|file>", "built-in scenario name or path to a scenario YAML")
     .option("--variant <name>", "run a variant of the scenario")
-    .option("--firewall-format <format>", "write the scenario's policy as iptables (default) or nft rules, loaded with nft -f")
+    .option("--firewall-format <format>", "write the scenario's policy (with --builtins, each built-in's) as iptables (default) or nft rules, loaded with nft -f")
     .option("--seed <n>", "override the scenario's seed")
     .option("--builtins", "the differential suite: every built-in scenario and variant")
     .option("--random <n>", "the differential suite: n seeded random scenarios")
@@ -86,7 +86,9 @@ async function diffSuite(options: DiffOptions): Promise<number> {
   const firstSeed = parseSeed(options.firstSeed ?? "1");
   const outputs = options.json ? planOutputs([{ flag: "--json", path: options.json }], [fidelityLogName(options.out)]) : [];
   mkdirSync(options.out, { recursive: true });
-  const cases: FidelityCase[] = [...(options.builtins ? builtinCases() : []), ...randomCases(firstSeed, count, options.out)];
+  if (options.firewallFormat !== undefined && options.firewallFormat !== "iptables" && options.firewallFormat !== "nft") throw new CommandLineError(`--firewall-format ${options.firewallFormat}: choose iptables or nft`);
+  if (options.firewallFormat === "nft" && !options.builtins) throw new CommandLineError("--firewall-format nft writes the built-ins' policies as nft rules; give --builtins (random scenarios carry their own rulesets: seeds from 4001 are nftables)");
+  const cases: FidelityCase[] = [...(options.builtins ? builtinCases(options.firewallFormat) : []), ...randomCases(firstSeed, count, options.out)];
   const log = fidelityLogName(options.out);
   process.stdout.write(`differential suite: ${cases.length} scenarios on the model and docker engines; results in ${log}\n`);
   const started = performance.now();
