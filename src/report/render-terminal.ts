@@ -54,6 +54,13 @@ export function renderTerminal(report: RunReport, options: { color: boolean; wid
     lines.push("", style.bold("Attack outcome: passwords found"));
     for (const find of found) lines.push(`  ${style.red(`${find.source} found the password of ${find.account}`)} at ${secondsText(find.atUs)}: ${find.detail}`);
   }
+  const stopped = report.outcomes.filter((outcome) => outcome.gaveUp !== null);
+  if (stopped.length) {
+    lines.push("", style.bold("Attackers that gave up (nothing answered them)"));
+    for (const { source, agents, gaveUp } of stopped) {
+      lines.push(`  ${source}: ${gaveUp!.addresses} of ${agents} address${agents === 1 ? "" : "es"} stopped, the first at ${secondsText(gaveUp!.firstAtUs)} (${gaveUp!.firstDetail})`);
+    }
+  }
 
   const shared = sharedAddressNotes(report.outcomes);
   if (shared.length) {

@@ -107,6 +107,15 @@ const floodSource = z
     userAgent: z.string().max(128).default("friendly-scanner"),
     /** Addresses of the host used at once (0 = all). */
     addressCount: z.number().int().min(0).max(65_536).default(0).describe("Addresses of the host used at once (0 = all)."),
+    /** sipvicious's --maximumtime. */
+    giveUpSeconds: z
+      .number()
+      .min(0)
+      .max(3600)
+      .default(10)
+      .describe(
+        "sipvicious's --maximumtime: each address waits for an answer to its first request (svwar 3 s, svcrack 10 s) and sends nothing more without one, then stops after this many seconds without any answer; 0: a bot that never waits or gives up.",
+      ),
   })
   .strict();
 

@@ -20,6 +20,9 @@ interface Attacker {
   /** Each guess by the CSeq of its request, so a 200 names the guess it answers. */
   readonly guessByCseq: Map<number, { password: string; number: number }>;
   cracked: boolean;
+  /** sipvicious's states: its first request waits for an answer; then it floods until it hears nothing for giveUpSeconds. */
+  state: "idle" | "probing" | "flooding" | "gave-up";
+  lastAnswerUs: number;
   readonly callId: string;
   readonly tag: string;
 }
@@ -28,8 +31,13 @@ interface Attacker {
  * sipvicious at a fixed pace from every address of its host, as the tools
  * send: `svwar` walks extensions with bare REGISTERs, `svcrack` guesses one
  * extension's password, answering each 401 with the next guess. Neither
- * retransmits; both pace their sends regardless of answers, and sipvicious
- * binds one source port (5060 when free) for the whole run.
+ * retransmits, and sipvicious binds one source port (5060 when free) for the
+ * whole run. As the tools do (svcrack.py, svwar.py of sipvicious 0.3), each
+ * first sends one request and waits for its answer (svwar's for a random
+ * extension, to learn what an unknown one gets), giving up if none comes
+ * within its socket timeout; then it sends at its pace whatever the answers,
+ * until --maximumtime (giveUpSeconds) passes without any answer at all.
+ * giveUpSeconds 0 is a bot that neither waits nor stops.
  */
 export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: AgentPlacement): TrafficSource {
   const all = publicAddressesOf(placement.host);
@@ -39,11 +47,17 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
   const agents: AgentEndpoint[] = addresses.map((address) => ({ agent: address, address, port }));
   const attackers = new Map<string, Attacker>();
   const intervalUs = 1_000_000 / spec.ratePps;
+  const giveUpUs = spec.giveUpSeconds * 1_000_000;
+  // The socket timeout each tool's first request waits for: svwar's socktimeout 3, svcrack's settimeout(10).
+  const probeTimeoutUs = (spec.mode === "svwar" ? 3 : 10) * 1_000_000;
+  const endUs = (spec.startSeconds + spec.durationSeconds) * 1_000_000;
 
-  const send = (attacker: Attacker, context: AgentContext, index: number) => {
+  /** The walk's next request, or (svwar) the first request's random extension, which is not in the walk. */
+  const send = (attacker: Attacker, context: AgentContext, index: number, probe = false) => {
     const { address } = attacker.endpoint;
     const sourcePort = spec.sourcePort === "random" ? randomInt(context.random, 1024, 65535) : port;
-    const extension = spec.mode === "svwar" ? extensions.at(attacker.sent) : extensions.at(0);
+    const walked = attacker.sent - (giveUpUs > 0 ? 1 : 0);
+    const extension = spec.mode === "svwar" ? (probe ? String(randomInt(context.random, 0, 2 ** 32 - 1)) : extensions.at(walked)) : extensions.at(0);
     const uri = `sip:${extension}@${pbx.address}`;
     const headers: Array<[string, string]> = [
       ["Via", `SIP/2.0/UDP ${address}:${sourcePort};branch=z9hG4bK-${randomInt(context.random, 0, 2 ** 31)};rport`],
@@ -67,33 +81,74 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
     context.send(address, { src: address, sport: sourcePort, dst: pbx.address, dport: pbx.port, payload: formatRequest("REGISTER", uri, headers) });
   };
 
+  const indexOf = new Map<Attacker, number>();
+  const giveUp = (attacker: Attacker, context: AgentContext, why: string) => {
+    attacker.state = "gave-up";
+    context.record({ atUs: context.now(), agent: attacker.endpoint.agent, kind: "gave-up", detail: `${spec.mode} from ${attacker.endpoint.address} stopped after ${attacker.sent} request${attacker.sent === 1 ? "" : "s"}: ${why}` });
+  };
+  /** Sends at the tool's pace from `fromUs`, until its time is up, it cracks the password or it hears nothing for too long. */
+  const flood = (attacker: Attacker, context: AgentContext, fromUs: number, count: number) => {
+    const atUs = Math.round(fromUs + count * intervalUs);
+    if (atUs >= endUs) return;
+    context.at(atUs, () => {
+      if (attacker.cracked || attacker.state === "gave-up") return;
+      if (giveUpUs > 0 && context.now() - attacker.lastAnswerUs > giveUpUs) {
+        giveUp(attacker, context, `no answer for ${spec.giveUpSeconds} s`);
+        return;
+      }
+      send(attacker, context, indexOf.get(attacker)!);
+      flood(attacker, context, fromUs, count + 1);
+    });
+  };
+
   return {
     name: spec.name,
     agents,
     start(context: AgentContext) {
       const startUs = spec.startSeconds * 1_000_000;
-      const endUs = startUs + spec.durationSeconds * 1_000_000;
       agents.forEach((endpoint, index) => {
-        const attacker: Attacker = { endpoint, sent: 0, challenge: null, guesses: 0, guessByCseq: new Map(), cracked: false, callId: String(randomInt(context.random, 1e8, 2 ** 31)), tag: String(randomInt(context.random, 1e8, 2 ** 31)) };
+        const attacker: Attacker = {
+          endpoint,
+          sent: 0,
+          challenge: null,
+          guesses: 0,
+          guessByCseq: new Map(),
+          cracked: false,
+          state: "idle",
+          lastAnswerUs: 0,
+          callId: String(randomInt(context.random, 1e8, 2 ** 31)),
+          tag: String(randomInt(context.random, 1e8, 2 ** 31)),
+        };
         attackers.set(endpoint.address, attacker);
+        indexOf.set(attacker, index);
         // Bots do not start in step: each gets its own phase within the first interval.
         const phaseUs = addresses.length > 1 ? context.random() * intervalUs : 0;
-        const tick = (count: number) => {
-          const atUs = Math.round(startUs + phaseUs + count * intervalUs);
-          if (atUs >= endUs) return;
-          context.at(atUs, () => {
-            if (attacker.cracked) return;
-            send(attacker, context, index);
-            tick(count + 1);
+        if (giveUpUs === 0) {
+          attacker.state = "flooding";
+          flood(attacker, context, startUs + phaseUs, 0);
+          return;
+        }
+        const probeUs = Math.round(startUs + phaseUs);
+        if (probeUs >= endUs) return;
+        context.at(probeUs, () => {
+          attacker.state = "probing";
+          send(attacker, context, index, true);
+          context.at(probeUs + probeTimeoutUs, () => {
+            if (attacker.state === "probing") giveUp(attacker, context, `no answer to its first request within ${probeTimeoutUs / 1_000_000} s`);
           });
-        };
-        tick(0);
+        });
       });
     },
     receive(datagram: Datagram, context: AgentContext) {
       const attacker = attackers.get(datagram.dst);
       const response = attacker ? parseSip(datagram.payload) : null;
       if (!attacker || !response || response.kind !== "response") return;
+      attacker.lastAnswerUs = context.now();
+      if (attacker.state === "probing") {
+        // The answer to its first request: the flood starts at its pace from here.
+        attacker.state = "flooding";
+        flood(attacker, context, context.now(), 1);
+      }
       if (response.status === 401) attacker.challenge = parseChallenge(response.header("www-authenticate") ?? "");
       else if (response.status === 200 && !attacker.cracked) {
         attacker.cracked = true;

@@ -45,8 +45,18 @@ export interface SourceOutcome {
   readonly events: Readonly<Record<string, number>>;
   /** Passwords this source found (a cracker that got a 200): the attack worked. */
   readonly passwordsFound: readonly PasswordFound[];
+  /** A scanner's addresses that stopped on their own (sipvicious's give-up after silence): how many, and the first. */
+  readonly gaveUp: GaveUp | null;
   /** Other sources that sent from one of this source's public addresses (a shared NAT). */
   readonly sharesAddressWith: readonly string[];
+}
+
+/** Addresses of a source that stopped sending because nothing answered them. */
+export interface GaveUp {
+  readonly addresses: number;
+  readonly firstAtUs: number;
+  /** What the first to stop said: the tool, its address, its requests sent and why. */
+  readonly firstDetail: string;
 }
 
 /** A guessed password the PBX accepted. */

@@ -51,4 +51,15 @@ describe("the attack outcome", () => {
     const text = renderTerminal(report, { color: false });
     expect(text).toMatch(/Attack outcome: passwords found\n {2}crack found the password of 210 at 1\.\d\d s: password "1234", its guess 1 from 198\.18\.66\.6/);
   });
+
+  it("names the attackers that stopped because nothing answered them, how many and when", async () => {
+    const report = await runScenario(loadScenario(resolveScenarioRef("register-flood"), null), new ModelEngine());
+    const svwar = report.outcomes.find((outcome) => outcome.source === "svwar")!;
+    // Blocked at its 10th REGISTER a few seconds in, it hears nothing more and stops 10 s later.
+    expect(svwar.gaveUp).toMatchObject({ addresses: 1, firstDetail: expect.stringMatching(/^svwar from 198\.18\.66\.6 stopped after \d+ requests: no answer for 10 s$/) });
+    expect(svwar.gaveUp!.firstAtUs - svwar.firstDropUs!).toBeGreaterThanOrEqual(10_000_000);
+    expect(svwar.gaveUp!.firstAtUs - svwar.firstDropUs!).toBeLessThan(10_500_000);
+    const text = renderTerminal(report, { color: false });
+    expect(text).toMatch(/Attackers that gave up \(nothing answered them\)\n {2}svwar: 1 of 1 address stopped, the first at \d+\.\d\d s \(svwar from 198\.18\.66\.6 stopped after \d+ requests: no answer for 10 s\)\n {2}svcrack-botnet: 20 of 20 addresses stopped/);
+  });
 });

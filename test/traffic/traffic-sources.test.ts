@@ -85,7 +85,9 @@ describe("register floods (sipvicious)", () => {
       { keepPackets: true },
     );
     const requests = bytes.verdicts.filter((v) => v.direction === "to-pbx").map((v) => parseSip(bytes.packets![v.packetId]!.subarray(28))!);
-    expect(requests.map((r) => r.toUser)).toEqual(["100", "101", "102", "103", "104"]);
+    // Its first request asks for a random extension (what an unknown one gets); the walk starts once it is answered.
+    expect(requests[0]!.toUser).toMatch(/^\d+$/);
+    expect(requests.slice(1).map((r) => r.toUser)).toEqual(["100", "101", "102", "103"]);
     expect(requests[0]!.header("user-agent")).toBe("friendly-scanner");
     expect(requests[0]!.header("authorization")).toBeUndefined();
   });
@@ -143,6 +145,54 @@ describe("register floods (sipvicious)", () => {
     const three = crack("100", { bots: { kind: "addresses", addresses: ["198.18.1.1", "198.18.1.2", "198.18.1.3"] } });
     expect(three.events).toMatchObject([{ kind: "registered", agent: "198.18.1.3", account: "200" }, { kind: "password-found", detail: 'password "100", its guess 1 from 198.18.1.3' }]);
     expect(toPbx(three, "c").filter((v) => v.srcAddr === "198.18.1.3")).toHaveLength(2);
+  });
+
+  it("as sipvicious, waits for the answer to its first request and gives up without one (svcrack 10 s, svwar 3 s)", () => {
+    for (const [mode, seconds] of [["svcrack", 10], ["svwar", 3]] as const) {
+      const result = runModel(
+        scenarioOf(
+          { name: "t", description: "t", durationSeconds: 60, pbx, hosts: home, traffic: [{ name: "f", kind: "register-flood", host: "home", mode, ratePps: 10, durationSeconds: 50, extensions: "200-299" }] },
+          { rulesetText: dropFrom("198.18.1.1") },
+        ),
+      );
+      expect(toPbx(result, "f")).toHaveLength(1);
+      expect(result.events).toMatchObject([{ kind: "gave-up", atUs: seconds * 1_000_000, detail: `${mode} from 198.18.1.1 stopped after 1 request: no answer to its first request within ${seconds} s` }]);
+    }
+  });
+
+  it("stops once it has heard nothing for giveUpSeconds (--maximumtime, 10 s), and a bot with 0 floods on", () => {
+    // Five REGISTERs from a source get through; every later one is dropped, so no answer comes back.
+    const fiveThenDrop = [
+      "*filter",
+      ":INPUT ACCEPT [0:0]",
+      ":FORWARD ACCEPT [0:0]",
+      ":OUTPUT ACCEPT [0:0]",
+      "-A INPUT -p udp --dport 5060 -m recent --name F --rcheck --hitcount 5 --seconds 3600 -j DROP",
+      "-A INPUT -p udp --dport 5060 -m recent --name F --set",
+      "COMMIT",
+      "",
+    ].join("\n");
+    const run = (giveUpSeconds?: number) =>
+      runModel(
+        scenarioOf(
+          { name: "t", description: "t", durationSeconds: 60, pbx, hosts: home, traffic: [{ name: "f", kind: "register-flood", host: "home", ratePps: 5, durationSeconds: 50, ...(giveUpSeconds === undefined ? {} : { giveUpSeconds }) }] },
+          { rulesetText: fiveThenDrop },
+        ),
+      );
+    const sipvicious = run();
+    const sent = toPbx(sipvicious, "f");
+    expect(sent.filter((v) => v.verdict === "delivered")).toHaveLength(5);
+    // The flood paces from the first answer (a millisecond in); the last answer comes just after 0.8 s, so the send due at 11 s is not made.
+    const [gaveUp] = sipvicious.events.filter((event) => event.kind === "gave-up");
+    expect(gaveUp!.atUs).toBeGreaterThan(10_800_000);
+    expect(gaveUp!.atUs).toBeLessThan(11_010_000);
+    expect(gaveUp!.detail).toBe(`svwar from 198.18.1.1 stopped after ${sent.length} requests: no answer for 10 s`);
+    expect(sent.length).toBe(55);
+    const patient = run(30);
+    expect(toPbx(patient, "f").length).toBe(155);
+    const bot = run(0);
+    expect(toPbx(bot, "f")).toHaveLength(250);
+    expect(bot.events.filter((event) => event.kind === "gave-up")).toEqual([]);
   });
 
   it("random source ports change per request; every bot has its own phase", () => {
