@@ -21,7 +21,8 @@ export default tseslint.config(
     },
   },
   { files: ["bin/**/*.js", "ci/**/*.js"], languageOptions: { globals: { process: "readonly", console: "readonly" } } },
-  layer(["src/engines/**"], ["**/cli/**", "**/report/**", "**/tune/**"], "engines/ must not depend on cli/, report/ or tune/"),
+  layer(["src/engines/**"], ["**/cli/**", "**/report/**", "**/tune/**", "**/compare/**"], "engines/ must not depend on cli/, report/, tune/ or compare/"),
+  layer(["src/tune/**", "src/compare/**"], ["**/cli/**", "**/report/**"], "tune/ and compare/ run engines and measure; the CLI and reports sit on them"),
   layer(["src/engines/model/**"], ["**/engines/docker/**"], "the model engine must not depend on the docker engine"),
   layer(["src/report/**"], ["**/engines/**", "**/cli/**"], "report/ reads verdicts; it never runs an engine"),
   layer(

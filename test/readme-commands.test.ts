@@ -87,6 +87,12 @@ const checks: Record<string, CommandCheck> = {
     writes: ["tune-office/results.json"],
     shows: /recommended: input:4 --rate=\d+, @slammers --timeout=\d+: /,
   },
+  "npx slamlab compare --scenarios examples/weak-password/office.yaml,examples/weak-password/third-word.yaml --out compare/": {
+    run: "full",
+    writes: ["compare/compare.json", "compare/compare.html"],
+    shows: /best: responsive: 1 password found, every phone registered, 10 of 60 attack requests reached the PBX/,
+  },
+  "npx slamlab compare --scenario nat-office --variant no-allowlist --defences kernel,none": { run: "full", writes: ["slamlab-compare/compare.html"], shows: /best: none: no password found, every phone registered/ },
   "npx slamlab images build": { run: "full", docker: true },
   "npx slamlab simulate --scenario port-reuse --engine docker": { run: "full", docker: true },
   "npx slamlab test scenarios/ --engine docker --junit out/docker.xml": { run: "start", docker: true, underWay: /is up to date/ },

@@ -19,6 +19,7 @@ const BAD_INPUT_CLASSES = new Set([
   "OutputError",
   "InputFileError",
   "PacketBudgetError",
+  "DefenceError",
 ]);
 
 export function exitCodeFor(error: unknown): number {

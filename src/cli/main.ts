@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { registerCaptureCommand } from "./commands/capture.js";
+import { registerCompareCommand } from "./commands/compare.js";
 import { registerDiffCommand } from "./commands/diff.js";
 import { registerFirewallCommand } from "./commands/firewall.js";
 import { registerLabCommands } from "./commands/lab.js";
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerLabCommands(program);
   registerDiffCommand(program);
   registerTuneCommand(program);
+  registerCompareCommand(program);
   return program;
 }
 

@@ -1,4 +1,4 @@
-import type { RunMetrics } from "../tune/run-metrics.js";
+import type { RunMetrics } from "../verdict/run-metrics.js";
 import type { SweepReport } from "../tune/sweep-report.js";
 
 const columns: ReadonlyArray<[string, (metrics: RunMetrics) => number | null]> = [

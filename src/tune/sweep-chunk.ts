@@ -6,7 +6,7 @@ import type { Scenario } from "../scenario/scenario.js";
 import type { ReplayPlan } from "../traffic/replay/replay-plan.js";
 import { loadReplays } from "../traffic/replay/load-replays.js";
 import { scenarioWithSetting } from "./apply-setting.js";
-import { attackSources, combineMetrics, legitimateSources, measureRun, type RunMetrics } from "./run-metrics.js";
+import { attackSources, combineMetrics, legitimateSources, measureRun, type RunMetrics } from "../verdict/run-metrics.js";
 import type { TuneSetting } from "./sweep-space.js";
 import { loadTuneScenario, type TuneScenarioRef } from "./tune-scenarios.js";
 

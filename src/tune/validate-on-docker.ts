@@ -2,7 +2,7 @@ import { compareEngines } from "../engines/compare-engines.js";
 import type { DockerEngine } from "../engines/docker/docker-engine.js";
 import { scenarioWithSetting } from "./apply-setting.js";
 import { isUnsafe } from "./pareto.js";
-import { attackSources, legitimateSources, measureRun } from "./run-metrics.js";
+import { attackSources, legitimateSources, measureRun } from "../verdict/run-metrics.js";
 import type { SettingResult } from "./sweep-chunk.js";
 import { gridNeighbours } from "./recommend.js";
 import { settingKey } from "./sweep-space.js";

@@ -4,7 +4,7 @@ import { loadReplays } from "../../src/traffic/replay/load-replays.js";
 import { scenarioWithSetting } from "../../src/tune/apply-setting.js";
 import { isUnsafe, paretoFront } from "../../src/tune/pareto.js";
 import { gridNeighbours, recommend } from "../../src/tune/recommend.js";
-import { attackSources, legitimateSources, measureRun, type RunMetrics } from "../../src/tune/run-metrics.js";
+import { attackSources, legitimateSources, measureRun, type RunMetrics } from "../../src/verdict/run-metrics.js";
 import { sweepChunk, type SettingResult } from "../../src/tune/sweep-chunk.js";
 import { gridSettings, parseSweepSpace, randomSettings, shardOf, type TuneSetting } from "../../src/tune/sweep-space.js";
 import { loadTuneScenario, tuneScenarioRefs } from "../../src/tune/tune-scenarios.js";

@@ -1,5 +1,5 @@
 import type { Scenario } from "../scenario/scenario.js";
-import type { RunResult } from "../verdict/run-result.js";
+import type { RunResult } from "./run-result.js";
 
 /** What one scenario run under one setting cost: attack let through and harm to legitimate users. */
 export interface RunMetrics {
@@ -37,6 +37,16 @@ export function legitimateSources(scenario: Scenario): Set<string> {
     return spec !== undefined && spec.kind !== "broken-phone" && !(spec.kind === "phones" && spec.wrongPassword);
   };
   return new Set([...promised].filter((name) => !attack.has(name) && canRegister(name)));
+}
+
+/**
+ * Every user who could register, promised or not: not attackers, broken
+ * phones or phones with a wrong password. Comparing defences counts harm to
+ * all of them, where a scenario's expectations may promise only some.
+ */
+export function registeringUsers(scenario: Scenario): Set<string> {
+  const attack = attackSources(scenario);
+  return new Set(scenario.traffic.filter((spec) => !attack.has(spec.name) && spec.kind !== "broken-phone" && !(spec.kind === "phones" && spec.wrongPassword)).map((spec) => spec.name));
 }
 
 export function attackSources(scenario: Scenario): Set<string> {

@@ -1,0 +1,98 @@
+import type { Engine } from "../engines/engine.js";
+import type { Scenario } from "../scenario/scenario.js";
+import { attackSources, combineMetrics, measureRun, registeringUsers, type RunMetrics } from "../verdict/run-metrics.js";
+import type { RunResult } from "../verdict/run-result.js";
+import { scenarioWithDefence, type DefenceName } from "./defences.js";
+
+/** One scenario under one defence: what the attack achieved, what it cost the PBX and what the defence cost the phones. */
+export interface DefenceRun {
+  readonly defence: DefenceName;
+  readonly scenario: string;
+  readonly metrics: RunMetrics;
+  /** Passwords the attackers found (an account registered by a cracker), and when the first was found. */
+  readonly passwordsFound: number;
+  readonly firstPasswordAtUs: number | null;
+  /** Requests that reached Asterisk, from every source: the work the PBX had to do. */
+  readonly pbxRequests: number;
+  /** Attacking addresses that stopped on their own, nothing answering them. */
+  readonly attackersGaveUp: number;
+}
+
+/** Every defence's runs summed over the scenarios. */
+export interface DefenceSummary {
+  readonly defence: DefenceName;
+  readonly scenarios: number;
+  readonly metrics: RunMetrics;
+  readonly passwordsFound: number;
+  readonly pbxRequests: number;
+  readonly attackersGaveUp: number;
+}
+
+export function measureDefenceRun(scenario: Scenario, defence: DefenceName, result: RunResult): DefenceRun {
+  const attack = attackSources(scenario);
+  const finds = result.events.filter((event) => event.kind === "password-found" && attack.has(event.source));
+  return {
+    defence,
+    scenario: scenario.variant ? `${scenario.name} [${scenario.variant}]` : scenario.name,
+    metrics: measureRun(scenario, result, registeringUsers(scenario), attack),
+    passwordsFound: finds.length,
+    firstPasswordAtUs: finds.length ? Math.min(...finds.map((event) => event.atUs)) : null,
+    pbxRequests: result.verdicts.filter((verdict) => verdict.direction === "to-pbx" && verdict.verdict === "delivered").length,
+    attackersGaveUp: result.events.filter((event) => event.kind === "gave-up" && attack.has(event.source)).length,
+  };
+}
+
+/** Runs each scenario under each defence, in turn, on one engine. */
+export async function compareDefences(scenarios: readonly Scenario[], defences: readonly DefenceName[], engine: Engine, onRun: (run: DefenceRun) => void = () => {}): Promise<DefenceRun[]> {
+  const runs: DefenceRun[] = [];
+  for (const scenario of scenarios) {
+    for (const defence of defences) {
+      const defended = scenarioWithDefence(scenario, defence);
+      const run = measureDefenceRun(defended, defence, await engine.run(defended, { keepVerdicts: true }));
+      runs.push(run);
+      onRun(run);
+    }
+  }
+  return runs;
+}
+
+export function summarizeDefences(runs: readonly DefenceRun[], defences: readonly DefenceName[]): DefenceSummary[] {
+  return defences.map((defence) => {
+    const own = runs.filter((run) => run.defence === defence);
+    const sum = (pick: (run: DefenceRun) => number) => own.reduce((total, run) => total + pick(run), 0);
+    return {
+      defence,
+      scenarios: own.length,
+      metrics: combineMetrics(own.map((run) => run.metrics)),
+      passwordsFound: sum((run) => run.passwordsFound),
+      pbxRequests: sum((run) => run.pbxRequests),
+      attackersGaveUp: sum((run) => run.attackersGaveUp),
+    };
+  });
+}
+
+/**
+ * Which defence did best, and why, in the order an admin weighs it: no
+ * password found, then no phone locked out, then the least attack reaching
+ * the PBX (the load the reference post is about), then the fewest legitimate
+ * requests dropped (phones retransmit them).
+ */
+export function bestDefence(summaries: readonly DefenceSummary[]): { defence: DefenceName; reason: string } | null {
+  if (summaries.length === 0) return null;
+  const key = (summary: DefenceSummary) => [summary.passwordsFound, summary.metrics.legitRegistrationsLost, summary.metrics.attackDelivered, summary.metrics.legitDropped];
+  const ranked = [...summaries].sort((a, b) => {
+    const [x, y] = [key(a), key(b)];
+    for (let index = 0; index < x.length; index++) if (x[index] !== y[index]) return x[index]! - y[index]!;
+    return 0;
+  });
+  const best = ranked[0]!;
+  const runnerUp = ranked[1];
+  const parts = [
+    best.passwordsFound === 0 ? "no password found" : `${best.passwordsFound} password${best.passwordsFound === 1 ? "" : "s"} found`,
+    best.metrics.legitRegistrationsLost === 0 ? "every phone registered" : `${best.metrics.legitRegistrationsLost} phone${best.metrics.legitRegistrationsLost === 1 ? "" : "s"} never registered`,
+    `${best.metrics.attackDelivered} of ${best.metrics.attackSent} attack requests reached the PBX`,
+    `${best.metrics.legitDropped} legitimate request${best.metrics.legitDropped === 1 ? "" : "s"} dropped`,
+  ];
+  const tie = runnerUp && key(runnerUp).every((value, index) => value === key(best)[index]);
+  return { defence: best.defence, reason: `${parts.join(", ")}${tie ? ` (a tie with ${runnerUp.defence})` : ""}` };
+}
