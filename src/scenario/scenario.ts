@@ -33,8 +33,21 @@ export interface Scenario {
   readonly hosts: Readonly<Record<string, HostSpec>>;
   readonly traffic: readonly TrafficSourceSpec[];
   readonly expect: readonly Expectation[];
+  /** fail2ban watching Asterisk's log beside the firewall (its ipset and REJECT rule are in `firewall`). */
+  readonly fail2ban?: Fail2banDefence;
   /** firewall.addressMap: the user's real networks and the lab networks they stand for (already applied to `firewall`). */
   readonly addressMap?: Readonly<Record<string, string>>;
+}
+
+/** fail2ban's asterisk jail: when it bans, and the ipset its ban action fills. */
+export interface Fail2banDefence {
+  readonly maxretry: number;
+  readonly findtimeSeconds: number;
+  readonly bantimeSeconds: number;
+  /** From the log line that tips a ban to the ban in the kernel. */
+  readonly banDelayUs: number;
+  /** The hash:ip set the jail's REJECT rule matches. */
+  readonly set: string;
 }
 
 export class ScenarioError extends Error {

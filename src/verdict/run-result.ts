@@ -20,6 +20,10 @@ export interface RunResult {
   /** Per-source outcomes counted while the run went, when its verdicts were not kept. */
   readonly outcomes?: readonly SourceOutcome[];
   readonly events: readonly AgentEvent[];
+  /** Lines Asterisk logged about failed requests (what fail2ban's asterisk filter reads). */
+  readonly asteriskLogLines?: number;
+  /** fail2ban's bans, when it ran: the address and when the ban reached the kernel. */
+  readonly bans?: ReadonlyArray<{ readonly address: string; readonly atUs: number }>;
   /** Agents per source (for "all registered" and per-source outcomes). */
   readonly agentsBySource: Readonly<Record<string, readonly string[]>>;
   /** Time the traffic covered, in microseconds. */

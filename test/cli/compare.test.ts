@@ -17,7 +17,7 @@ describe("slamlab compare", () => {
     const out = join(work, "weak");
     const result = await runCli("compare", "--scenarios", "examples/weak-password/office.yaml,examples/weak-password/third-word.yaml", "--out", out);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^slamlab compare: 2 scenarios under 3 defences on the model engine/);
+    expect(result.stdout).toMatch(/^slamlab compare: 2 scenarios under 5 defences on the model engine/);
     expect(result.stdout).toMatch(/\nweak-password\n {2}defence +passwords found +attack reaching the PBX/);
     expect(result.stdout).toMatch(/\nbest: (kernel|responsive): 1 password found, every phone registered, /);
     const report = JSON.parse(readFileSync(join(out, "compare.json"), "utf8")) as { format: string; runs: Array<Summary & { scenario: string }>; summaries: Summary[] };
@@ -26,13 +26,16 @@ describe("slamlab compare", () => {
     expect(run("weak-password", "kernel").passwordsFound).toBe(0);
     expect(run("weak-password", "responsive").passwordsFound).toBe(0);
     expect(run("weak-password", "none").passwordsFound).toBe(1);
+    // fail2ban bans the cracker a second after its 10th failed guess, still short of the 20th word.
+    expect(run("weak-password", "fail2ban").passwordsFound).toBe(0);
+    expect(run("weak-password", "fail2ban").metrics.attackDelivered).toBeGreaterThan(run("weak-password", "kernel").metrics.attackDelivered);
     expect(run("weak-password", "none").metrics.attackDelivered).toBe(run("weak-password", "none").metrics.attackSent);
     // A password three guesses deep falls under every defence: only a strong password helps.
-    for (const defence of ["kernel", "responsive", "none"]) expect(run("weak-password-third-word", defence).passwordsFound).toBe(1);
+    for (const defence of ["kernel", "fail2ban", "kernel+fail2ban", "responsive", "none"]) expect(run("weak-password-third-word", defence).passwordsFound).toBe(1);
     for (const summary of report.summaries) expect(summary.metrics).toMatchObject({ legitRegistrationsLost: 0, legitAgents: 100 });
     const html = readFileSync(join(out, "compare.html"), "utf8");
     expect(html).toMatch(/<div class="verdict"><strong>Best: (kernel|responsive)<\/strong>/);
-    expect(html).toContain("Passwords were found under: kernel, responsive, none.");
+    expect(html).toContain("Passwords were found under: kernel, fail2ban, kernel+fail2ban, responsive, none.");
     expect([...html.matchAll(/data-chart="([^"]+)"/g)].map((match) => match[1])).toEqual(["Attack requests reaching the PBX", "Legitimate requests dropped", "Phones that never registered", "Passwords found"]);
     expect(html.match(/<h3>/g)).toHaveLength(2);
   }, 120_000);
@@ -56,6 +59,7 @@ describe("slamlab compare", () => {
       [["--scenarios", "nat-office", "--variant", "no-allowlist"], /--variant names a variant of the one scenario --scenario gives/],
       [["--scenario", "no-such-scenario"], /no-such-scenario/],
       [["--scenario", "register-flood", "--engine", "vm"], /unknown engine "vm"/],
+      [["--scenario", "register-flood", "--engine", "docker"], /fail2ban runs on the model engine only so far/],
     ];
     for (const [args, message] of cases) {
       const result = await runCli("compare", ...args, "--out", out);

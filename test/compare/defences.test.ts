@@ -26,7 +26,7 @@ const blfPhone = scenarioOf(
 describe("defences compared on the same traffic", () => {
   it("knows the defences it runs, and says which are not", () => {
     expect(parseDefences("kernel,none")).toEqual(["kernel", "none"]);
-    expect(() => parseDefences("kernel,fail2bann")).toThrow(/"fail2bann" is not a defence slamlab runs; choose from kernel, responsive, none/);
+    expect(() => parseDefences("kernel,fail2bann")).toThrow(/"fail2bann" is not a defence slamlab runs; choose from kernel, fail2ban, kernel\+fail2ban, responsive, none/);
     expect(() => parseDefences("none,none")).toThrow(/named twice/);
   });
 

@@ -85,6 +85,7 @@ export class DockerEngine implements Engine {
     if (options.kernel && Object.keys(options.kernel).length) {
       throw new EngineUnavailableError("DOCKER_KERNEL", "--kernel settings change the model engine only; the docker engine runs the machine's own kernel");
     }
+    if (scenario.fail2ban) throw new EngineUnavailableError("DOCKER_FAIL2BAN", "fail2ban as a defence runs on the model engine only so far; the lab does not run fail2ban yet");
     const rulesetText = scenario.firewall.kind === "policy" ? policyRulesetText(scenario.firewall.policy, scenario.firewall.format, { pbxAddress: scenario.pbx.address }) : scenario.firewall.text;
     const rulesetPath = scenario.firewall.kind === "ruleset" ? scenario.firewall.path : "generated ruleset";
     // An nftables ruleset loads with nft -f and logs its verdicts itself; an iptables one is read for its rules' targets.

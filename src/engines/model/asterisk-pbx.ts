@@ -41,6 +41,8 @@ const REGISTERED_DELAY_US = 1350;
 const NOTIFY_DELAY_US = 1080;
 /** Answers that trigger no request (OPTIONS, INVITE, SUBSCRIBE's 200) cannot be timed that way: an order of magnitude. */
 const REPLY_DELAY_US = 600;
+/** The thread id in Asterisk's log lines: any number; fail2ban's filter reads past it. */
+const ASTERISK_PID = 4242;
 /** The Server header the lab's Asterisk sends (pjsip.conf `user_agent`, as in captures/record/pjsip.conf). */
 const SERVER = "Asterisk PBX 22";
 /** PJSIP right-aligns Content-Length in five columns: "Content-Length:  0". */
@@ -53,12 +55,34 @@ export interface Registration {
   readonly expiresAtUs: number;
 }
 
+/**
+ * A line Asterisk writes to its messages log about a request that failed,
+ * as res_pjsip/pjsip_distributor.c's log_failed_request does: what
+ * fail2ban's asterisk filter reads.
+ */
+export interface SecurityLogLine {
+  readonly atUs: number;
+  readonly address: string;
+  readonly port: number;
+  readonly reason: "No matching endpoint found" | "Failed to authenticate";
+  /** The NOTICE line as /var/log/asterisk/messages holds it (after its timestamp). */
+  readonly text: string;
+}
+
 export interface AsteriskPbx extends PbxModel {
   /** Contacts registered at `nowUs`, as `pjsip show contacts` lists them. */
   registrations(nowUs: number): Registration[];
 }
 
-export function createAsteriskPbx(spec: PbxSpec): AsteriskPbx {
+/**
+ * `onLog` hears every failed request Asterisk logs. With the default
+ * endpoint_identifier_order (ip,username,anonymous) a request whose From user
+ * is no endpoint is logged "No matching endpoint found" as it arrives (any
+ * method but ACK), and a known endpoint's request whose credentials fail
+ * "Failed to authenticate"; a request without credentials is challenged
+ * unlogged, and so is a valid answer to a stale nonce.
+ */
+export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine) => void): AsteriskPbx {
   const accounts = spec.accounts.map((account) => ({ users: userSequence(account.users), password: account.password }));
   const passwordOf = (user: string): string | undefined => {
     const account = accounts.find((candidate) => candidate.users.includes(user));
@@ -107,16 +131,23 @@ export function createAsteriskPbx(spec: PbxSpec): AsteriskPbx {
     return { ...respond(from, 401, "Unauthorized", headers), delayUs: request.method === "REGISTER" ? REGISTER_CHALLENGE_DELAY_US : CHALLENGE_DELAY_US };
   };
 
-  /** null when the credentials are valid; otherwise whether the 401 must say stale=true. */
-  const checkCredentials = (request: SipMessage, nowUs: number): { valid: true; user: string } | { valid: false; stale: boolean } => {
+  const logFailure = (request: SipMessage, from: Datagram, nowUs: number, reason: SecurityLogLine["reason"]) => {
+    if (!onLog) return;
+    const text = `NOTICE[${ASTERISK_PID}] res_pjsip/pjsip_distributor.c: Request '${request.method}' from '${request.header("from")?.replace(/;tag=[^;]*/, "") ?? ""}' failed for '${from.src}:${from.sport}' (callid: ${request.callId}) - ${reason}`;
+    onLog({ atUs: nowUs, address: from.src, port: from.sport, reason, text });
+  };
+
+  /** null when the credentials are valid; otherwise whether the 401 must say stale=true, and whether there were credentials to fail. */
+  const checkCredentials = (request: SipMessage, nowUs: number): { valid: true; user: string } | { valid: false; stale: boolean; failed?: true } => {
     const authorization = request.header("authorization");
-    const parameters = authorization ? parseDigestParameters(authorization) : null;
-    if (!parameters?.username || !parameters.nonce || !parameters.response) return { valid: false, stale: false };
+    if (!authorization) return { valid: false, stale: false };
+    const parameters = parseDigestParameters(authorization);
+    if (!parameters?.username || !parameters.nonce || !parameters.response) return { valid: false, stale: false, failed: true };
     const age = nonceAge(parameters.nonce, nowUs);
-    if (age === null || parameters.realm !== spec.realm) return { valid: false, stale: false };
+    if (age === null || parameters.realm !== spec.realm) return { valid: false, stale: false, failed: true };
     const password = passwordOf(parameters.username);
     // PJSIP identifies the endpoint by the From user; credentials for another account do not count.
-    if (password === undefined || parameters.username !== request.fromUser) return { valid: false, stale: false };
+    if (password === undefined || parameters.username !== request.fromUser) return { valid: false, stale: false, failed: true };
     const expected = digestResponse({
       username: parameters.username,
       password,
@@ -128,7 +159,7 @@ export function createAsteriskPbx(spec: PbxSpec): AsteriskPbx {
       nc: parameters.nc,
       cnonce: parameters.cnonce,
     });
-    if (expected !== parameters.response) return { valid: false, stale: false };
+    if (expected !== parameters.response) return { valid: false, stale: false, failed: true };
     if (age > NONCE_LIFETIME_US) return { valid: false, stale: true };
     return { valid: true, user: parameters.username };
   };
@@ -182,6 +213,9 @@ export function createAsteriskPbx(spec: PbxSpec): AsteriskPbx {
       const request = parseSip(datagram.payload);
       // PJSIP drops what it cannot parse and never answers a response or an ACK.
       if (!request || request.kind !== "request" || request.method === "ACK") return [];
+      // endpoint_lookup: a From user that is no endpoint gets the artificial endpoint, logged before anything else.
+      const known = passwordOf(request.fromUser) !== undefined;
+      if (!known) logFailure(request, datagram, nowUs, "No matching endpoint found");
       switch (request.method) {
         case "OPTIONS":
           return [respond(datagram, 200, "OK", [...responseHeaders(request, datagram), ["Allow", ALLOW], ["Accept", "application/sdp"]])];
@@ -190,7 +224,11 @@ export function createAsteriskPbx(spec: PbxSpec): AsteriskPbx {
         case "INVITE":
         case "MESSAGE": {
           const credentials = checkCredentials(request, nowUs);
-          if (!credentials.valid) return [challenge(request, datagram, nowUs, credentials.stale)];
+          if (!credentials.valid) {
+            // authenticate(): credentials that fail, the artificial endpoint's always, are logged; none are challenged quietly.
+            if (credentials.failed) logFailure(request, datagram, nowUs, "Failed to authenticate");
+            return [challenge(request, datagram, nowUs, credentials.stale)];
+          }
           if (request.method === "REGISTER") return [register(request, datagram, credentials.user, nowUs)];
           if (request.method === "SUBSCRIBE") return subscribe(request, datagram);
           return [respond(datagram, 404, "Not Found", responseHeaders(request, datagram))];

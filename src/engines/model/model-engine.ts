@@ -15,6 +15,8 @@ import type { AgentEvent, Direction, Verdict } from "../../verdict/verdict.js";
 import { OutcomeTally } from "../../verdict/outcomes.js";
 import type { Engine, RunOptions, RunResult } from "../engine.js";
 import { createAsteriskPbx } from "./asterisk-pbx.js";
+import { Fail2banJail } from "./fail2ban-jail.js";
+import { addAddressToSet } from "./netfilter/matches/set.js";
 import { ConntrackTable, contextAfterConntrack } from "./conntrack.js";
 import { EventQueue } from "./event-queue.js";
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
@@ -81,7 +83,16 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const inboundHook = placement === "host" ? "INPUT" : "FORWARD";
   const outboundHook = placement === "host" ? "OUTPUT" : "FORWARD";
   const conntrack = new ConntrackTable(settings);
-  const pbx = createAsteriskPbx(scenario.pbx);
+  // Asterisk's log of failed requests, and fail2ban reading it when the scenario has it.
+  let logLines = 0;
+  const fail2ban = scenario.fail2ban;
+  const jail = fail2ban
+    ? new Fail2banJail(fail2ban, (address, atUs) => queue.push(atUs, () => addAddressToSet(matchState, fail2ban.set, parseIpv4(address), fail2ban.bantimeSeconds, jiffiesAt(atUs))))
+    : null;
+  const pbx = createAsteriskPbx(scenario.pbx, (line) => {
+    logLines++;
+    jail?.failure(line.address, line.atUs);
+  });
   const LAB_INTERFACE = scenario.pbx.interface;
   const pbxAddress = parseIpv4(scenario.pbx.address);
   const sources = createTrafficSources(scenario, replays);
@@ -263,6 +274,8 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     ...(tally ? { outcomes: tally.outcomes(agentsBySource, events) } : {}),
     events,
     agentsBySource,
+    asteriskLogLines: logLines,
+    ...(jail ? { bans: jail.bans.filter((ban) => ban.atUs <= endUs) } : {}),
     durationUs: endUs,
     wallMs: performance.now() - wallStart,
     wallClockStartMs,

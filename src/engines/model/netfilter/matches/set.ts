@@ -173,3 +173,13 @@ export function compileSetTarget(rawOptions: readonly RuleOption[], state: Match
     for (const step of steps) step(packet, context);
   };
 }
+
+/**
+ * `ipset -exist add NAME ADDRESS timeout T` from userspace, as fail2ban's
+ * ipset ban actions run it: the element's timeout restarts if it is there.
+ */
+export function addAddressToSet(state: MatchState, name: string, address: number, timeoutSeconds: number, now: number): void {
+  const set = setsOf(state).get(name);
+  if (!set) throw new Error(`ipset ${name} does not exist`);
+  addElement(set, { kind: "ip", address }, expiryOf(timeoutSeconds, now, state.settings.hz), true, now);
+}

@@ -1,0 +1,123 @@
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { scenarioWithDefence, stockAsteriskJail, withFail2ban } from "../../../src/compare/defences.js";
+import { createAsteriskPbx, type SecurityLogLine } from "../../../src/engines/model/asterisk-pbx.js";
+import { Fail2banJail } from "../../../src/engines/model/fail2ban-jail.js";
+import { runModel } from "../../../src/engines/model/model-engine.js";
+import { resolveScenarioRef } from "../../../src/scenario/catalogue.js";
+import { loadScenario } from "../../../src/scenario/load-scenario.js";
+import { answerChallenge, formatCredentials, parseChallenge } from "../../../src/sip/digest.js";
+import { formatRequest, parseSip } from "../../../src/sip/sip-message.js";
+import type { Datagram } from "../../../src/traffic/agent.js";
+import { scratchDirectory } from "../../helpers/scratch-directory.js";
+
+const required = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
+const fail2banRegex = spawnSync("fail2ban-regex", ["--version"], { encoding: "utf8" }).status === 0;
+if (!fail2banRegex && !required) console.log("skipping the check of Asterisk's log lines against fail2ban's own filter: no fail2ban-regex here (apt-get install fail2ban)");
+
+const pbxSpec = { address: "198.51.100.10", port: 5060, realm: "asterisk", interface: "eth0", accounts: [{ users: "200-209", password: "pw-{user}" }] };
+const request = (method: string, user: string, from: string, extra: Array<[string, string]> = []): Datagram => ({
+  src: from,
+  sport: 5060,
+  dst: pbxSpec.address,
+  dport: 5060,
+  payload: formatRequest(method, `sip:${user}@${pbxSpec.address}`, [
+    ["Via", `SIP/2.0/UDP ${from}:5060;branch=z9hG4bK-${user}${method}${extra.length}`],
+    ["From", `"${user}" <sip:${user}@${pbxSpec.address}>;tag=1`],
+    ["To", `"${user}" <sip:${user}@${pbxSpec.address}>`],
+    ["Call-ID", `call-${user}`],
+    ["CSeq", `1 ${method}`],
+    ...extra,
+  ]),
+});
+
+describe("Asterisk's log of failed requests (res_pjsip/pjsip_distributor.c)", () => {
+  const lines: SecurityLogLine[] = [];
+  const pbx = createAsteriskPbx(pbxSpec, (line) => lines.push(line));
+  const answer = (datagram: Datagram, at: number) => parseSip(pbx.receive(datagram, at)[0]!.datagram.payload)!;
+  const withPassword = (user: string, password: string, from: string, at: number) => {
+    const challenge = parseChallenge(answer(request("REGISTER", user, from), at).header("www-authenticate")!)!;
+    const credentials = formatCredentials(answerChallenge(challenge, { username: user, password, method: "REGISTER", uri: `sip:${user}@${pbxSpec.address}`, cnonce: "c", nc: 1 }));
+    return answer(request("REGISTER", user, from, [["Authorization", credentials]]), at + 1000);
+  };
+
+  it("logs what fail2ban reads: an unknown From user at once, a known account's wrong credentials; never a plain challenge or a success", () => {
+    lines.length = 0;
+    expect(answer(request("REGISTER", "999", "198.18.66.6"), 1_000_000).status).toBe(401);
+    expect(lines.map((line) => [line.address, line.reason])).toEqual([["198.18.66.6", "No matching endpoint found"]]);
+    lines.length = 0;
+    expect(withPassword("201", "wrong", "198.18.66.7", 2_000_000).status).toBe(401);
+    expect(lines.map((line) => [line.address, line.reason])).toEqual([["198.18.66.7", "Failed to authenticate"]]);
+    lines.length = 0;
+    expect(withPassword("202", "pw-202", "198.18.1.1", 3_000_000).status).toBe(200);
+    expect(answer(request("OPTIONS", "203", "198.18.1.1"), 4_000_000).status).toBe(200);
+    expect(lines).toEqual([]);
+    // The artificial endpoint challenges an unknown user, and logs its credentials failing too.
+    expect(withPassword("998", "guess", "198.18.66.8", 5_000_000).status).toBe(401);
+    expect(lines.map((line) => line.reason)).toEqual(["No matching endpoint found", "No matching endpoint found", "Failed to authenticate"]);
+  });
+
+  it.runIf(fail2banRegex || required)("its lines are ones fail2ban's stock asterisk filter matches, naming the source address", () => {
+    lines.length = 0;
+    answer(request("REGISTER", "999", "198.18.66.6"), 1_000_000);
+    withPassword("201", "wrong", "198.18.66.7", 2_000_000);
+    answer(request("OPTIONS", "100", "198.18.66.9"), 3_000_000);
+    // /var/log/asterisk/messages prefixes each line with logger.conf's default date format.
+    const log = join(scratchDirectory("fail2ban-regex"), "messages");
+    writeFileSync(log, lines.map((line) => `[Jan  1 00:00:0${Math.floor(line.atUs / 1_000_000)}] ${line.text}\n`).join(""));
+    const ran = spawnSync("fail2ban-regex", ["-o", "ip", log, "/etc/fail2ban/filter.d/asterisk.conf"], { encoding: "utf8" });
+    expect(ran.status, ran.stderr).toBe(0);
+    expect(ran.stdout.trim().split("\n")).toEqual(lines.map((line) => line.address));
+    expect(lines.map((line) => line.reason)).toEqual(["No matching endpoint found", "Failed to authenticate", "No matching endpoint found"]);
+  });
+});
+
+describe("fail2ban's jail", () => {
+  const jailOf = () => {
+    const bans: Array<[string, number]> = [];
+    return { jail: new Fail2banJail({ ...stockAsteriskJail, maxretry: 3, findtimeSeconds: 10, bantimeSeconds: 60 }, (address, atUs) => bans.push([address, atUs])), bans };
+  };
+
+  it("bans an address at its maxretry-th failure within findtime, the ban reaching the kernel banDelayUs later", () => {
+    const { jail, bans } = jailOf();
+    for (const second of [0, 1, 2]) jail.failure("198.18.66.6", second * 1_000_000);
+    expect(bans).toEqual([["198.18.66.6", 3_000_000]]);
+    // During the ban its lines add nothing; another address counts on its own.
+    for (const second of [3, 4, 5, 6]) jail.failure("198.18.66.6", second * 1_000_000);
+    jail.failure("198.18.66.7", 4_000_000);
+    expect(bans).toHaveLength(1);
+  });
+
+  it("forgets failures older than findtime, and counts afresh after a ban ends", () => {
+    const { jail, bans } = jailOf();
+    for (const second of [0, 1, 11, 12]) jail.failure("198.18.66.6", second * 1_000_000);
+    expect(bans).toEqual([]);
+    jail.failure("198.18.66.6", 13_000_000);
+    expect(bans).toEqual([["198.18.66.6", 14_000_000]]);
+    for (const second of [75, 76, 77]) jail.failure("198.18.66.6", second * 1_000_000);
+    expect(bans).toEqual([["198.18.66.6", 14_000_000], ["198.18.66.6", 78_000_000]]);
+  });
+});
+
+describe("fail2ban as a defence in a model run", () => {
+  it("register-flood's svwar: banned a second after its 10th logged request; the phone that later gets its address is rejected for the ban's 10 minutes", () => {
+    const scenario = scenarioWithDefence(loadScenario(resolveScenarioRef("register-flood"), null), "fail2ban");
+    const result = runModel(scenario);
+    const scanner = result.verdicts.filter((verdict) => verdict.source === "svwar" && verdict.direction === "to-pbx");
+    const firstDrop = scanner.findIndex((verdict) => verdict.verdict === "dropped");
+    const ban = result.bans!.find((entry) => entry.address === "198.18.66.6")!;
+    expect(ban.atUs - scanner[9]!.atUs).toBe(stockAsteriskJail.banDelayUs);
+    expect(scanner[firstDrop]!.atUs).toBeGreaterThanOrEqual(ban.atUs);
+    expect(scanner[firstDrop - 1]!.atUs).toBeLessThan(ban.atUs);
+    expect(scanner.slice(firstDrop).every((verdict) => verdict.verdict === "dropped")).toBe(true);
+    expect(result.verdicts.filter((verdict) => verdict.source === "returning-phone" && verdict.direction === "to-pbx").every((verdict) => verdict.verdict === "dropped")).toBe(true);
+    expect(result.asteriskLogLines).toBeGreaterThanOrEqual(10);
+  });
+
+  it("refuses to stand beside an nftables ruleset, whose fail2ban action is another", () => {
+    const scenario = loadScenario(resolveScenarioRef("examples/nftables/office.yaml"), null);
+    expect(() => withFail2ban(scenario, stockAsteriskJail)).toThrow(/its firewall is nftables; fail2ban beside it needs fail2ban's nftables action/);
+  });
+});
