@@ -16,6 +16,8 @@ export interface DefenceRun {
   readonly pbxRequests: number;
   /** Attacking addresses that stopped on their own, nothing answering them. */
   readonly attackersGaveUp: number;
+  /** Lines Asterisk logged about failed requests (what fail2ban reads, and what fills the log). */
+  readonly asteriskLogLines: number;
 }
 
 /** Every defence's runs summed over the scenarios. */
@@ -26,6 +28,7 @@ export interface DefenceSummary {
   readonly passwordsFound: number;
   readonly pbxRequests: number;
   readonly attackersGaveUp: number;
+  readonly asteriskLogLines: number;
 }
 
 export function measureDefenceRun(scenario: Scenario, defence: DefenceName, result: RunResult): DefenceRun {
@@ -39,6 +42,7 @@ export function measureDefenceRun(scenario: Scenario, defence: DefenceName, resu
     firstPasswordAtUs: finds.length ? Math.min(...finds.map((event) => event.atUs)) : null,
     pbxRequests: result.verdicts.filter((verdict) => verdict.direction === "to-pbx" && verdict.verdict === "delivered").length,
     attackersGaveUp: result.events.filter((event) => event.kind === "gave-up" && attack.has(event.source)).length,
+    asteriskLogLines: result.asteriskLogLines ?? 0,
   };
 }
 
@@ -67,6 +71,7 @@ export function summarizeDefences(runs: readonly DefenceRun[], defences: readonl
       passwordsFound: sum((run) => run.passwordsFound),
       pbxRequests: sum((run) => run.pbxRequests),
       attackersGaveUp: sum((run) => run.attackersGaveUp),
+      asteriskLogLines: sum((run) => run.asteriskLogLines),
     };
   });
 }

@@ -24,6 +24,7 @@ export const compareColumns: ReadonlyArray<{ readonly title: string; readonly ce
   { title: "phones never registered", cell: (row) => `${row.metrics.legitRegistrationsLost} of ${row.metrics.legitAgents}` },
   { title: "legitimate requests dropped", cell: (row) => String(row.metrics.legitDropped) },
   { title: "requests Asterisk handled", cell: (row) => String(row.pbxRequests) },
+  { title: "Asterisk log lines", cell: (row) => String(row.asteriskLogLines) },
   { title: "attackers that gave up", cell: (row) => String(row.attackersGaveUp) },
 ];
 

@@ -30,6 +30,9 @@ describe("slamlab compare", () => {
     expect(run("weak-password", "fail2ban").passwordsFound).toBe(0);
     expect(run("weak-password", "fail2ban").metrics.attackDelivered).toBeGreaterThan(run("weak-password", "kernel").metrics.attackDelivered);
     expect(run("weak-password", "none").metrics.attackDelivered).toBe(run("weak-password", "none").metrics.attackSent);
+    // Every failed guess is logged; the bare first REGISTER is only challenged, and the 20th guess succeeds.
+    const unguarded = run("weak-password", "none") as unknown as { asteriskLogLines: number; metrics: { attackDelivered: number } };
+    expect(unguarded.asteriskLogLines).toBe(unguarded.metrics.attackDelivered - 2);
     // A password three guesses deep falls under every defence: only a strong password helps.
     for (const defence of ["kernel", "fail2ban", "kernel+fail2ban", "responsive", "none"]) expect(run("weak-password-third-word", defence).passwordsFound).toBe(1);
     for (const summary of report.summaries) expect(summary.metrics).toMatchObject({ legitRegistrationsLost: 0, legitAgents: 100 });
