@@ -8,7 +8,8 @@ import { addressMappings, mapIpsetAddresses, mapRulesetAddresses } from "../fire
 import { parseIpsetSave } from "../firewall/ipset.js";
 import { parseRuleset } from "../firewall/parse-ruleset.js";
 import { looksLikeNft, parseNftRuleset } from "../firewall/nft/parse-nft.js";
-import type { FirewallSpec, Scenario } from "./scenario.js";
+import { fail2banFirewall, stockAsteriskJail } from "./with-fail2ban.js";
+import type { Fail2banDefence, FirewallSpec, Scenario } from "./scenario.js";
 import { ScenarioError } from "./scenario.js";
 import { scenarioSchema, type ScenarioDocument } from "./schema.js";
 import { checkScenarioDocument } from "./check-scenario.js";
@@ -83,7 +84,7 @@ export function loadScenario(file: string, variantName: string | null): Scenario
     );
   }
   const firewall = resolveFirewall(file, document, variant);
-  return {
+  const scenario: Scenario = {
     name: document.name,
     variant: variant?.name ?? null,
     description: variant?.description ? `${document.description} (${variant.description})` : document.description,
@@ -97,7 +98,20 @@ export function loadScenario(file: string, variantName: string | null): Scenario
     traffic: document.traffic.map((spec, index) => (spec.kind === "replay" ? { ...spec, file: captureFile(file, spec.file, index) } : spec)),
     expect: variant?.expect ?? document.expect,
     ...(document.firewall.addressMap ? { addressMap: document.firewall.addressMap } : {}),
+    ...(document.firewall.fail2ban ? { fail2ban: jailOf(document.firewall.fail2ban) } : {}),
   };
+  if (scenario.fail2ban) {
+    try {
+      fail2banFirewall(scenario, scenario.fail2ban);
+    } catch (error) {
+      throw new ScenarioError("SCENARIO_INVALID", `${file}: firewall.fail2ban: ${(error as Error).message}`);
+    }
+  }
+  return scenario;
+}
+
+function jailOf(spec: NonNullable<ScenarioDocument["firewall"]["fail2ban"]>): Fail2banDefence {
+  return { maxretry: spec.maxretry, findtimeSeconds: spec.findtimeSeconds, bantimeSeconds: spec.bantimeSeconds, banDelayUs: Math.round(spec.banDelaySeconds * 1_000_000), set: stockAsteriskJail.set };
 }
 
 type Variant = ScenarioDocument["variants"][number];

@@ -249,6 +249,18 @@ const firewallSchema = z
       .min(1)
       .optional()
       .describe("An `ipset save` file with the sets the ruleset's -m set and SET rules name (hash:ip, hash:net, hash:ip,port, bitmap:port), relative to the scenario file."),
+    fail2ban: z
+      .object({
+        maxretry: z.number().int().min(1).max(1000).default(10).describe("Failed requests in Asterisk's log that ban an address (the asterisk jail's 10)."),
+        findtimeSeconds: z.number().int().min(1).max(604_800).default(600).describe("...within this many seconds (fail2ban's findtime, 10 minutes)."),
+        bantimeSeconds: z.number().int().min(1).max(31_536_000).default(600).describe("How long a ban lasts (bantime, 10 minutes)."),
+        banDelaySeconds: z.number().min(0).max(60).default(1).describe("From the log line that tips a ban to the ban in the kernel (fail2ban reads its log and runs its action once a second)."),
+      })
+      .strict()
+      .optional()
+      .describe(
+        "fail2ban's asterisk jail on the PBX host beside the firewall, on the model engine: it reads Asterisk's log of failed requests and bans an address through an ipset its REJECT rule (first in INPUT, ports 5060 and 5061) matches. Not with an nftables firewall or a router's policy.",
+      ),
     addressMap: z
       .record(realCidr, labCidr)
       .optional()

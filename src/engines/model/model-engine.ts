@@ -16,6 +16,7 @@ import { OutcomeTally } from "../../verdict/outcomes.js";
 import type { Engine, RunOptions, RunResult } from "../engine.js";
 import { createAsteriskPbx } from "./asterisk-pbx.js";
 import { Fail2banJail } from "./fail2ban-jail.js";
+import { fail2banFirewall } from "../../scenario/with-fail2ban.js";
 import { addAddressToSet } from "./netfilter/matches/set.js";
 import { ConntrackTable, contextAfterConntrack } from "./conntrack.js";
 import { EventQueue } from "./event-queue.js";
@@ -68,24 +69,27 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const wallStart = performance.now();
   const settings: KernelSettings = { ...defaultKernelSettings, ...options.kernel };
   const seed = options.seed ?? scenario.seed;
+  // fail2ban beside the firewall: its set and REJECT rule join the rules, and its jail reads the PBX's log.
+  const withJail = scenario.fail2ban ? fail2banFirewall(scenario, scenario.fail2ban) : null;
+  const firewallSpec = withJail ? withJail.firewall : scenario.firewall;
   const rulesetText =
-    scenario.firewall.kind === "policy"
-      ? policyRulesetText(scenario.firewall.policy, scenario.firewall.format, { pbxAddress: scenario.pbx.address })
-      : scenario.firewall.text;
-  const placement = scenario.firewall.kind === "policy" ? scenario.firewall.policy.placement : "host";
+    firewallSpec.kind === "policy"
+      ? policyRulesetText(firewallSpec.policy, firewallSpec.format, { pbxAddress: scenario.pbx.address })
+      : firewallSpec.text;
+  const placement = firewallSpec.kind === "policy" ? firewallSpec.policy.placement : "host";
   const localAddresses = placement === "host" ? [scenario.pbx.address] : [];
-  const ipsetText = scenario.firewall.kind === "ruleset" ? scenario.firewall.ipset?.text : undefined;
+  const ipsetText = firewallSpec.kind === "ruleset" ? firewallSpec.ipset?.text : undefined;
   // -m time judges by the wall clock: the scenario's, or the real one when the run starts, as the kernel's would.
   const wallClockStartMs = scenario.startsAt !== undefined ? Date.parse(scenario.startsAt) : (options.wallClockStartMs ?? Date.now());
-  const matchState = firewallState(settings, localAddresses, scenario.firewall.kind === "ruleset" ? scenario.firewall.ipset : undefined, wallClockStartMs);
-  const rulesetPath = scenario.firewall.kind === "ruleset" ? scenario.firewall.path : undefined;
+  const matchState = firewallState(settings, localAddresses, firewallSpec.kind === "ruleset" ? firewallSpec.ipset : undefined, wallClockStartMs);
+  const rulesetPath = firewallSpec.kind === "ruleset" ? firewallSpec.path : undefined;
   const firewall: CompiledFirewall = compileRulesetText(rulesetText, rulesetPath, matchState);
   const inboundHook = placement === "host" ? "INPUT" : "FORWARD";
   const outboundHook = placement === "host" ? "OUTPUT" : "FORWARD";
   const conntrack = new ConntrackTable(settings);
   // Asterisk's log of failed requests, and fail2ban reading it when the scenario has it.
   let logLines = 0;
-  const fail2ban = scenario.fail2ban;
+  const fail2ban = withJail?.jail;
   const jail = fail2ban
     ? new Fail2banJail(fail2ban, (address, atUs) => queue.push(atUs, () => addAddressToSet(matchState, fail2ban.set, parseIpv4(address), fail2ban.bantimeSeconds, jiffiesAt(atUs))))
     : null;

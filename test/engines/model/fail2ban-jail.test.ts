@@ -2,7 +2,8 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { scenarioWithDefence, stockAsteriskJail, withFail2ban } from "../../../src/compare/defences.js";
+import { scenarioWithDefence } from "../../../src/compare/defences.js";
+import { fail2banFirewall, stockAsteriskJail } from "../../../src/scenario/with-fail2ban.js";
 import { createAsteriskPbx, type SecurityLogLine } from "../../../src/engines/model/asterisk-pbx.js";
 import { Fail2banJail } from "../../../src/engines/model/fail2ban-jail.js";
 import { runModel } from "../../../src/engines/model/model-engine.js";
@@ -118,6 +119,6 @@ describe("fail2ban as a defence in a model run", () => {
 
   it("refuses to stand beside an nftables ruleset, whose fail2ban action is another", () => {
     const scenario = loadScenario(resolveScenarioRef("examples/nftables/office.yaml"), null);
-    expect(() => withFail2ban(scenario, stockAsteriskJail)).toThrow(/its firewall is nftables; fail2ban beside it needs fail2ban's nftables action/);
+    expect(() => fail2banFirewall(scenario, stockAsteriskJail)).toThrow(/its firewall is nftables; fail2ban beside it needs fail2ban's nftables action/);
   });
 });
