@@ -58,7 +58,8 @@ describe("rules of an admin's ruleset that no packet of the scenario can match",
     const dropped = (pbxInterface?: string) =>
       runModel(scenarioOf({ ...office, pbx: { ...office.pbx, ...(pbxInterface ? { interface: pbxInterface } : {}) } }, { rulesetText: text })).verdicts.filter((verdict) => verdict.verdict === "dropped").length;
     expect(dropped()).toBe(0);
-    expect(dropped("ens3")).toBeGreaterThan(50);
+    // Everything on ens3 is dropped: the phones' retransmissions and the scanners' first requests (sipvicious then gives up).
+    expect(dropped("ens3")).toBeGreaterThan(30);
     expect(rulesMatchingNothing(parseRuleset(text), scenarioOf({ ...office, pbx: { ...office.pbx, interface: "ens3" } }, { rulesetText: text }))).toEqual([]);
   });
 });

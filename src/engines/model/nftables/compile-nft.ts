@@ -135,6 +135,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
         continue;
       }
       const rule = rules[next++]!;
+      state.mapVerdict = null;
       let holds = true;
       for (const step of rule.steps) {
         if (!step(state)) {
@@ -145,7 +146,8 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       if (!holds) continue;
       packets[rule.slot]!++;
       bytes[rule.slot]! += state.packet.bytes.length;
-      const verdict = rule.verdict;
+      // A verdict map decides per packet; any other rule by its own verdict.
+      const verdict = state.mapVerdict ?? rule.verdict;
       const ref = (target: string): RuleRef => ({ chain: base.table.chains[chain]!.label, index: rule.rule.index, target });
       switch (verdict.kind) {
         case "continue":
@@ -193,6 +195,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       outName: "",
       mark: 0,
       notrack: false,
+      mapVerdict: null,
     };
     let decided: RuleRef = { chain: NO_BASE_CHAIN, index: 0, target: "ACCEPT" };
     const runConntrack = () => {

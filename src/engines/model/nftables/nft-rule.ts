@@ -27,6 +27,8 @@ export interface NftPacketState {
   mark: number;
   /** `notrack` in a chain before conntrack. */
   notrack: boolean;
+  /** The verdict a `vmap` found for this packet in the rule being run; null when it has none. */
+  mapVerdict: NftVerdict | null;
 }
 
 export type NftVerdict = { readonly kind: "accept" | "drop" | "reject" | "continue" | "return" } | { readonly kind: "jump" | "goto"; readonly chain: string };
@@ -88,8 +90,54 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     }
     return [tokens[at++]!];
   };
-  /** A comparison of a number the packet gives with the value that follows. */
+  /**
+   * `KEY vmap { ELEMENT : VERDICT, ... }`: nft_lookup in a verdict map; a
+   * key in no element breaks the rule, as a set lookup that fails does.
+   */
+  const verdictMap = (type: FieldType, read: (state: NftPacketState) => number | null) => {
+    at++;
+    if (word()?.startsWith("@")) fail(`vmap ${word()}: named maps are not modelled; write its elements in the rule (vmap { KEY : VERDICT, ... })`);
+    if (word() !== "{") fail("vmap needs { KEY : VERDICT, ... }");
+    const value = readValue().slice(1, -1);
+    const entries: Array<{ test: (value: number) => boolean; verdict: NftVerdict }> = [];
+    let entry: NftToken[] = [];
+    for (const token of [...value, { text: ",", quoted: false, line: rule.line }]) {
+      if (token.text !== "," || token.quoted) {
+        entry.push(token);
+        continue;
+      }
+      if (entry.length === 0) continue;
+      const colon = entry.findIndex((part) => part.text === ":");
+      if (colon < 1) fail(`vmap element "${entry.map((part) => part.text).join(" ")}": expected KEY : VERDICT`);
+      const words = entry.slice(colon + 1).map((part) => part.text);
+      let mapped: NftVerdict;
+      if (words.length === 1 && ["accept", "drop", "continue", "return"].includes(words[0]!)) mapped = { kind: words[0] as "accept" };
+      else if (words.length === 2 && (words[0] === "jump" || words[0] === "goto")) {
+        if (!scope.chains.has(words[1]!)) fail(`vmap: ${words.join(" ")}: no such chain in this table`);
+        mapped = { kind: words[0], chain: words[1]! };
+      } else mapped = fail(`vmap element verdict "${words.join(" ")}": expected accept, drop, continue, return, jump CHAIN or goto CHAIN`);
+      entries.push({ test: compileNumberValue(entry.slice(0, colon), type), verdict: mapped });
+      entry = [];
+    }
+    if (entries.length === 0) fail("vmap { } has no elements");
+    steps.push((state) => {
+      const number = read(state);
+      if (number === null) return false;
+      for (const candidate of entries) {
+        if (candidate.test(number)) {
+          state.mapVerdict = candidate.verdict;
+          return true;
+        }
+      }
+      return false;
+    });
+  };
+  /** A comparison of a number the packet gives with the value that follows (or a verdict map keyed by it). */
   const compare = (type: FieldType, read: (state: NftPacketState) => number | null) => {
+    if (word() === "vmap") {
+      verdictMap(type, read);
+      return;
+    }
     const operator = readOperator();
     const value = readValue();
     const reference = value.length === 1 && value[0]!.text.startsWith("@") && !value[0]!.quoted ? value[0]!.text.slice(1) : null;
@@ -222,6 +270,11 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         steps.push((state) => bucket.allows(state.clockNs));
         continue;
       }
+      if (key === "quota") {
+        at++;
+        steps.push(quotaStep());
+        continue;
+      }
       if ((key === "add" || key === "update") && word(1)?.startsWith("@")) {
         const set = scope.sets.get(word(1)!.slice(1)) ?? fail(`${word(1)}: no such set in this table`);
         at += 2;
@@ -286,6 +339,41 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     const value = Number(readValue()[0]!.text);
     if (!Number.isInteger(value)) fail(`${selector} mark set needs a number`);
     return value >>> 0;
+  }
+
+  /**
+   * `quota [over|until] N UNIT [used M UNIT]` (nft_quota.c): every packet
+   * that reaches it adds its length to what is consumed, and is over quota
+   * once that reaches N; a plain quota breaks the rule over quota, `over`
+   * breaks it under.
+   */
+  function quotaStep(): (state: NftPacketState) => boolean {
+    if (word() === "name") fail("named quotas are not modelled; write the quota in the rule");
+    let over = false;
+    if (word() === "over") {
+      over = true;
+      at++;
+    } else if (word() === "until") at++;
+    const bytes = readBytes();
+    let consumed = 0;
+    if (word() === "used") {
+      at++;
+      consumed = readBytes();
+    }
+    return (state) => {
+      consumed += state.packet.bytes.length;
+      return consumed >= bytes === over;
+    };
+  }
+
+  /** `N bytes|kbytes|mbytes` (nft counts 1024 to a kbyte), or `Nmbytes` written together. */
+  function readBytes(): number {
+    const together = /^(\d+)(bytes|kbytes|mbytes)$/.exec(word() ?? "");
+    const [count, unit] = together ? [together[1]!, together[2]!] : [word() ?? "", word(1) ?? ""];
+    at += together ? 1 : 2;
+    const scale = { bytes: 1, kbytes: 1024, mbytes: 1024 * 1024 }[unit];
+    if (!/^\d+$/.test(count) || scale === undefined) fail(`quota ${count} ${unit}: expected a number of bytes, kbytes or mbytes`);
+    return Number(count) * scale!;
   }
 
   /** `rate [over] N/unit [burst B packets]`: what nft_limit's bucket is made of. */

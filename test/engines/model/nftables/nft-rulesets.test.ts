@@ -23,6 +23,18 @@ const byTime = (sends: OracleSend[]) => [...sends].sort((a, b) => (a.at ?? 0) - 
 
 const officeSends = byTime([...flood("198.18.10.1", 30, 0.04), ...flood("198.18.70.7", 25, 0.05, 0.01), { src: "198.18.70.7", at: 1.4, payload: register(7, "OPTIONS") }, ...flood("198.18.20.1", 3, 0.3, 0.02)]);
 
+/** 14 REGISTERs to 5060 and 6 to 5061; nft_quota counts each packet's IP length (skb->len). */
+const quotaSends = byTime([...flood("198.18.5.5", 14, 0.03), ...Array.from({ length: 6 }, (_, index) => ({ src: "198.18.6.6", at: 0.01 + index * 0.03, dport: 5061, payload: register(100 + index) }))]);
+const ipLength = (send: OracleSend) => 28 + Buffer.byteLength(send.payload);
+const quotaDelivered = (() => {
+  let toSip = 100;
+  let toOther = 0;
+  return quotaSends.map((send) => {
+    if ((send.dport ?? 5060) === 5061) return (toOther += ipLength(send)) < 300;
+    return (toSip += ipLength(send)) < 1024;
+  });
+})();
+
 const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; reply?: boolean; delivered: boolean[] }> = [
   {
     name: "policy drop with an allowed network, a named set of addresses, ports in an anonymous set and ct state",
@@ -134,6 +146,46 @@ table inet filter {
       { src: "198.18.4.7", at: 0.1, payload: register(3) },
     ]),
     delivered: [false, true, true],
+  },
+  {
+    name: "quotas: a plain one that stops matching once its bytes are used, and quota over with bytes already used",
+    ruleset: `
+table inet filter {
+  chain input {
+    type filter hook input priority filter; policy accept;
+    udp dport 5061 quota until 300 bytes accept
+    udp dport 5061 drop
+    udp dport 5060 quota over 1 kbytes used 100 bytes counter drop
+  }
+}`,
+    sends: quotaSends,
+    delivered: quotaDelivered,
+  },
+  {
+    name: "verdict maps: by source address (accept, drop, a jump to a chain), and by port",
+    ruleset: `
+table inet filter {
+  chain sip {
+    udp dport 5060 drop
+  }
+  chain input {
+    type filter hook input priority filter; policy accept;
+    ip saddr vmap { 198.18.1.1 : drop, 198.18.2.0/24 : jump sip, 198.18.3.3 : accept }
+    udp dport vmap { 5061 : drop, 5062 : accept }
+    udp dport 5062 drop
+  }
+}`,
+    sends: byTime([
+      { src: "198.18.1.1", at: 0, payload: register(1) },
+      { src: "198.18.2.9", at: 0.05, payload: register(2) },
+      { src: "198.18.2.9", at: 0.1, dport: 5062, payload: register(3) },
+      { src: "198.18.3.3", at: 0.15, dport: 5061, payload: register(4) },
+      { src: "198.18.4.4", at: 0.2, dport: 5061, payload: register(5) },
+      { src: "198.18.4.4", at: 0.25, dport: 5062, payload: register(6) },
+      { src: "198.18.4.4", at: 0.3, payload: register(7) },
+    ]),
+    // The jump to sip returns for another port, and the port map accepts 5062 before the drop after it.
+    delivered: [false, false, true, true, false, true, true],
   },
   {
     name: "the worked example (examples/nftables/office.nft): an allowed site is never counted, a scanner is blocked after its burst of 20",
