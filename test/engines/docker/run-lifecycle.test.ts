@@ -39,7 +39,7 @@ firewall: { policy: default }
 hosts:
   scanner: { kind: addresses, addresses: [198.18.66.6] }
 traffic:
-  - { name: flood, kind: register-flood, host: scanner, ratePps: 50, durationSeconds: 120 }
+  - { name: flood, kind: register-flood, host: scanner, ratePps: 50, durationSeconds: 120, giveUpSeconds: 0 }
 expect: [{ source: flood, blockedWithinPackets: 10 }]
 `,
 );
