@@ -90,6 +90,14 @@ describe("SIP messages", () => {
     expect(sipMethodOf(encoder.encode("SIP/2.0 401 Unauthorized\r\n"))).toBe("401");
     expect(sipMethodOf(encoder.encode("\u0000\u0001binary"))).toBeNull();
     expect(sipMethodOf(encoder.encode("register sip:x SIP/2.0"))).toBeNull();
+    // A request is its request line: HTTP and other upper-case words followed by a space are not SIP.
+    expect(sipMethodOf(encoder.encode("OPTIONS sip:100@198.51.100.10 SIP/2.0"))).toBe("OPTIONS");
+    expect(sipMethodOf(encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))).toBeNull();
+    expect(sipMethodOf(encoder.encode("POST /cgi-bin/luci HTTP/1.0\r\n"))).toBeNull();
+    expect(sipMethodOf(encoder.encode("GET http://198.51.100.10/ HTTP/1.1\r\n"))).toBeNull();
+    expect(sipMethodOf(encoder.encode("HELLO WORLD\r\n"))).toBeNull();
+    expect(sipMethodOf(encoder.encode("REGISTER sip:x SIP/2.0X\r\n"))).toBeNull();
+    expect(sipMethodOf(encoder.encode("REGISTER nouri SIP/2.0\r\n"))).toBeNull();
   });
 });
 

@@ -25,7 +25,7 @@ const officeSends = byTime([...flood("198.18.10.1", 30, 0.04), ...flood("198.18.
 
 /** 14 REGISTERs to 5060 and 6 to 5061; nft_quota counts each packet's IP length (skb->len). */
 const quotaSends = byTime([...flood("198.18.5.5", 14, 0.03), ...Array.from({ length: 6 }, (_, index) => ({ src: "198.18.6.6", at: 0.01 + index * 0.03, dport: 5061, payload: register(100 + index) }))]);
-const ipLength = (send: OracleSend) => 28 + Buffer.byteLength(send.payload);
+const ipLength = (send: OracleSend) => 28 + Buffer.byteLength(send.payload ?? "");
 const quotaDelivered = (() => {
   let toSip = 100;
   let toOther = 0;
