@@ -16,6 +16,8 @@ export interface DecodedPacket {
   /** 0 when there is no transport header here (a non-first fragment). */
   readonly sport: number;
   readonly dport: number;
+  /** Where the transport header (or a tunnel's payload) starts in `ip`. */
+  readonly transportOffset: number;
   /** Transport payload (the SIP text), empty for non-first fragments. */
   readonly payload: Uint8Array;
   /** IPv4 fragmentation: identification, offset in bytes, more-fragments. */
@@ -23,11 +25,19 @@ export interface DecodedPacket {
 }
 
 /** Why a frame has no IP packet slamlab can use (counted by callers). */
-export type UndecodableReason = "not IP" | "truncated link header" | "truncated IP header" | "bad IP header";
+export type UndecodableReason = "not IP" | "truncated link header" | "truncated IP header" | "bad IP header" | "GRE not carrying IP" | "MPLS not carrying IP" | "tunnels nested too deep";
 
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;
 const ETHERTYPE_VLAN = [0x8100, 0x88a8, 0x9100];
+const ETHERTYPE_MPLS = [0x8847, 0x8848];
+/** GRE's transparent Ethernet bridging: an Ethernet frame inside. */
+const ETHERTYPE_TEB = 0x6558;
+const IPPROTO_IPIP = 4;
+const IPPROTO_IPV6 = 41;
+const IPPROTO_GRE = 47;
+/** Tunnels inside tunnels decoded before giving up: real captures nest one or two. */
+const MAX_TUNNEL_DEPTH = 4;
 
 /** The network-layer start and protocol family of a frame, by its link type. */
 function networkLayer(frame: CapturedFrame): { offset: number; family: 4 | 6 | null } | UndecodableReason {
@@ -49,6 +59,7 @@ function networkLayer(frame: CapturedFrame): { offset: number; family: 4 | 6 | n
         if (data.length < at + 2) return "truncated link header";
         etherType = (data[at]! << 8) | data[at + 1]!;
       }
+      if (ETHERTYPE_MPLS.includes(etherType)) return mplsPayload(data, at + 2);
       return { offset: at + 2, family: etherFamily(etherType) };
     }
     case LINKTYPE_LINUX_SLL:
@@ -76,12 +87,60 @@ function networkLayer(frame: CapturedFrame): { offset: number; family: 4 | 6 | n
   }
 }
 
+/** An MPLS label stack from `at`: the labels up to bottom of stack, then IP by its version nibble (no control word). */
+function mplsPayload(data: Uint8Array, at: number): { offset: number; family: 4 | 6 | null } | UndecodableReason {
+  for (;;) {
+    if (data.length < at + 4) return "truncated link header";
+    const bottom = (data[at + 2]! & 0x01) === 1;
+    at += 4;
+    if (bottom) break;
+  }
+  if (data.length < at + 1) return "truncated link header";
+  const version = data[at]! >> 4;
+  return version === 4 ? { offset: at, family: 4 } : version === 6 ? { offset: at, family: 6 } : "MPLS not carrying IP";
+}
+
+/**
+ * A frame decoded to its transport layer. A tunnel (IP in IP, IPv6 in IPv4,
+ * GRE, MPLS) is decoded to the packet it carries: what the PBX gets once the
+ * tunnel ends, and what slamlab counts and replays.
+ */
 export function decodeFrame(frame: CapturedFrame): DecodedPacket | UndecodableReason {
   const layer = networkLayer(frame);
   if (typeof layer === "string") return layer;
   if (layer.family === null) return "not IP";
   const ip = frame.data.subarray(layer.offset);
-  return layer.family === 4 ? decodeIpv4Datagram(frame, ip) : decodeIpv6Datagram(frame, ip);
+  return decodeDatagram(frame, ip, layer.family, 0);
+}
+
+function decodeDatagram(frame: CapturedFrame, ip: Uint8Array, family: 4 | 6, depth: number): DecodedPacket | UndecodableReason {
+  const packet = family === 4 ? decodeIpv4Datagram(frame, ip) : decodeIpv6Datagram(frame, ip);
+  if (typeof packet === "string" || packet.fragment !== null) return packet;
+  const inner = tunnelled(packet);
+  if (inner === null) return packet;
+  if (typeof inner === "string") return inner;
+  if (depth + 1 >= MAX_TUNNEL_DEPTH) return "tunnels nested too deep";
+  return decodeDatagram(frame, inner.ip, inner.family, depth + 1);
+}
+
+/** What a tunnel packet carries: null when it is no tunnel slamlab opens. */
+function tunnelled(packet: DecodedPacket): { ip: Uint8Array; family: 4 | 6 } | UndecodableReason | null {
+  const body = packet.ip.subarray(packet.transportOffset);
+  if (packet.protocol === IPPROTO_IPIP) return { ip: body, family: 4 };
+  if (packet.protocol === IPPROTO_IPV6) return { ip: body, family: 6 };
+  if (packet.protocol !== IPPROTO_GRE) return null;
+  // RFC 2784/2890: flags (checksum, key, sequence present), version 0, then the protocol type.
+  if (body.length < 4 || (body[1]! & 0x07) !== 0) return "GRE not carrying IP";
+  const at = 4 + ((body[0]! & 0x80) !== 0 ? 4 : 0) + ((body[0]! & 0x20) !== 0 ? 4 : 0) + ((body[0]! & 0x10) !== 0 ? 4 : 0);
+  const protocolType = (body[2]! << 8) | body[3]!;
+  if (protocolType === ETHERTYPE_IPV4) return { ip: body.subarray(at), family: 4 };
+  if (protocolType === ETHERTYPE_IPV6) return { ip: body.subarray(at), family: 6 };
+  if (protocolType === ETHERTYPE_TEB && body.length >= at + 14) {
+    const etherType = (body[at + 12]! << 8) | body[at + 13]!;
+    if (etherType === ETHERTYPE_IPV4) return { ip: body.subarray(at + 14), family: 4 };
+    if (etherType === ETHERTYPE_IPV6) return { ip: body.subarray(at + 14), family: 6 };
+  }
+  return "GRE not carrying IP";
 }
 
 function ports(ip: Uint8Array, at: number, protocol: number): { sport: number; dport: number; payloadStart: number } {
@@ -120,6 +179,7 @@ function decodeIpv4Datagram(frame: CapturedFrame, captured: Uint8Array): Decoded
     ttl: ip[8]!,
     sport: transport.sport,
     dport: transport.dport,
+    transportOffset: headerLength,
     payload: ip.subarray(transport.payloadStart),
     fragment: fragmentOffset !== 0 || more ? { id: (ip[4]! << 8) | ip[5]!, offset: fragmentOffset, more } : null,
   };
@@ -158,6 +218,7 @@ function decodeIpv6Datagram(frame: CapturedFrame, captured: Uint8Array): Decoded
     ttl: ip[7]!,
     sport: transport.sport,
     dport: transport.dport,
+    transportOffset: Math.min(at, ip.length),
     payload: ip.subarray(Math.min(transport.payloadStart, ip.length)),
     fragment,
   };

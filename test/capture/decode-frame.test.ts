@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { decodeFrame } from "../../src/capture/decode-frame.js";
+import { LINKTYPE_ETHERNET } from "../../src/capture/link-types.js";
+import { pcapFile } from "../../src/capture/pcap-writer.js";
+import { inspectCapture } from "../../src/capture/inspect-capture.js";
+import { parseIpv4 } from "../../src/net/address.js";
+import { ethernet, sipDatagram, writeTemp } from "../helpers/capture-files.js";
+import { haveTshark, tsharkPackets } from "../helpers/tshark.js";
+
+/** An IPv4 header around `payload`, carrying `protocol`, its checksum filled in. */
+function ipv4(protocol: number, src: string, dst: string, payload: Uint8Array): Uint8Array {
+  const packet = new Uint8Array(20 + payload.length);
+  const view = new DataView(packet.buffer);
+  packet[0] = 0x45;
+  view.setUint16(2, packet.length);
+  view.setUint16(4, 7);
+  packet[8] = 64;
+  packet[9] = protocol;
+  view.setUint32(12, parseIpv4(src));
+  view.setUint32(16, parseIpv4(dst));
+  let sum = 0;
+  for (let at = 0; at < 20; at += 2) sum += view.getUint16(at);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  view.setUint16(10, ~sum & 0xffff);
+  packet.set(payload, 20);
+  return packet;
+}
+
+const concat = (...parts: Uint8Array[]) => {
+  const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    joined.set(part, at);
+    at += part.length;
+  }
+  return joined;
+};
+
+/** An Ethernet frame with this EtherType in front of `payload`. */
+const etherFrame = (etherType: number, payload: Uint8Array) => concat(new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, etherType >> 8, etherType & 0xff]), payload);
+
+const register = (src: string) => sipDatagram(src, `REGISTER sip:198.51.100.10 SIP/2.0\r\nCSeq: 1 REGISTER\r\n\r\n`);
+const gre = (flags: number, protocolType: number, extra: number[] = []) => new Uint8Array([flags, 0, protocolType >> 8, protocolType & 0xff, ...extra]);
+
+const frames: Array<{ name: string; data: Uint8Array; inner: string | null }> = [
+  { name: "IP in IP", data: ethernet(ipv4(4, "203.0.113.1", "203.0.113.2", register("198.18.1.1"))), inner: "198.18.1.1" },
+  { name: "GRE", data: ethernet(ipv4(47, "203.0.113.1", "203.0.113.2", concat(gre(0, 0x0800), register("198.18.1.2")))), inner: "198.18.1.2" },
+  { name: "GRE with a key and a sequence number", data: ethernet(ipv4(47, "203.0.113.1", "203.0.113.2", concat(gre(0x30, 0x0800, [0, 0, 0, 9, 0, 0, 0, 1]), register("198.18.1.3")))), inner: "198.18.1.3" },
+  { name: "GRE bridging Ethernet", data: ethernet(ipv4(47, "203.0.113.1", "203.0.113.2", concat(gre(0, 0x6558), etherFrame(0x0800, register("198.18.1.4"))))), inner: "198.18.1.4" },
+  { name: "MPLS, two labels", data: etherFrame(0x8847, concat(new Uint8Array([0, 1, 0x40, 64, 0, 2, 0x41, 64]), register("198.18.1.5"))), inner: "198.18.1.5" },
+  { name: "GRE carrying ERSPAN", data: ethernet(ipv4(47, "203.0.113.1", "203.0.113.2", concat(gre(0, 0x88be), new Uint8Array(40)))), inner: null },
+];
+
+describe("tunnels in captures", () => {
+  for (const { name, data, inner } of frames) {
+    it(`${name}: ${inner ? "decoded to the packet it carries" : "counted as skipped, by kind"}`, () => {
+      const packet = decodeFrame({ index: 0, linkType: LINKTYPE_ETHERNET, timestampNs: 0n, data, originalLength: data.length, offset: 24 });
+      if (inner === null) {
+        expect(packet).toBe("GRE not carrying IP");
+        return;
+      }
+      expect(typeof packet).not.toBe("string");
+      const decoded = packet as Exclude<typeof packet, string>;
+      expect([decoded.src, decoded.dst, decoded.protocol, decoded.dport]).toEqual([inner, "198.51.100.10", 17, 5060]);
+      expect(new TextDecoder().decode(decoded.payload)).toMatch(/^REGISTER sip:/);
+    });
+  }
+
+  it("capture inspect counts the REGISTERs inside, names the skipped tunnel, and tshark reads the same SIP", async () => {
+    const path = writeTemp(pcapFile(LINKTYPE_ETHERNET, frames.map(({ data }, index) => ({ timestampNs: 1_700_000_000_000_000_000n + BigInt(index) * 1_000_000n, data }))));
+    const summary = await inspectCapture(path);
+    expect(summary.requests).toEqual({ REGISTER: 5 });
+    expect(summary.undecodable).toMatchObject({ "GRE not carrying IP": 1 });
+    if (haveTshark) expect(tsharkPackets(path).map((packet) => packet.sip)).toEqual(["REGISTER", "REGISTER", "REGISTER", "REGISTER", "REGISTER", ""]);
+  });
+});
