@@ -117,6 +117,27 @@ describe("replaying a capture", () => {
     expect(error).toBeInstanceOf(ScenarioError);
     expect(String(error)).toMatch(/no SIP packets to or from 10\.9\.9\.9 .*skipped: 1 not SIP/);
   });
+
+  it("an IAX2 capture: says it holds IAX2, not SIP, without asking for pbxAddress; and a SIP port list naming 4569 does not make IAX2 SIP", async () => {
+    // IAX2 full frames (RFC 5456): binary, on UDP 4569 both ways.
+    const iax = (index: number) => encodeIpv4Udp({ src: 0x0a010101, dst: 0x0a090909, sport: 4569, dport: 4569, payload: new Uint8Array([0x80, 0x01, 0x00, 0x00, 0, 0, 0, index, 0, 1, 0x06, 0x0d]) });
+    const capture = writeTemp(pcapFile(101, Array.from({ length: 5 }, (_, index) => ({ timestampNs: BigInt(index) * 1_000_000n, data: iax(index) }))));
+    const inferred = await loadReplays(replayScenario(capture)).catch((caught: unknown) => caught);
+    expect(String(inferred)).toMatch(/holds no SIP request to replay \(skipped: 5 IAX2, not SIP \(UDP 4569\)\); IAX2 is not replayed yet/);
+    expect(String(inferred)).not.toMatch(/pbxAddress/);
+    const onPort = await loadReplays(replayScenario(capture, { pbxAddress: "10.9.9.9", sipPorts: [5060, 4569] })).catch((caught: unknown) => caught);
+    expect(String(onPort)).toMatch(/no SIP packets to or from 10\.9\.9\.9 .*skipped: 5 IAX2, not SIP/);
+  });
+
+  it("HTTP among the SIP is skipped as HTTP, by name", async () => {
+    const http = encodeIpv4Udp({ src: 0x0a010102, dst: 0x0a090909, sport: 40000, dport: 5060, payload: encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n") });
+    const sip = encodeIpv4Udp({ src: 0x0a010101, dst: 0x0a090909, sport: 5070, dport: 5060, payload: register(1) });
+    const capture = writeTemp(pcapFile(101, [{ timestampNs: 0n, data: sip }, { timestampNs: 1000n, data: http }]));
+    const plans = await loadReplays(replayScenario(capture, { pbxAddress: "10.9.9.9" }));
+    const plan = [...plans.values()][0]!;
+    expect(plan.packets).toHaveLength(1);
+    expect(plan.skipped).toEqual({ "HTTP, not SIP": 1 });
+  });
 });
 
 describe.skipIf(!haveSharedCaptures)("replaying the public LBNL brute force", () => {

@@ -67,8 +67,10 @@ export async function loadReplay(spec: ReplaySpec, hostAddressCount: number): Pr
     const isTransport = packet.protocol === 17 || packet.protocol === 6;
     const onSipPort = isTransport && (sipPorts.has(packet.sport) || sipPorts.has(packet.dport));
     const looksLikeSip = isTransport && sipMethodOf(packet.payload) !== null;
-    if (!onSipPort && !looksLikeSip) {
-      skip("not SIP");
+    // A UDP datagram is a whole message: on a SIP port it is SIP by its content (or a CRLF keepalive); a TCP segment may continue one.
+    const sipByPort = onSipPort && (packet.protocol === 6 || isKeepalive(packet.payload) || packet.fragment !== null);
+    if (!looksLikeSip && !sipByPort) {
+      skip(notSipReason(packet));
       continue;
     }
     if (packet.fragment) fragmentKeys.add(key);
@@ -81,7 +83,7 @@ export async function loadReplay(spec: ReplaySpec, hostAddressCount: number): Pr
   }
   candidates.sort((a, b) => (a.timestampNs < b.timestampNs ? -1 : a.timestampNs > b.timestampNs ? 1 : 0));
 
-  const pbxAddresses = new Set(spec.pbxAddress === undefined ? inferPbx(requestsSeen, spec.file) : [spec.pbxAddress].flat());
+  const pbxAddresses = new Set(spec.pbxAddress === undefined ? inferPbx(requestsSeen, spec.file, skipped) : [spec.pbxAddress].flat());
   const startNs = (firstNs ?? 0n) + BigInt(Math.round(spec.fromSeconds * 1e9));
   const endNs = spec.toSeconds === undefined ? null : (firstNs ?? 0n) + BigInt(Math.round(spec.toSeconds * 1e9));
   const clients: string[] = [];
@@ -136,7 +138,9 @@ export function describeSkipped(skipped: Readonly<Record<string, number>>): stri
 }
 
 /** Addresses that received more SIP requests than they sent: the capture's registrars. */
-function inferPbx(requests: ReadonlyArray<{ src: string; dst: string }>, file: string): string[] {
+function inferPbx(requests: ReadonlyArray<{ src: string; dst: string }>, file: string, skipped: Readonly<Record<string, number>>): string[] {
+  // Nothing to infer from: say what the capture holds instead, by kind.
+  if (requests.length === 0) throw new ScenarioError("REPLAY_NO_SIP", `${file}: holds no SIP request to replay (skipped: ${describeSkipped(skipped)})${skipped[IAX2] ? "; IAX2 is not replayed yet: replay a SIP capture, or model the IAX2 registrations with another source" : ""}`);
   const received = new Map<string, number>();
   const sent = new Map<string, number>();
   for (const { src, dst } of requests) {
@@ -146,4 +150,25 @@ function inferPbx(requests: ReadonlyArray<{ src: string; dst: string }>, file: s
   const servers = [...received].filter(([address, count]) => count > (sent.get(address) ?? 0)).map(([address]) => address);
   if (servers.length === 0) throw new ScenarioError("REPLAY_NO_PBX", `${file}: no address receives more SIP requests than it sends, so the PBX cannot be inferred; give pbxAddress`);
   return servers.sort();
+}
+
+const IAX2 = "IAX2, not SIP (UDP 4569)";
+
+/** What a packet that is not SIP is, as far as a replay's message can say: IAX2, HTTP, or just not SIP. */
+function notSipReason(packet: DecodedPacket): string {
+  const payload = packet.payload;
+  // IAX2 (RFC 5456) runs on UDP 4569.
+  if (packet.protocol === 17 && (packet.sport === 4569 || packet.dport === 4569) && payload.length >= 4) return IAX2;
+  if (packet.protocol === 6 || packet.protocol === 17) {
+    const line = new TextDecoder().decode(payload.subarray(0, 16));
+    if (/^(GET|POST|HEAD|PUT|OPTIONS|CONNECT|DELETE) \S+ HTTP\/1\.[01]|^HTTP\/1\.[01] \d{3}/.test(line) || /^(GET|POST|HEAD|PUT) \//.test(line)) return "HTTP, not SIP";
+  }
+  return "not SIP";
+}
+
+/** A CRLF keepalive (RFC 5626): two or four bytes of line ends. */
+function isKeepalive(payload: Uint8Array): boolean {
+  if (payload.length !== 2 && payload.length !== 4) return false;
+  for (const byte of payload) if (byte !== 0x0d && byte !== 0x0a) return false;
+  return true;
 }
