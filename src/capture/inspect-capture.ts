@@ -1,4 +1,4 @@
-import { decodeFrame } from "./decode-frame.js";
+import { decodeFrame, type DecodedPacket } from "./decode-frame.js";
 import { describeWarnings } from "./captured-frame.js";
 import { linkTypeName } from "./link-types.js";
 import { openCapture, type CaptureFormat } from "./read-capture.js";
@@ -39,6 +39,8 @@ export interface CaptureSummary {
   readonly udp: number;
   readonly tcp: number;
   readonly fragments: number;
+  /** TCP segments that only repeat bytes their stream already carried: judged by the firewall again, not counted as SIP again. */
+  readonly tcpRetransmissions: number;
   readonly undecodable: Readonly<Record<string, number>>;
   readonly requests: Readonly<Record<string, number>>;
   readonly requestsWithCredentials: number;
@@ -77,6 +79,9 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
   let tcp = 0;
   let fragments = 0;
   let withCredentials = 0;
+  let tcpRetransmissions = 0;
+  // Per TCP stream, how far its sequence numbers have carried data (memory by streams, not segments).
+  const streamEnds = new Map<string, number>();
   for await (const frame of capture) {
     packets++;
     bytes += frame.originalLength;
@@ -95,6 +100,13 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
     else if (packet.protocol === 6) tcp++;
     const method = sipMethodOf(packet.payload);
     if (method === null) continue;
+    const retransmitted = packet.protocol === 6 && repeatsStream(streamEnds, packet);
+    if (retransmitted) {
+      tcpRetransmissions++;
+      if (/^\d/.test(method)) continue;
+      sipRequests.push({ timestampNs: frame.timestampNs, src: packet.src, dst: packet.dst, sport: packet.sport, dport: packet.dport, method, ip: packet.ipVersion === 4 ? packet.ip.slice() : null });
+      continue;
+    }
     if (/^\d/.test(method)) {
       responses[method] = (responses[method] ?? 0) + 1;
       continue;
@@ -147,6 +159,7 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
     udp,
     tcp,
     fragments,
+    tcpRetransmissions,
     undecodable,
     requests,
     requestsWithCredentials: withCredentials,
@@ -168,4 +181,22 @@ export function peakPerWindow(times: readonly bigint[], windowNs: bigint): numbe
     best = Math.max(best, end - start + 1);
   }
   return best;
+}
+
+/**
+ * Whether a TCP segment carries only bytes its stream has carried already
+ * (a retransmission), and if not, moves the stream's end past it. Sequence
+ * numbers compare modulo 2^32, as TCP's do.
+ */
+function repeatsStream(streamEnds: Map<string, number>, packet: DecodedPacket): boolean {
+  const ip = packet.ip;
+  const at = packet.transportOffset;
+  if (ip.length < at + 8 || packet.payload.length === 0) return false;
+  const seq = ((ip[at + 4]! << 24) | (ip[at + 5]! << 16) | (ip[at + 6]! << 8) | ip[at + 7]!) >>> 0;
+  const end = (seq + packet.payload.length) >>> 0;
+  const key = `${packet.src}:${packet.sport}>${packet.dst}:${packet.dport}`;
+  const reached = streamEnds.get(key);
+  if (reached !== undefined && ((end - reached) | 0) <= 0) return true;
+  streamEnds.set(key, end);
+  return false;
 }

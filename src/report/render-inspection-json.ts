@@ -33,6 +33,7 @@ export function renderInspectionJson(summary: CaptureSummary, drops: ReadonlyMap
     udp: summary.udp,
     tcp: summary.tcp,
     fragments: summary.fragments,
+    tcpRetransmissions: summary.tcpRetransmissions,
     skipped: summary.undecodable,
     sipRequests: summary.requests,
     sipRequestsWithCredentials: summary.requestsWithCredentials,

@@ -36,7 +36,7 @@ export function renderInspection(summary: CaptureSummary, drops: ReadonlyMap<str
   lines.push(`  format ${summary.format}, link type ${summary.linkTypes.join(", ") || "-"}`);
   lines.push(`  ${count(summary.packets)} packets, ${count(summary.bytes)} bytes, from ${start}, duration ${duration(span)}`);
   const undecodable = Object.entries(summary.undecodable).map(([reason, n]) => `${count(n)} ${reason}`);
-  lines.push(`  IPv4 ${count(summary.ipv4)}, IPv6 ${count(summary.ipv6)}; UDP ${count(summary.udp)}, TCP ${count(summary.tcp)}; IPv4/IPv6 fragments ${count(summary.fragments)}${undecodable.length ? `; skipped: ${undecodable.join(", ")}` : ""}`);
+  lines.push(`  IPv4 ${count(summary.ipv4)}, IPv6 ${count(summary.ipv6)}; UDP ${count(summary.udp)}, TCP ${count(summary.tcp)}; IPv4/IPv6 fragments ${count(summary.fragments)}${summary.tcpRetransmissions ? `; TCP retransmissions ${count(summary.tcpRetransmissions)} (judged again, not counted as SIP again)` : ""}${undecodable.length ? `; skipped: ${undecodable.join(", ")}` : ""}`);
   lines.push("");
   lines.push(`  SIP requests:  ${ranked(summary.requests)}  (${count(summary.requestsWithCredentials)} with credentials)`);
   lines.push(`  SIP responses: ${ranked(summary.responses)}`);

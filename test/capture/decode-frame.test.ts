@@ -3,28 +3,8 @@ import { decodeFrame } from "../../src/capture/decode-frame.js";
 import { LINKTYPE_ETHERNET } from "../../src/capture/link-types.js";
 import { pcapFile } from "../../src/capture/pcap-writer.js";
 import { inspectCapture } from "../../src/capture/inspect-capture.js";
-import { parseIpv4 } from "../../src/net/address.js";
-import { ethernet, sipDatagram, writeTemp } from "../helpers/capture-files.js";
+import { ethernet, ipv4, sipDatagram, writeTemp } from "../helpers/capture-files.js";
 import { haveTshark, tsharkPackets } from "../helpers/tshark.js";
-
-/** An IPv4 header around `payload`, carrying `protocol`, its checksum filled in. */
-function ipv4(protocol: number, src: string, dst: string, payload: Uint8Array): Uint8Array {
-  const packet = new Uint8Array(20 + payload.length);
-  const view = new DataView(packet.buffer);
-  packet[0] = 0x45;
-  view.setUint16(2, packet.length);
-  view.setUint16(4, 7);
-  packet[8] = 64;
-  packet[9] = protocol;
-  view.setUint32(12, parseIpv4(src));
-  view.setUint32(16, parseIpv4(dst));
-  let sum = 0;
-  for (let at = 0; at < 20; at += 2) sum += view.getUint16(at);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  view.setUint16(10, ~sum & 0xffff);
-  packet.set(payload, 20);
-  return packet;
-}
 
 const concat = (...parts: Uint8Array[]) => {
   const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));

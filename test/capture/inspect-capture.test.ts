@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { inspectCapture } from "../../src/capture/inspect-capture.js";
 import { pcapFile } from "../../src/capture/pcap-writer.js";
-import { ethernet, sipDatagram, writeTemp } from "../helpers/capture-files.js";
+import { ethernet, ipv4, sipDatagram, tcpSegment, writeTemp } from "../helpers/capture-files.js";
 
 describe("capture inspect", () => {
   it("counts SIP by its request line, not every upper-case word: HTTP in a honeypot capture is not SIP", async () => {
@@ -16,5 +16,19 @@ describe("capture inspect", () => {
     const records = texts.map((text, index) => ({ timestampNs: 1_700_000_000_000_000_000n + BigInt(index) * 1_000_000n, data: ethernet(sipDatagram(`198.18.0.${index + 1}`, text)) }));
     const summary = await inspectCapture(writeTemp(pcapFile(1, records)));
     expect(summary.requests).toEqual({ REGISTER: 1, OPTIONS: 1 });
+  });
+
+  it("counts a SIP message over TCP once, however often its segment is retransmitted; the firewall still judges each", async () => {
+    const encoder = new TextEncoder();
+    const first = encoder.encode("REGISTER sip:198.51.100.10;transport=tcp SIP/2.0\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n");
+    const second = encoder.encode("REGISTER sip:198.51.100.10;transport=tcp SIP/2.0\r\nCSeq: 2 REGISTER\r\nContent-Length: 0\r\n\r\n");
+    const segment = (seq: number, payload: Uint8Array) => ethernet(ipv4(6, "198.18.7.7", "198.51.100.10", tcpSegment(40000, 5060, seq, payload)));
+    const seq = 0xfffffff0; // the stream's sequence numbers wrap past 2^32 between the two messages
+    const records = [segment(seq, first), segment(seq, first), segment(seq + first.length, second), segment(seq, first)].map((data, index) => ({ timestampNs: 1_700_000_000_000_000_000n + BigInt(index) * 200_000_000n, data }));
+    const summary = await inspectCapture(writeTemp(pcapFile(1, records)));
+    expect(summary.requests).toEqual({ REGISTER: 2 });
+    expect(summary.tcpRetransmissions).toBe(2);
+    expect(summary.sources[0]).toMatchObject({ address: "198.18.7.7", requests: 2 });
+    expect(summary.sipRequests).toHaveLength(4);
   });
 });

@@ -43,3 +43,37 @@ export function registersPcap(count: number, options: { nanosecond?: boolean; bi
   }));
   return pcapFile(1, records, options);
 }
+
+/** An IPv4 header around `payload`, carrying `protocol`, its checksum filled in. */
+export function ipv4(protocol: number, src: string, dst: string, payload: Uint8Array): Uint8Array {
+  const packet = new Uint8Array(20 + payload.length);
+  const view = new DataView(packet.buffer);
+  packet[0] = 0x45;
+  view.setUint16(2, packet.length);
+  view.setUint16(4, 7);
+  packet[8] = 64;
+  packet[9] = protocol;
+  view.setUint32(12, parseIpv4(src));
+  view.setUint32(16, parseIpv4(dst));
+  let sum = 0;
+  for (let at = 0; at < 20; at += 2) sum += view.getUint16(at);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  view.setUint16(10, ~sum & 0xffff);
+  packet.set(payload, 20);
+  return packet;
+}
+
+/** A TCP segment (PSH|ACK, no options) from `sport` to `dport` at sequence number `seq`. */
+export function tcpSegment(sport: number, dport: number, seq: number, payload: Uint8Array): Uint8Array {
+  const segment = new Uint8Array(20 + payload.length);
+  const view = new DataView(segment.buffer);
+  view.setUint16(0, sport);
+  view.setUint16(2, dport);
+  view.setUint32(4, seq >>> 0);
+  view.setUint32(8, 1);
+  segment[12] = 5 << 4;
+  segment[13] = 0x18;
+  view.setUint16(14, 65535);
+  segment.set(payload, 20);
+  return segment;
+}
