@@ -2,19 +2,12 @@ import { describe, expect, it } from "vitest";
 import { decodeFrame } from "../../src/capture/decode-frame.js";
 import { LINKTYPE_ETHERNET } from "../../src/capture/link-types.js";
 import { pcapFile } from "../../src/capture/pcap-writer.js";
+import { concatBytes } from "../../src/capture/concat-bytes.js";
 import { inspectCapture } from "../../src/capture/inspect-capture.js";
 import { ethernet, ipv4, sipDatagram, writeTemp } from "../helpers/capture-files.js";
 import { haveTshark, tsharkPackets } from "../helpers/tshark.js";
 
-const concat = (...parts: Uint8Array[]) => {
-  const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    joined.set(part, at);
-    at += part.length;
-  }
-  return joined;
-};
+const concat = (...parts: Uint8Array[]) => concatBytes(parts);
 
 /** An Ethernet frame with this EtherType in front of `payload`. */
 const etherFrame = (etherType: number, payload: Uint8Array) => concat(new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, etherType >> 8, etherType & 0xff]), payload);
