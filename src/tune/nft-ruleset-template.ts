@@ -1,7 +1,7 @@
 import { nftDuration } from "../firewall/generate-nft.js";
 import { parseNftDuration, parseNftRuleset } from "../firewall/nft/parse-nft.js";
 import type { NftRuleset, NftTable } from "../firewall/nft/nft-ruleset.js";
-import type { RulesetSlot } from "./ruleset-template.js";
+import type { RulesetSlot } from "./ruleset-slot.js";
 import { TuneError } from "./sweep-space.js";
 
 /** A swept nft value: a rule's (`input:3 --rate`) or a set declaration's (`@blocked --timeout`). */

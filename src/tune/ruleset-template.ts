@@ -5,6 +5,9 @@ import { tokenizeRule } from "../firewall/tokenize-rule.js";
 import { TuneError } from "./sweep-space.js";
 import { looksLikeNft } from "../firewall/nft/parse-nft.js";
 import { fillNftSlots, nftRulesetSlots } from "./nft-ruleset-template.js";
+import type { RulesetSlot } from "./ruleset-slot.js";
+
+export type { RulesetSlot };
 
 /**
  * An admin's own ruleset with the numbers he wants swept: each named by its
@@ -21,19 +24,6 @@ export interface RulesetTemplate {
   readonly slots: readonly RulesetSlot[];
 }
 
-export interface RulesetSlot {
-  /** As the user named it, for reports: `SIP-REG:2 --hitcount`. */
-  readonly label: string;
-  /** 1-based line of the rule in the file. */
-  readonly line: number;
-  readonly option: string;
-  /** The value the file has (a duration in seconds). */
-  readonly current: number;
-  /** nft: where the value's text is in the file, and whether it is a duration (written as nft prints one). */
-  readonly span?: { readonly start: number; readonly end: number; readonly duration: boolean };
-  /** The smallest value the option takes (nft's rate, burst, timeout and size are at least 1). */
-  readonly lowest?: number;
-}
 
 /**
  * `CHAIN:INDEX --option=VALUES` (a table prefix allowed: `raw:PREROUTING:1`;
