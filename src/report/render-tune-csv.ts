@@ -12,6 +12,7 @@ const columns: ReadonlyArray<[string, (metrics: RunMetrics) => number | null]> =
   ["legit_registrations_lost", (m) => m.legitRegistrationsLost],
   ["legit_dropped", (m) => m.legitDropped],
   ["legit_seconds_blocked", (m) => m.legitSecondsBlocked],
+  ["passwords_found", (m) => m.passwordsFound],
 ];
 
 const quote = (text: string) => (/[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text);

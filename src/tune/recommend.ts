@@ -8,7 +8,8 @@ export interface Recommendation {
 }
 
 /**
- * Never an unsafe setting. Among safe ones: least harm to legitimate users
+ * Never an unsafe setting. Among safe ones: the fewest passwords found (an
+ * attack that won is the worst outcome), then least harm to legitimate users
  * first (a dropped refresh is a support call), then least attack let through,
  * then the fastest worst-case block, then the most lenient (highest hits,
  * then shortest window), which leaves phones the most headroom for the same
@@ -23,6 +24,7 @@ export function recommend(results: readonly SettingResult[]): Recommendation | n
   const packetsToBlock = (result: SettingResult) => result.total.maxPacketsToBlock ?? Number.POSITIVE_INFINITY;
   const ranked = [...candidates].sort(
     (a, b) =>
+      a.total.passwordsFound - b.total.passwordsFound ||
       legitimateHarm(a) - legitimateHarm(b) ||
       attackLetThrough(a) - attackLetThrough(b) ||
       packetsToBlock(a) - packetsToBlock(b) ||
@@ -30,7 +32,7 @@ export function recommend(results: readonly SettingResult[]): Recommendation | n
       a.setting.seconds - b.setting.seconds,
   );
   const best = ranked[0]!;
-  const equals = ranked.filter((result) => legitimateHarm(result) === legitimateHarm(best) && attackLetThrough(result) === attackLetThrough(best)).length;
+  const equals = ranked.filter((result) => result.total.passwordsFound === best.total.passwordsFound && legitimateHarm(result) === legitimateHarm(best) && attackLetThrough(result) === attackLetThrough(best)).length;
   const total = best.total;
   const worstBlock = total.maxPacketsToBlock === null ? "" : ` within ${total.maxPacketsToBlock} requests (${total.maxSecondsToBlock!.toFixed(1)} s) at worst`;
   const blocking =
@@ -38,8 +40,9 @@ export function recommend(results: readonly SettingResult[]): Recommendation | n
       ? `every attacker is blocked${worstBlock}`
       : `${total.attackers - total.attackersNeverBlocked} of ${total.attackers} attacking addresses are blocked${worstBlock}; ${total.attackersNeverBlocked} stay under the threshold (slow distributed sources no per-address count can see)`;
   const harm = legitimateHarm(best) === 0 ? "no legitimate packet is dropped and every phone registers" : `${total.legitDropped} legitimate requests are dropped (the fewest of any safe setting), every phone still registers`;
+  const cracked = total.passwordsFound > 0 ? ` ${total.passwordsFound} password${total.passwordsFound === 1 ? " is" : "s are"} still found under it, the fewest of any safe setting;` : "";
   const reason = [
-    `${settingKey(best.setting)}: ${harm}; ${total.attackDelivered} of ${total.attackSent} attack requests reach the PBX, the fewest of any setting that harms no more;`,
+    `${settingKey(best.setting)}:${cracked} ${harm}; ${total.attackDelivered} of ${total.attackSent} attack requests reach the PBX, the fewest of any setting that harms no more;`,
     `${blocking}.`,
     equals > 1 ? `${equals} settings tie on both costs; this is the most lenient of them (highest hits, then shortest window), which gives phones the most headroom.` : "",
     `${results.length - safe.length} of ${results.length} settings lock a phone out somewhere and were not considered${robust.length > 0 && robust.length < safe.length ? `; nor were ${safe.length - robust.length} safe settings next to one of them` : ""}.`,

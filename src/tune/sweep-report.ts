@@ -56,6 +56,8 @@ const metricsSchema = z.object({
   legitAgents: count,
   legitDropped: count,
   legitSecondsBlocked: count,
+  // Results written before tune counted found passwords have none.
+  passwordsFound: count.default(0),
 });
 const reportSchema = z.object({
   format: z.literal("slamlab-tune/1"),

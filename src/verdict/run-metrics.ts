@@ -20,6 +20,8 @@ export interface RunMetrics {
   legitDropped: number;
   /** Longest time a legitimate address stayed blocked: first to last dropped request, seconds. */
   legitSecondsBlocked: number;
+  /** Passwords the attack found (a cracker that got a 200): the worst outcome a setting can have. */
+  passwordsFound: number;
 }
 
 const ATTACK_KINDS = new Set(["register-flood", "replay"]);
@@ -65,6 +67,7 @@ export function measureRun(scenario: Scenario, result: RunResult, legit: Readonl
     legitAgents: 0,
     legitDropped: 0,
     legitSecondsBlocked: 0,
+    passwordsFound: result.events.filter((event) => event.kind === "password-found" && attack.has(event.source)).length,
   };
   const attackers = new Map<string, { firstUs: number; sent: number; blockedAtUs: number | null; packetsToBlock: number | null }>();
   const legitBlocked = new Map<string, { firstDropUs: number; lastDropUs: number }>();
@@ -111,7 +114,7 @@ export function measureRun(scenario: Scenario, result: RunResult, legit: Readonl
 
 /** Metrics of several scenario runs under one setting, summed (worst case for the maxima). */
 export function combineMetrics(runs: readonly RunMetrics[]): RunMetrics {
-  const total: RunMetrics = { attackDelivered: 0, attackSent: 0, attackersNeverBlocked: 0, attackers: 0, maxSecondsToBlock: null, maxPacketsToBlock: null, legitRegistrationsLost: 0, legitAgents: 0, legitDropped: 0, legitSecondsBlocked: 0 };
+  const total: RunMetrics = { attackDelivered: 0, attackSent: 0, attackersNeverBlocked: 0, attackers: 0, maxSecondsToBlock: null, maxPacketsToBlock: null, legitRegistrationsLost: 0, legitAgents: 0, legitDropped: 0, legitSecondsBlocked: 0, passwordsFound: 0 };
   for (const run of runs) {
     total.attackDelivered += run.attackDelivered;
     total.attackSent += run.attackSent;
@@ -123,6 +126,7 @@ export function combineMetrics(runs: readonly RunMetrics[]): RunMetrics {
     total.legitAgents += run.legitAgents;
     total.legitDropped += run.legitDropped;
     total.legitSecondsBlocked = Math.max(total.legitSecondsBlocked, run.legitSecondsBlocked);
+    total.passwordsFound += run.passwordsFound;
   }
   return total;
 }

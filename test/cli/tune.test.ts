@@ -123,7 +123,7 @@ function renderInBrowser(page: string): string {
 }
 
 type Metrics = SweepReport["results"][number]["total"];
-const quiet: Metrics = { attackDelivered: 0, attackSent: 1000, attackersNeverBlocked: 0, attackers: 1, maxSecondsToBlock: 1, maxPacketsToBlock: 5, legitRegistrationsLost: 0, legitAgents: 4, legitDropped: 0, legitSecondsBlocked: 0 };
+const quiet: Metrics = { attackDelivered: 0, attackSent: 1000, attackersNeverBlocked: 0, attackers: 1, maxSecondsToBlock: 1, maxPacketsToBlock: 5, legitRegistrationsLost: 0, legitAgents: 4, legitDropped: 0, legitSecondsBlocked: 0, passwordsFound: 0 };
 
 /** A results.json as tune writes it, for settings whose per-scenario metrics are given; tune merge renders it. */
 function reportOf(name: string, settings: Array<{ hits: number; seconds: number; byScenario: Record<string, Partial<Metrics>> }>): string {

@@ -74,9 +74,9 @@ describe("sweeping settings over scenarios", () => {
   }, 60_000);
 });
 
-const fake = (hits: number, seconds: number, attack: number, harm: number, lost = 0): SettingResult => ({
+const fake = (hits: number, seconds: number, attack: number, harm: number, lost = 0, passwordsFound = 0): SettingResult => ({
   setting: { matcher: "recent", hits, seconds },
-  total: { attackDelivered: attack, attackSent: 100, attackersNeverBlocked: 0, attackers: 1, maxSecondsToBlock: 1, maxPacketsToBlock: hits, legitRegistrationsLost: lost, legitAgents: 1, legitDropped: harm, legitSecondsBlocked: 0 },
+  total: { attackDelivered: attack, attackSent: 100, attackersNeverBlocked: 0, attackers: 1, maxSecondsToBlock: 1, maxPacketsToBlock: hits, legitRegistrationsLost: lost, legitAgents: 1, legitDropped: harm, legitSecondsBlocked: 0, passwordsFound },
   byScenario: {},
   simulated: 1,
 });
@@ -85,6 +85,17 @@ describe("Pareto front and recommendation", () => {
   it("keeps the settings no other setting beats on both attack let through and legitimate harm", () => {
     const results = [fake(2, 5, 10, 50, 1), fake(3, 5, 20, 5), fake(4, 5, 30, 0), fake(5, 5, 40, 0), fake(6, 5, 25, 10)];
     expect(paretoFront(results).map((r) => r.setting.hits)).toEqual([2, 3, 4]);
+  });
+
+  it("counts a found password as the worst outcome: a setting under which the cracker wins loses to one that drops a few legitimate requests", () => {
+    const results = [fake(3, 5, 20, 4), fake(4, 5, 25, 4), fake(20, 5, 60, 0, 0, 1), fake(21, 5, 65, 0, 0, 1)];
+    const recommendation = recommend(results)!;
+    expect(recommendation.result.setting.hits).toBe(3);
+    expect(recommendation.reason).not.toMatch(/password/);
+    // When every setting lets a password be found, the fewest found wins, and the reason says so.
+    const cracked = recommend([fake(3, 5, 20, 0, 0, 2), fake(4, 5, 25, 0, 0, 1), fake(5, 5, 30, 0, 0, 1)])!;
+    expect(cracked.result.setting.hits).toBe(4);
+    expect(cracked.reason).toMatch(/^recent hits=4 seconds=5: 1 password is still found under it, the fewest of any safe setting; no legitimate packet is dropped/);
   });
 
   it("never recommends an unsafe setting, nor one next to an unsafe setting when a safer choice exists", () => {
