@@ -4,6 +4,7 @@ import { instrumentRuleset, VERDICT_GROUP } from "../../../src/engines/docker/in
 import { planTopology } from "../../../src/engines/docker/lab-topology.js";
 import { extensionsConfig, pjsipConfig } from "../../../src/engines/docker/pjsip-config.js";
 import { toolCommand } from "../../../src/engines/docker/tool-command.js";
+import { DockerEngine } from "../../../src/engines/docker/docker-engine.js";
 import { runModel } from "../../../src/engines/model/model-engine.js";
 import { generateRuleset } from "../../../src/firewall/generate-ruleset.js";
 import { policySchema } from "../../../src/firewall/policy.js";
@@ -97,5 +98,13 @@ describe("the lab's address plan", () => {
   it("runs real tools with argument lists built from validated values, never a shell line", () => {
     const command = toolCommand({ name: "c", kind: "tool", host: "h", startSeconds: 0, tool: "svcrack", target: "200", passwords: "1000-1099" }, "198.18.66.6", 5070, "198.51.100.10", 5060);
     expect(command).toEqual(["svcrack", "-b", "198.18.66.6", "-P", "5070", "-u", "200", "-r", "1000-1099", "-p", "5060", "198.51.100.10"]);
+  });
+
+  it("refuses an nftables verdict map before any container starts, saying why and what to do", async () => {
+    const scenario = scenarioOf(
+      { name: "t", description: "t", durationSeconds: 5, pbx: { accounts: [{ users: "200-200", password: "p" }] }, hosts: { h: { kind: "addresses", addresses: ["198.18.1.1"] } }, traffic: [{ name: "p", kind: "phones", host: "h", accounts: "200-200" }] },
+      { rulesetText: "table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tip saddr vmap { 198.18.9.9 : drop }\n\t}\n}\n" },
+    );
+    await expect(new DockerEngine().run(scenario)).rejects.toThrow(/<test>\.rules: verdict maps \(vmap\) run on the model engine only so far; .*use --engine model/);
   });
 });
