@@ -45,7 +45,8 @@ function flood(ratePps: number, seconds: number, firewall: Scenario["firewall"])
     firewall: { policy: "default" },
     pbx: { accounts: [{ users: "200-209", password: "bench-{user}" }] },
     hosts: { scanner: { kind: "addresses", addresses: ["198.18.66.6"] } },
-    traffic: [{ name: "flood", kind: "register-flood", host: "scanner", ratePps, durationSeconds: seconds, startSeconds: 0.5 }],
+    // A bot that never gives up: the bench times a flood that keeps going.
+    traffic: [{ name: "flood", kind: "register-flood", host: "scanner", ratePps, durationSeconds: seconds, startSeconds: 0.5, giveUpSeconds: 0 }],
   });
   return { ...parsed, variant: null, file: "<bench>", firewall };
 }

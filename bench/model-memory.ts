@@ -24,7 +24,8 @@ firewall: { policy: default }
 hosts:
   scanner: { kind: addresses, addresses: [198.18.66.6] }
 traffic:
-  - { name: flood, kind: register-flood, host: scanner, ratePps: ${ratePps}, durationSeconds: ${seconds} }
+  # A bot that never gives up: the bench measures a flood that keeps going for the whole run.
+  - { name: flood, kind: register-flood, host: scanner, ratePps: ${ratePps}, durationSeconds: ${seconds}, giveUpSeconds: 0 }
 expect: [{ source: flood, blockedWithinPackets: 10 }]
 `;
 

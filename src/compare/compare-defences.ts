@@ -33,13 +33,14 @@ export interface DefenceSummary {
 
 export function measureDefenceRun(scenario: Scenario, defence: DefenceName, result: RunResult): DefenceRun {
   const attack = attackSources(scenario);
-  const finds = result.events.filter((event) => event.kind === "password-found" && attack.has(event.source));
+  const metrics = measureRun(scenario, result, registeringUsers(scenario), attack);
+  const findTimes = result.events.filter((event) => event.kind === "password-found" && attack.has(event.source)).map((event) => event.atUs);
   return {
     defence,
     scenario: scenario.variant ? `${scenario.name} [${scenario.variant}]` : scenario.name,
-    metrics: measureRun(scenario, result, registeringUsers(scenario), attack),
-    passwordsFound: finds.length,
-    firstPasswordAtUs: finds.length ? Math.min(...finds.map((event) => event.atUs)) : null,
+    metrics,
+    passwordsFound: metrics.passwordsFound,
+    firstPasswordAtUs: findTimes.length ? Math.min(...findTimes) : null,
     pbxRequests: result.verdicts.filter((verdict) => verdict.direction === "to-pbx" && verdict.verdict === "delivered").length,
     attackersGaveUp: result.events.filter((event) => event.kind === "gave-up" && attack.has(event.source)).length,
     asteriskLogLines: result.asteriskLogLines ?? 0,
@@ -64,11 +65,12 @@ export function summarizeDefences(runs: readonly DefenceRun[], defences: readonl
   return defences.map((defence) => {
     const own = runs.filter((run) => run.defence === defence);
     const sum = (pick: (run: DefenceRun) => number) => own.reduce((total, run) => total + pick(run), 0);
+    const metrics = combineMetrics(own.map((run) => run.metrics));
     return {
       defence,
       scenarios: own.length,
-      metrics: combineMetrics(own.map((run) => run.metrics)),
-      passwordsFound: sum((run) => run.passwordsFound),
+      metrics,
+      passwordsFound: metrics.passwordsFound,
       pbxRequests: sum((run) => run.pbxRequests),
       attackersGaveUp: sum((run) => run.attackersGaveUp),
       asteriskLogLines: sum((run) => run.asteriskLogLines),

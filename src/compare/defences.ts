@@ -30,8 +30,6 @@ export const defenceDescriptions: Readonly<Record<DefenceName, string>> = {
 
 const ACCEPT_ALL = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
 
-
-
 /** `kernel,responsive,none`: each known, none twice. */
 export function parseDefences(text: string): DefenceName[] {
   const names = text.split(",").map((name) => name.trim());

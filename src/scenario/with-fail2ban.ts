@@ -23,16 +23,15 @@ export const stockAsteriskJail: Fail2banDefence = {
  * (5060, 5061, UDP and TCP) first in INPUT, as `iptables -I` puts it; and
  * the jail, with the set it fills.
  */
-export function fail2banFirewall(scenario: Scenario, stockJail: Fail2banDefence): { firewall: FirewallSpec; jail: Fail2banDefence } {
-  let jail = stockJail;
+export function fail2banFirewall(scenario: Scenario, requested: Fail2banDefence): { firewall: FirewallSpec; jail: Fail2banDefence } {
   const firewall = scenario.firewall;
   const text = firewall.kind === "policy" ? policyRulesetText(firewall.policy, firewall.format, { pbxAddress: scenario.pbx.address }) : firewall.text;
   if (looksLikeNft(text)) throw new DefenceError(`${scenario.name}: its firewall is nftables; fail2ban beside it needs fail2ban's nftables action, which slamlab does not model yet (compare kernel and fail2ban apart, or write the policy as iptables)`);
   // A ruleset that has fail2ban's set already (the fail2ban-ipset scenario) keeps it: the jail fills one of its own beside it.
   const taken = new Set((firewall.kind === "ruleset" ? (firewall.ipset?.text ?? "") : "").split("\n").map((line) => /^create (\S+)/.exec(line)?.[1]).filter((name) => name !== undefined));
-  let setName = jail.set;
-  for (let suffix = 2; taken.has(setName); suffix++) setName = `${jail.set}-${suffix}`;
-  jail = { ...jail, set: setName };
+  let setName = requested.set;
+  for (let suffix = 2; taken.has(setName); suffix++) setName = `${requested.set}-${suffix}`;
+  const jail = { ...requested, set: setName };
   // A ruleset runs on the PBX host, as fail2ban does (it reads the PBX's log): a router's policy beside it would be another machine.
   if (firewall.kind === "policy" && firewall.policy.placement === "router") throw new DefenceError(`${scenario.name}: its policy runs on a router; fail2ban runs on the PBX host, and two firewalls on the way are not modelled (compare kernel and fail2ban apart)`);
   const chain = "INPUT";

@@ -11,6 +11,8 @@ type FloodSpec = Extract<TrafficSourceSpec, { kind: "register-flood" }>;
 
 interface Attacker {
   readonly endpoint: AgentEndpoint;
+  /** Its place among the host's addresses: address i of N takes guesses i, i+N, ... */
+  readonly index: number;
   /** Requests sent so far: indexes the extension or password walk. */
   sent: number;
   /** svcrack answers the last challenge it got with its next guess. */
@@ -53,7 +55,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
   const endUs = (spec.startSeconds + spec.durationSeconds) * 1_000_000;
 
   /** The walk's next request, or (svwar) the first request's random extension, which is not in the walk. */
-  const send = (attacker: Attacker, context: AgentContext, index: number, probe = false) => {
+  const send = (attacker: Attacker, context: AgentContext, probe = false) => {
     const { address } = attacker.endpoint;
     const sourcePort = spec.sourcePort === "random" ? randomInt(context.random, 1024, 65535) : port;
     const walked = attacker.sent - (giveUpUs > 0 ? 1 : 0);
@@ -72,7 +74,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
     ];
     if (spec.mode === "svcrack" && attacker.challenge) {
       // Address i of N takes guesses i, i+N, i+2N...: the dictionary's first word is the first guess.
-      const guess = passwordGuess(spec.passwords, index + addresses.length * attacker.guesses);
+      const guess = passwordGuess(spec.passwords, attacker.index + addresses.length * attacker.guesses);
       attacker.guesses++;
       attacker.guessByCseq.set(attacker.sent + 1, { password: guess, number: attacker.guesses });
       headers.push(["Authorization", formatCredentials(answerChallenge(attacker.challenge, { username: extension, password: guess, method: "REGISTER", uri, cnonce: "", nc: 1 }))]);
@@ -81,7 +83,6 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
     context.send(address, { src: address, sport: sourcePort, dst: pbx.address, dport: pbx.port, payload: formatRequest("REGISTER", uri, headers) });
   };
 
-  const indexOf = new Map<Attacker, number>();
   const giveUp = (attacker: Attacker, context: AgentContext, why: string) => {
     attacker.state = "gave-up";
     context.record({ atUs: context.now(), agent: attacker.endpoint.agent, kind: "gave-up", detail: `${spec.mode} from ${attacker.endpoint.address} stopped after ${attacker.sent} request${attacker.sent === 1 ? "" : "s"}: ${why}` });
@@ -96,7 +97,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
         giveUp(attacker, context, `no answer for ${spec.giveUpSeconds} s`);
         return;
       }
-      send(attacker, context, indexOf.get(attacker)!);
+      send(attacker, context);
       flood(attacker, context, fromUs, count + 1);
     });
   };
@@ -109,6 +110,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       agents.forEach((endpoint, index) => {
         const attacker: Attacker = {
           endpoint,
+          index,
           sent: 0,
           challenge: null,
           guesses: 0,
@@ -120,7 +122,6 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
           tag: String(randomInt(context.random, 1e8, 2 ** 31)),
         };
         attackers.set(endpoint.address, attacker);
-        indexOf.set(attacker, index);
         // Bots do not start in step: each gets its own phase within the first interval.
         const phaseUs = addresses.length > 1 ? context.random() * intervalUs : 0;
         if (giveUpUs === 0) {
@@ -132,7 +133,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
         if (probeUs >= endUs) return;
         context.at(probeUs, () => {
           attacker.state = "probing";
-          send(attacker, context, index, true);
+          send(attacker, context, true);
           context.at(probeUs + probeTimeoutUs, () => {
             if (attacker.state === "probing") giveUp(attacker, context, `no answer to its first request within ${probeTimeoutUs / 1_000_000} s`);
           });
