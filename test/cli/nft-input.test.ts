@@ -17,7 +17,7 @@ describe("nftables rulesets at the command line", () => {
       "many.nft",
       [
         "table inet filter {",
-        "  map ports { type inet_service : verdict; }",
+        "  map ports { type inet_service : counter; }",
         "  chain input {",
         "    type filter hook input priority filter; policy drop;",
         "    tcp flags syn accept",
@@ -36,6 +36,32 @@ describe("nftables rulesets at the command line", () => {
     expect([...stderr.matchAll(/many\.nft: line (\d+): /g)].map((match) => Number(match[1]))).toEqual([2, 5, 6, 8, 11]);
     expect(stderr).toMatch(/line 6: ip dscp is not modelled/);
     expect(stderr).not.toMatch(/bug in slamlab/);
+  });
+
+  it("firewall check names a map used as what it is not: a set for vmap, keys of another type, an element without its data", async () => {
+    const path = file(
+      "maps.nft",
+      [
+        "table inet filter {",
+        "  set allowed { type ipv4_addr; elements = { 198.18.1.1 } }",
+        "  map ports { type inet_service : verdict; elements = { 5060 : accept } }",
+        "  map marks { type ipv4_addr : mark; elements = { 198.18.1.1 } }",
+        "  chain input {",
+        "    type filter hook input priority filter; policy accept;",
+        "    ip saddr vmap @allowed",
+        "    ip saddr vmap @ports",
+        "    udp dport vmap @ports",
+        "  }",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    const { code, stderr } = await runCli("firewall", "check", path);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/line 4: map marks: element "198\.18\.1\.1": a map's element is KEY : DATA/);
+    expect(stderr).toMatch(/line 7: vmap @allowed: allowed is a set, not a map/);
+    expect(stderr).toMatch(/line 8: vmap @ports: the map's keys are inet_service, the field is ipv4_addr/);
+    expect(stderr).not.toMatch(/line 9/);
   });
 
   it("a syntax error names the file and line", async () => {

@@ -122,7 +122,9 @@ export function registerFirewallCommand(program: Command): void {
         for (const table of nft.tables) {
           const rules = [...table.chains.values()].reduce((sum, chain) => sum + chain.rules.length, 0);
           const base = [...table.chains.values()].filter((chain) => chain.base).map((chain) => `${chain.name} (${chain.base!.hook} ${chain.base!.priority}, policy ${chain.base!.policy})`);
-          process.stdout.write(`${file}: table ${table.family} ${table.name}: ${table.chains.size} chains, ${rules} rules, ${table.sets.size} sets${base.length ? `; base chains ${base.join(", ")}` : ""}\n`);
+          const maps = [...table.sets.values()].filter((set) => set.data !== null).length;
+          const sets = `${table.sets.size - maps} sets${maps ? `, ${maps} maps` : ""}`;
+          process.stdout.write(`${file}: table ${table.family} ${table.name}: ${table.chains.size} chains, ${rules} rules, ${sets}${base.length ? `; base chains ${base.join(", ")}` : ""}\n`);
         }
         process.stdout.write(`${file}: the model engine can run this nftables ruleset\n`);
         return;

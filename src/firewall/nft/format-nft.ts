@@ -36,7 +36,7 @@ export function formatNftRuleset(ruleset: NftRuleset, hooks: FormatHooks = {}): 
 }
 
 function formatSet(set: NftSet): string[] {
-  const lines = [`\tset ${set.name} {`, `\t\ttype ${set.type.join(" . ")}`];
+  const lines = [`\t${set.data === null ? "set" : "map"} ${set.name} {`, `\t\ttype ${set.type.join(" . ")}${set.data === null ? "" : ` : ${set.data}`}`];
   if (set.flags.size) lines.push(`\t\tflags ${[...set.flags].join(",")}`);
   if (set.timeoutMs) lines.push(`\t\ttimeout ${set.timeoutMs}ms`);
   if (set.size) lines.push(`\t\tsize ${set.size}`);

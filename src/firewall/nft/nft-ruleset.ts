@@ -42,12 +42,14 @@ export interface NftSet {
   readonly line: number;
   /** Concatenated types as `type` names them (ipv4_addr, inet_service, ...). */
   readonly type: readonly string[];
+  /** A map's data type (`verdict`, `mark`, ...), what follows the key type's colon; null for a set. */
+  readonly data: string | null;
   readonly flags: ReadonlySet<string>;
   /** Default element timeout in ms; 0 for none. */
   readonly timeoutMs: number;
   /** 0: no limit given (the kernel's default for a dynamic set is 65535). */
   readonly size: number;
-  /** Elements as written, each its tokens. */
+  /** Elements as written, each its tokens (a map's with `:` and its data after the key). */
   readonly elements: readonly (readonly NftToken[])[];
 }
 

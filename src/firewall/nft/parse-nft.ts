@@ -197,12 +197,8 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
       if ((keyword === "chain" || keyword === "set" || keyword === "map") && words.length === 2 && peek().kind === "open") {
         next();
         if (keyword === "chain") table.chains.set(words[1]!.text, readChain(words[1]!.text, head.line));
-        else if (keyword === "set") table.sets.set(words[1]!.text, readSet(words[1]!.text, head.line));
-        else {
-          report(head.line, `map ${words[1]!.text}: maps and verdict maps are not modelled; write the rules they stand for`, "NFT_UNSUPPORTED");
-          position--;
-          skipBlock();
-        }
+        // Sets and maps share one namespace in a table: a rule's @NAME finds either.
+        else table.sets.set(words[1]!.text, readSet(words[1]!.text, head.line, keyword === "map" ? "map" : "set"));
         continue;
       }
       if (peek().kind === "open") {
@@ -279,8 +275,9 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
     return chain;
   }
 
-  function readSet(name: string, line: number): NftSet {
+  function readSet(name: string, line: number, kind: "set" | "map"): NftSet {
     let type: string[] = [];
+    let data: string | null = null;
     const flags = new Set<string>();
     let timeoutMs = 0;
     let size = 0;
@@ -295,8 +292,11 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
       const words = statement();
       const keyword = words[0]?.text;
       const rest = words.slice(1).map((word) => word.text);
-      if (keyword === "type") type = rest.join(" ").split(/\s*\.\s*/);
-      else if (keyword === "typeof") type = [typeofType(rest.join(" "), words[0]!.line)];
+      if (keyword === "type" || keyword === "typeof") {
+        const [key = "", value] = rest.join(" ").split(/\s*:\s*/);
+        type = keyword === "type" ? key.split(/\s*\.\s*/) : [typeofType(key, words[0]!.line)];
+        data = value === undefined ? null : keyword === "type" ? value : typeofType(value, words[0]!.line);
+      }
       else if (keyword === "flags") for (const flag of rest.join("").split(",")) flags.add(flag);
       else if (keyword === "timeout") {
         const value = parseNftDuration(rest[0] ?? "");
@@ -310,17 +310,23 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
           if (word.text === ",") {
             if (item.length) elements.push(item);
             item = [];
+          } else if (kind === "map" && word.text.includes(":") && !word.quoted) {
+            // `198.18.1.1:drop` written together is `198.18.1.1 : drop` to nft's scanner.
+            const [key, value] = [word.text.slice(0, word.text.indexOf(":")), word.text.slice(word.text.indexOf(":") + 1)];
+            for (const part of [key, ":", value]) if (part) item.push({ ...word, text: part });
           } else item.push(word);
         }
         if (item.length) elements.push(item);
       } else if (keyword === "gc-interval" || keyword === "comment" || keyword === "auto-merge" || keyword === "policy" || keyword === "counter") continue;
-      else report(words[0]?.line ?? line, `set ${name}: "${words.map((word) => word.text).join(" ")}" is not modelled`, "NFT_UNSUPPORTED");
+      else report(words[0]?.line ?? line, `${kind} ${name}: "${words.map((word) => word.text).join(" ")}" is not modelled`, "NFT_UNSUPPORTED");
     }
-    return { name, line, type, flags, timeoutMs, size, elements };
+    if (kind === "map" && data === null) report(line, `map ${name}: its type needs a key and data type (type ipv4_addr : verdict)`);
+    if (kind === "set" && data !== null) report(line, `set ${name}: a set's type has no data (write map ${name} { ... } for KEY : DATA)`);
+    return { name, line, type, data, flags, timeoutMs, size, elements };
   }
 
   function typeofType(expression: string, at: number): string {
-    const known: Record<string, string> = { "ip saddr": "ipv4_addr", "ip daddr": "ipv4_addr", "udp dport": "inet_service", "udp sport": "inet_service", "tcp dport": "inet_service", "tcp sport": "inet_service", "th dport": "inet_service", "th sport": "inet_service", "meta mark": "mark" };
+    const known: Record<string, string> = { verdict: "verdict", "ct mark": "mark", "meta l4proto": "inet_proto", "ip protocol": "inet_proto", "ip saddr": "ipv4_addr", "ip daddr": "ipv4_addr", "udp dport": "inet_service", "udp sport": "inet_service", "tcp dport": "inet_service", "tcp sport": "inet_service", "th dport": "inet_service", "th sport": "inet_service", "meta mark": "mark" };
     const type = known[expression];
     if (!type) report(at, `typeof ${expression}: not modelled`, "NFT_UNSUPPORTED");
     return type ?? "unknown";

@@ -69,16 +69,16 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       note(table.line, `table ${table.family} ${table.name}: the ${table.family} family is not modelled (ip, inet and ip6 are)`);
       continue;
     }
+    const chainNames = new Set(table.chains.keys());
     const sets = new Map<string, RuntimeNftSet>();
     for (const set of table.sets.values()) {
       try {
-        sets.set(set.name, new RuntimeNftSet(set, settings.hz, settings.startJiffies));
+        sets.set(set.name, new RuntimeNftSet(set, settings.hz, settings.startJiffies, chainNames));
       } catch (error) {
         if (!(error instanceof NftValueError)) throw error;
         note(set.line, error.message);
       }
     }
-    const chainNames = new Set(table.chains.keys());
     const meters = new Map<string, RuntimeNftSet>();
     const compiled: Array<{ label: string; rules: Array<CompiledNftRule & { slot: number }> }> = [];
     const index = new Map<string, number>();

@@ -6,6 +6,9 @@ import type { KernelSettings } from "../kernel-settings.js";
 import { nftLimitBucket, type NftLimitSpec } from "./nft-limit.js";
 import { msToJiffies, RuntimeNftSet } from "./nft-sets.js";
 import { compileNameValue, compileNumberValue, CT_STATE_BITS, NftValueError, type FieldType } from "./nft-values.js";
+import type { NftVerdict } from "./nft-verdict.js";
+
+export type { NftVerdict } from "./nft-verdict.js";
 
 /**
  * One nft rule compiled into steps run in order, as nft_do_chain runs a
@@ -30,8 +33,6 @@ export interface NftPacketState {
   /** The verdict a `vmap` found for this packet in the rule being run; null when it has none. */
   mapVerdict: NftVerdict | null;
 }
-
-export type NftVerdict = { readonly kind: "accept" | "drop" | "reject" | "continue" | "return" } | { readonly kind: "jump" | "goto"; readonly chain: string };
 
 export interface CompiledNftRule {
   readonly rule: NftRule;
@@ -91,45 +92,49 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     return [tokens[at++]!];
   };
   /**
-   * `KEY vmap { ELEMENT : VERDICT, ... }`: nft_lookup in a verdict map; a
-   * key in no element breaks the rule, as a set lookup that fails does.
+   * The map a `vmap` or `map` reads: `@NAME` (a map of the table, its key
+   * type the field's) or an anonymous one written in the rule `{ KEY : DATA, ... }`.
+   */
+  const readMap = (type: FieldType, data: "verdict" | "value"): RuntimeNftSet => {
+    const operator = tokens[at - 1]!.text;
+    if (word()?.startsWith("@")) {
+      const name = word()!.slice(1);
+      at++;
+      const map = scope.sets.get(name) ?? fail(`${operator} @${name}: no such map in this table`);
+      if (map.data === null) fail(`${operator} @${name}: ${name} is a set, not a map`);
+      if ((map.data === "verdict") !== (data === "verdict")) fail(`${operator} @${name}: ${name} maps to ${map.data}${data === "verdict" ? "; vmap needs a map to verdicts" : "; map needs a map to values (vmap reads verdicts)"}`);
+      if (map.type !== type) fail(`${operator} @${name}: the map's keys are ${map.type}, the field is ${type}`);
+      return map;
+    }
+    if (word() !== "{") fail(`${operator} needs { KEY : ${data === "verdict" ? "VERDICT" : "VALUE"}, ... } or @MAP`);
+    const elements: NftToken[][] = [[]];
+    for (const token of readValue().slice(1, -1)) {
+      if (token.text === "," && !token.quoted) elements.push([]);
+      else if (token.text.includes(":") && !token.quoted && token.text !== ":") {
+        const colon = token.text.indexOf(":");
+        for (const part of [token.text.slice(0, colon), ":", token.text.slice(colon + 1)]) if (part) elements[elements.length - 1]!.push({ ...token, text: part });
+      } else elements[elements.length - 1]!.push(token);
+    }
+    const written = elements.filter((element) => element.length > 0);
+    if (written.length === 0) fail(`${operator} { } has no elements`);
+    // An anonymous map's data type: a verdict, or a value of the field the statement sets (a mark).
+    return new RuntimeNftSet({ name: operator, line: rule.line, type: [type], data: data === "verdict" ? "verdict" : "mark", flags: new Set(), timeoutMs: 0, size: 0, elements: written }, scope.settings.hz, scope.settings.startJiffies, scope.chains);
+  };
+  /**
+   * `KEY vmap { ELEMENT : VERDICT, ... }` or `KEY vmap @MAP`: nft_lookup in
+   * a verdict map; a key in no element breaks the rule, as a set lookup
+   * that fails does.
    */
   const verdictMap = (type: FieldType, read: (state: NftPacketState) => number | null) => {
     at++;
-    if (word()?.startsWith("@")) fail(`vmap ${word()}: named maps are not modelled; write its elements in the rule (vmap { KEY : VERDICT, ... })`);
-    if (word() !== "{") fail("vmap needs { KEY : VERDICT, ... }");
-    const value = readValue().slice(1, -1);
-    const entries: Array<{ test: (value: number) => boolean; verdict: NftVerdict }> = [];
-    let entry: NftToken[] = [];
-    for (const token of [...value, { text: ",", quoted: false, line: rule.line }]) {
-      if (token.text !== "," || token.quoted) {
-        entry.push(token);
-        continue;
-      }
-      if (entry.length === 0) continue;
-      const colon = entry.findIndex((part) => part.text === ":");
-      if (colon < 1) fail(`vmap element "${entry.map((part) => part.text).join(" ")}": expected KEY : VERDICT`);
-      const words = entry.slice(colon + 1).map((part) => part.text);
-      let mapped: NftVerdict;
-      if (words.length === 1 && ["accept", "drop", "continue", "return"].includes(words[0]!)) mapped = { kind: words[0] as "accept" };
-      else if (words.length === 2 && (words[0] === "jump" || words[0] === "goto")) {
-        if (!scope.chains.has(words[1]!)) fail(`vmap: ${words.join(" ")}: no such chain in this table`);
-        mapped = { kind: words[0], chain: words[1]! };
-      } else mapped = fail(`vmap element verdict "${words.join(" ")}": expected accept, drop, continue, return, jump CHAIN or goto CHAIN`);
-      entries.push({ test: compileNumberValue(entry.slice(0, colon), type), verdict: mapped });
-      entry = [];
-    }
-    if (entries.length === 0) fail("vmap { } has no elements");
+    const map = readMap(type, "verdict");
     steps.push((state) => {
       const number = read(state);
       if (number === null) return false;
-      for (const candidate of entries) {
-        if (candidate.test(number)) {
-          state.mapVerdict = candidate.verdict;
-          return true;
-        }
-      }
-      return false;
+      const element = map.lookup(number, state.jiffies);
+      if (!element) return false;
+      state.mapVerdict = element.data as NftVerdict;
+      return true;
     });
   };
   /** A comparison of a number the packet gives with the value that follows (or a verdict map keyed by it). */
@@ -207,7 +212,9 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         if (word() === "set") {
           const value = readMarkSet("meta", field);
           steps.push((state) => {
-            state.mark = value;
+            const mark = value(state);
+            if (mark === null) return false;
+            state.mark = mark;
             return true;
           });
           continue;
@@ -233,7 +240,9 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         if (word() === "set") {
           const value = readMarkSet("ct", field ?? "");
           steps.push((state) => {
-            if (state.connection) state.connection.mark = value;
+            const mark = value(state);
+            if (mark === null) return false;
+            if (state.connection) state.connection.mark = mark;
             return true;
           });
           continue;
@@ -291,7 +300,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         }
         let meter = scope.meters.get(name);
         if (!meter) {
-          meter = new RuntimeNftSet({ name, line: rule.line, type: ["ipv4_addr"], flags: new Set(["dynamic"]), timeoutMs: 0, size, elements: [] }, scope.settings.hz, scope.settings.startJiffies);
+          meter = new RuntimeNftSet({ name, line: rule.line, type: ["ipv4_addr"], data: null, flags: new Set(["dynamic"]), timeoutMs: 0, size, elements: [] }, scope.settings.hz, scope.settings.startJiffies);
           scope.meters.set(name, meter);
         }
         steps.push(setStatement(meter, true));
@@ -332,13 +341,28 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
   }
   return { rule, steps, verdict };
 
-  /** `meta mark set V` / `ct mark set V`: the value, the only key either sets here. */
-  function readMarkSet(selector: string, field: string): number {
+  /**
+   * `meta mark set V` / `ct mark set V`, V a number or `KEY map { K : V, ... }`
+   * / `KEY map @MAP` (nft_lookup with a data register: a key in no element
+   * breaks the rule, and the mark is not set).
+   */
+  function readMarkSet(selector: string, field: string): (state: NftPacketState) => number | null {
     at++;
     if (field !== "mark") fail(`${selector} ${field} set is not modelled (${selector} mark set is)`);
-    const value = Number(readValue()[0]!.text);
-    if (!Number.isInteger(value)) fail(`${selector} mark set needs a number`);
-    return value >>> 0;
+    if (/^\d+$|^0x[0-9a-f]+$/i.test(word() ?? "")) {
+      const value = Number(readValue()[0]!.text) >>> 0;
+      return () => value;
+    }
+    const key = keyReader();
+    if (word() !== "map") fail(`${selector} mark set needs a number or KEY map { ... }`);
+    at++;
+    const map = readMap(key.type, "value");
+    return (state) => {
+      const number = key.read(state);
+      if (number === null) return null;
+      const element = map.lookup(number, state.jiffies);
+      return element ? (element.data as number) : null;
+    };
   }
 
   /**
@@ -402,7 +426,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
   function setStatement(set: RuntimeNftSet, refresh: boolean): (state: NftPacketState) => boolean {
     if (word() !== "{") fail("a set statement needs { KEY ... }");
     at++;
-    const read = keyReader();
+    const { read } = keyReader();
     let timeoutJiffies = 0;
     if (word() === "timeout") {
       const ms = parseNftDuration(word(1) ?? "");
@@ -417,6 +441,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       limits.push(readLimit());
     }
     if (word() === "counter") at++;
+    if (word() === ":") fail("a set statement that adds to a map (KEY : DATA) is not modelled; give the map its elements where it is declared");
     if (word() !== "}") fail(`"${word()}" in a set statement is not modelled (a key, timeout, limit and counter are)`);
     at++;
     return (state) => {
@@ -430,17 +455,20 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     };
   }
 
-  /** The key of a set statement: one packet field. */
-  function keyReader(): (state: NftPacketState) => number | null {
+  /** The key of a set statement or a map lookup: one packet field, with its type. */
+  function keyReader(): { type: FieldType; read: (state: NftPacketState) => number | null } {
     const [selector, field] = [word(), word(1)];
     at += 2;
-    if (selector === "ip" && field === "saddr") return (state) => state.packet.src;
-    if (selector === "ip" && field === "daddr") return (state) => state.packet.dst;
+    if (selector === "ip" && field === "saddr") return { type: "ipv4_addr", read: (state) => state.packet.src };
+    if (selector === "ip" && field === "daddr") return { type: "ipv4_addr", read: (state) => state.packet.dst };
+    if ((selector === "ip" && field === "protocol") || (selector === "meta" && field === "l4proto")) return { type: "inet_proto", read: (state) => state.packet.protocol };
+    if (selector === "meta" && field === "mark") return { type: "mark", read: (state) => state.mark };
+    if (selector === "ct" && field === "mark") return { type: "mark", read: (state) => (state.connection ? state.connection.mark : null) };
     if ((selector === "udp" || selector === "tcp" || selector === "th") && (field === "sport" || field === "dport")) {
       const protocols = selector === "th" ? TRANSPORT : new Set([selector === "udp" ? 17 : 6]);
-      return (state) => (transport(state.packet, protocols) ? (field === "sport" ? state.packet.sport : state.packet.dport) : null);
+      return { type: "inet_service", read: (state) => (transport(state.packet, protocols) ? (field === "sport" ? state.packet.sport : state.packet.dport) : null) };
     }
-    return fail(`set key ${selector} ${field} is not modelled (ip saddr, ip daddr, ports are)`);
+    return fail(`key ${selector} ${field} is not modelled (ip saddr, ip daddr, ip protocol, ports, meta mark and ct mark are)`);
   }
 }
 

@@ -1,47 +1,68 @@
-import type { NftSet } from "../../../firewall/nft/nft-ruleset.js";
+import type { NftSet, NftToken } from "../../../firewall/nft/nft-ruleset.js";
 import { parseNftDuration } from "../../../firewall/nft/parse-nft.js";
 import type { NftLimitBucket } from "./nft-limit.js";
 import { compileNumberValue, NftValueError, parseSingleValue, type FieldType } from "./nft-values.js";
+import { parseMapVerdict, type NftVerdict } from "./nft-verdict.js";
 
 /**
- * A named set at run time, as nf_tables keeps one (nft_set_hash for
+ * A named set or map at run time, as nf_tables keeps one (nft_set_hash for
  * dynamic sets, nft_set_rbtree for intervals): elements keyed by the
  * number they hold, each with its expiry in jiffies (nft_set_elem_expired:
- * gone once jiffies reach it) and the per-element state a set statement
- * gave it (its limit). Interval elements (prefixes, ranges) are static.
+ * gone once jiffies reach it), a map's data (a verdict or a number), and
+ * the per-element state a set statement gave it (its limit). Interval
+ * elements (prefixes, ranges) are static.
  */
 export interface NftSetElement {
   /** jiffies at which the element lapses; Infinity for none. */
   expires: number;
+  /** A map element's data: the verdict of a verdict map, the number of a data map; null in a set. */
+  readonly data: NftMapData | null;
   /** The buckets of the limits a set statement attached (`update @s { ip saddr limit rate ... }`), one per limit. */
   readonly limits: NftLimitBucket[];
 }
 
+export type NftMapData = NftVerdict | number;
+
+/** The key and data types the model reads, as `type` names them. */
+const KEY_TYPES = new Set<string>(["ipv4_addr", "inet_service", "mark", "inet_proto", "integer", "ct_state", "pkttype"]);
+const DATA_TYPES = new Set<string>(["verdict", "mark", "inet_service", "ipv4_addr", "inet_proto"]);
+
 export class RuntimeNftSet {
   readonly name: string;
   readonly type: FieldType;
+  /** A map's data type; null for a set. */
+  readonly data: string | null;
   /** Timeout in jiffies elements get when a statement gives none; 0 for none. */
   readonly timeoutJiffies: number;
   /** Elements the set can hold; 0 for no limit. */
   readonly size: number;
   private readonly elements = new Map<number, NftSetElement>();
-  private readonly intervals: Array<(value: number) => boolean> = [];
+  private readonly intervals: Array<{ readonly test: (value: number) => boolean; readonly element: NftSetElement }> = [];
 
-  constructor(spec: NftSet, hz: number, startJiffies: number) {
-    if (spec.type.length !== 1 || (spec.type[0] !== "ipv4_addr" && spec.type[0] !== "inet_service" && spec.type[0] !== "mark")) {
-      throw new NftValueError(`set ${spec.name}: type ${spec.type.join(" . ")} is not modelled (ipv4_addr, inet_service and mark are)`);
+  /** `chains`: the table's chains, which a verdict map's jump and goto name. */
+  constructor(spec: NftSet, hz: number, startJiffies: number, chains: ReadonlySet<string> = new Set()) {
+    const what = spec.data === null ? "set" : "map";
+    if (spec.type.length !== 1 || !KEY_TYPES.has(spec.type[0]!)) {
+      throw new NftValueError(`${what} ${spec.name}: type ${spec.type.join(" . ")} is not modelled (ipv4_addr, inet_service, inet_proto and mark are)`);
     }
+    if (spec.data !== null && !DATA_TYPES.has(spec.data)) throw new NftValueError(`map ${spec.name}: data type ${spec.data} is not modelled (verdict, mark, inet_service, inet_proto and ipv4_addr are)`);
     this.name = spec.name;
-    this.type = spec.type[0];
+    this.type = spec.type[0] as FieldType;
+    this.data = spec.data;
     this.timeoutJiffies = msToJiffies(spec.timeoutMs, hz);
     // nft gives a dynamic set without a size 65535 elements (what `nft list` then shows).
     this.size = spec.size || (spec.flags.has("dynamic") ? 65535 : 0);
-    for (const [key, ...rest] of spec.elements) {
-      const text = key!.text;
-      const where = `set ${spec.name}: element "${[key!, ...rest].map((token) => token.text).join(" ")}"`;
+    for (const tokens of spec.elements) {
+      const where = `${what} ${spec.name}: element "${tokens.map((token) => token.text).join(" ")}"`;
+      const colon = tokens.findIndex((token) => token.text === ":" && !token.quoted);
+      if ((colon >= 0) !== (spec.data !== null)) throw new NftValueError(`${where}: ${spec.data === null ? "a set's element has no data (: DATA belongs in a map)" : "a map's element is KEY : DATA"}`);
+      const [key, ...rest] = colon >= 0 ? tokens.slice(0, colon) : tokens;
+      if (!key) throw new NftValueError(`${where}: the key is missing`);
+      const data = colon >= 0 ? this.dataOf(tokens.slice(colon + 1), chains, where) : null;
+      const text = key.text;
       if (rest.length === 0) {
-        if (/[/-]/.test(text)) this.intervals.push(compileNumberValue([key!], this.type));
-        else this.elements.set(this.keyOf(text, where), { expires: Infinity, limits: [] });
+        if (/[/-]/.test(text)) this.intervals.push({ test: compileNumberValue([key], this.type), element: { expires: Infinity, data, limits: [] } });
+        else this.elements.set(this.keyOf(text, where), { expires: Infinity, data, limits: [] });
         continue;
       }
       // `ADDRESS [timeout T] [expires LEFT]`: it lasts what it has left, else its whole timeout.
@@ -49,7 +70,7 @@ export class RuntimeNftSet {
       const at = words.includes("expires") ? words.indexOf("expires") : words.indexOf("timeout");
       const lasting = at < 0 ? null : parseNftDuration(words[at + 1] ?? "");
       if (lasting === null) throw new NftValueError(`${where} is not modelled (an element with timeout or expires is)`);
-      this.elements.set(this.keyOf(text, where), { expires: startJiffies + msToJiffies(lasting, hz), limits: [] });
+      this.elements.set(this.keyOf(text, where), { expires: startJiffies + msToJiffies(lasting, hz), data, limits: [] });
     }
   }
 
@@ -61,11 +82,27 @@ export class RuntimeNftSet {
     }
   }
 
-  /** nft_lookup: the live element holding the value. */
-  has(value: number, jiffies: number): boolean {
+  private dataOf(tokens: readonly NftToken[], chains: ReadonlySet<string>, where: string): NftMapData {
+    const words = tokens.map((token) => token.text);
+    try {
+      if (this.data === "verdict") return parseMapVerdict(words, chains);
+      if (words.length !== 1) throw new NftValueError(`expected one ${this.data} after the colon`);
+      return parseSingleValue(words[0]!, this.data as FieldType) >>> 0;
+    } catch (error) {
+      throw new NftValueError(`${where}: ${(error as Error).message}`);
+    }
+  }
+
+  /** nft_lookup: the live element holding the value, or null. */
+  lookup(value: number, jiffies: number): NftSetElement | null {
     const element = this.elements.get(value);
-    if (element && jiffies < element.expires) return true;
-    return this.intervals.some((test) => test(value));
+    if (element && jiffies < element.expires) return element;
+    for (const interval of this.intervals) if (interval.test(value)) return interval.element;
+    return null;
+  }
+
+  has(value: number, jiffies: number): boolean {
+    return this.lookup(value, jiffies) !== null;
   }
 
   /**
@@ -82,7 +119,7 @@ export class RuntimeNftSet {
     }
     if (found) this.elements.delete(value);
     if (this.size > 0 && this.elements.size >= this.size && this.liveCount(jiffies) >= this.size) return null;
-    const element: NftSetElement = { expires: lasting ? jiffies + lasting : Infinity, limits: [] };
+    const element: NftSetElement = { expires: lasting ? jiffies + lasting : Infinity, data: null, limits: [] };
     this.elements.set(value, element);
     return { element, created: true };
   }

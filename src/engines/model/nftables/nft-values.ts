@@ -32,6 +32,11 @@ function parseNumber(text: string, type: FieldType): number {
 
 /** One element's number as a set keys it: an address, a port or protocol (by name too), a mark. */
 export function parseSingleValue(text: string, type: FieldType): number {
+  if (type === "ct_state") {
+    const bit = CT_STATE_BITS[text];
+    if (bit === undefined) throw new NftValueError(`"${text}" is not a ct state (new, established, related, invalid, untracked)`);
+    return bit;
+  }
   if (type !== "ipv4_addr") return parseNumber(text, type);
   try {
     return parseIpv4(text);

@@ -188,6 +188,77 @@ table inet filter {
     delivered: [false, false, true, true, false, true, true],
   },
   {
+    name: "named verdict maps: prefixes and ranges in an interval map, jump returns, goto ends at the base chain's policy, a ct state verdict map",
+    ruleset: `
+table inet filter {
+  map by_source {
+    type ipv4_addr : verdict
+    flags interval
+    elements = { 198.18.1.1 : drop, 198.18.2.0/24 : jump sip, 198.18.3.0-198.18.3.9 : goto sip }
+  }
+  map by_port {
+    typeof udp dport : verdict
+    elements = { 5061 : drop, 5062 : accept }
+  }
+  chain sip {
+    udp dport 5060 drop
+  }
+  chain input {
+    type filter hook input priority filter; policy accept;
+    ct state vmap { established : accept, invalid : drop }
+    ip saddr vmap @by_source
+    udp dport vmap @by_port
+    udp dport 5070 drop
+  }
+}`,
+    sends: byTime([
+      { src: "198.18.1.1", at: 0, payload: register(1) },
+      { src: "198.18.2.9", at: 0.05, payload: register(2) },
+      { src: "198.18.2.9", at: 0.1, dport: 5062, payload: register(3) },
+      { src: "198.18.3.5", at: 0.15, payload: register(4) },
+      { src: "198.18.3.5", at: 0.2, dport: 5070, payload: register(5) },
+      { src: "198.18.4.4", at: 0.25, dport: 5061, payload: register(6) },
+      { src: "198.18.4.4", at: 0.3, dport: 5070, payload: register(7) },
+      { src: "198.18.3.10", at: 0.35, dport: 5070, payload: register(8) },
+    ]),
+    // 198.18.3.5's goto to sip ends, for 5070, where input's caller is: the base chain's policy, before the drop of 5070.
+    delivered: [false, false, true, false, true, false, false, false],
+  },
+  {
+    name: "data maps: meta mark and ct mark set from a named map and an anonymous one, a key in no element breaks the rule",
+    ruleset: `
+table inet filter {
+  map marks {
+    type ipv4_addr : mark
+    flags interval
+    elements = { 198.18.1.0/24 : 1, 198.18.2.2 : 2 }
+  }
+  chain pre {
+    type filter hook prerouting priority mangle; policy accept;
+    meta mark set ip saddr map @marks
+    ct mark set udp dport map { 5061 : 7, 5062 : 8 }
+    meta mark set ip saddr map @marks udp dport 5070 drop
+  }
+  chain input {
+    type filter hook input priority filter; policy accept;
+    meta mark 1 drop
+    ct mark 7 drop
+    meta mark 2 udp dport 5062 drop
+  }
+}`,
+    sends: byTime([
+      { src: "198.18.1.5", at: 0, payload: register(1) },
+      { src: "198.18.9.9", at: 0.05, dport: 5061, payload: register(2) },
+      { src: "198.18.9.9", at: 0.1, dport: 5062, payload: register(3) },
+      { src: "198.18.2.2", at: 0.15, dport: 5062, payload: register(4) },
+      { src: "198.18.2.2", at: 0.2, payload: register(5) },
+      { src: "198.18.9.9", at: 0.25, dport: 5070, payload: register(6) },
+      { src: "198.18.2.2", at: 0.3, dport: 5070, payload: register(7) },
+    ]),
+    // 198.18.9.9 to 5070 has no mark to look up: the rule breaks before its drop.
+    delivered: [false, false, true, false, true, true, false],
+  },
+  {
     name: "the worked example (examples/nftables/office.nft): an allowed site is never counted, a scanner is blocked after its burst of 20",
     ruleset: readFileSync("examples/nftables/office.nft", "utf8"),
     sends: officeSends,
