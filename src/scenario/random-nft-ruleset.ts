@@ -6,7 +6,8 @@ import { randomInt, type Random } from "../traffic/random.js";
  * match (nft has no string match), a global limit, a per-source limit in a
  * dynamic set that fills a block set with a timeout, a meter, a regular
  * chain reached by jump or goto, a second table whose base chain runs first,
- * anonymous and named sets, ct state, reject, counters and log statements.
+ * anonymous and named sets, ct state, reject, counters and log statements;
+ * with `maps`, verdict maps (named and in the rule) and a data map too.
  */
 
 const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
@@ -18,17 +19,37 @@ function methodPayload(random: Random, method: string): string {
   return `@th,64,${bytes * 8} 0x${Buffer.from(method.slice(0, bytes)).toString("hex")}`;
 }
 
-export function randomNftRuleset(random: Random, addresses: readonly string[]): string {
+export function randomNftRuleset(random: Random, addresses: readonly string[], options: { maps?: boolean } = {}): string {
   const singles = addresses.filter((address) => !address.includes("/"));
   const sets: string[] = [];
   const rules: string[] = [];
   const chains: string[] = [];
   const policyDrop = chance(random, 0.2);
   rules.push('iifname "lo" accept');
-  if (chance(random, 0.3)) rules.push(pick(random, ["ct state established,related accept", "ct state { established, related } counter accept"]));
-  if (chance(random, 0.25)) {
-    sets.push(`\tset allowed {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = { ${pick(random, addresses)} }\n\t}`);
-    rules.push("ip saddr @allowed accept");
+  const maps = options.maps === true;
+  if (chance(random, 0.3)) rules.push(pick(random, maps ? ["ct state vmap { established : accept, related : accept, invalid : drop }", "ct state vmap { established : accept, related : accept }"] : ["ct state established,related accept", "ct state { established, related } counter accept"]));
+  if (chance(random, maps ? 0.5 : 0.25)) {
+    if (!maps) {
+      sets.push(`\tset allowed {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = { ${pick(random, addresses)} }\n\t}`);
+      rules.push("ip saddr @allowed accept");
+    } else {
+      // An allowed site accepted and another address dropped outright, by one map.
+      const [allowed, banned] = [pick(random, addresses), pick(random, singles.length ? singles : addresses)];
+      const elements = allowed === banned ? `${allowed} : accept` : `${allowed} : accept, ${banned} : drop`;
+      if (chance(random, 0.5)) {
+        sets.push(`\tmap by_source {\n\t\ttype ipv4_addr : verdict\n\t\tflags interval\n\t\telements = { ${elements} }\n\t}`);
+        rules.push("ip saddr vmap @by_source");
+      } else rules.push(`ip saddr vmap { ${elements} }`);
+    }
+  }
+  if (maps && singles.length > 0 && chance(random, 0.4)) {
+    // A data map marks some sources; a later rule drops what one mark names.
+    const marked = singles.filter(() => chance(random, 0.5));
+    if (marked.length) {
+      sets.push(`\tmap marks {\n\t\ttype ipv4_addr : mark\n\t\telements = { ${marked.map((address, index) => `${address} : ${index + 1}`).join(", ")} }\n\t}`);
+      rules.push("meta mark set ip saddr map @marks");
+      rules.push(`meta mark ${randomInt(random, 1, marked.length)} udp dport 5060 counter drop`);
+    }
   }
   if (chance(random, 0.1)) rules.push("ip saddr != 198.18.0.0/15 udp dport 5060 drop");
   const ports = pick(random, ["udp dport 5060", "udp dport { 5060, 5061 }", "meta l4proto udp th dport 5060"]);
@@ -55,7 +76,7 @@ export function randomNftRuleset(random: Random, addresses: readonly string[]): 
   if (useChain) {
     const how = pick(random, ["jump", "goto"]);
     chains.push(`\tchain sipchk {\n${into.map((rule) => `\t\t${rule}`).join("\n")}\n\t\treturn\n\t}`);
-    rules.push(`${ports} ${how} sipchk`);
+    rules.push(maps && chance(random, 0.5) ? `udp dport vmap { 5060 : ${how} sipchk, 5061 : ${how} sipchk }` : `${ports} ${how} sipchk`);
   }
   if (policyDrop) rules.push("meta l4proto udp accept");
   const early =

@@ -50,6 +50,13 @@ export const CONNLIMIT_RULESET_SEEDS_FROM = 3001;
  */
 export const NFT_RULESET_SEEDS_FROM = 4001;
 
+/**
+ * Seeds from here on write some of their nftables decisions as maps: the
+ * allowed sites, ct state and the way into the SIP chain as verdict maps
+ * (named or in the rule), and a data map that marks sources.
+ */
+export const NFT_MAP_RULESET_SEEDS_FROM = 4201;
+
 const PBX_ADDRESS = "198.51.100.10";
 const FIRST_ACCOUNT = 200;
 const ACCOUNT_COUNT = 40;
@@ -169,7 +176,7 @@ export function randomScenario(seed: number): RandomScenario {
     expect,
   };
   if (seed >= NFT_RULESET_SEEDS_FROM) {
-    return { name, document: { ...document, firewall: { ruleset: `${name}.rules` } }, rulesetText: randomNftRuleset(seededRandom(seed ^ 0x4e47), addresses), ipsetText: null };
+    return { name, document: { ...document, firewall: { ruleset: `${name}.rules` } }, rulesetText: randomNftRuleset(seededRandom(seed ^ 0x4e47), addresses, { maps: seed >= NFT_MAP_RULESET_SEEDS_FROM }), ipsetText: null };
   }
   if (!admin) return { name, document, rulesetText: useRuleset ? randomRuleset(random, addresses) : null, ipsetText: null };
   const extras = adminExtras(seededRandom(seed ^ 0xad317), addresses);

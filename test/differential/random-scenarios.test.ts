@@ -5,7 +5,7 @@ import { DockerEngine } from "../../src/engines/docker/docker-engine.js";
 import { dockerRuntime } from "../../src/engines/docker/docker-runtime.js";
 import { randomCases } from "../../src/engines/fidelity-suite.js";
 import { runModel } from "../../src/engines/model/model-engine.js";
-import { ADMIN_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, randomScenario, randomScenarioYaml } from "../../src/scenario/random-scenario.js";
+import { ADMIN_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, NFT_MAP_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, randomScenario, randomScenarioYaml } from "../../src/scenario/random-scenario.js";
 import { loadScenario } from "../../src/scenario/load-scenario.js";
 import { ensureBuild } from "../helpers/ensure-build.js";
 import { scratchDirectory } from "../helpers/scratch-directory.js";
@@ -125,6 +125,17 @@ describe("seeded random scenarios (the differential suite's generator)", () => {
     expect(verdicts.filter((verdict) => verdict.verdict === "dropped" && verdict.rule.chain.startsWith("inet filter ")).length).toBeGreaterThan(500);
     expect(randomScenario(NFT_RULESET_SEEDS_FROM - 1).rulesetText).not.toContain("table inet");
   }, 60_000);
+
+  it(`from seed ${NFT_MAP_RULESET_SEEDS_FROM}: nftables rulesets that decide by verdict maps and mark by a data map, which drop packets`, () => {
+    const mapped = randomCases(NFT_MAP_RULESET_SEEDS_FROM, 40, directory);
+    const all = mapped.map((entry) => readFileSync(entry.file.replace(/\.yaml$/, ".rules"), "utf8")).join("\n");
+    for (const construct of ["ip saddr vmap @by_source", "type ipv4_addr : verdict", "ip saddr vmap {", ": drop }", "ct state vmap { established : accept", "meta mark set ip saddr map @marks", "udp dport vmap { 5060 : jump sipchk", "udp dport vmap { 5060 : goto sipchk"]) {
+      expect(all, construct).toContain(construct);
+    }
+    const verdicts = mapped.flatMap((entry) => runModel(loadScenario(entry.file, null)).verdicts);
+    expect(verdicts.filter((verdict) => verdict.verdict === "dropped" && verdict.rule.chain.startsWith("inet filter ")).length).toBeGreaterThan(500);
+    expect(randomScenario(NFT_MAP_RULESET_SEEDS_FROM - 1).rulesetText).not.toContain("vmap");
+  }, 60_000);
 });
 
 const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
@@ -137,7 +148,7 @@ const available = await dockerRuntime().then(
 );
 
 /** The bounded subset CI runs; `slamlab diff --random 200` (bench/fidelity) runs the full batch. */
-const CI_SEEDS = [1, 2, 3, 4, 5, 6, ADMIN_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM];
+const CI_SEEDS = [1, 2, 3, 4, 5, 6, ADMIN_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, NFT_MAP_RULESET_SEEDS_FROM];
 
 describe.runIf(available)("differential subset: random scenarios on the model and in the kernel", () => {
   const engine = new DockerEngine();

@@ -21,7 +21,6 @@ import { acquireLabLock, type LabLock } from "./lab-lock.js";
 import { dockerRuntime } from "./docker-runtime.js";
 import { instrumentRuleset, VERDICT_GROUP } from "./instrument-ruleset.js";
 import { countNftLogRecords, instrumentNftRuleset } from "./instrument-nft-ruleset.js";
-import { parseNftRuleset } from "../../firewall/nft/parse-nft.js";
 import { joinVerdicts } from "./join-verdicts.js";
 import { buildLabImage, silentProgress, type ImageProgress } from "./lab-image.js";
 import { planTopology } from "./lab-topology.js";
@@ -99,10 +98,6 @@ export class DockerEngine implements Engine {
         "SCENARIO_CLOCK",
         `${scenario.file}: startsAt ${scenario.startsAt} sets the clock that line ${timed.line}'s -m time judges by, but the docker engine's kernel keeps the real clock; drop startsAt to run at the real time, or use --engine model`,
       );
-    }
-    // A verdict map decides per element, and the lab logs a rule's verdict where the rule writes it: it cannot yet tell which element decided.
-    if (nft && parseNftRuleset(rulesetText, rulesetPath).tables.some((table) => [...table.chains.values()].some((chain) => chain.rules.some((rule) => rule.tokens.some((token) => token.text === "vmap" && !token.quoted))))) {
-      throw new EngineUnavailableError("DOCKER_NFT_VMAP", `${rulesetPath}: verdict maps (vmap) run on the model engine only so far; the lab's verdict logging cannot yet tell which element decided (use --engine model, or write the rules the map stands for)`);
     }
     const root = packageRoot();
     if (!existsSync(join(root, "dist", "src", "engines", "docker", "agent-runner.js"))) {

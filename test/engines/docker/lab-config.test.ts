@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { instrumentNftRuleset } from "../../../src/engines/docker/instrument-nft-ruleset.js";
 import { instrumentRuleset, VERDICT_GROUP } from "../../../src/engines/docker/instrument-ruleset.js";
 import { planTopology } from "../../../src/engines/docker/lab-topology.js";
 import { extensionsConfig, pjsipConfig } from "../../../src/engines/docker/pjsip-config.js";
@@ -9,6 +10,7 @@ import { runModel } from "../../../src/engines/model/model-engine.js";
 import { generateRuleset } from "../../../src/firewall/generate-ruleset.js";
 import { policySchema } from "../../../src/firewall/policy.js";
 import { kernelOracleHere } from "../../helpers/kernel-oracle.js";
+import { judgeRouteInKernel } from "../../helpers/route-oracle.js";
 import { scenarioOf } from "../../helpers/scenario.js";
 
 /** What the docker lab loads and configures, checked without Docker. */
@@ -100,11 +102,35 @@ describe("the lab's address plan", () => {
     expect(command).toEqual(["svcrack", "-b", "198.18.66.6", "-P", "5070", "-u", "200", "-r", "1000-1099", "-p", "5060", "198.51.100.10"]);
   });
 
-  it("refuses an nftables verdict map before any container starts, saying why and what to do", async () => {
-    const scenario = scenarioOf(
-      { name: "t", description: "t", durationSeconds: 5, pbx: { accounts: [{ users: "200-200", password: "p" }] }, hosts: { h: { kind: "addresses", addresses: ["198.18.1.1"] } }, traffic: [{ name: "p", kind: "phones", host: "h", accounts: "200-200" }] },
-      { rulesetText: "table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tip saddr vmap { 198.18.9.9 : drop }\n\t}\n}\n" },
-    );
-    await expect(new DockerEngine().run(scenario)).rejects.toThrow(/<test>\.rules: verdict maps \(vmap\) run on the model engine only so far; .*use --engine model/);
+  it.runIf(kernelOracleHere && spawnSync("nft", ["--version"]).status === 0)("sends an nft verdict map's accept and drop elements to chains that log the rule that decided, and the kernel decides as for the admin's ruleset", () => {
+    const ruleset = [
+      "table inet filter {",
+      "  map by_port { typeof udp dport : verdict; elements = { 5061 : drop, 5062 : accept } }",
+      "  chain sip { udp dport 5060 drop; }",
+      "  chain input {",
+      "    type filter hook input priority filter; policy accept;",
+      "    ip saddr vmap { 198.18.1.1:drop, 198.18.2.0/24 : jump sip, 198.18.3.3 : accept }",
+      "    udp dport vmap @by_port",
+      "    udp dport 5062 drop",
+      "  }",
+      "}",
+      "",
+    ].join("\n");
+    const instrumented = instrumentNftRuleset(ruleset);
+    expect(instrumented).toMatch(/198\.18\.1\.1 : goto (\S+)[\s\S]*chain \1 \{\s*counter log prefix "v:inet filter input:1:DROP" group 65000 drop/);
+    expect(instrumented).toMatch(/udp dport vmap @(\S+)[\s\S]*/);
+    expect(instrumented).toMatch(/5062 : goto \S+_2_accept/);
+    const register = (cseq: number) => `REGISTER sip:198.51.100.10 SIP/2.0\r\nCSeq: ${cseq} REGISTER\r\n\r\n`;
+    const sends = [
+      { src: "198.18.1.1", at: 0, payload: register(1) },
+      { src: "198.18.2.9", at: 0.05, payload: register(2) },
+      { src: "198.18.2.9", at: 0.1, dport: 5062, payload: register(3) },
+      { src: "198.18.3.3", at: 0.15, dport: 5061, payload: register(4) },
+      { src: "198.18.4.4", at: 0.2, dport: 5061, payload: register(5) },
+      { src: "198.18.4.4", at: 0.25, dport: 5062, payload: register(6) },
+    ];
+    const delivered = [false, false, true, true, false, true];
+    expect(judgeRouteInKernel(ruleset, sends, [5061, 5062], undefined, true).delivered).toEqual(delivered);
+    expect(judgeRouteInKernel(instrumented, sends, [5061, 5062], undefined, true).delivered).toEqual(delivered);
   });
 });

@@ -43,6 +43,26 @@ describe.runIf(available)("nftables on the docker engine", () => {
   );
 
   it(
+    "verdict maps (named and in the rule, by source, state and port, with jump and goto) decide in the kernel as in the model, each element's verdict logged as its rule's",
+    async () => {
+      ensureBuild();
+      const scenario = loadScenario("test/fixtures/nftables/verdict-maps.yaml", null);
+      const { comparison, real } = await compareEngines(scenario, new DockerEngine());
+      const expectations = checkExpectations(scenario, computeOutcomes(real));
+      expect(expectations.filter((expectation) => !expectation.passed), JSON.stringify(expectations)).toEqual([]);
+      const dropped = new Set(real.verdicts.filter((verdict) => verdict.verdict === "dropped").map((verdict) => `${verdict.rule.chain}:${verdict.rule.index}`));
+      expect([...dropped].sort()).toEqual(["inet filter count_register:1", "inet filter strict:1", "inet filter strict:2"]);
+      // The office is accepted by the source map's element: the rule that holds the map names the verdict.
+      const office = real.verdicts.filter((verdict) => verdict.source === "phones" && verdict.direction === "to-pbx");
+      expect(office.length).toBeGreaterThan(5);
+      expect(office.every((verdict) => verdict.verdict === "delivered" && verdict.rule.chain === "inet filter input" && verdict.rule.index === 2)).toBe(true);
+      expect(comparison.paired).toBeGreaterThan(200);
+      expect(comparison.semantic, JSON.stringify(comparison.semantic.slice(0, 3))).toEqual([]);
+    },
+    5 * 60_000,
+  );
+
+  it(
     "an iptables packet the filter accepted and the security table then dropped is one verdict, the drop",
     async () => {
       ensureBuild();
