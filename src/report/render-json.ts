@@ -21,6 +21,7 @@ export function* renderJson(report: RunReport, options: { verdicts: boolean }): 
     environment: result.environment,
     packetsJudged: packetsJudged(result),
     outcomes: report.outcomes,
+    attacks: report.attacks ?? [],
     expectations: report.expectations,
     events: result.events,
     rulesetText: result.rulesetText,

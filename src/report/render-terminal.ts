@@ -1,4 +1,5 @@
 import { packetsJudged } from "../verdict/run-result.js";
+import { describeAttack } from "../verdict/attack-outcome.js";
 import type { SourceOutcome } from "../verdict/outcome.js";
 import { runLabel, type RunReport } from "./run-report.js";
 
@@ -49,10 +50,18 @@ export function renderTerminal(report: RunReport, options: { color: boolean; wid
   }
 
   // Whether the attack worked comes before what the firewall did about it.
-  const found = report.outcomes.flatMap((outcome) => outcome.passwordsFound.map((find) => ({ source: outcome.source, ...find })));
-  if (found.length) {
-    lines.push("", style.bold("Attack outcome: passwords found"));
-    for (const find of found) lines.push(`  ${style.red(`${find.source} found the password of ${find.account}`)} at ${secondsText(find.atUs)}: ${find.detail}`);
+  if (report.attacks?.length) {
+    lines.push("", style.bold("Attack outcome"));
+    for (const attack of report.attacks) {
+      const line = describeAttack(attack, secondsText);
+      lines.push(`  ${attack.won ? style.red(line) : line}`);
+    }
+  } else {
+    const found = report.outcomes.flatMap((outcome) => outcome.passwordsFound.map((find) => ({ source: outcome.source, ...find })));
+    if (found.length) {
+      lines.push("", style.bold("Attack outcome: passwords found"));
+      for (const find of found) lines.push(`  ${style.red(`${find.source} found the password of ${find.account}`)} at ${secondsText(find.atUs)}: ${find.detail}`);
+    }
   }
   const stopped = report.outcomes.filter((outcome) => outcome.gaveUp !== null);
   if (stopped.length) {

@@ -1,6 +1,7 @@
 import type { RunResult } from "../verdict/run-result.js";
 import type { ExpectationResult } from "../verdict/expectations.js";
 import type { SourceOutcome } from "../verdict/outcome.js";
+import type { AttackOutcome } from "../verdict/attack-outcome.js";
 
 /** A run with its outcomes and checked expectations: what every renderer reads. */
 export interface RunReport {
@@ -8,6 +9,8 @@ export interface RunReport {
   /** Policy name ("default", "custom") or the ruleset file the run used. */
   readonly firewall: string;
   readonly outcomes: readonly SourceOutcome[];
+  /** Per attacking source, whether the attack worked: passwords found, extensions confirmed, requests that reached the PBX. */
+  readonly attacks?: readonly AttackOutcome[];
   readonly expectations: readonly ExpectationResult[];
   readonly passed: boolean;
   /** The scenario file the run came from (built-ins too), for JUnit's file attribute. */

@@ -227,6 +227,8 @@ export const expectationSchema = z
     neverBlocked: z.boolean().optional().describe("The source is never blocked (no packet of it dropped)."),
     /** The attack found a password (a cracker got a 200): false is what a defence promises. */
     passwordFound: z.boolean().optional().describe("The attack found a password (a password guesser got a 200 OK): false is what a defence promises."),
+    /** Extensions an extension walker (svwar) confirmed exist: 0 is what a PBX that answers unknown users as known ones promises. */
+    extensionsFound: countBound.optional().describe("Extensions an extension walker (svwar) confirmed exist, by an answer unlike a random extension's: 0 is what a PBX that answers unknown users as known ones promises."),
   })
   .strict();
 

@@ -22,6 +22,8 @@ interface Attacker {
   /** Each guess by the CSeq of its request, so a 200 names the guess it answers. */
   readonly guessByCseq: Map<number, { password: string; number: number }>;
   cracked: boolean;
+  /** svwar: the status line a random extension got (its first request), against which a walked one's answer tells it exists. */
+  baseline: string | null;
   /** sipvicious's states: its first request waits for an answer; then it floods until it hears nothing for giveUpSeconds. */
   state: "idle" | "probing" | "flooding" | "gave-up";
   lastAnswerUs: number;
@@ -38,8 +40,9 @@ interface Attacker {
  * first sends one request and waits for its answer (svwar's for a random
  * extension, to learn what an unknown one gets), giving up if none comes
  * within its socket timeout; then it sends at its pace whatever the answers,
- * until --maximumtime (giveUpSeconds) passes without any answer at all.
- * giveUpSeconds 0 is a bot that neither waits nor stops.
+ * until --maximumtime (giveUpSeconds) passes without any answer at all;
+ * svwar stops too once it has walked its range. giveUpSeconds 0 is a bot
+ * that neither waits nor stops, and walks its range again.
  */
 export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: AgentPlacement): TrafficSource {
   const all = publicAddressesOf(placement.host);
@@ -97,9 +100,31 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
         giveUp(attacker, context, `no answer for ${spec.giveUpSeconds} s`);
         return;
       }
+      // svwar's walk ends with its range (its generator runs out); a bot (giveUpSeconds 0) walks it again.
+      if (spec.mode === "svwar" && giveUpUs > 0 && attacker.sent - 1 >= extensions.size) return;
       send(attacker, context);
       flood(attacker, context, fromUs, count + 1);
     });
+  };
+
+  /**
+   * svwar's verdict on an answer (svwar.py's getResponse): an extension whose
+   * answer's status line differs from the one a random extension got
+   * exists. Asterisk's PJSIP answers an unknown user as a known one (its
+   * artificial endpoint), so against it svwar confirms nothing.
+   */
+  const confirmExtension = (attacker: Attacker, response: { status: number; reason: string; header(name: string): string | undefined }, context: AgentContext) => {
+    const line = `${response.status} ${response.reason}`;
+    const cseq = Number(/^\s*(\d+)/.exec(response.header("cseq") ?? "")?.[1]);
+    // CSeq n carried the walk's request n-1 after the probe (n without one); the probe sets the baseline.
+    const walked = cseq - 1 - (giveUpUs > 0 ? 1 : 0);
+    if (attacker.baseline === null || walked < 0) {
+      attacker.baseline ??= line;
+      if (walked < 0) return;
+    }
+    if (line === attacker.baseline || !Number.isInteger(walked)) return;
+    const extension = extensions.at(walked);
+    context.record({ atUs: context.now(), agent: attacker.endpoint.agent, kind: "extension-found", account: extension, detail: `"${line}" where a random extension got "${attacker.baseline}"` });
   };
 
   return {
@@ -116,6 +141,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
           guesses: 0,
           guessByCseq: new Map(),
           cracked: false,
+          baseline: null,
           state: "idle",
           lastAnswerUs: 0,
           callId: String(randomInt(context.random, 1e8, 2 ** 31)),
@@ -150,6 +176,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
         attacker.state = "flooding";
         flood(attacker, context, context.now(), 1);
       }
+      if (spec.mode === "svwar") confirmExtension(attacker, response, context);
       if (response.status === 401) attacker.challenge = parseChallenge(response.header("www-authenticate") ?? "");
       else if (response.status === 200 && !attacker.cracked) {
         attacker.cracked = true;

@@ -42,7 +42,7 @@ type Check = (outcome: SourceOutcome) => { clause: string; passed: boolean; actu
 
 function clausesOf(expectation: Expectation): Check[] {
   const checks: Check[] = [];
-  const { registered, delivered, dropped, blockedWithinPackets, blockedWithinSeconds, keptBlocked, neverBlocked, passwordFound } = expectation;
+  const { registered, delivered, dropped, blockedWithinPackets, blockedWithinSeconds, keptBlocked, neverBlocked, passwordFound, extensionsFound } = expectation;
   if (registered !== undefined) {
     checks.push((outcome) => {
       const actual = `${outcome.registeredAgents} of ${outcome.agents} agents registered`;
@@ -107,6 +107,13 @@ function clausesOf(expectation: Expectation): Check[] {
       const first = outcome.passwordsFound[0];
       const actual = first ? `found the password of ${first.account} at ${seconds(first.atUs)} (${first.detail})` : "no password found";
       return { clause: `passwordFound: ${passwordFound}`, passed: (first !== undefined) === passwordFound, actual };
+    });
+  }
+  if (extensionsFound !== undefined) {
+    checks.push((outcome) => {
+      const found = outcome.extensionsFound.map((find) => find.account);
+      const actual = found.length ? `confirmed ${found.length} extension${found.length === 1 ? "" : "s"} (${found.slice(0, 5).join(", ")}${found.length > 5 ? ", ..." : ""})` : "confirmed no extension";
+      return { clause: `extensionsFound: ${describeBound(extensionsFound)}`, passed: withinBound(found.length, extensionsFound), actual };
     });
   }
   if (checks.length === 0) checks.push(() => ({ clause: "(no clause)", passed: false, actual: "the expectation names a source but asserts nothing" }));

@@ -45,6 +45,8 @@ export interface SourceOutcome {
   readonly events: Readonly<Record<string, number>>;
   /** Passwords this source found (a cracker that got a 200): the attack worked. */
   readonly passwordsFound: readonly PasswordFound[];
+  /** Extensions this source confirmed exist (an extension walker told their answer from a random one's). */
+  readonly extensionsFound: readonly PasswordFound[];
   /** A scanner's addresses that stopped on their own (sipvicious's give-up after silence): how many, and the first. */
   readonly gaveUp: GaveUp | null;
   /** Other sources that sent from one of this source's public addresses (a shared NAT). */
@@ -59,11 +61,11 @@ export interface GaveUp {
   readonly firstDetail: string;
 }
 
-/** A guessed password the PBX accepted. */
+/** A guessed password the PBX accepted, or an extension a walker confirmed. */
 export interface PasswordFound {
   readonly account: string;
   readonly atUs: number;
-  /** The cracker's agent (its address) that guessed it, and what it said: the password and the guess number. */
+  /** The attacker's agent (its address), and what it found: the password and its guess number, or the answer that gave the extension away. */
   readonly agent: string;
   readonly detail: string;
 }

@@ -97,13 +97,17 @@ export class OutcomeTally {
     const registered = new Map<string, Set<string>>();
     const eventCounts = new Map<string, Record<string, number>>();
     const found = new Map<string, PasswordFound[]>();
+    const confirmed = new Map<string, PasswordFound[]>();
     const gaveUp = new Map<string, GaveUp>();
     for (const event of events) {
       if (event.kind === "gave-up") {
         const before = gaveUp.get(event.source);
         gaveUp.set(event.source, before ? { ...before, addresses: before.addresses + 1 } : { addresses: 1, firstAtUs: event.atUs, firstDetail: event.detail ?? "" });
       }
-      if (event.kind === "password-found") found.set(event.source, [...(found.get(event.source) ?? []), { account: event.account ?? "?", atUs: event.atUs, agent: event.agent, detail: event.detail ?? "" }]);
+      if (event.kind === "password-found" || event.kind === "extension-found") {
+        const into = event.kind === "password-found" ? found : confirmed;
+        into.set(event.source, [...(into.get(event.source) ?? []), { account: event.account ?? "?", atUs: event.atUs, agent: event.agent, detail: event.detail ?? "" }]);
+      }
       const counts = eventCounts.get(event.source) ?? {};
       counts[event.kind] = (counts[event.kind] ?? 0) + 1;
       eventCounts.set(event.source, counts);
@@ -148,6 +152,7 @@ export class OutcomeTally {
         dropsByRule,
         events: eventCounts.get(source) ?? {},
         passwordsFound: found.get(source) ?? [],
+        extensionsFound: confirmed.get(source) ?? [],
         gaveUp: gaveUp.get(source) ?? null,
         sharesAddressWith: [...sharing].sort(),
       };

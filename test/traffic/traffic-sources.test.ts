@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { runModel } from "../../src/engines/model/model-engine.js";
-import { parseSip } from "../../src/sip/sip-message.js";
+import { formatResponse, parseSip } from "../../src/sip/sip-message.js";
+import { createTrafficSources } from "../../src/traffic/create-traffic-sources.js";
+import type { AgentContext } from "../../src/traffic/agent.js";
+import { seededRandom } from "../../src/traffic/random.js";
 import { acceptAll, dropFrom, scenarioOf } from "../helpers/scenario.js";
 
 const pbx = { accounts: [{ users: "200-299", password: "pw-{user}" }] };
@@ -145,6 +148,44 @@ describe("register floods (sipvicious)", () => {
     const three = crack("100", { bots: { kind: "addresses", addresses: ["198.18.1.1", "198.18.1.2", "198.18.1.3"] } });
     expect(three.events).toMatchObject([{ kind: "registered", agent: "198.18.1.3", account: "200" }, { kind: "password-found", detail: 'password "100", its guess 1 from 198.18.1.3' }]);
     expect(toPbx(three, "c").filter((v) => v.srcAddr === "198.18.1.3")).toHaveLength(2);
+  });
+
+  it("svwar confirms an extension whose answer differs from a random extension's, and none against Asterisk, which answers both alike", () => {
+    // A registrar that gives itself away (chan_sip with alwaysauthreject=no): 404 for an unknown user, 401 for 200 to 202.
+    const scenario = scenarioOf(
+      { name: "t", description: "t", durationSeconds: 5, pbx, hosts: home, traffic: [{ name: "w", kind: "register-flood", host: "home", mode: "svwar", ratePps: 20, durationSeconds: 1, extensions: "198-205" }] },
+      { rulesetText: acceptAll },
+    );
+    const [walker] = createTrafficSources(scenario);
+    const queue: Array<{ atUs: number; action: () => void }> = [];
+    const events: Array<{ kind: string; account?: string; detail?: string }> = [];
+    let now = 0;
+    const context: AgentContext = {
+      now: () => now,
+      random: seededRandom(1),
+      at: (atUs, action) => queue.push({ atUs, action }),
+      record: (event) => events.push(event),
+      send: (_agent, datagram) => {
+        const request = parseSip(datagram.payload)!;
+        const user = /sip:(\d+)@/.exec(request.kind === "request" ? request.requestUri : "")![1]!;
+        const [status, reason] = ["200", "201", "202"].includes(user) ? [401, "Unauthorized"] : [404, "Not Found"];
+        const answer = formatResponse(status, reason, [["Via", request.header("via")!], ["From", request.header("from")!], ["To", request.header("to")!], ["Call-ID", request.header("call-id")!], ["CSeq", request.header("cseq")!]]);
+        queue.push({ atUs: now + 1000, action: () => walker!.receive({ src: datagram.dst, sport: datagram.dport, dst: datagram.src, dport: datagram.sport, payload: answer }, context) });
+      },
+    };
+    walker!.start(context);
+    while (queue.length) {
+      queue.sort((a, b) => a.atUs - b.atUs);
+      const next = queue.shift()!;
+      now = next.atUs;
+      next.action();
+    }
+    expect(events.filter((event) => event.kind === "extension-found").map((event) => event.account)).toEqual(["200", "201", "202"]);
+    expect(events.find((event) => event.kind === "extension-found")!.detail).toBe('"401 Unauthorized" where a random extension got "404 Not Found"');
+
+    const againstAsterisk = runModel(scenario);
+    expect(againstAsterisk.events.filter((event) => event.kind === "extension-found")).toEqual([]);
+    expect(toPbx(againstAsterisk, "w").length).toBeGreaterThan(8);
   });
 
   it("as sipvicious, waits for the answer to its first request and gives up without one (svcrack 10 s, svwar 3 s)", () => {

@@ -5,7 +5,6 @@ import { instrumentRuleset, VERDICT_GROUP } from "../../../src/engines/docker/in
 import { planTopology } from "../../../src/engines/docker/lab-topology.js";
 import { extensionsConfig, pjsipConfig } from "../../../src/engines/docker/pjsip-config.js";
 import { toolCommand } from "../../../src/engines/docker/tool-command.js";
-import { DockerEngine } from "../../../src/engines/docker/docker-engine.js";
 import { runModel } from "../../../src/engines/model/model-engine.js";
 import { generateRuleset } from "../../../src/firewall/generate-ruleset.js";
 import { policySchema } from "../../../src/firewall/policy.js";

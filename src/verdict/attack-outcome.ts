@@ -1,0 +1,50 @@
+import type { Scenario } from "../scenario/scenario.js";
+import type { PasswordFound, SourceOutcome } from "./outcome.js";
+import { attackSources } from "./run-metrics.js";
+
+/**
+ * Whether an attack worked, per attacking source: what an admin asks before
+ * which packets were dropped. A cracker wins with a password, a walker with
+ * the extensions it told apart; what reached the PBX is what it cost the
+ * PBX (each a request Asterisk parsed, answered and logged).
+ */
+export interface AttackOutcome {
+  readonly source: string;
+  /** What attacked: sipvicious's mode in the model (svwar, svcrack), the real tool's name, or a replayed capture. */
+  readonly tool: string;
+  readonly requestsSent: number;
+  /** Requests that got past the firewall to the PBX. */
+  readonly requestsReachedPbx: number;
+  readonly passwordsFound: readonly PasswordFound[];
+  readonly extensionsFound: readonly PasswordFound[];
+  /** It found a password or confirmed an extension. */
+  readonly won: boolean;
+}
+
+export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutcome[]): AttackOutcome[] {
+  const attack = attackSources(scenario);
+  return scenario.traffic
+    .filter((spec) => attack.has(spec.name))
+    .map((spec): AttackOutcome => {
+      const outcome = outcomes.find((candidate) => candidate.source === spec.name);
+      const tool = spec.kind === "register-flood" ? spec.mode : spec.kind === "tool" ? `${spec.tool} (the real tool)` : spec.kind;
+      const passwordsFound = outcome?.passwordsFound ?? [];
+      const extensionsFound = outcome?.extensionsFound ?? [];
+      return { source: spec.name, tool, requestsSent: outcome?.sent ?? 0, requestsReachedPbx: outcome?.delivered ?? 0, passwordsFound, extensionsFound, won: passwordsFound.length > 0 || extensionsFound.length > 0 };
+    });
+}
+
+/** One line per attack: what it found, or that it found nothing, and what reached the PBX. */
+export function describeAttack(attack: AttackOutcome, seconds: (us: number) => string): string {
+  const reached = `${attack.requestsReachedPbx} of its ${attack.requestsSent} requests reached the PBX`;
+  const found: string[] = [];
+  for (const find of attack.passwordsFound) found.push(`found the password of ${find.account} at ${seconds(find.atUs)} (${find.detail})`);
+  if (attack.extensionsFound.length) {
+    const names = attack.extensionsFound.map((find) => find.account);
+    found.push(`confirmed ${names.length} extension${names.length === 1 ? "" : "s"} (${names.slice(0, 8).join(", ")}${names.length > 8 ? ", ..." : ""}), the first at ${seconds(attack.extensionsFound[0]!.atUs)}`);
+  }
+  const who = attack.tool === attack.source ? attack.source : `${attack.source} (${attack.tool})`;
+  if (found.length) return `${who} ${found.join("; ")}; ${reached}`;
+  const nothing = attack.tool.startsWith("svwar") ? "confirmed no extension (every answer was a random extension's)" : attack.tool.startsWith("svcrack") ? "found no password" : "found nothing";
+  return `${who} ${nothing}; ${reached}`;
+}
