@@ -3,8 +3,9 @@
  * removes the current image first, and warm), per-scenario overhead (wall time
  * minus the traffic's own duration), the paced send rate one traffic
  * container sustains and its send-time error, and Asterisk's CPU under a
- * register flood with and without the generated firewall.
- * Run: npm run build && node dist/bench/docker-lab.js [--cold] [--sections image,overhead,sending,cpu]
+ * register flood with and without the generated firewall, and per request
+ * it answers (request-cost: what the model's PBX cost estimate uses).
+ * Run: npm run build && node dist/bench/docker-lab.js [--cold] [--sections image,overhead,sending,cpu,request-cost]
  */
 import { cpus } from "node:os";
 import { DockerEngine, START_SLACK_MS } from "../src/engines/docker/docker-engine.js";
@@ -37,7 +38,7 @@ for (const name of sections.has("overhead") ? ["port-reuse", "nat-office"] : [])
   console.log(`${name}: ${scenario.durationSeconds} s of traffic in ${(result.wallMs / 1000).toFixed(1)} s: overhead ${overhead.toFixed(1)} s (lab start ${result.environment["lab start (s)"]} s, runners ready ${result.environment["runners ready (s)"]} s later, ${START_SLACK_MS / 1000} s start slack, ${result.environment["after the traffic (s)"]} s after the traffic), send error p99 ${result.environment["send error p99 (µs)"]} µs`);
 }
 
-function flood(ratePps: number, seconds: number, firewall: Scenario["firewall"]): Scenario {
+function flood(ratePps: number, seconds: number, firewall: Scenario["firewall"], mode: "svwar" | "svcrack" = "svwar"): Scenario {
   const parsed = scenarioSchema.parse({
     name: "bench-flood",
     description: "one address flooding REGISTERs",
@@ -46,7 +47,7 @@ function flood(ratePps: number, seconds: number, firewall: Scenario["firewall"])
     pbx: { accounts: [{ users: "200-209", password: "bench-{user}" }] },
     hosts: { scanner: { kind: "addresses", addresses: ["198.18.66.6"] } },
     // A bot that never gives up: the bench times a flood that keeps going.
-    traffic: [{ name: "flood", kind: "register-flood", host: "scanner", ratePps, durationSeconds: seconds, startSeconds: 0.5, giveUpSeconds: 0 }],
+    traffic: [{ name: "flood", kind: "register-flood", host: "scanner", mode, ratePps, durationSeconds: seconds, startSeconds: 0.5, giveUpSeconds: 0 }],
   });
   return { ...parsed, variant: null, file: "<bench>", firewall };
 }
@@ -72,4 +73,17 @@ if (sections.has("cpu")) console.log("Asterisk CPU under a 2,000 REGISTER/s floo
 for (const [label, firewall] of sections.has("cpu") ? ([["without a firewall", acceptAll], ["with the default policy", generated]] as const) : []) {
   const result = await engine.run(flood(2_000, 20, firewall));
   console.log(`  ${label.padEnd(24)} Asterisk used ${result.environment["asterisk cpu (s)"]} s of CPU`);
+}
+
+if (sections.has("request-cost")) {
+  // Asterisk's CPU per request it answers: a flood's CPU less an idle run's (the same length, one request a second), per request delivered.
+  console.log("Asterisk CPU per request, 500 REGISTER/s for 20 s, no firewall (less a run of 1 REGISTER/s):");
+  const cpuOf = (result: Awaited<ReturnType<typeof engine.run>>) => Number(result.environment["asterisk cpu (s)"]) * 1e6;
+  const delivered = (result: Awaited<ReturnType<typeof engine.run>>) => result.verdicts.filter((verdict) => verdict.direction === "to-pbx" && verdict.verdict === "delivered").length;
+  const idle = await engine.run(flood(1, 20, acceptAll));
+  for (const mode of ["svwar", "svcrack"] as const) {
+    const result = await engine.run(flood(500, 20, acceptAll, mode));
+    const perRequest = (cpuOf(result) - cpuOf(idle)) / (delivered(result) - delivered(idle));
+    console.log(`  ${mode.padEnd(8)} ${delivered(result).toLocaleString("en-US")} requests, Asterisk ${result.environment["asterisk cpu (s)"]} s (idle run ${idle.environment["asterisk cpu (s)"]} s): ${perRequest.toFixed(0)} µs a request`);
+  }
 }

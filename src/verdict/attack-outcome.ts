@@ -27,7 +27,7 @@ export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutc
     .filter((spec) => attack.has(spec.name))
     .map((spec): AttackOutcome => {
       const outcome = outcomes.find((candidate) => candidate.source === spec.name);
-      const tool = spec.kind === "register-flood" ? spec.mode : spec.kind === "tool" ? `${spec.tool} (the real tool)` : spec.kind;
+      const tool = spec.kind === "register-flood" ? spec.mode : spec.kind === "tool" ? `real ${spec.tool}` : spec.kind;
       const passwordsFound = outcome?.passwordsFound ?? [];
       const extensionsFound = outcome?.extensionsFound ?? [];
       return { source: spec.name, tool, requestsSent: outcome?.sent ?? 0, requestsReachedPbx: outcome?.delivered ?? 0, passwordsFound, extensionsFound, won: passwordsFound.length > 0 || extensionsFound.length > 0 };
@@ -45,6 +45,6 @@ export function describeAttack(attack: AttackOutcome, seconds: (us: number) => s
   }
   const who = attack.tool === attack.source ? attack.source : `${attack.source} (${attack.tool})`;
   if (found.length) return `${who} ${found.join("; ")}; ${reached}`;
-  const nothing = attack.tool.startsWith("svwar") ? "confirmed no extension (every answer was a random extension's)" : attack.tool.startsWith("svcrack") ? "found no password" : "found nothing";
+  const nothing = attack.tool.endsWith("svwar") ? "confirmed no extension (every answer was a random extension's)" : attack.tool.endsWith("svcrack") ? "found no password" : "found nothing";
   return `${who} ${nothing}; ${reached}`;
 }

@@ -29,6 +29,7 @@ import { extensionsConfig, pjsipConfig } from "./pjsip-config.js";
 import { mayAimWithinJiffies } from "../planned-send-time.js";
 import { runStartAfter, wallClockMovedMs } from "./run-start.js";
 import { doneFile, readyFile, START_FILE, type RunnerSpec, type RunnerStart, type SendRecord } from "./runner-spec.js";
+import { toolFindings } from "./tool-findings.js";
 
 /**
  * From the start file to time 0: the runners poll for it every 2 ms, then
@@ -169,6 +170,7 @@ export class DockerEngine implements Engine {
         packageRoot: root,
         endpointsBySite,
         captureDirectories: [...new Set(scenario.traffic.flatMap((spec) => (spec.kind === "replay" ? [dirname(spec.file)] : [])))],
+        toolEndpoints: scenario.traffic.flatMap((spec) => (spec.kind === "tool" && spec.tool !== "sipp-register" ? [sources.find((source) => source.name === spec.name)!.agents[0]!] : [])),
       });
       const labStartMs = performance.now() - wallStart;
       // The traffic containers stop sending when this process stops beating (kill -9 leaves no other trace).
@@ -244,6 +246,17 @@ export class DockerEngine implements Engine {
       }
       const joined = await joinVerdicts({ verdictLog: join(lab.out, "verdicts.pcap"), sends, ruleset, pbxAddress: scenario.pbx.address, t0EpochMs, keepPackets: options.keepPackets === true, toolAgents });
       for (const event of joined.toolEvents) events.push(event);
+      // A real tool's own output is its account of the attack: kept in the report, and what it says it found an event.
+      for (const spec of scenario.traffic) {
+        if (spec.kind !== "tool") continue;
+        const output = await readFile(join(lab.out, `tool-${spec.name}.log`), "utf8").catch(() => "");
+        artifacts[`${spec.name} output (${spec.tool})`] = output;
+        const agent = sources.find((source) => source.name === spec.name)!.agents[0]!.agent;
+        const own = joined.verdicts.filter((verdict) => verdict.source === spec.name);
+        const registeredAtUs = joined.toolEvents.find((event) => event.source === spec.name && event.kind === "registered")?.atUs ?? null;
+        const lastSentUs = own.filter((verdict) => verdict.direction === "to-pbx").at(-1)?.atUs ?? 0;
+        for (const event of toolFindings(spec, agent, output, { registeredAtUs, lastSentUs })) events.push(event);
+      }
       joined.verdicts.sort((a, b) => a.atUs - b.atUs);
       const order = joined.verdicts.map((verdict) => verdict.packetId);
       const verdicts = joined.verdicts.map((verdict, index) => ({ ...verdict, packetId: index }));

@@ -39,6 +39,13 @@ export interface LabOptions {
   readonly endpointsBySite: ReadonlyMap<string, readonly AgentEndpoint[]>;
   /** Capture files of replay sources: mounted at the same path inside the runners. */
   readonly captureDirectories: readonly string[];
+  /**
+   * Where real sipvicious tools send from: svwar 0.3.3 ignores -b (its
+   * TakeASip is never given the binding address) and binds every address,
+   * so the kernel would pick the container's first; their packets leave
+   * SNATed to their own address by the port each binds.
+   */
+  readonly toolEndpoints?: readonly AgentEndpoint[];
 }
 
 export interface Lab extends AsyncDisposable {
@@ -178,6 +185,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         `sed -i "s/DEV/$(ip -o -4 addr show | awk '$4 ~ /^${primary.replace(/\./g, "\\.")}\\// {print $2}')/" /out/addresses-${site}.batch`,
         `ip -batch /out/addresses-${site}.batch`,
         office ? `ip route replace default via ${office.routerLan}` : `ip route replace ${options.topology.dmz.subnet} via ${WAN.router}`,
+        ...(options.toolEndpoints ?? []).filter((tool) => addresses.includes(tool.address)).map((tool) => `iptables -t nat -A POSTROUTING -p udp --sport ${tool.port} -j SNAT --to-source ${tool.address}`),
       ]);
       runners.set(site, runner);
     }

@@ -141,6 +141,44 @@ describe.runIf(available)("docker engine: real Asterisk 22 and netfilter", () =>
   );
 
   it(
+    "reads what real svcrack and svwar found from their own output, kept in the report: a weak numeric password with its guess, and no extension from Asterisk",
+    async () => {
+      const directory = scratchDirectory("tool-findings");
+      writeFileSync(join(directory, "open.rules"), "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n");
+      const yaml = [
+        "name: real-attack-outcome",
+        "description: real svcrack finds a weak numeric password and real svwar walks extensions, with no firewall",
+        "durationSeconds: 20",
+        "firewall: { ruleset: open.rules }",
+        "pbx: { accounts: [{ users: 200-209, password: 'tools-{user}-Secret' }, { users: 210-210, password: '1007' }] }",
+        "hosts:",
+        "  scanner: { kind: addresses, addresses: [198.18.66.6] }",
+        "  walker: { kind: addresses, addresses: [198.18.66.7] }",
+        "traffic:",
+        "  - { name: svcrack, kind: tool, tool: svcrack, host: scanner, target: '210', passwords: 1000-1099, startSeconds: 1 }",
+        "  - { name: svwar, kind: tool, tool: svwar, host: walker, target: '198-212', startSeconds: 1 }",
+        "expect:",
+        "  - { source: svcrack, passwordFound: true }",
+        "  - { source: svwar, extensionsFound: 0 }",
+      ].join("\n");
+      writeFileSync(join(directory, "tools.yaml"), `${yaml}\n`);
+      const report = await runScenario(loadScenario(join(directory, "tools.yaml"), null), engine);
+      expect(report.expectations.filter((expectation) => !expectation.passed)).toEqual([]);
+      const crack = report.attacks!.find((attack) => attack.source === "svcrack")!;
+      expect(crack.passwordsFound).toMatchObject([{ account: "210", detail: 'password "1007", its guess 8 (svcrack\'s own report)' }]);
+      expect(crack.passwordsFound[0]!.atUs).toBeGreaterThan(1_000_000);
+      expect(report.result.artifacts!["svcrack output (svcrack)"]).toMatch(/\|\s*210\s*\|\s*1007\s*\|/);
+      // svwar 0.3.3 ignores -b: its packets still leave from its own address, so they are its own.
+      const walk = report.result.verdicts.filter((verdict) => verdict.source === "svwar" && verdict.direction === "to-pbx");
+      expect(walk.length).toBeGreaterThanOrEqual(2);
+      expect(walk.every((verdict) => verdict.srcAddr === "198.18.66.7")).toBe(true);
+      // Asterisk answers the random extension and a real one with the same 401: svwar calls it an unknown response and stops.
+      expect(report.result.artifacts!["svwar output (svwar)"]).toMatch(/We got an unknown response/);
+    },
+    5 * MINUTES,
+  );
+
+  it(
     "placement router: the rules run in the router's FORWARD chain in front of the PBX",
     async () => {
       const directory = scratchDirectory("router");
