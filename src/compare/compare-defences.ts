@@ -2,6 +2,7 @@ import type { Engine } from "../engines/engine.js";
 import type { Scenario } from "../scenario/scenario.js";
 import { attackSources, combineMetrics, measureRun, registeringUsers, type RunMetrics } from "../verdict/run-metrics.js";
 import type { RunResult } from "../verdict/run-result.js";
+import { runPbxCpuMs } from "../verdict/pbx-cost.js";
 import { scenarioWithDefence, type DefenceName } from "./defences.js";
 
 /** One scenario under one defence: what the attack achieved, what it cost the PBX and what the defence cost the phones. */
@@ -18,6 +19,9 @@ export interface DefenceRun {
   readonly attackersGaveUp: number;
   /** Lines Asterisk logged about failed requests (what fail2ban reads, and what fills the log). */
   readonly asteriskLogLines: number;
+  /** Asterisk's CPU: measured on the docker engine, estimated from measured per-request costs on the model. */
+  readonly pbxCpuMs: number;
+  readonly pbxCpuMeasured: boolean;
 }
 
 /** Every defence's runs summed over the scenarios. */
@@ -29,6 +33,8 @@ export interface DefenceSummary {
   readonly pbxRequests: number;
   readonly attackersGaveUp: number;
   readonly asteriskLogLines: number;
+  readonly pbxCpuMs: number;
+  readonly pbxCpuMeasured: boolean;
 }
 
 export function measureDefenceRun(scenario: Scenario, defence: DefenceName, result: RunResult): DefenceRun {
@@ -44,7 +50,14 @@ export function measureDefenceRun(scenario: Scenario, defence: DefenceName, resu
     pbxRequests: result.verdicts.filter((verdict) => verdict.direction === "to-pbx" && verdict.verdict === "delivered").length,
     attackersGaveUp: result.events.filter((event) => event.kind === "gave-up" && attack.has(event.source)).length,
     asteriskLogLines: result.asteriskLogLines ?? 0,
+    ...pbxCpu(scenario, result),
   };
+}
+
+function pbxCpu(scenario: Scenario, result: RunResult): { pbxCpuMs: number; pbxCpuMeasured: boolean } {
+  const guessers = new Set(scenario.traffic.filter((spec) => (spec.kind === "register-flood" && spec.mode === "svcrack") || (spec.kind === "tool" && spec.tool === "svcrack")).map((spec) => spec.name));
+  const { ms, measured } = runPbxCpuMs(result, guessers);
+  return { pbxCpuMs: ms, pbxCpuMeasured: measured };
 }
 
 /** Runs each scenario under each defence, in turn, on one engine. */
@@ -74,6 +87,8 @@ export function summarizeDefences(runs: readonly DefenceRun[], defences: readonl
       pbxRequests: sum((run) => run.pbxRequests),
       attackersGaveUp: sum((run) => run.attackersGaveUp),
       asteriskLogLines: sum((run) => run.asteriskLogLines),
+      pbxCpuMs: sum((run) => run.pbxCpuMs),
+      pbxCpuMeasured: own.every((run) => run.pbxCpuMeasured),
     };
   });
 }

@@ -1,5 +1,6 @@
 import { bestDefence, type DefenceRun, type DefenceSummary } from "../compare/compare-defences.js";
 import { defenceDescriptions, type DefenceName } from "../compare/defences.js";
+import { ASTERISK_CPU_US_PER_REQUEST } from "../verdict/pbx-cost.js";
 
 /** A comparison as `slamlab compare` writes it (compare.json). */
 export interface CompareReport {
@@ -25,6 +26,8 @@ export const compareColumns: ReadonlyArray<{ readonly title: string; readonly ce
   { title: "legitimate requests dropped", cell: (row) => String(row.metrics.legitDropped) },
   { title: "requests Asterisk handled", cell: (row) => String(row.pbxRequests) },
   { title: "Asterisk log lines", cell: (row) => String(row.asteriskLogLines) },
+  // "~": estimated from the lab's measured cost per request; without it, measured.
+  { title: "Asterisk CPU", cell: (row) => `${row.pbxCpuMeasured ? "" : "~"}${(row.pbxCpuMs / 1000).toFixed(2)} s` },
   { title: "attackers that gave up", cell: (row) => String(row.attackersGaveUp) },
 ];
 
@@ -50,6 +53,7 @@ export function renderCompareTerminal(report: CompareReport): string {
   }
   lines.push(...table(report.summaries.map((summary) => summary.defence), report.summaries));
   lines.push("", "ranked by passwords found, then phones never registered, then attack requests reaching the PBX, then legitimate requests dropped");
+  if (report.summaries.some((summary) => !summary.pbxCpuMeasured)) lines.push(`~: Asterisk's CPU estimated from its cost per request measured in the lab (${ASTERISK_CPU_US_PER_REQUEST.challenge} µs a challenge, ${ASTERISK_CPU_US_PER_REQUEST.failedAuthentication} µs a failed password); the docker engine measures it`);
   lines.push(report.best ? `best: ${report.best.defence}: ${report.best.reason}` : "nothing compared");
   return `${lines.join("\n")}\n`;
 }

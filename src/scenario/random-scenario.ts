@@ -151,7 +151,7 @@ export function randomScenario(seed: number): RandomScenario {
   }
   if (!traffic.some((spec) => spec.kind === "register-flood")) {
     hosts.scan = { kind: "addresses", addresses: [allocate.wanAddress()] };
-    traffic.push({ name: "scan", kind: "register-flood", host: "scan", mode: "svwar", ratePps: tenths(random, 1, 20), durationSeconds: durationSeconds / 2 });
+    traffic.push({ name: "scan", kind: "register-flood", host: "scan", mode: "svwar", ratePps: tenths(random, 1, 20), durationSeconds: durationSeconds / 2, onAnswerLikeRandom: "walk-on" });
   }
   // What must hold whatever the firewall does; the suite's real check is the engines' agreement.
   const expect = traffic

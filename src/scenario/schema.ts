@@ -105,6 +105,13 @@ const floodSource = z
     /** sipvicious binds one port and keeps it; `random` picks a new port per request. */
     sourcePort: z.union([z.number().int().min(1).max(65535), z.literal("random")]).default(5060).describe("sipvicious binds one port and keeps it; `random` picks a new port per request."),
     userAgent: z.string().max(128).default("friendly-scanner"),
+    /** svwar: what it does when an extension's answer is the random extension's and no "not found" (Asterisk's 401 to every user). */
+    onAnswerLikeRandom: z
+      .enum(["stop", "walk-on"])
+      .default("stop")
+      .describe(
+        "svwar: what it does when an extension gets the answer a random extension got and that answer is none of svwar's 'not found' codes (404, 481, 503, 603...): `stop`, as sipvicious 0.3.3's svwar does (\"We got an unknown response\"; against Asterisk's PJSIP, which answers every user 401, after its first extension), or `walk-on`, as scanning bots do.",
+      ),
     /** Addresses of the host used at once (0 = all). */
     addressCount: z.number().int().min(0).max(65_536).default(0).describe("Addresses of the host used at once (0 = all)."),
     /** sipvicious's --maximumtime. */
@@ -114,7 +121,7 @@ const floodSource = z
       .max(3600)
       .default(10)
       .describe(
-        "sipvicious's --maximumtime: each address waits for an answer to its first request (svwar 3 s, svcrack 10 s) and sends nothing more without one, then stops after this many seconds without any answer; 0: a bot that never waits or gives up.",
+        "sipvicious's --maximumtime: each address waits for an answer to its first request (svwar 3 s, svcrack 10 s) and sends nothing more without one, then stops after this many seconds without any answer (svwar also at its range's end); 0: a bot that never waits or gives up.",
       ),
   })
   .strict();

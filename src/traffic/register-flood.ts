@@ -122,6 +122,11 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       attacker.baseline ??= line;
       if (walked < 0) return;
     }
+    if (line === attacker.baseline && spec.onAnswerLikeRandom === "stop" && !SVWAR_NOT_FOUND.has(response.status)) {
+      // svwar.py: an answer like the random extension's that is none of its "not there" codes is "an unknown response", and it stops.
+      giveUp(attacker, context, `its answer for ${extensions.at(walked)} was a random extension's ("${line}"), which svwar calls an unknown response`);
+      return;
+    }
     if (line === attacker.baseline || !Number.isInteger(walked)) return;
     const extension = extensions.at(walked);
     context.record({ atUs: context.now(), agent: attacker.endpoint.agent, kind: "extension-found", account: extension, detail: `"${line}" where a random extension got "${attacker.baseline}"` });
@@ -188,6 +193,9 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
     },
   };
 }
+
+/** The answers svwar.py takes to mean "no such extension" (or nothing yet) when a random extension gets them too: 404, 481, 503, 100, 180, 200, 603. */
+const SVWAR_NOT_FOUND = new Set([404, 481, 503, 100, 180, 200, 603]);
 
 /** svcrack's order: the dictionary, then numbers counting up. */
 function passwordGuess(dictionary: readonly string[], index: number): string {

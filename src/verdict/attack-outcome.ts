@@ -1,5 +1,6 @@
 import type { Scenario } from "../scenario/scenario.js";
 import type { PasswordFound, SourceOutcome } from "./outcome.js";
+import { estimatedPbxCpuMs } from "./pbx-cost.js";
 import { attackSources } from "./run-metrics.js";
 
 /**
@@ -19,6 +20,8 @@ export interface AttackOutcome {
   readonly extensionsFound: readonly PasswordFound[];
   /** It found a password or confirmed an extension. */
   readonly won: boolean;
+  /** Asterisk's CPU its requests cost, estimated from the lab's measured cost per request (pbx-cost.ts). */
+  readonly estimatedPbxCpuMs: number;
 }
 
 export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutcome[]): AttackOutcome[] {
@@ -30,13 +33,16 @@ export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutc
       const tool = spec.kind === "register-flood" ? spec.mode : spec.kind === "tool" ? `real ${spec.tool}` : spec.kind;
       const passwordsFound = outcome?.passwordsFound ?? [];
       const extensionsFound = outcome?.extensionsFound ?? [];
-      return { source: spec.name, tool, requestsSent: outcome?.sent ?? 0, requestsReachedPbx: outcome?.delivered ?? 0, passwordsFound, extensionsFound, won: passwordsFound.length > 0 || extensionsFound.length > 0 };
+      const requestsReachedPbx = outcome?.delivered ?? 0;
+      const guesses = (spec.kind === "register-flood" && spec.mode === "svcrack") || (spec.kind === "tool" && spec.tool === "svcrack");
+      return { source: spec.name, tool, requestsSent: outcome?.sent ?? 0, requestsReachedPbx, passwordsFound, extensionsFound, won: passwordsFound.length > 0 || extensionsFound.length > 0, estimatedPbxCpuMs: estimatedPbxCpuMs(requestsReachedPbx, guesses) };
     });
 }
 
 /** One line per attack: what it found, or that it found nothing, and what reached the PBX. */
 export function describeAttack(attack: AttackOutcome, seconds: (us: number) => string): string {
-  const reached = `${attack.requestsReachedPbx} of its ${attack.requestsSent} requests reached the PBX`;
+  const cpu = attack.estimatedPbxCpuMs >= 1000 ? `${(attack.estimatedPbxCpuMs / 1000).toFixed(1)} s` : `${Math.round(attack.estimatedPbxCpuMs)} ms`;
+  const reached = `${attack.requestsReachedPbx} of its ${attack.requestsSent} requests reached the PBX (about ${cpu} of Asterisk's CPU)`;
   const found: string[] = [];
   for (const find of attack.passwordsFound) found.push(`found the password of ${find.account} at ${seconds(find.atUs)} (${find.detail})`);
   if (attack.extensionsFound.length) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { runModel } from "../../src/engines/model/model-engine.js";
 import { formatResponse, parseSip } from "../../src/sip/sip-message.js";
 import { createTrafficSources } from "../../src/traffic/create-traffic-sources.js";
+import { openCapture } from "../../src/capture/read-capture.js";
 import type { AgentContext } from "../../src/traffic/agent.js";
 import { seededRandom } from "../../src/traffic/random.js";
 import { acceptAll, dropFrom, scenarioOf } from "../helpers/scenario.js";
@@ -69,7 +70,7 @@ describe("register floods (sipvicious)", () => {
           durationSeconds: 20,
           pbx,
           hosts: { bots: { kind: "range", cidr: "198.19.0.0/24", count: 3 } },
-          traffic: [{ name: "f", kind: "register-flood", host: "bots", ratePps: 10, durationSeconds: 2, ...overrides }],
+          traffic: [{ name: "f", kind: "register-flood", host: "bots", ratePps: 10, durationSeconds: 2, onAnswerLikeRandom: "walk-on", ...overrides }],
         },
         { rulesetText: acceptAll },
       ),
@@ -82,7 +83,7 @@ describe("register floods (sipvicious)", () => {
     expect(new Set(first.map((v) => v.srcPort))).toEqual(new Set([5060]));
     const bytes = runModel(
       scenarioOf(
-        { name: "t", description: "t", durationSeconds: 5, pbx, hosts: home, traffic: [{ name: "f", kind: "register-flood", host: "home", ratePps: 5, durationSeconds: 1 }] },
+        { name: "t", description: "t", durationSeconds: 5, pbx, hosts: home, traffic: [{ name: "f", kind: "register-flood", host: "home", ratePps: 5, durationSeconds: 1, onAnswerLikeRandom: "walk-on" }] },
         { rulesetText: acceptAll },
       ),
       { keepPackets: true },
@@ -185,7 +186,20 @@ describe("register floods (sipvicious)", () => {
 
     const againstAsterisk = runModel(scenario);
     expect(againstAsterisk.events.filter((event) => event.kind === "extension-found")).toEqual([]);
-    expect(toPbx(againstAsterisk, "w").length).toBeGreaterThan(8);
+    // As the lab recorded real svwar against Asterisk 22 (captures/lab-svwar-asterisk22.pcap): the random extension's 401, then the first extension's, and it stops.
+    expect(toPbx(againstAsterisk, "w")).toHaveLength(2);
+    expect(againstAsterisk.events).toMatchObject([{ kind: "gave-up", detail: 'svwar from 198.18.1.1 stopped after 2 requests: its answer for 198 was a random extension\'s ("401 Unauthorized"), which svwar calls an unknown response' }]);
+    const walkingOn = runModel({ ...scenario, traffic: scenario.traffic.map((spec) => ({ ...spec, onAnswerLikeRandom: "walk-on" as const })) });
+    // A bot walks on to the end of its range: the random extension, then 198 to 205.
+    expect(toPbx(walkingOn, "w")).toHaveLength(9);
+  });
+
+  it("real svwar sent two REGISTERs against Asterisk 22 in the lab, as the model's svwar does", async () => {
+    let registers = 0;
+    for await (const frame of await openCapture("captures/lab-svwar-asterisk22.pcap")) if (Buffer.from(frame.data).includes("REGISTER sip:")) registers++;
+    const result = runModel(scenarioOf({ name: "t", description: "t", durationSeconds: 20, pbx, hosts: home, traffic: [{ name: "w", kind: "register-flood", host: "home", mode: "svwar", ratePps: 50, durationSeconds: 10, extensions: "100-299" }] }, { rulesetText: acceptAll }));
+    expect(toPbx(result, "w").filter((verdict) => verdict.sipMethod === "REGISTER")).toHaveLength(registers);
+    expect(registers).toBe(2);
   });
 
   it("as sipvicious, waits for the answer to its first request and gives up without one (svcrack 10 s, svwar 3 s)", () => {
@@ -216,7 +230,7 @@ describe("register floods (sipvicious)", () => {
     const run = (giveUpSeconds?: number) =>
       runModel(
         scenarioOf(
-          { name: "t", description: "t", durationSeconds: 60, pbx, hosts: home, traffic: [{ name: "f", kind: "register-flood", host: "home", ratePps: 5, durationSeconds: 50, ...(giveUpSeconds === undefined ? {} : { giveUpSeconds }) }] },
+          { name: "t", description: "t", durationSeconds: 60, pbx, hosts: home, traffic: [{ name: "f", kind: "register-flood", host: "home", ratePps: 5, durationSeconds: 50, onAnswerLikeRandom: "walk-on", ...(giveUpSeconds === undefined ? {} : { giveUpSeconds }) }] },
           { rulesetText: fiveThenDrop },
         ),
       );
@@ -246,7 +260,7 @@ describe("register floods (sipvicious)", () => {
 
   it("is deterministic per seed, and another seed draws other ports", () => {
     const scenario = scenarioOf(
-      { name: "t", description: "t", durationSeconds: 5, pbx, hosts: home, traffic: [{ name: "f", kind: "register-flood", host: "home", ratePps: 5, durationSeconds: 1, sourcePort: "random" }] },
+      { name: "t", description: "t", durationSeconds: 5, pbx, hosts: home, traffic: [{ name: "f", kind: "register-flood", host: "home", ratePps: 5, durationSeconds: 1, sourcePort: "random", onAnswerLikeRandom: "walk-on" }] },
       { rulesetText: acceptAll },
     );
     const ports = (seed: number) => runModel(scenario, { seed }).verdicts.map((v) => v.srcPort);

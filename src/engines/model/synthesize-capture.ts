@@ -46,7 +46,7 @@ function trafficFor(kind: SynthKind, options: SynthOptions): { hosts: Record<str
       // svwar: one address, its fixed port 5060, "friendly-scanner", bare REGISTERs walking 100, 101, ...
       return {
         hosts: { scanner: { kind: "addresses", addresses: ["198.18.66.6"] } },
-        traffic: [{ name: "svwar", kind: "register-flood", host: "scanner", mode: "svwar", ratePps: options.ratePps ?? 50, durationSeconds: duration, extensions: "100-999" }],
+        traffic: [{ name: "svwar", kind: "register-flood", host: "scanner", mode: "svwar", ratePps: options.ratePps ?? 50, durationSeconds: duration, extensions: "100-999", onAnswerLikeRandom: "walk-on" }],
       };
     case "svcrack":
       // svcrack: one extension, a challenge, then a guess per request from the dictionary.
@@ -57,7 +57,7 @@ function trafficFor(kind: SynthKind, options: SynthOptions): { hosts: Record<str
     case "register-flood":
       return {
         hosts: { botnet: { kind: "range", cidr: botnetCidr(options.count ?? 20), count: options.count ?? 20 } },
-        traffic: [{ name: "botnet", kind: "register-flood", host: "botnet", mode: "svwar", ratePps: options.ratePps ?? 5, durationSeconds: duration, sourcePort: "random" }],
+        traffic: [{ name: "botnet", kind: "register-flood", host: "botnet", mode: "svwar", ratePps: options.ratePps ?? 5, durationSeconds: duration, sourcePort: "random", onAnswerLikeRandom: "walk-on" }],
       };
     case "nat-office":
       return {
