@@ -110,7 +110,7 @@ const floodSource = z
       .enum(["stop", "walk-on"])
       .default("stop")
       .describe(
-        "svwar: what it does when an extension gets the answer a random extension got and that answer is none of svwar's 'not found' codes (404, 481, 503, 603...): `stop`, as sipvicious 0.3.3's svwar does (\"We got an unknown response\"; against Asterisk's PJSIP, which answers every user 401, after its first extension), or `walk-on`, as scanning bots do.",
+        "svwar: what it does when an extension gets the answer a random extension got and that answer is none of svwar's 'not found' codes (404, 481, 503, 603...): `stop`, as sipvicious 0.3.3's svwar does (\"We got an unknown response\"; against Asterisk's PJSIP, which answers every user 401, after its first extension), or `walk-on`, as scanning bots do (and any flood with giveUpSeconds 0).",
       ),
     /** Addresses of the host used at once (0 = all). */
     addressCount: z.number().int().min(0).max(65_536).default(0).describe("Addresses of the host used at once (0 = all)."),
@@ -121,7 +121,7 @@ const floodSource = z
       .max(3600)
       .default(10)
       .describe(
-        "sipvicious's --maximumtime: each address waits for an answer to its first request (svwar 3 s, svcrack 10 s) and sends nothing more without one, then stops after this many seconds without any answer (svwar also at its range's end); 0: a bot that never waits or gives up.",
+        "sipvicious's --maximumtime: each address waits for an answer to its first request (svwar 3 s, svcrack 10 s) and sends nothing more without one, then stops after this many seconds without any answer (svwar also at its range's end); 0: a bot that never waits, stops or gives up.",
       ),
   })
   .strict();

@@ -122,7 +122,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       attacker.baseline ??= line;
       if (walked < 0) return;
     }
-    if (line === attacker.baseline && spec.onAnswerLikeRandom === "stop" && !SVWAR_NOT_FOUND.has(response.status)) {
+    if (line === attacker.baseline && spec.onAnswerLikeRandom === "stop" && giveUpUs > 0 && !SVWAR_NOT_FOUND.has(response.status)) {
       // svwar.py: an answer like the random extension's that is none of its "not there" codes is "an unknown response", and it stops.
       giveUp(attacker, context, `its answer for ${extensions.at(walked)} was a random extension's ("${line}"), which svwar calls an unknown response`);
       return;

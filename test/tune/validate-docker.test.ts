@@ -31,7 +31,7 @@ describe.runIf(available)("slamlab tune --validate docker", () => {
         "pbx: { accounts: [{ users: 200-209, password: 'validate-{user}-Secret' }] }",
         "hosts: { scanner: { kind: addresses, addresses: [198.18.77.7] }, desk: { kind: addresses, addresses: [198.18.20.20] } }",
         "traffic:",
-        "  - { name: flood, kind: register-flood, host: scanner, ratePps: 10, durationSeconds: 8, startSeconds: 1 }",
+        "  - { name: flood, kind: register-flood, host: scanner, ratePps: 10, durationSeconds: 8, startSeconds: 1, onAnswerLikeRandom: walk-on }",
         "  - { name: phone, kind: phones, host: desk, accounts: 201-201, startSeconds: 2 }",
         "expect:",
         "  - { source: phone, registered: all, neverBlocked: true }",

@@ -190,7 +190,7 @@ describe.runIf(available)("docker engine: real Asterisk 22 and netfilter", () =>
         "pbx: { accounts: [{ users: 200-209, password: 'router-{user}-Secret' }] }",
         "hosts: { scanner: { kind: addresses, addresses: [198.18.77.7] }, desk: { kind: addresses, addresses: [198.18.20.20] } }",
         "traffic:",
-        "  - { name: flood, kind: register-flood, host: scanner, ratePps: 20, durationSeconds: 10, startSeconds: 1 }",
+        "  - { name: flood, kind: register-flood, host: scanner, ratePps: 20, durationSeconds: 10, startSeconds: 1, onAnswerLikeRandom: walk-on }",
         "  - { name: phone, kind: phones, host: desk, accounts: 201-201, startSeconds: 1 }",
         "expect:",
         "  - { source: flood, blockedWithinPackets: 10, keptBlocked: true }",

@@ -33,7 +33,7 @@ describe("the lab's ruleset instrumentation", () => {
           durationSeconds: 30,
           pbx: { accounts: [{ users: "200-209", password: "p" }] },
           hosts: { scanner: { kind: "addresses", addresses: ["198.18.66.6"] } },
-          traffic: [{ name: "flood", kind: "register-flood", host: "scanner", ratePps: 20, durationSeconds: 20 }],
+          traffic: [{ name: "flood", kind: "register-flood", host: "scanner", ratePps: 20, durationSeconds: 20, onAnswerLikeRandom: "walk-on" }],
         },
         { rulesetText: text },
       );
