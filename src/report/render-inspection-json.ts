@@ -5,8 +5,10 @@ export interface InspectionJudge {
   readonly kind: "policy" | "ruleset";
   /** The built-in policy's name, or the file. */
   readonly name: string;
-  /** The address the rules protect; null: each registrar in the capture in turn. */
+  /** The address the rules protect; null: the capture's registrars. */
   readonly pbxAddress: string | null;
+  /** How the registrars were judged: each through its own firewall, all as one PBX (as a replay runs them), or every request as sent to pbxAddress. */
+  readonly registrars: "each" | "as one PBX" | "one address";
 }
 
 const seconds = (ns: bigint) => Number(ns) / 1e9;

@@ -28,7 +28,7 @@ function captureTime(ns: bigint): string {
 }
 
 /** `capture inspect` as text: what a user reads before replaying a capture. */
-export function renderInspection(summary: CaptureSummary, drops: ReadonlyMap<string, { atNs: bigint; index: number }>, judge: InspectionJudge = { kind: "policy", name: "default", pbxAddress: null }): string {
+export function renderInspection(summary: CaptureSummary, drops: ReadonlyMap<string, { atNs: bigint; index: number }>, judge: InspectionJudge = { kind: "policy", name: "default", pbxAddress: null, registrars: "each" }): string {
   const lines: string[] = [];
   const span = summary.firstNs !== null && summary.lastNs !== null ? seconds(summary.lastNs - summary.firstNs) : 0;
   const start = summary.firstNs !== null ? captureTime(summary.firstNs) : "-";
@@ -43,12 +43,17 @@ export function renderInspection(summary: CaptureSummary, drops: ReadonlyMap<str
   lines.push(`  User-Agents:   ${ranked(summary.userAgents)}`);
   lines.push(`  PBX/registrar: ${summary.servers.join(", ") || "none found (no address receives more requests than it sends)"}`);
   lines.push("");
-  const judgedBy =
-    judge.kind === "ruleset"
-      ? `your ruleset ${judge.name}${judge.pbxAddress ? ` protecting ${judge.pbxAddress}` : " at each registrar"}`
-      : judge.name === "default"
-        ? "the default policy (10 REGISTERs in 60 s)"
-        : `the policy ${judge.name}`;
+  const rules = judge.kind === "ruleset" ? `your ruleset ${judge.name}` : judge.name === "default" ? "the default policy (10 REGISTERs in 60 s)" : `the policy ${judge.name}`;
+  // Where the rules stood: a capture with several registrars is judged at each, or at one PBX as a replay of it runs.
+  const where =
+    judge.registrars === "one address"
+      ? ` protecting ${judge.pbxAddress}`
+      : summary.servers.length < 2
+        ? ""
+        : judge.registrars === "as one PBX"
+          ? ` at one PBX for all ${summary.servers.length} registrars, as a replay runs them`
+          : " at each registrar (--as-one-pbx: as a replay runs them)";
+  const judgedBy = `${rules}${where}`;
   lines.push(`  Sources by REGISTER rate (peak in any 60 s), judged by ${judgedBy}:`);
   if (summary.sources.length === 0) lines.push("    none");
   const shown = summary.sources.slice(0, 20);

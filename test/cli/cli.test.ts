@@ -6,6 +6,11 @@ import { runCli } from "../helpers/run-cli.js";
 import { parse as parseJunit, type TestSuites } from "junit2json";
 import { ensureBuild } from "../helpers/ensure-build.js";
 import { scratchDirectory } from "../helpers/scratch-directory.js";
+import { ethernet, sipDatagram, writeTemp } from "../helpers/capture-files.js";
+import { scenarioOf } from "../helpers/scenario.js";
+import { pcapFile } from "../../src/capture/pcap-writer.js";
+import { runModel } from "../../src/engines/model/model-engine.js";
+import { loadReplays } from "../../src/traffic/replay/load-replays.js";
 
 const root = join(import.meta.dirname, "..", "..");
 
@@ -305,13 +310,33 @@ describe("slamlab capture", () => {
     expect(stdout).toMatch(/198\.18\.0\.66\s+302 REGISTER .* SLAMMING: blocked at its request 10/);
   });
 
+  it("inspect judges a capture's registrars each on its own or, with --as-one-pbx, as the one PBX a replay maps them onto, and says which", async () => {
+    // One attacker alternating between two registrars, 6 REGISTERs a second to each.
+    const registrars = ["198.51.100.10", "198.51.100.11"];
+    const records = Array.from({ length: 12 }, (_, index) => ({
+      timestampNs: 1_700_000_000_000_000_000n + BigInt(index) * 80_000_000n,
+      data: ethernet(sipDatagram("198.18.66.6", `REGISTER sip:${registrars[index % 2]} SIP/2.0\r\nCSeq: ${index + 1} REGISTER\r\n\r\n`, { dst: registrars[index % 2]!, identification: index + 1 })),
+    }));
+    const capture = writeTemp(pcapFile(1, records));
+    const each = await run("capture", "inspect", capture);
+    expect(each.stdout).toMatch(/judged by the default policy \(10 REGISTERs in 60 s\) at each registrar \(--as-one-pbx: as a replay runs them\):\n\s+198\.18\.66\.6 .* 12 requests\s+not blocked$/m);
+    expect(each.stdout).not.toContain("SLAMMING");
+    const one = await run("capture", "inspect", capture, "--as-one-pbx", "--json");
+    expect(JSON.parse(one.stdout)).toMatchObject({ judgedBy: { kind: "policy", registrars: "as one PBX" }, sources: [{ address: "198.18.66.6", blocked: { atRequest: 10 } }] });
+    // A replay of the same capture drops the same request.
+    const scenario = scenarioOf({ name: "r", description: "r", durationSeconds: 5, pbx: { accounts: [{ users: "200-200", password: "p" }] }, hosts: { attackers: { kind: "range", cidr: "198.18.90.0/24", count: 1 } }, traffic: [{ name: "cap", kind: "replay", host: "attackers", file: capture }] });
+    const replay = runModel(scenario, {}, await loadReplays(scenario));
+    expect(replay.verdicts.filter((verdict) => verdict.direction === "to-pbx").findIndex((verdict) => verdict.verdict === "dropped")).toBe(9);
+    expect((await run("capture", "inspect", capture, "--as-one-pbx", "--ruleset", join(work, "three-strikes.rules"), "--pbx", "198.51.100.10")).stderr).toMatch(/--as-one-pbx or --pbx, not both/);
+  });
+
   it("inspect judges a capture with the user's own ruleset or a named policy, and --json gives the documented fields", async () => {
     const capture = join(root, "captures", "synth-svwar.pcap");
     const rules = join(work, "three-strikes.rules");
     writeFileSync(rules, "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 5060 -m recent --name X --set\n-A INPUT -p udp --dport 5060 -m recent --name X --rcheck --seconds 60 --hitcount 3 -j DROP\nCOMMIT\n");
     const mine = await run("capture", "inspect", capture, "--ruleset", rules);
     expect(mine.code).toBe(0);
-    expect(mine.stdout).toMatch(/judged by your ruleset .*three-strikes\.rules at each registrar:\n\s+198\.18\.66\.6 .*SLAMMING: blocked at its request 3,/);
+    expect(mine.stdout).toMatch(/judged by your ruleset .*three-strikes\.rules:\n\s+198\.18\.66\.6 .*SLAMMING: blocked at its request 3,/);
     expect((await run("capture", "inspect", capture, "--policy", "strict")).stdout).toMatch(/judged by the policy strict:\n.*blocked at its request 6,/);
     const json = await run("capture", "inspect", capture, "--ruleset", rules, "--pbx", "198.51.100.10", "--json");
     const document = JSON.parse(json.stdout);
@@ -319,7 +344,7 @@ describe("slamlab capture", () => {
     expect(document.sources[0]).toMatchObject({ address: "198.18.66.6", registers: 500, blocked: { atRequest: 3 } });
     const file = join(work, "inspect", "svwar.json");
     expect((await run("capture", "inspect", capture, "--json", file)).code).toBe(0);
-    expect(JSON.parse(readFileSync(file, "utf8")).judgedBy).toEqual({ kind: "policy", name: "default", pbxAddress: null });
+    expect(JSON.parse(readFileSync(file, "utf8")).judgedBy).toEqual({ kind: "policy", name: "default", pbxAddress: null, registrars: "each" });
     expect((await run("capture", "inspect", capture, "--policy", "strict", "--ruleset", rules)).code).toBe(2);
   });
 

@@ -47,12 +47,14 @@ export function registerCaptureCommand(program: Command): void {
     .option("--ruleset <file>", "judge the requests with your own iptables-save file instead")
     .option("--pbx <address>", "with --ruleset: the address your rules protect (default: each registrar in the capture)")
     .option("--ipset <file>", "with --ruleset: the `ipset save` file with the sets your rules name")
+    .option("--as-one-pbx", "judge the requests to every registrar in the capture through one firewall, as a replay of it runs them against the lab's one PBX (default: each registrar its own)")
     .option("--json [file]", "the summary as JSON (documented fields), to standard output or a file")
     .addHelpText("after", "\nExample: slamlab capture inspect attack.pcap --ruleset /etc/iptables/rules.v4 --pbx 198.51.100.10 --json")
-    .action(async (file: string, options: { allowTruncated?: boolean; policy?: string; ruleset?: string; pbx?: string; ipset?: string; json?: string | boolean }) => {
+    .action(async (file: string, options: { allowTruncated?: boolean; policy?: string; ruleset?: string; pbx?: string; ipset?: string; asOnePbx?: boolean; json?: string | boolean }) => {
       if (options.policy !== undefined && options.ruleset !== undefined) throw new CommandLineError("give --policy or --ruleset, not both");
       if (options.pbx !== undefined && !isCanonicalIpv4(options.pbx)) throw new CommandLineError(`--pbx ${JSON.stringify(options.pbx)}: expected an IPv4 address a.b.c.d`);
       if (options.pbx !== undefined && options.ruleset === undefined) throw new CommandLineError("--pbx goes with --ruleset: a policy is generated for each registrar in the capture");
+      if (options.asOnePbx && options.pbx !== undefined) throw new CommandLineError("--as-one-pbx or --pbx, not both: --pbx already judges every request as sent to that one address");
       if (options.ipset !== undefined && options.ruleset === undefined) throw new CommandLineError("--ipset goes with --ruleset: a generated policy uses no sets");
       const jsonFile = typeof options.json === "string" ? options.json : undefined;
       const outputs = jsonFile ? planOutputs([{ flag: "--json", path: jsonFile }], [file, ...(options.ruleset ? [options.ruleset] : []), ...(options.ipset ? [options.ipset] : []), ...(options.policy && existsSync(options.policy) ? [options.policy] : [])]) : [];
@@ -62,18 +64,21 @@ export function registerCaptureCommand(program: Command): void {
       if (rulesetText !== null) compileFirewall(parseRuleset(rulesetText, options.ruleset), firewallState(defaultKernelSettings, options.pbx ? [options.pbx] : [], ipset));
       const policy = rulesetText === null ? readPolicy(options.policy ?? "default") : null;
       const summary = await inspectCapture(file, { allowTruncated: options.allowTruncated === true });
-      // Each request is judged with the capture's own timing, by the user's rules or a policy per registrar.
+      // Each request is judged with the capture's own timing, by the user's rules or a policy per registrar (or all registrars as one, as a replay maps them).
       const drops = new Map<string, { atNs: bigint; index: number }>();
-      const judges = rulesetText !== null && options.pbx !== undefined ? [options.pbx] : summary.servers.filter((address) => !address.includes(":"));
+      const registrars = summary.servers.filter((address) => !address.includes(":"));
+      const judges = rulesetText !== null && options.pbx !== undefined ? [options.pbx] : options.asOnePbx ? registrars.slice(0, 1) : registrars;
       for (const server of judges) {
-        const toServer = summary.sipRequests.filter((request) => (options.pbx !== undefined || request.dst === server) && request.ip !== null);
+        const judged = (dst: string) => options.pbx !== undefined || (options.asOnePbx ? registrars.includes(dst) : dst === server);
+        const toServer = summary.sipRequests.filter((request) => judged(request.dst) && request.ip !== null);
         const rules = rulesetText ?? generateRuleset(policy!.policy, { pbxAddress: server });
         for (const [source, drop] of firstDrops(rules, server, toServer.map((request) => ({ timestampNs: request.timestampNs, src: request.src, ip: request.ip! })), ipset)) {
           const known = drops.get(source);
           if (!known || drop.atNs < known.atNs) drops.set(source, drop);
         }
       }
-      const judge: InspectionJudge = rulesetText !== null ? { kind: "ruleset", name: options.ruleset!, pbxAddress: options.pbx ?? null } : { kind: "policy", name: options.policy ?? "default", pbxAddress: null };
+      const registrarsJudged = options.pbx !== undefined ? "one address" : options.asOnePbx ? "as one PBX" : "each";
+      const judge: InspectionJudge = { kind: rulesetText !== null ? "ruleset" : "policy", name: rulesetText !== null ? options.ruleset! : (options.policy ?? "default"), pbxAddress: options.pbx ?? null, registrars: registrarsJudged };
       if (options.json === undefined) process.stdout.write(renderInspection(summary, drops, judge));
       else if (outputs[0]) await writeOutputs([{ output: outputs[0], data: renderInspectionJson(summary, drops, judge) }]);
       else process.stdout.write(renderInspectionJson(summary, drops, judge));
