@@ -20,7 +20,7 @@ describe("nftables rulesets at the command line", () => {
         "  map ports { type inet_service : counter; }",
         "  chain input {",
         "    type filter hook input priority filter; policy drop;",
-        "    tcp flags syn accept",
+        "    tcp option maxseg size 1400 accept",
         "    udp dport 5060 ip dscp cs1 drop",
         "    ip saddr 10.0.0.1 accept",
         "    fib daddr type local accept",

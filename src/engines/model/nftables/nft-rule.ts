@@ -45,6 +45,17 @@ export interface CompiledNftRule {
 export class NftConstructError extends Error {}
 
 const TRANSPORT = new Set([6, 17, 33, 132, 136]);
+/** TCP header flag bits as nft names them. */
+const TCP_FLAG_BITS: Readonly<Record<string, number>> = { fin: 0x01, syn: 0x02, rst: 0x04, psh: 0x08, ack: 0x10, urg: 0x20, ecn: 0x40, cwr: 0x80 };
+/** The items of an anonymous set `{ a, b|c }`, each as written, spaces dropped. */
+const valueItemsOf = (tokens: readonly NftToken[]): string[] =>
+  tokens
+    .map((token) => token.text)
+    .filter((text) => text !== "{" && text !== "}")
+    .join(" ")
+    .split(/\s*,\s*/)
+    .map((item) => item.replace(/\s+/g, ""))
+    .filter((item) => item !== "");
 const CT_STATE_BIT: Readonly<Record<CtState, number>> = { INVALID: CT_STATE_BITS.invalid!, ESTABLISHED: CT_STATE_BITS.established!, RELATED: CT_STATE_BITS.related!, NEW: CT_STATE_BITS.new!, UNTRACKED: CT_STATE_BITS.untracked! };
 
 export interface RuleScope {
@@ -196,13 +207,18 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         steps.push(() => false);
         continue;
       }
+      if (key === "tcp" && word(1) === "flags") {
+        at += 2;
+        steps.push(tcpFlagsStep());
+        continue;
+      }
       if (key === "udp" || key === "tcp" || key === "th") {
         const field = word(1);
         at += 2;
         const protocols = key === "th" ? TRANSPORT : new Set([key === "udp" ? 17 : 6]);
         if (field === "sport") compare("inet_service", (state) => (transport(state.packet, protocols) ? state.packet.sport : null));
         else if (field === "dport") compare("inet_service", (state) => (transport(state.packet, protocols) ? state.packet.dport : null));
-        else fail(`${key} ${field} is not modelled (sport and dport are)`);
+        else fail(`${key} ${field} is not modelled (sport and dport are, and tcp flags)`);
         continue;
       }
       const metaKeys = ["l4proto", "nfproto", "iifname", "oifname", "iif", "oif", "mark", "pkttype", "protocol", "length"];
@@ -340,6 +356,57 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     throw error;
   }
   return { rule, steps, verdict };
+
+  /**
+   * `tcp flags ...` as nft compiles it (`nft --debug=netlink`): the byte 13
+   * bytes into the TCP header, of a TCP packet that has one. `tcp flags
+   * syn,ack` (no operator) is any of them set, `(flags & mask) != 0`;
+   * `== V` and `!= V` compare the whole byte; `V / M` and `& (M) == V`
+   * compare the flags under the mask; `{ V, ... }` is an exact lookup.
+   */
+  function tcpFlagsStep(): (state: NftPacketState) => boolean {
+    const flagsOf = (text: string): number => {
+      if (/^(0x[0-9a-f]+|\d+)$/i.test(text)) return Number(text) & 0xff;
+      let bits = 0;
+      for (const name of text.replace(/[()]/g, "").split(/[,|]/)) {
+        if (name === "") continue;
+        const bit = TCP_FLAG_BITS[name];
+        if (bit === undefined) fail(`tcp flags: "${name}" is not a flag (fin, syn, rst, psh, ack, urg, ecn, cwr)`);
+        bits |= bit!;
+      }
+      return bits;
+    };
+    let mask = 0xff;
+    let operator: string | null = null;
+    if (word() === "&") {
+      at++;
+      const masked: string[] = [];
+      while (at < tokens.length && !["==", "!=", "eq", "ne"].includes(word()!)) masked.push(tokens[at++]!.text);
+      mask = flagsOf(masked.join(""));
+      operator = readOperator();
+    } else if (["==", "!=", "eq", "ne"].includes(word() ?? "")) operator = readOperator();
+    const value = readValue();
+    let wanted: (flags: number) => boolean;
+    if (value[0]!.text === "{") {
+      const exact = new Set(valueItemsOf(value).map(flagsOf));
+      wanted = (flags) => exact.has(flags & mask);
+    } else {
+      const bits = flagsOf(value.map((token) => token.text).join(""));
+      if (word() === "/") {
+        at++;
+        mask = flagsOf(readValue().map((token) => token.text).join(""));
+        operator ??= "==";
+      }
+      if (operator === null) wanted = (flags) => (flags & bits) !== 0;
+      else wanted = (flags) => (flags & mask) === bits;
+    }
+    const negated = operator === "!=";
+    return (state) => {
+      const packet = state.packet;
+      if (packet.protocol !== 6 || packet.fragmentOffset !== 0 || packet.bytes.length <= packet.headerLength + 13) return false;
+      return wanted(packet.bytes[packet.headerLength + 13]!) !== negated;
+    };
+  }
 
   /**
    * `meta mark set V` / `ct mark set V`, V a number or `KEY map { K : V, ... }`
