@@ -32,7 +32,7 @@ export function renderTerminal(report: RunReport, options: { color: boolean; wid
   if (environment.asterisk) {
     lines.push(
       style.dim(
-        `${environment.asterisk}; ${environment.iptables ?? "iptables ?"}; kernel ${environment.kernel ?? "?"}; ${sendError(environment)}; Asterisk contacts: ${environment["asterisk contacts"]}`,
+        `${environment.asterisk}; ${environment.iptables ?? "iptables ?"}; kernel ${environment.kernel ?? "?"}; ${sendError(environment)}; Asterisk contacts: ${environment["asterisk contacts"]}${environment["asterisk cpu (s)"] ? `; Asterisk used ${environment["asterisk cpu (s)"]} s of CPU` : ""}`,
       ),
     );
   }

@@ -15,8 +15,10 @@ describe("the terminal report of a docker run", () => {
     return renderTerminal({ ...report, result: { ...report.result, engine: "docker", environment: { asterisk: "Asterisk 22.10.1", kernel: "6.18", "asterisk contacts": "none", ...environment } } }, { color: false });
   };
 
-  it("gives the paced sends' lateness", async () => {
-    expect(await dockerLike({ "send error p50 (µs)": "41", "send error p99 (µs)": "380" })).toContain("send-time error p50 41 µs, p99 380 µs");
+  it("gives the paced sends' lateness and the CPU Asterisk used", async () => {
+    const text = await dockerLike({ "send error p50 (µs)": "41", "send error p99 (µs)": "380", "asterisk cpu (s)": "0.412" });
+    expect(text).toContain("send-time error p50 41 µs, p99 380 µs");
+    expect(text).toContain("Asterisk used 0.412 s of CPU");
   });
 
   it("says the send error was not measured when only real tools sent, rather than 0 µs", async () => {
