@@ -95,7 +95,17 @@ export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine)
 
   // Nonces as PJSIP writes them: "<seconds>/<md5 of the seconds and a secret>", so the PBX can
   // check it issued a nonce without remembering it, and how old it is (nonce_lifetime).
-  const nonceAt = (issued: number) => `${issued}/${md5Hex(`${issued}:${secret}:${spec.realm}`)}`;
+  // A nonce depends on its second alone: hashed once a second, not once a challenge (a flood gets thousands a second).
+  const noncesBySecond = new Map<number, string>();
+  const nonceAt = (issued: number) => {
+    let nonce = noncesBySecond.get(issued);
+    if (nonce === undefined) {
+      if (noncesBySecond.size >= 64) noncesBySecond.clear();
+      nonce = `${issued}/${md5Hex(`${issued}:${secret}:${spec.realm}`)}`;
+      noncesBySecond.set(issued, nonce);
+    }
+    return nonce;
+  };
   const newNonce = (nowUs: number) => nonceAt(RUN_EPOCH_SECONDS + Math.floor(nowUs / 1_000_000));
   /** Age in microseconds of a nonce this PBX issued, or null for one it did not. */
   const nonceAge = (nonce: string, nowUs: number): number | null => {
