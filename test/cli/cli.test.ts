@@ -256,6 +256,36 @@ describe("slamlab test, scenarios, firewall", () => {
     expect(readFileSync(junit, "utf8")).toMatch(/<testcase name="office-phones: registered: all" classname="slamlab\.nat-office" file="[^"]*office\.yaml" time="/);
   });
 
+  it("--workers runs model runs side by side on threads and prints what one thread does, in the suite's order, a broken file at its place", async () => {
+    const directory = scratchDirectory("suite-workers");
+    writeFileSync(join(directory, "a-office.yaml"), readFileSync(join(root, "scenarios", "nat-office.yaml"), "utf8"));
+    writeFileSync(join(directory, "b-broken.yaml"), "name: broken\ndescription: no traffic\n");
+    for (const name of ["c-register-flood", "d-distributed-scan", "e-broken-phone"]) writeFileSync(join(directory, `${name}.yaml`), readFileSync(join(root, "scenarios", `${name.slice(2)}.yaml`), "utf8"));
+    // Worker threads load the compiled worker: the built CLI runs it, as users do.
+    ensureBuild();
+    const built = (...args: string[]) => {
+      const result = spawnSync(process.execPath, [join(root, "bin", "slamlab.js"), ...args], { encoding: "utf8" });
+      return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+    };
+    const one = built("test", directory, "--quiet");
+    const two = built("test", directory, "--quiet", "--workers", "3");
+    expect(one.code, one.stderr).toBe(2);
+    expect(two.code, two.stderr).toBe(2);
+    expect(two.stdout).toBe(one.stdout);
+    expect(two.stdout.split("\n").filter((line) => /^(PASS|FAIL|ERROR)/.test(line)).map((line) => line.replace(/:.*$/, "").replace(directory, "DIR"))).toEqual([
+      "PASS  nat-office",
+      "PASS  nat-office [no-allowlist]",
+      "ERROR DIR/b-broken.yaml",
+      "PASS  register-flood",
+      "PASS  distributed-scan",
+      "PASS  distributed-scan [hashlimit]",
+      "PASS  broken-phone",
+      "PASS  broken-phone [office-allowlisted]",
+    ]);
+    expect((await run("test", directory, "--workers", "2", "--engine", "docker")).stderr).toMatch(/--workers runs model runs side by side; docker runs share the machine's one lab/);
+    expect((await run("test", directory, "--workers", "0")).code).toBe(2);
+  });
+
   it("lists the built-in scenarios with their descriptions and variants", async () => {
     const { stdout } = await run("scenarios");
     expect(stdout).toMatch(/^nat-office\s+100 phones behind one office NAT/m);

@@ -8,12 +8,14 @@ import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { listVariants, loadScenario, loadScenarioDocument } from "../../scenario/load-scenario.js";
 import { CommandLineError, EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED, EXIT_PASSED, exitCodeFor } from "../exit-codes.js";
 import { engineNamed, runScenario } from "../run-scenario.js";
-import { parseMaxPackets } from "../parse-options.js";
+import { parseMaxPackets, parseSeed } from "../parse-options.js";
+import { runScenarioJobs, type ScenarioJobResult } from "../parallel-scenario-runs.js";
 import { terminalWidth, useColor } from "../terminal.js";
 import { DEFAULT_PACKET_BUDGET } from "../../scenario/estimate-packets.js";
 
 interface TestOptions {
   engine: string;
+  workers?: string;
   junit?: string;
   quiet?: boolean;
   maxPackets?: string;
@@ -29,6 +31,7 @@ export function registerTestCommand(program: Command): void {
     .option("--junit <file>", "write JUnit XML for CI")
     .option("-q, --quiet", "print one line per scenario instead of full reports")
     .option("--max-packets <n>", `refuse runs estimated to judge more packets than this (default ${DEFAULT_PACKET_BUDGET.toLocaleString("en-US")})`)
+    .option("--workers <n>", "model engine: run this many scenario runs at once on worker threads (default 1); the output keeps the suite's order")
     .addHelpText("after", "\nExample: slamlab test scenarios/ --junit out/junit.xml   # one JUnit testcase per expectation; a scenario that does not load is its <error>")
     .action(async (dir: string, options: TestOptions) => {
       const files = scenarioFiles(dir);
@@ -40,33 +43,69 @@ export function registerTestCommand(program: Command): void {
       const color = useColor();
       const width = terminalWidth();
       // A scenario the user broke is that scenario's error; the rest still run.
+      const recordFailure = (file: string, variant: string | null, code: string, message: string) => {
+        loadFailures.push({ file, variant, code, message });
+        process.stdout.write(`ERROR ${variant ? `${file} [${variant}]` : file}: [${code}] ${message}\n`);
+      };
       const loadFailed = (file: string, variant: string | null, error: unknown) => {
         if (exitCodeFor(error) !== EXIT_BAD_INPUT) throw error;
-        const code = String((error as { code?: unknown }).code ?? "BAD_INPUT");
-        loadFailures.push({ file, variant, code, message: (error as Error).message });
-        process.stdout.write(`ERROR ${variant ? `${file} [${variant}]` : file}: [${code}] ${(error as Error).message}\n`);
+        recordFailure(file, variant, String((error as { code?: unknown }).code ?? "BAD_INPUT"), (error as Error).message);
       };
+      const workers = options.workers === undefined ? 1 : parseSeed(options.workers);
+      if (workers < 1) throw new CommandLineError(`--workers ${options.workers}: expected at least 1`);
+      if (workers > 1 && engine.name !== "model") throw new CommandLineError("--workers runs model runs side by side; docker runs share the machine's one lab, one at a time");
+      // Every variant of every file, in the suite's order; a file that does not load is its place's error.
+      const entries: Array<{ file: string; variant: string | null; failure?: unknown }> = [];
       for (const file of files) {
-        let variants: (string | null)[];
         try {
-          variants = [null, ...listVariants(loadScenarioDocument(file))];
+          for (const variant of [null, ...listVariants(loadScenarioDocument(file))]) entries.push({ file, variant });
         } catch (error) {
-          loadFailed(file, null, error);
-          continue;
+          entries.push({ file, variant: null, failure: error });
         }
-        for (const variant of variants) {
-          let report: RunReport;
-          try {
-            report = await runScenario(loadScenario(file, variant), engine, { keepVerdicts: false, maxPackets });
-          } catch (error) {
-            loadFailed(file, variant, error);
+      }
+      const show = (report: RunReport) => {
+        reports.push(report);
+        const label = report.result.variant ? `${report.result.scenario} [${report.result.variant}]` : report.result.scenario;
+        if (options.quiet) process.stdout.write(`${report.passed ? "PASS" : "FAIL"}  ${label}\n`);
+        else process.stdout.write(`${renderTerminal(report, { color, width })}\n`);
+      };
+      if (workers === 1) {
+        for (const entry of entries) {
+          if (entry.failure !== undefined) {
+            loadFailed(entry.file, entry.variant, entry.failure);
             continue;
           }
-          reports.push(report);
-          const label = variant ? `${report.result.scenario} [${variant}]` : report.result.scenario;
-          if (options.quiet) process.stdout.write(`${report.passed ? "PASS" : "FAIL"}  ${label}\n`);
-          else process.stdout.write(`${renderTerminal(report, { color, width })}\n`);
+          try {
+            show(await runScenario(loadScenario(entry.file, entry.variant), engine, { keepVerdicts: false, maxPackets }));
+          } catch (error) {
+            loadFailed(entry.file, entry.variant, error);
+          }
         }
+      } else {
+        // Results come back as threads finish; each is shown once every entry before it has been.
+        const finished = new Map<number, ScenarioJobResult>();
+        let next = 0;
+        const flush = () => {
+          for (; next < entries.length; next++) {
+            const entry = entries[next]!;
+            if (entry.failure !== undefined) {
+              loadFailed(entry.file, entry.variant, entry.failure);
+              continue;
+            }
+            const result = finished.get(next);
+            if (!result) return;
+            finished.delete(next);
+            if ("report" in result) show(result.report);
+            else if (result.error.exitCode === EXIT_BAD_INPUT) recordFailure(entry.file, entry.variant, result.error.code, result.error.message);
+            else throw Object.assign(new Error(result.error.message), { stack: result.error.stack });
+          }
+        };
+        const jobs = entries.flatMap((entry, index) => (entry.failure === undefined ? [{ index, file: entry.file, variant: entry.variant, maxPackets }] : []));
+        flush();
+        await runScenarioJobs(jobs, workers, (result) => {
+          finished.set(result.index, result);
+          flush();
+        });
       }
       const failed = reports.filter((report) => !report.passed).length;
       process.stdout.write(`\n${reports.length - failed} scenario runs passed, ${failed} failed${loadFailures.length ? `, ${loadFailures.length} did not load` : ""}\n`);
