@@ -1,6 +1,6 @@
 import type { Scenario } from "../scenario/scenario.js";
 import type { PasswordFound, SourceOutcome } from "./outcome.js";
-import { estimatedPbxCpuMs } from "./pbx-cost.js";
+import { estimatedPbxCpuMs, guessesPasswords } from "./pbx-cost.js";
 import { attackSources } from "./run-metrics.js";
 
 /**
@@ -34,7 +34,7 @@ export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutc
       const passwordsFound = outcome?.passwordsFound ?? [];
       const extensionsFound = outcome?.extensionsFound ?? [];
       const requestsReachedPbx = outcome?.delivered ?? 0;
-      const guesses = (spec.kind === "register-flood" && spec.mode === "svcrack") || (spec.kind === "tool" && spec.tool === "svcrack");
+      const guesses = guessesPasswords(spec);
       return { source: spec.name, tool, requestsSent: outcome?.sent ?? 0, requestsReachedPbx, passwordsFound, extensionsFound, won: passwordsFound.length > 0 || extensionsFound.length > 0, estimatedPbxCpuMs: estimatedPbxCpuMs(requestsReachedPbx, guesses) };
     });
 }

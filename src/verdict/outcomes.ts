@@ -106,7 +106,9 @@ export class OutcomeTally {
       }
       if (event.kind === "password-found" || event.kind === "extension-found") {
         const into = event.kind === "password-found" ? found : confirmed;
-        into.set(event.source, [...(into.get(event.source) ?? []), { account: event.account ?? "?", atUs: event.atUs, agent: event.agent, detail: event.detail ?? "" }]);
+        const list = into.get(event.source) ?? [];
+        list.push({ account: event.account ?? "?", atUs: event.atUs, agent: event.agent, detail: event.detail ?? "" });
+        into.set(event.source, list);
       }
       const counts = eventCounts.get(event.source) ?? {};
       counts[event.kind] = (counts[event.kind] ?? 0) + 1;

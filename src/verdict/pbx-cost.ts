@@ -1,3 +1,5 @@
+import type { TrafficSourceSpec } from "../scenario/schema.js";
+
 /**
  * What answering an attack costs Asterisk 22, per request that reaches it,
  * measured in the docker lab (`node dist/bench/docker-lab.js --sections
@@ -9,6 +11,11 @@
  * measures Asterisk's own.
  */
 export const ASTERISK_CPU_US_PER_REQUEST = { challenge: 522, failedAuthentication: 644 } as const;
+
+/** A source whose requests are password guesses (failed authentications, each costlier than a challenge): svcrack, the model's or the real one. */
+export function guessesPasswords(spec: TrafficSourceSpec): boolean {
+  return (spec.kind === "register-flood" && spec.mode === "svcrack") || (spec.kind === "tool" && spec.tool === "svcrack");
+}
 
 /** An attack's PBX CPU in ms, estimated from its requests that reached the PBX: a password guesser's are mostly failed authentications. */
 export function estimatedPbxCpuMs(requestsReachedPbx: number, guessesPasswords: boolean): number {

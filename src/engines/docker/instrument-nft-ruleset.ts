@@ -1,5 +1,5 @@
 import { formatNftRuleset, tokenText } from "../../firewall/nft/format-nft.js";
-import { NO_BASE_CHAIN, nftChainLabel, type NftChain, type NftRule, type NftRuleset, type NftSet, type NftTable, type NftToken } from "../../firewall/nft/nft-ruleset.js";
+import { NO_BASE_CHAIN, nftChainLabel, splitElements, type NftChain, type NftRule, type NftRuleset, type NftSet, type NftTable, type NftToken } from "../../firewall/nft/nft-ruleset.js";
 import { parseNftRuleset } from "../../firewall/nft/parse-nft.js";
 import { VERDICT_GROUP } from "./instrument-ruleset.js";
 
@@ -112,15 +112,7 @@ function logVerdictMap(rule: NftRule, label: string, chainName: string, chains: 
     if (rule.tokens[close]!.text === "{") depth++;
     if (rule.tokens[close]!.text === "}" && --depth === 0) break;
   }
-  const items: NftToken[][] = [[]];
-  for (const token of rule.tokens.slice(at + 2, close)) {
-    if (token.text === ",") items.push([]);
-    else if (token.text.includes(":") && token.text !== ":" && !token.quoted) {
-      const colon = token.text.indexOf(":");
-      for (const part of [token.text.slice(0, colon), ":", token.text.slice(colon + 1)]) if (part) items[items.length - 1]!.push({ ...token, text: part });
-    } else items[items.length - 1]!.push(token);
-  }
-  const rewritten = items.filter((item) => item.length).map(element);
+  const rewritten = splitElements(rule.tokens.slice(at + 2, close), true).map(element);
   const body = rewritten.flatMap((item, index) => (index ? [word(","), ...item] : item));
   return { ...rule, tokens: [...rule.tokens.slice(0, at + 2), ...body, ...rule.tokens.slice(close)] };
 }

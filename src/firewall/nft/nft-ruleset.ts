@@ -75,3 +75,22 @@ export function nftChainLabel(table: Pick<NftTable, "family" | "name">, chain: s
 
 /** How a verdict names the decision for a packet no base chain met: accepted. */
 export const NO_BASE_CHAIN = "(no base chain)";
+
+/**
+ * The elements of a set or map body (the tokens between its braces), each
+ * its tokens, split at unquoted commas. In a map, `KEY:DATA` written
+ * together is split as nft's scanner does (`198.18.1.1:drop` is
+ * `198.18.1.1 : drop`); a set's words keep their colons.
+ */
+export function splitElements(tokens: readonly NftToken[], splitColons: boolean): NftToken[][] {
+  const elements: NftToken[][] = [[]];
+  for (const token of tokens) {
+    const element = elements[elements.length - 1]!;
+    if (token.text === "," && !token.quoted) elements.push([]);
+    else if (splitColons && !token.quoted && token.text !== ":" && token.text.includes(":")) {
+      const colon = token.text.indexOf(":");
+      for (const part of [token.text.slice(0, colon), ":", token.text.slice(colon + 1)]) if (part) element.push({ ...token, text: part });
+    } else element.push(token);
+  }
+  return elements.filter((element) => element.length > 0);
+}

@@ -1,5 +1,5 @@
 import { RulesetError } from "../ruleset.js";
-import { NAMED_PRIORITIES, type NftBaseChain, type NftChain, type NftFamily, type NftRuleset, type NftSet, type NftTable, type NftToken } from "./nft-ruleset.js";
+import { NAMED_PRIORITIES, type NftBaseChain, type NftChain, type NftFamily, type NftRuleset, splitElements, type NftSet, type NftTable, type NftToken } from "./nft-ruleset.js";
 
 /**
  * Reads nftables rulesets in the block form `nft list ruleset` prints and
@@ -304,19 +304,8 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
         else timeoutMs = value;
       } else if (keyword === "size") size = Number(rest[0]);
       else if (keyword === "elements") {
-        let item: NftToken[] = [];
-        for (const word of words.slice(2)) {
-          if (word.text === "=" || word.text === "{" || word.text === "}") continue;
-          if (word.text === ",") {
-            if (item.length) elements.push(item);
-            item = [];
-          } else if (kind === "map" && word.text.includes(":") && !word.quoted) {
-            // `198.18.1.1:drop` written together is `198.18.1.1 : drop` to nft's scanner.
-            const [key, value] = [word.text.slice(0, word.text.indexOf(":")), word.text.slice(word.text.indexOf(":") + 1)];
-            for (const part of [key, ":", value]) if (part) item.push({ ...word, text: part });
-          } else item.push(word);
-        }
-        if (item.length) elements.push(item);
+        const body = words.slice(2).filter((word) => word.quoted || (word.text !== "=" && word.text !== "{" && word.text !== "}"));
+        elements.push(...splitElements(body, kind === "map"));
       } else if (keyword === "gc-interval" || keyword === "comment" || keyword === "auto-merge" || keyword === "policy" || keyword === "counter") continue;
       else report(words[0]?.line ?? line, `${kind} ${name}: "${words.map((word) => word.text).join(" ")}" is not modelled`, "NFT_UNSUPPORTED");
     }

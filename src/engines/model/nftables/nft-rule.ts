@@ -1,4 +1,4 @@
-import type { NftRule, NftToken } from "../../../firewall/nft/nft-ruleset.js";
+import { splitElements, type NftRule, type NftToken } from "../../../firewall/nft/nft-ruleset.js";
 import { parseNftDuration } from "../../../firewall/nft/parse-nft.js";
 import type { Packet } from "../../../net/packet.js";
 import type { ConnectionMarks, CtState } from "../netfilter/match.js";
@@ -118,15 +118,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       return map;
     }
     if (word() !== "{") fail(`${operator} needs { KEY : ${data === "verdict" ? "VERDICT" : "VALUE"}, ... } or @MAP`);
-    const elements: NftToken[][] = [[]];
-    for (const token of readValue().slice(1, -1)) {
-      if (token.text === "," && !token.quoted) elements.push([]);
-      else if (token.text.includes(":") && !token.quoted && token.text !== ":") {
-        const colon = token.text.indexOf(":");
-        for (const part of [token.text.slice(0, colon), ":", token.text.slice(colon + 1)]) if (part) elements[elements.length - 1]!.push({ ...token, text: part });
-      } else elements[elements.length - 1]!.push(token);
-    }
-    const written = elements.filter((element) => element.length > 0);
+    const written = splitElements(readValue().slice(1, -1), true);
     if (written.length === 0) fail(`${operator} { } has no elements`);
     // An anonymous map's data type: a verdict, or a value of the field the statement sets (a mark).
     return new RuntimeNftSet({ name: operator, line: rule.line, type: [type], data: data === "verdict" ? "verdict" : "mark", flags: new Set(), timeoutMs: 0, size: 0, elements: written }, scope.settings.hz, scope.settings.startJiffies, scope.chains);
