@@ -1,4 +1,5 @@
 import type { Scenario } from "../scenario/scenario.js";
+import { compareBans, type BanComparison } from "../verdict/compare-bans.js";
 import { compareRuns, type Disagreement, type RunComparison } from "../verdict/compare-runs.js";
 import type { RunResult } from "../verdict/run-result.js";
 import type { DockerEngine } from "./docker/docker-engine.js";
@@ -12,6 +13,8 @@ export interface EngineComparison {
   readonly comparison: RunComparison;
   /** The kernel tick's offset the comparison assumed (rejudgeAcrossJiffy). */
   readonly jiffyPhaseUs: number;
+  /** fail2ban's bans in both runs, when it ran: the kernel's packets are re-judged with the real bans, so this is its timing's share. */
+  readonly bans?: BanComparison;
 }
 
 /** The same scenario, seed and traffic on the model and in the kernel, compared packet by packet. */
@@ -22,7 +25,13 @@ export async function compareEngines(scenario: Scenario, docker: DockerEngine, s
   const placement = scenario.firewall.kind === "policy" ? scenario.firewall.policy.placement : "host";
   const { phaseUs, explainedByTiming } = rejudgeAcrossJiffy(real, placement);
   const comparison = compareRuns(model, real, judgeRecorded(real, placement, {}, { jiffyPhaseUs: phaseUs }), explainedByTiming);
-  return { model, real, comparison: describeDisagreementStates(comparison, model, real, placement, phaseUs), jiffyPhaseUs: phaseUs };
+  return {
+    model,
+    real,
+    comparison: describeDisagreementStates(comparison, model, real, placement, phaseUs),
+    jiffyPhaseUs: phaseUs,
+    ...(model.fail2ban && real.fail2ban ? { bans: compareBans(model.fail2ban, real.fail2ban) } : {}),
+  };
 }
 
 /**

@@ -22,6 +22,8 @@ export function* renderJson(report: RunReport, options: { verdicts: boolean }): 
     packetsJudged: packetsJudged(result),
     outcomes: report.outcomes,
     attacks: report.attacks ?? [],
+    asteriskLogLines: result.asteriskLogLines ?? null,
+    fail2ban: result.fail2ban ? { sets: result.fail2ban.sets, bantimeSeconds: result.fail2ban.bantimeSeconds, bans: result.fail2ban.bans.map((ban) => ({ address: ban.address, atSeconds: ban.atUs / 1_000_000 })) } : null,
     expectations: report.expectations,
     events: result.events,
     rulesetText: result.rulesetText,

@@ -18,6 +18,9 @@ const plain: Style = { bold: (t) => t, dim: (t) => t, green: (t) => t, red: (t) 
 const secondsText = (us: number | null) => (us === null ? "-" : `${(us / 1_000_000).toFixed(2)} s`);
 
 /** The report a user reads in a terminal: per-source table, shared-address trade-offs, PASS/FAIL per expectation. */
+/** Bans listed by address in the terminal; the JSON has them all. */
+const MAX_BANS_SHOWN = 10;
+
 export function renderTerminal(report: RunReport, options: { color: boolean; width?: number }): string {
   const style = options.color ? colored : plain;
   const { result } = report;
@@ -68,6 +71,19 @@ export function renderTerminal(report: RunReport, options: { color: boolean; wid
     lines.push("", style.bold("Attackers that gave up (nothing answered them)"));
     for (const { source, agents, gaveUp } of stopped) {
       lines.push(`  ${source}: ${gaveUp!.addresses} of ${agents} address${agents === 1 ? "" : "es"} stopped, the first at ${secondsText(gaveUp!.firstAtUs)} (${gaveUp!.firstDetail})`);
+    }
+  }
+
+  const bans = report.result.fail2ban?.bans;
+  if (bans) {
+    lines.push("", style.bold("fail2ban"));
+    const logged = report.result.asteriskLogLines;
+    const read = logged === undefined ? "" : ` from ${logged} line${logged === 1 ? "" : "s"} of failed requests in Asterisk's log`;
+    if (bans.length === 0) lines.push(`  banned no address${read}`);
+    else {
+      lines.push(`  banned ${bans.length} address${bans.length === 1 ? "" : "es"}${read}:`);
+      const shown = bans.slice(0, MAX_BANS_SHOWN);
+      lines.push(`  ${shown.map((ban) => `${ban.address} at ${secondsText(ban.atUs)}`).join(", ")}${bans.length > shown.length ? `, and ${bans.length - shown.length} more (--json lists them)` : ""}`);
     }
   }
 

@@ -46,7 +46,7 @@ export interface Fail2banDefence {
   readonly bantimeSeconds: number;
   /** From the log line that tips a ban to the ban in the kernel. */
   readonly banDelayUs: number;
-  /** The hash:ip set the jail's REJECT rule matches. */
+  /** The hash:ip sets the jail's REJECT rules match, less their protocol: `f2b-asterisk` fills `f2b-asterisk-tcp` and `f2b-asterisk-udp`. */
   readonly set: string;
 }
 

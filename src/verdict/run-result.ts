@@ -1,6 +1,15 @@
 import type { SourceOutcome } from "./outcome.js";
 import type { AgentEvent, Verdict } from "./verdict.js";
 
+/** What fail2ban's jail did in a run. */
+export interface Fail2banRun {
+  /** The sets its ban actions fill (the ruleset's jail rules match them). */
+  readonly sets: readonly string[];
+  readonly bantimeSeconds: number;
+  /** Each ban: the address and when it reached the kernel (the docker lab: fail2ban's logged time, moved to where its packets show the set took it). */
+  readonly bans: ReadonlyArray<{ readonly address: string; readonly atUs: number }>;
+}
+
 /** Everything a run decided, in the one format both engines produce. */
 export interface RunResult {
   readonly engine: "model" | "docker";
@@ -22,8 +31,8 @@ export interface RunResult {
   readonly events: readonly AgentEvent[];
   /** Lines Asterisk logged about failed requests (what fail2ban's asterisk filter reads). */
   readonly asteriskLogLines?: number;
-  /** fail2ban's bans, when it ran: the address and when the ban reached the kernel. */
-  readonly bans?: ReadonlyArray<{ readonly address: string; readonly atUs: number }>;
+  /** fail2ban, when it ran beside the firewall. */
+  readonly fail2ban?: Fail2banRun;
   /** Agents per source (for "all registered" and per-source outcomes). */
   readonly agentsBySource: Readonly<Record<string, readonly string[]>>;
   /** Time the traffic covered, in microseconds. */

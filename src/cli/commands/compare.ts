@@ -43,9 +43,6 @@ export function registerCompareCommand(program: Command): void {
       if (options.variant !== undefined && options.scenario === undefined) throw new CommandLineError("--variant names a variant of the one scenario --scenario gives");
       const defences = parseDefences(options.defences);
       const engine = engineNamed(options.engine);
-      if (engine.name === "docker" && defences.some((defence) => defence.includes("fail2ban"))) {
-        throw new DefenceError(`--defences ${options.defences}: fail2ban runs on the model engine only so far (the lab does not run fail2ban yet); leave it out with --engine docker`);
-      }
       const maxPackets = parseMaxPackets(options.maxPackets);
       const scenarios = options.scenario !== undefined ? [loadScenario(resolveScenarioRef(options.scenario), options.variant ?? null)] : selection(options.scenarios);
       // The model runs slamlab's own traffic only: scenarios of real tools are the docker engine's.

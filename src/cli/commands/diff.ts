@@ -8,6 +8,7 @@ import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { scenarioFiles } from "../../scenario/scenario-files.js";
 import { resolveScenarioRef } from "../../scenario/catalogue.js";
 import { loadScenario, withFirewallFormat } from "../../scenario/load-scenario.js";
+import { describeBanComparison } from "../../verdict/compare-bans.js";
 import type { Disagreement } from "../../verdict/compare-runs.js";
 import { CommandLineError, EXIT_EXPECTATION_FAILED, EXIT_PASSED } from "../exit-codes.js";
 import { terminalProgress } from "../image-progress.js";
@@ -65,19 +66,20 @@ async function diffOne(options: DiffOptions): Promise<number> {
   checkPacketBudget(scenario, parseMaxPackets(options.maxPackets));
   const outputs = options.json ? planOutputs([{ flag: "--json", path: options.json }], scenarioFiles(scenario)) : [];
   const seed = options.seed === undefined ? undefined : parseSeed(options.seed);
-  const { model, comparison } = await compareEngines(scenario, new DockerEngine(terminalProgress()), seed);
+  const { model, comparison, bans } = await compareEngines(scenario, new DockerEngine(terminalProgress()), seed);
   const label = scenario.variant ? `${scenario.name} [${scenario.variant}]` : scenario.name;
   const lines = [
     `diff ${label}: model vs docker (seed ${model.seed})`,
     `  ${comparison.paired} packets paired (${comparison.unpaired} judged by one engine only): ${percent(comparison.agreeing, comparison.paired)} agree`,
-    `  timing-only differences: ${comparison.timingOnly.length} (${percent(comparison.timingOnly.length, comparison.paired)}): the model agrees with the kernel at the kernel's packet times`,
+    `  timing-only differences: ${comparison.timingOnly.length} (${percent(comparison.timingOnly.length, comparison.paired)}): the model agrees with the kernel at the kernel's packet times${bans ? " and fail2ban's ban times" : ""}`,
+    ...(bans ? [`  fail2ban: ${describeBanComparison(bans)}`] : []),
     `  semantic differences: ${comparison.semantic.length} (${percent(comparison.semantic.length, comparison.paired)})`,
     ...comparison.semantic.slice(0, 20).map((disagreement) => `    SEMANTIC  ${describe(disagreement)}`),
     ...comparison.timingOnly.slice(0, 10).map((disagreement) => `    timing    ${describe(disagreement)}`),
     ...(comparison.semantic.length + comparison.timingOnly.length > 0 ? ["  (the kernel's own state at a packet is not observable: NFLOG carries none)"] : []),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
-  if (outputs[0]) await writeOutputs([{ output: outputs[0], data: `${JSON.stringify({ scenario: label, seed: model.seed, ...comparison }, null, 2)}\n` }]);
+  if (outputs[0]) await writeOutputs([{ output: outputs[0], data: `${JSON.stringify({ scenario: label, seed: model.seed, ...comparison, ...(bans ? { fail2ban: bans } : {}) }, null, 2)}\n` }]);
   return comparison.semantic.length === 0 ? EXIT_PASSED : EXIT_EXPECTATION_FAILED;
 }
 

@@ -9,6 +9,7 @@ import { looksLikeNft } from "../../firewall/nft/parse-nft.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { packageRoot } from "../../package-root.js";
 import { ScenarioError, type Scenario } from "../../scenario/scenario.js";
+import { fail2banFirewall, jailSets } from "../../scenario/with-fail2ban.js";
 import type { AgentEndpoint } from "../../traffic/agent.js";
 import { createTrafficSources } from "../../traffic/create-traffic-sources.js";
 import { loadReplays } from "../../traffic/replay/load-replays.js";
@@ -19,6 +20,7 @@ import { closeBridgePassage } from "./bridge-passage.js";
 import { cleanLab } from "./clean-lab.js";
 import { acquireLabLock, type LabLock } from "./lab-lock.js";
 import { dockerRuntime } from "./docker-runtime.js";
+import { ASTERISK_MESSAGES_LOG, bansInKernel, fail2banAccount, failedRequestLines, jailLocal } from "./lab-fail2ban.js";
 import { instrumentRuleset, VERDICT_GROUP } from "./instrument-ruleset.js";
 import { countNftLogRecords, instrumentNftRuleset } from "./instrument-nft-ruleset.js";
 import { joinVerdicts } from "./join-verdicts.js";
@@ -80,13 +82,15 @@ export class DockerEngine implements Engine {
 
   constructor(private readonly progress: ImageProgress = silentProgress) {}
 
-  async run(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
+  async run(requested: Scenario, options: RunOptions = {}): Promise<RunResult> {
     const wallStart = performance.now();
-    const seed = options.seed ?? scenario.seed;
+    const seed = options.seed ?? requested.seed;
     if (options.kernel && Object.keys(options.kernel).length) {
       throw new EngineUnavailableError("DOCKER_KERNEL", "--kernel settings change the model engine only; the docker engine runs the machine's own kernel");
     }
-    if (scenario.fail2ban) throw new EngineUnavailableError("DOCKER_FAIL2BAN", "fail2ban as a defence runs on the model engine only so far; the lab does not run fail2ban yet");
+    // fail2ban's jail: its sets and REJECT rules join the ruleset (the lab logs their verdicts), real fail2ban fills the sets.
+    const jailed = requested.fail2ban ? fail2banFirewall(requested, requested.fail2ban) : null;
+    const scenario: Scenario = jailed ? { ...requested, firewall: jailed.firewall } : requested;
     const rulesetText = scenario.firewall.kind === "policy" ? policyRulesetText(scenario.firewall.policy, scenario.firewall.format, { pbxAddress: scenario.pbx.address }) : scenario.firewall.text;
     const rulesetPath = scenario.firewall.kind === "ruleset" ? scenario.firewall.path : "generated ruleset";
     // An nftables ruleset loads with nft -f and logs its verdicts itself; an iptables one is read for its rules' targets.
@@ -170,6 +174,7 @@ export class DockerEngine implements Engine {
         packageRoot: root,
         endpointsBySite,
         captureDirectories: [...new Set(scenario.traffic.flatMap((spec) => (spec.kind === "replay" ? [dirname(spec.file)] : [])))],
+        ...(jailed ? { fail2ban: jailed.jail } : {}),
         toolEndpoints: scenario.traffic.flatMap((spec) => (spec.kind === "tool" && spec.tool !== "sipp-register" ? [sources.find((source) => source.name === spec.name)!.agents[0]!] : [])),
       });
       const labStartMs = performance.now() - wallStart;
@@ -212,7 +217,7 @@ export class DockerEngine implements Engine {
         );
       }
       // The run's evidence, read side by side: each exec costs a round trip to dockerd.
-      const [save, recent, contacts, versions] = await Promise.all([
+      const [save, recent, contacts, versions, messages, fail2ban] = await Promise.all([
         shell(lab.firewall, saveCommand),
         shell(lab.firewall, 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && { echo "== $f"; cat "$f"; }; done; true'),
         shell(lab.pbx, "asterisk -rx 'pjsip show contacts'"),
@@ -220,6 +225,8 @@ export class DockerEngine implements Engine {
           lab.pbx,
           "cat /etc/slamlab-versions; echo kernel: $(uname -r); for p in ip_list_tot ip_pkt_list_tot; do echo xt_recent.$p: $(cat /sys/module/xt_recent/parameters/$p 2>/dev/null); done",
         ),
+        shell(lab.pbx, `cat ${ASTERISK_MESSAGES_LOG}`),
+        jailed ? fail2banAccount(lab.pbx, t0EpochMs) : null,
       ]);
       const artifacts: Record<string, string> = {
         "pjsip.conf": pjsipConf,
@@ -228,6 +235,7 @@ export class DockerEngine implements Engine {
         [saveCommand]: save,
         "/proc/net/xt_recent": recent,
         "pjsip show contacts": contacts,
+        ...(fail2ban && jailed ? { "fail2ban jail.d/slamlab.local": jailLocal(jailed.jail), "fail2ban.log": fail2ban.log } : {}),
       };
       // The kernel stamps NFLOG records on the wall clock: a step during the run moves every verdict.
       const clockMovedMs = wallClockMovedMs(start);
@@ -309,6 +317,10 @@ export class DockerEngine implements Engine {
         wallClockStartMs: t0EpochMs,
         environment,
         artifacts,
+        asteriskLogLines: failedRequestLines(messages),
+        ...(fail2ban && jailed
+          ? { fail2ban: { sets: jailSets(jailed.jail).map(({ set }) => set), bantimeSeconds: jailed.jail.bantimeSeconds, bans: bansInKernel(fail2ban.bans, verdicts).filter((ban) => ban.atUs >= 0 && ban.atUs <= endUs) } }
+          : {}),
         ...(packets ? { packets } : {}),
       };
     } catch (error) {

@@ -7,7 +7,7 @@ import { EngineUnavailableError } from "../engine.js";
 import { LABEL_APP, dockerRuntime } from "./docker-runtime.js";
 
 /** What goes into the lab image; its hash is the image tag, so an unchanged recipe builds nothing. */
-export const LAB_PACKAGES = ["asterisk", "iptables", "nftables", "tcpdump", "iproute2", "nodejs", "sipvicious", "sip-tester", "procps", "ca-certificates", "ipset"];
+export const LAB_PACKAGES = ["asterisk", "iptables", "nftables", "tcpdump", "iproute2", "nodejs", "sipvicious", "sip-tester", "procps", "ca-certificates", "ipset", "fail2ban"];
 const SUITE = "sid";
 const REPOSITORY = "slamlab-lab";
 const VERSIONS_SCRIPT = [

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { StartedTestContainer } from "testcontainers";
 import { RulesetError } from "../../firewall/ruleset.js";
-import type { Scenario } from "../../scenario/scenario.js";
+import type { Fail2banDefence, Scenario } from "../../scenario/scenario.js";
 import type { AgentEndpoint } from "../../traffic/agent.js";
 import { EngineUnavailableError } from "../engine.js";
 import { closeBridgePassage, openBridgePassage } from "./bridge-passage.js";
@@ -12,6 +12,7 @@ import { LABEL_APP, LABEL_RUN, dockerRuntime, type Runtime } from "./docker-runt
 import { LABEL_OWNER, ownerOfThisProcess } from "./run-owner.js";
 import { VERDICT_GROUP } from "./instrument-ruleset.js";
 import { WAN, type LabTopology } from "./lab-topology.js";
+import { IPSET_ACTION_LOCAL, jailLocal, startFail2ban } from "./lab-fail2ban.js";
 
 /**
  * tcpdump's socket buffer for the NFLOG verdict group. A 100-phone burst
@@ -46,6 +47,8 @@ export interface LabOptions {
    * SNATed to their own address by the port each binds.
    */
   readonly toolEndpoints?: readonly AgentEndpoint[];
+  /** fail2ban's asterisk jail on the PBX host, when the scenario has it (its rules and sets are in the ruleset already). */
+  readonly fail2ban?: Fail2banDefence;
 }
 
 export interface Lab extends AsyncDisposable {
@@ -96,6 +99,12 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         .withCopyContentToContainer([
           { content: options.pjsipConf, target: "/etc/asterisk/pjsip.conf" },
           { content: options.extensionsConf, target: "/etc/asterisk/extensions.conf" },
+          ...(options.fail2ban
+            ? [
+                { content: jailLocal(options.fail2ban), target: "/etc/fail2ban/jail.d/slamlab.local" },
+                { content: IPSET_ACTION_LOCAL, target: "/etc/fail2ban/action.d/iptables-ipset.local" },
+              ]
+            : []),
         ])
         .start(),
       Promise.all(options.topology.offices.map((office) => base(`nat-${office.host}`).withNetworkMode(networks.get("wan")!).withAddedCapabilities("NET_ADMIN", "NET_RAW").start())),
@@ -190,6 +199,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       runners.set(site, runner);
     }
     await waitFor(pbx, "asterisk -rx 'pjsip show transports' | grep -q transport-udp", "Asterisk's PJSIP transport");
+    if (options.fail2ban) await startFail2ban(pbx, options.fail2ban);
     return { out, pbx, firewall, runners, [Symbol.asyncDispose]: dispose };
   } catch (error) {
     await dispose();

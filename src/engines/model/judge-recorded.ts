@@ -6,6 +6,8 @@ import { ConntrackTable, UNTRACKED, contextAfterConntrack } from "./conntrack.js
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
 import { firewallState } from "./netfilter/firewall-state.js";
 import { describeMatchState } from "./netfilter/describe-state.js";
+import { addAddressToSet } from "./netfilter/matches/set.js";
+import { parseIpv4 } from "../../net/address.js";
 
 export interface JudgeOptions {
   /**
@@ -44,12 +46,18 @@ export function judgeRecorded(result: RunResult, placement: "host" | "router", k
   const tracker = conntrack.tracker();
   const phaseUs = options.jiffyPhaseUs ?? 0;
   let lastJiffies = settings.startJiffies;
+  // fail2ban's bans reach the sets at the run's own ban times: its netfilter judged with its jail's timing.
+  const bans = [...(result.fail2ban?.bans ?? [])].sort((a, b) => a.atUs - b.atUs);
+  let nextBan = 0;
   return result.verdicts.map((verdict, index) => {
     const packet = decodeIpv4(result.packets![verdict.packetId]!, "eth0");
     const shift = options.shiftJiffies?.get(index) ?? 0;
     // The kernel's clock never runs backwards, whatever order the recorded times came in.
     const jiffies = Math.max(lastJiffies, settings.startJiffies + Math.floor((Math.max(0, verdict.atUs + phaseUs) * settings.hz) / 1_000_000) + shift);
     lastJiffies = jiffies;
+    for (; nextBan < bans.length && bans[nextBan]!.atUs <= verdict.atUs; nextBan++) {
+      for (const set of result.fail2ban!.sets) addAddressToSet(state, set, parseIpv4(bans[nextBan]!.address), result.fail2ban!.bantimeSeconds, jiffies);
+    }
     const hook = placement === "router" ? "FORWARD" : verdict.direction === "to-pbx" ? "INPUT" : "OUTPUT";
     // What the matches held before this packet; conntrack's part comes from the route, which classifies it after raw.
     const matchesBefore = options.describeAt?.has(index) ? describeMatchState(state, packet, contextAfterConntrack(UNTRACKED, jiffies, hook, "eth0", Math.max(0, verdict.atUs) * 1000)) : null;

@@ -16,7 +16,7 @@ import { OutcomeTally } from "../../verdict/outcomes.js";
 import type { Engine, RunOptions, RunResult } from "../engine.js";
 import { createAsteriskPbx } from "./asterisk-pbx.js";
 import { Fail2banJail } from "./fail2ban-jail.js";
-import { fail2banFirewall } from "../../scenario/with-fail2ban.js";
+import { fail2banFirewall, jailSets } from "../../scenario/with-fail2ban.js";
 import { addAddressToSet } from "./netfilter/matches/set.js";
 import { ConntrackTable, contextAfterConntrack } from "./conntrack.js";
 import { EventQueue } from "./event-queue.js";
@@ -91,7 +91,12 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   let logLines = 0;
   const fail2ban = withJail?.jail;
   const jail = fail2ban
-    ? new Fail2banJail(fail2ban, (address, atUs) => queue.push(atUs, () => addAddressToSet(matchState, fail2ban.set, parseIpv4(address), fail2ban.bantimeSeconds, jiffiesAt(atUs))))
+    ? new Fail2banJail(fail2ban, (address, atUs) =>
+        // Each of the jail's actions adds the address to its own set.
+        queue.push(atUs, () => {
+          for (const { set } of jailSets(fail2ban)) addAddressToSet(matchState, set, parseIpv4(address), fail2ban.bantimeSeconds, jiffiesAt(atUs));
+        }),
+      )
     : null;
   const pbx = createAsteriskPbx(scenario.pbx, (line) => {
     logLines++;
@@ -279,7 +284,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     events,
     agentsBySource,
     asteriskLogLines: logLines,
-    ...(jail ? { bans: jail.bans.filter((ban) => ban.atUs <= endUs) } : {}),
+    ...(jail && fail2ban ? { fail2ban: { sets: jailSets(fail2ban).map(({ set }) => set), bantimeSeconds: fail2ban.bantimeSeconds, bans: jail.bans.filter((ban) => ban.atUs <= endUs) } } : {}),
     durationUs: endUs,
     wallMs: performance.now() - wallStart,
     wallClockStartMs,

@@ -1,0 +1,119 @@
+import type { StartedTestContainer } from "testcontainers";
+import type { Fail2banDefence } from "../../scenario/scenario.js";
+import type { Verdict } from "../../verdict/verdict.js";
+import { EngineUnavailableError } from "../engine.js";
+
+/** Where Debian's Asterisk writes its messages log (logger.conf's `messages.log`), which paths-debian.conf points the jail at. */
+export const ASTERISK_MESSAGES_LOG = "/var/log/asterisk/messages.log";
+const FAIL2BAN_LOG = "/var/log/fail2ban.log";
+const STOCK_JAIL = "asterisk";
+
+/**
+ * jail.d/slamlab.local: Debian's fail2ban with its stock asterisk jail
+ * (jail.conf's [asterisk]: the asterisk filter on Asterisk's messages log,
+ * one action per protocol for ports 5060 and 5061) enabled with the
+ * scenario's limits, banning through the iptables-ipset action (Debian's
+ * default banaction is nftables, whose table slamlab does not model yet).
+ * Debian's sshd jail is off: the lab has no sshd and no journal.
+ */
+export function jailLocal(jail: Fail2banDefence): string {
+  const name = jailName(jail);
+  const limits = [`enabled  = true`, `maxretry = ${jail.maxretry}`, `findtime = ${jail.findtimeSeconds}`, `bantime  = ${jail.bantimeSeconds}`];
+  // A jail of another name (its sets' names were taken by the scenario's own) is the stock one under that name.
+  const stock =
+    name === STOCK_JAIL
+      ? []
+      : [
+          "filter   = asterisk",
+          "port     = 5060,5061",
+          `logpath  = ${ASTERISK_MESSAGES_LOG}`,
+          'action_  = %(default/action_)s[name=%(__name__)s-tcp, protocol="tcp"]',
+          '           %(default/action_)s[name=%(__name__)s-udp, protocol="udp"]',
+        ];
+  return ["[DEFAULT]", "banaction = iptables-ipset", "", "[sshd]", "enabled = false", "", `[${name}]`, ...stock, ...limits, ""].join("\n");
+}
+
+/**
+ * action.d/iptables-ipset.local: the lab loads the action's REJECT rules
+ * with the scenario's own (fail2ban-firewall's rules, each logging its
+ * verdict) and creates its sets as the action would, so the action only
+ * checks its set is there and fills it: its ban (`ipset -exist add`) and
+ * unban are fail2ban's own.
+ */
+export const IPSET_ACTION_LOCAL = [
+  "[Definition]",
+  "actionstart = ipset -exist create <ipmset> <ipsettype> timeout <default-ipsettime> maxelem <maxelem> <familyopt>",
+  "actionstop = <actionflush>",
+  "actioncheck =",
+  "",
+].join("\n");
+
+/** The jail's name: its sets are `f2b-<name>-tcp` and `f2b-<name>-udp`. */
+function jailName(jail: Fail2banDefence): string {
+  return jail.set.replace(/^f2b-/, "");
+}
+
+/** Starts fail2ban in the PBX's container (it reads Asterisk's log there; ipset acts in the network namespace the firewall shares) and waits for its jail. */
+export async function startFail2ban(pbx: StartedTestContainer, jail: Fail2banDefence): Promise<void> {
+  const started = await pbx.exec(["sh", "-c", `mkdir -p /run/fail2ban && touch ${ASTERISK_MESSAGES_LOG} && fail2ban-client -x start`]);
+  if (started.exitCode !== 0) throw new EngineUnavailableError("DOCKER_FAIL2BAN", `fail2ban did not start in the lab: ${(started.stderr || started.output).trim().slice(0, 500)}`);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if ((await pbx.exec(["fail2ban-client", "status", jailName(jail)])).exitCode === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const log = await pbx.exec(["sh", "-c", `tail -20 ${FAIL2BAN_LOG}`]);
+  throw new EngineUnavailableError("DOCKER_FAIL2BAN", `fail2ban's ${jailName(jail)} jail did not come up within 30 s: ${log.output.trim().slice(-800)}`);
+}
+
+export interface Fail2banAccount {
+  /** Each ban fail2ban logged: the address and when, in µs from the run's start. */
+  readonly bans: Array<{ address: string; atUs: number }>;
+  /** fail2ban's own log, for the report's artifacts. */
+  readonly log: string;
+}
+
+/** The bans fail2ban's log records ("NOTICE [asterisk] Ban 198.51.100.7"), timed from the run's start; its clock is the host's (UTC in the lab). */
+export function bansInLog(log: string, t0EpochMs: number): Array<{ address: string; atUs: number }> {
+  const bans: Array<{ address: string; atUs: number }> = [];
+  for (const match of log.matchAll(/^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3}) fail2ban\.actions\s*\[\d+\]: NOTICE\s+\[[^\]]+\] Ban (\S+)$/gm)) {
+    const epochMs = Date.parse(`${match[1]}T${match[2]}.${match[3]}Z`);
+    bans.push({ address: match[4]!, atUs: Math.round((epochMs - t0EpochMs) * 1000) });
+  }
+  return bans;
+}
+
+/** What fail2ban did during the run. */
+export async function fail2banAccount(pbx: StartedTestContainer, t0EpochMs: number): Promise<Fail2banAccount> {
+  const log = (await pbx.exec(["sh", "-c", `cat ${FAIL2BAN_LOG}`])).output;
+  return { bans: bansInLog(log, t0EpochMs), log };
+}
+
+/** Lines of Asterisk's messages log about a request that failed (what fail2ban's asterisk filter reads). */
+export function failedRequestLines(messages: string): number {
+  return (messages.match(/^.*\bRequest '[^']*' from '.*' failed for '[^']+' \(callid: [^)]*\) - .*$/gm) ?? []).length;
+}
+
+/** The comment on the jail's REJECT rules (with-fail2ban.ts): how their verdicts are told apart. */
+const JAIL_RULE_COMMENT = /^fail2ban: banned by the asterisk jail$/;
+
+/**
+ * When each ban reached the kernel, as the packets show it: fail2ban logs
+ * "Ban" and then runs its actions (tcp's, then udp's: milliseconds each),
+ * so the set took the address between the last packet from it the firewall
+ * let through and the first its jail rule rejected. The logged time, moved
+ * into that interval; with no rejected packet after it, as logged.
+ */
+export function bansInKernel(
+  logged: ReadonlyArray<{ address: string; atUs: number }>,
+  verdicts: ReadonlyArray<Pick<Verdict, "atUs" | "direction" | "srcAddr" | "verdict" | "rule">>,
+): Array<{ address: string; atUs: number }> {
+  return logged.map((ban) => {
+    const own = verdicts.filter((verdict) => verdict.direction === "to-pbx" && verdict.srcAddr === ban.address);
+    const firstRejected = own.find((verdict) => verdict.verdict === "dropped" && JAIL_RULE_COMMENT.test(verdict.rule.comment ?? "") && verdict.atUs >= ban.atUs - 1_000_000);
+    if (!firstRejected) return ban;
+    const lastThrough = own.filter((verdict) => verdict.verdict === "delivered" && verdict.atUs < firstRejected.atUs).at(-1);
+    const earliest = lastThrough ? lastThrough.atUs + 1 : Number.NEGATIVE_INFINITY;
+    return { address: ban.address, atUs: Math.min(firstRejected.atUs, Math.max(earliest, ban.atUs)) };
+  });
+}

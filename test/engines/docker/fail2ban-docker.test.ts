@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { compareEngines } from "../../../src/engines/compare-engines.js";
+import { DockerEngine } from "../../../src/engines/docker/docker-engine.js";
+import { dockerRuntime } from "../../../src/engines/docker/docker-runtime.js";
+import { loadScenario } from "../../../src/scenario/load-scenario.js";
+import { checkExpectations } from "../../../src/verdict/expectations.js";
+import { computeOutcomes } from "../../../src/verdict/outcomes.js";
+import { ensureBuild } from "../../helpers/ensure-build.js";
+
+const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
+const available = await dockerRuntime().then(
+  () => true,
+  (error: Error) => {
+    if (!requireDocker) console.log(`skipping fail2ban on the docker engine: ${error.message.split("\n")[0]}`);
+    return false;
+  },
+);
+
+describe.runIf(available)("fail2ban on the docker engine", () => {
+  it(
+    "real fail2ban reads real Asterisk's log and bans each walking address through its ipset; the model bans the same addresses within its measured delay and judges every packet alike",
+    async () => {
+      ensureBuild();
+      const scenario = loadScenario("test/fixtures/fail2ban/walkers.yaml", null);
+      const { comparison, real, model, bans } = await compareEngines(scenario, new DockerEngine());
+      const expectations = checkExpectations(scenario, computeOutcomes(real));
+      expect(expectations.filter((expectation) => !expectation.passed), JSON.stringify(expectations)).toEqual([]);
+      const walkers = scenario.traffic[0]!;
+      const addresses = real.agentsBySource[walkers.name]!.length;
+      expect(addresses).toBe(12);
+      // Every address banned, once, by fail2ban's own decision (its log), and by the model.
+      expect(real.fail2ban!.bans.map((ban) => ban.address).sort()).toEqual(model.fail2ban!.bans.map((ban) => ban.address).sort());
+      expect(new Set(real.fail2ban!.bans.map((ban) => ban.address)).size).toBe(addresses);
+      expect(bans!.modelOnly).toEqual([]);
+      expect(bans!.kernelOnly).toEqual([]);
+      for (const offset of bans!.offsetsUs) expect(Math.abs(offset)).toBeLessThan(700_000);
+      expect(real.artifacts?.["fail2ban.log"]).toMatch(/NOTICE\s+\[asterisk\] Ban 198\.19\.40\.\d+/);
+      // Each svwar request to an unknown extension is a line fail2ban reads; once banned, every packet is rejected by the jail's rule.
+      const sent = real.verdicts.filter((verdict) => verdict.source === walkers.name && verdict.direction === "to-pbx");
+      expect(real.asteriskLogLines).toBe(sent.filter((verdict) => verdict.verdict === "delivered").length);
+      for (const ban of real.fail2ban!.bans) {
+        const after = sent.filter((verdict) => verdict.srcAddr === ban.address && verdict.atUs > ban.atUs);
+        expect(after.length).toBeGreaterThan(0);
+        expect(after.every((verdict) => verdict.verdict === "dropped" && verdict.rule.comment === "fail2ban: banned by the asterisk jail")).toBe(true);
+      }
+      expect(comparison.paired).toBeGreaterThan(800);
+      expect(comparison.semantic, JSON.stringify(comparison.semantic.slice(0, 3))).toEqual([]);
+    },
+    5 * 60_000,
+  );
+});

@@ -1,0 +1,84 @@
+import { spawnSync } from "node:child_process";
+import { cpSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { bansInKernel, bansInLog, failedRequestLines, IPSET_ACTION_LOCAL, jailLocal } from "../../../src/engines/docker/lab-fail2ban.js";
+import { stockAsteriskJail } from "../../../src/scenario/with-fail2ban.js";
+import { scratchDirectory } from "../../helpers/scratch-directory.js";
+
+const required = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
+const fail2ban = spawnSync("fail2ban-client", ["--version"], { encoding: "utf8" }).status === 0;
+if (!fail2ban && !required) console.log("skipping the lab's fail2ban configuration against fail2ban's own reader: no fail2ban-client here (apt-get install fail2ban)");
+
+/** The configuration fail2ban would run with the lab's files beside Debian's own, as `fail2ban-client -d` dumps it. */
+function dumpedConfig(jail = stockAsteriskJail): string {
+  const directory = join(scratchDirectory("lab-fail2ban"), "fail2ban");
+  cpSync("/etc/fail2ban", directory, { recursive: true });
+  writeFileSync(join(directory, "jail.d", "slamlab.local"), jailLocal(jail));
+  writeFileSync(join(directory, "action.d", "iptables-ipset.local"), IPSET_ACTION_LOCAL);
+  const dumped = spawnSync("fail2ban-client", ["-c", directory, "-d"], { encoding: "utf8" });
+  expect(dumped.status, dumped.stderr).toBe(0);
+  return dumped.stdout;
+}
+
+describe("fail2ban in the docker lab", () => {
+  it.runIf(fail2ban || required)("is Debian's stock asterisk jail alone, with the scenario's limits, banning through two iptables-ipset actions that only fill their sets", () => {
+    const config = dumpedConfig({ ...stockAsteriskJail, maxretry: 7, findtimeSeconds: 300, bantimeSeconds: 900 });
+    expect(config.match(/^\['add', '([^']+)'/gm)).toEqual(["['add', 'asterisk'"]);
+    expect(config).toContain("['set', 'asterisk', 'maxretry', 7]");
+    expect(config).toContain("['set', 'asterisk', 'findtime', '300']");
+    expect(config).toContain("['set', 'asterisk', 'bantime', '900']");
+    // The stock filter: what Asterisk's PJSIP logs about a failed request.
+    expect(config).toContain("No matching endpoint found");
+    for (const protocol of ["tcp", "udp"]) {
+      const action = new RegExp(`\\['multi-set', 'asterisk', 'action', 'iptables-ipset-${protocol}', (.*)\\]$`, "m").exec(config)?.[1] ?? "";
+      expect(action).toContain(`['name', 'asterisk-${protocol}']`);
+      expect(action).toContain(`['protocol', '${protocol}']`);
+      expect(action).toContain("['actionban', 'ipset -exist add <ipmset> <ip> timeout 0']");
+      // Its REJECT rule is the lab's (loaded with the scenario's rules, logging its verdicts), never a second copy inserted above it.
+      expect(action).not.toMatch(/iptables[^']*-I /);
+      expect(action).toContain("['actioncheck', '']");
+    }
+  });
+
+  it.runIf(fail2ban || required)("takes another name when the scenario's own sets hold the stock ones: the same jail, its sets f2b-NAME-tcp and -udp", () => {
+    const config = dumpedConfig({ ...stockAsteriskJail, set: "f2b-asterisk-2" });
+    expect(config.match(/^\['add', '([^']+)'/gm)).toEqual(["['add', 'asterisk-2'"]);
+    expect(config).toContain("['name', 'asterisk-2-udp']");
+    expect(config).toContain("['name', 'asterisk-2-tcp']");
+    expect(config).toContain("['set', 'asterisk-2', 'maxretry', 10]");
+  });
+
+  it("reads fail2ban's bans from its log, timed from the run's start, and counts Asterisk's failed-request lines", () => {
+    const log = [
+      "2026-12-05 20:48:56,289 fail2ban.filter         [131]: INFO    [asterisk] Found 198.19.40.5 - 2026-12-05 20:48:56",
+      "2026-12-05 20:48:56,459 fail2ban.actions        [131]: NOTICE  [asterisk] Ban 198.19.40.5",
+      "2026-12-05 20:48:56,471 fail2ban.actions        [131]: NOTICE  [asterisk] Ban 198.19.40.4",
+      "2026-12-05 20:58:56,471 fail2ban.actions        [131]: NOTICE  [asterisk] Unban 198.19.40.4",
+    ].join("\n");
+    const t0 = Date.parse("2026-12-05T20:48:50.000Z");
+    expect(bansInLog(log, t0)).toEqual([
+      { address: "198.19.40.5", atUs: 6_459_000 },
+      { address: "198.19.40.4", atUs: 6_471_000 },
+    ]);
+    const messages = [
+      "[Dec  5 20:48:55] NOTICE[2741] res_pjsip/pjsip_distributor.c: Request 'REGISTER' from '\"104\" <sip:104@198.51.100.10>' failed for '198.19.40.2:5060' (callid: 1234) - No matching endpoint found",
+      "[Dec  5 20:48:55] NOTICE[2741] res_pjsip/pjsip_distributor.c: Request 'REGISTER' from '<sip:200@198.51.100.10>' failed for '198.19.40.3:41000' (callid: 99) - Failed to authenticate",
+      "[Dec  5 20:48:50] NOTICE[2700] loader.c: 381 modules loaded",
+    ].join("\n");
+    expect(failedRequestLines(messages)).toBe(2);
+  });
+
+  it("places a ban in the kernel between the last packet from the address let through and the first its jail rule rejected", () => {
+    const jail = { chain: "INPUT", index: 1, target: "REJECT", comment: "fail2ban: banned by the asterisk jail" };
+    const policy = { chain: "INPUT", index: 0, target: "ACCEPT" };
+    const packet = (atUs: number, verdict: "delivered" | "dropped", srcAddr = "198.19.40.5") => ({ atUs, direction: "to-pbx" as const, srcAddr, verdict, rule: verdict === "dropped" ? jail : policy });
+    const verdicts = [packet(1_000_000, "delivered"), packet(2_000_000, "delivered"), packet(2_010_000, "delivered", "198.19.40.6"), packet(2_100_000, "dropped"), packet(2_200_000, "dropped")];
+    // Logged before the last packet it let through: the set took it after that packet.
+    expect(bansInKernel([{ address: "198.19.40.5", atUs: 1_990_000 }], verdicts)).toEqual([{ address: "198.19.40.5", atUs: 2_000_001 }]);
+    // Logged between the two: as logged.
+    expect(bansInKernel([{ address: "198.19.40.5", atUs: 2_050_000 }], verdicts)).toEqual([{ address: "198.19.40.5", atUs: 2_050_000 }]);
+    // No packet after it: as logged.
+    expect(bansInKernel([{ address: "198.19.40.6", atUs: 2_050_000 }], verdicts)).toEqual([{ address: "198.19.40.6", atUs: 2_050_000 }]);
+  });
+});
