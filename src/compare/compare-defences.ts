@@ -13,6 +13,8 @@ export interface DefenceRun {
   /** Passwords the attackers found (an account registered by a cracker), and when the first was found. */
   readonly passwordsFound: number;
   readonly firstPasswordAtUs: number | null;
+  /** Attackers' calls the PBX took into its dialplan (toll fraud). */
+  readonly callsReached: number;
   /** Requests that reached Asterisk, from every source: the work the PBX had to do. */
   readonly pbxRequests: number;
   /** Attacking addresses that stopped on their own, nothing answering them. */
@@ -30,6 +32,7 @@ export interface DefenceSummary {
   readonly scenarios: number;
   readonly metrics: RunMetrics;
   readonly passwordsFound: number;
+  readonly callsReached: number;
   readonly pbxRequests: number;
   readonly attackersGaveUp: number;
   readonly asteriskLogLines: number;
@@ -47,6 +50,7 @@ export function measureDefenceRun(scenario: Scenario, defence: DefenceName, resu
     metrics,
     passwordsFound: metrics.passwordsFound,
     firstPasswordAtUs: findTimes.length ? Math.min(...findTimes) : null,
+    callsReached: result.events.filter((event) => event.kind === "call-reached" && attack.has(event.source)).length,
     pbxRequests: result.verdicts.filter((verdict) => verdict.direction === "to-pbx" && verdict.verdict === "delivered").length,
     attackersGaveUp: result.events.filter((event) => event.kind === "gave-up" && attack.has(event.source)).length,
     asteriskLogLines: result.asteriskLogLines ?? 0,
@@ -84,6 +88,7 @@ export function summarizeDefences(runs: readonly DefenceRun[], defences: readonl
       scenarios: own.length,
       metrics,
       passwordsFound: metrics.passwordsFound,
+      callsReached: sum((run) => run.callsReached),
       pbxRequests: sum((run) => run.pbxRequests),
       attackersGaveUp: sum((run) => run.attackersGaveUp),
       asteriskLogLines: sum((run) => run.asteriskLogLines),
@@ -101,7 +106,7 @@ export function summarizeDefences(runs: readonly DefenceRun[], defences: readonl
  */
 export function bestDefence(summaries: readonly DefenceSummary[]): { defence: DefenceName; reason: string } | null {
   if (summaries.length === 0) return null;
-  const key = (summary: DefenceSummary) => [summary.passwordsFound, summary.metrics.legitRegistrationsLost, summary.metrics.attackDelivered, summary.metrics.legitDropped];
+  const key = (summary: DefenceSummary) => [summary.passwordsFound, summary.callsReached, summary.metrics.legitRegistrationsLost, summary.metrics.attackDelivered, summary.metrics.legitDropped];
   const ranked = [...summaries].sort((a, b) => {
     const [x, y] = [key(a), key(b)];
     for (let index = 0; index < x.length; index++) if (x[index] !== y[index]) return x[index]! - y[index]!;
@@ -111,6 +116,7 @@ export function bestDefence(summaries: readonly DefenceSummary[]): { defence: De
   const runnerUp = ranked[1];
   const parts = [
     best.passwordsFound === 0 ? "no password found" : `${best.passwordsFound} password${best.passwordsFound === 1 ? "" : "s"} found`,
+    ...(best.callsReached ? [`${best.callsReached} call${best.callsReached === 1 ? "" : "s"} reached the dialplan`] : []),
     best.metrics.legitRegistrationsLost === 0 ? "every phone registered" : `${best.metrics.legitRegistrationsLost} phone${best.metrics.legitRegistrationsLost === 1 ? "" : "s"} never registered`,
     `${best.metrics.attackDelivered} of ${best.metrics.attackSent} attack requests reached the PBX`,
     `${best.metrics.legitDropped} legitimate request${best.metrics.legitDropped === 1 ? "" : "s"} dropped`,

@@ -20,6 +20,7 @@ export function compareReport(engine: CompareReport["engine"], defences: readonl
 /** The columns every table of the comparison shows, terminal and HTML alike. */
 export const compareColumns: ReadonlyArray<{ readonly title: string; readonly cell: (row: DefenceRun | DefenceSummary) => string }> = [
   { title: "passwords found", cell: (row) => String(row.passwordsFound) },
+  { title: "calls reached", cell: (row) => String(row.callsReached) },
   { title: "attack reaching the PBX", cell: (row) => `${row.metrics.attackDelivered} of ${row.metrics.attackSent}` },
   { title: "worst time to block", cell: (row) => (row.metrics.maxSecondsToBlock === null ? "-" : `${row.metrics.maxSecondsToBlock.toFixed(1)} s`) + (row.metrics.attackersNeverBlocked ? ` (${row.metrics.attackersNeverBlocked} never)` : "") },
   { title: "phones never registered", cell: (row) => `${row.metrics.legitRegistrationsLost} of ${row.metrics.legitAgents}` },
@@ -52,7 +53,7 @@ export function renderCompareTerminal(report: CompareReport): string {
     lines.push("");
   }
   lines.push(...table(report.summaries.map((summary) => summary.defence), report.summaries));
-  lines.push("", "ranked by passwords found, then phones never registered, then attack requests reaching the PBX, then legitimate requests dropped");
+  lines.push("", "ranked by passwords found, then calls reaching the dialplan, then phones never registered, then attack requests reaching the PBX, then legitimate requests dropped");
   if (report.summaries.some((summary) => !summary.pbxCpuMeasured)) lines.push(`~: Asterisk's CPU estimated from its cost per request measured in the lab (${ASTERISK_CPU_US_PER_REQUEST.challenge} µs a challenge, ${ASTERISK_CPU_US_PER_REQUEST.failedAuthentication} µs a failed password); the docker engine measures it`);
   lines.push(report.best ? `best: ${report.best.defence}: ${report.best.reason}` : "nothing compared");
   return `${lines.join("\n")}\n`;

@@ -105,6 +105,19 @@ const floodSource = z
     /** sipvicious binds one port and keeps it; `random` picks a new port per request. */
     sourcePort: z.union([z.number().int().min(1).max(65535), z.literal("random")]).default(5060).describe("sipvicious binds one port and keeps it; `random` picks a new port per request."),
     userAgent: z.string().max(128).default("friendly-scanner"),
+    /** What it sends: REGISTER, or INVITE (svwar -m INVITE walks extensions with calls; an svcrack-style guesser calls `callTo` as the account, each 401 answered with the next password: toll fraud). */
+    method: z
+      .enum(["REGISTER", "INVITE"])
+      .default("REGISTER")
+      .describe(
+        "What it sends: REGISTER, or INVITE (`svwar -m INVITE` walks extensions with calls; in svcrack mode it calls `callTo` as the account, answering each 401 with its next password guess, the way toll-fraud bots do: a call the PBX takes with a guessed password reaches the dialplan). Every final answer to an INVITE is ACKed.",
+      ),
+    /** svcrack with INVITE: the number called (an international premium number, as toll fraud dials). */
+    callTo: z
+      .string()
+      .regex(/^\+?[0-9*#]{1,32}$/, "digits, * or #, optionally after a +")
+      .default("00442079460000")
+      .describe("svcrack mode with method INVITE: the number it calls (toll fraud dials international and premium numbers; the default is in a range kept for drama)."),
     /** svwar: what it does when an extension's answer is the random extension's and no "not found" (Asterisk's 401 to every user). */
     onAnswerLikeRandom: z
       .enum(["stop", "walk-on"])
@@ -236,6 +249,8 @@ export const expectationSchema = z
     passwordFound: z.boolean().optional().describe("The attack found a password (a password guesser got a 200 OK): false is what a defence promises."),
     /** Extensions an extension walker (svwar) confirmed exist: 0 is what a PBX that answers unknown users as known ones promises. */
     extensionsFound: countBound.optional().describe("Extensions an extension walker (svwar) confirmed exist, by an answer unlike a random extension's: 0 is what a PBX that answers unknown users as known ones promises."),
+    /** Calls of this source the PBX took into its dialplan (an INVITE it authenticated): toll fraud when it dials out. */
+    callsReached: countBound.optional().describe("Calls of this source the PBX took into its dialplan (an INVITE whose credentials it accepted, answered with anything but a challenge): toll fraud when the dialplan dials out. 0 is what a defence promises."),
   })
   .strict();
 

@@ -1,7 +1,7 @@
 import type { PbxSpec, TrafficSourceSpec } from "../scenario/schema.js";
 import { userSequence } from "../scenario/user-list.js";
 import { answerChallenge, formatCredentials, parseChallenge, type DigestChallenge } from "../sip/digest.js";
-import { formatRequest, parseSip } from "../sip/sip-message.js";
+import { formatRequest, parseSip, type SipMessage } from "../sip/sip-message.js";
 import type { AgentContext, AgentEndpoint, Datagram, TrafficSource } from "./agent.js";
 import type { AgentPlacement } from "./agent-placement.js";
 import { publicAddressesOf } from "./host-addresses.js";
@@ -21,6 +21,8 @@ interface Attacker {
   guesses: number;
   /** Each guess by the CSeq of its request, so a 200 names the guess it answers. */
   readonly guessByCseq: Map<number, { password: string; number: number }>;
+  /** INVITE: each request's Via branch and source port by CSeq, for the ACK of its final answer. */
+  readonly inviteByCseq: Map<number, { branch: string; sourcePort: number; requestUri: string }>;
   cracked: boolean;
   /** svwar: the status line a random extension got (its first request), against which a walked one's answer tells it exists. */
   baseline: string | null;
@@ -63,16 +65,20 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
     const sourcePort = spec.sourcePort === "random" ? randomInt(context.random, 1024, 65535) : port;
     const walked = attacker.sent - (giveUpUs > 0 ? 1 : 0);
     const extension = spec.mode === "svwar" ? (probe ? String(randomInt(context.random, 0, 2 ** 32 - 1)) : extensions.at(walked)) : extensions.at(0);
-    const uri = `sip:${extension}@${pbx.address}`;
+    // A guesser's call goes to the number it wants; a walker's to the extension it probes.
+    const callee = spec.method === "INVITE" && spec.mode === "svcrack" ? spec.callTo : extension;
+    const uri = `sip:${callee}@${pbx.address}`;
+    const branch = `z9hG4bK-${randomInt(context.random, 0, 2 ** 31)}`;
+    if (spec.method === "INVITE") attacker.inviteByCseq.set(attacker.sent + 1, { branch, sourcePort, requestUri: uri });
     const headers: Array<[string, string]> = [
-      ["Via", `SIP/2.0/UDP ${address}:${sourcePort};branch=z9hG4bK-${randomInt(context.random, 0, 2 ** 31)};rport`],
+      ["Via", `SIP/2.0/UDP ${address}:${sourcePort};branch=${branch};rport`],
       ["Max-Forwards", "70"],
-      ["To", `"${extension}" <sip:${extension}@${pbx.address}>`],
+      ["To", `"${callee}" <sip:${callee}@${pbx.address}>`],
       ["From", `"${extension}" <sip:${extension}@${pbx.address}>;tag=${attacker.tag}`],
       ["User-Agent", spec.userAgent],
       ["Call-ID", attacker.callId],
       ["Contact", `sip:${extension}@${address}:${sourcePort}`],
-      ["CSeq", `${attacker.sent + 1} REGISTER`],
+      ["CSeq", `${attacker.sent + 1} ${spec.method}`],
       ["Accept", "application/sdp"],
     ];
     if (spec.mode === "svcrack" && attacker.challenge) {
@@ -80,10 +86,10 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       const guess = passwordGuess(spec.passwords, attacker.index + addresses.length * attacker.guesses);
       attacker.guesses++;
       attacker.guessByCseq.set(attacker.sent + 1, { password: guess, number: attacker.guesses });
-      headers.push(["Authorization", formatCredentials(answerChallenge(attacker.challenge, { username: extension, password: guess, method: "REGISTER", uri, cnonce: "", nc: 1 }))]);
+      headers.push(["Authorization", formatCredentials(answerChallenge(attacker.challenge, { username: extension, password: guess, method: spec.method, uri, cnonce: "", nc: 1 }))]);
     }
     attacker.sent++;
-    context.send(address, { src: address, sport: sourcePort, dst: pbx.address, dport: pbx.port, payload: formatRequest("REGISTER", uri, headers) });
+    context.send(address, { src: address, sport: sourcePort, dst: pbx.address, dport: pbx.port, payload: formatRequest(spec.method, uri, headers) });
   };
 
   const giveUp = (attacker: Attacker, context: AgentContext, why: string) => {
@@ -132,6 +138,23 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
     context.record({ atUs: context.now(), agent: attacker.endpoint.agent, kind: "extension-found", account: extension, detail: `"${line}" where a random extension got "${attacker.baseline}"` });
   };
 
+  /** RFC 3261 17.1.1.3: a final answer to an INVITE is ACKed in its transaction (same branch, the answer's To tag), or the PBX repeats it. */
+  const acknowledge = (attacker: Attacker, response: SipMessage, cseq: number, context: AgentContext) => {
+    const invite = attacker.inviteByCseq.get(cseq);
+    if (!invite) return;
+    attacker.inviteByCseq.delete(cseq);
+    const { address } = attacker.endpoint;
+    const headers: Array<[string, string]> = [
+      ["Via", `SIP/2.0/UDP ${address}:${invite.sourcePort};branch=${invite.branch};rport`],
+      ["Max-Forwards", "70"],
+      ["To", response.header("to") ?? ""],
+      ["From", response.header("from") ?? ""],
+      ["Call-ID", response.callId],
+      ["CSeq", `${cseq} ACK`],
+    ];
+    context.send(address, { src: address, sport: invite.sourcePort, dst: pbx.address, dport: pbx.port, payload: formatRequest("ACK", invite.requestUri, headers) });
+  };
+
   return {
     name: spec.name,
     agents,
@@ -145,6 +168,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
           challenge: null,
           guesses: 0,
           guessByCseq: new Map(),
+          inviteByCseq: new Map(),
           cracked: false,
           baseline: null,
           state: "idle",
@@ -176,6 +200,12 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       const response = attacker ? parseSip(datagram.payload) : null;
       if (!attacker || !response || response.kind !== "response") return;
       attacker.lastAnswerUs = context.now();
+      const cseq = Number(/^\s*(\d+)/.exec(response.header("cseq") ?? "")?.[1]);
+      if (spec.method === "INVITE") {
+        // A provisional answer (100 Trying) says the call is under way: the tools wait for the final one.
+        if (response.status < 200) return;
+        acknowledge(attacker, response, cseq, context);
+      }
       if (attacker.state === "probing") {
         // The answer to its first request: the flood starts at its pace from here.
         attacker.state = "flooding";
@@ -183,10 +213,16 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       }
       if (spec.mode === "svwar") confirmExtension(attacker, response, context);
       if (response.status === 401) attacker.challenge = parseChallenge(response.header("www-authenticate") ?? "");
-      else if (response.status === 200 && !attacker.cracked) {
+      else if (spec.method === "INVITE" && spec.mode === "svcrack" && response.status !== 407 && response.status !== 403 && !attacker.cracked && attacker.guessByCseq.has(cseq)) {
+        // The PBX took the credentials: whatever the dialplan then answered (404 for a number it has no route to), the call reached it.
+        attacker.cracked = true;
+        const guess = attacker.guessByCseq.get(cseq)!;
+        const detail = `"${response.status} ${response.reason}" to its call to ${spec.callTo} as ${response.fromUser}`;
+        context.record({ atUs: context.now(), agent: attacker.endpoint.agent, kind: "password-found", account: response.fromUser, detail: `password "${guess.password}", its guess ${guess.number} from ${attacker.endpoint.address}` });
+        context.record({ atUs: context.now(), agent: attacker.endpoint.agent, kind: "call-reached", account: response.fromUser, detail });
+      } else if (response.status === 200 && !attacker.cracked) {
         attacker.cracked = true;
         context.record({ atUs: context.now(), agent: attacker.endpoint.agent, kind: "registered", account: response.fromUser, detail: `${spec.mode} got 200 OK` });
-        const cseq = Number(/^\s*(\d+)/.exec(response.header("cseq") ?? "")?.[1]);
         const guess = attacker.guessByCseq.get(cseq);
         if (guess) context.record({ atUs: context.now(), agent: attacker.endpoint.agent, kind: "password-found", account: response.fromUser, detail: `password "${guess.password}", its guess ${guess.number} from ${attacker.endpoint.address}` });
       }

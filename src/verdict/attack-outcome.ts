@@ -18,7 +18,9 @@ export interface AttackOutcome {
   readonly requestsReachedPbx: number;
   readonly passwordsFound: readonly PasswordFound[];
   readonly extensionsFound: readonly PasswordFound[];
-  /** It found a password or confirmed an extension. */
+  /** Its calls the PBX took into the dialplan (toll fraud, when the dialplan dials out). */
+  readonly callsReached: readonly PasswordFound[];
+  /** It found a password, confirmed an extension or got a call into the dialplan. */
   readonly won: boolean;
   /** Asterisk's CPU its requests cost, estimated from the lab's measured cost per request (pbx-cost.ts). */
   readonly estimatedPbxCpuMs: number;
@@ -33,9 +35,10 @@ export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutc
       const tool = spec.kind === "register-flood" ? spec.mode : spec.kind === "tool" ? `real ${spec.tool}` : spec.kind;
       const passwordsFound = outcome?.passwordsFound ?? [];
       const extensionsFound = outcome?.extensionsFound ?? [];
+      const callsReached = outcome?.callsReached ?? [];
       const requestsReachedPbx = outcome?.delivered ?? 0;
       const guesses = guessesPasswords(spec);
-      return { source: spec.name, tool, requestsSent: outcome?.sent ?? 0, requestsReachedPbx, passwordsFound, extensionsFound, won: passwordsFound.length > 0 || extensionsFound.length > 0, estimatedPbxCpuMs: estimatedPbxCpuMs(requestsReachedPbx, guesses) };
+      return { source: spec.name, tool, requestsSent: outcome?.sent ?? 0, requestsReachedPbx, passwordsFound, extensionsFound, callsReached, won: passwordsFound.length > 0 || extensionsFound.length > 0 || callsReached.length > 0, estimatedPbxCpuMs: estimatedPbxCpuMs(requestsReachedPbx, guesses) };
     });
 }
 
@@ -48,6 +51,10 @@ export function describeAttack(attack: AttackOutcome, seconds: (us: number) => s
   if (attack.extensionsFound.length) {
     const names = attack.extensionsFound.map((find) => find.account);
     found.push(`confirmed ${names.length} extension${names.length === 1 ? "" : "s"} (${names.slice(0, 8).join(", ")}${names.length > 8 ? ", ..." : ""}), the first at ${seconds(attack.extensionsFound[0]!.atUs)}`);
+  }
+  if (attack.callsReached.length) {
+    const calls = attack.callsReached.length;
+    found.push(`got ${calls} call${calls === 1 ? "" : "s"} into the dialplan, the first at ${seconds(attack.callsReached[0]!.atUs)} (${attack.callsReached[0]!.detail})`);
   }
   const who = attack.tool === attack.source ? attack.source : `${attack.source} (${attack.tool})`;
   if (found.length) return `${who} ${found.join("; ")}; ${reached}`;

@@ -42,7 +42,7 @@ type Check = (outcome: SourceOutcome) => { clause: string; passed: boolean; actu
 
 function clausesOf(expectation: Expectation): Check[] {
   const checks: Check[] = [];
-  const { registered, delivered, dropped, blockedWithinPackets, blockedWithinSeconds, keptBlocked, neverBlocked, passwordFound, extensionsFound } = expectation;
+  const { registered, delivered, dropped, blockedWithinPackets, blockedWithinSeconds, keptBlocked, neverBlocked, passwordFound, extensionsFound, callsReached } = expectation;
   if (registered !== undefined) {
     checks.push((outcome) => {
       const actual = `${outcome.registeredAgents} of ${outcome.agents} agents registered`;
@@ -114,6 +114,13 @@ function clausesOf(expectation: Expectation): Check[] {
       const found = outcome.extensionsFound.map((find) => find.account);
       const actual = found.length ? `confirmed ${found.length} extension${found.length === 1 ? "" : "s"} (${found.slice(0, 5).join(", ")}${found.length > 5 ? ", ..." : ""})` : "confirmed no extension";
       return { clause: `extensionsFound: ${describeBound(extensionsFound)}`, passed: withinBound(found.length, extensionsFound), actual };
+    });
+  }
+  if (callsReached !== undefined) {
+    checks.push((outcome) => {
+      const first = outcome.callsReached[0];
+      const actual = first ? `${outcome.callsReached.length} call${outcome.callsReached.length === 1 ? "" : "s"} reached the dialplan, the first at ${seconds(first.atUs)} (${first.detail})` : "no call reached the dialplan";
+      return { clause: `callsReached: ${describeBound(callsReached)}`, passed: withinBound(outcome.callsReached.length, callsReached), actual };
     });
   }
   if (checks.length === 0) checks.push(() => ({ clause: "(no clause)", passed: false, actual: "the expectation names a source but asserts nothing" }));

@@ -47,6 +47,8 @@ export interface SourceOutcome {
   readonly passwordsFound: readonly PasswordFound[];
   /** Extensions this source confirmed exist (an extension walker told their answer from a random one's). */
   readonly extensionsFound: readonly PasswordFound[];
+  /** Calls this source got into the PBX's dialplan (an INVITE it authenticated): what toll fraud needs. */
+  readonly callsReached: readonly PasswordFound[];
   /** A scanner's addresses that stopped on their own (sipvicious's give-up after silence): how many, and the first. */
   readonly gaveUp: GaveUp | null;
   /** Other sources that sent from one of this source's public addresses (a shared NAT). */

@@ -98,14 +98,15 @@ export class OutcomeTally {
     const eventCounts = new Map<string, Record<string, number>>();
     const found = new Map<string, PasswordFound[]>();
     const confirmed = new Map<string, PasswordFound[]>();
+    const calls = new Map<string, PasswordFound[]>();
     const gaveUp = new Map<string, GaveUp>();
     for (const event of events) {
       if (event.kind === "gave-up") {
         const before = gaveUp.get(event.source);
         gaveUp.set(event.source, before ? { ...before, addresses: before.addresses + 1 } : { addresses: 1, firstAtUs: event.atUs, firstDetail: event.detail ?? "" });
       }
-      if (event.kind === "password-found" || event.kind === "extension-found") {
-        const into = event.kind === "password-found" ? found : confirmed;
+      if (event.kind === "password-found" || event.kind === "extension-found" || event.kind === "call-reached") {
+        const into = event.kind === "password-found" ? found : event.kind === "extension-found" ? confirmed : calls;
         const list = into.get(event.source) ?? [];
         list.push({ account: event.account ?? "?", atUs: event.atUs, agent: event.agent, detail: event.detail ?? "" });
         into.set(event.source, list);
@@ -155,6 +156,7 @@ export class OutcomeTally {
         events: eventCounts.get(source) ?? {},
         passwordsFound: found.get(source) ?? [],
         extensionsFound: confirmed.get(source) ?? [],
+        callsReached: calls.get(source) ?? [],
         gaveUp: gaveUp.get(source) ?? null,
         sharesAddressWith: [...sharing].sort(),
       };

@@ -36,7 +36,7 @@ export interface AgentEvent {
   readonly atUs: number;
   readonly source: string;
   readonly agent: string;
-  readonly kind: "registered" | "unauthorized" | "forbidden" | "timeout" | "subscribed" | "unregistered" | "password-found" | "extension-found" | "gave-up";
+  readonly kind: "registered" | "unauthorized" | "forbidden" | "timeout" | "subscribed" | "unregistered" | "password-found" | "extension-found" | "call-reached" | "gave-up";
   /** The SIP account (AOR user part) involved, if any. */
   readonly account?: string;
   readonly detail?: string;

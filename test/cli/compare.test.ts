@@ -18,7 +18,7 @@ describe("slamlab compare", () => {
     const result = await runCli("compare", "--scenarios", "examples/weak-password/office.yaml,examples/weak-password/third-word.yaml", "--out", out);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^slamlab compare: 2 scenarios under 5 defences on the model engine/);
-    expect(result.stdout).toMatch(/\nweak-password\n {2}defence +passwords found +attack reaching the PBX/);
+    expect(result.stdout).toMatch(/\nweak-password\n {2}defence +passwords found +calls reached +attack reaching the PBX/);
     expect(result.stdout).toMatch(/\nbest: (kernel|responsive): 1 password found, every phone registered, /);
     const report = JSON.parse(readFileSync(join(out, "compare.json"), "utf8")) as { format: string; runs: Array<Summary & { scenario: string }>; summaries: Summary[] };
     expect(report.format).toBe("slamlab-compare/1");

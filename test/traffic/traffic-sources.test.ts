@@ -126,6 +126,45 @@ describe("register floods (sipvicious)", () => {
     expect(result.events).toMatchObject([{ kind: "registered", account: "200" }, { kind: "password-found", account: "200", detail: 'password "admin", its guess 4 from 198.18.1.1' }]);
   });
 
+  it("an INVITE guesser calls its number as the account, ACKs every final answer in its transaction, and its call reaches the dialplan at the right guess", () => {
+    const result = runModel(
+      scenarioOf(
+        {
+          name: "t",
+          description: "t",
+          durationSeconds: 5,
+          pbx: { accounts: [{ users: "200-200", password: "admin" }] },
+          hosts: home,
+          traffic: [{ name: "c", kind: "register-flood", host: "home", mode: "svcrack", method: "INVITE", callTo: "0090123456", ratePps: 5, durationSeconds: 3, extensions: "200-200" }],
+        },
+        { rulesetText: acceptAll },
+      ),
+      { keepPackets: true },
+    );
+    const sent = result.verdicts.filter((v) => v.direction === "to-pbx").map((v) => parseSip(result.packets![v.packetId]!.subarray(28))!);
+    const invites = sent.filter((message) => message.method === "INVITE");
+    // A bare INVITE for the challenge, then guesses 1234, password, 100, admin: the fourth is taken.
+    expect(invites).toHaveLength(5);
+    expect(invites.every((invite) => invite.requestUri === "sip:0090123456@198.51.100.10" && invite.fromUser === "200")).toBe(true);
+    expect(invites.slice(1).every((invite) => /username="200", realm="asterisk", nonce="[^"]+", uri="sip:0090123456@198\.51\.100\.10"/.test(invite.header("authorization") ?? ""))).toBe(true);
+    // Each final answer (four 401s and the dialplan's 404, no 100 Trying before it, as Asterisk 22 answers) is ACKed on the INVITE's branch.
+    const acks = sent.filter((message) => message.method === "ACK");
+    expect(acks).toHaveLength(5);
+    for (const ack of acks) {
+      const invite = invites.find((candidate) => candidate.cseq === ack.cseq)!;
+      expect(ack.viaBranch).toBe(invite.viaBranch);
+      expect(ack.header("to")).toMatch(/;tag=/);
+    }
+    const answers = result.verdicts.filter((v) => v.direction === "from-pbx").map((v) => parseSip(result.packets![v.packetId]!.subarray(28))!);
+    expect(answers.map((answer) => answer.status)).toEqual([401, 401, 401, 401, 404]);
+    expect(result.events).toMatchObject([
+      { kind: "password-found", account: "200", detail: 'password "admin", its guess 4 from 198.18.1.1' },
+      { kind: "call-reached", account: "200", detail: '"404 Not Found" to its call to 0090123456 as 200' },
+    ]);
+    // The dialplan's refusal of the number is a line fail2ban reads, beside the three failed guesses.
+    expect(result.asteriskLogLines).toBe(4);
+  });
+
   it("svcrack's first guess is its dictionary's first word, and N addresses share the dictionary from its start", () => {
     const crack = (password: string, hosts: Record<string, unknown>) =>
       runModel(

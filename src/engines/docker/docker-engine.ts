@@ -235,6 +235,8 @@ export class DockerEngine implements Engine {
         [saveCommand]: save,
         "/proc/net/xt_recent": recent,
         "pjsip show contacts": contacts,
+        // What fail2ban reads, and what an admin greps: the end of it (a flood writes a line a request).
+        [`${ASTERISK_MESSAGES_LOG} (last ${MESSAGES_KEPT} lines)`]: messages.split("\n").slice(-MESSAGES_KEPT - 1).join("\n"),
         ...(fail2ban && jailed ? { "fail2ban jail.d/slamlab.local": jailLocal(jailed.jail), "fail2ban.log": fail2ban.log } : {}),
       };
       // The kernel stamps NFLOG records on the wall clock: a step during the run moves every verdict.
@@ -336,6 +338,9 @@ export class DockerEngine implements Engine {
     }
   }
 }
+
+/** Lines of Asterisk's messages log kept in a docker run's artifacts. */
+const MESSAGES_KEPT = 200;
 
 /** How long runners may take to load their scenario and bind their sockets. */
 const READY_TIMEOUT_MS = 60_000;

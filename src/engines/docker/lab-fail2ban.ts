@@ -89,9 +89,11 @@ export async function fail2banAccount(pbx: StartedTestContainer, t0EpochMs: numb
   return { bans: bansInLog(log, t0EpochMs), log };
 }
 
-/** Lines of Asterisk's messages log about a request that failed (what fail2ban's asterisk filter reads). */
+/** Lines of Asterisk's messages log about a request that failed or a call the dialplan refused (what fail2ban's asterisk filter reads). */
 export function failedRequestLines(messages: string): number {
-  return (messages.match(/^.*\bRequest '[^']*' from '.*' failed for '[^']+' \(callid: [^)]*\) - .*$/gm) ?? []).length;
+  const failed = messages.match(/^.*\bRequest '[^']*' from '.*' failed for '[^']+' \(callid: [^)]*\) - .*$/gm) ?? [];
+  const refused = messages.match(/^.*\bCall \((?:UDP|TCP|TLS|WS|WSS):[^)]*\) to extension '[^']*' rejected because extension not found in context .*$/gm) ?? [];
+  return failed.length + refused.length;
 }
 
 /** The comment on the jail's REJECT rules (with-fail2ban.ts): how their verdicts are told apart. */

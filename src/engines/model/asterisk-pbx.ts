@@ -41,6 +41,8 @@ const REGISTERED_DELAY_US = 1350;
 const NOTIFY_DELAY_US = 1080;
 /** Answers that trigger no request (OPTIONS, INVITE, SUBSCRIBE's 200) cannot be timed that way: an order of magnitude. */
 const REPLY_DELAY_US = 600;
+/** From an authenticated INVITE to the dialplan's answer (after 100 Trying): an order of magnitude, not yet measured. */
+const CALL_ANSWER_DELAY_US = 1500;
 /** The thread id in Asterisk's log lines: any number; fail2ban's filter reads past it. */
 const ASTERISK_PID = 4242;
 /** The Server header the lab's Asterisk sends (pjsip.conf `user_agent`, as in captures/record/pjsip.conf). */
@@ -64,7 +66,7 @@ export interface SecurityLogLine {
   readonly atUs: number;
   readonly address: string;
   readonly port: number;
-  readonly reason: "No matching endpoint found" | "Failed to authenticate";
+  readonly reason: "No matching endpoint found" | "Failed to authenticate" | "extension not found";
   /** The NOTICE line as /var/log/asterisk/messages holds it (after its timestamp). */
   readonly text: string;
 }
@@ -192,6 +194,25 @@ export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine)
     return { ...registered, delayUs: REGISTERED_DELAY_US };
   };
 
+  /**
+   * An authenticated INVITE reaches the dialplan (res_pjsip_session.c): a
+   * number the endpoint's context has no extension for is refused 404, with
+   * no 100 Trying before it (as Asterisk 22 answers in the lab), and logged
+   * (a line fail2ban's asterisk filter reads). The lab's dialplan holds the accounts' extensions only,
+   * so every outside number, the toll fraudster's, gets the 404.
+   */
+  const call = (request: SipMessage, from: Datagram, user: string, nowUs: number): PbxReply[] => {
+    const number = /^sips?:([^@;>]+)@/.exec(request.requestUri)?.[1] ?? "";
+    const headers = responseHeaders(request, from);
+    if (passwordOf(number) !== undefined) return [{ ...respond(from, 603, "Decline", headers), delayUs: CALL_ANSWER_DELAY_US }];
+    if (onLog) {
+      // As Asterisk 22 writes it in the lab: the endpoint's name after the file, two spaces before it.
+      const text = `NOTICE[${ASTERISK_PID}] res_pjsip_session.c:  ${user}: Call (UDP:${from.src}:${from.sport}) to extension '${number}' rejected because extension not found in context 'default'.`;
+      onLog({ atUs: nowUs, address: from.src, port: from.sport, reason: "extension not found", text });
+    }
+    return [{ ...respond(from, 404, "Not Found", headers), delayUs: CALL_ANSWER_DELAY_US }];
+  };
+
   const subscribe = (request: SipMessage, from: Datagram): PbxReply[] => {
     const toTag = request.viaBranch || newTag();
     const expires = Math.min(Number(request.header("expires") ?? "600"), MAX_EXPIRES);
@@ -241,6 +262,7 @@ export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine)
           }
           if (request.method === "REGISTER") return [register(request, datagram, credentials.user, nowUs)];
           if (request.method === "SUBSCRIBE") return subscribe(request, datagram);
+          if (request.method === "INVITE") return call(request, datagram, credentials.user, nowUs);
           return [respond(datagram, 404, "Not Found", responseHeaders(request, datagram))];
         }
         default:

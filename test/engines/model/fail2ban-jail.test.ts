@@ -75,6 +75,25 @@ describe("Asterisk's log of failed requests (res_pjsip/pjsip_distributor.c)", ()
   });
 });
 
+describe("Asterisk's log of calls the dialplan refuses (res_pjsip_session.c)", () => {
+  it("an authenticated call to a number the context has no extension for is refused 404 (no 100 Trying) and logged as Asterisk 22 writes it", () => {
+    const lines: SecurityLogLine[] = [];
+    const pbx = createAsteriskPbx(pbxSpec, (line) => lines.push(line));
+    const invite = (extra: Array<[string, string]> = []): Datagram => {
+      const datagram = request("INVITE", "201", "198.18.66.9", extra);
+      const text = Buffer.from(datagram.payload).toString("latin1").replace("INVITE sip:201@", "INVITE sip:0090123456@");
+      return { ...datagram, payload: new TextEncoder().encode(text) };
+    };
+    const challenge = parseChallenge(parseSip(pbx.receive(invite(), 1_000_000)[0]!.datagram.payload)!.header("www-authenticate")!)!;
+    const credentials = formatCredentials(answerChallenge(challenge, { username: "201", password: "pw-201", method: "INVITE", uri: "sip:0090123456@198.51.100.10", cnonce: "c", nc: 1 }));
+    const answers = pbx.receive(invite([["Authorization", credentials]]), 2_000_000).map((reply) => parseSip(reply.datagram.payload)!.status);
+    expect(answers).toEqual([404]);
+    expect(lines.map((line) => [line.address, line.reason])).toEqual([["198.18.66.9", "extension not found"]]);
+    // The line Asterisk 22 wrote in the lab for the same call (test/engines/docker/lab-fail2ban.test.ts runs it through the lab's fail2ban).
+    expect(lines[0]!.text).toBe("NOTICE[4242] res_pjsip_session.c:  201: Call (UDP:198.18.66.9:5060) to extension '0090123456' rejected because extension not found in context 'default'.");
+  });
+});
+
 describe("fail2ban's jail", () => {
   const jailOf = () => {
     const bans: Array<[string, number]> = [];
