@@ -1,8 +1,8 @@
 import type { DefenceRun, DefenceSummary } from "../compare/compare-defences.js";
 import { defenceDescriptions } from "../compare/defences.js";
 import { compareColumns, type CompareReport } from "./render-compare.js";
+import { barsSvg, comparePanels, escapeXml as escapeHtml } from "./render-compare-svg.js";
 
-const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 
 function table(labels: readonly string[], rows: ReadonlyArray<DefenceRun | DefenceSummary>, best: string | null): string {
   const head = `<tr><th>defence</th>${compareColumns.map((column) => `<th>${escapeHtml(column.title)}</th>`).join("")}</tr>`;
@@ -12,22 +12,9 @@ function table(labels: readonly string[], rows: ReadonlyArray<DefenceRun | Defen
   return `<table><thead>${head}</thead><tbody>\n${body}\n</tbody></table>`;
 }
 
-/** Bars per defence for one quantity, drawn as SVG with its scale written on it. */
+/** Bars per defence for one quantity, with its caption. */
 function bars(title: string, summaries: readonly DefenceSummary[], value: (summary: DefenceSummary) => number): string {
-  const width = 520;
-  const left = 110;
-  const rowHeight = 26;
-  const max = Math.max(1, ...summaries.map(value));
-  const rows = summaries
-    .map((summary, index) => {
-      const amount = value(summary);
-      const length = Math.round(((width - left - 60) * amount) / max);
-      const y = 24 + index * rowHeight;
-      return `<text x="${left - 8}" y="${y + 14}" text-anchor="end">${escapeHtml(summary.defence)}</text><rect x="${left}" y="${y}" width="${length}" height="18" fill="#4a78b0"><title>${escapeHtml(summary.defence)}: ${amount}</title></rect><text x="${left + length + 6}" y="${y + 14}">${amount}</text>`;
-    })
-    .join("");
-  const height = 30 + summaries.length * rowHeight;
-  return `<figure><figcaption>${escapeHtml(title)}</figcaption><svg width="${width}" height="${height}" role="img" aria-label="${escapeHtml(title)}" data-chart="${escapeHtml(title)}">${rows}</svg></figure>`;
+  return `<figure><figcaption>${escapeHtml(title)}</figcaption>${barsSvg(title, summaries, value)}</figure>`;
 }
 
 /** A self-contained page: the verdict, the summary over every scenario with bars, then each scenario's table. */
@@ -57,10 +44,7 @@ tr.best{background:#eef6ee;font-weight:600}tr[data-cracked]{color:#a00}
 <h2>Every scenario together</h2>
 ${table(report.summaries.map((summary) => summary.defence), report.summaries, best)}
 <div class="charts">
-${bars("Attack requests reaching the PBX", report.summaries, (summary) => summary.metrics.attackDelivered)}
-${bars("Legitimate requests dropped", report.summaries, (summary) => summary.metrics.legitDropped)}
-${bars("Phones that never registered", report.summaries, (summary) => summary.metrics.legitRegistrationsLost)}
-${bars("Passwords found", report.summaries, (summary) => summary.passwordsFound)}
+${comparePanels.map((entry) => bars(entry.title, report.summaries, entry.value)).join("\n")}
 </div>
 <h2>Each scenario</h2>
 ${perScenario}

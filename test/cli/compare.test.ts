@@ -39,8 +39,15 @@ describe("slamlab compare", () => {
     const html = readFileSync(join(out, "compare.html"), "utf8");
     expect(html).toMatch(/<div class="verdict"><strong>Best: (kernel|responsive)<\/strong>/);
     expect(html).toContain("Passwords were found under: kernel, fail2ban, kernel+fail2ban, responsive, none.");
-    expect([...html.matchAll(/data-chart="([^"]+)"/g)].map((match) => match[1])).toEqual(["Attack requests reaching the PBX", "Legitimate requests dropped", "Phones that never registered", "Passwords found"]);
+    const panels = ["Attack requests reaching the PBX", "Passwords found and calls reaching the dialplan", "Phones that never registered", "Legitimate requests dropped"];
+    expect([...html.matchAll(/data-chart="([^"]+)"/g)].map((match) => match[1])).toEqual(panels);
     expect(html.match(/<h3>/g)).toHaveLength(2);
+    // The figure on its own: every panel, a bar per defence with its amount, the attack's bars as the summaries have them.
+    const svg = readFileSync(join(out, "compare.svg"), "utf8");
+    expect(svg).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    for (const title of panels) expect(svg).toContain(`>${title}</text>`);
+    expect(svg.match(/<rect x="110"/g)).toHaveLength(4 * 5);
+    for (const summary of report.summaries) expect(svg).toContain(`<title>${summary.defence}: ${summary.metrics.attackDelivered}</title>`);
   }, 120_000);
 
   it("an office behind one NAT address without an allowlist: phones locked out under the kernel's limit, none under no firewall", async () => {

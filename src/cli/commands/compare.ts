@@ -5,6 +5,7 @@ import { compareDefences, summarizeDefences } from "../../compare/compare-defenc
 import { DefenceError, defenceNames, parseDefences } from "../../compare/defences.js";
 import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { renderCompareHtml } from "../../report/render-compare-html.js";
+import { renderCompareSvg } from "../../report/render-compare-svg.js";
 import { compareReport, renderCompareTerminal } from "../../report/render-compare.js";
 import { listBuiltinScenarios, resolveScenarioRef } from "../../scenario/catalogue.js";
 import { checkPacketBudget, DEFAULT_PACKET_BUDGET } from "../../scenario/estimate-packets.js";
@@ -35,7 +36,7 @@ export function registerCompareCommand(program: Command): void {
     .option("--variant <name>", "with --scenario, run this variant of it")
     .option("--defences <list>", `comma-separated, from ${defenceNames.join(", ")}`, defenceNames.join(","))
     .option("--engine <name>", "model or docker", "model")
-    .option("--out <dir>", "where compare.json and compare.html go", "slamlab-compare")
+    .option("--out <dir>", "where compare.json, compare.html and compare.svg (the figure) go", "slamlab-compare")
     .option("--max-packets <n>", `refuse scenario runs estimated to judge more packets than this (default ${DEFAULT_PACKET_BUDGET.toLocaleString("en-US")})`)
     .addHelpText("after", "\nExample: slamlab compare --scenario register-flood --defences kernel,responsive,none --out compare/")
     .action(async (options: CompareOptions) => {
@@ -51,7 +52,7 @@ export function registerCompareCommand(program: Command): void {
       if (runnable.length === 0) throw new DefenceError("no scenario to compare on this engine: every one given runs real tools (use --engine docker)");
       for (const scenario of runnable) checkPacketBudget(scenario, maxPackets);
       const outputs = planOutputs(
-        ["compare.json", "compare.html"].map((name) => ({ flag: "--out", path: join(options.out, name) })),
+        ["compare.json", "compare.html", "compare.svg"].map((name) => ({ flag: "--out", path: join(options.out, name) })),
         runnable.flatMap(scenarioFiles),
       );
       process.stderr.write(`compare: ${runnable.length} scenario${runnable.length === 1 ? "" : "s"} x ${defences.length} defences on the ${engine.name} engine\n`);
@@ -60,8 +61,9 @@ export function registerCompareCommand(program: Command): void {
       await writeOutputs([
         { output: outputs[0]!, data: `${JSON.stringify(report, null, 2)}\n` },
         { output: outputs[1]!, data: renderCompareHtml(report) },
+        { output: outputs[2]!, data: renderCompareSvg(report) },
       ]);
-      process.stdout.write(`${renderCompareTerminal(report)}wrote ${outputs[0]!.path} and ${outputs[1]!.path}\n`);
+      process.stdout.write(`${renderCompareTerminal(report)}wrote ${outputs[0]!.path}, ${outputs[1]!.path} and ${outputs[2]!.path}\n`);
     });
 }
 
