@@ -8,6 +8,7 @@ import { userListProblem, userSequence } from "./user-list.js";
 /** Which host kinds each traffic kind can run on. */
 const HOST_KINDS: Record<string, readonly string[]> = {
   phones: ["nat", "addresses", "range"],
+  "sipp-office": ["nat", "addresses", "range"],
   "register-flood": ["addresses", "range"],
   "broken-phone": ["nat", "addresses", "range"],
   "roaming-user": ["addresses"],
@@ -67,6 +68,14 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
           const unknown = Array.from({ length: Math.min(source.count, accounts.size) }, (_, i) => accounts.at(i)).filter((user) => !knownAccount(user));
           if (unknown.length) at([...path, "accounts"], `account ${unknown.slice(0, 3).join(", ")}${unknown.length > 3 ? ", ..." : ""} is not among pbx.accounts`);
         }
+        break;
+      }
+      case "sipp-office": {
+        users(source.accounts, [...path, "accounts"]);
+        const accounts = userSequence(source.accounts);
+        const calls = Math.min(source.count ?? accounts.size, accounts.size);
+        const unknown = Array.from({ length: calls }, (_, i) => accounts.at(i)).filter((user) => !knownAccount(user));
+        if (unknown.length) at([...path, "accounts"], `account ${unknown.slice(0, 3).join(", ")}${unknown.length > 3 ? ", ..." : ""} is not among pbx.accounts`);
         break;
       }
       case "register-flood":

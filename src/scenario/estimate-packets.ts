@@ -1,5 +1,6 @@
 import { statSync } from "node:fs";
 import type { Scenario } from "./scenario.js";
+import { userSequence } from "./user-list.js";
 import { publicAddressCount } from "../traffic/host-addresses.js";
 
 /**
@@ -44,6 +45,11 @@ export function estimatePackets(scenario: Scenario): PacketEstimate {
       case "phones": {
         const registrations = 1 + Math.ceil(active / (spec.expiresSeconds / 2));
         return { source: spec.name, packets: spec.count * registrations * 24, how: `${spec.count} phones x ${registrations} registrations x 24 packets` };
+      }
+      case "sipp-office": {
+        // Each call: two REGISTERs, each sent at most ten times (SIPp's nine retransmissions), and their answers.
+        const calls = spec.count ?? userSequence(spec.accounts).size;
+        return { source: spec.name, packets: calls * 2 * 10 * 2, how: `${thousands(calls)} calls x 2 REGISTERs x 10 sends x 2 with answers` };
       }
       case "broken-phone": {
         const attempts = Math.ceil(Math.min(spec.durationSeconds, active) / spec.intervalSeconds);

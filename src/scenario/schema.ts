@@ -199,6 +199,26 @@ const replaySource = z
   })
   .strict();
 
+/** One SIPp process registering an office's accounts: sipp-register.xml with an injection file, at a call rate. */
+const sippOfficeSource = z
+  .object({
+    ...base,
+    kind: z.literal("sipp-office"),
+    /** Accounts, one per call, in order (SIPp's injection file). */
+    accounts: userListSchema.describe("Accounts, one per call, in order (the injection file SIPp reads with -inf)."),
+    /** Calls (registrations) in all, SIPp's -m; by default one per account. */
+    count: z.number().int().min(1).max(10_000).optional().describe("Calls (registrations) in all, SIPp's -m; by default one per account."),
+    /** New calls per second, SIPp's -r (its default 10). */
+    ratePps: z.number().gt(0).max(10_000).default(10).describe("New calls per second, SIPp's -r (its default is 10)."),
+    /** Calls open at once at most, SIPp's -l (0: no limit). */
+    limit: z.number().int().min(0).max(10_000).default(0).describe("Calls open at once at most, SIPp's -l (0: no limit)."),
+    /** u1: one socket for every call (SIPp's default); un: a socket, so a source port, per call. */
+    transport: z.enum(["u1", "un"]).default("u1").describe("SIPp's -t: `u1` one socket for every call (its default), `un` a socket, so a source port, per call."),
+    /** The port SIPp binds with u1 (-p). */
+    localPort: z.number().int().min(1).max(65_535).default(5060).describe("The port SIPp binds with u1 (-p)."),
+  })
+  .strict();
+
 /** A real program run in the docker lab's traffic container; the model engine cannot run it. */
 const toolSource = z
   .object({
@@ -217,6 +237,7 @@ const toolSource = z
 export const trafficSourceSchema = z.discriminatedUnion("kind", [
   toolSource,
   phonesSource,
+  sippOfficeSource,
   floodSource,
   brokenPhoneSource,
   roamingSource,

@@ -7,6 +7,7 @@ import { createBrokenPhone } from "./broken-phone.js";
 import { LanAddressPlan, publicAddressesOf } from "./host-addresses.js";
 import { createPhones } from "./phones.js";
 import { createRegisterFlood } from "./register-flood.js";
+import { createSippOffice } from "./sipp-office.js";
 import { createRoamingUser } from "./roaming-user.js";
 import { createReplaySource } from "./replay/replay-source.js";
 import type { ReplayPlan } from "./replay/replay-plan.js";
@@ -40,6 +41,8 @@ export function createTrafficSources(
         return createPhones(spec, scenario.pbx, placement);
       case "register-flood":
         return createRegisterFlood(spec, scenario.pbx, placement);
+      case "sipp-office":
+        return createSippOffice(spec, scenario.pbx, placement);
       case "broken-phone":
         return createBrokenPhone(spec, scenario.pbx, placement);
       case "roaming-user":

@@ -351,3 +351,45 @@ describe("real tools", () => {
     expect(() => runModel(scenario)).toThrow(/traffic crack runs the real svcrack, which only the docker engine can: use --engine docker/);
   });
 });
+
+describe("one SIPp process registering an office (sipp-office)", () => {
+  const office = (traffic: Record<string, unknown>, rulesetText = acceptAll, durationSeconds = 40) =>
+    runModel(scenarioOf({ name: "t", description: "t", durationSeconds, pbx, hosts: home, traffic: [{ name: "sipp", kind: "sipp-office", host: "home", accounts: "200-209", ...traffic }] }, { rulesetText }), { keepPackets: true });
+
+  it("opens a call per account at its rate from one socket (-t u1): REGISTER, 401, REGISTER with credentials, 200, and the call ends", () => {
+    const result = office({ ratePps: 5 });
+    const sent = toPbx(result, "sipp");
+    expect(sent).toHaveLength(20);
+    expect(new Set(sent.map((v) => `${v.srcAddr}:${v.srcPort}`))).toEqual(new Set(["198.18.1.1:5060"]));
+    // Call i starts i/5 s in; each is its own Call-ID, answered with its own account's credentials.
+    const firsts = sent.filter((v) => /^1 REGISTER/m.test(parseSip(result.packets![v.packetId]!.subarray(28))!.header("cseq") ?? ""));
+    expect(firsts.map((v) => v.atUs)).toEqual(Array.from({ length: 10 }, (_, i) => i * 200_000));
+    const registered = result.events.filter((event) => event.kind === "registered");
+    expect(registered.map((event) => event.account)).toEqual(Array.from({ length: 10 }, (_, i) => String(200 + i)));
+    expect(new Set(registered.map((event) => event.agent)).size).toBe(10);
+    const requests = sent.map((v) => parseSip(result.packets![v.packetId]!.subarray(28))!);
+    expect(requests.every((request) => request.header("user-agent") === "SIPp")).toBe(true);
+    expect(new Set(requests.map((request) => request.callId)).size).toBe(10);
+  });
+
+  it("-t un: a socket, so a source port from the ephemeral range, per call", () => {
+    const sent = toPbx(office({ ratePps: 10, transport: "un" }), "sipp");
+    const ports = [...new Set(sent.map((v) => v.srcPort))];
+    expect(ports).toHaveLength(10);
+    expect(ports.every((port) => port >= 32768 && port <= 60999)).toBe(true);
+  });
+
+  it("retransmits as SIPp does over UDP (500 ms doubling to T2, 4 s) and gives the call up after 9 retransmissions, 31.5 s in", () => {
+    const result = office({ accounts: "200-200", ratePps: 1 }, dropFrom("198.18.1.1"));
+    expect(toPbx(result, "sipp").map((v) => v.atUs / 1000)).toEqual([0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500]);
+    expect(result.events).toMatchObject([{ kind: "timeout", atUs: 31_500_000, account: "200" }]);
+  });
+
+  it("keeps at most -l calls open: a new call waits for one to end", () => {
+    const result = office({ ratePps: 100, limit: 2 }, dropFrom("198.18.1.1"), 40);
+    // Two calls open, both given up at 31.5 s (the second 10 ms later); the third then starts.
+    const starts = [...new Set(toPbx(result, "sipp").map((v) => v.agent))];
+    expect(starts).toEqual(["call-0001", "call-0002", "call-0003", "call-0004"]);
+    expect(toPbx(result, "sipp").find((v) => v.agent === "call-0003")!.atUs).toBe(31_500_000);
+  });
+});
