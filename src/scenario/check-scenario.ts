@@ -78,6 +78,18 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
         if (unknown.length) at([...path, "accounts"], `account ${unknown.slice(0, 3).join(", ")}${unknown.length > 3 ? ", ..." : ""} is not among pbx.accounts`);
         break;
       }
+      case "tool": {
+        const office = source.tool === "sipp-register" && source.target.includes("-");
+        for (const field of ["ratePps", "count", "limit", "transport"] as const) {
+          if (source[field] !== undefined && !office) at([...path, field], `${field} sets a SIPp office: give tool sipp-register a range of accounts as its target ("200-299")`);
+        }
+        if (office && !source.password) {
+          const accounts = userSequence(source.target);
+          const unknown = Array.from({ length: accounts.size }, (_, i) => accounts.at(i)).filter((user) => !knownAccount(user));
+          if (unknown.length) at([...path, "target"], `account ${unknown.slice(0, 3).join(", ")}${unknown.length > 3 ? ", ..." : ""} is not among pbx.accounts (its password is read from there)`);
+        }
+        break;
+      }
       case "register-flood":
         users(source.extensions, [...path, "extensions"]);
         if (source.addressCount > publicAddressCount(host)) {

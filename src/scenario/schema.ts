@@ -230,7 +230,15 @@ const toolSource = z
     /** svcrack: the numeric passwords to try. */
     passwords: z.string().regex(/^\d{1,10}-\d{1,10}$/, { message: 'expected a range such as "1000-1299"' }).default("1000-1099").describe("svcrack: the numeric passwords to try."),
     /** sipp-register: the account's password. */
-    password: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional().describe("sipp-register: the account's password."),
+    password: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional().describe("sipp-register: the account's password (with a range of accounts, each account's from pbx.accounts)."),
+    /** sipp-register with a range of accounts: new calls per second (-r). */
+    ratePps: z.number().gt(0).max(10_000).optional().describe("sipp-register with a range of accounts (one SIPp process, an injection file of accounts and passwords): new calls per second, SIPp's -r (default 10)."),
+    /** sipp-register with a range: calls in all (-m), one per account by default. */
+    count: z.number().int().min(1).max(10_000).optional().describe("sipp-register with a range of accounts: calls in all, SIPp's -m (one per account by default)."),
+    /** sipp-register with a range: calls open at once at most (-l), 0 for no limit. */
+    limit: z.number().int().min(0).max(10_000).optional().describe("sipp-register with a range of accounts: calls open at once at most, SIPp's -l (0, the default: no limit)."),
+    /** sipp-register with a range: -t u1 (one socket) or un (a port per call). */
+    transport: z.enum(["u1", "un"]).optional().describe("sipp-register with a range of accounts: SIPp's -t, `u1` one socket (the default) or `un` a source port per call."),
   })
   .strict();
 

@@ -8,6 +8,7 @@ import { LanAddressPlan, publicAddressesOf } from "./host-addresses.js";
 import { createPhones } from "./phones.js";
 import { createRegisterFlood } from "./register-flood.js";
 import { createSippOffice } from "./sipp-office.js";
+import { userSequence } from "../scenario/user-list.js";
 import { createRoamingUser } from "./roaming-user.js";
 import { createReplaySource } from "./replay/replay-source.js";
 import type { ReplayPlan } from "./replay/replay-plan.js";
@@ -54,7 +55,7 @@ export function createTrafficSources(
           throw new ScenarioError("SCENARIO_UNSUPPORTED", `${scenario.file}: traffic ${spec.name} runs the real ${spec.tool}, which only the docker engine can: use --engine docker`);
         }
         // sipvicious binds every address whatever -b says, so each tool gets a port of its own.
-        return toolPlaceholder(spec.name, placement, TOOL_PORT + scenario.traffic.filter((other) => other.kind === "tool").indexOf(spec));
+        return toolPlaceholder(spec, placement, TOOL_PORT + scenario.traffic.filter((other) => other.kind === "tool").indexOf(spec));
       case "replay": {
         const plan = replays.get(spec.name);
         if (!plan) throw new Error(`replay source ${spec.name} has no loaded capture: run the scenario through ModelEngine.run, which reads captures first`);
@@ -64,10 +65,17 @@ export function createTrafficSources(
   }
 }
 
-/** Where a real tool runs: the host's first address. The docker lab starts the program; nothing here sends. */
-function toolPlaceholder(name: string, placement: AgentPlacement, port: number): TrafficSource {
+/**
+ * Where a real tool runs: the host's first address. The docker lab starts
+ * the program; nothing here sends. A SIPp office (sipp-register over a range
+ * of accounts) is an agent per account, named by it: the lab tells its
+ * calls apart by the account their messages name.
+ */
+function toolPlaceholder(spec: Extract<Scenario["traffic"][number], { kind: "tool" }>, placement: AgentPlacement, port: number): TrafficSource {
   const address = publicAddressesOf(placement.host)[0]!;
-  return { name, agents: [{ agent: address, address, port }], start: () => undefined, receive: () => undefined };
+  const accounts = userSequence(spec.target);
+  const agents = spec.tool === "sipp-register" && spec.target.includes("-") ? Array.from({ length: accounts.size }, (_, index) => ({ agent: accounts.at(index), address, port })) : [{ agent: address, address, port }];
+  return { name: spec.name, agents, start: () => undefined, receive: () => undefined };
 }
 
 /** The first source port real tools bind, apart from the 5060 phones use. */

@@ -32,6 +32,10 @@ import { mayAimWithinJiffies } from "../planned-send-time.js";
 import { runStartAfter, wallClockMovedMs } from "./run-start.js";
 import { doneFile, readyFile, START_FILE, type RunnerSpec, type RunnerStart, type SendRecord } from "./runner-spec.js";
 import { toolFindings } from "./tool-findings.js";
+import { isSippOffice, sippInjectionFile } from "./tool-command.js";
+import { ACCOUNT_AGENT } from "./join-verdicts.js";
+import { passwordFor } from "../../traffic/passwords.js";
+import { userSequence } from "../../scenario/user-list.js";
 
 /**
  * From the start file to time 0: the runners poll for it every 2 ms, then
@@ -115,8 +119,10 @@ export class DockerEngine implements Engine {
     for (const spec of scenario.traffic) {
       if (spec.kind !== "tool") continue;
       const endpoint = sources.find((source) => source.name === spec.name)!.agents[0]!;
-      // Keyed by address and port: tools on one host each bind a port of their own.
-      toolAgents.set(`${endpoint.address}:${endpoint.port}`, { source: spec.name, agent: endpoint.agent });
+      // Keyed by address and port: tools on one host each bind a port of their own. A SIPp office's
+      // calls may each have a port (-t un): its address is its own, and each message names its account.
+      if (isSippOffice(spec)) toolAgents.set(`${endpoint.address}:*`, { source: spec.name, agent: ACCOUNT_AGENT });
+      else toolAgents.set(`${endpoint.address}:${endpoint.port}`, { source: spec.name, agent: endpoint.agent });
     }
     const siteOf = (sourceName: string) => {
       const spec = scenario.traffic.find((candidate) => candidate.name === sourceName)!;
@@ -178,6 +184,7 @@ export class DockerEngine implements Engine {
         toolEndpoints: scenario.traffic.flatMap((spec) => (spec.kind === "tool" && spec.tool !== "sipp-register" ? [sources.find((source) => source.name === spec.name)!.agents[0]!] : [])),
       });
       const labStartMs = performance.now() - wallStart;
+      for (const spec of scenario.traffic) if (spec.kind === "tool" && isSippOffice(spec)) await writeFile(join(lab.out, sippInjectionFile(spec)), sippInjection(spec, scenario));
       // The traffic containers stop sending when this process stops beating (kill -9 leaves no other trace).
       let beats = 0;
       writeFileSync(join(lab.out, HEARTBEAT_FILE), String(beats));
@@ -403,4 +410,17 @@ function countNflogPackets(save: string): number {
 /** AORs with a contact, from `pjsip show contacts`. */
 function contactsOf(output: string): string[] {
   return [...output.matchAll(/^\s*Contact:\s+(\S+?)\/sip:/gm)].map((match) => match[1]!).sort();
+}
+
+/** A SIPp office's injection file: "SEQUENTIAL", then an "account;password" line per account, passwords from pbx.accounts. */
+function sippInjection(tool: Extract<Scenario["traffic"][number], { kind: "tool" }>, scenario: Scenario): string {
+  const accounts = userSequence(tool.target);
+  const lines = Array.from({ length: accounts.size }, (_, index) => {
+    const account = accounts.at(index);
+    const password = tool.password ?? passwordFor(scenario.pbx, account) ?? "";
+    // SIPp splits fields on ";" and lines on newlines: such a password cannot be written to it.
+    if (/[;\r\n]/.test(password)) throw new ScenarioError("SCENARIO_UNSUPPORTED", `${scenario.file}: traffic ${tool.name}: the password of account ${account} holds a ";" or a line break, which SIPp's injection file cannot carry; choose another password for the lab`);
+    return `${account};${password}`;
+  });
+  return `SEQUENTIAL\n${lines.join("\n")}\n`;
 }

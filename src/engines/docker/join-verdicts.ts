@@ -58,6 +58,14 @@ const RECORDS_OF_ONE_PACKET = 16;
  * traffic containers sent: a request is matched to its send by payload (in
  * order, so retransmissions pair up), a PBX packet to a source by Call-ID.
  */
+/** The agent name meaning "the account the message names" (a SIPp office's calls). */
+export const ACCOUNT_AGENT = "*account*";
+
+/** The user of a SIP message's From header. */
+function sipFromUser(payload: Uint8Array): string | undefined {
+  return /^(?:From|f)[ \t]*:[^\r\n]*?<?sips?:([^@;>\s]+)@/im.exec(Buffer.from(payload.subarray(0, 2048)).toString("latin1"))?.[1];
+}
+
 export async function joinVerdicts(options: {
   verdictLog: string;
   sends: readonly SendRecord[];
@@ -119,7 +127,10 @@ export async function joinVerdicts(options: {
       const callId = /^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)/im.exec(Buffer.from(packet.payload.subarray(0, 2048)).toString("latin1"))?.[1];
       send = callId ? byCallId.get(callId) : undefined;
     }
-    const tool = send ? undefined : options.toolAgents.get(toPbx ? `${packet.src}:${packet.sport}` : `${packet.dst}:${packet.dport}`);
+    const peer = toPbx ? packet.src : packet.dst;
+    const found = send ? undefined : (options.toolAgents.get(`${peer}:${toPbx ? packet.sport : packet.dport}`) ?? options.toolAgents.get(`${peer}:*`));
+    // A SIPp office's agents are its accounts: the user its message's From names (the PBX's answer copies it).
+    const tool = found && found.agent === ACCOUNT_AGENT ? { ...found, agent: sipFromUser(packet.payload) ?? peer } : found;
     if (!send && !tool) {
       unmatched++;
       continue;
@@ -152,7 +163,7 @@ export async function joinVerdicts(options: {
     });
     if (options.keepPackets) packets.push(packet.ip.slice());
     if (tool && fromPbx && accepted && /^SIP\/2\.0 200 [\s\S]*^CSeq:\s*\d+ REGISTER/im.test(Buffer.from(packet.payload.subarray(0, 2048)).toString("latin1"))) {
-      toolEvents.push({ atUs: verdicts.at(-1)!.atUs, source: tool.source, agent: tool.agent, kind: "registered", detail: "200 OK to the tool's REGISTER" });
+      toolEvents.push({ atUs: verdicts.at(-1)!.atUs, source: tool.source, agent: tool.agent, kind: "registered", ...(found?.agent === ACCOUNT_AGENT ? { account: tool.agent } : {}), detail: "200 OK to the tool's REGISTER" });
     }
   }
   return { verdicts, packets, unmatched, toolEvents, records };

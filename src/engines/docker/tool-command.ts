@@ -2,6 +2,16 @@ import type { TrafficSourceSpec } from "../../scenario/schema.js";
 
 type ToolSpec = Extract<TrafficSourceSpec, { kind: "tool" }>;
 
+/** A SIPp office: sipp-register over a range of accounts, one process reading them from an injection file. */
+export function isSippOffice(tool: ToolSpec): boolean {
+  return tool.tool === "sipp-register" && tool.target.includes("-");
+}
+
+/** Where the lab puts a SIPp office's injection file (the run's /out, shared with the traffic containers). */
+export function sippInjectionFile(tool: ToolSpec): string {
+  return `sipp-${tool.name}.csv`;
+}
+
 /**
  * The command line of a real tool, as an argument list (no shell): every
  * value comes from the scenario schema's narrow patterns or from the lab.
@@ -14,6 +24,31 @@ export function toolCommand(tool: ToolSpec, address: string, port: number, pbxAd
     case "svcrack":
       return ["svcrack", "-b", address, "-P", String(port), "-u", tool.target, "-r", tool.passwords, "-p", String(pbxPort), pbxAddress];
     case "sipp-register":
+      if (isSippOffice(tool)) {
+        const transport = tool.transport ?? "u1";
+        return [
+          "sipp",
+          "-sf",
+          "/slamlab/captures/record/sipp-office.xml",
+          "-inf",
+          `/out/${sippInjectionFile(tool)}`,
+          "-m",
+          String(tool.count ?? officeAccounts(tool.target)),
+          "-r",
+          String(tool.ratePps ?? 10),
+          // SIPp's own default limit depends on call length; the model's "no limit" is every call at once.
+          "-l",
+          String(tool.limit || (tool.count ?? officeAccounts(tool.target))),
+          "-t",
+          transport,
+          "-i",
+          address,
+          "-bind_local",
+          ...(transport === "u1" ? ["-p", String(port)] : []),
+          "-nostdin",
+          `${pbxAddress}:${pbxPort}`,
+        ];
+      }
       return [
         "sipp",
         "-sf",
@@ -40,4 +75,10 @@ export function toolCommand(tool: ToolSpec, address: string, port: number, pbxAd
         `${pbxAddress}:${pbxPort}`,
       ];
   }
+}
+
+/** Accounts in a range such as "200-299". */
+function officeAccounts(range: string): number {
+  const [first, last] = range.split("-").map(Number);
+  return last! - first! + 1;
 }
