@@ -2,13 +2,13 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compareEngines } from "../../src/engines/compare-engines.js";
 import { DockerEngine } from "../../src/engines/docker/docker-engine.js";
-import { dockerRuntime } from "../../src/engines/docker/docker-runtime.js";
 import { randomCases } from "../../src/engines/fidelity-suite.js";
 import { runModel } from "../../src/engines/model/model-engine.js";
 import { ADMIN_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, NFT_MAP_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, randomScenario, randomScenarioYaml } from "../../src/scenario/random-scenario.js";
 import { loadScenario } from "../../src/scenario/load-scenario.js";
 import { ensureBuild } from "../helpers/ensure-build.js";
 import { scratchDirectory } from "../helpers/scratch-directory.js";
+import { dockerAvailable } from "../helpers/docker-available.js";
 
 const directory = scratchDirectory("random");
 
@@ -138,14 +138,7 @@ describe("seeded random scenarios (the differential suite's generator)", () => {
   }, 60_000);
 });
 
-const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
-const available = await dockerRuntime().then(
-  () => true,
-  (error: Error) => {
-    if (!requireDocker) console.log(`skipping the differential subset on docker: ${error.message.split("\n")[0]}`);
-    return false;
-  },
-);
+const available = await dockerAvailable("the differential subset on docker");
 
 /** The bounded subset CI runs; `slamlab diff --random 200` (bench/fidelity) runs the full batch. */
 const CI_SEEDS = [1, 2, 3, 4, 5, 6, ADMIN_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, NFT_MAP_RULESET_SEEDS_FROM];

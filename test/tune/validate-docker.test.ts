@@ -2,19 +2,12 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { dockerRuntime } from "../../src/engines/docker/docker-runtime.js";
 import type { ValidationRun } from "../../src/tune/validate-on-docker.js";
 import { ensureBuild } from "../helpers/ensure-build.js";
 import { scratchDirectory } from "../helpers/scratch-directory.js";
+import { dockerAvailable } from "../helpers/docker-available.js";
 
-const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
-const available = await dockerRuntime().then(
-  () => true,
-  (error: Error) => {
-    if (!requireDocker) console.log(`skipping tune --validate docker: ${error.message.split("\n")[0]}`);
-    return false;
-  },
-);
+const available = await dockerAvailable("tune --validate docker");
 const root = join(import.meta.dirname, "..", "..");
 
 describe.runIf(available)("slamlab tune --validate docker", () => {

@@ -16,20 +16,14 @@ import { listBuiltinScenarios } from "../../../src/scenario/catalogue.js";
 import { loadScenario } from "../../../src/scenario/load-scenario.js";
 import { ensureBuild } from "../../helpers/ensure-build.js";
 import { scratchDirectory } from "../../helpers/scratch-directory.js";
+import { dockerAvailable, requireDocker } from "../../helpers/docker-available.js";
 
 /**
  * The docker engine against real Asterisk 22 and the real kernel. CI sets
  * SLAMLAB_REQUIRE_DOCKER=1 (after ci/setup-docker.sh), so a missing engine
  * fails there; elsewhere these tests skip with the reason printed.
  */
-const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
-const available = await dockerRuntime().then(
-  () => true,
-  (error: Error) => {
-    if (!requireDocker) console.log(`skipping docker engine tests: ${error.message.split("\n")[0]}`);
-    return false;
-  },
-);
+const available = await dockerAvailable("docker engine tests");
 const root = join(import.meta.dirname, "..", "..", "..");
 const engine = new DockerEngine();
 const MINUTES = 60_000;

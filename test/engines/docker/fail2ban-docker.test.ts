@@ -1,20 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { compareEngines } from "../../../src/engines/compare-engines.js";
 import { DockerEngine } from "../../../src/engines/docker/docker-engine.js";
-import { dockerRuntime } from "../../../src/engines/docker/docker-runtime.js";
 import { loadScenario } from "../../../src/scenario/load-scenario.js";
 import { checkExpectations } from "../../../src/verdict/expectations.js";
 import { computeOutcomes } from "../../../src/verdict/outcomes.js";
 import { ensureBuild } from "../../helpers/ensure-build.js";
+import { dockerAvailable } from "../../helpers/docker-available.js";
 
-const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
-const available = await dockerRuntime().then(
-  () => true,
-  (error: Error) => {
-    if (!requireDocker) console.log(`skipping fail2ban on the docker engine: ${error.message.split("\n")[0]}`);
-    return false;
-  },
-);
+const available = await dockerAvailable("fail2ban on the docker engine");
 
 describe.runIf(available)("fail2ban on the docker engine", () => {
   it(

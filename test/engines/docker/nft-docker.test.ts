@@ -1,25 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { compareEngines } from "../../../src/engines/compare-engines.js";
 import { DockerEngine } from "../../../src/engines/docker/docker-engine.js";
-import { dockerRuntime } from "../../../src/engines/docker/docker-runtime.js";
 import { loadScenario } from "../../../src/scenario/load-scenario.js";
 import { checkExpectations } from "../../../src/verdict/expectations.js";
 import { computeOutcomes } from "../../../src/verdict/outcomes.js";
 import { ensureBuild } from "../../helpers/ensure-build.js";
+import { dockerAvailable } from "../../helpers/docker-available.js";
 
 /**
  * An nftables ruleset on the docker engine: loaded with nft -f in the lab,
  * each base chain's decision logged by nft itself to the verdict group, and
  * judged packet by packet against the model.
  */
-const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
-const available = await dockerRuntime().then(
-  () => true,
-  (error: Error) => {
-    if (!requireDocker) console.log(`skipping the nftables docker checks: ${error.message.split("\n")[0]}`);
-    return false;
-  },
-);
+const available = await dockerAvailable("the nftables docker checks");
 
 describe.runIf(available)("nftables on the docker engine", () => {
   it(

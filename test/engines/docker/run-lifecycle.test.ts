@@ -10,20 +10,14 @@ import { buildLabImage } from "../../../src/engines/docker/lab-image.js";
 import { LABEL_OWNER, ownerOfThisProcess } from "../../../src/engines/docker/run-owner.js";
 import { ensureBuild } from "../../helpers/ensure-build.js";
 import { scratchDirectory } from "../../helpers/scratch-directory.js";
+import { dockerAvailable, requireDocker } from "../../helpers/docker-available.js";
 
 /**
  * A docker run's life from outside: `slamlab clean` in another shell, kill -9
  * and Ctrl-C. CI sets SLAMLAB_REQUIRE_DOCKER=1; elsewhere these skip without
  * a Docker engine.
  */
-const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
-const available = await dockerRuntime().then(
-  () => true,
-  (error: Error) => {
-    if (!requireDocker) console.log(`skipping docker run lifecycle tests: ${error.message.split("\n")[0]}`);
-    return false;
-  },
-);
+const available = await dockerAvailable("docker run lifecycle tests");
 const root = join(import.meta.dirname, "..", "..", "..");
 const work = scratchDirectory("lifecycle");
 let image = "";

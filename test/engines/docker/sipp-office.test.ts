@@ -1,19 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { DockerEngine } from "../../../src/engines/docker/docker-engine.js";
-import { dockerRuntime } from "../../../src/engines/docker/docker-runtime.js";
 import { runModel } from "../../../src/engines/model/model-engine.js";
 import { loadScenario } from "../../../src/scenario/load-scenario.js";
 import { computeOutcomes } from "../../../src/verdict/outcomes.js";
 import { ensureBuild } from "../../helpers/ensure-build.js";
+import { dockerAvailable } from "../../helpers/docker-available.js";
 
-const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
-const available = await dockerRuntime().then(
-  () => true,
-  (error: Error) => {
-    if (!requireDocker) console.log(`skipping the real SIPp office: ${error.message.split("\n")[0]}`);
-    return false;
-  },
-);
+const available = await dockerAvailable("the real SIPp office");
 
 describe.runIf(available)("an office registered by one SIPp process", () => {
   it(
