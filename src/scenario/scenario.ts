@@ -46,8 +46,10 @@ export interface Fail2banDefence {
   readonly bantimeSeconds: number;
   /** From the log line that tips a ban to the ban in the kernel. */
   readonly banDelayUs: number;
-  /** The hash:ip sets the jail's REJECT rules match, less their protocol: `f2b-asterisk` fills `f2b-asterisk-tcp` and `f2b-asterisk-udp`. */
+  /** The hash:ip sets the jail's REJECT rules match, less their protocol: `f2b-asterisk` fills `f2b-asterisk-tcp` and `f2b-asterisk-udp` (the jail's name is what follows `f2b-`). */
   readonly set: string;
+  /** How it bans: iptables-ipset (beside an iptables firewall) or fail2ban's nftables action, its own table (beside an nftables one). */
+  readonly banAction?: "iptables-ipset" | "nftables";
 }
 
 export class ScenarioError extends Error {

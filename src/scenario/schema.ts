@@ -312,7 +312,7 @@ const firewallSchema = z
       .strict()
       .optional()
       .describe(
-        "fail2ban's asterisk jail on the PBX host beside the firewall (the docker engine runs Debian's fail2ban with its stock jail and the iptables-ipset ban action): it reads Asterisk's log of failed requests and bans an address through an ipset its REJECT rule (first in INPUT, ports 5060 and 5061) matches. Not with an nftables firewall or a router's policy.",
+        "fail2ban's asterisk jail on the PBX host beside the firewall (the docker engine runs Debian's fail2ban with its stock jail): it reads Asterisk's log of failed requests and bans an address, beside an iptables firewall through the iptables-ipset action (an ipset its REJECT rule, first in INPUT for ports 5060 and 5061, matches), beside an nftables one through the nftables action (its own table inet f2b-table, a set and a reject rule per protocol at input priority -1). Not with a router's policy.",
       ),
     addressMap: z
       .record(realCidr, labCidr)

@@ -19,10 +19,21 @@ export const stockAsteriskJail: Fail2banDefence = {
   set: "f2b-asterisk",
 };
 
-/** The sets the jail's two actions fill, as the stock jail names them: `f2b-<jail>-tcp` and `f2b-<jail>-udp`. */
+/**
+ * The sets the jail's two actions fill, as the stock jail names them: the
+ * iptables-ipset action's `f2b-<jail>-tcp` and `-udp` ipsets, the nftables
+ * action's `addr-set-<jail>-tcp` and `-udp` in its table.
+ */
 export function jailSets(jail: Fail2banDefence): { readonly protocol: "udp" | "tcp"; readonly set: string }[] {
-  return (["tcp", "udp"] as const).map((protocol) => ({ protocol, set: `${jail.set}-${protocol}` }));
+  const name = jail.set.replace(/^f2b-/, "");
+  return (["tcp", "udp"] as const).map((protocol) => ({ protocol, set: jail.banAction === "nftables" ? `addr-set-${name}-${protocol}` : `${jail.set}-${protocol}` }));
 }
+
+/** The table fail2ban's nftables action makes (action.d/nftables.conf: table inet f2b-table, chain f2b-chain at input priority -1). */
+export const F2B_NFT_TABLE = "f2b-table";
+export const F2B_NFT_CHAIN = "f2b-chain";
+/** The jail's rules say what they are, in both families: the report and the lab's ban timing read it. */
+export const JAIL_RULE_COMMENT = "fail2ban: banned by the asterisk jail";
 
 /**
  * The firewall a scenario runs with fail2ban beside it: its rules with what
@@ -35,7 +46,7 @@ export function jailSets(jail: Fail2banDefence): { readonly protocol: "udp" | "t
 export function fail2banFirewall(scenario: Scenario, requested: Fail2banDefence): { firewall: FirewallSpec; jail: Fail2banDefence } {
   const firewall = scenario.firewall;
   const text = firewall.kind === "policy" ? policyRulesetText(firewall.policy, firewall.format, { pbxAddress: scenario.pbx.address }) : firewall.text;
-  if (looksLikeNft(text)) throw new DefenceError(`${scenario.name}: its firewall is nftables; fail2ban beside it needs fail2ban's nftables action, which slamlab does not model yet (compare kernel and fail2ban apart, or write the policy as iptables)`);
+  if (looksLikeNft(text)) return nftJail(scenario, text, requested);
   // A ruleset that has sets of these names already keeps them: the jail fills its own beside them.
   const taken = new Set((firewall.kind === "ruleset" ? (firewall.ipset?.text ?? "") : "").split("\n").map((line) => /^create (\S+)/.exec(line)?.[1]).filter((name) => name !== undefined));
   let jail = requested;
@@ -46,7 +57,7 @@ export function fail2banFirewall(scenario: Scenario, requested: Fail2banDefence)
   // The tcp action starts first (it comes first in jail.conf); the udp action's -I then puts its rule above it.
   const rules = jailSets(jail)
     .reverse()
-    .map(({ protocol, set }) => `-A ${chain} -p ${protocol} -m multiport --dports 5060,5061 -m set --match-set ${set} src -m comment --comment "fail2ban: banned by the asterisk jail" -j REJECT --reject-with icmp-port-unreachable`);
+    .map(({ protocol, set }) => `-A ${chain} -p ${protocol} -m multiport --dports 5060,5061 -m set --match-set ${set} src -m comment --comment "${JAIL_RULE_COMMENT}" -j REJECT --reject-with icmp-port-unreachable`);
   const lines = text.split("\n");
   const filter = lines.findIndex((line) => line.trim() === "*filter");
   if (filter < 0) throw new DefenceError(`${scenario.name}: its ruleset has no filter table for fail2ban's rule`);
@@ -56,4 +67,31 @@ export function fail2banFirewall(scenario: Scenario, requested: Fail2banDefence)
   const sets = jailSets(jail).map(({ set }) => `create ${set} hash:ip family inet hashsize 1024 maxelem 65536 timeout 0`);
   const ipset = firewall.kind === "ruleset" && firewall.ipset ? { path: firewall.ipset.path, text: `${firewall.ipset.text.trimEnd()}\n${sets.join("\n")}\n` } : { path: "(fail2ban's sets)", text: `${sets.join("\n")}\n` };
   return { firewall: { kind: "ruleset", path: firewall.kind === "ruleset" ? firewall.path : `(${firewall.policyName} with fail2ban)`, text: lines.join("\n"), ipset }, jail };
+}
+
+/**
+ * Beside an nftables firewall, fail2ban's nftables action (Debian's default
+ * banaction): its own table with a set per protocol and a reject rule each,
+ * in a chain at input priority -1, before the admin's filter at 0; each
+ * action adds its table, chain and set with `nft add` and appends its rule
+ * (tcp's first).
+ */
+function nftJail(scenario: Scenario, text: string, requested: Fail2banDefence): { firewall: FirewallSpec; jail: Fail2banDefence } {
+  if (new RegExp(`^\\s*(?:add\\s+)?table\\s+inet\\s+${F2B_NFT_TABLE}\\b`, "m").test(text)) {
+    throw new DefenceError(`${scenario.name}: its nftables ruleset has a table inet ${F2B_NFT_TABLE} already, the one fail2ban's nftables action makes; run it without fail2ban's table, or compare kernel and fail2ban apart`);
+  }
+  const firewall = scenario.firewall;
+  if (firewall.kind === "policy" && firewall.policy.placement === "router") throw new DefenceError(`${scenario.name}: its policy runs on a router; fail2ban runs on the PBX host, and two firewalls on the way are not modelled (compare kernel and fail2ban apart)`);
+  const jail: Fail2banDefence = { ...requested, banAction: "nftables" };
+  const sets = jailSets(jail);
+  const table = [
+    `table inet ${F2B_NFT_TABLE} {`,
+    ...sets.flatMap(({ set }) => [`\tset ${set} {`, "\t\ttype ipv4_addr", "\t}"]),
+    `\tchain ${F2B_NFT_CHAIN} {`,
+    "\t\ttype filter hook input priority -1; policy accept;",
+    ...sets.map(({ protocol, set }) => `\t\t${protocol} dport { 5060, 5061 } ip saddr @${set} reject comment "${JAIL_RULE_COMMENT}"`),
+    "\t}",
+    "}",
+  ];
+  return { firewall: { kind: "ruleset", path: firewall.kind === "ruleset" ? firewall.path : `(${firewall.policyName} with fail2ban)`, text: `${text.trimEnd()}\n${table.join("\n")}\n` }, jail };
 }

@@ -1,5 +1,6 @@
 import type { StartedTestContainer } from "testcontainers";
 import type { Fail2banDefence } from "../../scenario/scenario.js";
+import { F2B_NFT_CHAIN, F2B_NFT_TABLE, JAIL_RULE_COMMENT } from "../../scenario/with-fail2ban.js";
 import type { Verdict } from "../../verdict/verdict.js";
 import { EngineUnavailableError } from "../engine.js";
 
@@ -12,8 +13,9 @@ const STOCK_JAIL = "asterisk";
  * jail.d/slamlab.local: Debian's fail2ban with its stock asterisk jail
  * (jail.conf's [asterisk]: the asterisk filter on Asterisk's messages log,
  * one action per protocol for ports 5060 and 5061) enabled with the
- * scenario's limits, banning through the iptables-ipset action (Debian's
- * default banaction is nftables, whose table slamlab does not model yet).
+ * scenario's limits, banning through the iptables-ipset action beside an
+ * iptables firewall, through the nftables action (Debian's default) beside
+ * an nftables one.
  * Debian's sshd jail is off: the lab has no sshd and no journal.
  */
 export function jailLocal(jail: Fail2banDefence): string {
@@ -30,7 +32,8 @@ export function jailLocal(jail: Fail2banDefence): string {
           'action_  = %(default/action_)s[name=%(__name__)s-tcp, protocol="tcp"]',
           '           %(default/action_)s[name=%(__name__)s-udp, protocol="udp"]',
         ];
-  return ["[DEFAULT]", "banaction = iptables-ipset", "", "[sshd]", "enabled = false", "", `[${name}]`, ...stock, ...limits, ""].join("\n");
+  const banaction = jail.banAction === "nftables" ? "nftables" : "iptables-ipset";
+  return ["[DEFAULT]", `banaction = ${banaction}`, "", "[sshd]", "enabled = false", "", `[${name}]`, ...stock, ...limits, ""].join("\n");
 }
 
 /**
@@ -47,6 +50,28 @@ export const IPSET_ACTION_LOCAL = [
   "actioncheck =",
   "",
 ].join("\n");
+
+/**
+ * action.d/nftables.local: as for iptables-ipset, the lab loads the
+ * action's table, sets and reject rules with the scenario's ruleset (its
+ * rules logging their verdicts); the action adds its table and set, which
+ * `nft add` leaves as they are, and adds and deletes elements: no rule of
+ * its own, which would land after the lab's.
+ */
+export const NFT_ACTION_LOCAL = [
+  "[Definition]",
+  "actionstart = <nftables> add table <table_family> <table>",
+  "              <nftables> add set <table_family> <table> <addr_set> \\{ type <addr_type>\\; \\}",
+  "actionflush = <nftables> flush set <table_family> <table> <addr_set>",
+  "actionstop = <actionflush>",
+  "actioncheck =",
+  "",
+].join("\n");
+
+/** The override file of the jail's ban action, and its content. */
+export function actionOverride(jail: Fail2banDefence): { path: string; content: string } {
+  return jail.banAction === "nftables" ? { path: "/etc/fail2ban/action.d/nftables.local", content: NFT_ACTION_LOCAL } : { path: "/etc/fail2ban/action.d/iptables-ipset.local", content: IPSET_ACTION_LOCAL };
+}
 
 /** The jail's name: its sets are `f2b-<name>-tcp` and `f2b-<name>-udp`. */
 function jailName(jail: Fail2banDefence): string {
@@ -96,8 +121,8 @@ export function failedRequestLines(messages: string): number {
   return failed.length + refused.length;
 }
 
-/** The comment on the jail's REJECT rules (with-fail2ban.ts): how their verdicts are told apart. */
-const JAIL_RULE_COMMENT = /^fail2ban: banned by the asterisk jail$/;
+/** The jail's rules: the iptables ones by their comment, the nftables action's by their chain (nft's log carries no comment). */
+const isJailRule = (rule: Verdict["rule"]) => rule.comment === JAIL_RULE_COMMENT || rule.chain === `inet ${F2B_NFT_TABLE} ${F2B_NFT_CHAIN}`;
 
 /**
  * When each ban reached the kernel, as the packets show it: fail2ban logs
@@ -112,7 +137,7 @@ export function bansInKernel(
 ): Array<{ address: string; atUs: number }> {
   return logged.map((ban) => {
     const own = verdicts.filter((verdict) => verdict.direction === "to-pbx" && verdict.srcAddr === ban.address);
-    const firstRejected = own.find((verdict) => verdict.verdict === "dropped" && JAIL_RULE_COMMENT.test(verdict.rule.comment ?? "") && verdict.atUs >= ban.atUs - 1_000_000);
+    const firstRejected = own.find((verdict) => verdict.verdict === "dropped" && isJailRule(verdict.rule) && verdict.atUs >= ban.atUs - 1_000_000);
     if (!firstRejected) return ban;
     const lastThrough = own.filter((verdict) => verdict.verdict === "delivered" && verdict.atUs < firstRejected.atUs).at(-1);
     const earliest = lastThrough ? lastThrough.atUs + 1 : Number.NEGATIVE_INFINITY;

@@ -12,7 +12,7 @@ import { LABEL_APP, LABEL_RUN, dockerRuntime, type Runtime } from "./docker-runt
 import { LABEL_OWNER, ownerOfThisProcess } from "./run-owner.js";
 import { VERDICT_GROUP } from "./instrument-ruleset.js";
 import { WAN, type LabTopology } from "./lab-topology.js";
-import { IPSET_ACTION_LOCAL, jailLocal, startFail2ban } from "./lab-fail2ban.js";
+import { actionOverride, jailLocal, startFail2ban } from "./lab-fail2ban.js";
 
 /**
  * tcpdump's socket buffer for the NFLOG verdict group. A 100-phone burst
@@ -102,7 +102,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
           ...(options.fail2ban
             ? [
                 { content: jailLocal(options.fail2ban), target: "/etc/fail2ban/jail.d/slamlab.local" },
-                { content: IPSET_ACTION_LOCAL, target: "/etc/fail2ban/action.d/iptables-ipset.local" },
+                { content: actionOverride(options.fail2ban).content, target: actionOverride(options.fail2ban).path },
               ]
             : []),
         ])

@@ -6,7 +6,7 @@ import { ConntrackTable, UNTRACKED, contextAfterConntrack } from "./conntrack.js
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
 import { firewallState } from "./netfilter/firewall-state.js";
 import { describeMatchState } from "./netfilter/describe-state.js";
-import { addAddressToSet } from "./netfilter/matches/set.js";
+import { banInSet } from "./netfilter/matches/set.js";
 import { parseIpv4 } from "../../net/address.js";
 
 export interface JudgeOptions {
@@ -56,7 +56,7 @@ export function judgeRecorded(result: RunResult, placement: "host" | "router", k
     const jiffies = Math.max(lastJiffies, settings.startJiffies + Math.floor((Math.max(0, verdict.atUs + phaseUs) * settings.hz) / 1_000_000) + shift);
     lastJiffies = jiffies;
     for (; nextBan < bans.length && bans[nextBan]!.atUs <= verdict.atUs; nextBan++) {
-      for (const set of result.fail2ban!.sets) addAddressToSet(state, set, parseIpv4(bans[nextBan]!.address), result.fail2ban!.bantimeSeconds, jiffies);
+      for (const set of result.fail2ban!.sets) banInSet(firewall, state, set, parseIpv4(bans[nextBan]!.address), result.fail2ban!.bantimeSeconds, jiffies);
     }
     const hook = placement === "router" ? "FORWARD" : verdict.direction === "to-pbx" ? "INPUT" : "OUTPUT";
     // What the matches held before this packet; conntrack's part comes from the route, which classifies it after raw.

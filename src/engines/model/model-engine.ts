@@ -17,7 +17,7 @@ import type { Engine, RunOptions, RunResult } from "../engine.js";
 import { createAsteriskPbx } from "./asterisk-pbx.js";
 import { Fail2banJail } from "./fail2ban-jail.js";
 import { fail2banFirewall, jailSets } from "../../scenario/with-fail2ban.js";
-import { addAddressToSet } from "./netfilter/matches/set.js";
+import { banInSet } from "./netfilter/matches/set.js";
 import { ConntrackTable, contextAfterConntrack } from "./conntrack.js";
 import { EventQueue } from "./event-queue.js";
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
@@ -94,7 +94,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     ? new Fail2banJail(fail2ban, (address, atUs) =>
         // Each of the jail's actions adds the address to its own set.
         queue.push(atUs, () => {
-          for (const { set } of jailSets(fail2ban)) addAddressToSet(matchState, set, parseIpv4(address), fail2ban.bantimeSeconds, jiffiesAt(atUs));
+          for (const { set } of jailSets(fail2ban)) banInSet(firewall, matchState, set, parseIpv4(address), fail2ban.bantimeSeconds, jiffiesAt(atUs));
         }),
       )
     : null;

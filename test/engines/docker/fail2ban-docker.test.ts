@@ -41,4 +41,25 @@ describe.runIf(available)("fail2ban on the docker engine", () => {
     },
     5 * 60_000,
   );
+
+  it(
+    "beside an nftables firewall: real fail2ban's nftables action fills the sets of its own table, whose reject rules the lab loaded; the model bans the same addresses and judges every packet alike",
+    async () => {
+      ensureBuild();
+      const scenario = loadScenario("test/fixtures/fail2ban/walkers-nft.yaml", null);
+      const { comparison, real, bans } = await compareEngines(scenario, new DockerEngine());
+      expect(real.fail2ban!.sets).toEqual(["addr-set-asterisk-tcp", "addr-set-asterisk-udp"]);
+      expect(new Set(real.fail2ban!.bans.map((ban) => ban.address)).size).toBe(12);
+      expect(bans!.modelOnly).toEqual([]);
+      expect(bans!.kernelOnly).toEqual([]);
+      expect(real.artifacts?.["fail2ban jail.d/slamlab.local"]).toContain("banaction = nftables");
+      // The kernel's set holds the banned addresses at the end, and its reject rule rejected them.
+      expect(real.artifacts?.["nft list ruleset"]).toMatch(/set addr-set-asterisk-udp \{[\s\S]*elements = \{[^}]*198\.19\.40\./);
+      const dropped = real.verdicts.filter((verdict) => verdict.direction === "to-pbx" && verdict.verdict === "dropped");
+      expect(dropped.length).toBeGreaterThan(100);
+      expect(dropped.every((verdict) => verdict.rule.chain === "inet f2b-table f2b-chain")).toBe(true);
+      expect(comparison.semantic, JSON.stringify(comparison.semantic.slice(0, 3))).toEqual([]);
+    },
+    5 * 60_000,
+  );
 });

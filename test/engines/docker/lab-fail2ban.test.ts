@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { bansInKernel, bansInLog, failedRequestLines, IPSET_ACTION_LOCAL, jailLocal } from "../../../src/engines/docker/lab-fail2ban.js";
+import { actionOverride, bansInKernel, bansInLog, failedRequestLines, jailLocal } from "../../../src/engines/docker/lab-fail2ban.js";
 import { labImageTag } from "../../../src/engines/docker/lab-image.js";
 import { createAsteriskPbx } from "../../../src/engines/model/asterisk-pbx.js";
 import { stockAsteriskJail } from "../../../src/scenario/with-fail2ban.js";
@@ -19,7 +19,8 @@ function dumpedConfig(jail = stockAsteriskJail): string {
   const directory = join(scratchDirectory("lab-fail2ban"), "fail2ban");
   cpSync("/etc/fail2ban", directory, { recursive: true });
   writeFileSync(join(directory, "jail.d", "slamlab.local"), jailLocal(jail));
-  writeFileSync(join(directory, "action.d", "iptables-ipset.local"), IPSET_ACTION_LOCAL);
+  const override = actionOverride(jail);
+  writeFileSync(join(directory, "action.d", override.path.split("/").at(-1)!), override.content);
   const dumped = spawnSync("fail2ban-client", ["-c", directory, "-d"], { encoding: "utf8" });
   expect(dumped.status, dumped.stderr).toBe(0);
   return dumped.stdout;
@@ -42,6 +43,20 @@ describe("fail2ban in the docker lab", () => {
       // Its REJECT rule is the lab's (loaded with the scenario's rules, logging its verdicts), never a second copy inserted above it.
       expect(action).not.toMatch(/iptables[^']*-I /);
       expect(action).toContain("['actioncheck', '']");
+    }
+  });
+
+  it.runIf(fail2ban || required)("beside an nftables firewall bans through fail2ban's nftables action, which only adds its table, its set and elements: the lab loads its reject rules", () => {
+    const config = dumpedConfig({ ...stockAsteriskJail, banAction: "nftables" });
+    for (const protocol of ["tcp", "udp"]) {
+      const action = new RegExp(`\\['multi-set', 'asterisk', 'action', 'nftables-${protocol}', (.*)\\]$`, "m").exec(config)?.[1] ?? "";
+      expect(action).toContain(`['name', 'asterisk-${protocol}']`);
+      expect(action).toContain("['actionban', 'nft add element inet f2b-table <addr_set> \\\\{ <ip> \\\\}']");
+      expect(action).toContain("['addr_set', 'addr-set-<name>']");
+      for (const step of ["actionstart", "actionflush", "actionstop"]) {
+        const commands = new RegExp(`\\['${step}', '([^']*)'\\]`).exec(action)?.[1] ?? "";
+        expect(commands, step).not.toMatch(/add rule|add chain|delete/);
+      }
     }
   });
 

@@ -136,8 +136,24 @@ describe("fail2ban as a defence in a model run", () => {
     expect(result.asteriskLogLines).toBeGreaterThanOrEqual(10);
   });
 
-  it("refuses to stand beside an nftables ruleset, whose fail2ban action is another", () => {
-    const scenario = loadScenario(resolveScenarioRef("examples/nftables/office.yaml"), null);
-    expect(() => fail2banFirewall(scenario, stockAsteriskJail)).toThrow(/its firewall is nftables; fail2ban beside it needs fail2ban's nftables action/);
+  it("beside an nftables ruleset bans through fail2ban's nftables action: its own table, a set and a reject rule per protocol, at input priority -1", () => {
+    const office = loadScenario(resolveScenarioRef("examples/nftables/office.yaml"), null);
+    const { firewall, jail } = fail2banFirewall(office, stockAsteriskJail);
+    expect(jail.banAction).toBe("nftables");
+    expect(firewall.kind === "ruleset" && firewall.text).toMatch(
+      /table inet f2b-table \{\n\tset addr-set-asterisk-tcp \{\n\t\ttype ipv4_addr\n\t\}\n\tset addr-set-asterisk-udp \{[\s\S]*chain f2b-chain \{\n\t\ttype filter hook input priority -1; policy accept;\n\t\ttcp dport \{ 5060, 5061 \} ip saddr @addr-set-asterisk-tcp reject comment "fail2ban: banned by the asterisk jail"\n\t\tudp dport \{ 5060, 5061 \} ip saddr @addr-set-asterisk-udp reject/,
+    );
+    // Walkers past an nftables firewall that accepts everything: each banned, then rejected by the action's udp rule.
+    const result = runModel(loadScenario("test/fixtures/fail2ban/walkers-nft.yaml", null));
+    expect(result.fail2ban!.sets).toEqual(["addr-set-asterisk-tcp", "addr-set-asterisk-udp"]);
+    expect(new Set(result.fail2ban!.bans.map((ban) => ban.address)).size).toBe(12);
+    for (const ban of result.fail2ban!.bans) {
+      const after = result.verdicts.filter((verdict) => verdict.direction === "to-pbx" && verdict.srcAddr === ban.address && verdict.atUs >= ban.atUs);
+      expect(after.length).toBeGreaterThan(0);
+      expect(after.every((verdict) => verdict.verdict === "dropped" && verdict.rule.chain === "inet f2b-table f2b-chain" && verdict.rule.index === 2)).toBe(true);
+    }
+    // A ruleset that has fail2ban's table already is refused: which table would the jail fill?
+    const own = { ...office, firewall: { kind: "ruleset" as const, path: "own.nft", text: "table inet f2b-table {\n}\n" } };
+    expect(() => fail2banFirewall(own, stockAsteriskJail)).toThrow(/has a table inet f2b-table already/);
   });
 });

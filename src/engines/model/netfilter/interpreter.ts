@@ -70,6 +70,13 @@ export interface CompiledFirewall {
   judgeRoute(hook: FilterHook, packet: Packet, start: RouteStart, tracker: ConnectionTracker): RouteJudgement;
   /** Per-rule counters as `iptables-save -c` prints them (index 0 = policy). */
   counters(): RuleCounter[];
+  /**
+   * `nft add element`: an address into a named set of an nftables ruleset
+   * (fail2ban's nftables ban action), lasting `timeoutJiffies` (0: for good);
+   * false when no table has a set of that name. iptables rulesets keep their
+   * sets in ipset (matches/set.ts).
+   */
+  addToNftSet?(name: string, address: number, jiffies: number, timeoutJiffies: number): boolean;
 }
 
 const enum Action {

@@ -63,6 +63,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
     return counterLabels.length - 1;
   };
   const baseChains: Record<Hook, CompiledBaseChain[]> = { prerouting: [], input: [], forward: [], output: [], postrouting: [] };
+  const namedSets: RuntimeNftSet[] = [];
 
   for (const table of ruleset.tables) {
     if (table.family !== "ip" && table.family !== "inet" && table.family !== "ip6") {
@@ -73,7 +74,9 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
     const sets = new Map<string, RuntimeNftSet>();
     for (const set of table.sets.values()) {
       try {
-        sets.set(set.name, new RuntimeNftSet(set, settings.hz, settings.startJiffies, chainNames));
+        const runtime = new RuntimeNftSet(set, settings.hz, settings.startJiffies, chainNames);
+        sets.set(set.name, runtime);
+        namedSets.push(runtime);
       } catch (error) {
         if (!(error instanceof NftValueError)) throw error;
         note(set.line, error.message);
@@ -224,5 +227,11 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
     judge,
     judgeRoute,
     counters: (): RuleCounter[] => counterLabels.map((label, index) => ({ ...label, packets: packets[index]!, bytes: bytes[index]! })),
+    addToNftSet: (name: string, address: number, jiffies: number, timeoutJiffies: number): boolean => {
+      const set = namedSets.find((candidate) => candidate.name === name && candidate.type === "ipv4_addr" && candidate.data === null);
+      if (!set) return false;
+      set.upsert(address >>> 0, jiffies, timeoutJiffies, false);
+      return true;
+    },
   };
 }

@@ -4,6 +4,7 @@ import { prefixMask } from "../../../../net/address.js";
 import type { Packet } from "../../../../net/packet.js";
 import type { MatchFactory, MatchState, PacketContext } from "../match.js";
 import { MatchOptions } from "./match-options.js";
+import type { CompiledFirewall } from "../interpreter.js";
 
 /**
  * ipset sets in the model (net/netfilter/ipset/ip_set_hash_*.c,
@@ -182,4 +183,10 @@ export function addAddressToSet(state: MatchState, name: string, address: number
   const set = setsOf(state).get(name);
   if (!set) throw new Error(`ipset ${name} does not exist`);
   addElement(set, { kind: "ip", address }, expiryOf(timeoutSeconds, now, state.settings.hz), true, now);
+}
+
+/** fail2ban's ban: into the nftables ruleset's set of that name when it has one (its nftables action), else into the ipset (iptables-ipset). */
+export function banInSet(firewall: CompiledFirewall, state: MatchState, name: string, address: number, timeoutSeconds: number, now: number): void {
+  if (firewall.addToNftSet?.(name, address, now, timeoutSeconds * state.settings.hz)) return;
+  addAddressToSet(state, name, address, timeoutSeconds, now);
 }
