@@ -12,6 +12,7 @@ export interface CapturedSip {
   readonly sport: number;
   readonly dport: number;
   readonly method: string;
+  /** The IPv4 datagram (null for IPv6): a view into the frame being read, valid only during the callback that gets it. */
   readonly ip: Uint8Array | null;
 }
 
@@ -50,14 +51,17 @@ export interface CaptureSummary {
   readonly sources: readonly SourceProfile[];
   /** Addresses that received more SIP requests than they sent. */
   readonly servers: readonly string[];
-  /** SIP requests in capture order (IPv4 with the datagram, for judging against a policy). */
-  readonly sipRequests: readonly CapturedSip[];
   readonly warnings: readonly string[];
 }
 
 const decoder = new TextDecoder();
 
-/** One pass over a capture: what a user needs to know before replaying it. */
+/**
+ * One pass over a capture: what a user needs to know before replaying it.
+ * It holds counts per source and method and each source's REGISTERs of the
+ * last minute (for its peak rate), never the packets: memory grows with the
+ * sources, not the capture (forEachSipRequest reads the requests again).
+ */
 export async function inspectCapture(path: string, options: { allowTruncated?: boolean } = {}): Promise<CaptureSummary> {
   const capture = await openCapture(path, options);
   const linkTypes = new Set<string>();
@@ -65,10 +69,9 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
   const requests: Record<string, number> = {};
   const responses: Record<string, number> = {};
   const userAgents: Record<string, number> = {};
-  const bySource = new Map<string, { registers: bigint[]; requests: number; agents: Set<string>; firstNs: bigint; lastNs: bigint }>();
+  const bySource = new Map<string, { registers: number; lastMinute: RegistersInWindow; requests: number; agents: Set<string>; firstNs: bigint; lastNs: bigint }>();
   const received = new Map<string, number>();
   const sent = new Map<string, number>();
-  const sipRequests: CapturedSip[] = [];
   let packets = 0;
   let bytes = 0;
   let firstNs: bigint | null = null;
@@ -98,13 +101,11 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
     if (packet.fragment) fragments++;
     if (packet.protocol === 17) udp++;
     else if (packet.protocol === 6) tcp++;
-    const method = sipMethodOf(packet.payload);
-    if (method === null) continue;
-    const retransmitted = packet.protocol === 6 && repeatsStream(streamEnds, packet);
+    const sip = sipOf(packet, streamEnds);
+    if (sip === null) continue;
+    const { method, retransmitted } = sip;
     if (retransmitted) {
       tcpRetransmissions++;
-      if (/^\d/.test(method)) continue;
-      sipRequests.push({ timestampNs: frame.timestampNs, src: packet.src, dst: packet.dst, sport: packet.sport, dport: packet.dport, method, ip: packet.ipVersion === 4 ? packet.ip.slice() : null });
       continue;
     }
     if (/^\d/.test(method)) {
@@ -119,27 +120,21 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
     if (agent) userAgents[agent] = (userAgents[agent] ?? 0) + 1;
     if (/^(?:Authorization|Proxy-Authorization):/im.test(text)) withCredentials++;
     let source = bySource.get(packet.src);
-    if (!source) bySource.set(packet.src, (source = { registers: [], requests: 0, agents: new Set(), firstNs: frame.timestampNs, lastNs: frame.timestampNs }));
+    if (!source) bySource.set(packet.src, (source = { registers: 0, lastMinute: new RegistersInWindow(MINUTE_NS), requests: 0, agents: new Set(), firstNs: frame.timestampNs, lastNs: frame.timestampNs }));
     source.requests++;
     source.lastNs = frame.timestampNs;
     if (agent) source.agents.add(agent);
-    if (method === "REGISTER") source.registers.push(frame.timestampNs);
-    sipRequests.push({
-      timestampNs: frame.timestampNs,
-      src: packet.src,
-      dst: packet.dst,
-      sport: packet.sport,
-      dport: packet.dport,
-      method,
-      ip: packet.ipVersion === 4 ? packet.ip.slice() : null,
-    });
+    if (method === "REGISTER") {
+      source.registers++;
+      source.lastMinute.add(frame.timestampNs);
+    }
   }
   const sources: SourceProfile[] = [...bySource]
     .map(([address, source]) => ({
       address,
-      registers: source.registers.length,
+      registers: source.registers,
       requests: source.requests,
-      peakRegistersPerMinute: peakPerWindow(source.registers, 60_000_000_000n),
+      peakRegistersPerMinute: source.lastMinute.peak,
       firstNs: source.firstNs,
       lastNs: source.lastNs,
       userAgents: [...source.agents],
@@ -167,9 +162,57 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
     userAgents,
     sources,
     servers,
-    sipRequests,
     warnings: describeWarnings(capture.warnings),
   };
+}
+
+const MINUTE_NS = 60_000_000_000n;
+
+/**
+ * The most timestamps inside any window of a given length, fed in time
+ * order: it keeps only those of the last window (a ring), so a source's
+ * memory is its busiest window's, not its whole history.
+ */
+export class RegistersInWindow {
+  private times: bigint[] = [];
+  private head = 0;
+  peak = 0;
+
+  constructor(private readonly windowNs: bigint) {}
+
+  add(timestampNs: bigint): void {
+    this.times.push(timestampNs);
+    while (timestampNs - this.times[this.head]! >= this.windowNs) this.head++;
+    this.peak = Math.max(this.peak, this.times.length - this.head);
+    // Drop what slid out once it is most of the array, so pushes stay cheap and memory stays the window's.
+    if (this.head > 1024 && this.head * 2 > this.times.length) {
+      this.times = this.times.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/**
+ * The capture's SIP requests in order, read again one at a time: what
+ * `capture inspect` judges against a policy without holding them. A TCP
+ * retransmission is a request again (the firewall sees every segment).
+ */
+export async function forEachSipRequest(path: string, options: { allowTruncated?: boolean }, onRequest: (request: CapturedSip) => void): Promise<void> {
+  const streamEnds = new Map<string, number>();
+  for await (const frame of await openCapture(path, options)) {
+    const packet = decodeFrame(frame);
+    if (typeof packet === "string") continue;
+    const sip = sipOf(packet, streamEnds);
+    if (sip === null || /^\d/.test(sip.method)) continue;
+    onRequest({ timestampNs: frame.timestampNs, src: packet.src, dst: packet.dst, sport: packet.sport, dport: packet.dport, method: sip.method, ip: packet.ipVersion === 4 ? packet.ip : null });
+  }
+}
+
+/** The SIP method (or status) a packet carries, and whether it only repeats its TCP stream's bytes; null for no SIP. */
+function sipOf(packet: DecodedPacket, streamEnds: Map<string, number>): { method: string; retransmitted: boolean } | null {
+  const method = sipMethodOf(packet.payload);
+  if (method === null) return null;
+  return { method, retransmitted: packet.protocol === 6 && repeatsStream(streamEnds, packet) };
 }
 
 /** The most timestamps inside any window of the given length (two pointers over sorted times). */

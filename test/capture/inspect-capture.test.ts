@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { inspectCapture } from "../../src/capture/inspect-capture.js";
+import { forEachSipRequest, inspectCapture } from "../../src/capture/inspect-capture.js";
 import { pcapFile } from "../../src/capture/pcap-writer.js";
 import { ethernet, ipv4, sipDatagram, tcpSegment, writeTemp } from "../helpers/capture-files.js";
 
@@ -25,10 +25,13 @@ describe("capture inspect", () => {
     const segment = (seq: number, payload: Uint8Array) => ethernet(ipv4(6, "198.18.7.7", "198.51.100.10", tcpSegment(40000, 5060, seq, payload)));
     const seq = 0xfffffff0; // the stream's sequence numbers wrap past 2^32 between the two messages
     const records = [segment(seq, first), segment(seq, first), segment(seq + first.length, second), segment(seq, first)].map((data, index) => ({ timestampNs: 1_700_000_000_000_000_000n + BigInt(index) * 200_000_000n, data }));
-    const summary = await inspectCapture(writeTemp(pcapFile(1, records)));
+    const path = writeTemp(pcapFile(1, records));
+    const summary = await inspectCapture(path);
     expect(summary.requests).toEqual({ REGISTER: 2 });
     expect(summary.tcpRetransmissions).toBe(2);
     expect(summary.sources[0]).toMatchObject({ address: "198.18.7.7", requests: 2 });
-    expect(summary.sipRequests).toHaveLength(4);
+    const judged: string[] = [];
+    await forEachSipRequest(path, {}, (request) => judged.push(`${request.method} ${request.timestampNs}`));
+    expect(judged).toHaveLength(4);
   });
 });

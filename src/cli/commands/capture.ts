@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
-import { inspectCapture } from "../../capture/inspect-capture.js";
-import { firstDrops } from "../../engines/model/judge-requests.js";
+import { forEachSipRequest, inspectCapture } from "../../capture/inspect-capture.js";
+import { FirstDropJudge } from "../../engines/model/judge-requests.js";
 import { synthesizeCapture, synthKinds, type SynthKind } from "../../engines/model/synthesize-capture.js";
 import { generateRuleset } from "../../firewall/generate-ruleset.js";
 import { planOutputs, writeOutputs } from "../../report/output-files.js";
@@ -67,12 +67,18 @@ export function registerCaptureCommand(program: Command): void {
       // Each request is judged with the capture's own timing, by the user's rules or a policy per registrar (or all registrars as one, as a replay maps them).
       const drops = new Map<string, { atNs: bigint; index: number }>();
       const registrars = summary.servers.filter((address) => !address.includes(":"));
-      const judges = rulesetText !== null && options.pbx !== undefined ? [options.pbx] : options.asOnePbx ? registrars.slice(0, 1) : registrars;
-      for (const server of judges) {
-        const judged = (dst: string) => options.pbx !== undefined || (options.asOnePbx ? registrars.includes(dst) : dst === server);
-        const toServer = summary.sipRequests.filter((request) => judged(request.dst) && request.ip !== null);
-        const rules = rulesetText ?? generateRuleset(policy!.policy, { pbxAddress: server });
-        for (const [source, drop] of firstDrops(rules, server, toServer.map((request) => ({ timestampNs: request.timestampNs, src: request.src, ip: request.ip! })), ipset)) {
+      const servers = rulesetText !== null && options.pbx !== undefined ? [options.pbx] : options.asOnePbx ? registrars.slice(0, 1) : registrars;
+      const judges = new Map(servers.map((server) => [server, new FirstDropJudge(rulesetText ?? generateRuleset(policy!.policy, { pbxAddress: server }), server, ipset)]));
+      // Which judge a request goes to: the one address given, the one PBX all registrars stand for, or its own registrar.
+      const judgeOf = (dst: string) => (options.pbx !== undefined ? judges.get(options.pbx) : options.asOnePbx ? (registrars.includes(dst) ? judges.get(registrars[0]!) : undefined) : judges.get(dst));
+      if (judges.size > 0) {
+        // A second pass: the requests are judged as they are read again, never held.
+        await forEachSipRequest(file, { allowTruncated: options.allowTruncated === true }, (request) => {
+          if (request.ip !== null) judgeOf(request.dst)?.judge({ timestampNs: request.timestampNs, src: request.src, ip: request.ip });
+        });
+      }
+      for (const judge of judges.values()) {
+        for (const [source, drop] of judge.drops()) {
           const known = drops.get(source);
           if (!known || drop.atNs < known.atNs) drops.set(source, drop);
         }
