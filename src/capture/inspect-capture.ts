@@ -215,17 +215,6 @@ function sipOf(packet: DecodedPacket, streamEnds: Map<string, number>): { method
   return { method, retransmitted: packet.protocol === 6 && repeatsStream(streamEnds, packet) };
 }
 
-/** The most timestamps inside any window of the given length (two pointers over sorted times). */
-export function peakPerWindow(times: readonly bigint[], windowNs: bigint): number {
-  let best = 0;
-  let start = 0;
-  for (let end = 0; end < times.length; end++) {
-    while (times[end]! - times[start]! >= windowNs) start++;
-    best = Math.max(best, end - start + 1);
-  }
-  return best;
-}
-
 /**
  * Whether a TCP segment carries only bytes its stream has carried already
  * (a retransmission), and if not, moves the stream's end past it. Sequence
