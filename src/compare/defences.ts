@@ -1,4 +1,5 @@
 import { generateResponsiveRuleset } from "../firewall/generate-responsive.js";
+import { looksLikeNft } from "../firewall/nft/parse-nft.js";
 import { defaultPolicy } from "../firewall/policy.js";
 import type { Scenario } from "../scenario/scenario.js";
 import { DefenceError, fail2banFirewall, stockAsteriskJail } from "../scenario/with-fail2ban.js";
@@ -11,7 +12,8 @@ export { DefenceError };
  *    counting REGISTERs per source, the reference post's argument;
  *  - fail2ban: no firewall of its own; fail2ban's stock asterisk jail reads
  *    Asterisk's log of failed requests and bans an address through an ipset
- *    its REJECT rule matches (the iptables-ipset ban action);
+ *    its REJECT rule matches (the iptables-ipset ban action), or where the
+ *    scenario's firewall is nftables through its nftables action's table;
  *  - kernel+fail2ban: both, fail2ban's rule first, as its action inserts it;
  *  - responsive: trust a source once the PBX has accepted a registration
  *    from it, and give strangers a handful of packets (generate-responsive.ts);
@@ -29,6 +31,8 @@ export const defenceDescriptions: Readonly<Record<DefenceName, string>> = {
 };
 
 const ACCEPT_ALL = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
+/** No firewall on a host that runs nftables: what fail2ban's nftables action then stands beside. */
+const ACCEPT_ALL_NFT = "table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t}\n}\n";
 
 /** `kernel,responsive,none`: each known, none twice. */
 export function parseDefences(text: string): DefenceName[] {
@@ -48,8 +52,12 @@ export function scenarioWithDefence(scenario: Scenario, defence: DefenceName): S
       return scenario;
     case "none":
       return { ...alone, firewall: { kind: "ruleset", path: "(no firewall)", text: ACCEPT_ALL } };
-    case "fail2ban":
-      return checked({ ...scenarioWithDefence(scenario, "none"), fail2ban: ownJail ?? stockAsteriskJail });
+    case "fail2ban": {
+      // On a host whose firewall is nftables fail2ban bans through its nftables action, beside an empty table.
+      const none = scenarioWithDefence(scenario, "none");
+      const bare = usesNft(scenario) ? { ...none, firewall: { kind: "ruleset" as const, path: "(no firewall, nftables)", text: ACCEPT_ALL_NFT } } : none;
+      return checked({ ...bare, fail2ban: ownJail ?? stockAsteriskJail });
+    }
     case "kernel+fail2ban":
       return checked({ ...scenario, fail2ban: ownJail ?? stockAsteriskJail });
     case "responsive": {
@@ -58,6 +66,12 @@ export function scenarioWithDefence(scenario: Scenario, defence: DefenceName): S
       return { ...alone, firewall: { kind: "ruleset", path: "(responsive firewall)", text: generateResponsiveRuleset(policy, { pbxAddress: scenario.pbx.address }) } };
     }
   }
+}
+
+/** The scenario's firewall is nftables (an nft ruleset, or a policy written as nft). */
+function usesNft(scenario: Scenario): boolean {
+  const firewall = scenario.firewall;
+  return firewall.kind === "policy" ? firewall.format === "nft" : looksLikeNft(firewall.text);
 }
 
 /** A scenario fail2ban can stand beside (not nftables, not a router's policy): said before any run. */

@@ -48,6 +48,16 @@ describe("defences compared on the same traffic", () => {
     expect(scenarioWithDefence(blfPhone, "kernel")).toBe(blfPhone);
   });
 
+  it("fail2ban alone stands on an empty firewall of the scenario's kind: iptables with the ipset action, nftables with the nftables action", () => {
+    const iptables = scenarioWithDefence(blfPhone, "fail2ban");
+    expect(iptables.firewall.kind === "ruleset" && iptables.firewall.text).toMatch(/^\*filter/);
+    expect(runModel(iptables).fail2ban!.sets).toEqual(["f2b-asterisk-tcp", "f2b-asterisk-udp"]);
+    const onNft = { ...blfPhone, firewall: { ...blfPhone.firewall, format: "nft" as const } } as typeof blfPhone;
+    const nft = scenarioWithDefence(onNft, "fail2ban");
+    expect(nft.firewall.kind === "ruleset" && nft.firewall.text).toMatch(/^table inet filter/);
+    expect(runModel(nft).fail2ban!.sets).toEqual(["addr-set-asterisk-tcp", "addr-set-asterisk-udp"]);
+  });
+
   it.runIf(kernelOracleHere || required)("the responsive ruleset loads in the kernel, on a host and on a router with several ports and allowed sites", () => {
     for (const policy of [policySchema.parse({}), policySchema.parse({ placement: "router", sip: { ports: [5060, 5080] }, allowSites: ["198.18.10.0/24"] })]) {
       const text = generateResponsiveRuleset(policy, { pbxAddress: "198.51.100.10" });
