@@ -4,6 +4,8 @@ import { cidrSize } from "./cidr-size.js";
 import { ScenarioError } from "./scenario.js";
 import type { ScenarioDocument, UserList } from "./schema.js";
 import { userListProblem, userSequence } from "./user-list.js";
+import { passwordFor } from "../traffic/passwords.js";
+import { isSippOffice } from "./sipp-office-tool.js";
 
 /** Which host kinds each traffic kind can run on. */
 const HOST_KINDS: Record<string, readonly string[]> = {
@@ -34,6 +36,12 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
 
   document.pbx.accounts.forEach((account, index) => users(account.users, ["pbx", "accounts", index, "users"]));
   const knownAccount = (user: string) => document.pbx.accounts.some((account) => userSequence(account.users).includes(user));
+  /** The first `count` accounts of a list that pbx.accounts does not hold, said as one problem. */
+  const unknownAccounts = (list: UserList, count: number, path: PropertyKey[], why = "") => {
+    const accounts = userSequence(list);
+    const unknown = Array.from({ length: Math.min(count, accounts.size) }, (_, i) => accounts.at(i)).filter((user) => !knownAccount(user));
+    if (unknown.length) at(path, `account ${unknown.slice(0, 3).join(", ")}${unknown.length > 3 ? ", ..." : ""} is not among pbx.accounts${why}`);
+  };
   const pbxAddress = parseIpv4(document.pbx.address);
 
   const lanUse = new Map<string, number>();
@@ -64,29 +72,25 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
         users(source.accounts, [...path, "accounts"]);
         const accounts = userSequence(source.accounts);
         if (accounts.size < source.count) at([...path, "accounts"], `${source.count} phones need ${source.count} accounts; the list has ${accounts.size}`);
-        if (!source.wrongPassword) {
-          const unknown = Array.from({ length: Math.min(source.count, accounts.size) }, (_, i) => accounts.at(i)).filter((user) => !knownAccount(user));
-          if (unknown.length) at([...path, "accounts"], `account ${unknown.slice(0, 3).join(", ")}${unknown.length > 3 ? ", ..." : ""} is not among pbx.accounts`);
-        }
+        if (!source.wrongPassword) unknownAccounts(source.accounts, source.count, [...path, "accounts"]);
         break;
       }
       case "sipp-office": {
         users(source.accounts, [...path, "accounts"]);
-        const accounts = userSequence(source.accounts);
-        const calls = Math.min(source.count ?? accounts.size, accounts.size);
-        const unknown = Array.from({ length: calls }, (_, i) => accounts.at(i)).filter((user) => !knownAccount(user));
-        if (unknown.length) at([...path, "accounts"], `account ${unknown.slice(0, 3).join(", ")}${unknown.length > 3 ? ", ..." : ""} is not among pbx.accounts`);
+        unknownAccounts(source.accounts, source.count ?? Number.POSITIVE_INFINITY, [...path, "accounts"]);
         break;
       }
       case "tool": {
-        const office = source.tool === "sipp-register" && source.target.includes("-");
+        const office = isSippOffice(source);
         for (const field of ["ratePps", "count", "limit", "transport"] as const) {
           if (source[field] !== undefined && !office) at([...path, field], `${field} sets a SIPp office: give tool sipp-register a range of accounts as its target ("200-299")`);
         }
         if (office && !source.password) {
+          unknownAccounts(source.target, Number.POSITIVE_INFINITY, [...path, "target"], " (its password is read from there)");
+          // SIPp's injection file splits fields on ";" and lines on line breaks.
           const accounts = userSequence(source.target);
-          const unknown = Array.from({ length: accounts.size }, (_, i) => accounts.at(i)).filter((user) => !knownAccount(user));
-          if (unknown.length) at([...path, "target"], `account ${unknown.slice(0, 3).join(", ")}${unknown.length > 3 ? ", ..." : ""} is not among pbx.accounts (its password is read from there)`);
+          const uncarried = Array.from({ length: accounts.size }, (_, i) => accounts.at(i)).find((user) => /[;\r\n]/.test(passwordFor(document.pbx, user) ?? ""));
+          if (uncarried) at([...path, "target"], `the password of account ${uncarried} holds a ";" or a line break, which SIPp's injection file cannot carry; give the office's accounts another password in pbx.accounts`);
         }
         break;
       }

@@ -9,6 +9,7 @@ import { createPhones } from "./phones.js";
 import { createRegisterFlood } from "./register-flood.js";
 import { createSippOffice } from "./sipp-office.js";
 import { userSequence } from "../scenario/user-list.js";
+import { isSippOffice } from "../scenario/sipp-office-tool.js";
 import { createRoamingUser } from "./roaming-user.js";
 import { createReplaySource } from "./replay/replay-source.js";
 import type { ReplayPlan } from "./replay/replay-plan.js";
@@ -74,7 +75,7 @@ export function createTrafficSources(
 function toolPlaceholder(spec: Extract<Scenario["traffic"][number], { kind: "tool" }>, placement: AgentPlacement, port: number): TrafficSource {
   const address = publicAddressesOf(placement.host)[0]!;
   const accounts = userSequence(spec.target);
-  const agents = spec.tool === "sipp-register" && spec.target.includes("-") ? Array.from({ length: accounts.size }, (_, index) => ({ agent: accounts.at(index), address, port })) : [{ agent: address, address, port }];
+  const agents = isSippOffice(spec) ? Array.from({ length: accounts.size }, (_, index) => ({ agent: accounts.at(index), address, port })) : [{ agent: address, address, port }];
   return { name: spec.name, agents, start: () => undefined, receive: () => undefined };
 }
 

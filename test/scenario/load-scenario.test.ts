@@ -114,6 +114,13 @@ describe("loading scenarios", () => {
     expect(loadScenario(beside, null).fail2ban).toMatchObject({ maxretry: 10, set: "f2b-asterisk" });
   });
 
+  it("refuses a SIPp office whose accounts' password SIPp's injection file cannot carry, before any lab starts", () => {
+    const office = valid.replace('password: "p-{user}"', 'password: "p;{user}"').replace("traffic:\n", "traffic:\n  - name: sipp\n    kind: tool\n    tool: sipp-register\n    host: home\n    target: 200-201\n");
+    const error = errorOf(() => loadScenario(scenarioFile("sipp-semicolon.yaml", office), null));
+    expect(error.code).toBe("SCENARIO_INVALID");
+    expect(error.message).toMatch(/sipp-semicolon\.yaml:\d+: traffic\[0\]\.target: the password of account 200 holds a ";" or a line break, which SIPp's injection file cannot carry/);
+  });
+
   it("refuses a scenario without expectations: it could never fail", () => {
     const path = scenarioFile("no-expect.yaml", valid.replace(/expect:\n {2}- source: phone\n {4}registered: all\n/, ""));
     expect(errorOf(() => loadScenario(path, null)).message).toContain("at least one expectation");

@@ -70,7 +70,8 @@ export function registerCaptureCommand(program: Command): void {
       const servers = rulesetText !== null && options.pbx !== undefined ? [options.pbx] : options.asOnePbx ? registrars.slice(0, 1) : registrars;
       const judges = new Map(servers.map((server) => [server, new FirstDropJudge(rulesetText ?? generateRuleset(policy!.policy, { pbxAddress: server }), server, ipset)]));
       // Which judge a request goes to: the one address given, the one PBX all registrars stand for, or its own registrar.
-      const judgeOf = (dst: string) => (options.pbx !== undefined ? judges.get(options.pbx) : options.asOnePbx ? (registrars.includes(dst) ? judges.get(registrars[0]!) : undefined) : judges.get(dst));
+      const isRegistrar = new Set(registrars);
+      const judgeOf = (dst: string) => (options.pbx !== undefined ? judges.get(options.pbx) : options.asOnePbx ? (isRegistrar.has(dst) ? judges.get(registrars[0]!) : undefined) : judges.get(dst));
       if (judges.size > 0) {
         // A second pass: the requests are judged as they are read again, never held.
         await forEachSipRequest(file, { allowTruncated: options.allowTruncated === true }, (request) => {

@@ -20,7 +20,7 @@ import { closeBridgePassage } from "./bridge-passage.js";
 import { cleanLab } from "./clean-lab.js";
 import { acquireLabLock, type LabLock } from "./lab-lock.js";
 import { dockerRuntime } from "./docker-runtime.js";
-import { ASTERISK_MESSAGES_LOG, bansInKernel, fail2banAccount, failedRequestLines, jailLocal } from "./lab-fail2ban.js";
+import { ASTERISK_MESSAGES_LOG, bansInKernel, countFailedRequestLines, fail2banAccount, jailLocal, LOG_LINES_KEPT } from "./lab-fail2ban.js";
 import { instrumentRuleset, VERDICT_GROUP } from "./instrument-ruleset.js";
 import { countNftLogRecords, instrumentNftRuleset } from "./instrument-nft-ruleset.js";
 import { joinVerdicts } from "./join-verdicts.js";
@@ -32,7 +32,8 @@ import { mayAimWithinJiffies } from "../planned-send-time.js";
 import { runStartAfter, wallClockMovedMs } from "./run-start.js";
 import { doneFile, readyFile, START_FILE, type RunnerSpec, type RunnerStart, type SendRecord } from "./runner-spec.js";
 import { toolFindings } from "./tool-findings.js";
-import { isSippOffice, sippInjectionFile } from "./tool-command.js";
+import { sippInjectionFile } from "./tool-command.js";
+import { isSippOffice } from "../../scenario/sipp-office-tool.js";
 import { ACCOUNT_AGENT } from "./join-verdicts.js";
 import { passwordFor } from "../../traffic/passwords.js";
 import { userSequence } from "../../scenario/user-list.js";
@@ -224,7 +225,7 @@ export class DockerEngine implements Engine {
         );
       }
       // The run's evidence, read side by side: each exec costs a round trip to dockerd.
-      const [save, recent, contacts, versions, messages, fail2ban] = await Promise.all([
+      const [save, recent, contacts, versions, messagesEnd, asteriskLogLines, fail2ban] = await Promise.all([
         shell(lab.firewall, saveCommand),
         shell(lab.firewall, 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && { echo "== $f"; cat "$f"; }; done; true'),
         shell(lab.pbx, "asterisk -rx 'pjsip show contacts'"),
@@ -232,7 +233,8 @@ export class DockerEngine implements Engine {
           lab.pbx,
           "cat /etc/slamlab-versions; echo kernel: $(uname -r); for p in ip_list_tot ip_pkt_list_tot; do echo xt_recent.$p: $(cat /sys/module/xt_recent/parameters/$p 2>/dev/null); done",
         ),
-        shell(lab.pbx, `cat ${ASTERISK_MESSAGES_LOG}`),
+        shell(lab.pbx, `tail -n ${LOG_LINES_KEPT} ${ASTERISK_MESSAGES_LOG}`),
+        countFailedRequestLines(lab.pbx),
         jailed ? fail2banAccount(lab.pbx, t0EpochMs) : null,
       ]);
       const artifacts: Record<string, string> = {
@@ -242,8 +244,8 @@ export class DockerEngine implements Engine {
         [saveCommand]: save,
         "/proc/net/xt_recent": recent,
         "pjsip show contacts": contacts,
-        // What fail2ban reads, and what an admin greps: the end of it (a flood writes a line a request).
-        [`${ASTERISK_MESSAGES_LOG} (last ${MESSAGES_KEPT} lines)`]: messages.split("\n").slice(-MESSAGES_KEPT - 1).join("\n"),
+        // What fail2ban reads, and what an admin greps: the end of it.
+        [`${ASTERISK_MESSAGES_LOG} (last ${LOG_LINES_KEPT} lines)`]: messagesEnd,
         ...(fail2ban && jailed ? { "fail2ban jail.d/slamlab.local": jailLocal(jailed.jail), "fail2ban.log": fail2ban.log } : {}),
       };
       // The kernel stamps NFLOG records on the wall clock: a step during the run moves every verdict.
@@ -326,7 +328,7 @@ export class DockerEngine implements Engine {
         wallClockStartMs: t0EpochMs,
         environment,
         artifacts,
-        asteriskLogLines: failedRequestLines(messages),
+        asteriskLogLines,
         ...(fail2ban && jailed
           ? { fail2ban: { sets: jailSets(jailed.jail).map(({ set }) => set), bantimeSeconds: jailed.jail.bantimeSeconds, bans: bansInKernel(fail2ban.bans, verdicts).filter((ban) => ban.atUs >= 0 && ban.atUs <= endUs) } }
           : {}),
@@ -345,9 +347,6 @@ export class DockerEngine implements Engine {
     }
   }
 }
-
-/** Lines of Asterisk's messages log kept in a docker run's artifacts. */
-const MESSAGES_KEPT = 200;
 
 /** How long runners may take to load their scenario and bind their sockets. */
 const READY_TIMEOUT_MS = 60_000;
@@ -417,10 +416,8 @@ function sippInjection(tool: Extract<Scenario["traffic"][number], { kind: "tool"
   const accounts = userSequence(tool.target);
   const lines = Array.from({ length: accounts.size }, (_, index) => {
     const account = accounts.at(index);
-    const password = tool.password ?? passwordFor(scenario.pbx, account) ?? "";
-    // SIPp splits fields on ";" and lines on newlines: such a password cannot be written to it.
-    if (/[;\r\n]/.test(password)) throw new ScenarioError("SCENARIO_UNSUPPORTED", `${scenario.file}: traffic ${tool.name}: the password of account ${account} holds a ";" or a line break, which SIPp's injection file cannot carry; choose another password for the lab`);
-    return `${account};${password}`;
+    // check-scenario.ts refused passwords with a ";" or a line break, which SIPp's file cannot carry.
+    return `${account};${tool.password ?? passwordFor(scenario.pbx, account) ?? ""}`;
   });
   return `SEQUENTIAL\n${lines.join("\n")}\n`;
 }

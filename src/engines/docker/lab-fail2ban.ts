@@ -81,20 +81,20 @@ function jailName(jail: Fail2banDefence): string {
 /** Starts fail2ban in the PBX's container (it reads Asterisk's log there; ipset acts in the network namespace the firewall shares) and waits for its jail. */
 export async function startFail2ban(pbx: StartedTestContainer, jail: Fail2banDefence): Promise<void> {
   const started = await pbx.exec(["sh", "-c", `mkdir -p /run/fail2ban && touch ${ASTERISK_MESSAGES_LOG} && fail2ban-client -x start`]);
-  if (started.exitCode !== 0) throw new EngineUnavailableError("DOCKER_FAIL2BAN", `fail2ban did not start in the lab: ${(started.stderr || started.output).trim().slice(0, 500)}`);
+  if (started.exitCode !== 0) throw new EngineUnavailableError("DOCKER_FAIL2BAN", `fail2ban did not start in the lab (its words below); rerun, and if it fails again rebuild the lab image (remove the one \`slamlab images list\` shows with docker rmi, then slamlab images build): ${(started.stderr || started.output).trim().slice(0, 500)}`);
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if ((await pbx.exec(["fail2ban-client", "status", jailName(jail)])).exitCode === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   const log = await pbx.exec(["sh", "-c", `tail -20 ${FAIL2BAN_LOG}`]);
-  throw new EngineUnavailableError("DOCKER_FAIL2BAN", `fail2ban's ${jailName(jail)} jail did not come up within 30 s: ${log.output.trim().slice(-800)}`);
+  throw new EngineUnavailableError("DOCKER_FAIL2BAN", `fail2ban's ${jailName(jail)} jail did not come up within 30 s (the end of its log below); rerun on a less loaded machine, and if it stays down report it with that log: ${log.output.trim().slice(-800)}`);
 }
 
 export interface Fail2banAccount {
   /** Each ban fail2ban logged: the address and when, in µs from the run's start. */
   readonly bans: Array<{ address: string; atUs: number }>;
-  /** fail2ban's own log, for the report's artifacts. */
+  /** fail2ban's own log for the report's artifacts: its Ban lines, then its last lines. */
   readonly log: string;
 }
 
@@ -108,17 +108,35 @@ export function bansInLog(log: string, t0EpochMs: number): Array<{ address: stri
   return bans;
 }
 
-/** What fail2ban did during the run. */
+/** Lines of a log the lab keeps in a run's artifacts: its end (a flood writes a line a request, fail2ban one a failure). */
+export const LOG_LINES_KEPT = 200;
+
+/**
+ * What fail2ban did during the run: its Ban lines, picked in the container
+ * (its log has a "Found" line per failure, as long as the flood), and the
+ * end of its log for the report.
+ */
 export async function fail2banAccount(pbx: StartedTestContainer, t0EpochMs: number): Promise<Fail2banAccount> {
-  const log = (await pbx.exec(["sh", "-c", `cat ${FAIL2BAN_LOG}`])).output;
-  return { bans: bansInLog(log, t0EpochMs), log };
+  const [bans, log] = await Promise.all([pbx.exec(["sh", "-c", `grep ' Ban ' ${FAIL2BAN_LOG}`]), pbx.exec(["sh", "-c", `tail -n ${LOG_LINES_KEPT} ${FAIL2BAN_LOG}`])]);
+  return { bans: bansInLog(bans.output, t0EpochMs), log: `${bans.output.trimEnd()}\n... its last ${LOG_LINES_KEPT} lines:\n${log.output}` };
 }
 
-/** Lines of Asterisk's messages log about a request that failed or a call the dialplan refused (what fail2ban's asterisk filter reads). */
+/**
+ * A line of Asterisk's messages log about a request that failed or a call
+ * the dialplan refused (what fail2ban's asterisk filter reads), as an
+ * extended regular expression both grep and JavaScript read alike.
+ */
+export const FAILED_REQUEST_LINE = "\\bRequest '[^']*' from '.*' failed for '[^']+' \\(callid: [^)]*\\) - |\\bCall \\((UDP|TCP|TLS|WS|WSS):[^)]*\\) to extension '[^']*' rejected because extension not found in context ";
+
+/** Such lines in a text. */
 export function failedRequestLines(messages: string): number {
-  const failed = messages.match(/^.*\bRequest '[^']*' from '.*' failed for '[^']+' \(callid: [^)]*\) - .*$/gm) ?? [];
-  const refused = messages.match(/^.*\bCall \((?:UDP|TCP|TLS|WS|WSS):[^)]*\) to extension '[^']*' rejected because extension not found in context .*$/gm) ?? [];
-  return failed.length + refused.length;
+  return (messages.match(new RegExp(`^.*(${FAILED_REQUEST_LINE}).*$`, "gm")) ?? []).length;
+}
+
+/** Such lines in Asterisk's log, counted in the container: a flood's log is too big to carry out whole. */
+export async function countFailedRequestLines(pbx: StartedTestContainer): Promise<number> {
+  const counted = await pbx.exec(["grep", "-cE", FAILED_REQUEST_LINE, ASTERISK_MESSAGES_LOG]);
+  return Number(counted.output.trim()) || 0;
 }
 
 /** The jail's rules: the iptables ones by their comment, the nftables action's by their chain (nft's log carries no comment). */
@@ -135,8 +153,16 @@ export function bansInKernel(
   logged: ReadonlyArray<{ address: string; atUs: number }>,
   verdicts: ReadonlyArray<Pick<Verdict, "atUs" | "direction" | "srcAddr" | "verdict" | "rule">>,
 ): Array<{ address: string; atUs: number }> {
+  // Each address's own requests, gathered once: a botnet's bans times a flood's verdicts would be too many.
+  const byAddress = new Map<string, Array<(typeof verdicts)[number]>>();
+  for (const verdict of verdicts) {
+    if (verdict.direction !== "to-pbx") continue;
+    const own = byAddress.get(verdict.srcAddr);
+    if (own) own.push(verdict);
+    else byAddress.set(verdict.srcAddr, [verdict]);
+  }
   return logged.map((ban) => {
-    const own = verdicts.filter((verdict) => verdict.direction === "to-pbx" && verdict.srcAddr === ban.address);
+    const own = byAddress.get(ban.address) ?? [];
     const firstRejected = own.find((verdict) => verdict.verdict === "dropped" && isJailRule(verdict.rule) && verdict.atUs >= ban.atUs - 1_000_000);
     if (!firstRejected) return ban;
     const lastThrough = own.filter((verdict) => verdict.verdict === "delivered" && verdict.atUs < firstRejected.atUs).at(-1);

@@ -1,11 +1,8 @@
 import type { TrafficSourceSpec } from "../../scenario/schema.js";
+import { isSippOffice } from "../../scenario/sipp-office-tool.js";
+import { userSequence } from "../../scenario/user-list.js";
 
 type ToolSpec = Extract<TrafficSourceSpec, { kind: "tool" }>;
-
-/** A SIPp office: sipp-register over a range of accounts, one process reading them from an injection file. */
-export function isSippOffice(tool: ToolSpec): boolean {
-  return tool.tool === "sipp-register" && tool.target.includes("-");
-}
 
 /** Where the lab puts a SIPp office's injection file (the run's /out, shared with the traffic containers). */
 export function sippInjectionFile(tool: ToolSpec): string {
@@ -33,12 +30,12 @@ export function toolCommand(tool: ToolSpec, address: string, port: number, pbxAd
           "-inf",
           `/out/${sippInjectionFile(tool)}`,
           "-m",
-          String(tool.count ?? officeAccounts(tool.target)),
+          String(tool.count ?? userSequence(tool.target).size),
           "-r",
           String(tool.ratePps ?? 10),
           // SIPp's own default limit depends on call length; the model's "no limit" is every call at once.
           "-l",
-          String(tool.limit || (tool.count ?? officeAccounts(tool.target))),
+          String(tool.limit || (tool.count ?? userSequence(tool.target).size)),
           "-t",
           transport,
           "-i",
@@ -75,10 +72,4 @@ export function toolCommand(tool: ToolSpec, address: string, port: number, pbxAd
         `${pbxAddress}:${pbxPort}`,
       ];
   }
-}
-
-/** Accounts in a range such as "200-299". */
-function officeAccounts(range: string): number {
-  const [first, last] = range.split("-").map(Number);
-  return last! - first! + 1;
 }

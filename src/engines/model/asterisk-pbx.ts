@@ -41,7 +41,7 @@ const REGISTERED_DELAY_US = 1350;
 const NOTIFY_DELAY_US = 1080;
 /** Answers that trigger no request (OPTIONS, INVITE, SUBSCRIBE's 200) cannot be timed that way: an order of magnitude. */
 const REPLY_DELAY_US = 600;
-/** From an authenticated INVITE to the dialplan's answer (after 100 Trying): an order of magnitude, not yet measured. */
+/** From an authenticated INVITE to the dialplan's answer (Asterisk sends no 100 Trying first): an order of magnitude, not yet measured. */
 const CALL_ANSWER_DELAY_US = 1500;
 /** The thread id in Asterisk's log lines: any number; fail2ban's filter reads past it. */
 const ASTERISK_PID = 4242;
