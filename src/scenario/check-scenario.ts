@@ -12,6 +12,8 @@ const HOST_KINDS: Record<string, readonly string[]> = {
   phones: ["nat", "addresses", "range"],
   "sipp-office": ["nat", "addresses", "range"],
   "register-flood": ["addresses", "range"],
+  "iax2-phones": ["nat", "addresses", "range"],
+  "iax2-flood": ["addresses", "range"],
   "broken-phone": ["nat", "addresses", "range"],
   "roaming-user": ["addresses"],
   "blf-subscribe": ["nat", "addresses", "range"],
@@ -66,15 +68,19 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
     if (!HOST_KINDS[source.kind]!.includes(host.kind)) {
       at([...path, "host"], `${source.kind} cannot run on a host of kind ${host.kind}; use one of kind ${HOST_KINDS[source.kind]!.join(", ")}`);
     }
-    if (host.kind === "nat") lanUse.set(source.host, (lanUse.get(source.host) ?? 0) + (source.kind === "phones" ? source.count : 1));
+    if (host.kind === "nat") lanUse.set(source.host, (lanUse.get(source.host) ?? 0) + (source.kind === "phones" || source.kind === "iax2-phones" ? source.count : 1));
     switch (source.kind) {
-      case "phones": {
+      case "phones":
+      case "iax2-phones": {
         users(source.accounts, [...path, "accounts"]);
         const accounts = userSequence(source.accounts);
         if (accounts.size < source.count) at([...path, "accounts"], `${source.count} phones need ${source.count} accounts; the list has ${accounts.size}`);
         if (!source.wrongPassword) unknownAccounts(source.accounts, source.count, [...path, "accounts"]);
         break;
       }
+      case "iax2-flood":
+        users(source.peers, [...path, "peers"]);
+        break;
       case "sipp-office": {
         users(source.accounts, [...path, "accounts"]);
         unknownAccounts(source.accounts, source.count ?? Number.POSITIVE_INFINITY, [...path, "accounts"]);

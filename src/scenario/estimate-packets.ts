@@ -42,6 +42,19 @@ export function estimatePackets(scenario: Scenario): PacketEstimate {
         const seconds = Math.min(spec.durationSeconds, active);
         return { source: spec.name, packets: 2 * spec.ratePps * seconds * addresses, how: `${thousands(spec.ratePps)} pps x ${seconds} s x ${thousands(addresses)} address(es) x 2 with answers` };
       }
+      case "iax2-flood": {
+        // An attempt: two REGREQs, their CALLTOKEN and REGAUTH, a guess and its REGREJ, an ACK.
+        const host = scenario.hosts[spec.host];
+        const hostAddresses = host ? publicAddressCount(host) : 1;
+        const addresses = spec.addressCount === 0 ? hostAddresses : Math.min(spec.addressCount, hostAddresses);
+        const seconds = Math.min(spec.durationSeconds, active);
+        return { source: spec.name, packets: 7 * spec.ratePps * seconds * addresses, how: `${thousands(spec.ratePps)} attempts/s x ${seconds} s x ${thousands(addresses)} address(es) x 7 packets` };
+      }
+      case "iax2-phones": {
+        // Every 5/6 of the refresh: at most five REGREQ sends each (four retransmissions) and the answers.
+        const registrations = 1 + Math.ceil(active / ((spec.refreshSeconds * 5) / 6));
+        return { source: spec.name, packets: spec.count * registrations * 16, how: `${spec.count} phones x ${registrations} registrations x 16 packets` };
+      }
       case "phones": {
         const registrations = 1 + Math.ceil(active / (spec.expiresSeconds / 2));
         return { source: spec.name, packets: spec.count * registrations * 24, how: `${spec.count} phones x ${registrations} registrations x 24 packets` };

@@ -49,6 +49,7 @@ const pbxSchema = z
   .object({
     address: labAddress.default("198.51.100.10"),
     port: z.number().int().min(1).max(65535).default(5060),
+    iax2Port: z.number().int().min(1).max(65535).default(4569).describe("The UDP port chan_iax2 listens on for IAX2 (its bindport, 4569); the accounts are IAX2 peers too."),
     realm: z.string().regex(/^[A-Za-z0-9.-]{1,64}$/).default("asterisk"),
     interface: z
       .string()
@@ -199,6 +200,39 @@ const replaySource = z
   })
   .strict();
 
+/** IAX2 phones or trunks registering as Asterisk's `register =>` does (iax2_do_register). */
+const iax2PhonesSource = z
+  .object({
+    ...base,
+    kind: z.literal("iax2-phones"),
+    count: z.number().int().min(1).max(10_000).default(1),
+    accounts: userListSchema.describe("IAX2 peers (pbx.accounts) used in order, one per phone."),
+    spreadSeconds: seconds.default(0).describe("Phones start registering within this window (0 = all at once)."),
+    refreshSeconds: z.number().int().min(10).max(3600).default(60).describe("The refresh a phone asks for; it registers again every 5/6 of it (chan_iax2's client), whatever the registrar granted."),
+    wrongPassword: z.boolean().default(false).describe("A wrong secret makes every phone fail (for tests)."),
+  })
+  .strict();
+
+/** IAX2 registration brute force (password guessing or peer walking), one call per attempt. */
+const iax2FloodSource = z
+  .object({
+    ...base,
+    kind: z.literal("iax2-flood"),
+    mode: z
+      .enum(["guess", "walk"])
+      .default("guess")
+      .describe("`guess`: guesses the first peer's secret, answering each REGAUTH challenge with the MD5 of its next password; `walk`: bare REGREQs for each peer name in turn, as enumIAX does."),
+    ratePps: z.number().gt(0).max(100_000).describe("Attempts (calls) a second from each address, at most."),
+    durationSeconds: positiveSeconds,
+    peers: userListSchema.default("100-999").describe("Peer names: the one guessed (its first), or those walked."),
+    passwords: z.array(z.string().min(1).max(64)).default(["1234", "password", "100", "admin", "12345"]).describe("Passwords guessed, in order, after which it counts numbers from 0."),
+    sourcePort: z.number().int().min(1).max(65535).default(4569).describe("The UDP port it sends from (an IAX2 client binds 4569 when free)."),
+    reuseCallToken: z.boolean().default(false).describe("Reuse a call token for its 10 s (one token exchange per address every 9 s) instead of asking for one every attempt."),
+    addressCount: z.number().int().min(0).max(65_536).default(0).describe("Addresses of the host used at once (0 = all)."),
+    giveUpSeconds: z.number().min(0).max(3600).default(10).describe("Stops after this many seconds without any answer (0: a bot that starts an attempt on every tick whatever came back)."),
+  })
+  .strict();
+
 /** One SIPp process registering an office's accounts: sipp-register.xml with an injection file, at a call rate. */
 const sippOfficeSource = z
   .object({
@@ -251,6 +285,8 @@ export const trafficSourceSchema = z.discriminatedUnion("kind", [
   roamingSource,
   blfSource,
   replaySource,
+  iax2PhonesSource,
+  iax2FloodSource,
 ]);
 
 const countBound = z.union([
@@ -368,7 +404,7 @@ export const scenarioSchema = z
       .optional()
       .describe("The wall clock when the run starts (ISO 8601 UTC, such as 2026-12-07T08:59:30Z), for rules with -m time; the model engine only (a real kernel keeps the real clock). Absent, the real time the run starts."),
     firewall: firewallSchema,
-    pbx: pbxSchema.default({ address: "198.51.100.10", port: 5060, realm: "asterisk", interface: "eth0", accounts: [] }),
+    pbx: pbxSchema.default({ address: "198.51.100.10", port: 5060, iax2Port: 4569, realm: "asterisk", interface: "eth0", accounts: [] }),
     hosts: z.record(name, hostSchema),
     traffic: z.array(trafficSourceSchema).min(1),
     expect: z.array(expectationSchema).default([]),

@@ -6,6 +6,8 @@ import { createBlfSubscriber } from "./blf-subscribe.js";
 import { createBrokenPhone } from "./broken-phone.js";
 import { LanAddressPlan, publicAddressesOf } from "./host-addresses.js";
 import { createPhones } from "./phones.js";
+import { createIax2Flood } from "./iax2-flood.js";
+import { createIax2Phones } from "./iax2-phones.js";
 import { createRegisterFlood } from "./register-flood.js";
 import { createSippOffice } from "./sipp-office.js";
 import { userSequence } from "../scenario/user-list.js";
@@ -45,6 +47,10 @@ export function createTrafficSources(
         return createRegisterFlood(spec, scenario.pbx, placement);
       case "sipp-office":
         return createSippOffice(spec, scenario.pbx, placement);
+      case "iax2-phones":
+        return createIax2Phones(spec, scenario.pbx, { ...placement, basePort: 4569 });
+      case "iax2-flood":
+        return createIax2Flood(spec, scenario.pbx, placement);
       case "broken-phone":
         return createBrokenPhone(spec, scenario.pbx, placement);
       case "roaming-user":

@@ -233,7 +233,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
 /** The answers svwar.py takes to mean "no such extension" (or nothing yet) when a random extension gets them too: 404, 481, 503, 100, 180, 200, 603. */
 const SVWAR_NOT_FOUND = new Set([404, 481, 503, 100, 180, 200, 603]);
 
-/** svcrack's order: the dictionary, then numbers counting up. */
-function passwordGuess(dictionary: readonly string[], index: number): string {
+/** svcrack's order: the dictionary from its first word, then numbers from 0. */
+export function passwordGuess(dictionary: readonly string[], index: number): string {
   return index < dictionary.length ? dictionary[index]! : String(index - dictionary.length);
 }

@@ -32,7 +32,7 @@ export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutc
     .filter((spec) => attack.has(spec.name))
     .map((spec): AttackOutcome => {
       const outcome = outcomes.find((candidate) => candidate.source === spec.name);
-      const tool = spec.kind === "register-flood" ? spec.mode : spec.kind === "tool" ? `real ${spec.tool}` : spec.kind;
+      const tool = spec.kind === "register-flood" ? spec.mode : spec.kind === "iax2-flood" ? `IAX2 ${spec.mode}` : spec.kind === "tool" ? `real ${spec.tool}` : spec.kind;
       const passwordsFound = outcome?.passwordsFound ?? [];
       const extensionsFound = outcome?.extensionsFound ?? [];
       const callsReached = outcome?.callsReached ?? [];

@@ -12,9 +12,9 @@ import type { TrafficSourceSpec } from "../scenario/schema.js";
  */
 export const ASTERISK_CPU_US_PER_REQUEST = { challenge: 522, failedAuthentication: 644 } as const;
 
-/** A source whose requests are password guesses (failed authentications, each costlier than a challenge): svcrack, the model's or the real one. */
+/** A source whose requests are password guesses (failed authentications, each costlier than a challenge): svcrack, the model's or the real one, and an IAX2 guesser (its cost not yet measured apart from SIP's). */
 export function guessesPasswords(spec: TrafficSourceSpec): boolean {
-  return (spec.kind === "register-flood" && spec.mode === "svcrack") || (spec.kind === "tool" && spec.tool === "svcrack");
+  return (spec.kind === "register-flood" && spec.mode === "svcrack") || (spec.kind === "iax2-flood" && spec.mode === "guess") || (spec.kind === "tool" && spec.tool === "svcrack");
 }
 
 /** An attack's PBX CPU in ms, estimated from its requests that reached the PBX: a password guesser's are mostly failed authentications. */

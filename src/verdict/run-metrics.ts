@@ -24,7 +24,7 @@ export interface RunMetrics {
   passwordsFound: number;
 }
 
-const ATTACK_KINDS = new Set(["register-flood", "replay"]);
+const ATTACK_KINDS = new Set(["register-flood", "iax2-flood", "replay"]);
 
 /**
  * Users the scenario promises keep working (an expectation says registered: all
@@ -36,7 +36,7 @@ export function legitimateSources(scenario: Scenario): Set<string> {
   const attack = attackSources(scenario);
   const canRegister = (name: string) => {
     const spec = scenario.traffic.find((candidate) => candidate.name === name);
-    return spec !== undefined && spec.kind !== "broken-phone" && !(spec.kind === "phones" && spec.wrongPassword);
+    return spec !== undefined && spec.kind !== "broken-phone" && !((spec.kind === "phones" || spec.kind === "iax2-phones") && spec.wrongPassword);
   };
   return new Set([...promised].filter((name) => !attack.has(name) && canRegister(name)));
 }
@@ -48,7 +48,7 @@ export function legitimateSources(scenario: Scenario): Set<string> {
  */
 export function registeringUsers(scenario: Scenario): Set<string> {
   const attack = attackSources(scenario);
-  return new Set(scenario.traffic.filter((spec) => !attack.has(spec.name) && spec.kind !== "broken-phone" && !(spec.kind === "phones" && spec.wrongPassword)).map((spec) => spec.name));
+  return new Set(scenario.traffic.filter((spec) => !attack.has(spec.name) && spec.kind !== "broken-phone" && !((spec.kind === "phones" || spec.kind === "iax2-phones") && spec.wrongPassword)).map((spec) => spec.name));
 }
 
 export function attackSources(scenario: Scenario): Set<string> {

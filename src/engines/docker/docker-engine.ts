@@ -93,6 +93,8 @@ export class DockerEngine implements Engine {
     if (options.kernel && Object.keys(options.kernel).length) {
       throw new EngineUnavailableError("DOCKER_KERNEL", "--kernel settings change the model engine only; the docker engine runs the machine's own kernel");
     }
+    const iax2 = requested.traffic.find((spec) => spec.kind === "iax2-phones" || spec.kind === "iax2-flood");
+    if (iax2) throw new EngineUnavailableError("DOCKER_IAX2", `traffic ${iax2.name} speaks IAX2, which the docker lab does not configure yet: run it with --engine model`);
     // fail2ban's jail: its sets and REJECT rules join the ruleset (the lab logs their verdicts), real fail2ban fills the sets.
     const jailed = requested.fail2ban ? fail2banFirewall(requested, requested.fail2ban) : null;
     const scenario: Scenario = jailed ? { ...requested, firewall: jailed.firewall } : requested;

@@ -44,7 +44,7 @@ const REPLY_DELAY_US = 600;
 /** From an authenticated INVITE to the dialplan's answer (Asterisk sends no 100 Trying first): an order of magnitude, not yet measured. */
 const CALL_ANSWER_DELAY_US = 1500;
 /** The thread id in Asterisk's log lines: any number; fail2ban's filter reads past it. */
-const ASTERISK_PID = 4242;
+export const ASTERISK_PID = 4242;
 /** The Server header the lab's Asterisk sends (pjsip.conf `user_agent`, as in captures/record/pjsip.conf). */
 const SERVER = "Asterisk PBX 22";
 /** PJSIP right-aligns Content-Length in five columns: "Content-Length:  0". */
@@ -66,7 +66,7 @@ export interface SecurityLogLine {
   readonly atUs: number;
   readonly address: string;
   readonly port: number;
-  readonly reason: "No matching endpoint found" | "Failed to authenticate" | "extension not found";
+  readonly reason: "No matching endpoint found" | "Failed to authenticate" | "extension not found" | "No registration for peer" | "failed MD5 authentication";
   /** The NOTICE line as /var/log/asterisk/messages holds it (after its timestamp). */
   readonly text: string;
 }

@@ -14,7 +14,8 @@ import { forkRandom } from "../../traffic/random.js";
 import type { AgentEvent, Direction, Verdict } from "../../verdict/verdict.js";
 import { OutcomeTally } from "../../verdict/outcomes.js";
 import type { Engine, RunOptions, RunResult } from "../engine.js";
-import { createAsteriskPbx } from "./asterisk-pbx.js";
+import { createAsteriskPbx, type SecurityLogLine } from "./asterisk-pbx.js";
+import { createIax2Pbx } from "./iax2-pbx.js";
 import { Fail2banJail } from "./fail2ban-jail.js";
 import { fail2banFirewall, jailSets } from "../../scenario/with-fail2ban.js";
 import { banInSet } from "./netfilter/matches/set.js";
@@ -98,10 +99,12 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
         }),
       )
     : null;
-  const pbx = createAsteriskPbx(scenario.pbx, (line) => {
+  const logFailure = (line: SecurityLogLine) => {
     logLines++;
     jail?.failure(line.address, line.atUs);
-  });
+  };
+  const pbx = createAsteriskPbx(scenario.pbx, logFailure);
+  const iax2Pbx = createIax2Pbx(scenario.pbx, scenario.pbx.iax2Port, logFailure);
   const LAB_INTERFACE = scenario.pbx.interface;
   const pbxAddress = parseIpv4(scenario.pbx.address);
   const sources = createTrafficSources(scenario, replays);
@@ -179,7 +182,8 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   };
 
   const deliverToPbx = (datagram: Datagram, sender: Sender, atUs: number) => {
-    for (const reply of pbx.receive(datagram, atUs)) {
+    const listener = datagram.dport === scenario.pbx.iax2Port ? iax2Pbx : pbx;
+    for (const reply of listener.receive(datagram, atUs)) {
       queue.push(atUs + reply.delayUs, () => sendFromPbx(reply.datagram));
     }
   };
@@ -226,8 +230,8 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       if (!whole) return;
       packet = decodeIpv4(whole, LAB_INTERFACE);
     }
-    // The PBX model speaks SIP over UDP; TCP segments are judged but not answered.
-    if (packet.protocol !== IPPROTO_UDP || packet.dport !== scenario.pbx.port) return;
+    // The PBX model speaks SIP and IAX2 over UDP; TCP segments are judged but not answered.
+    if (packet.protocol !== IPPROTO_UDP || (packet.dport !== scenario.pbx.port && packet.dport !== scenario.pbx.iax2Port)) return;
     const payload = packet.bytes.subarray(packet.payloadOffset);
     deliverToPbx({ src: formatIpv4(packet.src), sport: packet.sport, dst: scenario.pbx.address, dport: packet.dport, payload }, sender, nowUs);
   };

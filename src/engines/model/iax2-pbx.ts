@@ -1,0 +1,225 @@
+import { createHash } from "node:crypto";
+import {
+  IAX_AUTH_MD5,
+  IaxCommand,
+  IaxIe,
+  FRAME_TYPE_IAX,
+  addressElement,
+  byteElement,
+  decodeFullFrame,
+  elementOf,
+  elementShort,
+  elementString,
+  encodeFullFrame,
+  intElement,
+  shortElement,
+  stringElement,
+  type InformationElement,
+  type IaxFullFrame,
+} from "../../iax2/iax2-frame.js";
+import type { PbxSpec } from "../../scenario/schema.js";
+import { userSequence } from "../../scenario/user-list.js";
+import type { Datagram } from "../../traffic/agent.js";
+import { ASTERISK_PID, type Registration, type SecurityLogLine } from "./asterisk-pbx.js";
+import type { PbxModel, PbxReply } from "./pbx.js";
+
+/**
+ * Asterisk 22's chan_iax2 answering registrations, with iax.conf as the lab
+ * writes it (a peer per account, `type=friend`, `host=dynamic`, `auth=md5`,
+ * `authdebug=yes`, everything else default). From chan_iax2.c:
+ *  - call tokens are required (requirecalltoken's default): a REGREQ without
+ *    a CALLTOKEN element is refused REGREJ, an empty one gets a CALLTOKEN
+ *    frame with "<time>?<sha1 of address, port, time, a secret>", and a token
+ *    is good for 10 s (maxcallnumbers' `calltokendelay`) from that address
+ *    and port; only a REGREQ with a good token opens a call;
+ *  - register_verify: a known peer is challenged REGAUTH (AUTHMETHODS md5, a
+ *    decimal challenge, the user name), then its REGREQ with MD5_RESULT =
+ *    md5(challenge + secret) is answered REGACK (refresh clamped to
+ *    min/maxregexpire, both 60 s) or REGREJ "Registration Refused" at once
+ *    (delayreject's default is off); an unknown peer is challenged alike, so
+ *    a scanner cannot tell it from a known one, and refused at its answer;
+ *  - with authdebug a failed answer is logged "Host A failed MD5
+ *    authentication for 'P' (x != y)" and an unknown peer "No registration
+ *    for peer 'P' (from A)": lines fail2ban's asterisk filter reads.
+ * The model does not retransmit its own frames (Asterisk resends an unacked
+ * REGAUTH); a client whose answers the firewall drops sees one REGAUTH.
+ */
+
+const REPLY_DELAY_US = 600;
+const CALLTOKEN_DELAY_SECONDS = 10;
+const MIN_REG_EXPIRE = 60;
+const MAX_REG_EXPIRE = 60;
+/** AST_CAUSE_FACILITY_REJECTED, the cause code of a REGREJ. */
+const CAUSE_FACILITY_REJECTED = 29;
+
+interface IaxCall {
+  readonly callNumber: number;
+  readonly peerAddress: string;
+  readonly peerPort: number;
+  readonly peerCall: number;
+  readonly openedUs: number;
+  challenge: string;
+  outSeq: number;
+  inSeq: number;
+}
+
+export interface Iax2Pbx extends PbxModel {
+  /** Peers registered at `nowUs`, as `iax2 show peers` lists them. */
+  registrations(nowUs: number): Registration[];
+}
+
+export function createIax2Pbx(spec: PbxSpec, port: number, onLog?: (line: SecurityLogLine) => void): Iax2Pbx {
+  const accounts = spec.accounts.map((account) => ({ users: userSequence(account.users), password: account.password }));
+  const secretOf = (peer: string): string | undefined => accounts.find((account) => account.users.includes(peer))?.password.replaceAll("{user}", peer);
+  const tokenSecret = createHash("md5").update(`slamlab-iax2:${spec.address}`).digest("hex");
+  const calls = new Map<number, IaxCall>();
+  const registered = new Map<string, Registration>();
+  let nextCallNumber = 2;
+  let challengeCounter = 0;
+
+  const tokenFor = (address: string, sourcePort: number, seconds: number) =>
+    `${seconds}?${createHash("sha1").update(`${address}:${sourcePort}${seconds}${tokenSecret}`).digest("hex")}`;
+  const tokenValid = (token: string, address: string, sourcePort: number, nowUs: number): boolean => {
+    const seconds = Number(/^(\d+)\?/.exec(token)?.[1] ?? NaN);
+    const now = wallSeconds(nowUs);
+    return Number.isInteger(seconds) && tokenFor(address, sourcePort, seconds) === token && seconds <= now && now - seconds < CALLTOKEN_DELAY_SECONDS;
+  };
+
+  const datagramTo = (from: Datagram, frame: IaxFullFrame): PbxReply => ({
+    datagram: { src: spec.address, sport: port, dst: from.src, dport: from.sport, payload: encodeFullFrame(frame) },
+    delayUs: REPLY_DELAY_US,
+  });
+  /** send_apathetic_reply: an answer outside any call (call number 1, out sequence 0). */
+  const apathetic = (from: Datagram, request: IaxFullFrame, subclass: number, elements: InformationElement[] = []): PbxReply =>
+    datagramTo(from, {
+      sourceCall: 1,
+      destinationCall: request.sourceCall,
+      retransmitted: false,
+      timestampMs: request.timestampMs,
+      outSeq: 0,
+      inSeq: (request.inSeq + 1) & 0xff,
+      frameType: FRAME_TYPE_IAX,
+      subclass,
+      elements,
+    });
+  const inCall = (from: Datagram, call: IaxCall, subclass: number, elements: InformationElement[], nowUs: number): PbxReply =>
+    datagramTo(from, {
+      sourceCall: call.callNumber,
+      destinationCall: call.peerCall,
+      retransmitted: false,
+      timestampMs: Math.max(1, Math.round((nowUs - call.openedUs) / 1000)),
+      outSeq: call.outSeq++ & 0xff,
+      inSeq: call.inSeq & 0xff,
+      frameType: FRAME_TYPE_IAX,
+      subclass,
+      elements,
+    });
+  const log = (nowUs: number, from: Datagram, reason: SecurityLogLine["reason"], message: string) =>
+    onLog?.({ atUs: nowUs, address: from.src, port: from.sport, reason, text: `NOTICE[${ASTERISK_PID}] chan_iax2.c: ${message}` });
+
+  const openCall = (from: Datagram, request: IaxFullFrame, nowUs: number): IaxCall => {
+    // Asterisk takes call numbers from a shuffled pool; any free number does for the firewall.
+    while (calls.has(nextCallNumber)) nextCallNumber = nextCallNumber >= 0x7fff ? 2 : nextCallNumber + 1;
+    const call: IaxCall = { callNumber: nextCallNumber, peerAddress: from.src, peerPort: from.sport, peerCall: request.sourceCall, openedUs: nowUs, challenge: "", outSeq: 0, inSeq: 0 };
+    nextCallNumber = nextCallNumber >= 0x7fff ? 2 : nextCallNumber + 1;
+    calls.set(call.callNumber, call);
+    return call;
+  };
+  const closeCall = (call: IaxCall) => calls.delete(call.callNumber);
+
+  const registrationRequest = (from: Datagram, request: IaxFullFrame, call: IaxCall, nowUs: number): PbxReply[] => {
+    const peer = elementString(request, IaxIe.USERNAME) ?? "";
+    const md5Result = elementString(request, IaxIe.MD5_RESULT) ?? "";
+    const reject = (): PbxReply[] => {
+      const reply = inCall(from, call, IaxCommand.REGREJ, [stringElement(IaxIe.CAUSE, "Registration Refused"), byteElement(IaxIe.CAUSECODE, CAUSE_FACILITY_REJECTED)], nowUs);
+      closeCall(call);
+      return [reply];
+    };
+    if (peer === "") return reject();
+    const secret = secretOf(peer);
+    const challenge = (): PbxReply[] => {
+      call.challenge = String(1_000_000_000 + ((++challengeCounter * 2_654_435_761) % 1_000_000_000));
+      return [inCall(from, call, IaxCommand.REGAUTH, [shortElement(IaxIe.AUTHMETHODS, IAX_AUTH_MD5), stringElement(IaxIe.CHALLENGE, call.challenge), stringElement(IaxIe.USERNAME, peer)], nowUs)];
+    };
+    if (secret === undefined) {
+      if (call.challenge === "") return challenge();
+      log(nowUs, from, "No registration for peer", `No registration for peer '${peer}' (from ${from.src})`);
+      return reject();
+    }
+    if (call.challenge === "") return challenge();
+    if (md5Result === "") return reject();
+    const expected = createHash("md5").update(call.challenge + secret).digest("hex");
+    if (expected !== md5Result.toLowerCase()) {
+      log(nowUs, from, "failed MD5 authentication", `Host ${from.src} failed MD5 authentication for '${peer}' (${expected} != ${md5Result})`);
+      return reject();
+    }
+    // REGREL: update_registry with no address unregisters the peer and acknowledges without refresh or address.
+    const elements = [stringElement(IaxIe.USERNAME, peer), intElement(IaxIe.DATETIME, iaxDateTime(nowUs))];
+    if (request.subclass === IaxCommand.REGREL) {
+      registered.delete(peer);
+    } else {
+      const refresh = Math.min(MAX_REG_EXPIRE, Math.max(MIN_REG_EXPIRE, elementShort(request, IaxIe.REFRESH) ?? MIN_REG_EXPIRE));
+      // expire_registry runs 10 s after the refresh interval.
+      registered.set(peer, { account: peer, contact: `iax2:${peer}@${from.src}:${from.sport}`, expiresAtUs: nowUs + (refresh + 10) * 1_000_000 });
+      elements.push(shortElement(IaxIe.REFRESH, refresh), addressElement(IaxIe.APPARENT_ADDR, from.src, from.sport));
+    }
+    const ack = inCall(from, call, IaxCommand.REGACK, elements, nowUs);
+    closeCall(call);
+    return [ack];
+  };
+
+  return {
+    receive(datagram: Datagram, nowUs: number): readonly PbxReply[] {
+      const frame = decodeFullFrame(datagram.payload);
+      // Mini frames and other frame types belong to calls; a registrar without calls ignores them.
+      if (!frame || frame.frameType !== FRAME_TYPE_IAX) return [];
+      const existing = frame.destinationCall !== 0 ? calls.get(frame.destinationCall) : undefined;
+      if (existing && (existing.peerAddress !== datagram.src || existing.peerPort !== datagram.sport)) return [];
+      if (existing) existing.inSeq = (frame.outSeq + 1) & 0xff;
+      switch (frame.subclass) {
+        case IaxCommand.ACK:
+          return [];
+        case IaxCommand.REGREQ:
+        case IaxCommand.REGREL: {
+          if (existing) return registrationRequest(datagram, frame, existing, nowUs);
+          if (frame.destinationCall !== 0) return [apathetic(datagram, frame, IaxCommand.INVAL)];
+          const token = elementOf(frame, IaxIe.CALLTOKEN);
+          if (!token) return [apathetic(datagram, frame, IaxCommand.REGREJ)];
+          if (token.data.length === 0) {
+            return [apathetic(datagram, frame, IaxCommand.CALLTOKEN, [stringElement(IaxIe.CALLTOKEN, tokenFor(datagram.src, datagram.sport, wallSeconds(nowUs)))])];
+          }
+          if (!tokenValid(new TextDecoder().decode(token.data), datagram.src, datagram.sport, nowUs)) return [apathetic(datagram, frame, IaxCommand.REGREJ)];
+          const call = openCall(datagram, frame, nowUs);
+          call.inSeq = (frame.outSeq + 1) & 0xff;
+          return registrationRequest(datagram, frame, call, nowUs);
+        }
+        default:
+          return [];
+      }
+    },
+    registrations(nowUs: number): Registration[] {
+      return [...registered.values()].filter((registration) => registration.expiresAtUs > nowUs);
+    },
+  };
+}
+
+/** The run starts at 2026-01-01 00:00 UTC (as the SIP model's Date headers), in seconds. */
+const RUN_EPOCH_SECONDS = Date.UTC(2026, 0, 1) / 1000;
+
+function wallSeconds(nowUs: number): number {
+  return RUN_EPOCH_SECONDS + Math.floor(nowUs / 1_000_000);
+}
+
+/** iax2_datetime: seconds/2 in bits 0-4, minutes 5-10, hours 11-15, day 16-20, month 21-24, years since 2000 25-31 (UTC here). */
+function iaxDateTime(nowUs: number): number {
+  const date = new Date(wallSeconds(nowUs) * 1000);
+  return (
+    ((date.getUTCSeconds() >> 1) |
+      (date.getUTCMinutes() << 5) |
+      (date.getUTCHours() << 11) |
+      (date.getUTCDate() << 16) |
+      ((date.getUTCMonth() + 1) << 21) |
+      ((date.getUTCFullYear() - 2000) << 25)) >>>
+    0
+  );
+}

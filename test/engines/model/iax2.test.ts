@@ -1,0 +1,130 @@
+import { describe, expect, it } from "vitest";
+import { createIax2Pbx } from "../../../src/engines/model/iax2-pbx.js";
+import type { SecurityLogLine } from "../../../src/engines/model/asterisk-pbx.js";
+import { runModel } from "../../../src/engines/model/model-engine.js";
+import { decodeFullFrame, elementShort, elementString, encodeFullFrame, FRAME_TYPE_IAX, IaxCommand, IaxIe, shortElement, stringElement, type InformationElement } from "../../../src/iax2/iax2-frame.js";
+import { iaxMd5Result } from "../../../src/traffic/iax2-call.js";
+import type { Datagram } from "../../../src/traffic/agent.js";
+import { acceptAll, scenarioOf } from "../../helpers/scenario.js";
+
+const pbxSpec = { address: "198.51.100.10", port: 5060, iax2Port: 4569, realm: "asterisk", interface: "eth0", accounts: [{ users: "200-209", password: "iax-{user}" }] };
+
+const frame = (from: string, subclass: number, elements: InformationElement[], calls: { source: number; destination?: number; outSeq?: number; inSeq?: number }): Datagram => ({
+  src: from,
+  sport: 4569,
+  dst: pbxSpec.address,
+  dport: 4569,
+  payload: encodeFullFrame({ sourceCall: calls.source, destinationCall: calls.destination ?? 0, retransmitted: false, timestampMs: 3, outSeq: calls.outSeq ?? 0, inSeq: calls.inSeq ?? 0, frameType: FRAME_TYPE_IAX, subclass, elements }),
+});
+const emptyToken: InformationElement = { type: IaxIe.CALLTOKEN, data: new Uint8Array(0) };
+
+describe("the IAX2 registrar (chan_iax2's registration)", () => {
+  const lines: SecurityLogLine[] = [];
+  const pbx = createIax2Pbx(pbxSpec, 4569, (line) => lines.push(line));
+  const answer = (datagram: Datagram, atUs: number) => {
+    const replies = pbx.receive(datagram, atUs);
+    expect(replies).toHaveLength(1);
+    return decodeFullFrame(replies[0]!.datagram.payload)!;
+  };
+  /** The three REGREQs of a registration: ask for a token, open the call with it, answer the challenge. */
+  const register = (from: string, peer: string, secret: string, atUs: number) => {
+    const identity = [stringElement(IaxIe.USERNAME, peer), shortElement(IaxIe.REFRESH, 60)];
+    const token = answer(frame(from, IaxCommand.REGREQ, [...identity, emptyToken], { source: 7 }), atUs);
+    expect(token.subclass).toBe(IaxCommand.CALLTOKEN);
+    const challenge = answer(frame(from, IaxCommand.REGREQ, [...identity, stringElement(IaxIe.CALLTOKEN, elementString(token, IaxIe.CALLTOKEN)!)], { source: 7 }), atUs + 1000);
+    expect(challenge.subclass).toBe(IaxCommand.REGAUTH);
+    expect(elementShort(challenge, IaxIe.AUTHMETHODS)).toBe(2);
+    return answer(
+      frame(from, IaxCommand.REGREQ, [...identity, iaxMd5Result(elementString(challenge, IaxIe.CHALLENGE)!, secret)], { source: 7, destination: challenge.sourceCall, outSeq: 1, inSeq: 1 }),
+      atUs + 2000,
+    );
+  };
+
+  it("registers a peer whose MD5 answer is right, granting chan_iax2's 60 s", () => {
+    lines.length = 0;
+    const ack = register("198.18.10.1", "201", "iax-201", 1_000_000);
+    expect(ack.subclass).toBe(IaxCommand.REGACK);
+    expect(elementShort(ack, IaxIe.REFRESH)).toBe(60);
+    expect(pbx.registrations(2_000_000).map((registration) => registration.account)).toEqual(["201"]);
+    expect(lines).toEqual([]);
+  });
+
+  it("refuses a wrong secret and an unknown peer alike, after the same challenge, logging what fail2ban's filter reads", () => {
+    lines.length = 0;
+    const wrong = register("198.18.66.6", "202", "guess", 3_000_000);
+    expect(wrong.subclass).toBe(IaxCommand.REGREJ);
+    expect(elementString(wrong, IaxIe.CAUSE)).toBe("Registration Refused");
+    const unknown = register("198.18.66.6", "999", "guess", 4_000_000);
+    expect(unknown.subclass).toBe(IaxCommand.REGREJ);
+    expect(lines.map((line) => line.text.replace(/\(\w+ != \w+\)/, "(x != y)"))).toEqual([
+      "NOTICE[4242] chan_iax2.c: Host 198.18.66.6 failed MD5 authentication for '202' (x != y)",
+      "NOTICE[4242] chan_iax2.c: No registration for peer '999' (from 198.18.66.6)",
+    ]);
+  });
+
+  it("answers a REGREQ without a call token REGREJ, and one with a token from another address too", () => {
+    const identity = [stringElement(IaxIe.USERNAME, "201")];
+    expect(answer(frame("198.18.66.7", IaxCommand.REGREQ, identity, { source: 9 }), 5_000_000).subclass).toBe(IaxCommand.REGREJ);
+    const token = elementString(answer(frame("198.18.66.7", IaxCommand.REGREQ, [...identity, emptyToken], { source: 9 }), 5_000_000), IaxIe.CALLTOKEN)!;
+    expect(answer(frame("198.18.66.8", IaxCommand.REGREQ, [...identity, stringElement(IaxIe.CALLTOKEN, token)], { source: 9 }), 5_001_000).subclass).toBe(IaxCommand.REGREJ);
+    // A token is good for 10 s.
+    expect(answer(frame("198.18.66.7", IaxCommand.REGREQ, [...identity, stringElement(IaxIe.CALLTOKEN, token)], { source: 9 }), 16_000_000).subclass).toBe(IaxCommand.REGREJ);
+    expect(answer(frame("198.18.66.7", IaxCommand.REGREQ, [...identity, stringElement(IaxIe.CALLTOKEN, token)], { source: 9 }), 8_000_000).subclass).toBe(IaxCommand.REGAUTH);
+  });
+});
+
+/** The reference post's recent rule, counting IAX2 REGREQs (a full frame of type IAX, subclass 13) with u32 instead of a string. */
+const countRegreqs = (hits: number) =>
+  [
+    "*filter",
+    ":INPUT ACCEPT [0:0]",
+    ":FORWARD ACCEPT [0:0]",
+    ":OUTPUT ACCEPT [0:0]",
+    `-A INPUT -p udp --dport 4569 -m u32 --u32 "0>>22&0x3C@8>>31=1&&0>>22&0x3C@16&0xFFFF=0x060D" -m recent --update --seconds 60 --hitcount ${hits} --name IAX -j DROP`,
+    `-A INPUT -p udp --dport 4569 -m u32 --u32 "0>>22&0x3C@8>>31=1&&0>>22&0x3C@16&0xFFFF=0x060D" -m recent --set --name IAX`,
+    "COMMIT",
+    "",
+  ].join("\n");
+
+const iax2Scenario = (rulesetText: string) =>
+  scenarioOf(
+    {
+      name: "iax2",
+      description: "IAX2 phones and a guesser",
+      durationSeconds: 40,
+      pbx: { accounts: [{ users: "200-209", password: "iax-{user}-Str0ng" }, { users: ["230"], password: "25" }] },
+      hosts: { office: { kind: "nat", public: "198.18.10.1", lan: "192.0.2.0/24" }, attacker: { kind: "addresses", addresses: ["198.18.66.6"] } },
+      traffic: [
+        { name: "iax-phones", kind: "iax2-phones", host: "office", count: 4, accounts: "200-203", startSeconds: 1, spreadSeconds: 5 },
+        { name: "guesser", kind: "iax2-flood", host: "attacker", mode: "guess", peers: "230-230", ratePps: 5, startSeconds: 2, durationSeconds: 30 },
+      ],
+    },
+    { rulesetText },
+  );
+
+describe("IAX2 registrations through the model", () => {
+  it("phones register with three REGREQs each, and an unguarded guesser finds a weak secret", () => {
+    const result = runModel(iax2Scenario(acceptAll));
+    const registered = new Set(result.events.filter((event) => event.source === "iax-phones" && event.kind === "registered").map((event) => event.account));
+    expect([...registered].sort()).toEqual(["200", "201", "202", "203"]);
+    const found = result.events.filter((event) => event.kind === "password-found");
+    // The dictionary's five words, then 0..25: "25" is the 31st guess.
+    expect(found.map((event) => [event.account, event.detail])).toEqual([["230", 'IAX2 password "25" at guess 31 (REGACK)']]);
+    const phoneRequests = result.verdicts.filter((verdict) => verdict.source === "iax-phones" && verdict.direction === "to-pbx" && verdict.dstPort === 4569);
+    // Each phone's first registration: REGREQ (token asked), REGREQ (token), REGREQ (MD5), ACK.
+    expect(phoneRequests.length).toBeGreaterThanOrEqual(16);
+  });
+
+  it("counting REGREQs per source with u32 stops the guesser before its guess and keeps the office registered", () => {
+    const result = runModel(iax2Scenario(countRegreqs(30)));
+    expect(result.events.filter((event) => event.kind === "password-found")).toEqual([]);
+    const registered = new Set(result.events.filter((event) => event.source === "iax-phones" && event.kind === "registered").map((event) => event.account));
+    expect(registered.size).toBe(4);
+    const guesser = result.verdicts.filter((verdict) => verdict.source === "guesser" && verdict.direction === "to-pbx");
+    const firstDrop = guesser.findIndex((verdict) => verdict.verdict === "dropped");
+    // Three REGREQs an attempt (two for the token, one with the guess), one ACK after each REGREJ: the 30th REGREQ is the last let through.
+    expect(firstDrop).toBeGreaterThan(30);
+    expect(firstDrop).toBeLessThan(45);
+    expect(result.verdicts.filter((verdict) => verdict.source === "iax-phones" && verdict.verdict === "dropped")).toEqual([]);
+  });
+});
