@@ -55,11 +55,19 @@ export class Iax2ClientCall {
     this.context.send(this.endpoint.agent, { src: this.endpoint.address, sport: this.sourcePort, dst: this.target.address, dport: this.target.port, payload: again });
   }
 
-  /** An answer in this call: the registrar's call number and the next in-sequence number. */
-  heard(frame: IaxFullFrame): void {
-    if (frame.subclass === IaxCommand.CALLTOKEN) return;
+  /**
+   * An answer in this call: takes the registrar's call number and the next
+   * in-sequence number, and says whether the frame is new. A frame whose
+   * sequence number was heard already is the registrar resending it (our
+   * answer was lost or dropped): the call has moved past it.
+   */
+  heard(frame: IaxFullFrame): boolean {
+    if (frame.subclass === IaxCommand.CALLTOKEN) return true;
+    if (frame.subclass === IaxCommand.ACK) return true;
+    if (this.remoteCall !== 0 && frame.outSeq !== this.inSeq) return false;
     this.remoteCall = frame.sourceCall;
-    if (frame.subclass !== IaxCommand.ACK) this.inSeq = (frame.outSeq + 1) & 0xff;
+    this.inSeq = (frame.outSeq + 1) & 0xff;
+    return true;
   }
 
   ack(frame: IaxFullFrame): void {

@@ -29,6 +29,8 @@ interface Attacker {
   guesses: number;
   lastStartUs: number;
   lastAnswerUs: number;
+  /** Answers heard so far: a silence watch that finds the count unchanged gives up. */
+  answers: number;
   state: "running" | "gave-up" | "cracked";
 }
 
@@ -57,14 +59,20 @@ export function createIax2Flood(spec: Iax2FloodSpec, pbx: PbxSpec, placement: Ag
 
   const identity = (peer: string): InformationElement[] => [stringElement(IaxIe.USERNAME, peer), shortElement(IaxIe.REFRESH, REFRESH_SECONDS)];
 
+  /** Gives up when nothing at all is heard for giveUpSeconds after the last answer (or the start). */
+  const watchSilence = (attacker: Attacker, context: AgentContext) => {
+    if (giveUpUs === 0) return;
+    const heard = attacker.answers;
+    context.at(Math.round(attacker.lastAnswerUs + giveUpUs), () => {
+      if (attacker.state !== "running" || attacker.answers !== heard) return;
+      attacker.state = "gave-up";
+      context.record({ atUs: context.now(), agent: attacker.endpoint.agent, kind: "gave-up", detail: `IAX2 ${spec.mode} from ${attacker.endpoint.address} stopped after ${attacker.started} attempts: no answer for ${spec.giveUpSeconds} s` });
+    });
+  };
+
   const startAttempt = (attacker: Attacker, context: AgentContext) => {
     const now = context.now();
     if (now >= endUs || attacker.state !== "running") return;
-    if (giveUpUs > 0 && now - attacker.lastAnswerUs > giveUpUs) {
-      attacker.state = "gave-up";
-      context.record({ atUs: now, agent: attacker.endpoint.agent, kind: "gave-up", detail: `IAX2 ${spec.mode} from ${attacker.endpoint.address} stopped after ${attacker.started} attempts: no answer for ${spec.giveUpSeconds} s` });
-      return;
-    }
     if (spec.mode === "walk" && giveUpUs > 0 && attacker.started >= peers.size) return;
     const peer = spec.mode === "walk" ? peers.at(attacker.started % peers.size) : peers.at(0);
     attacker.callNumber = nextCallNumber(attacker.callNumber);
@@ -74,15 +82,8 @@ export function createIax2Flood(spec: Iax2FloodSpec, pbx: PbxSpec, placement: Ag
     attacker.lastStartUs = now;
     const token = spec.reuseCallToken && attacker.token && now - attacker.token.atUs < TOKEN_REUSE_US ? attacker.token.value : "";
     call.send(IaxCommand.REGREQ, [...identity(peer), token ? stringElement(IaxIe.CALLTOKEN, token) : { type: IaxIe.CALLTOKEN, data: new Uint8Array(0) }]);
-    if (giveUpUs === 0) {
-      context.at(Math.round(now + intervalUs), () => startAttempt(attacker, context));
-    } else {
-      // Waits for an answer; checks back when its silence would make it give up.
-      const silenceCheckUs = attacker.lastAnswerUs + giveUpUs + 1;
-      context.at(Math.max(silenceCheckUs, now + 1), () => {
-        if (attacker.lastStartUs === now && attacker.state === "running") startAttempt(attacker, context);
-      });
-    }
+    // A bot does not wait: its next attempt comes on the next tick.
+    if (giveUpUs === 0) context.at(Math.round(now + intervalUs), () => startAttempt(attacker, context));
   };
 
   /** The next attempt after an answer ends one, no sooner than the pace allows. */
@@ -93,10 +94,11 @@ export function createIax2Flood(spec: Iax2FloodSpec, pbx: PbxSpec, placement: Ag
 
   const receive = (attacker: Attacker, frame: IaxFullFrame, context: AgentContext) => {
     const attempt = attacker.attempts.get(frame.destinationCall);
-    if (!attempt || attacker.state === "gave-up") return;
+    if (!attempt || attacker.state === "gave-up" || !attempt.call.heard(frame)) return;
     const now = context.now();
     attacker.lastAnswerUs = now;
-    attempt.call.heard(frame);
+    attacker.answers++;
+    watchSilence(attacker, context);
     switch (frame.subclass) {
       case IaxCommand.CALLTOKEN: {
         const token = elementString(frame, IaxIe.CALLTOKEN) ?? "";
@@ -148,10 +150,14 @@ export function createIax2Flood(spec: Iax2FloodSpec, pbx: PbxSpec, placement: Ag
           guesses: 0,
           lastStartUs: 0,
           lastAnswerUs: spec.startSeconds * 1_000_000,
+          answers: 0,
           state: "running",
         };
         attackers.set(address, attacker);
-        context.at(Math.round(spec.startSeconds * 1_000_000), () => startAttempt(attacker, context));
+        context.at(Math.round(spec.startSeconds * 1_000_000), () => {
+          startAttempt(attacker, context);
+          watchSilence(attacker, context);
+        });
       });
     },
     receive(datagram: Datagram, context: AgentContext) {

@@ -76,8 +76,7 @@ class Iax2Phone {
 
   receive(frame: IaxFullFrame): void {
     const call = this.call;
-    if (!call || frame.destinationCall !== call.localCall) return;
-    call.heard(frame);
+    if (!call || frame.destinationCall !== call.localCall || !call.heard(frame)) return;
     const now = this.context.now();
     switch (frame.subclass) {
       case IaxCommand.CALLTOKEN: {
@@ -97,6 +96,7 @@ class Iax2Phone {
         this.context.record({ atUs: now, agent: this.endpoint.agent, kind: "unauthorized", account: this.peer, detail: `IAX2 REGREJ: ${elementString(frame, IaxIe.CAUSE) ?? "no cause"}` });
         return;
       case IaxCommand.ACK:
+        // The registrar has our REGREQ; its answer follows.
         this.pending = null;
         return;
     }

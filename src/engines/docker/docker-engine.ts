@@ -27,7 +27,7 @@ import { joinVerdicts } from "./join-verdicts.js";
 import { buildLabImage, silentProgress, type ImageProgress } from "./lab-image.js";
 import { planTopology } from "./lab-topology.js";
 import { addIpsetEntries, startLab, VERDICT_BUFFER_BYTES } from "./lab.js";
-import { extensionsConfig, pjsipConfig } from "./pjsip-config.js";
+import { extensionsConfig, iaxConfig, pjsipConfig } from "./pjsip-config.js";
 import { mayAimWithinJiffies } from "../planned-send-time.js";
 import { runStartAfter, wallClockMovedMs } from "./run-start.js";
 import { doneFile, readyFile, START_FILE, type RunnerSpec, type RunnerStart, type SendRecord } from "./runner-spec.js";
@@ -93,8 +93,6 @@ export class DockerEngine implements Engine {
     if (options.kernel && Object.keys(options.kernel).length) {
       throw new EngineUnavailableError("DOCKER_KERNEL", "--kernel settings change the model engine only; the docker engine runs the machine's own kernel");
     }
-    const iax2 = requested.traffic.find((spec) => spec.kind === "iax2-phones" || spec.kind === "iax2-flood");
-    if (iax2) throw new EngineUnavailableError("DOCKER_IAX2", `traffic ${iax2.name} speaks IAX2, which the docker lab does not configure yet: run it with --engine model`);
     // fail2ban's jail: its sets and REJECT rules join the ruleset (the lab logs their verdicts), real fail2ban fills the sets.
     const jailed = requested.fail2ban ? fail2banFirewall(requested, requested.fail2ban) : null;
     const scenario: Scenario = jailed ? { ...requested, firewall: jailed.firewall } : requested;
@@ -143,6 +141,7 @@ export class DockerEngine implements Engine {
     const instrumented = nft ? instrumentNftRuleset(rulesetText, rulesetPath) : instrumentRuleset(rulesetText);
     const pjsipConf = pjsipConfig(scenario.pbx);
     const extensionsConf = extensionsConfig(scenario.pbx);
+    const iaxConf = iaxConfig(scenario.pbx);
 
     // Ctrl-C or a kill mid-run still removes the lab; a second pass catches a container whose
     // creation was already on its way to dockerd during the first.
@@ -180,6 +179,7 @@ export class DockerEngine implements Engine {
         rulesetFormat: nft ? "nft" : "iptables",
         pjsipConf,
         extensionsConf,
+        iaxConf,
         packageRoot: root,
         endpointsBySite,
         captureDirectories: [...new Set(scenario.traffic.flatMap((spec) => (spec.kind === "replay" ? [dirname(spec.file)] : [])))],
@@ -242,6 +242,7 @@ export class DockerEngine implements Engine {
       const artifacts: Record<string, string> = {
         "pjsip.conf": pjsipConf,
         "extensions.conf": extensionsConf,
+        "iax.conf": iaxConf,
         "ruleset.loaded": instrumented,
         [saveCommand]: save,
         "/proc/net/xt_recent": recent,

@@ -4,6 +4,7 @@ import { nflogRecord } from "../../capture/nflog.js";
 import { openCapture } from "../../capture/read-capture.js";
 import { NO_BASE_CHAIN } from "../../firewall/nft/nft-ruleset.js";
 import { splitQualifiedChain, type Ruleset, type RuleRef } from "../../firewall/ruleset.js";
+import { decodeFullFrame } from "../../iax2/iax2-frame.js";
 import { sipMethodOf } from "../../sip/sip-method-of.js";
 import type { AgentEvent, Verdict } from "../../verdict/verdict.js";
 import type { SendRecord } from "./runner-spec.js";
@@ -94,6 +95,8 @@ export async function joinVerdicts(options: {
   let records = 0;
   let lastAtUs = 0;
   const recentPackets = new Map<string, { verdict: number; record: number; stage: number }>();
+  /** Who last sent from each public address:port the kernel saw: the PBX's IAX2 frames, which carry no Call-ID, go back to it. */
+  const lastSenderAt = new Map<string, SendRecord>();
   for await (const frame of await openCapture(options.verdictLog, { allowTruncated: true })) {
     records++;
     const record = nflogRecord(frame.data);
@@ -123,9 +126,10 @@ export async function joinVerdicts(options: {
     let send: SendRecord | undefined;
     if (toPbx) {
       send = byHash.get(hash)?.shift();
+      if (send) lastSenderAt.set(`${packet.src}:${packet.sport}`, send);
     } else {
       const callId = /^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)/im.exec(Buffer.from(packet.payload.subarray(0, 2048)).toString("latin1"))?.[1];
-      send = callId ? byCallId.get(callId) : undefined;
+      send = callId ? byCallId.get(callId) : packet.protocol === 17 && decodeFullFrame(packet.payload) ? lastSenderAt.get(`${packet.dst}:${packet.dport}`) : undefined;
     }
     const peer = toPbx ? packet.src : packet.dst;
     const found = send ? undefined : (options.toolAgents.get(`${peer}:${toPbx ? packet.sport : packet.dport}`) ?? options.toolAgents.get(`${peer}:*`));

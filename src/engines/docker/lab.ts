@@ -34,6 +34,7 @@ export interface LabOptions {
   readonly rulesetFormat: "iptables" | "nft";
   readonly pjsipConf: string;
   readonly extensionsConf: string;
+  readonly iaxConf: string;
   /** slamlab's package root, mounted read-only into traffic containers (they run dist/). */
   readonly packageRoot: string;
   /** Agents by where they run: "wan" or a NAT host's name. */
@@ -99,6 +100,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         .withCopyContentToContainer([
           { content: options.pjsipConf, target: "/etc/asterisk/pjsip.conf" },
           { content: options.extensionsConf, target: "/etc/asterisk/extensions.conf" },
+          { content: options.iaxConf, target: "/etc/asterisk/iax.conf" },
           ...(options.fail2ban
             ? [
                 { content: jailLocal(options.fail2ban), target: "/etc/fail2ban/jail.d/slamlab.local" },

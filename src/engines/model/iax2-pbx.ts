@@ -41,11 +41,17 @@ import type { PbxModel, PbxReply } from "./pbx.js";
  *  - with authdebug a failed answer is logged "Host A failed MD5
  *    authentication for 'P' (x != y)" and an unknown peer "No registration
  *    for peer 'P' (from A)": lines fail2ban's asterisk filter reads.
- * The model does not retransmit its own frames (Asterisk resends an unacked
- * REGAUTH); a client whose answers the firewall drops sees one REGAUTH.
+ * A refused REGREQ is acknowledged (ACK) before its REGREJ; REGAUTH,
+ * REGACK and REGREJ are sent reliably, again at 2 s and then every 10 s
+ * (attempt_transmit: twice the first ping time, then ten times longer, at
+ * most 10 s) until the client acknowledges them, four times at most.
  */
 
 const REPLY_DELAY_US = 600;
+/** When a frame nobody acknowledged is sent again, after the first send (max_retries 4). */
+const RETRANSMIT_AFTER_US = [2_000_000, 12_000_000, 22_000_000, 32_000_000];
+/** A closed call's last retransmission is over by then. */
+const CALL_LINGER_US = 45_000_000;
 const CALLTOKEN_DELAY_SECONDS = 10;
 const MIN_REG_EXPIRE = 60;
 const MAX_REG_EXPIRE = 60;
@@ -61,6 +67,15 @@ interface IaxCall {
   challenge: string;
   outSeq: number;
   inSeq: number;
+  /** The in-sequence number the client last sent: every frame of ours below it is acknowledged. */
+  acknowledgedUpTo: number;
+  /** A final frame (REGACK, REGREJ) went out: the call only waits for its acknowledgement. */
+  closedAtUs: number | null;
+}
+
+/** Whether the client's in-sequence number says it has our frame `outSeq` (sequence numbers wrap at 256). */
+function acknowledged(call: IaxCall, outSeq: number): boolean {
+  return ((call.acknowledgedUpTo - outSeq - 1) & 0xff) < 128;
 }
 
 export interface Iax2Pbx extends PbxModel {
@@ -102,17 +117,37 @@ export function createIax2Pbx(spec: PbxSpec, port: number, onLog?: (line: Securi
       subclass,
       elements,
     });
-  const inCall = (from: Datagram, call: IaxCall, subclass: number, elements: InformationElement[], nowUs: number): PbxReply =>
-    datagramTo(from, {
+  /** A frame of the call, sent reliably: again until the client acknowledges it. */
+  const inCall = (from: Datagram, call: IaxCall, subclass: number, elements: InformationElement[], nowUs: number): PbxReply[] => {
+    const outSeq = call.outSeq & 0xff;
+    call.outSeq = (call.outSeq + 1) & 0xff;
+    const frame: IaxFullFrame = {
       sourceCall: call.callNumber,
       destinationCall: call.peerCall,
       retransmitted: false,
       timestampMs: Math.max(1, Math.round((nowUs - call.openedUs) / 1000)),
-      outSeq: call.outSeq++ & 0xff,
+      outSeq,
       inSeq: call.inSeq & 0xff,
       frameType: FRAME_TYPE_IAX,
       subclass,
       elements,
+    };
+    const first = datagramTo(from, frame);
+    const again = datagramTo(from, { ...frame, retransmitted: true });
+    return [first, ...RETRANSMIT_AFTER_US.map((afterUs) => ({ ...again, delayUs: REPLY_DELAY_US + afterUs, unlessAcknowledged: () => acknowledged(call, outSeq) }))];
+  };
+  /** send_command_immediate's ACK: the request's timestamp, our sequence numbers as they stand. */
+  const ack = (from: Datagram, call: IaxCall, request: IaxFullFrame): PbxReply =>
+    datagramTo(from, {
+      sourceCall: call.callNumber,
+      destinationCall: call.peerCall,
+      retransmitted: false,
+      timestampMs: request.timestampMs,
+      outSeq: call.outSeq & 0xff,
+      inSeq: call.inSeq & 0xff,
+      frameType: FRAME_TYPE_IAX,
+      subclass: IaxCommand.ACK,
+      elements: [],
     });
   const log = (nowUs: number, from: Datagram, reason: SecurityLogLine["reason"], message: string) =>
     onLog?.({ atUs: nowUs, address: from.src, port: from.sport, reason, text: `NOTICE[${ASTERISK_PID}] chan_iax2.c: ${message}` });
@@ -120,26 +155,35 @@ export function createIax2Pbx(spec: PbxSpec, port: number, onLog?: (line: Securi
   const openCall = (from: Datagram, request: IaxFullFrame, nowUs: number): IaxCall => {
     // Asterisk takes call numbers from a shuffled pool; any free number does for the firewall.
     while (calls.has(nextCallNumber)) nextCallNumber = nextCallNumber >= 0x7fff ? 2 : nextCallNumber + 1;
-    const call: IaxCall = { callNumber: nextCallNumber, peerAddress: from.src, peerPort: from.sport, peerCall: request.sourceCall, openedUs: nowUs, challenge: "", outSeq: 0, inSeq: 0 };
+    const call: IaxCall = { callNumber: nextCallNumber, peerAddress: from.src, peerPort: from.sport, peerCall: request.sourceCall, openedUs: nowUs, challenge: "", outSeq: 0, inSeq: 0, acknowledgedUpTo: 0, closedAtUs: null };
     nextCallNumber = nextCallNumber >= 0x7fff ? 2 : nextCallNumber + 1;
     calls.set(call.callNumber, call);
     return call;
   };
-  const closeCall = (call: IaxCall) => calls.delete(call.callNumber);
+  const closeCall = (call: IaxCall, nowUs: number) => {
+    call.closedAtUs = nowUs;
+  };
+  let receivedSinceSweep = 0;
+  /** Calls whose final frame's retransmissions are over are gone (iax2_destroy). */
+  const sweep = (nowUs: number) => {
+    for (const [number, call] of calls) if (call.closedAtUs !== null && nowUs - call.closedAtUs > CALL_LINGER_US) calls.delete(number);
+  };
 
   const registrationRequest = (from: Datagram, request: IaxFullFrame, call: IaxCall, nowUs: number): PbxReply[] => {
     const peer = elementString(request, IaxIe.USERNAME) ?? "";
     const md5Result = elementString(request, IaxIe.MD5_RESULT) ?? "";
+    // auth_fail sends REGREJ from the scheduler's thread, so socket_process's closing ACK of the request goes first.
     const reject = (): PbxReply[] => {
-      const reply = inCall(from, call, IaxCommand.REGREJ, [stringElement(IaxIe.CAUSE, "Registration Refused"), byteElement(IaxIe.CAUSECODE, CAUSE_FACILITY_REJECTED)], nowUs);
-      closeCall(call);
-      return [reply];
+      const acked = ack(from, call, request);
+      const replies = inCall(from, call, IaxCommand.REGREJ, [stringElement(IaxIe.CAUSE, "Registration Refused"), byteElement(IaxIe.CAUSECODE, CAUSE_FACILITY_REJECTED)], nowUs);
+      closeCall(call, nowUs);
+      return [acked, ...replies];
     };
     if (peer === "") return reject();
     const secret = secretOf(peer);
     const challenge = (): PbxReply[] => {
       call.challenge = String(1_000_000_000 + ((++challengeCounter * 2_654_435_761) % 1_000_000_000));
-      return [inCall(from, call, IaxCommand.REGAUTH, [shortElement(IaxIe.AUTHMETHODS, IAX_AUTH_MD5), stringElement(IaxIe.CHALLENGE, call.challenge), stringElement(IaxIe.USERNAME, peer)], nowUs)];
+      return [...inCall(from, call, IaxCommand.REGAUTH, [shortElement(IaxIe.AUTHMETHODS, IAX_AUTH_MD5), stringElement(IaxIe.CHALLENGE, call.challenge), stringElement(IaxIe.USERNAME, peer)], nowUs)];
     };
     if (secret === undefined) {
       if (call.challenge === "") return challenge();
@@ -163,9 +207,9 @@ export function createIax2Pbx(spec: PbxSpec, port: number, onLog?: (line: Securi
       registered.set(peer, { account: peer, contact: `iax2:${peer}@${from.src}:${from.sport}`, expiresAtUs: nowUs + (refresh + 10) * 1_000_000 });
       elements.push(shortElement(IaxIe.REFRESH, refresh), addressElement(IaxIe.APPARENT_ADDR, from.src, from.sport));
     }
-    const ack = inCall(from, call, IaxCommand.REGACK, elements, nowUs);
-    closeCall(call);
-    return [ack];
+    const replies = inCall(from, call, IaxCommand.REGACK, elements, nowUs);
+    closeCall(call, nowUs);
+    return replies;
   };
 
   return {
@@ -175,7 +219,15 @@ export function createIax2Pbx(spec: PbxSpec, port: number, onLog?: (line: Securi
       if (!frame || frame.frameType !== FRAME_TYPE_IAX) return [];
       const existing = frame.destinationCall !== 0 ? calls.get(frame.destinationCall) : undefined;
       if (existing && (existing.peerAddress !== datagram.src || existing.peerPort !== datagram.sport)) return [];
-      if (existing) existing.inSeq = (frame.outSeq + 1) & 0xff;
+      if (++receivedSinceSweep >= 1024) {
+        receivedSinceSweep = 0;
+        sweep(nowUs);
+      }
+      if (existing) {
+        existing.acknowledgedUpTo = frame.inSeq;
+        if (frame.subclass === IaxCommand.ACK || existing.closedAtUs !== null) return [];
+        existing.inSeq = (frame.outSeq + 1) & 0xff;
+      }
       switch (frame.subclass) {
         case IaxCommand.ACK:
           return [];

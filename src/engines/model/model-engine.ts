@@ -184,7 +184,9 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const deliverToPbx = (datagram: Datagram, sender: Sender, atUs: number) => {
     const listener = datagram.dport === scenario.pbx.iax2Port ? iax2Pbx : pbx;
     for (const reply of listener.receive(datagram, atUs)) {
-      queue.push(atUs + reply.delayUs, () => sendFromPbx(reply.datagram));
+      queue.push(atUs + reply.delayUs, () => {
+        if (!reply.unlessAcknowledged?.()) sendFromPbx(reply.datagram);
+      });
     }
   };
 

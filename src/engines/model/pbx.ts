@@ -13,4 +13,6 @@ export interface PbxReply {
   readonly datagram: Datagram;
   /** Processing delay before the reply leaves the PBX. */
   readonly delayUs: number;
+  /** A retransmission the PBX drops if, when its time comes, this says the peer has acknowledged the frame. */
+  readonly unlessAcknowledged?: () => boolean;
 }

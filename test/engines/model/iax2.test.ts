@@ -21,11 +21,13 @@ const emptyToken: InformationElement = { type: IaxIe.CALLTOKEN, data: new Uint8A
 describe("the IAX2 registrar (chan_iax2's registration)", () => {
   const lines: SecurityLogLine[] = [];
   const pbx = createIax2Pbx(pbxSpec, 4569, (line) => lines.push(line));
-  const answer = (datagram: Datagram, atUs: number) => {
-    const replies = pbx.receive(datagram, atUs);
-    expect(replies).toHaveLength(1);
-    return decodeFullFrame(replies[0]!.datagram.payload)!;
-  };
+  /** What goes out at once (retransmissions wait seconds), an ACK first if any: the answer is the last. */
+  const answers = (datagram: Datagram, atUs: number) =>
+    pbx
+      .receive(datagram, atUs)
+      .filter((reply) => reply.delayUs < 1_000_000)
+      .map((reply) => decodeFullFrame(reply.datagram.payload)!);
+  const answer = (datagram: Datagram, atUs: number) => answers(datagram, atUs).at(-1)!;
   /** The three REGREQs of a registration: ask for a token, open the call with it, answer the challenge. */
   const register = (from: string, peer: string, secret: string, atUs: number) => {
     const identity = [stringElement(IaxIe.USERNAME, peer), shortElement(IaxIe.REFRESH, 60)];
@@ -34,15 +36,19 @@ describe("the IAX2 registrar (chan_iax2's registration)", () => {
     const challenge = answer(frame(from, IaxCommand.REGREQ, [...identity, stringElement(IaxIe.CALLTOKEN, elementString(token, IaxIe.CALLTOKEN)!)], { source: 7 }), atUs + 1000);
     expect(challenge.subclass).toBe(IaxCommand.REGAUTH);
     expect(elementShort(challenge, IaxIe.AUTHMETHODS)).toBe(2);
-    return answer(
+    lastAnswers = answers(
       frame(from, IaxCommand.REGREQ, [...identity, iaxMd5Result(elementString(challenge, IaxIe.CHALLENGE)!, secret)], { source: 7, destination: challenge.sourceCall, outSeq: 1, inSeq: 1 }),
       atUs + 2000,
     );
+    return lastAnswers.at(-1)!;
   };
+  let lastAnswers: ReturnType<typeof answers> = [];
 
   it("registers a peer whose MD5 answer is right, granting chan_iax2's 60 s", () => {
     lines.length = 0;
     const ack = register("198.18.10.1", "201", "iax-201", 1_000_000);
+    // As real chan_iax2 answers: REGACK at once (it acknowledges the request), REGREJ after an ACK (it leaves from the scheduler).
+    expect(lastAnswers.map((frame) => frame.subclass)).toEqual([IaxCommand.REGACK]);
     expect(ack.subclass).toBe(IaxCommand.REGACK);
     expect(elementShort(ack, IaxIe.REFRESH)).toBe(60);
     expect(pbx.registrations(2_000_000).map((registration) => registration.account)).toEqual(["201"]);
@@ -53,6 +59,7 @@ describe("the IAX2 registrar (chan_iax2's registration)", () => {
     lines.length = 0;
     const wrong = register("198.18.66.6", "202", "guess", 3_000_000);
     expect(wrong.subclass).toBe(IaxCommand.REGREJ);
+    expect(lastAnswers.map((frame) => frame.subclass)).toEqual([IaxCommand.ACK, IaxCommand.REGREJ]);
     expect(elementString(wrong, IaxIe.CAUSE)).toBe("Registration Refused");
     const unknown = register("198.18.66.6", "999", "guess", 4_000_000);
     expect(unknown.subclass).toBe(IaxCommand.REGREJ);
@@ -60,6 +67,18 @@ describe("the IAX2 registrar (chan_iax2's registration)", () => {
       "NOTICE[4242] chan_iax2.c: Host 198.18.66.6 failed MD5 authentication for '202' (x != y)",
       "NOTICE[4242] chan_iax2.c: No registration for peer '999' (from 198.18.66.6)",
     ]);
+  });
+
+  it("sends REGAUTH again at 2, 12, 22 and 32 s until the client's next frame acknowledges it", () => {
+    const identity = [stringElement(IaxIe.USERNAME, "203")];
+    const token = elementString(answer(frame("198.18.10.2", IaxCommand.REGREQ, [...identity, emptyToken], { source: 11 }), 6_000_000), IaxIe.CALLTOKEN)!;
+    const replies = pbx.receive(frame("198.18.10.2", IaxCommand.REGREQ, [...identity, stringElement(IaxIe.CALLTOKEN, token)], { source: 11 }), 6_000_000);
+    expect(replies.map((reply) => reply.delayUs)).toEqual([600, 2_000_600, 12_000_600, 22_000_600, 32_000_600]);
+    expect(replies.map((reply) => decodeFullFrame(reply.datagram.payload)!.retransmitted)).toEqual([false, true, true, true, true]);
+    expect(replies[1]!.unlessAcknowledged!()).toBe(false);
+    const challenge = decodeFullFrame(replies[0]!.datagram.payload)!;
+    pbx.receive(frame("198.18.10.2", IaxCommand.REGREQ, [...identity, iaxMd5Result(elementString(challenge, IaxIe.CHALLENGE)!, "iax-203")], { source: 11, destination: challenge.sourceCall, outSeq: 1, inSeq: 1 }), 6_500_000);
+    expect(replies[1]!.unlessAcknowledged!()).toBe(true);
   });
 
   it("answers a REGREQ without a call token REGREJ, and one with a token from another address too", () => {

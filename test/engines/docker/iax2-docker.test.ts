@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { compareEngines } from "../../../src/engines/compare-engines.js";
+import { DockerEngine } from "../../../src/engines/docker/docker-engine.js";
+import { loadScenario } from "../../../src/scenario/load-scenario.js";
+import { checkExpectations } from "../../../src/verdict/expectations.js";
+import { computeOutcomes } from "../../../src/verdict/outcomes.js";
+import { ensureBuild } from "../../helpers/ensure-build.js";
+import { dockerAvailable } from "../../helpers/docker-available.js";
+
+const available = await dockerAvailable("IAX2 against real chan_iax2");
+
+describe.runIf(available)("IAX2 on the docker engine: real Asterisk 22's chan_iax2 configured from the accounts", () => {
+  it(
+    "IAX2 phones behind a real NAT register; a u32 rule counting REGREQs stops the guesser before its guess, and the model judges every packet alike",
+    async () => {
+      ensureBuild();
+      const scenario = loadScenario("test/fixtures/iax2/office-and-guesser.yaml", null);
+      const { comparison, real } = await compareEngines(scenario, new DockerEngine());
+      const expectations = checkExpectations(scenario, computeOutcomes(real));
+      expect(expectations.filter((expectation) => !expectation.passed), JSON.stringify(expectations)).toEqual([]);
+      expect(real.artifacts?.["iax.conf"]).toContain("auth=md5");
+      // Every frame real Asterisk sent back (CALLTOKEN, REGAUTH, ACK, REGACK, REGREJ) found its agent, and the model sent the same.
+      expect(real.verdicts.filter((verdict) => verdict.direction === "from-pbx").length).toBe(52);
+      expect(comparison.paired).toBeGreaterThan(100);
+      expect(comparison.unpaired).toBe(0);
+      expect(comparison.semantic, JSON.stringify(comparison.semantic.slice(0, 3))).toEqual([]);
+    },
+    5 * 60_000,
+  );
+
+  it(
+    "unguarded, real chan_iax2 gives the guesser the weak secret at its 31st guess, as the model's registrar does",
+    async () => {
+      ensureBuild();
+      const scenario = loadScenario("test/fixtures/iax2/office-and-guesser.yaml", "unguarded");
+      const { comparison, real, model } = await compareEngines(scenario, new DockerEngine());
+      const found = (events: typeof real.events) => events.filter((event) => event.kind === "password-found").map((event) => [event.account, event.detail]);
+      expect(found(real.events)).toEqual([["230", 'IAX2 password "25" at guess 31 (REGACK)']]);
+      expect(found(model.events)).toEqual(found(real.events));
+      expect(comparison.unpaired).toBe(0);
+      expect(comparison.semantic).toEqual([]);
+    },
+    5 * 60_000,
+  );
+});
