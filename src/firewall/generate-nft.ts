@@ -86,8 +86,16 @@ export function generateNftRuleset(policy: Policy, target: GenerateTarget, optio
     if (policy.logging.kind === "nflog") return [`log prefix "slamlab:${what}" group ${policy.logging.group}`];
     return [];
   };
+  const iaxPorts = policy.iax2 ? (policy.iax2.ports.length === 1 ? `udp dport ${policy.iax2.ports[0]}` : `udp dport { ${policy.iax2.ports.join(", ")} }`) : null;
   const chains: Array<[string, string | null, string[]]> = [
-    [hook, `type filter hook ${hook} priority filter; policy accept;`, policy.sip.transports.map((transport) => `ip daddr ${pbx} ${ports(transport)} jump slam_check comment "SIP over ${transport.toUpperCase()} to the PBX"`)],
+    [
+      hook,
+      `type filter hook ${hook} priority filter; policy accept;`,
+      [
+        ...policy.sip.transports.map((transport) => `ip daddr ${pbx} ${ports(transport)} jump slam_check comment "SIP over ${transport.toUpperCase()} to the PBX"`),
+        ...(iaxPorts ? [`ip daddr ${pbx} ${iaxPorts} jump slam_check comment "IAX2 to the PBX"`] : []),
+      ],
+    ],
     [
       "slam_check",
       null,
@@ -96,6 +104,8 @@ export function generateNftRuleset(policy: Policy, target: GenerateTarget, optio
         ...(escalation.enabled ? ['ip saddr @long_blocked update @long_blocked { ip saddr } drop comment "repeat offender"'] : []),
         `ip saddr @blocked update @blocked { ip saddr } drop comment "blocked until ${policy.blockSeconds} s quiet"`,
         ...policy.sip.transports.flatMap((transport) => policy.methods.map((method) => `${methodPayload(method, transport)} jump slam_count comment "count ${method}"`)),
+        // An IAX2 REGREQ: the full frame's F bit, then type IAX (6) and subclass REGREQ (13) in bytes 10 and 11 of the UDP payload.
+        ...(iaxPorts ? [`${iaxPorts} @th,64,8 & 0x80 == 0x80 @th,144,16 0x60d jump slam_count comment "count IAX2 REGREQ"`] : []),
       ],
     ],
     ["slam_count", null, [`update @counted { ip saddr ${limitOver(rate, burst)} } jump slam_block`]],

@@ -68,6 +68,14 @@ export const policySchema = z
       })
       .strict()
       .default({ ports: [5060], transports: ["udp"] }),
+    /** IAX2 registrations counted with SIP's: every REGREQ to these ports goes through the same checks and limit. */
+    iax2: z
+      .object({ ports: z.array(port).min(1).max(15).default([4569]) })
+      .strict()
+      .optional()
+      .describe(
+        "IAX2 registrations counted with SIP's (the reference post's next step): each REGREQ to these UDP ports (chan_iax2's 4569) is a counted request in the same per-source limit, told by u32 (nft: a raw payload) on the full frame's F bit, type (IAX) and subclass (REGREQ); a blocked source's IAX2 is dropped too. A registration costs three REGREQs (a call token asked for, the call opened with it, the MD5 answer), so an office of N IAX2 phones needs 3N within the window.",
+      ),
     /** Which SIP request methods are counted. */
     methods: z.array(z.enum(sipMethods)).min(1).default(["REGISTER"]),
     matcher: matcherSchema.default({ kind: "recent", hits: 10, seconds: 60, name: "SIP" }),

@@ -64,6 +64,9 @@ function methodMatch(policy: Policy, method: string, transport: "udp" | "tcp"): 
   return ["-m", "u32", "--u32", tests.join("&&")];
 }
 
+/** An IAX2 REGREQ: a full frame (F bit, the UDP payload's first bit) of type IAX (6), subclass REGREQ (13), bytes 10 and 11. */
+export const IAX2_REGREQ_U32 = "0>>22&0x3C@8>>31=1&&0>>22&0x3C@16&0xFFFF=0x60D";
+
 /** A log rule placed before a DROP; `condition` restricts it to the packets that DROP will take. */
 function logBeforeDrop(policy: Policy, chain: string, what: string, condition: readonly string[] = []): PlannedRule[] {
   if (policy.logging.kind === "log") {
@@ -111,6 +114,14 @@ export function planSlammingRules(policy: Policy, target: GenerateTarget): RuleP
       words: ["-d", pbx, ...portWords(transport), ...comment(`SIP over ${transport.toUpperCase()} to the PBX: slamming checks`), "-j", CHECK_CHAIN],
     });
   }
+  if (policy.iax2) {
+    const iaxPorts = policy.iax2.ports;
+    rules.push({
+      chain: hookChain,
+      section: "hook",
+      words: ["-d", pbx, "-p", "udp", ...(iaxPorts.length === 1 ? ["-m", "udp", "--dport", String(iaxPorts[0])] : ["-m", "multiport", "--dports", iaxPorts.join(",")]), ...comment("IAX2 to the PBX: slamming checks"), "-j", CHECK_CHAIN],
+    });
+  }
   for (const site of policy.allowSites) {
     const cidr = formatCidr(parseCidr(site));
     rules.push({ chain: CHECK_CHAIN, section: "allow", words: ["-s", cidr, ...comment(`allowSites: trusted ${cidr} is never counted`), "-j", "RETURN"] });
@@ -150,7 +161,26 @@ export function planSlammingRules(policy: Policy, target: GenerateTarget): RuleP
       });
     }
   }
-  const methodsText = policy.methods.join("/");
+  if (policy.iax2) {
+    const iaxPorts = policy.iax2.ports;
+    rules.push({
+      chain: CHECK_CHAIN,
+      section: "check",
+      words: [
+        "-p",
+        "udp",
+        ...(iaxPorts.length === 1 ? ["-m", "udp", "--dport", String(iaxPorts[0])] : ["-m", "multiport", "--dports", iaxPorts.join(",")]),
+        "-m",
+        "u32",
+        "--u32",
+        IAX2_REGREQ_U32,
+        ...comment("count IAX2 REGREQ (u32: full frame, type IAX, subclass 13)"),
+        "-j",
+        COUNT_CHAIN,
+      ],
+    });
+  }
+  const methodsText = [...policy.methods, ...(policy.iax2 ? ["IAX2 REGREQ"] : [])].join("/");
   if (policy.matcher.kind === "recent") {
     const { hits, seconds } = policy.matcher;
     rules.push({ chain: COUNT_CHAIN, section: "check", words: [...recent(list, "--set"), ...comment(`remember this ${methodsText}`)] });

@@ -18,7 +18,8 @@ export function udpPacket(src: string, payload = "REGISTER sip:198.51.100.10 SIP
       dst: parseIpv4(options.dst ?? PBX),
       sport: options.sport ?? 5060,
       dport: options.dport ?? 5060,
-      payload: new TextEncoder().encode(payload),
+      // Latin-1, byte for byte, as the kernel oracles send it: binary payloads (IAX2 frames) keep their bytes.
+      payload: Uint8Array.from(Buffer.from(payload, "latin1")),
       ttl: options.ttl ?? 64,
       ...(options.ipOptions ? { options: options.ipOptions } : {}),
     }),

@@ -263,7 +263,13 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       const raw = /^@(th|nh|ih),(\d+),(\d+)$/.exec(key);
       if (raw) {
         at++;
-        steps.push(rawPayloadStep(raw[1] as "th" | "nh" | "ih", Number(raw[2]), Number(raw[3]), readOperator(), readValue(), fail));
+        // `@th,64,8 & 0x80 == 0x80`: nft_bitwise masks the loaded bits before the compare.
+        let bitmask: string | null = null;
+        if (word() === "&" && !tokens[at]!.quoted) {
+          bitmask = tokens[at + 1]?.text ?? "";
+          at += 2;
+        }
+        steps.push(rawPayloadStep(raw[1] as "th" | "nh" | "ih", Number(raw[2]), Number(raw[3]), readOperator(), readValue(), fail, bitmask));
         continue;
       }
       if (key === "counter") {
@@ -534,9 +540,18 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
 /**
  * `@th,OFFSET,LENGTH VALUE`: LENGTH bits from OFFSET bits into the transport
  * header (th), the network header (nh) or the transport payload (ih, after
- * TCP's options too), as nft_payload reads them.
+ * TCP's options too), as nft_payload reads them; `& MASK` before the
+ * operator ANDs them first (nft_bitwise), as `@th,64,8 & 0x80 == 0x80`.
  */
-function rawPayloadStep(base: "th" | "nh" | "ih", offsetBits: number, lengthBits: number, operator: string, value: readonly NftToken[], fail: (message: string) => never): (state: NftPacketState) => boolean {
+function rawPayloadStep(
+  base: "th" | "nh" | "ih",
+  offsetBits: number,
+  lengthBits: number,
+  operator: string,
+  value: readonly NftToken[],
+  fail: (message: string) => never,
+  bitmask: string | null = null,
+): (state: NftPacketState) => boolean {
   if (lengthBits < 1 || lengthBits > 128) fail(`@${base},${offsetBits},${lengthBits}: a raw payload is 1 to 128 bits`);
   if (value.length !== 1 || value[0]!.quoted) fail(`@${base},${offsetBits},${lengthBits} needs a number (0x... for bytes; nft takes no string here)`);
   const text = value[0]!.text;
@@ -547,7 +562,8 @@ function rawPayloadStep(base: "th" | "nh" | "ih", offsetBits: number, lengthBits
   const firstByte = Math.floor(offsetBits / 8);
   const lastByte = Math.floor((offsetBits + lengthBits - 1) / 8);
   const shift = BigInt((lastByte + 1) * 8 - (offsetBits + lengthBits));
-  const mask = (1n << BigInt(lengthBits)) - 1n;
+  if (bitmask !== null && !/^(0x[0-9a-f]+|\d+)$/i.test(bitmask)) fail(`@${base},${offsetBits},${lengthBits} & ${bitmask}: expected a mask such as 0x80`);
+  const mask = ((1n << BigInt(lengthBits)) - 1n) & (bitmask === null ? -1n : BigInt(bitmask));
   return (state) => {
     const packet = state.packet;
     if (base !== "nh" && packet.fragmentOffset !== 0) return false;

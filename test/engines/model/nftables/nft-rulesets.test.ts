@@ -3,6 +3,7 @@ import type { OracleSend } from "../../../helpers/kernel-oracle.js";
 import { judgeRouteInKernel, judgeRouteInModel, kernelOracleHere, kernelOracleProblem } from "../../../helpers/route-oracle.js";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { encodeFullFrame, FRAME_TYPE_IAX, IaxCommand, IaxIe, stringElement } from "../../../../src/iax2/iax2-frame.js";
 
 /**
  * nftables rulesets of the shapes PBX admins write, each case's datagrams
@@ -34,6 +35,19 @@ const quotaDelivered = (() => {
     return (toSip += ipLength(send)) < 1024;
   });
 })();
+
+/** An IAX2 full frame (or, with full false, the same bytes as a mini frame's), as the kernel oracles send it: one latin-1 character a byte. */
+const iaxFrame = (subclass: number, call: number, full = true) => {
+  const bytes = encodeFullFrame({ sourceCall: call, destinationCall: 0, retransmitted: false, timestampMs: 3, outSeq: 0, inSeq: 0, frameType: FRAME_TYPE_IAX, subclass, elements: [stringElement(IaxIe.USERNAME, "230")] });
+  if (!full) bytes[0]! &= 0x7f;
+  return Buffer.from(bytes).toString("latin1");
+};
+const iaxSends = byTime([
+  ...Array.from({ length: 7 }, (_, index) => ({ src: "198.18.66.6", sport: 4569, dport: 4569, at: index * 0.05, payload: iaxFrame(IaxCommand.REGREQ, index + 2) })),
+  { src: "198.18.66.6", sport: 4569, dport: 4569, at: 0.4, payload: iaxFrame(IaxCommand.ACK, 9) },
+  { src: "198.18.66.6", sport: 4569, dport: 4569, at: 0.42, payload: iaxFrame(IaxCommand.REGREQ, 10, false) },
+  { src: "198.18.10.1", sport: 4569, dport: 4569, at: 0.45, payload: iaxFrame(IaxCommand.REGREQ, 2) },
+]);
 
 const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; reply?: boolean; delivered: boolean[] }> = [
   {
@@ -257,6 +271,24 @@ table inet filter {
     ]),
     // 198.18.9.9 to 5070 has no mark to look up: the rule breaks before its drop.
     delivered: [false, false, true, false, true, true, false],
+  },
+  {
+    name: "IAX2 REGREQs counted per source by a masked raw payload (the full frame's F bit) and the frame's type and subclass; an ACK and a mini frame with the same bytes are not",
+    ruleset: `
+table inet filter {
+  set iax_regreq {
+    type ipv4_addr
+    size 65535
+    flags dynamic,timeout
+    timeout 1m
+  }
+  chain input {
+    type filter hook input priority filter; policy accept;
+    udp dport 4569 @th,64,8 & 0x80 == 0x80 @th,144,16 0x60d update @iax_regreq { ip saddr limit rate over 1/minute burst 4 packets } drop
+  }
+}`,
+    sends: iaxSends,
+    delivered: [true, true, true, true, false, false, false, true, true, true],
   },
   {
     name: "the worked example (examples/nftables/office.nft): an allowed site is never counted, a scanner is blocked after its burst of 20",
