@@ -190,6 +190,10 @@ const replaySource = z
     direction: z.enum(["to-pbx", "both"]).default("to-pbx"),
     /** Ports carrying SIP in the capture; packets on other ports are picked by content. */
     sipPorts: z.array(z.number().int().min(1).max(65535)).default([5060, 5061]).describe("Ports carrying SIP in the capture; packets on other ports are picked by content."),
+    iax2Ports: z
+      .array(z.number().int().min(1).max(65535))
+      .default([4569])
+      .describe("UDP ports carrying IAX2 in the capture: its frames there are replayed to the lab PBX's iax2Port (its registrar answers them as chan_iax2 does; a captured call token has expired, so a replayed REGREQ carrying one is refused). Empty: IAX2 is skipped."),
     /**
      * The PBX's address(es) in the capture, all mapped onto the lab PBX; by default every
      * address that received more SIP requests than it sent (registrars, not phones or scanners).

@@ -115,18 +115,22 @@ describe("replaying a capture", () => {
     const notSip = writeTemp(pcapFile(101, [{ timestampNs: 0n, data: encodeIpv4Udp({ src: 0x0a010101, dst: 0x0a090909, sport: 53, dport: 53, payload: encoder.encode("dns?") }) }]));
     const error = await loadReplays(replayScenario(notSip, { pbxAddress: "10.9.9.9" })).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ScenarioError);
-    expect(String(error)).toMatch(/no SIP packets to or from 10\.9\.9\.9 .*skipped: 1 not SIP/);
+    expect(String(error)).toMatch(/no SIP or IAX2 packets to or from 10\.9\.9\.9 .*skipped: 1 not SIP/);
   });
 
-  it("an IAX2 capture: says it holds IAX2, not SIP, without asking for pbxAddress; and a SIP port list naming 4569 does not make IAX2 SIP", async () => {
-    // IAX2 full frames (RFC 5456): binary, on UDP 4569 both ways.
+  it("an IAX2 capture: its frames on iax2Ports are replayed to the PBX that the calls it opens name; with iax2Ports empty it says it holds IAX2 and which field to change, without asking for pbxAddress", async () => {
+    // IAX2 full frames (RFC 5456): REGREQs opening calls (destination call 0), binary, on UDP 4569.
     const iax = (index: number) => encodeIpv4Udp({ src: 0x0a010101, dst: 0x0a090909, sport: 4569, dport: 4569, payload: new Uint8Array([0x80, 0x01, 0x00, 0x00, 0, 0, 0, index, 0, 1, 0x06, 0x0d]) });
     const capture = writeTemp(pcapFile(101, Array.from({ length: 5 }, (_, index) => ({ timestampNs: BigInt(index) * 1_000_000n, data: iax(index) }))));
-    const inferred = await loadReplays(replayScenario(capture)).catch((caught: unknown) => caught);
-    expect(String(inferred)).toMatch(/holds no SIP request to replay \(skipped: 5 IAX2, not SIP \(UDP 4569\)\); IAX2 is not replayed yet/);
-    expect(String(inferred)).not.toMatch(/pbxAddress/);
-    const onPort = await loadReplays(replayScenario(capture, { pbxAddress: "10.9.9.9", sipPorts: [5060, 4569] })).catch((caught: unknown) => caught);
-    expect(String(onPort)).toMatch(/no SIP packets to or from 10\.9\.9\.9 .*skipped: 5 IAX2, not SIP/);
+    const plan = [...(await loadReplays(replayScenario(capture))).values()][0]!;
+    expect(plan.capturePbx).toEqual(["10.9.9.9"]);
+    expect(plan.packets.map((packet) => [packet.dport, packet.toPbx])).toEqual(Array.from({ length: 5 }, () => [4569, true]));
+    const skipping = await loadReplays(replayScenario(capture, { iax2Ports: [] })).catch((caught: unknown) => caught);
+    expect(String(skipping)).toMatch(/holds no SIP request or IAX2 call to replay \(skipped: 5 IAX2 on a port not in iax2Ports\); its IAX2 runs on a port iax2Ports does not list: add that port to the replay's iax2Ports/);
+    expect(String(skipping)).not.toMatch(/pbxAddress/);
+    // A SIP port list naming 4569 does not make IAX2 SIP.
+    const onPort = await loadReplays(replayScenario(capture, { pbxAddress: "10.9.9.9", sipPorts: [5060, 4569], iax2Ports: [] })).catch((caught: unknown) => caught);
+    expect(String(onPort)).toMatch(/no SIP or IAX2 packets to or from 10\.9\.9\.9 .*skipped: 5 IAX2 on a port not in iax2Ports/);
   });
 
   it("HTTP among the SIP is skipped as HTTP, by name", async () => {

@@ -92,7 +92,7 @@ export function registerCaptureCommand(program: Command): void {
     });
   capture
     .command("synth")
-    .description("write a capture with the packet shapes of a tool: svwar, svcrack, register-flood, nat-office")
+    .description("write a capture with the packet shapes of a tool: svwar, svcrack, register-flood, nat-office, iax2-guess")
     .requiredOption("--kind <kind>", synthKinds.join(" | "))
     .requiredOption("--out <file>", "pcap file to write")
     .option("--seed <n>", "seed (same seed, same bytes)", "1")

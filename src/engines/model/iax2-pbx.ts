@@ -30,8 +30,10 @@ import type { PbxModel, PbxReply } from "./pbx.js";
  *  - call tokens are required (requirecalltoken's default): a REGREQ without
  *    a CALLTOKEN element is refused REGREJ, an empty one gets a CALLTOKEN
  *    frame with "<time>?<sha1 of address, port, time, a secret>", and a token
- *    is good for 10 s (maxcallnumbers' `calltokendelay`) from that address
- *    and port; only a REGREQ with a good token opens a call;
+ *    is good for 10 s (`calltokendelay`) from that address and port; only a
+ *    REGREQ with a good token opens a call. The secret is random per
+ *    Asterisk process, so a token from a capture is refused (REGREJ); so is
+ *    a REGREQ, with no token, for a call that no longer exists;
  *  - register_verify: a known peer is challenged REGAUTH (AUTHMETHODS md5, a
  *    decimal challenge, the user name), then its REGREQ with MD5_RESULT =
  *    md5(challenge + secret) is answered REGACK (refresh clamped to
@@ -83,21 +85,31 @@ export interface Iax2Pbx extends PbxModel {
   registrations(nowUs: number): Registration[];
 }
 
-export function createIax2Pbx(spec: PbxSpec, port: number, onLog?: (line: SecurityLogLine) => void): Iax2Pbx {
+/**
+ * `processSecret` stands for the random data real chan_iax2 draws at start
+ * (randomcalltokendata): the run's own, so tokens in a capture made by
+ * another run are refused here as real Asterisk refuses another process's.
+ */
+export function createIax2Pbx(spec: PbxSpec, port: number, onLog?: (line: SecurityLogLine) => void, processSecret = ""): Iax2Pbx {
   const accounts = spec.accounts.map((account) => ({ users: userSequence(account.users), password: account.password }));
   const secretOf = (peer: string): string | undefined => accounts.find((account) => account.users.includes(peer))?.password.replaceAll("{user}", peer);
-  const tokenSecret = createHash("md5").update(`slamlab-iax2:${spec.address}`).digest("hex");
+  const tokenSecret = createHash("md5").update(`slamlab-iax2:${spec.address}:${processSecret}`).digest("hex");
   const calls = new Map<number, IaxCall>();
   const registered = new Map<string, Registration>();
   let nextCallNumber = 2;
   let challengeCounter = 0;
 
-  const tokenFor = (address: string, sourcePort: number, seconds: number) =>
-    `${seconds}?${createHash("sha1").update(`${address}:${sourcePort}${seconds}${tokenSecret}`).digest("hex")}`;
+  /** Tokens this registrar handed out, by address, port and token, with when: a token another Asterisk made (a replayed capture's) fails its hash here, one made for another address too. */
+  const issuedTokens = new Map<string, number>();
+  const tokenFor = (address: string, sourcePort: number, nowUs: number) => {
+    const seconds = wallSeconds(nowUs);
+    const token = `${seconds}?${createHash("sha1").update(`${address}:${sourcePort}${seconds}${tokenSecret}`).digest("hex")}`;
+    issuedTokens.set(`${address}:${sourcePort} ${token}`, nowUs);
+    return token;
+  };
   const tokenValid = (token: string, address: string, sourcePort: number, nowUs: number): boolean => {
-    const seconds = Number(/^(\d+)\?/.exec(token)?.[1] ?? NaN);
-    const now = wallSeconds(nowUs);
-    return Number.isInteger(seconds) && tokenFor(address, sourcePort, seconds) === token && seconds <= now && now - seconds < CALLTOKEN_DELAY_SECONDS;
+    const issuedUs = issuedTokens.get(`${address}:${sourcePort} ${token}`);
+    return issuedUs !== undefined && wallSeconds(nowUs) - wallSeconds(issuedUs) < CALLTOKEN_DELAY_SECONDS;
   };
 
   const datagramTo = (from: Datagram, frame: IaxFullFrame): PbxReply => ({
@@ -167,6 +179,7 @@ export function createIax2Pbx(spec: PbxSpec, port: number, onLog?: (line: Securi
   /** Calls whose final frame's retransmissions are over are gone (iax2_destroy). */
   const sweep = (nowUs: number) => {
     for (const [number, call] of calls) if (call.closedAtUs !== null && nowUs - call.closedAtUs > CALL_LINGER_US) calls.delete(number);
+    for (const [token, issuedUs] of issuedTokens) if (nowUs - issuedUs > (CALLTOKEN_DELAY_SECONDS + 1) * 1_000_000) issuedTokens.delete(token);
   };
 
   const registrationRequest = (from: Datagram, request: IaxFullFrame, call: IaxCall, nowUs: number): PbxReply[] => {
@@ -234,11 +247,11 @@ export function createIax2Pbx(spec: PbxSpec, port: number, onLog?: (line: Securi
         case IaxCommand.REGREQ:
         case IaxCommand.REGREL: {
           if (existing) return registrationRequest(datagram, frame, existing, nowUs);
-          if (frame.destinationCall !== 0) return [apathetic(datagram, frame, IaxCommand.INVAL)];
+          // No call of ours (a new one, or one that is gone): handle_call_token decides, as for a call's first frame.
           const token = elementOf(frame, IaxIe.CALLTOKEN);
           if (!token) return [apathetic(datagram, frame, IaxCommand.REGREJ)];
           if (token.data.length === 0) {
-            return [apathetic(datagram, frame, IaxCommand.CALLTOKEN, [stringElement(IaxIe.CALLTOKEN, tokenFor(datagram.src, datagram.sport, wallSeconds(nowUs)))])];
+            return [apathetic(datagram, frame, IaxCommand.CALLTOKEN, [stringElement(IaxIe.CALLTOKEN, tokenFor(datagram.src, datagram.sport, nowUs))])];
           }
           if (!tokenValid(new TextDecoder().decode(token.data), datagram.src, datagram.sport, nowUs)) return [apathetic(datagram, frame, IaxCommand.REGREJ)];
           const call = openCall(datagram, frame, nowUs);

@@ -104,7 +104,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     jail?.failure(line.address, line.atUs);
   };
   const pbx = createAsteriskPbx(scenario.pbx, logFailure);
-  const iax2Pbx = createIax2Pbx(scenario.pbx, scenario.pbx.iax2Port, logFailure);
+  const iax2Pbx = createIax2Pbx(scenario.pbx, scenario.pbx.iax2Port, logFailure, `${scenario.name}:${scenario.variant ?? ""}:${seed}`);
   const LAB_INTERFACE = scenario.pbx.interface;
   const pbxAddress = parseIpv4(scenario.pbx.address);
   const sources = createTrafficSources(scenario, replays);

@@ -5,7 +5,7 @@ import { scenarioSchema } from "../../scenario/schema.js";
 import { runModel } from "./model-engine.js";
 import { checkPacketBudget } from "../../scenario/estimate-packets.js";
 
-export const synthKinds = ["svwar", "svcrack", "register-flood", "nat-office"] as const;
+export const synthKinds = ["svwar", "svcrack", "register-flood", "nat-office", "iax2-guess"] as const;
 export type SynthKind = (typeof synthKinds)[number];
 
 export interface SynthOptions {
@@ -58,6 +58,12 @@ function trafficFor(kind: SynthKind, options: SynthOptions): { hosts: Record<str
       return {
         hosts: { botnet: { kind: "range", cidr: botnetCidr(options.count ?? 20), count: options.count ?? 20 } },
         traffic: [{ name: "botnet", kind: "register-flood", host: "botnet", mode: "svwar", ratePps: options.ratePps ?? 5, durationSeconds: duration, sourcePort: "random", onAnswerLikeRandom: "walk-on" }],
+      };
+    case "iax2-guess":
+      // An IAX2 brute force: a call per guess (a call token asked for, the call opened with it, the MD5 answer), from port 4569.
+      return {
+        hosts: { guesser: { kind: "addresses", addresses: ["198.18.66.8"] } },
+        traffic: [{ name: "iax2-guess", kind: "iax2-flood", host: "guesser", mode: "guess", peers: "200-200", ratePps: options.ratePps ?? 5, durationSeconds: duration }],
       };
     case "nat-office":
       return {

@@ -6,6 +6,7 @@ import { decodeIpv4 } from "../../net/ipv4.js";
 import { ScenarioError } from "../../scenario/scenario.js";
 import type { TrafficSourceSpec } from "../../scenario/schema.js";
 import { sipMethodOf } from "../../sip/sip-method-of.js";
+import { decodeFullFrame, FRAME_TYPE_IAX, IaxCommand } from "../../iax2/iax2-frame.js";
 import type { ReplayPacket, ReplayPlan } from "./replay-plan.js";
 
 type ReplaySpec = Extract<TrafficSourceSpec, { kind: "replay" }>;
@@ -18,8 +19,9 @@ interface Candidate {
 
 /**
  * Reads a capture once and picks what a replay sends: SIP packets (on the
- * SIP ports, or recognised by content elsewhere) to or from the capture's
- * PBX, with the fragments that belong to them, inside the time window.
+ * SIP ports, or recognised by content elsewhere) and IAX2 frames (on the
+ * IAX2 ports) to or from the capture's PBX, with the fragments that belong
+ * to them, inside the time window.
  */
 export async function loadReplay(spec: ReplaySpec, hostAddressCount: number): Promise<ReplayPlan> {
   const capture = await openCapture(spec.file, { allowTruncated: spec.allowTruncated });
@@ -29,11 +31,18 @@ export async function loadReplay(spec: ReplaySpec, hostAddressCount: number): Pr
   const fragmentKeys = new Set<string>();
   const fragmentsWaiting: Candidate[] = [];
   const sipPorts = new Set(spec.sipPorts);
+  const iax2Ports = new Set(spec.iax2Ports);
   let firstNs: bigint | null = null;
   // Who sent SIP requests to whom, fragmented ones reassembled, to tell the registrars apart.
   const requestsSeen: Array<{ src: string; dst: string }> = [];
   const reassembler = new Ipv4Reassembler();
-  const noteRequest = (src: string, dst: string, payload: Uint8Array) => {
+  const noteRequest = (src: string, dst: string, payload: Uint8Array, iax2: boolean) => {
+    if (iax2) {
+      // A client opens an IAX2 call (REGREQ, NEW, POKE, REGREL) with destination call number 0.
+      const frame = decodeFullFrame(payload);
+      if (frame && frame.frameType === FRAME_TYPE_IAX && frame.destinationCall === 0 && IAX2_OPENERS.has(frame.subclass)) requestsSeen.push({ src, dst });
+      return;
+    }
     const method = sipMethodOf(payload);
     if (method !== null && !/^\d/.test(method)) requestsSeen.push({ src, dst });
   };
@@ -50,18 +59,24 @@ export async function loadReplay(spec: ReplaySpec, hostAddressCount: number): Pr
       continue;
     }
     const candidate: Candidate = { packet, timestampNs: frame.timestampNs, ip: packet.ip.slice() };
+    const onIax2Port = packet.protocol === 17 && (iax2Ports.has(packet.sport) || iax2Ports.has(packet.dport));
     if (packet.fragment) {
       const whole = reassembler.add({ ip: candidate.ip, atUs: Number(frame.timestampNs / 1000n) });
       if (whole) {
         const reassembled = decodeIpv4(whole);
-        noteRequest(packet.src, packet.dst, whole.subarray(reassembled.payloadOffset));
+        noteRequest(packet.src, packet.dst, whole.subarray(reassembled.payloadOffset), onIax2Port);
       }
     } else {
-      noteRequest(packet.src, packet.dst, packet.payload);
+      noteRequest(packet.src, packet.dst, packet.payload, onIax2Port);
     }
     const key = `${packet.src}>${packet.dst}#${packet.fragment?.id}`;
     if (packet.fragment && packet.fragment.offset !== 0) {
       fragmentsWaiting.push(candidate);
+      continue;
+    }
+    if (onIax2Port && (packet.fragment !== null || isIax2Frame(packet.payload))) {
+      if (packet.fragment) fragmentKeys.add(key);
+      candidates.push(candidate);
       continue;
     }
     const isTransport = packet.protocol === 17 || packet.protocol === 6;
@@ -120,7 +135,7 @@ export async function loadReplay(spec: ReplaySpec, hostAddressCount: number): Pr
   if (packets.length === 0) {
     throw new ScenarioError(
       "REPLAY_EMPTY",
-      `${spec.file}: no SIP packets to or from ${[...pbxAddresses].join(", ")} in the chosen window (skipped: ${describeSkipped(skipped)}); check sipPorts, pbxAddress, fromSeconds/toSeconds`,
+      `${spec.file}: no SIP or IAX2 packets to or from ${[...pbxAddresses].join(", ")} in the chosen window (skipped: ${describeSkipped(skipped)}); check sipPorts, pbxAddress, fromSeconds/toSeconds`,
     );
   }
   if (clients.length > hostAddressCount) {
@@ -140,7 +155,11 @@ export function describeSkipped(skipped: Readonly<Record<string, number>>): stri
 /** Addresses that received more SIP requests than they sent: the capture's registrars. */
 function inferPbx(requests: ReadonlyArray<{ src: string; dst: string }>, file: string, skipped: Readonly<Record<string, number>>): string[] {
   // Nothing to infer from: say what the capture holds instead, by kind.
-  if (requests.length === 0) throw new ScenarioError("REPLAY_NO_SIP", `${file}: holds no SIP request to replay (skipped: ${describeSkipped(skipped)})${skipped[IAX2] ? "; IAX2 is not replayed yet: replay a SIP capture, or model the IAX2 registrations with another source" : ""}`);
+  if (requests.length === 0)
+    throw new ScenarioError(
+      "REPLAY_NO_SIP",
+      `${file}: holds no SIP request or IAX2 call to replay (skipped: ${describeSkipped(skipped)})${skipped[IAX2] ? `; its IAX2 runs on a port iax2Ports does not list: add that port to the replay's iax2Ports` : ""}`,
+    );
   const received = new Map<string, number>();
   const sent = new Map<string, number>();
   for (const { src, dst } of requests) {
@@ -152,13 +171,21 @@ function inferPbx(requests: ReadonlyArray<{ src: string; dst: string }>, file: s
   return servers.sort();
 }
 
-const IAX2 = "IAX2, not SIP (UDP 4569)";
+const IAX2 = "IAX2 on a port not in iax2Ports";
 
-/** What a packet that is not SIP is, as far as a replay's message can say: IAX2, HTTP, or just not SIP. */
+/** What opens an IAX2 call from the client's side: the frames that tell a registrar from its clients. */
+const IAX2_OPENERS: ReadonlySet<number> = new Set([IaxCommand.NEW, IaxCommand.REGREQ, IaxCommand.REGREL, IaxCommand.POKE]);
+
+/** An IAX2 full frame with well-formed elements, or a mini frame (a call's media: F bit clear, 4 bytes of header at least). */
+function isIax2Frame(payload: Uint8Array): boolean {
+  return decodeFullFrame(payload) !== null || (payload.length >= 4 && (payload[0]! & 0x80) === 0);
+}
+
+/** What a packet that is not SIP is, as far as a replay's message can say: IAX2 elsewhere, HTTP, or just not SIP. */
 function notSipReason(packet: DecodedPacket): string {
   const payload = packet.payload;
-  // IAX2 (RFC 5456) runs on UDP 4569.
-  if (packet.protocol === 17 && (packet.sport === 4569 || packet.dport === 4569) && payload.length >= 4) return IAX2;
+  // An IAX2 control frame on another port (RFC 5456's is 4569, which iax2Ports lists by default).
+  if (packet.protocol === 17 && decodeFullFrame(payload)?.frameType === FRAME_TYPE_IAX) return IAX2;
   if (packet.protocol === 6 || packet.protocol === 17) {
     const line = new TextDecoder().decode(payload.subarray(0, 16));
     if (/^(GET|POST|HEAD|PUT|OPTIONS|CONNECT|DELETE) \S+ HTTP\/1\.[01]|^HTTP\/1\.[01] \d{3}/.test(line) || /^(GET|POST|HEAD|PUT) \//.test(line)) return "HTTP, not SIP";

@@ -42,4 +42,18 @@ describe.runIf(available)("IAX2 on the docker engine: real Asterisk 22's chan_ia
     },
     5 * 60_000,
   );
+
+  it(
+    "a captured IAX2 guesser replayed: real chan_iax2 refuses the capture's stale call tokens as the model's registrar does, and a policy counting IAX2 blocks it at its 10th REGREQ on both engines",
+    async () => {
+      ensureBuild();
+      const scenario = loadScenario("test/fixtures/iax2/replay.yaml", null);
+      const { comparison, real } = await compareEngines(scenario, new DockerEngine());
+      const expectations = checkExpectations(scenario, computeOutcomes(real));
+      expect(expectations.filter((expectation) => !expectation.passed), JSON.stringify(expectations)).toEqual([]);
+      expect(comparison.unpaired).toBe(0);
+      expect(comparison.semantic).toEqual([]);
+    },
+    5 * 60_000,
+  );
 });

@@ -4,6 +4,7 @@ import type { SecurityLogLine } from "../../../src/engines/model/asterisk-pbx.js
 import { runModel } from "../../../src/engines/model/model-engine.js";
 import { decodeFullFrame, elementShort, elementString, encodeFullFrame, FRAME_TYPE_IAX, IaxCommand, IaxIe, shortElement, stringElement, type InformationElement } from "../../../src/iax2/iax2-frame.js";
 import { iaxMd5Result } from "../../../src/traffic/iax2-call.js";
+import { loadReplays } from "../../../src/traffic/replay/load-replays.js";
 import type { Datagram } from "../../../src/traffic/agent.js";
 import { acceptAll, scenarioOf } from "../../helpers/scenario.js";
 
@@ -145,5 +146,34 @@ describe("IAX2 registrations through the model", () => {
     expect(firstDrop).toBeGreaterThan(30);
     expect(firstDrop).toBeLessThan(45);
     expect(result.verdicts.filter((verdict) => verdict.source === "iax-phones" && verdict.verdict === "dropped")).toEqual([]);
+  });
+});
+
+describe("an IAX2 capture replayed", () => {
+  const replayOf = (policy: Record<string, unknown>) =>
+    scenarioOf(
+      {
+        name: "iax2-replay",
+        description: "the synthesised IAX2 guesser replayed",
+        durationSeconds: 15,
+        pbx: { accounts: [{ users: "200-299", password: "synth-{user}-Secret" }] },
+        hosts: { guesser: { kind: "addresses", addresses: ["198.18.66.8"] } },
+        traffic: [{ name: "replayed-guesser", kind: "replay", host: "guesser", file: "captures/synth-iax2-guess.pcap" }],
+      },
+      { policy },
+    );
+  const run = async (policy: Record<string, unknown>) => {
+    const scenario = replayOf(policy);
+    return runModel(scenario, {}, await loadReplays(scenario));
+  };
+
+  it("sends its REGREQs to the lab PBX's IAX2 port, where a policy counting IAX2 blocks it at the 10th and the default policy never does", async () => {
+    const counted = (await run({ iax2: {} })).verdicts.filter((verdict) => verdict.source === "replayed-guesser" && verdict.direction === "to-pbx");
+    expect(counted.length).toBe(200);
+    expect(counted.every((verdict) => verdict.dstPort === 4569)).toBe(true);
+    // Three REGREQs and an ACK a guess: the 10th REGREQ is the 13th packet.
+    expect(counted.findIndex((verdict) => verdict.verdict === "dropped")).toBe(12);
+    const plain = (await run({})).verdicts.filter((verdict) => verdict.source === "replayed-guesser" && verdict.direction === "to-pbx");
+    expect(plain.filter((verdict) => verdict.verdict === "dropped")).toEqual([]);
   });
 });
