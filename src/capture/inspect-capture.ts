@@ -3,6 +3,7 @@ import { describeWarnings } from "./captured-frame.js";
 import { linkTypeName } from "./link-types.js";
 import { openCapture, type CaptureFormat } from "./read-capture.js";
 import { sipMethodOf } from "../sip/sip-method-of.js";
+import { decodeFullFrame, FRAME_TYPE_IAX, IAX2_PORT, IaxCommand, iaxCommandName } from "../iax2/iax2-frame.js";
 
 /** A SIP request or response seen in a capture, with what the firewall would key on. */
 export interface CapturedSip {
@@ -18,6 +19,7 @@ export interface CapturedSip {
 
 export interface SourceProfile {
   readonly address: string;
+  /** Registration requests: SIP REGISTERs and IAX2 REGREQs. */
   readonly registers: number;
   readonly requests: number;
   /** Most REGISTERs within any 60 s. */
@@ -47,7 +49,9 @@ export interface CaptureSummary {
   readonly requestsWithCredentials: number;
   readonly responses: Readonly<Record<string, number>>;
   readonly userAgents: Readonly<Record<string, number>>;
-  /** Sources by REGISTER rate, highest first. */
+  /** IAX2 frames on UDP 4569 both ways, by command (REGREQ, REGAUTH, ...), and "mini frames (media)". */
+  readonly iax2Frames: Readonly<Record<string, number>>;
+  /** Sources by registration rate (SIP REGISTERs and IAX2 REGREQs), highest first. */
   readonly sources: readonly SourceProfile[];
   /** Addresses that received more SIP requests than they sent. */
   readonly servers: readonly string[];
@@ -69,6 +73,7 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
   const requests: Record<string, number> = {};
   const responses: Record<string, number> = {};
   const userAgents: Record<string, number> = {};
+  const iax2Frames: Record<string, number> = {};
   const bySource = new Map<string, { registers: number; lastMinute: RegistersInWindow; requests: number; agents: Set<string>; firstNs: bigint; lastNs: bigint }>();
   const received = new Map<string, number>();
   const sent = new Map<string, number>();
@@ -101,8 +106,31 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
     if (packet.fragment) fragments++;
     if (packet.protocol === 17) udp++;
     else if (packet.protocol === 6) tcp++;
+    const sourceOf = (at: bigint) => {
+      let source = bySource.get(packet.src);
+      if (!source) bySource.set(packet.src, (source = { registers: 0, lastMinute: new RegistersInWindow(MINUTE_NS), requests: 0, agents: new Set(), firstNs: at, lastNs: at }));
+      return source;
+    };
     const sip = sipOf(packet, streamEnds);
-    if (sip === null) continue;
+    if (sip === null) {
+      const iax2 = iax2Of(packet);
+      if (iax2 === null) continue;
+      iax2Frames[iax2.name] = (iax2Frames[iax2.name] ?? 0) + 1;
+      if (!iax2.request) continue;
+      // A call opened (destination call 0) tells the registrar from its clients, as a SIP request does.
+      if (iax2.opensCall) {
+        received.set(packet.dst, (received.get(packet.dst) ?? 0) + 1);
+        sent.set(packet.src, (sent.get(packet.src) ?? 0) + 1);
+      }
+      const source = sourceOf(frame.timestampNs);
+      source.requests++;
+      source.lastNs = frame.timestampNs;
+      if (iax2.name === "REGREQ") {
+        source.registers++;
+        source.lastMinute.add(frame.timestampNs);
+      }
+      continue;
+    }
     const { method, retransmitted } = sip;
     if (retransmitted) {
       tcpRetransmissions++;
@@ -119,8 +147,7 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
     const agent = /^(?:User-Agent|Server):[ \t]*(.*)$/im.exec(text)?.[1]?.trim();
     if (agent) userAgents[agent] = (userAgents[agent] ?? 0) + 1;
     if (/^(?:Authorization|Proxy-Authorization):/im.test(text)) withCredentials++;
-    let source = bySource.get(packet.src);
-    if (!source) bySource.set(packet.src, (source = { registers: 0, lastMinute: new RegistersInWindow(MINUTE_NS), requests: 0, agents: new Set(), firstNs: frame.timestampNs, lastNs: frame.timestampNs }));
+    const source = sourceOf(frame.timestampNs);
     source.requests++;
     source.lastNs = frame.timestampNs;
     if (agent) source.agents.add(agent);
@@ -160,6 +187,7 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
     requestsWithCredentials: withCredentials,
     responses,
     userAgents,
+    iax2Frames,
     sources,
     servers,
     warnings: describeWarnings(capture.warnings),
@@ -193,8 +221,9 @@ export class RegistersInWindow {
 }
 
 /**
- * The capture's SIP requests in order, read again one at a time: what
- * `capture inspect` judges against a policy without holding them. A TCP
+ * The capture's SIP requests and IAX2 client frames (REGREQ, NEW, ...,
+ * named "IAX2 REGREQ") in order, read again one at a time: what `capture
+ * inspect` judges against a policy without holding them. A TCP
  * retransmission is a request again (the firewall sees every segment).
  */
 export async function forEachSipRequest(path: string, options: { allowTruncated?: boolean }, onRequest: (request: CapturedSip) => void): Promise<void> {
@@ -203,9 +232,23 @@ export async function forEachSipRequest(path: string, options: { allowTruncated?
     const packet = decodeFrame(frame);
     if (typeof packet === "string") continue;
     const sip = sipOf(packet, streamEnds);
-    if (sip === null || /^\d/.test(sip.method)) continue;
-    onRequest({ timestampNs: frame.timestampNs, src: packet.src, dst: packet.dst, sport: packet.sport, dport: packet.dport, method: sip.method, ip: packet.ipVersion === 4 ? packet.ip : null });
+    const method = sip === null ? (iax2Of(packet)?.request ? `IAX2 ${iax2Of(packet)!.name}` : null) : /^\d/.test(sip.method) ? null : sip.method;
+    if (method === null) continue;
+    onRequest({ timestampNs: frame.timestampNs, src: packet.src, dst: packet.dst, sport: packet.sport, dport: packet.dport, method, ip: packet.ipVersion === 4 ? packet.ip : null });
   }
+}
+
+/** What a client sends a registrar in IAX2: the frames the registrar's firewall judges as requests. */
+const IAX2_CLIENT_COMMANDS: ReadonlySet<number> = new Set([IaxCommand.NEW, IaxCommand.REGREQ, IaxCommand.REGREL, IaxCommand.POKE, IaxCommand.AUTHREP]);
+
+/** An IAX2 frame on UDP 4569: its command's name ("mini frames (media)" for a call's voice), whether a client sends it, and whether it opens a call. */
+function iax2Of(packet: DecodedPacket): { name: string; request: boolean; opensCall: boolean } | null {
+  if (packet.protocol !== 17 || (packet.sport !== IAX2_PORT && packet.dport !== IAX2_PORT) || packet.fragment?.offset) return null;
+  const frame = decodeFullFrame(packet.payload);
+  if (frame === null) return packet.payload.length >= 4 && (packet.payload[0]! & 0x80) === 0 ? { name: "mini frames (media)", request: false, opensCall: false } : null;
+  if (frame.frameType !== FRAME_TYPE_IAX) return { name: `full frames of type ${frame.frameType}`, request: false, opensCall: false };
+  const request = IAX2_CLIENT_COMMANDS.has(frame.subclass);
+  return { name: iaxCommandName(frame.subclass), request, opensCall: request && frame.destinationCall === 0 };
 }
 
 /** The SIP method (or status) a packet carries, and whether it only repeats its TCP stream's bytes; null for no SIP. */

@@ -38,6 +38,7 @@ export function renderInspectionJson(summary: CaptureSummary, drops: ReadonlyMap
     tcpRetransmissions: summary.tcpRetransmissions,
     skipped: summary.undecodable,
     sipRequests: summary.requests,
+    iax2Frames: summary.iax2Frames,
     sipRequestsWithCredentials: summary.requestsWithCredentials,
     sipResponses: summary.responses,
     userAgents: summary.userAgents,

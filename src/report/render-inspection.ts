@@ -41,6 +41,7 @@ export function renderInspection(summary: CaptureSummary, drops: ReadonlyMap<str
   lines.push(`  SIP requests:  ${ranked(summary.requests)}  (${count(summary.requestsWithCredentials)} with credentials)`);
   lines.push(`  SIP responses: ${ranked(summary.responses)}`);
   lines.push(`  User-Agents:   ${ranked(summary.userAgents)}`);
+  if (Object.keys(summary.iax2Frames).length) lines.push(`  IAX2 frames:   ${ranked(summary.iax2Frames)}`);
   lines.push(`  PBX/registrar: ${summary.servers.join(", ") || "none found (no address receives more requests than it sends)"}`);
   lines.push("");
   const rules = judge.kind === "ruleset" ? `your ruleset ${judge.name}` : judge.name === "default" ? "the default policy (10 REGISTERs in 60 s)" : `the policy ${judge.name}`;
@@ -54,7 +55,9 @@ export function renderInspection(summary: CaptureSummary, drops: ReadonlyMap<str
           ? ` at one PBX for all ${summary.servers.length} registrars, as a replay runs them`
           : " at each registrar (--as-one-pbx: as a replay runs them)";
   const judgedBy = `${rules}${where}`;
-  lines.push(`  Sources by REGISTER rate (peak in any 60 s), judged by ${judgedBy}:`);
+  const iax2 = Object.keys(summary.iax2Frames).length > 0;
+  const rate = iax2 ? "registration rate (SIP REGISTERs and IAX2 REGREQs; peak in any 60 s)" : "REGISTER rate (peak in any 60 s)";
+  lines.push(`  Sources by ${rate}, judged by ${judgedBy}:`);
   if (summary.sources.length === 0) lines.push("    none");
   const shown = summary.sources.slice(0, 20);
   const width = Math.max(15, ...shown.map((source) => source.address.length));
@@ -64,9 +67,11 @@ export function renderInspection(summary: CaptureSummary, drops: ReadonlyMap<str
       ? `SLAMMING: blocked at its request ${drop.index}, ${seconds(drop.atNs - source.firstNs).toFixed(1)} s after its first`
       : source.registers > 0
         ? "not blocked"
-        : "no REGISTERs";
+        : iax2
+          ? "no registrations"
+          : "no REGISTERs";
     lines.push(
-      `    ${source.address.padEnd(width)}  ${count(source.registers).padStart(7)} REGISTER  peak ${String(source.peakRegistersPerMinute).padStart(4)}/min  ${count(source.requests).padStart(7)} requests  ${verdict}`,
+      `    ${source.address.padEnd(width)}  ${count(source.registers).padStart(7)} ${iax2 ? "registrations" : "REGISTER"}  peak ${String(source.peakRegistersPerMinute).padStart(4)}/min  ${count(source.requests).padStart(7)} requests  ${verdict}`,
     );
   }
   if (summary.sources.length > shown.length) lines.push(`    ... and ${count(summary.sources.length - shown.length)} more sources`);

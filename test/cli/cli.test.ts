@@ -340,6 +340,20 @@ describe("slamlab capture", () => {
     expect(stdout).toMatch(/198\.18\.0\.66\s+302 REGISTER .* SLAMMING: blocked at its request 10/);
   });
 
+  it("inspect counts an IAX2 capture's frames by command and its sources by REGREQ, and judges them by a policy counting IAX2 (not by the default, which counts SIP only)", async () => {
+    const capture = join(root, "captures", "synth-iax2-guess.pcap");
+    const plain = await run("capture", "inspect", capture);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toContain("IAX2 frames:   REGREQ 150, ACK 100, CALLTOKEN 50, REGAUTH 50, REGREJ 50");
+    expect(plain.stdout).toContain("PBX/registrar: 198.51.100.10");
+    expect(plain.stdout).toMatch(/198\.18\.66\.8\s+150 registrations\s+peak\s+150\/min\s+150 requests\s+not blocked/);
+    writeFileSync(join(work, "count-iax2.yaml"), "iax2: { ports: [4569] }\n");
+    const counted = await run("capture", "inspect", capture, "--policy", join(work, "count-iax2.yaml"), "--json");
+    const json = JSON.parse(counted.stdout) as { iax2Frames: Record<string, number>; sources: Array<{ address: string; registers: number; blocked: { atRequest: number } | null }> };
+    expect(json.iax2Frames).toEqual({ REGREQ: 150, CALLTOKEN: 50, REGAUTH: 50, ACK: 100, REGREJ: 50 });
+    expect(json.sources).toEqual([expect.objectContaining({ address: "198.18.66.8", registers: 150, blocked: expect.objectContaining({ atRequest: 10 }) })]);
+  });
+
   it("inspect judges a capture's registrars each on its own or, with --as-one-pbx, as the one PBX a replay maps them onto, and says which", async () => {
     // One attacker alternating between two registrars, 6 REGISTERs a second to each.
     const registrars = ["198.51.100.10", "198.51.100.11"];
