@@ -177,3 +177,26 @@ describe("an IAX2 capture replayed", () => {
     expect(plain.filter((verdict) => verdict.verdict === "dropped")).toEqual([]);
   });
 });
+
+describe("an IAX2 peer walker (enumIAX's shape)", () => {
+  it("learns nothing from chan_iax2, which challenges unknown peers as known ones, and leaves no line in Asterisk's log for fail2ban", () => {
+    const result = runModel(
+      scenarioOf(
+        {
+          name: "iax2-walk",
+          description: "walks peers 198-203 (200-203 exist)",
+          durationSeconds: 20,
+          pbx: { accounts: [{ users: "200-203", password: "iax-{user}-Str0ng" }] },
+          hosts: { walker: { kind: "addresses", addresses: ["198.18.66.9"] } },
+          traffic: [{ name: "walker", kind: "iax2-flood", host: "walker", mode: "walk", peers: "198-203", ratePps: 10, startSeconds: 1, durationSeconds: 10 }],
+        },
+        { rulesetText: acceptAll },
+      ),
+    );
+    const sent = result.verdicts.filter((verdict) => verdict.source === "walker" && verdict.direction === "to-pbx");
+    // Each peer: a REGREQ asking for a call token and one opening the call with it; the REGAUTH ends the walker's interest.
+    expect(sent).toHaveLength(12);
+    expect(result.events.filter((event) => event.kind === "extension-found" || event.kind === "password-found")).toEqual([]);
+    expect(result.asteriskLogLines).toBe(0);
+  });
+});
