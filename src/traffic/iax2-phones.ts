@@ -1,11 +1,9 @@
 import { decodeFullFrame, elementShort, elementString, IaxCommand, IaxIe, shortElement, stringElement, type IaxFullFrame } from "../iax2/iax2-frame.js";
 import type { PbxSpec, TrafficSourceSpec } from "../scenario/schema.js";
-import { userSequence } from "../scenario/user-list.js";
 import type { AgentContext, AgentEndpoint, Datagram, TrafficSource } from "./agent.js";
-import { placeAgent, type AgentPlacement } from "./agent-placement.js";
+import type { AgentPlacement } from "./agent-placement.js";
 import { iaxMd5Result, Iax2ClientCall, nextCallNumber } from "./iax2-call.js";
-import { passwordFor } from "./passwords.js";
-import { agentLookup } from "./phones.js";
+import { agentLookup, deskPhones } from "./phones.js";
 
 type Iax2PhonesSpec = Extract<TrafficSourceSpec, { kind: "iax2-phones" }>;
 
@@ -23,8 +21,7 @@ const GIVE_UP_AFTER_US = 10_000_000;
  * registrar does not answer are resent at 2 s, then every 10 s, four times.
  */
 export function createIax2Phones(spec: Iax2PhonesSpec, pbx: PbxSpec, placement: AgentPlacement): TrafficSource {
-  const accounts = userSequence(spec.accounts);
-  const agents: AgentEndpoint[] = Array.from({ length: spec.count }, (_, index) => placeAgent(placement, `iax-${String(index + 1).padStart(3, "0")}`, index));
+  const { agents, credentialsOf } = deskPhones(spec, pbx, placement, "iax");
   const phones = new Map<string, Iax2Phone>();
   const agentAt = agentLookup(agents);
   const target = { address: pbx.address, port: pbx.iax2Port };
@@ -33,9 +30,8 @@ export function createIax2Phones(spec: Iax2PhonesSpec, pbx: PbxSpec, placement: 
     agents,
     start(context: AgentContext) {
       agents.forEach((endpoint, index) => {
-        const account = accounts.at(index);
-        const secret = spec.wrongPassword ? `wrong-${account}` : (passwordFor(pbx, account) ?? `unknown-${account}`);
-        const phone = new Iax2Phone(endpoint, target, context, account, secret, spec.refreshSeconds);
+        const { account, password } = credentialsOf(index);
+        const phone = new Iax2Phone(endpoint, target, context, account, password, spec.refreshSeconds);
         phones.set(endpoint.agent, phone);
         context.at(Math.round((spec.startSeconds + spec.spreadSeconds * context.random()) * 1_000_000), () => phone.register());
       });

@@ -1,4 +1,4 @@
-import type { PbxSpec, TrafficSourceSpec } from "../scenario/schema.js";
+import type { PbxSpec, TrafficSourceSpec, UserList } from "../scenario/schema.js";
 import { userSequence } from "../scenario/user-list.js";
 import type { AgentContext, AgentEndpoint, Datagram, TrafficSource } from "./agent.js";
 import { placeAgent, type AgentPlacement } from "./agent-placement.js";
@@ -16,10 +16,7 @@ export const PHONE_USER_AGENT = "Yealink SIP-T46S 66.86.0.15";
  * answers the challenge, refreshes, and retries after failures.
  */
 export function createPhones(spec: PhonesSpec, pbx: PbxSpec, placement: AgentPlacement): TrafficSource {
-  const accounts = userSequence(spec.accounts);
-  const agents: AgentEndpoint[] = Array.from({ length: spec.count }, (_, index) =>
-    placeAgent(placement, `phone-${String(index + 1).padStart(3, "0")}`, index),
-  );
+  const { agents, credentialsOf } = deskPhones(spec, pbx, placement, "phone");
   const clients = new Map<string, SipClient>();
   const agentAt = agentLookup(agents);
   return {
@@ -27,8 +24,7 @@ export function createPhones(spec: PhonesSpec, pbx: PbxSpec, placement: AgentPla
     agents,
     start(context: AgentContext) {
       agents.forEach((endpoint, index) => {
-        const account = accounts.at(index);
-        const password = spec.wrongPassword ? `wrong-${account}` : (passwordFor(pbx, account) ?? `unknown-${account}`);
+        const { account, password } = credentialsOf(index);
         const client = new SipClient(endpoint, pbx, context);
         clients.set(endpoint.agent, client);
         const registration = new Registration(client, context, { account, password, expiresSeconds: spec.expiresSeconds, userAgent: PHONE_USER_AGENT });
@@ -41,6 +37,26 @@ export function createPhones(spec: PhonesSpec, pbx: PbxSpec, placement: AgentPla
       if (agent) clients.get(agent)?.receive(datagram);
     },
   };
+}
+
+/**
+ * An office's phones, SIP or IAX2: an agent each ("phone-001", ...), placed
+ * on the host, and the account each uses in order with its password (a
+ * wrong one when the spec says so, for tests).
+ */
+export function deskPhones(
+  spec: { readonly count: number; readonly accounts: UserList; readonly wrongPassword: boolean },
+  pbx: PbxSpec,
+  placement: AgentPlacement,
+  prefix: string,
+): { agents: AgentEndpoint[]; credentialsOf: (index: number) => { account: string; password: string } } {
+  const accounts = userSequence(spec.accounts);
+  const agents = Array.from({ length: spec.count }, (_, index) => placeAgent(placement, `${prefix}-${String(index + 1).padStart(3, "0")}`, index));
+  const credentialsOf = (index: number) => {
+    const account = accounts.at(index);
+    return { account, password: spec.wrongPassword ? `wrong-${account}` : (passwordFor(pbx, account) ?? `unknown-${account}`) };
+  };
+  return { agents, credentialsOf };
 }
 
 /** Finds the agent a datagram is addressed to, by the address and port it is bound to. */
