@@ -86,4 +86,21 @@ if (sections.has("request-cost")) {
     const perRequest = (cpuOf(result) - cpuOf(idle)) / (delivered(result) - delivered(idle));
     console.log(`  ${mode.padEnd(8)} ${delivered(result).toLocaleString("en-US")} requests, Asterisk ${result.environment["asterisk cpu (s)"]} s (idle run ${idle.environment["asterisk cpu (s)"]} s): ${perRequest.toFixed(0)} µs a request`);
   }
+  // An IAX2 guesser's frames (three REGREQs and an ACK a guess) cost chan_iax2 differently: its own figure.
+  const guesser = await engine.run(iax2Guesser(125, 20));
+  const perFrame = (cpuOf(guesser) - cpuOf(idle)) / (delivered(guesser) - delivered(idle));
+  console.log(`  iax2     ${delivered(guesser).toLocaleString("en-US")} frames (125 guesses/s), Asterisk ${guesser.environment["asterisk cpu (s)"]} s: ${perFrame.toFixed(0)} µs a frame`);
+}
+
+function iax2Guesser(guessesPerSecond: number, seconds: number): Scenario {
+  const parsed = scenarioSchema.parse({
+    name: "bench-iax2",
+    description: "one address guessing an IAX2 peer's secret",
+    durationSeconds: seconds + 1,
+    firewall: { policy: "default" },
+    pbx: { accounts: [{ users: "200-209", password: "bench-{user}" }] },
+    hosts: { guesser: { kind: "addresses", addresses: ["198.18.66.6"] } },
+    traffic: [{ name: "guesser", kind: "iax2-flood", host: "guesser", mode: "guess", peers: "200-200", ratePps: guessesPerSecond, durationSeconds: seconds, startSeconds: 0.5, giveUpSeconds: 0 }],
+  });
+  return { ...parsed, variant: null, file: "<bench>", firewall: acceptAll };
 }

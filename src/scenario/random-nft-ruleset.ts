@@ -19,7 +19,8 @@ function methodPayload(random: Random, method: string): string {
   return `@th,64,${bytes * 8} 0x${Buffer.from(method.slice(0, bytes)).toString("hex")}`;
 }
 
-export function randomNftRuleset(random: Random, addresses: readonly string[], options: { maps?: boolean } = {}): string {
+/** With `iax2` (a stream of its own), IAX2 REGREQs get a per-source limit of their own, told by the full frame's F bit and its type and subclass. */
+export function randomNftRuleset(random: Random, addresses: readonly string[], options: { maps?: boolean; iax2?: Random } = {}): string {
   const singles = addresses.filter((address) => !address.includes("/"));
   const sets: string[] = [];
   const rules: string[] = [];
@@ -77,6 +78,11 @@ export function randomNftRuleset(random: Random, addresses: readonly string[], o
     const how = pick(random, ["jump", "goto"]);
     chains.push(`\tchain sipchk {\n${into.map((rule) => `\t\t${rule}`).join("\n")}\n\t\treturn\n\t}`);
     rules.push(maps && chance(random, 0.5) ? `udp dport vmap { 5060 : ${how} sipchk, 5061 : ${how} sipchk }` : `${ports} ${how} sipchk`);
+  }
+  if (options.iax2) {
+    const iax = options.iax2;
+    sets.push(`\tset iax_rate {\n\t\ttype ipv4_addr\n\t\tsize 65535\n\t\tflags dynamic,timeout\n\t\ttimeout ${randomInt(iax, 5, 60)}s\n\t}`);
+    rules.splice(1, 0, `udp dport 4569 @th,64,8 & 0x80 == 0x80 @th,144,16 0x60d update @iax_rate { ip saddr limit rate over ${randomInt(iax, 1, 20)}/${pick(iax, ["second", "minute"])} burst ${randomInt(iax, 1, 12)} packets } counter ${chance(iax, 0.2) ? "reject" : "drop"}`);
   }
   if (policyDrop) rules.push("meta l4proto udp accept");
   const early =

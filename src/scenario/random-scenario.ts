@@ -57,6 +57,14 @@ export const NFT_RULESET_SEEDS_FROM = 4001;
  */
 export const NFT_MAP_RULESET_SEEDS_FROM = 4201;
 
+/**
+ * Seeds from here on add IAX2 to their nftables scenarios, drawn from a
+ * stream of their own: IAX2 phones (behind a NAT or on an address) and an
+ * IAX2 guesser or peer walker, and a per-source limit on REGREQs (a masked
+ * raw payload on the full frame) in the ruleset.
+ */
+export const IAX2_SEEDS_FROM = 5001;
+
 const PBX_ADDRESS = "198.51.100.10";
 const FIRST_ACCOUNT = 200;
 const ACCOUNT_COUNT = 40;
@@ -149,14 +157,16 @@ export function randomScenario(seed: number): RandomScenario {
       traffic.push({ name: sourceName, kind, host: sourceName, account: firstAccount, startSeconds: start, keys: randomInt(random, 1, 40), watch: `${FIRST_ACCOUNT}-${FIRST_ACCOUNT + ACCOUNT_COUNT - 1}` });
     }
   }
+  if (seed >= IAX2_SEEDS_FROM) iax2Sources(seededRandom(seed ^ 0x1a72), allocate, hosts, traffic, officeUsed);
   if (!traffic.some((spec) => spec.kind === "register-flood")) {
     hosts.scan = { kind: "addresses", addresses: [allocate.wanAddress()] };
     traffic.push({ name: "scan", kind: "register-flood", host: "scan", mode: "svwar", ratePps: tenths(random, 1, 20), durationSeconds: durationSeconds / 2, onAnswerLikeRandom: "walk-on" });
   }
   // What must hold whatever the firewall does; the suite's real check is the engines' agreement.
-  const expect = traffic
-    .filter((spec) => spec.kind === "register-flood")
-    .map((spec) => ({ source: spec.name, registered: "none", because: "a scanner holds no valid password" }));
+  const expect = [
+    ...traffic.filter((spec) => spec.kind === "register-flood").map((spec) => ({ source: spec.name, registered: "none", because: "a scanner holds no valid password" })),
+    ...traffic.filter((spec) => spec.kind === "iax2-flood").map((spec) => ({ source: spec.name, passwordFound: false, because: "no peer's secret is in a guesser's dictionary" })),
+  ];
 
   const addresses = Object.values(hosts).flatMap((host) => {
     const spec = host as { kind: string; addresses?: string[]; public?: string; cidr?: string };
@@ -176,7 +186,8 @@ export function randomScenario(seed: number): RandomScenario {
     expect,
   };
   if (seed >= NFT_RULESET_SEEDS_FROM) {
-    return { name, document: { ...document, firewall: { ruleset: `${name}.rules` } }, rulesetText: randomNftRuleset(seededRandom(seed ^ 0x4e47), addresses, { maps: seed >= NFT_MAP_RULESET_SEEDS_FROM }), ipsetText: null };
+    const iax2 = seed >= IAX2_SEEDS_FROM ? seededRandom(seed ^ 0x1a73) : undefined;
+    return { name, document: { ...document, firewall: { ruleset: `${name}.rules` } }, rulesetText: randomNftRuleset(seededRandom(seed ^ 0x4e47), addresses, { maps: seed >= NFT_MAP_RULESET_SEEDS_FROM, ...(iax2 ? { iax2 } : {}) }), ipsetText: null };
   }
   if (!admin) return { name, document, rulesetText: useRuleset ? randomRuleset(random, addresses) : null, ipsetText: null };
   const extras = adminExtras(seededRandom(seed ^ 0xad317), addresses);
@@ -184,6 +195,33 @@ export function randomScenario(seed: number): RandomScenario {
   const connlimit = seed >= CONNLIMIT_RULESET_SEEDS_FROM ? [connlimitRule(seededRandom(seed ^ 0xc011))] : [];
   const withTables: AdminExtras = tables ? { ...extras, first: [...tables.filterFirst, ...extras.first, ...connlimit], selector: `${extras.selector}${tables.selector}` } : extras;
   return { name, document, rulesetText: `${randomRuleset(random, addresses, withTables)}${tables?.tablesText ?? ""}`, ipsetText: extras.ipset };
+}
+
+/** IAX2 sources, drawn from a stream of their own: phones (a NAT office unless one is taken) and a guesser or walker. */
+function iax2Sources(random: Random, allocate: Allocator, hosts: Record<string, unknown>, traffic: Record<string, unknown>[], officeUsed: boolean): void {
+  const durationSeconds = 6;
+  const phones = randomInt(random, 1, 3);
+  const accounts = allocate.accounts(phones);
+  if (accounts !== null && chance(random, 0.8)) {
+    const behindNat = !officeUsed && chance(random, 0.5);
+    hosts.iaxoffice = behindNat ? { kind: "nat", public: allocate.wanAddress(), lan: "192.0.2.0/24" } : { kind: "addresses", addresses: [allocate.wanAddress()] };
+    traffic.push({ name: "iaxphones", kind: "iax2-phones", host: "iaxoffice", count: behindNat ? phones : 1, accounts: behindNat ? accounts : `${accounts.split("-")[0]}-${accounts.split("-")[0]}`, startSeconds: tenths(random, 0, 3), spreadSeconds: tenths(random, 0, 2), wrongPassword: chance(random, 0.15) });
+  }
+  const distributed = chance(random, 0.3);
+  hosts.iaxguess = distributed ? { kind: "range", cidr: allocate.rangeCidr(), count: randomInt(random, 2, 5) } : { kind: "addresses", addresses: [allocate.wanAddress()] };
+  const mode = pick(random, ["guess", "guess", "walk"] as const);
+  traffic.push({
+    name: "iaxguess",
+    kind: "iax2-flood",
+    host: "iaxguess",
+    mode,
+    peers: mode === "guess" ? `${FIRST_ACCOUNT}-${FIRST_ACCOUNT}` : `${FIRST_ACCOUNT}-${FIRST_ACCOUNT + 19}`,
+    ratePps: tenths(random, 1, 15),
+    startSeconds: tenths(random, 0, 3),
+    durationSeconds: tenths(random, 1, durationSeconds),
+    reuseCallToken: chance(random, 0.3),
+    giveUpSeconds: pick(random, [10, 0]),
+  });
 }
 
 interface AdminExtras {

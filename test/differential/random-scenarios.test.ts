@@ -4,7 +4,7 @@ import { compareEngines } from "../../src/engines/compare-engines.js";
 import { DockerEngine } from "../../src/engines/docker/docker-engine.js";
 import { randomCases } from "../../src/engines/fidelity-suite.js";
 import { runModel } from "../../src/engines/model/model-engine.js";
-import { ADMIN_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, NFT_MAP_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, randomScenario, randomScenarioYaml } from "../../src/scenario/random-scenario.js";
+import { ADMIN_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, IAX2_SEEDS_FROM, NFT_MAP_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, randomScenario, randomScenarioYaml } from "../../src/scenario/random-scenario.js";
 import { loadScenario } from "../../src/scenario/load-scenario.js";
 import { ensureBuild } from "../helpers/ensure-build.js";
 import { scratchDirectory } from "../helpers/scratch-directory.js";
@@ -135,6 +135,18 @@ describe("seeded random scenarios (the differential suite's generator)", () => {
     const verdicts = mapped.flatMap((entry) => runModel(loadScenario(entry.file, null)).verdicts);
     expect(verdicts.filter((verdict) => verdict.verdict === "dropped" && verdict.rule.chain.startsWith("inet filter ")).length).toBeGreaterThan(500);
     expect(randomScenario(NFT_MAP_RULESET_SEEDS_FROM - 1).rulesetText).not.toContain("vmap");
+  }, 60_000);
+
+  it(`from seed ${IAX2_SEEDS_FROM}: IAX2 phones and guessers or walkers beside the SIP traffic, and a limit on REGREQs that drops some`, () => {
+    const iax = randomCases(IAX2_SEEDS_FROM, 30, directory);
+    const documents = iax.map((entry) => readFileSync(entry.file, "utf8")).join("\n");
+    for (const construct of ["kind: iax2-phones", "kind: iax2-flood", "mode: guess", "mode: walk", "reuseCallToken: true", "kind: nat"]) expect(documents, construct).toContain(construct);
+    const results = iax.map((entry) => runModel(loadScenario(entry.file, null)));
+    const iaxVerdicts = results.flatMap((result) => result.verdicts.filter((verdict) => verdict.dstPort === 4569 || verdict.srcPort === 4569));
+    expect(iaxVerdicts.filter((verdict) => verdict.direction === "from-pbx").length).toBeGreaterThan(100);
+    expect(iaxVerdicts.filter((verdict) => verdict.verdict === "dropped" && verdict.rule.chain === "inet filter input").length).toBeGreaterThan(50);
+    expect(results.flatMap((result) => result.events).filter((event) => event.source === "iaxphones" && event.kind === "registered").length).toBeGreaterThan(5);
+    expect(randomScenario(IAX2_SEEDS_FROM - 1).rulesetText).not.toContain("4569");
   }, 60_000);
 });
 

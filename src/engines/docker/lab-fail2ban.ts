@@ -122,11 +122,13 @@ export async function fail2banAccount(pbx: StartedTestContainer, t0EpochMs: numb
 }
 
 /**
- * A line of Asterisk's messages log about a request that failed or a call
- * the dialplan refused (what fail2ban's asterisk filter reads), as an
- * extended regular expression both grep and JavaScript read alike.
+ * A line of Asterisk's messages log about a request that failed, a call
+ * the dialplan refused or an IAX2 registration refused (what fail2ban's
+ * asterisk filter reads), as an extended regular expression both grep and
+ * JavaScript read alike.
  */
-export const FAILED_REQUEST_LINE = "\\bRequest '[^']*' from '.*' failed for '[^']+' \\(callid: [^)]*\\) - |\\bCall \\((UDP|TCP|TLS|WS|WSS):[^)]*\\) to extension '[^']*' rejected because extension not found in context ";
+export const FAILED_REQUEST_LINE =
+  "\\bRequest '[^']*' from '.*' failed for '[^']+' \\(callid: [^)]*\\) - |\\bCall \\((UDP|TCP|TLS|WS|WSS):[^)]*\\) to extension '[^']*' rejected because extension not found in context |chan_iax2\\.c: (Host [^ ]+ failed MD5 authentication for '|No registration for peer ')";
 
 /** Such lines in a text. */
 export function failedRequestLines(messages: string): number {

@@ -3,6 +3,9 @@ import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { actionOverride, bansInKernel, bansInLog, failedRequestLines, jailLocal } from "../../../src/engines/docker/lab-fail2ban.js";
+import { createIax2Pbx } from "../../../src/engines/model/iax2-pbx.js";
+import { decodeFullFrame, elementString, encodeFullFrame, FRAME_TYPE_IAX, IaxCommand, IaxIe, stringElement, type InformationElement } from "../../../src/iax2/iax2-frame.js";
+import { iaxMd5Result } from "../../../src/traffic/iax2-call.js";
 import { labImageTag } from "../../../src/engines/docker/lab-image.js";
 import { createAsteriskPbx } from "../../../src/engines/model/asterisk-pbx.js";
 import { stockAsteriskJail } from "../../../src/scenario/with-fail2ban.js";
@@ -85,8 +88,11 @@ describe("fail2ban in the docker lab", () => {
       "[Dec  5 20:48:55] NOTICE[2741] res_pjsip/pjsip_distributor.c: Request 'REGISTER' from '<sip:200@198.51.100.10>' failed for '198.19.40.3:41000' (callid: 99) - Failed to authenticate",
       "[Dec  5 21:24:33] NOTICE[53] res_pjsip_session.c:  250: Call (UDP:198.18.66.9:5060) to extension '00442079460000' rejected because extension not found in context 'default'.",
       "[Dec  5 20:48:50] NOTICE[2700] loader.c: 381 modules loaded",
+      // chan_iax2 with authdebug, as real Asterisk 22 wrote them in the lab.
+      "[Dec  6 00:14:23] NOTICE[79] chan_iax2.c: Host 198.18.66.6 failed MD5 authentication for '230' (0afd6ee314741d3ab822e28b9ba2cfb9 != 30711ad946b93ef32d6311b6fab226b9)",
+      "[Dec  6 00:14:23] NOTICE[79] chan_iax2.c: No registration for peer '999' (from 198.18.66.6)",
     ].join("\n");
-    expect(failedRequestLines(messages)).toBe(3);
+    expect(failedRequestLines(messages)).toBe(5);
   });
 
   it("places a ban in the kernel between the last packet from the address let through and the first its jail rule rejected", () => {
@@ -135,5 +141,28 @@ describe.runIf(imageBuilt || required)("the lab's fail2ban (Debian sid's 1.1.1) 
     const ran = spawnSync("docker", ["run", "--rm", "--network", "none", "-v", `${directory}:/check:ro`, labImage, "fail2ban-regex", "-o", "ip", "/check/messages", "/etc/fail2ban/filter.d/asterisk.conf"], { encoding: "utf8" });
     expect(ran.status, ran.stderr).toBe(0);
     expect(ran.stdout.trim().split("\n")).toEqual(["198.18.66.9", "198.18.66.9"]);
+  });
+
+  it("matches the lines the model's chan_iax2 writes for a wrong secret and an unknown peer", () => {
+    const lines: string[] = [];
+    const pbx = createIax2Pbx({ address: "198.51.100.10", port: 5060, iax2Port: 4569, realm: "asterisk", interface: "eth0", accounts: [{ users: "201-201", password: "pw-201" }] }, 4569, (line) => lines.push(`[Dec  6 00:14:23] ${line.text}`));
+    const frame = (peer: string, call: number, elements: InformationElement[], destination = 0, outSeq = 0) => ({
+      src: "198.18.66.6",
+      sport: 4569,
+      dst: "198.51.100.10",
+      dport: 4569,
+      payload: encodeFullFrame({ sourceCall: call, destinationCall: destination, retransmitted: false, timestampMs: 3, outSeq, inSeq: outSeq, frameType: FRAME_TYPE_IAX, subclass: IaxCommand.REGREQ, elements: [stringElement(IaxIe.USERNAME, peer), ...elements] }),
+    });
+    for (const [peer, call] of [["201", 2], ["999", 3]] as const) {
+      const token = elementString(decodeFullFrame(pbx.receive(frame(peer, call, [{ type: IaxIe.CALLTOKEN, data: new Uint8Array(0) }]), 1_000_000)[0]!.datagram.payload)!, IaxIe.CALLTOKEN)!;
+      const challenge = decodeFullFrame(pbx.receive(frame(peer, call, [stringElement(IaxIe.CALLTOKEN, token)]), 1_001_000)[0]!.datagram.payload)!;
+      pbx.receive(frame(peer, call, [iaxMd5Result(elementString(challenge, IaxIe.CHALLENGE)!, "guess")], challenge.sourceCall, 1), 1_002_000);
+    }
+    expect(lines).toHaveLength(2);
+    const directory = scratchDirectory("lab-fail2ban-regex-iax2");
+    writeFileSync(join(directory, "messages"), `${lines.join("\n")}\n`);
+    const ran = spawnSync("docker", ["run", "--rm", "--network", "none", "-v", `${directory}:/check:ro`, labImage, "fail2ban-regex", "-o", "ip", "/check/messages", "/etc/fail2ban/filter.d/asterisk.conf"], { encoding: "utf8" });
+    expect(ran.status, ran.stderr).toBe(0);
+    expect(ran.stdout.trim().split("\n")).toEqual(["198.18.66.6", "198.18.66.6"]);
   });
 });
