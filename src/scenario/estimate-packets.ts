@@ -43,12 +43,12 @@ export function estimatePackets(scenario: Scenario): PacketEstimate {
         return { source: spec.name, packets: 2 * spec.ratePps * seconds * addresses, how: `${thousands(spec.ratePps)} pps x ${seconds} s x ${thousands(addresses)} address(es) x 2 with answers` };
       }
       case "iax2-flood": {
-        // An attempt: two REGREQs, their CALLTOKEN and REGAUTH, a guess and its REGREJ, an ACK.
+        // An attempt: three REGREQs and an ACK, answered CALLTOKEN, REGAUTH, ACK and REGREJ; a REGAUTH whose answer is dropped comes four times more.
         const host = scenario.hosts[spec.host];
         const hostAddresses = host ? publicAddressCount(host) : 1;
         const addresses = spec.addressCount === 0 ? hostAddresses : Math.min(spec.addressCount, hostAddresses);
         const seconds = Math.min(spec.durationSeconds, active);
-        return { source: spec.name, packets: 7 * spec.ratePps * seconds * addresses, how: `${thousands(spec.ratePps)} attempts/s x ${seconds} s x ${thousands(addresses)} address(es) x 7 packets` };
+        return { source: spec.name, packets: 12 * spec.ratePps * seconds * addresses, how: `${thousands(spec.ratePps)} attempts/s x ${seconds} s x ${thousands(addresses)} address(es) x 12 packets` };
       }
       case "iax2-phones": {
         // Every 5/6 of the refresh: at most five REGREQ sends each (four retransmissions) and the answers.
