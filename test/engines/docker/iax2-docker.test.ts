@@ -15,10 +15,13 @@ describe.runIf(available)("IAX2 on the docker engine: real Asterisk 22's chan_ia
     async () => {
       ensureBuild();
       const scenario = loadScenario("test/fixtures/iax2/office-and-guesser.yaml", null);
-      const { comparison, real } = await compareEngines(scenario, new DockerEngine());
+      const { comparison, real, model } = await compareEngines(scenario, new DockerEngine());
       const expectations = checkExpectations(scenario, computeOutcomes(real));
       expect(expectations.filter((expectation) => !expectation.passed), JSON.stringify(expectations)).toEqual([]);
       expect(real.artifacts?.["iax.conf"]).toContain("auth=md5");
+      // Each wrong guess is a line fail2ban's filter reads, written by real chan_iax2 as by the model.
+      expect(real.asteriskLogLines).toBe(10);
+      expect(model.asteriskLogLines).toBe(real.asteriskLogLines);
       // Every frame real Asterisk sent back (CALLTOKEN, REGAUTH, ACK, REGACK, REGREJ) found its agent, and the model sent the same.
       expect(real.verdicts.filter((verdict) => verdict.direction === "from-pbx").length).toBe(52);
       expect(comparison.paired).toBeGreaterThan(100);
