@@ -153,7 +153,7 @@ describe("seeded random scenarios (the differential suite's generator)", () => {
 const available = await dockerAvailable("the differential subset on docker");
 
 /** The bounded subset CI runs; `slamlab diff --random 200` (bench/fidelity) runs the full batch. */
-const CI_SEEDS = [1, 2, 3, 4, 5, 6, ADMIN_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, NFT_MAP_RULESET_SEEDS_FROM];
+const CI_SEEDS = [1, 2, 3, 4, 5, 6, ADMIN_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, NFT_MAP_RULESET_SEEDS_FROM, IAX2_SEEDS_FROM];
 
 describe.runIf(available)("differential subset: random scenarios on the model and in the kernel", () => {
   const engine = new DockerEngine();

@@ -52,8 +52,13 @@ import type { PbxModel, PbxReply } from "./pbx.js";
 const REPLY_DELAY_US = 600;
 /** When a frame nobody acknowledged is sent again, after the first send (max_retries 4). */
 const RETRANSMIT_AFTER_US = [2_000_000, 12_000_000, 22_000_000, 32_000_000];
-/** A closed call's last retransmission is over by then. */
+/** A closed call's last retransmission is over by then; an open one's first unanswered frame has run out of retries (42 s) and the call is gone. */
 const CALL_LINGER_US = 45_000_000;
+/** Each call sends a LAGRQ every lagrqtime (10 s) and a PING every pingtime (21 s) while it lives, each sent reliably (send_lagrq, send_ping). */
+const LAGRQ_EVERY_US = 10_000_000;
+const PING_EVERY_US = 21_000_000;
+/** A frame unacknowledged after its last retry destroys the call (attempt_transmit, max_retries 4): 42 s after the REGAUTH nobody answers. */
+const UNANSWERED_CALL_DIES_AFTER_US = 42_000_000;
 const CALLTOKEN_DELAY_SECONDS = 10;
 const MIN_REG_EXPIRE = 60;
 const MAX_REG_EXPIRE = 60;
@@ -148,6 +153,37 @@ export function createIax2Pbx(spec: PbxSpec, port: number, onLog?: (line: Securi
     const again = datagramTo(from, { ...frame, retransmitted: true });
     return [first, ...RETRANSMIT_AFTER_US.map((afterUs) => ({ ...again, delayUs: REPLY_DELAY_US + afterUs, unlessAcknowledged: () => acknowledged(call, outSeq) }))];
   };
+  /**
+   * What a call the client leaves after REGAUTH keeps sending until it dies:
+   * LAGRQs and PINGs on their timers, each resent until acknowledged, none
+   * once the call has ended (its REGACK or REGREJ went out). Their sequence
+   * numbers follow the REGAUTH's in the order they leave.
+   */
+  const keepAlive = (from: Datagram, call: IaxCall, nowUs: number): PbxReply[] => {
+    const timers: Array<{ afterUs: number; subclass: number }> = [];
+    for (let afterUs = LAGRQ_EVERY_US; afterUs < UNANSWERED_CALL_DIES_AFTER_US; afterUs += LAGRQ_EVERY_US) timers.push({ afterUs, subclass: IaxCommand.LAGRQ });
+    for (let afterUs = PING_EVERY_US; afterUs < UNANSWERED_CALL_DIES_AFTER_US; afterUs += PING_EVERY_US) timers.push({ afterUs, subclass: IaxCommand.PING });
+    timers.sort((a, b) => a.afterUs - b.afterUs);
+    const openedSeq = call.outSeq;
+    return timers.flatMap(({ afterUs, subclass }, index) => {
+      const outSeq = (openedSeq + index) & 0xff;
+      const frame: IaxFullFrame = {
+        sourceCall: call.callNumber,
+        destinationCall: call.peerCall,
+        retransmitted: false,
+        timestampMs: Math.round((nowUs + afterUs - call.openedUs) / 1000),
+        outSeq,
+        inSeq: call.inSeq & 0xff,
+        frameType: FRAME_TYPE_IAX,
+        subclass,
+        elements: [],
+      };
+      // The call still waits for its client: nothing it sent since ended it or acknowledged this frame.
+      const gone = () => call.closedAtUs !== null || acknowledged(call, outSeq);
+      const sends = [0, ...RETRANSMIT_AFTER_US].filter((resendUs) => afterUs + resendUs < UNANSWERED_CALL_DIES_AFTER_US);
+      return sends.map((resendUs) => ({ ...datagramTo(from, { ...frame, retransmitted: resendUs > 0 }), delayUs: REPLY_DELAY_US + afterUs + resendUs, unlessAcknowledged: gone }));
+    });
+  };
   /** send_command_immediate's ACK: the request's timestamp, our sequence numbers as they stand. */
   const ack = (from: Datagram, call: IaxCall, request: IaxFullFrame): PbxReply =>
     datagramTo(from, {
@@ -178,7 +214,7 @@ export function createIax2Pbx(spec: PbxSpec, port: number, onLog?: (line: Securi
   let receivedSinceSweep = 0;
   /** Calls whose final frame's retransmissions are over are gone (iax2_destroy). */
   const sweep = (nowUs: number) => {
-    for (const [number, call] of calls) if (call.closedAtUs !== null && nowUs - call.closedAtUs > CALL_LINGER_US) calls.delete(number);
+    for (const [number, call] of calls) if (nowUs - (call.closedAtUs ?? call.openedUs) > CALL_LINGER_US) calls.delete(number);
     for (const [token, issuedUs] of issuedTokens) if (nowUs - issuedUs > (CALLTOKEN_DELAY_SECONDS + 1) * 1_000_000) issuedTokens.delete(token);
   };
 
@@ -196,7 +232,7 @@ export function createIax2Pbx(spec: PbxSpec, port: number, onLog?: (line: Securi
     const secret = secretOf(peer);
     const challenge = (): PbxReply[] => {
       call.challenge = String(1_000_000_000 + ((++challengeCounter * 2_654_435_761) % 1_000_000_000));
-      return [...inCall(from, call, IaxCommand.REGAUTH, [shortElement(IaxIe.AUTHMETHODS, IAX_AUTH_MD5), stringElement(IaxIe.CHALLENGE, call.challenge), stringElement(IaxIe.USERNAME, peer)], nowUs)];
+      return [...inCall(from, call, IaxCommand.REGAUTH, [shortElement(IaxIe.AUTHMETHODS, IAX_AUTH_MD5), stringElement(IaxIe.CHALLENGE, call.challenge), stringElement(IaxIe.USERNAME, peer)], nowUs), ...keepAlive(from, call, nowUs)];
     };
     if (secret === undefined) {
       if (call.challenge === "") return challenge();

@@ -59,4 +59,20 @@ describe.runIf(available)("IAX2 on the docker engine: real Asterisk 22's chan_ia
     },
     5 * 60_000,
   );
+
+  it(
+    "a peer walker leaves its calls after REGAUTH: real chan_iax2 resends the REGAUTH and keeps each call alive with LAGRQs and a PING until it dies, and so does the model, packet for packet",
+    async () => {
+      ensureBuild();
+      const scenario = loadScenario("test/fixtures/iax2/walker.yaml", null);
+      const { comparison, real } = await compareEngines(scenario, new DockerEngine());
+      const fromPbx = real.verdicts.filter((verdict) => verdict.direction === "from-pbx").length;
+      // Four calls: a CALLTOKEN each, and over 30 s each call's REGAUTH (five sends), LAGRQs at 10 and 20 s and a PING at 21 s with their resends.
+      expect(fromPbx).toBeGreaterThan(40);
+      expect(comparison.paired).toBe(real.verdicts.length);
+      expect(comparison.unpaired).toBe(0);
+      expect(comparison.semantic).toEqual([]);
+    },
+    5 * 60_000,
+  );
 });

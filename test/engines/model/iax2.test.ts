@@ -70,16 +70,29 @@ describe("the IAX2 registrar (chan_iax2's registration)", () => {
     ]);
   });
 
-  it("sends REGAUTH again at 2, 12, 22 and 32 s until the client's next frame acknowledges it", () => {
+  it("sends REGAUTH again at 2, 12, 22 and 32 s until the client's next frame acknowledges it, and keeps an unanswered call alive with LAGRQ and PING until it dies", () => {
     const identity = [stringElement(IaxIe.USERNAME, "203")];
     const token = elementString(answer(frame("198.18.10.2", IaxCommand.REGREQ, [...identity, emptyToken], { source: 11 }), 6_000_000), IaxIe.CALLTOKEN)!;
-    const replies = pbx.receive(frame("198.18.10.2", IaxCommand.REGREQ, [...identity, stringElement(IaxIe.CALLTOKEN, token)], { source: 11 }), 6_000_000);
+    const all = pbx.receive(frame("198.18.10.2", IaxCommand.REGREQ, [...identity, stringElement(IaxIe.CALLTOKEN, token)], { source: 11 }), 6_000_000);
+    const replies = all.filter((reply) => decodeFullFrame(reply.datagram.payload)!.subclass === IaxCommand.REGAUTH);
     expect(replies.map((reply) => reply.delayUs)).toEqual([600, 2_000_600, 12_000_600, 22_000_600, 32_000_600]);
     expect(replies.map((reply) => decodeFullFrame(reply.datagram.payload)!.retransmitted)).toEqual([false, true, true, true, true]);
+    // While the call waits, it sends LAGRQs every 10 s and a PING at 21 s (sequence numbers after the REGAUTH's), each resent until acknowledged, until it dies at 42 s.
+    const keepAlive = all.filter((reply) => !decodeFullFrame(reply.datagram.payload)!.retransmitted && decodeFullFrame(reply.datagram.payload)!.subclass !== IaxCommand.REGAUTH);
+    expect(keepAlive.map((reply) => [decodeFullFrame(reply.datagram.payload)!.subclass, decodeFullFrame(reply.datagram.payload)!.outSeq, reply.delayUs])).toEqual([
+      [IaxCommand.LAGRQ, 1, 10_000_600],
+      [IaxCommand.LAGRQ, 2, 20_000_600],
+      [IaxCommand.PING, 3, 21_000_600],
+      [IaxCommand.LAGRQ, 4, 30_000_600],
+      [IaxCommand.LAGRQ, 5, 40_000_600],
+    ]);
+    expect(all.every((reply) => reply.delayUs < 42_000_600)).toBe(true);
     expect(replies[1]!.unlessAcknowledged!()).toBe(false);
     const challenge = decodeFullFrame(replies[0]!.datagram.payload)!;
     pbx.receive(frame("198.18.10.2", IaxCommand.REGREQ, [...identity, iaxMd5Result(elementString(challenge, IaxIe.CHALLENGE)!, "iax-203")], { source: 11, destination: challenge.sourceCall, outSeq: 1, inSeq: 1 }), 6_500_000);
     expect(replies[1]!.unlessAcknowledged!()).toBe(true);
+    // The answer ended the call (its REGACK went out): nothing more is sent on its timers.
+    expect(keepAlive.every((reply) => reply.unlessAcknowledged!())).toBe(true);
   });
 
   it("answers a REGREQ without a call token REGREJ, and one with a token from another address too", () => {
