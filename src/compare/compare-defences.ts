@@ -2,7 +2,7 @@ import type { Engine } from "../engines/engine.js";
 import type { Scenario } from "../scenario/scenario.js";
 import { attackSources, combineMetrics, measureRun, registeringUsers, type RunMetrics } from "../verdict/run-metrics.js";
 import type { RunResult } from "../verdict/run-result.js";
-import { guessesPasswords, runPbxCpuMs } from "../verdict/pbx-cost.js";
+import { requestCostOf, runPbxCpuMs } from "../verdict/pbx-cost.js";
 import { scenarioWithDefence, type DefenceName } from "./defences.js";
 
 /** One scenario under one defence: what the attack achieved, what it cost the PBX and what the defence cost the phones. */
@@ -59,8 +59,8 @@ export function measureDefenceRun(scenario: Scenario, defence: DefenceName, resu
 }
 
 function pbxCpu(scenario: Scenario, result: RunResult): { pbxCpuMs: number; pbxCpuMeasured: boolean } {
-  const guessers = new Set(scenario.traffic.filter(guessesPasswords).map((spec) => spec.name));
-  const { ms, measured } = runPbxCpuMs(result, guessers);
+  const costs = new Map(scenario.traffic.map((spec) => [spec.name, requestCostOf(spec)] as const));
+  const { ms, measured } = runPbxCpuMs(result, costs);
   return { pbxCpuMs: ms, pbxCpuMeasured: measured };
 }
 

@@ -54,7 +54,7 @@ export function renderCompareTerminal(report: CompareReport): string {
   }
   lines.push(...table(report.summaries.map((summary) => summary.defence), report.summaries));
   lines.push("", "ranked by passwords found, then calls reaching the dialplan, then phones never registered, then attack requests reaching the PBX, then legitimate requests dropped");
-  if (report.summaries.some((summary) => !summary.pbxCpuMeasured)) lines.push(`~: Asterisk's CPU estimated from its cost per request measured in the lab (${ASTERISK_CPU_US_PER_REQUEST.challenge} µs a challenge, ${ASTERISK_CPU_US_PER_REQUEST.failedAuthentication} µs a failed password); the docker engine measures it`);
+  if (report.summaries.some((summary) => !summary.pbxCpuMeasured)) lines.push(`~: Asterisk's CPU estimated from its cost per request measured in the lab (${ASTERISK_CPU_US_PER_REQUEST.challenge} µs a challenge, ${ASTERISK_CPU_US_PER_REQUEST.failedAuthentication} µs a failed password, ${ASTERISK_CPU_US_PER_REQUEST.iax2Frame} µs an IAX2 frame); the docker engine measures it`);
   lines.push(report.best ? `best: ${report.best.defence}: ${report.best.reason}` : "nothing compared");
   return `${lines.join("\n")}\n`;
 }

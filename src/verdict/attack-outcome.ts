@@ -1,6 +1,6 @@
 import type { Scenario } from "../scenario/scenario.js";
 import type { PasswordFound, SourceOutcome } from "./outcome.js";
-import { estimatedPbxCpuMs, guessesPasswords } from "./pbx-cost.js";
+import { estimatedPbxCpuMs, requestCostOf } from "./pbx-cost.js";
 import { attackSources } from "./run-metrics.js";
 
 /**
@@ -37,8 +37,7 @@ export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutc
       const extensionsFound = outcome?.extensionsFound ?? [];
       const callsReached = outcome?.callsReached ?? [];
       const requestsReachedPbx = outcome?.delivered ?? 0;
-      const guesses = guessesPasswords(spec);
-      return { source: spec.name, tool, requestsSent: outcome?.sent ?? 0, requestsReachedPbx, passwordsFound, extensionsFound, callsReached, won: passwordsFound.length > 0 || extensionsFound.length > 0 || callsReached.length > 0, estimatedPbxCpuMs: estimatedPbxCpuMs(requestsReachedPbx, guesses) };
+      return { source: spec.name, tool, requestsSent: outcome?.sent ?? 0, requestsReachedPbx, passwordsFound, extensionsFound, callsReached, won: passwordsFound.length > 0 || extensionsFound.length > 0 || callsReached.length > 0, estimatedPbxCpuMs: estimatedPbxCpuMs(requestsReachedPbx, requestCostOf(spec)) };
     });
 }
 

@@ -5,6 +5,9 @@ import { runModel } from "../../../src/engines/model/model-engine.js";
 import { decodeFullFrame, elementShort, elementString, encodeFullFrame, FRAME_TYPE_IAX, IaxCommand, IaxIe, shortElement, stringElement, type InformationElement } from "../../../src/iax2/iax2-frame.js";
 import { iaxMd5Result } from "../../../src/traffic/iax2-call.js";
 import { loadReplays } from "../../../src/traffic/replay/load-replays.js";
+import { attackOutcomes } from "../../../src/verdict/attack-outcome.js";
+import { computeOutcomes } from "../../../src/verdict/outcomes.js";
+import { ASTERISK_CPU_US_PER_REQUEST } from "../../../src/verdict/pbx-cost.js";
 import type { Datagram } from "../../../src/traffic/agent.js";
 import { acceptAll, scenarioOf } from "../../helpers/scenario.js";
 
@@ -146,6 +149,15 @@ describe("IAX2 registrations through the model", () => {
     const phoneRequests = result.verdicts.filter((verdict) => verdict.source === "iax-phones" && verdict.direction === "to-pbx" && verdict.dstPort === 4569);
     // Each phone's first registration: REGREQ (token asked), REGREQ (token), REGREQ (MD5), ACK.
     expect(phoneRequests.length).toBeGreaterThanOrEqual(16);
+  });
+
+  it("estimates what the guesser cost Asterisk at an IAX2 frame's measured cost, not a SIP request's", () => {
+    const scenario = iax2Scenario(acceptAll);
+    const result = runModel(scenario);
+    const [attack] = attackOutcomes(scenario, computeOutcomes(result));
+    expect(attack!.tool).toBe("IAX2 guess");
+    expect(attack!.estimatedPbxCpuMs).toBeCloseTo((attack!.requestsReachedPbx * ASTERISK_CPU_US_PER_REQUEST.iax2Frame) / 1000, 6);
+    expect(ASTERISK_CPU_US_PER_REQUEST.iax2Frame).toBeLessThan(ASTERISK_CPU_US_PER_REQUEST.challenge);
   });
 
   it("counting REGREQs per source with u32 stops the guesser before its guess and keeps the office registered", () => {
