@@ -232,7 +232,8 @@ export async function forEachSipRequest(path: string, options: { allowTruncated?
     const packet = decodeFrame(frame);
     if (typeof packet === "string") continue;
     const sip = sipOf(packet, streamEnds);
-    const method = sip === null ? (iax2Of(packet)?.request ? `IAX2 ${iax2Of(packet)!.name}` : null) : /^\d/.test(sip.method) ? null : sip.method;
+    const iax2 = sip === null ? iax2Of(packet) : null;
+    const method = sip === null ? (iax2?.request ? `IAX2 ${iax2.name}` : null) : /^\d/.test(sip.method) ? null : sip.method;
     if (method === null) continue;
     onRequest({ timestampNs: frame.timestampNs, src: packet.src, dst: packet.dst, sport: packet.sport, dport: packet.dport, method, ip: packet.ipVersion === 4 ? packet.ip : null });
   }
