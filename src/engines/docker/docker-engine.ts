@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { writeFileSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { openCapture } from "../../capture/read-capture.js";
@@ -29,6 +28,7 @@ import { planTopology } from "./lab-topology.js";
 import { addIpsetEntries, startLab, VERDICT_BUFFER_BYTES } from "./lab.js";
 import { extensionsConfig, iaxConfig, pjsipConfig } from "./pjsip-config.js";
 import { mayAimWithinJiffies } from "../planned-send-time.js";
+import { startHeartbeat, TRAFFIC_WATCHDOG, type Heartbeat } from "./run-heartbeat.js";
 import { runStartAfter, wallClockMovedMs } from "./run-start.js";
 import { doneFile, readyFile, START_FILE, type RunnerSpec, type RunnerStart, type SendRecord } from "./runner-spec.js";
 import { toolFindings } from "./tool-findings.js";
@@ -73,15 +73,6 @@ const VERDICT_FLUSH_TIMEOUT_MS = 10_000;
  * in a real kernel, in an internal Docker lab. Produces the same RunResult as
  * the model engine: verdicts from the firewall's own NFLOG log.
  */
-/** Rewritten every second with a new count by the slamlab process while its run lives. */
-const HEARTBEAT_FILE = "heartbeat";
-/** Seconds without a heartbeat after which a traffic container kills everything it runs but its init. */
-export const WATCHDOG_SECONDS = 10;
-// Checks every 2 s at the lowest priority, so its few forks never stand between the runner and its next send.
-// It counts its own sleeps and watches the count change, not file times against `date`: a wall clock step
-// (an NTP sync on a fresh CI machine) would otherwise look like a silent slamlab and kill a live run.
-const TRAFFIC_WATCHDOG = `last=; quiet=0; while [ $quiet -lt ${WATCHDOG_SECONDS} ]; do sleep 2; beat=$(cat /out/${HEARTBEAT_FILE} 2>/dev/null); if [ "$beat" = "$last" ]; then quiet=$((quiet + 2)); else quiet=0; last=$beat; fi; done; kill -9 -1`;
-
 export class DockerEngine implements Engine {
   readonly name = "docker" as const;
 
@@ -146,13 +137,13 @@ export class DockerEngine implements Engine {
     // Ctrl-C or a kill mid-run still removes the lab; a second pass catches a container whose
     // creation was already on its way to dockerd during the first.
     let lock: LabLock | null = null;
-    let heartbeat: NodeJS.Timeout | undefined;
+    let heartbeat: Heartbeat | undefined;
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
       stopping = true;
       process.stderr.write(`\nslamlab: ${signal}: stopping run ${runId} and removing its lab\n`);
       const clean = async () => {
-        clearInterval(heartbeat);
+        heartbeat?.stop();
         const runtime = await dockerRuntime();
         await closeBridgePassage(runtime, image.tag, runId).catch(() => undefined);
         const first = await cleanLab(runId);
@@ -186,12 +177,12 @@ export class DockerEngine implements Engine {
         ...(jailed ? { fail2ban: jailed.jail } : {}),
         toolEndpoints: scenario.traffic.flatMap((spec) => (spec.kind === "tool" && spec.tool !== "sipp-register" ? [sources.find((source) => source.name === spec.name)!.agents[0]!] : [])),
       });
+      // A stop that came while the lab started: its cleanup owns the lab now, and ends the process.
+      if (stopping) return await new Promise<never>(() => undefined);
       const labStartMs = performance.now() - wallStart;
       for (const spec of scenario.traffic) if (spec.kind === "tool" && isSippOffice(spec)) await writeFile(join(lab.out, sippInjectionFile(spec)), sippInjection(spec, scenario));
       // The traffic containers stop sending when this process stops beating (kill -9 leaves no other trace).
-      let beats = 0;
-      writeFileSync(join(lab.out, HEARTBEAT_FILE), String(beats));
-      heartbeat = setInterval(() => writeFileSync(join(lab.out, HEARTBEAT_FILE), String(++beats)), 1000);
+      heartbeat = startHeartbeat(lab.out);
       await Promise.all([...lab.runners.values()].map((container) => container.exec(["sh", "-c", `nohup nice -n 19 sh -c '${TRAFFIC_WATCHDOG}' > /dev/null 2>&1 &`])));
       const endUs = scenario.durationSeconds * 1_000_000;
       // nft's limit counts nanoseconds, as iptables-nft's -m limit does: such a ruleset gets its packets at their scheduled times.
@@ -343,7 +334,7 @@ export class DockerEngine implements Engine {
       if (stopping) return await new Promise<never>(() => undefined);
       throw error;
     } finally {
-      clearInterval(heartbeat);
+      heartbeat?.stop();
       lock.release();
       process.removeListener("SIGINT", onSignal);
       process.removeListener("SIGTERM", onSignal);

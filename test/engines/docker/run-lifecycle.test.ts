@@ -4,7 +4,7 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cleanLab } from "../../../src/engines/docker/clean-lab.js";
-import { WATCHDOG_SECONDS } from "../../../src/engines/docker/docker-engine.js";
+import { WATCHDOG_SECONDS } from "../../../src/engines/docker/run-heartbeat.js";
 import { dockerRuntime, LABEL_APP, LABEL_RUN } from "../../../src/engines/docker/docker-runtime.js";
 import { buildLabImage } from "../../../src/engines/docker/lab-image.js";
 import { LABEL_OWNER, ownerOfThisProcess } from "../../../src/engines/docker/run-owner.js";
