@@ -97,12 +97,15 @@ const floodSource = z
     kind: z.literal("register-flood"),
     /** svwar walks extensions without credentials; svcrack guesses passwords of one extension. */
     mode: z.enum(["svwar", "svcrack"]).default("svwar").describe("svwar walks extensions without credentials; svcrack guesses passwords of one extension."),
-    /** REGISTERs per second from each address. */
-    ratePps: z.number().gt(0).max(100_000).describe("REGISTERs per second from each address."),
+    /** Requests per second from each address (real svcrack's 5 ms select loop sends 176-190 a second). */
+    ratePps: z.number().gt(0).max(100_000).describe("Requests per second from each address (real svcrack's 5 ms select loop sends 176-190 a second)."),
     durationSeconds: positiveSeconds,
     extensions: userListSchema.default("100-999"),
-    /** Passwords tried by svcrack, in order, after which it counts numbers. */
-    passwords: z.array(z.string().min(1).max(64)).default(["1234", "password", "100", "admin", "12345"]).describe("Passwords tried by svcrack, in order, after which it counts numbers."),
+    /** Passwords tried by svcrack, in order, after which it counts numbers; one guess per 401 it got back, a bare REGISTER when none is pending. */
+    passwords: z
+      .array(z.string().min(1).max(64))
+      .default(["1234", "password", "100", "admin", "12345"])
+      .describe("Passwords tried by svcrack, in order, after which it counts numbers. Each guess answers a 401 it got back; with none pending (its last guess was dropped) it sends a bare REGISTER to fetch one, as svcrack.py does."),
     /** sipvicious binds one port and keeps it; `random` picks a new port per request. */
     sourcePort: z.union([z.number().int().min(1).max(65535), z.literal("random")]).default(5060).describe("sipvicious binds one port and keeps it; `random` picks a new port per request."),
     userAgent: z.string().max(128).default("friendly-scanner"),

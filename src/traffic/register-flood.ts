@@ -15,8 +15,13 @@ interface Attacker {
   readonly index: number;
   /** Requests sent so far: indexes the extension or password walk. */
   sent: number;
-  /** svcrack answers the last challenge it got with its next guess. */
-  challenge: DigestChallenge | null;
+  /**
+   * Challenges not yet answered. svcrack.py answers each 401 once with its
+   * next guess (it pops them) and, with none pending, sends a bare REGISTER
+   * to fetch one; a bot that does not wait (giveUpSeconds 0) answers the
+   * last challenge it got again and again.
+   */
+  readonly challenges: DigestChallenge[];
   /** Guesses sent so far: the first request carries none (it fetches the challenge). */
   guesses: number;
   /** Each guess by the CSeq of its request, so a 200 names the guess it answers. */
@@ -81,12 +86,13 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       ["CSeq", `${attacker.sent + 1} ${spec.method}`],
       ["Accept", "application/sdp"],
     ];
-    if (spec.mode === "svcrack" && attacker.challenge) {
+    const challenge = spec.mode !== "svcrack" ? undefined : giveUpUs > 0 ? attacker.challenges.pop() : attacker.challenges.at(-1);
+    if (challenge) {
       // Address i of N takes guesses i, i+N, i+2N...: the dictionary's first word is the first guess.
       const guess = passwordGuess(spec.passwords, attacker.index + addresses.length * attacker.guesses);
       attacker.guesses++;
       attacker.guessByCseq.set(attacker.sent + 1, { password: guess, number: attacker.guesses });
-      headers.push(["Authorization", formatCredentials(answerChallenge(attacker.challenge, { username: extension, password: guess, method: spec.method, uri, cnonce: "", nc: 1 }))]);
+      headers.push(["Authorization", formatCredentials(answerChallenge(challenge, { username: extension, password: guess, method: spec.method, uri, cnonce: "", nc: 1 }))]);
     }
     attacker.sent++;
     context.send(address, { src: address, sport: sourcePort, dst: pbx.address, dport: pbx.port, payload: formatRequest(spec.method, uri, headers) });
@@ -165,7 +171,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
           endpoint,
           index,
           sent: 0,
-          challenge: null,
+          challenges: [],
           guesses: 0,
           guessByCseq: new Map(),
           inviteByCseq: new Map(),
@@ -212,7 +218,11 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
         flood(attacker, context, context.now(), 1);
       }
       if (spec.mode === "svwar") confirmExtension(attacker, response, context);
-      if (response.status === 401) attacker.challenge = parseChallenge(response.header("www-authenticate") ?? "");
+      if (response.status === 401) {
+        const challenge = parseChallenge(response.header("www-authenticate") ?? "");
+        if (challenge && giveUpUs > 0) attacker.challenges.push(challenge);
+        else if (challenge) attacker.challenges[0] = challenge;
+      }
       else if (spec.method === "INVITE" && spec.mode === "svcrack" && response.status !== 407 && response.status !== 403 && !attacker.cracked && attacker.guessByCseq.has(cseq)) {
         // The PBX took the credentials: whatever the dialplan then answered (404 for a number it has no route to), the call reached it.
         attacker.cracked = true;

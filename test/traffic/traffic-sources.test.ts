@@ -109,6 +109,38 @@ describe("register floods (sipvicious)", () => {
     expect(requests.slice(1).every((request) => /username="200"/.test(request.header("authorization") ?? ""))).toBe(true);
   });
 
+  it("svcrack answers each challenge once: a guess the firewall dropped gets no 401, so its next request is a bare REGISTER that fetches a new challenge (svcrack.py pops its challenges)", () => {
+    const limit = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 5060 -m hashlimit --hashlimit-above 10/second --hashlimit-burst 5 --hashlimit-mode srcip --hashlimit-name sip -j DROP\nCOMMIT\n";
+    const result = runModel(
+      scenarioOf(
+        { name: "t", description: "t", durationSeconds: 4, pbx, hosts: home, traffic: [{ name: "c", kind: "register-flood", host: "home", mode: "svcrack", ratePps: 180, durationSeconds: 3, extensions: "200-200" }] },
+        { rulesetText: limit },
+      ),
+      { keepPackets: true },
+    );
+    const requests = toPbx(result, "c").map((v) => parseSip(result.packets![v.packetId]!.subarray(28))!);
+    const guesses = requests.filter((request) => request.header("authorization") !== undefined).length;
+    const challenges = result.verdicts.filter((v) => v.source === "c" && v.direction === "from-pbx" && v.sipMethod === "401").length;
+    expect(requests.length).toBeGreaterThan(500);
+    // One guess per challenge that came back (the last may still be unanswered when the run ends), the rest bare.
+    expect(guesses).toBeGreaterThanOrEqual(challenges - 1);
+    expect(guesses).toBeLessThanOrEqual(challenges);
+    expect(guesses).toBeLessThan(requests.length / 10);
+  });
+
+  it("a bot that never gives up (giveUpSeconds 0) answers its last challenge again with every request", () => {
+    const result = runModel(
+      scenarioOf(
+        { name: "t", description: "t", durationSeconds: 3, pbx, hosts: home, traffic: [{ name: "c", kind: "register-flood", host: "home", mode: "svcrack", ratePps: 20, durationSeconds: 2, extensions: "200-200", giveUpSeconds: 0 }] },
+        { rulesetText: acceptAll },
+      ),
+      { keepPackets: true },
+    );
+    const requests = toPbx(result, "c").map((v) => parseSip(result.packets![v.packetId]!.subarray(28))!);
+    expect(requests[0]!.header("authorization")).toBeUndefined();
+    expect(requests.slice(1).every((request) => request.header("authorization") !== undefined)).toBe(true);
+  });
+
   it("a password guesser that hits the password registers: the model does not pretend attacks fail", () => {
     const result = runModel(
       scenarioOf(
