@@ -30,16 +30,32 @@ export function createTrafficSources(
   // Every source is made (cheap) so LAN addresses come out the same whichever subset runs;
   // a replay outside the subset is skipped, as it has no capture loaded (replays never sit behind a NAT).
   const wanted = (name: string) => !options.only || options.only.has(name);
-  return scenario.traffic.flatMap((spec): TrafficSource[] => {
-    if (spec.kind === "replay" && !wanted(spec.name)) return [];
+  const placementOf = (spec: Scenario["traffic"][number]): AgentPlacement => {
     const host = scenario.hosts[spec.host];
     if (!host) throw new ScenarioError("SCENARIO_INVALID", `${scenario.file}: traffic ${spec.name} uses host "${spec.host}", which is not in hosts`);
-    const placement: AgentPlacement = { hostName: spec.host, host, lan, basePort: 5060 };
-    const source = createSource(spec, placement);
-    return wanted(spec.name) ? [source] : [];
+    return { hostName: spec.host, host, lan, basePort: 5060 };
+  };
+  // Real tools come last: a tool's port depends on the endpoints every other source binds.
+  const made = new Map<Scenario["traffic"][number], TrafficSource>();
+  for (const spec of scenario.traffic) if (spec.kind !== "tool" && !(spec.kind === "replay" && !wanted(spec.name))) made.set(spec, createSource(spec, placementOf(spec)));
+  const bound = new Set([...made.values()].flatMap((source) => source.agents.map((endpoint) => `${endpoint.address}:${endpoint.port}`)));
+  let nextToolPort = TOOL_PORT;
+  for (const spec of scenario.traffic) {
+    if (spec.kind !== "tool") continue;
+    const placement = placementOf(spec);
+    const address = publicAddressesOf(placement.host)[0]!;
+    // svcrack binds 5060 as it does by default (-P 5060) where nothing else on its address does;
+    // svwar binds every address whatever -b says and SIPp is told its port, so they take ports of their own.
+    const port = spec.tool === "svcrack" && !bound.has(`${address}:${SIP_PORT}`) ? SIP_PORT : nextToolPort++;
+    bound.add(`${address}:${port}`);
+    made.set(spec, createSource(spec, placement, port));
+  }
+  return scenario.traffic.flatMap((spec): TrafficSource[] => {
+    const source = made.get(spec);
+    return source && wanted(spec.name) ? [source] : [];
   });
 
-  function createSource(spec: Scenario["traffic"][number], placement: AgentPlacement): TrafficSource {
+  function createSource(spec: Scenario["traffic"][number], placement: AgentPlacement, toolPort = TOOL_PORT): TrafficSource {
     switch (spec.kind) {
       case "phones":
         return createPhones(spec, scenario.pbx, placement);
@@ -61,8 +77,7 @@ export function createTrafficSources(
         if (options.tools !== "placeholders") {
           throw new ScenarioError("SCENARIO_UNSUPPORTED", `${scenario.file}: traffic ${spec.name} runs the real ${spec.tool}, which only the docker engine can: use --engine docker`);
         }
-        // sipvicious binds every address whatever -b says, so each tool gets a port of its own.
-        return toolPlaceholder(spec, placement, TOOL_PORT + scenario.traffic.filter((other) => other.kind === "tool").indexOf(spec));
+        return toolPlaceholder(spec, placement, toolPort);
       case "replay": {
         const plan = replays.get(spec.name);
         if (!plan) throw new Error(`replay source ${spec.name} has no loaded capture: run the scenario through ModelEngine.run, which reads captures first`);
@@ -87,3 +102,4 @@ function toolPlaceholder(spec: Extract<Scenario["traffic"][number], { kind: "too
 
 /** The first source port real tools bind, apart from the 5060 phones use. */
 export const TOOL_PORT = 5070;
+const SIP_PORT = 5060;

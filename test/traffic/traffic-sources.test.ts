@@ -382,6 +382,26 @@ describe("real tools", () => {
     );
     expect(() => runModel(scenario)).toThrow(/traffic crack runs the real svcrack, which only the docker engine can: use --engine docker/);
   });
+
+  it("svcrack sends from 5060, its default, unless another source binds 5060 on its address; svwar and SIPp take ports of their own", () => {
+    const hosts = { scanner: { kind: "addresses", addresses: ["198.18.66.6"] }, other: { kind: "addresses", addresses: ["198.18.66.7"] } };
+    const portsOf = (traffic: Array<Record<string, unknown>>) =>
+      Object.fromEntries(
+        createTrafficSources(scenarioOf({ name: "t", description: "t", durationSeconds: 5, pbx, hosts, traffic }, { rulesetText: acceptAll }), new Map(), { tools: "placeholders" }).map((source) => [
+          source.name,
+          source.agents.map((endpoint) => `${endpoint.address}:${endpoint.port}`).join(" "),
+        ]),
+      );
+    const crack = { name: "crack", kind: "tool", tool: "svcrack", host: "scanner", target: "200" };
+    expect(portsOf([crack, { name: "walk", kind: "tool", tool: "svwar", host: "other", target: "200-210" }])).toEqual({ crack: "198.18.66.6:5060", walk: "198.18.66.7:5070" });
+    // A phone on the scanner's address holds 5060 there, whichever comes first in the list; a second svcrack takes the next tool port.
+    expect(portsOf([crack, { name: "phone", kind: "phones", host: "scanner", accounts: "201-201" }, { ...crack, name: "crack-2" }])).toEqual({
+      crack: "198.18.66.6:5070",
+      phone: "198.18.66.6:5060",
+      "crack-2": "198.18.66.6:5071",
+    });
+    expect(portsOf([crack, { ...crack, name: "crack-2", host: "other" }])).toEqual({ crack: "198.18.66.6:5060", "crack-2": "198.18.66.7:5060" });
+  });
 });
 
 describe("one SIPp process registering an office (sipp-office)", () => {

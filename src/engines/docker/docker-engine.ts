@@ -175,7 +175,8 @@ export class DockerEngine implements Engine {
         endpointsBySite,
         captureDirectories: [...new Set(scenario.traffic.flatMap((spec) => (spec.kind === "replay" ? [dirname(spec.file)] : [])))],
         ...(jailed ? { fail2ban: jailed.jail } : {}),
-        toolEndpoints: scenario.traffic.flatMap((spec) => (spec.kind === "tool" && spec.tool !== "sipp-register" ? [sources.find((source) => source.name === spec.name)!.agents[0]!] : [])),
+        // svwar 0.3.3 ignores -b: its packets are SNATed to its address by its port. svcrack binds the address it is given.
+        toolEndpoints: scenario.traffic.flatMap((spec) => (spec.kind === "tool" && spec.tool === "svwar" ? [sources.find((source) => source.name === spec.name)!.agents[0]!] : [])),
       });
       // A stop that came while the lab started: its cleanup owns the lab now, and ends the process.
       if (stopping) return await new Promise<never>(() => undefined);

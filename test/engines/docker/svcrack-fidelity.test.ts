@@ -37,6 +37,7 @@ interface Shape {
   guessesDelivered: number;
   spanSeconds: number;
   found: number;
+  sourcePorts: number[];
 }
 
 function shapeOf(result: RunResult): Shape {
@@ -50,6 +51,7 @@ function shapeOf(result: RunResult): Shape {
     guessesDelivered: guesses.filter((verdict) => verdict.verdict === "delivered").length,
     spanSeconds: (requests.at(-1)!.atUs - requests[0]!.atUs) / 1e6,
     found: result.events.filter((event) => event.kind === "password-found").length,
+    sourcePorts: [...new Set(requests.map((verdict) => verdict.srcPort))],
   };
 }
 
@@ -71,6 +73,9 @@ describe.runIf(available)("svcrack: the model's register-flood against real sipv
       const model = shapeOf(runModel(loadScenario(join(directory, "model.yaml"), null), { keepPackets: true }));
       const near = (a: number, b: number, share: number) => Math.abs(a - b) <= share * Math.max(a, b);
       const shapes = JSON.stringify({ real, model });
+      // svcrack binds 5060 (its -P default) where nothing else on its address does, as the model's flood sends from it.
+      expect(real.sourcePorts).toEqual([5060]);
+      expect(model.sourcePorts).toEqual([5060]);
       // Real svcrack sends until 13 s pass (about 2,400 requests); most are bare: a guess only answers a 401 that got back.
       expect(real.sent, shapes).toBeGreaterThan(1500);
       expect(real.guesses, shapes).toBeLessThan(real.sent / 5);
