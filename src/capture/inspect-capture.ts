@@ -4,6 +4,7 @@ import { linkTypeName } from "./link-types.js";
 import { openCapture, type CaptureFormat } from "./read-capture.js";
 import { sipMethodOf } from "../sip/sip-method-of.js";
 import { decodeFullFrame, FRAME_TYPE_IAX, IAX2_PORT, IaxCommand, iaxCommandName } from "../iax2/iax2-frame.js";
+import { SipTcpStreams, type StreamedSipMessage } from "./sip-tcp-streams.js";
 
 /** A SIP request or response seen in a capture, with what the firewall would key on. */
 export interface CapturedSip {
@@ -88,8 +89,8 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
   let fragments = 0;
   let withCredentials = 0;
   let tcpRetransmissions = 0;
-  // Per TCP stream, how far its sequence numbers have carried data (memory by streams, not segments).
-  const streamEnds = new Map<string, number>();
+  // SIP over TCP counted by message, not segment (memory by streams, not segments).
+  const tcpStreams = new SipTcpStreams();
   for await (const frame of capture) {
     packets++;
     bytes += frame.originalLength;
@@ -111,8 +112,16 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
       if (!source) bySource.set(packet.src, (source = { registers: 0, lastMinute: new RegistersInWindow(MINUTE_NS), requests: 0, agents: new Set(), firstNs: at, lastNs: at }));
       return source;
     };
-    const sip = sipOf(packet, streamEnds);
-    if (sip === null) {
+    let messages: readonly StreamedSipMessage[];
+    if (packet.protocol === 6) {
+      const segment = tcpStreams.push(packet);
+      if (segment.retransmitted) tcpRetransmissions++;
+      messages = segment.messages;
+    } else {
+      const method = sipMethodOf(packet.payload);
+      messages = method === null ? [] : [{ method, head: packet.payload }];
+    }
+    if (messages.length === 0 && packet.protocol !== 6) {
       const iax2 = iax2Of(packet);
       if (iax2 === null) continue;
       iax2Frames[iax2.name] = (iax2Frames[iax2.name] ?? 0) + 1;
@@ -131,29 +140,26 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
       }
       continue;
     }
-    const { method, retransmitted } = sip;
-    if (retransmitted) {
-      tcpRetransmissions++;
-      continue;
-    }
-    if (/^\d/.test(method)) {
-      responses[method] = (responses[method] ?? 0) + 1;
-      continue;
-    }
-    requests[method] = (requests[method] ?? 0) + 1;
-    received.set(packet.dst, (received.get(packet.dst) ?? 0) + 1);
-    sent.set(packet.src, (sent.get(packet.src) ?? 0) + 1);
-    const text = decoder.decode(packet.payload.subarray(0, 4096));
-    const agent = /^(?:User-Agent|Server):[ \t]*(.*)$/im.exec(text)?.[1]?.trim();
-    if (agent) userAgents[agent] = (userAgents[agent] ?? 0) + 1;
-    if (/^(?:Authorization|Proxy-Authorization):/im.test(text)) withCredentials++;
-    const source = sourceOf(frame.timestampNs);
-    source.requests++;
-    source.lastNs = frame.timestampNs;
-    if (agent) source.agents.add(agent);
-    if (method === "REGISTER") {
-      source.registers++;
-      source.lastMinute.add(frame.timestampNs);
+    for (const { method, head } of messages) {
+      if (/^\d/.test(method)) {
+        responses[method] = (responses[method] ?? 0) + 1;
+        continue;
+      }
+      requests[method] = (requests[method] ?? 0) + 1;
+      received.set(packet.dst, (received.get(packet.dst) ?? 0) + 1);
+      sent.set(packet.src, (sent.get(packet.src) ?? 0) + 1);
+      const text = decoder.decode(head.subarray(0, 4096));
+      const agent = /^(?:User-Agent|Server):[ \t]*(.*)$/im.exec(text)?.[1]?.trim();
+      if (agent) userAgents[agent] = (userAgents[agent] ?? 0) + 1;
+      if (/^(?:Authorization|Proxy-Authorization):/im.test(text)) withCredentials++;
+      const source = sourceOf(frame.timestampNs);
+      source.requests++;
+      source.lastNs = frame.timestampNs;
+      if (agent) source.agents.add(agent);
+      if (method === "REGISTER") {
+        source.registers++;
+        source.lastMinute.add(frame.timestampNs);
+      }
     }
   }
   const sources: SourceProfile[] = [...bySource]
