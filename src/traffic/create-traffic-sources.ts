@@ -4,7 +4,7 @@ import type { TrafficSource } from "./agent.js";
 import type { AgentPlacement } from "./agent-placement.js";
 import { createBlfSubscriber } from "./blf-subscribe.js";
 import { createBrokenPhone } from "./broken-phone.js";
-import { LanAddressPlan, publicAddressesOf } from "./host-addresses.js";
+import { labMachineOf, LanAddressPlan, publicAddressesOf } from "./host-addresses.js";
 import { createPhones } from "./phones.js";
 import { createIax2Flood } from "./iax2-flood.js";
 import { createIax2Phones } from "./iax2-phones.js";
@@ -38,17 +38,16 @@ export function createTrafficSources(
   // Real tools come last: a tool's port depends on the endpoints every other source binds.
   const made = new Map<Scenario["traffic"][number], TrafficSource>();
   for (const spec of scenario.traffic) if (spec.kind !== "tool" && !(spec.kind === "replay" && !wanted(spec.name))) made.set(spec, createSource(spec, placementOf(spec)));
-  const bound = new Set([...made.values()].flatMap((source) => source.agents.map((endpoint) => `${endpoint.address}:${endpoint.port}`)));
+  const machineOf = (spec: Scenario["traffic"][number]) => labMachineOf(spec.host, scenario.hosts[spec.host]);
+  const bound = new Set([...made].flatMap(([spec, source]) => source.agents.map((endpoint) => `${machineOf(spec)}:${endpoint.port}`)));
   let nextToolPort = TOOL_PORT;
   for (const spec of scenario.traffic) {
     if (spec.kind !== "tool") continue;
-    const placement = placementOf(spec);
-    const address = publicAddressesOf(placement.host)[0]!;
-    // svcrack binds 5060 as it does by default (-P 5060) where nothing else on its address does;
-    // svwar binds every address whatever -b says and SIPp is told its port, so they take ports of their own.
-    const port = spec.tool === "svcrack" && !bound.has(`${address}:${SIP_PORT}`) ? SIP_PORT : nextToolPort++;
-    bound.add(`${address}:${port}`);
-    made.set(spec, createSource(spec, placement, port));
+    // sipvicious 0.3.3 ignores -b and binds its port on every address of its machine: svcrack takes 5060, its
+    // default (-P 5060), where nothing else on that machine binds it; svwar and SIPp take ports of their own.
+    const port = spec.tool === "svcrack" && !bound.has(`${machineOf(spec)}:${SIP_PORT}`) ? SIP_PORT : nextToolPort++;
+    bound.add(`${machineOf(spec)}:${port}`);
+    made.set(spec, createSource(spec, placementOf(spec), port));
   }
   return scenario.traffic.flatMap((spec): TrafficSource[] => {
     const source = made.get(spec);

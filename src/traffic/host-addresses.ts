@@ -1,6 +1,15 @@
 import { cidrHost, formatIpv4, parseCidr } from "../net/address.js";
 import type { HostSpec } from "../scenario/schema.js";
 
+/**
+ * The machine a host's agents run on in the docker lab: a NAT office has
+ * its own LAN, every other host shares the WAN's. A program that binds a
+ * port on every address (sipvicious does) holds it for the whole machine.
+ */
+export function labMachineOf(hostName: string, host: HostSpec | undefined): string {
+  return host?.kind === "nat" ? hostName : "wan";
+}
+
 /** The public addresses a host sends from, in order. */
 export function publicAddressesOf(host: HostSpec): string[] {
   switch (host.kind) {

@@ -383,8 +383,12 @@ describe("real tools", () => {
     expect(() => runModel(scenario)).toThrow(/traffic crack runs the real svcrack, which only the docker engine can: use --engine docker/);
   });
 
-  it("svcrack sends from 5060, its default, unless another source binds 5060 on its address; svwar and SIPp take ports of their own", () => {
-    const hosts = { scanner: { kind: "addresses", addresses: ["198.18.66.6"] }, other: { kind: "addresses", addresses: ["198.18.66.7"] } };
+  it("svcrack sends from 5060, its default, unless another source on its lab machine binds 5060 (sipvicious binds every address); svwar and SIPp take ports of their own", () => {
+    const hosts = {
+      scanner: { kind: "addresses", addresses: ["198.18.66.6"] },
+      other: { kind: "addresses", addresses: ["198.18.66.7"] },
+      office: { kind: "nat", public: "198.18.30.1", lan: "192.0.2.0/24" },
+    };
     const portsOf = (traffic: Array<Record<string, unknown>>) =>
       Object.fromEntries(
         createTrafficSources(scenarioOf({ name: "t", description: "t", durationSeconds: 5, pbx, hosts, traffic }, { rulesetText: acceptAll }), new Map(), { tools: "placeholders" }).map((source) => [
@@ -394,13 +398,14 @@ describe("real tools", () => {
       );
     const crack = { name: "crack", kind: "tool", tool: "svcrack", host: "scanner", target: "200" };
     expect(portsOf([crack, { name: "walk", kind: "tool", tool: "svwar", host: "other", target: "200-210" }])).toEqual({ crack: "198.18.66.6:5060", walk: "198.18.66.7:5070" });
-    // A phone on the scanner's address holds 5060 there, whichever comes first in the list; a second svcrack takes the next tool port.
-    expect(portsOf([crack, { name: "phone", kind: "phones", host: "scanner", accounts: "201-201" }, { ...crack, name: "crack-2" }])).toEqual({
+    // A phone on any address outside a NAT office holds 5060 on the machine they share, whichever comes first in the list.
+    expect(portsOf([crack, { name: "phone", kind: "phones", host: "other", accounts: "201-201" }, { ...crack, name: "crack-2", host: "other" }])).toEqual({
       crack: "198.18.66.6:5070",
-      phone: "198.18.66.6:5060",
-      "crack-2": "198.18.66.6:5071",
+      phone: "198.18.66.7:5060",
+      "crack-2": "198.18.66.7:5071",
     });
-    expect(portsOf([crack, { ...crack, name: "crack-2", host: "other" }])).toEqual({ crack: "198.18.66.6:5060", "crack-2": "198.18.66.7:5060" });
+    // Phones behind a NAT office run on the office's own machine.
+    expect(portsOf([{ name: "desk", kind: "phones", host: "office", count: 2, accounts: "202-203" }, crack])).toMatchObject({ crack: "198.18.66.6:5060" });
   });
 });
 

@@ -11,6 +11,7 @@ import { ScenarioError, type Scenario } from "../../scenario/scenario.js";
 import { fail2banFirewall, jailSets } from "../../scenario/with-fail2ban.js";
 import type { AgentEndpoint } from "../../traffic/agent.js";
 import { createTrafficSources } from "../../traffic/create-traffic-sources.js";
+import { labMachineOf } from "../../traffic/host-addresses.js";
 import { loadReplays } from "../../traffic/replay/load-replays.js";
 import type { AgentEvent } from "../../verdict/verdict.js";
 import { EngineUnavailableError, type Engine, type RunOptions, type RunResult } from "../engine.js";
@@ -118,7 +119,7 @@ export class DockerEngine implements Engine {
     }
     const siteOf = (sourceName: string) => {
       const spec = scenario.traffic.find((candidate) => candidate.name === sourceName)!;
-      return scenario.hosts[spec.host]?.kind === "nat" ? spec.host : "wan";
+      return labMachineOf(spec.host, scenario.hosts[spec.host]);
     };
     const endpointsBySite = new Map<string, AgentEndpoint[]>();
     const sourcesBySite = new Map<string, string[]>();
@@ -175,8 +176,7 @@ export class DockerEngine implements Engine {
         endpointsBySite,
         captureDirectories: [...new Set(scenario.traffic.flatMap((spec) => (spec.kind === "replay" ? [dirname(spec.file)] : [])))],
         ...(jailed ? { fail2ban: jailed.jail } : {}),
-        // svwar 0.3.3 ignores -b: its packets are SNATed to its address by its port. svcrack binds the address it is given.
-        toolEndpoints: scenario.traffic.flatMap((spec) => (spec.kind === "tool" && spec.tool === "svwar" ? [sources.find((source) => source.name === spec.name)!.agents[0]!] : [])),
+        toolEndpoints: scenario.traffic.flatMap((spec) => (spec.kind === "tool" && spec.tool !== "sipp-register" ? [sources.find((source) => source.name === spec.name)!.agents[0]!] : [])),
       });
       // A stop that came while the lab started: its cleanup owns the lab now, and ends the process.
       if (stopping) return await new Promise<never>(() => undefined);

@@ -42,10 +42,11 @@ export interface LabOptions {
   /** Capture files of replay sources: mounted at the same path inside the runners. */
   readonly captureDirectories: readonly string[];
   /**
-   * Where real svwar sends from: svwar 0.3.3 ignores -b (its TakeASip is
-   * never given the binding address) and binds every address, so the kernel
-   * would pick the container's first; its packets leave SNATed to its own
-   * address by the port it binds (svcrack binds the address it is given).
+   * Where real sipvicious tools send from: svwar and svcrack 0.3.3 ignore
+   * -b (their TakeASip and ASipOfRedWine are never given the binding
+   * address) and bind every address, so the kernel would pick the
+   * container's first; their packets leave SNATed to their own address by
+   * the port each binds.
    */
   readonly toolEndpoints?: readonly AgentEndpoint[];
   /** fail2ban's asterisk jail on the PBX host, when the scenario has it (its rules and sets are in the ruleset already). */
