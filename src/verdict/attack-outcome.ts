@@ -1,5 +1,6 @@
 import type { Scenario } from "../scenario/scenario.js";
 import type { PasswordFound, SourceOutcome } from "./outcome.js";
+import type { RunResult } from "./run-result.js";
 import { estimatedPbxCpuMs, requestCostOf } from "./pbx-cost.js";
 import { attackSources } from "./run-metrics.js";
 
@@ -24,9 +25,11 @@ export interface AttackOutcome {
   readonly won: boolean;
   /** Asterisk's CPU its requests cost, estimated from the lab's measured cost per request (pbx-cost.ts). */
   readonly estimatedPbxCpuMs: number;
+  /** Asterisk's security events about its requests, by event name (its security log in the lab, the PBX model's own otherwise). */
+  readonly securityEvents: Readonly<Record<string, number>>;
 }
 
-export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutcome[]): AttackOutcome[] {
+export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutcome[], securityEvents: RunResult["securityEvents"] = {}): AttackOutcome[] {
   const attack = attackSources(scenario);
   return scenario.traffic
     .filter((spec) => attack.has(spec.name))
@@ -37,7 +40,7 @@ export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutc
       const extensionsFound = outcome?.extensionsFound ?? [];
       const callsReached = outcome?.callsReached ?? [];
       const requestsReachedPbx = outcome?.delivered ?? 0;
-      return { source: spec.name, tool, requestsSent: outcome?.sent ?? 0, requestsReachedPbx, passwordsFound, extensionsFound, callsReached, won: passwordsFound.length > 0 || extensionsFound.length > 0 || callsReached.length > 0, estimatedPbxCpuMs: estimatedPbxCpuMs(requestsReachedPbx, requestCostOf(spec)) };
+      return { source: spec.name, tool, requestsSent: outcome?.sent ?? 0, requestsReachedPbx, passwordsFound, extensionsFound, callsReached, won: passwordsFound.length > 0 || extensionsFound.length > 0 || callsReached.length > 0, estimatedPbxCpuMs: estimatedPbxCpuMs(requestsReachedPbx, requestCostOf(spec)), securityEvents: securityEvents[spec.name] ?? {} };
     });
 }
 
@@ -56,7 +59,9 @@ export function describeAttack(attack: AttackOutcome, seconds: (us: number) => s
     found.push(`got ${calls} call${calls === 1 ? "" : "s"} into the dialplan, the first at ${seconds(attack.callsReached[0]!.atUs)} (${attack.callsReached[0]!.detail})`);
   }
   const who = attack.tool === attack.source ? attack.source : `${attack.source} (${attack.tool})`;
-  if (found.length) return `${who} ${found.join("; ")}; ${reached}`;
+  const events = Object.entries(attack.securityEvents).sort(([a], [b]) => a.localeCompare(b));
+  const logged = events.length ? `; Asterisk's security log: ${events.map(([name, count]) => `${count} ${name}`).join(", ")}` : "";
+  if (found.length) return `${who} ${found.join("; ")}; ${reached}${logged}`;
   const nothing = attack.tool.endsWith("svwar") ? "confirmed no extension (every answer was a random extension's)" : attack.tool.endsWith("svcrack") ? "found no password" : "found nothing";
-  return `${who} ${nothing}; ${reached}`;
+  return `${who} ${nothing}; ${reached}${logged}`;
 }

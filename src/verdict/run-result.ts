@@ -31,6 +31,8 @@ export interface RunResult {
   readonly events: readonly AgentEvent[];
   /** Lines Asterisk logged about failed requests (what fail2ban's asterisk filter reads). */
   readonly asteriskLogLines?: number;
+  /** Asterisk's security events by source and event name (InvalidAccountID, ChallengeSent, ChallengeResponseFailed, SuccessfulAuth): its own account of who failed to authenticate; `unattributed` for endpoints no source sent from. */
+  readonly securityEvents?: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** fail2ban, when it ran beside the firewall. */
   readonly fail2ban?: Fail2banRun;
   /** Agents per source (for "all registered" and per-source outcomes). */
@@ -52,4 +54,10 @@ export interface RunResult {
 /** How many packets a run judged, whether or not it kept their verdicts. */
 export function packetsJudged(result: RunResult): number {
   return result.packetsJudged ?? result.verdicts.length;
+}
+
+/** Adds one security event to a tally by source and event name. */
+export function countSecurityEvent(tally: Record<string, Record<string, number>>, source: string, name: string, count = 1): void {
+  const bySource = (tally[source] ??= {});
+  bySource[name] = (bySource[name] ?? 0) + count;
 }

@@ -59,10 +59,13 @@ describe("the attack outcome", () => {
   it("says of every attack whether it worked: the walker confirmed no extension, the cracker found no password, and how many of their requests reached the PBX", async () => {
     const report = await runScenario(loadScenario(resolveScenarioRef("register-flood"), null), new ModelEngine());
     const text = renderTerminal(report, { color: false });
-    expect(text).toMatch(/Attack outcome\n {2}svwar confirmed no extension \(every answer was a random extension's\); 9 of its \d+ requests reached the PBX \(about 5 ms of Asterisk's CPU\)\n {2}svcrack-botnet \(svcrack\) found no password; 180 of its \d+ requests reached the PBX \(about 116 ms of Asterisk's CPU\)/);
+    expect(text).toMatch(/Attack outcome\n {2}svwar confirmed no extension \(every answer was a random extension's\); 9 of its \d+ requests reached the PBX \(about 5 ms of Asterisk's CPU\); Asterisk's security log: 9 ChallengeSent, 9 InvalidAccountID\n {2}svcrack-botnet \(svcrack\) found no password; 180 of its \d+ requests reached the PBX \(about 116 ms of Asterisk's CPU\); Asterisk's security log: 160 ChallengeResponseFailed, 20 ChallengeSent/);
     expect(report.attacks!.every((attack) => !attack.won)).toBe(true);
     const json = JSON.parse([...renderJson(report, { verdicts: false })].join(""));
-    expect(json.attacks).toMatchObject([{ source: "svwar", tool: "svwar", won: false, requestsReachedPbx: 9, extensionsFound: [] }, { source: "svcrack-botnet", tool: "svcrack", won: false, passwordsFound: [] }]);
+    expect(json.attacks).toMatchObject([
+      { source: "svwar", tool: "svwar", won: false, requestsReachedPbx: 9, extensionsFound: [], securityEvents: { InvalidAccountID: 9, ChallengeSent: 9 } },
+      { source: "svcrack-botnet", tool: "svcrack", won: false, passwordsFound: [], securityEvents: { ChallengeSent: 20, ChallengeResponseFailed: 160 } },
+    ]);
   });
 
   it("names the attackers that stopped because nothing answered them, how many and when", async () => {

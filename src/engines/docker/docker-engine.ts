@@ -24,10 +24,11 @@ import { ASTERISK_MESSAGES_LOG, bansInKernel, countFailedRequestLines, fail2banA
 import { instrumentRuleset, VERDICT_GROUP } from "./instrument-ruleset.js";
 import { countNftLogRecords, instrumentNftRuleset } from "./instrument-nft-ruleset.js";
 import { joinVerdicts } from "./join-verdicts.js";
+import { COUNT_SECURITY_EVENTS, parseSecurityEventCounts, securityEventsBySource } from "./lab-security-log.js";
 import { buildLabImage, silentProgress, type ImageProgress } from "./lab-image.js";
 import { planTopology } from "./lab-topology.js";
 import { addIpsetEntries, startLab, VERDICT_BUFFER_BYTES } from "./lab.js";
-import { extensionsConfig, iaxConfig, pjsipConfig } from "./pjsip-config.js";
+import { ASTERISK_SECURITY_LOG, extensionsConfig, iaxConfig, pjsipConfig } from "./pjsip-config.js";
 import { mayAimWithinJiffies } from "../planned-send-time.js";
 import { startHeartbeat, TRAFFIC_WATCHDOG, type Heartbeat } from "./run-heartbeat.js";
 import { runStartAfter, wallClockMovedMs } from "./run-start.js";
@@ -219,7 +220,7 @@ export class DockerEngine implements Engine {
         );
       }
       // The run's evidence, read side by side: each exec costs a round trip to dockerd.
-      const [save, recent, contacts, versions, messagesEnd, asteriskLogLines, fail2ban] = await Promise.all([
+      const [save, recent, contacts, versions, messagesEnd, asteriskLogLines, fail2ban, securityEventCounts, securityEnd] = await Promise.all([
         shell(lab.firewall, saveCommand),
         shell(lab.firewall, 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && { echo "== $f"; cat "$f"; }; done; true'),
         shell(lab.pbx, "asterisk -rx 'pjsip show contacts'"),
@@ -230,6 +231,8 @@ export class DockerEngine implements Engine {
         shell(lab.pbx, `tail -n ${LOG_LINES_KEPT} ${ASTERISK_MESSAGES_LOG}`),
         countFailedRequestLines(lab.pbx),
         jailed ? fail2banAccount(lab.pbx, t0EpochMs) : null,
+        shell(lab.pbx, COUNT_SECURITY_EVENTS),
+        shell(lab.pbx, `tail -n ${LOG_LINES_KEPT} ${ASTERISK_SECURITY_LOG}`),
       ]);
       const artifacts: Record<string, string> = {
         "pjsip.conf": pjsipConf,
@@ -241,6 +244,7 @@ export class DockerEngine implements Engine {
         "pjsip show contacts": contacts,
         // What fail2ban reads, and what an admin greps: the end of it.
         [`${ASTERISK_MESSAGES_LOG} (last ${LOG_LINES_KEPT} lines)`]: messagesEnd,
+        [`${ASTERISK_SECURITY_LOG} (last ${LOG_LINES_KEPT} lines)`]: securityEnd,
         ...(fail2ban && jailed ? { "fail2ban jail.d/slamlab.local": jailLocal(jailed.jail), "fail2ban.log": fail2ban.log } : {}),
       };
       // The kernel stamps NFLOG records on the wall clock: a step during the run moves every verdict.
@@ -324,6 +328,7 @@ export class DockerEngine implements Engine {
         environment,
         artifacts,
         asteriskLogLines,
+        securityEvents: securityEventsBySource(parseSecurityEventCounts(securityEventCounts), verdicts),
         ...(fail2ban && jailed
           ? { fail2ban: { sets: jailSets(jailed.jail).map(({ set }) => set), bantimeSeconds: jailed.jail.bantimeSeconds, bans: bansInKernel(fail2ban.bans, verdicts).filter((ban) => ban.atUs >= 0 && ban.atUs <= endUs) } }
           : {}),

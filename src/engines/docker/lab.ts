@@ -13,6 +13,7 @@ import { LABEL_OWNER, ownerOfThisProcess } from "./run-owner.js";
 import { VERDICT_GROUP } from "./instrument-ruleset.js";
 import { WAN, type LabTopology } from "./lab-topology.js";
 import { actionOverride, jailLocal, startFail2ban } from "./lab-fail2ban.js";
+import { loggerConfig } from "./pjsip-config.js";
 
 /**
  * tcpdump's socket buffer for the NFLOG verdict group. A 100-phone burst
@@ -102,6 +103,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
           { content: options.pjsipConf, target: "/etc/asterisk/pjsip.conf" },
           { content: options.extensionsConf, target: "/etc/asterisk/extensions.conf" },
           { content: options.iaxConf, target: "/etc/asterisk/iax.conf" },
+          { content: loggerConfig(), target: "/etc/asterisk/logger.conf" },
           ...(options.fail2ban
             ? [
                 { content: jailLocal(options.fail2ban), target: "/etc/fail2ban/jail.d/slamlab.local" },

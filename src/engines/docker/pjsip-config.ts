@@ -86,3 +86,15 @@ export function extensionsConfig(pbx: PbxSpec): string {
   }
   return `${lines.join("\n")}\n`;
 }
+
+/** Where the lab's Asterisk writes its security events (logger.conf's `security` level): the PBX's own account of who failed to authenticate. */
+export const ASTERISK_SECURITY_LOG = "/var/log/asterisk/security.log";
+
+/**
+ * logger.conf: Debian's as shipped (console and messages.log at notice,
+ * warning and error: the log fail2ban reads) plus the security log, which
+ * Debian leaves off and the lab reads for its attack outcome.
+ */
+export function loggerConfig(): string {
+  return ["[general]", "", "[logfiles]", "console => notice,warning,error", "messages.log => notice,warning,error", `${ASTERISK_SECURITY_LOG.split("/").at(-1)} => security`, ""].join("\n");
+}

@@ -71,6 +71,21 @@ export interface SecurityLogLine {
   readonly text: string;
 }
 
+/**
+ * The security events Asterisk raises about a request (res_pjsip's
+ * security_events.c, written to the security log by res_security_log):
+ * pjsip_distributor.c's endpoint_lookup reports a From user that is no
+ * endpoint (InvalidAccountID), its authenticate() each challenge sent,
+ * failed answer and success.
+ */
+export type SecurityEventName = "InvalidAccountID" | "ChallengeSent" | "ChallengeResponseFailed" | "SuccessfulAuth";
+
+export interface SecurityEvent {
+  readonly address: string;
+  readonly port: number;
+  readonly name: SecurityEventName;
+}
+
 export interface AsteriskPbx extends PbxModel {
   /** Contacts registered at `nowUs`, as `pjsip show contacts` lists them. */
   registrations(nowUs: number): Registration[];
@@ -84,7 +99,7 @@ export interface AsteriskPbx extends PbxModel {
  * "Failed to authenticate"; a request without credentials is challenged
  * unlogged, and so is a valid answer to a stale nonce.
  */
-export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine) => void): AsteriskPbx {
+export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine) => void, onSecurityEvent?: (event: SecurityEvent) => void): AsteriskPbx {
   const accounts = spec.accounts.map((account) => ({ users: userSequence(account.users), password: account.password }));
   const passwordOf = (user: string): string | undefined => {
     const account = accounts.find((candidate) => candidate.users.includes(user));
@@ -246,7 +261,11 @@ export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine)
       if (!request || request.kind !== "request" || request.method === "ACK") return [];
       // endpoint_lookup: a From user that is no endpoint gets the artificial endpoint, logged before anything else.
       const known = passwordOf(request.fromUser) !== undefined;
-      if (!known) logFailure(request, datagram, nowUs, "No matching endpoint found");
+      const report = (name: SecurityEventName) => onSecurityEvent?.({ address: datagram.src, port: datagram.sport, name });
+      if (!known) {
+        logFailure(request, datagram, nowUs, "No matching endpoint found");
+        report("InvalidAccountID");
+      }
       switch (request.method) {
         case "OPTIONS":
           return [respond(datagram, 200, "OK", [...responseHeaders(request, datagram), ["Allow", ALLOW], ["Accept", "application/sdp"]])];
@@ -258,8 +277,10 @@ export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine)
           if (!credentials.valid) {
             // authenticate(): credentials that fail, the artificial endpoint's always, are logged; none are challenged quietly.
             if (credentials.failed) logFailure(request, datagram, nowUs, "Failed to authenticate");
+            report(credentials.failed ? "ChallengeResponseFailed" : "ChallengeSent");
             return [challenge(request, datagram, nowUs, credentials.stale)];
           }
+          report("SuccessfulAuth");
           if (request.method === "REGISTER") return [register(request, datagram, credentials.user, nowUs)];
           if (request.method === "SUBSCRIBE") return subscribe(request, datagram);
           if (request.method === "INVITE") return call(request, datagram, credentials.user, nowUs);

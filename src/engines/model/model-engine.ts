@@ -13,6 +13,7 @@ import type { ReplayPlan } from "../../traffic/replay/replay-plan.js";
 import { forkRandom } from "../../traffic/random.js";
 import type { AgentEvent, Direction, Verdict } from "../../verdict/verdict.js";
 import { OutcomeTally } from "../../verdict/outcomes.js";
+import { countSecurityEvent } from "../../verdict/run-result.js";
 import type { Engine, RunOptions, RunResult } from "../engine.js";
 import { createAsteriskPbx, type SecurityLogLine } from "./asterisk-pbx.js";
 import { createIax2Pbx } from "./iax2-pbx.js";
@@ -103,7 +104,8 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     logLines++;
     jail?.failure(line.address, line.atUs);
   };
-  const pbx = createAsteriskPbx(scenario.pbx, logFailure);
+  const securityEvents: Record<string, Record<string, number>> = {};
+  const pbx = createAsteriskPbx(scenario.pbx, logFailure, (event) => countSecurityEvent(securityEvents, senders.get(`${event.address}:${event.port}`)?.source.name ?? "unattributed", event.name));
   const iax2Pbx = createIax2Pbx(scenario.pbx, scenario.pbx.iax2Port, logFailure, `${scenario.name}:${scenario.variant ?? ""}:${seed}`);
   const LAB_INTERFACE = scenario.pbx.interface;
   const pbxAddress = parseIpv4(scenario.pbx.address);
@@ -290,6 +292,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     events,
     agentsBySource,
     asteriskLogLines: logLines,
+    securityEvents,
     ...(jail && fail2ban ? { fail2ban: { sets: jailSets(fail2ban).map(({ set }) => set), bantimeSeconds: fail2ban.bantimeSeconds, bans: jail.bans.filter((ban) => ban.atUs <= endUs) } } : {}),
     durationUs: endUs,
     wallMs: performance.now() - wallStart,
