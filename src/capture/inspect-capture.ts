@@ -91,6 +91,32 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
   let tcpRetransmissions = 0;
   // SIP over TCP counted by message, not segment (memory by streams, not segments).
   const tcpStreams = new SipTcpStreams();
+  const sourceOf = (address: string, at: bigint) => {
+    let source = bySource.get(address);
+    if (!source) bySource.set(address, (source = { registers: 0, lastMinute: new RegistersInWindow(MINUTE_NS), requests: 0, agents: new Set(), firstNs: at, lastNs: at }));
+    return source;
+  };
+  const countSip = (src: string, dst: string, at: bigint, method: string, head: Uint8Array) => {
+    if (/^\d/.test(method)) {
+      responses[method] = (responses[method] ?? 0) + 1;
+      return;
+    }
+    requests[method] = (requests[method] ?? 0) + 1;
+    received.set(dst, (received.get(dst) ?? 0) + 1);
+    sent.set(src, (sent.get(src) ?? 0) + 1);
+    const text = decoder.decode(head.subarray(0, 4096));
+    const agent = /^(?:User-Agent|Server):[ \t]*(.*)$/im.exec(text)?.[1]?.trim();
+    if (agent) userAgents[agent] = (userAgents[agent] ?? 0) + 1;
+    if (/^(?:Authorization|Proxy-Authorization):/im.test(text)) withCredentials++;
+    const source = sourceOf(src, at);
+    source.requests++;
+    source.lastNs = at;
+    if (agent) source.agents.add(agent);
+    if (method === "REGISTER") {
+      source.registers++;
+      source.lastMinute.add(at);
+    }
+  };
   for await (const frame of capture) {
     packets++;
     bytes += frame.originalLength;
@@ -107,14 +133,9 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
     if (packet.fragment) fragments++;
     if (packet.protocol === 17) udp++;
     else if (packet.protocol === 6) tcp++;
-    const sourceOf = (at: bigint) => {
-      let source = bySource.get(packet.src);
-      if (!source) bySource.set(packet.src, (source = { registers: 0, lastMinute: new RegistersInWindow(MINUTE_NS), requests: 0, agents: new Set(), firstNs: at, lastNs: at }));
-      return source;
-    };
     let messages: readonly StreamedSipMessage[];
     if (packet.protocol === 6) {
-      const segment = tcpStreams.push(packet);
+      const segment = tcpStreams.push(packet, frame.timestampNs);
       if (segment.retransmitted) tcpRetransmissions++;
       messages = segment.messages;
     } else {
@@ -131,7 +152,7 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
         received.set(packet.dst, (received.get(packet.dst) ?? 0) + 1);
         sent.set(packet.src, (sent.get(packet.src) ?? 0) + 1);
       }
-      const source = sourceOf(frame.timestampNs);
+      const source = sourceOf(packet.src, frame.timestampNs);
       source.requests++;
       source.lastNs = frame.timestampNs;
       if (iax2.name === "REGREQ") {
@@ -140,28 +161,10 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
       }
       continue;
     }
-    for (const { method, head } of messages) {
-      if (/^\d/.test(method)) {
-        responses[method] = (responses[method] ?? 0) + 1;
-        continue;
-      }
-      requests[method] = (requests[method] ?? 0) + 1;
-      received.set(packet.dst, (received.get(packet.dst) ?? 0) + 1);
-      sent.set(packet.src, (sent.get(packet.src) ?? 0) + 1);
-      const text = decoder.decode(head.subarray(0, 4096));
-      const agent = /^(?:User-Agent|Server):[ \t]*(.*)$/im.exec(text)?.[1]?.trim();
-      if (agent) userAgents[agent] = (userAgents[agent] ?? 0) + 1;
-      if (/^(?:Authorization|Proxy-Authorization):/im.test(text)) withCredentials++;
-      const source = sourceOf(frame.timestampNs);
-      source.requests++;
-      source.lastNs = frame.timestampNs;
-      if (agent) source.agents.add(agent);
-      if (method === "REGISTER") {
-        source.registers++;
-        source.lastMinute.add(frame.timestampNs);
-      }
-    }
+    for (const { method, head } of messages) countSip(packet.src, packet.dst, frame.timestampNs, method, head);
   }
+  // Segments held past a gap the capture never filled: their messages count from the segment after the loss.
+  for (const message of tcpStreams.flush()) countSip(message.src, message.dst, message.timestampNs, message.method, message.head);
   const sources: SourceProfile[] = [...bySource]
     .map(([address, source]) => ({
       address,

@@ -26,23 +26,38 @@ interface Stream {
   next: number;
   /** Bytes of a message not yet complete. */
   pending: Uint8Array;
+  /** Segments that came ahead of a gap, held until the gap fills (a reordering) or too many wait (a loss). */
+  ahead: Array<{ seq: number; payload: Uint8Array; timestampNs: bigint }>;
+  readonly src: string;
+  readonly dst: string;
 }
+
+/** A message read from held segments when the capture ended: its stream's ends and its last segment's time. */
+export interface FlushedSipMessage extends StreamedSipMessage {
+  readonly src: string;
+  readonly dst: string;
+  readonly timestampNs: bigint;
+}
+
+/** Segments held ahead of a gap before it is taken for a loss: a reordering in a capture spans a few segments. */
+const MAX_HELD_SEGMENTS = 8;
 
 /**
  * SIP over TCP read as a byte stream per direction, the way a registrar
  * reads it (RFC 3261 18.3: a message ends Content-Length bytes after its
  * blank line): a segment may carry part of a message, or several; a
  * retransmission's bytes are read once, and only the new part of a segment
- * that overlaps what the stream carried. A gap (a segment the capture
- * lost) starts the stream again at the next message's start line. Memory
- * is a message in progress per stream, not the segments.
+ * that overlaps what the stream carried. Segments that come ahead of a gap
+ * wait for it to fill (a reordering); when too many wait, the gap was a
+ * loss, and the stream starts again at the next message's start line.
+ * Memory is a message in progress and a few held segments per stream.
  */
 export class SipTcpStreams {
   private readonly streams = new Map<string, Stream>();
   /** Bytes skipped to find a message's start again: a lost segment, or a stream that is not SIP. */
   skippedBytes = 0;
 
-  push(packet: DecodedPacket): SegmentMessages {
+  push(packet: DecodedPacket, timestampNs: bigint): SegmentMessages {
     const ip = packet.ip;
     const at = packet.transportOffset;
     const payload = packet.payload;
@@ -53,27 +68,67 @@ export class SipTcpStreams {
     if (!stream) {
       // A stream is read from its first segment that starts a SIP message: other TCP (HTTP, TLS) costs nothing.
       if (sipMethodOf(payload) === null) return { retransmitted: false, messages: [] };
-      this.streams.set(key, (stream = { next: seq, pending: new Uint8Array(0) }));
+      this.streams.set(key, (stream = { next: seq, pending: new Uint8Array(0), ahead: [], src: packet.src, dst: packet.dst }));
     }
-    // Sequence numbers compare modulo 2^32, as TCP's do.
-    const ahead = (seq - stream.next) | 0;
     const end = (seq + payload.length) >>> 0;
+    // Sequence numbers compare modulo 2^32, as TCP's do.
     if (((end - stream.next) | 0) <= 0) return { retransmitted: true, messages: [] };
-    let fresh = payload;
-    if (ahead < 0) fresh = payload.subarray(-ahead);
-    else if (ahead > 0) {
-      // Bytes the capture never saw: what was pending cannot be finished.
-      this.skippedBytes += stream.pending.length;
-      stream.pending = new Uint8Array(0);
-    }
-    stream.next = end;
-    stream.pending = stream.pending.length ? concatBytes([stream.pending, fresh]) : fresh.slice();
     const messages: StreamedSipMessage[] = [];
     const skippedBefore = this.skippedBytes;
-    stream.pending = this.takeMessages(stream.pending, messages);
+    if (((seq - stream.next) | 0) > 0) {
+      if (stream.ahead.some((held) => held.seq === seq && held.payload.length === payload.length)) return { retransmitted: true, messages: [] };
+      stream.ahead.push({ seq, payload: payload.slice(), timestampNs });
+      if (stream.ahead.length <= MAX_HELD_SEGMENTS) return { retransmitted: false, messages: [] };
+      this.skipGap(stream);
+    } else this.read(stream, seq, payload, messages);
+    this.readHeld(stream, messages);
     // A stream that lost its way and found no message start in what it has: read it again from its next segment that starts one.
-    if (this.skippedBytes > skippedBefore && stream.pending.length === 0 && messages.length === 0) this.streams.delete(key);
+    if (this.skippedBytes > skippedBefore && stream.pending.length === 0 && messages.length === 0 && stream.ahead.length === 0) this.streams.delete(key);
     return { retransmitted: false, messages };
+  }
+
+  /** What the held segments of every stream still hold when the capture ends: their gaps were losses. */
+  flush(): FlushedSipMessage[] {
+    const flushed: FlushedSipMessage[] = [];
+    for (const stream of this.streams.values()) {
+      while (stream.ahead.length) {
+        const timestampNs = stream.ahead.reduce((last, held) => (held.timestampNs > last ? held.timestampNs : last), 0n);
+        this.skipGap(stream);
+        const messages: StreamedSipMessage[] = [];
+        this.readHeld(stream, messages);
+        for (const message of messages) flushed.push({ ...message, src: stream.src, dst: stream.dst, timestampNs });
+      }
+    }
+    return flushed;
+  }
+
+  /** The bytes before the first held segment are lost: what was pending cannot be finished, and the stream goes on from there. */
+  private skipGap(stream: Stream): void {
+    stream.ahead.sort((a, b) => (a.seq - b.seq) | 0);
+    this.skippedBytes += stream.pending.length;
+    stream.pending = new Uint8Array(0);
+    stream.next = stream.ahead[0]!.seq;
+  }
+
+  /** Reads the held segments that follow on from the stream's next byte (the gap before them filled, or was skipped). */
+  private readHeld(stream: Stream, messages: StreamedSipMessage[]): void {
+    for (;;) {
+      const index = stream.ahead.findIndex((held) => ((held.seq - stream.next) | 0) <= 0);
+      if (index < 0) return;
+      const [held] = stream.ahead.splice(index, 1);
+      this.read(stream, held!.seq, held!.payload, messages);
+    }
+  }
+
+  /** Reads a segment that starts at or before the stream's next byte: its new bytes only. */
+  private read(stream: Stream, seq: number, payload: Uint8Array, messages: StreamedSipMessage[]): void {
+    const end = (seq + payload.length) >>> 0;
+    if (((end - stream.next) | 0) <= 0) return;
+    const behind = (stream.next - seq) | 0;
+    const fresh = behind > 0 ? payload.subarray(behind) : payload;
+    stream.next = end;
+    stream.pending = stream.pending.length ? concatBytes([stream.pending, fresh]) : fresh.slice();
+    stream.pending = this.takeMessages(stream.pending, messages);
   }
 
   /** Takes every complete message off the front of `bytes`; returns what is left (a message in progress). */
