@@ -4,7 +4,7 @@ import { linkTypeName } from "./link-types.js";
 import { openCapture, type CaptureFormat } from "./read-capture.js";
 import { sipMethodOf } from "../sip/sip-method-of.js";
 import { decodeFullFrame, FRAME_TYPE_IAX, IAX2_PORT, IaxCommand, iaxCommandName } from "../iax2/iax2-frame.js";
-import { SipTcpStreams, type StreamedSipMessage } from "./sip-tcp-streams.js";
+import { SipTcpStreams } from "./sip-tcp-streams.js";
 
 /** A SIP request or response seen in a capture, with what the firewall would key on. */
 export interface CapturedSip {
@@ -132,36 +132,35 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
     else ipv6++;
     if (packet.fragment) fragments++;
     if (packet.protocol === 17) udp++;
-    else if (packet.protocol === 6) tcp++;
-    let messages: readonly StreamedSipMessage[];
-    if (packet.protocol === 6) {
+    else if (packet.protocol === 6) {
+      tcp++;
+      // SIP over TCP is read per stream; a TCP segment is never IAX2.
       const segment = tcpStreams.push(packet, frame.timestampNs);
       if (segment.retransmitted) tcpRetransmissions++;
-      messages = segment.messages;
-    } else {
-      const method = sipMethodOf(packet.payload);
-      messages = method === null ? [] : [{ method, head: packet.payload }];
-    }
-    if (messages.length === 0 && packet.protocol !== 6) {
-      const iax2 = iax2Of(packet);
-      if (iax2 === null) continue;
-      iax2Frames[iax2.name] = (iax2Frames[iax2.name] ?? 0) + 1;
-      if (!iax2.request) continue;
-      // A call opened (destination call 0) tells the registrar from its clients, as a SIP request does.
-      if (iax2.opensCall) {
-        received.set(packet.dst, (received.get(packet.dst) ?? 0) + 1);
-        sent.set(packet.src, (sent.get(packet.src) ?? 0) + 1);
-      }
-      const source = sourceOf(packet.src, frame.timestampNs);
-      source.requests++;
-      source.lastNs = frame.timestampNs;
-      if (iax2.name === "REGREQ") {
-        source.registers++;
-        source.lastMinute.add(frame.timestampNs);
-      }
+      for (const { method, head } of segment.messages) countSip(packet.src, packet.dst, frame.timestampNs, method, head);
       continue;
     }
-    for (const { method, head } of messages) countSip(packet.src, packet.dst, frame.timestampNs, method, head);
+    const method = sipMethodOf(packet.payload);
+    if (method !== null) {
+      countSip(packet.src, packet.dst, frame.timestampNs, method, packet.payload);
+      continue;
+    }
+    const iax2 = iax2Of(packet);
+    if (iax2 === null) continue;
+    iax2Frames[iax2.name] = (iax2Frames[iax2.name] ?? 0) + 1;
+    if (!iax2.request) continue;
+    // A call opened (destination call 0) tells the registrar from its clients, as a SIP request does.
+    if (iax2.opensCall) {
+      received.set(packet.dst, (received.get(packet.dst) ?? 0) + 1);
+      sent.set(packet.src, (sent.get(packet.src) ?? 0) + 1);
+    }
+    const source = sourceOf(packet.src, frame.timestampNs);
+    source.requests++;
+    source.lastNs = frame.timestampNs;
+    if (iax2.name === "REGREQ") {
+      source.registers++;
+      source.lastMinute.add(frame.timestampNs);
+    }
   }
   // Segments held past a gap the capture never filled: their messages count from the segment after the loss.
   for (const message of tcpStreams.flush()) countSip(message.src, message.dst, message.timestampNs, message.method, message.head);

@@ -54,8 +54,8 @@ const MAX_HELD_SEGMENTS = 8;
  */
 export class SipTcpStreams {
   private readonly streams = new Map<string, Stream>();
-  /** Bytes skipped to find a message's start again: a lost segment, or a stream that is not SIP. */
-  skippedBytes = 0;
+  /** Bytes skipped to find a message's start again (a lost segment, or a stream that is not SIP): a stream that skips and finds nothing is let go. */
+  private skippedBytes = 0;
 
   push(packet: DecodedPacket, timestampNs: bigint): SegmentMessages {
     const ip = packet.ip;

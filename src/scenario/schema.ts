@@ -97,8 +97,8 @@ const floodSource = z
     kind: z.literal("register-flood"),
     /** svwar walks extensions without credentials; svcrack guesses passwords of one extension. */
     mode: z.enum(["svwar", "svcrack"]).default("svwar").describe("svwar walks extensions without credentials; svcrack guesses passwords of one extension."),
-    /** Requests per second from each address (real svcrack's 5 ms select loop sends 176-190 a second). */
-    ratePps: z.number().gt(0).max(100_000).describe("Requests per second from each address (real svcrack's 5 ms select loop sends 176-190 a second)."),
+    /** Requests per second from each address (real svcrack's 5 ms select loop sends about 190 a second). */
+    ratePps: z.number().gt(0).max(100_000).describe("Requests per second from each address (real svcrack's 5 ms select loop sends about 190 a second)."),
     durationSeconds: positiveSeconds,
     extensions: userListSchema.default("100-999"),
     /** Passwords tried by svcrack, in order, after which it counts numbers; one guess per 401 it got back, a bare REGISTER when none is pending. */

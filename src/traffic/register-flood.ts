@@ -222,8 +222,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
         const challenge = parseChallenge(response.header("www-authenticate") ?? "");
         if (challenge && giveUpUs > 0) attacker.challenges.push(challenge);
         else if (challenge) attacker.challenges[0] = challenge;
-      }
-      else if (spec.method === "INVITE" && spec.mode === "svcrack" && response.status !== 407 && response.status !== 403 && !attacker.cracked && attacker.guessByCseq.has(cseq)) {
+      } else if (spec.method === "INVITE" && spec.mode === "svcrack" && response.status !== 407 && response.status !== 403 && !attacker.cracked && attacker.guessByCseq.has(cseq)) {
         // The PBX took the credentials: whatever the dialplan then answered (404 for a number it has no route to), the call reached it.
         attacker.cracked = true;
         const guess = attacker.guessByCseq.get(cseq)!;

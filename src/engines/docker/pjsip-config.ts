@@ -1,3 +1,4 @@
+import { basename } from "node:path";
 import type { PbxSpec } from "../../scenario/schema.js";
 import { userSequence } from "../../scenario/user-list.js";
 import { EngineUnavailableError } from "../engine.js";
@@ -96,5 +97,5 @@ export const ASTERISK_SECURITY_LOG = "/var/log/asterisk/security.log";
  * Debian leaves off and the lab reads for its attack outcome.
  */
 export function loggerConfig(): string {
-  return ["[general]", "", "[logfiles]", "console => notice,warning,error", "messages.log => notice,warning,error", `${ASTERISK_SECURITY_LOG.split("/").at(-1)} => security`, ""].join("\n");
+  return ["[general]", "", "[logfiles]", "console => notice,warning,error", "messages.log => notice,warning,error", `${basename(ASTERISK_SECURITY_LOG)} => security`, ""].join("\n");
 }
