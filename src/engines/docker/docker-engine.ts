@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { openCapture } from "../../capture/read-capture.js";
 import { policyRulesetText } from "../../firewall/policy-ruleset.js";
 import { looksLikeNft } from "../../firewall/nft/parse-nft.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
@@ -34,6 +33,7 @@ import { startHeartbeat, TRAFFIC_WATCHDOG, type Heartbeat } from "./run-heartbea
 import { runStartAfter, wallClockMovedMs } from "./run-start.js";
 import { doneFile, readyFile, START_FILE, type RunnerSpec, type RunnerStart, type SendRecord } from "./runner-spec.js";
 import { toolFindings } from "./tool-findings.js";
+import { verdictLogProbe, waitForVerdictLog } from "./verdict-log-wait.js";
 import { sippInjectionFile } from "./tool-command.js";
 import { isSippOffice } from "../../scenario/sipp-office-tool.js";
 import { ACCOUNT_AGENT } from "./join-verdicts.js";
@@ -67,8 +67,6 @@ const DRAIN_MS = 300;
 const WALL_CLOCK_STEP_MS = 100;
 /** The send-error figures of a run with no paced sends (only real tools sent). */
 export const NOT_MEASURED = "not measured";
-/** How long tcpdump may take to write the last verdict records the kernel counted. */
-const VERDICT_FLUSH_TIMEOUT_MS = 10_000;
 
 /**
  * The ground truth: the scenario against real Asterisk 22 behind the ruleset
@@ -209,7 +207,7 @@ export class DockerEngine implements Engine {
       await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
       const asteriskCpuSeconds = (await cpuNanoseconds(lab.pbx)) - asteriskCpuBefore;
       const shell = async (container: typeof lab.pbx, command: string) => (await container.exec(["sh", "-c", command])).output;
-      await waitForVerdictLog(join(lab.out, "verdicts.pcap"), async () => countRecords(await shell(lab.firewall, saveCommand)));
+      await waitForVerdictLog(verdictLogProbe(join(lab.out, "verdicts.pcap"), async () => countRecords(await shell(lab.firewall, saveCommand))), t0EpochMs + scenario.durationSeconds * 1000);
       await lab.firewall.exec(["sh", "-c", "pkill -INT tcpdump; for i in $(seq 1 50); do grep -q 'dropped by kernel' /out/tcpdump.log && break; sleep 0.05; done"]);
       // tcpdump prints its counts as it exits (it stays a zombie: nothing in the container reaps it).
       const lostVerdicts = droppedByKernel(await readFile(join(lab.out, "tcpdump.log"), "utf8").catch(() => ""));
@@ -365,30 +363,6 @@ async function waitForRunnerFiles(out: string, sites: readonly string[], fileOf:
 async function cpuNanoseconds(container: { exec(command: string[]): Promise<{ output: string }> }): Promise<number> {
   const { output } = await container.exec(["sh", "-c", "cat /sys/fs/cgroup/cpuacct/cpuacct.usage 2>/dev/null || awk '/usage_usec/ {print $2 * 1000}' /sys/fs/cgroup/cpu.stat"]);
   return Number(output.trim().split("\n")[0]) || 0;
-}
-
-/**
- * Waits until tcpdump has written as many verdict records as the kernel's
- * NFLOG rules counted: stopping it earlier loses the records still in its
- * socket buffer, and a fixed pause is either too short under load or wasted.
- */
-async function waitForVerdictLog(path: string, countedByKernel: () => Promise<number>): Promise<void> {
-  const deadline = Date.now() + VERDICT_FLUSH_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if ((await verdictRecordsWritten(path)) >= (await countedByKernel())) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** Records tcpdump has written so far (a file still growing ends mid-record, or before its header). */
-async function verdictRecordsWritten(path: string): Promise<number> {
-  let count = 0;
-  try {
-    for await (const _frame of await openCapture(path, { allowTruncated: true })) count += 1;
-  } catch {
-    // No file or no header yet.
-  }
-  return count;
 }
 
 /** libpcap counts each ENOBUFS on the NFLOG socket as a drop; tcpdump prints the total when it stops. */
