@@ -207,7 +207,7 @@ export class DockerEngine implements Engine {
       await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
       const asteriskCpuSeconds = (await cpuNanoseconds(lab.pbx)) - asteriskCpuBefore;
       const shell = async (container: typeof lab.pbx, command: string) => (await container.exec(["sh", "-c", command])).output;
-      await waitForVerdictLog(verdictLogProbe(join(lab.out, "verdicts.pcap"), async () => countRecords(await shell(lab.firewall, saveCommand))), t0EpochMs + scenario.durationSeconds * 1000);
+      const verdictLog = await waitForVerdictLog(verdictLogProbe(join(lab.out, "verdicts.pcap"), async () => countRecords(await shell(lab.firewall, saveCommand))), t0EpochMs + scenario.durationSeconds * 1000);
       await lab.firewall.exec(["sh", "-c", "pkill -INT tcpdump; for i in $(seq 1 50); do grep -q 'dropped by kernel' /out/tcpdump.log && break; sleep 0.05; done"]);
       // tcpdump prints its counts as it exits (it stays a zombie: nothing in the container reaps it).
       const lostVerdicts = droppedByKernel(await readFile(join(lab.out, "tcpdump.log"), "utf8").catch(() => ""));
@@ -297,6 +297,8 @@ export class DockerEngine implements Engine {
         "send error max (µs)": errors.length ? String(errors.at(-1)) : NOT_MEASURED,
         "verdicts logged (iptables counters)": String(nflogCounted),
         "verdicts logged (NFLOG records)": String(joined.records),
+        // Records counted but not yet read when tcpdump stopped: the PBX's packets after the run, or a starved firewall.
+        "verdict records unread at the stop": String(Math.max(0, verdictLog.counted - verdictLog.written)),
         "verdicts joined": String(verdicts.length),
         "logged but not sent by a source": String(joined.unmatched),
         "asterisk cpu (s)": (asteriskCpuSeconds / 1e9).toFixed(3),

@@ -151,6 +151,10 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       placement === "host"
         ? await base("firewall").withNetworkMode(`container:${pbx.getId()}`).withAddedCapabilities("NET_ADMIN", "NET_RAW").start()
         : router;
+    // Listening before the ruleset loads: a packet it logs with no listener is counted but never read,
+    // and the run's wait for its last records would wait for it.
+    await firewall.exec(["sh", "-c", `nohup tcpdump -i nflog:${VERDICT_GROUP} -B ${VERDICT_BUFFER_BYTES / 1024} -U -s 0 -w /out/verdicts.pcap > /out/tcpdump.log 2>&1 &`]);
+    await waitFor(firewall, "grep -q listening /out/tcpdump.log", "tcpdump on the NFLOG verdict group");
     // The sets the ruleset names exist before it loads; their entries come just before time 0 (addIpsetEntries),
     // so their timeouts count from where the model's do.
     const ipset = options.scenario.firewall.kind === "ruleset" ? options.scenario.firewall.ipset : undefined;
@@ -166,8 +170,6 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     if (restore.exitCode !== 0) {
       throw new RulesetError("RULESET_REJECTED", `${loader} rejected the ruleset (exit ${restore.exitCode}): ${(restore.stderr || restore.output).trim()}`);
     }
-    await firewall.exec(["sh", "-c", `nohup tcpdump -i nflog:${VERDICT_GROUP} -B ${VERDICT_BUFFER_BYTES / 1024} -U -s 0 -w /out/verdicts.pcap > /out/tcpdump.log 2>&1 &`]);
-    await waitFor(firewall, "grep -q listening /out/tcpdump.log", "tcpdump on the NFLOG verdict group");
 
 
     for (const [officeIndex, office] of options.topology.offices.entries()) {

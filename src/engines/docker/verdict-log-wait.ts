@@ -1,5 +1,4 @@
 import { openCapture } from "../../capture/read-capture.js";
-import { EngineUnavailableError } from "../engine.js";
 
 /**
  * nfnetlink_log holds a group's records in the kernel until its buffer fills
@@ -26,28 +25,23 @@ export interface VerdictLogProbe {
  * kernel's NFLOG rules counted, and no sooner than the kernel's flush timer
  * has sent the records it still held when the traffic ended. Stopping
  * tcpdump earlier loses the last packets' records (a packet whose first
- * record was sent and whose drop was held looks delivered); a log still
- * short of the counters at the deadline is an error, not a verdict.
+ * record was sent and whose drop was held looks delivered). At the deadline
+ * it gives up and says how many records the log still lacks: the PBX's own
+ * packets after the run (an INVITE's retransmitted answer) keep a record
+ * or two in flight, and those belong to no verdict of the run.
  */
-export async function waitForVerdictLog(probe: VerdictLogProbe, trafficEndedMs: number, timeoutMs = VERDICT_FLUSH_TIMEOUT_MS): Promise<void> {
+export async function waitForVerdictLog(probe: VerdictLogProbe, trafficEndedMs: number, timeoutMs = VERDICT_FLUSH_TIMEOUT_MS): Promise<{ written: number; counted: number }> {
   const flushedAt = trafficEndedMs + NFLOG_FLUSH_MS;
   const deadline = Math.max(probe.now(), flushedAt) + timeoutMs;
-  let written = 0;
-  let counted = 0;
   for (;;) {
     const now = probe.now();
     if (now >= flushedAt) {
-      written = await probe.written();
-      counted = await probe.counted();
-      if (written >= counted) return;
+      const written = await probe.written();
+      const counted = await probe.counted();
+      if (written >= counted || now >= deadline) return { written, counted };
     }
-    if (now >= deadline) break;
     await probe.sleep(Math.min(100, Math.max(1, flushedAt - now)));
   }
-  throw new EngineUnavailableError(
-    "DOCKER_VERDICTS_INCOMPLETE",
-    `tcpdump wrote ${written} verdict records but the kernel's rules counted ${counted}, ${(timeoutMs + NFLOG_FLUSH_MS) / 1000} s after the traffic ended, so this run's last verdicts are missing: the firewall container is starved of CPU; rerun on a quieter machine`,
-  );
 }
 
 /** A probe of the lab's verdict log: tcpdump's file, and the kernel's counters read by `countedByKernel`. */

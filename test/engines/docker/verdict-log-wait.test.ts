@@ -30,8 +30,9 @@ describe("waiting for the lab's verdict log", () => {
     expect(probe.stoppedAt()).toBeLessThanOrEqual(NFLOG_FLUSH_MS + 100);
   });
 
-  it("says the log is incomplete, rather than giving verdicts without it, when the records never come", async () => {
+  it("gives up at its deadline and says how many records the log lacks", async () => {
     const probe = lab({ total: 802, held: 2, flushAt: Number.POSITIVE_INFINITY });
-    await expect(waitForVerdictLog(probe, 0, 10_000)).rejects.toMatchObject({ code: "DOCKER_VERDICTS_INCOMPLETE", message: expect.stringContaining("tcpdump wrote 800 verdict records but the kernel's rules counted 802, 11.1 s after the traffic ended") });
+    expect(await waitForVerdictLog(probe, 0, 10_000)).toEqual({ written: 800, counted: 802 });
+    expect(probe.stoppedAt()).toBe(NFLOG_FLUSH_MS + 10_000);
   });
 });
