@@ -260,7 +260,7 @@ const sippOfficeSource = z
   })
   .strict();
 
-/** A real program run in the docker lab's traffic container; the model engine cannot run it. */
+/** A real program run in the docker lab's traffic container; the model engine runs its twin (tool-twin.ts). */
 const toolSource = z
   .object({
     ...base,

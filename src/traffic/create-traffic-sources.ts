@@ -14,6 +14,7 @@ import { userSequence } from "../scenario/user-list.js";
 import { isSippOffice } from "../scenario/sipp-office-tool.js";
 import { createRoamingUser } from "./roaming-user.js";
 import { createReplaySource } from "./replay/replay-source.js";
+import { createToolTwin } from "./tool-twin.js";
 import type { ReplayPlan } from "./replay/replay-plan.js";
 
 /**
@@ -73,10 +74,8 @@ export function createTrafficSources(
       case "blf-subscribe":
         return createBlfSubscriber(spec, scenario.pbx, placement);
       case "tool":
-        if (options.tools !== "placeholders") {
-          throw new ScenarioError("SCENARIO_UNSUPPORTED", `${scenario.file}: traffic ${spec.name} runs the real ${spec.tool}, which only the docker engine can: use --engine docker`);
-        }
-        return toolPlaceholder(spec, placement, toolPort);
+        // The lab runs the program itself; the model runs its twin, which sends what it sends.
+        return options.tools === "placeholders" ? toolPlaceholder(spec, placement, toolPort) : createToolTwin(spec, scenario.pbx, placement, toolPort, scenario.durationSeconds);
       case "replay": {
         const plan = replays.get(spec.name);
         if (!plan) throw new Error(`replay source ${spec.name} has no loaded capture: run the scenario through ModelEngine.run, which reads captures first`);

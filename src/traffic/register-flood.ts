@@ -51,7 +51,7 @@ interface Attacker {
  * svwar stops too once it has walked its range. giveUpSeconds 0 is a bot
  * that neither waits nor stops, and walks its range again.
  */
-export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: AgentPlacement): TrafficSource {
+export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: AgentPlacement, walk: PasswordWalk = dictionaryWalk(spec.passwords)): TrafficSource {
   const all = publicAddressesOf(placement.host);
   const addresses = spec.addressCount === 0 ? all : all.slice(0, spec.addressCount);
   const extensions = userSequence(spec.extensions);
@@ -87,9 +87,14 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       ["Accept", "application/sdp"],
     ];
     const challenge = spec.mode !== "svcrack" ? undefined : giveUpUs > 0 ? attacker.challenges.pop() : attacker.challenges.at(-1);
-    if (challenge) {
-      // Address i of N takes guesses i, i+N, i+2N...: the dictionary's first word is the first guess.
-      const guess = passwordGuess(spec.passwords, attacker.index + addresses.length * attacker.guesses);
+    // Address i of N takes guesses i, i+N, i+2N...: the dictionary's first word is the first guess.
+    const guess = challenge ? walk(attacker.index + addresses.length * attacker.guesses) : undefined;
+    if (challenge && guess === undefined) {
+      // svcrack.py's password generator ran out: it sends nothing more.
+      giveUp(attacker, context, `it tried every password of its range (${attacker.guesses} guesses)`);
+      return;
+    }
+    if (challenge && guess !== undefined) {
       attacker.guesses++;
       attacker.guessByCseq.set(attacker.sent + 1, { password: guess, number: attacker.guesses });
       headers.push(["Authorization", formatCredentials(answerChallenge(challenge, { username: extension, password: guess, method: spec.method, uri, cnonce: "", nc: 1 }))]);
@@ -245,4 +250,17 @@ const SVWAR_NOT_FOUND = new Set([404, 481, 503, 100, 180, 200, 603]);
 /** svcrack's order: the dictionary from its first word, then numbers from 0. */
 export function passwordGuess(dictionary: readonly string[], index: number): string {
   return index < dictionary.length ? dictionary[index]! : String(index - dictionary.length);
+}
+
+/** A guesser's passwords by guess number from 0; undefined once it has none left. */
+export type PasswordWalk = (index: number) => string | undefined;
+
+/** The scenario's dictionary, then numbers from 0, without end (a bot). */
+export function dictionaryWalk(dictionary: readonly string[]): PasswordWalk {
+  return (index) => passwordGuess(dictionary, index);
+}
+
+/** svcrack -r FROM-TO: the numbers of the range in order, then nothing (its generator stops). */
+export function rangeWalk(from: number, to: number): PasswordWalk {
+  return (index) => (from + index <= to ? String(from + index) : undefined);
 }

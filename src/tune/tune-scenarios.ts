@@ -38,11 +38,10 @@ export function tuneScenarioRefs(selection: string | undefined, maxPackets?: num
       if (scenario.firewall.kind !== "policy" && !ruleset) continue;
       // Every setting reruns the scenario: one over the budget is refused before the sweep, not in a worker.
       checkPacketBudget(scenario, maxPackets);
-      if (scenario.traffic.some((source) => source.kind === "tool")) continue;
       refs.push({ file, variant, label: variant ? `${scenario.name} [${variant}]` : scenario.name, ...(ruleset ? { ruleset } : {}) });
     }
   }
-  if (refs.length === 0) throw new TuneError(`no scenario in ${selection ?? "the built-ins"} uses a generated policy; tune sweeps policies (runs on a fixed ruleset or with real tools are left out)`);
+  if (refs.length === 0) throw new TuneError(`no scenario in ${selection ?? "the built-ins"} uses a generated policy; tune sweeps policies (runs on a fixed ruleset are left out)`);
   return refs;
 }
 

@@ -46,17 +46,13 @@ export function registerCompareCommand(program: Command): void {
       const engine = engineNamed(options.engine);
       const maxPackets = parseMaxPackets(options.maxPackets);
       const scenarios = options.scenario !== undefined ? [loadScenario(resolveScenarioRef(options.scenario), options.variant ?? null)] : selection(options.scenarios);
-      // The model runs slamlab's own traffic only: scenarios of real tools are the docker engine's.
-      const runnable = engine.name === "model" ? scenarios.filter((scenario) => !scenario.traffic.some((source) => source.kind === "tool")) : scenarios;
-      for (const skipped of scenarios.filter((scenario) => !runnable.includes(scenario))) process.stderr.write(`compare: ${skipped.name} runs real tools (kind: tool): left out on the model engine; compare it with --engine docker\n`);
-      if (runnable.length === 0) throw new DefenceError("no scenario to compare on this engine: every one given runs real tools (use --engine docker)");
-      for (const scenario of runnable) checkPacketBudget(scenario, maxPackets);
+      for (const scenario of scenarios) checkPacketBudget(scenario, maxPackets);
       const outputs = planOutputs(
         ["compare.json", "compare.html", "compare.svg"].map((name) => ({ flag: "--out", path: join(options.out, name) })),
-        runnable.flatMap(scenarioFiles),
+        scenarios.flatMap(scenarioFiles),
       );
-      process.stderr.write(`compare: ${runnable.length} scenario${runnable.length === 1 ? "" : "s"} x ${defences.length} defences on the ${engine.name} engine\n`);
-      const runs = await compareDefences(runnable, defences, engine, (run) => process.stderr.write(`  ${run.scenario} / ${run.defence}: ${run.passwordsFound} passwords found, ${run.metrics.attackDelivered} of ${run.metrics.attackSent} attack requests through, ${run.metrics.legitRegistrationsLost} phones never registered\n`));
+      process.stderr.write(`compare: ${scenarios.length} scenario${scenarios.length === 1 ? "" : "s"} x ${defences.length} defences on the ${engine.name} engine\n`);
+      const runs = await compareDefences(scenarios, defences, engine, (run) => process.stderr.write(`  ${run.scenario} / ${run.defence}: ${run.passwordsFound} passwords found, ${run.metrics.attackDelivered} of ${run.metrics.attackSent} attack requests through, ${run.metrics.legitRegistrationsLost} phones never registered\n`));
       const report = compareReport(engine.name, defences, runs, summarizeDefences(runs, defences));
       await writeOutputs([
         { output: outputs[0]!, data: `${JSON.stringify(report, null, 2)}\n` },

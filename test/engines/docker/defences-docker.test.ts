@@ -23,14 +23,18 @@ function wins(scenario: typeof base, result: RunResult) {
   );
 }
 
-// What each defence leaves each attack shape (the model's answer, which the lab must give too).
+// What each defence leaves each attack shape (the model's answer, which the lab must give too): the
+// model's sources, and the real tools (svwar, svcrack in the lab; their twins in the model).
+const shapes = { "weak-password": ["210"], "deep-password": [], "toll-fraud": ["250"], "iax2-guesser": ["230"], "real-weak-password": ["212"], "real-deep-password": [] };
 const found: Record<(typeof defenceNames)[number], Record<string, string[]>> = {
-  kernel: { "weak-password": ["210"], "deep-password": [], "toll-fraud": ["250"], "iax2-guesser": ["230"] },
-  fail2ban: { "weak-password": ["210"], "deep-password": [], "toll-fraud": ["250"], "iax2-guesser": ["230"] },
-  "kernel+fail2ban": { "weak-password": ["210"], "deep-password": [], "toll-fraud": ["250"], "iax2-guesser": ["230"] },
-  responsive: { "weak-password": ["210"], "deep-password": [], "toll-fraud": [], "iax2-guesser": ["230"] },
-  none: { "weak-password": ["210"], "deep-password": ["211"], "toll-fraud": ["250"], "iax2-guesser": ["230"] },
+  kernel: shapes,
+  fail2ban: shapes,
+  "kernel+fail2ban": shapes,
+  responsive: { ...shapes, "toll-fraud": [] },
+  none: { ...shapes, "deep-password": ["211"], "real-deep-password": ["213"] },
 };
+/** The real tools send about 185 requests a second, the model's sources 5. */
+const REAL_TOOLS = new Set(["real-walker", "real-weak-password", "real-deep-password"]);
 
 describe.runIf(available)("every attack shape of the built-ins under every defence: the same outcome in the lab (real Asterisk, netfilter, fail2ban) as in the model", () => {
   it.each(defenceNames.map((defence) => ({ defence })))(
@@ -49,10 +53,14 @@ describe.runIf(available)("every attack shape of the built-ins under every defen
       for (const source of Object.keys(inModel)) {
         expect(inLab[source]!.calls, both).toBe(inModel[source]!.calls);
         expect(inLab[source]!.extensions, both).toBe(inModel[source]!.extensions);
-        // fail2ban's ban lands 0.16 to 0.55 s after its tipping line in the lab, 0.45 s in the model: a request or two either way at 5 a second.
-        expect(Math.abs(inLab[source]!.reached - inModel[source]!.reached), `${source}: ${both}`).toBeLessThanOrEqual(defence.includes("fail2ban") ? 3 : 1);
+        // fail2ban's ban lands 0.16 to 0.55 s after its tipping line in the lab, 0.45 s in the model: a request or two either way
+        // at 5 a second, up to 60 at a real tool's 185 (the kernel's limit, in front of fail2ban, stops it first).
+        const banSlack = defence === "fail2ban" && REAL_TOOLS.has(source) ? 60 : defence.includes("fail2ban") ? 3 : REAL_TOOLS.has(source) ? 2 : 1;
+        expect(Math.abs(inLab[source]!.reached - inModel[source]!.reached), `${source}: ${both}`).toBeLessThanOrEqual(banSlack);
       }
       expect(inModel["toll-fraud"]!.calls).toBe(found[defence]["toll-fraud"]!.length);
+      // The figures the README quotes: requests each attacker got to the PBX, lab against model.
+      console.log(`${defence}: ${Object.keys(inModel).map((source) => `${source} ${inLab[source]!.reached}/${inModel[source]!.reached}`).join(", ")}`);
     },
     5 * 60_000,
   );
