@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import type { Scenario } from "./scenario.js";
 import { userSequence } from "./user-list.js";
 import { publicAddressCount } from "../traffic/host-addresses.js";
+import { SIPVICIOUS_PPS } from "../traffic/tool-twin.js";
 
 /**
  * Packets a run judges by default before it is refused: a run that keeps its
@@ -86,9 +87,12 @@ export function estimatePackets(scenario: Scenario): PacketEstimate {
         }
         return { source: spec.name, packets: Math.ceil(bytes / 60) * 2, how: `at most ${thousands(Math.ceil(bytes / 60))} captured packets x 2 with answers` };
       }
-      case "tool":
-        // Real tools run in the docker lab, which keeps no per-packet state in slamlab until the end.
-        return { source: spec.name, packets: 0, how: "a real tool (docker engine)" };
+      case "tool": {
+        // The tool in the lab, its twin in the model: sipvicious at its pace, SIPp as an office or one phone.
+        if (spec.tool !== "sipp-register") return { source: spec.name, packets: 2 * SIPVICIOUS_PPS * active, how: `${spec.tool} at ${SIPVICIOUS_PPS} pps x ${active} s x 2 with answers` };
+        const calls = spec.target.includes("-") ? (spec.count ?? userSequence(spec.target).size) : 1;
+        return { source: spec.name, packets: calls * 2 * 10 * 2, how: `${thousands(calls)} SIPp call(s) x 2 REGISTERs x 10 sends x 2 with answers` };
+      }
     }
   });
   return { packets: bySource.reduce((sum, source) => sum + source.packets, 0), bySource };
