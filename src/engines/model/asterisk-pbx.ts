@@ -50,6 +50,19 @@ const SERVER = "Asterisk PBX 22";
 /** PJSIP right-aligns Content-Length in five columns: "Content-Length:  0". */
 const CONTENT_LENGTH_WIDTH = 2;
 const ALLOW = "OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, PUBLISH, INVITE, ACK, BYE, CANCEL, UPDATE, PRACK, MESSAGE, REFER";
+/**
+ * The dialplan's final answer to an INVITE over UDP is sent again until its
+ * ACK comes (RFC 3261 17.2.1, PJSIP's sip_transaction.c): Timer G from T1
+ * (500 ms) doubling to T2 (4 s), until Timer H (64 x T1, 32 s) ends the
+ * transaction, so a caller whose ACK never comes (a bot whose ACK the
+ * firewall drops) gets it eleven times. A 401 is not: the distributor
+ * challenges statelessly, before any transaction (seen in the lab).
+ */
+const INVITE_RETRANSMIT_AFTER_US = (() => {
+  const times: number[] = [];
+  for (let at = 0, interval = 500_000; at + interval < 32_000_000; interval = Math.min(interval * 2, 4_000_000)) times.push((at += interval));
+  return times;
+})();
 
 export interface Registration {
   readonly account: string;
@@ -254,10 +267,29 @@ export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine)
     return [ok, { ...notify, delayUs: NOTIFY_DELAY_US }];
   };
 
+  /** INVITE transactions whose final answer was ACKed, by the peer and the branch the ACK of a non-2xx answer shares with its INVITE. */
+  const acknowledged = new Set<string>();
+  const transactionOf = (request: SipMessage, from: Datagram) => `${from.src}:${from.sport}:${request.viaBranch}:${request.callId}`;
+  /** An INVITE's final answer, then its retransmissions until the ACK. */
+  const untilAcknowledged = (request: SipMessage, from: Datagram, replies: PbxReply[]): PbxReply[] => {
+    const transaction = transactionOf(request, from);
+    acknowledged.delete(transaction);
+    const isAcknowledged = () => acknowledged.has(transaction);
+    // Timer H ends the transaction after the last one: its ACK is forgotten then (state per transaction in flight only).
+    const lastTime = () => {
+      const done = acknowledged.has(transaction);
+      acknowledged.delete(transaction);
+      return done;
+    };
+    const last = INVITE_RETRANSMIT_AFTER_US.length - 1;
+    return replies.flatMap((answer) => [answer, ...INVITE_RETRANSMIT_AFTER_US.map((afterUs, index) => ({ ...answer, delayUs: answer.delayUs + afterUs, unlessAcknowledged: index === last ? lastTime : isAcknowledged }))]);
+  };
+
   return {
     receive(datagram: Datagram, nowUs: number): readonly PbxReply[] {
       const request = parseSip(datagram.payload);
-      // PJSIP drops what it cannot parse and never answers a response or an ACK.
+      // PJSIP drops what it cannot parse and never answers a response or an ACK; an ACK ends its INVITE's retransmissions.
+      if (request?.kind === "request" && request.method === "ACK") acknowledged.add(transactionOf(request, datagram));
       if (!request || request.kind !== "request" || request.method === "ACK") return [];
       // endpoint_lookup: a From user that is no endpoint gets the artificial endpoint, logged before anything else.
       const known = passwordOf(request.fromUser) !== undefined;
@@ -283,7 +315,7 @@ export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine)
           report("SuccessfulAuth");
           if (request.method === "REGISTER") return [register(request, datagram, credentials.user, nowUs)];
           if (request.method === "SUBSCRIBE") return subscribe(request, datagram);
-          if (request.method === "INVITE") return call(request, datagram, credentials.user, nowUs);
+          if (request.method === "INVITE") return untilAcknowledged(request, datagram, call(request, datagram, credentials.user, nowUs));
           return [respond(datagram, 404, "Not Found", responseHeaders(request, datagram))];
         }
         default:

@@ -87,10 +87,46 @@ describe("Asterisk's log of calls the dialplan refuses (res_pjsip_session.c)", (
     const challenge = parseChallenge(parseSip(pbx.receive(invite(), 1_000_000)[0]!.datagram.payload)!.header("www-authenticate")!)!;
     const credentials = formatCredentials(answerChallenge(challenge, { username: "201", password: "pw-201", method: "INVITE", uri: "sip:0090123456@198.51.100.10", cnonce: "c", nc: 1 }));
     const answers = pbx.receive(invite([["Authorization", credentials]]), 2_000_000).map((reply) => parseSip(reply.datagram.payload)!.status);
-    expect(answers).toEqual([404]);
+    // The 404, then the same 404 again until an ACK comes (none does here).
+    expect(answers).toEqual(Array.from({ length: 11 }, () => 404));
     expect(lines.map((line) => [line.address, line.reason])).toEqual([["198.18.66.9", "extension not found"]]);
     // The line Asterisk 22 wrote in the lab for the same call (test/engines/docker/lab-fail2ban.test.ts runs it through the lab's fail2ban).
     expect(lines[0]!.text).toBe("NOTICE[4242] res_pjsip_session.c:  201: Call (UDP:198.18.66.9:5060) to extension '0090123456' rejected because extension not found in context 'default'.");
+  });
+});
+
+describe("the dialplan's answer to an INVITE over UDP (RFC 3261 17.2.1, PJSIP's INVITE server transaction)", () => {
+  it("comes again on Timer G (0.5 s doubling to 4 s) until Timer H (32 s), and stops once its ACK came; the 401 before it comes once", () => {
+    const lines: SecurityLogLine[] = [];
+    const pbx = createAsteriskPbx(pbxSpec, (line) => lines.push(line));
+    const challenged = pbx.receive(request("INVITE", "201", "198.18.66.9"), 1_000_000);
+    // The distributor challenges statelessly, as the lab's Asterisk does: no transaction, no retransmission.
+    expect(challenged.map((reply) => parseSip(reply.datagram.payload)!.status)).toEqual([401]);
+    const challenge = parseChallenge(parseSip(challenged[0]!.datagram.payload)!.header("www-authenticate")!)!;
+    const credentials = formatCredentials(answerChallenge(challenge, { username: "201", password: "pw-201", method: "INVITE", uri: `sip:201@${pbxSpec.address}`, cnonce: "c", nc: 1 }));
+    const replies = pbx.receive(request("INVITE", "201", "198.18.66.9", [["Authorization", credentials]]), 1_100_000);
+    expect(replies.map((reply) => parseSip(reply.datagram.payload)!.status)).toEqual(Array.from({ length: 11 }, () => 603));
+    const first = replies[0]!.delayUs;
+    expect(replies.map((reply) => (reply.delayUs - first) / 1_000_000)).toEqual([0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5]);
+    // The same bytes each time: a retransmission, not a new answer.
+    expect(new Set(replies.map((reply) => Buffer.from(reply.datagram.payload).toString("latin1"))).size).toBe(1);
+    const ackWithBranch = (branch: string) =>
+      formatRequest("ACK", `sip:201@${pbxSpec.address}`, [
+        ["Via", `SIP/2.0/UDP 198.18.66.9:5060;branch=${branch}`],
+        ["From", `"201" <sip:201@${pbxSpec.address}>;tag=1`],
+        ["To", `"201" <sip:201@${pbxSpec.address}>`],
+        ["Call-ID", "call-201"],
+        ["CSeq", "1 ACK"],
+      ]);
+    const still = replies.slice(1, -1);
+    expect(still.every((reply) => reply.unlessAcknowledged?.() === false)).toBe(true);
+    // Another transaction's ACK changes nothing; the ACK of a non-2xx answer carries its INVITE's branch and ends it.
+    pbx.receive({ src: "198.18.66.9", sport: 5060, dst: pbxSpec.address, dport: 5060, payload: ackWithBranch("z9hG4bK-other") }, 1_200_000);
+    expect(still.some((reply) => reply.unlessAcknowledged!())).toBe(false);
+    expect(pbx.receive({ src: "198.18.66.9", sport: 5060, dst: pbxSpec.address, dport: 5060, payload: ackWithBranch("z9hG4bK-201INVITE1") }, 1_300_000)).toEqual([]);
+    expect(still.every((reply) => reply.unlessAcknowledged!())).toBe(true);
+    // A REGISTER's answer is sent once: its client retransmits, not the PBX.
+    expect(pbx.receive(request("REGISTER", "202", "198.18.66.9"), 2_000_000)).toHaveLength(1);
   });
 });
 
