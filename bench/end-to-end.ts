@@ -11,46 +11,20 @@
  * or better, and flat as sources grow.
  * Run: npm run build && node --max-old-space-size=8192 dist/bench/end-to-end.js [--sources 10000,65536,131068] [--seconds 4]
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { cpus } from "node:os";
 import { runModel } from "../src/engines/model/model-engine.js";
 import { judgeRecorded } from "../src/engines/model/judge-recorded.js";
-import { loadScenario } from "../src/scenario/load-scenario.js";
+import { scanScenario } from "./scan-scenario.js";
 
 const argument = (name: string, fallback: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1]! : fallback);
 const sourceCounts = argument("--sources", "10000,65536,131068").split(",").map(Number);
 const seconds = Number(argument("--seconds", "4"));
 
-function scanScenario(sources: number) {
-  // A range host holds at most 65,536 addresses: past that the botnet is two, one per /16 of the /15 (65,534 hosts each).
-  const halves = sources > 65_536 ? [65_534, sources - 65_534] : [sources];
-  const directory = mkdtempSync(join(tmpdir(), "slamlab-end-to-end-"));
-  const file = join(directory, "scan.yaml");
-  writeFileSync(
-    file,
-    `name: end-to-end-scan
-description: ${sources} addresses each walking extensions at 2 REGISTERs a second
-durationSeconds: ${seconds}
-firewall: { policy: default }
-pbx: { accounts: [{ users: 200-249, password: "pw-{user}-Strong" }] }
-hosts:
-${halves.map((count, index) => `  botnet-${index}: { kind: range, cidr: ${halves.length === 1 ? "198.18.0.0/15" : `198.${18 + index}.0.0/16`}, count: ${count} }`).join("\n")}
-traffic:
-${halves.map((_, index) => `  - { name: scan-${index}, kind: register-flood, host: botnet-${index}, ratePps: 2, durationSeconds: ${seconds - 0.5}, startSeconds: 0.5, giveUpSeconds: 0 }`).join("\n")}
-expect: [{ source: scan-0, blockedWithinPackets: 10 }]
-`,
-  );
-  const scenario = loadScenario(file, null);
-  rmSync(directory, { recursive: true });
-  return scenario;
-}
-
 const rate = (packets: number, ms: number) => Math.round(packets / (ms / 1000)).toLocaleString("en-US");
 console.log(`end to end against the filter path, the same packets (${cpus()[0]?.model ?? "cpu"}, ${cpus().length} cores, node ${process.version}); ${seconds} s of traffic`);
 console.log(`${"sources".padStart(8)} ${"packets".padStart(10)} ${"end to end".padStart(14)} ${"filter path".padStart(14)} ${"ratio".padStart(6)}`);
 for (const sources of sourceCounts) {
-  const scenario = scanScenario(sources);
+  const scenario = scanScenario(sources, seconds, seconds - 0.5);
   const started = performance.now();
   const result = runModel(scenario, { keepPackets: true });
   const wholeMs = performance.now() - started;

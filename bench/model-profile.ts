@@ -9,35 +9,15 @@
  * Run: npm run build && node --expose-gc dist/bench/model-profile.js [--sources 10000] [--seconds 16]
  */
 import { Session } from "node:inspector/promises";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { runModel } from "../src/engines/model/model-engine.js";
-import { loadScenario } from "../src/scenario/load-scenario.js";
 import { packetsJudged } from "../src/verdict/run-result.js";
+import { scanScenario } from "./scan-scenario.js";
 
 const option = (name: string, fallback: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
 const sources = option("--sources", 10_000);
 const seconds = option("--seconds", 16);
 
-const directory = mkdtempSync(join(tmpdir(), "slamlab-profile-"));
-const file = join(directory, "scan.yaml");
-writeFileSync(
-  file,
-  `name: profile-scan
-description: ${sources} addresses each walking extensions at 2 REGISTERs a second
-durationSeconds: ${seconds}
-firewall: { policy: default }
-pbx: { accounts: [{ users: 200-249, password: "pw-{user}-Strong" }] }
-hosts:
-  botnet: { kind: range, cidr: 198.18.0.0/15, count: ${sources} }
-traffic:
-  - { name: scan, kind: register-flood, host: botnet, ratePps: 2, durationSeconds: ${seconds - 1}, startSeconds: 0.5, giveUpSeconds: 0 }
-expect: [{ source: scan, blockedWithinPackets: 10 }]
-`,
-);
-const scenario = loadScenario(file, null);
-rmSync(directory, { recursive: true });
+const scenario = scanScenario(sources, seconds, seconds - 1);
 
 /** Pipeline stages by where a sample's leaf frame is: a file of slamlab's, a shared helper by its name, or V8 and Node themselves. */
 function stageOf(url: string, functionName: string): string {

@@ -7,42 +7,22 @@
  * issue 22's sweep at scale.
  * Run: npm run build && node dist/bench/tune-sweep.js [--workers 1,2] [--param matcher=hashlimit ...] [--scan 65536 [--scan-seconds 8]] [--no-sample]
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { availableParallelism, cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { availableParallelism, cpus } from "node:os";
 import { runModel } from "../src/engines/model/model-engine.js";
 import { loadReplays } from "../src/traffic/replay/load-replays.js";
 import { scenarioWithSetting } from "../src/tune/apply-setting.js";
 import { runSweep } from "../src/tune/run-sweep.js";
 import { gridSettings, parseSweepSpace } from "../src/tune/sweep-space.js";
 import { loadTuneScenario, tuneScenarioRefs } from "../src/tune/tune-scenarios.js";
+import { writeScanScenario } from "./scan-scenario.js";
 
 const workersArgument = process.argv.indexOf("--workers");
 const workerCounts = workersArgument > 0 ? process.argv[workersArgument + 1]!.split(",").map(Number) : [1, 2];
 const option = (name: string) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : undefined);
 const scanSources = option("--scan");
 const scanSeconds = option("--scan-seconds") ?? 8;
-const refs = [...tuneScenarioRefs(undefined), ...(scanSources ? [scanRef(scanSources, scanSeconds)] : [])];
+const refs = [...tuneScenarioRefs(undefined), ...(scanSources ? [{ file: writeScanScenario(scanSources, scanSeconds, scanSeconds - 0.5), variant: null, label: `scan of ${scanSources} addresses` }] : [])];
 
-/** A botnet scan as a scenario file of its own (a range host holds at most 65,536 addresses). */
-function scanRef(sources: number, seconds: number) {
-  const file = join(mkdtempSync(join(tmpdir(), "slamlab-tune-scan-")), "scan.yaml");
-  writeFileSync(
-    file,
-    `name: tune-scan
-description: ${sources} addresses each walking extensions at 2 REGISTERs a second
-durationSeconds: ${seconds}
-firewall: { policy: default }
-pbx: { accounts: [{ users: 200-249, password: "pw-{user}-Strong" }] }
-hosts:
-  botnet: { kind: range, cidr: 198.18.0.0/15, count: ${sources} }
-traffic:
-  - { name: scan, kind: register-flood, host: botnet, ratePps: 2, durationSeconds: ${seconds - 0.5}, startSeconds: 0.5, giveUpSeconds: 0 }
-expect: [{ source: scan, blockedWithinPackets: 10 }]
-`,
-  );
-  return { file, variant: null, label: `scan of ${sources} addresses` };
-}
 const extra = process.argv.flatMap((argument, index) => (process.argv[index - 1] === "--param" ? [argument] : []));
 const settings = gridSettings(parseSweepSpace(["hits=2..40", "seconds=5..300:5", ...extra], true));
 console.log(`tune sweep (${availableParallelism()} x ${cpus()[0]?.model ?? "cpu"}, node ${process.version}): ${settings.length} settings x ${refs.length} built-in scenario runs`);
