@@ -14,8 +14,9 @@ type ToolSpec = Extract<TrafficSourceSpec, { kind: "tool" }>;
  * sipvicious's pace: svwar.py and svcrack.py send whenever their 5 ms
  * select() times out with nothing to read, so about 190 requests a second
  * whatever comes back. Measured in the lab: real svcrack 176-190 a second
- * (test/engines/docker/svcrack-fidelity.test.ts), real svwar the same
- * (test/engines/docker/real-tools-defences.test.ts).
+ * (test/engines/docker/svcrack-fidelity.test.ts); real svwar's pace never
+ * shows against PJSIP (it stops after its second request), and its loop is
+ * the same.
  */
 export const SIPVICIOUS_PPS = 185;
 /** sipvicious 0.3.3's --maximumtime: both stop after 10 s without an answer (svwar's option default overrides its class's 15). */

@@ -29,13 +29,14 @@ export interface AttackOutcome {
   readonly securityEvents: Readonly<Record<string, number>>;
 }
 
-export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutcome[], securityEvents: RunResult["securityEvents"] = {}): AttackOutcome[] {
+/** `engine`: a real tool runs as itself in the lab and as its twin in the model, and the report says which. */
+export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutcome[], securityEvents: RunResult["securityEvents"] = {}, engine: RunResult["engine"] = "docker"): AttackOutcome[] {
   const attack = attackSources(scenario);
   return scenario.traffic
     .filter((spec) => attack.has(spec.name))
     .map((spec): AttackOutcome => {
       const outcome = outcomes.find((candidate) => candidate.source === spec.name);
-      const tool = spec.kind === "register-flood" ? spec.mode : spec.kind === "iax2-flood" ? `IAX2 ${spec.mode}` : spec.kind === "tool" ? `real ${spec.tool}` : spec.kind;
+      const tool = spec.kind === "register-flood" ? spec.mode : spec.kind === "iax2-flood" ? `IAX2 ${spec.mode}` : spec.kind === "tool" ? (engine === "docker" ? `real ${spec.tool}` : `${spec.tool}'s twin`) : spec.kind;
       const passwordsFound = outcome?.passwordsFound ?? [];
       const extensionsFound = outcome?.extensionsFound ?? [];
       const callsReached = outcome?.callsReached ?? [];

@@ -5,6 +5,8 @@ import { createTrafficSources } from "../../src/traffic/create-traffic-sources.j
 import { openCapture } from "../../src/capture/read-capture.js";
 import type { AgentContext } from "../../src/traffic/agent.js";
 import { seededRandom } from "../../src/traffic/random.js";
+import { attackOutcomes } from "../../src/verdict/attack-outcome.js";
+import { computeOutcomes } from "../../src/verdict/outcomes.js";
 import { acceptAll, dropFrom, scenarioOf } from "../helpers/scenario.js";
 
 const pbx = { accounts: [{ users: "200-299", password: "pw-{user}" }] };
@@ -391,6 +393,13 @@ describe("real tools", () => {
     expect(new Set(toPbx(found, "tool").map((v) => `${v.srcAddr}:${v.srcPort}`))).toEqual(new Set(["198.18.1.1:5060"]));
     // A bare REGISTER, then the guesses 1000 to 1003, each answering the 401 before it.
     expect(toPbx(found, "tool")).toHaveLength(5);
+  });
+
+  it("are named as what ran: the real tool in the lab, its twin in the model", () => {
+    const scenario = scenarioOf({ name: "t", description: "t", durationSeconds: 5, pbx, hosts: home, traffic: [{ name: "tool", kind: "tool", host: "home", tool: "svcrack", target: "200" }] }, { rulesetText: acceptAll });
+    const result = runModel(scenario);
+    expect(attackOutcomes(scenario, computeOutcomes(result), result.securityEvents, result.engine)[0]!.tool).toBe("svcrack's twin");
+    expect(attackOutcomes(scenario, computeOutcomes(result), result.securityEvents, "docker")[0]!.tool).toBe("real svcrack");
   });
 
   it("svcrack's twin stops at its range's end, as its generator does, at about 185 requests a second", () => {
