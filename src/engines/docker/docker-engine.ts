@@ -207,7 +207,12 @@ export class DockerEngine implements Engine {
       await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
       const asteriskCpuSeconds = (await cpuNanoseconds(lab.pbx)) - asteriskCpuBefore;
       const shell = async (container: typeof lab.pbx, command: string) => (await container.exec(["sh", "-c", command])).output;
-      const verdictLog = await waitForVerdictLog(verdictLogProbe(join(lab.out, "verdicts.pcap"), async () => countRecords(await shell(lab.firewall, saveCommand))), t0EpochMs + scenario.durationSeconds * 1000);
+      // The run's records are those the kernel had logged when the traffic and its answers were over: the NFLOG
+      // stream keeps the kernel's order, so they are the log's first ones, and what the PBX sends later on its
+      // own (IAX2 keepalives, an INVITE's retransmitted answer) is not the run's, as the model stops at its end.
+      const recordsAtEnd = countRecords(await shell(lab.firewall, saveCommand));
+      const recordsOfRun = recordsAtEnd > 0 ? recordsAtEnd : undefined;
+      const verdictLog = await waitForVerdictLog(verdictLogProbe(join(lab.out, "verdicts.pcap"), async () => recordsOfRun ?? countRecords(await shell(lab.firewall, saveCommand))), t0EpochMs + scenario.durationSeconds * 1000);
       await lab.firewall.exec(["sh", "-c", "pkill -INT tcpdump; for i in $(seq 1 50); do grep -q 'dropped by kernel' /out/tcpdump.log && break; sleep 0.05; done"]);
       // tcpdump prints its counts as it exits (it stays a zombie: nothing in the container reaps it).
       const lostVerdicts = droppedByKernel(await readFile(join(lab.out, "tcpdump.log"), "utf8").catch(() => ""));
@@ -260,7 +265,7 @@ export class DockerEngine implements Engine {
         for (const send of JSON.parse(await readFile(join(lab.out, `${site}.sends.json`), "utf8")) as SendRecord[]) sends.push(send);
         for (const event of JSON.parse(await readFile(join(lab.out, `${site}.events.json`), "utf8")) as AgentEvent[]) events.push(event);
       }
-      const joined = await joinVerdicts({ verdictLog: join(lab.out, "verdicts.pcap"), sends, ruleset, pbxAddress: scenario.pbx.address, t0EpochMs, keepPackets: options.keepPackets === true, toolAgents });
+      const joined = await joinVerdicts({ verdictLog: join(lab.out, "verdicts.pcap"), sends, ruleset, pbxAddress: scenario.pbx.address, t0EpochMs, keepPackets: options.keepPackets === true, toolAgents, ...(recordsOfRun ? { recordLimit: recordsOfRun } : {}) });
       for (const event of joined.toolEvents) events.push(event);
       // A real tool's own output is its account of the attack: kept in the report, and what it says it found an event.
       for (const spec of scenario.traffic) {
@@ -277,7 +282,7 @@ export class DockerEngine implements Engine {
       const order = joined.verdicts.map((verdict) => verdict.packetId);
       const verdicts = joined.verdicts.map((verdict, index) => ({ ...verdict, packetId: index }));
       const packets = options.keepPackets ? order.map((id) => joined.packets[id]!) : undefined;
-      const nflogCounted = countRecords(save);
+      const nflogCounted = recordsOfRun ?? countRecords(save);
       const errors = sends.filter((send) => send.paced).map((send) => send.sentUs - send.aimedUs).sort((a, b) => a - b);
       const percentile = (p: number) => (errors.length ? errors[Math.min(errors.length - 1, Math.floor(p * errors.length))]! : 0);
       const environment: Record<string, string> = {

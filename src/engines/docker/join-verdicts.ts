@@ -78,6 +78,8 @@ export async function joinVerdicts(options: {
   keepPackets: boolean;
   /** Lab address:port of each real tool, which logs nothing: its packets are its own by the port it binds. */
   toolAgents: ReadonlyMap<string, { source: string; agent: string }>;
+  /** The run's records are the log's first this many (what the kernel had logged when the run ended); the rest came after. */
+  recordLimit?: number;
 }): Promise<JoinedVerdicts> {
   const toolEvents: AgentEvent[] = [];
   const byHash = new Map<string, SendRecord[]>();
@@ -98,6 +100,7 @@ export async function joinVerdicts(options: {
   /** Who last sent from each public address:port the kernel saw: the PBX's IAX2 frames, which carry no Call-ID, go back to it. */
   const lastSenderAt = new Map<string, SendRecord>();
   for await (const frame of await openCapture(options.verdictLog, { allowTruncated: true })) {
+    if (options.recordLimit !== undefined && records >= options.recordLimit) break;
     records++;
     const record = nflogRecord(frame.data);
     const match = record ? /^v:(.+):(\d+)(?::(ACCEPT|DROP|REJECT))?$/.exec(record.prefix) : null;

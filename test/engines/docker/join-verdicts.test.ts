@@ -42,7 +42,7 @@ function record(prefix: string): Uint8Array {
 
 const send = (sentUs: number): SendRecord => ({ source: "phone", agent: "200", scheduledUs: sentUs, aimedUs: sentUs, sentUs, src: PHONE, sport: 5060, dst: PBX, dport: 5060, hash, callId: null, paced: true });
 
-async function joinLog(prefixes: readonly string[], sends: number, ruleset: string | null) {
+async function joinLog(prefixes: readonly string[], sends: number, ruleset: string | null, recordLimit?: number) {
   const log = join(work, `log-${prefixes.join("-").replace(/[^a-z0-9]/gi, "")}.pcap`);
   writeFileSync(log, pcapFile(LINKTYPE_NFLOG, prefixes.map((prefix, index) => ({ timestampNs: BigInt(1_700_000_000 + index) * 1_000_000_000n, data: record(prefix) }))));
   const joined = await joinVerdicts({
@@ -53,6 +53,7 @@ async function joinLog(prefixes: readonly string[], sends: number, ruleset: stri
     t0EpochMs: 1_700_000_000_000,
     keepPackets: false,
     toolAgents: new Map(),
+    ...(recordLimit === undefined ? {} : { recordLimit }),
   });
   return joined.verdicts.map((verdict) => `${verdict.verdict} ${verdict.rule.chain}:${verdict.rule.index}`);
 }
@@ -77,5 +78,10 @@ describe("the lab's verdict log, joined", () => {
       "delivered inet filter input:0",
       "dropped inet filter input:1",
     ]);
+  });
+
+  it("reads only the run's records: those the kernel had logged when the run ended, the log's first ones", async () => {
+    const log = ["v:(no base chain):0:ACCEPT", "v:inet filter input:0:ACCEPT", "v:(no base chain):0:ACCEPT", "v:inet filter input:1:DROP"];
+    expect(await joinLog(log, 2, null, 2)).toEqual(["delivered inet filter input:0"]);
   });
 });
