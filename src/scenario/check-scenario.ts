@@ -91,10 +91,12 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
         for (const field of ["ratePps", "count", "limit", "transport"] as const) {
           if (source[field] !== undefined && !office) at([...path, field], `${field} sets a SIPp office: give tool sipp-register a range of accounts as its target ("200-299")`);
         }
-        // svcrack -u takes one user name: a range would be sent as the name itself.
-        if (source.tool === "svcrack" && source.target.includes("-")) at([...path, "target"], `svcrack guesses the password of one extension: give target one extension ("${source.target.split("-")[0]}"), and a source per extension to crack several`);
-        const [first, last] = source.passwords.split("-").map(Number) as [number, number];
-        if (source.tool === "svcrack" && first > last) at([...path, "passwords"], `svcrack's range ${source.passwords} runs backwards: give its first number first ("${last}-${first}")`);
+        if (source.tool === "svcrack") {
+          // svcrack -u takes one user name: a range would be sent as the name itself.
+          if (source.target.includes("-")) at([...path, "target"], `svcrack guesses the password of one extension: give target one extension ("${source.target.split("-")[0]}"), and a source per extension to crack several`);
+          const [first, last] = source.passwords.split("-").map(Number) as [number, number];
+          if (first > last) at([...path, "passwords"], `svcrack's range ${source.passwords} runs backwards: give its first number first ("${last}-${first}")`);
+        } else if (source.target.includes("-")) users(source.target, [...path, "target"]);
         if (office && !source.password) {
           unknownAccounts(source.target, Number.POSITIVE_INFINITY, [...path, "target"], " (its password is read from there)");
           // SIPp's injection file splits fields on ";" and lines on line breaks.

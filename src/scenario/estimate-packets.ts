@@ -3,6 +3,7 @@ import type { Scenario } from "./scenario.js";
 import { userSequence } from "./user-list.js";
 import { publicAddressCount } from "../traffic/host-addresses.js";
 import { SIPVICIOUS_PPS } from "../traffic/tool-twin.js";
+import { isSippOffice } from "./sipp-office-tool.js";
 
 /**
  * Packets a run judges by default before it is refused: a run that keeps its
@@ -90,7 +91,7 @@ export function estimatePackets(scenario: Scenario): PacketEstimate {
       case "tool": {
         // The tool in the lab, its twin in the model: sipvicious at its pace, SIPp as an office or one phone.
         if (spec.tool !== "sipp-register") return { source: spec.name, packets: 2 * SIPVICIOUS_PPS * active, how: `${spec.tool} at ${SIPVICIOUS_PPS} pps x ${active} s x 2 with answers` };
-        const calls = spec.target.includes("-") ? (spec.count ?? userSequence(spec.target).size) : 1;
+        const calls = isSippOffice(spec) ? (spec.count ?? userSequence(spec.target).size) : 1;
         return { source: spec.name, packets: calls * 2 * 10 * 2, how: `${thousands(calls)} SIPp call(s) x 2 REGISTERs x 10 sends x 2 with answers` };
       }
     }

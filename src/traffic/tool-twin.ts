@@ -1,6 +1,5 @@
-import type { PbxSpec, TrafficSourceSpec } from "../scenario/schema.js";
+import { trafficSourceSchema, type PbxSpec, type TrafficSourceSpec } from "../scenario/schema.js";
 import { isSippOffice } from "../scenario/sipp-office-tool.js";
-import { userSequence } from "../scenario/user-list.js";
 import type { TrafficSource } from "./agent.js";
 import type { AgentPlacement } from "./agent-placement.js";
 import { passwordFor } from "./passwords.js";
@@ -9,6 +8,7 @@ import { createRegisterFlood, rangeWalk } from "./register-flood.js";
 import { createSippOffice } from "./sipp-office.js";
 
 type ToolSpec = Extract<TrafficSourceSpec, { kind: "tool" }>;
+type FloodSpec = Extract<TrafficSourceSpec, { kind: "register-flood" }>;
 
 /**
  * sipvicious's pace: svwar.py and svcrack.py send whenever their 5 ms
@@ -31,27 +31,16 @@ const GIVE_UP_SECONDS = 10;
  */
 export function createToolTwin(spec: ToolSpec, pbx: PbxSpec, placement: AgentPlacement, port: number, durationSeconds: number): TrafficSource {
   const base = { name: spec.name, host: spec.host, startSeconds: spec.startSeconds };
-  const floodFor = Math.max(durationSeconds - spec.startSeconds, 0.001);
-  const flood = {
-    ...base,
-    kind: "register-flood" as const,
-    ratePps: SIPVICIOUS_PPS,
-    durationSeconds: floodFor,
-    sourcePort: port,
-    userAgent: "friendly-scanner",
-    method: "REGISTER" as const,
-    callTo: "00442079460000",
-    onAnswerLikeRandom: "stop" as const,
-    addressCount: 1,
-    passwords: [],
-  };
+  // The register-flood's own defaults (user agent, method, svwar's stop...) are sipvicious's: the schema fills them.
+  const flood = (fields: Record<string, unknown>): FloodSpec =>
+    trafficSourceSchema.parse({ ...base, kind: "register-flood", ratePps: SIPVICIOUS_PPS, durationSeconds: Math.max(durationSeconds - spec.startSeconds, 0.001), sourcePort: port, addressCount: 1, passwords: [], giveUpSeconds: GIVE_UP_SECONDS, ...fields }) as FloodSpec;
   switch (spec.tool) {
     case "svwar":
-      return createRegisterFlood({ ...flood, mode: "svwar", extensions: targets(spec.target), giveUpSeconds: GIVE_UP_SECONDS }, pbx, placement);
+      return createRegisterFlood(flood({ mode: "svwar", extensions: spec.target.includes("-") ? spec.target : [spec.target] }), pbx, placement);
     case "svcrack": {
+      // One extension (check-scenario refuses a range), its numeric range in order.
       const [from, to] = spec.passwords.split("-").map(Number) as [number, number];
-      // svcrack -u takes one extension: a range's first.
-      return createRegisterFlood({ ...flood, mode: "svcrack", extensions: [userSequence(targets(spec.target)).at(0)], giveUpSeconds: GIVE_UP_SECONDS }, pbx, placement, rangeWalk(from, to));
+      return createRegisterFlood(flood({ mode: "svcrack", extensions: [spec.target] }), pbx, placement, rangeWalk(from, to));
     }
     case "sipp-register": {
       if (isSippOffice(spec)) {
@@ -63,9 +52,4 @@ export function createToolTwin(spec: ToolSpec, pbx: PbxSpec, placement: AgentPla
       return createPhones({ ...base, kind: "phones", count: 1, accounts: [spec.target], spreadSeconds: 0, expiresSeconds: 3600, wrongPassword }, pbx, { ...placement, basePort: port });
     }
   }
-}
-
-/** A tool's target as a user list: "100-299" is a range, "200" one extension. */
-function targets(target: string): string | string[] {
-  return target.includes("-") ? target : [target];
 }

@@ -121,13 +121,15 @@ describe("loading scenarios", () => {
     expect(error.message).toMatch(/sipp-semicolon\.yaml:\d+: traffic\[0\]\.target: the password of account 200 holds a ";" or a line break, which SIPp's injection file cannot carry/);
   });
 
-  it("refuses svcrack aimed at a range of extensions or a backward range of passwords, saying what to give instead", () => {
+  it("refuses svcrack aimed at a range of extensions, a backward range of passwords or of extensions, saying what to give instead", () => {
     const crack = (target: string, passwords: string) => valid.replace("traffic:\n", `traffic:\n  - name: crack\n    kind: tool\n    tool: svcrack\n    host: home\n    target: "${target}"\n    passwords: "${passwords}"\n`);
     const range = errorOf(() => loadScenario(scenarioFile("svcrack-range.yaml", crack("200-209", "1000-1099")), null));
     expect(range.code).toBe("SCENARIO_INVALID");
     expect(range.message).toMatch(/svcrack-range\.yaml:\d+: traffic\[0\]\.target: svcrack guesses the password of one extension: give target one extension \("200"\)/);
     expect(errorOf(() => loadScenario(scenarioFile("svcrack-backward.yaml", crack("200", "1099-1000")), null)).message).toMatch(/traffic\[0\]\.passwords: svcrack's range 1099-1000 runs backwards: give its first number first \("1000-1099"\)/);
     expect(loadScenario(scenarioFile("svcrack-ok.yaml", crack("200", "1000-1099")), null).traffic[0]).toMatchObject({ kind: "tool", target: "200" });
+    const walk = valid.replace("traffic:\n", "traffic:\n  - name: walk\n    kind: tool\n    tool: svwar\n    host: home\n    target: 349-300\n");
+    expect(errorOf(() => loadScenario(scenarioFile("svwar-backward.yaml", walk), null)).message).toMatch(/svwar-backward\.yaml:\d+: traffic\[0\]\.target: range "349-300" ends before it starts/);
   });
 
   it("refuses a scenario without expectations: it could never fail", () => {

@@ -302,7 +302,7 @@ export class DockerEngine implements Engine {
         "send error max (µs)": errors.length ? String(errors.at(-1)) : NOT_MEASURED,
         "verdicts logged (iptables counters)": String(nflogCounted),
         "verdicts logged (NFLOG records)": String(joined.records),
-        // Records counted but not yet read when tcpdump stopped: the PBX's packets after the run, or a starved firewall.
+        // Records of the run counted but not yet read when tcpdump stopped (a starved firewall): their verdicts are missing.
         "verdict records unread at the stop": String(Math.max(0, verdictLog.counted - verdictLog.written)),
         "verdicts joined": String(verdicts.length),
         "logged but not sent by a source": String(joined.unmatched),

@@ -14,7 +14,7 @@ export const VERDICT_FLUSH_TIMEOUT_MS = 10_000;
 export interface VerdictLogProbe {
   /** Records tcpdump has written so far. */
   written(): Promise<number>;
-  /** Records the kernel's verdict-logging rules counted so far. */
+  /** Records the kernel's verdict-logging rules counted: the run's (counted when its traffic ended). */
   counted(): Promise<number>;
   now(): number;
   sleep(ms: number): Promise<void>;
@@ -26,9 +26,8 @@ export interface VerdictLogProbe {
  * has sent the records it still held when the traffic ended. Stopping
  * tcpdump earlier loses the last packets' records (a packet whose first
  * record was sent and whose drop was held looks delivered). At the deadline
- * it gives up and says how many records the log still lacks: the PBX's own
- * packets after the run (an INVITE's retransmitted answer) keep a record
- * or two in flight, and those belong to no verdict of the run.
+ * it gives up and says how many records the log still lacks (a firewall
+ * container starved of CPU), rather than failing the run.
  */
 export async function waitForVerdictLog(probe: VerdictLogProbe, trafficEndedMs: number, timeoutMs = VERDICT_FLUSH_TIMEOUT_MS): Promise<{ written: number; counted: number }> {
   const flushedAt = trafficEndedMs + NFLOG_FLUSH_MS;
@@ -44,7 +43,7 @@ export async function waitForVerdictLog(probe: VerdictLogProbe, trafficEndedMs: 
   }
 }
 
-/** A probe of the lab's verdict log: tcpdump's file, and the kernel's counters read by `countedByKernel`. */
+/** A probe of the lab's verdict log: tcpdump's file, and the run's records as `countedByKernel` gives them. */
 export function verdictLogProbe(path: string, countedByKernel: () => Promise<number>): VerdictLogProbe {
   return {
     written: () => verdictRecordsWritten(path),

@@ -267,29 +267,34 @@ export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine)
     return [ok, { ...notify, delayUs: NOTIFY_DELAY_US }];
   };
 
-  /** INVITE transactions whose final answer was ACKed, by the peer and the branch the ACK of a non-2xx answer shares with its INVITE. */
-  const acknowledged = new Set<string>();
+  /**
+   * INVITE transactions whose final answer is still being sent, by the peer and the branch the ACK of a
+   * non-2xx answer shares with its INVITE: whether that ACK came. Timer H ends each (its last send), so
+   * only the transactions in flight are held, whatever ACKs arrive for others.
+   */
+  const inviteTransactions = new Map<string, { acknowledged: boolean }>();
   const transactionOf = (request: SipMessage, from: Datagram) => `${from.src}:${from.sport}:${request.viaBranch}:${request.callId}`;
   /** An INVITE's final answer, then its retransmissions until the ACK. */
   const untilAcknowledged = (request: SipMessage, from: Datagram, replies: PbxReply[]): PbxReply[] => {
-    const transaction = transactionOf(request, from);
-    acknowledged.delete(transaction);
-    const isAcknowledged = () => acknowledged.has(transaction);
-    // Timer H ends the transaction after the last one: its ACK is forgotten then (state per transaction in flight only).
-    const lastTime = () => {
-      const done = acknowledged.has(transaction);
-      acknowledged.delete(transaction);
-      return done;
-    };
+    const key = transactionOf(request, from);
+    const transaction = { acknowledged: false };
+    inviteTransactions.set(key, transaction);
     const last = INVITE_RETRANSMIT_AFTER_US.length - 1;
-    return replies.flatMap((answer) => [answer, ...INVITE_RETRANSMIT_AFTER_US.map((afterUs, index) => ({ ...answer, delayUs: answer.delayUs + afterUs, unlessAcknowledged: index === last ? lastTime : isAcknowledged }))]);
+    const resend = (index: number) => () => {
+      if (index === last && inviteTransactions.get(key) === transaction) inviteTransactions.delete(key);
+      return transaction.acknowledged;
+    };
+    return replies.flatMap((answer) => [answer, ...INVITE_RETRANSMIT_AFTER_US.map((afterUs, index) => ({ ...answer, delayUs: answer.delayUs + afterUs, unlessAcknowledged: resend(index) }))]);
   };
 
   return {
     receive(datagram: Datagram, nowUs: number): readonly PbxReply[] {
       const request = parseSip(datagram.payload);
       // PJSIP drops what it cannot parse and never answers a response or an ACK; an ACK ends its INVITE's retransmissions.
-      if (request?.kind === "request" && request.method === "ACK") acknowledged.add(transactionOf(request, datagram));
+      if (request?.kind === "request" && request.method === "ACK") {
+        const transaction = inviteTransactions.get(transactionOf(request, datagram));
+        if (transaction) transaction.acknowledged = true;
+      }
       if (!request || request.kind !== "request" || request.method === "ACK") return [];
       // endpoint_lookup: a From user that is no endpoint gets the artificial endpoint, logged before anything else.
       const known = passwordOf(request.fromUser) !== undefined;
