@@ -24,13 +24,15 @@ const kernelParameters: Record<string, { field: keyof KernelSettings; min: numbe
   "xt_recent.ip_pkt_list_tot": { field: "recentIpPktListTot", min: 0, max: 65535 },
   nf_conntrack_udp_timeout: { field: "conntrackUdpTimeoutSeconds", min: 1, max: 86_400 },
   nf_conntrack_udp_timeout_stream: { field: "conntrackUdpTimeoutStreamSeconds", min: 1, max: 86_400 },
+  /** 0: only a SYN starts a TCP connection's entry; 1 (the default) also picks up one under way. */
+  nf_conntrack_tcp_loose: { field: "conntrackTcpLoose", min: 0, max: 1 },
   /** 0: no nf_defrag_ipv4, the filter judges each fragment (a host without conntrack). */
   nf_defrag_ipv4: { field: "defragment", min: 0, max: 1 },
   /** 0: rules loaded by iptables-legacy (xt_limit in jiffies) rather than iptables-nft (nft limit in ns). */
   iptables_nft: { field: "iptablesNft", min: 0, max: 1 },
 };
 
-const booleanFields = new Set<keyof KernelSettings>(["defragment", "iptablesNft"]);
+const booleanFields = new Set<keyof KernelSettings>(["defragment", "iptablesNft", "conntrackTcpLoose"]);
 
 /** `--kernel xt_recent.ip_list_tot=200` (repeatable) -> settings for the model engine. */
 export function parseKernelSettings(assignments: readonly string[]): Partial<KernelSettings> {

@@ -4,6 +4,7 @@ import type { KernelSettings } from "./kernel-settings.js";
 import type { ConnectionTracker, TrackedPacket } from "./netfilter/interpreter.js";
 import type { ConnectionMarks, CtState, Hook, PacketContext } from "./netfilter/match.js";
 import type { ConnectionNat, ManipType, NatEndpoint } from "./netfilter/nat.js";
+import { readTcpSegment, TcpTracking, type TcpTimeouts } from "./tcp-conntrack.js";
 
 /**
  * One connection: its original tuple, its NAT bindings (which make its reply
@@ -19,6 +20,8 @@ class ConntrackEntry implements ConnectionNat, ConnectionMarks {
   confirmed = false;
   /** ct->mark, which CONNMARK sets and -m connmark reads. */
   mark = 0;
+  /** ct->proto.tcp for a TCP connection. */
+  tcp: TcpTracking | null = null;
   /** Where the nat table mapped each end: undefined until it decided (IPS_*_NAT_DONE), null for no mapping. */
   private dnat: NatEndpoint | null | undefined;
   private snat: NatEndpoint | null | undefined;
@@ -95,6 +98,9 @@ export function contextAfterConntrack(classification: CtClassification, jiffies:
 
 export const UNTRACKED: CtClassification = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, entry: null };
 
+/** A packet conntrack refused (nf_conntrack_in's invalid path): no entry, and --ctstate INVALID. */
+const INVALID: CtClassification = { state: "INVALID", reply: false, seenReply: false, assured: false, entry: null };
+
 /**
  * The UDP connection tracker as nf_conntrack_core.c (resolve_normal_ct,
  * __nf_conntrack_confirm) and nf_conntrack_proto_udp.c
@@ -107,8 +113,8 @@ export const UNTRACKED: CtClassification = { state: "UNTRACKED", reply: false, s
  * - every packet of a confirmed entry refreshes its timeout before the filter
  *   runs (dropped or not): 30 s until replied, then 120 s once the flow is
  *   older than 2 s (stream), which also sets ASSURED.
- * TCP flows are tracked by tuple with the same rules (loose pickup, as
- * nf_conntrack_tcp_loose=1 allows); TCP's state machine is not modelled.
+ * TCP connections follow nf_conntrack_proto_tcp.c's state machine instead
+ * (see tcp-conntrack.ts): states, per-state timeouts, INVALID segments.
  */
 export class ConntrackTable {
   /** (src << 16 | sport) -> (dst << 16 | dport) -> entry, for each direction of each flow. */
@@ -116,6 +122,8 @@ export class ConntrackTable {
   private readonly unrepliedJiffies: number;
   private readonly streamJiffies: number;
   private readonly hz: number;
+  private readonly tcpLoose: boolean;
+  private readonly tcpTimeouts: TcpTimeouts;
   private entries = 0;
   private lastSweep = -Infinity;
 
@@ -123,12 +131,15 @@ export class ConntrackTable {
     this.hz = settings.hz;
     this.unrepliedJiffies = settings.conntrackUdpTimeoutSeconds * settings.hz;
     this.streamJiffies = settings.conntrackUdpTimeoutStreamSeconds * settings.hz;
+    this.tcpLoose = settings.conntrackTcpLoose;
+    this.tcpTimeouts = settings.conntrackTcpTimeouts;
   }
 
   /** `helper` is what CT --helper in raw gave the packet, for the entry a NEW packet creates. */
   classify(packet: Packet, jiffies: number, helper = ""): CtClassification {
     if (packet.protocol !== 17 && packet.protocol !== 6) return UNTRACKED;
     if (jiffies - this.lastSweep > 60 * this.hz) this.sweep(jiffies);
+    if (packet.protocol === 6) return this.classifyTcp(packet, jiffies, helper);
     const found = this.lookup(packet.protocol, packet.src, packet.sport, packet.dst, packet.dport);
     if (found && found.entry.timeout - jiffies <= 0) {
       // nf_ct_is_expired: a timed-out entry is gone before it can match.
@@ -142,6 +153,50 @@ export class ConntrackTable {
       return { state, reply: found.reply, seenReply: entry.seenReply, assured: entry.assured, entry };
     }
     const entry = new ConntrackEntry(packet.protocol, packet.src, packet.sport, packet.dst, packet.dport, jiffies + this.unrepliedJiffies, jiffies + 2 * this.hz, helper);
+    return { state: "NEW", reply: false, seenReply: false, assured: false, entry };
+  }
+
+  /** resolve_normal_ct and nf_conntrack_tcp_packet for one TCP segment. */
+  private classifyTcp(packet: Packet, jiffies: number, helper: string): CtClassification {
+    const segment = readTcpSegment(packet);
+    if (!segment) return INVALID;
+    let found = this.lookup(packet.protocol, packet.src, packet.sport, packet.dst, packet.dport);
+    if (found && found.entry.timeout - jiffies <= 0) {
+      this.remove(found.entry);
+      found = undefined;
+    }
+    if (found) {
+      const { entry, reply } = found;
+      const state: CtState = reply || entry.seenReply ? "ESTABLISHED" : "NEW";
+      const step = entry.tcp!.step(segment, reply, entry.seenReply, entry.assured, this.tcpTimeouts);
+      switch (step.kind) {
+        case "invalid":
+          return INVALID;
+        case "ignore":
+          // Ignored, the segment still passes as the entry's: a reply sets SEEN_REPLY (nf_conntrack_in).
+          if (reply) entry.seenReply = true;
+          return { state, reply, seenReply: entry.seenReply, assured: entry.assured, entry };
+        case "kill":
+          this.remove(entry);
+          if (reply) entry.seenReply = true;
+          return { state, reply, seenReply: entry.seenReply, assured: entry.assured, entry };
+        case "accept":
+          if (step.timeoutSeconds !== null) entry.timeout = jiffies + step.timeoutSeconds * this.hz;
+          if (step.assure) entry.assured = true;
+          if (reply) entry.seenReply = true;
+          return { state, reply, seenReply: entry.seenReply, assured: entry.assured, entry };
+        case "reopen":
+          // nf_ct_kill, then NF_REPEAT: the SYN is tracked again as a new connection.
+          this.remove(entry);
+          break;
+      }
+    }
+    if (!TcpTracking.opens(segment, this.tcpLoose)) return INVALID;
+    const entry = new ConntrackEntry(packet.protocol, packet.src, packet.sport, packet.dst, packet.dport, jiffies, jiffies, helper);
+    entry.tcp = new TcpTracking();
+    const step = entry.tcp.step(segment, false, false, false, this.tcpTimeouts);
+    if (step.kind !== "accept") return INVALID;
+    entry.timeout = jiffies + (step.timeoutSeconds ?? this.tcpTimeouts.synSent) * this.hz;
     return { state: "NEW", reply: false, seenReply: false, assured: false, entry };
   }
 
@@ -197,7 +252,7 @@ export class ConntrackTable {
         const from = entry.replyFrom;
         const to = entry.replyTo;
         lines.push(
-          `${protocol} ${seconds} src=${formatIpv4(entry.src)} dst=${formatIpv4(entry.dst)} sport=${entry.sport} dport=${entry.dport}${flags} src=${formatIpv4(from.address)} dst=${formatIpv4(to.address)} sport=${from.port} dport=${to.port}`,
+          `${protocol} ${seconds}${entry.tcp ? ` ${entry.tcp.stateName}` : ""} src=${formatIpv4(entry.src)} dst=${formatIpv4(entry.dst)} sport=${entry.sport} dport=${entry.dport}${flags} src=${formatIpv4(from.address)} dst=${formatIpv4(to.address)} sport=${from.port} dport=${to.port}`,
         );
       }
     }

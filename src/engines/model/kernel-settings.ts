@@ -1,7 +1,10 @@
+import { DEFAULT_TCP_TIMEOUTS, type TcpTimeouts } from "./tcp-conntrack.js";
+
 /**
  * Kernel parameters that change results, with the kernel's defaults. The lab
  * machines run Linux 6.18 with CONFIG_HZ=250; xt_recent and conntrack defaults
- * are read from net/netfilter/xt_recent.c and nf_conntrack_proto_udp.c.
+ * are read from net/netfilter/xt_recent.c, nf_conntrack_proto_udp.c and
+ * nf_conntrack_proto_tcp.c.
  */
 export interface KernelSettings {
   /** CONFIG_HZ: jiffies per second. */
@@ -19,6 +22,10 @@ export interface KernelSettings {
   readonly conntrackUdpTimeoutSeconds: number;
   /** nf_conntrack_udp_timeout_stream (seconds): flow that has seen traffic both ways. */
   readonly conntrackUdpTimeoutStreamSeconds: number;
+  /** nf_conntrack_tcp_loose: a first segment other than a SYN picks up a connection under way. */
+  readonly conntrackTcpLoose: boolean;
+  /** nf_conntrack_tcp_timeout_* (seconds) by TCP state. */
+  readonly conntrackTcpTimeouts: TcpTimeouts;
   /**
    * nf_defrag_ipv4 is loaded (it comes with conntrack, which the lab always
    * has): the filter table sees reassembled datagrams, not fragments.
@@ -41,6 +48,8 @@ export const defaultKernelSettings: KernelSettings = {
   recentIpPktListTot: 0,
   conntrackUdpTimeoutSeconds: 30,
   conntrackUdpTimeoutStreamSeconds: 120,
+  conntrackTcpLoose: true,
+  conntrackTcpTimeouts: DEFAULT_TCP_TIMEOUTS,
   defragment: true,
   iptablesNft: true,
 };
