@@ -108,6 +108,9 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
       }
       case "register-flood":
         users(source.extensions, [...path, "extensions"]);
+        for (const field of ["splitMethod", "requestsPerWrite"] as const) {
+          if (source.transport !== "tcp" && source[field] !== (field === "splitMethod" ? false : 1)) at([...path, field], `${field} shapes TCP segments: give transport: tcp, or leave ${field} out`);
+        }
         if (source.addressCount > publicAddressCount(host)) {
           at([...path, "addressCount"], `host ${source.host} has ${publicAddressCount(host)} addresses, fewer than ${source.addressCount}`);
         }

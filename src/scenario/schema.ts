@@ -129,6 +129,18 @@ const floodSource = z
       .describe(
         "svwar: what it does when an extension gets the answer a random extension got and that answer is none of svwar's 'not found' codes (404, 481, 503, 603...): `stop`, as sipvicious 0.3.3's svwar does (\"We got an unknown response\"; against Asterisk's PJSIP, which answers every user 401, after its first extension), or `walk-on`, as scanning bots do (and any flood with giveUpSeconds 0).",
       ),
+    /** UDP, as sipvicious sends; or TCP, one connection from its source port (a new connection per request with sourcePort random). */
+    transport: z
+      .enum(["udp", "tcp"])
+      .default("udp")
+      .describe("udp, as sipvicious sends; or tcp: each address keeps one connection from its source port (with sourcePort random, a new connection per request), and the PBX answers on it."),
+    /** TCP: each request leaves in two segments cut inside its method name, which a per-packet string match cannot see whole. */
+    splitMethod: z
+      .boolean()
+      .default(false)
+      .describe("transport tcp: each request leaves in two segments cut inside its method name (\"REGI\" then \"STER sip:...\"), the known way past a firewall that matches the method in each packet."),
+    /** TCP: requests written together, so one segment carries several. */
+    requestsPerWrite: z.number().int().min(1).max(32).default(1).describe("transport tcp: requests written to the connection together, so one segment carries several."),
     /** Addresses of the host used at once (0 = all). */
     addressCount: z.number().int().min(0).max(65_536).default(0).describe("Addresses of the host used at once (0 = all)."),
     /** sipvicious's --maximumtime. */

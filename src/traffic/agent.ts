@@ -7,7 +7,7 @@ import type { AgentEvent } from "../verdict/verdict.js";
  * in real time over dgram sockets, through this one interface.
  */
 
-/** A UDP datagram as the sending host's socket sees it (addresses as dotted quads). */
+/** A UDP datagram, or a write to a TCP connection, as the sending host's socket sees it (addresses as dotted quads). */
 export interface Datagram {
   readonly src: string;
   readonly sport: number;
@@ -19,6 +19,13 @@ export interface Datagram {
    * and fragmentation are kept; engines map only addresses and checksums.
    */
   readonly ipDatagram?: Uint8Array;
+  /**
+   * "tcp": the payload is written to the sender's TCP connection to the
+   * destination (made if there is none) and arrives as whole SIP messages.
+   */
+  readonly transport?: "tcp";
+  /** TCP: the lengths of the segments the write goes out in (the last takes the rest), to split a message across segments. */
+  readonly segments?: readonly number[];
 }
 
 export interface AgentContext {

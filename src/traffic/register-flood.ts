@@ -29,6 +29,8 @@ interface Attacker {
   /** INVITE: each request's Via branch and source port by CSeq, for the ACK of its final answer. */
   readonly inviteByCseq: Map<number, { branch: string; sourcePort: number; requestUri: string }>;
   cracked: boolean;
+  /** TCP with requestsPerWrite: requests made but not yet written. */
+  readonly unwritten: Uint8Array[];
   /** svwar: the status line a random extension got (its first request), against which a walked one's answer tells it exists. */
   baseline: string | null;
   /** sipvicious's states: its first request waits for an answer; then it floods until it hears nothing for giveUpSeconds. */
@@ -56,6 +58,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
   const addresses = spec.addressCount === 0 ? all : all.slice(0, spec.addressCount);
   const extensions = userSequence(spec.extensions);
   const port = spec.sourcePort === "random" ? 5060 : spec.sourcePort;
+  const via = spec.transport === "tcp" ? "TCP" : "UDP";
   const agents: AgentEndpoint[] = addresses.map((address) => ({ agent: address, address, port }));
   const attackers = new Map<string, Attacker>();
   const intervalUs = 1_000_000 / spec.ratePps;
@@ -76,13 +79,13 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
     const branch = `z9hG4bK-${randomInt(context.random, 0, 2 ** 31)}`;
     if (spec.method === "INVITE") attacker.inviteByCseq.set(attacker.sent + 1, { branch, sourcePort, requestUri: uri });
     const headers: Array<[string, string]> = [
-      ["Via", `SIP/2.0/UDP ${address}:${sourcePort};branch=${branch};rport`],
+      ["Via", `SIP/2.0/${via} ${address}:${sourcePort};branch=${branch};rport`],
       ["Max-Forwards", "70"],
       ["To", `"${callee}" <sip:${callee}@${pbx.address}>`],
       ["From", `"${extension}" <sip:${extension}@${pbx.address}>;tag=${attacker.tag}`],
       ["User-Agent", spec.userAgent],
       ["Call-ID", attacker.callId],
-      ["Contact", `sip:${extension}@${address}:${sourcePort}`],
+      ["Contact", `sip:${extension}@${address}:${sourcePort}${spec.transport === "tcp" ? ";transport=tcp" : ""}`],
       ["CSeq", `${attacker.sent + 1} ${spec.method}`],
       ["Accept", "application/sdp"],
     ];
@@ -100,7 +103,24 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       headers.push(["Authorization", formatCredentials(answerChallenge(challenge, { username: extension, password: guess, method: spec.method, uri, cnonce: "", nc: 1 }))]);
     }
     attacker.sent++;
-    context.send(address, { src: address, sport: sourcePort, dst: pbx.address, dport: pbx.port, payload: formatRequest(spec.method, uri, headers) });
+    write(attacker, context, sourcePort, formatRequest(spec.method, uri, headers));
+  };
+
+  /** Over UDP a datagram; over TCP a write to the connection, held until requestsPerWrite requests are made, cut inside the method when asked. */
+  const write = (attacker: Attacker, context: AgentContext, sourcePort: number, request: Uint8Array) => {
+    const { address } = attacker.endpoint;
+    if (spec.transport === "udp") {
+      context.send(address, { src: address, sport: sourcePort, dst: pbx.address, dport: pbx.port, payload: request });
+      return;
+    }
+    attacker.unwritten.push(request);
+    // The probe is written at once: the tool waits for its answer.
+    if (attacker.unwritten.length < spec.requestsPerWrite && attacker.state !== "probing") return;
+    const requests = attacker.unwritten.splice(0);
+    const payload = Buffer.concat(requests);
+    // Each request cut in two inside its method: "REGI" | "STER sip:...".
+    const segments = spec.splitMethod ? requests.flatMap((one) => [Math.ceil(spec.method.length / 2), one.length - Math.ceil(spec.method.length / 2)]) : undefined;
+    context.send(address, { src: address, sport: sourcePort, dst: pbx.address, dport: pbx.port, payload, transport: "tcp", ...(segments ? { segments } : {}) });
   };
 
   const giveUp = (attacker: Attacker, context: AgentContext, why: string) => {
@@ -156,14 +176,15 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
     attacker.inviteByCseq.delete(cseq);
     const { address } = attacker.endpoint;
     const headers: Array<[string, string]> = [
-      ["Via", `SIP/2.0/UDP ${address}:${invite.sourcePort};branch=${invite.branch};rport`],
+      ["Via", `SIP/2.0/${via} ${address}:${invite.sourcePort};branch=${invite.branch};rport`],
       ["Max-Forwards", "70"],
       ["To", response.header("to") ?? ""],
       ["From", response.header("from") ?? ""],
       ["Call-ID", response.callId],
       ["CSeq", `${cseq} ACK`],
     ];
-    context.send(address, { src: address, sport: invite.sourcePort, dst: pbx.address, dport: pbx.port, payload: formatRequest("ACK", invite.requestUri, headers) });
+    const ack = formatRequest("ACK", invite.requestUri, headers);
+    context.send(address, { src: address, sport: invite.sourcePort, dst: pbx.address, dport: pbx.port, payload: ack, ...(spec.transport === "tcp" ? { transport: "tcp" as const } : {}) });
   };
 
   return {
@@ -181,6 +202,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
           guessByCseq: new Map(),
           inviteByCseq: new Map(),
           cracked: false,
+          unwritten: [],
           baseline: null,
           state: "idle",
           lastAnswerUs: 0,

@@ -132,6 +132,15 @@ describe("loading scenarios", () => {
     expect(errorOf(() => loadScenario(scenarioFile("svwar-backward.yaml", walk), null)).message).toMatch(/svwar-backward\.yaml:\d+: traffic\[0\]\.target: range "349-300" ends before it starts/);
   });
 
+  it("refuses TCP segment shapes on a flood over UDP, saying to give transport tcp", () => {
+    const flood = (extra: string) => valid.replace("traffic:\n", `traffic:\n  - name: bot\n    kind: register-flood\n    host: home\n    ratePps: 10\n    durationSeconds: 5\n${extra}`);
+    const split = errorOf(() => loadScenario(scenarioFile("split-udp.yaml", flood("    splitMethod: true\n")), null));
+    expect(split.code).toBe("SCENARIO_INVALID");
+    expect(split.message).toMatch(/split-udp\.yaml:\d+: traffic\[0\]\.splitMethod: splitMethod shapes TCP segments: give transport: tcp, or leave splitMethod out/);
+    expect(errorOf(() => loadScenario(scenarioFile("batch-udp.yaml", flood("    requestsPerWrite: 4\n")), null)).message).toMatch(/traffic\[0\]\.requestsPerWrite: requestsPerWrite shapes TCP segments/);
+    expect(loadScenario(scenarioFile("split-tcp.yaml", flood("    transport: tcp\n    splitMethod: true\n")), null).traffic[0]).toMatchObject({ transport: "tcp", splitMethod: true });
+  });
+
   it("refuses a scenario without expectations: it could never fail", () => {
     const path = scenarioFile("no-expect.yaml", valid.replace(/expect:\n {2}- source: phone\n {4}registered: all\n/, ""));
     expect(errorOf(() => loadScenario(path, null)).message).toContain("at least one expectation");

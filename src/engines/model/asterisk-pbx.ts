@@ -148,7 +148,7 @@ export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine)
   const opaque = secret;
 
   const reply = (to: Datagram, payload: Uint8Array): PbxReply => ({
-    datagram: { src: spec.address, sport: spec.port, dst: to.src, dport: to.sport, payload },
+    datagram: { src: spec.address, sport: spec.port, dst: to.src, dport: to.sport, payload, ...(to.transport ? { transport: to.transport } : {}) },
     delayUs: REPLY_DELAY_US,
   });
 
@@ -320,7 +320,8 @@ export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine)
           report("SuccessfulAuth");
           if (request.method === "REGISTER") return [register(request, datagram, credentials.user, nowUs)];
           if (request.method === "SUBSCRIBE") return subscribe(request, datagram);
-          if (request.method === "INVITE") return untilAcknowledged(request, datagram, call(request, datagram, credentials.user, nowUs));
+          // Timer G resends over UDP only: TCP delivers the answer or breaks the connection.
+          if (request.method === "INVITE") return datagram.transport === "tcp" ? call(request, datagram, credentials.user, nowUs) : untilAcknowledged(request, datagram, call(request, datagram, credentials.user, nowUs));
           return [respond(datagram, 404, "Not Found", responseHeaders(request, datagram))];
         }
         default:

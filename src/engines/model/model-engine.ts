@@ -21,6 +21,8 @@ import { Fail2banJail } from "./fail2ban-jail.js";
 import { fail2banFirewall, jailSets } from "../../scenario/with-fail2ban.js";
 import { banInSet } from "./netfilter/matches/set.js";
 import { ConntrackTable, contextAfterConntrack } from "./conntrack.js";
+import { TcpStacks, type TcpConnection, type TcpSegment } from "./tcp-stacks.js";
+import { encodeIpv4Tcp } from "../../net/tcp-segment.js";
 import { EventQueue } from "./event-queue.js";
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
 import { NatRouter } from "./nat-router.js";
@@ -193,6 +195,11 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   };
 
   const sendFromPbx = (datagram: Datagram) => {
+    if (datagram.transport === "tcp") {
+      const lan = tcpClients.get(`${datagram.dst}:${datagram.dport}`);
+      if (lan) tcp.reply(lan.address, lan.port, datagram.sport, datagram.payload);
+      return;
+    }
     const sender = senders.get(`${datagram.dst}:${datagram.dport}`);
     // The PBX only ever answers endpoints that reached it; anything else has no route in the lab.
     if (!sender) return;
@@ -212,6 +219,13 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     const publicAddress = nat ? nat.publicAddress : datagram.src;
     const publicPort = nat ? nat.translateOutbound(datagram.src, datagram.sport) : datagram.sport;
     const sender: Sender = { source, agent, lanAddress: datagram.src, lanPort: datagram.sport, nat };
+    if (datagram.transport === "tcp") {
+      tcpSenders.set(`${datagram.src}:${datagram.sport}:${datagram.dport}`, { sender, publicAddress, publicPort });
+      tcpClients.set(`${publicAddress}:${publicPort}`, { address: datagram.src, port: datagram.sport });
+      senders.set(`${publicAddress}:${publicPort}`, sender);
+      tcp.write(datagram.src, datagram.sport, datagram.dport, datagram.payload, datagram.segments);
+      return;
+    }
     const src = parseIpv4(publicAddress);
     let packet = toPacket(datagram, src, publicPort, pbxAddress, datagram.dport, nat ? SENDER_TTL - 1 : SENDER_TTL);
     const isFragment = packet.moreFragments || packet.fragmentOffset !== 0;
@@ -247,6 +261,41 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     const packet = toPacket(datagram, pbxAddress, datagram.sport, parseIpv4(datagram.dst), datagram.dport, SENDER_TTL);
     if (judge(packet, outboundHook, "from-pbx", sender, nowUs)) source.receive(datagram, contexts.get(source)!);
   };
+
+  /** SIP over TCP: each connection's user agent and public end, and public ends back to the agent's socket. */
+  const tcpSenders = new Map<string, { sender: Sender; publicAddress: string; publicPort: number }>();
+  const tcpClients = new Map<string, { address: string; port: number }>();
+  const tcpEndOf = (connection: TcpConnection) => tcpSenders.get(`${connection.clientAddress}:${connection.clientPort}:${connection.serverPort}`)!;
+  const tcpPacket = (segment: TcpSegment, src: number, sport: number, dst: number, dport: number, ttl: number): Packet =>
+    decodeIpv4(encodeIpv4Tcp({ src, dst, sport, dport, ...segment, ttl, identification: nextIdentification(src) }), LAB_INTERFACE);
+  const tcp = new TcpStacks(
+    {
+      now: () => nowUs,
+      at: (atUs, action) => {
+        if (atUs <= endUs) queue.push(Math.max(atUs, nowUs), action);
+      },
+      carry: (connection, fromClient, segment) => {
+        if (nowUs > endUs) return false;
+        const { sender, publicAddress, publicPort } = tcpEndOf(connection);
+        const client = parseIpv4(publicAddress);
+        if (!fromClient) return judge(tcpPacket(segment, pbxAddress, connection.serverPort, client, publicPort, SENDER_TTL), outboundHook, "from-pbx", sender, nowUs) !== null;
+        const passed = judge(tcpPacket(segment, client, publicPort, pbxAddress, connection.serverPort, sender.nat ? SENDER_TTL - 1 : SENDER_TTL), inboundHook, "to-pbx", sender, nowUs);
+        return passed !== null && passed.route === inboundHook && passed.packet.dst === pbxAddress;
+      },
+      deliver: (connection, toClient, message) => {
+        const { sender, publicAddress, publicPort } = tcpEndOf(connection);
+        if (toClient) {
+          const datagram: Datagram = { src: scenario.pbx.address, sport: connection.serverPort, dst: connection.clientAddress, dport: connection.clientPort, payload: message, transport: "tcp" };
+          sender.source.receive(datagram, contexts.get(sender.source)!);
+        } else {
+          deliverToPbx({ src: publicAddress, sport: publicPort, dst: scenario.pbx.address, dport: connection.serverPort, payload: message, transport: "tcp" }, sender, nowUs);
+        }
+      },
+    },
+    // Asterisk's PJSIP listens on TCP at the SIP port too (transport-tcp, as the lab configures it).
+    (port) => port === scenario.pbx.port,
+    forkRandom(seed, "tcp"),
+  );
 
   const endpointIndex = new Map<TrafficSource, Map<string, TrafficSource["agents"][number]>>();
   const endpointOf = (source: TrafficSource, agent: string) => endpointIndex.get(source)?.get(agent);

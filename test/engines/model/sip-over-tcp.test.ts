@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { runModel } from "../../../src/engines/model/model-engine.js";
+import { scenarioOf } from "../../helpers/scenario.js";
+
+/** A bot walking extensions over TCP for 5 s at 20 a second (100 REGISTERs), under the default policy counting SIP over UDP and TCP. */
+function tcpFlood(flood: Record<string, unknown> = {}) {
+  return scenarioOf(
+    {
+      name: "tcp-flood",
+      description: "a REGISTER flood over TCP",
+      durationSeconds: 10,
+      pbx: { address: "198.51.100.10", accounts: [{ users: "200-219", password: "pbx-{user}-Str0ng" }] },
+      hosts: { bot: { kind: "addresses", addresses: ["198.18.66.6"] } },
+      traffic: [{ name: "flood", kind: "register-flood", host: "bot", mode: "svwar", ratePps: 20, durationSeconds: 5, giveUpSeconds: 0, transport: "tcp", sourcePort: 40000, ...flood }],
+    },
+    { policy: { sip: { transports: ["udp", "tcp"] } } },
+  );
+}
+
+const reachedPbx = (result: ReturnType<typeof runModel>) => result.securityEvents?.flood?.ChallengeSent ?? 0;
+
+describe("SIP over TCP on the model engine", () => {
+  it("a flood keeps one connection: one handshake, then each REGISTER in a segment the PBX answers on it", () => {
+    const result = runModel(tcpFlood(), {}, new Map());
+    const toPbx = result.verdicts.filter((verdict) => verdict.direction === "to-pbx");
+    expect(toPbx.every((verdict) => verdict.protocol === "tcp" && verdict.dstPort === 5060 && verdict.srcPort === 40000)).toBe(true);
+    expect(result.verdicts.filter((verdict) => verdict.ctState === "NEW")).toHaveLength(1);
+    expect(result.verdicts.filter((verdict) => verdict.direction === "from-pbx" && verdict.sipMethod === "401").length).toBeGreaterThan(0);
+    // The default policy counts REGISTERs per source: the 10th within 60 s blocks it, over TCP as over UDP.
+    expect(reachedPbx(result)).toBeLessThan(10);
+    expect(toPbx.filter((verdict) => verdict.sipMethod === "REGISTER" && verdict.verdict === "dropped").length).toBeGreaterThan(80);
+  });
+
+  it("a REGISTER cut inside its method name passes a per-packet method match untouched: all 100 reach the PBX", () => {
+    const result = runModel(tcpFlood({ splitMethod: true }), {}, new Map());
+    expect(reachedPbx(result)).toBe(100);
+    expect(result.verdicts.filter((verdict) => verdict.verdict === "dropped")).toEqual([]);
+    expect(result.verdicts.filter((verdict) => verdict.sipMethod === "REGISTER")).toEqual([]);
+  });
+
+  it("several requests written together leave in one segment, and the PBX answers each", () => {
+    const result = runModel(tcpFlood({ requestsPerWrite: 4, durationSeconds: 1 }), {}, new Map());
+    const data = result.verdicts.filter((verdict) => verdict.direction === "to-pbx" && verdict.sipMethod === "REGISTER");
+    expect(data).toHaveLength(5);
+    expect(reachedPbx(result)).toBe(20);
+  });
+});
