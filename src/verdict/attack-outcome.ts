@@ -27,7 +27,16 @@ export interface AttackOutcome {
   readonly estimatedPbxCpuMs: number;
   /** Asterisk's security events about its requests, by event name (its security log in the lab, the PBX model's own otherwise). */
   readonly securityEvents: Readonly<Record<string, number>>;
+  /**
+   * Over TCP the firewall judges segments, not requests (a handshake, ACKs, a
+   * request cut in two): the segments it sent, and requestsSent/Reached count
+   * the requests Asterisk's security log says it handled.
+   */
+  readonly tcpSegmentsSent?: number;
 }
+
+/** Each request Asterisk authenticates logs one of these: so many requests reached it, whatever carried them. */
+const ONE_PER_REQUEST = ["ChallengeSent", "ChallengeResponseFailed", "SuccessfulAuth"];
 
 /** `engine`: a real tool runs as itself in the lab and as its twin in the model, and the report says which. */
 export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutcome[], securityEvents: RunResult["securityEvents"] = {}, engine: RunResult["engine"] = "docker"): AttackOutcome[] {
@@ -40,15 +49,32 @@ export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutc
       const passwordsFound = outcome?.passwordsFound ?? [];
       const extensionsFound = outcome?.extensionsFound ?? [];
       const callsReached = outcome?.callsReached ?? [];
-      const requestsReachedPbx = outcome?.delivered ?? 0;
-      return { source: spec.name, tool, requestsSent: outcome?.sent ?? 0, requestsReachedPbx, passwordsFound, extensionsFound, callsReached, won: passwordsFound.length > 0 || extensionsFound.length > 0 || callsReached.length > 0, estimatedPbxCpuMs: estimatedPbxCpuMs(requestsReachedPbx, requestCostOf(spec)), securityEvents: securityEvents[spec.name] ?? {} };
+      const events = securityEvents[spec.name] ?? {};
+      const overTcp = spec.kind === "register-flood" && spec.transport === "tcp";
+      const requestsReachedPbx = overTcp ? ONE_PER_REQUEST.reduce((sum, name) => sum + (events[name] ?? 0), 0) : (outcome?.delivered ?? 0);
+      return {
+        source: spec.name,
+        tool,
+        requestsSent: overTcp ? requestsReachedPbx : (outcome?.sent ?? 0),
+        requestsReachedPbx,
+        passwordsFound,
+        extensionsFound,
+        callsReached,
+        won: passwordsFound.length > 0 || extensionsFound.length > 0 || callsReached.length > 0,
+        estimatedPbxCpuMs: estimatedPbxCpuMs(requestsReachedPbx, requestCostOf(spec)),
+        securityEvents: events,
+        ...(overTcp ? { tcpSegmentsSent: outcome?.sent ?? 0 } : {}),
+      };
     });
 }
 
 /** One line per attack: what it found, or that it found nothing, and what reached the PBX. */
 export function describeAttack(attack: AttackOutcome, seconds: (us: number) => string): string {
   const cpu = attack.estimatedPbxCpuMs >= 1000 ? `${(attack.estimatedPbxCpuMs / 1000).toFixed(1)} s` : `${Math.round(attack.estimatedPbxCpuMs)} ms`;
-  const reached = `${attack.requestsReachedPbx} of its ${attack.requestsSent} requests reached the PBX (about ${cpu} of Asterisk's CPU)`;
+  const reached =
+    attack.tcpSegmentsSent === undefined
+      ? `${attack.requestsReachedPbx} of its ${attack.requestsSent} requests reached the PBX (about ${cpu} of Asterisk's CPU)`
+      : `${attack.requestsReachedPbx} of its requests reached the PBX, by its security log, in ${attack.tcpSegmentsSent} TCP segments it sent (about ${cpu} of Asterisk's CPU)`;
   const found: string[] = [];
   for (const find of attack.passwordsFound) found.push(`found the password of ${find.account} at ${seconds(find.atUs)} (${find.detail})`);
   if (attack.extensionsFound.length) {

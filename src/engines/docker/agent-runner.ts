@@ -8,11 +8,13 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import dgram from "node:dgram";
+import net from "node:net";
 import { openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseIpv4 } from "../../net/address.js";
 import { rewriteIpv4 } from "../../net/ipv4.js";
+import { SipStreamFramer } from "../../sip/sip-stream.js";
 import type { AgentContext, Datagram, TrafficSource } from "../../traffic/agent.js";
 import { createTrafficSources } from "../../traffic/create-traffic-sources.js";
 import { forkRandom } from "../../traffic/random.js";
@@ -102,6 +104,47 @@ function socketFor(address: string, port: number, source: TrafficSource): Promis
   return new Promise((resolve) => socket.bind({ address, port }, () => resolve(socket)));
 }
 
+/** SIP over TCP: one connection per agent socket and PBX port, made at its first write, as the model's stacks make them. */
+const connections = new Map<string, { socket: net.Socket; writing: Promise<void> }>();
+
+function writeToConnection(source: TrafficSource, datagram: Datagram): void {
+  const key = `${datagram.src}:${datagram.sport}:${datagram.dport}`;
+  owners.set(key, source);
+  let connection = connections.get(key);
+  if (!connection || connection.socket.destroyed) {
+    const socket = net.connect({ host: datagram.dst, port: datagram.dport, localAddress: datagram.src, localPort: datagram.sport, noDelay: true, lookup: literalLookup });
+    const framer = new SipStreamFramer();
+    socket.on("data", (chunk) => {
+      const owner = owners.get(key)!;
+      for (const message of framer.push(new Uint8Array(chunk))) {
+        owner.receive({ src: datagram.dst, sport: datagram.dport, dst: datagram.src, dport: datagram.sport, payload: message, transport: "tcp" }, contexts.get(owner)!);
+      }
+    });
+    socket.on("error", (error) => process.stderr.write(`runner ${spec.name}: connection ${key}: ${error.message}\n`));
+    connection = { socket, writing: new Promise((resolve) => socket.once("connect", () => resolve())) };
+    connections.set(key, connection);
+  }
+  // Each piece its own write once the one before has reached the kernel: with no Nagle, its own segment.
+  const pieces = piecesOf(datagram.payload, datagram.segments);
+  const { socket } = connection;
+  connection.writing = connection.writing.then(async () => {
+    for (const piece of pieces) await new Promise<void>((resolve) => socket.write(piece, () => resolve()));
+  });
+}
+
+/** A write cut where the sender asked (the last piece takes the rest). */
+function piecesOf(payload: Uint8Array, cuts: readonly number[] = []): Uint8Array[] {
+  const pieces: Uint8Array[] = [];
+  let offset = 0;
+  for (const cut of cuts) {
+    if (offset >= payload.length) break;
+    pieces.push(payload.subarray(offset, Math.min(payload.length, offset + cut)));
+    offset += cut;
+  }
+  if (offset < payload.length) pieces.push(payload.subarray(offset));
+  return pieces;
+}
+
 function callIdOf(payload: Uint8Array): string | null {
   return /^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)/im.exec(Buffer.from(payload.subarray(0, 2048)).toString("latin1"))?.[1] ?? null;
 }
@@ -119,6 +162,8 @@ function send(source: TrafficSource, agent: string, datagram: Datagram): void {
   let kernelUs: number | undefined;
   if (datagram.ipDatagram) {
     sendRaw(rewriteIpv4(datagram.ipDatagram, { src: parseIpv4(datagram.src), dst: parseIpv4(datagram.dst) }));
+  } else if (datagram.transport === "tcp") {
+    writeToConnection(source, datagram);
   } else {
     // Replies to an address and port go to whoever sent from it last, as the model routes them
     // (a phone may reuse the port a scanner held on the same address).
@@ -147,6 +192,7 @@ function send(source: TrafficSource, agent: string, datagram: Datagram): void {
     dport: datagram.dport,
     payload: datagram.payload,
     paced,
+    ...(datagram.transport ? { transport: datagram.transport } : {}),
   };
   sends.push(record);
 }
@@ -191,6 +237,7 @@ await agenda.run();
 for (const child of running) child.kill("SIGKILL");
 (rawSender as ReturnType<typeof spawn> | null)?.stdin?.end();
 for (const socket of sockets.values()) socket.close();
+for (const { socket } of connections.values()) socket.destroy();
 writeFileSync(join(spec.out, `${spec.name}.sends.json`), JSON.stringify(sends.map(sendRecord)));
 writeFileSync(join(spec.out, `${spec.name}.events.json`), JSON.stringify(events));
 writeFileSync(join(spec.out, doneFile(spec.name)), String(sends.length));

@@ -84,11 +84,6 @@ export class DockerEngine implements Engine {
     if (options.kernel && Object.keys(options.kernel).length) {
       throw new EngineUnavailableError("DOCKER_KERNEL", "--kernel settings change the model engine only; the docker engine runs the machine's own kernel");
     }
-    const overTcp = requested.traffic.find((source) => source.kind === "register-flood" && source.transport === "tcp");
-    if (overTcp) {
-      // The lab's runners speak SIP over UDP (dgram); TCP sources run on the model engine until they speak it over net sockets.
-      throw new ScenarioError("SCENARIO_ENGINE", `${requested.file}: traffic "${overTcp.name}" sends SIP over TCP, which the docker engine's runners do not send yet; run it with --engine model`);
-    }
     // fail2ban's jail: its sets and REJECT rules join the ruleset (the lab logs their verdicts), real fail2ban fills the sets.
     const jailed = requested.fail2ban ? fail2banFirewall(requested, requested.fail2ban) : null;
     const scenario: Scenario = jailed ? { ...requested, firewall: jailed.firewall } : requested;

@@ -84,7 +84,10 @@ export async function joinVerdicts(options: {
   const toolEvents: AgentEvent[] = [];
   const byHash = new Map<string, SendRecord[]>();
   const byCallId = new Map<string, SendRecord>();
+  /** Each TCP connection's sender by its lab end (address:port): its segments carry no Call-ID of their own. */
+  const byConnection = new Map<string, SendRecord>();
   for (const send of options.sends) {
+    if (send.transport === "tcp" && !byConnection.has(`${send.src}:${send.sport}`)) byConnection.set(`${send.src}:${send.sport}`, send);
     const queue = byHash.get(send.hash);
     if (queue) queue.push(send);
     else byHash.set(send.hash, [send]);
@@ -127,7 +130,12 @@ export async function joinVerdicts(options: {
       continue;
     }
     let send: SendRecord | undefined;
-    if (toPbx) {
+    if (packet.protocol === 6) {
+      // A connection's segments (handshake, ACKs, messages cut or joined as the stack sent them) are its sender's;
+      // a replayed capture's segments are sent as they are, so they pair with their sends.
+      const sent = toPbx ? byHash.get(hash)?.shift() : undefined;
+      send = byConnection.get(toPbx ? `${packet.src}:${packet.sport}` : `${packet.dst}:${packet.dport}`) ?? sent;
+    } else if (toPbx) {
       send = byHash.get(hash)?.shift();
       if (send) lastSenderAt.set(`${packet.src}:${packet.sport}`, send);
     } else {

@@ -9,8 +9,8 @@ const MAX_ACCOUNTS = 5000;
 /**
  * pjsip.conf for the scenario's accounts, the way the model's PBX behaves:
  * one endpoint, auth and AOR per account (digest, userpass), one contact per
- * AOR replacing the previous, the transport bound to the PBX's lab address
- * so replies leave from it.
+ * AOR replacing the previous, UDP and TCP transports bound to the PBX's lab
+ * address so replies leave from it.
  */
 export function pjsipConfig(pbx: PbxSpec): string {
   const lines = [
@@ -23,6 +23,12 @@ export function pjsipConfig(pbx: PbxSpec): string {
     "[transport-udp]",
     "type=transport",
     "protocol=udp",
+    `bind=${pbx.address}:${pbx.port}`,
+    "",
+    // SIP over TCP on the same port, as the model's PBX listens (a connection's answers go back on it).
+    "[transport-tcp]",
+    "type=transport",
+    "protocol=tcp",
     `bind=${pbx.address}:${pbx.port}`,
     "",
     "[endpoint-template](!)",
