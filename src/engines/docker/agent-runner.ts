@@ -237,11 +237,13 @@ await agenda.run();
 for (const child of running) child.kill("SIGKILL");
 (rawSender as ReturnType<typeof spawn> | null)?.stdin?.end();
 for (const socket of sockets.values()) socket.close();
-for (const { socket } of connections.values()) socket.destroy();
 writeFileSync(join(spec.out, `${spec.name}.sends.json`), JSON.stringify(sends.map(sendRecord)));
 writeFileSync(join(spec.out, `${spec.name}.events.json`), JSON.stringify(events));
 writeFileSync(join(spec.out, doneFile(spec.name)), String(sends.length));
-process.exit(0);
+// TCP connections stay open until the lab is taken down: closing them now would send FINs inside the
+// run's verdict log, which the model, stopping at the run's end, never sends.
+if (connections.size > 0) setTimeout(() => process.exit(0), 10 * 60_000);
+else process.exit(0);
 
 /** The start file, once the engine has written it (it renames it into place whole). */
 async function startOfRun(): Promise<RunnerStart> {

@@ -4,16 +4,27 @@ import { SipStreamFramer } from "../../sip/sip-stream.js";
 /**
  * The two kernels' TCP for SIP over TCP in the model: a user agent's host
  * connecting to the PBX, and the PBX's host accepting. What the firewall
- * between them sees is what Linux sends (RFC 9293 as net/ipv4/tcp*.c does
- * it): the handshake with Linux's SYN options, data in segments of at most
- * one MSS (or cut where the sender asks, to show a message split across
- * segments), an immediate ACK for each data segment (quick-ack mode, as at
- * a connection's start), and retransmission of what was not acknowledged:
- * a SYN after 1, 2, 4... s (tcp_syn_retries 6), data after 200 ms doubling
- * (TCP_RTO_MIN; tcp_retries2 15). A SYN to a port nothing listens on is
- * answered with an RST. Segments are never lost but by the firewall, so
- * there is no congestion control to model; out-of-order data is held until
- * the gap is filled, as the receive queue does.
+ * between them sees is what Linux sends (net/ipv4/tcp_input.c,
+ * tcp_output.c, tcp_timer.c), measured against the lab's kernel:
+ * - the handshake with Linux's SYN options; timestamps on every segment;
+ *   data in segments of at most one MSS, or cut where the sender asks;
+ * - ACKs: at once while a side is not in "pingpong" (interactive) mode;
+ *   a side enters it when it sends data within the delayed-ACK time (40 ms)
+ *   of receiving some, and then delays its ACK, which the answer carries
+ *   (the PBX's 401 acknowledges the REGISTER), unless two small pushed
+ *   segments came (ICSK_ACK_PUSHED2: a request cut in two is ACKed when
+ *   read); a delayed ACK nothing carried goes at 40 ms and ends pingpong;
+ * - losses (only the firewall loses segments here): a SYN sent again after
+ *   1, 2, 4... s (tcp_syn_retries 6); a tail loss probe, the last segment
+ *   again, 8 ms (two jiffies plus twice the lab's sub-millisecond RTT) after
+ *   new data while two or more are unacknowledged; the retransmission
+ *   timeout (RTO_MIN 200 ms plus the RTT's variance, 52 jiffies: 208 ms, as the
+ *   lab's kernel doubles it to 416, 832, 1664 ms) resends
+ *   the oldest, doubling each time (tcp_retries2 15), and from then on the
+ *   sender is in loss recovery with a congestion window of one: new writes
+ *   wait, coalesced into full segments, until the data in flight is ACKed.
+ * A SYN to a port nothing listens on is answered with an RST; out-of-order
+ * data waits in the receive queue.
  */
 
 /** Linux's SYN options: MSS 1460, SACK permitted, timestamps, window scale 7 (20 bytes). */
@@ -24,8 +35,17 @@ const SYN_WINDOW = 64_240;
 const WINDOW = 502;
 const SYN_RTO_US = 1_000_000;
 const SYN_RETRIES = 6;
-const DATA_RTO_US = 200_000;
+const DATA_RTO_US = 208_000;
+/** The first tail loss probe's delay with two or more segments in flight. */
+const TLP_US = 8_000;
+/** TCP_DELACK_MIN and TCP_ATO_MIN (HZ/25). */
+const DELAYED_ACK_US = 40_000;
 const DATA_RETRIES = 15;
+/**
+ * Pieces of one write cut by the sender leave this far apart: the lab's
+ * runner writes each once the one before has reached the kernel (0.1-0.2 ms).
+ */
+const PIECE_GAP_US = 150;
 /** A kernel answers a segment in softirq, well under a millisecond after it arrived. */
 export const KERNEL_REACTION_US = 30;
 
@@ -65,8 +85,8 @@ class Side {
   readonly unacknowledged: Unacknowledged[] = [];
   readonly outOfOrder = new Map<number, Uint8Array>();
   readonly framer = new SipStreamFramer();
-  /** Bytes the application wrote before the connection was established. */
-  readonly waiting: Uint8Array[][] = [];
+  /** Writes made before the connection was established: each its pieces, each piece its segments. */
+  readonly waiting: Uint8Array[][][] = [];
   retransmitArmed = false;
   /** The retransmission timeout now (doubled by each timeout, back to the start by an ACK of new data) and the retransmissions so far. */
   rtoUs = DATA_RTO_US;
@@ -74,6 +94,22 @@ class Side {
   lastTsEcr = 0;
   /** The server has seen the client's SYN (its receive sequence is set). */
   synchronized = false;
+  /** When data last arrived (icsk_ack.lrcvtime); null before any (icsk_ack.ato is 0 then). */
+  lastDataReceivedUs: number | null = null;
+  /** Interactive mode: this side's ACKs wait for the answer to carry them. */
+  pingpong = false;
+  /** An ACK is owed for data received; a segment this side sends carries it. */
+  ackOwed = false;
+  /** Small pushed segments received since the last ACK (two make ICSK_ACK_PUSHED2). */
+  pushedSinceAck = 0;
+  /** Bumped by every ACK sent, so an armed delayed-ACK timer knows it was carried. */
+  ackGeneration = 0;
+  /** After a retransmission timeout, until what was in flight is ACKed: one segment at a time, new data waits. */
+  inLossRecovery = false;
+  /** Writes held during loss recovery. */
+  readonly held: Uint8Array[] = [];
+  tailProbeArmed = false;
+  tailProbeSent = false;
 
   constructor(
     readonly isn: number,
@@ -125,9 +161,20 @@ export class TcpStacks {
       this.connections.set(key, connection);
       this.connect(connection);
     }
-    const chunks = cutInto(bytes, cuts);
-    if (connection.state === "syn-sent") connection.client.waiting.push(chunks);
-    else for (const chunk of chunks) this.sendData(connection, true, chunk);
+    const pieces = piecesOf(bytes, cuts);
+    if (connection.state === "syn-sent") connection.client.waiting.push(pieces);
+    else this.sendPieces(connection, pieces);
+  }
+
+  /** A write's segments: the first piece's now, each piece the sender cut after the one before. */
+  private sendPieces(connection: TcpConnection, pieces: readonly Uint8Array[][]): void {
+    pieces.forEach((segments, index) => {
+      const send = () => {
+        for (const segment of segments) this.sendData(connection, true, segment);
+      };
+      if (index === 0) send();
+      else this.wire.at(this.wire.now() + index * PIECE_GAP_US, send);
+    });
   }
 
   /** The PBX answers on the connection a message came in on (Asterisk's PJSIP does, over TCP). */
@@ -157,27 +204,35 @@ export class TcpStacks {
 
   private sendData(connection: TcpConnection, fromClient: boolean, payload: Uint8Array): void {
     const side = fromClient ? connection.client : connection.server;
-    const segment: Unacknowledged = { seq: side.sndNext, flags: TCP_PSH | TCP_ACK, payload, end: (side.sndNext + payload.length) >>> 0, sentUs: this.wire.now() };
+    if (side.inLossRecovery) {
+      side.held.push(payload);
+      return;
+    }
+    const now = this.wire.now();
+    // tcp_event_data_sent: data sent within the delayed-ACK time of data received makes the side interactive.
+    if (side.lastDataReceivedUs !== null && now - side.lastDataReceivedUs < DELAYED_ACK_US) side.pingpong = true;
+    const segment: Unacknowledged = { seq: side.sndNext, flags: TCP_PSH | TCP_ACK, payload, end: (side.sndNext + payload.length) >>> 0, sentUs: now };
     side.sndNext = segment.end;
     side.unacknowledged.push(segment);
     this.emit(connection, fromClient, segment.seq, side.rcvNext, segment.flags, payload);
     this.armRetransmit(connection, fromClient);
+    if (dataInFlight(side).length >= 2) this.armTailProbe(connection, fromClient);
   }
 
   /**
    * The retransmission timer, for the oldest unacknowledged data: when it is
-   * due and the data is still unacknowledged, resend it and double the
-   * timeout, until tcp_retries2 is spent; an ACK of new data has already
-   * brought the timeout back (tcp_ack's rearm).
+   * due and the data is still unacknowledged, resend it, double the timeout
+   * and hold new data (loss recovery), until tcp_retries2 is spent; an ACK
+   * of new data has already brought the timeout back (tcp_ack's rearm).
    */
   private armRetransmit(connection: TcpConnection, fromClient: boolean): void {
     const side = fromClient ? connection.client : connection.server;
-    const oldest = side.unacknowledged.find((segment) => segment.payload.length > 0);
+    const oldest = dataInFlight(side)[0];
     if (side.retransmitArmed || !oldest) return;
     side.retransmitArmed = true;
     this.wire.at(oldest.sentUs + side.rtoUs, () => {
       side.retransmitArmed = false;
-      const due = side.unacknowledged.find((segment) => segment.payload.length > 0);
+      const due = dataInFlight(side)[0];
       if (!due || connection.state !== "established") return;
       if (this.wire.now() < due.sentUs + side.rtoUs) {
         this.armRetransmit(connection, fromClient);
@@ -189,9 +244,26 @@ export class TcpStacks {
       }
       side.retransmissions++;
       side.rtoUs *= 2;
+      side.inLossRecovery = true;
       due.sentUs = this.wire.now();
       this.emit(connection, fromClient, due.seq, side.rcvNext, due.flags, due.payload);
       this.armRetransmit(connection, fromClient);
+    });
+  }
+
+  /** tcp_schedule_loss_probe: once per loss episode, the last segment again if nothing was ACKed meanwhile. */
+  private armTailProbe(connection: TcpConnection, fromClient: boolean): void {
+    const side = fromClient ? connection.client : connection.server;
+    if (side.tailProbeArmed || side.tailProbeSent) return;
+    side.tailProbeArmed = true;
+    const armedAt = side.sndUna;
+    this.wire.at(this.wire.now() + TLP_US, () => {
+      side.tailProbeArmed = false;
+      const inFlight = dataInFlight(side);
+      const last = inFlight.at(-1);
+      if (!last || side.inLossRecovery || side.sndUna !== armedAt || connection.state !== "established") return;
+      side.tailProbeSent = true;
+      this.emit(connection, fromClient, last.seq, side.rcvNext, last.flags, last.payload);
     });
   }
 
@@ -207,6 +279,12 @@ export class TcpStacks {
       options: isSyn ? synOptions(this.tsval(from), from.lastTsEcr) : timestampOptions(this.tsval(from), from.lastTsEcr),
       payload,
     };
+    if (flags & TCP_ACK) {
+      // Every segment with ACK carries the ACK owed: the delayed one is off (tcp_event_ack_sent).
+      from.ackOwed = false;
+      from.pushedSinceAck = 0;
+      from.ackGeneration++;
+    }
     if (!this.wire.carry(connection, fromClient, segment)) return;
     const to = fromClient ? connection.server : connection.client;
     to.lastTsEcr = this.tsval(from);
@@ -235,7 +313,7 @@ export class TcpStacks {
       this.emit(connection, false, server.isn, server.rcvNext, TCP_SYN | TCP_ACK, new Uint8Array(0));
       return;
     }
-    this.acknowledge(server, segment.ack);
+    this.acknowledge(connection, false, segment.ack);
     this.receiveData(connection, false, segment);
   }
 
@@ -250,34 +328,55 @@ export class TcpStacks {
         connection.state = "established";
         client.rcvNext = (segment.seq + 1) >>> 0;
         connection.server.sndUna = connection.server.sndNext;
-        this.acknowledge(client, segment.ack);
+        this.acknowledge(connection, true, segment.ack);
         this.emit(connection, true, client.sndNext, client.rcvNext, TCP_ACK, new Uint8Array(0));
-        for (const chunks of client.waiting.splice(0)) for (const chunk of chunks) this.sendData(connection, true, chunk);
+        for (const chunks of client.waiting.splice(0)) this.sendPieces(connection, chunks);
       } else {
         // A retransmitted SYN/ACK: our ACK was lost; say it again.
         this.emit(connection, true, client.sndNext, client.rcvNext, TCP_ACK, new Uint8Array(0));
       }
       return;
     }
-    this.acknowledge(client, segment.ack);
+    this.acknowledge(connection, true, segment.ack);
     this.receiveData(connection, true, segment);
   }
 
-  private acknowledge(side: Side, ack: number): void {
+  private acknowledge(connection: TcpConnection, fromClient: boolean, ack: number): void {
+    const side = fromClient ? connection.client : connection.server;
     let acknowledgedData = false;
     while (side.unacknowledged.length > 0 && ((ack - side.unacknowledged[0]!.end) | 0) >= 0) acknowledgedData = side.unacknowledged.shift()!.payload.length > 0 || acknowledgedData;
     side.sndUna = side.unacknowledged[0]?.seq ?? side.sndNext;
-    if (acknowledgedData) {
-      side.rtoUs = DATA_RTO_US;
-      side.retransmissions = 0;
+    if (!acknowledgedData) return;
+    side.rtoUs = DATA_RTO_US;
+    side.retransmissions = 0;
+    side.tailProbeSent = false;
+    if (!side.inLossRecovery) return;
+    const inFlight = dataInFlight(side);
+    if (inFlight.length > 0) {
+      // Slow start from one segment: the next one missing goes again.
+      const next = inFlight[0]!;
+      next.sentUs = this.wire.now();
+      this.emit(connection, fromClient, next.seq, side.rcvNext, next.flags, next.payload);
+      this.armRetransmit(connection, fromClient);
+      return;
     }
+    side.inLossRecovery = false;
+    // What was written meanwhile goes out as one stream, in full segments.
+    const held = side.held.splice(0);
+    if (held.length) for (const chunk of cutInto(Buffer.concat(held))) this.sendData(connection, fromClient, chunk);
   }
 
-  /** In-order data goes up to SIP; out-of-order data waits; every data segment is ACKed at once. */
+  /**
+   * In-order data goes up to SIP, out-of-order data waits; then the ACK:
+   * at once outside pingpong, for out-of-order data, or once two small
+   * pushed segments came; else after the delayed-ACK time, unless data this
+   * side sends first carries it.
+   */
   private receiveData(connection: TcpConnection, toClient: boolean, segment: TcpSegment): void {
     if (segment.payload.length === 0) return;
     const side = toClient ? connection.client : connection.server;
-    if (segment.seq === side.rcvNext) {
+    const inOrder = segment.seq === side.rcvNext;
+    if (inOrder) {
       let data: Uint8Array | undefined = segment.payload;
       while (data) {
         side.rcvNext = (side.rcvNext + data.length) >>> 0;
@@ -288,12 +387,30 @@ export class TcpStacks {
     } else if (((segment.seq - side.rcvNext) | 0) > 0) {
       side.outOfOrder.set(segment.seq, segment.payload);
     }
-    this.emit(connection, toClient, side.sndNext, side.rcvNext, TCP_ACK, new Uint8Array(0));
+    side.lastDataReceivedUs = this.wire.now();
+    side.ackOwed = true;
+    side.pushedSinceAck++;
+    if (!inOrder || !side.pingpong || side.pushedSinceAck >= 2) {
+      this.emit(connection, toClient, side.sndNext, side.rcvNext, TCP_ACK, new Uint8Array(0));
+      return;
+    }
+    const generation = side.ackGeneration;
+    this.wire.at(this.wire.now() + DELAYED_ACK_US, () => {
+      if (side.ackGeneration !== generation || !side.ackOwed || connection.state !== "established") return;
+      // The delayed ACK went unanswered: tcp_delack_timer_handler ends pingpong.
+      side.pingpong = false;
+      this.emit(connection, toClient, side.sndNext, side.rcvNext, TCP_ACK, new Uint8Array(0));
+    });
   }
 }
 
-/** A write cut where the sender asks (the last cut takes the rest), each piece at most one segment's data. */
-function cutInto(bytes: Uint8Array, cuts: readonly number[] = []): Uint8Array[] {
+/** The data segments sent and not yet acknowledged, oldest first. */
+function dataInFlight(side: Side): Unacknowledged[] {
+  return side.unacknowledged.filter((segment) => segment.payload.length > 0);
+}
+
+/** A write cut where the sender asks (the last cut takes the rest): each piece's segments, at most one MSS of data each. */
+function piecesOf(bytes: Uint8Array, cuts: readonly number[] = []): Uint8Array[][] {
   const pieces: Uint8Array[] = [];
   let offset = 0;
   for (const cut of cuts) {
@@ -301,10 +418,14 @@ function cutInto(bytes: Uint8Array, cuts: readonly number[] = []): Uint8Array[] 
     pieces.push(bytes.subarray(offset, Math.min(bytes.length, offset + cut)));
     offset += cut;
   }
+  if (offset < bytes.length) pieces.push(bytes.subarray(offset));
+  return pieces.map((piece) => cutInto(piece));
+}
+
+/** Bytes in segments of at most one MSS of data. */
+function cutInto(bytes: Uint8Array): Uint8Array[] {
   const segments: Uint8Array[] = [];
-  for (const piece of offset < bytes.length ? [...pieces, bytes.subarray(offset)] : pieces) {
-    for (let at = 0; at < piece.length; at += DATA_PER_SEGMENT) segments.push(piece.subarray(at, at + DATA_PER_SEGMENT));
-  }
+  for (let at = 0; at < bytes.length; at += DATA_PER_SEGMENT) segments.push(bytes.subarray(at, at + DATA_PER_SEGMENT));
   return segments;
 }
 

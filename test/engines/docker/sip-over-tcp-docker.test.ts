@@ -15,7 +15,7 @@ const handled = (result: RunResult, source: string) => result.securityEvents?.[s
 
 describe.runIf(available)("SIP over TCP in the lab", () => {
   it(
-    "real Asterisk answers both floods on their connections; the whole one is blocked on its 10th REGISTER, the one cut inside its method never, on both engines; the kernel's segments judged by the model agree",
+    "real Asterisk answers both floods on their connections; the whole one is blocked on its 10th REGISTER, the one cut inside its method never, on both engines, which send the same segments and judge them alike",
     async () => {
       ensureBuild();
       const scenario = loadScenario("test/fixtures/tcp/split-register.yaml", null);
@@ -38,7 +38,9 @@ describe.runIf(available)("SIP over TCP in the lab", () => {
       expect([handled(real, "whole"), handled(real, "split")]).toEqual([9, 40]);
       expect([handled(model, "whole"), handled(model, "split")]).toEqual([9, 40]);
       expect(comparison.semantic).toEqual([]);
-      expect(comparison.paired).toBeGreaterThan(200);
+      // Packet for packet: the handshakes, the ACKs the answers carry or not, the blocked flood's tail probe and RTOs (243 here).
+      expect(comparison.paired).toBeGreaterThan(230);
+      expect(comparison.unpaired).toBeLessThanOrEqual(4);
     },
     5 * 60_000,
   );

@@ -28,7 +28,12 @@ describe("SIP over TCP on the model engine", () => {
     expect(result.verdicts.filter((verdict) => verdict.direction === "from-pbx" && verdict.sipMethod === "401").length).toBeGreaterThan(0);
     // The default policy counts REGISTERs per source: the 10th within 60 s blocks it, over TCP as over UDP.
     expect(reachedPbx(result)).toBeLessThan(10);
-    expect(toPbx.filter((verdict) => verdict.sipMethod === "REGISTER" && verdict.verdict === "dropped").length).toBeGreaterThan(80);
+    // Then TCP backs off: a tail probe, the oldest again at a doubling RTO, and new requests wait (as the lab's kernel does).
+    const dropped = toPbx.filter((verdict) => verdict.verdict === "dropped").map((verdict) => verdict.atUs);
+    expect(dropped.length).toBeGreaterThan(4);
+    expect(dropped.length).toBeLessThan(12);
+    const [first, second, third] = dropped.slice(-3);
+    expect((third! - second!) / (second! - first!)).toBe(2);
   });
 
   it("a REGISTER cut inside its method name passes a per-packet method match untouched: all 100 reach the PBX", () => {

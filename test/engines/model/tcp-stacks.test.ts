@@ -40,7 +40,7 @@ function lab(options: { drop?: (segment: TcpSegment, fromClient: boolean, atUs: 
       entry.action();
     }
   };
-  return { stacks, seen, delivered, run };
+  return { stacks, seen, delivered, run, at: (atUs: number, action: () => void) => queue.push(atUs, action) };
 }
 
 describe("the model's TCP stacks", () => {
@@ -77,13 +77,13 @@ describe("the model's TCP stacks", () => {
     expect(delivered[0]!.atMs).toBeGreaterThan(7000);
   });
 
-  it("sends dropped data again after 200 ms, then 400 ms, until it passes", () => {
+  it("sends dropped data again after 208 ms, then 416 ms (the lab kernel's RTO, doubling), until it passes", () => {
     let dataDropped = 0;
     const { stacks, seen, delivered, run } = lab({ drop: (segment, fromClient) => fromClient && segment.payload.length > 0 && dataDropped++ < 2 });
     stacks.write("198.18.1.1", 40000, 5060, REGISTER);
     run();
     const data = seen.filter((segment) => segment.length > 0).map((segment) => Math.round(segment.atMs));
-    expect(data).toEqual([0, 200, 600]);
+    expect(data).toEqual([0, 208, 624]);
     expect(delivered).toHaveLength(1);
   });
 
@@ -93,6 +93,44 @@ describe("the model's TCP stacks", () => {
     run();
     expect(seen.map((segment) => segment.flags)).toEqual([TCP_SYN, TCP_RST | TCP_ACK]);
     expect(delivered).toEqual([]);
+  });
+
+  it("once the PBX answers promptly, its ACK rides on the answer; a request cut in two is ACKed when both pieces are in", () => {
+    const { stacks, seen, run, at } = lab();
+    const answer = new TextEncoder().encode("SIP/2.0 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
+    /** A REGISTER at `atMs`, answered 1 ms later (Asterisk's time to answer), as the segments each side sent. */
+    const exchange = (atMs: number, cuts?: number[]) => {
+      at(atMs * 1000, () => stacks.write("198.18.1.1", 40000, 5060, REGISTER, cuts));
+      at(atMs * 1000 + 1000, () => stacks.reply("198.18.1.1", 40000, 5060, answer));
+      run();
+      return seen.splice(0).map((segment) => `${segment.fromClient ? ">" : "<"}${segment.length > 0 ? segment.length : "ack"}`);
+    };
+    // The first exchange: the PBX is not yet interactive, so it ACKs the REGISTER at once, then answers.
+    expect(exchange(0)).toEqual([">ack", "<ack", ">ack", `>${REGISTER.length}`, "<ack", `<${answer.length}`, ">ack"]);
+    // Now the answer carries the ACK; the phone, which waited, ACKs the answer at once.
+    expect(exchange(100)).toEqual([`>${REGISTER.length}`, `<${answer.length}`, ">ack"]);
+    expect(exchange(200, [4])).toEqual([">4", `>${REGISTER.length - 4}`, "<ack", `<${answer.length}`, ">ack"]);
+  });
+
+  it("after a loss, probes the tail once, then resends only the oldest at the RTO and holds new writes, sent as one segment once all is ACKed", () => {
+    const { stacks, seen, run, at } = lab({ drop: (segment, fromClient, atUs) => fromClient && segment.payload.length > 0 && atUs >= 100_000 && atUs < 1_000_000 });
+    stacks.write("198.18.1.1", 40000, 5060, REGISTER);
+    for (const atMs of [100, 150, 400, 700]) at(atMs * 1000, () => stacks.write("198.18.1.1", 40000, 5060, REGISTER));
+    run();
+    const data = seen.filter((segment) => segment.fromClient && segment.length > 0).map((segment) => [Math.round(segment.atMs), segment.length / REGISTER.length, segment.passed]);
+    expect(data).toEqual([
+      [0, 1, true],
+      [100, 1, false],
+      [150, 1, false],
+      // The tail loss probe: the last segment again, two jiffies after it.
+      [158, 1, false],
+      // The RTO: the oldest again, 208 ms after it was sent, then 416 ms later; the writes at 400 and 700 ms wait.
+      [308, 1, false],
+      [724, 1, false],
+      [1556, 1, true],
+      [1556, 1, true],
+      [1556, 2, true],
+    ]);
   });
 
   it("answers on the connection the request came in on", () => {
