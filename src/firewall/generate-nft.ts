@@ -103,7 +103,11 @@ export function generateNftRuleset(policy: Policy, target: GenerateTarget, optio
         ...(allowSet ? ['ip saddr @allowed_sites return comment "allowed sites are never counted"'] : []),
         ...(escalation.enabled ? ['ip saddr @long_blocked update @long_blocked { ip saddr } drop comment "repeat offender"'] : []),
         `ip saddr @blocked update @blocked { ip saddr } drop comment "blocked until ${policy.blockSeconds} s quiet"`,
-        ...policy.sip.transports.flatMap((transport) => policy.methods.map((method) => `${methodPayload(method, transport)} jump slam_count comment "count ${method}"`)),
+        ...policy.sip.transports.flatMap((transport) =>
+          transport === "tcp" && policy.sip.tcpCount === "writes"
+            ? [`tcp flags & psh == psh jump slam_count comment "count every TCP write (PSH), whatever its bytes"`]
+            : policy.methods.map((method) => `${methodPayload(method, transport)} jump slam_count comment "count ${method}"`),
+        ),
         // An IAX2 REGREQ: the full frame's F bit, then type IAX (6) and subclass REGREQ (13) in bytes 10 and 11 of the UDP payload.
         ...(iaxPorts ? [`${iaxPorts} @th,64,8 & 0x80 == 0x80 @th,144,16 0x60d jump slam_count comment "count IAX2 REGREQ"`] : []),
       ],

@@ -65,9 +65,16 @@ export const policySchema = z
       .object({
         ports: z.array(port).min(1).max(15).default([5060]),
         transports: z.array(z.enum(["udp", "tcp"])).min(1).default(["udp"]),
+        /** What is counted over TCP: each segment that starts with a counted method, or each write (a segment with PSH), whatever its bytes. */
+        tcpCount: z
+          .enum(["method", "writes"])
+          .default("method")
+          .describe(
+            "What counts over TCP: `method`, each segment that starts with a counted method (as over UDP; a request cut inside its method name is never counted), or `writes`, each segment with PSH, which ends every write a sender makes, whatever its bytes (a request in two writes counts twice; a phone's CRLF keepalive counts too).",
+          ),
       })
       .strict()
-      .default({ ports: [5060], transports: ["udp"] }),
+      .default({ ports: [5060], transports: ["udp"], tcpCount: "method" }),
     /** IAX2 registrations counted with SIP's: every REGREQ to these ports goes through the same checks and limit. */
     iax2: z
       .object({ ports: z.array(port).min(1).max(15).default([4569]) })

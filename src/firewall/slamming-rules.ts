@@ -146,6 +146,11 @@ export function planSlammingRules(policy: Policy, target: GenerateTarget): RuleP
     words: [...recent(blockList, "--update", "--seconds", String(policy.blockSeconds)), ...comment(`blocked slammer: dropped until ${policy.blockSeconds} s quiet`), "-j", "DROP"],
   });
   for (const transport of policy.sip.transports) {
+    if (transport === "tcp" && policy.sip.tcpCount === "writes") {
+      // A sender's every write ends in a segment with PSH: counted whatever bytes it carries, so cutting a request does not hide it.
+      rules.push({ chain: CHECK_CHAIN, section: "check", words: ["-p", "tcp", "-m", "tcp", "--tcp-flags", "PSH", "PSH", ...comment("count every TCP write (PSH), whatever its bytes"), "-j", COUNT_CHAIN] });
+      continue;
+    }
     for (const method of policy.methods) {
       rules.push({
         chain: CHECK_CHAIN,

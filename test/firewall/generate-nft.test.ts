@@ -25,6 +25,7 @@ const variants = {
     escalation: { enabled: true, strikes: 2, withinSeconds: 600, blockSeconds: 3600 },
     logging: { kind: "nflog", group: 5 },
   }),
+  tcpWrites: policySchema.parse({ sip: { transports: ["udp", "tcp"], tcpCount: "writes" } }),
 };
 
 describe("policies as nftables rulesets", () => {

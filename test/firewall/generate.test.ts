@@ -25,6 +25,7 @@ const variants: Record<string, Record<string, unknown>> = {
   ...Object.fromEntries(Object.entries(builtinPolicies).map(([name, input]) => [name, input as Record<string, unknown>])),
   u32: { methodMatch: "u32" },
   tcpAndUdp: { sip: { ports: [5060, 5080], transports: ["udp", "tcp"] } },
+  tcpWrites: { sip: { transports: ["udp", "tcp"], tcpCount: "writes" } },
   router: { placement: "router", logging: { kind: "log", ratePerMinute: 6 } },
   allowlisted: { allowSites: ["198.18.10.0/24", "192.0.2.7"] },
 };

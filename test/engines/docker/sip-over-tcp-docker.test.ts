@@ -44,4 +44,22 @@ describe.runIf(available)("SIP over TCP in the lab", () => {
     },
     5 * 60_000,
   );
+
+  it(
+    "a policy that counts every TCP write (PSH) blocks the cut flood too, sooner, on both engines alike",
+    async () => {
+      ensureBuild();
+      const scenario = loadScenario("test/fixtures/tcp/split-register.yaml", "writes");
+      const { real, model, comparison } = await compareEngines(scenario, new DockerEngine());
+      for (const result of [real, model]) {
+        const failed = checkExpectations(scenario, computeOutcomes(result)).filter((check) => !check.passed);
+        expect(failed, `${result.engine}: ${JSON.stringify(failed)}`).toEqual([]);
+        // Nine whole REGISTERs, or four cut in two (the 10th write is the 5th request's first piece).
+        expect([handled(result, "whole"), handled(result, "split")], result.engine).toEqual([9, 4]);
+      }
+      expect(comparison.semantic).toEqual([]);
+      expect(comparison.paired).toBeGreaterThan(70);
+    },
+    5 * 60_000,
+  );
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { runModel } from "../../../src/engines/model/model-engine.js";
+import { policySchema } from "../../../src/firewall/policy.js";
 import { scenarioOf } from "../../helpers/scenario.js";
 
 /** A bot walking extensions over TCP for 5 s at 20 a second (100 REGISTERs), under the default policy counting SIP over UDP and TCP. */
@@ -41,6 +42,14 @@ describe("SIP over TCP on the model engine", () => {
     expect(reachedPbx(result)).toBe(100);
     expect(result.verdicts.filter((verdict) => verdict.verdict === "dropped")).toEqual([]);
     expect(result.verdicts.filter((verdict) => verdict.sipMethod === "REGISTER")).toEqual([]);
+  });
+
+  it("a policy counting every TCP write (PSH) blocks the cut flood: each request is two writes", () => {
+    const scenario = tcpFlood({ splitMethod: true });
+    const writes = { ...scenario, firewall: { kind: "policy" as const, policy: policySchema.parse({ sip: { transports: ["udp", "tcp"], tcpCount: "writes" } }), policyName: "writes" } };
+    const result = runModel(writes, {}, new Map());
+    expect(reachedPbx(result)).toBe(4);
+    expect(result.verdicts.filter((verdict) => verdict.verdict === "dropped").length).toBeGreaterThan(0);
   });
 
   it("several requests written together leave in one segment, and the PBX answers each", () => {
