@@ -65,6 +65,16 @@ export const NFT_MAP_RULESET_SEEDS_FROM = 4201;
  */
 export const IAX2_SEEDS_FROM = 5001;
 
+/**
+ * Seeds from here on add SIP over TCP, drawn from streams of their own: one
+ * or two register floods over TCP (some cut inside the method, some several
+ * requests a write, some a connection per request), and TCP rules in an
+ * iptables ruleset around the admin's counters: INVALID dropped, SYNs counted
+ * with recent, writes (PSH) limited by hashlimit, a string match on the
+ * method, connections limited by connlimit.
+ */
+export const TCP_SEEDS_FROM = 6001;
+
 const PBX_ADDRESS = "198.51.100.10";
 const FIRST_ACCOUNT = 200;
 const ACCOUNT_COUNT = 40;
@@ -158,6 +168,7 @@ export function randomScenario(seed: number): RandomScenario {
     }
   }
   if (seed >= IAX2_SEEDS_FROM) iax2Sources(seededRandom(seed ^ 0x1a72), allocate, hosts, traffic, officeUsed);
+  if (seed >= TCP_SEEDS_FROM) tcpSources(seededRandom(seed ^ 0x7c9), allocate, hosts, traffic, durationSeconds);
   if (!traffic.some((spec) => spec.kind === "register-flood")) {
     hosts.scan = { kind: "addresses", addresses: [allocate.wanAddress()] };
     traffic.push({ name: "scan", kind: "register-flood", host: "scan", mode: "svwar", ratePps: tenths(random, 1, 20), durationSeconds: durationSeconds / 2, onAnswerLikeRandom: "walk-on" });
@@ -185,7 +196,7 @@ export function randomScenario(seed: number): RandomScenario {
     traffic,
     expect,
   };
-  if (seed >= NFT_RULESET_SEEDS_FROM) {
+  if (seed >= NFT_RULESET_SEEDS_FROM && seed < TCP_SEEDS_FROM) {
     const iax2 = seed >= IAX2_SEEDS_FROM ? seededRandom(seed ^ 0x1a73) : undefined;
     return { name, document: { ...document, firewall: { ruleset: `${name}.rules` } }, rulesetText: randomNftRuleset(seededRandom(seed ^ 0x4e47), addresses, { maps: seed >= NFT_MAP_RULESET_SEEDS_FROM, ...(iax2 ? { iax2 } : {}) }), ipsetText: null };
   }
@@ -193,8 +204,53 @@ export function randomScenario(seed: number): RandomScenario {
   const extras = adminExtras(seededRandom(seed ^ 0xad317), addresses);
   const tables = seed >= TABLE_RULESET_SEEDS_FROM ? tableExtras(seededRandom(seed ^ 0x7ab1e), addresses) : null;
   const connlimit = seed >= CONNLIMIT_RULESET_SEEDS_FROM ? [connlimitRule(seededRandom(seed ^ 0xc011))] : [];
+  if (seed >= TCP_SEEDS_FROM) connlimit.push(...tcpRules(seededRandom(seed ^ 0x7c8)));
   const withTables: AdminExtras = tables ? { ...extras, first: [...tables.filterFirst, ...extras.first, ...connlimit], selector: `${extras.selector}${tables.selector}` } : extras;
   return { name, document, rulesetText: `${randomRuleset(random, addresses, withTables)}${tables?.tablesText ?? ""}`, ipsetText: extras.ipset };
+}
+
+/** SIP floods over TCP, drawn from a stream of their own. */
+function tcpSources(random: Random, allocate: Allocator, hosts: Record<string, unknown>, traffic: Record<string, unknown>[], durationSeconds: number): void {
+  const count = randomInt(random, 1, 2);
+  for (let index = 0; index < count; index++) {
+    const name = `tcp${index}`;
+    hosts[name] = { kind: "addresses", addresses: [allocate.wanAddress()] };
+    const mode = pick(random, ["svwar", "svcrack"] as const);
+    const start = tenths(random, 0, durationSeconds / 2);
+    traffic.push({
+      name,
+      kind: "register-flood",
+      host: name,
+      mode,
+      transport: "tcp",
+      ratePps: tenths(random, 0.5, 20),
+      startSeconds: start,
+      durationSeconds: tenths(random, 1, durationSeconds - start),
+      extensions: mode === "svcrack" ? `${FIRST_ACCOUNT}-${FIRST_ACCOUNT}` : `${FIRST_ACCOUNT}-${FIRST_ACCOUNT + 99}`,
+      sourcePort: pick(random, [randomInt(random, 20_000, 60_000), randomInt(random, 20_000, 60_000), "random"] as const),
+      splitMethod: chance(random, 0.4),
+      requestsPerWrite: pick(random, [1, 1, 1, 2, 3]),
+      giveUpSeconds: pick(random, [10, 0]),
+      onAnswerLikeRandom: "walk-on",
+    });
+  }
+}
+
+/** TCP rules admins put before their SIP counters, each drawn or not. */
+function tcpRules(random: Random): string[] {
+  const rules: string[] = [];
+  const sip = "-p tcp -m tcp --dport 5060";
+  if (chance(random, 0.5)) rules.push(`-A INPUT ${sip} -m conntrack --ctstate INVALID -j DROP`);
+  if (chance(random, 0.5)) {
+    const hits = randomInt(random, 2, 6);
+    rules.push(`-A INPUT ${sip} --tcp-flags FIN,SYN,RST,ACK SYN -m recent --set --name TCPSYN --mask 255.255.255.255 --rsource`);
+    rules.push(`-A INPUT ${sip} --tcp-flags FIN,SYN,RST,ACK SYN -m recent --update --seconds ${randomInt(random, 5, 60)} --hitcount ${hits} --name TCPSYN --mask 255.255.255.255 --rsource -j DROP`);
+  }
+  if (chance(random, 0.6)) rules.push(`-A INPUT ${sip} --tcp-flags PSH PSH -m hashlimit --hashlimit-above ${randomInt(random, 2, 20)}/sec --hashlimit-burst ${randomInt(random, 3, 15)} --hashlimit-mode srcip --hashlimit-name TCPW -j DROP`);
+  if (chance(random, 0.4)) rules.push(`-A INPUT ${sip} -m string --string "REGISTER " --algo ${pick(random, ["bm", "kmp"])} -m hashlimit --hashlimit-above ${randomInt(random, 2, 10)}/sec --hashlimit-burst ${randomInt(random, 2, 10)} --hashlimit-mode srcip --hashlimit-name TCPREG -j DROP`);
+  if (chance(random, 0.3)) rules.push(`-A INPUT ${sip} -m connlimit --connlimit-above ${randomInt(random, 1, 3)} --connlimit-mask 32 --connlimit-saddr -j DROP`);
+  if (chance(random, 0.2)) rules.push(`-A INPUT -p tcp -m conntrack --ctstate ESTABLISHED -j ACCEPT`);
+  return rules;
 }
 
 /** IAX2 sources, drawn from a stream of their own: phones (a NAT office unless one is taken) and a guesser or walker. */

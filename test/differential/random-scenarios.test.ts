@@ -4,7 +4,7 @@ import { compareEngines } from "../../src/engines/compare-engines.js";
 import { DockerEngine } from "../../src/engines/docker/docker-engine.js";
 import { randomCases } from "../../src/engines/fidelity-suite.js";
 import { runModel } from "../../src/engines/model/model-engine.js";
-import { ADMIN_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, IAX2_SEEDS_FROM, NFT_MAP_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, randomScenario, randomScenarioYaml } from "../../src/scenario/random-scenario.js";
+import { ADMIN_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, IAX2_SEEDS_FROM, NFT_MAP_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, TCP_SEEDS_FROM, randomScenario, randomScenarioYaml } from "../../src/scenario/random-scenario.js";
 import { loadScenario } from "../../src/scenario/load-scenario.js";
 import { ensureBuild } from "../helpers/ensure-build.js";
 import { scratchDirectory } from "../helpers/scratch-directory.js";
@@ -148,12 +148,23 @@ describe("seeded random scenarios (the differential suite's generator)", () => {
     expect(results.flatMap((result) => result.events).filter((event) => event.source === "iaxphones" && event.kind === "registered").length).toBeGreaterThan(5);
     expect(randomScenario(IAX2_SEEDS_FROM - 1).rulesetText).not.toContain("4569");
   }, 60_000);
+
+  it(`from seed ${TCP_SEEDS_FROM}: SIP floods over TCP and the TCP rules admins write, which drop segments`, () => {
+    const tcp = randomCases(TCP_SEEDS_FROM, 30, directory);
+    const texts = tcp.map((entry) => readFileSync(entry.file, "utf8") + (randomScenario(Number(entry.label.split("-")[1])).rulesetText ?? "")).join("\n");
+    for (const construct of ["transport: tcp", "splitMethod: true", "requestsPerWrite: 3", "sourcePort: random", "--ctstate INVALID", "--name TCPSYN", "--tcp-flags PSH PSH", '--string "REGISTER "', "--connlimit-above"]) expect(texts, construct).toContain(construct);
+    const results = tcp.map((entry) => runModel(loadScenario(entry.file, null)));
+    const segments = results.flatMap((result) => result.verdicts.filter((verdict) => verdict.protocol === "tcp"));
+    expect(segments.filter((verdict) => verdict.direction === "from-pbx" && verdict.sipMethod === "401").length).toBeGreaterThan(100);
+    expect(segments.filter((verdict) => verdict.verdict === "dropped").length).toBeGreaterThan(500);
+    expect(randomScenario(TCP_SEEDS_FROM - 1).document.traffic).not.toContainEqual(expect.objectContaining({ transport: "tcp" }));
+  }, 60_000);
 });
 
 const available = await dockerAvailable("the differential subset on docker");
 
 /** The bounded subset CI runs; `slamlab diff --random 200` (bench/fidelity) runs the full batch. */
-const CI_SEEDS = [1, 2, 3, 4, 5, 6, ADMIN_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, NFT_MAP_RULESET_SEEDS_FROM, IAX2_SEEDS_FROM];
+const CI_SEEDS = [1, 2, 3, 4, 5, 6, ADMIN_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, NFT_MAP_RULESET_SEEDS_FROM, IAX2_SEEDS_FROM, TCP_SEEDS_FROM];
 
 describe.runIf(available)("differential subset: random scenarios on the model and in the kernel", () => {
   const engine = new DockerEngine();

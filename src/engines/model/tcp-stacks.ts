@@ -14,8 +14,9 @@ import { SipStreamFramer } from "../../sip/sip-stream.js";
  *   (the PBX's 401 acknowledges the REGISTER), unless two small pushed
  *   segments came (ICSK_ACK_PUSHED2: a request cut in two is ACKed when
  *   read); a delayed ACK nothing carried goes at 40 ms and ends pingpong;
- * - losses (only the firewall loses segments here): a SYN sent again after
- *   1, 2, 4... s (tcp_syn_retries 6); a tail loss probe, the last segment
+ * - losses (only the firewall loses segments here): a SYN sent again every
+ *   1.024 s five times, then after 2.016 s (tcp_syn_linear_timeouts 4,
+ *   tcp_syn_retries 6, the timer wheel's rounding); a tail loss probe, the last segment
  *   again, 8 ms (two jiffies plus twice the lab's sub-millisecond RTT) after
  *   new data while two or more are unacknowledged; the retransmission
  *   timeout (RTO_MIN 200 ms plus the RTT's variance, 52 jiffies: 208 ms, as the
@@ -33,8 +34,10 @@ const MSS = 1460;
 const DATA_PER_SEGMENT = MSS - 12;
 const SYN_WINDOW = 64_240;
 const WINDOW = 502;
-const SYN_RTO_US = 1_000_000;
 const SYN_RETRIES = 6;
+/** tcp_syn_linear_timeouts: so many SYN retransmissions keep the first timeout before it doubles (Linux 6.5 on). */
+const SYN_LINEAR_TIMEOUTS = 4;
+const HZ = 250;
 const DATA_RTO_US = 208_000;
 /** The first tail loss probe's delay with two or more segments in flight. */
 const TLP_US = 8_000;
@@ -189,7 +192,6 @@ export class TcpStacks {
     const syn: Unacknowledged = { seq: client.isn, flags: TCP_SYN, payload: new Uint8Array(0), end: client.isn + 1, sentUs: this.wire.now() };
     client.sndNext = syn.end >>> 0;
     client.unacknowledged.push(syn);
-    const startUs = this.wire.now();
     const attempt = (tries: number) => {
       if (connection.state !== "syn-sent") return;
       if (tries > SYN_RETRIES) {
@@ -197,7 +199,7 @@ export class TcpStacks {
         return;
       }
       this.emit(connection, true, syn.seq, 0, TCP_SYN, new Uint8Array(0));
-      this.wire.at(startUs + SYN_RTO_US * (2 ** (tries + 1) - 1), () => attempt(tries + 1));
+      this.wire.at(this.wire.now() + synTimeoutUs(tries), () => attempt(tries + 1));
     };
     attempt(0);
   }
@@ -427,6 +429,24 @@ function cutInto(bytes: Uint8Array): Uint8Array[] {
   const segments: Uint8Array[] = [];
   for (let at = 0; at < bytes.length; at += DATA_PER_SEGMENT) segments.push(bytes.subarray(at, at + DATA_PER_SEGMENT));
   return segments;
+}
+
+/**
+ * The wait after SYN number `tries` (0 the first): TCP_TIMEOUT_INIT (1 s)
+ * for the first and the next tcp_syn_linear_timeouts retransmissions, then
+ * doubling; in jiffies as the timer wheel fires them (rounded up to its
+ * level's granularity: the lab's SYNs go 1.024 s apart, then 2.016 s).
+ */
+function synTimeoutUs(tries: number): number {
+  const jiffies = HZ * 2 ** Math.max(0, tries - SYN_LINEAR_TIMEOUTS);
+  return (timerWheelJiffies(jiffies) * 1_000_000) / HZ;
+}
+
+/** A timeout as the kernel's timer wheel fires it: levels of 64 slots, each 8 times coarser than the one below. */
+function timerWheelJiffies(jiffies: number): number {
+  let granularity = 1;
+  for (let levelEnd = 64; jiffies >= levelEnd; levelEnd *= 8) granularity *= 8;
+  return Math.ceil(jiffies / granularity) * granularity;
 }
 
 function synOptions(tsval: number, tsecr: number): Uint8Array {

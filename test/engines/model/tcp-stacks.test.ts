@@ -67,14 +67,14 @@ describe("the model's TCP stacks", () => {
     expect(delivered.map((message) => message.text)).toEqual([new TextDecoder().decode(REGISTER)]);
   });
 
-  it("sends a dropped SYN again after 1, 2, 4 s... (tcp_syn_retries 6), and data only once the handshake is done", () => {
-    const { stacks, seen, delivered, run } = lab({ drop: (segment, fromClient, atUs) => fromClient && atUs < 3_500_000 });
+  it("sends a dropped SYN again every 1.024 s five times, then after 2.016 s (tcp_syn_linear_timeouts 4, the timer wheel), and data only once the handshake is done", () => {
+    const { stacks, seen, delivered, run } = lab({ drop: (segment, fromClient, atUs) => fromClient && atUs < 5_500_000 });
     stacks.write("198.18.1.1", 40000, 5060, REGISTER);
     run();
     const syns = seen.filter((segment) => segment.flags === TCP_SYN).map((segment) => segment.atMs);
-    expect(syns).toEqual([0, 1000, 3000, 7000]);
+    expect(syns).toEqual([0, 1024, 2048, 3072, 4096, 5120, 7136]);
     expect(delivered).toHaveLength(1);
-    expect(delivered[0]!.atMs).toBeGreaterThan(7000);
+    expect(delivered[0]!.atMs).toBeGreaterThan(7136);
   });
 
   it("sends dropped data again after 208 ms, then 416 ms (the lab kernel's RTO, doubling), until it passes", () => {
