@@ -97,10 +97,10 @@ const checks: Record<string, CommandCheck> = {
   "npx slamlab simulate --scenario port-reuse --engine docker": { run: "full", docker: true },
   "npx slamlab test scenarios/ --engine docker --junit out/docker.xml": { run: "start", docker: true, underWay: /is up to date/ },
   "npx slamlab clean": { run: "full", docker: true },
-  "npx slamlab tune": { run: "start", underWay: /tune: 1560 settings x 15 scenario runs/ },
-  "npx slamlab tune --param matcher=recent,hashlimit --random 500 --seed 3 --out tune/": { run: "start", underWay: /tune: 500 settings x 15 scenario runs/ },
+  "npx slamlab tune": { run: "start", underWay: /tune: 1560 settings x 17 scenario runs/ },
+  "npx slamlab tune --param matcher=recent,hashlimit --random 500 --seed 3 --out tune/": { run: "start", underWay: /tune: 500 settings x 17 scenario runs/ },
   "npx slamlab tune --scenarios my-scenarios/ --shard 2/4 --out shard-2/": { run: "full", writes: ["shard-2/results.json"] },
-  "npx slamlab tune --write-policy tuned.rules --pbx 198.51.100.10 --validate docker": { run: "start", docker: true, underWay: /tune: 1560 settings x 15 scenario runs/ },
+  "npx slamlab tune --write-policy tuned.rules --pbx 198.51.100.10 --validate docker": { run: "start", docker: true, underWay: /tune: 1560 settings x 17 scenario runs/ },
 };
 
 const requireDocker = process.env.SLAMLAB_REQUIRE_DOCKER === "1";

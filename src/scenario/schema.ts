@@ -88,6 +88,8 @@ const phonesSource = z
     expiresSeconds: z.number().int().min(60).max(86_400).default(3600),
     /** A wrong password makes every phone fail (for tests). */
     wrongPassword: z.boolean().default(false).describe("A wrong password makes every phone fail (for tests)."),
+    /** UDP, or TCP: each phone keeps a connection to the PBX and registers over it (not behind a NAT host yet). */
+    transport: z.enum(["udp", "tcp"]).default("udp").describe("udp, or tcp: each phone keeps one connection to the PBX from its port and registers over it (not yet from behind a NAT host)."),
   })
   .strict();
 

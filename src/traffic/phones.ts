@@ -25,7 +25,7 @@ export function createPhones(spec: PhonesSpec, pbx: PbxSpec, placement: AgentPla
     start(context: AgentContext) {
       agents.forEach((endpoint, index) => {
         const { account, password } = credentialsOf(index);
-        const client = new SipClient(endpoint, pbx, context);
+        const client = new SipClient(endpoint, pbx, context, spec.transport);
         clients.set(endpoint.agent, client);
         const registration = new Registration(client, context, { account, password, expiresSeconds: spec.expiresSeconds, userAgent: PHONE_USER_AGENT });
         const startUs = Math.round((spec.startSeconds + spec.spreadSeconds * context.random()) * 1_000_000);

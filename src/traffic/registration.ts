@@ -56,7 +56,7 @@ export class Registration {
     const { account, password, expiresSeconds, userAgent } = this.settings;
     const uri = `sip:${this.client.pbxAddress}`;
     const headers: Array<[string, string]> = [
-      ["Contact", `<sip:${account}@${this.client.endpoint.address}:${this.client.endpoint.port};transport=udp>`],
+      ["Contact", `<sip:${account}@${this.client.endpoint.address}:${this.client.endpoint.port};transport=${this.client.transport}>`],
       ["Expires", String(expiresSeconds)],
       ["User-Agent", userAgent],
       ["Allow", "INVITE, ACK, CANCEL, BYE, NOTIFY, REFER, OPTIONS, SUBSCRIBE, INFO, MESSAGE"],

@@ -6,7 +6,9 @@ import type { AgentContext, Datagram } from "./agent.js";
  * retransmits them over UDP as RFC 3261 17.1.2 says (Timer E from T1 = 500 ms
  * doubling to T2 = 4 s, Timer F gives up after 64*T1 = 32 s) and hands each
  * final response to the request that asked. Phones behind a firewall that
- * drops them keep retransmitting, and the firewall sees every copy.
+ * drops them keep retransmitting, and the firewall sees every copy. Over
+ * TCP nothing is retransmitted here (17.1.2.2: Timer E is for unreliable
+ * transports; the connection's own TCP resends), and Timer F still ends it.
  */
 
 const T1_US = 500_000;
@@ -50,6 +52,7 @@ export class SipClient {
     readonly endpoint: Endpoint,
     private readonly pbx: { readonly address: string; readonly port: number },
     private readonly context: AgentContext,
+    readonly transport: "udp" | "tcp" = "udp",
   ) {}
 
   get pbxAddress(): string {
@@ -68,7 +71,7 @@ export class SipClient {
     const branch = `z9hG4bK${this.token(20)}`;
     const toUser = request.toUser ?? request.user;
     const headers: HeaderList = [
-      ["Via", `SIP/2.0/UDP ${this.endpoint.address}:${this.endpoint.port};branch=${branch};rport`],
+      ["Via", `SIP/2.0/${this.transport.toUpperCase()} ${this.endpoint.address}:${this.endpoint.port};branch=${branch};rport`],
       ["Max-Forwards", "70"],
       ["From", `<sip:${request.user}@${this.pbx.address}>;tag=${request.fromTag}`],
       ["To", `<sip:${toUser}@${this.pbx.address}>`],
@@ -89,6 +92,10 @@ export class SipClient {
           pending.done = true;
           this.pending.delete(branch);
           handlers.onTimeout();
+          return;
+        }
+        if (this.transport === "tcp") {
+          retransmit(TIMER_F_US, startUs + TIMER_F_US);
           return;
         }
         this.transmit(payload);
@@ -127,6 +134,7 @@ export class SipClient {
       dst: this.pbx.address,
       dport: this.pbx.port,
       payload,
+      ...(this.transport === "tcp" ? { transport: "tcp" as const } : {}),
     });
   }
 }

@@ -81,6 +81,23 @@ describe.runIf(available)("docker engine: real Asterisk 22 and netfilter", () =>
       const kinds = scenarioKinds(file);
       const healthy = report.outcomes.filter((outcome) => kinds.get(outcome.source) === "phones" && outcome.registeredAgents > 0 && outcome.dropped === 0);
       if (healthy.length) expect(environment["asterisk contacts"]).not.toBe("none");
+      if (label.startsWith("sip-over-tcp")) {
+        // SIP over TCP packet for packet: handshakes, the ACKs answers carry or not, the blocked flood's tail probe and RTOs.
+        expect(comparison.unpaired).toBeLessThanOrEqual(4);
+        const handled = (run: typeof real, source: string) => run.securityEvents?.[source]?.ChallengeSent ?? 0;
+        // Nine whole REGISTERs before the block; the cut flood's 40 unseen by the method match, 4 when every write counts.
+        const expected = label === "sip-over-tcp" ? [9, 40] : [9, 4];
+        for (const run of [real, model]) {
+          expect([handled(run, "whole"), handled(run, "split")], run.engine).toEqual(expected);
+          const first = run.verdicts.filter((verdict) => verdict.source === "split").slice(0, 3);
+          expect(first.map((verdict) => [verdict.direction, verdict.protocol, verdict.sipMethod]), run.engine).toEqual([
+            ["to-pbx", "tcp", null],
+            ["from-pbx", "tcp", null],
+            ["to-pbx", "tcp", null],
+          ]);
+          expect(run.verdicts.filter((verdict) => verdict.source === "split" && verdict.sipMethod === "REGISTER"), run.engine).toEqual([]);
+        }
+      }
       if (label === "port-reuse") {
         // Packet by packet, as the model judged them: request i delivered or dropped, by the same rule.
         const sequence = (run: typeof real) => run.verdicts.filter((verdict) => verdict.direction === "to-pbx").map((verdict) => `${verdict.verdict} ${verdict.rule.chain}:${verdict.rule.index}`);

@@ -52,6 +52,24 @@ describe("SIP over TCP on the model engine", () => {
     expect(result.verdicts.filter((verdict) => verdict.verdict === "dropped").length).toBeGreaterThan(0);
   });
 
+  it("phones over TCP register over their connections: a REGISTER, its 401, the answer and the 200, no retransmissions", () => {
+    const scenario = scenarioOf({
+      name: "tcp-office",
+      description: "phones over TCP",
+      durationSeconds: 5,
+      pbx: { address: "198.51.100.10", accounts: [{ users: "200-219", password: "pbx-{user}-Str0ng" }] },
+      hosts: { office: { kind: "addresses", addresses: ["198.18.20.1", "198.18.20.2"] } },
+      traffic: [{ name: "phones", kind: "phones", host: "office", transport: "tcp", count: 2, accounts: "200-201", startSeconds: 1 }],
+    });
+    const result = runModel(scenario, {}, new Map());
+    expect(result.events.filter((event) => event.kind === "registered")).toHaveLength(2);
+    const requests = result.verdicts.filter((verdict) => verdict.direction === "to-pbx" && verdict.sipMethod === "REGISTER");
+    expect(requests).toHaveLength(4);
+    expect(result.verdicts.every((verdict) => verdict.protocol === "tcp")).toBe(true);
+    const answers = result.verdicts.filter((verdict) => verdict.direction === "from-pbx" && verdict.sipMethod !== null).map((verdict) => verdict.sipMethod);
+    expect(answers.sort()).toEqual(["200", "200", "401", "401"]);
+  });
+
   it("several requests written together leave in one segment, and the PBX answers each", () => {
     const result = runModel(tcpFlood({ requestsPerWrite: 4, durationSeconds: 1 }), {}, new Map());
     const data = result.verdicts.filter((verdict) => verdict.direction === "to-pbx" && verdict.sipMethod === "REGISTER");
