@@ -15,6 +15,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseIpv4 } from "../../net/address.js";
 import { rewriteIpv4 } from "../../net/ipv4.js";
 import { SipStreamFramer } from "../../sip/sip-stream.js";
+import { piecesOfWrite } from "../../traffic/write-pieces.js";
 import type { AgentContext, Datagram, TrafficSource } from "../../traffic/agent.js";
 import { createTrafficSources } from "../../traffic/create-traffic-sources.js";
 import { forkRandom } from "../../traffic/random.js";
@@ -125,24 +126,11 @@ function writeToConnection(source: TrafficSource, datagram: Datagram): void {
     connections.set(key, connection);
   }
   // Each piece its own write once the one before has reached the kernel: with no Nagle, its own segment.
-  const pieces = piecesOf(datagram.payload, datagram.segments);
+  const pieces = piecesOfWrite(datagram.payload, datagram.segments);
   const { socket } = connection;
   connection.writing = connection.writing.then(async () => {
     for (const piece of pieces) await new Promise<void>((resolve) => socket.write(piece, () => resolve()));
   });
-}
-
-/** A write cut where the sender asked (the last piece takes the rest). */
-function piecesOf(payload: Uint8Array, cuts: readonly number[] = []): Uint8Array[] {
-  const pieces: Uint8Array[] = [];
-  let offset = 0;
-  for (const cut of cuts) {
-    if (offset >= payload.length) break;
-    pieces.push(payload.subarray(offset, Math.min(payload.length, offset + cut)));
-    offset += cut;
-  }
-  if (offset < payload.length) pieces.push(payload.subarray(offset));
-  return pieces;
 }
 
 function callIdOf(payload: Uint8Array): string | null {

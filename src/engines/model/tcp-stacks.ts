@@ -1,5 +1,6 @@
 import { TCP_ACK, TCP_PSH, TCP_RST, TCP_SYN } from "../../net/tcp-segment.js";
 import { SipStreamFramer } from "../../sip/sip-stream.js";
+import { piecesOfWrite } from "../../traffic/write-pieces.js";
 
 /**
  * The two kernels' TCP for SIP over TCP in the model: a user agent's host
@@ -411,17 +412,9 @@ function dataInFlight(side: Side): Unacknowledged[] {
   return side.unacknowledged.filter((segment) => segment.payload.length > 0);
 }
 
-/** A write cut where the sender asks (the last cut takes the rest): each piece's segments, at most one MSS of data each. */
+/** A write cut where the sender asks: each piece's segments, at most one MSS of data each. */
 function piecesOf(bytes: Uint8Array, cuts: readonly number[] = []): Uint8Array[][] {
-  const pieces: Uint8Array[] = [];
-  let offset = 0;
-  for (const cut of cuts) {
-    if (offset >= bytes.length) break;
-    pieces.push(bytes.subarray(offset, Math.min(bytes.length, offset + cut)));
-    offset += cut;
-  }
-  if (offset < bytes.length) pieces.push(bytes.subarray(offset));
-  return pieces.map((piece) => cutInto(piece));
+  return piecesOfWrite(bytes, cuts).map((piece) => cutInto(piece));
 }
 
 /** Bytes in segments of at most one MSS of data. */
