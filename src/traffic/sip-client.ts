@@ -94,16 +94,14 @@ export class SipClient {
           handlers.onTimeout();
           return;
         }
-        if (this.transport === "tcp") {
-          retransmit(TIMER_F_US, startUs + TIMER_F_US);
-          return;
-        }
         this.transmit(payload);
         const next = Math.min(intervalUs * 2, T2_US);
         retransmit(next, Math.min(atUs + next, startUs + TIMER_F_US));
       });
     };
-    retransmit(T1_US, startUs + T1_US);
+    // Over TCP only Timer F: the first "retransmission" falls at its end.
+    if (this.transport === "tcp") retransmit(TIMER_F_US, startUs + TIMER_F_US);
+    else retransmit(T1_US, startUs + T1_US);
   }
 
   /** Abandons every transaction in flight (a phone that starts over). */

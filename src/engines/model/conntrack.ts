@@ -169,26 +169,19 @@ export class ConntrackTable {
       const { entry, reply } = found;
       const state: CtState = reply || entry.seenReply ? "ESTABLISHED" : "NEW";
       const step = entry.tcp!.step(segment, reply, entry.seenReply, entry.assured, this.tcpTimeouts);
-      switch (step.kind) {
-        case "invalid":
-          return INVALID;
-        case "ignore":
-          // Ignored, the segment still passes as the entry's: a reply sets SEEN_REPLY (nf_conntrack_in).
-          if (reply) entry.seenReply = true;
-          return { state, reply, seenReply: entry.seenReply, assured: entry.assured, entry };
-        case "kill":
-          this.remove(entry);
-          if (reply) entry.seenReply = true;
-          return { state, reply, seenReply: entry.seenReply, assured: entry.assured, entry };
-        case "accept":
+      if (step.kind === "invalid") return INVALID;
+      if (step.kind === "reopen") {
+        // nf_ct_kill, then NF_REPEAT: the SYN is tracked again as a new connection.
+        this.remove(entry);
+      } else {
+        // Accepted, ignored or ending the entry, the segment passes as the entry's: a reply sets SEEN_REPLY (nf_conntrack_in).
+        if (step.kind === "kill") this.remove(entry);
+        if (step.kind === "accept") {
           if (step.timeoutSeconds !== null) entry.timeout = jiffies + step.timeoutSeconds * this.hz;
           if (step.assure) entry.assured = true;
-          if (reply) entry.seenReply = true;
-          return { state, reply, seenReply: entry.seenReply, assured: entry.assured, entry };
-        case "reopen":
-          // nf_ct_kill, then NF_REPEAT: the SYN is tracked again as a new connection.
-          this.remove(entry);
-          break;
+        }
+        if (reply) entry.seenReply = true;
+        return { state, reply, seenReply: entry.seenReply, assured: entry.assured, entry };
       }
     }
     if (!TcpTracking.opens(segment, this.tcpLoose)) return INVALID;

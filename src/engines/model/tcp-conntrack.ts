@@ -1,4 +1,5 @@
 import type { Packet } from "../../net/packet.js";
+import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG } from "../../net/tcp-segment.js";
 
 /**
  * TCP's connection tracking as net/netfilter/nf_conntrack_proto_tcp.c (Linux
@@ -60,17 +61,9 @@ const TRANSITIONS: readonly (readonly (readonly number[])[])[] = [
   ],
 ];
 
-const FIN = 0x01;
-const SYN = 0x02;
-const RST = 0x04;
-const PSH = 0x08;
-const ACK = 0x10;
-const URG = 0x20;
-const ECE = 0x40;
-const CWR = 0x80;
 
 /** tcp_valid_flags: the FIN/SYN/RST/ACK/URG combinations conntrack accepts (PSH, ECE, CWR always are). */
-const VALID_FLAGS = new Set([SYN, SYN | URG, SYN | ACK, RST, RST | ACK, FIN | ACK, FIN | ACK | URG, ACK, ACK | URG]);
+const VALID_FLAGS = new Set([TCP_SYN, TCP_SYN | TCP_URG, TCP_SYN | TCP_ACK, TCP_RST, TCP_RST | TCP_ACK, TCP_FIN | TCP_ACK, TCP_FIN | TCP_ACK | TCP_URG, TCP_ACK, TCP_ACK | TCP_URG]);
 
 /** The TCP timeouts in seconds (nf_conntrack_tcp_timeout_*), by state, with the two that cap them. */
 export interface TcpTimeouts {
@@ -139,18 +132,18 @@ export function readTcpSegment(packet: Packet): TcpSegmentHeader | null {
   const dataOffset = (bytes[start + 12]! >> 4) * 4;
   if (dataOffset < 20 || bytes.length < start + dataOffset) return null;
   const flags = bytes[start + 13]!;
-  if (!VALID_FLAGS.has(flags & ~(ECE | CWR | PSH))) return null;
+  if (!VALID_FLAGS.has(flags & ~(TCP_ECE | TCP_CWR | TCP_PSH))) return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const seq = view.getUint32(start + 4);
   const dataLength = bytes.length - start - dataOffset;
-  return { flags, seq, ack: view.getUint32(start + 8), end: (seq + dataLength + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0)) >>> 0 };
+  return { flags, seq, ack: view.getUint32(start + 8), end: (seq + dataLength + (flags & TCP_SYN ? 1 : 0) + (flags & TCP_FIN ? 1 : 0)) >>> 0 };
 }
 
 function indexOf(flags: number): number {
-  if (flags & RST) return RST_SET;
-  if (flags & SYN) return flags & ACK ? SYNACK_SET : SYN_SET;
-  if (flags & FIN) return FIN_SET;
-  if (flags & ACK) return ACK_SET;
+  if (flags & TCP_RST) return RST_SET;
+  if (flags & TCP_SYN) return flags & TCP_ACK ? SYNACK_SET : SYN_SET;
+  if (flags & TCP_FIN) return FIN_SET;
+  if (flags & TCP_ACK) return ACK_SET;
   return NONE_SET;
 }
 
@@ -219,7 +212,7 @@ export class TcpTracking {
     if ((this.unacknowledged[0] || this.unacknowledged[1]) && timeout > timeouts.unacknowledged) timeout = timeouts.unacknowledged;
     if (!seenReply) {
       // Before any reply: an RST ends the entry at once, a retransmitted SYN does not renew it, a picked-up flow gets no five days.
-      if (segment.flags & RST) return { kind: "kill" };
+      if (segment.flags & TCP_RST) return { kind: "kill" };
       if (index === SYN_SET && oldState === sSS) return { kind: "accept", timeoutSeconds: null, assure: false };
       if (newState === sES) timeout = Math.min(timeout, timeouts.unacknowledged);
     }
@@ -241,7 +234,7 @@ export class TcpTracking {
       this.end[dir] = segment.end;
       this.unacknowledged[dir] = true;
     }
-    const ack = segment.flags & ACK ? segment.ack : this.end[other]!;
+    const ack = segment.flags & TCP_ACK ? segment.ack : this.end[other]!;
     if (this.seen[other] && ack === this.end[other]) this.unacknowledged[other] = false;
   }
 }
