@@ -86,6 +86,7 @@ export function generateNftRuleset(policy: Policy, target: GenerateTarget, optio
     if (policy.logging.kind === "nflog") return [`log prefix "slamlab:${what}" group ${policy.logging.group}`];
     return [];
   };
+  const tlsPorts = policy.tls ? (policy.tls.ports.length === 1 ? `tcp dport ${policy.tls.ports[0]}` : `tcp dport { ${policy.tls.ports.join(", ")} }`) : null;
   const iaxPorts = policy.iax2 ? (policy.iax2.ports.length === 1 ? `udp dport ${policy.iax2.ports[0]}` : `udp dport { ${policy.iax2.ports.join(", ")} }`) : null;
   const chains: Array<[string, string | null, string[]]> = [
     [
@@ -93,6 +94,7 @@ export function generateNftRuleset(policy: Policy, target: GenerateTarget, optio
       `type filter hook ${hook} priority filter; policy accept;`,
       [
         ...policy.sip.transports.map((transport) => `ip daddr ${pbx} ${ports(transport)} jump slam_check comment "SIP over ${transport.toUpperCase()} to the PBX"`),
+        ...(tlsPorts ? [`ip daddr ${pbx} ${tlsPorts} jump slam_check comment "SIP over TLS to the PBX"`] : []),
         ...(iaxPorts ? [`ip daddr ${pbx} ${iaxPorts} jump slam_check comment "IAX2 to the PBX"`] : []),
       ],
     ],
@@ -108,6 +110,7 @@ export function generateNftRuleset(policy: Policy, target: GenerateTarget, optio
             ? [`tcp flags & psh == psh jump slam_count comment "count every TCP write (PSH), whatever its bytes"`]
             : policy.methods.map((method) => `${methodPayload(method, transport)} jump slam_count comment "count ${method}"`),
         ),
+        ...(tlsPorts ? [`${tlsPorts} tcp flags & psh == psh jump slam_count comment "count every TLS write (PSH): encrypted, no method to match"`] : []),
         // An IAX2 REGREQ: the full frame's F bit, then type IAX (6) and subclass REGREQ (13) in bytes 10 and 11 of the UDP payload.
         ...(iaxPorts ? [`${iaxPorts} @th,64,8 & 0x80 == 0x80 @th,144,16 0x60d jump slam_count comment "count IAX2 REGREQ"`] : []),
       ],

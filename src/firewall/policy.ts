@@ -75,6 +75,14 @@ export const policySchema = z
       })
       .strict()
       .default({ ports: [5060], transports: ["udp"], tcpCount: "method" }),
+    /** SIP over TLS counted by its writes: encrypted, it has no method to match. */
+    tls: z
+      .object({ ports: z.array(port).min(1).max(15).default([5061]) })
+      .strict()
+      .optional()
+      .describe(
+        "SIP over TLS counted by what a firewall sees of it: each segment with PSH (the end of every write) to these TCP ports (PJSIP's transport-tls, 5061) is a counted request in the same per-source limit, whatever it carries, since the payload is encrypted and has no method to match. A connection's handshake costs two writes before its first request (the ClientHello, and the client's Finished, which carries the first request), so a phone registering over a new connection counts three.",
+      ),
     /** IAX2 registrations counted with SIP's: every REGREQ to these ports goes through the same checks and limit. */
     iax2: z
       .object({ ports: z.array(port).min(1).max(15).default([4569]) })

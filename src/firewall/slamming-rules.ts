@@ -114,6 +114,9 @@ export function planSlammingRules(policy: Policy, target: GenerateTarget): RuleP
       words: ["-d", pbx, ...portWords(transport), ...comment(`SIP over ${transport.toUpperCase()} to the PBX: slamming checks`), "-j", CHECK_CHAIN],
     });
   }
+  if (policy.tls) {
+    rules.push({ chain: hookChain, section: "hook", words: ["-d", pbx, ...tlsPortWords(policy.tls.ports), ...comment("SIP over TLS to the PBX: slamming checks"), "-j", CHECK_CHAIN] });
+  }
   if (policy.iax2) {
     const iaxPorts = policy.iax2.ports;
     rules.push({
@@ -166,6 +169,10 @@ export function planSlammingRules(policy: Policy, target: GenerateTarget): RuleP
       });
     }
   }
+  if (policy.tls) {
+    // Encrypted: a write's end (PSH) is all there is to count.
+    rules.push({ chain: CHECK_CHAIN, section: "check", words: [...tlsPortWords(policy.tls.ports), "--tcp-flags", "PSH", "PSH", ...comment("count every TLS write (PSH): encrypted, no method to match"), "-j", COUNT_CHAIN] });
+  }
   if (policy.iax2) {
     const iaxPorts = policy.iax2.ports;
     rules.push({
@@ -185,7 +192,7 @@ export function planSlammingRules(policy: Policy, target: GenerateTarget): RuleP
       ],
     });
   }
-  const methodsText = [...policy.methods, ...(policy.iax2 ? ["IAX2 REGREQ"] : [])].join("/");
+  const methodsText = [...policy.methods, ...(policy.tls ? ["TLS write"] : []), ...(policy.iax2 ? ["IAX2 REGREQ"] : [])].join("/");
   if (policy.matcher.kind === "recent") {
     const { hits, seconds } = policy.matcher;
     rules.push({ chain: COUNT_CHAIN, section: "check", words: [...recent(list, "--set"), ...comment(`remember this ${methodsText}`)] });
@@ -241,4 +248,9 @@ export function planSlammingRules(policy: Policy, target: GenerateTarget): RuleP
   const recentLists = policy.matcher.kind === "recent" ? [list, blockList] : [blockList];
   if (escalation.enabled) recentLists.push(strikesList, longList);
   return { hookChain, userChains, rules, allowChain: CHECK_CHAIN, recentLists };
+}
+
+/** The TLS ports as iptables words: -m tcp for one (its --tcp-flags goes with it), else multiport and -m tcp. */
+function tlsPortWords(ports: readonly number[]): string[] {
+  return ports.length === 1 ? ["-p", "tcp", "-m", "tcp", "--dport", String(ports[0])] : ["-p", "tcp", "-m", "multiport", "--dports", ports.join(","), "-m", "tcp"];
 }

@@ -24,6 +24,10 @@ export function validatePolicy(input: unknown, where: string): Policy {
     }
   }
   if (new Set(policy.sip.ports).size !== policy.sip.ports.length) problems.push(`policy.sip.ports: ${JSON.stringify(policy.sip.ports)} lists a port twice`);
+  const overTcp = policy.sip.transports.includes("tcp") ? policy.sip.ports.filter((port) => policy.tls?.ports.includes(port)) : [];
+  if (overTcp.length) {
+    problems.push(`policy.tls.ports: ${overTcp.join(", ")} is counted as SIP over TCP too (policy.sip.ports with transport tcp), so each write would count twice; give TLS its own port (PJSIP's 5061) or take tcp out of sip.transports`);
+  }
   if (problems.length) throw new PolicyError("POLICY_INVALID", `${where}: invalid policy:\n  ${problems.join("\n  ")}`);
   return policy;
 }

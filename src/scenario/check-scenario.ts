@@ -72,7 +72,7 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
     switch (source.kind) {
       case "phones":
       case "iax2-phones": {
-        if (source.kind === "phones" && source.transport === "tcp" && host.kind === "nat") at([...path, "transport"], `phones over TCP from behind a NAT host are not modelled yet: put them on a host of kind addresses, or give transport: udp`);
+        if (source.kind === "phones" && source.transport !== "udp" && host.kind === "nat") at([...path, "transport"], `phones over ${source.transport.toUpperCase()} from behind a NAT host are not modelled yet: put them on a host of kind addresses, or give transport: udp`);
         users(source.accounts, [...path, "accounts"]);
         const accounts = userSequence(source.accounts);
         if (accounts.size < source.count) at([...path, "accounts"], `${source.count} phones need ${source.count} accounts; the list has ${accounts.size}`);
@@ -109,9 +109,10 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
       }
       case "register-flood":
         users(source.extensions, [...path, "extensions"]);
-        for (const field of ["splitMethod", "requestsPerWrite"] as const) {
-          if (source.transport !== "tcp" && source[field] !== (field === "splitMethod" ? false : 1)) at([...path, field], `${field} shapes TCP segments: give transport: tcp, or leave ${field} out`);
-        }
+        if (source.transport === "udp" && source.requestsPerWrite !== 1) at([...path, "requestsPerWrite"], "requestsPerWrite shapes TCP segments: give transport: tcp or tls, or leave requestsPerWrite out");
+        if (source.transport === "udp" && source.splitMethod) at([...path, "splitMethod"], "splitMethod shapes TCP segments: give transport: tcp, or leave splitMethod out");
+        // Each piece would be a record of its own, but encrypted: no firewall sees the method, whole or cut.
+        if (source.transport === "tls" && source.splitMethod) at([...path, "splitMethod"], "over TLS the method is encrypted, so cutting it hides nothing: give transport: tcp, or leave splitMethod out");
         if (source.addressCount > publicAddressCount(host)) {
           at([...path, "addressCount"], `host ${source.host} has ${publicAddressCount(host)} addresses, fewer than ${source.addressCount}`);
         }

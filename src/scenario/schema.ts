@@ -50,6 +50,7 @@ const pbxSchema = z
     address: labAddress.default("198.51.100.10"),
     port: z.number().int().min(1).max(65535).default(5060),
     iax2Port: z.number().int().min(1).max(65535).default(4569).describe("The UDP port chan_iax2 listens on for IAX2 (its bindport, 4569); the accounts are IAX2 peers too."),
+    tlsPort: z.number().int().min(1).max(65535).default(5061).describe("The TCP port PJSIP listens on for SIP over TLS (its transport-tls, 5061); the lab makes it a certificate per run."),
     realm: z.string().regex(/^[A-Za-z0-9.-]{1,64}$/).default("asterisk"),
     interface: z
       .string()
@@ -88,8 +89,11 @@ const phonesSource = z
     expiresSeconds: z.number().int().min(60).max(86_400).default(3600),
     /** A wrong password makes every phone fail (for tests). */
     wrongPassword: z.boolean().default(false).describe("A wrong password makes every phone fail (for tests)."),
-    /** UDP, or TCP: each phone keeps a connection to the PBX and registers over it (not behind a NAT host yet). */
-    transport: z.enum(["udp", "tcp"]).default("udp").describe("udp, or tcp: each phone keeps one connection to the PBX from its port and registers over it (not yet from behind a NAT host)."),
+    /** UDP, or TCP or TLS: each phone keeps a connection to the PBX and registers over it (not behind a NAT host yet). */
+    transport: z
+      .enum(["udp", "tcp", "tls"])
+      .default("udp")
+      .describe("udp; tcp: each phone keeps one connection to the PBX from its port and registers over it; tls: the same over TLS to the PBX's tlsPort (not yet from behind a NAT host)."),
   })
   .strict();
 
@@ -131,18 +135,20 @@ const floodSource = z
       .describe(
         "svwar: what it does when an extension gets the answer a random extension got and that answer is none of svwar's 'not found' codes (404, 481, 503, 603...): `stop`, as sipvicious 0.3.3's svwar does (\"We got an unknown response\"; against Asterisk's PJSIP, which answers every user 401, after its first extension), or `walk-on`, as scanning bots do (and any flood with giveUpSeconds 0).",
       ),
-    /** UDP, as sipvicious sends; or TCP, one connection from its source port (a new connection per request with sourcePort random). */
+    /** UDP, as sipvicious sends; or TCP, one connection from its source port (a new connection per request with sourcePort random); or that over TLS. */
     transport: z
-      .enum(["udp", "tcp"])
+      .enum(["udp", "tcp", "tls"])
       .default("udp")
-      .describe("udp, as sipvicious sends; or tcp: each address keeps one connection from its source port (with sourcePort random, a new connection per request), and the PBX answers on it."),
+      .describe(
+        "udp, as sipvicious sends; tcp: each address keeps one connection from its source port (with sourcePort random, a new connection per request), and the PBX answers on it; tls: the same over TLS to the PBX's tlsPort, each connection's handshake first (a firewall sees record sizes and times, never a method).",
+      ),
     /** TCP: each request leaves in two segments cut inside its method name, which a per-packet string match cannot see whole. */
     splitMethod: z
       .boolean()
       .default(false)
       .describe("transport tcp: each request leaves in two segments cut inside its method name (\"REGI\" then \"STER sip:...\"), the known way past a firewall that matches the method in each packet."),
     /** TCP: requests written together, so one segment carries several. */
-    requestsPerWrite: z.number().int().min(1).max(32).default(1).describe("transport tcp: requests written to the connection together, so one segment carries several."),
+    requestsPerWrite: z.number().int().min(1).max(32).default(1).describe("transport tcp or tls: requests written to the connection together, so one segment (over TLS one record) carries several."),
     /** Addresses of the host used at once (0 = all). */
     addressCount: z.number().int().min(0).max(65_536).default(0).describe("Addresses of the host used at once (0 = all)."),
     /** sipvicious's --maximumtime. */
@@ -425,7 +431,7 @@ export const scenarioSchema = z
       .optional()
       .describe("The wall clock when the run starts (ISO 8601 UTC, such as 2026-12-07T08:59:30Z), for rules with -m time; the model engine only (a real kernel keeps the real clock). Absent, the real time the run starts."),
     firewall: firewallSchema,
-    pbx: pbxSchema.default({ address: "198.51.100.10", port: 5060, iax2Port: 4569, realm: "asterisk", interface: "eth0", accounts: [] }),
+    pbx: pbxSchema.default({ address: "198.51.100.10", port: 5060, iax2Port: 4569, tlsPort: 5061, realm: "asterisk", interface: "eth0", accounts: [] }),
     hosts: z.record(name, hostSchema),
     traffic: z.array(trafficSourceSchema).min(1),
     expect: z.array(expectationSchema).default([]),

@@ -23,7 +23,7 @@ export interface Datagram {
    * "tcp": the payload is written to the sender's TCP connection to the
    * destination (made if there is none) and arrives as whole SIP messages.
    */
-  readonly transport?: "tcp";
+  readonly transport?: "tcp" | "tls";
   /** TCP: the lengths of the segments the write goes out in (the last takes the rest), to split a message across segments. */
   readonly segments?: readonly number[];
 }

@@ -25,7 +25,8 @@ export function createPhones(spec: PhonesSpec, pbx: PbxSpec, placement: AgentPla
     start(context: AgentContext) {
       agents.forEach((endpoint, index) => {
         const { account, password } = credentialsOf(index);
-        const client = new SipClient(endpoint, pbx, context, spec.transport);
+        // Over TLS a phone connects to PJSIP's TLS transport.
+        const client = new SipClient(endpoint, spec.transport === "tls" ? { address: pbx.address, port: pbx.tlsPort } : pbx, context, spec.transport);
         clients.set(endpoint.agent, client);
         const registration = new Registration(client, context, { account, password, expiresSeconds: spec.expiresSeconds, userAgent: PHONE_USER_AGENT });
         const startUs = Math.round((spec.startSeconds + spec.spreadSeconds * context.random()) * 1_000_000);

@@ -58,7 +58,9 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
   const addresses = spec.addressCount === 0 ? all : all.slice(0, spec.addressCount);
   const extensions = userSequence(spec.extensions);
   const port = spec.sourcePort === "random" ? 5060 : spec.sourcePort;
-  const via = spec.transport === "tcp" ? "TCP" : "UDP";
+  const via = spec.transport.toUpperCase();
+  // Over TLS the flood connects to PJSIP's TLS transport.
+  const pbxPort = spec.transport === "tls" ? pbx.tlsPort : pbx.port;
   const agents: AgentEndpoint[] = addresses.map((address) => ({ agent: address, address, port }));
   const attackers = new Map<string, Attacker>();
   const intervalUs = 1_000_000 / spec.ratePps;
@@ -85,7 +87,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       ["From", `"${extension}" <sip:${extension}@${pbx.address}>;tag=${attacker.tag}`],
       ["User-Agent", spec.userAgent],
       ["Call-ID", attacker.callId],
-      ["Contact", `sip:${extension}@${address}:${sourcePort}${spec.transport === "tcp" ? ";transport=tcp" : ""}`],
+      ["Contact", `sip:${extension}@${address}:${sourcePort}${spec.transport === "udp" ? "" : `;transport=${spec.transport}`}`],
       ["CSeq", `${attacker.sent + 1} ${spec.method}`],
       ["Accept", "application/sdp"],
     ];
@@ -110,7 +112,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
   const write = (attacker: Attacker, context: AgentContext, sourcePort: number, request: Uint8Array) => {
     const { address } = attacker.endpoint;
     if (spec.transport === "udp") {
-      context.send(address, { src: address, sport: sourcePort, dst: pbx.address, dport: pbx.port, payload: request });
+      context.send(address, { src: address, sport: sourcePort, dst: pbx.address, dport: pbxPort, payload: request });
       return;
     }
     attacker.unwritten.push(request);
@@ -120,7 +122,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
     const payload = Buffer.concat(requests);
     // Each request cut in two inside its method: "REGI" | "STER sip:...".
     const segments = spec.splitMethod ? requests.flatMap((one) => [Math.ceil(spec.method.length / 2), one.length - Math.ceil(spec.method.length / 2)]) : undefined;
-    context.send(address, { src: address, sport: sourcePort, dst: pbx.address, dport: pbx.port, payload, transport: "tcp", ...(segments ? { segments } : {}) });
+    context.send(address, { src: address, sport: sourcePort, dst: pbx.address, dport: pbxPort, payload, transport: spec.transport, ...(segments ? { segments } : {}) });
   };
 
   const giveUp = (attacker: Attacker, context: AgentContext, why: string) => {
@@ -184,7 +186,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       ["CSeq", `${cseq} ACK`],
     ];
     const ack = formatRequest("ACK", invite.requestUri, headers);
-    context.send(address, { src: address, sport: invite.sourcePort, dst: pbx.address, dport: pbx.port, payload: ack, ...(spec.transport === "tcp" ? { transport: "tcp" as const } : {}) });
+    context.send(address, { src: address, sport: invite.sourcePort, dst: pbx.address, dport: pbxPort, payload: ack, ...(spec.transport === "udp" ? {} : { transport: spec.transport }) });
   };
 
   return {

@@ -52,7 +52,7 @@ export class SipClient {
     readonly endpoint: Endpoint,
     private readonly pbx: { readonly address: string; readonly port: number },
     private readonly context: AgentContext,
-    readonly transport: "udp" | "tcp" = "udp",
+    readonly transport: "udp" | "tcp" | "tls" = "udp",
   ) {}
 
   get pbxAddress(): string {
@@ -99,8 +99,8 @@ export class SipClient {
         retransmit(next, Math.min(atUs + next, startUs + TIMER_F_US));
       });
     };
-    // Over TCP only Timer F: the first "retransmission" falls at its end.
-    if (this.transport === "tcp") retransmit(TIMER_F_US, startUs + TIMER_F_US);
+    // Over a reliable transport only Timer F: the first "retransmission" falls at its end.
+    if (this.transport !== "udp") retransmit(TIMER_F_US, startUs + TIMER_F_US);
     else retransmit(T1_US, startUs + T1_US);
   }
 
@@ -132,7 +132,7 @@ export class SipClient {
       dst: this.pbx.address,
       dport: this.pbx.port,
       payload,
-      ...(this.transport === "tcp" ? { transport: "tcp" as const } : {}),
+      ...(this.transport === "udp" ? {} : { transport: this.transport }),
     });
   }
 }

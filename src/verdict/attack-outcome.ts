@@ -50,7 +50,7 @@ export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutc
       const extensionsFound = outcome?.extensionsFound ?? [];
       const callsReached = outcome?.callsReached ?? [];
       const events = securityEvents[spec.name] ?? {};
-      const overTcp = spec.kind === "register-flood" && spec.transport === "tcp";
+      const overTcp = spec.kind === "register-flood" && spec.transport !== "udp";
       const requestsReachedPbx = overTcp ? ONE_PER_REQUEST.reduce((sum, name) => sum + (events[name] ?? 0), 0) : (outcome?.delivered ?? 0);
       return {
         source: spec.name,
@@ -74,7 +74,7 @@ export function describeAttack(attack: AttackOutcome, seconds: (us: number) => s
   const reached =
     attack.tcpSegmentsSent === undefined
       ? `${attack.requestsReachedPbx} of its ${attack.requestsSent} requests reached the PBX (about ${cpu} of Asterisk's CPU)`
-      : `${attack.requestsReachedPbx} of its requests reached the PBX, by its security log, in ${attack.tcpSegmentsSent} TCP segments it sent (about ${cpu} of Asterisk's CPU)`;
+      : `${attack.requestsReachedPbx} of its requests reached the PBX, by its security log, in ${attack.tcpSegmentsSent} TCP segments it sent (over TLS too) (about ${cpu} of Asterisk's CPU)`;
   const found: string[] = [];
   for (const find of attack.passwordsFound) found.push(`found the password of ${find.account} at ${seconds(find.atUs)} (${find.detail})`);
   if (attack.extensionsFound.length) {

@@ -26,6 +26,8 @@ const variants = {
     logging: { kind: "nflog", group: 5 },
   }),
   tcpWrites: policySchema.parse({ sip: { transports: ["udp", "tcp"], tcpCount: "writes" } }),
+  tls: policySchema.parse({ sip: { transports: ["udp", "tcp"] }, tls: {} }),
+  tlsPorts: policySchema.parse({ tls: { ports: [5061, 5063] } }),
 };
 
 describe("policies as nftables rulesets", () => {

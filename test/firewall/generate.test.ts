@@ -26,6 +26,8 @@ const variants: Record<string, Record<string, unknown>> = {
   u32: { methodMatch: "u32" },
   tcpAndUdp: { sip: { ports: [5060, 5080], transports: ["udp", "tcp"] } },
   tcpWrites: { sip: { transports: ["udp", "tcp"], tcpCount: "writes" } },
+  tls: { sip: { transports: ["udp", "tcp"] }, tls: {} },
+  tlsPorts: { tls: { ports: [5061, 5063] } },
   router: { placement: "router", logging: { kind: "log", ratePerMinute: 6 } },
   allowlisted: { allowSites: ["198.18.10.0/24", "192.0.2.7"] },
 };
@@ -105,6 +107,17 @@ describe("policy validation", () => {
 
   it("checks fields against each other: a long-term block shorter than the block", () => {
     expect(invalid({ blockSeconds: 600, escalation: { enabled: true, blockSeconds: 60 } })).toMatch(/escalation\.blockSeconds/);
+  });
+
+  it("refuses a TLS port also counted as SIP over TCP: each write would count twice", () => {
+    expect(invalid({ sip: { ports: [5060, 5061], transports: ["udp", "tcp"] }, tls: {} })).toMatch(/policy\.tls\.ports: 5061 is counted as SIP over TCP too/);
+    expect(() => validatePolicy({ sip: { ports: [5060, 5061] }, tls: {} }, "policy.yaml")).not.toThrow();
+  });
+
+  it("counts a TLS write to the TLS port, whatever its bytes, and nothing else there", () => {
+    const text = generateRuleset(validatePolicy({ tls: {} }, "test"), target);
+    expect(text).toMatch(/-A INPUT -d 198\.51\.100\.10\/32 -p tcp -m tcp --dport 5061 .*-j SLAM-CHECK/);
+    expect(text).toMatch(/-A SLAM-CHECK -p tcp -m tcp --dport 5061 --tcp-flags PSH PSH .*-j SLAM-COUNT/);
   });
 
   it("names an unknown built-in policy and lists the real ones", () => {

@@ -139,6 +139,11 @@ describe("loading scenarios", () => {
     expect(split.message).toMatch(/split-udp\.yaml:\d+: traffic\[0\]\.splitMethod: splitMethod shapes TCP segments: give transport: tcp, or leave splitMethod out/);
     expect(errorOf(() => loadScenario(scenarioFile("batch-udp.yaml", flood("    requestsPerWrite: 4\n")), null)).message).toMatch(/traffic\[0\]\.requestsPerWrite: requestsPerWrite shapes TCP segments/);
     expect(loadScenario(scenarioFile("split-tcp.yaml", flood("    transport: tcp\n    splitMethod: true\n")), null).traffic[0]).toMatchObject({ transport: "tcp", splitMethod: true });
+    // Over TLS the method is encrypted: cutting it is refused, writing several requests at once is not.
+    expect(errorOf(() => loadScenario(scenarioFile("split-tls.yaml", flood("    transport: tls\n    splitMethod: true\n")), null)).message).toMatch(
+      /split-tls\.yaml:\d+: traffic\[0\]\.splitMethod: over TLS the method is encrypted, so cutting it hides nothing/,
+    );
+    expect(loadScenario(scenarioFile("batch-tls.yaml", flood("    transport: tls\n    requestsPerWrite: 4\n")), null).traffic[0]).toMatchObject({ transport: "tls", requestsPerWrite: 4 });
   });
 
   it("refuses phones over TCP behind a NAT host, saying where to put them", () => {
@@ -147,6 +152,7 @@ describe("loading scenarios", () => {
       .replace("hosts:\n", "hosts:\n  natoffice: { kind: nat, public: 198.18.30.1, lan: 192.0.2.0/24 }\n");
     const error = errorOf(() => loadScenario(scenarioFile("tcp-nat.yaml", natted), null));
     expect(error.message).toMatch(/tcp-nat\.yaml:\d+: traffic\[0\]\.transport: phones over TCP from behind a NAT host are not modelled yet/);
+    expect(errorOf(() => loadScenario(scenarioFile("tls-nat.yaml", natted.replace("transport: tcp", "transport: tls")), null)).message).toMatch(/traffic\[0\]\.transport: phones over TLS from behind a NAT host/);
   });
 
   it("refuses a scenario without expectations: it could never fail", () => {

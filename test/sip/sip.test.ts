@@ -15,7 +15,7 @@ const decoder = new TextDecoder();
 const loggerFactory = new LoggerFactory();
 loggerFactory.builtinEnabled = false;
 
-const pbxSpec = { address: "198.51.100.10", port: 5060, iax2Port: 4569, realm: "slamlab", interface: "eth0", accounts: [{ users: "200-209", password: "pw-{user}" }] };
+const pbxSpec = { address: "198.51.100.10", port: 5060, iax2Port: 4569, tlsPort: 5061, realm: "slamlab", interface: "eth0", accounts: [{ users: "200-209", password: "pw-{user}" }] };
 
 function register(user: string, branch: string, authorization?: string): Uint8Array {
   return formatRequest("REGISTER", "sip:198.51.100.10", [

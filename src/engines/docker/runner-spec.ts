@@ -50,6 +50,6 @@ export interface SendRecord {
   readonly callId: string | null;
   /** Scheduled (a timer) or a reaction to a reply (no schedule to miss). */
   readonly paced: boolean;
-  /** A write to a TCP connection from src:sport: its segments, the handshake's and the ACKs are that connection's. */
-  readonly transport?: "tcp";
+  /** A write to a TCP (or TLS) connection from src:sport: its segments, the handshake's and the ACKs are that connection's. */
+  readonly transport?: "tcp" | "tls";
 }

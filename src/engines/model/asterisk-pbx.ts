@@ -148,7 +148,7 @@ export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine)
   const opaque = secret;
 
   const reply = (to: Datagram, payload: Uint8Array): PbxReply => ({
-    datagram: { src: spec.address, sport: spec.port, dst: to.src, dport: to.sport, payload, ...(to.transport ? { transport: to.transport } : {}) },
+    datagram: { src: spec.address, sport: to.dport, dst: to.src, dport: to.sport, payload, ...(to.transport ? { transport: to.transport } : {}) },
     delayUs: REPLY_DELAY_US,
   });
 
@@ -235,7 +235,7 @@ export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine)
     if (passwordOf(number) !== undefined) return [{ ...respond(from, 603, "Decline", headers), delayUs: CALL_ANSWER_DELAY_US }];
     if (onLog) {
       // As Asterisk 22 writes it in the lab: the endpoint's name after the file, two spaces before it.
-      const text = `NOTICE[${ASTERISK_PID}] res_pjsip_session.c:  ${user}: Call (UDP:${from.src}:${from.sport}) to extension '${number}' rejected because extension not found in context 'default'.`;
+      const text = `NOTICE[${ASTERISK_PID}] res_pjsip_session.c:  ${user}: Call (${(from.transport ?? "udp").toUpperCase()}:${from.src}:${from.sport}) to extension '${number}' rejected because extension not found in context 'default'.`;
       onLog({ atUs: nowUs, address: from.src, port: from.sport, reason: "extension not found", text });
     }
     return [{ ...respond(from, 404, "Not Found", headers), delayUs: CALL_ANSWER_DELAY_US }];
@@ -320,8 +320,8 @@ export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine)
           report("SuccessfulAuth");
           if (request.method === "REGISTER") return [register(request, datagram, credentials.user, nowUs)];
           if (request.method === "SUBSCRIBE") return subscribe(request, datagram);
-          // Timer G resends over UDP only: TCP delivers the answer or breaks the connection.
-          if (request.method === "INVITE") return datagram.transport === "tcp" ? call(request, datagram, credentials.user, nowUs) : untilAcknowledged(request, datagram, call(request, datagram, credentials.user, nowUs));
+          // Timer G resends over UDP only: TCP (and TLS) delivers the answer or breaks the connection.
+          if (request.method === "INVITE") return datagram.transport ? call(request, datagram, credentials.user, nowUs) : untilAcknowledged(request, datagram, call(request, datagram, credentials.user, nowUs));
           return [respond(datagram, 404, "Not Found", responseHeaders(request, datagram))];
         }
         default:

@@ -21,7 +21,8 @@ import { Fail2banJail } from "./fail2ban-jail.js";
 import { fail2banFirewall, jailSets } from "../../scenario/with-fail2ban.js";
 import { banInSet } from "./netfilter/matches/set.js";
 import { ConntrackTable, contextAfterConntrack } from "./conntrack.js";
-import { TcpStacks, type TcpConnection, type TcpSegment } from "./tcp-stacks.js";
+import { TlsSessions } from "./tls-sessions.js";
+import { TcpStacks, type StreamReader, type TcpConnection, type TcpSegment } from "./tcp-stacks.js";
 import { encodeIpv4Tcp } from "../../net/tcp-segment.js";
 import { EventQueue } from "./event-queue.js";
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
@@ -195,9 +196,9 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   };
 
   const sendFromPbx = (datagram: Datagram) => {
-    if (datagram.transport === "tcp") {
+    if (datagram.transport) {
       const lan = tcpClients.get(`${datagram.dst}:${datagram.dport}`);
-      if (lan) tcp.reply(lan.address, lan.port, datagram.sport, datagram.payload);
+      if (lan) (datagram.transport === "tls" ? tls : tcp).reply(lan.address, lan.port, datagram.sport, datagram.payload);
       return;
     }
     const sender = senders.get(`${datagram.dst}:${datagram.dport}`);
@@ -219,11 +220,12 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     const publicAddress = nat ? nat.publicAddress : datagram.src;
     const publicPort = nat ? nat.translateOutbound(datagram.src, datagram.sport) : datagram.sport;
     const sender: Sender = { source, agent, lanAddress: datagram.src, lanPort: datagram.sport, nat };
-    if (datagram.transport === "tcp") {
+    if (datagram.transport) {
       tcpSenders.set(`${datagram.src}:${datagram.sport}:${datagram.dport}`, { sender, publicAddress, publicPort });
       tcpClients.set(`${publicAddress}:${publicPort}`, { address: datagram.src, port: datagram.sport });
       senders.set(`${publicAddress}:${publicPort}`, sender);
-      tcp.write(datagram.src, datagram.sport, datagram.dport, datagram.payload, datagram.segments);
+      if (datagram.transport === "tls") tls.write(datagram.src, datagram.sport, datagram.dport, datagram.payload);
+      else tcp.write(datagram.src, datagram.sport, datagram.dport, datagram.payload, datagram.segments);
       return;
     }
     const src = parseIpv4(publicAddress);
@@ -263,12 +265,13 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   };
 
   /** SIP over TCP: each connection's user agent and public end, and public ends back to the agent's socket. */
+  const tlsPort = scenario.pbx.tlsPort;
   const tcpSenders = new Map<string, { sender: Sender; publicAddress: string; publicPort: number }>();
   const tcpClients = new Map<string, { address: string; port: number }>();
   const tcpEndOf = (connection: TcpConnection) => tcpSenders.get(`${connection.clientAddress}:${connection.clientPort}:${connection.serverPort}`)!;
   const tcpPacket = (segment: TcpSegment, src: number, sport: number, dst: number, dport: number, ttl: number): Packet =>
     decodeIpv4(encodeIpv4Tcp({ src, dst, sport, dport, ...segment, ttl, identification: nextIdentification(src) }), LAB_INTERFACE);
-  const tcp = new TcpStacks(
+  const tcp: TcpStacks = new TcpStacks(
     {
       now: () => nowUs,
       at: (atUs, action) => {
@@ -284,17 +287,35 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       },
       deliver: (connection, toClient, message) => {
         const { sender, publicAddress, publicPort } = tcpEndOf(connection);
+        const transport = connection.serverPort === tlsPort ? "tls" : "tcp";
         if (toClient) {
-          const datagram: Datagram = { src: scenario.pbx.address, sport: connection.serverPort, dst: connection.clientAddress, dport: connection.clientPort, payload: message, transport: "tcp" };
+          const datagram: Datagram = { src: scenario.pbx.address, sport: connection.serverPort, dst: connection.clientAddress, dport: connection.clientPort, payload: message, transport };
           sender.source.receive(datagram, contexts.get(sender.source)!);
         } else {
-          deliverToPbx({ src: publicAddress, sport: publicPort, dst: scenario.pbx.address, dport: connection.serverPort, payload: message, transport: "tcp" }, sender, nowUs);
+          deliverToPbx({ src: publicAddress, sport: publicPort, dst: scenario.pbx.address, dport: connection.serverPort, payload: message, transport }, sender, nowUs);
         }
       },
     },
-    // Asterisk's PJSIP listens on TCP at the SIP port too (transport-tcp, as the lab configures it).
-    (port) => port === scenario.pbx.port,
+    // Asterisk's PJSIP listens on TCP at the SIP port too and on TLS at its own (transport-tcp and transport-tls, as the lab configures them).
+    (port) => port === scenario.pbx.port || port === tlsPort,
     forkRandom(seed, "tcp"),
+    (connection): { client: StreamReader; server: StreamReader } | undefined => {
+      if (connection.serverPort !== tlsPort) return undefined;
+      const { clientAddress, clientPort, serverPort } = connection;
+      return { client: tls.receiverFor(clientAddress, clientPort, serverPort, true), server: tls.receiverFor(clientAddress, clientPort, serverPort, false) };
+    },
+  );
+  const tls: TlsSessions = new TlsSessions(
+    {
+      now: () => nowUs,
+      at: (atUs, action) => {
+        if (atUs <= endUs) queue.push(Math.max(atUs, nowUs), action);
+      },
+      write: (address, port, serverPort, bytes) => tcp.write(address, port, serverPort, bytes),
+      reply: (address, port, serverPort, bytes) => tcp.reply(address, port, serverPort, bytes),
+      isOpen: (address, port, serverPort) => tcp.isOpen(address, port, serverPort),
+    },
+    forkRandom(seed, "tls"),
   );
 
   const endpointIndex = new Map<TrafficSource, Map<string, TrafficSource["agents"][number]>>();

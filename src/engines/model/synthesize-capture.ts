@@ -30,7 +30,7 @@ function officeAccounts(count: number): string {
 
 function pbxFor(kind: SynthKind, options: SynthOptions) {
   const users = kind === "nat-office" ? officeAccounts(options.count ?? 100) : "200-299";
-  return { address: "198.51.100.10", port: 5060, iax2Port: 4569, realm: "asterisk", interface: "eth0", accounts: [{ users, password: "synth-{user}-Secret" }] };
+  return { address: "198.51.100.10", port: 5060, iax2Port: 4569, tlsPort: 5061, realm: "asterisk", interface: "eth0", accounts: [{ users, password: "synth-{user}-Secret" }] };
 }
 
 /** A lab range holding `count` attackers: the /24 of old for up to 254, a larger block of 198.19.0.0/16 beyond. */

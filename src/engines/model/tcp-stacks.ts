@@ -62,6 +62,11 @@ export interface TcpSegment {
   readonly payload: Uint8Array;
 }
 
+/** Reads a connection's in-order bytes at one end and gives back the whole SIP messages they complete. */
+export interface StreamReader {
+  push(bytes: Uint8Array): Uint8Array[];
+}
+
 /** Where the stacks meet the engine: its clock, the firewall between them, and the SIP layers at each end. */
 export interface TcpWire {
   now(): number;
@@ -88,7 +93,8 @@ class Side {
   rcvNext = 0;
   readonly unacknowledged: Unacknowledged[] = [];
   readonly outOfOrder = new Map<number, Uint8Array>();
-  readonly framer = new SipStreamFramer();
+  /** What reads this end's in-order stream: SIP framing, or TLS records first. */
+  framer: StreamReader = new SipStreamFramer();
   /** Writes made before the connection was established: each its pieces, each piece its segments. */
   readonly waiting: Uint8Array[][][] = [];
   retransmitArmed = false;
@@ -149,7 +155,15 @@ export class TcpStacks {
     private readonly wire: TcpWire,
     private readonly listening: (port: number) => boolean,
     private readonly random: () => number,
+    /** A new connection's readers, when it is not plain SIP over TCP (TLS). */
+    private readonly readersFor?: (connection: TcpConnection) => { client: StreamReader; server: StreamReader } | undefined,
   ) {}
+
+  /** A connection from the agent's socket to the PBX's port is up or being made. */
+  isOpen(clientAddress: string, clientPort: number, serverPort: number): boolean {
+    const connection = this.connections.get(`${clientAddress}:${clientPort}:${serverPort}`);
+    return connection !== undefined && connection.state !== "closed";
+  }
 
   /**
    * The user agent writes a SIP message (or several) to its connection from
@@ -163,6 +177,11 @@ export class TcpStacks {
     if (!connection || connection.state === "closed") {
       connection = new TcpConnection(clientAddress, clientPort, serverPort, this.random);
       this.connections.set(key, connection);
+      const readers = this.readersFor?.(connection);
+      if (readers) {
+        connection.client.framer = readers.client;
+        connection.server.framer = readers.server;
+      }
       this.connect(connection);
     }
     const pieces = piecesOf(bytes, cuts);
@@ -174,7 +193,7 @@ export class TcpStacks {
   private sendPieces(connection: TcpConnection, pieces: readonly Uint8Array[][]): void {
     pieces.forEach((segments, index) => {
       const send = () => {
-        for (const segment of segments) this.sendData(connection, true, segment);
+        segments.forEach((segment, at) => this.sendData(connection, true, segment, at === segments.length - 1));
       };
       if (index === 0) send();
       else this.wire.at(this.wire.now() + index * PIECE_GAP_US, send);
@@ -185,7 +204,8 @@ export class TcpStacks {
   reply(clientAddress: string, clientPort: number, serverPort: number, bytes: Uint8Array): void {
     const connection = this.connections.get(`${clientAddress}:${clientPort}:${serverPort}`);
     if (!connection || connection.state !== "established") return;
-    for (const chunk of cutInto(bytes)) this.sendData(connection, false, chunk);
+    const segments = cutInto(bytes);
+    segments.forEach((segment, at) => this.sendData(connection, false, segment, at === segments.length - 1));
   }
 
   private connect(connection: TcpConnection): void {
@@ -205,7 +225,8 @@ export class TcpStacks {
     attempt(0);
   }
 
-  private sendData(connection: TcpConnection, fromClient: boolean, payload: Uint8Array): void {
+  /** One segment of data; only a write's last carries PSH (GSO clears it on the others: tcp_gso_segment). */
+  private sendData(connection: TcpConnection, fromClient: boolean, payload: Uint8Array, push = true): void {
     const side = fromClient ? connection.client : connection.server;
     if (side.inLossRecovery) {
       side.held.push(payload);
@@ -214,7 +235,7 @@ export class TcpStacks {
     const now = this.wire.now();
     // tcp_event_data_sent: data sent within the delayed-ACK time of data received makes the side interactive.
     if (side.lastDataReceivedUs !== null && now - side.lastDataReceivedUs < DELAYED_ACK_US) side.pingpong = true;
-    const segment: Unacknowledged = { seq: side.sndNext, flags: TCP_PSH | TCP_ACK, payload, end: (side.sndNext + payload.length) >>> 0, sentUs: now };
+    const segment: Unacknowledged = { seq: side.sndNext, flags: push ? TCP_PSH | TCP_ACK : TCP_ACK, payload, end: (side.sndNext + payload.length) >>> 0, sentUs: now };
     side.sndNext = segment.end;
     side.unacknowledged.push(segment);
     this.emit(connection, fromClient, segment.seq, side.rcvNext, segment.flags, payload);

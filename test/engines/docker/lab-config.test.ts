@@ -72,7 +72,7 @@ describe("the lab's ruleset instrumentation", () => {
 });
 
 describe("the lab's Asterisk configuration", () => {
-  const pbx = { address: "198.51.100.10", port: 5060, iax2Port: 4569, realm: "asterisk", interface: "eth0", accounts: [{ users: "200-201", password: "pw-{user}" }] };
+  const pbx = { address: "198.51.100.10", port: 5060, iax2Port: 4569, tlsPort: 5061, realm: "asterisk", interface: "eth0", accounts: [{ users: "200-201", password: "pw-{user}" }] };
 
   it("has an endpoint, auth and AOR per account, and binds the PBX's lab address", () => {
     const config = pjsipConfig(pbx);

@@ -116,7 +116,7 @@ if (!imageBuilt && !required) console.log(`skipping the lab fail2ban's filter on
 describe.runIf(imageBuilt || required)("the lab's fail2ban (Debian sid's 1.1.1) on the model's Asterisk log", () => {
   it("matches every line the model's PBX writes, the dialplan's refusal of a call included (Debian 12's fail2ban 1.0.2 filter wants \"Call from '...'\" and misses it)", () => {
     const lines: string[] = [];
-    const pbx = createAsteriskPbx({ address: "198.51.100.10", port: 5060, iax2Port: 4569, realm: "asterisk", interface: "eth0", accounts: [{ users: "201-201", password: "pw-201" }] }, (line) => lines.push(`[Dec  5 21:24:33] ${line.text}`));
+    const pbx = createAsteriskPbx({ address: "198.51.100.10", port: 5060, iax2Port: 4569, tlsPort: 5061, realm: "asterisk", interface: "eth0", accounts: [{ users: "201-201", password: "pw-201" }] }, (line) => lines.push(`[Dec  5 21:24:33] ${line.text}`));
     const invite = (extra: Array<[string, string]> = []) => ({
       src: "198.18.66.9",
       sport: 5060,
@@ -145,7 +145,7 @@ describe.runIf(imageBuilt || required)("the lab's fail2ban (Debian sid's 1.1.1) 
 
   it("matches the lines the model's chan_iax2 writes for a wrong secret and an unknown peer", () => {
     const lines: string[] = [];
-    const pbx = createIax2Pbx({ address: "198.51.100.10", port: 5060, iax2Port: 4569, realm: "asterisk", interface: "eth0", accounts: [{ users: "201-201", password: "pw-201" }] }, 4569, (line) => lines.push(`[Dec  6 00:14:23] ${line.text}`));
+    const pbx = createIax2Pbx({ address: "198.51.100.10", port: 5060, iax2Port: 4569, tlsPort: 5061, realm: "asterisk", interface: "eth0", accounts: [{ users: "201-201", password: "pw-201" }] }, 4569, (line) => lines.push(`[Dec  6 00:14:23] ${line.text}`));
     const frame = (peer: string, call: number, elements: InformationElement[], destination = 0, outSeq = 0) => ({
       src: "198.18.66.6",
       sport: 4569,

@@ -25,7 +25,7 @@ const headerNames = (message: string) => message.split("\r\n").slice(1).filter(B
 describe("the PBX model answers like the recorded Asterisk 22", () => {
   it("challenge and 200 OK match the recording line by line, apart from nonces, tags and dates", async () => {
     const [register, challenge, authorised, ok] = await packetsOf(recorded);
-    const pbx = createAsteriskPbx({ address: register!.dst, port: 5060, iax2Port: 4569, realm: "asterisk", interface: "eth0", accounts: [{ users: "200-209", password: "lab-{user}-Secret" }] });
+    const pbx = createAsteriskPbx({ address: register!.dst, port: 5060, iax2Port: 4569, tlsPort: 5061, realm: "asterisk", interface: "eth0", accounts: [{ users: "200-209", password: "lab-{user}-Secret" }] });
     const datagram = (packet: DecodedPacket) => ({ src: packet.src, sport: packet.sport, dst: packet.dst, dport: packet.dport, payload: packet.payload });
     const modelChallenge = new TextDecoder().decode(pbx.receive(datagram(register!), 0)[0]!.datagram.payload);
     const real = text(challenge!);

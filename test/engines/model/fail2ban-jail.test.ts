@@ -18,7 +18,7 @@ const required = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
 const fail2banRegex = spawnSync("fail2ban-regex", ["--version"], { encoding: "utf8" }).status === 0;
 if (!fail2banRegex && !required) console.log("skipping the check of Asterisk's log lines against fail2ban's own filter: no fail2ban-regex here (apt-get install fail2ban)");
 
-const pbxSpec = { address: "198.51.100.10", port: 5060, iax2Port: 4569, realm: "asterisk", interface: "eth0", accounts: [{ users: "200-209", password: "pw-{user}" }] };
+const pbxSpec = { address: "198.51.100.10", port: 5060, iax2Port: 4569, tlsPort: 5061, realm: "asterisk", interface: "eth0", accounts: [{ users: "200-209", password: "pw-{user}" }] };
 const request = (method: string, user: string, from: string, extra: Array<[string, string]> = []): Datagram => ({
   src: from,
   sport: 5060,

@@ -11,7 +11,7 @@ import { ASTERISK_CPU_US_PER_REQUEST } from "../../../src/verdict/pbx-cost.js";
 import type { Datagram } from "../../../src/traffic/agent.js";
 import { acceptAll, scenarioOf } from "../../helpers/scenario.js";
 
-const pbxSpec = { address: "198.51.100.10", port: 5060, iax2Port: 4569, realm: "asterisk", interface: "eth0", accounts: [{ users: "200-209", password: "iax-{user}" }] };
+const pbxSpec = { address: "198.51.100.10", port: 5060, iax2Port: 4569, tlsPort: 5061, realm: "asterisk", interface: "eth0", accounts: [{ users: "200-209", password: "iax-{user}" }] };
 
 const frame = (from: string, subclass: number, elements: InformationElement[], calls: { source: number; destination?: number; outSeq?: number; inSeq?: number }): Datagram => ({
   src: from,

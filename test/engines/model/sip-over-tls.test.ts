@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import { runModel } from "../../../src/engines/model/model-engine.js";
+import { policySchema } from "../../../src/firewall/policy.js";
+import { scenarioOf } from "../../helpers/scenario.js";
+
+/** A bot walking extensions over TLS for 5 s at 20 a second (100 REGISTERs), under a policy counting SIP over UDP and TCP by method. */
+function tlsFlood(flood: Record<string, unknown> = {}, policy: Record<string, unknown> = { sip: { transports: ["udp", "tcp"] } }) {
+  return scenarioOf(
+    {
+      name: "tls-flood",
+      description: "a REGISTER flood over TLS",
+      durationSeconds: 10,
+      pbx: { address: "198.51.100.10", accounts: [{ users: "200-219", password: "pbx-{user}-Str0ng" }] },
+      hosts: { bot: { kind: "addresses", addresses: ["198.18.66.6"] } },
+      traffic: [{ name: "flood", kind: "register-flood", host: "bot", mode: "svwar", ratePps: 20, durationSeconds: 5, giveUpSeconds: 0, transport: "tls", sourcePort: 40000, ...flood }],
+    },
+    { policy },
+  );
+}
+
+const reachedPbx = (result: ReturnType<typeof runModel>) => result.securityEvents?.flood?.ChallengeSent ?? 0;
+/** The TCP payload of a judged IPv4 packet. */
+const payloadOf = (packet: Uint8Array) => {
+  const ipHeader = (packet[0]! & 0x0f) * 4;
+  return packet.subarray(ipHeader + (packet[ipHeader + 12]! >> 4) * 4);
+};
+
+describe("SIP over TLS on the model engine", () => {
+  it("a flood connects to the TLS port, shakes hands as the lab's ends do, and every request is a record no rule can read", () => {
+    const result = runModel(tlsFlood(), { keepPackets: true }, new Map());
+    const toPbx = result.verdicts.filter((verdict) => verdict.direction === "to-pbx");
+    expect(toPbx.every((verdict) => verdict.protocol === "tcp" && verdict.dstPort === 5061)).toBe(true);
+    expect(result.verdicts.filter((verdict) => verdict.sipMethod !== null)).toEqual([]);
+    const data = result.verdicts.map((verdict) => ({ verdict, payload: payloadOf(result.packets![verdict.packetId]!) })).filter((each) => each.payload.length > 0);
+    // ClientHello (1,566 bytes in two segments, PSH on the second), the server's flight (2,505), the client's Finished with the probe.
+    expect(data.slice(0, 4).map((each) => [each.verdict.direction, each.payload.length])).toEqual([
+      ["to-pbx", 1448],
+      ["to-pbx", 118],
+      ["from-pbx", 1448],
+      ["from-pbx", 1057],
+    ]);
+    expect([...data[0]!.payload.subarray(0, 6)]).toEqual([0x16, 3, 1, 1561 >> 8, 1561 & 0xff, 1]);
+    expect(data[4]!.verdict.direction).toBe("to-pbx");
+    expect([...data[4]!.payload.subarray(0, 6)]).toEqual([0x14, 3, 3, 0, 1, 1]);
+    // Each later request is one application-data record: 22 bytes over its plaintext, never "REGISTER" on the wire.
+    const later = data.filter((each) => each.verdict.direction === "to-pbx").slice(3);
+    expect(later.length).toBeGreaterThan(50);
+    for (const { payload } of later) {
+      expect(payload[0]).toBe(0x17);
+      expect((payload[3]! << 8) | payload[4]!).toBe(payload.length - 5);
+      expect(Buffer.from(payload).includes("REGISTER")).toBe(false);
+    }
+    // The method match counts nothing over TLS: all 100 reach the PBX.
+    expect(reachedPbx(result)).toBe(100);
+  });
+
+  it("a policy counting TLS writes blocks it: the ClientHello and the Finished count, then each request", () => {
+    const result = runModel(tlsFlood({}, { sip: { transports: ["udp", "tcp"] }, tls: {} }), {}, new Map());
+    // Ten writes in 60 s block: the handshake's two and eight requests (the Finished carries the probe).
+    expect(reachedPbx(result)).toBe(8);
+    expect(result.verdicts.filter((verdict) => verdict.verdict === "dropped").length).toBeGreaterThan(0);
+  });
+
+  it("phones over TLS register over their connections, three writes each, under the limit", () => {
+    const scenario = scenarioOf(
+      {
+        name: "tls-office",
+        description: "phones over TLS",
+        durationSeconds: 5,
+        pbx: { address: "198.51.100.10", accounts: [{ users: "200-219", password: "pbx-{user}-Str0ng" }] },
+        hosts: { office: { kind: "addresses", addresses: ["198.18.20.1", "198.18.20.2"] } },
+        traffic: [{ name: "phones", kind: "phones", host: "office", transport: "tls", count: 2, accounts: "200-201", startSeconds: 1 }],
+      },
+      { policy: policySchema.parse({ tls: {} }) },
+    );
+    const result = runModel(scenario, {}, new Map());
+    expect(result.events.filter((event) => event.kind === "registered")).toHaveLength(2);
+    expect(result.verdicts.every((verdict) => verdict.protocol === "tcp" && verdict.verdict === "delivered")).toBe(true);
+    expect(result.securityEvents?.phones).toEqual({ ChallengeSent: 2, SuccessfulAuth: 2 });
+  });
+
+  it("a connection per request (sourcePort random) shakes hands every time", () => {
+    const result = runModel(tlsFlood({ sourcePort: "random", durationSeconds: 1 }), {}, new Map());
+    expect(result.verdicts.filter((verdict) => verdict.ctState === "NEW" && verdict.direction === "to-pbx")).toHaveLength(20);
+    expect(reachedPbx(result)).toBe(20);
+  });
+});
