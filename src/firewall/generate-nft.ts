@@ -107,7 +107,7 @@ export function generateNftRuleset(policy: Policy, target: GenerateTarget, optio
         `ip saddr @blocked update @blocked { ip saddr } drop comment "blocked until ${policy.blockSeconds} s quiet"`,
         ...policy.sip.transports.flatMap((transport) =>
           transport === "tcp" && policy.sip.tcpCount === "writes"
-            ? [`tcp flags & psh == psh jump slam_count comment "count every TCP write (PSH), whatever its bytes"`]
+            ? [`${ports("tcp")} tcp flags & psh == psh jump slam_count comment "count every TCP write (PSH), whatever its bytes"`]
             : policy.methods.map((method) => `${methodPayload(method, transport)} jump slam_count comment "count ${method}"`),
         ),
         ...(tlsPorts ? [`${tlsPorts} tcp flags & psh == psh jump slam_count comment "count every TLS write (PSH): encrypted, no method to match"`] : []),

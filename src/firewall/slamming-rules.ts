@@ -151,7 +151,9 @@ export function planSlammingRules(policy: Policy, target: GenerateTarget): RuleP
   for (const transport of policy.sip.transports) {
     if (transport === "tcp" && policy.sip.tcpCount === "writes") {
       // A sender's every write ends in a segment with PSH: counted whatever bytes it carries, so cutting a request does not hide it.
-      rules.push({ chain: CHECK_CHAIN, section: "check", words: ["-p", "tcp", "-m", "tcp", "--tcp-flags", "PSH", "PSH", ...comment("count every TCP write (PSH), whatever its bytes"), "-j", COUNT_CHAIN] });
+      // On the SIP ports only: the TLS ports' writes are counted by their own rule, once.
+      const tcpPorts = ports.length === 1 ? ["-m", "tcp", "--dport", String(ports[0])] : ["-m", "multiport", "--dports", ports.join(","), "-m", "tcp"];
+      rules.push({ chain: CHECK_CHAIN, section: "check", words: ["-p", "tcp", ...tcpPorts, "--tcp-flags", "PSH", "PSH", ...comment("count every TCP write (PSH), whatever its bytes"), "-j", COUNT_CHAIN] });
       continue;
     }
     for (const method of policy.methods) {

@@ -84,10 +84,10 @@ export async function joinVerdicts(options: {
   const toolEvents: AgentEvent[] = [];
   const byHash = new Map<string, SendRecord[]>();
   const byCallId = new Map<string, SendRecord>();
-  /** Each TCP connection's sender by its lab end (address:port): its segments carry no Call-ID of their own. */
+  /** Each TCP (or TLS) connection's sender by its lab end (address:port): its segments carry no Call-ID of their own. */
   const byConnection = new Map<string, SendRecord>();
   for (const send of options.sends) {
-    if (send.transport === "tcp" && !byConnection.has(`${send.src}:${send.sport}`)) byConnection.set(`${send.src}:${send.sport}`, send);
+    if (send.transport && !byConnection.has(`${send.src}:${send.sport}`)) byConnection.set(`${send.src}:${send.sport}`, send);
     const queue = byHash.get(send.hash);
     if (queue) queue.push(send);
     else byHash.set(send.hash, [send]);

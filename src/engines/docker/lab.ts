@@ -13,7 +13,7 @@ import { LABEL_OWNER, ownerOfThisProcess } from "./run-owner.js";
 import { VERDICT_GROUP } from "./instrument-ruleset.js";
 import { WAN, type LabTopology } from "./lab-topology.js";
 import { actionOverride, jailLocal, startFail2ban } from "./lab-fail2ban.js";
-import { loggerConfig } from "./pjsip-config.js";
+import { loggerConfig, MAKE_LAB_CERTIFICATE } from "./pjsip-config.js";
 
 /**
  * tcpdump's socket buffer for the NFLOG verdict group. A 100-phone burst
@@ -144,7 +144,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       `ip route replace default via ${options.topology.dmz.router}`,
     ]);
     // Asterisk takes a second or two to load its modules: it starts now and is waited for last.
-    await pbx.exec(["sh", "-c", "nohup asterisk -f > /out/asterisk.log 2>&1 &"]);
+    await pbx.exec(["sh", "-c", `${MAKE_LAB_CERTIFICATE}; nohup asterisk -f > /out/asterisk.log 2>&1 &`]);
 
     const placement = options.scenario.firewall.kind === "policy" ? options.scenario.firewall.policy.placement : "host";
     const firewall =
@@ -205,7 +205,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       ]);
       runners.set(site, runner);
     }
-    await waitFor(pbx, "asterisk -rx 'pjsip show transports' | grep -q transport-udp", "Asterisk's PJSIP transport");
+    await waitFor(pbx, "asterisk -rx 'pjsip show transports' | grep -q transport-tls", "Asterisk's PJSIP transports");
     if (options.fail2ban) await startFail2ban(pbx, options.fail2ban);
     return { out, pbx, firewall, runners, [Symbol.asyncDispose]: dispose };
   } catch (error) {

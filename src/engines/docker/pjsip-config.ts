@@ -6,11 +6,20 @@ import { EngineUnavailableError } from "../engine.js";
 /** More accounts than this makes pjsip.conf (and Asterisk's start) slow for no test value. */
 const MAX_ACCOUNTS = 5000;
 
+/** Where the lab's Asterisk finds the TLS certificate made for each run. */
+export const LAB_CERTIFICATE = { cert: "/etc/asterisk/keys/slamlab.crt", key: "/etc/asterisk/keys/slamlab.key" } as const;
+
+/**
+ * A self-signed RSA-2048 certificate made for one run (30-90 ms), as the
+ * model's TLS sizes its records (the Certificate and CertificateVerify).
+ */
+export const MAKE_LAB_CERTIFICATE = `mkdir -p /etc/asterisk/keys && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=pbx.lab -keyout ${LAB_CERTIFICATE.key} -out ${LAB_CERTIFICATE.cert} > /out/openssl.log 2>&1`;
+
 /**
  * pjsip.conf for the scenario's accounts, the way the model's PBX behaves:
  * one endpoint, auth and AOR per account (digest, userpass), one contact per
- * AOR replacing the previous, UDP and TCP transports bound to the PBX's lab
- * address so replies leave from it.
+ * AOR replacing the previous, UDP, TCP and TLS transports bound to the PBX's
+ * lab address so replies leave from it.
  */
 export function pjsipConfig(pbx: PbxSpec): string {
   const lines = [
@@ -30,6 +39,16 @@ export function pjsipConfig(pbx: PbxSpec): string {
     "type=transport",
     "protocol=tcp",
     `bind=${pbx.address}:${pbx.port}`,
+    "",
+    // SIP over TLS at its own port, with the certificate the lab makes for the run (LAB_CERTIFICATE);
+    // sslv23 lets OpenSSL choose the version (TLS 1.3): PJSIP's default method offers TLS 1.0 only.
+    "[transport-tls]",
+    "type=transport",
+    "protocol=tls",
+    `bind=${pbx.address}:${pbx.tlsPort}`,
+    `cert_file=${LAB_CERTIFICATE.cert}`,
+    `priv_key_file=${LAB_CERTIFICATE.key}`,
+    "method=sslv23",
     "",
     "[endpoint-template](!)",
     "type=endpoint",

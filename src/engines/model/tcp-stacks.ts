@@ -8,7 +8,8 @@ import { piecesOfWrite } from "../../traffic/write-pieces.js";
  * between them sees is what Linux sends (net/ipv4/tcp_input.c,
  * tcp_output.c, tcp_timer.c), measured against the lab's kernel:
  * - the handshake with Linux's SYN options; timestamps on every segment;
- *   data in segments of at most one MSS, or cut where the sender asks;
+ *   a write in one packet as netfilter sees it (GSO at the sender, GRO at the
+ *   receiver: up to the initial window of ten MSS), or cut where the sender asks;
  * - ACKs: at once while a side is not in "pingpong" (interactive) mode;
  *   a side enters it when it sends data within the delayed-ACK time (40 ms)
  *   of receiving some, and then delays its ACK, which the answer carries
@@ -33,6 +34,14 @@ import { piecesOfWrite } from "../../traffic/write-pieces.js";
 const MSS = 1460;
 /** Every segment after the SYN carries timestamps (NOP, NOP, TS: 12 bytes), leaving this much data per segment. */
 const DATA_PER_SEGMENT = MSS - 12;
+/**
+ * What netfilter sees of a write: one packet of up to the initial
+ * congestion window (10 segments), not MSS-sized segments. The sender's
+ * OUTPUT hook judges the GSO packet before it is cut, the receiver's INPUT
+ * the GRO-merged one (the lab's veths pass it whole); on the wire it is
+ * MSS-sized segments.
+ */
+const GSO_DATA = 10 * DATA_PER_SEGMENT;
 const SYN_WINDOW = 64_240;
 const WINDOW = 502;
 const SYN_RETRIES = 6;
@@ -387,7 +396,7 @@ export class TcpStacks {
     side.inLossRecovery = false;
     // What was written meanwhile goes out as one stream, in full segments.
     const held = side.held.splice(0);
-    if (held.length) for (const chunk of cutInto(Buffer.concat(held))) this.sendData(connection, fromClient, chunk);
+    if (held.length) for (const chunk of cutInto(Buffer.concat(held), DATA_PER_SEGMENT)) this.sendData(connection, fromClient, chunk);
   }
 
   /**
@@ -400,11 +409,12 @@ export class TcpStacks {
     if (segment.payload.length === 0) return;
     const side = toClient ? connection.client : connection.server;
     const inOrder = segment.seq === side.rcvNext;
+    const messages: Uint8Array[] = [];
     if (inOrder) {
       let data: Uint8Array | undefined = segment.payload;
       while (data) {
         side.rcvNext = (side.rcvNext + data.length) >>> 0;
-        for (const message of side.framer.push(data)) this.wire.deliver(connection, toClient, message);
+        messages.push(...side.framer.push(data));
         data = side.outOfOrder.get(side.rcvNext);
         if (data) side.outOfOrder.delete(side.rcvNext);
       }
@@ -414,10 +424,15 @@ export class TcpStacks {
     side.lastDataReceivedUs = this.wire.now();
     side.ackOwed = true;
     side.pushedSinceAck++;
-    if (!inOrder || !side.pingpong || side.pushedSinceAck >= 2) {
-      this.emit(connection, toClient, side.sndNext, side.rcvNext, TCP_ACK, new Uint8Array(0));
-      return;
-    }
+    // The kernel decides its ACK in softirq, before the application reads what came (and answers it).
+    if (!inOrder || !side.pingpong || side.pushedSinceAck >= 2) this.emit(connection, toClient, side.sndNext, side.rcvNext, TCP_ACK, new Uint8Array(0));
+    else this.delayAck(connection, toClient);
+    for (const message of messages) this.wire.deliver(connection, toClient, message);
+  }
+
+  /** The delayed ACK: at 40 ms unless data this side sends first carries it. */
+  private delayAck(connection: TcpConnection, toClient: boolean): void {
+    const side = toClient ? connection.client : connection.server;
     const generation = side.ackGeneration;
     this.wire.at(this.wire.now() + DELAYED_ACK_US, () => {
       if (side.ackGeneration !== generation || !side.ackOwed || connection.state !== "established") return;
@@ -439,9 +454,9 @@ function piecesOf(bytes: Uint8Array, cuts: readonly number[] = []): Uint8Array[]
 }
 
 /** Bytes in segments of at most one MSS of data. */
-function cutInto(bytes: Uint8Array): Uint8Array[] {
+function cutInto(bytes: Uint8Array, most = GSO_DATA): Uint8Array[] {
   const segments: Uint8Array[] = [];
-  for (let at = 0; at < bytes.length; at += DATA_PER_SEGMENT) segments.push(bytes.subarray(at, at + DATA_PER_SEGMENT));
+  for (let at = 0; at < bytes.length; at += most) segments.push(bytes.subarray(at, at + most));
   return segments;
 }
 

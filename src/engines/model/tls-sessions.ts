@@ -10,11 +10,12 @@ import { SipStreamFramer } from "../../sip/sip-stream.js";
  * and Asterisk 22, both on OpenSSL 3.6, X25519MLKEM768, AES-256-GCM, the
  * lab's RSA-2048 certificate):
  * - the ClientHello, one record of 1,561 bytes (the hybrid key share is
- *   most of it), written once the connection is up: two segments;
+ *   most of it), written once the connection is up: two segments on the
+ *   wire, one packet to netfilter (GSO and GRO);
  * - 2.6 ms later the server's flight: ServerHello, a ChangeCipherSpec, then
  *   EncryptedExtensions, a CertificateRequest (PJSIP asks for a client
  *   certificate it does not require), Certificate, CertificateVerify and
- *   Finished, each in a record (2,505 bytes, two segments);
+ *   Finished, each in a record (2,505 bytes, one packet);
  * - 3.3 ms after that the client's ChangeCipherSpec, its empty Certificate
  *   and its Finished, and in the same write every request it held;
  * - the server's two session tickets as soon as the client's Finished is in;

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { instrumentNftRuleset } from "../../../src/engines/docker/instrument-nft-ruleset.js";
 import { instrumentRuleset, VERDICT_GROUP } from "../../../src/engines/docker/instrument-ruleset.js";
 import { planTopology } from "../../../src/engines/docker/lab-topology.js";
-import { extensionsConfig, iaxConfig, pjsipConfig } from "../../../src/engines/docker/pjsip-config.js";
+import { extensionsConfig, iaxConfig, LAB_CERTIFICATE, MAKE_LAB_CERTIFICATE, pjsipConfig } from "../../../src/engines/docker/pjsip-config.js";
 import { toolCommand } from "../../../src/engines/docker/tool-command.js";
 import { runModel } from "../../../src/engines/model/model-engine.js";
 import { generateRuleset } from "../../../src/firewall/generate-ruleset.js";
@@ -80,6 +80,12 @@ describe("the lab's Asterisk configuration", () => {
     expect(config).toContain("[201-auth]\ntype=auth\nauth_type=userpass\nusername=201\npassword=pw-201");
     expect(config).toContain("max_contacts=1\nremove_existing=yes");
     expect(extensionsConfig(pbx)).toContain("exten => 200,hint,PJSIP/200");
+  });
+
+  it("listens for SIP over TLS at the PBX's TLS port with the run's certificate, letting OpenSSL pick TLS 1.3", () => {
+    const config = pjsipConfig({ ...pbx, tlsPort: 5071 });
+    expect(config).toContain(`[transport-tls]\ntype=transport\nprotocol=tls\nbind=198.51.100.10:5071\ncert_file=${LAB_CERTIFICATE.cert}\npriv_key_file=${LAB_CERTIFICATE.key}\nmethod=sslv23`);
+    expect(MAKE_LAB_CERTIFICATE).toContain(`-keyout ${LAB_CERTIFICATE.key} -out ${LAB_CERTIFICATE.cert}`);
   });
 
   it("makes every account an IAX2 peer with an MD5 secret, chan_iax2 bound to the PBX's address (bindport first, as iax.conf wants) and logging failed registrations", () => {
