@@ -72,7 +72,6 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
     switch (source.kind) {
       case "phones":
       case "iax2-phones": {
-        if (source.kind === "phones" && source.transport !== "udp" && host.kind === "nat") at([...path, "transport"], `phones over ${source.transport.toUpperCase()} from behind a NAT host are not modelled yet: put them on a host of kind addresses, or give transport: udp`);
         users(source.accounts, [...path, "accounts"]);
         const accounts = userSequence(source.accounts);
         if (accounts.size < source.count) at([...path, "accounts"], `${source.count} phones need ${source.count} accounts; the list has ${accounts.size}`);

@@ -75,6 +75,15 @@ export const IAX2_SEEDS_FROM = 5001;
  */
 export const TCP_SEEDS_FROM = 6001;
 
+/**
+ * Seeds from here on add SIP over TLS, from streams of their own: a flood
+ * over TLS (a connection per request or one kept, several requests a write
+ * or not), TLS phones, and the rules admins can write for an encrypted port:
+ * new connections counted with recent, writes limited by hashlimit,
+ * connections limited by connlimit.
+ */
+export const TLS_SEEDS_FROM = 6101;
+
 const PBX_ADDRESS = "198.51.100.10";
 const FIRST_ACCOUNT = 200;
 const ACCOUNT_COUNT = 40;
@@ -169,6 +178,7 @@ export function randomScenario(seed: number): RandomScenario {
   }
   if (seed >= IAX2_SEEDS_FROM) iax2Sources(seededRandom(seed ^ 0x1a72), allocate, hosts, traffic, officeUsed);
   if (seed >= TCP_SEEDS_FROM) tcpSources(seededRandom(seed ^ 0x7c9), allocate, hosts, traffic, durationSeconds);
+  if (seed >= TLS_SEEDS_FROM) tlsSources(seededRandom(seed ^ 0x71d5), allocate, hosts, traffic, durationSeconds);
   if (!traffic.some((spec) => spec.kind === "register-flood")) {
     hosts.scan = { kind: "addresses", addresses: [allocate.wanAddress()] };
     traffic.push({ name: "scan", kind: "register-flood", host: "scan", mode: "svwar", ratePps: tenths(random, 1, 20), durationSeconds: durationSeconds / 2, onAnswerLikeRandom: "walk-on" });
@@ -205,6 +215,7 @@ export function randomScenario(seed: number): RandomScenario {
   const tables = seed >= TABLE_RULESET_SEEDS_FROM ? tableExtras(seededRandom(seed ^ 0x7ab1e), addresses) : null;
   const connlimit = seed >= CONNLIMIT_RULESET_SEEDS_FROM ? [connlimitRule(seededRandom(seed ^ 0xc011))] : [];
   if (seed >= TCP_SEEDS_FROM) connlimit.push(...tcpRules(seededRandom(seed ^ 0x7c8)));
+  if (seed >= TLS_SEEDS_FROM) connlimit.push(...tlsRules(seededRandom(seed ^ 0x71d4)));
   const withTables: AdminExtras = tables ? { ...extras, first: [...tables.filterFirst, ...extras.first, ...connlimit], selector: `${extras.selector}${tables.selector}` } : extras;
   return { name, document, rulesetText: `${randomRuleset(random, addresses, withTables)}${tables?.tablesText ?? ""}`, ipsetText: extras.ipset };
 }
@@ -234,6 +245,52 @@ function tcpSources(random: Random, allocate: Allocator, hosts: Record<string, u
       onAnswerLikeRandom: "walk-on",
     });
   }
+}
+
+/** SIP over TLS, drawn from a stream of their own: a flood, and phones or not. */
+function tlsSources(random: Random, allocate: Allocator, hosts: Record<string, unknown>, traffic: Record<string, unknown>[], durationSeconds: number): void {
+  hosts.tls = { kind: "addresses", addresses: [allocate.wanAddress()] };
+  const mode = pick(random, ["svwar", "svcrack"] as const);
+  const start = tenths(random, 0, durationSeconds / 2);
+  traffic.push({
+    name: "tls",
+    kind: "register-flood",
+    host: "tls",
+    mode,
+    transport: "tls",
+    ratePps: tenths(random, 0.5, 20),
+    startSeconds: start,
+    durationSeconds: tenths(random, 1, durationSeconds - start),
+    extensions: mode === "svcrack" ? `${FIRST_ACCOUNT}-${FIRST_ACCOUNT}` : `${FIRST_ACCOUNT}-${FIRST_ACCOUNT + 99}`,
+    sourcePort: pick(random, [randomInt(random, 20_000, 60_000), "random"] as const),
+    requestsPerWrite: pick(random, [1, 1, 2]),
+    giveUpSeconds: pick(random, [10, 0]),
+    onAnswerLikeRandom: "walk-on",
+  });
+  if (!chance(random, 0.6)) return;
+  const count = randomInt(random, 1, 3);
+  const accounts = allocate.accounts(count);
+  if (!accounts) return;
+  hosts["tls-office"] = { kind: "addresses", addresses: Array.from({ length: count }, () => allocate.wanAddress()) };
+  traffic.push({ name: "tls-phones", kind: "phones", host: "tls-office", transport: "tls", count, accounts, startSeconds: tenths(random, 0, 2), spreadSeconds: tenths(random, 0, 2) });
+}
+
+/** Rules for the TLS port, where nothing can be read: connections, writes and their rates. */
+function tlsRules(random: Random): string[] {
+  const rules: string[] = [];
+  const tls = "-p tcp -m tcp --dport 5061";
+  if (chance(random, 0.5)) {
+    rules.push(`-A INPUT ${tls} -m conntrack --ctstate NEW -m recent --set --name TLSNEW --rsource`);
+    rules.push(`-A INPUT ${tls} -m conntrack --ctstate NEW -m recent --update --seconds ${randomInt(random, 5, 60)} --hitcount ${randomInt(random, 2, 6)} --name TLSNEW --rsource -j DROP`);
+  }
+  if (chance(random, 0.6)) rules.push(`-A INPUT ${tls} --tcp-flags PSH PSH -m hashlimit --hashlimit-above ${randomInt(random, 2, 20)}/sec --hashlimit-burst ${randomInt(random, 3, 15)} --hashlimit-mode srcip --hashlimit-name TLSW -j DROP`);
+  if (chance(random, 0.3)) rules.push(`-A INPUT ${tls} -m connlimit --connlimit-above ${randomInt(random, 1, 3)} --connlimit-mask 32 --connlimit-saddr -j DROP`);
+  if (chance(random, 0.3)) {
+    // A ClientHello is the only big packet a client sends: handshakes counted by length.
+    rules.push(`-A INPUT ${tls} -m length --length 1400:65535 -m recent --set --name TLSHELLO --rsource`);
+    rules.push(`-A INPUT ${tls} -m length --length 1400:65535 -m recent --update --seconds ${randomInt(random, 5, 60)} --hitcount ${randomInt(random, 2, 5)} --name TLSHELLO --rsource -j DROP`);
+  }
+  return rules;
 }
 
 /** TCP rules admins put before their SIP counters, each drawn or not. */

@@ -89,11 +89,11 @@ const phonesSource = z
     expiresSeconds: z.number().int().min(60).max(86_400).default(3600),
     /** A wrong password makes every phone fail (for tests). */
     wrongPassword: z.boolean().default(false).describe("A wrong password makes every phone fail (for tests)."),
-    /** UDP, or TCP or TLS: each phone keeps a connection to the PBX and registers over it (not behind a NAT host yet). */
+    /** UDP, or TCP or TLS: each phone keeps a connection to the PBX and registers over it. */
     transport: z
       .enum(["udp", "tcp", "tls"])
       .default("udp")
-      .describe("udp; tcp: each phone keeps one connection to the PBX from its port and registers over it; tls: the same over TLS to the PBX's tlsPort (not yet from behind a NAT host)."),
+      .describe("udp; tcp: each phone keeps one connection to the PBX from its port and registers over it (behind a NAT host, from the public port the NAT gives it); tls: the same over TLS to the PBX's tlsPort."),
   })
   .strict();
 

@@ -146,15 +146,6 @@ describe("loading scenarios", () => {
     expect(loadScenario(scenarioFile("batch-tls.yaml", flood("    transport: tls\n    requestsPerWrite: 4\n")), null).traffic[0]).toMatchObject({ transport: "tls", requestsPerWrite: 4 });
   });
 
-  it("refuses phones over TCP behind a NAT host, saying where to put them", () => {
-    const natted = valid
-      .replace("traffic:\n", "traffic:\n  - name: tcp-phones\n    kind: phones\n    host: natoffice\n    transport: tcp\n    accounts: 200-200\n")
-      .replace("hosts:\n", "hosts:\n  natoffice: { kind: nat, public: 198.18.30.1, lan: 192.0.2.0/24 }\n");
-    const error = errorOf(() => loadScenario(scenarioFile("tcp-nat.yaml", natted), null));
-    expect(error.message).toMatch(/tcp-nat\.yaml:\d+: traffic\[0\]\.transport: phones over TCP from behind a NAT host are not modelled yet/);
-    expect(errorOf(() => loadScenario(scenarioFile("tls-nat.yaml", natted.replace("transport: tcp", "transport: tls")), null)).message).toMatch(/traffic\[0\]\.transport: phones over TLS from behind a NAT host/);
-  });
-
   it("refuses a scenario without expectations: it could never fail", () => {
     const path = scenarioFile("no-expect.yaml", valid.replace(/expect:\n {2}- source: phone\n {4}registered: all\n/, ""));
     expect(errorOf(() => loadScenario(path, null)).message).toContain("at least one expectation");

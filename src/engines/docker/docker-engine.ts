@@ -23,6 +23,7 @@ import { ASTERISK_MESSAGES_LOG, bansInKernel, countFailedRequestLines, fail2banA
 import { instrumentRuleset, VERDICT_GROUP } from "./instrument-ruleset.js";
 import { countNftLogRecords, instrumentNftRuleset } from "./instrument-nft-ruleset.js";
 import { joinVerdicts } from "./join-verdicts.js";
+import { LIST_NAT_CONNECTIONS, natConnections } from "./nat-connections.js";
 import { COUNT_SECURITY_EVENTS, parseSecurityEventCounts, securityEventsBySource } from "./lab-security-log.js";
 import { buildLabImage, silentProgress, type ImageProgress } from "./lab-image.js";
 import { planTopology } from "./lab-topology.js";
@@ -223,7 +224,8 @@ export class DockerEngine implements Engine {
         );
       }
       // The run's evidence, read side by side: each exec costs a round trip to dockerd.
-      const [save, recent, contacts, versions, messagesEnd, asteriskLogLines, fail2ban, securityEventCounts, securityEnd] = await Promise.all([
+      const [natListings, save, recent, contacts, versions, messagesEnd, asteriskLogLines, fail2ban, securityEventCounts, securityEnd] = await Promise.all([
+        Promise.all(lab.nats.map((nat) => shell(nat, LIST_NAT_CONNECTIONS))),
         shell(lab.firewall, saveCommand),
         shell(lab.firewall, 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && { echo "== $f"; cat "$f"; }; done; true'),
         shell(lab.pbx, "asterisk -rx 'pjsip show contacts'"),
@@ -265,7 +267,7 @@ export class DockerEngine implements Engine {
         for (const send of JSON.parse(await readFile(join(lab.out, `${site}.sends.json`), "utf8")) as SendRecord[]) sends.push(send);
         for (const event of JSON.parse(await readFile(join(lab.out, `${site}.events.json`), "utf8")) as AgentEvent[]) events.push(event);
       }
-      const joined = await joinVerdicts({ verdictLog: join(lab.out, "verdicts.pcap"), sends, ruleset, pbxAddress: scenario.pbx.address, t0EpochMs, keepPackets: options.keepPackets === true, toolAgents, ...(recordsOfRun ? { recordLimit: recordsOfRun } : {}) });
+      const joined = await joinVerdicts({ verdictLog: join(lab.out, "verdicts.pcap"), sends, ruleset, pbxAddress: scenario.pbx.address, t0EpochMs, keepPackets: options.keepPackets === true, toolAgents, natConnections: natConnections(natListings), ...(recordsOfRun ? { recordLimit: recordsOfRun } : {}) });
       for (const event of joined.toolEvents) events.push(event);
       // A real tool's own output is its account of the attack: kept in the report, and what it says it found an event.
       for (const spec of scenario.traffic) {

@@ -7,6 +7,7 @@ import { splitQualifiedChain, type Ruleset, type RuleRef } from "../../firewall/
 import { decodeFullFrame } from "../../iax2/iax2-frame.js";
 import { sipMethodOf } from "../../sip/sip-method-of.js";
 import type { AgentEvent, Verdict } from "../../verdict/verdict.js";
+import { natKey } from "./nat-connections.js";
 import type { SendRecord } from "./runner-spec.js";
 
 export interface JoinedVerdicts {
@@ -78,6 +79,8 @@ export async function joinVerdicts(options: {
   keepPackets: boolean;
   /** Lab address:port of each real tool, which logs nothing: its packets are its own by the port it binds. */
   toolAgents: ReadonlyMap<string, { source: string; agent: string }>;
+  /** The LAN address:port behind an office's NAT, by public end and PBX port (natKey), for the TCP connections through it. */
+  natConnections?: ReadonlyMap<string, string>;
   /** The run's records are the log's first this many (what the kernel had logged when the run ended); the rest came after. */
   recordLimit?: number;
 }): Promise<JoinedVerdicts> {
@@ -134,7 +137,9 @@ export async function joinVerdicts(options: {
       // A connection's segments (handshake, ACKs, messages cut or joined as the stack sent them) are its sender's;
       // a replayed capture's segments are sent as they are, so they pair with their sends.
       const sent = toPbx ? byHash.get(hash)?.shift() : undefined;
-      send = byConnection.get(toPbx ? `${packet.src}:${packet.sport}` : `${packet.dst}:${packet.dport}`) ?? sent;
+      const [address, port, pbxPort] = toPbx ? [packet.src, packet.sport, packet.dport] : [packet.dst, packet.dport, packet.sport];
+      // Behind an office's NAT the firewall sees the public end; its conntrack table names the LAN socket.
+      send = byConnection.get(`${address}:${port}`) ?? byConnection.get(options.natConnections?.get(natKey(address, port, pbxPort)) ?? "") ?? sent;
     } else if (toPbx) {
       send = byHash.get(hash)?.shift();
       if (send) lastSenderAt.set(`${packet.src}:${packet.sport}`, send);

@@ -60,6 +60,8 @@ export interface Lab extends AsyncDisposable {
   /** Where the rules are loaded: shares the PBX's network namespace (host) or is the router (router). */
   readonly firewall: StartedTestContainer;
   readonly runners: ReadonlyMap<string, StartedTestContainer>;
+  /** Each office's NAT router: its conntrack table says which LAN socket each public port stands for. */
+  readonly nats: readonly StartedTestContainer[];
 }
 
 /**
@@ -207,7 +209,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     }
     await waitFor(pbx, "asterisk -rx 'pjsip show transports' | grep -q transport-tls", "Asterisk's PJSIP transports");
     if (options.fail2ban) await startFail2ban(pbx, options.fail2ban);
-    return { out, pbx, firewall, runners, [Symbol.asyncDispose]: dispose };
+    return { out, pbx, firewall, runners, nats, [Symbol.asyncDispose]: dispose };
   } catch (error) {
     await dispose();
     throw error;
