@@ -311,7 +311,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       at: (atUs, action) => {
         if (atUs <= endUs) queue.push(Math.max(atUs, nowUs), action);
       },
-      write: (address, port, serverPort, bytes) => tcp.write(address, port, serverPort, bytes),
+      write: (address, port, serverPort, bytes, afterConnectUs) => tcp.write(address, port, serverPort, bytes, undefined, afterConnectUs),
       reply: (address, port, serverPort, bytes) => tcp.reply(address, port, serverPort, bytes),
       isOpen: (address, port, serverPort) => tcp.isOpen(address, port, serverPort),
     },

@@ -105,7 +105,7 @@ class Side {
   /** What reads this end's in-order stream: SIP framing, or TLS records first. */
   framer: StreamReader = new SipStreamFramer();
   /** Writes made before the connection was established: each its pieces, each piece its segments. */
-  readonly waiting: Uint8Array[][][] = [];
+  readonly waiting: { readonly pieces: Uint8Array[][]; readonly afterConnectUs: number }[] = [];
   retransmitArmed = false;
   /** The retransmission timeout now (doubled by each timeout, back to the start by an ACK of new data) and the retransmissions so far. */
   rtoUs = DATA_RTO_US;
@@ -178,9 +178,10 @@ export class TcpStacks {
    * The user agent writes a SIP message (or several) to its connection from
    * `clientAddress:clientPort`, connecting first if there is none; `cuts`
    * are the lengths of the segments the write goes out in (the last one
-   * takes the rest), else it goes out in MSS-sized segments.
+   * takes the rest), else it goes out in MSS-sized segments. A write made
+   * before the connection is up goes `afterConnectUs` after it is.
    */
-  write(clientAddress: string, clientPort: number, serverPort: number, bytes: Uint8Array, cuts?: readonly number[]): void {
+  write(clientAddress: string, clientPort: number, serverPort: number, bytes: Uint8Array, cuts?: readonly number[], afterConnectUs = 0): void {
     const key = `${clientAddress}:${clientPort}:${serverPort}`;
     let connection = this.connections.get(key);
     if (!connection || connection.state === "closed") {
@@ -194,7 +195,7 @@ export class TcpStacks {
       this.connect(connection);
     }
     const pieces = piecesOf(bytes, cuts);
-    if (connection.state === "syn-sent") connection.client.waiting.push(pieces);
+    if (connection.state === "syn-sent") connection.client.waiting.push({ pieces, afterConnectUs });
     else this.sendPieces(connection, pieces);
   }
 
@@ -249,7 +250,8 @@ export class TcpStacks {
     side.unacknowledged.push(segment);
     this.emit(connection, fromClient, segment.seq, side.rcvNext, segment.flags, payload);
     this.armRetransmit(connection, fromClient);
-    if (dataInFlight(side).length >= 2) this.armTailProbe(connection, fromClient);
+    // packets_out counts MSS-sized segments: a packet of more than one MSS is two or more.
+    if (dataInFlight(side).reduce((segments, each) => segments + segmentCount(each), 0) >= 2) this.armTailProbe(connection, fromClient);
   }
 
   /**
@@ -278,8 +280,10 @@ export class TcpStacks {
       side.retransmissions++;
       side.rtoUs *= 2;
       side.inLossRecovery = true;
-      due.sentUs = this.wire.now();
-      this.emit(connection, fromClient, due.seq, side.rcvNext, due.flags, due.payload);
+      // __tcp_retransmit_skb sends one MSS: a larger packet is cut there first.
+      const head = segmentCount(due) > 1 ? splitAt(side, due, DATA_PER_SEGMENT)[0] : due;
+      head.sentUs = this.wire.now();
+      this.emit(connection, fromClient, head.seq, side.rcvNext, head.flags, head.payload);
       this.armRetransmit(connection, fromClient);
     });
   }
@@ -296,7 +300,10 @@ export class TcpStacks {
       const last = inFlight.at(-1);
       if (!last || side.inLossRecovery || side.sndUna !== armedAt || connection.state !== "established") return;
       side.tailProbeSent = true;
-      this.emit(connection, fromClient, last.seq, side.rcvNext, last.flags, last.payload);
+      // tcp_send_loss_probe sends the last MSS-sized piece: a larger packet is cut before it.
+      const count = segmentCount(last);
+      const probe = count > 1 ? splitAt(side, last, (count - 1) * DATA_PER_SEGMENT)[1] : last;
+      this.emit(connection, fromClient, probe.seq, side.rcvNext, probe.flags, probe.payload);
     });
   }
 
@@ -363,7 +370,10 @@ export class TcpStacks {
         connection.server.sndUna = connection.server.sndNext;
         this.acknowledge(connection, true, segment.ack);
         this.emit(connection, true, client.sndNext, client.rcvNext, TCP_ACK, new Uint8Array(0));
-        for (const chunks of client.waiting.splice(0)) this.sendPieces(connection, chunks);
+        for (const { pieces, afterConnectUs } of client.waiting.splice(0)) {
+          if (afterConnectUs > 0) this.wire.at(this.wire.now() + afterConnectUs, () => this.sendPieces(connection, pieces));
+          else this.sendPieces(connection, pieces);
+        }
       } else {
         // A retransmitted SYN/ACK: our ACK was lost; say it again.
         this.emit(connection, true, client.sndNext, client.rcvNext, TCP_ACK, new Uint8Array(0));
@@ -441,6 +451,22 @@ export class TcpStacks {
       this.emit(connection, toClient, side.sndNext, side.rcvNext, TCP_ACK, new Uint8Array(0));
     });
   }
+}
+
+/** How many MSS-sized segments a packet of data is (tcp_skb_pcount). */
+function segmentCount(segment: Unacknowledged): number {
+  return Math.max(1, Math.ceil(segment.payload.length / DATA_PER_SEGMENT));
+}
+
+/**
+ * tcp_fragment: an unacknowledged packet becomes two in the retransmission
+ * queue, the first `length` bytes without PSH, the rest with the packet's flags.
+ */
+function splitAt(side: Side, segment: Unacknowledged, length: number): [Unacknowledged, Unacknowledged] {
+  const first: Unacknowledged = { seq: segment.seq, flags: segment.flags & ~TCP_PSH, payload: segment.payload.subarray(0, length), end: (segment.seq + length) >>> 0, sentUs: segment.sentUs };
+  const rest: Unacknowledged = { seq: first.end, flags: segment.flags, payload: segment.payload.subarray(length), end: segment.end, sentUs: segment.sentUs };
+  side.unacknowledged.splice(side.unacknowledged.indexOf(segment), 1, first, rest);
+  return [first, rest];
 }
 
 /** The data segments sent and not yet acknowledged, oldest first. */

@@ -93,4 +93,45 @@ describe("SIP over TLS on the model engine", () => {
     expect(result.verdicts.filter((verdict) => verdict.ctState === "NEW" && verdict.direction === "to-pbx")).toHaveLength(20);
     expect(reachedPbx(result)).toBe(20);
   });
+
+  it("a dropped ClientHello is resent as Linux resends a packet of two MSS: the tail probe its last piece, the timeout its first MSS without PSH", () => {
+    // The first big packet to the TLS port is dropped, any later one let through.
+    const rules = [
+      "*filter",
+      ":INPUT ACCEPT [0:0]",
+      ":FORWARD ACCEPT [0:0]",
+      ":OUTPUT ACCEPT [0:0]",
+      "-A INPUT -p tcp -m tcp --dport 5061 -m length --length 1400:65535 -m recent --rcheck --name SEEN --rsource -j ACCEPT",
+      "-A INPUT -p tcp -m tcp --dport 5061 -m length --length 1400:65535 -m recent --set --name SEEN --rsource -j DROP",
+      "COMMIT",
+      "",
+    ].join("\n");
+    const scenario = scenarioOf(
+      {
+        name: "tls-hello-lost",
+        description: "a ClientHello dropped once",
+        durationSeconds: 2,
+        pbx: { address: "198.51.100.10", accounts: [{ users: "200-219", password: "pbx-{user}-Str0ng" }] },
+        hosts: { office: { kind: "addresses", addresses: ["198.18.20.1"] } },
+        traffic: [{ name: "phones", kind: "phones", host: "office", transport: "tls", count: 1, accounts: "200-200", startSeconds: 0.1 }],
+      },
+      { rulesetText: rules },
+    );
+    const result = runModel(scenario, { keepPackets: true }, new Map());
+    const sent = result.verdicts
+      .filter((verdict) => verdict.direction === "to-pbx")
+      .map((verdict) => {
+        const packet = result.packets![verdict.packetId]!;
+        const ipHeader = (packet[0]! & 0x0f) * 4;
+        return { atUs: verdict.atUs, verdict: verdict.verdict, data: payloadOf(packet).length, push: (packet[ipHeader + 13]! & 0x08) !== 0 };
+      })
+      .filter((each) => each.data > 0);
+    const [hello, probe, first] = sent;
+    expect(hello).toMatchObject({ verdict: "dropped", data: 1566, push: true });
+    expect(probe).toMatchObject({ verdict: "delivered", data: 118, push: true });
+    expect(probe!.atUs - hello!.atUs).toBe(8_000);
+    expect(first).toMatchObject({ verdict: "delivered", data: 1448, push: false });
+    expect(first!.atUs - hello!.atUs).toBe(208_000);
+    expect(result.events.filter((event) => event.kind === "registered")).toHaveLength(1);
+  });
 });
