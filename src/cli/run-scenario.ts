@@ -39,7 +39,7 @@ export async function runScenario(scenario: Scenario, engine: Engine, options: R
     scenario.firewall.kind === "ruleset" && !looksLikeNft(scenario.firewall.text)
       ? [...(scenario.firewall.mappingNotes ?? []), ...rulesMatchingNothing(parseRuleset(scenario.firewall.text, scenario.firewall.path), scenario)]
       : [];
-  return { result, firewall, outcomes, attacks: attackOutcomes(scenario, outcomes, result.securityEvents, result.engine), expectations, passed: expectations.every((expectation) => expectation.passed), scenarioFile: scenario.file, ...(warnings.length ? { warnings } : {}) };
+  return { result, firewall, outcomes, attacks: attackOutcomes(scenario, outcomes, result.securityEvents, result.engine, result.requestsWritten), expectations, passed: expectations.every((expectation) => expectation.passed), scenarioFile: scenario.file, ...(warnings.length ? { warnings } : {}) };
 }
 
 /** A progress line on a terminal's stderr, at most once a second, cleared when the run ends (packets -1); nothing off a terminal. */

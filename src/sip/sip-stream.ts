@@ -1,3 +1,5 @@
+import { sipMethodOf } from "./sip-method-of.js";
+
 /**
  * SIP over a stream (RFC 3261 18.3): messages follow one another with no
  * boundaries but their own, the blank line after the headers and the body's
@@ -45,4 +47,16 @@ function contentLength(header: Uint8Array): number {
   const text = new TextDecoder("latin1").decode(header);
   const match = /\r\n(?:content-length|l)[ \t]*:[ \t]*(\d+)/i.exec(`\r\n${text}`);
   return match ? Number(match[1]) : 0;
+}
+
+/**
+ * The SIP requests in one write to a connection (several when written
+ * together; a piece of one cut by the sender is the whole write's): what a
+ * stream source sent, which its segments and records do not tell.
+ */
+export function requestsInWrite(payload: Uint8Array): number {
+  return new SipStreamFramer().push(payload).filter((message) => {
+    const method = sipMethodOf(message);
+    return method !== null && !/^\d/.test(method);
+  }).length;
 }

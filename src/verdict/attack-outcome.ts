@@ -14,8 +14,9 @@ export interface AttackOutcome {
   readonly source: string;
   /** What attacked: sipvicious's mode in the model (svwar, svcrack), the real tool's name, or a replayed capture. */
   readonly tool: string;
+  /** Requests it sent: over UDP its datagrams, over TCP or TLS the requests it wrote to its connections. */
   readonly requestsSent: number;
-  /** Requests that got past the firewall to the PBX. */
+  /** Requests that got past the firewall to the PBX (over TCP or TLS, those Asterisk's security log says it handled). */
   readonly requestsReachedPbx: number;
   readonly passwordsFound: readonly PasswordFound[];
   readonly extensionsFound: readonly PasswordFound[];
@@ -28,9 +29,8 @@ export interface AttackOutcome {
   /** Asterisk's security events about its requests, by event name (its security log in the lab, the PBX model's own otherwise). */
   readonly securityEvents: Readonly<Record<string, number>>;
   /**
-   * Over TCP the firewall judges segments, not requests (a handshake, ACKs, a
-   * request cut in two): the segments it sent, and requestsSent/Reached count
-   * the requests Asterisk's security log says it handled.
+   * Over TCP (and TLS) the firewall judges segments, not requests (a
+   * handshake, ACKs, a request cut in two, records): the segments it sent.
    */
   readonly tcpSegmentsSent?: number;
 }
@@ -39,7 +39,13 @@ export interface AttackOutcome {
 const ONE_PER_REQUEST = ["ChallengeSent", "ChallengeResponseFailed", "SuccessfulAuth"];
 
 /** `engine`: a real tool runs as itself in the lab and as its twin in the model, and the report says which. */
-export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutcome[], securityEvents: RunResult["securityEvents"] = {}, engine: RunResult["engine"] = "docker"): AttackOutcome[] {
+export function attackOutcomes(
+  scenario: Scenario,
+  outcomes: readonly SourceOutcome[],
+  securityEvents: RunResult["securityEvents"] = {},
+  engine: RunResult["engine"] = "docker",
+  requestsWritten: RunResult["requestsWritten"] = {},
+): AttackOutcome[] {
   const attack = attackSources(scenario);
   return scenario.traffic
     .filter((spec) => attack.has(spec.name))
@@ -55,7 +61,7 @@ export function attackOutcomes(scenario: Scenario, outcomes: readonly SourceOutc
       return {
         source: spec.name,
         tool,
-        requestsSent: overTcp ? requestsReachedPbx : (outcome?.sent ?? 0),
+        requestsSent: overTcp ? (requestsWritten[spec.name] ?? requestsReachedPbx) : (outcome?.sent ?? 0),
         requestsReachedPbx,
         passwordsFound,
         extensionsFound,
@@ -74,7 +80,7 @@ export function describeAttack(attack: AttackOutcome, seconds: (us: number) => s
   const reached =
     attack.tcpSegmentsSent === undefined
       ? `${attack.requestsReachedPbx} of its ${attack.requestsSent} requests reached the PBX (about ${cpu} of Asterisk's CPU)`
-      : `${attack.requestsReachedPbx} of its requests reached the PBX, by its security log, in ${attack.tcpSegmentsSent} TCP segments it sent (over TLS too) (about ${cpu} of Asterisk's CPU)`;
+      : `${attack.requestsReachedPbx} of the ${attack.requestsSent} requests it wrote reached the PBX, by its security log, in ${attack.tcpSegmentsSent} TCP segments it sent (about ${cpu} of Asterisk's CPU)`;
   const found: string[] = [];
   for (const find of attack.passwordsFound) found.push(`found the password of ${find.account} at ${seconds(find.atUs)} (${find.detail})`);
   if (attack.extensionsFound.length) {

@@ -33,6 +33,8 @@ export interface RunResult {
   readonly asteriskLogLines?: number;
   /** Asterisk's security events by source and event name (InvalidAccountID, ChallengeSent, ChallengeResponseFailed, SuccessfulAuth): its own account of who failed to authenticate; `unattributed` for endpoints no source sent from. */
   readonly securityEvents?: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** SIP requests each source wrote to TCP or TLS connections: its segments and records do not tell them (a request cut in two, several in one, encrypted). */
+  readonly requestsWritten?: Readonly<Record<string, number>>;
   /** fail2ban, when it ran beside the firewall. */
   readonly fail2ban?: Fail2banRun;
   /** Agents per source (for "all registered" and per-source outcomes). */

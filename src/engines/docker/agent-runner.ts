@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseIpv4 } from "../../net/address.js";
 import { rewriteIpv4 } from "../../net/ipv4.js";
-import { SipStreamFramer } from "../../sip/sip-stream.js";
+import { requestsInWrite, SipStreamFramer } from "../../sip/sip-stream.js";
 import { piecesOfWrite } from "../../traffic/write-pieces.js";
 import type { AgentContext, Datagram, TrafficSource } from "../../traffic/agent.js";
 import { createTrafficSources } from "../../traffic/create-traffic-sources.js";
@@ -191,7 +191,12 @@ function send(source: TrafficSource, agent: string, datagram: Datagram): void {
 }
 
 function sendRecord({ payload, ...pending }: PendingSend): SendRecord {
-  return { ...pending, hash: createHash("sha1").update(payload).digest("hex").slice(0, 16), callId: callIdOf(payload) };
+  return {
+    ...pending,
+    hash: createHash("sha1").update(payload).digest("hex").slice(0, 16),
+    callId: callIdOf(payload),
+    ...(pending.transport ? { requests: requestsInWrite(payload) } : {}),
+  };
 }
 
 for (const source of sources) {

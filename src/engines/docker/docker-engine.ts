@@ -336,6 +336,7 @@ export class DockerEngine implements Engine {
         artifacts,
         asteriskLogLines,
         securityEvents: securityEventsBySource(parseSecurityEventCounts(securityEventCounts), verdicts),
+        ...requestsWrittenBySource(sends),
         ...(fail2ban && jailed
           ? { fail2ban: { sets: jailSets(jailed.jail).map(({ set }) => set), bantimeSeconds: jailed.jail.bantimeSeconds, bans: bansInKernel(fail2ban.bans, verdicts).filter((ban) => ban.atUs >= 0 && ban.atUs <= endUs) } }
           : {}),
@@ -403,4 +404,11 @@ function sippInjection(tool: Extract<Scenario["traffic"][number], { kind: "tool"
     return `${account};${tool.password ?? passwordFor(scenario.pbx, account) ?? ""}`;
   });
   return `SEQUENTIAL\n${lines.join("\n")}\n`;
+}
+
+/** The requests each source wrote to its connections, from the runners' send records. */
+function requestsWrittenBySource(sends: readonly SendRecord[]): { requestsWritten?: Record<string, number> } {
+  const requestsWritten: Record<string, number> = {};
+  for (const send of sends) if (send.requests !== undefined) requestsWritten[send.source] = (requestsWritten[send.source] ?? 0) + send.requests;
+  return Object.keys(requestsWritten).length ? { requestsWritten } : {};
 }

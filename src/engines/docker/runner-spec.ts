@@ -52,4 +52,6 @@ export interface SendRecord {
   readonly paced: boolean;
   /** A write to a TCP (or TLS) connection from src:sport: its segments, the handshake's and the ACKs are that connection's. */
   readonly transport?: "tcp" | "tls";
+  /** A write to a connection: the SIP requests it held. */
+  readonly requests?: number;
 }

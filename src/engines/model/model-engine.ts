@@ -22,6 +22,7 @@ import { fail2banFirewall, jailSets } from "../../scenario/with-fail2ban.js";
 import { banInSet } from "./netfilter/matches/set.js";
 import { ConntrackTable, contextAfterConntrack } from "./conntrack.js";
 import { TlsSessions } from "./tls-sessions.js";
+import { requestsInWrite } from "../../sip/sip-stream.js";
 import { TcpStacks, type StreamReader, type TcpConnection, type TcpSegment } from "./tcp-stacks.js";
 import { encodeIpv4Tcp } from "../../net/tcp-segment.js";
 import { EventQueue } from "./event-queue.js";
@@ -108,6 +109,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     jail?.failure(line.address, line.atUs);
   };
   const securityEvents: Record<string, Record<string, number>> = {};
+  const requestsWritten: Record<string, number> = {};
   const pbx = createAsteriskPbx(scenario.pbx, logFailure, (event) => countSecurityEvent(securityEvents, senders.get(`${event.address}:${event.port}`)?.source.name ?? "unattributed", event.name));
   const iax2Pbx = createIax2Pbx(scenario.pbx, scenario.pbx.iax2Port, logFailure, `${scenario.name}:${scenario.variant ?? ""}:${seed}`);
   const LAB_INTERFACE = scenario.pbx.interface;
@@ -221,6 +223,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     const publicPort = nat ? nat.translateOutbound(datagram.src, datagram.sport) : datagram.sport;
     const sender: Sender = { source, agent, lanAddress: datagram.src, lanPort: datagram.sport, nat };
     if (datagram.transport) {
+      requestsWritten[source.name] = (requestsWritten[source.name] ?? 0) + requestsInWrite(datagram.payload);
       tcpSenders.set(`${datagram.src}:${datagram.sport}:${datagram.dport}`, { sender, publicAddress, publicPort });
       tcpClients.set(`${publicAddress}:${publicPort}`, { address: datagram.src, port: datagram.sport });
       senders.set(`${publicAddress}:${publicPort}`, sender);
@@ -363,6 +366,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     agentsBySource,
     asteriskLogLines: logLines,
     securityEvents,
+    ...(Object.keys(requestsWritten).length ? { requestsWritten } : {}),
     ...(jail && fail2ban ? { fail2ban: { sets: jailSets(fail2ban).map(({ set }) => set), bantimeSeconds: fail2ban.bantimeSeconds, bans: jail.bans.filter((ban) => ban.atUs <= endUs) } } : {}),
     durationUs: endUs,
     wallMs: performance.now() - wallStart,

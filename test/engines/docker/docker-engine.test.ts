@@ -90,6 +90,8 @@ describe.runIf(available)("docker engine: real Asterisk 22 and netfilter", () =>
         const expected = label === "sip-over-tcp" ? [9, 40, 40] : [9, 4, 8];
         for (const run of [real, model]) {
           expect([handled(run, "whole"), handled(run, "split"), handled(run, "tls")], run.engine).toEqual(expected);
+          // Whatever got through, each flood wrote its 40 requests to its connection.
+          expect(run.requestsWritten, run.engine).toMatchObject({ whole: 40, split: 40, tls: 40 });
           // TLS: the ClientHello and the server's flight each one packet to netfilter (GSO, GRO), no method ever seen.
           const tls = run.verdicts.filter((verdict) => verdict.source === "tls");
           expect(tls.every((verdict) => verdict.dstPort === 5061 || verdict.srcPort === 5061), run.engine).toBe(true);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { runModel } from "../../../src/engines/model/model-engine.js";
+import { ModelEngine, runModel } from "../../../src/engines/model/model-engine.js";
+import { runScenario } from "../../../src/cli/run-scenario.js";
 import { policySchema } from "../../../src/firewall/policy.js";
 import { scenarioOf } from "../../helpers/scenario.js";
 
@@ -75,5 +76,14 @@ describe("SIP over TCP on the model engine", () => {
     const data = result.verdicts.filter((verdict) => verdict.direction === "to-pbx" && verdict.sipMethod === "REGISTER");
     expect(data).toHaveLength(5);
     expect(reachedPbx(result)).toBe(20);
+  });
+
+  it("the attack outcome says how many requests a TCP flood wrote, not how many Asterisk handled nor its segments", async () => {
+    const report = await runScenario(tcpFlood({ requestsPerWrite: 2 }), new ModelEngine());
+    const [attack] = report.attacks ?? [];
+    // 5 s at 20 a second, two a write: 100 requests in 50 writes; the method match counts a write once (its segment
+    // starts with REGISTER), so the 10th count, 18 requests in, blocks it.
+    expect(attack).toMatchObject({ source: "flood", requestsSent: 100, requestsReachedPbx: 18 });
+    expect(attack!.tcpSegmentsSent).toBeGreaterThan(attack!.requestsReachedPbx);
   });
 });
