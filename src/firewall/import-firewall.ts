@@ -82,3 +82,28 @@ export function scriptFailureError(path: string, failures: readonly FailedComman
     `${path}: ${fatal.length} command${fatal.length === 1 ? "" : "s"} of the script failed in the lab container, so its rules are not what it means to load:\n${listed.join("\n")}${messages.length ? `\n  the tools said:\n${messages.join("\n")}` : ""}\nfix the script (it ran with no network and none of this host's files but itself), or import the iptables-save output of the host it runs on`,
   );
 }
+
+/** The rules an ip6tables-save listing holds (-A lines). */
+export function ipv6RuleCount(ipv6SaveText: string): number {
+  return ipv6SaveText.split("\n").filter((line) => line.startsWith("-A ")).length;
+}
+
+/**
+ * What an imported script does for IPv6, said when it matters: its
+ * ip6tables rules are kept beside the IPv4 ones (slamlab judges IPv4 only so
+ * far, and a rule dropped in silence is a hole nobody sees); a script that
+ * limits SIP over IPv4 and leaves IPv6's INPUT open says so, since a
+ * dual-stack PBX is then unprotected on its IPv6 address.
+ */
+export function ipv6ImportNote(input: string, ipv4SaveText: string, ipv6SaveText: string, ipv6Output: string | null): string | null {
+  const rules = ipv6RuleCount(ipv6SaveText);
+  if (rules > 0) {
+    return `${input}: the script also loads ${rules} ip6tables rule${rules === 1 ? "" : "s"} (IPv6), kept in ${ipv6Output} as ip6tables-save wrote them; slamlab's engines judge IPv4 only so far, so those rules are not part of any run`;
+  }
+  const inputAccepts = !/^:INPUT (DROP|REJECT) /m.test(ipv6SaveText);
+  const limitsSip = /^-A .*(--dports? (\S*,)?506[01]\b|--string "?(REGISTER|INVITE))/m.test(ipv4SaveText);
+  if (limitsSip && inputAccepts) {
+    return `${input}: the script limits SIP over IPv4 but loads no ip6tables rule, and IPv6's INPUT policy is ACCEPT: if the PBX has an IPv6 address, nothing limits REGISTERs to it there; add the same rules with ip6tables (recent and hashlimit count per /128 unless masked: --mask ffff:ffff:ffff:ffff:: or --hashlimit-srcmask 64 counts per /64)`;
+  }
+  return null;
+}

@@ -92,6 +92,9 @@ describe.runIf(docker)("firewall import of a script, in a lab container", () => 
           "ipset create blocklist hash:net",
           "ipset add blocklist 198.18.200.0/24",
           'iptables -A INPUT -m comment --comment "links here: $(ip -o link | wc -l)" -j RETURN',
+          // The same limit for IPv6, per /64: kept beside the IPv4 rules, not judged.
+          'ip6tables -A INPUT -p udp --dport 5060 -m string --string "REGISTER sip:" --algo bm -m recent --set --name SIP6 --mask ffff:ffff:ffff:ffff::',
+          'ip6tables -A INPUT -p udp --dport 5060 -m string --string "REGISTER sip:" --algo bm -m recent --update --seconds 60 --hitcount 5 --name SIP6 --mask ffff:ffff:ffff:ffff:: -j DROP',
           `touch ${marker}`,
           "",
         ].join("\n"),
@@ -107,6 +110,8 @@ describe.runIf(docker)("firewall import of a script, in a lab container", () => 
       expect(rules).toContain('--comment "links here: 1"');
       expect(existsSync(marker)).toBe(false);
       expect(readFileSync(join(work, "imported.ipset"), "utf8")).toMatch(/^create blocklist hash:net .*\nadd blocklist 198\.18\.200\.0\/24\n$/);
+      expect(result.stderr).toMatch(/also loads 2 ip6tables rules \(IPv6\), kept in .*imported\.v6 as ip6tables-save wrote them; slamlab's engines judge IPv4 only so far/);
+      expect(readFileSync(join(work, "imported.v6"), "utf8")).toMatch(/^-A INPUT -p udp -m udp --dport 5060 .*--name SIP6 --mask ffff:ffff:ffff:ffff:: --rsource -j DROP$/m);
       // The imported rules round-trip: the kernel and the model judge the same datagrams alike.
       const sends = [
         ...Array.from({ length: 7 }, (_, index) => ({ src: "198.18.70.7", sport: 5060 + index, at: index * 0.05 })),

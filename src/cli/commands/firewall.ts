@@ -17,7 +17,7 @@ import { defaultKernelSettings } from "../../engines/model/kernel-settings.js";
 import { isCanonicalIpv4 } from "../../net/address.js";
 import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { CommandLineError } from "../exit-codes.js";
-import { classifyFirewallInput, isHarmlessFailure, listingToRestore, scriptFailureError } from "../../firewall/import-firewall.js";
+import { classifyFirewallInput, ipv6ImportNote, ipv6RuleCount, isHarmlessFailure, listingToRestore, scriptFailureError } from "../../firewall/import-firewall.js";
 import { runFirewallScript } from "../../engines/docker/run-firewall-script.js";
 import { terminalProgress } from "../image-progress.js";
 
@@ -58,9 +58,10 @@ export function registerFirewallCommand(program: Command): void {
     .requiredOption("--out <file>", "where the iptables-save form goes (a scenario's firewall.ruleset)")
     .option("--ipset <file>", "an `ipset save` file with sets the input uses (restored before a script runs)")
     .option("--ipset-out <file>", "where the sets go (default: the --out path with .ipset), when there are any")
+    .option("--out6 <file>", "where a script's ip6tables rules go (default: the --out path with .v6), when it loads any")
     .option("--env <name=value>", "an environment variable for the script (repeatable), such as ALLOW_SITES=", (value: string, previous: string[] = []) => [...previous, value])
     .addHelpText("after", "\nExample: slamlab firewall import firewall.sh --out rules.v4   # the script runs in a lab container with no network; needs Docker")
-    .action(async (input: string, options: { out: string; ipset?: string; ipsetOut?: string; env?: string[] }) => {
+    .action(async (input: string, options: { out: string; ipset?: string; ipsetOut?: string; out6?: string; env?: string[] }) => {
       const env: Record<string, string> = {};
       for (const pair of options.env ?? []) {
         const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
@@ -74,7 +75,16 @@ export function registerFirewallCommand(program: Command): void {
       const inputs = [input, ...(options.ipset ? [options.ipset] : [])];
       const ipsetOut = options.ipsetOut ?? options.out.replace(/(\.[^./]*)?$/, ".ipset");
       // Both outputs are checked before anything runs: a clash with an input is refused, not discovered afterwards.
-      const [rulesOutput, setsOutput] = planOutputs([{ flag: "--out", path: options.out }, { flag: "--ipset-out", path: ipsetOut === options.out ? `${options.out}.ipset` : ipsetOut }], inputs);
+      const ipv6Out = options.out6 ?? options.out.replace(/(\.v4)?$/, ".v6");
+      const [rulesOutput, setsOutput, ipv6Output] = planOutputs(
+        [
+          { flag: "--out", path: options.out },
+          { flag: "--ipset-out", path: ipsetOut === options.out ? `${options.out}.ipset` : ipsetOut },
+          { flag: "--out6", path: ipv6Out },
+        ],
+        inputs,
+      );
+      let ipv6Text = "";
       let rulesetText: string;
       let setsText = givenSets ?? "";
       if (kind !== "script" && options.env?.length) throw new CommandLineError(`--env is for scripts; ${input} is ${kind === "iptables-list" ? "iptables -S output" : "an iptables-save file"}, which runs nothing`);
@@ -89,16 +99,24 @@ export function registerFirewallCommand(program: Command): void {
         }
         if (run.status !== 0) throw new RulesetError("SCRIPT_FAILED", `${input}: the script exited with status ${run.status} in the lab container: ${run.stderr.trim().split("\n").slice(-3).join(" / ").slice(0, 400)}`);
         rulesetText = run.rulesetText;
+        ipv6Text = run.ipv6RulesetText;
         setsText = run.ipsetText;
         if (!/^-A /m.test(rulesetText)) throw new RulesetError("SCRIPT_NO_RULES", `${input}: the script ran in the lab container but loaded no iptables rule; is it the script that sets up the firewall (it may call another file, which is not there)?`);
       }
       // Errors name what the user gave: his file, or the rules his script made.
       const ruleset = parseRuleset(rulesetText, kind === "iptables-save" ? input : kind === "iptables-list" ? `${input} (as iptables-restore input)` : `the rules ${input} made (iptables-save)`);
       const hasSets = /^create /m.test(setsText);
-      await writeOutputs([{ output: rulesOutput!, data: rulesetText.endsWith("\n") ? rulesetText : `${rulesetText}\n` }, ...(hasSets ? [{ output: setsOutput!, data: setsText.endsWith("\n") ? setsText : `${setsText}\n` }] : [])]);
+      const hasIpv6 = ipv6RuleCount(ipv6Text) > 0;
+      await writeOutputs([
+        { output: rulesOutput!, data: rulesetText.endsWith("\n") ? rulesetText : `${rulesetText}\n` },
+        ...(hasSets ? [{ output: setsOutput!, data: setsText.endsWith("\n") ? setsText : `${setsText}\n` }] : []),
+        ...(hasIpv6 ? [{ output: ipv6Output!, data: ipv6Text.endsWith("\n") ? ipv6Text : `${ipv6Text}\n` }] : []),
+      ]);
       const rules = [...ruleset.tables.values()].map((table) => `${table.name} ${[...table.chains.values()].reduce((sum, chain) => sum + chain.rules.length, 0)}`).join(", ");
       const from = kind === "script" ? "a script, run in a lab container" : kind === "iptables-list" ? "iptables -S output" : "an iptables-save file";
       process.stdout.write(`${input} (${from}) -> ${options.out}: rules per table: ${rules}${hasSets ? `; ${parseIpsetSave(setsText, setsOutput!.path).size} sets -> ${setsOutput!.path}` : ""}\n`);
+      const ipv6Note = kind === "script" ? ipv6ImportNote(input, rulesetText, ipv6Text, hasIpv6 ? ipv6Output!.path : null) : null;
+      if (ipv6Note) process.stderr.write(`slamlab: note: ${ipv6Note}\n`);
       // What the model cannot run is said now, not at the first simulate.
       const problems: RulesetError[] = [];
       compileFirewall(ruleset, firewallState(defaultKernelSettings, [], hasSets ? { path: setsOutput!.path, text: setsText } : undefined), problems);

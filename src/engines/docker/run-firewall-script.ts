@@ -11,6 +11,8 @@ import { LABEL_OWNER, ownerOfThisProcess } from "./run-owner.js";
 export interface ScriptRun {
   /** `iptables-save` in the container once the script ended. */
   readonly rulesetText: string;
+  /** `ip6tables-save` there: the IPv6 rules the script loaded (if it loaded any). */
+  readonly ipv6RulesetText: string;
   /** `ipset save` there: the sets the script made (and those it was given). */
   readonly ipsetText: string;
   /** Every command that failed, by line, harmless ones included. */
@@ -72,12 +74,13 @@ export async function runFirewallScript(scriptPath: string, options: { ipsetPath
     }
     if (ran.exitCode === 97) throw new RulesetError("IPSET_REJECTED", `${options.ipsetPath}: ipset restore refused it in the lab container: ${ran.stderr.trim().slice(0, 300)}`);
     const saved = await container.exec(["iptables-save"]);
+    const savedIpv6 = await container.exec(["ip6tables-save"]);
     const sets = await container.exec(["ipset", "save"]);
     // The tools name the script by its path in the container; the user knows it by his.
     const stderr = ran.stderr.split(script).join(scriptPath);
     // The source line itself fails when the script's last command did: that failure is already listed.
     const failures = failedCommands(stderr).filter((failure) => failure.command !== `. ${scriptPath}`);
-    return { rulesetText: saved.stdout, ipsetText: sets.stdout, failures, stderr, status: ran.exitCode };
+    return { rulesetText: saved.stdout, ipv6RulesetText: savedIpv6.stdout, ipsetText: sets.stdout, failures, stderr, status: ran.exitCode };
   } finally {
     await cleanLab(runId).catch(() => undefined);
   }
