@@ -44,6 +44,8 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
     const unknown = Array.from({ length: Math.min(count, accounts.size) }, (_, i) => accounts.at(i)).filter((user) => !knownAccount(user));
     if (unknown.length) at(path, `account ${unknown.slice(0, 3).join(", ")}${unknown.length > 3 ? ", ..." : ""} is not among pbx.accounts${why}`);
   };
+  // PJSIP binds its TCP and TLS transports to their own ports: one port cannot be both.
+  if (document.pbx.tlsPort === document.pbx.port) at(["pbx", "tlsPort"], `${document.pbx.tlsPort} is the PBX's SIP port too, where it listens for SIP over UDP and TCP; give TLS its own port (PJSIP's transport-tls usually has 5061)`);
   const pbxAddress = parseIpv4(document.pbx.address);
 
   const lanUse = new Map<string, number>();

@@ -144,6 +144,9 @@ describe("loading scenarios", () => {
       /split-tls\.yaml:\d+: traffic\[0\]\.splitMethod: over TLS the method is encrypted, so cutting it hides nothing/,
     );
     expect(loadScenario(scenarioFile("batch-tls.yaml", flood("    transport: tls\n    requestsPerWrite: 4\n")), null).traffic[0]).toMatchObject({ transport: "tls", requestsPerWrite: 4 });
+    const samePort = valid.replace("pbx:\n", "pbx:\n  tlsPort: 5060\n");
+    expect(samePort).not.toBe(valid);
+    expect(errorOf(() => loadScenario(scenarioFile("tls-port.yaml", samePort), null)).message).toMatch(/tls-port\.yaml:\d+: pbx\.tlsPort: 5060 is the PBX's SIP port too/);
   });
 
   it("refuses a scenario without expectations: it could never fail", () => {

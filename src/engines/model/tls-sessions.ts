@@ -170,6 +170,8 @@ export class TlsSessions {
   }
 
   private send(session: TlsSession, fromClient: boolean, bytes: Uint8Array): void {
+    // A session's late flight after its connection died and another took its place goes nowhere.
+    if (this.sessions.get(`${session.clientAddress}:${session.clientPort}:${session.serverPort}`) !== session) return;
     if (fromClient) this.carrier.write(session.clientAddress, session.clientPort, session.serverPort, bytes);
     else this.carrier.reply(session.clientAddress, session.clientPort, session.serverPort, bytes);
   }
