@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ipv6ImportNote } from "../../src/firewall/import-firewall.js";
+import { ipv6ImportNote, perAddressIpv6Counters } from "../../src/firewall/import-firewall.js";
 import { parseRuleset } from "../../src/firewall/parse-ruleset.js";
 import { RulesetError } from "../../src/firewall/ruleset.js";
 
@@ -31,5 +31,22 @@ describe("IPv6 in an admin's firewall", () => {
     expect(error).toBeInstanceOf(RulesetError);
     expect((error as RulesetError).code).toBe("RULESET_IPV6");
     expect((error as Error).message).toMatch(/^rules\.v6: line 1: this is ip6tables-save output \(IPv6 rules\); slamlab's engines judge IPv4 only so far: give the iptables-save \(IPv4\) rules/);
+  });
+
+  it("names the ip6tables counters that count per /128, which an attacker's /64 walks past, and not those masked to a /64", () => {
+    const saved = [
+      "*filter",
+      ":INPUT ACCEPT [0:0]",
+      '-A INPUT -p udp -m udp --dport 5060 -m string --string "REGISTER" --algo bm --to 65535 -m recent --set --name V6 --mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --rsource',
+      '-A INPUT -p udp -m udp --dport 5060 -m string --string "REGISTER" --algo bm --to 65535 -m recent --update --seconds 60 --hitcount 10 --name V6M --mask ffff:ffff:ffff:ffff:: --rsource -j DROP',
+      "-A INPUT -p udp -m udp --dport 5060 -m hashlimit --hashlimit-above 5/sec --hashlimit-burst 10 --hashlimit-mode srcip --hashlimit-name H6 -j DROP",
+      "-A INPUT -p udp -m udp --dport 5060 -m hashlimit --hashlimit-above 5/sec --hashlimit-burst 10 --hashlimit-mode srcip --hashlimit-name H64 --hashlimit-srcmask 64 -j DROP",
+      "COMMIT",
+      "",
+    ].join("\n");
+    const notes = perAddressIpv6Counters(saved, "rules.v6");
+    expect(notes).toHaveLength(2);
+    expect(notes[0]).toMatch(/^rules\.v6: line 3: -m recent counts each IPv6 address alone \(per \/128\).*--mask ffff:ffff:ffff:ffff::/);
+    expect(notes[1]).toMatch(/^rules\.v6: line 5: -m hashlimit limits each IPv6 source per \/128.*--hashlimit-srcmask 64/);
   });
 });

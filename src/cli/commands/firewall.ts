@@ -17,7 +17,7 @@ import { defaultKernelSettings } from "../../engines/model/kernel-settings.js";
 import { isCanonicalIpv4 } from "../../net/address.js";
 import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { CommandLineError } from "../exit-codes.js";
-import { classifyFirewallInput, ipv6ImportNote, ipv6RuleCount, isHarmlessFailure, listingToRestore, scriptFailureError } from "../../firewall/import-firewall.js";
+import { classifyFirewallInput, ipv6ImportNote, ipv6RuleCount, perAddressIpv6Counters, isHarmlessFailure, listingToRestore, scriptFailureError } from "../../firewall/import-firewall.js";
 import { runFirewallScript } from "../../engines/docker/run-firewall-script.js";
 import { terminalProgress } from "../image-progress.js";
 
@@ -117,6 +117,7 @@ export function registerFirewallCommand(program: Command): void {
       process.stdout.write(`${input} (${from}) -> ${options.out}: rules per table: ${rules}${hasSets ? `; ${parseIpsetSave(setsText, setsOutput!.path).size} sets -> ${setsOutput!.path}` : ""}\n`);
       const ipv6Note = kind === "script" ? ipv6ImportNote(input, rulesetText, ipv6Text, hasIpv6 ? ipv6Output!.path : null) : null;
       if (ipv6Note) process.stderr.write(`slamlab: note: ${ipv6Note}\n`);
+      if (hasIpv6) for (const note of perAddressIpv6Counters(ipv6Text, ipv6Output!.path)) process.stderr.write(`slamlab: note: ${note}\n`);
       // What the model cannot run is said now, not at the first simulate.
       const problems: RulesetError[] = [];
       compileFirewall(ruleset, firewallState(defaultKernelSettings, [], hasSets ? { path: setsOutput!.path, text: setsText } : undefined), problems);
