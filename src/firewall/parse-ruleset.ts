@@ -1,4 +1,5 @@
 import { checkRuleLoads } from "./check-rule-loads.js";
+import { perAddressIpv6Counters } from "./ipv6-counters.js";
 import { tokenizeRule } from "./tokenize-rule.js";
 import {
   builtinChains,
@@ -47,7 +48,10 @@ export function parseRuleset(text: string, source = "ruleset", problems?: Rulese
     const line = text.slice(0, ipv6Header.index).split("\n").length;
     throw new RulesetError(
       "RULESET_IPV6",
-      `${source}: line ${line}: this is ip6tables-save output (IPv6 rules); slamlab's engines judge IPv4 only so far: give the iptables-save (IPv4) rules of the same host (\`iptables-save > rules.v4\`), and keep these for when IPv6 is judged`,
+      [
+        `${source}: line ${line}: this is ip6tables-save output (IPv6 rules); slamlab's engines judge IPv4 only so far: give the iptables-save (IPv4) rules of the same host (\`iptables-save > rules.v4\`), and keep these for when IPv6 is judged`,
+        ...perAddressIpv6Counters(text, source).map((note) => `  ${note}`),
+      ].join("\n"),
     );
   }
   const tables = new Map<string, Table>();

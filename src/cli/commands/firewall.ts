@@ -17,7 +17,8 @@ import { defaultKernelSettings } from "../../engines/model/kernel-settings.js";
 import { isCanonicalIpv4 } from "../../net/address.js";
 import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { CommandLineError } from "../exit-codes.js";
-import { classifyFirewallInput, ipv6ImportNote, ipv6RuleCount, perAddressIpv6Counters, isHarmlessFailure, listingToRestore, scriptFailureError } from "../../firewall/import-firewall.js";
+import { perAddressIpv6Counters } from "../../firewall/ipv6-counters.js";
+import { classifyFirewallInput, ipv6ImportNote, ipv6RuleCount, isHarmlessFailure, listingToRestore, scriptFailureError } from "../../firewall/import-firewall.js";
 import { runFirewallScript } from "../../engines/docker/run-firewall-script.js";
 import { terminalProgress } from "../image-progress.js";
 
