@@ -44,13 +44,17 @@ describe("IPv6 in an admin's firewall", () => {
       '-A INPUT -p udp -m udp --dport 5060 -m string --string "REGISTER" --algo bm --to 65535 -m recent --set --name V6 --mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --rsource',
       '-A INPUT -p udp -m udp --dport 5060 -m string --string "REGISTER" --algo bm --to 65535 -m recent --update --seconds 60 --hitcount 10 --name V6M --mask ffff:ffff:ffff:ffff:: --rsource -j DROP',
       "-A INPUT -p udp -m udp --dport 5060 -m hashlimit --hashlimit-above 5/sec --hashlimit-burst 10 --hashlimit-mode srcip --hashlimit-name H6 -j DROP",
+      "-A INPUT -p udp -m udp --dport 5060 -m recent --set --name V56 --mask ffff:ffff:ffff:ff00:: --rsource",
+      "-A INPUT -p udp -m udp --dport 5060 -m recent --set --name V80 --mask ffff:ffff:ffff:ffff:ffff:: --rsource",
       "-A INPUT -p udp -m udp --dport 5060 -m hashlimit --hashlimit-above 5/sec --hashlimit-burst 10 --hashlimit-mode srcip --hashlimit-name H64 --hashlimit-srcmask 64 -j DROP",
       "COMMIT",
       "",
     ].join("\n");
     const notes = perAddressIpv6Counters(saved, "rules.v6");
-    expect(notes).toHaveLength(2);
+    expect(notes).toHaveLength(3);
     expect(notes[0]).toMatch(/^rules\.v6: line 3: -m recent counts each IPv6 address alone \(per \/128\).*--mask ffff:ffff:ffff:ffff::/);
     expect(notes[1]).toMatch(/^rules\.v6: line 5: -m hashlimit limits each IPv6 source per \/128.*--hashlimit-srcmask 64/);
+    // A /56 mask counts coarser than an attacker's /64: fine. A /80 one is finer: named.
+    expect(notes[2]).toMatch(/^rules\.v6: line 7: -m recent counts per \/80: an attacker rotating through its \/64/);
   });
 });

@@ -1,0 +1,47 @@
+import { AddressError } from "./address.js";
+
+/**
+ * IPv6 addresses as 16 bytes, in the forms ip6tables and people write them
+ * (RFC 4291 2.2: groups of up to four hex digits, one "::" for a run of
+ * zero groups, an IPv4 tail such as ::ffff:198.51.100.10).
+ */
+export function parseIpv6(text: string): Uint8Array {
+  const bad = (why: string) => new AddressError(`"${text}" is not an IPv6 address (${why})`);
+  const halves = text.trim().split("::");
+  if (halves.length > 2) throw bad('"::" more than once');
+  const groupsOf = (half: string): number[] => {
+    if (half === "") return [];
+    const parts = half.split(":");
+    const groups: number[] = [];
+    parts.forEach((part, index) => {
+      if (index === parts.length - 1 && part.includes(".")) {
+        const octets = part.split(".").map(Number);
+        if (octets.length !== 4 || octets.some((octet) => !Number.isInteger(octet) || octet < 0 || octet > 255) || !/^[\d.]+$/.test(part)) throw bad(`"${part}" is not an IPv4 tail`);
+        groups.push((octets[0]! << 8) | octets[1]!, (octets[2]! << 8) | octets[3]!);
+        return;
+      }
+      if (!/^[0-9a-fA-F]{1,4}$/.test(part)) throw bad(`"${part}" is not a group of one to four hex digits`);
+      groups.push(parseInt(part, 16));
+    });
+    return groups;
+  };
+  const head = groupsOf(halves[0]!);
+  const tail = halves.length === 2 ? groupsOf(halves[1]!) : [];
+  if (halves.length === 1 && head.length !== 8) throw bad(`${head.length} groups, not 8`);
+  if (halves.length === 2 && head.length + tail.length > 7) throw bad(`too many groups around "::"`);
+  const groups = [...head, ...Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  const bytes = new Uint8Array(16);
+  groups.forEach((group, index) => {
+    bytes[index * 2] = group >> 8;
+    bytes[index * 2 + 1] = group & 0xff;
+  });
+  return bytes;
+}
+
+/** The prefix length a mask stands for (ffff:ffff:ffff:ffff:: is 64), or null when its ones are not contiguous. */
+export function ipv6MaskPrefix(mask: Uint8Array): number | null {
+  let prefix = 0;
+  while (prefix < 128 && (mask[prefix >> 3]! & (0x80 >> (prefix & 7))) !== 0) prefix++;
+  for (let bit = prefix; bit < 128; bit++) if ((mask[bit >> 3]! & (0x80 >> (bit & 7))) !== 0) return null;
+  return prefix;
+}
