@@ -315,7 +315,7 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
   }
 
   function typeofType(expression: string, at: number): string {
-    const known: Record<string, string> = { verdict: "verdict", "ct mark": "mark", "meta l4proto": "inet_proto", "ip protocol": "inet_proto", "ip saddr": "ipv4_addr", "ip daddr": "ipv4_addr", "udp dport": "inet_service", "udp sport": "inet_service", "tcp dport": "inet_service", "tcp sport": "inet_service", "th dport": "inet_service", "th sport": "inet_service", "meta mark": "mark" };
+    const known: Record<string, string> = { verdict: "verdict", "ct mark": "mark", "meta l4proto": "inet_proto", "ip protocol": "inet_proto", "ip saddr": "ipv4_addr", "ip daddr": "ipv4_addr", "ip6 saddr": "ipv6_addr", "ip6 daddr": "ipv6_addr", "udp dport": "inet_service", "udp sport": "inet_service", "tcp dport": "inet_service", "tcp sport": "inet_service", "th dport": "inet_service", "th sport": "inet_service", "meta mark": "mark" };
     const type = known[expression];
     if (!type) report(at, `typeof ${expression}: not modelled`, "NFT_UNSUPPORTED");
     return type ?? "unknown";

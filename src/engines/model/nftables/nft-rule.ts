@@ -1,3 +1,4 @@
+import { parseIpv6 } from "../../../net/ipv6-address.js";
 import { splitElements, type NftRule, type NftToken } from "../../../firewall/nft/nft-ruleset.js";
 import { parseNftDuration } from "../../../firewall/nft/parse-nft.js";
 import type { Packet } from "../../../net/packet.js";
@@ -5,7 +6,7 @@ import type { ConnectionMarks, CtState } from "../netfilter/match.js";
 import type { KernelSettings } from "../kernel-settings.js";
 import { nftLimitBucket, type NftLimitSpec } from "./nft-limit.js";
 import { msToJiffies, RuntimeNftSet } from "./nft-sets.js";
-import { compileNameValue, compileNumberValue, CT_STATE_BITS, NftValueError, type FieldType } from "./nft-values.js";
+import { compileNameValue, compileNumberValue, CT_STATE_BITS, NftValueError, valueItems, type FieldType } from "./nft-values.js";
 import type { NftVerdict } from "./nft-verdict.js";
 
 export type { NftVerdict } from "./nft-verdict.js";
@@ -191,12 +192,45 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         else fail(`ip ${field} is not modelled (saddr, daddr, protocol, ttl, length are)`);
         continue;
       }
-      if (key === "ip6") {
+      if (key === "ip6" || key === "icmpv6") {
         // An IPv6 header field: an IPv4 packet never holds it (the implicit meta nfproto ipv6).
+        const field = word(1);
         at += 2;
+        if (key === "icmpv6" && field !== "type" && field !== "code") fail(`icmpv6 ${field} is not modelled (type and code are)`);
+        if (word() === "&" || word() === "and") {
+          checkIpv6(word(1));
+          at += 2;
+        }
         readOperator();
-        readValue();
+        const value = readValue();
+        for (const item of valueItems(value)) {
+          if (item.startsWith("@")) {
+            if (!scope.sets.has(item.slice(1))) fail(`${item}: no such set in this table`);
+          } else if (key === "icmpv6" && field === "type" && !ICMPV6_TYPES.has(item) && !/^\d+$/.test(item)) fail(`icmpv6 type ${item}: not an ICMPv6 type (${[...ICMPV6_TYPES].slice(0, 6).join(", ")}...)`);
+          else if (key === "ip6" && (field === "saddr" || field === "daddr")) checkIpv6(item.replace(/\/\d+$/, "").split("-")[0]);
+        }
         steps.push(() => false);
+        continue;
+      }
+      if (key === "icmp") {
+        const field = word(1);
+        at += 2;
+        if (field !== "type" && field !== "code") fail(`icmp ${field} is not modelled (type and code are)`);
+        const operator = readOperator();
+        const wanted = new Set(
+          valueItems(readValue()).map((item) => {
+            const number = field === "type" ? (ICMP_TYPES[item] ?? Number(item)) : Number(item);
+            if (!Number.isInteger(number) || number < 0 || number > 255) fail(`icmp ${field} ${item}: not an ICMP ${field} (a name such as echo-request, or 0-255)`);
+            return number;
+          }),
+        );
+        const negated = operator === "!=";
+        // nft_payload on the ICMP header, behind the implicit meta l4proto icmp.
+        steps.push((state) => {
+          const packet = state.packet;
+          if (packet.protocol !== 1 || packet.fragmentOffset !== 0 || packet.bytes.length < packet.headerLength + 2) return false;
+          return wanted.has(packet.bytes[packet.headerLength + (field === "type" ? 0 : 1)]!) !== negated;
+        });
         continue;
       }
       if (key === "tcp" && word(1) === "flags") {
@@ -491,7 +525,8 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
   function setStatement(set: RuntimeNftSet, refresh: boolean): (state: NftPacketState) => boolean {
     if (word() !== "{") fail("a set statement needs { KEY ... }");
     at++;
-    const { read } = keyReader();
+    const { type, read } = keyReader();
+    if ((type === "ipv6_addr") !== (set.type === "ipv6_addr")) fail(`@${set.name} holds ${set.type}, and this key is ${type === "ipv6_addr" ? "an IPv6 address" : "not one"}`);
     let timeoutJiffies = 0;
     if (word() === "timeout") {
       const ms = parseNftDuration(word(1) ?? "");
@@ -520,10 +555,27 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     };
   }
 
+  /** An IPv6 address or mask where one is written: checked, though no IPv4 packet reaches it. */
+  function checkIpv6(text: string | undefined): void {
+    try {
+      parseIpv6(text ?? "");
+    } catch {
+      fail(`"${text}" is not an IPv6 address`);
+    }
+  }
+
   /** The key of a set statement or a map lookup: one packet field, with its type. */
   function keyReader(): { type: FieldType; read: (state: NftPacketState) => number | null } {
     const [selector, field] = [word(), word(1)];
     at += 2;
+    if (selector === "ip6" && (field === "saddr" || field === "daddr")) {
+      if (word() === "&" || word() === "and") {
+        checkIpv6(word(1));
+        at += 2;
+      }
+      // No IPv4 packet has an IPv6 address: the statement stops the rule there (its meta nfproto ipv6).
+      return { type: "ipv6_addr", read: () => null };
+    }
     if (selector === "ip" && field === "saddr") return { type: "ipv4_addr", read: (state) => state.packet.src };
     if (selector === "ip" && field === "daddr") return { type: "ipv4_addr", read: (state) => state.packet.dst };
     if ((selector === "ip" && field === "protocol") || (selector === "meta" && field === "l4proto")) return { type: "inet_proto", read: (state) => state.packet.protocol };
@@ -574,3 +626,45 @@ function rawPayloadStep(
     return (((read >> shift) & mask) === wanted) !== negated;
   };
 }
+
+/** ICMP types by the names nft prints (nft describe icmp type). */
+const ICMP_TYPES: Readonly<Record<string, number>> = {
+  "echo-reply": 0,
+  "destination-unreachable": 3,
+  "source-quench": 4,
+  redirect: 5,
+  "echo-request": 8,
+  "router-advertisement": 9,
+  "router-solicitation": 10,
+  "time-exceeded": 11,
+  "parameter-problem": 12,
+  "timestamp-request": 13,
+  "timestamp-reply": 14,
+  "info-request": 15,
+  "info-reply": 16,
+  "address-mask-request": 17,
+  "address-mask-reply": 18,
+};
+
+/** ICMPv6 types by the names nft prints (nft describe icmpv6 type). */
+const ICMPV6_TYPES: ReadonlySet<string> = new Set([
+  "destination-unreachable",
+  "packet-too-big",
+  "time-exceeded",
+  "parameter-problem",
+  "echo-request",
+  "echo-reply",
+  "mld-listener-query",
+  "mld-listener-report",
+  "mld-listener-done",
+  "mld-listener-reduction",
+  "nd-router-solicit",
+  "nd-router-advert",
+  "nd-neighbor-solicit",
+  "nd-neighbor-advert",
+  "nd-redirect",
+  "router-renumbering",
+  "ind-neighbor-solicit",
+  "ind-neighbor-advert",
+  "mld2-listener-report",
+]);

@@ -1,3 +1,4 @@
+import { parseIpv6 } from "../../../net/ipv6-address.js";
 import type { NftSet, NftToken } from "../../../firewall/nft/nft-ruleset.js";
 import { parseNftDuration } from "../../../firewall/nft/parse-nft.js";
 import type { NftLimitBucket } from "./nft-limit.js";
@@ -24,7 +25,7 @@ export interface NftSetElement {
 export type NftMapData = NftVerdict | number;
 
 /** The key and data types the model reads, as `type` names them. */
-const KEY_TYPES = new Set<string>(["ipv4_addr", "inet_service", "mark", "inet_proto", "integer", "ct_state", "pkttype"]);
+const KEY_TYPES = new Set<string>(["ipv4_addr", "ipv6_addr", "inet_service", "mark", "inet_proto", "integer", "ct_state", "pkttype"]);
 const DATA_TYPES = new Set<string>(["verdict", "mark", "inet_service", "ipv4_addr", "inet_proto"]);
 
 export class RuntimeNftSet {
@@ -43,7 +44,7 @@ export class RuntimeNftSet {
   constructor(spec: NftSet, hz: number, startJiffies: number, chains: ReadonlySet<string> = new Set()) {
     const what = spec.data === null ? "set" : "map";
     if (spec.type.length !== 1 || !KEY_TYPES.has(spec.type[0]!)) {
-      throw new NftValueError(`${what} ${spec.name}: type ${spec.type.join(" . ")} is not modelled (ipv4_addr, inet_service, inet_proto and mark are)`);
+      throw new NftValueError(`${what} ${spec.name}: type ${spec.type.join(" . ")} is not modelled (ipv4_addr, ipv6_addr, inet_service, inet_proto and mark are)`);
     }
     if (spec.data !== null && !DATA_TYPES.has(spec.data)) throw new NftValueError(`map ${spec.name}: data type ${spec.data} is not modelled (verdict, mark, inet_service, inet_proto and ipv4_addr are)`);
     this.name = spec.name;
@@ -52,6 +53,20 @@ export class RuntimeNftSet {
     this.timeoutJiffies = msToJiffies(spec.timeoutMs, hz);
     // nft gives a dynamic set without a size 65535 elements (what `nft list` then shows).
     this.size = spec.size || (spec.flags.has("dynamic") ? 65535 : 0);
+    if (this.type === "ipv6_addr") {
+      // IPv6 addresses: checked as nft would, then never looked up, since no IPv4 packet reaches an ip6 expression.
+      for (const tokens of spec.elements) {
+        const text = tokens[0]?.text ?? "";
+        for (const address of text.replace(/\/\d+$/, "").split("-")) {
+          try {
+            parseIpv6(address);
+          } catch {
+            throw new NftValueError(`${what} ${spec.name}: element "${text}" is not an IPv6 address, prefix or range`);
+          }
+        }
+      }
+      return;
+    }
     for (const tokens of spec.elements) {
       const where = `${what} ${spec.name}: element "${tokens.map((token) => token.text).join(" ")}"`;
       const colon = tokens.findIndex((token) => token.text === ":" && !token.quoted);

@@ -10,7 +10,7 @@ import { protocolNumbers } from "../netfilter/interpreter.js";
  * number (or a name) the packet gives.
  */
 
-export type FieldType = "ipv4_addr" | "inet_service" | "inet_proto" | "integer" | "ifname" | "ct_state" | "pkttype" | "mark";
+export type FieldType = "ipv4_addr" | "ipv6_addr" | "inet_service" | "inet_proto" | "integer" | "ifname" | "ct_state" | "pkttype" | "mark";
 
 export class NftValueError extends Error {}
 
@@ -28,6 +28,10 @@ function parseNumber(text: string, type: FieldType): number {
   if (named !== undefined) return named;
   if (/^(0x[0-9a-f]+|\d+)$/i.test(text)) return Number(text);
   throw new NftValueError(`"${text}" is not a ${type === "inet_service" ? "port" : type === "inet_proto" ? "protocol" : "number"}`);
+}
+
+function isName(text: string, type: FieldType): boolean {
+  return (type === "inet_service" ? SERVICES[text] : type === "inet_proto" ? protocolNumbers[text] : type === "pkttype" ? PKTTYPES[text] : undefined) !== undefined;
 }
 
 /** One element's number as a set keys it: an address, a port or protocol (by name too), a mark. */
@@ -59,7 +63,8 @@ function numberTest(text: string, type: FieldType): NumberTest {
       throw new NftValueError(`"${text}" is not an IPv4 address, prefix or range`);
     }
   }
-  const range = /^([^-]+)-([^-]+)$/.exec(text);
+  // A name with a dash (ipv6-icmp) is a name, not a range.
+  const range = isName(text, type) ? null : /^([^-]+)-([^-]+)$/.exec(text);
   if (range) {
     const [low, high] = [parseNumber(range[1]!, type), parseNumber(range[2]!, type)];
     return (value) => value >= low && value <= high;

@@ -297,6 +297,45 @@ table inet filter {
     // Only the scanner loses packets: its first 20 REGISTERs pass, then it is in slammers, OPTIONS too.
     delivered: officeSends.map((send) => send.src !== "198.18.70.7" || officeSends.filter((other) => other.src === send.src).indexOf(send) < 20),
   },
+  {
+    name: "a dual-stack inet table as distributions ship them: ICMP and ICMPv6 accepted, IPv6 sources counted per /64 in an ipv6_addr set, IPv4 per address; IPv6 rules never touch IPv4 packets",
+    ruleset: `
+table inet filter {
+  set slammers6 {
+    type ipv6_addr
+    size 65535
+    flags dynamic,timeout
+    timeout 2m
+  }
+  set slammers4 {
+    type ipv4_addr
+    size 65535
+    flags dynamic,timeout
+    timeout 2m
+  }
+  set blocked6 {
+    type ipv6_addr
+    flags interval
+    elements = { 2001:db8:bad::/48, 2001:db8:1::5 }
+  }
+  chain input {
+    type filter hook input priority filter; policy accept;
+    ct state invalid drop
+    meta l4proto ipv6-icmp accept
+    meta l4proto icmp accept
+    icmp type echo-request accept
+    ip6 nexthdr icmpv6 icmpv6 type { nd-neighbor-solicit, nd-router-advert, echo-request } accept
+    ip6 saddr @blocked6 drop
+    ip6 saddr fe80::/10 udp dport 5060 accept
+    udp dport 5060 @th,64,64 ${REGISTER_WORD} update @slammers6 { ip6 saddr & ffff:ffff:ffff:ffff:: limit rate over 5/minute burst 4 packets } drop
+    udp dport 5060 @th,64,64 ${REGISTER_WORD} update @slammers4 { ip saddr limit rate over 5/minute burst 4 packets } drop
+    meta nfproto ipv6 udp dport 5060 drop
+  }
+}`,
+    sends: byTime([...flood("198.18.70.7", 8, 0.05), ...flood("198.18.10.1", 3, 0.1, 0.01)]),
+    // Only the IPv4 counter applies: the flood's first 4 pass, the rest are over; the office's 3 pass.
+    delivered: byTime([...flood("198.18.70.7", 8, 0.05), ...flood("198.18.10.1", 3, 0.1, 0.01)]).map((send) => send.src !== "198.18.70.7" || Number(/CSeq: (\d+)/.exec(send.payload!)![1]) <= 4),
+  },
 ];
 
 describe("nftables rulesets", () => {
