@@ -47,7 +47,8 @@ const chainLabel = nftChainLabel;
  * file and line) and its rule left out, so `firewall check` lists them all;
  * without it, the first one throws.
  */
-export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings, source = "ruleset", problems?: RulesetError[]): CompiledFirewall {
+/** `localAddresses`: the firewall host's own addresses (fib's type local), the PBX's when the firewall runs on it. */
+export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings, source = "ruleset", problems?: RulesetError[], localAddresses: readonly number[] = []): CompiledFirewall {
   const note = (line: number, message: string) => {
     const error = new RulesetError("NFT_UNSUPPORTED", `${source}: line ${line}: ${message}`);
     if (!problems) throw error;
@@ -111,7 +112,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       const rules: Array<CompiledNftRule & { slot: number }> = [];
       for (const rule of chain.rules) {
         try {
-          rules.push({ ...compileNftRule(rule, { sets, chains: chainNames, settings, meters }), slot: slot(label, rule.index) });
+          rules.push({ ...compileNftRule(rule, { sets, chains: chainNames, settings, meters, localAddresses }), slot: slot(label, rule.index) });
         } catch (error) {
           if (!(error instanceof NftConstructError)) throw error;
           note(rule.line, `${error.message}: ${rule.text}`);

@@ -65,6 +65,8 @@ export interface RuleScope {
   readonly settings: KernelSettings;
   /** Meters are anonymous sets that live as long as the rule: one per meter name. */
   readonly meters: Map<string, RuntimeNftSet>;
+  /** The firewall host's own addresses: fib's type local. */
+  readonly localAddresses?: readonly number[];
 }
 
 export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule {
@@ -210,6 +212,10 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
           else if (key === "ip6" && (field === "saddr" || field === "daddr")) checkIpv6(item.replace(/\/\d+$/, "").split("-")[0]);
         }
         steps.push(() => false);
+        continue;
+      }
+      if (key === "fib") {
+        steps.push(fibStep());
         continue;
       }
       if (key === "icmp") {
@@ -555,6 +561,63 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     };
   }
 
+  /**
+   * nft_fib_ipv4.c: a route lookup on the source or destination. The lab's
+   * routes are simple: every unicast source is reachable back through the
+   * interface it came in on (an rpfilter's `oif missing` is false but for
+   * martians: 0/8, 127/8 off lo, multicast), and a destination's type is
+   * local for the host's own addresses and 127/8, multicast for 224/4,
+   * broadcast for 255.255.255.255 and 0.0.0.0, unicast otherwise.
+   */
+  function fibStep(): (state: NftPacketState) => boolean {
+    at++;
+    // FLAG [. FLAG]... RESULT: the flags are joined by dots, so `oif` after one without a dot is the result.
+    const flags = [word() ?? ""];
+    at++;
+    while (word() === ".") {
+      flags.push(word(1) ?? "");
+      at += 2;
+    }
+    for (const flag of flags) if (!["saddr", "daddr", "iif", "oif", "mark"].includes(flag)) fail(`fib ${flag}: not a fib flag (saddr, daddr, iif, oif, mark)`);
+    const address = flags.includes("saddr") ? "src" : flags.includes("daddr") ? "dst" : fail("fib needs saddr or daddr");
+    const result = word();
+    at++;
+    const local = new Set(scope.localAddresses ?? []);
+    if (result === "type") {
+      const operator = readOperator();
+      const wanted = new Set(valueItems(readValue()));
+      for (const type of wanted) if (!FIB_TYPES.has(type)) fail(`fib type ${type}: not a route type (${[...FIB_TYPES].join(", ")})`);
+      const negated = operator === "!=";
+      return (state) => {
+        const value = state.packet[address];
+        const type = value >>> 28 === 0xe ? "multicast" : value === 0 || value === 0xffffffff ? "broadcast" : value >>> 24 === 127 || local.has(value) ? "local" : "unicast";
+        return wanted.has(type) !== negated;
+      };
+    }
+    if (result === "oif" || result === "oifname") {
+      // The interface the route leaves by: the one the packet came in on, as the lab routes; none for a martian.
+      const routeOf = (state: NftPacketState): string | null => {
+        const value = state.packet[address];
+        if (address === "dst") return local.has(value) || value >>> 24 === 127 ? "lo" : state.inName;
+        const martian = value >>> 24 === 0 || value >>> 28 === 0xe || (value >>> 24 === 127 && state.inName !== "lo");
+        return martian ? null : state.inName;
+      };
+      if (word() === "missing" || word() === "exists") {
+        const wantMissing = word() === "missing";
+        at++;
+        return (state) => (routeOf(state) === null) === wantMissing;
+      }
+      const operator = readOperator();
+      const test = compileNameValue(readValue());
+      const negated = operator === "!=";
+      return (state) => {
+        const name = routeOf(state);
+        return name !== null && test(name) !== negated;
+      };
+    }
+    return fail(`fib ${flags.join(" . ")} ${result}: not modelled (type, oif and oifname are)`);
+  }
+
   /** An IPv6 address or mask where one is written: checked, though no IPv4 packet reaches it. */
   function checkIpv6(text: string | undefined): void {
     try {
@@ -668,3 +731,6 @@ const ICMPV6_TYPES: ReadonlySet<string> = new Set([
   "ind-neighbor-advert",
   "mld2-listener-report",
 ]);
+
+/** Route types as nft names them (nft describe fib_addrtype). */
+const FIB_TYPES: ReadonlySet<string> = new Set(["unspec", "unicast", "local", "broadcast", "anycast", "multicast", "blackhole", "unreachable", "prohibit", "throw", "nat", "xresolve"]);

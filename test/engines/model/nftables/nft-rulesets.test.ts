@@ -336,6 +336,31 @@ table inet filter {
     // Only the IPv4 counter applies: the flood's first 4 pass, the rest are over; the office's 3 pass.
     delivered: byTime([...flood("198.18.70.7", 8, 0.05), ...flood("198.18.10.1", 3, 0.1, 0.01)]).map((send) => send.src !== "198.18.70.7" || Number(/CSeq: (\d+)/.exec(send.payload!)![1]) <= 4),
   },
+  {
+    name: "fib as firewalld and hardened hosts use it: a reverse-path check, route types of the destination and the source",
+    ruleset: `
+table inet filter {
+  chain prerouting {
+    type filter hook prerouting priority raw; policy accept;
+    fib saddr . iif oif missing drop
+    meta nfproto ipv6 fib saddr . iif oif missing drop
+  }
+  chain input {
+    type filter hook input priority filter; policy accept;
+    fib daddr type { broadcast, multicast } drop
+    fib saddr type local drop
+    fib daddr type local udp dport 5061 drop
+    fib daddr . iif type != local udp dport 5062 drop
+    fib saddr . iif oif != "eth0" udp dport 5070 drop
+  }
+}`,
+    sends: [5060, 5061, 5062, 5070].flatMap((dport, index) => [
+      { src: "198.18.70.7", dport, at: index * 0.02, payload: register(index + 1) },
+      { src: "198.18.10.1", dport, at: 0.01 + index * 0.02, payload: register(index + 11) },
+    ]),
+    // Sources route back through eth0, the PBX's address is local: only the drop for local destinations on 5061 applies.
+    delivered: [true, true, false, false, true, true, true, true],
+  },
 ];
 
 describe("nftables rulesets", () => {
