@@ -1,4 +1,5 @@
 import { formatCidr, formatIpv4, parseCidr, parseIpv4 } from "../net/address.js";
+import { formatIpv6, parseIpv6 } from "../net/ipv6-address.js";
 import type { Policy } from "./policy.js";
 import type { GenerateTarget } from "./slamming-rules.js";
 
@@ -51,8 +52,26 @@ function methodPayload(method: string, transport: "udp" | "tcp"): string {
   return transport === "udp" ? `meta l4proto udp @th,64,${text.length * 8} ${hex}` : `meta l4proto tcp @ih,0,${text.length * 8} ${hex}`;
 }
 
-function dynamicSet(name: string, timeoutSeconds: number): string[] {
-  return [`\tset ${name} {`, "\t\ttype ipv4_addr", "\t\tsize 65535", "\t\tflags dynamic,timeout", `\t\ttimeout ${nftDuration(timeoutSeconds)}`, "\t}"];
+function dynamicSet(name: string, timeoutSeconds: number, type: string): string[] {
+  return [`\tset ${name} {`, `\t\ttype ${type}`, "\t\tsize 65535", "\t\tflags dynamic,timeout", `\t\ttimeout ${nftDuration(timeoutSeconds)}`, "\t}"];
+}
+
+/** A set lookup as nft prints it: a masked key takes "==" before the set. */
+function lookup(key: string, set: string): string {
+  return key.includes(" & ") ? `${key} == @${set}` : `${key} @${set}`;
+}
+
+/** An IPv6 attacker holds a /64 at least: its sources are counted per /64, never per address. */
+const PER_SITE_MASK = "ffff:ffff:ffff:ffff::";
+
+/** What the rules of one address family differ in: names, the header field, the counted key, the set type. */
+interface AddressFamily {
+  readonly suffix: string;
+  readonly daddr: string;
+  readonly key: string;
+  readonly setType: string;
+  readonly pbx: string;
+  readonly what: string;
 }
 
 /** `allowSet`: the allowed_sites set and its rule even without sites in the policy (the script adds a file's). */
@@ -73,13 +92,7 @@ export function generateNftRuleset(policy: Policy, target: GenerateTarget, optio
     matcher.kind === "recent"
       ? [nftRate(matcher.hits, matcher.seconds), Math.max(1, matcher.hits - 1), matcher.seconds]
       : [`${matcher.rate}/${matcher.per}`, matcher.burst, matcher.expireSeconds];
-  sets.push(dynamicSet("counted", window));
-  sets.push(dynamicSet("blocked", policy.blockSeconds));
   const escalation = policy.escalation;
-  if (escalation.enabled) {
-    sets.push(dynamicSet("strikes", escalation.withinSeconds));
-    sets.push(dynamicSet("long_blocked", escalation.blockSeconds));
-  }
   const ports = (transport: string) => (policy.sip.ports.length === 1 ? `${transport} dport ${policy.sip.ports[0]}` : `${transport} dport { ${policy.sip.ports.join(", ")} }`);
   const logged = (what: string): string[] => {
     if (policy.logging.kind === "log") return [`limit rate ${policy.logging.ratePerMinute}/minute log prefix "slamlab ${what}: "`];
@@ -88,46 +101,61 @@ export function generateNftRuleset(policy: Policy, target: GenerateTarget, optio
   };
   const tlsPorts = policy.tls ? (policy.tls.ports.length === 1 ? `tcp dport ${policy.tls.ports[0]}` : `tcp dport { ${policy.tls.ports.join(", ")} }`) : null;
   const iaxPorts = policy.iax2 ? (policy.iax2.ports.length === 1 ? `udp dport ${policy.iax2.ports[0]}` : `udp dport { ${policy.iax2.ports.join(", ")} }`) : null;
+  const families: AddressFamily[] = [
+    { suffix: "", daddr: "ip daddr", key: "ip saddr", setType: "ipv4_addr", pbx, what: "" },
+    ...(target.pbx6Address ? [{ suffix: "6", daddr: "ip6 daddr", key: `ip6 saddr & ${PER_SITE_MASK}`, setType: "ipv6_addr", pbx: formatIpv6(parseIpv6(target.pbx6Address)), what: " over IPv6" }] : []),
+  ];
   const chains: Array<[string, string | null, string[]]> = [
     [
       hook,
       `type filter hook ${hook} priority filter; policy accept;`,
-      [
-        ...policy.sip.transports.map((transport) => `ip daddr ${pbx} ${ports(transport)} jump slam_check comment "SIP over ${transport.toUpperCase()} to the PBX"`),
-        ...(tlsPorts ? [`ip daddr ${pbx} ${tlsPorts} jump slam_check comment "SIP over TLS to the PBX"`] : []),
-        ...(iaxPorts ? [`ip daddr ${pbx} ${iaxPorts} jump slam_check comment "IAX2 to the PBX"`] : []),
-      ],
+      families.flatMap(({ suffix, daddr, pbx: address, what }) => [
+        ...policy.sip.transports.map((transport) => `${daddr} ${address} ${ports(transport)} jump slam_check${suffix} comment "SIP over ${transport.toUpperCase()} to the PBX${what}"`),
+        ...(tlsPorts ? [`${daddr} ${address} ${tlsPorts} jump slam_check${suffix} comment "SIP over TLS to the PBX${what}"`] : []),
+        ...(iaxPorts ? [`${daddr} ${address} ${iaxPorts} jump slam_check${suffix} comment "IAX2 to the PBX${what}"`] : []),
+      ]),
     ],
-    [
-      "slam_check",
-      null,
-      [
-        ...(allowSet ? ['ip saddr @allowed_sites return comment "allowed sites are never counted"'] : []),
-        ...(escalation.enabled ? ['ip saddr @long_blocked update @long_blocked { ip saddr } drop comment "repeat offender"'] : []),
-        `ip saddr @blocked update @blocked { ip saddr } drop comment "blocked until ${policy.blockSeconds} s quiet"`,
-        ...policy.sip.transports.flatMap((transport) =>
-          transport === "tcp" && policy.sip.tcpCount === "writes"
-            ? [`${ports("tcp")} tcp flags & psh == psh jump slam_count comment "count every TCP write (PSH), whatever its bytes"`]
-            : policy.methods.map((method) => `${methodPayload(method, transport)} jump slam_count comment "count ${method}"`),
-        ),
-        ...(tlsPorts ? [`${tlsPorts} tcp flags & psh == psh jump slam_count comment "count every TLS write (PSH): encrypted, no method to match"`] : []),
-        // An IAX2 REGREQ: the full frame's F bit, then type IAX (6) and subclass REGREQ (13) in bytes 10 and 11 of the UDP payload.
-        ...(iaxPorts ? [`${iaxPorts} @th,64,8 & 0x80 == 0x80 @th,144,16 0x60d jump slam_count comment "count IAX2 REGREQ"`] : []),
-      ],
-    ],
-    ["slam_count", null, [`update @counted { ip saddr ${limitOver(rate, burst)} } jump slam_block`]],
-    [
-      "slam_block",
-      null,
-      [
-        "add @blocked { ip saddr }",
-        ...(escalation.enabled ? [`update @strikes { ip saddr ${limitOver(nftRate(escalation.strikes, escalation.withinSeconds), Math.max(1, escalation.strikes - 1))} } jump slam_escalate`] : []),
-        ...logged("blocked"),
-        'drop comment "over the slamming limit"',
-      ],
-    ],
-    ...(escalation.enabled ? [["slam_escalate", null, ["add @long_blocked { ip saddr }", ...logged("escalated"), 'drop comment "repeat offender"']] as [string, null, string[]]] : []),
   ];
+  for (const { suffix, key, setType } of families) {
+    sets.push(dynamicSet(`counted${suffix}`, window, setType));
+    sets.push(dynamicSet(`blocked${suffix}`, policy.blockSeconds, setType));
+    if (escalation.enabled) {
+      sets.push(dynamicSet(`strikes${suffix}`, escalation.withinSeconds, setType));
+      sets.push(dynamicSet(`long_blocked${suffix}`, escalation.blockSeconds, setType));
+    }
+    chains.push(
+      [
+        `slam_check${suffix}`,
+        null,
+        [
+          // allowSites are IPv4 networks: IPv6 sources have none.
+          ...(allowSet && suffix === "" ? ['ip saddr @allowed_sites return comment "allowed sites are never counted"'] : []),
+          ...(escalation.enabled ? [`${lookup(key, `long_blocked${suffix}`)} update @long_blocked${suffix} { ${key} } drop comment "repeat offender"`] : []),
+          `${lookup(key, `blocked${suffix}`)} update @blocked${suffix} { ${key} } drop comment "blocked until ${policy.blockSeconds} s quiet"`,
+          ...policy.sip.transports.flatMap((transport) =>
+            transport === "tcp" && policy.sip.tcpCount === "writes"
+              ? [`${ports("tcp")} tcp flags & psh == psh jump slam_count${suffix} comment "count every TCP write (PSH), whatever its bytes"`]
+              : policy.methods.map((method) => `${methodPayload(method, transport)} jump slam_count${suffix} comment "count ${method}"`),
+          ),
+          ...(tlsPorts ? [`${tlsPorts} tcp flags & psh == psh jump slam_count${suffix} comment "count every TLS write (PSH): encrypted, no method to match"`] : []),
+          // An IAX2 REGREQ: the full frame's F bit, then type IAX (6) and subclass REGREQ (13) in bytes 10 and 11 of the UDP payload.
+          ...(iaxPorts ? [`${iaxPorts} @th,64,8 & 0x80 == 0x80 @th,144,16 0x60d jump slam_count${suffix} comment "count IAX2 REGREQ"`] : []),
+        ],
+      ],
+      [`slam_count${suffix}`, null, [`update @counted${suffix} { ${key} ${limitOver(rate, burst)} } jump slam_block${suffix}`]],
+      [
+        `slam_block${suffix}`,
+        null,
+        [
+          `add @blocked${suffix} { ${key} }`,
+          ...(escalation.enabled ? [`update @strikes${suffix} { ${key} ${limitOver(nftRate(escalation.strikes, escalation.withinSeconds), Math.max(1, escalation.strikes - 1))} } jump slam_escalate${suffix}`] : []),
+          ...logged("blocked"),
+          'drop comment "over the slamming limit"',
+        ],
+      ],
+      ...(escalation.enabled ? [[`slam_escalate${suffix}`, null, [`add @long_blocked${suffix} { ${key} }`, ...logged("escalated"), 'drop comment "repeat offender"']] as [string, null, string[]]] : []),
+    );
+  }
   const blocks = [
     ...sets.map((set) => set.join("\n")),
     ...chains.map(([name, base, rules]) => [`\tchain ${name} {`, ...(base ? [`\t\t${base}`] : []), ...rules.map((rule) => `\t\t${rule}`), "\t}"].join("\n")),

@@ -5,6 +5,8 @@ import type { Policy } from "./policy.js";
 export interface GenerateTarget {
   /** The PBX address the SIP ports belong to. */
   readonly pbxAddress: string;
+  /** Its IPv6 address, when it has one: the nftables rules then count IPv6 sources per /64 too. */
+  readonly pbx6Address?: string;
 }
 
 /** One rule: its chain and the words after `-A CHAIN`, each already safe (validated numbers, fixed words). */

@@ -45,3 +45,22 @@ export function ipv6MaskPrefix(mask: Uint8Array): number | null {
   for (let bit = prefix; bit < 128; bit++) if ((mask[bit >> 3]! & (0x80 >> (bit & 7))) !== 0) return null;
   return prefix;
 }
+
+/** RFC 5952's text, as nft and ip print an address: lower case, no leading zeros, the longest run of two or more zero groups as "::". */
+export function formatIpv6(bytes: Uint8Array): string {
+  const groups = Array.from({ length: 8 }, (_, index) => (bytes[index * 2]! << 8) | bytes[index * 2 + 1]!);
+  let best = { at: -1, length: 0 };
+  for (let at = 0; at < 8; ) {
+    if (groups[at] !== 0) {
+      at++;
+      continue;
+    }
+    let end = at;
+    while (end < 8 && groups[end] === 0) end++;
+    if (end - at > best.length && end - at >= 2) best = { at, length: end - at };
+    at = end;
+  }
+  const text = groups.map((group) => group.toString(16));
+  if (best.at < 0) return text.join(":");
+  return `${text.slice(0, best.at).join(":")}::${text.slice(best.at + best.length).join(":")}`;
+}

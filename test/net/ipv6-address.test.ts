@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AddressError } from "../../src/net/address.js";
-import { ipv6MaskPrefix, parseIpv6 } from "../../src/net/ipv6-address.js";
+import { formatIpv6, ipv6MaskPrefix, parseIpv6 } from "../../src/net/ipv6-address.js";
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 
@@ -28,5 +28,16 @@ describe("IPv6 addresses as ip6tables writes them", () => {
     expect(ipv6MaskPrefix(parseIpv6("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"))).toBe(128);
     expect(ipv6MaskPrefix(parseIpv6("::"))).toBe(0);
     expect(ipv6MaskPrefix(parseIpv6("ffff::ffff"))).toBeNull();
+  });
+});
+
+describe("IPv6 addresses as nft and ip print them", () => {
+  it("compresses the longest run of zero groups, lower case, no leading zeros (RFC 5952)", () => {
+    expect(formatIpv6(parseIpv6("2001:0DB8:0000:0000:0000:0000:0000:0010"))).toBe("2001:db8::10");
+    expect(formatIpv6(parseIpv6("2001:db8:0:1:0:0:0:1"))).toBe("2001:db8:0:1::1");
+    expect(formatIpv6(parseIpv6("2001:db8:0:1:1:1:1:1"))).toBe("2001:db8:0:1:1:1:1:1");
+    expect(formatIpv6(parseIpv6("::"))).toBe("::");
+    expect(formatIpv6(parseIpv6("ffff:ffff:ffff:ffff::"))).toBe("ffff:ffff:ffff:ffff::");
+    expect(formatIpv6(parseIpv6("::1"))).toBe("::1");
   });
 });

@@ -15,6 +15,7 @@ import { parseIpsetSave } from "../../firewall/ipset.js";
 import { RulesetError } from "../../firewall/ruleset.js";
 import { defaultKernelSettings } from "../../engines/model/kernel-settings.js";
 import { isCanonicalIpv4 } from "../../net/address.js";
+import { parseIpv6 } from "../../net/ipv6-address.js";
 import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { CommandLineError } from "../exit-codes.js";
 import { perAddressIpv6Counters } from "../../firewall/ipv6-counters.js";
@@ -26,6 +27,7 @@ interface GenerateOptions {
   policy: string;
   format: string;
   pbx: string;
+  pbx6?: string;
   out?: string;
 }
 
@@ -37,17 +39,29 @@ export function registerFirewallCommand(program: Command): void {
     .requiredOption("--policy <file|name>", "policy YAML/JSON file or built-in name (default, reference-2010, hashlimit, strict)")
     .option("--format <format>", "iptables-restore, script, nft (a table of its own, for nft -f) or nft-script (a script that installs that table)", "iptables-restore")
     .option("--pbx <address>", "the PBX address the rules protect", "198.51.100.10")
+    .option("--pbx6 <address>", "the PBX's IPv6 address, when it has one (nft and nft-script): IPv6 sources are then counted per /64 in sets of their own")
     .option("--out <file>", "write to a file instead of standard output")
     .addHelpText("after", "\nExample: slamlab firewall generate --policy strict --format script --pbx 198.51.100.10 --out slamming.sh   # then: bash slamming.sh --dry-run")
     .action(async (options: GenerateOptions) => {
       if (!isCanonicalIpv4(options.pbx)) throw new CommandLineError(`--pbx ${JSON.stringify(options.pbx)}: expected an IPv4 address a.b.c.d (no spaces, no leading zeros)`);
       const outputs = options.out ? planOutputs([{ flag: "--out", path: options.out }], existsSync(options.policy) ? [options.policy] : []) : [];
+      if (options.pbx6 !== undefined) {
+        try {
+          parseIpv6(options.pbx6);
+        } catch (error) {
+          throw new CommandLineError(`--pbx6 ${JSON.stringify(options.pbx6)}: ${(error as Error).message}; give the PBX's IPv6 address, such as 2001:db8::10`);
+        }
+        if (options.format !== "nft" && options.format !== "nft-script") {
+          throw new CommandLineError(`--pbx6 needs --format nft or nft-script: one inet table holds both families' rules; ${options.format} writes iptables rules, which are IPv4 only (ip6tables output is not made yet)`);
+        }
+      }
       const { policy } = readPolicy(options.policy);
+      const target = { pbxAddress: options.pbx, ...(options.pbx6 !== undefined ? { pbx6Address: options.pbx6 } : {}) };
       let text: string;
-      if (options.format === "iptables-restore") text = generateHostRestore(policy, { pbxAddress: options.pbx });
-      else if (options.format === "script") text = generateScript(policy, { pbxAddress: options.pbx });
-      else if (options.format === "nft") text = generateNftRuleset(policy, { pbxAddress: options.pbx });
-      else if (options.format === "nft-script") text = generateNftScript(policy, { pbxAddress: options.pbx });
+      if (options.format === "iptables-restore") text = generateHostRestore(policy, target);
+      else if (options.format === "script") text = generateScript(policy, target);
+      else if (options.format === "nft") text = generateNftRuleset(policy, target);
+      else if (options.format === "nft-script") text = generateNftScript(policy, target);
       else throw new CommandLineError(`--format ${options.format}: choose iptables-restore, script, nft or nft-script`);
       if (outputs[0]) await writeOutputs([{ output: outputs[0], data: text }]);
       else process.stdout.write(text);
