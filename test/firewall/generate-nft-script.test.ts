@@ -54,6 +54,27 @@ describe.runIf(nftHere || required)("the nft installer script (firewall generate
     expect(host).toMatch(/policy drop;[\s\S]*ip saddr 10\.9\.9\.9 accept/);
   });
 
+  it("with the PBX's IPv6 address, a rerun keeps the /64s it blocked too", () => {
+    const dualStack = join(work, "install6.sh");
+    writeFileSync(dualStack, generateNftScript(resolvePolicy("strict", "test").policy, { pbxAddress: "198.51.100.10", pbx6Address: "2001:db8::10" }));
+    const ran = inNamespace(
+      [
+        `ALLOW_SITES= bash ${dualStack}`,
+        "nft add element inet slamlab blocked6 '{ 2001:db8:66:1::, 2001:db8:66:2:: timeout 30s }'",
+        "nft add element inet slamlab long_blocked6 '{ 2001:db8:99:1:: }'",
+        `ALLOW_SITES= bash ${dualStack}`,
+        "echo '== blocked6'; nft list set inet slamlab blocked6",
+        "echo '== long6'; nft list set inet slamlab long_blocked6",
+      ].join("\n"),
+    );
+    expect(ran.status, ran.stderr).toBe(0);
+    expect(ran.stdout).toMatch(/loaded for 198\.51\.100\.10 and 2001:db8::10 \(table inet slamlab/);
+    const [, blocked, long] = ran.stdout.split(/^== \w+$/m);
+    expect(blocked).toMatch(/2001:db8:66:1:: timeout 4m\d+s\d*m?s? expires/);
+    expect(blocked).toMatch(/2001:db8:66:2:: timeout 2\ds/);
+    expect(long).toMatch(/2001:db8:99:1:: timeout 2[23]h/);
+  });
+
   it("refuses a bad allow-sites file, naming each bad line, and changes nothing", () => {
     const ran = inNamespace(`ALLOW_SITES=${sites} bash ${script} >/dev/null\nbefore=$(nft list ruleset)\nALLOW_SITES=${bad} bash ${script} && exit 9\n[ "$before" = "$(nft list ruleset)" ] && echo unchanged`);
     expect(ran.stderr).toMatch(new RegExp(`${bad}:2: "300\\.1\\.1\\.1" is not one IPv4 address or CIDR`));
