@@ -178,7 +178,7 @@ export class TcpStacks {
    * The user agent writes a SIP message (or several) to its connection from
    * `clientAddress:clientPort`, connecting first if there is none; `cuts`
    * are the lengths of the segments the write goes out in (the last one
-   * takes the rest), else it goes out in MSS-sized segments. A write made
+   * takes the rest), else it goes out whole (as netfilter sees it: GSO_DATA). A write made
    * before the connection is up goes `afterConnectUs` after it is.
    */
   write(clientAddress: string, clientPort: number, serverPort: number, bytes: Uint8Array, cuts?: readonly number[], afterConnectUs = 0): void {
