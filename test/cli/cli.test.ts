@@ -312,6 +312,21 @@ describe("slamlab test, scenarios, firewall", () => {
     }
   });
 
+  it("refuses --pbx6 that is not an IPv6 address, and with a format that writes IPv4-only iptables rules", async () => {
+    for (const pbx6 of ["2001:db8::1::2", "\n2001:db8::10", "198.51.100.10"]) {
+      const { code, stdout, stderr } = await run("firewall", "generate", "--policy", "default", "--format", "nft", "--pbx6", pbx6);
+      expect(code).toBe(2);
+      expect(stdout).toBe("");
+      expect(stderr).toMatch(/--pbx6 .*; give the PBX's IPv6 address, such as 2001:db8::10/);
+    }
+    const iptables = await run("firewall", "generate", "--policy", "default", "--format", "script", "--pbx6", "2001:db8::10");
+    expect(iptables.code).toBe(2);
+    expect(iptables.stderr).toMatch(/--pbx6 needs --format nft or nft-script/);
+    const nft = await run("firewall", "generate", "--policy", "default", "--format", "nft", "--pbx6", "2001:DB8:0::10");
+    expect(nft.code, nft.stderr).toBe(0);
+    expect(nft.stdout).toMatch(/ip6 daddr 2001:db8::10 udp dport 5060 jump slam_check6/);
+  });
+
   it("rejects an invalid policy file with the field and the kernel's bound", async () => {
     const policy = join(work, "bad-policy.yaml");
     writeFileSync(policy, "matcher: { kind: recent, hits: 99999, seconds: 60 }\n");

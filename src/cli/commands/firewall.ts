@@ -47,6 +47,8 @@ export function registerFirewallCommand(program: Command): void {
       const outputs = options.out ? planOutputs([{ flag: "--out", path: options.out }], existsSync(options.policy) ? [options.policy] : []) : [];
       if (options.pbx6 !== undefined) {
         try {
+          // Spaces and line breaks are refused, not trimmed: what was given is what the rules say.
+          if (/\s/.test(options.pbx6)) throw new Error("it has a space or line break in it");
           parseIpv6(options.pbx6);
         } catch (error) {
           throw new CommandLineError(`--pbx6 ${JSON.stringify(options.pbx6)}: ${(error as Error).message}; give the PBX's IPv6 address, such as 2001:db8::10`);
