@@ -147,9 +147,11 @@ type PendingSend = Omit<SendRecord, "hash" | "callId"> & { readonly payload: Uin
 
 function send(source: TrafficSource, agent: string, datagram: Datagram): void {
   const sentUs = nowUs();
-  if (sentUs > spec.endUs) return;
   const paced = agenda.runningScheduledUs !== null;
   const scheduledUs = agenda.runningScheduledUs ?? sentUs;
+  // The run's last planned send goes even when its timer fires a little past the end, as the model sends
+  // everything planned up to the end; a reaction after the end is not the run's.
+  if (scheduledUs > spec.endUs) return;
   const aimedUs = agenda.runningAimUs ?? sentUs;
   // Out first, bookkeeping after, and hashing only at the end: a send's work delays the next send due.
   let kernelUs: number | undefined;
