@@ -1,12 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { compileRulesetText } from "../../../../src/engines/model/compile-ruleset.js";
-import { ConntrackTable } from "../../../../src/engines/model/conntrack.js";
-import { defaultKernelSettings } from "../../../../src/engines/model/kernel-settings.js";
-import { firewallState } from "../../../../src/engines/model/netfilter/firewall-state.js";
-import { decodeIpv4 } from "../../../../src/net/ipv4.js";
 import { ipv4 } from "../../../helpers/capture-files.js";
-import { PBX, START } from "../../../helpers/firewall.js";
+import { PBX } from "../../../helpers/firewall.js";
+import { countsInKernel, countsInModel, rulesetCountingEach } from "../../../helpers/nft-rule-counts.js";
 import { kernelOracleHere, kernelOracleProblem } from "../../../helpers/kernel-oracle.js";
 
 /**
@@ -34,7 +30,7 @@ const forms = [
   "meta nfproto ipv4",
   "ip6 saddr 2001:db8::/32",
 ];
-const ruleset = `table inet t {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n${forms.map((form) => `\t\t${form} counter`).join("\n")}\n\t}\n}\n`;
+const ruleset = rulesetCountingEach(forms);
 
 /** Echo request, echo reply, port unreachable, time exceeded, and a SIP datagram. */
 const messages: Array<[type: number, code: number] | null> = [[8, 0], [0, 0], [3, 3], [11, 0], null];
@@ -59,35 +55,17 @@ function packet(message: [number, number] | null, index: number): Uint8Array {
 }
 const packets = messages.map(packet);
 
-function countsInModel(): number[] {
-  const firewall = compileRulesetText(ruleset, "icmp.nft", firewallState(defaultKernelSettings, [PBX]));
-  const conntrack = new ConntrackTable(defaultKernelSettings);
-  const tracker = conntrack.tracker();
-  for (const bytes of packets) {
-    tracker.at(START);
-    if (firewall.judgeRoute("INPUT", decodeIpv4(bytes), { jiffies: START, clockNs: 0, outInterface: "" }, tracker).accepted) conntrack.commit(tracker.last());
-  }
-  return forms.map((_, index) => firewall.counters().find((counter) => counter.chain === "inet t input" && counter.index === index + 1)!.packets);
-}
 
-function countsInKernel(): number[] {
-  const hex = packets.map((bytes) => Buffer.from(bytes).toString("hex"));
-  const sender = `import socket, sys\nraw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)\nfor h in sys.argv[1:]:\n    raw.sendto(bytes.fromhex(h), ("${PBX}", 0))\n`;
-  const script = ["set -e", "ip link set lo up", `ip addr add ${PBX}/32 dev lo`, `nft -f - <<'RULES'\n${ruleset}RULES`, `python3 -c '${sender}' ${hex.join(" ")}`, "sleep 0.2", "nft list ruleset"].join("\n");
-  const ran = spawnSync("unshare", ["--net", "bash", "-c", script], { encoding: "utf8", timeout: 60_000 });
-  expect(ran.status, ran.stderr).toBe(0);
-  return [...ran.stdout.matchAll(/counter packets (\d+) bytes/g)].map((match) => Number(match[1]));
-}
 
 describe("nftables ICMP and IPv6 expressions on IPv4 packets", () => {
   // Written down from the kernel's counts; the kernel half rechecks them wherever nft runs.
   const expected = [1, 2, 3, 1, 4, 0, 4, 0, 0, 0, 5, 0];
 
   it("model: ICMP matches read the ICMP header, IPv6 ones never match", () => {
-    expect(countsInModel()).toEqual(expected);
+    expect(countsInModel(ruleset, forms, packets)).toEqual(expected);
   });
 
   it.runIf(nftHere || required)("kernel: the same", () => {
-    expect(countsInKernel()).toEqual(expected);
+    expect(countsInKernel(ruleset, packets)).toEqual(expected);
   });
 });
