@@ -23,7 +23,7 @@ describe("nftables rulesets at the command line", () => {
         "    tcp option maxseg size 1400 accept",
         "    udp dport 5060 ip dscp cs1 drop",
         "    ip saddr 10.0.0.1 accept",
-        "    fib daddr type local accept",
+        "    meta skuid 0 accept",
         "  }",
         "}",
         "table netdev edge { }",
