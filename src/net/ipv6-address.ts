@@ -64,3 +64,15 @@ export function formatIpv6(bytes: Uint8Array): string {
   if (best.at < 0) return text.join(":");
   return `${text.slice(0, best.at).join(":")}::${text.slice(best.at + best.length).join(":")}`;
 }
+
+/** Whether `text` is an IPv6 address, prefix (ADDRESS/N, N up to 128) or range (ADDRESS-ADDRESS), as nft takes them. */
+export function isIpv6Value(text: string): boolean {
+  const prefix = /^(.*)\/(\d{1,3})$/.exec(text);
+  if (prefix && Number(prefix[2]) > 128) return false;
+  try {
+    for (const address of (prefix ? prefix[1]! : text).split("-")) parseIpv6(address);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AddressError } from "../../src/net/address.js";
-import { formatIpv6, ipv6MaskPrefix, parseIpv6 } from "../../src/net/ipv6-address.js";
+import { formatIpv6, ipv6MaskPrefix, isIpv6Value, parseIpv6 } from "../../src/net/ipv6-address.js";
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 
@@ -39,5 +39,12 @@ describe("IPv6 addresses as nft and ip print them", () => {
     expect(formatIpv6(parseIpv6("::"))).toBe("::");
     expect(formatIpv6(parseIpv6("ffff:ffff:ffff:ffff::"))).toBe("ffff:ffff:ffff:ffff::");
     expect(formatIpv6(parseIpv6("::1"))).toBe("::1");
+  });
+});
+
+describe("IPv6 values as nft takes them", () => {
+  it("an address, a prefix up to /128 or a range of two addresses; anything else is not one", () => {
+    expect(["2001:db8::1", "2001:db8::/32", "fe80::/10", "2001:db8::1-2001:db8::ff"].map(isIpv6Value)).toEqual([true, true, true, true]);
+    expect(["2001:db8::/129", "2001:db8::1-nothing", "198.51.100.10", "2001:db8::g"].map(isIpv6Value)).toEqual([false, false, false, false]);
   });
 });

@@ -1,4 +1,4 @@
-import { parseIpv6 } from "../../../net/ipv6-address.js";
+import { isIpv6Value } from "../../../net/ipv6-address.js";
 import { splitElements, type NftRule, type NftToken } from "../../../firewall/nft/nft-ruleset.js";
 import { parseNftDuration } from "../../../firewall/nft/parse-nft.js";
 import type { Packet } from "../../../net/packet.js";
@@ -209,7 +209,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
           if (item.startsWith("@")) {
             if (!scope.sets.has(item.slice(1))) fail(`${item}: no such set in this table`);
           } else if (key === "icmpv6" && field === "type" && !ICMPV6_TYPES.has(item) && !/^\d+$/.test(item)) fail(`icmpv6 type ${item}: not an ICMPv6 type (${[...ICMPV6_TYPES].slice(0, 6).join(", ")}...)`);
-          else if (key === "ip6" && (field === "saddr" || field === "daddr")) checkIpv6(item.replace(/\/\d+$/, "").split("-")[0]);
+          else if (key === "ip6" && (field === "saddr" || field === "daddr")) checkIpv6(item);
         }
         steps.push(() => false);
         continue;
@@ -620,12 +620,9 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
 
   /** An IPv6 address or mask where one is written: checked, though no IPv4 packet reaches it. */
   function checkIpv6(text: string | undefined): void {
-    try {
-      parseIpv6(text ?? "");
-    } catch {
-      fail(`"${text}" is not an IPv6 address`);
-    }
+    if (!isIpv6Value(text ?? "")) fail(`"${text}" is not an IPv6 address, prefix or range`);
   }
+
 
   /** The key of a set statement or a map lookup: one packet field, with its type. */
   function keyReader(): { type: FieldType; read: (state: NftPacketState) => number | null } {

@@ -1,4 +1,4 @@
-import { parseIpv6 } from "../../../net/ipv6-address.js";
+import { isIpv6Value } from "../../../net/ipv6-address.js";
 import type { NftSet, NftToken } from "../../../firewall/nft/nft-ruleset.js";
 import { parseNftDuration } from "../../../firewall/nft/parse-nft.js";
 import type { NftLimitBucket } from "./nft-limit.js";
@@ -57,13 +57,7 @@ export class RuntimeNftSet {
       // IPv6 addresses: checked as nft would, then never looked up, since no IPv4 packet reaches an ip6 expression.
       for (const tokens of spec.elements) {
         const text = tokens[0]?.text ?? "";
-        for (const address of text.replace(/\/\d+$/, "").split("-")) {
-          try {
-            parseIpv6(address);
-          } catch {
-            throw new NftValueError(`${what} ${spec.name}: element "${text}" is not an IPv6 address, prefix or range`);
-          }
-        }
+        if (!isIpv6Value(text)) throw new NftValueError(`${what} ${spec.name}: element "${text}" is not an IPv6 address, prefix or range`);
       }
       return;
     }
