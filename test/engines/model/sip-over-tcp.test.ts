@@ -2,22 +2,9 @@ import { describe, expect, it } from "vitest";
 import { ModelEngine, runModel } from "../../../src/engines/model/model-engine.js";
 import { runScenario } from "../../../src/cli/run-scenario.js";
 import { policySchema } from "../../../src/firewall/policy.js";
-import { scenarioOf } from "../../helpers/scenario.js";
+import { scenarioOf, streamFlood } from "../../helpers/scenario.js";
 
-/** A bot walking extensions over TCP for 5 s at 20 a second (100 REGISTERs), under the default policy counting SIP over UDP and TCP. */
-function tcpFlood(flood: Record<string, unknown> = {}) {
-  return scenarioOf(
-    {
-      name: "tcp-flood",
-      description: "a REGISTER flood over TCP",
-      durationSeconds: 10,
-      pbx: { address: "198.51.100.10", accounts: [{ users: "200-219", password: "pbx-{user}-Str0ng" }] },
-      hosts: { bot: { kind: "addresses", addresses: ["198.18.66.6"] } },
-      traffic: [{ name: "flood", kind: "register-flood", host: "bot", mode: "svwar", ratePps: 20, durationSeconds: 5, giveUpSeconds: 0, transport: "tcp", sourcePort: 40000, ...flood }],
-    },
-    { policy: { sip: { transports: ["udp", "tcp"] } } },
-  );
-}
+const tcpFlood = (flood: Record<string, unknown> = {}) => streamFlood("tcp", flood);
 
 const reachedPbx = (result: ReturnType<typeof runModel>) => result.securityEvents?.flood?.ChallengeSent ?? 0;
 

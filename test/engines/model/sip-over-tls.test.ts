@@ -1,22 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { runModel } from "../../../src/engines/model/model-engine.js";
 import { policySchema } from "../../../src/firewall/policy.js";
-import { scenarioOf } from "../../helpers/scenario.js";
+import { scenarioOf, streamFlood } from "../../helpers/scenario.js";
 
-/** A bot walking extensions over TLS for 5 s at 20 a second (100 REGISTERs), under a policy counting SIP over UDP and TCP by method. */
-function tlsFlood(flood: Record<string, unknown> = {}, policy: Record<string, unknown> = { sip: { transports: ["udp", "tcp"] } }) {
-  return scenarioOf(
-    {
-      name: "tls-flood",
-      description: "a REGISTER flood over TLS",
-      durationSeconds: 10,
-      pbx: { address: "198.51.100.10", accounts: [{ users: "200-219", password: "pbx-{user}-Str0ng" }] },
-      hosts: { bot: { kind: "addresses", addresses: ["198.18.66.6"] } },
-      traffic: [{ name: "flood", kind: "register-flood", host: "bot", mode: "svwar", ratePps: 20, durationSeconds: 5, giveUpSeconds: 0, transport: "tls", sourcePort: 40000, ...flood }],
-    },
-    { policy },
-  );
-}
+const tlsFlood = (flood: Record<string, unknown> = {}, policy?: Record<string, unknown>) => streamFlood("tls", flood, policy);
 
 const reachedPbx = (result: ReturnType<typeof runModel>) => result.securityEvents?.flood?.ChallengeSent ?? 0;
 /** The TCP payload of a judged IPv4 packet. */
