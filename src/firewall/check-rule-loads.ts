@@ -1,5 +1,5 @@
 import { builtinChains, targetPlaces } from "./rule-vocabulary.js";
-import { RulesetError, type Rule } from "./ruleset.js";
+import { RulesetError, type IpFamily, type Rule } from "./ruleset.js";
 
 /** libipt_REJECT's names and their short aliases; echo-reply is no longer supported. */
 const REJECT_TYPES = new Map([
@@ -21,6 +21,23 @@ const REJECT_TYPES = new Map([
   ["tcp-rst", "tcp-reset"],
 ]);
 
+/** libip6t_REJECT's names and aliases (ip6t_REJECT.h's types). */
+const REJECT6_TYPES = new Map([
+  ["icmp6-no-route", "icmp6-no-route"],
+  ["no-route", "icmp6-no-route"],
+  ["icmp6-adm-prohibited", "icmp6-adm-prohibited"],
+  ["adm-prohibited", "icmp6-adm-prohibited"],
+  ["icmp6-addr-unreachable", "icmp6-addr-unreachable"],
+  ["addr-unreach", "icmp6-addr-unreachable"],
+  ["icmp6-port-unreachable", "icmp6-port-unreachable"],
+  ["port-unreach", "icmp6-port-unreachable"],
+  ["icmp6-policy-fail", "icmp6-policy-fail"],
+  ["policy-fail", "icmp6-policy-fail"],
+  ["icmp6-reject-route", "icmp6-reject-route"],
+  ["reject-route", "icmp6-reject-route"],
+  ["tcp-reset", "tcp-reset"],
+]);
+
 const LOG_LEVELS = new Set(["0", "1", "2", "3", "4", "5", "6", "7", "emerg", "panic", "alert", "crit", "error", "err", "warning", "warn", "notice", "info", "debug"]);
 
 /** IFNAMSIZ is 16 with the terminating NUL. */
@@ -35,9 +52,10 @@ const NO_IN_INTERFACE = new Set(["OUTPUT", "POSTROUTING"]);
  * checked here so `firewall check` says "cannot load" where the real tool does
  * (the corpus in test/firewall/check-vs-kernel.test.ts holds both sides).
  */
-export function checkRuleLoads(rule: Rule): void {
+export function checkRuleLoads(rule: Rule, family: IpFamily = 4): void {
+  const tool = family === 6 ? "ip6tables-restore" : "iptables-restore";
   const refuse = (message: string) => {
-    throw new RulesetError("RULESET_REJECTED", `${message} (iptables-restore refuses this rule)`, rule.line);
+    throw new RulesetError("RULESET_REJECTED", `${message} (${tool} refuses this rule)`, rule.line);
   };
   for (const [flag, spec] of [["-i", rule.inInterface], ["-o", rule.outInterface]] as const) {
     if (spec && spec.value.length > MAX_INTERFACE_NAME) refuse(`${flag} ${spec.value}: interface names are at most ${MAX_INTERFACE_NAME} characters`);
@@ -47,6 +65,7 @@ export function checkRuleLoads(rule: Rule): void {
   const protocol = rule.protocol?.value;
   if (protocol !== undefined && /^\d+$/.test(protocol) && Number(protocol) > 255) refuse(`-p ${protocol}: protocol numbers go up to 255`);
   // ip_tables.c icmp_match: checkentry ties the match to the protocol ("RULE_APPEND failed (Invalid argument)").
+  if (family === 6 && rule.matches.some((match) => match.module === "icmp")) refuse("-m icmp is IPv4's: ip6tables reads ICMPv6 with -p ipv6-icmp -m icmp6");
   if (rule.matches.some((match) => match.module === "icmp") && (!(protocol === "icmp" || protocol === "1") || rule.protocol?.negated)) refuse("-m icmp needs -p icmp in the same rule");
   const target = rule.target;
   if (!target) return;
@@ -54,8 +73,9 @@ export function checkRuleLoads(rule: Rule): void {
   checkTargetPlace(rule, refuse);
   if (target.kind === "REJECT") {
     const withText = option("reject-with");
-    const type = withText === undefined ? "icmp-port-unreachable" : REJECT_TYPES.get(withText);
-    if (type === undefined) refuse(`--reject-with ${withText}: unknown reject type; use one of ${[...new Set(REJECT_TYPES.values())].join(", ")}`);
+    const types = family === 6 ? REJECT6_TYPES : REJECT_TYPES;
+    const type = withText === undefined ? "icmp-port-unreachable" : types.get(withText);
+    if (type === undefined) refuse(`--reject-with ${withText}: unknown reject type; use one of ${[...new Set(types.values())].join(", ")}`);
     // ipt_REJECT's reject_tg_check: "TCP_RESET invalid for non-tcp".
     if (type === "tcp-reset" && (protocol !== "tcp" || rule.protocol?.negated)) refuse("--reject-with tcp-reset needs -p tcp in the same rule");
   }

@@ -83,8 +83,13 @@ export interface Table {
   readonly chains: ReadonlyMap<string, Chain>;
 }
 
+/** 4 for iptables, 6 for ip6tables: the same tables and chains, for the other family's packets. */
+export type IpFamily = 4 | 6;
+
 export interface Ruleset {
   readonly tables: ReadonlyMap<string, Table>;
+  /** ip6tables' rules (6); absent, iptables' (IPv4). */
+  readonly family?: IpFamily;
   /** The text it came from, kept for reports. */
   readonly text: string;
   /** The file it came from, for errors found after parsing. */

@@ -140,6 +140,7 @@ export function decodeIpv4(bytes: Uint8Array, inInterface = "eth0"): Packet {
   }
   return {
     bytes,
+    family: 4,
     src: view.getUint32(12),
     dst: view.getUint32(16),
     protocol,

@@ -76,3 +76,34 @@ export function isIpv6Value(text: string): boolean {
     return false;
   }
 }
+
+export interface Ipv6Cidr {
+  readonly network: Uint8Array;
+  readonly prefixLength: number;
+}
+
+/** "ADDRESS", "ADDRESS/N" or "ADDRESS/MASK", as ip6tables' -s and -d take them; the network's host bits cleared. */
+export function parseIpv6Cidr(text: string): Ipv6Cidr {
+  const [addressText, maskText] = text.trim().split("/", 2) as [string, string | undefined];
+  const address = parseIpv6(addressText);
+  let prefixLength = 128;
+  if (maskText !== undefined && /^\d{1,3}$/.test(maskText)) {
+    prefixLength = Number(maskText);
+    if (prefixLength > 128) throw new AddressError(`"${text}": prefix length ${prefixLength} > 128`);
+  } else if (maskText !== undefined) {
+    const prefix = ipv6MaskPrefix(parseIpv6(maskText));
+    if (prefix === null) throw new AddressError(`"${text}": mask ${maskText} is not contiguous`);
+    prefixLength = prefix;
+  }
+  return { network: maskIpv6(address, prefixLength), prefixLength };
+}
+
+/** The address's first prefixLength bits, the rest zero. */
+export function maskIpv6(bytes: Uint8Array, prefixLength: number): Uint8Array {
+  const out = new Uint8Array(16);
+  for (let bit = 0; bit < 128; bit += 8) {
+    const keep = Math.max(0, Math.min(8, prefixLength - bit));
+    out[bit >> 3] = bytes[bit >> 3]! & ((0xff00 >> keep) & 0xff);
+  }
+  return out;
+}

@@ -6,16 +6,19 @@
  */
 export interface Packet {
   readonly bytes: Uint8Array;
-  /** IPv4 source/destination as unsigned 32-bit numbers. */
+  /** IP version: 4 for iptables' hooks, 6 for ip6tables'. */
+  readonly family: 4 | 6;
+  /** Source/destination as address numbers: an IPv4 address's 32 bits, an IPv6 address's number from address-number.ts. */
   readonly src: number;
   readonly dst: number;
-  /** IP protocol number (17 UDP, 6 TCP). */
+  /** IP protocol number (17 UDP, 6 TCP); for IPv6 the upper layer's, after extension headers. */
   readonly protocol: number;
   /** 0 when the packet has no transport header (non-first fragment, other protocols). */
   readonly sport: number;
   readonly dport: number;
+  /** TTL, or IPv6's hop limit. */
   readonly ttl: number;
-  /** IP header length in bytes (20 without options). */
+  /** IP header length in bytes (20 without options; IPv6's 40 with its extension headers). */
   readonly headerLength: number;
   /** Offset of the transport payload (the SIP text for UDP). */
   readonly payloadOffset: number;

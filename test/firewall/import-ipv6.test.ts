@@ -36,7 +36,7 @@ describe("IPv6 in an admin's firewall", () => {
     }
     expect(error).toBeInstanceOf(RulesetError);
     expect((error as RulesetError).code).toBe("RULESET_IPV6");
-    expect((error as Error).message).toMatch(/^rules\.v6: line 1: this is ip6tables-save output \(IPv6 rules\); slamlab's engines judge IPv4 only so far: give the iptables-save \(IPv4\) rules/);
+    expect((error as Error).message).toMatch(/^rules\.v6: line 1: this is ip6tables-save output \(IPv6 rules\) where IPv4 rules go: give the iptables-save \(IPv4\) rules/);
     // What can be said of IPv6 rules without running them is said with it.
     const perAddress = saved.replace("COMMIT", "-A INPUT -p udp -m udp --dport 5060 -m recent --set --name V6 --rsource\nCOMMIT");
     expect(() => parseRuleset(perAddress, "rules.v6")).toThrow(/rules\.v6: line 5: -m recent counts each IPv6 address alone/);

@@ -4,14 +4,31 @@ import type { CtState, MatchState, PacketContext } from "../../src/engines/model
 import { parseRuleset } from "../../src/firewall/parse-ruleset.js";
 import { parseIpv4 } from "../../src/net/address.js";
 import { decodeIpv4, encodeIpv4Udp } from "../../src/net/ipv4.js";
+import { decodeIpv6, encodeIpv6Udp } from "../../src/net/ipv6.js";
+import { parseAddress } from "../../src/net/address-number.js";
+import type { IpFamily } from "../../src/firewall/ruleset.js";
 import type { Packet } from "../../src/net/packet.js";
 
 export const HZ = defaultKernelSettings.hz;
 export const START = defaultKernelSettings.startJiffies;
 export const PBX = "198.51.100.10";
+/** The PBX's IPv6 address in the kernel checks (the documentation prefix). */
+export const PBX6 = "2001:db8:100::10";
 
-/** A REGISTER datagram as a phone at `src` sends it. */
+/** A REGISTER datagram as a phone at `src` sends it; over IPv6 when `src` is an IPv6 address. */
 export function udpPacket(src: string, payload = "REGISTER sip:198.51.100.10 SIP/2.0\r\n\r\n", options: { dport?: number; sport?: number; ttl?: number; dst?: string; ipOptions?: Uint8Array } = {}): Packet {
+  if (src.includes(":")) {
+    return decodeIpv6(
+      encodeIpv6Udp({
+        src: parseAddress(src),
+        dst: parseAddress(options.dst ?? PBX6),
+        sport: options.sport ?? 5060,
+        dport: options.dport ?? 5060,
+        payload: Uint8Array.from(Buffer.from(payload, "latin1")),
+        hopLimit: options.ttl ?? 64,
+      }),
+    );
+  }
   return decodeIpv4(
     encodeIpv4Udp({
       src: parseIpv4(src),
@@ -26,12 +43,12 @@ export function udpPacket(src: string, payload = "REGISTER sip:198.51.100.10 SIP
   );
 }
 
-/** INPUT rules (iptables-save syntax, without the table wrapper) compiled as the model runs them. */
-export function firewallOf(inputRules: string, settings: Partial<KernelSettings> = {}, extraChains = "", localAddresses: readonly number[] = [], prepare?: (state: MatchState) => void) {
+/** INPUT rules (iptables-save syntax, without the table wrapper; ip6tables' with family 6) compiled as the model runs them. */
+export function firewallOf(inputRules: string, settings: Partial<KernelSettings> = {}, extraChains = "", localAddresses: readonly number[] = [], prepare?: (state: MatchState) => void, family: IpFamily = 4) {
   const text = `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${extraChains}${inputRules.trim()}\nCOMMIT\n`;
   const state: MatchState = { settings: { ...defaultKernelSettings, ...settings }, tables: new Map(), localAddresses };
   prepare?.(state);
-  const firewall = compileFirewall(parseRuleset(text, "test.rules"), state);
+  const firewall = compileFirewall(parseRuleset(text, "test.rules", undefined, family), state);
   return {
     state,
     /** Judges a packet at START + `atJiffies`; true when accepted. */

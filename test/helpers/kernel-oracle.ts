@@ -3,7 +3,8 @@ import { expect } from "vitest";
 import { parseIpv4 } from "../../src/net/address.js";
 import { loadIpsets } from "../../src/engines/model/netfilter/matches/set.js";
 import { parseIpsetSave } from "../../src/firewall/ipset.js";
-import { firewallOf, HZ, PBX, START, udpPacket } from "./firewall.js";
+import { firewallOf, HZ, PBX, PBX6, START, udpPacket } from "./firewall.js";
+import type { IpFamily } from "../../src/firewall/ruleset.js";
 
 /**
  * The kernel as an oracle for the filter table, without Docker: a network
@@ -35,13 +36,20 @@ export interface OracleOutcome {
 }
 
 const filterTable = (inputRules: string) => `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${inputRules.trim()}\nCOMMIT\n`;
-const filled = (send: OracleSend) => ({ dst: PBX, sport: 5060, dport: 5060, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\n\r\n", ttl: 64, at: 0, ...send });
+const filled = (send: OracleSend) => ({ dst: send.src.includes(":") ? PBX6 : PBX, sport: 5060, dport: 5060, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\n\r\n", ttl: 64, at: 0, ...send });
 
-/** The same rules and datagrams in the model: INPUT, the PBX's address local. */
-export function judgeInModel(inputRules: string, sends: readonly OracleSend[], ipset?: string): OracleOutcome & { comments: string[] } {
-  const firewall = firewallOf(inputRules, {}, "", [parseIpv4(PBX)], (state) => {
-    if (ipset !== undefined) loadIpsets(state, parseIpsetSave(ipset, "test.ipset"), START);
-  });
+/** The same rules and datagrams in the model: INPUT, the PBX's address local; ip6tables' rules with family 6. */
+export function judgeInModel(inputRules: string, sends: readonly OracleSend[], ipset?: string, family: IpFamily = 4): OracleOutcome & { comments: string[] } {
+  const firewall = firewallOf(
+    inputRules,
+    {},
+    "",
+    [parseIpv4(PBX)],
+    (state) => {
+      if (ipset !== undefined) loadIpsets(state, parseIpsetSave(ipset, "test.ipset"), START);
+    },
+    family,
+  );
   const judged = sends.map(filled).map((send) => firewall.judge(udpPacket(send.src, send.payload, send), Math.floor(send.at * HZ)));
   return {
     delivered: judged.map((judgement) => judgement.accepted),
@@ -63,18 +71,33 @@ def datagram(i, send):
     header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, send["ttl"], 17, 0, socket.inet_aton(send["src"]), socket.inet_aton(send["dst"]))
     return header[:10] + struct.pack("!H", checksum(header)) + header[12:] + udp`;
 
-const SENDER = `
+/** `datagram6(i, send)`: an IPv6/UDP datagram with its UDP checksum (mandatory over IPv6), flow label i. */
+const PYTHON_DATAGRAM6 = `
+def datagram6(i, send):
+    payload = send["payload"].encode("latin-1")
+    src = socket.inet_pton(socket.AF_INET6, send["src"]); dst = socket.inet_pton(socket.AF_INET6, send["dst"])
+    length = 8 + len(payload)
+    pseudo = src + dst + struct.pack("!IxxxB", length, 17)
+    body = struct.pack("!HHHH", send["sport"], send["dport"], length, 0) + payload
+    padded = pseudo + body + (b"\\0" if len(body) % 2 else b"")
+    sum_ = checksum(padded) or 0xffff
+    udp = body[:6] + struct.pack("!H", sum_) + body[8:]
+    return struct.pack("!IHBB", (6 << 28) | (i & 0xfffff), length, 17, send["ttl"]) + src + dst + udp`;
+
+const SENDER = (family: IpFamily) => `
 import json, socket, struct, sys, time
 sends = json.loads(sys.argv[1])
+family = socket.AF_INET6 if ${family} == 6 else socket.AF_INET
 receivers = {}
 for port in sorted({send["dport"] for send in sends}):
-    r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("0.0.0.0", port)); r.settimeout(0.15); receivers[port] = r
-raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    r = socket.socket(family, socket.SOCK_DGRAM); r.bind(("::" if ${family} == 6 else "0.0.0.0", port)); r.settimeout(0.15); receivers[port] = r
+raw = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_RAW)
 ${PYTHON_DATAGRAM}
+${PYTHON_DATAGRAM6}
 start = time.monotonic(); delivered = []
 for i, send in enumerate(sends):
     time.sleep(max(0, start + send["at"] - time.monotonic()))
-    raw.sendto(datagram(i, send), (send["dst"], 0))
+    raw.sendto(datagram6(i, send) if family == socket.AF_INET6 else datagram(i, send), (send["dst"], 0))
     try:
         receivers[send["dport"]].recvfrom(70000); delivered.append(True)
     except socket.timeout:
@@ -82,17 +105,18 @@ for i, send in enumerate(sends):
 print(json.dumps(delivered))
 `;
 
-/** The rules and datagrams in the kernel, in a throwaway network namespace. */
-export function judgeInKernel(inputRules: string, sends: readonly OracleSend[], ipset?: string): OracleOutcome {
+/** The rules and datagrams in the kernel, in a throwaway network namespace; ip6tables' with family 6. */
+export function judgeInKernel(inputRules: string, sends: readonly OracleSend[], ipset?: string, family: IpFamily = 4): OracleOutcome {
+  const tool = family === 6 ? "ip6tables" : "iptables";
   const quote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
   const script = [
     "set -e",
     "ip link set lo up",
-    `ip addr add ${PBX}/32 dev lo`,
+    family === 6 ? `ip -6 addr add ${PBX6}/128 dev lo nodad` : `ip addr add ${PBX}/32 dev lo`,
     ...(ipset !== undefined ? [`ipset restore <<'SETS'\n${ipset.trim()}\nSETS`] : []),
-    `iptables-restore <<'RULES'\n${filterTable(inputRules)}RULES`,
-    `python3 -c ${quote(SENDER)} ${quote(JSON.stringify(sends.map(filled)))}`,
-    "iptables -L INPUT -v -x -n | awk 'NR>2 {print $1}'",
+    `${tool}-restore <<'RULES'\n${filterTable(inputRules)}RULES`,
+    `python3 -c ${quote(SENDER(family))} ${quote(JSON.stringify(sends.map(filled)))}`,
+    `${tool} -L INPUT -v -x -n | awk 'NR>2 {print $1}'`,
   ].join("\n");
   const ran = spawnSync("unshare", ["--net", "bash", "-c", script], { encoding: "utf8", timeout: 60_000 });
   expect(ran.status, ran.stderr).toBe(0);

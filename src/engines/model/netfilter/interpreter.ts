@@ -1,7 +1,9 @@
 import { AddressError, parseCidr } from "../../../net/address.js";
+import { ipv6InPrefix } from "../../../net/address-number.js";
+import { parseIpv6Cidr, type Ipv6Cidr } from "../../../net/ipv6-address.js";
 import type { Packet } from "../../../net/packet.js";
 import { builtinChains, targetPlaces } from "../../../firewall/rule-vocabulary.js";
-import { RulesetError, qualifiedChain, type Chain, type Negatable, type Rule, type RuleRef, type Ruleset, type Table } from "../../../firewall/ruleset.js";
+import { RulesetError, qualifiedChain, type Chain, type IpFamily, type Negatable, type Rule, type RuleRef, type Ruleset, type Table } from "../../../firewall/ruleset.js";
 import { hotdropOf, type CompiledMatch, type ConnectionMarks, type CtState, type Hook, type MatchState, type PacketContext, type SkbState } from "./match.js";
 import { matchFactories } from "./match-registry.js";
 import { compileSetTarget } from "./matches/set.js";
@@ -273,7 +275,7 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
     const builtins = [...table.chains.values()].filter((chain) => chain.policy !== null).map((chain) => chain.name);
     checkJumps(new Map([...table.chains.values()].map((chain) => [chain.name, chain.rules])), builtins, state.settings.iptablesNft);
     checkUserChainHooks(table, note);
-    tables.set(table.name, compileTable(table, state, counterLabels, note));
+    tables.set(table.name, compileTable(table, state, counterLabels, note, ruleset.family ?? 4));
   }
   // Without a filter table every hook accepts there, as with no rules at all.
   if (!tables.has("filter")) {
@@ -471,7 +473,7 @@ function chainOf(table: CompiledTable, name: string): CompiledChain {
   return table.chains[table.chainIndex.get(name)!]!;
 }
 
-function compileTable(table: Table, state: MatchState, counterLabels: Array<{ chain: string; index: number }>, note: (error: unknown) => void): CompiledTable {
+function compileTable(table: Table, state: MatchState, counterLabels: Array<{ chain: string; index: number }>, note: (error: unknown) => void, family: IpFamily = 4): CompiledTable {
   const chainIndex = new Map<string, number>();
   [...table.chains.keys()].forEach((name, index) => chainIndex.set(name, index));
   const chains: CompiledChain[] = [];
@@ -480,7 +482,7 @@ function compileTable(table: Table, state: MatchState, counterLabels: Array<{ ch
     const rules: CompiledRule[] = [];
     for (const rule of chain.rules) {
       try {
-        const compiled = compileRule(rule, state, chainIndex, chains, counterLabels.length);
+        const compiled = compileRule(rule, state, chainIndex, chains, counterLabels.length, family);
         counterLabels.push({ chain: label, index: rule.index });
         rules.push(compiled);
       } catch (error) {
@@ -566,27 +568,52 @@ function compileAddress(spec: Negatable<string> | undefined, rule: Rule, flag: s
   }
 }
 
+/** Matches whose options or reading are IPv4's in the model (addresses, ICMP, ipset's inet sets). */
+const IPV4_ONLY_MATCHES = new Set(["iprange", "addrtype", "icmp", "set"]);
+
+const NO_ADDRESS = { mask: 0, net: 0, negated: false };
+
+function compileAddress6(spec: Negatable<string> | undefined, rule: Rule, end: "src" | "dst"): CompiledMatch[] {
+  if (!spec) return [];
+  let cidr: Ipv6Cidr;
+  try {
+    cidr = parseIpv6Cidr(spec.value);
+  } catch (error) {
+    if (error instanceof AddressError) {
+      throw new RulesetError("RULESET_SYNTAX", `${end === "src" ? "-s" : "-d"} ${spec.value}: ${error.message}; ip6tables rules take IPv6 addresses and prefixes (no host names)`, rule.line);
+    }
+    throw error;
+  }
+  const { network, prefixLength } = cidr;
+  const negated = spec.negated;
+  return [end === "src" ? (packet) => ipv6InPrefix(packet.src, network, prefixLength) !== negated : (packet) => ipv6InPrefix(packet.dst, network, prefixLength) !== negated];
+}
+
 function compileInterface(spec: Negatable<string> | undefined): InterfaceTest | null {
   if (!spec) return null;
   const prefix = spec.value.endsWith("+");
   return { name: prefix ? spec.value.slice(0, -1) : spec.value, prefix, negated: spec.negated };
 }
 
-function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, number>, tableChains: readonly CompiledChain[], counterSlot: number): CompiledRule {
+function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, number>, tableChains: readonly CompiledChain[], counterSlot: number, family: IpFamily): CompiledRule {
   const protocolName = rule.protocol?.value ?? "all";
   const protocol = protocolNumbers[protocolName] ?? (/^\d+$/.test(protocolName) ? Number(protocolName) : undefined);
   if (protocol === undefined) {
     throw new RulesetError("RULESET_UNSUPPORTED", `-p ${protocolName}: the model knows ${Object.keys(protocolNumbers).join(", ")} and protocol numbers 0-255`, rule.line);
   }
-  const src = compileAddress(rule.source, rule, "-s");
-  const dst = compileAddress(rule.destination, rule, "-d");
-  const matches: CompiledMatch[] = [];
+  const src = family === 4 ? compileAddress(rule.source, rule, "-s") : NO_ADDRESS;
+  const dst = family === 4 ? compileAddress(rule.destination, rule, "-d") : NO_ADDRESS;
+  // ip6tables' addresses are 128 bits: checked as matches, ahead of the rule's own, so IPv4's stay plain arithmetic.
+  const matches: CompiledMatch[] = family === 6 ? [rule.source, rule.destination].flatMap((spec, index) => compileAddress6(spec, rule, index === 0 ? "src" : "dst")) : [];
   for (const match of rule.matches) {
     const factory = matchFactories[match.module];
+    if (family === 6 && IPV4_ONLY_MATCHES.has(match.module)) {
+      throw new RulesetError("RULESET_UNSUPPORTED", `-m ${match.module} in ip6tables: the model reads this match for IPv4 only so far; run this ruleset with --engine docker`, rule.line);
+    }
     if (!factory) {
       throw new RulesetError("RULESET_UNKNOWN_MATCH", `-m ${match.module}: the model engine does not interpret this match; run this ruleset with --engine docker`, rule.line);
     }
-    const compiled = factory(match.options, state, { line: rule.line, text: rule.text });
+    const compiled = factory(match.options, state, { line: rule.line, text: rule.text, ...(family === 6 ? { family } : {}) });
     matches.push(compiled);
   }
   const target = rule.target;
@@ -611,6 +638,7 @@ function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, numb
         targetName = "RETURN";
         break;
       case "SET": {
+        if (family === 6) throw new RulesetError("RULESET_UNSUPPORTED", "-j SET in ip6tables: the model keeps ipset's inet sets only so far; run this ruleset with --engine docker", rule.line);
         action = Action.None;
         targetName = "SET";
         const changeSet = compileSetTarget(target.options, state, { line: rule.line, text: rule.text });
@@ -634,6 +662,7 @@ function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, numb
       case "SNAT":
       case "MASQUERADE":
       case "REDIRECT":
+        if (family === 6) throw new RulesetError("RULESET_UNSUPPORTED", `-j ${target.kind} in ip6tables: the model does not translate IPv6 addresses yet; run this ruleset with --engine docker`, rule.line);
         // NF_ACCEPT with a binding: the nat table stops at the first mapping.
         action = Action.Accept;
         targetName = target.kind;

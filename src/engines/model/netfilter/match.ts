@@ -1,5 +1,5 @@
 import type { Packet } from "../../../net/packet.js";
-import type { RuleOption } from "../../../firewall/ruleset.js";
+import type { IpFamily, RuleOption } from "../../../firewall/ruleset.js";
 import type { KernelSettings } from "../kernel-settings.js";
 
 /** Conntrack states as `-m conntrack --ctstate` / `-m state --state` name them. */
@@ -94,7 +94,14 @@ export function hotdropOf(state: MatchState): Hotdrop {
 const HOTDROP_KEY = "xt:hotdrop";
 
 /** Compiles one `-m MODULE` with its options into a predicate; throws RulesetError for what it cannot model. */
-export type MatchFactory = (options: readonly RuleOption[], state: MatchState, where: { line: number; text: string }) => CompiledMatch;
+export type MatchFactory = (options: readonly RuleOption[], state: MatchState, where: MatchPlace) => CompiledMatch;
+
+/** Where a match stands: its rule's line and text, and whether the rule is ip6tables' (family 6). */
+export interface MatchPlace {
+  readonly line: number;
+  readonly text: string;
+  readonly family?: IpFamily;
+}
 
 /** The context of a packet conntrack calls NEW, as a hook sees it before any reply. */
 export function newPacketContext(jiffies: number, hook: Hook = "INPUT"): PacketContext {

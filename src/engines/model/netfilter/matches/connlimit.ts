@@ -1,4 +1,6 @@
 import { hotdropOf, type ConnectionMarks, type MatchFactory } from "../match.js";
+import type { IpFamily } from "../../../../firewall/ruleset.js";
+import { fullPrefix, prefixKey } from "./address-prefix.js";
 import { MatchOptions } from "./match-options.js";
 
 /**
@@ -80,7 +82,7 @@ function add(listed: Listed[], connection: ConnectionMarks | null, jiffies: numb
   listed.push(connection);
 }
 
-function parseConnlimit(options: MatchOptions): { limit: number; invert: boolean; mask: number; byDestination: boolean } {
+function parseConnlimit(options: MatchOptions, family: IpFamily): { limit: number; invert: boolean; key: (address: number) => number; byDestination: boolean } {
   const above = options.get("connlimit-above");
   const upto = options.get("connlimit-upto");
   const given = above ?? upto;
@@ -88,19 +90,19 @@ function parseConnlimit(options: MatchOptions): { limit: number; invert: boolean
   const limit = options.integer(above ? "connlimit-above" : "connlimit-upto", 0, 0, 0xffffffff);
   // --connlimit-upto is XT_CONNLIMIT_INVERT; a negated option flips it again.
   const invert = (upto !== undefined) !== given.negated;
-  const prefix = options.integer("connlimit-mask", 32, 0, 32);
+  const prefix = options.integer("connlimit-mask", fullPrefix(family), 0, fullPrefix(family));
   if (options.has("connlimit-saddr") && options.has("connlimit-daddr")) throw options.error("--connlimit-saddr and --connlimit-daddr exclude each other");
-  return { limit, invert, mask: prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0, byDestination: options.has("connlimit-daddr") };
+  return { limit, invert, key: prefixKey(family, prefix), byDestination: options.has("connlimit-daddr") };
 }
 
 /** connlimit_mt: (connections > limit) ^ invert, a count of 0 hotdrops. Each rule counts on its own (nf_conncount_init per rule). */
 export const connlimitMatch: MatchFactory = (rawOptions, state, where) => {
-  const { limit, invert, mask, byDestination } = parseConnlimit(new MatchOptions("connlimit", rawOptions, where));
+  const { limit, invert, key: keyOf, byDestination } = parseConnlimit(new MatchOptions("connlimit", rawOptions, where), where.family ?? 4);
   const lists = new Map<number, Listed[]>();
   const hotdrop = hotdropOf(state);
   return (packet, context) => {
     const jiffies = context.jiffies;
-    const key = ((byDestination ? packet.dst : packet.src) & mask) >>> 0;
+    const key = keyOf(byDestination ? packet.dst : packet.src);
     const connection = context.connection ?? null;
     let listed = lists.get(key);
     if (!listed) {

@@ -1,5 +1,6 @@
 import type { Packet } from "../../../../net/packet.js";
 import { hotdropOf, type MatchFactory, type MatchState } from "../match.js";
+import { fullPrefix, prefixKey } from "./address-prefix.js";
 import { MatchOptions } from "./match-options.js";
 import { parseRate } from "./rate.js";
 
@@ -21,8 +22,9 @@ interface Bucket {
 interface HashlimitTable {
   readonly name: string;
   readonly mode: { srcip: boolean; dstip: boolean; srcport: boolean; dstport: boolean };
-  readonly srcMask: number;
-  readonly dstMask: number;
+  /** The source and destination as the table keys them (--hashlimit-srcmask, --hashlimit-dstmask). */
+  readonly srcKey: (address: number) => number;
+  readonly dstKey: (address: number) => number;
   readonly cost: bigint;
   readonly cap: bigint;
   readonly expireJiffies: number;
@@ -47,16 +49,14 @@ function user2credits(user: bigint, hz: number, cpj: bigint): bigint {
   return user * (hzCpj / SCALE);
 }
 
-const prefixMaskNumber = (bits: number) => (bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0);
-
 /**
  * The entry's key as a string: V8 hashes a BigInt Map key by its low bits only,
  * so srcip-only keys (the source in the high bits) all collided and a table of
  * 20,000 sources took seconds a packet.
  */
 function bucketKey(table: HashlimitTable, packet: Packet): string {
-  const src = table.mode.srcip ? (packet.src & table.srcMask) >>> 0 : 0;
-  const dst = table.mode.dstip ? (packet.dst & table.dstMask) >>> 0 : 0;
+  const src = table.mode.srcip ? table.srcKey(packet.src) : 0;
+  const dst = table.mode.dstip ? table.dstKey(packet.dst) : 0;
   const sport = table.mode.srcport ? packet.sport : 0;
   const dport = table.mode.dstport ? packet.dport : 0;
   return `${src}/${dst}/${sport}/${dport}`;
@@ -94,7 +94,9 @@ export const hashlimitMatch: MatchFactory = (rawOptions, state, where) => {
   const hz = state.settings.hz;
   const cpj = creditsPerJiffy(hz);
   if (user2credits(average * burst, hz, cpj) < user2credits(average, hz, cpj)) throw options.error(`rate and burst overflow the kernel's credits ("overflow, try lower")`);
-  const table = tableFor(state, name, options, () => {
+  const family = where.family ?? 4;
+  // htable_find_get finds a table by name and family: ip6tables' hashlimit-name is another table than iptables'.
+  const table = tableFor(state, family === 6 ? `${name}/ipv6` : name, options, () => {
     const modeText = options.value("hashlimit-mode") ?? "";
     const modes = modeText === "" ? [] : modeText.split(",");
     for (const mode of modes) if (!["srcip", "dstip", "srcport", "dstport"].includes(mode)) throw options.error(`--hashlimit-mode: unknown mode "${mode}" (srcip, dstip, srcport, dstport)`);
@@ -104,8 +106,8 @@ export const hashlimitMatch: MatchFactory = (rawOptions, state, where) => {
     return {
       name,
       mode: { srcip: modes.includes("srcip"), dstip: modes.includes("dstip"), srcport: modes.includes("srcport"), dstport: modes.includes("dstport") },
-      srcMask: prefixMaskNumber(options.integer("hashlimit-srcmask", 32, 0, 32)),
-      dstMask: prefixMaskNumber(options.integer("hashlimit-dstmask", 32, 0, 32)),
+      srcKey: prefixKey(family, options.integer("hashlimit-srcmask", fullPrefix(family), 0, fullPrefix(family))),
+      dstKey: prefixKey(family, options.integer("hashlimit-dstmask", fullPrefix(family), 0, fullPrefix(family))),
       cost: user2credits(average, hz, cpj),
       cap: user2credits(average * burst, hz, cpj),
       expireJiffies: msecsToJiffies(options.integer("hashlimit-htable-expire", DEFAULT_EXPIRE_MS, 1, 0xffffffff), hz),

@@ -46,7 +46,8 @@ export const lengthMatch: MatchFactory = (rawOptions, _state, where) => {
   if (min > 0xffff || max > 0xffff) throw options.error(`--length ${option.args[0]}: lengths run from 0 to 65535`);
   const negated = option.negated;
   return (packet) => {
-    const total = (packet.bytes[2]! << 8) | packet.bytes[3]!;
+    // IPv4's total length field; ip6t's length_mt6 counts the payload length plus the 40-byte header.
+    const total = packet.family === 6 ? ((packet.bytes[4]! << 8) | packet.bytes[5]!) + 40 : (packet.bytes[2]! << 8) | packet.bytes[3]!;
     return (total >= min && total <= max) !== negated;
   };
 };

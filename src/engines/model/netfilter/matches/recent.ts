@@ -1,4 +1,7 @@
 import { formatIpv4, parseIpv4 } from "../../../../net/address.js";
+import { formatAddress, ipv6BytesOf, isIpv6Number } from "../../../../net/address-number.js";
+import { ipv6MaskPrefix, parseIpv6 } from "../../../../net/ipv6-address.js";
+import { prefixKey } from "./address-prefix.js";
 import type { Packet } from "../../../../net/packet.js";
 import type { MatchFactory, MatchState } from "../match.js";
 import { MatchOptions } from "./match-options.js";
@@ -26,6 +29,8 @@ export interface RecentTable {
   readonly name: string;
   /** The mask of the rule that created the table: recent_mt masks with t->mask, not the rule's. */
   readonly mask: number;
+  /** The same for IPv6 sources: the masked address's number (a whole /128 unless an ip6tables rule's --mask made the table). */
+  readonly key6: (address: number) => number;
   nstampsMaxMask: number;
   readonly entries: Map<number, RecentEntry>;
   head: RecentEntry | null;
@@ -84,7 +89,7 @@ function nstampMaskFor(hitCount: number, ipPktListTot: number): number {
   return 32 - 1;
 }
 
-function tableFor(state: MatchState, name: string, mask: number, nstampMask: number): RecentTable {
+function tableFor(state: MatchState, name: string, mask: number, mask6Prefix: number, nstampMask: number): RecentTable {
   const existing = state.tables.get(tableKey(name)) as RecentTable | undefined;
   if (existing) {
     if (nstampMask > existing.nstampsMaxMask) {
@@ -96,7 +101,7 @@ function tableFor(state: MatchState, name: string, mask: number, nstampMask: num
     }
     return existing;
   }
-  const table: RecentTable = { name, mask, nstampsMaxMask: nstampMask, entries: new Map(), head: null, tail: null };
+  const table: RecentTable = { name, mask, key6: prefixKey(6, mask6Prefix), nstampsMaxMask: nstampMask, entries: new Map(), head: null, tail: null };
   state.tables.set(tableKey(name), table);
   return table;
 }
@@ -130,7 +135,17 @@ export const recentMatch: MatchFactory = (rawOptions, state, where) => {
   if (name.length === 0 || name.length >= 200 || name === "." || name === ".." || name.includes("/")) throw options.error(`--name "${name}" is not a valid proc file name`);
   const maskText = options.value("mask");
   let mask = 0xffffffff;
-  if (maskText !== undefined) {
+  let mask6Prefix = 128;
+  if (maskText !== undefined && where.family === 6) {
+    let prefix: number | null = null;
+    try {
+      prefix = ipv6MaskPrefix(parseIpv6(maskText));
+    } catch {
+      throw options.error(`--mask ${maskText}: expected an IPv6 mask such as ffff:ffff:ffff:ffff:: (a /64)`);
+    }
+    if (prefix === null) throw options.error(`--mask ${maskText}: the model reads contiguous IPv6 masks (ffff:ffff:ffff:ffff:: for a /64)`, "RULESET_UNSUPPORTED");
+    mask6Prefix = prefix;
+  } else if (maskText !== undefined) {
     try {
       mask = parseIpv4(maskText);
     } catch {
@@ -138,13 +153,14 @@ export const recentMatch: MatchFactory = (rawOptions, state, where) => {
     }
   }
   const useDestination = options.has("rdest");
-  const table = tableFor(state, name, mask, nstampMaskFor(hitCount, state.settings.recentIpPktListTot));
+  const table = tableFor(state, name, mask, mask6Prefix, nstampMaskFor(hitCount, state.settings.recentIpPktListTot));
   const listLimit = state.settings.recentIpListTot;
   const windowJiffies = seconds * state.settings.hz;
 
   return (packet, context) => {
     const jiffies = context.jiffies;
-    const address = ((useDestination ? packet.dst : packet.src) & table.mask) >>> 0;
+    const unmasked = useDestination ? packet.dst : packet.src;
+    const address = packet.family === 6 ? table.key6(unmasked) : (unmasked & table.mask) >>> 0;
     // "use TTL as seen before forwarding": forwarded packets get their TTL back.
     const ttl = context.hook === "FORWARD" ? (packet.ttl + 1) & 0xff : packet.ttl;
     let ret = invert;
@@ -195,9 +211,16 @@ export function dumpRecentTable(state: MatchState, name: string): string {
   for (let entry = table.head; entry; entry = entry.next) {
     const last = entry.stamps[(entry.index - 1) & table.nstampsMaxMask]!;
     const stamps = entry.stamps.slice(0, entry.nstamps).map((stamp, i) => `${i ? "," : ""} ${stamp}`).join("");
-    lines.push(`src=${formatIpv4(entry.address)} ttl: ${entry.ttl} last_seen: ${last} oldest_pkt: ${entry.index}${stamps}`);
+    lines.push(`src=${procAddress(entry.address)} ttl: ${entry.ttl} last_seen: ${last} oldest_pkt: ${entry.index}${stamps}`);
   }
   return lines.join("\n");
+}
+
+/** recent_seq_show prints IPv4 as %pI4 and IPv6 as %pI6: all eight groups, four digits each. */
+function procAddress(address: number): string {
+  if (!isIpv6Number(address)) return formatIpv4(address);
+  const bytes = ipv6BytesOf(address);
+  return Array.from({ length: 8 }, (_, group) => ((bytes[group * 2]! << 8) | bytes[group * 2 + 1]!).toString(16).padStart(4, "0")).join(":");
 }
 
 /** Newest stamps shown for an entry; a long ring says little more. */
@@ -210,13 +233,14 @@ const STAMPS_SHOWN = 4;
 export function describeRecentFor(state: MatchState, name: string, packet: Packet, jiffies: number): string {
   const table = state.tables.get(tableKey(name)) as RecentTable | undefined;
   if (!table) return "";
-  const listed = [packet.src, packet.dst].map((address) => table.entries.get((address & table.mask) >>> 0)).find((entry) => entry !== undefined);
+  const keyOf = (address: number) => (packet.family === 6 ? table.key6(address) : (address & table.mask) >>> 0);
+  const listed = [packet.src, packet.dst].map((address) => table.entries.get(keyOf(address))).find((entry) => entry !== undefined);
   const size = `${table.entries.size} ${table.entries.size === 1 ? "entry" : "entries"}`;
-  if (!listed) return `recent ${name}: ${formatIpv4((packet.src & table.mask) >>> 0)} not listed (${size})`;
+  if (!listed) return `recent ${name}: ${formatAddress(keyOf(packet.src))} not listed (${size})`;
   const newestFirst = Array.from({ length: listed.nstamps }, (_, back) => listed.stamps[(listed.index - 1 - back) & table.nstampsMaxMask]!);
   const ago = newestFirst.slice(0, STAMPS_SHOWN).map((stamp) => `${((jiffies - stamp) / state.settings.hz).toFixed(3)}`);
   const more = listed.nstamps > STAMPS_SHOWN ? `, ${listed.nstamps - STAMPS_SHOWN} older` : "";
-  return `recent ${name}: ${formatIpv4(listed.address)} seen ${ago.join(", ")} s ago${more} (${size})`;
+  return `recent ${name}: ${formatAddress(listed.address)} seen ${ago.join(", ")} s ago${more} (${size})`;
 }
 
 /** Names of the recent tables a compiled ruleset created. */

@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import { compileFirewall } from "../../../../src/engines/model/netfilter/interpreter.js";
+import { defaultKernelSettings } from "../../../../src/engines/model/kernel-settings.js";
+import { parseRuleset } from "../../../../src/firewall/parse-ruleset.js";
+import { RulesetError } from "../../../../src/firewall/ruleset.js";
+import { judgeInKernel, judgeInModel, kernelOracleHere, kernelOracleProblem, type OracleOutcome, type OracleSend } from "../../../helpers/kernel-oracle.js";
+
+const required = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
+if (!kernelOracleHere && !required) console.log(`skipping the kernel half of the ip6tables checks: ${kernelOracleProblem || "it needs root, unshare and ip6tables"}`);
+
+const REGISTER = '-A INPUT -p udp --dport 5060 -m string --string "REGISTER" --algo bm';
+/** One attacker's /64: a new address per request, as a scanner rotating inside its prefix sends. */
+const rotating = (count: number, every = 0.05): OracleSend[] => Array.from({ length: count }, (_, i) => ({ src: `2001:db8:bad:1::${(i + 1).toString(16)}`, at: i * every }));
+const oneAddress = (count: number, every = 0.05): OracleSend[] => Array.from({ length: count }, (_, i) => ({ src: "2001:db8:bad:2::7", at: i * every }));
+
+const cases: Array<{ name: string; rules: string; sends: OracleSend[]; kernel: OracleOutcome }> = [
+  {
+    name: "recent without --mask counts each /128: a scanner rotating inside its /64 is never blocked, one address is",
+    rules: `${REGISTER} -m recent --set --name SIP6\n${REGISTER} -m recent --update --seconds 60 --hitcount 5 --name SIP6 -j DROP`,
+    sends: [...rotating(8), ...oneAddress(8).map((send) => ({ ...send, at: 0.5 + send.at! }))],
+    kernel: { delivered: [true, true, true, true, true, true, true, true, true, true, true, true, false, false, false, false], counted: [16, 4] },
+  },
+  {
+    name: "recent --mask ffff:ffff:ffff:ffff:: counts the /64: the rotation is blocked at its fifth request",
+    rules: `${REGISTER} -m recent --set --name SIP64 --mask ffff:ffff:ffff:ffff::\n${REGISTER} -m recent --update --seconds 60 --hitcount 5 --name SIP64 --mask ffff:ffff:ffff:ffff:: -j DROP`,
+    sends: [...rotating(8), { src: "2001:db8:bad:3::1", at: 0.5 }],
+    kernel: { delivered: [true, true, true, true, false, false, false, false, true], counted: [9, 4] },
+  },
+  {
+    name: "hashlimit per /128 by default, per /64 with --hashlimit-srcmask 64",
+    rules: [
+      `${REGISTER} -s 2001:db8:bad:1::/64 -m hashlimit --hashlimit-above 2/min --hashlimit-burst 3 --hashlimit-mode srcip --hashlimit-name per128 -j DROP`,
+      `${REGISTER} -s 2001:db8:bad:2::/64 -m hashlimit --hashlimit-above 2/min --hashlimit-burst 3 --hashlimit-mode srcip --hashlimit-srcmask 64 --hashlimit-name per64 -j DROP`,
+    ].join("\n"),
+    sends: [...rotating(6), ...Array.from({ length: 6 }, (_, i) => ({ src: `2001:db8:bad:2::${i + 1}`, at: 0.4 + i * 0.05 }))],
+    kernel: { delivered: [true, true, true, true, true, true, true, true, true, false, false, false], counted: [0, 3] },
+  },
+  {
+    name: "addresses, prefixes, masks and negation; length counts the 40-byte header",
+    rules: [
+      "-A INPUT -s 2001:db8:bad:1::/ffff:ffff:ffff:ffff:: -j DROP",
+      "-A INPUT -p udp ! -d 2001:db8:100::10 -j DROP",
+      "-A INPUT -p udp -m length --length 0:100 -j DROP",
+      "-A INPUT -s 2001:db8:ca11::1 -p udp -j REJECT --reject-with icmp6-port-unreachable",
+    ].join("\n"),
+    sends: [
+      { src: "2001:db8:bad:1::99" },
+      { src: "2001:db8:600d::1" },
+      { src: "2001:db8:600d::1", payload: "x".repeat(52) },
+      { src: "2001:db8:600d::1", payload: "x".repeat(53) },
+      { src: "2001:db8:ca11::1", payload: "x".repeat(60) },
+    ],
+    kernel: { delivered: [false, false, false, true, false], counted: [1, 0, 2, 1] },
+  },
+  {
+    name: "string --from/--to count from the IPv6 header: the method starts at byte 48",
+    rules: [`-A INPUT -p udp -m string --string "REGISTER" --algo bm --from 49 -j DROP`, `-A INPUT -p udp -m string --string "OPTIONS" --algo bm --to 55 -j DROP`].join("\n"),
+    sends: [{ src: "2001:db8:600d::1" }, { src: "2001:db8:600d::1", payload: "OPTIONS sip:x SIP/2.0\r\n\r\n" }, { src: "2001:db8:600d::1", payload: "xOPTIONS sip:x SIP/2.0\r\n\r\n" }],
+    kernel: { delivered: [true, false, true], counted: [0, 1] },
+  },
+];
+
+describe("ip6tables rulesets on IPv6 packets", () => {
+  for (const { name, rules, sends, kernel } of cases) {
+    it(`model: ${name}`, () => {
+      const model = judgeInModel(rules, sends, undefined, 6);
+      expect({ delivered: model.delivered, counted: model.counted }).toEqual(kernel);
+    });
+    it.runIf(kernelOracleHere || required)(`kernel: ${name}`, () => {
+      expect(kernelOracleHere, `SLAMLAB_REQUIRE_DOCKER=1 but no ip6tables in a network namespace: ${kernelOracleProblem}`).toBe(true);
+      expect(judgeInKernel(rules, sends, undefined, 6)).toEqual(kernel);
+    });
+  }
+});
+
+describe("reading ip6tables-save output", () => {
+  const compile = (text: string) => compileFirewall(parseRuleset(text, "rules.v6", undefined, 6), { settings: defaultKernelSettings, tables: new Map() });
+  const refusal = (text: string): RulesetError => {
+    try {
+      compile(text);
+    } catch (error) {
+      if (error instanceof RulesetError) return error;
+      throw error;
+    }
+    throw new Error("not refused");
+  };
+  const saved = (rules: string) => `# Generated by ip6tables-save v1.8.9 (nf_tables) on Sun Dec  6 18:00:00 2026\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${rules}\nCOMMIT\n`;
+
+  it("reads the file as ip6tables-save prints it, REJECT with ICMPv6's types", () => {
+    const firewall = compile(saved("-A INPUT -s 2001:db8:bad::/48 -p udp -m udp --dport 5060 -j REJECT --reject-with icmp6-adm-prohibited\n-A INPUT -p ipv6-icmp -j ACCEPT"));
+    expect(firewall.counters().map((counter) => `${counter.chain}:${counter.index}`)).toContain("INPUT:2");
+  });
+
+  it("refuses an IPv4 address, -f, IPv4's ICMP and reject types, with the line", () => {
+    expect(refusal(saved("-A INPUT -s 198.51.100.7 -j DROP")).message).toMatch(/rules\.v6: line 6: -s 198\.51\.100\.7: .*ip6tables rules take IPv6 addresses/);
+    expect(refusal(saved("-A INPUT -f -j DROP")).message).toMatch(/line 6: -f: ip6tables has no fragment flag/);
+    expect(refusal(saved("-A INPUT -p udp -j REJECT --reject-with icmp-port-unreachable")).message).toMatch(/--reject-with icmp-port-unreachable: unknown reject type; use one of icmp6-no-route.*ip6tables-restore refuses/);
+    expect(refusal(saved("-A INPUT -p icmp -m icmp --icmp-type 8 -j DROP")).message).toMatch(/-m icmp is IPv4's/);
+  });
+
+  it("says which matches it does not read over IPv6 yet, rather than judging them as IPv4's", () => {
+    const error = refusal(saved("-A INPUT -m iprange --src-range 2001:db8::1-2001:db8::9 -j DROP"));
+    expect(error.code).toBe("RULESET_UNSUPPORTED");
+    expect(error.message).toMatch(/-m iprange in ip6tables: .*--engine docker/);
+    expect(refusal(saved("-A INPUT -m recent --set --name X --mask ffff:0:ffff::")).message).toMatch(/contiguous IPv6 masks/);
+  });
+
+  it("tells the two families' files apart by their headers", () => {
+    expect(() => parseRuleset(saved("-A INPUT -j ACCEPT"), "rules.v6")).toThrow(/ip6tables-save output \(IPv6 rules\) where IPv4 rules go/);
+    const ipv4 = saved("-A INPUT -j ACCEPT").replace("ip6tables-save", "iptables-save");
+    expect(() => parseRuleset(ipv4, "rules.v4", undefined, 6)).toThrow(/iptables-save output \(IPv4 rules\) where IPv6 rules go/);
+  });
+});
