@@ -34,7 +34,7 @@ export async function runScenario(scenario: Scenario, engine: Engine, options: R
   if (progress) progress({ virtualUs: result.durationUs, durationUs: result.durationUs, packets: -1 });
   const outcomes = computeOutcomes(result);
   const expectations = checkExpectations(scenario, outcomes);
-  const firewall = `${scenario.firewall.kind === "policy" ? `policy ${scenario.firewall.policyName}` : `ruleset ${scenario.firewall.path}`}${scenario.fail2ban ? ", with fail2ban's asterisk jail" : ""}`;
+  const firewall = `${scenario.firewall.kind === "policy" ? `policy ${scenario.firewall.policyName}` : `ruleset ${scenario.firewall.path}${scenario.firewall.ipv6 ? ` and ip6tables ${scenario.firewall.ipv6.path}` : ""}`}${scenario.fail2ban ? ", with fail2ban's asterisk jail" : ""}`;
   const warnings =
     scenario.firewall.kind === "ruleset" && !looksLikeNft(scenario.firewall.text)
       ? [...(scenario.firewall.mappingNotes ?? []), ...rulesMatchingNothing(parseRuleset(scenario.firewall.text, scenario.firewall.path), scenario)]

@@ -35,8 +35,9 @@ export function rulesMatchingNothing(ruleset: Ruleset, scenario: Scenario): stri
 function scenarioNetworks(scenario: Scenario): Cidr[] {
   const networks = [parseCidr(`${scenario.pbx.address}/32`), parseCidr("127.0.0.0/8")];
   for (const host of Object.values(scenario.hosts)) {
-    if (host.kind === "addresses") networks.push(...host.addresses.map((address) => parseCidr(`${address}/32`)));
-    else if (host.kind === "range") networks.push(parseCidr(host.cidr));
+    // IPv6 hosts never meet these (IPv4) rules: their packets meet ip6tables'.
+    if (host.kind === "addresses") networks.push(...host.addresses.filter((address) => !address.includes(":")).map((address) => parseCidr(`${address}/32`)));
+    else if (host.kind === "range") networks.push(...(host.cidr.includes(":") ? [] : [parseCidr(host.cidr)]));
     // An office's LAN is behind its NAT: the PBX only ever sees the public address.
     else networks.push(parseCidr(`${host.public}/32`));
   }

@@ -104,6 +104,8 @@ export interface RuleRef {
   readonly index: number;
   readonly comment?: string;
   readonly target: string;
+  /** 6: an ip6tables rule (or policy), which judged an IPv6 packet; absent, iptables'. */
+  readonly family?: 6;
 }
 
 /** How verdicts name a chain: filter's by name (`INPUT`), the other tables' with the table (`raw:PREROUTING`). */

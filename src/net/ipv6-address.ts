@@ -107,3 +107,24 @@ export function maskIpv6(bytes: Uint8Array, prefixLength: number): Uint8Array {
   }
   return out;
 }
+
+/** The n-th address inside a prefix (offset 0 is the network address itself). */
+export function ipv6CidrHost(cidr: Ipv6Cidr, offset: number): Uint8Array {
+  const hostBits = 128 - cidr.prefixLength;
+  if (offset < 0 || (hostBits < 53 && offset >= 2 ** hostBits)) throw new AddressError(`offset ${offset} does not fit in ${formatIpv6(cidr.network)}/${cidr.prefixLength} (${2 ** hostBits} addresses)`);
+  const bytes = cidr.network.slice();
+  let carry = offset;
+  for (let index = 15; index >= 0 && carry > 0; index--) {
+    const sum = bytes[index]! + (carry % 256);
+    bytes[index] = sum & 0xff;
+    carry = Math.floor(carry / 256) + (sum >> 8);
+  }
+  return bytes;
+}
+
+/** Whether the address (or prefix) lies inside the prefix. */
+export function ipv6CidrContains(outer: Ipv6Cidr, inner: Ipv6Cidr): boolean {
+  if (inner.prefixLength < outer.prefixLength) return false;
+  const masked = maskIpv6(inner.network, outer.prefixLength);
+  return masked.every((byte, index) => byte === outer.network[index]);
+}

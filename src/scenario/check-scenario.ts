@@ -1,4 +1,4 @@
-import { parseIpv4 } from "../net/address.js";
+import { parseAddress } from "../net/address-number.js";
 import { publicAddressCount, publicAddressesOf, rangeShortfall } from "../traffic/host-addresses.js";
 import { cidrSize } from "./cidr-size.js";
 import { ScenarioError } from "./scenario.js";
@@ -6,6 +6,11 @@ import type { ScenarioDocument, UserList } from "./schema.js";
 import { userListProblem, userSequence } from "./user-list.js";
 import { passwordFor } from "../traffic/passwords.js";
 import { isSippOffice } from "./sipp-office-tool.js";
+
+/** Whether a host sends from IPv6 addresses. */
+export function hasIpv6(host: ScenarioDocument["hosts"][string]): boolean {
+  return host.kind === "addresses" ? host.addresses.some((address) => address.includes(":")) : host.kind === "range" && host.cidr.includes(":");
+}
 
 /** Which host kinds each traffic kind can run on. */
 const HOST_KINDS: Record<string, readonly string[]> = {
@@ -46,15 +51,25 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
   };
   // PJSIP binds its TCP and TLS transports to their own ports: one port cannot be both.
   if (document.pbx.tlsPort === document.pbx.port) at(["pbx", "tlsPort"], `${document.pbx.tlsPort} is the PBX's SIP port too, where it listens for SIP over UDP and TCP; give TLS its own port (PJSIP's transport-tls usually has 5061)`);
-  const pbxAddress = parseIpv4(document.pbx.address);
+  const pbxAddresses = new Set([document.pbx.address, document.pbx.address6].filter((address) => address !== undefined).map(parseAddress));
 
   const lanUse = new Map<string, number>();
+  const ipv6Hosts = new Set<string>();
   for (const [name, host] of Object.entries(document.hosts)) {
     if (host.kind === "range" && rangeShortfall(host) > 0) at(["hosts", name, "count"], `${host.cidr} holds fewer than ${host.count} host addresses`);
-    if (host.kind !== "nat" && host.kind !== "range" && publicAddressesOf(host).some((address) => parseIpv4(address) === pbxAddress)) {
-      at(["hosts", name], `uses the PBX's address ${document.pbx.address}`);
+    if (host.kind !== "nat" && host.kind !== "range") {
+      const taken = publicAddressesOf(host).find((address) => pbxAddresses.has(parseAddress(address)));
+      if (taken) at(["hosts", name], `uses the PBX's address ${taken}`);
     }
     if (host.kind === "nat") lanUse.set(name, 0);
+    if (hasIpv6(host)) {
+      ipv6Hosts.add(name);
+      if (document.pbx.address6 === undefined) at(["hosts", name], "has IPv6 addresses, but the PBX has none: give pbx.address6 (such as 2001:db8:100::10)");
+    }
+  }
+  if (ipv6Hosts.size && document.firewall.fail2ban) at(["firewall", "fail2ban"], `fail2ban beside IPv6 sources (hosts ${[...ipv6Hosts].join(", ")}) is not run by slamlab yet; leave fail2ban out or the IPv6 hosts`);
+  if (ipv6Hosts.size && document.firewall.policy !== undefined) {
+    at(["firewall", "policy"], `a generated policy is written for IPv4 on the engines so far, and hosts ${[...ipv6Hosts].join(", ")} send over IPv6: give firewall.ruleset (iptables-save) and firewall.ruleset6 (ip6tables-save)`);
   }
 
   const sourceNames = new Set<string>();
@@ -69,6 +84,9 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
     }
     if (!HOST_KINDS[source.kind]!.includes(host.kind)) {
       at([...path, "host"], `${source.kind} cannot run on a host of kind ${host.kind}; use one of kind ${HOST_KINDS[source.kind]!.join(", ")}`);
+    }
+    if (ipv6Hosts.has(source.host) && !((source.kind === "phones" || source.kind === "register-flood") && source.transport === "udp")) {
+      at([...path, "host"], `host ${source.host} sends over IPv6, which slamlab runs for phones and register-flood over UDP so far; give this ${source.kind}${"transport" in source && source.transport !== "udp" ? ` over ${source.transport}` : ""} an IPv4 host`);
     }
     if (host.kind === "nat") lanUse.set(source.host, (lanUse.get(source.host) ?? 0) + (source.kind === "phones" || source.kind === "iax2-phones" ? source.count : 1));
     switch (source.kind) {

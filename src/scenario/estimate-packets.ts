@@ -40,7 +40,8 @@ export function estimatePackets(scenario: Scenario): PacketEstimate {
       case "register-flood": {
         const host = scenario.hosts[spec.host];
         const hostAddresses = host ? publicAddressCount(host) : 1;
-        const addresses = spec.addressCount === 0 ? hostAddresses : Math.min(spec.addressCount, hostAddresses);
+        // Rotating, the addresses take turns: the tool sends ratePps in all.
+        const addresses = spec.rotateAddresses ? 1 : spec.addressCount === 0 ? hostAddresses : Math.min(spec.addressCount, hostAddresses);
         const seconds = Math.min(spec.durationSeconds, active);
         return { source: spec.name, packets: 2 * spec.ratePps * seconds * addresses, how: `${thousands(spec.ratePps)} pps x ${seconds} s x ${thousands(addresses)} address(es) x 2 with answers` };
       }

@@ -12,7 +12,7 @@ import { fail2banFirewall, stockAsteriskJail } from "./with-fail2ban.js";
 import type { Fail2banDefence, FirewallSpec, Scenario } from "./scenario.js";
 import { ScenarioError } from "./scenario.js";
 import { scenarioSchema, type ScenarioDocument } from "./schema.js";
-import { checkScenarioDocument } from "./check-scenario.js";
+import { checkScenarioDocument, hasIpv6 } from "./check-scenario.js";
 
 /** A scenario file read and validated, before a variant is chosen. */
 export interface LoadedDocument {
@@ -141,6 +141,9 @@ function resolveFirewall(file: string, document: ScenarioDocument, variant: Vari
     }
     if (looksLikeNft(text)) {
       parseNftRuleset(text, path); // fails here, with the ruleset's line, rather than mid-run
+      const ipv6Hosts = Object.entries(document.hosts).filter(([, host]) => hasIpv6(host)).map(([name]) => name);
+      if (ipv6Hosts.length) throw new ScenarioError("SCENARIO_INVALID", `${file}: hosts ${ipv6Hosts.join(", ")} send over IPv6, and the model runs an nftables ruleset on IPv4 packets only so far: give the rules as iptables-save (firewall.ruleset) and ip6tables-save (firewall.ruleset6)`);
+      if ((variant?.ruleset6 ?? document.firewall.ruleset6) !== undefined) throw new ScenarioError("SCENARIO_INVALID", `${file}: firewall.ruleset6 is the ip6tables rules beside an iptables ruleset; ${rulesetPath} is nftables, whose tables hold IPv6's rules themselves (table inet or ip6)`);
       if (document.firewall.addressMap !== undefined) throw new ScenarioError("SCENARIO_INVALID", `${file}: firewall.addressMap rewrites iptables rulesets only; write the lab's addresses into ${rulesetPath}, or give it as iptables-save`);
       if (document.firewall.ipset !== undefined) throw new ScenarioError("SCENARIO_INVALID", `${file}: firewall.ipset loads ipsets for iptables rules; an nftables ruleset declares its sets itself (set NAME { ... elements = { ... } })`);
       return { kind: "ruleset", path, text };
@@ -150,8 +153,10 @@ function resolveFirewall(file: string, document: ScenarioDocument, variant: Vari
     const mapped = mapRulesetAddresses(text, mappings, path);
     text = mapped.text;
     const notes = (extra: readonly string[] = []) => (mapped.notes.length + extra.length ? { mappingNotes: [...mapped.notes, ...extra] } : {});
+    const ipv6 = ipv6Rules(file, document, variant);
+    const withIpv6 = ipv6 ? { ipv6 } : {};
     const ipsetPath = document.firewall.ipset;
-    if (ipsetPath === undefined) return { kind: "ruleset", path, text, ...notes() };
+    if (ipsetPath === undefined) return { kind: "ruleset", path, text, ...withIpv6, ...notes() };
     const ipset = resolve(dirname(file), ipsetPath);
     if (!existsSync(ipset)) throw new ScenarioError("IPSET_NOT_FOUND", `${file}: firewall.ipset: ${ipsetPath} does not exist (paths are relative to the scenario file)`);
     let ipsetText: string;
@@ -162,7 +167,7 @@ function resolveFirewall(file: string, document: ScenarioDocument, variant: Vari
     }
     parseIpsetSave(ipsetText, ipset);
     const mappedSets = mapIpsetAddresses(ipsetText, mappings, ipset);
-    return { kind: "ruleset", path, text, ipset: { path: ipset, text: mappedSets.text }, ...notes(mappedSets.notes) };
+    return { kind: "ruleset", path, text, ipset: { path: ipset, text: mappedSets.text }, ...withIpv6, ...notes(mappedSets.notes) };
   }
   const base = document.firewall.policy;
   let ref = base;
@@ -172,6 +177,24 @@ function resolveFirewall(file: string, document: ScenarioDocument, variant: Vari
   const where = variant?.policy ? `${file}: variants.${variant.name}.policy` : `${file}: firewall.policy`;
   const { policy, policyName } = resolvePolicy(ref, where);
   return { kind: "policy", policy, policyName, ...(document.firewall.format === "nft" ? { format: "nft" as const } : {}) };
+}
+
+/** firewall.ruleset6 (or the variant's): the ip6tables-save file read and checked here, so a typo fails before the run. */
+function ipv6Rules(file: string, document: ScenarioDocument, variant: Variant | null): { path: string; text: string } | undefined {
+  const rulesetPath = variant?.ruleset6 ?? document.firewall.ruleset6;
+  if (rulesetPath === undefined) return undefined;
+  const where = variant?.ruleset6 ? `variants.${variant.name}.ruleset6` : "firewall.ruleset6";
+  const path = resolve(dirname(file), rulesetPath);
+  if (!existsSync(path)) throw new ScenarioError("RULESET_NOT_FOUND", `${file}: ${where}: ${rulesetPath} does not exist (paths are relative to the scenario file)`);
+  let text: string;
+  try {
+    text = readTextInput(path, `an ip6tables-save file (${file}: ${where})`);
+  } catch (error) {
+    throw new ScenarioError("RULESET_NOT_READABLE", (error as Error).message);
+  }
+  if (looksLikeNft(text)) throw new ScenarioError("SCENARIO_INVALID", `${file}: ${where}: ${rulesetPath} is an nftables ruleset; ruleset6 takes ip6tables-save output (an nftables ruleset goes in firewall.ruleset, its inet or ip6 tables holding the IPv6 rules)`);
+  parseRuleset(text, path, undefined, 6); // with the file's line, before the run
+  return { path, text };
 }
 
 /** The scenario with its policy written for another loader (`--firewall-format`); a ruleset file's own form is not changed. */

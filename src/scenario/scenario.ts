@@ -10,6 +10,8 @@ export type FirewallSpec =
       /** The ruleset as the run loads it: through the scenario's address map when it has one. */
       readonly text: string;
       readonly ipset?: { readonly path: string; readonly text: string };
+      /** The same host's ip6tables rules (ip6tables-save), which IPv6 packets meet; absent, none. */
+      readonly ipv6?: { readonly path: string; readonly text: string };
       /** What the address map could not rewrite, said with the run's warnings. */
       readonly mappingNotes?: readonly string[];
     };

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { isCidr, isIpv4, parseCidr } from "../net/address.js";
+import { ipv6CidrContains, parseIpv6Cidr } from "../net/ipv6-address.js";
 
 /**
  * The scenario format. The loader parses YAML into these types once; every
@@ -9,10 +10,47 @@ import { isCidr, isIpv4, parseCidr } from "../net/address.js";
 
 const LAB_RANGES = ["198.18.0.0/15", "192.0.2.0/24", "198.51.100.0/24"].map((text) => parseCidr(text));
 
+/** IPv6's documentation prefix and its benchmarking one (RFC 3849, RFC 5180). */
+const LAB_RANGES6 = ["2001:db8::/32", "2001:2::/48"].map((text) => parseIpv6Cidr(text));
+
 export function inLabRange(address: string): boolean {
+  if (address.includes(":")) return LAB_RANGES6.some((range) => ipv6CidrContains(range, parseIpv6Cidr(address)));
   const { network } = parseCidr(address);
   return LAB_RANGES.some((range) => ((network & range.mask) >>> 0) === range.network);
 }
+
+const isIpv6Address = (text: string) => text.includes(":") && !text.includes("/") && isIpv6Cidr(text);
+const isIpv6Cidr = (text: string) => {
+  try {
+    parseIpv6Cidr(text);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const labAddress6 = z
+  .string()
+  .refine(isIpv6Address, { message: "expected an IPv6 address such as 2001:db8:100::10", abort: true })
+  .refine(inLabRange, { message: "lab IPv6 addresses must be in 2001:db8::/32 or 2001:2::/48" });
+
+/** A host's address: IPv4 in the lab's ranges, or IPv6 in the documentation or benchmarking prefix. */
+const labHostAddress = z.string().superRefine((text, context) => {
+  if (text.includes(":")) {
+    if (!isIpv6Address(text)) context.addIssue({ code: "custom", message: "expected an IPv4 address such as 198.18.0.10 or an IPv6 address such as 2001:db8:bad::1" });
+    else if (!inLabRange(text)) context.addIssue({ code: "custom", message: "lab IPv6 addresses must be in 2001:db8::/32 or 2001:2::/48" });
+  } else if (!isIpv4(text)) context.addIssue({ code: "custom", message: "expected an IPv4 address such as 198.18.0.10 or an IPv6 address such as 2001:db8:bad::1" });
+  else if (!inLabRange(text)) context.addIssue({ code: "custom", message: "lab addresses must be in 198.18.0.0/15, 192.0.2.0/24 or 198.51.100.0/24" });
+});
+
+/** A range host's network: an IPv4 CIDR in the lab's ranges, or an IPv6 prefix in the documentation or benchmarking one. */
+const labHostCidr = z.string().superRefine((text, context) => {
+  if (text.includes(":")) {
+    if (!/\/\d{1,3}$/.test(text) || !isIpv6Cidr(text)) context.addIssue({ code: "custom", message: "expected an IPv6 prefix such as 2001:db8:bad:1::/64" });
+    else if (!inLabRange(text)) context.addIssue({ code: "custom", message: "lab IPv6 networks must be inside 2001:db8::/32 or 2001:2::/48" });
+  } else if (!isCidr(text)) context.addIssue({ code: "custom", message: "expected a CIDR such as 198.19.0.0/16 or an IPv6 prefix such as 2001:db8:bad:1::/64" });
+  else if (!inLabRange(text)) context.addIssue({ code: "custom", message: "lab networks must be inside 198.18.0.0/15, 192.0.2.0/24 or 198.51.100.0/24" });
+});
 
 const labAddress = z
   .string()
@@ -48,6 +86,7 @@ const accountSchema = z
 const pbxSchema = z
   .object({
     address: labAddress.default("198.51.100.10"),
+    address6: labAddress6.optional().describe("The PBX's IPv6 address (inside 2001:db8::/32 or 2001:2::/48), which sources on IPv6 hosts send to; absent, the PBX has none."),
     port: z.number().int().min(1).max(65535).default(5060),
     iax2Port: z.number().int().min(1).max(65535).default(4569).describe("The UDP port chan_iax2 listens on for IAX2 (its bindport, 4569); the accounts are IAX2 peers too."),
     tlsPort: z.number().int().min(1).max(65535).default(5061).describe("The TCP port PJSIP listens on for SIP over TLS (its transport-tls, 5061); the lab makes it a certificate per run."),
@@ -64,9 +103,9 @@ const pbxSchema = z
 
 const hostSchema = z.discriminatedUnion("kind", [
   /** One or more public addresses used in turn (a roaming user) or all at once (an attack). */
-  z.object({ kind: z.literal("addresses"), addresses: z.array(labAddress).min(1).max(65_536) }).strict(),
-  /** `count` addresses taken in order from `cidr` (distributed attackers). */
-  z.object({ kind: z.literal("range"), cidr: labCidr, count: z.number().int().min(1).max(65_536) }).strict(),
+  z.object({ kind: z.literal("addresses"), addresses: z.array(labHostAddress).min(1).max(65_536) }).strict(),
+  /** `count` addresses taken in order from `cidr` (distributed attackers, or one attacker's IPv6 prefix). */
+  z.object({ kind: z.literal("range"), cidr: labHostCidr, count: z.number().int().min(1).max(65_536) }).strict(),
   /** An office: phones on `lan` behind one masquerading public address. */
   z.object({ kind: z.literal("nat"), public: labAddress, lan: labCidr }).strict(),
 ]);
@@ -151,6 +190,12 @@ const floodSource = z
     requestsPerWrite: z.number().int().min(1).max(32).default(1).describe("transport tcp or tls: requests written to the connection together, so one segment (over TLS one record) carries several."),
     /** Addresses of the host used at once (0 = all). */
     addressCount: z.number().int().min(0).max(65_536).default(0).describe("Addresses of the host used at once (0 = all)."),
+    rotateAddresses: z
+      .boolean()
+      .default(false)
+      .describe(
+        "One tool whose every request leaves from the next of the host's addresses in turn (ratePps in all, not per address), as a scanner with a routed IPv6 prefix does: a counter per address sees each once per round, a counter per prefix sees them all.",
+      ),
     /** sipvicious's --maximumtime. */
     giveUpSeconds: z
       .number()
@@ -354,6 +399,13 @@ const firewallSchema = z
     policy: policyRef.optional().describe("Built-in policy name, or fields merged over the default policy."),
     /** An iptables-save file or an nftables ruleset (`nft list ruleset`) the user already runs, relative to the scenario file. */
     ruleset: z.string().min(1).optional().describe("An iptables-save file or an nftables ruleset (`nft list ruleset`, or nft -f input) the user already runs, relative to the scenario file. Both engines run nftables rulesets."),
+    ruleset6: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "An ip6tables-save file (`ip6tables-save > rules.v6`) of the same host, relative to the scenario file: the rules IPv6 packets meet beside `ruleset`'s for IPv4. Absent, IPv6 meets no rules (ip6tables' ACCEPT policies), as on a host that never loaded any. An nftables ruleset holds both families itself.",
+      ),
     /** How a policy's rules are written and loaded: iptables-restore (the default) or nft -f. */
     format: z
       .enum(["iptables", "nft"])
@@ -395,6 +447,9 @@ const firewallSchema = z
   .refine((f) => (f.policy === undefined) !== (f.ruleset === undefined), {
     message: "give exactly one of firewall.policy or firewall.ruleset",
   })
+  .refine((f) => f.ruleset6 === undefined || f.ruleset !== undefined, {
+    message: "firewall.ruleset6 goes with firewall.ruleset (the same host's ip6tables rules beside its iptables rules)",
+  })
   .refine((f) => f.ipset === undefined || f.ruleset !== undefined, {
     message: "firewall.ipset goes with firewall.ruleset (a generated policy uses no sets)",
   })
@@ -412,6 +467,7 @@ const variantSchema = z
     /** Policy fields merged over the scenario's policy. */
     policy: z.record(z.string(), z.unknown()).optional().describe("Policy fields merged over the scenario's policy."),
     ruleset: z.string().min(1).optional(),
+    ruleset6: z.string().min(1).optional().describe("Replaces the scenario's firewall.ruleset6 (the ip6tables rules) in this variant."),
     /** Replaces the scenario's expectations when given. */
     expect: z.array(expectationSchema).optional().describe("Replaces the scenario's expectations when given."),
   })

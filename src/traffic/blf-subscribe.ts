@@ -60,7 +60,7 @@ export function createBlfSubscriber(spec: BlfSpec, pbx: PbxSpec, placement: Agen
 function subscribe(client: SipClient, context: AgentContext, spec: BlfSpec, password: string, extension: string): void {
   const callId = `${client.token(24)}@${client.endpoint.address}`;
   const fromTag = client.token(10);
-  const uri = `sip:${extension}@${client.pbxAddress}`;
+  const uri = `sip:${extension}@${client.pbxHost}`;
   let cseq = 0;
   const send = (challengeHeader: string | null) => {
     const headers: Array<[string, string]> = [

@@ -1,4 +1,5 @@
 import { cidrHost, formatIpv4, parseCidr } from "../net/address.js";
+import { formatIpv6, ipv6CidrHost, parseIpv6, parseIpv6Cidr } from "../net/ipv6-address.js";
 import type { HostSpec } from "../scenario/schema.js";
 
 /**
@@ -14,8 +15,13 @@ export function labMachineOf(hostName: string, host: HostSpec | undefined): stri
 export function publicAddressesOf(host: HostSpec): string[] {
   switch (host.kind) {
     case "addresses":
-      return [...host.addresses];
+      // IPv6 as RFC 5952 prints it, so the text an agent sends from is the text its packets' verdicts carry.
+      return host.addresses.map((address) => (address.includes(":") ? formatIpv6(parseIpv6(address)) : address));
     case "range": {
+      if (host.cidr.includes(":")) {
+        const prefix = parseIpv6Cidr(host.cidr);
+        return Array.from({ length: host.count }, (_, index) => formatIpv6(ipv6CidrHost(prefix, index + 1)));
+      }
       const cidr = parseCidr(host.cidr);
       // Offset 0 is the network address; hosts start at .1.
       return Array.from({ length: host.count }, (_, index) => formatIpv4(cidrHost(cidr, index + 1)));
@@ -23,6 +29,11 @@ export function publicAddressesOf(host: HostSpec): string[] {
     case "nat":
       return [host.public];
   }
+}
+
+/** The PBX address a source at `address` sends to: its IPv6 address for an IPv6 source (check-scenario makes sure it has one). */
+export function pbxAddressFor(pbx: { readonly address: string; readonly address6?: string | undefined }, address: string): string {
+  return address.includes(":") ? (pbx.address6 ?? pbx.address) : pbx.address;
 }
 
 /** How many public addresses a host sends from, without listing them (a range may not fit its CIDR). */
@@ -34,7 +45,7 @@ export function publicAddressCount(host: HostSpec): number {
 
 /** How many addresses a range host needs that its CIDR does not have (0 when it fits). */
 export function rangeShortfall(host: Extract<HostSpec, { kind: "range" }>): number {
-  const size = 2 ** (32 - parseCidr(host.cidr).prefixLength) - 1;
+  const size = host.cidr.includes(":") ? 2 ** Math.min(52, 128 - parseIpv6Cidr(host.cidr).prefixLength) - 1 : 2 ** (32 - parseCidr(host.cidr).prefixLength) - 1;
   return Math.max(0, host.count - size);
 }
 

@@ -1,4 +1,5 @@
 import type { PbxSpec, TrafficSourceSpec, UserList } from "../scenario/schema.js";
+import { pbxAddressFor } from "./host-addresses.js";
 import { userSequence } from "../scenario/user-list.js";
 import type { AgentContext, AgentEndpoint, Datagram, TrafficSource } from "./agent.js";
 import { placeAgent, type AgentPlacement } from "./agent-placement.js";
@@ -26,7 +27,7 @@ export function createPhones(spec: PhonesSpec, pbx: PbxSpec, placement: AgentPla
       agents.forEach((endpoint, index) => {
         const { account, password } = credentialsOf(index);
         // Over TLS a phone connects to PJSIP's TLS transport.
-        const client = new SipClient(endpoint, spec.transport === "tls" ? { address: pbx.address, port: pbx.tlsPort } : pbx, context, spec.transport);
+        const client = new SipClient(endpoint, { address: pbxAddressFor(pbx, endpoint.address), port: spec.transport === "tls" ? pbx.tlsPort : pbx.port }, context, spec.transport);
         clients.set(endpoint.agent, client);
         const registration = new Registration(client, context, { account, password, expiresSeconds: spec.expiresSeconds, userAgent: PHONE_USER_AGENT });
         const startUs = Math.round((spec.startSeconds + spec.spreadSeconds * context.random()) * 1_000_000);

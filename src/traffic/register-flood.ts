@@ -4,13 +4,15 @@ import { answerChallenge, formatCredentials, parseChallenge, type DigestChalleng
 import { formatRequest, parseSip, type SipMessage } from "../sip/sip-message.js";
 import type { AgentContext, AgentEndpoint, Datagram, TrafficSource } from "./agent.js";
 import type { AgentPlacement } from "./agent-placement.js";
-import { publicAddressesOf } from "./host-addresses.js";
+import { pbxAddressFor, publicAddressesOf } from "./host-addresses.js";
+import { sipHost } from "../sip/sip-host.js";
 import { randomInt } from "./random.js";
 
 type FloodSpec = Extract<TrafficSourceSpec, { kind: "register-flood" }>;
 
 interface Attacker {
-  readonly endpoint: AgentEndpoint;
+  /** Where its next request leaves from: its own address, or with rotateAddresses the host's next in turn. */
+  endpoint: AgentEndpoint;
   /** Its place among the host's addresses: address i of N takes guesses i, i+N, ... */
   readonly index: number;
   /** Requests sent so far: indexes the extension or password walk. */
@@ -61,7 +63,8 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
   const via = spec.transport.toUpperCase();
   // Over TLS the flood connects to PJSIP's TLS transport.
   const pbxPort = spec.transport === "tls" ? pbx.tlsPort : pbx.port;
-  const agents: AgentEndpoint[] = addresses.map((address) => ({ agent: address, address, port }));
+  // Rotating, one tool sends from every address: one agent, however many addresses it takes.
+  const agents: AgentEndpoint[] = addresses.map((address) => ({ agent: spec.rotateAddresses ? `${placement.hostName}:rotating` : address, address, port }));
   const attackers = new Map<string, Attacker>();
   const intervalUs = 1_000_000 / spec.ratePps;
   const giveUpUs = spec.giveUpSeconds * 1_000_000;
@@ -71,29 +74,31 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
 
   /** The walk's next request, or (svwar) the first request's random extension, which is not in the walk. */
   const send = (attacker: Attacker, context: AgentContext, probe = false) => {
+    if (spec.rotateAddresses) attacker.endpoint = agents[attacker.sent % agents.length]!;
     const { address } = attacker.endpoint;
     const sourcePort = spec.sourcePort === "random" ? randomInt(context.random, 1024, 65535) : port;
     const walked = attacker.sent - (giveUpUs > 0 ? 1 : 0);
     const extension = spec.mode === "svwar" ? (probe ? String(randomInt(context.random, 0, 2 ** 32 - 1)) : extensions.at(walked)) : extensions.at(0);
     // A guesser's call goes to the number it wants; a walker's to the extension it probes.
     const callee = spec.method === "INVITE" && spec.mode === "svcrack" ? spec.callTo : extension;
-    const uri = `sip:${callee}@${pbx.address}`;
+    const pbxHost = sipHost(pbxAddressFor(pbx, address));
+    const uri = `sip:${callee}@${pbxHost}`;
     const branch = `z9hG4bK-${randomInt(context.random, 0, 2 ** 31)}`;
     if (spec.method === "INVITE") attacker.inviteByCseq.set(attacker.sent + 1, { branch, sourcePort, requestUri: uri });
     const headers: Array<[string, string]> = [
-      ["Via", `SIP/2.0/${via} ${address}:${sourcePort};branch=${branch};rport`],
+      ["Via", `SIP/2.0/${via} ${sipHost(address)}:${sourcePort};branch=${branch};rport`],
       ["Max-Forwards", "70"],
-      ["To", `"${callee}" <sip:${callee}@${pbx.address}>`],
-      ["From", `"${extension}" <sip:${extension}@${pbx.address}>;tag=${attacker.tag}`],
+      ["To", `"${callee}" <sip:${callee}@${pbxHost}>`],
+      ["From", `"${extension}" <sip:${extension}@${pbxHost}>;tag=${attacker.tag}`],
       ["User-Agent", spec.userAgent],
       ["Call-ID", attacker.callId],
-      ["Contact", `sip:${extension}@${address}:${sourcePort}${spec.transport === "udp" ? "" : `;transport=${spec.transport}`}`],
+      ["Contact", `sip:${extension}@${sipHost(address)}:${sourcePort}${spec.transport === "udp" ? "" : `;transport=${spec.transport}`}`],
       ["CSeq", `${attacker.sent + 1} ${spec.method}`],
       ["Accept", "application/sdp"],
     ];
     const challenge = spec.mode !== "svcrack" ? undefined : giveUpUs > 0 ? attacker.challenges.pop() : attacker.challenges.at(-1);
     // Address i of N takes guesses i, i+N, i+2N...: the dictionary's first word is the first guess.
-    const guess = challenge ? walk(attacker.index + addresses.length * attacker.guesses) : undefined;
+    const guess = challenge ? walk(attacker.index + (spec.rotateAddresses ? 1 : addresses.length) * attacker.guesses) : undefined;
     if (challenge && guess === undefined) {
       // svcrack.py's password generator ran out: it sends nothing more.
       giveUp(attacker, context, `it tried every password of its range (${attacker.guesses} guesses)`);
@@ -112,7 +117,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
   const write = (attacker: Attacker, context: AgentContext, sourcePort: number, request: Uint8Array) => {
     const { address } = attacker.endpoint;
     if (spec.transport === "udp") {
-      context.send(address, { src: address, sport: sourcePort, dst: pbx.address, dport: pbxPort, payload: request });
+      context.send(address, { src: address, sport: sourcePort, dst: pbxAddressFor(pbx, address), dport: pbxPort, payload: request });
       return;
     }
     attacker.unwritten.push(request);
@@ -122,7 +127,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
     const payload = Buffer.concat(requests);
     // Each request cut in two inside its method: "REGI" | "STER sip:...".
     const segments = spec.splitMethod ? requests.flatMap((one) => [Math.ceil(spec.method.length / 2), one.length - Math.ceil(spec.method.length / 2)]) : undefined;
-    context.send(address, { src: address, sport: sourcePort, dst: pbx.address, dport: pbxPort, payload, transport: spec.transport, ...(segments ? { segments } : {}) });
+    context.send(address, { src: address, sport: sourcePort, dst: pbxAddressFor(pbx, address), dport: pbxPort, payload, transport: spec.transport, ...(segments ? { segments } : {}) });
   };
 
   const giveUp = (attacker: Attacker, context: AgentContext, why: string) => {
@@ -178,7 +183,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
     attacker.inviteByCseq.delete(cseq);
     const { address } = attacker.endpoint;
     const headers: Array<[string, string]> = [
-      ["Via", `SIP/2.0/${via} ${address}:${invite.sourcePort};branch=${invite.branch};rport`],
+      ["Via", `SIP/2.0/${via} ${sipHost(address)}:${invite.sourcePort};branch=${invite.branch};rport`],
       ["Max-Forwards", "70"],
       ["To", response.header("to") ?? ""],
       ["From", response.header("from") ?? ""],
@@ -186,7 +191,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       ["CSeq", `${cseq} ACK`],
     ];
     const ack = formatRequest("ACK", invite.requestUri, headers);
-    context.send(address, { src: address, sport: invite.sourcePort, dst: pbx.address, dport: pbxPort, payload: ack, ...(spec.transport === "udp" ? {} : { transport: spec.transport }) });
+    context.send(address, { src: address, sport: invite.sourcePort, dst: pbxAddressFor(pbx, address), dport: pbxPort, payload: ack, ...(spec.transport === "udp" ? {} : { transport: spec.transport }) });
   };
 
   return {
@@ -194,7 +199,8 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
     agents,
     start(context: AgentContext) {
       const startUs = spec.startSeconds * 1_000_000;
-      agents.forEach((endpoint, index) => {
+      // Rotating, the host's addresses are one tool's: it starts from the first, and answers to any of them reach it.
+      (spec.rotateAddresses ? agents.slice(0, 1) : agents).forEach((endpoint, index) => {
         const attacker: Attacker = {
           endpoint,
           index,
@@ -211,9 +217,9 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
           callId: String(randomInt(context.random, 1e8, 2 ** 31)),
           tag: String(randomInt(context.random, 1e8, 2 ** 31)),
         };
-        attackers.set(endpoint.address, attacker);
+        for (const address of spec.rotateAddresses ? addresses : [endpoint.address]) attackers.set(address, attacker);
         // Bots do not start in step: each gets its own phase within the first interval.
-        const phaseUs = addresses.length > 1 ? context.random() * intervalUs : 0;
+        const phaseUs = addresses.length > 1 && !spec.rotateAddresses ? context.random() * intervalUs : 0;
         if (giveUpUs === 0) {
           attacker.state = "flooding";
           flood(attacker, context, startUs + phaseUs, 0);

@@ -1,4 +1,5 @@
 import { answerChallenge, formatCredentials, parseChallenge } from "../sip/digest.js";
+import { sipHost } from "../sip/sip-host.js";
 import type { SipMessage } from "../sip/sip-message.js";
 import type { AgentContext } from "./agent.js";
 import type { SipClient } from "./sip-client.js";
@@ -54,9 +55,9 @@ export class Registration {
   private attempt(challengeHeader: string | null, staleRetry: boolean): void {
     const generation = this.generation;
     const { account, password, expiresSeconds, userAgent } = this.settings;
-    const uri = `sip:${this.client.pbxAddress}`;
+    const uri = `sip:${this.client.pbxHost}`;
     const headers: Array<[string, string]> = [
-      ["Contact", `<sip:${account}@${this.client.endpoint.address}:${this.client.endpoint.port};transport=${this.client.transport}>`],
+      ["Contact", `<sip:${account}@${sipHost(this.client.endpoint.address)}:${this.client.endpoint.port};transport=${this.client.transport}>`],
       ["Expires", String(expiresSeconds)],
       ["User-Agent", userAgent],
       ["Allow", "INVITE, ACK, CANCEL, BYE, NOTIFY, REFER, OPTIONS, SUBSCRIBE, INFO, MESSAGE"],

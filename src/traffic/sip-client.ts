@@ -1,4 +1,5 @@
 import { formatRequest, parseSip, type HeaderList, type SipMessage } from "../sip/sip-message.js";
+import { sipHost } from "../sip/sip-host.js";
 import type { AgentContext, Datagram } from "./agent.js";
 
 /**
@@ -55,8 +56,9 @@ export class SipClient {
     readonly transport: "udp" | "tcp" | "tls" = "udp",
   ) {}
 
-  get pbxAddress(): string {
-    return this.pbx.address;
+  /** The PBX as request URIs name it (an IPv6 address in brackets). */
+  get pbxHost(): string {
+    return sipHost(this.pbx.address);
   }
 
   /** Random hex from the source's seeded stream (tags, branches, Call-IDs). */
@@ -71,10 +73,10 @@ export class SipClient {
     const branch = `z9hG4bK${this.token(20)}`;
     const toUser = request.toUser ?? request.user;
     const headers: HeaderList = [
-      ["Via", `SIP/2.0/${this.transport.toUpperCase()} ${this.endpoint.address}:${this.endpoint.port};branch=${branch};rport`],
+      ["Via", `SIP/2.0/${this.transport.toUpperCase()} ${sipHost(this.endpoint.address)}:${this.endpoint.port};branch=${branch};rport`],
       ["Max-Forwards", "70"],
-      ["From", `<sip:${request.user}@${this.pbx.address}>;tag=${request.fromTag}`],
-      ["To", `<sip:${toUser}@${this.pbx.address}>`],
+      ["From", `<sip:${request.user}@${this.pbxHost}>;tag=${request.fromTag}`],
+      ["To", `<sip:${toUser}@${this.pbxHost}>`],
       ["Call-ID", request.callId],
       ["CSeq", `${request.cseq} ${request.method}`],
       ...request.headers,

@@ -2,6 +2,7 @@ import type { RunResult } from "../verdict/run-result.js";
 import type { RuleRef } from "../firewall/ruleset.js";
 import type { AddressOutcome, GaveUp, PasswordFound, RuleCount, SourceOutcome } from "./outcome.js";
 import type { Verdict } from "./verdict.js";
+import { formatIpv6, maskIpv6, parseIpv6 } from "../net/ipv6-address.js";
 
 interface AddressTally {
   sent: number;
@@ -25,7 +26,7 @@ interface SourceTally {
 }
 
 export function ruleName(rule: RuleRef): string {
-  return `${rule.chain}:${rule.index === 0 ? "policy" : rule.index}`;
+  return `${rule.family === 6 ? "ip6:" : ""}${rule.chain}:${rule.index === 0 ? "policy" : rule.index}`;
 }
 
 /** Per-source outcomes from the verdict records and agent events, in one pass over the verdicts. */
@@ -53,6 +54,22 @@ export class OutcomeTally {
     }
   }
 
+  /**
+   * What an address is counted as: an IPv4 address itself, an IPv6 one its
+   * /64, the least a site is given (RFC 6177): one attacker walking its
+   * prefix is one attacker, blocked when its /64 is.
+   */
+  private countedAs(address: string): string {
+    if (!address.includes(":")) return address;
+    let prefix = this.prefixes.get(address);
+    if (prefix === undefined) {
+      prefix = `${formatIpv6(maskIpv6(parseIpv6(address), 64))}/64`;
+      this.prefixes.set(address, prefix);
+    }
+    return prefix;
+  }
+  private readonly prefixes = new Map<string, string>();
+
   add(verdict: Verdict): void {
     this.packets++;
     const tally = this.tallies.get(verdict.source);
@@ -62,12 +79,13 @@ export class OutcomeTally {
       if (dropped) tally.repliesDropped++;
       return;
     }
-    let address = tally.addresses.get(verdict.srcAddr);
+    const counted = this.countedAs(verdict.srcAddr);
+    let address = tally.addresses.get(counted);
     if (!address) {
       address = { sent: 0, delivered: 0, dropped: 0, firstSentUs: verdict.atUs, firstDropUs: null, packetsToBlock: null, deliveredAfterDrop: false };
-      tally.addresses.set(verdict.srcAddr, address);
-      let sharing = this.sourcesByAddress.get(verdict.srcAddr);
-      if (!sharing) this.sourcesByAddress.set(verdict.srcAddr, (sharing = new Set()));
+      tally.addresses.set(counted, address);
+      let sharing = this.sourcesByAddress.get(counted);
+      if (!sharing) this.sourcesByAddress.set(counted, (sharing = new Set()));
       sharing.add(verdict.source);
     }
     tally.sent++;

@@ -97,7 +97,7 @@ describe("what a user can cause is exit 2 with where it is, never exit 4", () =>
   it.each([
     ["a YAML alias bomb", "bomb", scenario((text) => `${text}a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n`), /bomb\.yaml: too many YAML aliases/],
     ["an alias to no anchor", "alias", scenario((text) => text.replace("name: s", "name: *nowhere")), /alias\.yaml: Unresolved alias .*define the anchor/],
-    ["a word where an address goes", "word", scenario((text) => text.replace("198.18.66.6", "foo")), /word\.yaml:6: hosts\.scanner\.addresses\[0\]: expected an IPv4 address such as 198\.18\.0\.10; got "foo"/],
+    ["a word where an address goes", "word", scenario((text) => text.replace("198.18.66.6", "foo")), /word\.yaml:6: hosts\.scanner\.addresses\[0\]: expected an IPv4 address such as 198\.18\.0\.10 or an IPv6 address such as 2001:db8:bad::1; got "foo"/],
     ["NaN", "nan", scenario((text) => text.replace("durationSeconds: 10\n", "durationSeconds: .nan\n")), /nan\.yaml:3: durationSeconds: .*; got NaN/],
     ["Infinity", "inf", scenario((text) => text.replace("ratePps: 5", "ratePps: .inf")), /inf\.yaml:8: traffic\[0\]\.ratePps: .*; got Infinity/],
   ])("a scenario with %s", async (_what, name, text, message) => {

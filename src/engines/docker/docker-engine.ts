@@ -1,3 +1,4 @@
+import { publicAddressesOf } from "../../traffic/host-addresses.js";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
@@ -84,6 +85,10 @@ export class DockerEngine implements Engine {
     const seed = options.seed ?? requested.seed;
     if (options.kernel && Object.keys(options.kernel).length) {
       throw new EngineUnavailableError("DOCKER_KERNEL", "--kernel settings change the model engine only; the docker engine runs the machine's own kernel");
+    }
+    const ipv6Hosts = Object.entries(requested.hosts).filter(([, host]) => publicAddressesOf(host).some((address) => address.includes(":")));
+    if (ipv6Hosts.length || (requested.firewall.kind === "ruleset" && requested.firewall.ipv6)) {
+      throw new EngineUnavailableError("DOCKER_IPV6", `${requested.file}: ${ipv6Hosts.length ? `hosts ${ipv6Hosts.map(([name]) => name).join(", ")} send over IPv6` : "firewall.ruleset6 gives ip6tables rules"}, which the docker lab does not run yet (its networks are IPv4); run it with --engine model`);
     }
     // fail2ban's jail: its sets and REJECT rules join the ruleset (the lab logs their verdicts), real fail2ban fills the sets.
     const jailed = requested.fail2ban ? fail2banFirewall(requested, requested.fail2ban) : null;

@@ -148,7 +148,8 @@ export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine)
   const opaque = secret;
 
   const reply = (to: Datagram, payload: Uint8Array): PbxReply => ({
-    datagram: { src: spec.address, sport: to.dport, dst: to.src, dport: to.sport, payload, ...(to.transport ? { transport: to.transport } : {}) },
+    // From the address the request reached: the PBX's IPv6 address for an IPv6 source.
+    datagram: { src: to.dst, sport: to.dport, dst: to.src, dport: to.sport, payload, ...(to.transport ? { transport: to.transport } : {}) },
     delayUs: REPLY_DELAY_US,
   });
 

@@ -1,4 +1,4 @@
-import { formatIpv4 } from "../../net/address.js";
+import { formatAddress } from "../../net/address-number.js";
 import type { Packet } from "../../net/packet.js";
 import type { KernelSettings } from "./kernel-settings.js";
 import type { ConnectionTracker, TrackedPacket } from "./netfilter/interpreter.js";
@@ -245,7 +245,7 @@ export class ConntrackTable {
         const from = entry.replyFrom;
         const to = entry.replyTo;
         lines.push(
-          `${protocol} ${seconds}${entry.tcp ? ` ${entry.tcp.stateName}` : ""} src=${formatIpv4(entry.src)} dst=${formatIpv4(entry.dst)} sport=${entry.sport} dport=${entry.dport}${flags} src=${formatIpv4(from.address)} dst=${formatIpv4(to.address)} sport=${from.port} dport=${to.port}`,
+          `${protocol} ${seconds}${entry.tcp ? ` ${entry.tcp.stateName}` : ""} src=${formatAddress(entry.src)} dst=${formatAddress(entry.dst)} sport=${entry.sport} dport=${entry.dport}${flags} src=${formatAddress(from.address)} dst=${formatAddress(to.address)} sport=${from.port} dport=${to.port}`,
         );
       }
     }

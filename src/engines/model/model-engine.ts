@@ -1,4 +1,8 @@
-import { formatIpv4, parseIpv4 } from "../../net/address.js";
+import { parseIpv4 } from "../../net/address.js";
+import { formatAddress, isIpv6Number, parseAddress } from "../../net/address-number.js";
+import { decodeIpv6, encodeIpv6Udp } from "../../net/ipv6.js";
+import { publicAddressesOf } from "../../traffic/host-addresses.js";
+import { dualStackFirewall } from "./netfilter/dual-stack.js";
 import { decodeIpv4, encodeIpv4Udp, IPPROTO_TCP, IPPROTO_UDP, rewriteIpv4 } from "../../net/ipv4.js";
 import type { Packet } from "../../net/packet.js";
 import { policyRulesetText } from "../../firewall/policy-ruleset.js";
@@ -89,7 +93,11 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const wallClockStartMs = scenario.startsAt !== undefined ? Date.parse(scenario.startsAt) : (options.wallClockStartMs ?? Date.now());
   const matchState = firewallState(settings, localAddresses, firewallSpec.kind === "ruleset" ? firewallSpec.ipset : undefined, wallClockStartMs);
   const rulesetPath = firewallSpec.kind === "ruleset" ? firewallSpec.path : undefined;
-  const firewall: CompiledFirewall = compileRulesetText(rulesetText, rulesetPath, matchState);
+  const ipv6Rules = firewallSpec.kind === "ruleset" ? firewallSpec.ipv6 : undefined;
+  const sendsIpv6 = Object.values(scenario.hosts).some((host) => publicAddressesOf(host).some((address) => address.includes(":")));
+  const ipv4Firewall = compileRulesetText(rulesetText, rulesetPath, matchState);
+  // IPv6 packets meet the host's ip6tables rules (none loaded: ACCEPT) beside the IPv4 ones.
+  const firewall: CompiledFirewall = ipv6Rules || sendsIpv6 ? dualStackFirewall(ipv4Firewall, ipv6Rules?.text, ipv6Rules?.path, matchState) : ipv4Firewall;
   const inboundHook = placement === "host" ? "INPUT" : "FORWARD";
   const outboundHook = placement === "host" ? "OUTPUT" : "FORWARD";
   const conntrack = new ConntrackTable(settings);
@@ -114,6 +122,10 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const iax2Pbx = createIax2Pbx(scenario.pbx, scenario.pbx.iax2Port, logFailure, `${scenario.name}:${scenario.variant ?? ""}:${seed}`);
   const LAB_INTERFACE = scenario.pbx.interface;
   const pbxAddress = parseIpv4(scenario.pbx.address);
+  const pbxAddress6 = scenario.pbx.address6 === undefined ? undefined : parseAddress(scenario.pbx.address6);
+  /** The PBX's address in a packet's family, as a number and as text. */
+  const pbxFor = (address: number): number => (isIpv6Number(address) ? (pbxAddress6 ?? pbxAddress) : pbxAddress);
+  const pbxTextFor = (address: number): string => (isIpv6Number(address) ? (scenario.pbx.address6 ?? scenario.pbx.address) : scenario.pbx.address);
   const sources = createTrafficSources(scenario, replays);
   // nf_defrag_ipv4 in front of the filter, and the PBX's own IP stack behind it.
   const defragmenter = new Ipv4Reassembler();
@@ -149,6 +161,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   };
 
   const toPacket = (datagram: Datagram, src: number, sport: number, dst: number, dport: number, ttl: number): Packet => {
+    if (isIpv6Number(src)) return decodeIpv6(encodeIpv6Udp({ src, dst, sport, dport, payload: datagram.payload, hopLimit: ttl }), LAB_INTERFACE);
     const bytes = datagram.ipDatagram
       ? rewriteIpv4(datagram.ipDatagram, { src, dst, sport, dport })
       : encodeIpv4Udp({ src, dst, sport, dport, payload: datagram.payload, ttl, identification: nextIdentification(src) });
@@ -173,9 +186,9 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       source: sender.source.name,
       agent: sender.agent,
       direction,
-      srcAddr: formatIpv4(packet.src),
+      srcAddr: formatAddress(packet.src),
       srcPort: packet.sport,
-      dstAddr: formatIpv4(packet.dst),
+      dstAddr: formatAddress(packet.dst),
       dstPort: packet.dport,
       protocol: packet.protocol === IPPROTO_UDP ? "udp" : packet.protocol === IPPROTO_TCP ? "tcp" : "other",
       sipMethod: sipMethodOf(packet.bytes.subarray(packet.payloadOffset)),
@@ -206,8 +219,8 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     const sender = senders.get(`${datagram.dst}:${datagram.dport}`);
     // The PBX only ever answers endpoints that reached it; anything else has no route in the lab.
     if (!sender) return;
-    const dst = parseIpv4(datagram.dst);
-    const packet = toPacket(datagram, pbxAddress, datagram.sport, dst, datagram.dport, SENDER_TTL);
+    const dst = parseAddress(datagram.dst);
+    const packet = toPacket(datagram, pbxFor(dst), datagram.sport, dst, datagram.dport, SENDER_TTL);
     if (!judge(packet, outboundHook, "from-pbx", sender, nowUs)) return;
     const delivered: Datagram = sender.nat
       ? { ...datagram, dst: sender.lanAddress, dport: sender.lanPort }
@@ -231,8 +244,9 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       else tcp.write(datagram.src, datagram.sport, datagram.dport, datagram.payload, datagram.segments);
       return;
     }
-    const src = parseIpv4(publicAddress);
-    let packet = toPacket(datagram, src, publicPort, pbxAddress, datagram.dport, nat ? SENDER_TTL - 1 : SENDER_TTL);
+    const src = parseAddress(publicAddress);
+    const pbxTo = pbxFor(src);
+    let packet = toPacket(datagram, src, publicPort, pbxTo, datagram.dport, nat ? SENDER_TTL - 1 : SENDER_TTL);
     const isFragment = packet.moreFragments || packet.fragmentOffset !== 0;
     if (isFragment && settings.defragment) {
       // Conntrack's defragmentation runs before the filter: the rules see the whole datagram once.
@@ -245,8 +259,8 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     // A DNAT elsewhere forwards the packet out of the lab; one to a port the PBX does not listen on reaches no socket.
     if (!passed || passed.route !== inboundHook) return;
     packet = passed.packet;
-    if (packet.dst !== pbxAddress) return;
-    if (packet.src !== src || packet.sport !== publicPort) senders.set(`${formatIpv4(packet.src)}:${packet.sport}`, sender);
+    if (packet.dst !== pbxTo) return;
+    if (packet.src !== src || packet.sport !== publicPort) senders.set(`${formatAddress(packet.src)}:${packet.sport}`, sender);
     if (isFragment && !settings.defragment) {
       // Without defragmentation the PBX's stack reassembles what the filter let through.
       const whole = pbxStack.add({ ip: packet.bytes, atUs: nowUs });
@@ -256,7 +270,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     // The PBX model speaks SIP and IAX2 over UDP; TCP segments are judged but not answered.
     if (packet.protocol !== IPPROTO_UDP || (packet.dport !== scenario.pbx.port && packet.dport !== scenario.pbx.iax2Port)) return;
     const payload = packet.bytes.subarray(packet.payloadOffset);
-    deliverToPbx({ src: formatIpv4(packet.src), sport: packet.sport, dst: scenario.pbx.address, dport: packet.dport, payload }, sender, nowUs);
+    deliverToPbx({ src: formatAddress(packet.src), sport: packet.sport, dst: pbxTextFor(packet.src), dport: packet.dport, payload }, sender, nowUs);
   };
 
   /** A replayed capture's own PBX packets: they leave through the outbound hook like the lab PBX's replies. */

@@ -57,6 +57,8 @@ export interface RouteJudgement extends Judgement {
 export interface RuleCounter {
   readonly chain: string;
   readonly index: number;
+  /** 6: an ip6tables rule's counter; absent, iptables'. */
+  readonly family?: 6;
   readonly packets: number;
   readonly bytes: number;
 }
@@ -328,7 +330,7 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
       if (!ruleMatches(rule, current, context, inName, outName)) {
         if (hotdrop.dropped) {
           hotdrop.dropped = false;
-          return { accepted: false, rule: { chain: rule.judgement.rule.chain, index: rule.judgement.rule.index, target: "DROP", comment: `hotdrop: ${hotdrop.reason}` } };
+          return { accepted: false, rule: { ...rule.judgement.rule, target: "DROP", comment: `hotdrop: ${hotdrop.reason}` } };
         }
         continue;
       }
@@ -494,7 +496,7 @@ function compileTable(table: Table, state: MatchState, counterLabels: Array<{ ch
     if (chain.policy) {
       counterLabels.push({ chain: label, index: 0 });
       policyCounterSlot = counterLabels.length - 1;
-      policyJudgement = { accepted: chain.policy === "ACCEPT", rule: { chain: label, index: 0, target: chain.policy, comment: `policy ${chain.policy}` } };
+      policyJudgement = { accepted: chain.policy === "ACCEPT", rule: { chain: label, index: 0, target: chain.policy, comment: `policy ${chain.policy}`, ...(family === 6 ? { family } : {}) } };
     }
     chains.push({ name: chain.name, rules, policyJudgement, policyCounterSlot });
   }
@@ -682,7 +684,7 @@ function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, numb
         break;
     }
   }
-  const ref: RuleRef = { chain: qualifiedChain(rule.table, rule.chain), index: rule.index, target: targetName, ...(rule.comment !== undefined ? { comment: rule.comment } : {}) };
+  const ref: RuleRef = { chain: qualifiedChain(rule.table, rule.chain), index: rule.index, target: targetName, ...(rule.comment !== undefined ? { comment: rule.comment } : {}), ...(family === 6 ? { family } : {}) };
   return {
     protocol: protocol === 0 ? -1 : protocol,
     protocolNegated: rule.protocol?.negated ?? false,

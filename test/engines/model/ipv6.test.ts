@@ -1,0 +1,78 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runScenario } from "../../../src/cli/run-scenario.js";
+import { DockerEngine } from "../../../src/engines/docker/docker-engine.js";
+import { runModel } from "../../../src/engines/model/model-engine.js";
+import { decodeIpv6 } from "../../../src/net/ipv6.js";
+import { loadScenario } from "../../../src/scenario/load-scenario.js";
+import { ModelEngine } from "../../../src/engines/model/model-engine.js";
+import { scratchDirectory } from "../../helpers/scratch-directory.js";
+
+const ROTATION = join(import.meta.dirname, "../../fixtures/ipv6/rotation.yaml");
+const engine = new ModelEngine();
+
+describe("IPv6 on the model engine", () => {
+  it("a scanner rotating through its /64 is never blocked by per-address counting, and blocked at its 12th request by per-/64 counting", async () => {
+    const perAddress = await runScenario(loadScenario(ROTATION, null), engine);
+    expect(perAddress.expectations.filter((expectation) => !expectation.passed)).toEqual([]);
+    const rotation = perAddress.outcomes.find((outcome) => outcome.source === "rotation")!;
+    expect([rotation.sent, rotation.dropped]).toEqual([600, 0]);
+    const per64 = await runScenario(loadScenario(ROTATION, "per-64"), engine);
+    expect(per64.expectations.filter((expectation) => !expectation.passed)).toEqual([]);
+    const blocked = per64.outcomes.find((outcome) => outcome.source === "rotation")!;
+    // Outcomes count an IPv6 source per /64: one attacker, blocked at its 12th request by ip6tables' rule 2.
+    expect(blocked.addresses.map((address) => [address.address, address.packetsToBlock, address.keptBlocked])).toEqual([["2001:db8:bad:1::/64", 12, true]]);
+    expect(blocked.dropsByRule.map((rule) => rule.rule)).toEqual(["ip6:INPUT:2"]);
+  });
+
+  it("sends real IPv6 datagrams: each request from the next address, SIP naming IPv6 hosts in brackets, the PBX answering from its IPv6 address", () => {
+    const result = runModel(loadScenario(ROTATION, "per-64"), { keepPackets: true });
+    const flood = result.verdicts.filter((verdict) => verdict.source === "rotation");
+    const requests = flood.filter((verdict) => verdict.direction === "to-pbx");
+    expect(requests.slice(0, 3).map((verdict) => [verdict.srcAddr, verdict.dstAddr, verdict.verdict])).toEqual([
+      ["2001:db8:bad:1::1", "2001:db8:100::10", "delivered"],
+      ["2001:db8:bad:1::2", "2001:db8:100::10", "delivered"],
+      ["2001:db8:bad:1::3", "2001:db8:100::10", "delivered"],
+    ]);
+    expect(requests[11]).toMatchObject({ srcAddr: "2001:db8:bad:1::c", verdict: "dropped", rule: { chain: "INPUT", index: 2, family: 6 } });
+    const first = decodeIpv6(result.packets![requests[0]!.packetId]!);
+    expect([first.family, first.protocol, first.ttl, first.bytes[0]! >> 4]).toEqual([6, 17, 64, 6]);
+    const text = Buffer.from(first.bytes.subarray(first.payloadOffset)).toString("latin1");
+    expect(text).toMatch(/^REGISTER sip:\d+@\[2001:db8:100::10\] SIP\/2\.0\r\nVia: SIP\/2\.0\/UDP \[2001:db8:bad:1::1\]:5060;/);
+    const answer = flood.find((verdict) => verdict.direction === "from-pbx")!;
+    expect([answer.srcAddr, answer.dstAddr]).toEqual(["2001:db8:100::10", "2001:db8:bad:1::1"]);
+    // The office's phones register over IPv6 too, from their own /64.
+    expect(result.verdicts.filter((verdict) => verdict.source === "office").every((verdict) => verdict.srcAddr.startsWith("2001:db8:600d:1::") || verdict.dstAddr.startsWith("2001:db8:600d:1::"))).toBe(true);
+  });
+
+  it("refuses what it cannot run over IPv6 yet, saying what to give instead", () => {
+    const directory = scratchDirectory("ipv6-scenarios");
+    const refusal = (patch: (text: string) => string): string => {
+      const file = join(directory, `case-${Math.random().toString(36).slice(2)}.yaml`);
+      const text = patch(
+        `name: v6\ndescription: an IPv6 case\ndurationSeconds: 5\nfirewall:\n  policy: default\npbx:\n  address6: 2001:db8:100::10\n  accounts:\n    - users: 200-201\n      password: x\nhosts:\n  six:\n    kind: addresses\n    addresses: ["2001:db8:bad::1"]\ntraffic:\n  - name: flood\n    kind: register-flood\n    host: six\n    ratePps: 5\n    durationSeconds: 2\nexpect:\n  - source: flood\n    neverBlocked: true\n`,
+      );
+      writeFileSync(file, text);
+      try {
+        loadScenario(file, null);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return "loaded";
+    };
+    expect(refusal((text) => text)).toMatch(/firewall\.policy: a generated policy is written for IPv4 on the engines so far, and hosts six send over IPv6: give firewall\.ruleset \(iptables-save\) and firewall\.ruleset6/);
+    const withRules = (text: string) => text.replace("  policy: default", `  ruleset: ${join(import.meta.dirname, "../../fixtures/ipv6/rules.v4")}\n  ruleset6: ${join(import.meta.dirname, "../../fixtures/ipv6/per-64.v6")}`);
+    expect(refusal(withRules)).toBe("loaded");
+    expect(refusal((text) => withRules(text).replace("  address6: 2001:db8:100::10\n", ""))).toMatch(/hosts\.six: has IPv6 addresses, but the PBX has none: give pbx\.address6/);
+    expect(refusal((text) => withRules(text).replace("    durationSeconds: 2\n", "    durationSeconds: 2\n    transport: tcp\n"))).toMatch(/traffic\[0\]\.host: host six sends over IPv6, which slamlab runs for phones and register-flood over UDP so far; give this register-flood over tcp an IPv4 host/);
+    expect(refusal((text) => withRules(text).replace("2001:db8:bad::1", "2a00:1450::1"))).toMatch(/lab IPv6 addresses must be in 2001:db8::\/32 or 2001:2::\/48/);
+    const ipv4Saved = join(directory, "saved.v4");
+    writeFileSync(ipv4Saved, "# Generated by iptables-save v1.8.9 (nf_tables)\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n");
+    expect(refusal((text) => withRules(text).replace(/ruleset6: .*/, `ruleset6: ${ipv4Saved}`))).toMatch(/saved\.v4: line 1: this is iptables-save output \(IPv4 rules\) where IPv6 rules go/);
+  });
+
+  it("the docker engine says it does not run IPv6 yet, before starting anything", async () => {
+    await expect(new DockerEngine().run(loadScenario(ROTATION, null))).rejects.toThrow(/hosts office, scanner send over IPv6, which the docker lab does not run yet .*--engine model/);
+  });
+});
