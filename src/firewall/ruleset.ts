@@ -83,6 +83,9 @@ export interface Table {
   readonly chains: ReadonlyMap<string, Chain>;
 }
 
+/** The filter table with nothing loaded: the built-in chains' ACCEPT policies (a host's ip6tables when it never loaded any). */
+export const NOTHING_LOADED = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
+
 /** 4 for iptables, 6 for ip6tables: the same tables and chains, for the other family's packets. */
 export type IpFamily = 4 | 6;
 

@@ -117,7 +117,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
   const write = (attacker: Attacker, context: AgentContext, sourcePort: number, request: Uint8Array) => {
     const { address } = attacker.endpoint;
     if (spec.transport === "udp") {
-      context.send(address, { src: address, sport: sourcePort, dst: pbxAddressFor(pbx, address), dport: pbxPort, payload: request });
+      context.send(attacker.endpoint.agent, { src: address, sport: sourcePort, dst: pbxAddressFor(pbx, address), dport: pbxPort, payload: request });
       return;
     }
     attacker.unwritten.push(request);
@@ -127,7 +127,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
     const payload = Buffer.concat(requests);
     // Each request cut in two inside its method: "REGI" | "STER sip:...".
     const segments = spec.splitMethod ? requests.flatMap((one) => [Math.ceil(spec.method.length / 2), one.length - Math.ceil(spec.method.length / 2)]) : undefined;
-    context.send(address, { src: address, sport: sourcePort, dst: pbxAddressFor(pbx, address), dport: pbxPort, payload, transport: spec.transport, ...(segments ? { segments } : {}) });
+    context.send(attacker.endpoint.agent, { src: address, sport: sourcePort, dst: pbxAddressFor(pbx, address), dport: pbxPort, payload, transport: spec.transport, ...(segments ? { segments } : {}) });
   };
 
   const giveUp = (attacker: Attacker, context: AgentContext, why: string) => {
@@ -191,7 +191,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       ["CSeq", `${cseq} ACK`],
     ];
     const ack = formatRequest("ACK", invite.requestUri, headers);
-    context.send(address, { src: address, sport: invite.sourcePort, dst: pbxAddressFor(pbx, address), dport: pbxPort, payload: ack, ...(spec.transport === "udp" ? {} : { transport: spec.transport }) });
+    context.send(attacker.endpoint.agent, { src: address, sport: invite.sourcePort, dst: pbxAddressFor(pbx, address), dport: pbxPort, payload: ack, ...(spec.transport === "udp" ? {} : { transport: spec.transport }) });
   };
 
   return {

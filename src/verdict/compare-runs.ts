@@ -118,9 +118,12 @@ const PBX_NUMBERED = new Set(["NOTIFY"]);
  * numbers are Asterisk's random draws.
  */
 export function sipTransactionOf(datagram: Uint8Array | undefined): string {
-  if (!datagram || datagram.length < 28 || datagram[9] !== 17) return "";
-  const headerLength = (datagram[0]! & 0x0f) * 4;
-  const text = Buffer.from(datagram.buffer, datagram.byteOffset + headerLength + 8, Math.max(0, Math.min(datagram.length - headerLength - 8, 2048))).toString("latin1");
+  if (!datagram || datagram.length < 28) return "";
+  // UDP's payload after IPv4's header (with its options) or IPv6's fixed 40 bytes.
+  const ipv6 = datagram[0]! >> 4 === 6;
+  if ((ipv6 ? datagram[6] : datagram[9]) !== 17) return "";
+  const payloadStart = (ipv6 ? 40 : (datagram[0]! & 0x0f) * 4) + 8;
+  const text = Buffer.from(datagram.buffer, datagram.byteOffset + payloadStart, Math.max(0, Math.min(datagram.length - payloadStart, 2048))).toString("latin1");
   const match = CSEQ.exec(text);
   if (!match) return "";
   return PBX_NUMBERED.has(match[2]!.toUpperCase()) ? match[2]!.toUpperCase() : `${match[1]} ${match[2]}`;

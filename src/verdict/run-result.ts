@@ -18,6 +18,8 @@ export interface RunResult {
   readonly seed: number;
   /** The ruleset text the firewall ran. */
   readonly rulesetText: string;
+  /** The ip6tables rules IPv6 packets met beside them (ip6tables-save text), when the run had any IPv6. */
+  readonly ipv6RulesetText?: string;
   /** The `ipset save` text of the sets the ruleset names, when it names any; loaded before the ruleset. */
   readonly ipsetText?: string;
   /** The firewall host's own addresses (addrtype LOCAL): the PBX's when the firewall runs on it. */

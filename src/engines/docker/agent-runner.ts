@@ -87,7 +87,7 @@ const sockets = new Map<string, dgram.Socket>();
  * a tick later, after every other action due in the same turn, and the
  * datagram reached the firewall up to a few hundred µs after its send record.
  */
-const literalLookup = (address: string, _options: unknown, callback: (error: null, address: string, family: number) => void) => callback(null, address, 4);
+const literalLookup = (address: string, _options: unknown, callback: (error: null, address: string, family: number) => void) => callback(null, address, address.includes(":") ? 6 : 4);
 const owners = new Map<string, TrafficSource>();
 const contexts = new Map<TrafficSource, AgentContext>();
 
@@ -95,7 +95,7 @@ function socketFor(address: string, port: number, source: TrafficSource): Promis
   const key = `${address}:${port}`;
   const known = sockets.get(key);
   if (known) return Promise.resolve(known);
-  const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, lookup: literalLookup });
+  const socket = dgram.createSocket({ type: address.includes(":") ? "udp6" : "udp4", reuseAddr: true, lookup: literalLookup });
   sockets.set(key, socket);
   owners.set(key, source);
   socket.on("message", (payload, remote) => {

@@ -1,4 +1,4 @@
-import { publicAddressesOf } from "../../traffic/host-addresses.js";
+import { NOTHING_LOADED } from "../../firewall/ruleset.js";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
@@ -86,10 +86,6 @@ export class DockerEngine implements Engine {
     if (options.kernel && Object.keys(options.kernel).length) {
       throw new EngineUnavailableError("DOCKER_KERNEL", "--kernel settings change the model engine only; the docker engine runs the machine's own kernel");
     }
-    const ipv6Hosts = Object.entries(requested.hosts).filter(([, host]) => publicAddressesOf(host).some((address) => address.includes(":")));
-    if (ipv6Hosts.length || (requested.firewall.kind === "ruleset" && requested.firewall.ipv6)) {
-      throw new EngineUnavailableError("DOCKER_IPV6", `${requested.file}: ${ipv6Hosts.length ? `hosts ${ipv6Hosts.map(([name]) => name).join(", ")} send over IPv6` : "firewall.ruleset6 gives ip6tables rules"}, which the docker lab does not run yet (its networks are IPv4); run it with --engine model`);
-    }
     // fail2ban's jail: its sets and REJECT rules join the ruleset (the lab logs their verdicts), real fail2ban fills the sets.
     const jailed = requested.fail2ban ? fail2banFirewall(requested, requested.fail2ban) : null;
     const scenario: Scenario = jailed ? { ...requested, firewall: jailed.firewall } : requested;
@@ -136,6 +132,10 @@ export class DockerEngine implements Engine {
     const topology = planTopology(scenario, [...endpointsBySite.values()].flat());
     const runId = randomBytes(4).toString("hex");
     const instrumented = nft ? instrumentNftRuleset(rulesetText, rulesetPath) : instrumentRuleset(rulesetText);
+    // The host's ip6tables rules beside them when IPv6 runs (none given: ACCEPT policies, logged all the same).
+    const ipv6Rules = scenario.firewall.kind === "ruleset" ? scenario.firewall.ipv6 : undefined;
+    const ruleset6 = ipv6Rules || topology.ipv6 ? parseRuleset(ipv6Rules?.text ?? NOTHING_LOADED, ipv6Rules?.path ?? "ip6tables (no rules loaded)", undefined, 6) : null;
+    const instrumented6 = ruleset6 ? instrumentRuleset(ruleset6.text, 6) : undefined;
     const pjsipConf = pjsipConfig(scenario.pbx);
     const extensionsConf = extensionsConfig(scenario.pbx);
     const iaxConf = iaxConfig(scenario.pbx);
@@ -174,6 +174,7 @@ export class DockerEngine implements Engine {
         topology,
         rulesetText: instrumented,
         rulesetFormat: nft ? "nft" : "iptables",
+        ...(instrumented6 !== undefined ? { ipv6RulesetText: instrumented6 } : {}),
         pjsipConf,
         extensionsConf,
         iaxConf,
@@ -194,7 +195,10 @@ export class DockerEngine implements Engine {
       // nft's limit counts nanoseconds, as iptables-nft's -m limit does: such a ruleset gets its packets at their scheduled times.
       const aimWithinJiffies = ruleset ? mayAimWithinJiffies(ruleset, defaultKernelSettings) : !/\blimit\s+rate\b/.test(rulesetText);
       const saveCommand = nft ? "nft list ruleset" : "iptables-save -c";
+      const save6Command = "ip6tables-save -c";
       const countRecords = (saved: string) => (nft ? countNftLogRecords(saved) : countNflogPackets(saved));
+      // Both families' records share the NFLOG group: their counters together count the log.
+      const countAllRecords = async () => countRecords(await shell(lab.firewall, saveCommand)) + (ruleset6 ? countNflogPackets(await shell(lab.firewall, save6Command)) : 0);
       const asteriskCpuBefore = await cpuNanoseconds(lab.pbx);
       for (const [site, names] of sourcesBySite) {
         const spec: RunnerSpec = { name: site, scenario, sources: names, aimWithinJiffies, endUs, seed, out: "/out" };
@@ -216,9 +220,9 @@ export class DockerEngine implements Engine {
       // The run's records are those the kernel had logged when the traffic and its answers were over: the NFLOG
       // stream keeps the kernel's order, so they are the log's first ones, and what the PBX sends later on its
       // own (IAX2 keepalives, an INVITE's retransmitted answer) is not the run's, as the model stops at its end.
-      const recordsAtEnd = countRecords(await shell(lab.firewall, saveCommand));
+      const recordsAtEnd = await countAllRecords();
       const recordsOfRun = recordsAtEnd > 0 ? recordsAtEnd : undefined;
-      const verdictLog = await waitForVerdictLog(verdictLogProbe(join(lab.out, "verdicts.pcap"), async () => recordsOfRun ?? countRecords(await shell(lab.firewall, saveCommand))), t0EpochMs + scenario.durationSeconds * 1000);
+      const verdictLog = await waitForVerdictLog(verdictLogProbe(join(lab.out, "verdicts.pcap"), async () => recordsOfRun ?? (await countAllRecords())), t0EpochMs + scenario.durationSeconds * 1000);
       await lab.firewall.exec(["sh", "-c", "pkill -INT tcpdump; for i in $(seq 1 50); do grep -q 'dropped by kernel' /out/tcpdump.log && break; sleep 0.05; done"]);
       // tcpdump prints its counts as it exits (it stays a zombie: nothing in the container reaps it).
       const lostVerdicts = droppedByKernel(await readFile(join(lab.out, "tcpdump.log"), "utf8").catch(() => ""));
@@ -229,9 +233,10 @@ export class DockerEngine implements Engine {
         );
       }
       // The run's evidence, read side by side: each exec costs a round trip to dockerd.
-      const [natListings, save, recent, contacts, versions, messagesEnd, asteriskLogLines, fail2ban, securityEventCounts, securityEnd] = await Promise.all([
+      const [natListings, save, save6, recent, contacts, versions, messagesEnd, asteriskLogLines, fail2ban, securityEventCounts, securityEnd] = await Promise.all([
         Promise.all(lab.nats.map((nat) => shell(nat, LIST_NAT_CONNECTIONS))),
         shell(lab.firewall, saveCommand),
+        ruleset6 ? shell(lab.firewall, save6Command) : Promise.resolve(""),
         shell(lab.firewall, 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && { echo "== $f"; cat "$f"; }; done; true'),
         shell(lab.pbx, "asterisk -rx 'pjsip show contacts'"),
         shell(
@@ -250,6 +255,7 @@ export class DockerEngine implements Engine {
         "iax.conf": iaxConf,
         "ruleset.loaded": instrumented,
         [saveCommand]: save,
+        ...(instrumented6 !== undefined ? { "ruleset6.loaded": instrumented6, [save6Command]: save6 } : {}),
         "/proc/net/xt_recent": recent,
         "pjsip show contacts": contacts,
         // What fail2ban reads, and what an admin greps: the end of it.
@@ -272,7 +278,7 @@ export class DockerEngine implements Engine {
         for (const send of JSON.parse(await readFile(join(lab.out, `${site}.sends.json`), "utf8")) as SendRecord[]) sends.push(send);
         for (const event of JSON.parse(await readFile(join(lab.out, `${site}.events.json`), "utf8")) as AgentEvent[]) events.push(event);
       }
-      const joined = await joinVerdicts({ verdictLog: join(lab.out, "verdicts.pcap"), sends, ruleset, pbxAddress: scenario.pbx.address, t0EpochMs, keepPackets: options.keepPackets === true, toolAgents, natConnections: natConnections(natListings), ...(recordsOfRun ? { recordLimit: recordsOfRun } : {}) });
+      const joined = await joinVerdicts({ verdictLog: join(lab.out, "verdicts.pcap"), sends, ruleset, ruleset6, pbxAddress: scenario.pbx.address, ...(topology.ipv6 ? { pbxAddress6: topology.ipv6.pbx } : {}), t0EpochMs, keepPackets: options.keepPackets === true, toolAgents, natConnections: natConnections(natListings), ...(recordsOfRun ? { recordLimit: recordsOfRun } : {}) });
       for (const event of joined.toolEvents) events.push(event);
       // A real tool's own output is its account of the attack: kept in the report, and what it says it found an event.
       for (const spec of scenario.traffic) {
@@ -289,7 +295,7 @@ export class DockerEngine implements Engine {
       const order = joined.verdicts.map((verdict) => verdict.packetId);
       const verdicts = joined.verdicts.map((verdict, index) => ({ ...verdict, packetId: index }));
       const packets = options.keepPackets ? order.map((id) => joined.packets[id]!) : undefined;
-      const nflogCounted = recordsOfRun ?? countRecords(save);
+      const nflogCounted = recordsOfRun ?? countRecords(save) + (ruleset6 ? countNflogPackets(save6) : 0);
       const errors = sends.filter((send) => send.paced).map((send) => send.sentUs - send.aimedUs).sort((a, b) => a - b);
       const percentile = (p: number) => (errors.length ? errors[Math.min(errors.length - 1, Math.floor(p * errors.length))]! : 0);
       const environment: Record<string, string> = {
@@ -329,6 +335,7 @@ export class DockerEngine implements Engine {
         variant: scenario.variant,
         seed,
         rulesetText,
+        ...(ruleset6 ? { ipv6RulesetText: ruleset6.text } : {}),
         ...(scenario.firewall.kind === "ruleset" && scenario.firewall.ipset ? { ipsetText: scenario.firewall.ipset.text } : {}),
         localAddresses: scenario.firewall.kind === "policy" && scenario.firewall.policy.placement === "router" ? [] : [scenario.pbx.address],
         verdicts,

@@ -1,6 +1,6 @@
 import { restoreWord } from "../../firewall/generate-ruleset.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
-import { qualifiedChain } from "../../firewall/ruleset.js";
+import { qualifiedChain, type IpFamily } from "../../firewall/ruleset.js";
 import { tokenizeRule } from "../../firewall/tokenize-rule.js";
 
 /** NFLOG group the docker lab logs every verdict to; rulesets under test should not use it. */
@@ -18,8 +18,10 @@ const FINAL_ELSEWHERE = new Set(["DROP", "REJECT"]);
  * policy; ACCEPT there passes the packet on to the next table), with the
  * chain named as verdicts name it (`raw:PREROUTING`).
  */
-export function instrumentRuleset(text: string): string {
-  const ruleset = parseRuleset(text, "ruleset");
+export function instrumentRuleset(text: string, family: IpFamily = 4): string {
+  const ruleset = parseRuleset(text, "ruleset", undefined, family);
+  // IPv6's neighbour discovery and multicast listener reports cross INPUT and OUTPUT all run long: its policies log everything else.
+  const policyMatch = family === 6 ? "! -p ipv6-icmp " : "";
   const lines = text.split(/\r?\n/);
   const added = new Map<string, { chains: string[]; rules: string[] }>();
   let counter = 0;
@@ -43,7 +45,7 @@ export function instrumentRuleset(text: string): string {
         lines[rule.line - 1] = [...words.slice(0, jump), "-j", verdictChain].map(restoreWord).join(" ");
       }
       if (chain.policy !== null && (table.name === "filter" || chain.policy === "DROP")) {
-        rulesToAdd.push(`-A ${chain.name} -j NFLOG --nflog-group ${VERDICT_GROUP} --nflog-prefix ${restoreWord(`v:${label}:0`)}`);
+        rulesToAdd.push(`-A ${chain.name} ${policyMatch}-j NFLOG --nflog-group ${VERDICT_GROUP} --nflog-prefix ${restoreWord(`v:${label}:0`)}`);
       }
     }
     added.set(table.name, { chains: chainsToAdd, rules: rulesToAdd });

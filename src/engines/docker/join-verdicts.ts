@@ -73,7 +73,11 @@ export async function joinVerdicts(options: {
   sends: readonly SendRecord[];
   /** The iptables ruleset, for each logged rule's target; null for nftables, whose records name their verdict. */
   ruleset: Ruleset | null;
+  /** The ip6tables rules the lab loaded beside them, for IPv6 packets' records; null when it loaded none. */
+  ruleset6?: Ruleset | null;
   pbxAddress: string;
+  /** The PBX's IPv6 address as RFC 5952 prints it, when the run sends over IPv6. */
+  pbxAddress6?: string;
   /** The run's start in ms since the epoch (fractional: it sits on a kernel tick). */
   t0EpochMs: number;
   keepPackets: boolean;
@@ -111,9 +115,10 @@ export async function joinVerdicts(options: {
     const record = nflogRecord(frame.data);
     const match = record ? /^v:(.+):(\d+)(?::(ACCEPT|DROP|REJECT))?$/.exec(record.prefix) : null;
     const packet = decodeFrame(frame);
-    if (!match || typeof packet === "string" || packet.ipVersion !== 4) continue;
-    const toPbx = packet.dst === options.pbxAddress;
-    const fromPbx = packet.src === options.pbxAddress;
+    if (!match || typeof packet === "string") continue;
+    const pbx = packet.ipVersion === 6 ? options.pbxAddress6 : options.pbxAddress;
+    const toPbx = packet.dst === pbx;
+    const fromPbx = packet.src === pbx;
     if (!toPbx && !fromPbx) continue;
     const hash = createHash("sha1").update(packet.payload).digest("hex").slice(0, 16);
     // The same packet logged again by a later stage of its way (another nft base chain, or a table
@@ -122,7 +127,12 @@ export async function joinVerdicts(options: {
     // the first stage, which is how it is told apart.
     const sameAs = `${(packet.ip[4]! << 8) | packet.ip[5]!}:${packet.protocol}:${hash}`;
     for (const [key, seen] of recentPackets) if (records - seen.record > RECORDS_OF_ONE_PACKET) recentPackets.delete(key);
-    const rule: RuleRef = options.ruleset ? ruleRef(options.ruleset, match[1]!, Number(match[2])) : { chain: match[1]!, index: Number(match[2]), target: match[3] ?? "ACCEPT" };
+    const rule: RuleRef =
+      packet.ipVersion === 6 && options.ruleset6
+        ? { ...ruleRef(options.ruleset6, match[1]!, Number(match[2])), family: 6 }
+        : options.ruleset
+          ? ruleRef(options.ruleset, match[1]!, Number(match[2]))
+          : { chain: match[1]!, index: Number(match[2]), target: match[3] ?? "ACCEPT" };
     const accepted = rule.target === "ACCEPT";
     const stage = stageOf(rule.chain);
     const earlier = recentPackets.get(sameAs);

@@ -2,6 +2,7 @@ import { cidrContains, cidrHost, formatIpv4, parseCidr, parseIpv4, prefixMask } 
 import type { Scenario } from "../../scenario/scenario.js";
 import type { AgentEndpoint } from "../../traffic/agent.js";
 import { EngineUnavailableError } from "../engine.js";
+import { formatIpv6, ipv6CidrContains, maskIpv6, parseIpv6, parseIpv6Cidr } from "../../net/ipv6-address.js";
 
 /**
  * The docker lab's address plan. Scenario hosts keep their addresses; the
@@ -18,7 +19,24 @@ export interface NetworkPlan {
   readonly gateway: string;
 }
 
+/**
+ * IPv6 beside IPv4 on the same networks, when the scenario sends over IPv6:
+ * the router's WAN end in a /64 kept for the lab, on-link routes to every
+ * lab prefix there (each runner answers neighbour solicitation for its own
+ * addresses), and the PBX's /64 on the DMZ with the router at its top.
+ */
+export const WAN6 = { prefix: "2001:db8:ffff:ffff::/64", router: "2001:db8:ffff:ffff::1", runner: "2001:db8:ffff:ffff::2", onLink: ["2001:db8::/32", "2001:2::/48"] };
+
+export interface Ipv6Plan {
+  /** The PBX's address (RFC 5952) and its /64, the DMZ's IPv6 network. */
+  readonly pbx: string;
+  readonly dmzPrefix: string;
+  /** The router's address in the DMZ's /64: its last but one. */
+  readonly dmzRouter: string;
+}
+
 export interface LabTopology {
+  readonly ipv6?: Ipv6Plan;
   readonly wan: NetworkPlan;
   readonly dmz: NetworkPlan & { readonly router: string; readonly prefixLength: number };
   readonly offices: ReadonlyArray<NetworkPlan & { readonly host: string; readonly publicAddress: string; readonly routerLan: string; readonly prefixLength: number; readonly runner: string }>;
@@ -48,7 +66,18 @@ export function planTopology(scenario: Scenario, endpoints: readonly AgentEndpoi
     const top = topOf(spec.lan, lan.prefixLength);
     return [{ key: `lan-${host}`, host, subnet: top.subnet, ipRange: top.reserved, gateway: top.gateway, publicAddress: spec.public, routerLan: formatIpv4(cidrHost(lan, 1)), prefixLength: lan.prefixLength, runner: top.second }];
   });
+  const pbx6 = scenario.pbx.address6 === undefined ? undefined : parseIpv6(scenario.pbx.address6);
+  const sendsIpv6 = endpoints.some((endpoint) => endpoint.address.includes(":"));
+  const ipv6: Ipv6Plan | undefined =
+    pbx6 && sendsIpv6
+      ? {
+          pbx: formatIpv6(pbx6),
+          dmzPrefix: `${formatIpv6(maskIpv6(pbx6, 64))}/64`,
+          dmzRouter: formatIpv6(Uint8Array.from([...maskIpv6(pbx6, 64).subarray(0, 8), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe])),
+        }
+      : undefined;
   const topology: LabTopology = {
+    ...(ipv6 ? { ipv6 } : {}),
     wan: { key: "wan", subnet: WAN.cidr, ipRange: WAN.reserved, gateway: WAN.gateway },
     dmz: { key: "dmz", subnet: dmz.subnet, ipRange: dmz.reserved, gateway: dmz.gateway, router: dmz.second, prefixLength: 24 },
     offices,
@@ -68,14 +97,23 @@ function checkAddresses(scenario: Scenario, endpoints: readonly AgentEndpoint[],
     if (lanSubnets.has(office.subnet)) problems.push(`two NAT offices use ${office.subnet}; the docker lab needs a LAN of its own per office`);
     lanSubnets.add(office.subnet);
   }
+  const kept6 = parseIpv6Cidr(WAN6.prefix);
+  const dmz6 = topology.ipv6 ? parseIpv6Cidr(topology.ipv6.dmzPrefix) : undefined;
   for (const endpoint of endpoints) {
     if (seen.has(endpoint.address)) continue;
     seen.add(endpoint.address);
+    if (endpoint.address.includes(":")) {
+      const address = parseIpv6Cidr(endpoint.address);
+      if (ipv6CidrContains(kept6, address)) problems.push(`${endpoint.address} (${endpoint.agent}) is in ${WAN6.prefix}, which the docker lab keeps for its own hosts`);
+      else if (dmz6 && ipv6CidrContains(dmz6, address)) problems.push(`${endpoint.address} (${endpoint.agent}) is in the PBX's /64 ${topology.ipv6!.dmzPrefix}, the lab's DMZ: give the host addresses in another /64`);
+      continue;
+    }
     const address = parseIpv4(endpoint.address);
     if (reserved.some((cidr) => cidrContains(cidr, address))) problems.push(`${endpoint.address} (${endpoint.agent}) is in a range the docker lab keeps for its own hosts`);
     else if (!subnets.some((cidr) => cidrContains(cidr, address))) problems.push(`${endpoint.address} (${endpoint.agent}) is outside the lab's WAN ${WAN.cidr} and office LANs`);
   }
   if (cidrContains(parseCidr(topology.dmz.ipRange), parseIpv4(scenario.pbx.address))) problems.push(`the PBX address ${scenario.pbx.address} is in ${topology.dmz.ipRange}, kept for the lab's router`);
+  if (topology.ipv6 && topology.ipv6.pbx === topology.ipv6.dmzRouter) problems.push(`the PBX address ${topology.ipv6.pbx} is the one the lab's router takes in its /64`);
   if (problems.length) {
     throw new EngineUnavailableError("DOCKER_ADDRESSES", `the docker engine cannot lay out this scenario's addresses:\n  ${problems.slice(0, 10).join("\n  ")}\nkeep ${WAN.reserved} and the top /27 of the PBX's /24 and of each office LAN free`);
   }

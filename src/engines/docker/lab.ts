@@ -11,7 +11,7 @@ import { cleanLab } from "./clean-lab.js";
 import { LABEL_APP, LABEL_RUN, dockerRuntime, type Runtime } from "./docker-runtime.js";
 import { LABEL_OWNER, ownerOfThisProcess } from "./run-owner.js";
 import { VERDICT_GROUP } from "./instrument-ruleset.js";
-import { WAN, type LabTopology } from "./lab-topology.js";
+import { WAN, WAN6, type LabTopology } from "./lab-topology.js";
 import { actionOverride, jailLocal, startFail2ban } from "./lab-fail2ban.js";
 import { loggerConfig, MAKE_LAB_CERTIFICATE } from "./pjsip-config.js";
 
@@ -33,6 +33,8 @@ export interface LabOptions {
   readonly rulesetText: string;
   /** How the firewall loads it: iptables-restore, or nft -f. */
   readonly rulesetFormat: "iptables" | "nft";
+  /** The ip6tables rules to load beside it (instrumented the same way), when the scenario sends over IPv6. */
+  readonly ipv6RulesetText?: string;
   readonly pjsipConf: string;
   readonly extensionsConf: string;
   readonly iaxConf: string;
@@ -85,8 +87,19 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     const bridges = await Promise.all([...networks.values()].map(async (name) => `br-${(await runtime.container.dockerode.getNetwork(name).inspect()).Id.slice(0, 12)}`));
     await openBridgePassage(runtime, options.image, options.runId, bridges);
     const { GenericContainer } = await import("testcontainers");
+    /** A container whose network namespace gets its own sysctls (net.* are per namespace; /proc/sys is read-only inside). */
+    class LabContainer extends GenericContainer {
+      withSysctls(sysctls: Record<string, string>): this {
+        this.hostConfig.Sysctls = { ...this.hostConfig.Sysctls, ...sysctls };
+        return this;
+      }
+    }
+    const ipv6 = options.topology.ipv6;
+    // Docker turns IPv6 off in a container on an IPv4 network; the lab's IPv6 rides the same bridges.
+    const ipv6On: Record<string, string> = ipv6 ? { "net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.default.disable_ipv6": "0", "net.ipv6.conf.all.accept_ra": "0", "net.ipv6.conf.default.accept_ra": "0" } : {};
     const base = (name: string) =>
-      new GenericContainer(options.image)
+      new LabContainer(options.image)
+        .withSysctls(name === "firewall" || name.startsWith("nat-") ? {} : ipv6On)
         .withName(`slamlab-${options.runId}-${name}`)
         .withLabels(labels)
         .withCommand(["sleep", "infinity"])
@@ -97,7 +110,11 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     // which dockerd turns on; /proc/sys is read-only in containers, so it is checked, not set.
     // Containers start side by side; each is configured once it runs.
     const [router, pbx, nats, runnerList] = await Promise.all([
-      base("router").withNetworkMode(networks.get("wan")!).withAddedCapabilities("NET_ADMIN", "NET_RAW").start(),
+      base("router")
+        .withNetworkMode(networks.get("wan")!)
+        .withAddedCapabilities("NET_ADMIN", "NET_RAW")
+        .withSysctls(ipv6 ? { "net.ipv6.conf.all.forwarding": "1" } : {})
+        .start(),
       base("pbx")
         .withNetworkMode(networks.get("dmz")!)
         .withAddedCapabilities("NET_ADMIN", "NET_RAW")
@@ -134,7 +151,10 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     await connect(runtime, networks.get("dmz")!, router);
     await configure(router, [
       ...(await staticAddress(runtime, router, networks.get("wan")!, `${WAN.router}/${WAN.prefixLength}`)),
+      // Every lab prefix is on-link on the WAN: each runner answers for its own addresses.
+      ...(ipv6 ? [`ip -6 addr add ${WAN6.router}/64 dev "$dev" nodad`, ...WAN6.onLink.map((prefix) => `ip -6 route replace ${prefix} dev "$dev"`)] : []),
       ...(await staticAddress(runtime, router, networks.get("dmz")!, `${options.topology.dmz.router}/${options.topology.dmz.prefixLength}`)),
+      ...(ipv6 ? [`ip -6 addr add ${ipv6.dmzRouter}/64 dev "$dev" nodad`] : []),
       IP_FORWARD_CHECK,
     ]);
 
@@ -144,6 +164,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       // The PBX's interface takes the scenario's name, so the ruleset's -i and -o judge it as the admin's host would.
       `[ "$dev" = ${pbxInterface} ] || { ip link set "$dev" down && ip link set "$dev" name ${pbxInterface} && ip link set ${pbxInterface} up; }`,
       `ip route replace default via ${options.topology.dmz.router}`,
+      ...(ipv6 ? [`ip -6 addr add ${ipv6.pbx}/64 dev ${pbxInterface} nodad`, `ip -6 route replace default via ${ipv6.dmzRouter}`] : []),
     ]);
     // Asterisk takes a second or two to load its modules: it starts now and is waited for last.
     await pbx.exec(["sh", "-c", `${MAKE_LAB_CERTIFICATE}; nohup asterisk -f > /out/asterisk.log 2>&1 &`]);
@@ -172,6 +193,11 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     if (restore.exitCode !== 0) {
       throw new RulesetError("RULESET_REJECTED", `${loader} rejected the ruleset (exit ${restore.exitCode}): ${(restore.stderr || restore.output).trim()}`);
     }
+    if (options.ipv6RulesetText !== undefined) {
+      await writeFile(join(out, "ruleset6.rules"), options.ipv6RulesetText);
+      const restore6 = await firewall.exec(["sh", "-c", "ip6tables-restore < /out/ruleset6.rules"]);
+      if (restore6.exitCode !== 0) throw new RulesetError("RULESET_REJECTED", `ip6tables-restore rejected the IPv6 ruleset (exit ${restore6.exitCode}): ${(restore6.stderr || restore6.output).trim()}`);
+    }
 
 
     for (const [officeIndex, office] of options.topology.offices.entries()) {
@@ -195,14 +221,22 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       const runner = runnerList[siteIndex]!;
       const addresses = [...new Set(endpoints.map((endpoint) => endpoint.address))];
       const prefix = office ? office.prefixLength : WAN.prefixLength;
-      const primary = addresses[0] ?? (office ? office.runner : WAN.runner);
+      const ipv4Addresses = addresses.filter((address) => !address.includes(":"));
+      const primary = ipv4Addresses[0] ?? (office ? office.runner : WAN.runner);
       const setup = await staticAddress(runtime, runner, network, `${primary}/${prefix}`);
-      await writeFile(join(out, `addresses-${site}.batch`), addresses.slice(1).map((address) => `address add ${address}/${prefix} dev DEV\n`).join(""));
+      // IPv6 addresses each a /128 beside the lab's own in its kept /64 (the router's on-link routes find them).
+      const ipv6Addresses = ipv6 && !office ? [WAN6.runner, ...addresses.filter((address) => address.includes(":"))] : [];
+      const batch = [
+        ...ipv4Addresses.filter((address) => address !== primary).map((address) => `address add ${address}/${prefix} dev DEV\n`),
+        ...ipv6Addresses.map((address) => `address add ${address}/${address === WAN6.runner ? 64 : 128} dev DEV nodad\n`),
+      ];
+      await writeFile(join(out, `addresses-${site}.batch`), batch.join(""));
       await configure(runner, [
         ...setup,
         `sed -i "s/DEV/$(ip -o -4 addr show | awk '$4 ~ /^${primary.replace(/\./g, "\\.")}\\// {print $2}')/" /out/addresses-${site}.batch`,
         `ip -batch /out/addresses-${site}.batch`,
         office ? `ip route replace default via ${office.routerLan}` : `ip route replace ${options.topology.dmz.subnet} via ${WAN.router}`,
+        ...(ipv6 && ipv6Addresses.length ? [`ip -6 route replace ${ipv6.dmzPrefix} via ${WAN6.router}`] : []),
         ...(options.toolEndpoints ?? []).filter((tool) => addresses.includes(tool.address)).map((tool) => `iptables -t nat -A POSTROUTING -p udp --sport ${tool.port} -j SNAT --to-source ${tool.address}`),
       ]);
       runners.set(site, runner);
@@ -243,7 +277,7 @@ async function staticAddress(runtime: Runtime, container: StartedTestContainer, 
   const given = info.NetworkSettings.Networks[network]?.IPAddress;
   if (!given) throw new EngineUnavailableError("DOCKER_NETWORK", `container ${info.Name} has no address on ${network}`);
   const device = `$(ip -o -4 addr show | awk '$4 ~ /^${given.replace(/\./g, "\\.")}\\// {print $2}')`;
-  return [`dev=${device}`, 'test -n "$dev"', 'ip addr flush dev "$dev"', `ip addr add ${address} dev "$dev"`];
+  return [`dev=${device}`, 'test -n "$dev"', 'ip -4 addr flush dev "$dev"', `ip addr add ${address} dev "$dev"`];
 }
 
 async function configure(container: StartedTestContainer, lines: readonly string[]): Promise<void> {

@@ -34,6 +34,8 @@ export function pjsipConfig(pbx: PbxSpec): string {
     "protocol=udp",
     `bind=${pbx.address}:${pbx.port}`,
     "",
+    // SIP over UDP on the PBX's IPv6 address too: PJSIP picks the transport of a contact's family.
+    ...(pbx.address6 === undefined ? [] : ["[transport-udp6]", "type=transport", "protocol=udp", `bind=[${pbx.address6}]:${pbx.port}`, ""]),
     // SIP over TCP on the same port, as the model's PBX listens (a connection's answers go back on it).
     "[transport-tcp]",
     "type=transport",

@@ -1,5 +1,6 @@
 import { compileRulesetText } from "./compile-ruleset.js";
-import { decodeIpv4 } from "../../net/ipv4.js";
+import { decodeIp } from "../../net/ipv6.js";
+import { dualStackFirewall } from "./netfilter/dual-stack.js";
 import type { RuleRef } from "../../firewall/ruleset.js";
 import type { RunResult } from "../../verdict/run-result.js";
 import { ConntrackTable, UNTRACKED, contextAfterConntrack } from "./conntrack.js";
@@ -41,7 +42,8 @@ export function judgeRecorded(result: RunResult, placement: "host" | "router", k
   if (!result.packets) throw new Error("judgeRecorded needs the run's packets (RunOptions.keepPackets)");
   const settings = { ...defaultKernelSettings, ...kernel };
   const state = firewallState(settings, result.localAddresses ?? [], result.ipsetText === undefined ? undefined : { path: "the run's ipset", text: result.ipsetText }, result.wallClockStartMs);
-  const firewall = compileRulesetText(result.rulesetText, "recorded run", state);
+  const ipv4 = compileRulesetText(result.rulesetText, "recorded run", state);
+  const firewall = result.ipv6RulesetText === undefined ? ipv4 : dualStackFirewall(ipv4, result.ipv6RulesetText, "recorded run (ip6tables)", state);
   const conntrack = new ConntrackTable(settings);
   const tracker = conntrack.tracker();
   const phaseUs = options.jiffyPhaseUs ?? 0;
@@ -50,7 +52,7 @@ export function judgeRecorded(result: RunResult, placement: "host" | "router", k
   const bans = [...(result.fail2ban?.bans ?? [])].sort((a, b) => a.atUs - b.atUs);
   let nextBan = 0;
   return result.verdicts.map((verdict, index) => {
-    const packet = decodeIpv4(result.packets![verdict.packetId]!, "eth0");
+    const packet = decodeIp(result.packets![verdict.packetId]!, "eth0");
     const shift = options.shiftJiffies?.get(index) ?? 0;
     // The kernel's clock never runs backwards, whatever order the recorded times came in.
     const jiffies = Math.max(lastJiffies, settings.startJiffies + Math.floor((Math.max(0, verdict.atUs + phaseUs) * settings.hz) / 1_000_000) + shift);

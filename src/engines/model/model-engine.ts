@@ -3,6 +3,7 @@ import { formatAddress, isIpv6Number, parseAddress } from "../../net/address-num
 import { decodeIpv6, encodeIpv6Udp } from "../../net/ipv6.js";
 import { publicAddressesOf } from "../../traffic/host-addresses.js";
 import { dualStackFirewall } from "./netfilter/dual-stack.js";
+import { NOTHING_LOADED } from "../../firewall/ruleset.js";
 import { decodeIpv4, encodeIpv4Udp, IPPROTO_TCP, IPPROTO_UDP, rewriteIpv4 } from "../../net/ipv4.js";
 import type { Packet } from "../../net/packet.js";
 import { policyRulesetText } from "../../firewall/policy-ruleset.js";
@@ -371,6 +372,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     variant: scenario.variant,
     seed,
     rulesetText,
+    ...(firewall !== ipv4Firewall ? { ipv6RulesetText: ipv6Rules?.text ?? NOTHING_LOADED } : {}),
     ...(ipsetText !== undefined ? { ipsetText } : {}),
     localAddresses,
     verdicts,

@@ -105,6 +105,13 @@ describe.runIf(available)("docker engine: real Asterisk 22 and netfilter", () =>
           expect(run.verdicts.filter((verdict) => verdict.source === "split" && verdict.sipMethod === "REGISTER"), run.engine).toEqual([]);
         }
       }
+      if (label.startsWith("ipv6-rotation")) {
+        // IPv6 end to end: real Asterisk on its IPv6 address, real ip6tables, each request from the next address of the /64.
+        expect(real.verdicts.every((verdict) => verdict.srcAddr.includes(":") && verdict.dstAddr.includes(":"))).toBe(true);
+        const sequence = (run: typeof real) => run.verdicts.filter((verdict) => verdict.direction === "to-pbx").map((verdict) => `${verdict.srcAddr} ${verdict.verdict} ${verdict.rule.family ?? 4}:${verdict.rule.chain}:${verdict.rule.index}`);
+        expect(sequence(real)).toEqual(sequence(model));
+        expect(report.result.artifacts?.["ip6tables-save -c"]).toContain('--nflog-prefix "v:INPUT:0"');
+      }
       if (label === "port-reuse") {
         // Packet by packet, as the model judged them: request i delivered or dropped, by the same rule.
         const sequence = (run: typeof real) => run.verdicts.filter((verdict) => verdict.direction === "to-pbx").map((verdict) => `${verdict.verdict} ${verdict.rule.chain}:${verdict.rule.index}`);

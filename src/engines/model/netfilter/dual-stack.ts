@@ -1,9 +1,8 @@
 import { parseRuleset } from "../../../firewall/parse-ruleset.js";
+import { NOTHING_LOADED } from "../../../firewall/ruleset.js";
 import { compileFirewall, type CompiledFirewall } from "./interpreter.js";
 import type { MatchState } from "./match.js";
 
-/** ip6tables with nothing loaded: the built-in chains' ACCEPT policies. */
-const NO_IP6TABLES_RULES = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
 
 /**
  * iptables' and ip6tables' rules side by side, as a host runs them: each
@@ -13,7 +12,7 @@ const NO_IP6TABLES_RULES = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\
  * meets ACCEPT policies, as on a host that never loaded any.
  */
 export function dualStackFirewall(ipv4: CompiledFirewall, ipv6Text: string | undefined, ipv6Source: string | undefined, state: MatchState): CompiledFirewall {
-  const ipv6 = compileFirewall(parseRuleset(ipv6Text ?? NO_IP6TABLES_RULES, ipv6Source ?? "ip6tables (no rules loaded)", undefined, 6), state);
+  const ipv6 = compileFirewall(parseRuleset(ipv6Text ?? NOTHING_LOADED, ipv6Source ?? "ip6tables (no rules loaded)", undefined, 6), state);
   return {
     judge: (hook, packet, context) => (packet.family === 6 ? ipv6 : ipv4).judge(hook, packet, context),
     judgeRoute: (hook, packet, start, tracker) => (packet.family === 6 ? ipv6 : ipv4).judgeRoute(hook, packet, start, tracker),
