@@ -1,4 +1,6 @@
 import { formatCidr, formatIpv4, parseCidr, parseIpv4 } from "../net/address.js";
+import { formatIpv6, parseIpv6 } from "../net/ipv6-address.js";
+import type { IpFamily } from "./ruleset.js";
 import type { Policy } from "./policy.js";
 
 /** Where the generated rules protect the PBX from. */
@@ -32,23 +34,27 @@ export const COUNT_CHAIN = "SLAM-COUNT";
 export const BLOCK_CHAIN = "SLAM-BLOCK";
 export const ESCALATE_CHAIN = "SLAM-ESCALATE";
 
-/** The offset of the UDP payload in a datagram without IP options: 20-byte IP header + 8-byte UDP header. */
-const UDP_PAYLOAD_OFFSET = 28;
+/** The offset of the UDP payload in a datagram without IP options: 20-byte IP header + 8-byte UDP header (IPv6: its 40-byte header, without extension headers). */
+const UDP_PAYLOAD_OFFSET = { 4: 28, 6: 48 } as const;
+
+/** What a source is counted as: an IPv4 address, or an IPv6 /64 (an attacker's prefix, however many of its 2^64 addresses it uses). */
+const SOURCE_MASK = { 4: "255.255.255.255", 6: "ffff:ffff:ffff:ffff::" } as const;
 
 const comment = (text: string) => ["-m", "comment", "--comment", text];
 
-function recent(list: string, ...words: string[]): string[] {
+function recentOf(family: IpFamily) {
   // iptables-save spells the defaults out; writing them keeps generated and saved text alike.
-  return ["-m", "recent", ...words, "--name", list, "--mask", "255.255.255.255", "--rsource"];
+  return (list: string, ...words: string[]): string[] => ["-m", "recent", ...words, "--name", list, "--mask", SOURCE_MASK[family], "--rsource"];
 }
 
 /** Matches on the first bytes of the SIP payload, for one method. */
-function methodMatch(policy: Policy, method: string, transport: "udp" | "tcp"): string[] {
+function methodMatch(policy: Policy, method: string, transport: "udp" | "tcp", family: IpFamily): string[] {
   const text = `${method} `;
   if (transport === "udp" && policy.methodMatch === "string") {
-    return ["-m", "string", "--string", text, "--algo", policy.stringAlgo, "--from", String(UDP_PAYLOAD_OFFSET), "--to", String(UDP_PAYLOAD_OFFSET + text.length)];
+    return ["-m", "string", "--string", text, "--algo", policy.stringAlgo, "--from", String(UDP_PAYLOAD_OFFSET[family]), "--to", String(UDP_PAYLOAD_OFFSET[family] + text.length)];
   }
-  // u32 follows the IP header length (and TCP's data offset), so IP options do not shift it.
+  // u32 follows the IP header length (and TCP's data offset), so IP options do not shift it; IPv6's header is 40 bytes.
+  if (family === 6) return u32Method6(text, transport);
   const base = transport === "udp" ? "0>>22&0x3C@8" : "0>>22&0x3C@12>>26&0x3C@0";
   const bytes = new TextEncoder().encode(text);
   const tests: string[] = [];
@@ -66,8 +72,28 @@ function methodMatch(policy: Policy, method: string, transport: "udp" | "tcp"): 
   return ["-m", "u32", "--u32", tests.join("&&")];
 }
 
+/** The same over IPv6: the UDP payload at 48, TCP's data offset read at 52 (its header's byte 12) and added to 40. */
+function u32Method6(text: string, transport: "udp" | "tcp"): string[] {
+  const bytes = new TextEncoder().encode(text);
+  const tests: string[] = [];
+  for (let offset = 0; offset < Math.min(bytes.length, 8); offset += 4) {
+    const chunk = bytes.subarray(offset, offset + 4);
+    let value = 0;
+    let mask = 0;
+    for (let i = 0; i < 4; i++) {
+      value = value * 256 + (chunk[i] ?? 0);
+      mask = mask * 256 + (i < chunk.length ? 0xff : 0);
+    }
+    const location = transport === "udp" ? `${48 + offset}` : `52>>26&0x3C@${40 + offset}`;
+    tests.push(`${location}${mask === 0xffffffff ? "" : `&0x${mask.toString(16).toUpperCase()}`}=0x${value.toString(16).toUpperCase()}`);
+  }
+  return ["-m", "u32", "--u32", tests.join("&&")];
+}
+
 /** An IAX2 REGREQ: a full frame (F bit, the UDP payload's first bit) of type IAX (6), subclass REGREQ (13), bytes 10 and 11. */
 export const IAX2_REGREQ_U32 = "0>>22&0x3C@8>>31=1&&0>>22&0x3C@16&0xFFFF=0x60D";
+/** The same over IPv6, whose UDP payload starts at 48. */
+const IAX2_REGREQ_U32_IPV6 = "48>>31=1&&56&0xFFFF=0x60D";
 
 /** A log rule placed before a DROP; `condition` restricts it to the packets that DROP will take. */
 function logBeforeDrop(policy: Policy, chain: string, what: string, condition: readonly string[] = []): PlannedRule[] {
@@ -102,8 +128,10 @@ function rateText(rate: number, per: string): string {
  * so a flow conntrack calls ESTABLISHED (an attacker keeping its source
  * port) is still counted; the generator emits no ESTABLISHED accept at all.
  */
-export function planSlammingRules(policy: Policy, target: GenerateTarget): RulePlan {
-  const pbx = `${formatIpv4(parseIpv4(target.pbxAddress))}/32`;
+export function planSlammingRules(policy: Policy, target: GenerateTarget, family: IpFamily = 4): RulePlan {
+  if (family === 6 && target.pbx6Address === undefined) throw new Error("IPv6 rules need the PBX's IPv6 address (pbx6Address)");
+  const pbx = family === 6 ? `${formatIpv6(parseIpv6(target.pbx6Address!))}/128` : `${formatIpv4(parseIpv4(target.pbxAddress))}/32`;
+  const recent = recentOf(family);
   const hookChain = policy.placement === "host" ? "INPUT" : "FORWARD";
   const rules: PlannedRule[] = [];
   const ports = policy.sip.ports;
@@ -127,11 +155,14 @@ export function planSlammingRules(policy: Policy, target: GenerateTarget): RuleP
       words: ["-d", pbx, "-p", "udp", ...(iaxPorts.length === 1 ? ["-m", "udp", "--dport", String(iaxPorts[0])] : ["-m", "multiport", "--dports", iaxPorts.join(",")]), ...comment("IAX2 to the PBX: slamming checks"), "-j", CHECK_CHAIN],
     });
   }
-  for (const site of policy.allowSites) {
+  // Trusted sites are IPv4 networks: ip6tables has none of them.
+  for (const site of family === 6 ? [] : policy.allowSites) {
     const cidr = formatCidr(parseCidr(site));
     rules.push({ chain: CHECK_CHAIN, section: "allow", words: ["-s", cidr, ...comment(`allowSites: trusted ${cidr} is never counted`), "-j", "RETURN"] });
   }
-  const list = policy.matcher.name;
+  // ip6tables' lists are their own: a list both families share keeps the mask of its first rule, and an
+  // iptables rule's --mask 255.255.255.255 would count IPv6 sources per /32 (measured on Linux 6.18).
+  const list = family === 6 ? `${policy.matcher.name}6` : policy.matcher.name;
   const blockList = `${list}-BLOCK`;
   const longList = `${list}-LONG`;
   const strikesList = `${list}-STRIKES`;
@@ -165,8 +196,8 @@ export function planSlammingRules(policy: Policy, target: GenerateTarget): RuleP
         words: [
           "-p",
           transport,
-          ...methodMatch(policy, method, transport),
-          ...comment(transport === "udp" && policy.methodMatch === "string" ? `count ${method} (payload at offset 28: no IP options)` : `count ${method} (u32 on the payload)`),
+          ...methodMatch(policy, method, transport, family),
+          ...comment(transport === "udp" && policy.methodMatch === "string" ? `count ${method} (payload at offset ${UDP_PAYLOAD_OFFSET[family]}: no ${family === 6 ? "extension headers" : "IP options"})` : `count ${method} (u32 on the payload)`),
           "-j",
           COUNT_CHAIN,
         ],
@@ -189,7 +220,7 @@ export function planSlammingRules(policy: Policy, target: GenerateTarget): RuleP
         "-m",
         "u32",
         "--u32",
-        IAX2_REGREQ_U32,
+        family === 6 ? IAX2_REGREQ_U32_IPV6 : IAX2_REGREQ_U32,
         ...comment("count IAX2 REGREQ (u32: full frame, type IAX, subclass 13)"),
         "-j",
         COUNT_CHAIN,
@@ -219,6 +250,8 @@ export function planSlammingRules(policy: Policy, target: GenerateTarget): RuleP
         String(burst),
         "--hashlimit-mode",
         "srcip",
+        // An IPv6 source counted per /64, as recent's mask does.
+        ...(family === 6 ? ["--hashlimit-srcmask", "64"] : []),
         "--hashlimit-name",
         name,
         "--hashlimit-htable-expire",

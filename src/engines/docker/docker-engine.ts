@@ -1,4 +1,5 @@
 import { NOTHING_LOADED } from "../../firewall/ruleset.js";
+import { ipv6RulesOf } from "../ipv6-rules.js";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
@@ -133,7 +134,7 @@ export class DockerEngine implements Engine {
     const runId = randomBytes(4).toString("hex");
     const instrumented = nft ? instrumentNftRuleset(rulesetText, rulesetPath) : instrumentRuleset(rulesetText);
     // The host's ip6tables rules beside them when IPv6 runs (none given: ACCEPT policies, logged all the same).
-    const ipv6Rules = scenario.firewall.kind === "ruleset" ? scenario.firewall.ipv6 : undefined;
+    const ipv6Rules = ipv6RulesOf(scenario, scenario.firewall);
     const ruleset6 = ipv6Rules || topology.ipv6 ? parseRuleset(ipv6Rules?.text ?? NOTHING_LOADED, ipv6Rules?.path ?? "ip6tables (no rules loaded)", undefined, 6) : null;
     const instrumented6 = ruleset6 ? instrumentRuleset(ruleset6.text, 6) : undefined;
     const pjsipConf = pjsipConfig(scenario.pbx);

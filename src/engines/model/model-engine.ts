@@ -3,6 +3,7 @@ import { formatAddress, isIpv6Number, parseAddress } from "../../net/address-num
 import { decodeIpv6, encodeIpv6Udp } from "../../net/ipv6.js";
 import { publicAddressesOf } from "../../traffic/host-addresses.js";
 import { dualStackFirewall } from "./netfilter/dual-stack.js";
+import { ipv6RulesOf } from "../ipv6-rules.js";
 import { NOTHING_LOADED } from "../../firewall/ruleset.js";
 import { decodeIpv4, encodeIpv4Udp, IPPROTO_TCP, IPPROTO_UDP, rewriteIpv4 } from "../../net/ipv4.js";
 import type { Packet } from "../../net/packet.js";
@@ -94,7 +95,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const wallClockStartMs = scenario.startsAt !== undefined ? Date.parse(scenario.startsAt) : (options.wallClockStartMs ?? Date.now());
   const matchState = firewallState(settings, localAddresses, firewallSpec.kind === "ruleset" ? firewallSpec.ipset : undefined, wallClockStartMs);
   const rulesetPath = firewallSpec.kind === "ruleset" ? firewallSpec.path : undefined;
-  const ipv6Rules = firewallSpec.kind === "ruleset" ? firewallSpec.ipv6 : undefined;
+  const ipv6Rules = ipv6RulesOf(scenario, firewallSpec);
   const sendsIpv6 = Object.values(scenario.hosts).some((host) => publicAddressesOf(host).some((address) => address.includes(":")));
   const ipv4Firewall = compileRulesetText(rulesetText, rulesetPath, matchState);
   // IPv6 packets meet the host's ip6tables rules (none loaded: ACCEPT) beside the IPv4 ones.

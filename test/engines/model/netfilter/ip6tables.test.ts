@@ -1,4 +1,7 @@
+import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { dumpRecentTable } from "../../../../src/engines/model/netfilter/matches/recent.js";
+import { contextAt, udpPacket } from "../../../helpers/firewall.js";
 import { compileFirewall } from "../../../../src/engines/model/netfilter/interpreter.js";
 import { defaultKernelSettings } from "../../../../src/engines/model/kernel-settings.js";
 import { parseRuleset } from "../../../../src/firewall/parse-ruleset.js";
@@ -102,12 +105,70 @@ describe("reading ip6tables-save output", () => {
     const error = refusal(saved("-A INPUT -m iprange --src-range 2001:db8::1-2001:db8::9 -j DROP"));
     expect(error.code).toBe("RULESET_UNSUPPORTED");
     expect(error.message).toMatch(/-m iprange in ip6tables: .*--engine docker/);
-    expect(refusal(saved("-A INPUT -m recent --set --name X --mask ffff:0:ffff::")).message).toMatch(/contiguous IPv6 masks/);
   });
 
   it("tells the two families' files apart by their headers", () => {
     expect(() => parseRuleset(saved("-A INPUT -j ACCEPT"), "rules.v6")).toThrow(/ip6tables-save output \(IPv6 rules\) where IPv4 rules go/);
     const ipv4 = saved("-A INPUT -j ACCEPT").replace("ip6tables-save", "iptables-save");
     expect(() => parseRuleset(ipv4, "rules.v4", undefined, 6)).toThrow(/iptables-save output \(IPv4 rules\) where IPv6 rules go/);
+  });
+});
+
+describe("a recent list that iptables and ip6tables rules share", () => {
+  // One list per name for both families; its mask is the first rule's, as a 16-byte address.
+  const ipv4Rules = "-A INPUT -p udp --dport 5060 -m recent --set --name X --rsource\n-A INPUT -p udp --dport 5061 -m recent --set --name Y --mask 255.255.0.0 --rsource";
+  const ipv6Rules = "-A INPUT -p udp --dport 5060 -m recent --set --name X --rsource\n-A INPUT -p udp --dport 5061 -m recent --set --name Y --mask ffff:ffff:ffff:ffff:: --rsource\n-A INPUT -p udp --dport 5062 -m recent --set --name Z --mask ffff:ff00:: --rsource";
+  const laterIpv4Rule = "-A INPUT -p udp --dport 5062 -m recent --set --name Z --rsource";
+  const sends = [1, 2].flatMap((i) => [5060, 5061, 5062].flatMap((port) => [{ src: `2001:db8:bad::${i}`, dport: port }, { src: `198.51.${i}.7`, dport: port }]));
+  /** What the lists hold, as /proc/net/xt_recent prints their addresses. */
+  const expected = {
+    // Neither rule gave a mask: all ones, each address alone.
+    X: ["198.51.1.7", "198.51.2.7", "2001:0db8:0bad:0000:0000:0000:0000:0001", "2001:0db8:0bad:0000:0000:0000:0000:0002"],
+    // iptables' 255.255.0.0 made the list: its IPv6 sources count per /16.
+    Y: ["198.51.0.0", "2001:0000:0000:0000:0000:0000:0000:0000"],
+    // ip6tables' ffff:ff00:: made the list: IPv4 sources count per /24.
+    Z: ["198.51.1.0", "198.51.2.0", "2001:0d00:0000:0000:0000:0000:0000:0000"],
+  };
+
+  it("model: the list's mask is its first rule's, for both families' packets", () => {
+    const state = { settings: defaultKernelSettings, tables: new Map() };
+    const wrap = (rules: string) => `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${rules}\nCOMMIT\n`;
+    const first = compileFirewall(parseRuleset(wrap(ipv4Rules), "rules.v4"), state);
+    const ipv6 = compileFirewall(parseRuleset(wrap(ipv6Rules), "rules.v6", undefined, 6), state);
+    const later = compileFirewall(parseRuleset(wrap(laterIpv4Rule), "later.v4"), state);
+    for (const send of sends) {
+      const packet = udpPacket(send.src, "x", { dport: send.dport });
+      const firewall = packet.family === 6 ? ipv6 : send.dport === 5062 ? later : first;
+      firewall.judge("INPUT", packet, contextAt(defaultKernelSettings.startJiffies));
+    }
+    const listed = (name: string) => dumpRecentTable(state, name).split("\n").map((line) => line.split(" ")[0]!.slice(4)).sort();
+    expect({ X: listed("X"), Y: listed("Y"), Z: listed("Z") }).toEqual(expected);
+  });
+
+  it.runIf(kernelOracleHere || required)("kernel: the same lists", () => {
+    const script = [
+      "set -e",
+      "ip link set lo up",
+      "ip -6 addr add 2001:db8:100::10/128 dev lo nodad",
+      "ip addr add 198.51.100.10/32 dev lo",
+      `iptables-restore <<'RULES'\n*filter\n:INPUT ACCEPT [0:0]\n${ipv4Rules}\nCOMMIT\nRULES`,
+      `ip6tables-restore <<'RULES'\n*filter\n:INPUT ACCEPT [0:0]\n${ipv6Rules}\nCOMMIT\nRULES`,
+      `iptables-restore --noflush <<'RULES'\n*filter\n${laterIpv4Rule}\nCOMMIT\nRULES`,
+      ...sends.map((send) => {
+        const family = send.src.includes(":") ? "AF_INET6" : "AF_INET";
+        const pbx = send.src.includes(":") ? "2001:db8:100::10" : "198.51.100.10";
+        return `ip addr add ${send.src}/${send.src.includes(":") ? "128 dev lo nodad" : "32 dev lo"} 2>/dev/null || true; python3 -c "import socket; s=socket.socket(socket.${family}, socket.SOCK_DGRAM); s.bind(('${send.src}', 0)); s.sendto(b'x', ('${pbx}', ${send.dport}))"`;
+      }),
+      'for t in X Y Z; do echo "== $t"; cut -d" " -f1 /proc/net/xt_recent/$t | sed "s/^src=//" | sort; done',
+    ].join("\n");
+    const ran = spawnSync("unshare", ["--net", "bash", "-c", script], { encoding: "utf8", timeout: 60_000 });
+    expect(ran.status, ran.stderr).toBe(0);
+    const lists: Record<string, string[]> = {};
+    let current = "";
+    for (const line of ran.stdout.trim().split("\n")) {
+      if (line.startsWith("== ")) lists[(current = line.slice(3))] = [];
+      else lists[current]!.push(line);
+    }
+    expect(lists).toEqual(expected);
   });
 });

@@ -1,5 +1,5 @@
 import { formatIpv4, parseIpv4 } from "../../../../net/address.js";
-import { formatAddress, ipv6BytesOf, isIpv6Number } from "../../../../net/address-number.js";
+import { formatAddress, ipv6BytesOf, ipv6Number, isIpv6Number } from "../../../../net/address-number.js";
 import { ipv6MaskPrefix, parseIpv6 } from "../../../../net/ipv6-address.js";
 import { prefixKey } from "./address-prefix.js";
 import type { Packet } from "../../../../net/packet.js";
@@ -29,7 +29,7 @@ export interface RecentTable {
   readonly name: string;
   /** The mask of the rule that created the table: recent_mt masks with t->mask, not the rule's. */
   readonly mask: number;
-  /** The same for IPv6 sources: the masked address's number (a whole /128 unless an ip6tables rule's --mask made the table). */
+  /** The same for IPv6 sources: the number of the address under the table's 16-byte mask. */
   readonly key6: (address: number) => number;
   nstampsMaxMask: number;
   readonly entries: Map<number, RecentEntry>;
@@ -89,7 +89,7 @@ function nstampMaskFor(hitCount: number, ipPktListTot: number): number {
   return 32 - 1;
 }
 
-function tableFor(state: MatchState, name: string, mask: number, mask6Prefix: number, nstampMask: number): RecentTable {
+function tableFor(state: MatchState, name: string, mask16: Uint8Array, nstampMask: number): RecentTable {
   const existing = state.tables.get(tableKey(name)) as RecentTable | undefined;
   if (existing) {
     if (nstampMask > existing.nstampsMaxMask) {
@@ -101,7 +101,8 @@ function tableFor(state: MatchState, name: string, mask: number, mask6Prefix: nu
     }
     return existing;
   }
-  const table: RecentTable = { name, mask, key6: prefixKey(6, mask6Prefix), nstampsMaxMask: nstampMask, entries: new Map(), head: null, tail: null };
+  const mask = new DataView(mask16.buffer, mask16.byteOffset).getUint32(0);
+  const table: RecentTable = { name, mask, key6: ipv6Keyer(mask16), nstampsMaxMask: nstampMask, entries: new Map(), head: null, tail: null };
   state.tables.set(tableKey(name), table);
   return table;
 }
@@ -133,27 +134,34 @@ export const recentMatch: MatchFactory = (rawOptions, state, where) => {
   // libxt_recent keeps the first XT_RECENT_NAME_LEN - 1 (199) characters of a longer name.
   const name = (options.value("name") ?? "DEFAULT").slice(0, 199);
   if (name.length === 0 || name.length >= 200 || name === "." || name === ".." || name.includes("/")) throw options.error(`--name "${name}" is not a valid proc file name`);
+  /*
+   * The rule's mask as the kernel holds it, an nf_inet_addr of 16 bytes: all
+   * ones without --mask; an IPv4 --mask fills its first 4 bytes and zeroes the
+   * rest. A list's mask is that of the rule that created it, whichever family:
+   * measured on Linux 6.18, an iptables rule's --mask 255.255.255.255 makes
+   * ip6tables' packets in the same list count per /32, and an ip6tables
+   * rule's ffff:ff00:: makes iptables' count per /24.
+   */
   const maskText = options.value("mask");
-  let mask = 0xffffffff;
-  let mask6Prefix = 128;
+  let mask16: Uint8Array = new Uint8Array(16).fill(0xff);
   if (maskText !== undefined && where.family === 6) {
-    let prefix: number | null = null;
     try {
-      prefix = ipv6MaskPrefix(parseIpv6(maskText));
+      mask16 = parseIpv6(maskText);
     } catch {
       throw options.error(`--mask ${maskText}: expected an IPv6 mask such as ffff:ffff:ffff:ffff:: (a /64)`);
     }
-    if (prefix === null) throw options.error(`--mask ${maskText}: the model reads contiguous IPv6 masks (ffff:ffff:ffff:ffff:: for a /64)`, "RULESET_UNSUPPORTED");
-    mask6Prefix = prefix;
   } else if (maskText !== undefined) {
+    let mask4: number;
     try {
-      mask = parseIpv4(maskText);
+      mask4 = parseIpv4(maskText);
     } catch {
       throw options.error(`--mask ${maskText}: expected a dotted IPv4 mask such as 255.255.255.0`);
     }
+    mask16 = new Uint8Array(16);
+    new DataView(mask16.buffer).setUint32(0, mask4);
   }
   const useDestination = options.has("rdest");
-  const table = tableFor(state, name, mask, mask6Prefix, nstampMaskFor(hitCount, state.settings.recentIpPktListTot));
+  const table = tableFor(state, name, mask16, nstampMaskFor(hitCount, state.settings.recentIpPktListTot));
   const listLimit = state.settings.recentIpListTot;
   const windowJiffies = seconds * state.settings.hz;
 
@@ -195,6 +203,21 @@ export const recentMatch: MatchFactory = (rawOptions, state, where) => {
     return ret;
   };
 };
+
+/** IPv6 sources keyed by a 16-byte mask: a prefix's arithmetic, or any mask byte by byte. */
+function ipv6Keyer(mask16: Uint8Array): (address: number) => number {
+  const prefix = ipv6MaskPrefix(mask16);
+  if (prefix !== null) return prefixKey(6, prefix);
+  const keys = new Map<number, number>();
+  return (address) => {
+    let key = keys.get(address);
+    if (key === undefined) {
+      key = ipv6Number(ipv6BytesOf(address).map((byte, index) => byte & mask16[index]!));
+      keys.set(address, key);
+    }
+    return key;
+  };
+}
 
 /** recent_entry_reap: the LRU head goes if its newest stamp is outside the window (never the entry in use). */
 function reapHead(table: RecentTable, since: number, working: RecentEntry): void {
