@@ -20,6 +20,8 @@ export interface RandomScenario {
   readonly rulesetText: string | null;
   /** The `ipset save` text the document names as `<name>.ipset`; null when the ruleset uses no sets. */
   readonly ipsetText: string | null;
+  /** The ip6tables-save text the document names as `<name>.v6`; absent when the scenario has no IPv6. */
+  readonly ipv6RulesetText?: string;
 }
 
 /**
@@ -84,7 +86,18 @@ export const TCP_SEEDS_FROM = 6001;
  */
 export const TLS_SEEDS_FROM = 6101;
 
+/**
+ * Seeds from here on add IPv6, from streams of their own: the PBX gets an
+ * IPv6 address, a flood comes from a /64 (rotating through it or each
+ * address at its own pace), IPv6 phones register from another /64, and the
+ * host's ip6tables rules count them: recent with and without a /64 mask
+ * (sometimes on a list its iptables rules use too, whose first rule's mask
+ * then holds for both), hashlimit by prefix, the method at offset 48.
+ */
+export const IPV6_SEEDS_FROM = 6201;
+
 const PBX_ADDRESS = "198.51.100.10";
+const PBX_ADDRESS6 = "2001:db8:100::10";
 const FIRST_ACCOUNT = 200;
 const ACCOUNT_COUNT = 40;
 
@@ -179,6 +192,7 @@ export function randomScenario(seed: number): RandomScenario {
   if (seed >= IAX2_SEEDS_FROM) iax2Sources(seededRandom(seed ^ 0x1a72), allocate, hosts, traffic, officeUsed);
   if (seed >= TCP_SEEDS_FROM) tcpSources(seededRandom(seed ^ 0x7c9), allocate, hosts, traffic, durationSeconds);
   if (seed >= TLS_SEEDS_FROM) tlsSources(seededRandom(seed ^ 0x71d5), allocate, hosts, traffic, durationSeconds);
+  if (seed >= IPV6_SEEDS_FROM) ipv6Sources(seededRandom(seed ^ 0x1f6), allocate, hosts, traffic, durationSeconds);
   if (!traffic.some((spec) => spec.kind === "register-flood")) {
     hosts.scan = { kind: "addresses", addresses: [allocate.wanAddress()] };
     traffic.push({ name: "scan", kind: "register-flood", host: "scan", mode: "svwar", ratePps: tenths(random, 1, 20), durationSeconds: durationSeconds / 2, onAnswerLikeRandom: "walk-on" });
@@ -192,7 +206,8 @@ export function randomScenario(seed: number): RandomScenario {
   const addresses = Object.values(hosts).flatMap((host) => {
     const spec = host as { kind: string; addresses?: string[]; public?: string; cidr?: string };
     return spec.kind === "addresses" ? spec.addresses! : spec.kind === "nat" ? [spec.public!] : [spec.cidr!];
-  });
+  }).filter((address) => !address.includes(":"));
+  const ipv6 = seed >= IPV6_SEEDS_FROM;
   const admin = seed >= ADMIN_RULESET_SEEDS_FROM;
   const useRuleset = chance(random, 0.45) || admin;
   const document: Record<string, unknown> = {
@@ -200,8 +215,8 @@ export function randomScenario(seed: number): RandomScenario {
     description: `seeded random scenario ${seed} for the differential suite (model vs kernel)`,
     seed,
     durationSeconds,
-    firewall: useRuleset ? { ruleset: `${name}.rules`, ...(admin ? { ipset: `${name}.ipset` } : {}) } : { policy: randomPolicy(random, addresses) },
-    pbx: { address: PBX_ADDRESS, accounts: [{ users: `${FIRST_ACCOUNT}-${FIRST_ACCOUNT + ACCOUNT_COUNT - 1}`, password: "rnd-{user}-Pw" }] },
+    firewall: useRuleset ? { ruleset: `${name}.rules`, ...(admin ? { ipset: `${name}.ipset` } : {}), ...(ipv6 ? { ruleset6: `${name}.v6` } : {}) } : { policy: randomPolicy(random, addresses) },
+    pbx: { address: PBX_ADDRESS, ...(ipv6 ? { address6: PBX_ADDRESS6 } : {}), accounts: [{ users: `${FIRST_ACCOUNT}-${FIRST_ACCOUNT + ACCOUNT_COUNT - 1}`, password: "rnd-{user}-Pw" }] },
     hosts,
     traffic,
     expect,
@@ -217,7 +232,66 @@ export function randomScenario(seed: number): RandomScenario {
   if (seed >= TCP_SEEDS_FROM) connlimit.push(...tcpRules(seededRandom(seed ^ 0x7c8)));
   if (seed >= TLS_SEEDS_FROM) connlimit.push(...tlsRules(seededRandom(seed ^ 0x71d4)));
   const withTables: AdminExtras = tables ? { ...extras, first: [...tables.filterFirst, ...extras.first, ...connlimit], selector: `${extras.selector}${tables.selector}` } : extras;
-  return { name, document, rulesetText: `${randomRuleset(random, addresses, withTables)}${tables?.tablesText ?? ""}`, ipsetText: extras.ipset };
+  const rulesetText = `${randomRuleset(random, addresses, withTables)}${tables?.tablesText ?? ""}`;
+  return { name, document, rulesetText, ipsetText: extras.ipset, ...(ipv6 ? { ipv6RulesetText: randomIpv6Ruleset(seededRandom(seed ^ 0x1f7), rulesetText) } : {}) };
+}
+
+/** IPv6 sources: a flood from a /64 and, most of the time, phones in another. */
+function ipv6Sources(random: Random, allocate: Allocator, hosts: Record<string, unknown>, traffic: Record<string, unknown>[], durationSeconds: number): void {
+  const rotate = chance(random, 0.6);
+  hosts.v6scan = { kind: "range", cidr: `2001:db8:bad:${randomInt(random, 1, 0xfff).toString(16)}::/64`, count: rotate ? randomInt(random, 20, 200) : randomInt(random, 1, 4) };
+  const mode = pick(random, ["svwar", "svcrack"] as const);
+  const start = tenths(random, 0, durationSeconds / 2);
+  traffic.push({
+    name: "v6scan",
+    kind: "register-flood",
+    host: "v6scan",
+    mode,
+    ratePps: rotate ? tenths(random, 2, 40) : tenths(random, 0.5, 20),
+    startSeconds: start,
+    durationSeconds: tenths(random, 1, durationSeconds - start),
+    extensions: mode === "svcrack" ? `${FIRST_ACCOUNT}-${FIRST_ACCOUNT}` : `${FIRST_ACCOUNT}-${FIRST_ACCOUNT + 99}`,
+    sourcePort: pick(random, [5060, "random", randomInt(random, 1024, 65000)] as const),
+    rotateAddresses: rotate,
+    giveUpSeconds: pick(random, [10, 0]),
+    onAnswerLikeRandom: "walk-on",
+  });
+  if (!chance(random, 0.7)) return;
+  const count = randomInt(random, 1, 3);
+  const accounts = allocate.accounts(count);
+  if (!accounts) return;
+  const office = randomInt(random, 1, 0xfff).toString(16);
+  hosts.v6office = { kind: "addresses", addresses: Array.from({ length: count }, (_, index) => `2001:db8:600d:${office}::${(index + 0x21).toString(16)}`) };
+  traffic.push({ name: "v6phones", kind: "phones", host: "v6office", count, accounts, startSeconds: tenths(random, 0, 2), spreadSeconds: tenths(random, 0, 2) });
+}
+
+/** The host's ip6tables rules: what admins copy from their iptables rules, per address or per prefix. */
+function randomIpv6Ruleset(random: Random, ipv4Rules: string): string {
+  const rules: string[] = ["-A INPUT -i lo -j ACCEPT"];
+  const policyDrop = chance(random, 0.2);
+  // With a DROP policy, IPv6 needs its neighbour discovery let in, as admins learn.
+  if (policyDrop) rules.push("-A INPUT -p ipv6-icmp -j ACCEPT");
+  if (chance(random, 0.2)) rules.push("-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT");
+  if (chance(random, 0.1)) rules.push("-A INPUT -s 2001:db8:bad::/48 -p udp --dport 5060 -j DROP");
+  const method = chance(random, 0.5) ? '-m string --string "REGISTER" --algo bm' : `-m string --string "REGISTER " --algo ${pick(random, ["bm", "kmp"])} --from 48 --to 57`;
+  const at = `-p udp --dport 5060 ${method}`;
+  const drop = chance(random, 0.2) ? "-j REJECT --reject-with icmp6-adm-prohibited" : "-j DROP";
+  const counter = pick(random, ["recent", "recent", "hashlimit"] as const);
+  if (counter === "recent") {
+    // A list its iptables rules use too keeps the mask of whichever rule made it first.
+    const shared = [...ipv4Rules.matchAll(/--name (\S+)/g)].map((match) => match[1]!);
+    const list = shared.length && chance(random, 0.3) ? pick(random, shared) : pick(random, ["V6", "SIP6"]);
+    const mask = pick(random, ["", " --mask ffff:ffff:ffff:ffff::", " --mask ffff:ffff:ffff:ff00::", " --mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"]);
+    const seconds = randomInt(random, 1, 8);
+    const hits = randomInt(random, 2, 15);
+    rules.push(`-A INPUT ${at} -m recent --set --name ${list}${mask} --rsource`);
+    rules.push(`-A INPUT ${at} -m recent ${pick(random, ["--update", "--rcheck"])} --seconds ${seconds} --hitcount ${hits} --name ${list}${mask} --rsource ${drop}`);
+  } else {
+    const srcmask = pick(random, ["", " --hashlimit-srcmask 64", " --hashlimit-srcmask 56", " --hashlimit-srcmask 48"]);
+    rules.push(`-A INPUT ${at} -m hashlimit --hashlimit-above ${randomInt(random, 1, 20)}/${pick(random, ["sec", "min"])} --hashlimit-burst ${randomInt(random, 1, 10)} --hashlimit-mode srcip${srcmask} --hashlimit-name v6h ${drop}`);
+  }
+  if (policyDrop) rules.push("-A INPUT -p udp -j ACCEPT");
+  return ["# seeded random ip6tables ruleset (differential suite)", "*filter", `:INPUT ${policyDrop ? "DROP" : "ACCEPT"} [0:0]`, ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ...rules, "COMMIT", ""].join("\n");
 }
 
 /** SIP floods over TCP, drawn from a stream of their own. */
@@ -527,6 +601,9 @@ export function writeRandomScenario(scenario: RandomScenario, directory: string)
   const rulesetFile = join(directory, `${scenario.name}.rules`);
   if (scenario.rulesetText !== null) writeFileSync(rulesetFile, scenario.rulesetText);
   else rmSync(rulesetFile, { force: true });
+  const ipv6File = join(directory, `${scenario.name}.v6`);
+  if (scenario.ipv6RulesetText !== undefined) writeFileSync(ipv6File, scenario.ipv6RulesetText);
+  else rmSync(ipv6File, { force: true });
   const ipsetFile = join(directory, `${scenario.name}.ipset`);
   if (scenario.ipsetText !== null) writeFileSync(ipsetFile, scenario.ipsetText);
   else rmSync(ipsetFile, { force: true });

@@ -4,7 +4,7 @@ import { compareEngines } from "../../src/engines/compare-engines.js";
 import { DockerEngine } from "../../src/engines/docker/docker-engine.js";
 import { randomCases } from "../../src/engines/fidelity-suite.js";
 import { runModel } from "../../src/engines/model/model-engine.js";
-import { ADMIN_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, IAX2_SEEDS_FROM, NFT_MAP_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, TCP_SEEDS_FROM, randomScenario, randomScenarioYaml } from "../../src/scenario/random-scenario.js";
+import { ADMIN_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, IAX2_SEEDS_FROM, NFT_MAP_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, TCP_SEEDS_FROM, IPV6_SEEDS_FROM, randomScenario, randomScenarioYaml } from "../../src/scenario/random-scenario.js";
 import { loadScenario } from "../../src/scenario/load-scenario.js";
 import { ensureBuild } from "../helpers/ensure-build.js";
 import { scratchDirectory } from "../helpers/scratch-directory.js";
@@ -159,12 +159,24 @@ describe("seeded random scenarios (the differential suite's generator)", () => {
     expect(segments.filter((verdict) => verdict.verdict === "dropped").length).toBeGreaterThan(500);
     expect(randomScenario(TCP_SEEDS_FROM - 1).document.traffic).not.toContainEqual(expect.objectContaining({ transport: "tcp" }));
   }, 60_000);
+
+  it(`from seed ${IPV6_SEEDS_FROM}: IPv6 floods and phones, and the ip6tables rules admins write, per address and per prefix, which drop some`, () => {
+    const ipv6 = randomCases(IPV6_SEEDS_FROM, 30, directory);
+    const texts = ipv6.map((entry) => readFileSync(entry.file, "utf8") + (randomScenario(Number(entry.label.split("-")[1])).ipv6RulesetText ?? "")).join("\n");
+    for (const construct of ["address6: 2001:db8:100::10", "rotateAddresses: true", "rotateAddresses: false", "ruleset6:", "--mask ffff:ffff:ffff:ffff::", "--hashlimit-srcmask 64", "--from 48 --to 57", "icmp6-adm-prohibited", ":INPUT DROP"]) {
+      expect(texts, construct).toContain(construct);
+    }
+    const verdicts = ipv6.flatMap((entry) => runModel(loadScenario(entry.file, null)).verdicts.filter((verdict) => verdict.srcAddr.includes(":")));
+    expect(verdicts.filter((verdict) => verdict.direction === "from-pbx").length).toBeGreaterThan(100);
+    expect(verdicts.filter((verdict) => verdict.verdict === "dropped" && verdict.rule.family === 6).length).toBeGreaterThan(300);
+    expect(randomScenario(IPV6_SEEDS_FROM - 1).ipv6RulesetText).toBeUndefined();
+  }, 60_000);
 });
 
 const available = await dockerAvailable("the differential subset on docker");
 
 /** The bounded subset CI runs; `slamlab diff --random 200` (bench/fidelity) runs the full batch. */
-const CI_SEEDS = [1, 2, 3, 4, 5, 6, ADMIN_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, NFT_MAP_RULESET_SEEDS_FROM, IAX2_SEEDS_FROM, TCP_SEEDS_FROM];
+const CI_SEEDS = [1, 2, 3, 4, 5, 6, ADMIN_RULESET_SEEDS_FROM, TABLE_RULESET_SEEDS_FROM, CONNLIMIT_RULESET_SEEDS_FROM, NFT_RULESET_SEEDS_FROM, NFT_MAP_RULESET_SEEDS_FROM, IAX2_SEEDS_FROM, IPV6_SEEDS_FROM];
 
 describe.runIf(available)("differential subset: random scenarios on the model and in the kernel", () => {
   const engine = new DockerEngine();
