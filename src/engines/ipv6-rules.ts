@@ -1,4 +1,5 @@
 import { policyIpv6RulesetText } from "../firewall/policy-ruleset.js";
+import type { GenerateTarget } from "../firewall/slamming-rules.js";
 import type { FirewallSpec, Scenario } from "../scenario/scenario.js";
 
 /**
@@ -9,5 +10,10 @@ import type { FirewallSpec, Scenario } from "../scenario/scenario.js";
 export function ipv6RulesOf(scenario: Scenario, firewall: FirewallSpec): { readonly path: string; readonly text: string } | undefined {
   if (firewall.kind === "ruleset") return firewall.ipv6;
   if (firewall.format === "nft" || scenario.pbx.address6 === undefined) return undefined;
-  return { path: "generated ip6tables rules", text: policyIpv6RulesetText(firewall.policy, { pbxAddress: scenario.pbx.address, pbx6Address: scenario.pbx.address6 }) };
+  return { path: "generated ip6tables rules", text: policyIpv6RulesetText(firewall.policy, policyTarget(scenario)) };
+}
+
+/** Where a scenario's policy protects: the PBX's address, and its IPv6 one when it has one (nft's table then counts IPv6 per /64 too). */
+export function policyTarget(scenario: Scenario): GenerateTarget {
+  return { pbxAddress: scenario.pbx.address, ...(scenario.pbx.address6 === undefined ? {} : { pbx6Address: scenario.pbx.address6 }) };
 }

@@ -68,9 +68,6 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
     }
   }
   if (ipv6Hosts.size && document.firewall.fail2ban) at(["firewall", "fail2ban"], `fail2ban beside IPv6 sources (hosts ${[...ipv6Hosts].join(", ")}) is not run by slamlab yet; leave fail2ban out or the IPv6 hosts`);
-  if (ipv6Hosts.size && document.firewall.policy !== undefined && document.firewall.format === "nft") {
-    at(["firewall", "format"], `the model runs nftables on IPv4 packets only so far, and hosts ${[...ipv6Hosts].join(", ")} send over IPv6: leave format out (the policy's iptables and ip6tables rules), or give the rules as iptables-save and ip6tables-save`);
-  }
 
   const sourceNames = new Set<string>();
   document.traffic.forEach((source, index) => {

@@ -12,7 +12,7 @@ import { fail2banFirewall, stockAsteriskJail } from "./with-fail2ban.js";
 import type { Fail2banDefence, FirewallSpec, Scenario } from "./scenario.js";
 import { ScenarioError } from "./scenario.js";
 import { scenarioSchema, type ScenarioDocument } from "./schema.js";
-import { checkScenarioDocument, hasIpv6 } from "./check-scenario.js";
+import { checkScenarioDocument } from "./check-scenario.js";
 
 /** A scenario file read and validated, before a variant is chosen. */
 export interface LoadedDocument {
@@ -141,8 +141,6 @@ function resolveFirewall(file: string, document: ScenarioDocument, variant: Vari
     }
     if (looksLikeNft(text)) {
       parseNftRuleset(text, path); // fails here, with the ruleset's line, rather than mid-run
-      const ipv6Hosts = Object.entries(document.hosts).filter(([, host]) => hasIpv6(host)).map(([name]) => name);
-      if (ipv6Hosts.length) throw new ScenarioError("SCENARIO_INVALID", `${file}: hosts ${ipv6Hosts.join(", ")} send over IPv6, and the model runs an nftables ruleset on IPv4 packets only so far: give the rules as iptables-save (firewall.ruleset) and ip6tables-save (firewall.ruleset6)`);
       if ((variant?.ruleset6 ?? document.firewall.ruleset6) !== undefined) throw new ScenarioError("SCENARIO_INVALID", `${file}: firewall.ruleset6 is the ip6tables rules beside an iptables ruleset; ${rulesetPath} is nftables, whose tables hold IPv6's rules themselves (table inet or ip6)`);
       if (document.firewall.addressMap !== undefined) throw new ScenarioError("SCENARIO_INVALID", `${file}: firewall.addressMap rewrites iptables rulesets only; write the lab's addresses into ${rulesetPath}, or give it as iptables-save`);
       if (document.firewall.ipset !== undefined) throw new ScenarioError("SCENARIO_INVALID", `${file}: firewall.ipset loads ipsets for iptables rules; an nftables ruleset declares its sets itself (set NAME { ... elements = { ... } })`);

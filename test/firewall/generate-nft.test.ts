@@ -1,5 +1,9 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { compileRulesetText } from "../../src/engines/model/compile-ruleset.js";
+import { firewallState } from "../../src/engines/model/netfilter/firewall-state.js";
+import { defaultKernelSettings } from "../../src/engines/model/kernel-settings.js";
+import { contextAt, udpPacket } from "../helpers/firewall.js";
 import { builtinPolicies, resolvePolicy } from "../../src/firewall/builtin-policies.js";
 import { generateNftRuleset, nftDuration, nftRate } from "../../src/firewall/generate-nft.js";
 import { policySchema, type Policy } from "../../src/firewall/policy.js";
@@ -89,6 +93,18 @@ describe("policies as nftables rulesets", () => {
     const received = new Set(ran.stdout.trim().split(" ").map(Number));
     // The /64's first 9 pass (10 a minute, a burst of 9), then it is blocked whatever address it takes; the office's 3 pass.
     expect(sends.map((_, index) => received.has(index))).toEqual([...attackers.map((_, index) => index < 9), true, true, true]);
+  });
+
+  it("model: with the PBX's IPv6 address, the same rotation is blocked at its 10th REGISTER as one source, another /64 untouched", () => {
+    const attackers = Array.from({ length: 14 }, (_, index) => `2001:db8:66:1::${index + 1}`);
+    const office = ["2001:db8:77:1::1", "2001:db8:77:1::1", "2001:db8:77:1::2"];
+    const text = generateNftRuleset(policySchema.parse({}), { pbxAddress: "198.51.100.10", pbx6Address: "2001:db8::10" });
+    const state = firewallState(defaultKernelSettings, ["198.51.100.10", "2001:db8::10"]);
+    const firewall = compileRulesetText(text, "generated.nft", state);
+    const accepted = [...attackers, ...office].map((src, index) =>
+      firewall.judge("INPUT", udpPacket(src, `REGISTER sip:pbx SIP/2.0\r\nCSeq: ${index} REGISTER\r\n\r\n`, { dst: "2001:db8::10" }), contextAt(defaultKernelSettings.startJiffies + index)).accepted,
+    );
+    expect(accepted).toEqual([...attackers.map((_, index) => index < 9), true, true, true]);
   });
 
   it("model: the reference shape blocks a flood at its 10th REGISTER and never counts an allowed site", () => {

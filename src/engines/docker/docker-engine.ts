@@ -1,5 +1,5 @@
 import { NOTHING_LOADED } from "../../firewall/ruleset.js";
-import { ipv6RulesOf } from "../ipv6-rules.js";
+import { ipv6RulesOf, policyTarget } from "../ipv6-rules.js";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
@@ -90,7 +90,7 @@ export class DockerEngine implements Engine {
     // fail2ban's jail: its sets and REJECT rules join the ruleset (the lab logs their verdicts), real fail2ban fills the sets.
     const jailed = requested.fail2ban ? fail2banFirewall(requested, requested.fail2ban) : null;
     const scenario: Scenario = jailed ? { ...requested, firewall: jailed.firewall } : requested;
-    const rulesetText = scenario.firewall.kind === "policy" ? policyRulesetText(scenario.firewall.policy, scenario.firewall.format, { pbxAddress: scenario.pbx.address }) : scenario.firewall.text;
+    const rulesetText = scenario.firewall.kind === "policy" ? policyRulesetText(scenario.firewall.policy, scenario.firewall.format, policyTarget(scenario)) : scenario.firewall.text;
     const rulesetPath = scenario.firewall.kind === "ruleset" ? scenario.firewall.path : "generated ruleset";
     // An nftables ruleset loads with nft -f and logs its verdicts itself; an iptables one is read for its rules' targets.
     const nft = looksLikeNft(rulesetText);
@@ -135,7 +135,7 @@ export class DockerEngine implements Engine {
     const instrumented = nft ? instrumentNftRuleset(rulesetText, rulesetPath) : instrumentRuleset(rulesetText);
     // The host's ip6tables rules beside them when IPv6 runs (none given: ACCEPT policies, logged all the same).
     const ipv6Rules = ipv6RulesOf(scenario, scenario.firewall);
-    const ruleset6 = ipv6Rules || topology.ipv6 ? parseRuleset(ipv6Rules?.text ?? NOTHING_LOADED, ipv6Rules?.path ?? "ip6tables (no rules loaded)", undefined, 6) : null;
+    const ruleset6 = !nft && (ipv6Rules || topology.ipv6) ? parseRuleset(ipv6Rules?.text ?? NOTHING_LOADED, ipv6Rules?.path ?? "ip6tables (no rules loaded)", undefined, 6) : null;
     const instrumented6 = ruleset6 ? instrumentRuleset(ruleset6.text, 6) : undefined;
     const pjsipConf = pjsipConfig(scenario.pbx);
     const extensionsConf = extensionsConfig(scenario.pbx);
@@ -338,7 +338,7 @@ export class DockerEngine implements Engine {
         rulesetText,
         ...(ruleset6 ? { ipv6RulesetText: ruleset6.text } : {}),
         ...(scenario.firewall.kind === "ruleset" && scenario.firewall.ipset ? { ipsetText: scenario.firewall.ipset.text } : {}),
-        localAddresses: scenario.firewall.kind === "policy" && scenario.firewall.policy.placement === "router" ? [] : [scenario.pbx.address],
+        localAddresses: scenario.firewall.kind === "policy" && scenario.firewall.policy.placement === "router" ? [] : [scenario.pbx.address, ...(scenario.pbx.address6 === undefined ? [] : [scenario.pbx.address6])],
         verdicts,
         events: events.sort((a, b) => a.atUs - b.atUs),
         agentsBySource,

@@ -3,7 +3,8 @@ import { formatAddress, isIpv6Number, parseAddress } from "../../net/address-num
 import { decodeIpv6, encodeIpv6Udp } from "../../net/ipv6.js";
 import { publicAddressesOf } from "../../traffic/host-addresses.js";
 import { dualStackFirewall } from "./netfilter/dual-stack.js";
-import { ipv6RulesOf } from "../ipv6-rules.js";
+import { ipv6RulesOf, policyTarget } from "../ipv6-rules.js";
+import { looksLikeNft } from "../../firewall/nft/parse-nft.js";
 import { NOTHING_LOADED } from "../../firewall/ruleset.js";
 import { decodeIpv4, encodeIpv4Udp, IPPROTO_TCP, IPPROTO_UDP, rewriteIpv4 } from "../../net/ipv4.js";
 import type { Packet } from "../../net/packet.js";
@@ -86,10 +87,10 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const firewallSpec = withJail ? withJail.firewall : scenario.firewall;
   const rulesetText =
     firewallSpec.kind === "policy"
-      ? policyRulesetText(firewallSpec.policy, firewallSpec.format, { pbxAddress: scenario.pbx.address })
+      ? policyRulesetText(firewallSpec.policy, firewallSpec.format, policyTarget(scenario))
       : firewallSpec.text;
   const placement = firewallSpec.kind === "policy" ? firewallSpec.policy.placement : "host";
-  const localAddresses = placement === "host" ? [scenario.pbx.address] : [];
+  const localAddresses = placement === "host" ? [scenario.pbx.address, ...(scenario.pbx.address6 === undefined ? [] : [scenario.pbx.address6])] : [];
   const ipsetText = firewallSpec.kind === "ruleset" ? firewallSpec.ipset?.text : undefined;
   // -m time judges by the wall clock: the scenario's, or the real one when the run starts, as the kernel's would.
   const wallClockStartMs = scenario.startsAt !== undefined ? Date.parse(scenario.startsAt) : (options.wallClockStartMs ?? Date.now());
@@ -99,7 +100,8 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const sendsIpv6 = Object.values(scenario.hosts).some((host) => publicAddressesOf(host).some((address) => address.includes(":")));
   const ipv4Firewall = compileRulesetText(rulesetText, rulesetPath, matchState);
   // IPv6 packets meet the host's ip6tables rules (none loaded: ACCEPT) beside the IPv4 ones.
-  const firewall: CompiledFirewall = ipv6Rules || sendsIpv6 ? dualStackFirewall(ipv4Firewall, ipv6Rules?.text, ipv6Rules?.path, matchState) : ipv4Firewall;
+  // An nftables ruleset's inet and ip6 tables judge IPv6 themselves.
+  const firewall: CompiledFirewall = !looksLikeNft(rulesetText) && (ipv6Rules || sendsIpv6) ? dualStackFirewall(ipv4Firewall, ipv6Rules?.text, ipv6Rules?.path, matchState) : ipv4Firewall;
   const inboundHook = placement === "host" ? "INPUT" : "FORWARD";
   const outboundHook = placement === "host" ? "OUTPUT" : "FORWARD";
   const conntrack = new ConntrackTable(settings);

@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../../src/cli/run-scenario.js";
@@ -45,6 +45,20 @@ describe("IPv6 on the model engine", () => {
     expect(result.verdicts.filter((verdict) => verdict.source === "office").every((verdict) => verdict.srcAddr.startsWith("2001:db8:600d:1::") || verdict.dstAddr.startsWith("2001:db8:600d:1::"))).toBe(true);
   });
 
+  it("an nftables policy's inet table judges IPv6 packets itself: the rotation counted per /64, blocked at its 10th request", async () => {
+    const directory = scratchDirectory("ipv6-nft");
+    const text = readFileSync(ROTATION, "utf8")
+      .replace(/firewall:\n( {2}.*\n)+/, "firewall:\n  policy: default\n  format: nft\n")
+      .replace(/variants:[\s\S]*$/, "");
+    writeFileSync(join(directory, "rotation-nft.yaml"), text);
+    const report = await runScenario(loadScenario(join(directory, "rotation-nft.yaml"), null), engine);
+    expect(report.result.rulesetText).toMatch(/table inet slamlab/);
+    expect(report.result.ipv6RulesetText).toBeUndefined();
+    const rotation = report.outcomes.find((outcome) => outcome.source === "rotation")!;
+    expect([rotation.packetsToBlock, rotation.addresses[0]!.keptBlocked]).toEqual([10, true]);
+    expect(report.outcomes.find((outcome) => outcome.source === "office")!.dropped).toBe(0);
+  });
+
   it("refuses what it cannot run over IPv6 yet, saying what to give instead", () => {
     const directory = scratchDirectory("ipv6-scenarios");
     const refusal = (patch: (text: string) => string): string => {
@@ -60,9 +74,9 @@ describe("IPv6 on the model engine", () => {
       }
       return "loaded";
     };
-    // A generated policy writes ip6tables rules of its own; nftables runs on IPv4 packets only so far.
+    // A generated policy writes ip6tables rules of its own, or one inet table with format nft.
     expect(refusal((text) => text)).toBe("loaded");
-    expect(refusal((text) => text.replace("  policy: default\n", "  policy: default\n  format: nft\n"))).toMatch(/firewall\.format: the model runs nftables on IPv4 packets only so far, and hosts six send over IPv6: leave format out/);
+    expect(refusal((text) => text.replace("  policy: default\n", "  policy: default\n  format: nft\n"))).toBe("loaded");
     const withRules = (text: string) => text.replace("  policy: default", `  ruleset: ${join(import.meta.dirname, "../../fixtures/ipv6/rules.v4")}\n  ruleset6: ${join(import.meta.dirname, "../../fixtures/ipv6/per-64.v6")}`);
     expect(refusal(withRules)).toBe("loaded");
     expect(refusal((text) => withRules(text).replace("  address6: 2001:db8:100::10\n", ""))).toMatch(/hosts\.six: has IPv6 addresses, but the PBX has none: give pbx\.address6/);

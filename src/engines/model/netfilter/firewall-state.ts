@@ -1,5 +1,5 @@
 import { parseIpsetSave } from "../../../firewall/ipset.js";
-import { parseIpv4 } from "../../../net/address.js";
+import { parseAddress } from "../../../net/address-number.js";
 import type { KernelSettings } from "../kernel-settings.js";
 import type { MatchState } from "./match.js";
 import { loadIpsets } from "./matches/set.js";
@@ -10,7 +10,7 @@ import { loadIpsets } from "./matches/set.js";
  * first jiffy, before the ruleset, as a host's boot would).
  */
 export function firewallState(settings: KernelSettings, localAddresses: readonly string[] = [], ipset?: { readonly path: string; readonly text: string }, wallClockStartMs?: number): MatchState {
-  const state: MatchState = { settings, tables: new Map(), localAddresses: localAddresses.map(parseIpv4), ...(wallClockStartMs === undefined ? {} : { wallClockStartMs }) };
+  const state: MatchState = { settings, tables: new Map(), localAddresses: localAddresses.map(parseAddress), ...(wallClockStartMs === undefined ? {} : { wallClockStartMs }) };
   if (ipset) loadIpsets(state, parseIpsetSave(ipset.text, ipset.path), settings.startJiffies);
   return state;
 }

@@ -23,6 +23,8 @@ type Hook = "prerouting" | "input" | "forward" | "output" | "postrouting";
 
 interface CompiledBaseChain {
   readonly label: string;
+  /** The packets its table's family sees: ip IPv4's, ip6 IPv6's, inet both. */
+  readonly families: ReadonlySet<4 | 6>;
   readonly priority: number;
   readonly policyAccepts: boolean;
   readonly policySlot: number;
@@ -92,7 +94,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       compiled.push({ label, rules: compileChain(chain, label) });
     }
     const tableChains: CompiledTableChains = { chains: compiled, index };
-    if (table.family === "ip6") continue;
+    const families = new Set<4 | 6>(table.family === "ip" ? [4] : table.family === "ip6" ? [6] : [4, 6]);
     for (const chain of table.chains.values()) {
       const base = chain.base;
       if (!base) continue;
@@ -105,7 +107,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
         continue;
       }
       const label = chainLabel(table, chain.name);
-      baseChains[base.hook].push({ label, priority: base.priority, policyAccepts: base.policy === "accept", policySlot: slot(label, 0), table: tableChains, start: index.get(chain.name)! });
+      baseChains[base.hook].push({ label, families, priority: base.priority, policyAccepts: base.policy === "accept", policySlot: slot(label, 0), table: tableChains, start: index.get(chain.name)! });
     }
 
     function compileChain(chain: NftChain, label: string): Array<CompiledNftRule & { slot: number }> {
@@ -211,6 +213,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
     for (const stage of ROUTE_HOOKS[hook]) {
       state.outName = stage === "input" || stage === "prerouting" ? "" : start.outInterface;
       for (const base of baseChains[stage]) {
+        if (!base.families.has(packet.family)) continue;
         if (!conntrackRan && (stage === "prerouting" || stage === "output") && base.priority >= CONNTRACK_PRIORITY) runConntrack();
         const judgement = walk(base, state);
         if (!judgement.accepted) return { accepted: false, rule: judgement.rule, packet, tracked, route: hook };

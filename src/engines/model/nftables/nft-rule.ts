@@ -1,4 +1,5 @@
-import { isIpv6Value } from "../../../net/ipv6-address.js";
+import { ipv6MaskPrefix, parseIpv6 } from "../../../net/ipv6-address.js";
+import { ipv6BytesOf, maskedIpv6Number } from "../../../net/address-number.js";
 import { splitElements, type NftRule, type NftToken } from "../../../firewall/nft/nft-ruleset.js";
 import { parseNftDuration } from "../../../firewall/nft/parse-nft.js";
 import type { Packet } from "../../../net/packet.js";
@@ -186,32 +187,49 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       if (key === "ip") {
         const field = word(1);
         at += 2;
-        if (field === "saddr") compare("ipv4_addr", (state) => state.packet.src);
-        else if (field === "daddr") compare("ipv4_addr", (state) => state.packet.dst);
-        else if (field === "protocol") compare("inet_proto", (state) => state.packet.protocol);
-        else if (field === "ttl") compare("integer", (state) => state.packet.ttl);
-        else if (field === "length") compare("integer", (state) => state.packet.bytes.length);
+        // An IPv4 header field: an IPv6 packet in an inet table never holds it (the implicit meta nfproto ipv4).
+        const ipv4 = (read: (packet: Packet) => number) => (state: NftPacketState) => (state.packet.family === 4 ? read(state.packet) : null);
+        if (field === "saddr") compare("ipv4_addr", ipv4((packet) => packet.src));
+        else if (field === "daddr") compare("ipv4_addr", ipv4((packet) => packet.dst));
+        else if (field === "protocol") compare("inet_proto", ipv4((packet) => packet.protocol));
+        else if (field === "ttl") compare("integer", ipv4((packet) => packet.ttl));
+        else if (field === "length") compare("integer", ipv4((packet) => packet.bytes.length));
         else fail(`ip ${field} is not modelled (saddr, daddr, protocol, ttl, length are)`);
         continue;
       }
-      if (key === "ip6" || key === "icmpv6") {
+      if (key === "ip6") {
         // An IPv6 header field: an IPv4 packet never holds it (the implicit meta nfproto ipv6).
         const field = word(1);
         at += 2;
-        if (key === "icmpv6" && field !== "type" && field !== "code") fail(`icmpv6 ${field} is not modelled (type and code are)`);
-        if (word() === "&" || word() === "and") {
-          checkIpv6(word(1));
-          at += 2;
-        }
-        readOperator();
-        const value = readValue();
-        for (const item of valueItems(value)) {
-          if (item.startsWith("@")) {
-            if (!scope.sets.has(item.slice(1))) fail(`${item}: no such set in this table`);
-          } else if (key === "icmpv6" && field === "type" && !ICMPV6_TYPES.has(item) && !/^\d+$/.test(item)) fail(`icmpv6 type ${item}: not an ICMPv6 type (${[...ICMPV6_TYPES].slice(0, 6).join(", ")}...)`);
-          else if (key === "ip6" && (field === "saddr" || field === "daddr")) checkIpv6(item);
-        }
-        steps.push(() => false);
+        const ipv6 = (read: (packet: Packet) => number) => (state: NftPacketState) => (state.packet.family === 6 ? read(state.packet) : null);
+        if (field === "saddr" || field === "daddr") {
+          const masked = addressMask();
+          compare("ipv6_addr", ipv6((packet) => masked(field === "saddr" ? packet.src : packet.dst)));
+        } else if (field === "nexthdr") compare("inet_proto", ipv6((packet) => packet.protocol));
+        else if (field === "hoplimit") compare("integer", ipv6((packet) => packet.ttl));
+        else if (field === "length") compare("integer", ipv6((packet) => (packet.bytes[4]! << 8) | packet.bytes[5]!));
+        else fail(`ip6 ${field} is not modelled (saddr, daddr, nexthdr, hoplimit, length are)`);
+        continue;
+      }
+      if (key === "icmpv6") {
+        const field = word(1);
+        at += 2;
+        if (field !== "type" && field !== "code") fail(`icmpv6 ${field} is not modelled (type and code are)`);
+        const operator = readOperator();
+        const wanted = new Set(
+          valueItems(readValue()).map((item) => {
+            const number = field === "type" ? (ICMPV6_TYPE_NUMBERS[item] ?? Number(item)) : Number(item);
+            if (!Number.isInteger(number) || number < 0 || number > 255) fail(`icmpv6 ${field} ${item}: not an ICMPv6 ${field} (${[...ICMPV6_TYPES].slice(0, 6).join(", ")}..., or 0-255)`);
+            return number;
+          }),
+        );
+        const negated = operator === "!=";
+        // nft_payload on the ICMPv6 header, behind the implicit meta l4proto ipv6-icmp.
+        steps.push((state) => {
+          const packet = state.packet;
+          if (packet.family !== 6 || packet.protocol !== 58 || packet.fragmentOffset !== 0 || packet.bytes.length < packet.headerLength + 2) return false;
+          return wanted.has(packet.bytes[packet.headerLength + (field === "type" ? 0 : 1)]!) !== negated;
+        });
         continue;
       }
       if (key === "fib") {
@@ -270,10 +288,9 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         if (field === "l4proto") compare("inet_proto", (state) => state.packet.protocol);
         else if (field === "nfproto") {
           const operator = readOperator();
-          const value = readValue().map((part) => part.text);
-          const ipv4 = value.includes("ipv4");
-          steps.push(() => ipv4 !== (operator === "!="));
-        } else if (field === "protocol") compare("integer", () => 0x0800);
+          const families = new Set(valueItems(readValue()).map((item) => (item === "ipv6" ? 6 : item === "ipv4" ? 4 : 0)));
+          steps.push((state) => families.has(state.packet.family) !== (operator === "!="));
+        } else if (field === "protocol") compare("integer", (state) => (state.packet.family === 6 ? 0x86dd : 0x0800));
         else if (field === "iifname" || field === "iif") compareName((state) => state.inName);
         else if (field === "oifname" || field === "oif") compareName((state) => state.outName);
         else if (field === "mark") compare("mark", (state) => state.mark);
@@ -590,7 +607,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       const negated = operator === "!=";
       return (state) => {
         const value = state.packet[address];
-        const type = value >>> 28 === 0xe ? "multicast" : value === 0 || value === 0xffffffff ? "broadcast" : value >>> 24 === 127 || local.has(value) ? "local" : "unicast";
+        const type = state.packet.family === 6 ? ipv6RouteType(value, local) : value >>> 28 === 0xe ? "multicast" : value === 0 || value === 0xffffffff ? "broadcast" : value >>> 24 === 127 || local.has(value) ? "local" : "unicast";
         return wanted.has(type) !== negated;
       };
     }
@@ -598,6 +615,11 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       // The interface the route leaves by: the one the packet came in on, as the lab routes; none for a martian.
       const routeOf = (state: NftPacketState): string | null => {
         const value = state.packet[address];
+        if (state.packet.family === 6) {
+          const type = ipv6RouteType(value, local);
+          if (address === "dst") return type === "local" ? "lo" : state.inName;
+          return type === "multicast" || ipv6BytesOf(value).every((byte) => byte === 0) ? null : state.inName;
+        }
         if (address === "dst") return local.has(value) || value >>> 24 === 127 ? "lo" : state.inName;
         const martian = value >>> 24 === 0 || value >>> 28 === 0xe || (value >>> 24 === 127 && state.inName !== "lo");
         return martian ? null : state.inName;
@@ -618,9 +640,19 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     return fail(`fib ${flags.join(" . ")} ${result}: not modelled (type, oif and oifname are)`);
   }
 
-  /** An IPv6 address or mask where one is written: checked, though no IPv4 packet reaches it. */
-  function checkIpv6(text: string | undefined): void {
-    if (!isIpv6Value(text ?? "")) fail(`"${text}" is not an IPv6 address, prefix or range`);
+  /** `& MASK` after an IPv6 address field (nft_bitwise): the address number with its host bits cleared; none, the address itself. */
+  function addressMask(): (address: number) => number {
+    if (word() !== "&" && word() !== "and") return (address) => address;
+    const text = word(1) ?? "";
+    at += 2;
+    let prefix: number | null = null;
+    try {
+      prefix = ipv6MaskPrefix(parseIpv6(text));
+    } catch {
+      fail(`"${text}" is not an IPv6 mask`);
+    }
+    if (prefix === null) fail(`& ${text}: the model reads contiguous IPv6 masks (ffff:ffff:ffff:ffff:: for a /64)`);
+    return (address) => maskedIpv6Number(address, prefix!);
   }
 
 
@@ -629,15 +661,12 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     const [selector, field] = [word(), word(1)];
     at += 2;
     if (selector === "ip6" && (field === "saddr" || field === "daddr")) {
-      if (word() === "&" || word() === "and") {
-        checkIpv6(word(1));
-        at += 2;
-      }
+      const masked = addressMask();
       // No IPv4 packet has an IPv6 address: the statement stops the rule there (its meta nfproto ipv6).
-      return { type: "ipv6_addr", read: () => null };
+      return { type: "ipv6_addr", read: (state) => (state.packet.family === 6 ? masked(field === "saddr" ? state.packet.src : state.packet.dst) : null) };
     }
-    if (selector === "ip" && field === "saddr") return { type: "ipv4_addr", read: (state) => state.packet.src };
-    if (selector === "ip" && field === "daddr") return { type: "ipv4_addr", read: (state) => state.packet.dst };
+    if (selector === "ip" && field === "saddr") return { type: "ipv4_addr", read: (state) => (state.packet.family === 4 ? state.packet.src : null) };
+    if (selector === "ip" && field === "daddr") return { type: "ipv4_addr", read: (state) => (state.packet.family === 4 ? state.packet.dst : null) };
     if ((selector === "ip" && field === "protocol") || (selector === "meta" && field === "l4proto")) return { type: "inet_proto", read: (state) => state.packet.protocol };
     if (selector === "meta" && field === "mark") return { type: "mark", read: (state) => state.mark };
     if (selector === "ct" && field === "mark") return { type: "mark", read: (state) => (state.connection ? state.connection.mark : null) };
@@ -706,28 +735,37 @@ const ICMP_TYPES: Readonly<Record<string, number>> = {
   "address-mask-reply": 18,
 };
 
-/** ICMPv6 types by the names nft prints (nft describe icmpv6 type). */
-const ICMPV6_TYPES: ReadonlySet<string> = new Set([
-  "destination-unreachable",
-  "packet-too-big",
-  "time-exceeded",
-  "parameter-problem",
-  "echo-request",
-  "echo-reply",
-  "mld-listener-query",
-  "mld-listener-report",
-  "mld-listener-done",
-  "mld-listener-reduction",
-  "nd-router-solicit",
-  "nd-router-advert",
-  "nd-neighbor-solicit",
-  "nd-neighbor-advert",
-  "nd-redirect",
-  "router-renumbering",
-  "ind-neighbor-solicit",
-  "ind-neighbor-advert",
-  "mld2-listener-report",
-]);
+/** ICMPv6 types by the names nft prints (nft describe icmpv6 type), with their numbers (RFC 4443, 4861, 2710, 3810). */
+const ICMPV6_TYPE_NUMBERS: Readonly<Record<string, number>> = {
+  "destination-unreachable": 1,
+  "packet-too-big": 2,
+  "time-exceeded": 3,
+  "parameter-problem": 4,
+  "echo-request": 128,
+  "echo-reply": 129,
+  "mld-listener-query": 130,
+  "mld-listener-report": 131,
+  "mld-listener-done": 132,
+  "mld-listener-reduction": 132,
+  "nd-router-solicit": 133,
+  "nd-router-advert": 134,
+  "nd-neighbor-solicit": 135,
+  "nd-neighbor-advert": 136,
+  "nd-redirect": 137,
+  "router-renumbering": 138,
+  "ind-neighbor-solicit": 141,
+  "ind-neighbor-advert": 142,
+  "mld2-listener-report": 143,
+};
+const ICMPV6_TYPES: ReadonlySet<string> = new Set(Object.keys(ICMPV6_TYPE_NUMBERS));
+
+/** An IPv6 address's route type as the lab routes: ff00::/8 multicast, ::1 and the host's own local, the rest unicast. */
+function ipv6RouteType(address: number, local: ReadonlySet<number>): string {
+  const bytes = ipv6BytesOf(address);
+  if (bytes[0] === 0xff) return "multicast";
+  if (local.has(address) || (bytes[15] === 1 && bytes.subarray(0, 15).every((byte) => byte === 0))) return "local";
+  return "unicast";
+}
 
 /** Route types as nft names them (nft describe fib_addrtype). */
 const FIB_TYPES: ReadonlySet<string> = new Set(["unspec", "unicast", "local", "broadcast", "anycast", "multicast", "blackhole", "unreachable", "prohibit", "throw", "nat", "xresolve"]);

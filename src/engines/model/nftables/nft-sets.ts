@@ -54,12 +54,10 @@ export class RuntimeNftSet {
     // nft gives a dynamic set without a size 65535 elements (what `nft list` then shows).
     this.size = spec.size || (spec.flags.has("dynamic") ? 65535 : 0);
     if (this.type === "ipv6_addr") {
-      // IPv6 addresses: checked as nft would, then never looked up, since no IPv4 packet reaches an ip6 expression.
       for (const tokens of spec.elements) {
         const text = tokens[0]?.text ?? "";
         if (!isIpv6Value(text)) throw new NftValueError(`${what} ${spec.name}: element "${text}" is not an IPv6 address, prefix or range`);
       }
-      return;
     }
     for (const tokens of spec.elements) {
       const where = `${what} ${spec.name}: element "${tokens.map((token) => token.text).join(" ")}"`;

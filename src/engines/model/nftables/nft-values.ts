@@ -1,4 +1,6 @@
 import { cidrContains, parseCidr, parseIpv4 } from "../../../net/address.js";
+import { ipv6BytesOf, ipv6InPrefix, ipv6Number, isIpv6Number } from "../../../net/address-number.js";
+import { parseIpv6, parseIpv6Cidr } from "../../../net/ipv6-address.js";
 import type { NftToken } from "../../../firewall/nft/nft-ruleset.js";
 import { protocolNumbers } from "../netfilter/interpreter.js";
 
@@ -41,6 +43,13 @@ export function parseSingleValue(text: string, type: FieldType): number {
     if (bit === undefined) throw new NftValueError(`"${text}" is not a ct state (new, established, related, invalid, untracked)`);
     return bit;
   }
+  if (type === "ipv6_addr") {
+    try {
+      return ipv6Number(parseIpv6(text));
+    } catch {
+      throw new NftValueError(`"${text}" is not an IPv6 address`);
+    }
+  }
   if (type !== "ipv4_addr") return parseNumber(text, type);
   try {
     return parseIpv4(text);
@@ -50,6 +59,24 @@ export function parseSingleValue(text: string, type: FieldType): number {
 }
 
 function numberTest(text: string, type: FieldType): NumberTest {
+  if (type === "ipv6_addr") {
+    // IPv6 values are address numbers (address-number.ts): a range compares their bytes, a prefix its leading bits.
+    try {
+      const range = /^([0-9a-f:.]+)-([0-9a-f:.]+)$/i.exec(text);
+      if (range) {
+        const [low, high] = [parseIpv6(range[1]!), parseIpv6(range[2]!)];
+        return (value) => isIpv6Number(value) && compareBytes(ipv6BytesOf(value), low) >= 0 && compareBytes(ipv6BytesOf(value), high) <= 0;
+      }
+      const { network, prefixLength } = parseIpv6Cidr(text);
+      if (prefixLength === 128) {
+        const wanted = ipv6Number(network);
+        return (value) => value === wanted;
+      }
+      return (value) => ipv6InPrefix(value, network, prefixLength);
+    } catch {
+      throw new NftValueError(`"${text}" is not an IPv6 address, prefix or range`);
+    }
+  }
   if (type === "ipv4_addr") {
     const range = /^(\d+\.\d+\.\d+\.\d+)-(\d+\.\d+\.\d+\.\d+)$/.exec(text);
     if (range) {
@@ -71,6 +98,11 @@ function numberTest(text: string, type: FieldType): NumberTest {
   }
   const wanted = parseNumber(text, type);
   return (value) => value === wanted;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let index = 0; index < 16; index++) if (a[index] !== b[index]) return a[index]! - b[index]!;
+  return 0;
 }
 
 /** The items of a value: `{ a, b }`, a comma list `a,b` (flags), or one item. */
