@@ -113,3 +113,26 @@ export function decodeIpv6(bytes: Uint8Array, inInterface = "eth0"): Packet {
 export function decodeIp(bytes: Uint8Array, inInterface = "eth0"): Packet {
   return bytes.length > 0 && bytes[0]! >> 4 === 6 ? decodeIpv6(bytes, inInterface) : decodeIpv4(bytes, inInterface);
 }
+
+/**
+ * Rewrites addresses and ports of an IPv6 datagram (a replay's mapping) on a
+ * copy and fixes the UDP or TCP checksum; every other byte (hop limit, flow
+ * label, extension headers) is kept. A fragment's checksum covers bytes other
+ * fragments hold: its ports and checksum are left as they are.
+ */
+export function rewriteIpv6(bytes: Uint8Array, change: { src?: number; dst?: number; sport?: number; dport?: number }): Uint8Array {
+  const out = bytes.slice();
+  if (change.src !== undefined) out.set(ipv6BytesOf(change.src), 8);
+  if (change.dst !== undefined) out.set(ipv6BytesOf(change.dst), 24);
+  const packet = decodeIpv6(out);
+  if (packet.fragmentOffset !== 0 || packet.moreFragments || (packet.protocol !== IPPROTO_UDP && packet.protocol !== IPPROTO_TCP)) return out;
+  const at = packet.headerLength;
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  if (out.length < at + (packet.protocol === IPPROTO_UDP ? 8 : 20)) return out;
+  if (change.sport !== undefined) view.setUint16(at, change.sport);
+  if (change.dport !== undefined) view.setUint16(at + 2, change.dport);
+  const checksumAt = at + (packet.protocol === IPPROTO_UDP ? 6 : 16);
+  view.setUint16(checksumAt, 0);
+  view.setUint16(checksumAt, upperLayerChecksum(out, at, out.length - at, packet.protocol));
+  return out;
+}

@@ -82,8 +82,8 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
     if (!HOST_KINDS[source.kind]!.includes(host.kind)) {
       at([...path, "host"], `${source.kind} cannot run on a host of kind ${host.kind}; use one of kind ${HOST_KINDS[source.kind]!.join(", ")}`);
     }
-    if (ipv6Hosts.has(source.host) && !((source.kind === "phones" || source.kind === "register-flood") && source.transport === "udp")) {
-      at([...path, "host"], `host ${source.host} sends over IPv6, which slamlab runs for phones and register-flood over UDP so far; give this ${source.kind}${"transport" in source && source.transport !== "udp" ? ` over ${source.transport}` : ""} an IPv4 host`);
+    if (ipv6Hosts.has(source.host) && source.kind !== "replay" && !((source.kind === "phones" || source.kind === "register-flood") && source.transport === "udp")) {
+      at([...path, "host"], `host ${source.host} sends over IPv6, which slamlab runs for phones and register-flood over UDP and replays so far; give this ${source.kind}${"transport" in source && source.transport !== "udp" ? ` over ${source.transport}` : ""} an IPv4 host`);
     }
     if (host.kind === "nat") lanUse.set(source.host, (lanUse.get(source.host) ?? 0) + (source.kind === "phones" || source.kind === "iax2-phones" ? source.count : 1));
     switch (source.kind) {

@@ -108,7 +108,7 @@ describe("replaying a capture", () => {
       traffic: [{ name: "scan", kind: "replay", host: "one", file: sharedCapture("lbnl_BadUserAgent-sipvicious.pcap") }],
       pbx: { accounts: [{ users: "1-2", password: "p" }] },
     });
-    await expect(loadReplays(scenario)).rejects.toThrow(/has 11 client addresses but host one has 1; give the host a range with at least 11 addresses/);
+    await expect(loadReplays(scenario)).rejects.toThrow(/has 11 IPv4 client addresses but host one has 1; give the host a range with at least 11 IPv4 addresses/);
   });
 
   it("refuses a capture with no SIP for the PBX, naming what it skipped", async () => {

@@ -5,6 +5,8 @@
  * every send and event for the verdict join.
  * Usage: node agent-runner.js /out/runner-NAME.json
  */
+import { isIpv6Number, parseAddress } from "../../net/address-number.js";
+import { rewriteIpv6 } from "../../net/ipv6.js";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import dgram from "node:dgram";
@@ -13,7 +15,6 @@ import tls from "node:tls";
 import { openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseIpv4 } from "../../net/address.js";
 import { rewriteIpv4 } from "../../net/ipv4.js";
 import { requestsInWrite, SipStreamFramer } from "../../sip/sip-stream.js";
 import { piecesOfWrite } from "../../traffic/write-pieces.js";
@@ -57,10 +58,13 @@ function sendRaw(bytes: Uint8Array): void {
 const RAW_SENDER = [
   "import socket, sys",
   "s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)",
+  // IPPROTO_RAW over IPv6 sends the header as given too (IPV6_HDRINCL).
+  "s6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)",
   "print('ready', flush=True)",
   "for line in sys.stdin:",
   "    data = bytes.fromhex(line.strip())",
-  "    s.sendto(data, (socket.inet_ntoa(data[16:20]), 0))",
+  "    if data[0] >> 4 == 6: s6.sendto(data, (socket.inet_ntop(socket.AF_INET6, data[24:40]), 0))",
+  "    else: s.sendto(data, (socket.inet_ntoa(data[16:20]), 0))",
 ].join("\n");
 /**
  * Started at the first raw send, python took 6 ms to spawn inside the send's
@@ -156,7 +160,8 @@ function send(source: TrafficSource, agent: string, datagram: Datagram): void {
   // Out first, bookkeeping after, and hashing only at the end: a send's work delays the next send due.
   let kernelUs: number | undefined;
   if (datagram.ipDatagram) {
-    sendRaw(rewriteIpv4(datagram.ipDatagram, { src: parseIpv4(datagram.src), dst: parseIpv4(datagram.dst) }));
+    const [src, dst] = [parseAddress(datagram.src), parseAddress(datagram.dst)];
+    sendRaw(isIpv6Number(src) ? rewriteIpv6(datagram.ipDatagram, { src, dst }) : rewriteIpv4(datagram.ipDatagram, { src, dst }));
   } else if (datagram.transport) {
     writeToConnection(source, datagram);
   } else {

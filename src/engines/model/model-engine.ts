@@ -1,6 +1,6 @@
 import { parseIpv4 } from "../../net/address.js";
 import { formatAddress, isIpv6Number, parseAddress } from "../../net/address-number.js";
-import { decodeIpv6, encodeIpv6Udp } from "../../net/ipv6.js";
+import { decodeIpv6, encodeIpv6Udp, rewriteIpv6 } from "../../net/ipv6.js";
 import { publicAddressesOf } from "../../traffic/host-addresses.js";
 import { dualStackFirewall } from "./netfilter/dual-stack.js";
 import { ipv6RulesOf, policyTarget } from "../ipv6-rules.js";
@@ -165,7 +165,10 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   };
 
   const toPacket = (datagram: Datagram, src: number, sport: number, dst: number, dport: number, ttl: number): Packet => {
-    if (isIpv6Number(src)) return decodeIpv6(encodeIpv6Udp({ src, dst, sport, dport, payload: datagram.payload, hopLimit: ttl }), LAB_INTERFACE);
+    if (isIpv6Number(src)) {
+      const bytes = datagram.ipDatagram ? rewriteIpv6(datagram.ipDatagram, { src, dst, sport, dport }) : encodeIpv6Udp({ src, dst, sport, dport, payload: datagram.payload, hopLimit: ttl });
+      return decodeIpv6(bytes, LAB_INTERFACE);
+    }
     const bytes = datagram.ipDatagram
       ? rewriteIpv4(datagram.ipDatagram, { src, dst, sport, dport })
       : encodeIpv4Udp({ src, dst, sport, dport, payload: datagram.payload, ttl, identification: nextIdentification(src) });
@@ -281,7 +284,8 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const sendAsPbx = (source: TrafficSource, agent: string, datagram: Datagram) => {
     if (nowUs > endUs) return;
     const sender: Sender = { source, agent, lanAddress: datagram.dst, lanPort: datagram.dport, nat: undefined };
-    const packet = toPacket(datagram, pbxAddress, datagram.sport, parseIpv4(datagram.dst), datagram.dport, SENDER_TTL);
+    const dst = parseAddress(datagram.dst);
+    const packet = toPacket(datagram, pbxFor(dst), datagram.sport, dst, datagram.dport, SENDER_TTL);
     if (judge(packet, outboundHook, "from-pbx", sender, nowUs)) source.receive(datagram, contexts.get(source)!);
   };
 

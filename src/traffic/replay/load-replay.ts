@@ -23,7 +23,7 @@ interface Candidate {
  * IAX2 ports) to or from the capture's PBX, with the fragments that belong
  * to them, inside the time window.
  */
-export async function loadReplay(spec: ReplaySpec, hostAddressCount: number): Promise<ReplayPlan> {
+export async function loadReplay(spec: ReplaySpec, hostAddresses: readonly string[]): Promise<ReplayPlan> {
   const capture = await openCapture(spec.file, { allowTruncated: spec.allowTruncated });
   const skipped: Record<string, number> = {};
   const skip = (reason: string) => (skipped[reason] = (skipped[reason] ?? 0) + 1);
@@ -54,8 +54,8 @@ export async function loadReplay(spec: ReplaySpec, hostAddressCount: number): Pr
       skip(packet);
       continue;
     }
-    if (packet.ipVersion === 6) {
-      skip("IPv6 (the lab's firewall is iptables, IPv4)");
+    if (packet.ipVersion === 6 && packet.fragment) {
+      skip("IPv6 fragment (not reassembled for a replay yet)");
       continue;
     }
     const candidate: Candidate = { packet, timestampNs: frame.timestampNs, ip: packet.ip.slice() };
@@ -138,11 +138,17 @@ export async function loadReplay(spec: ReplaySpec, hostAddressCount: number): Pr
       `${spec.file}: no SIP or IAX2 packets to or from ${[...pbxAddresses].join(", ")} in the chosen window (skipped: ${describeSkipped(skipped)}); check sipPorts, pbxAddress, fromSeconds/toSeconds`,
     );
   }
-  if (clients.length > hostAddressCount) {
-    throw new ScenarioError(
-      "REPLAY_ADDRESSES",
-      `traffic ${spec.name}: ${spec.file} has ${clients.length} client addresses but host ${spec.host} has ${hostAddressCount}; give the host a range with at least ${clients.length} addresses`,
-    );
+  // Each family's clients take the host's addresses of that family.
+  for (const ipv6 of [false, true]) {
+    const needed = clients.filter((client) => client.includes(":") === ipv6).length;
+    const available = hostAddresses.filter((address) => address.includes(":") === ipv6).length;
+    if (needed > available) {
+      const family = ipv6 ? "IPv6" : "IPv4";
+      throw new ScenarioError(
+        "REPLAY_ADDRESSES",
+        `traffic ${spec.name}: ${spec.file} has ${needed} ${family} client address${needed === 1 ? "" : "es"} but host ${spec.host} has ${available}; give the host a range with at least ${needed} ${family} addresses`,
+      );
+    }
   }
   return { file: spec.file, packets, clients, capturePbx: [...pbxAddresses], skipped, warnings: describeWarnings(capture.warnings) };
 }

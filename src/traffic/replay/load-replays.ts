@@ -11,7 +11,11 @@ export async function loadReplays(scenario: Scenario): Promise<Map<string, Repla
     if (spec.kind !== "replay") continue;
     const host = scenario.hosts[spec.host];
     if (!host) throw new ScenarioError("SCENARIO_INVALID", `${scenario.file}: traffic ${spec.name} uses host "${spec.host}", which is not in hosts`);
-    plans.set(spec.name, await loadReplay(spec, publicAddressesOf(host).length));
+    const plan = await loadReplay(spec, publicAddressesOf(host));
+    if (scenario.pbx.address6 === undefined && plan.clients.some((client) => client.includes(":"))) {
+      throw new ScenarioError("SCENARIO_INVALID", `${scenario.file}: traffic ${spec.name}: ${spec.file} holds IPv6 SIP, which the lab PBX gets on its IPv6 address: give pbx.address6 (such as 2001:db8:100::10)`);
+    }
+    plans.set(spec.name, plan);
   }
   return plans;
 }

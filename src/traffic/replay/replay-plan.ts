@@ -8,7 +8,7 @@ export interface ReplayPacket {
   readonly sport: number;
   readonly dport: number;
   readonly toPbx: boolean;
-  /** The whole IPv4 datagram as captured (header, options, fragment fields, payload). */
+  /** The whole IP datagram as captured (IPv4 header, options, fragment fields; or IPv6's with its extension headers; payload). */
   readonly ip: Uint8Array;
   readonly payload: Uint8Array;
   readonly protocol: number;

@@ -1,7 +1,7 @@
 import type { PbxSpec, TrafficSourceSpec } from "../../scenario/schema.js";
 import type { AgentContext, AgentEndpoint, TrafficSource } from "../agent.js";
 import type { AgentPlacement } from "../agent-placement.js";
-import { publicAddressesOf } from "../host-addresses.js";
+import { pbxAddressFor, publicAddressesOf } from "../host-addresses.js";
 import type { ReplayPlan } from "./replay-plan.js";
 
 type ReplaySpec = Extract<TrafficSourceSpec, { kind: "replay" }>;
@@ -13,8 +13,12 @@ type ReplaySpec = Extract<TrafficSourceSpec, { kind: "replay" }>;
  * Replies from the lab PBX arrive and are ignored, as a recording cannot react.
  */
 export function createReplaySource(spec: ReplaySpec, pbx: PbxSpec, placement: AgentPlacement, plan: ReplayPlan): TrafficSource {
+  // A capture's IPv4 clients take the host's IPv4 addresses in order, its IPv6 clients the IPv6 ones.
   const labAddresses = publicAddressesOf(placement.host);
-  const labAddressOf = new Map(plan.clients.map((client, index) => [client, labAddresses[index]!]));
+  const ofFamily = (ipv6: boolean) => labAddresses.filter((address) => address.includes(":") === ipv6);
+  const [labIpv4, labIpv6] = [ofFamily(false), ofFamily(true)];
+  const clientsOf = (ipv6: boolean) => plan.clients.filter((client) => client.includes(":") === ipv6);
+  const labAddressOf = new Map([...clientsOf(false).map((client, index) => [client, labIpv4[index]!] as const), ...clientsOf(true).map((client, index) => [client, labIpv6[index]!] as const)]);
   const firstPort = new Map<string, number>();
   for (const packet of plan.packets) {
     const client = packet.toPbx ? packet.captureSrc : packet.captureDst;
@@ -37,9 +41,10 @@ export function createReplaySource(spec: ReplaySpec, pbx: PbxSpec, placement: Ag
           const packet = plan.packets[next++]!;
           const client = packet.toPbx ? packet.captureSrc : packet.captureDst;
           const lab = labAddressOf.get(client)!;
+          const labPbx = pbxAddressFor(pbx, lab);
           const datagram = packet.toPbx
-            ? { src: lab, sport: packet.sport, dst: pbx.address, dport: packet.dport, payload: packet.payload, ipDatagram: packet.ip }
-            : { src: pbx.address, sport: packet.sport, dst: lab, dport: packet.dport, payload: packet.payload, ipDatagram: packet.ip };
+            ? { src: lab, sport: packet.sport, dst: labPbx, dport: packet.dport, payload: packet.payload, ipDatagram: packet.ip }
+            : { src: labPbx, sport: packet.sport, dst: lab, dport: packet.dport, payload: packet.payload, ipDatagram: packet.ip };
           if (packet.toPbx) context.send(client, datagram);
           else context.sendFromPbx?.(client, datagram);
         }

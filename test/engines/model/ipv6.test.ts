@@ -3,7 +3,11 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../../src/cli/run-scenario.js";
 import { runModel } from "../../../src/engines/model/model-engine.js";
-import { decodeIpv6 } from "../../../src/net/ipv6.js";
+import { decodeIpv6, encodeIpv6Udp } from "../../../src/net/ipv6.js";
+import { encodeIpv4Udp } from "../../../src/net/ipv4.js";
+import { parseAddress } from "../../../src/net/address-number.js";
+import { pcapFile } from "../../../src/capture/pcap-writer.js";
+import { loadReplays } from "../../../src/traffic/replay/load-replays.js";
 import { loadScenario } from "../../../src/scenario/load-scenario.js";
 import { ModelEngine } from "../../../src/engines/model/model-engine.js";
 import { scratchDirectory } from "../../helpers/scratch-directory.js";
@@ -59,6 +63,70 @@ describe("IPv6 on the model engine", () => {
     expect(report.outcomes.find((outcome) => outcome.source === "office")!.dropped).toBe(0);
   });
 
+  it("replays an IPv6 capture: its IPv6 clients take the host's IPv6 addresses and reach the PBX's IPv6 address, its IPv4 ones the IPv4", async () => {
+    const directory = scratchDirectory("ipv6-replay");
+    const register = (index: number) => Uint8Array.from(Buffer.from(`REGISTER sip:pbx SIP/2.0\r\nVia: SIP/2.0/UDP host;branch=z9hG4bK${index}\r\nCSeq: ${index + 1} REGISTER\r\nCall-ID: c${index}\r\n\r\n`, "latin1"));
+    // A scanner walking its /64 to a registrar on IPv6, and a phone registering over IPv4 to another.
+    const records = [
+      ...Array.from({ length: 30 }, (_, index) => ({
+        timestampNs: BigInt(index) * 50_000_000n,
+        data: encodeIpv6Udp({ src: parseAddress(`2001:db8:c0de:1::${index + 1}`), dst: parseAddress("2001:db8:5ee::5060"), sport: 5060, dport: 5060, payload: register(index), hopLimit: 57 }),
+      })),
+      ...Array.from({ length: 3 }, (_, index) => ({ timestampNs: 100_000_000n + BigInt(index) * 500_000_000n, data: encodeIpv4Udp({ src: parseAddress("198.51.100.77"), dst: parseAddress("198.51.100.5"), sport: 5062, dport: 5060, payload: register(100 + index) }) })),
+    ];
+    writeFileSync(join(directory, "walk6.pcap"), pcapFile(101, records));
+    const rules = join(import.meta.dirname, "../../../scenarios");
+    writeFileSync(
+      join(directory, "replay6.yaml"),
+      [
+        "name: replay6",
+        "description: an IPv6 capture replayed",
+        "durationSeconds: 5",
+        "firewall:",
+        `  ruleset: ${rules}/ipv6-rotation.rules`,
+        `  ruleset6: ${rules}/ipv6-rotation-per-64.v6`,
+        "pbx:",
+        "  address6: 2001:db8:100::10",
+        "hosts:",
+        "  replayed:",
+        "    kind: addresses",
+        '    addresses: ["198.18.7.7", "2001:db8:bad:7::1"]',
+        "  walkers:",
+        "    kind: range",
+        "    cidr: 2001:db8:bad:9::/64",
+        "    count: 40",
+        "traffic:",
+        "  - name: walk",
+        "    kind: replay",
+        "    host: walkers",
+        "    file: walk6.pcap",
+        "    pbxAddress: 2001:db8:5ee::5060",
+        "  - name: mixed",
+        "    kind: replay",
+        "    host: replayed",
+        "    file: walk6.pcap",
+        "    pbxAddress: [198.51.100.5]",
+        "expect:",
+        "  - source: walk",
+        "    blockedWithinPackets: 12",
+        "",
+      ].join("\n"),
+    );
+    const result = runModel(loadScenario(join(directory, "replay6.yaml"), null), { keepPackets: true }, await loadReplays(loadScenario(join(directory, "replay6.yaml"), null)));
+    const walk = result.verdicts.filter((verdict) => verdict.source === "walk" && verdict.direction === "to-pbx");
+    expect(walk.slice(0, 2).map((verdict) => [verdict.srcAddr, verdict.dstAddr])).toEqual([
+      ["2001:db8:bad:9::1", "2001:db8:100::10"],
+      ["2001:db8:bad:9::2", "2001:db8:100::10"],
+    ]);
+    // Per /64: the first 11 pass, then the walk is blocked whatever address it takes.
+    expect(walk.map((verdict) => verdict.verdict)).toEqual([...Array<string>(11).fill("delivered"), ...Array<string>(19).fill("dropped")]);
+    // The captured bytes but the addresses: its hop limit, its payload.
+    const first = decodeIpv6(result.packets![walk[0]!.packetId]!);
+    expect([first.ttl, Buffer.from(first.bytes.subarray(first.payloadOffset)).toString("latin1")]).toEqual([57, Buffer.from(register(0)).toString("latin1")]);
+    const mixed = result.verdicts.filter((verdict) => verdict.source === "mixed" && verdict.direction === "to-pbx");
+    expect(mixed.map((verdict) => [verdict.srcAddr, verdict.dstAddr, verdict.verdict])).toEqual(Array.from({ length: 3 }, () => ["198.18.7.7", "198.51.100.10", "delivered"]));
+  });
+
   it("refuses what it cannot run over IPv6 yet, saying what to give instead", () => {
     const directory = scratchDirectory("ipv6-scenarios");
     const refusal = (patch: (text: string) => string): string => {
@@ -80,7 +148,7 @@ describe("IPv6 on the model engine", () => {
     const withRules = (text: string) => text.replace("  policy: default", `  ruleset: ${join(import.meta.dirname, "../../fixtures/ipv6/rules.v4")}\n  ruleset6: ${join(import.meta.dirname, "../../fixtures/ipv6/per-64.v6")}`);
     expect(refusal(withRules)).toBe("loaded");
     expect(refusal((text) => withRules(text).replace("  address6: 2001:db8:100::10\n", ""))).toMatch(/hosts\.six: has IPv6 addresses, but the PBX has none: give pbx\.address6/);
-    expect(refusal((text) => withRules(text).replace("    durationSeconds: 2\n", "    durationSeconds: 2\n    transport: tcp\n"))).toMatch(/traffic\[0\]\.host: host six sends over IPv6, which slamlab runs for phones and register-flood over UDP so far; give this register-flood over tcp an IPv4 host/);
+    expect(refusal((text) => withRules(text).replace("    durationSeconds: 2\n", "    durationSeconds: 2\n    transport: tcp\n"))).toMatch(/traffic\[0\]\.host: host six sends over IPv6, which slamlab runs for phones and register-flood over UDP and replays so far; give this register-flood over tcp an IPv4 host/);
     expect(refusal((text) => withRules(text).replace("2001:db8:bad::1", "2a00:1450::1"))).toMatch(/lab IPv6 addresses must be in 2001:db8::\/32 or 2001:2::\/48/);
     const ipv4Saved = join(directory, "saved.v4");
     writeFileSync(ipv4Saved, "# Generated by iptables-save v1.8.9 (nf_tables)\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n");
