@@ -53,9 +53,12 @@ function methodMatch(policy: Policy, method: string, transport: "udp" | "tcp", f
   if (transport === "udp" && policy.methodMatch === "string") {
     return ["-m", "string", "--string", text, "--algo", policy.stringAlgo, "--from", String(UDP_PAYLOAD_OFFSET[family]), "--to", String(UDP_PAYLOAD_OFFSET[family] + text.length)];
   }
-  // u32 follows the IP header length (and TCP's data offset), so IP options do not shift it; IPv6's header is 40 bytes.
-  if (family === 6) return u32Method6(text, transport);
-  const base = transport === "udp" ? "0>>22&0x3C@8" : "0>>22&0x3C@12>>26&0x3C@0";
+  // u32 follows the IP header length (and TCP's data offset), so IP options do not shift it. IPv6's header is 40 bytes:
+  // its UDP payload at 48, TCP's data offset read at 52 (its header's byte 12) and added to 40.
+  const location = (offset: number): string => {
+    if (family === 6) return transport === "udp" ? `${48 + offset}` : `52>>26&0x3C@${40 + offset}`;
+    return transport === "udp" ? `0>>22&0x3C@${8 + offset}` : `0>>22&0x3C@12>>26&0x3C@${offset}`;
+  };
   const bytes = new TextEncoder().encode(text);
   const tests: string[] = [];
   for (let offset = 0; offset < Math.min(bytes.length, 8); offset += 4) {
@@ -66,26 +69,7 @@ function methodMatch(policy: Policy, method: string, transport: "udp" | "tcp", f
       value = value * 256 + (chunk[i] ?? 0);
       mask = mask * 256 + (i < chunk.length ? 0xff : 0);
     }
-    const location = transport === "udp" ? `0>>22&0x3C@${8 + offset}` : `${base.slice(0, -1)}${offset}`;
-    tests.push(`${location}${mask === 0xffffffff ? "" : `&0x${mask.toString(16).toUpperCase()}`}=0x${value.toString(16).toUpperCase()}`);
-  }
-  return ["-m", "u32", "--u32", tests.join("&&")];
-}
-
-/** The same over IPv6: the UDP payload at 48, TCP's data offset read at 52 (its header's byte 12) and added to 40. */
-function u32Method6(text: string, transport: "udp" | "tcp"): string[] {
-  const bytes = new TextEncoder().encode(text);
-  const tests: string[] = [];
-  for (let offset = 0; offset < Math.min(bytes.length, 8); offset += 4) {
-    const chunk = bytes.subarray(offset, offset + 4);
-    let value = 0;
-    let mask = 0;
-    for (let i = 0; i < 4; i++) {
-      value = value * 256 + (chunk[i] ?? 0);
-      mask = mask * 256 + (i < chunk.length ? 0xff : 0);
-    }
-    const location = transport === "udp" ? `${48 + offset}` : `52>>26&0x3C@${40 + offset}`;
-    tests.push(`${location}${mask === 0xffffffff ? "" : `&0x${mask.toString(16).toUpperCase()}`}=0x${value.toString(16).toUpperCase()}`);
+    tests.push(`${location(offset)}${mask === 0xffffffff ? "" : `&0x${mask.toString(16).toUpperCase()}`}=0x${value.toString(16).toUpperCase()}`);
   }
   return ["-m", "u32", "--u32", tests.join("&&")];
 }

@@ -212,24 +212,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         continue;
       }
       if (key === "icmpv6") {
-        const field = word(1);
-        at += 2;
-        if (field !== "type" && field !== "code") fail(`icmpv6 ${field} is not modelled (type and code are)`);
-        const operator = readOperator();
-        const wanted = new Set(
-          valueItems(readValue()).map((item) => {
-            const number = field === "type" ? (ICMPV6_TYPE_NUMBERS[item] ?? Number(item)) : Number(item);
-            if (!Number.isInteger(number) || number < 0 || number > 255) fail(`icmpv6 ${field} ${item}: not an ICMPv6 ${field} (${[...ICMPV6_TYPES].slice(0, 6).join(", ")}..., or 0-255)`);
-            return number;
-          }),
-        );
-        const negated = operator === "!=";
-        // nft_payload on the ICMPv6 header, behind the implicit meta l4proto ipv6-icmp.
-        steps.push((state) => {
-          const packet = state.packet;
-          if (packet.family !== 6 || packet.protocol !== 58 || packet.fragmentOffset !== 0 || packet.bytes.length < packet.headerLength + 2) return false;
-          return wanted.has(packet.bytes[packet.headerLength + (field === "type" ? 0 : 1)]!) !== negated;
-        });
+        steps.push(icmpStep("icmpv6"));
         continue;
       }
       if (key === "fib") {
@@ -237,24 +220,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         continue;
       }
       if (key === "icmp") {
-        const field = word(1);
-        at += 2;
-        if (field !== "type" && field !== "code") fail(`icmp ${field} is not modelled (type and code are)`);
-        const operator = readOperator();
-        const wanted = new Set(
-          valueItems(readValue()).map((item) => {
-            const number = field === "type" ? (ICMP_TYPES[item] ?? Number(item)) : Number(item);
-            if (!Number.isInteger(number) || number < 0 || number > 255) fail(`icmp ${field} ${item}: not an ICMP ${field} (a name such as echo-request, or 0-255)`);
-            return number;
-          }),
-        );
-        const negated = operator === "!=";
-        // nft_payload on the ICMP header, behind the implicit meta l4proto icmp.
-        steps.push((state) => {
-          const packet = state.packet;
-          if (packet.protocol !== 1 || packet.fragmentOffset !== 0 || packet.bytes.length < packet.headerLength + 2) return false;
-          return wanted.has(packet.bytes[packet.headerLength + (field === "type" ? 0 : 1)]!) !== negated;
-        });
+        steps.push(icmpStep("icmp"));
         continue;
       }
       if (key === "tcp" && word(1) === "flags") {
@@ -640,6 +606,28 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     return fail(`fib ${flags.join(" . ")} ${result}: not modelled (type, oif and oifname are)`);
   }
 
+  /** `icmp type|code VALUE` or `icmpv6 ...`: nft_payload on the ICMP header, behind the implicit meta l4proto icmp (or ipv6-icmp). */
+  function icmpStep(key: "icmp" | "icmpv6"): (state: NftPacketState) => boolean {
+    const field = word(1);
+    at += 2;
+    if (field !== "type" && field !== "code") fail(`${key} ${field} is not modelled (type and code are)`);
+    const [names, protocol, what] = key === "icmp" ? [ICMP_TYPES, 1, "ICMP"] : [ICMPV6_TYPE_NUMBERS, 58, "ICMPv6"];
+    const operator = readOperator();
+    const wanted = new Set(
+      valueItems(readValue()).map((item) => {
+        const number = field === "type" ? (names[item] ?? Number(item)) : Number(item);
+        if (!Number.isInteger(number) || number < 0 || number > 255) fail(`${key} ${field} ${item}: not an ${what} ${field} (a name such as ${key === "icmp" ? "echo-request" : "nd-neighbor-solicit"}, or 0-255)`);
+        return number;
+      }),
+    );
+    const negated = operator === "!=";
+    return (state) => {
+      const packet = state.packet;
+      if (packet.protocol !== protocol || packet.fragmentOffset !== 0 || packet.bytes.length < packet.headerLength + 2) return false;
+      return wanted.has(packet.bytes[packet.headerLength + (field === "type" ? 0 : 1)]!) !== negated;
+    };
+  }
+
   /** `& MASK` after an IPv6 address field (nft_bitwise): the address number with its host bits cleared; none, the address itself. */
   function addressMask(): (address: number) => number {
     if (word() !== "&" && word() !== "and") return (address) => address;
@@ -757,7 +745,6 @@ const ICMPV6_TYPE_NUMBERS: Readonly<Record<string, number>> = {
   "ind-neighbor-advert": 142,
   "mld2-listener-report": 143,
 };
-const ICMPV6_TYPES: ReadonlySet<string> = new Set(Object.keys(ICMPV6_TYPE_NUMBERS));
 
 /** An IPv6 address's route type as the lab routes: ff00::/8 multicast, ::1 and the host's own local, the rest unicast. */
 function ipv6RouteType(address: number, local: ReadonlySet<number>): string {
