@@ -1,3 +1,4 @@
+import { formatIpv6 } from "../net/ipv6-address.js";
 import { formatIpv4 } from "../net/address.js";
 import type { CapturedFrame } from "./captured-frame.js";
 import { LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_LOOP, LINKTYPE_NFLOG, LINKTYPE_NULL, isRawIp } from "./link-types.js";
@@ -212,8 +213,8 @@ function decodeIpv6Datagram(frame: CapturedFrame, captured: Uint8Array): Decoded
     frame,
     ipVersion: 6,
     ip,
-    src: ipv6Text(ip.subarray(8, 24)),
-    dst: ipv6Text(ip.subarray(24, 40)),
+    src: formatIpv6(ip.subarray(8, 24)),
+    dst: formatIpv6(ip.subarray(24, 40)),
     protocol: next,
     ttl: ip[7]!,
     sport: transport.sport,
@@ -222,27 +223,4 @@ function decodeIpv6Datagram(frame: CapturedFrame, captured: Uint8Array): Decoded
     payload: ip.subarray(Math.min(transport.payloadStart, ip.length)),
     fragment,
   };
-}
-
-/** RFC 5952 text: lowercase, the longest run of zero groups as "::". */
-export function ipv6Text(bytes: Uint8Array): string {
-  const groups = Array.from({ length: 8 }, (_, i) => (bytes[2 * i]! << 8) | bytes[2 * i + 1]!);
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((group) => group.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLength).join(":")}`;
 }
