@@ -12,6 +12,17 @@ export function hasIpv6(host: ScenarioDocument["hosts"][string]): boolean {
   return host.kind === "addresses" ? host.addresses.some((address) => address.includes(":")) : host.kind === "range" && host.cidr.includes(":");
 }
 
+/** Whether a source sends over IPv6: from an IPv6 host, or as a dual-stack office's IPv6 phones. */
+export function sendsIpv6(source: ScenarioDocument["traffic"][number], host: ScenarioDocument["hosts"][string] | undefined): boolean {
+  if (!host) return false;
+  return hasIpv6(host) || (host.kind === "nat" && source.kind === "phones" && source.ipv6);
+}
+
+/** Whether any source of a scenario sends over IPv6. */
+export function scenarioSendsIpv6(scenario: { readonly hosts: ScenarioDocument["hosts"]; readonly traffic: readonly ScenarioDocument["traffic"][number][] }): boolean {
+  return scenario.traffic.some((source) => sendsIpv6(source, scenario.hosts[source.host]));
+}
+
 /** Which host kinds each traffic kind can run on. */
 const HOST_KINDS: Record<string, readonly string[]> = {
   phones: ["nat", "addresses", "range"],
@@ -66,6 +77,11 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
       ipv6Hosts.add(name);
       if (document.pbx.address6 === undefined) at(["hosts", name], "has IPv6 addresses, but the PBX has none: give pbx.address6 (such as 2001:db8:100::10)");
     }
+    if (host.kind === "nat" && host.lan6 !== undefined) {
+      const dualStack = document.traffic.some((source) => source.host === name && sendsIpv6(source, host));
+      if (dualStack) ipv6Hosts.add(name);
+      if (dualStack && document.pbx.address6 === undefined) at(["hosts", name, "lan6"], "the office's phones register over IPv6, but the PBX has no IPv6 address: give pbx.address6 (such as 2001:db8:100::10)");
+    }
   }
   if (ipv6Hosts.size && document.firewall.fail2ban) at(["firewall", "fail2ban"], `fail2ban beside IPv6 sources (hosts ${[...ipv6Hosts].join(", ")}) is not run by slamlab yet; leave fail2ban out or the IPv6 hosts`);
 
@@ -82,7 +98,10 @@ export function checkScenarioDocument(document: ScenarioDocument, file: string, 
     if (!HOST_KINDS[source.kind]!.includes(host.kind)) {
       at([...path, "host"], `${source.kind} cannot run on a host of kind ${host.kind}; use one of kind ${HOST_KINDS[source.kind]!.join(", ")}`);
     }
-    if (ipv6Hosts.has(source.host) && source.kind !== "replay" && !((source.kind === "phones" || source.kind === "register-flood") && source.transport === "udp")) {
+    if (source.kind === "phones" && source.ipv6 && (host.kind !== "nat" || host.lan6 === undefined)) {
+      at([...path, "ipv6"], `ipv6 picks a dual-stack office's IPv6 addresses: give host ${source.host} kind nat with a lan6 prefix, or give an addresses or range host IPv6 addresses`);
+    }
+    if (ipv6Hosts.has(source.host) && sendsIpv6(source, host) && source.kind !== "replay" && !((source.kind === "phones" || source.kind === "register-flood") && source.transport === "udp")) {
       at([...path, "host"], `host ${source.host} sends over IPv6, which slamlab runs for phones and register-flood over UDP and replays so far; give this ${source.kind}${"transport" in source && source.transport !== "udp" ? ` over ${source.transport}` : ""} an IPv4 host`);
     }
     if (host.kind === "nat") lanUse.set(source.host, (lanUse.get(source.host) ?? 0) + (source.kind === "phones" || source.kind === "iax2-phones" ? source.count : 1));

@@ -107,7 +107,17 @@ const hostSchema = z.discriminatedUnion("kind", [
   /** `count` addresses taken in order from `cidr` (distributed attackers, or one attacker's IPv6 prefix). */
   z.object({ kind: z.literal("range"), cidr: labHostCidr, count: z.number().int().min(1).max(65_536) }).strict(),
   /** An office: phones on `lan` behind one masquerading public address. */
-  z.object({ kind: z.literal("nat"), public: labAddress, lan: labCidr }).strict(),
+  z
+    .object({
+      kind: z.literal("nat"),
+      public: labAddress,
+      lan: labCidr,
+      lan6: labHostCidr
+        .refine((text) => text.includes(":") && Number(text.split("/")[1]) >= 48 && Number(text.split("/")[1]) <= 64, { message: "expected the office's IPv6 prefix, a /48 to /64 such as 2001:db8:600d:1::/64" })
+        .optional()
+        .describe("A dual-stack office's IPv6 prefix (a /48 to /64 inside 2001:db8::/32): phones with ipv6: true take global addresses in it and reach the PBX without NAT, while the office's IPv4 goes through the NAT."),
+    })
+    .strict(),
 ]);
 
 const base = {
@@ -133,6 +143,7 @@ const phonesSource = z
       .enum(["udp", "tcp", "tls"])
       .default("udp")
       .describe("udp; tcp: each phone keeps one connection to the PBX from its port and registers over it (behind a NAT host, from the public port the NAT gives it); tls: the same over TLS to the PBX's tlsPort."),
+    ipv6: z.boolean().default(false).describe("In a dual-stack NAT office (a host with lan6): the phones register over IPv6 from their own addresses in the office's prefix, to the PBX's address6, with no NAT."),
   })
   .strict();
 

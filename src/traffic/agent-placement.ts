@@ -16,7 +16,9 @@ export interface AgentPlacement {
  * address and binds the base port (the NAT picks public ports); on public
  * addresses agents take the addresses in turn and share them by port.
  */
-export function placeAgent(placement: AgentPlacement, agent: string, index: number): AgentEndpoint {
+export function placeAgent(placement: AgentPlacement, agent: string, index: number, ipv6 = false): AgentEndpoint {
+  // A dual-stack office's IPv6 phones: a global address of its prefix each, no NAT.
+  if (placement.host.kind === "nat" && ipv6) return { agent, address: placement.lan.next6(placement.hostName), port: placement.basePort };
   if (placement.host.kind === "nat") {
     return { agent, address: placement.lan.next(placement.hostName), port: placement.basePort, behindNat: placement.hostName };
   }

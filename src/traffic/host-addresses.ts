@@ -55,6 +55,7 @@ export function rangeShortfall(host: Extract<HostSpec, { kind: "range" }>): numb
  */
 export class LanAddressPlan {
   private readonly used = new Map<string, number>();
+  private readonly used6 = new Map<string, number>();
 
   constructor(private readonly hosts: Readonly<Record<string, HostSpec>>) {}
 
@@ -64,5 +65,14 @@ export class LanAddressPlan {
     const offset = 10 + (this.used.get(hostName) ?? 0);
     this.used.set(hostName, offset - 9);
     return formatIpv4(cidrHost(parseCidr(host.lan), offset));
+  }
+
+  /** The next global IPv6 address in a dual-stack office's lan6 (from ::10 up, as IPv4's from .10). */
+  next6(hostName: string): string {
+    const host = this.hosts[hostName];
+    if (host?.kind !== "nat" || host.lan6 === undefined) throw new Error(`host ${hostName} is not a dual-stack NAT office`);
+    const offset = 0x10 + (this.used6.get(hostName) ?? 0);
+    this.used6.set(hostName, offset - 0x0f);
+    return formatIpv6(ipv6CidrHost(parseIpv6Cidr(host.lan6), offset));
   }
 }

@@ -47,13 +47,13 @@ export function createPhones(spec: PhonesSpec, pbx: PbxSpec, placement: AgentPla
  * wrong one when the spec says so, for tests).
  */
 export function deskPhones(
-  spec: { readonly count: number; readonly accounts: UserList; readonly wrongPassword: boolean },
+  spec: { readonly count: number; readonly accounts: UserList; readonly wrongPassword: boolean; readonly ipv6?: boolean },
   pbx: PbxSpec,
   placement: AgentPlacement,
   prefix: string,
 ): { agents: AgentEndpoint[]; credentialsOf: (index: number) => { account: string; password: string } } {
   const accounts = userSequence(spec.accounts);
-  const agents = Array.from({ length: spec.count }, (_, index) => placeAgent(placement, `${prefix}-${String(index + 1).padStart(3, "0")}`, index));
+  const agents = Array.from({ length: spec.count }, (_, index) => placeAgent(placement, `${prefix}-${String(index + 1).padStart(3, "0")}`, index, spec.ipv6 === true));
   const credentialsOf = (index: number) => {
     const account = accounts.at(index);
     return { account, password: spec.wrongPassword ? `wrong-${account}` : (passwordFor(pbx, account) ?? `unknown-${account}`) };

@@ -49,7 +49,7 @@ export function createToolTwin(spec: ToolSpec, pbx: PbxSpec, placement: AgentPla
       }
       // One registration of one account; a password unlike the account's is a wrong one.
       const wrongPassword = spec.password !== undefined && spec.password !== passwordFor(pbx, spec.target);
-      return createPhones({ ...base, kind: "phones", count: 1, accounts: [spec.target], spreadSeconds: 0, expiresSeconds: 3600, wrongPassword, transport: "udp" }, pbx, { ...placement, basePort: port });
+      return createPhones({ ...base, kind: "phones", count: 1, accounts: [spec.target], spreadSeconds: 0, expiresSeconds: 3600, wrongPassword, transport: "udp", ipv6: false }, pbx, { ...placement, basePort: port });
     }
   }
 }

@@ -1,7 +1,7 @@
 import { parseIpv4 } from "../../net/address.js";
 import { formatAddress, isIpv6Number, parseAddress } from "../../net/address-number.js";
 import { decodeIpv6, encodeIpv6Udp, rewriteIpv6 } from "../../net/ipv6.js";
-import { publicAddressesOf } from "../../traffic/host-addresses.js";
+import { scenarioSendsIpv6 } from "../../scenario/check-scenario.js";
 import { dualStackFirewall } from "./netfilter/dual-stack.js";
 import { ipv6RulesOf, policyTarget } from "../ipv6-rules.js";
 import { looksLikeNft } from "../../firewall/nft/parse-nft.js";
@@ -97,7 +97,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const matchState = firewallState(settings, localAddresses, firewallSpec.kind === "ruleset" ? firewallSpec.ipset : undefined, wallClockStartMs);
   const rulesetPath = firewallSpec.kind === "ruleset" ? firewallSpec.path : undefined;
   const ipv6Rules = ipv6RulesOf(scenario, firewallSpec);
-  const sendsIpv6 = Object.values(scenario.hosts).some((host) => publicAddressesOf(host).some((address) => address.includes(":")));
+  const sendsIpv6 = scenarioSendsIpv6(scenario);
   const ipv4Firewall = compileRulesetText(rulesetText, rulesetPath, matchState);
   // IPv6 packets meet the host's ip6tables rules (none loaded: ACCEPT) beside the IPv4 ones.
   // An nftables ruleset's inet and ip6 tables judge IPv6 themselves.

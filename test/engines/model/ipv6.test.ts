@@ -127,6 +127,45 @@ describe("IPv6 on the model engine", () => {
     expect(mixed.map((verdict) => [verdict.srcAddr, verdict.dstAddr, verdict.verdict])).toEqual(Array.from({ length: 3 }, () => ["198.18.7.7", "198.51.100.10", "delivered"]));
   });
 
+  it("a dual-stack office: its IPv4 phones behind the NAT's one address, its IPv6 phones each from its own address in the office's /64, counted there as one source", async () => {
+    const directory = scratchDirectory("ipv6-office");
+    writeFileSync(
+      join(directory, "office.yaml"),
+      [
+        "name: dual-stack-office",
+        "description: one office, IPv4 behind a NAT and IPv6 from its /64",
+        "durationSeconds: 30",
+        "firewall:",
+        "  policy: default",
+        "pbx:",
+        "  address6: 2001:db8:100::10",
+        "  accounts:",
+        "    - users: 200-229",
+        '      password: "pbx-{user}-Str0ng"',
+        "hosts:",
+        "  office:",
+        "    kind: nat",
+        "    public: 198.18.50.1",
+        "    lan: 192.0.2.0/24",
+        "    lan6: 2001:db8:600d:50::/64",
+        "traffic:",
+        "  - { name: phones4, kind: phones, host: office, count: 6, accounts: 200-205, spreadSeconds: 5 }",
+        "  - { name: phones6, kind: phones, host: office, count: 6, accounts: 210-215, spreadSeconds: 5, ipv6: true }",
+        "expect:",
+        "  - { source: phones4, registered: all }",
+        "",
+      ].join("\n"),
+    );
+    const result = runModel(loadScenario(join(directory, "office.yaml"), null));
+    const from = (source: string) => [...new Set(result.verdicts.filter((verdict) => verdict.source === source && verdict.direction === "to-pbx").map((verdict) => `${verdict.srcAddr} > ${verdict.dstAddr}`))].sort();
+    expect(from("phones4")).toEqual(["198.18.50.1 > 198.51.100.10"]);
+    expect(from("phones6")).toEqual(["10", "11", "12", "13", "14", "15"].map((host) => `2001:db8:600d:50::${host} > 2001:db8:100::10`));
+    // The generated policy counts an IPv6 source per /64: the office's 12 REGISTERs there are one source's, as its IPv4 ones behind the NAT are.
+    const blockedAt = (source: string) => result.verdicts.filter((verdict) => verdict.source === source && verdict.direction === "to-pbx").findIndex((verdict) => verdict.verdict === "dropped") + 1;
+    expect([blockedAt("phones4"), blockedAt("phones6")]).toEqual([10, 10]);
+    expect(result.verdicts.find((verdict) => verdict.source === "phones6" && verdict.verdict === "dropped")!.rule).toMatchObject({ chain: "SLAM-BLOCK", family: 6 });
+  });
+
   it("refuses what it cannot run over IPv6 yet, saying what to give instead", () => {
     const directory = scratchDirectory("ipv6-scenarios");
     const refusal = (patch: (text: string) => string): string => {
