@@ -87,10 +87,6 @@ export class DockerEngine implements Engine {
     if (options.kernel && Object.keys(options.kernel).length) {
       throw new EngineUnavailableError("DOCKER_KERNEL", "--kernel settings change the model engine only; the docker engine runs the machine's own kernel");
     }
-    const dualStackOffice = requested.traffic.find((source) => source.kind === "phones" && source.ipv6 && requested.hosts[source.host]?.kind === "nat");
-    if (dualStackOffice) {
-      throw new EngineUnavailableError("DOCKER_DUAL_STACK_OFFICE", `${requested.file}: ${dualStackOffice.name} registers over IPv6 from a dual-stack NAT office (${dualStackOffice.host}'s lan6), which the docker lab does not route yet; run it with --engine model`);
-    }
     // fail2ban's jail: its sets and REJECT rules join the ruleset (the lab logs their verdicts), real fail2ban fills the sets.
     const jailed = requested.fail2ban ? fail2banFirewall(requested, requested.fail2ban) : null;
     const scenario: Scenario = jailed ? { ...requested, firewall: jailed.firewall } : requested;

@@ -2,7 +2,7 @@ import { cidrContains, cidrHost, formatIpv4, parseCidr, parseIpv4, prefixMask } 
 import type { Scenario } from "../../scenario/scenario.js";
 import type { AgentEndpoint } from "../../traffic/agent.js";
 import { EngineUnavailableError } from "../engine.js";
-import { formatIpv6, ipv6CidrContains, maskIpv6, parseIpv6, parseIpv6Cidr } from "../../net/ipv6-address.js";
+import { formatIpv6, ipv6CidrContains, ipv6CidrHost, maskIpv6, parseIpv6, parseIpv6Cidr } from "../../net/ipv6-address.js";
 
 /**
  * The docker lab's address plan. Scenario hosts keep their addresses; the
@@ -35,11 +35,21 @@ export interface Ipv6Plan {
   readonly dmzRouter: string;
 }
 
+/** A dual-stack office's IPv6: its prefix, routed (not NATed) by its router, which has a WAN address in the lab's kept /64. */
+export interface OfficeIpv6Plan {
+  readonly prefix: string;
+  readonly prefixLength: number;
+  /** The office router's address in its prefix (::1), the phones' default route. */
+  readonly routerLan: string;
+  /** Its address on the WAN (in WAN6.prefix), where the lab's router sends the prefix. */
+  readonly routerWan: string;
+}
+
 export interface LabTopology {
   readonly ipv6?: Ipv6Plan;
   readonly wan: NetworkPlan;
   readonly dmz: NetworkPlan & { readonly router: string; readonly prefixLength: number };
-  readonly offices: ReadonlyArray<NetworkPlan & { readonly host: string; readonly publicAddress: string; readonly routerLan: string; readonly prefixLength: number; readonly runner: string }>;
+  readonly offices: ReadonlyArray<NetworkPlan & { readonly host: string; readonly publicAddress: string; readonly routerLan: string; readonly prefixLength: number; readonly runner: string; readonly ipv6?: OfficeIpv6Plan }>;
 }
 
 function topOf(cidrText: string, prefixLength: number): { subnet: string; reserved: string; gateway: string; second: string; third: string } {
@@ -60,11 +70,15 @@ export function planTopology(scenario: Scenario, endpoints: readonly AgentEndpoi
   const pbx = parseIpv4(scenario.pbx.address);
   const dmzCidr = `${formatIpv4((pbx & prefixMask(24)) >>> 0)}/24`;
   const dmz = topOf(dmzCidr, 24);
-  const offices = Object.entries(scenario.hosts).flatMap(([host, spec]) => {
+  const offices = Object.entries(scenario.hosts).flatMap(([host, spec], index) => {
     if (spec.kind !== "nat") return [];
     const lan = parseCidr(spec.lan);
     const top = topOf(spec.lan, lan.prefixLength);
-    return [{ key: `lan-${host}`, host, subnet: top.subnet, ipRange: top.reserved, gateway: top.gateway, publicAddress: spec.public, routerLan: formatIpv4(cidrHost(lan, 1)), prefixLength: lan.prefixLength, runner: top.second }];
+    const lan6 = spec.lan6 === undefined || !endpoints.some((endpoint) => endpoint.address.includes(":") && ipv6CidrContains(parseIpv6Cidr(spec.lan6!), parseIpv6Cidr(endpoint.address))) ? undefined : parseIpv6Cidr(spec.lan6);
+    const ipv6: OfficeIpv6Plan | undefined = lan6
+      ? { prefix: `${formatIpv6(lan6.network)}/${lan6.prefixLength}`, prefixLength: lan6.prefixLength, routerLan: formatIpv6(ipv6CidrHost(lan6, 1)), routerWan: formatIpv6(ipv6CidrHost(parseIpv6Cidr(WAN6.prefix), 0x100 + index)) }
+      : undefined;
+    return [{ key: `lan-${host}`, host, subnet: top.subnet, ipRange: top.reserved, gateway: top.gateway, publicAddress: spec.public, routerLan: formatIpv4(cidrHost(lan, 1)), prefixLength: lan.prefixLength, runner: top.second, ...(ipv6 ? { ipv6 } : {}) }];
   });
   const pbx6 = scenario.pbx.address6 === undefined ? undefined : parseIpv6(scenario.pbx.address6);
   const sendsIpv6 = endpoints.some((endpoint) => endpoint.address.includes(":"));

@@ -131,7 +131,16 @@ export async function startLab(options: LabOptions): Promise<Lab> {
             : []),
         ])
         .start(),
-      Promise.all(options.topology.offices.map((office) => base(`nat-${office.host}`).withNetworkMode(networks.get("wan")!).withAddedCapabilities("NET_ADMIN", "NET_RAW").start())),
+      Promise.all(
+        options.topology.offices.map((office) =>
+          base(`nat-${office.host}`)
+            .withNetworkMode(networks.get("wan")!)
+            .withAddedCapabilities("NET_ADMIN", "NET_RAW")
+            // A dual-stack office's router routes its IPv6 prefix as it is (no NAT66).
+            .withSysctls(office.ipv6 ? { ...ipv6On, "net.ipv6.conf.all.forwarding": "1" } : {})
+            .start(),
+        ),
+      ),
       Promise.all(
         [...options.endpointsBySite.keys()].map((site) => {
           const office = options.topology.offices.find((candidate) => candidate.host === site);
@@ -153,6 +162,8 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       ...(await staticAddress(runtime, router, networks.get("wan")!, `${WAN.router}/${WAN.prefixLength}`)),
       // Every lab prefix is on-link on the WAN: each runner answers for its own addresses.
       ...(ipv6 ? [`ip -6 addr add ${WAN6.router}/64 dev "$dev" nodad`, ...WAN6.onLink.map((prefix) => `ip -6 route replace ${prefix} dev "$dev"`)] : []),
+      // A dual-stack office's prefix lies behind its router.
+      ...options.topology.offices.flatMap((office) => (ipv6 && office.ipv6 ? [`ip -6 route replace ${office.ipv6.prefix} via ${office.ipv6.routerWan} dev "$dev"`] : [])),
       ...(await staticAddress(runtime, router, networks.get("dmz")!, `${options.topology.dmz.router}/${options.topology.dmz.prefixLength}`)),
       ...(ipv6 ? [`ip -6 addr add ${ipv6.dmzRouter}/64 dev "$dev" nodad`] : []),
       IP_FORWARD_CHECK,
@@ -204,10 +215,14 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       const nat = nats[officeIndex]!;
       await connect(runtime, networks.get(office.key)!, nat);
       const wanSetup = await staticAddress(runtime, nat, networks.get("wan")!, `${office.publicAddress}/${WAN.prefixLength}`);
+      const office6 = ipv6 ? office.ipv6 : undefined;
       await configure(nat, [
         ...wanSetup,
+        ...(office6 ? [`ip -6 addr add ${office6.routerWan}/64 dev "$dev" nodad`] : []),
         ...(await staticAddress(runtime, nat, networks.get(office.key)!, `${office.routerLan}/${office.prefixLength}`)),
+        ...(office6 ? [`ip -6 addr add ${office6.routerLan}/${office6.prefixLength} dev "$dev" nodad`] : []),
         `ip route replace ${options.topology.dmz.subnet} via ${WAN.router}`,
+        ...(ipv6 && office6 ? [`ip -6 route replace ${ipv6.dmzPrefix} via ${WAN6.router}`] : []),
         IP_FORWARD_CHECK,
         // The office's one public address: everything from the LAN leaves masqueraded behind it.
         `iptables -t nat -A POSTROUTING -s ${office.subnet} -o "$(ip -o -4 addr show | awk '$4 ~ /^${office.publicAddress.replace(/\./g, "\\.")}\\// {print $2}')" -j MASQUERADE`,
@@ -224,11 +239,14 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       const ipv4Addresses = addresses.filter((address) => !address.includes(":"));
       const primary = ipv4Addresses[0] ?? (office ? office.runner : WAN.runner);
       const setup = await staticAddress(runtime, runner, network, `${primary}/${prefix}`);
-      // IPv6 addresses each a /128 beside the lab's own in its kept /64 (the router's on-link routes find them).
-      const ipv6Addresses = ipv6 && !office ? [WAN6.runner, ...addresses.filter((address) => address.includes(":"))] : [];
+      // On the WAN, IPv6 addresses each a /128 beside the lab's own in its kept /64 (the router's on-link routes find them);
+      // in a dual-stack office, addresses of its prefix behind its router.
+      const office6 = ipv6 && office ? office.ipv6 : undefined;
+      const ipv6Addresses = ipv6 && !office ? [WAN6.runner, ...addresses.filter((address) => address.includes(":"))] : office6 ? addresses.filter((address) => address.includes(":")) : [];
+      const ipv6Length = (address: string) => (office6 ? office6.prefixLength : address === WAN6.runner ? 64 : 128);
       const batch = [
         ...ipv4Addresses.filter((address) => address !== primary).map((address) => `address add ${address}/${prefix} dev DEV\n`),
-        ...ipv6Addresses.map((address) => `address add ${address}/${address === WAN6.runner ? 64 : 128} dev DEV nodad\n`),
+        ...ipv6Addresses.map((address) => `address add ${address}/${ipv6Length(address)} dev DEV nodad\n`),
       ];
       await writeFile(join(out, `addresses-${site}.batch`), batch.join(""));
       await configure(runner, [
@@ -236,7 +254,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         `sed -i "s/DEV/$(ip -o -4 addr show | awk '$4 ~ /^${primary.replace(/\./g, "\\.")}\\// {print $2}')/" /out/addresses-${site}.batch`,
         `ip -batch /out/addresses-${site}.batch`,
         office ? `ip route replace default via ${office.routerLan}` : `ip route replace ${options.topology.dmz.subnet} via ${WAN.router}`,
-        ...(ipv6 && ipv6Addresses.length ? [`ip -6 route replace ${ipv6.dmzPrefix} via ${WAN6.router}`] : []),
+        ...(ipv6 && ipv6Addresses.length ? [`ip -6 route replace ${ipv6.dmzPrefix} via ${office6 ? office6.routerLan : WAN6.router}`] : []),
         ...(options.toolEndpoints ?? []).filter((tool) => addresses.includes(tool.address)).map((tool) => `iptables -t nat -A POSTROUTING -p udp --sport ${tool.port} -j SNAT --to-source ${tool.address}`),
       ]);
       runners.set(site, runner);

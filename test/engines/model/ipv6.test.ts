@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../../src/cli/run-scenario.js";
@@ -50,12 +50,7 @@ describe("IPv6 on the model engine", () => {
   });
 
   it("an nftables policy's inet table judges IPv6 packets itself: the rotation counted per /64, blocked at its 10th request", async () => {
-    const directory = scratchDirectory("ipv6-nft");
-    const text = readFileSync(ROTATION, "utf8")
-      .replace(/firewall:\n( {2}.*\n)+/, "firewall:\n  policy: default\n  format: nft\n")
-      .replace(/variants:[\s\S]*$/, "");
-    writeFileSync(join(directory, "rotation-nft.yaml"), text);
-    const report = await runScenario(loadScenario(join(directory, "rotation-nft.yaml"), null), engine);
+    const report = await runScenario(loadScenario(join(import.meta.dirname, "../../fixtures/ipv6/rotation-nft.yaml"), null), engine);
     expect(report.result.rulesetText).toMatch(/table inet slamlab/);
     expect(report.result.ipv6RulesetText).toBeUndefined();
     const rotation = report.outcomes.find((outcome) => outcome.source === "rotation")!;
@@ -128,35 +123,7 @@ describe("IPv6 on the model engine", () => {
   });
 
   it("a dual-stack office: its IPv4 phones behind the NAT's one address, its IPv6 phones each from its own address in the office's /64, counted there as one source", async () => {
-    const directory = scratchDirectory("ipv6-office");
-    writeFileSync(
-      join(directory, "office.yaml"),
-      [
-        "name: dual-stack-office",
-        "description: one office, IPv4 behind a NAT and IPv6 from its /64",
-        "durationSeconds: 30",
-        "firewall:",
-        "  policy: default",
-        "pbx:",
-        "  address6: 2001:db8:100::10",
-        "  accounts:",
-        "    - users: 200-229",
-        '      password: "pbx-{user}-Str0ng"',
-        "hosts:",
-        "  office:",
-        "    kind: nat",
-        "    public: 198.18.50.1",
-        "    lan: 192.0.2.0/24",
-        "    lan6: 2001:db8:600d:50::/64",
-        "traffic:",
-        "  - { name: phones4, kind: phones, host: office, count: 6, accounts: 200-205, spreadSeconds: 5 }",
-        "  - { name: phones6, kind: phones, host: office, count: 6, accounts: 210-215, spreadSeconds: 5, ipv6: true }",
-        "expect:",
-        "  - { source: phones4, registered: all }",
-        "",
-      ].join("\n"),
-    );
-    const result = runModel(loadScenario(join(directory, "office.yaml"), null));
+    const result = runModel(loadScenario(join(import.meta.dirname, "../../fixtures/ipv6/dual-stack-office.yaml"), null));
     const from = (source: string) => [...new Set(result.verdicts.filter((verdict) => verdict.source === source && verdict.direction === "to-pbx").map((verdict) => `${verdict.srcAddr} > ${verdict.dstAddr}`))].sort();
     expect(from("phones4")).toEqual(["198.18.50.1 > 198.51.100.10"]);
     expect(from("phones6")).toEqual(["10", "11", "12", "13", "14", "15"].map((host) => `2001:db8:600d:50::${host} > 2001:db8:100::10`));
