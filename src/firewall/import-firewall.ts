@@ -98,7 +98,7 @@ export function ipv6RuleCount(ipv6SaveText: string): number {
 export function ipv6ImportNote(input: string, ipv4SaveText: string, ipv6SaveText: string, ipv6Output: string | null): string | null {
   const rules = ipv6RuleCount(ipv6SaveText);
   if (rules > 0) {
-    return `${input}: the script also loads ${rules} ip6tables rule${rules === 1 ? "" : "s"} (IPv6), kept in ${ipv6Output} as ip6tables-save wrote them; slamlab's engines judge IPv4 only so far, so those rules are not part of any run`;
+    return `${input}: the script also loads ${rules} ip6tables rule${rules === 1 ? "" : "s"} (IPv6), kept in ${ipv6Output} as ip6tables-save wrote them; give that file as a scenario's firewall.ruleset6 to judge them beside the IPv4 rules`;
   }
   const inputAccepts = !/^:INPUT (DROP|REJECT) /m.test(ipv6SaveText);
   const limitsSip = /^-A .*(--dports? (\S*,)?506[01]\b|--string "?(REGISTER|INVITE))/m.test(ipv4SaveText);

@@ -1,4 +1,4 @@
-import { AddressError, formatIpv4, isIpv4, parseIpv4 } from "./address.js";
+import { AddressError, formatIpv4, parseIpv4 } from "./address.js";
 import { formatIpv6, maskIpv6, parseIpv6 } from "./ipv6-address.js";
 
 /**
@@ -67,16 +67,6 @@ export function ipv6InPrefix(address: number, network: Uint8Array, prefixLength:
 export function parseAddress(text: string): number {
   if (text.includes(":")) return ipv6Number(parseIpv6(text));
   return parseIpv4(text);
-}
-
-export function isAddress(text: string): boolean {
-  if (isIpv4(text)) return true;
-  try {
-    parseIpv6(text);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The address as iptables (a.b.c.d) or ip6tables and nft (RFC 5952) print it. */

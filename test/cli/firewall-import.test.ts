@@ -110,7 +110,7 @@ describe.runIf(docker)("firewall import of a script, in a lab container", () => 
       expect(rules).toContain('--comment "links here: 1"');
       expect(existsSync(marker)).toBe(false);
       expect(readFileSync(join(work, "imported.ipset"), "utf8")).toMatch(/^create blocklist hash:net .*\nadd blocklist 198\.18\.200\.0\/24\n$/);
-      expect(result.stderr).toMatch(/also loads 2 ip6tables rules \(IPv6\), kept in .*imported\.v6 as ip6tables-save wrote them; slamlab's engines judge IPv4 only so far/);
+      expect(result.stderr).toMatch(/also loads 2 ip6tables rules \(IPv6\), kept in .*imported\.v6 as ip6tables-save wrote them; give that file as a scenario's firewall\.ruleset6/);
       expect(readFileSync(join(work, "imported.v6"), "utf8")).toMatch(/^-A INPUT -p udp -m udp --dport 5060 .*--name SIP6 --mask ffff:ffff:ffff:ffff:: --rsource -j DROP$/m);
       // The imported rules round-trip: the kernel and the model judge the same datagrams alike.
       const sends = [

@@ -23,7 +23,7 @@ describe("IPv6 in an admin's firewall", () => {
 
   it("says where a script's ip6tables rules were kept, and that no run judges them", () => {
     const ipv6 = emptyIpv6.replace("COMMIT", "-A INPUT -p udp -m udp --dport 5060 -j DROP\nCOMMIT");
-    expect(ipv6ImportNote("fw.sh", ipv4, ipv6, "rules.v6")).toBe("fw.sh: the script also loads 1 ip6tables rule (IPv6), kept in rules.v6 as ip6tables-save wrote them; slamlab's engines judge IPv4 only so far, so those rules are not part of any run");
+    expect(ipv6ImportNote("fw.sh", ipv4, ipv6, "rules.v6")).toBe("fw.sh: the script also loads 1 ip6tables rule (IPv6), kept in rules.v6 as ip6tables-save wrote them; give that file as a scenario's firewall.ruleset6 to judge them beside the IPv4 rules");
   });
 
   it("refuses ip6tables-save output where IPv4 rules go with one clear error, not one per address", () => {

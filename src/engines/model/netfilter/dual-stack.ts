@@ -17,6 +17,5 @@ export function dualStackFirewall(ipv4: CompiledFirewall, ipv6Text: string | und
     judge: (hook, packet, context) => (packet.family === 6 ? ipv6 : ipv4).judge(hook, packet, context),
     judgeRoute: (hook, packet, start, tracker) => (packet.family === 6 ? ipv6 : ipv4).judgeRoute(hook, packet, start, tracker),
     counters: () => [...ipv4.counters(), ...ipv6.counters().map((counter) => ({ ...counter, family: 6 as const }))],
-    ...(ipv4.addToNftSet ? { addToNftSet: ipv4.addToNftSet.bind(ipv4) } : {}),
   };
 }
