@@ -52,7 +52,7 @@ export function parseRuleset(text: string, source = "ruleset", problems?: Rulese
       family === 4 ? "RULESET_IPV6" : "RULESET_IPV4",
       family === 4
         ? [
-            `${source}: line ${line}: this is ip6tables-save output (IPv6 rules) where IPv4 rules go: give the iptables-save (IPv4) rules of the same host here (\`iptables-save > rules.v4\`)`,
+            `${source}: line ${line}: this is ip6tables-save output (IPv6 rules) where IPv4 rules go: give the iptables-save (IPv4) rules of the same host here (\`iptables-save > rules.v4\`), and this file as the scenario's firewall.ruleset6`,
             ...perAddressIpv6Counters(text, source).map((note) => `  ${note}`),
           ].join("\n")
         : `${source}: line ${line}: this is iptables-save output (IPv4 rules) where IPv6 rules go: give the ip6tables-save output of the same host here (\`ip6tables-save > rules.v6\`)`,
