@@ -14,16 +14,19 @@ function timerList(): string | null {
 }
 
 describe("a docker run's start", () => {
+  // The references are read with wallClockNow too: a Date.now() beside an hrtime read is only as close
+  // to it as the scheduler allows, and a loaded CI machine preempts between the two.
   it("falls on a kernel tick of CLOCK_MONOTONIC, after the slack, and gives the same moment on the epoch clock", () => {
-    const before = process.hrtime.bigint();
-    const epochBefore = Date.now();
+    const before = wallClockNow();
     const start = runStartAfter(200, jiffyUs);
+    const after = process.hrtime.bigint();
     const monotonic = BigInt(start.monotonicNs);
     expect(monotonic % BigInt(jiffyUs * 1000)).toBe(0n);
-    expect(monotonic - before).toBeGreaterThanOrEqual(200_000_000n);
-    expect(monotonic - before).toBeLessThan(200_000_000n + BigInt(jiffyUs * 1000) + 5_000_000n);
-    expect(start.epochMs - epochBefore).toBeGreaterThanOrEqual(Number(monotonic - before) / 1e6 - 1);
-    expect(start.epochMs - epochBefore).toBeLessThanOrEqual(Number(monotonic - before) / 1e6 + 2);
+    expect(monotonic - before.monotonicNs).toBeGreaterThanOrEqual(200_000_000n);
+    expect(monotonic - after).toBeLessThan(200_000_000n + BigInt(jiffyUs * 1000));
+    const epochAdvanceMs = start.epochMs - before.epochMs;
+    const monotonicAdvanceMs = Number(monotonic - before.monotonicNs) / 1e6;
+    expect(Math.abs(epochAdvanceMs - monotonicAdvanceMs)).toBeLessThan(0.5);
     expect(performanceTimeOf(start.monotonicNs) - performance.now()).toBeGreaterThan(150);
   });
 
@@ -33,10 +36,10 @@ describe("a docker run's start", () => {
     const realOrigin = performance.timeOrigin;
     Object.defineProperty(performance, "timeOrigin", { value: realOrigin - 20_000, configurable: true });
     try {
-      const before = process.hrtime.bigint();
-      const epochBefore = Date.now();
+      const before = wallClockNow();
       const start = runStartAfter(0, jiffyUs);
-      expect(Math.abs(start.epochMs - epochBefore - Number(BigInt(start.monotonicNs) - before) / 1e6)).toBeLessThan(3);
+      const monotonicAdvanceMs = Number(BigInt(start.monotonicNs) - before.monotonicNs) / 1e6;
+      expect(Math.abs(start.epochMs - before.epochMs - monotonicAdvanceMs)).toBeLessThan(0.5);
     } finally {
       delete (performance as { timeOrigin?: number }).timeOrigin;
     }
