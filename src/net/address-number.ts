@@ -65,11 +65,34 @@ export function ipv6InPrefix(address: number, network: Uint8Array, prefixLength:
 
 /** An IPv4 or IPv6 address as its number. */
 export function parseAddress(text: string): number {
-  if (text.includes(":")) return ipv6Number(parseIpv6(text));
-  return parseIpv4(text);
+  let address = parsedAddresses.get(text);
+  if (address === undefined) {
+    address = text.includes(":") ? ipv6Number(parseIpv6(text)) : parseIpv4(text);
+    remember(parsedAddresses, text, address);
+  }
+  return address;
 }
 
 /** The address as iptables (a.b.c.d) or ip6tables and nft (RFC 5952) print it. */
 export function formatAddress(address: number): string {
-  return isIpv6Number(address) ? formatIpv6(ipv6BytesOf(address)) : formatIpv4(address);
+  let text = formattedAddresses.get(address);
+  if (text === undefined) {
+    text = isIpv6Number(address) ? formatIpv6(ipv6BytesOf(address)) : formatIpv4(address);
+    remember(formattedAddresses, address, text);
+  }
+  return text;
+}
+
+/*
+ * A model run turns each packet's addresses between text and numbers several
+ * times (datagrams carry text, the firewall numbers); the same few addresses
+ * each time. Bounded: a botnet's addresses past the bound start it afresh.
+ */
+const ADDRESS_CACHE_ENTRIES = 1 << 18;
+const parsedAddresses = new Map<string, number>();
+const formattedAddresses = new Map<number, string>();
+
+function remember<K, V>(cache: Map<K, V>, key: K, value: V): void {
+  if (cache.size >= ADDRESS_CACHE_ENTRIES) cache.clear();
+  cache.set(key, value);
 }

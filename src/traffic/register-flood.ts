@@ -253,7 +253,8 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
         flood(attacker, context, context.now(), 1);
       }
       if (spec.mode === "svwar") confirmExtension(attacker, response, context);
-      if (response.status === 401) {
+      // Only svcrack answers challenges: svwar's would pile up, one for every request answered.
+      if (response.status === 401 && spec.mode === "svcrack") {
         const challenge = parseChallenge(response.header("www-authenticate") ?? "");
         if (challenge && giveUpUs > 0) attacker.challenges.push(challenge);
         else if (challenge) attacker.challenges[0] = challenge;
