@@ -77,7 +77,7 @@ export class SipTcpStreams {
     const skippedBefore = this.skippedBytes;
     if (((seq - stream.next) | 0) > 0) {
       if (stream.ahead.some((held) => held.seq === seq && held.payload.length === payload.length)) return { retransmitted: true, messages: [] };
-      stream.ahead.push({ seq, payload: payload.slice(), timestampNs });
+      stream.ahead.push({ seq, payload: new Uint8Array(payload), timestampNs });
       if (stream.ahead.length <= MAX_HELD_SEGMENTS) return { retransmitted: false, messages: [] };
       this.skipGap(stream);
     } else this.read(stream, seq, payload, messages);
@@ -127,7 +127,7 @@ export class SipTcpStreams {
     const behind = (stream.next - seq) | 0;
     const fresh = behind > 0 ? payload.subarray(behind) : payload;
     stream.next = end;
-    stream.pending = stream.pending.length ? concatBytes([stream.pending, fresh]) : fresh.slice();
+    stream.pending = stream.pending.length ? concatBytes([stream.pending, fresh]) : new Uint8Array(fresh);
     stream.pending = this.takeMessages(stream.pending, messages);
   }
 
@@ -140,7 +140,7 @@ export class SipTcpStreams {
       if (start >= bytes.length) return new Uint8Array(0);
       const headEnd = blankLineAt(bytes, start);
       if (headEnd < 0) {
-        if (bytes.length - start <= MAX_HEAD_BYTES) return bytes.subarray(start).slice();
+        if (bytes.length - start <= MAX_HEAD_BYTES) return new Uint8Array(bytes.subarray(start));
         return this.resync(bytes, start + 1, messages);
       }
       const head = bytes.subarray(start, headEnd);
@@ -149,8 +149,8 @@ export class SipTcpStreams {
       const bodyLength = contentLength(head);
       if (bodyLength === null || bodyLength > MAX_BODY_BYTES) return this.resync(bytes, headEnd, messages);
       const messageEnd = headEnd + 4 + bodyLength;
-      if (messageEnd > bytes.length) return bytes.subarray(start).slice();
-      messages.push({ method, head: head.slice() });
+      if (messageEnd > bytes.length) return new Uint8Array(bytes.subarray(start));
+      messages.push({ method, head: new Uint8Array(head) });
       start = messageEnd;
     }
   }

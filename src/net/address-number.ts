@@ -26,7 +26,7 @@ export function ipv6Number(bytes: Uint8Array, offset = 0): number {
   const known = numberByKey.get(key);
   if (known !== undefined) return known;
   const assigned = FIRST_IPV6 + bytesByIndex.length;
-  bytesByIndex.push(bytes.slice(offset, offset + 16));
+  bytesByIndex.push(new Uint8Array(bytes.subarray(offset, offset + 16)));
   numberByKey.set(key, assigned);
   return assigned;
 }

@@ -121,7 +121,8 @@ export function decodeIp(bytes: Uint8Array, inInterface = "eth0"): Packet {
  * fragments hold: its ports and checksum are left as they are.
  */
 export function rewriteIpv6(bytes: Uint8Array, change: { src?: number; dst?: number; sport?: number; dport?: number }): Uint8Array {
-  const out = bytes.slice();
+  // A copy, not Buffer.prototype.slice's view: datagrams are Buffers from node's pool (net/ipv4 datagramBytes).
+  const out = new Uint8Array(bytes);
   if (change.src !== undefined) out.set(ipv6BytesOf(change.src), 8);
   if (change.dst !== undefined) out.set(ipv6BytesOf(change.dst), 24);
   const packet = decodeIpv6(out);

@@ -50,7 +50,7 @@ export class Iax2ClientCall {
 
   /** Sends the same bytes again with the R bit set, as attempt_transmit does. */
   resend(payload: Uint8Array): void {
-    const again = payload.slice();
+    const again = new Uint8Array(payload);
     again[2]! |= 0x80;
     this.context.send(this.endpoint.agent, { src: this.endpoint.address, sport: this.sourcePort, dst: this.target.address, dport: this.target.port, payload: again });
   }

@@ -191,7 +191,7 @@ export async function joinVerdicts(options: {
       rule,
       ctState: "UNKNOWN",
     });
-    if (options.keepPackets) packets.push(packet.ip.slice());
+    if (options.keepPackets) packets.push(new Uint8Array(packet.ip));
     if (tool && fromPbx && accepted && /^SIP\/2\.0 200 [\s\S]*^CSeq:\s*\d+ REGISTER/im.test(Buffer.from(packet.payload.subarray(0, 2048)).toString("latin1"))) {
       toolEvents.push({ atUs: verdicts.at(-1)!.atUs, source: tool.source, agent: tool.agent, kind: "registered", ...(found?.agent === ACCOUNT_AGENT ? { account: tool.agent } : {}), detail: "200 OK to the tool's REGISTER" });
     }

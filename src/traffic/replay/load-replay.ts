@@ -58,7 +58,7 @@ export async function loadReplay(spec: ReplaySpec, hostAddresses: readonly strin
       skip("IPv6 fragment (not reassembled for a replay yet)");
       continue;
     }
-    const candidate: Candidate = { packet, timestampNs: frame.timestampNs, ip: packet.ip.slice() };
+    const candidate: Candidate = { packet, timestampNs: frame.timestampNs, ip: new Uint8Array(packet.ip) };
     const onIax2Port = packet.protocol === 17 && (iax2Ports.has(packet.sport) || iax2Ports.has(packet.dport));
     if (packet.fragment) {
       const whole = reassembler.add({ ip: candidate.ip, atUs: Number(frame.timestampNs / 1000n) });

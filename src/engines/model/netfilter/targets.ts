@@ -131,7 +131,8 @@ function ctTarget(options: TargetOptions, notrack: boolean): TargetEffect {
 /** Sets header byte `offset` to `value` and fixes the header checksum, on a copy. */
 function rewriteHeaderByte(packet: Packet, offset: number, value: number): Packet {
   if (packet.bytes[offset] === value) return packet;
-  const bytes = packet.bytes.slice();
+  // A copy: the packet's bytes are a pooled Buffer, whose slice() is a view.
+  const bytes = new Uint8Array(packet.bytes);
   bytes[offset] = value;
   bytes[10] = 0;
   bytes[11] = 0;
@@ -199,7 +200,7 @@ function tcpmssTarget(options: TargetOptions): TargetEffect {
       if (kind === 2 && length === 4) {
         const mss = (bytes[at + 2]! << 8) | bytes[at + 3]!;
         if (mss <= limit) return;
-        const out = bytes.slice();
+        const out = new Uint8Array(bytes);
         out[at + 2] = limit >> 8;
         out[at + 3] = limit & 0xff;
         const segmentLength = ((out[2]! << 8) | out[3]!) - tcp;
