@@ -53,15 +53,16 @@ export interface SipMessage {
 }
 
 /** RFC 3261 compact header names. */
-const compactNames: Record<string, string> = { v: "via", f: "from", t: "to", i: "call-id", m: "contact", l: "content-length", c: "content-type", k: "supported", o: "event" };
+const compactNames = new Map([["v", "via"], ["f", "from"], ["t", "to"], ["i", "call-id"], ["m", "contact"], ["l", "content-length"], ["c", "content-type"], ["k", "supported"], ["o", "event"]]);
 
 /**
  * Parses a datagram payload; null when it is not a SIP message. A small
  * parser of our own: sip.js's grammar takes about 1.2 ms per REGISTER here,
  * which would dominate every run; test/sip checks both agree on our messages.
  * Every packet a run delivers is parsed once, so the head is walked in place
- * (no split into lines) and a header's values are kept as one string unless
- * it repeats.
+ * (no split into lines, no trimmed copies), header names are looked up as
+ * written, a header's values are kept as one string unless it repeats, and
+ * the From and To parts are read when asked for.
  */
 export function parseSip(payload: Uint8Array): SipMessage | null {
   const text = decoder.decode(payload);
@@ -80,9 +81,16 @@ export function parseSip(payload: Uint8Array): SipMessage | null {
     if (lineEnd < 0 || lineEnd > end) lineEnd = end;
     const colon = text.indexOf(":", lineStart);
     if (colon > lineStart && colon < lineEnd) {
-      const rawName = text.slice(lineStart, colon).trim().toLowerCase();
-      const name = compactNames[rawName] ?? rawName;
-      const value = text.slice(colon + 1, lineEnd).trim();
+      let nameStart = lineStart;
+      let nameEnd = colon;
+      while (nameStart < nameEnd && isSpace(text.charCodeAt(nameStart))) nameStart++;
+      while (nameEnd > nameStart && isSpace(text.charCodeAt(nameEnd - 1))) nameEnd--;
+      const name = canonicalName(text.slice(nameStart, nameEnd));
+      let valueStart = colon + 1;
+      let valueEnd = lineEnd;
+      while (valueStart < valueEnd && isSpace(text.charCodeAt(valueStart))) valueStart++;
+      while (valueEnd > valueStart && isSpace(text.charCodeAt(valueEnd - 1))) valueEnd--;
+      const value = text.slice(valueStart, valueEnd);
       if (!fields.has(name)) fields.set(name, value);
       else {
         repeated ??= new Map();
@@ -97,8 +105,6 @@ export function parseSip(payload: Uint8Array): SipMessage | null {
   const callId = fields.get("call-id");
   const via = fields.get("via");
   if (!cseq || !callId || !via) return null;
-  const from = fields.get("from") ?? "";
-  const to = fields.get("to") ?? "";
   return new ParsedSipMessage(
     response ? "response" : "request",
     request ? request[1]! : cseq[2]!,
@@ -108,17 +114,23 @@ export function parseSip(payload: Uint8Array): SipMessage | null {
     callId,
     Number(cseq[1]),
     /;\s*branch=([^;,\s]+)/i.exec(via)?.[1] ?? "",
-    userOf(from),
-    tagOf(from),
-    userOf(to),
-    tagOf(to),
     fields,
     repeated,
   );
 }
 
+/** What String.prototype.trim removes (ECMAScript's WhiteSpace and LineTerminator). */
+function isSpace(code: number): boolean {
+  if (code === 0x20 || (code >= 0x09 && code <= 0x0d)) return true;
+  if (code < 0xa0) return false;
+  return code === 0xa0 || code === 0x1680 || (code >= 0x2000 && code <= 0x200a) || code === 0x2028 || code === 0x2029 || code === 0x202f || code === 0x205f || code === 0x3000 || code === 0xfeff;
+}
+
 /** A class rather than an object with closures: one allocation a message, the lookups on its prototype. */
 class ParsedSipMessage implements SipMessage {
+  private fromParts: { user: string; tag: string } | undefined;
+  private toParts: { user: string; tag: string } | undefined;
+
   constructor(
     readonly kind: "request" | "response",
     readonly method: string,
@@ -128,13 +140,25 @@ class ParsedSipMessage implements SipMessage {
     readonly callId: string,
     readonly cseq: number,
     readonly viaBranch: string,
-    readonly fromUser: string,
-    readonly fromTag: string,
-    readonly toUser: string,
-    readonly toTag: string,
     private readonly fields: ReadonlyMap<string, string>,
     private readonly repeated: ReadonlyMap<string, string[]> | null,
   ) {}
+
+  get fromUser(): string {
+    return (this.fromParts ??= partsOf(this.fields.get("from") ?? "")).user;
+  }
+
+  get fromTag(): string {
+    return (this.fromParts ??= partsOf(this.fields.get("from") ?? "")).tag;
+  }
+
+  get toUser(): string {
+    return (this.toParts ??= partsOf(this.fields.get("to") ?? "")).user;
+  }
+
+  get toTag(): string {
+    return (this.toParts ??= partsOf(this.fields.get("to") ?? "")).tag;
+  }
 
   header(name: string): string | undefined {
     return this.fields.get(canonicalName(name));
@@ -149,9 +173,25 @@ class ParsedSipMessage implements SipMessage {
   }
 }
 
+function partsOf(nameAddress: string): { user: string; tag: string } {
+  return { user: userOf(nameAddress), tag: tagOf(nameAddress) };
+}
+
+/*
+ * A header name as written -> its lower-case, long form. Messages name the
+ * same few headers over and over: a bounded cache spares lower-casing each.
+ */
+const canonicalNames = new Map<string, string>();
+
 function canonicalName(name: string): string {
-  const lower = name.toLowerCase();
-  return compactNames[lower] ?? lower;
+  let canonical = canonicalNames.get(name);
+  if (canonical === undefined) {
+    const lower = name.toLowerCase();
+    canonical = compactNames.get(lower) ?? lower;
+    if (canonicalNames.size >= 1024) canonicalNames.clear();
+    canonicalNames.set(name, canonical);
+  }
+  return canonical;
 }
 
 function userOf(nameAddress: string): string {
