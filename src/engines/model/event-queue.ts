@@ -17,16 +17,20 @@ export class EventQueue {
     return this.heap.length;
   }
 
+  // Both sifts move a hole rather than swapping pairs: one write a level, no temporary arrays.
   push(atUs: number, action: () => void): void {
     const heap = this.heap;
-    heap.push({ atUs, sequence: this.sequence++, action });
-    let i = heap.length - 1;
+    const entry: Entry = { atUs, sequence: this.sequence++, action };
+    let i = heap.length;
+    heap.push(entry);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!before(heap[i]!, heap[parent]!)) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      const above = heap[parent]!;
+      if (!before(entry, above)) break;
+      heap[i] = above;
       i = parent;
     }
+    heap[i] = entry;
   }
 
   /** Time of the next event, or Infinity when none is left. */
@@ -39,19 +43,20 @@ export class EventQueue {
     if (heap.length === 0) return undefined;
     const top = heap[0]!;
     const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
+    const size = heap.length;
+    if (size > 0) {
       let i = 0;
       for (;;) {
         const left = 2 * i + 1;
+        if (left >= size) break;
         const right = left + 1;
-        let smallest = i;
-        if (left < heap.length && before(heap[left]!, heap[smallest]!)) smallest = left;
-        if (right < heap.length && before(heap[right]!, heap[smallest]!)) smallest = right;
-        if (smallest === i) break;
-        [heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!];
-        i = smallest;
+        const child = right < size && before(heap[right]!, heap[left]!) ? right : left;
+        const smaller = heap[child]!;
+        if (!before(smaller, last)) break;
+        heap[i] = smaller;
+        i = child;
       }
+      heap[i] = last;
     }
     return top;
   }
