@@ -209,8 +209,15 @@ function tagOf(nameAddress: string): string {
  * and any other parameters, in the order PJSIP writes them.
  */
 export function viaWithReceived(via: string, sourceAddress: string, sourcePort: number): string {
-  const [sentBy, ...parameters] = via.split(";").map((part) => part.trim());
-  const hadRport = parameters.some((parameter) => /^rport(=|$)/i.test(parameter));
-  const rest = parameters.filter((parameter) => !/^(rport|received)(=|$)/i.test(parameter));
-  return [sentBy, ...(hadRport ? [`rport=${sourcePort}`] : []), `received=${sourceAddress}`, ...rest].join(";");
+  const parts = via.split(";");
+  let hadRport = false;
+  let rest = "";
+  for (let i = 1; i < parts.length; i++) {
+    const parameter = parts[i]!.trim();
+    const equals = parameter.indexOf("=");
+    const name = (equals < 0 ? parameter : parameter.slice(0, equals)).toLowerCase();
+    if (name === "rport") hadRport = true;
+    else if (name !== "received") rest += `;${parameter}`;
+  }
+  return `${parts[0]!.trim()}${hadRport ? `;rport=${sourcePort}` : ""};received=${sourceAddress}${rest}`;
 }

@@ -157,9 +157,9 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
    * exists. Asterisk's PJSIP answers an unknown user as a known one (its
    * artificial endpoint), so against it svwar confirms nothing.
    */
-  const confirmExtension = (attacker: Attacker, response: { status: number; reason: string; header(name: string): string | undefined }, context: AgentContext) => {
+  const confirmExtension = (attacker: Attacker, response: { status: number; reason: string; cseq: number }, context: AgentContext) => {
     const line = `${response.status} ${response.reason}`;
-    const cseq = Number(/^\s*(\d+)/.exec(response.header("cseq") ?? "")?.[1]);
+    const cseq = response.cseq;
     // CSeq n carried the walk's request n-1 after the probe (n without one); the probe sets the baseline.
     const walked = cseq - 1 - (giveUpUs > 0 ? 1 : 0);
     if (attacker.baseline === null || walked < 0) {
@@ -241,7 +241,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       const response = attacker ? parseSip(datagram.payload) : null;
       if (!attacker || !response || response.kind !== "response") return;
       attacker.lastAnswerUs = context.now();
-      const cseq = Number(/^\s*(\d+)/.exec(response.header("cseq") ?? "")?.[1]);
+      const cseq = response.cseq;
       if (spec.method === "INVITE") {
         // A provisional answer (100 Trying) says the call is under way: the tools wait for the final one.
         if (response.status < 200) return;

@@ -155,7 +155,7 @@ export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine)
 
   /** PJSIP answers out-of-dialog requests with the request's branch as the To tag. */
   const responseHeaders = (request: SipMessage, from: Datagram): Array<[string, string]> => [
-    ...request.headers("via").slice(0, 1).map((via): [string, string] => ["Via", viaWithReceived(via, from.src, from.sport)]),
+    ["Via", viaWithReceived(request.header("via")!, from.src, from.sport)],
     ["Call-ID", request.callId],
     ["From", request.header("from") ?? ""],
     ["To", request.toTag ? (request.header("to") ?? "") : `${request.header("to") ?? ""};tag=${request.viaBranch || newTag()}`],
