@@ -24,6 +24,8 @@ function stageOf(url: string, functionName: string): string {
   const path = url.replace(/^.*\/dist\//, "");
   if (functionName === "(garbage collector)") return "garbage collection";
   if (/^(encodeUtf8String|decodeUTF8|encode|decode|encodeInto)$/.test(functionName) || path === "") return /Hash|digest|update/.test(functionName) ? "digest (MD5 in node:crypto)" : path === "" && !/^(encodeUtf8String|decodeUTF8)$/.test(functionName) ? "V8 and Node (other)" : "UTF-8 encoding and decoding";
+  // Buffer.from's UTF-8 write and the pooled Buffers that datagrams are made in.
+  if (url === "node:buffer" || url === "node:internal/buffer") return "UTF-8 encoding and decoding";
   if (url.startsWith("node:")) return /Hash|digest|update/.test(functionName) ? "digest (MD5 in node:crypto)" : /encode|decode/.test(functionName) ? "UTF-8 encoding and decoding" : "V8 and Node (other)";
   if (path.startsWith("src/sip/sip-message")) return functionName === "parseSip" || functionName === "viaWithReceived" ? "SIP parsing" : "SIP building";
   if (path.startsWith("src/sip/digest")) return "digest (MD5 in node:crypto)";

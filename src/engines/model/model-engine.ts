@@ -43,6 +43,28 @@ import type { PacketContext } from "./netfilter/match.js";
 /** A router in front of the office decrements TTL once (phones send 64). */
 const SENDER_TTL = 64;
 
+/**
+ * Endpoints ("address", port) -> what is known of them. Keyed by the address
+ * string the agents hold (its hash is kept in the string) and then the port:
+ * an "address:port" key made per packet was made, and hashed, afresh each time.
+ */
+class EndpointMap<T> {
+  private readonly byAddress = new Map<string, Map<number, T>>();
+
+  get(address: string, port: number): T | undefined {
+    return this.byAddress.get(address)?.get(port);
+  }
+
+  set(address: string, port: number, value: T): void {
+    let byPort = this.byAddress.get(address);
+    if (!byPort) {
+      byPort = new Map();
+      this.byAddress.set(address, byPort);
+    }
+    byPort.set(port, value);
+  }
+}
+
 interface Sender {
   readonly source: TrafficSource;
   readonly agent: string;
@@ -122,7 +144,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   };
   const securityEvents: Record<string, Record<string, number>> = {};
   const requestsWritten: Record<string, number> = {};
-  const pbx = createAsteriskPbx(scenario.pbx, logFailure, (event) => countSecurityEvent(securityEvents, senders.get(`${event.address}:${event.port}`)?.source.name ?? "unattributed", event.name));
+  const pbx = createAsteriskPbx(scenario.pbx, logFailure, (event) => countSecurityEvent(securityEvents, senders.get(event.address, event.port)?.source.name ?? "unattributed", event.name));
   const iax2Pbx = createIax2Pbx(scenario.pbx, scenario.pbx.iax2Port, logFailure, `${scenario.name}:${scenario.variant ?? ""}:${seed}`);
   const LAB_INTERFACE = scenario.pbx.interface;
   const pbxAddress = parseIpv4(scenario.pbx.address);
@@ -152,7 +174,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const events: AgentEvent[] = [];
   const agentsBySource: Record<string, string[]> = {};
   /** Public endpoint "address:port" -> who sent from it, so replies find their user agent. */
-  const senders = new Map<string, Sender>();
+  const senders = new EndpointMap<Sender>();
   const identification = new Map<number, number>();
   let nowUs = 0;
 
@@ -223,7 +245,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       if (lan) (datagram.transport === "tls" ? tls : tcp).reply(lan.address, lan.port, datagram.sport, datagram.payload);
       return;
     }
-    const sender = senders.get(`${datagram.dst}:${datagram.dport}`);
+    const sender = senders.get(datagram.dst, datagram.dport);
     // The PBX only ever answers endpoints that reached it; anything else has no route in the lab.
     if (!sender) return;
     const dst = parseAddress(datagram.dst);
@@ -246,7 +268,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       requestsWritten[source.name] = (requestsWritten[source.name] ?? 0) + requestsInWrite(datagram.payload);
       tcpSenders.set(`${datagram.src}:${datagram.sport}:${datagram.dport}`, { sender, publicAddress, publicPort });
       tcpClients.set(`${publicAddress}:${publicPort}`, { address: datagram.src, port: datagram.sport });
-      senders.set(`${publicAddress}:${publicPort}`, sender);
+      senders.set(publicAddress, publicPort, sender);
       if (datagram.transport === "tls") tls.write(datagram.src, datagram.sport, datagram.dport, datagram.payload);
       else tcp.write(datagram.src, datagram.sport, datagram.dport, datagram.payload, datagram.segments);
       return;
@@ -261,13 +283,13 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       if (!whole) return;
       packet = decodeIpv4(whole, LAB_INTERFACE);
     }
-    if (packet.fragmentOffset === 0) senders.set(`${publicAddress}:${packet.sport}`, sender);
+    if (packet.fragmentOffset === 0) senders.set(publicAddress, packet.sport, sender);
     const passed = judge(packet, inboundHook, "to-pbx", sender, nowUs);
     // A DNAT elsewhere forwards the packet out of the lab; one to a port the PBX does not listen on reaches no socket.
     if (!passed || passed.route !== inboundHook) return;
     packet = passed.packet;
     if (packet.dst !== pbxTo) return;
-    if (packet.src !== src || packet.sport !== publicPort) senders.set(`${formatAddress(packet.src)}:${packet.sport}`, sender);
+    if (packet.src !== src || packet.sport !== publicPort) senders.set(formatAddress(packet.src), packet.sport, sender);
     if (isFragment && !settings.defragment) {
       // Without defragmentation the PBX's stack reassembles what the filter let through.
       const whole = pbxStack.add({ ip: packet.bytes, atUs: nowUs });
