@@ -24,11 +24,14 @@ export function engineNamed(name: string): Engine {
 
 /**
  * One scenario variant through an engine, then outcomes and expectations: the
- * whole pipeline. A run estimated over the packet budget is refused before it
+ * whole pipeline. A run estimated over the packet budget (memory when it
+ * keeps a record per packet, time when it streams them) is refused before it
  * starts; on a terminal a model run shows its progress on stderr.
  */
 export async function runScenario(scenario: Scenario, engine: Engine, options: RunOptions & { maxPackets?: number } = {}): Promise<RunReport> {
-  checkPacketBudget(scenario, options.maxPackets);
+  // A model run keeps its verdicts unless told not to (as model-engine decides); a docker run joins every packet.
+  const keepsPackets = engine.name !== "model" || options.keepVerdicts !== false || options.keepPackets === true;
+  checkPacketBudget(scenario, options.maxPackets, keepsPackets);
   const progress = options.onProgress ?? (engine.name === "model" ? terminalRunProgress(scenario.name) : undefined);
   const result = await engine.run(scenario, { ...options, ...(progress ? { onProgress: progress } : {}) });
   if (progress) progress({ virtualUs: result.durationUs, durationUs: result.durationUs, packets: -1 });

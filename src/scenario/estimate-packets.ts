@@ -6,13 +6,20 @@ import { SIPVICIOUS_PPS } from "../traffic/tool-twin.js";
 import { isSippOffice } from "./sipp-office-tool.js";
 
 /**
- * Packets a run judges by default before it is refused: a run that keeps its
- * verdicts (--json --verdicts, --pcap-dir) holds about 270 to 300 bytes for
- * each (`bench/model-memory.ts`), so this keeps it under about 1.5 GB; a run
- * that streams them stays small but takes minutes. `--max-packets` raises it.
+ * Packets a run judges by default before it is refused. A run that keeps its
+ * verdicts (--json --verdicts, --pcap-dir, the docker engine's join, tune's
+ * runs kept for re-judging) holds about 270 to 300 bytes for each
+ * (`bench/model-memory.ts`), so this keeps it under about 1.5 GB. A run that
+ * streams them into its outcomes holds its sources' state, not its packets
+ * (150 MB for 30 million, test/engines/model/run-memory.test.ts): its budget
+ * is time, about an hour at the model's 60,000 to 80,000 packets a second
+ * end to end. `--max-packets` sets either.
  */
 export const DEFAULT_PACKET_BUDGET = 5_000_000;
+export const DEFAULT_STREAMED_PACKET_BUDGET = 200_000_000;
 export const BYTES_PER_JUDGED_PACKET = 300;
+/** The model's end-to-end rate on a scanning botnet (bench/model-profile.ts), for a streamed run's time estimate. */
+const STREAMED_PACKETS_PER_SECOND = 60_000;
 
 export interface SourceEstimate {
   readonly source: string;
@@ -104,16 +111,28 @@ export class PacketBudgetError extends Error {
   readonly code = "PACKET_BUDGET";
 }
 
-/** Refuses, before any work, a run estimated over `budget` packets, with the estimate and what to do. */
-export function checkPacketBudget(scenario: Scenario, budget = DEFAULT_PACKET_BUDGET): PacketEstimate {
+/**
+ * Refuses, before any work, a run estimated over its budget, with the
+ * estimate and what to do. `keepsPackets` says whether the run holds a record
+ * per packet (then memory is the limit) or streams them (then time is).
+ */
+export function checkPacketBudget(scenario: Scenario, budget?: number, keepsPackets = true): PacketEstimate {
   const estimate = estimatePackets(scenario);
-  if (estimate.packets <= budget) return estimate;
+  const limit = budget ?? (keepsPackets ? DEFAULT_PACKET_BUDGET : DEFAULT_STREAMED_PACKET_BUDGET);
+  if (estimate.packets <= limit) return estimate;
   const biggest = [...estimate.bySource].sort((a, b) => b.packets - a.packets)[0]!;
   const gigabytes = (packets: number) => ((packets * BYTES_PER_JUDGED_PACKET) / 1e9).toFixed(1);
   const label = scenario.variant ? `${scenario.name} [${scenario.variant}]` : scenario.name;
+  const cost = keepsPackets ? `about ${gigabytes(limit)} GB of memory with a record kept per packet` : `about ${hours(limit)} at the model's ${thousands(STREAMED_PACKETS_PER_SECOND)} packets a second`;
+  const raised = keepsPackets ? `about ${gigabytes(estimate.packets)} GB kept` : `about ${hours(estimate.packets)}`;
   throw new PacketBudgetError(
     `${scenario.file}: ${label} would judge about ${thousands(estimate.packets)} packets (largest: traffic ${biggest.source}, ${biggest.how}), ` +
-      `over the budget of ${thousands(budget)} (about ${gigabytes(budget)} GB of memory when verdicts are kept); shorten durationSeconds, lower ratePps or the address count, ` +
-      `or raise the budget with --max-packets ${Math.ceil(estimate.packets)} (about ${gigabytes(estimate.packets)} GB with --verdicts or --pcap-dir)`,
+      `over the budget of ${thousands(limit)} (${cost}); shorten durationSeconds, lower ratePps or the address count, ` +
+      `or raise the budget with --max-packets ${Math.ceil(estimate.packets)} (${raised})`,
   );
+}
+
+function hours(packets: number): string {
+  const seconds = packets / STREAMED_PACKETS_PER_SECOND;
+  return seconds < 3600 ? `${Math.ceil(seconds / 60)} minutes` : `${(seconds / 3600).toFixed(1)} hours`;
 }

@@ -160,17 +160,20 @@ expect: [{ source: flood, blockedWithinPackets: 10 }]
 `;
 
   it.each([
-    ["one address at 100,000 pps for 300 s", "{ kind: addresses, addresses: [198.18.66.6] }", 100_000, 300, /about 60,000,000 packets \(largest: traffic flood, 100,000 pps x 300 s x 1 address\(es\) x 2 with answers\)/],
-    ["65,536 addresses at 20 pps for 10 s", "{ kind: range, cidr: 198.18.0.0/15, count: 65536 }", 20, 10, /about 26,214,400 packets .*65,536 address\(es\)/],
-  ])("refuses a run over the packet budget at once, with the estimate and --max-packets: %s", async (_what, hosts, ratePps, seconds, estimate) => {
-    const file = join(scratchDirectory("budget"), "big.yaml");
+    ["kept per packet (--verdicts): one address at 100,000 pps for 300 s", "{ kind: addresses, addresses: [198.18.66.6] }", 100_000, 300, true, /about 60,000,000 packets \(largest: traffic flood, 100,000 pps x 300 s x 1 address\(es\) x 2 with answers\)/, /over the budget of 5,000,000 \(about 1\.5 GB of memory with a record kept per packet\).*raise the budget with --max-packets \d+ \(about 18\.0 GB kept\)/],
+    ["kept per packet (--verdicts): 65,536 addresses at 20 pps for 10 s", "{ kind: range, cidr: 198.18.0.0/15, count: 65536 }", 20, 10, true, /about 26,214,400 packets .*65,536 address\(es\)/, /over the budget of 5,000,000 .*raise the budget with --max-packets \d+/],
+    ["streamed: 65,536 addresses at 200 pps for 10 s", "{ kind: range, cidr: 198.18.0.0/15, count: 65536 }", 200, 10, false, /about 262,144,000 packets .*65,536 address\(es\)/, /over the budget of 200,000,000 \(about 56 minutes at the model's 60,000 packets a second\).*--max-packets 262144000 \(about 1\.2 hours\)/],
+  ])("refuses a run over the packet budget at once, with the estimate and --max-packets: %s", async (_what, hosts, ratePps, seconds, kept, estimate, budget) => {
+    const directory = scratchDirectory("budget");
+    const file = join(directory, "big.yaml");
     writeFileSync(file, flood(hosts, ratePps, seconds));
     const started = performance.now();
-    const { code, stdout, stderr } = await run("simulate", "--scenario", file);
+    const { code, stdout, stderr } = await run("simulate", "--scenario", file, ...(kept ? ["--verdicts", "--json", join(directory, "report.json")] : []));
     expect(code).toBe(2);
     expect(stdout).toBe("");
     expect(stderr).toMatch(estimate);
-    expect(stderr).toMatch(/over the budget of 5,000,000 .*raise the budget with --max-packets \d+/);
+    expect(stderr).toMatch(budget);
+    expect(existsSync(join(directory, "report.json"))).toBe(false);
     expect(performance.now() - started).toBeLessThan(5000);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { estimatePackets } from "../../src/scenario/estimate-packets.js";
+import { checkPacketBudget, estimatePackets } from "../../src/scenario/estimate-packets.js";
 import { acceptAll, scenarioOf } from "../helpers/scenario.js";
 
 const pbx = { accounts: [{ users: "200-299", password: "pw-{user}" }] };
@@ -17,5 +17,24 @@ describe("the packet estimate of real tools (their twins in the model)", () => {
     expect(estimate({ tool: "sipp-register", target: "200-219" }).packets).toBe(20 * 40);
     expect(estimate({ tool: "sipp-register", target: "200-219", count: 5 }).packets).toBe(5 * 40);
     expect(estimate({ tool: "sipp-register", target: "200", password: "pw-200" }).packets).toBe(40);
+  });
+});
+
+describe("the packet budget", () => {
+  const flood = (ratePps: number, seconds: number) =>
+    scenarioOf({ name: "t", description: "t", durationSeconds: seconds, pbx, hosts, traffic: [{ name: "flood", kind: "register-flood", host: "scanner", ratePps, durationSeconds: seconds }] }, { rulesetText: acceptAll });
+
+  it("lets a streamed run of 60 million packets go (its memory is its state) and refuses it kept per packet (18 GB)", () => {
+    expect(checkPacketBudget(flood(100_000, 300), undefined, false).packets).toBe(60_000_000);
+    expect(() => checkPacketBudget(flood(100_000, 300), undefined, true)).toThrow(/about 60,000,000 packets .*over the budget of 5,000,000 \(about 1\.5 GB of memory/);
+  });
+
+  it("refuses a streamed run that would take hours, saying how long", () => {
+    expect(() => checkPacketBudget(flood(100_000, 3600), undefined, false)).toThrow(/about 720,000,000 packets .*over the budget of 200,000,000 \(about 56 minutes at the model's 60,000 packets a second\).*--max-packets 720000000 \(about 3\.3 hours\)/);
+  });
+
+  it("takes --max-packets as the budget either way", () => {
+    expect(() => checkPacketBudget(flood(1_000, 10), 100, false)).toThrow(/over the budget of 100 /);
+    expect(checkPacketBudget(flood(1_000, 10), 100_000, true).packets).toBe(20_000);
   });
 });

@@ -8,7 +8,7 @@ import { loadScenario, withFirewallFormat } from "../../scenario/load-scenario.j
 import { scenarioFiles } from "../../scenario/scenario-files.js";
 import { CommandLineError, EXIT_EXPECTATION_FAILED, EXIT_PASSED } from "../exit-codes.js";
 import { collect, parseKernelSettings, parseMaxPackets, parseSeed } from "../parse-options.js";
-import { DEFAULT_PACKET_BUDGET } from "../../scenario/estimate-packets.js";
+import { DEFAULT_PACKET_BUDGET, DEFAULT_STREAMED_PACKET_BUDGET } from "../../scenario/estimate-packets.js";
 import { engineNamed, runScenario } from "../run-scenario.js";
 import { terminalWidth, useColor } from "../terminal.js";
 import { runPcapTargets, runPcaps } from "../../report/run-pcaps.js";
@@ -42,7 +42,7 @@ export function registerSimulateCommand(program: Command): void {
     .option("--junit <file>", "write JUnit XML")
     .option("--kernel <name=value>", "kernel parameter for the model engine, e.g. xt_recent.ip_list_tot=200 (repeatable)", collect)
     .option("--pcap-dir <dir>", "write delivered.pcapng and dropped.pcapng with the rule per packet")
-    .option("--max-packets <n>", `refuse runs estimated to judge more packets than this (default ${DEFAULT_PACKET_BUDGET.toLocaleString("en-US")})`)
+    .option("--max-packets <n>", `refuse runs estimated to judge more packets than this (default ${DEFAULT_STREAMED_PACKET_BUDGET.toLocaleString("en-US")}; ${DEFAULT_PACKET_BUDGET.toLocaleString("en-US")} with --verdicts, --pcap-dir or the docker engine)`)
     .addHelpText("after", "\nExamples:\n  slamlab simulate nat-office\n  slamlab simulate my-pbx.yaml --variant no-allowlist --json out/run.json --junit out/run.xml")
     .action(async (positional: string | undefined, options: SimulateOptions) => {
       if (positional !== undefined && options.scenario !== undefined && positional !== options.scenario) throw new CommandLineError(`give the scenario once: "${positional}" or --scenario ${options.scenario}`);

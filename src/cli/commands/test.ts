@@ -11,7 +11,7 @@ import { engineNamed, runScenario } from "../run-scenario.js";
 import { parseMaxPackets, parseSeed } from "../parse-options.js";
 import { runScenarioJobs, type ScenarioJobResult } from "../parallel-scenario-runs.js";
 import { terminalWidth, useColor } from "../terminal.js";
-import { DEFAULT_PACKET_BUDGET } from "../../scenario/estimate-packets.js";
+import { DEFAULT_PACKET_BUDGET, DEFAULT_STREAMED_PACKET_BUDGET } from "../../scenario/estimate-packets.js";
 
 interface TestOptions {
   engine: string;
@@ -30,7 +30,7 @@ export function registerTestCommand(program: Command): void {
     .option("--engine <name>", "engine: model (in-process simulator) or docker (real Asterisk and netfilter in containers)", "model")
     .option("--junit <file>", "write JUnit XML for CI")
     .option("-q, --quiet", "print one line per scenario instead of full reports")
-    .option("--max-packets <n>", `refuse runs estimated to judge more packets than this (default ${DEFAULT_PACKET_BUDGET.toLocaleString("en-US")})`)
+    .option("--max-packets <n>", `refuse runs estimated to judge more packets than this (default ${DEFAULT_STREAMED_PACKET_BUDGET.toLocaleString("en-US")}; ${DEFAULT_PACKET_BUDGET.toLocaleString("en-US")} on the docker engine)`)
     .option("--workers <n>", "model engine: run this many scenario runs at once on worker threads (default 1); the output keeps the suite's order")
     .addHelpText("after", "\nExample: slamlab test scenarios/ --junit out/junit.xml   # one JUnit testcase per expectation; a scenario that does not load is its <error>")
     .action(async (dir: string, options: TestOptions) => {
