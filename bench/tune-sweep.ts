@@ -5,7 +5,8 @@
  * With --scan N a botnet of N addresses (each walking extensions at 2
  * REGISTERs a second for --scan-seconds, default 8) joins the built-ins,
  * issue 22's sweep at scale.
- * Run: npm run build && node dist/bench/tune-sweep.js [--workers 1,2] [--param matcher=hashlimit ...] [--scan 65536 [--scan-seconds 8]] [--no-sample]
+ * With --spread N only N settings spread evenly over the grid are swept.
+ * Run: npm run build && node dist/bench/tune-sweep.js [--workers 1,2] [--param matcher=hashlimit ...] [--scan 65536 [--scan-seconds 8]] [--spread N] [--no-sample]
  */
 import { availableParallelism, cpus } from "node:os";
 import { runModel } from "../src/engines/model/model-engine.js";
@@ -24,8 +25,11 @@ const scanSeconds = option("--scan-seconds") ?? 8;
 const refs = [...tuneScenarioRefs(undefined), ...(scanSources ? [{ file: writeScanScenario(scanSources, scanSeconds, scanSeconds - 0.5), variant: null, label: `scan of ${scanSources} addresses` }] : [])];
 
 const extra = process.argv.flatMap((argument, index) => (process.argv[index - 1] === "--param" ? [argument] : []));
-const settings = gridSettings(parseSweepSpace(["hits=2..40", "seconds=5..300:5", ...extra], true));
-console.log(`tune sweep (${availableParallelism()} x ${cpus()[0]?.model ?? "cpu"}, node ${process.version}): ${settings.length} settings x ${refs.length} built-in scenario runs`);
+const grid = gridSettings(parseSweepSpace(["hits=2..40", "seconds=5..300:5", ...extra], true));
+// --spread N: N settings spread evenly over the grid, for a sweep too long to run whole (the scan at scale).
+const spread = option("--spread");
+const settings = spread ? grid.filter((_, index) => index % Math.ceil(grid.length / spread) === 0) : grid;
+console.log(`tune sweep (${availableParallelism()} x ${cpus()[0]?.model ?? "cpu"}, node ${process.version}): ${settings.length}${spread ? ` of the grid's ${grid.length}` : ""} settings x ${refs.length} scenario runs`);
 
 const seconds: Record<number, number> = {};
 for (const workers of workerCounts) {
