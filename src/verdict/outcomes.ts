@@ -29,6 +29,17 @@ export function ruleName(rule: RuleRef): string {
   return `${rule.family === 6 ? "ip6:" : ""}${rule.chain}:${rule.index === 0 ? "policy" : rule.index}`;
 }
 
+/** A rule's name, made once: a blocked flood's every packet is counted against the same rule. */
+const ruleNames = new WeakMap<RuleRef, string>();
+function cachedRuleName(rule: RuleRef): string {
+  let name = ruleNames.get(rule);
+  if (name === undefined) {
+    name = ruleName(rule);
+    ruleNames.set(rule, name);
+  }
+  return name;
+}
+
 /** Per-source outcomes from the verdict records and agent events, in one pass over the verdicts. */
 export function computeOutcomes(result: RunResult): SourceOutcome[] {
   if (result.outcomes) return [...result.outcomes];
@@ -71,38 +82,42 @@ export class OutcomeTally {
   private readonly prefixes = new Map<string, string>();
 
   add(verdict: Verdict): void {
+    this.addPacket(verdict.source, verdict.direction, verdict.srcAddr, verdict.atUs, verdict.verdict === "dropped", verdict.rule);
+  }
+
+  /** One judged packet, from what the tally reads of its verdict: a run that keeps no verdicts makes none. */
+  addPacket(source: string, direction: Verdict["direction"], srcAddr: string, atUs: number, dropped: boolean, rule: RuleRef): void {
     this.packets++;
-    const tally = this.tallies.get(verdict.source);
+    const tally = this.tallies.get(source);
     if (!tally) return;
-    const dropped = verdict.verdict === "dropped";
-    if (verdict.direction === "from-pbx") {
+    if (direction === "from-pbx") {
       if (dropped) tally.repliesDropped++;
       return;
     }
-    const counted = this.countedAs(verdict.srcAddr);
+    const counted = this.countedAs(srcAddr);
     let address = tally.addresses.get(counted);
     if (!address) {
-      address = { sent: 0, delivered: 0, dropped: 0, firstSentUs: verdict.atUs, firstDropUs: null, packetsToBlock: null, deliveredAfterDrop: false };
+      address = { sent: 0, delivered: 0, dropped: 0, firstSentUs: atUs, firstDropUs: null, packetsToBlock: null, deliveredAfterDrop: false };
       tally.addresses.set(counted, address);
       let sharing = this.sourcesByAddress.get(counted);
       if (!sharing) this.sourcesByAddress.set(counted, (sharing = new Set()));
-      sharing.add(verdict.source);
+      sharing.add(source);
     }
     tally.sent++;
     address.sent++;
-    tally.firstSentUs ??= verdict.atUs;
+    tally.firstSentUs ??= atUs;
     if (dropped) {
       tally.dropped++;
       address.dropped++;
-      tally.lastDropUs = verdict.atUs;
+      tally.lastDropUs = atUs;
       if (address.firstDropUs === null) {
-        address.firstDropUs = verdict.atUs;
+        address.firstDropUs = atUs;
         address.packetsToBlock = address.sent;
       }
-      const key = ruleName(verdict.rule);
+      const key = cachedRuleName(rule);
       const counted = tally.rules.get(key);
       if (counted) counted.count++;
-      else tally.rules.set(key, { ref: verdict.rule, count: 1 });
+      else tally.rules.set(key, { ref: rule, count: 1 });
     } else {
       tally.delivered++;
       address.delivered++;

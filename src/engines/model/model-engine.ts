@@ -209,6 +209,12 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     if (judgement.accepted) conntrack.commit(classification);
     trace?.push({ hook, packet, context: contextAfterConntrack(classification, jiffies, hook, LAB_INTERFACE, atUs * 1000), accepted: judgement.accepted });
     packets?.push(packet.bytes);
+    if (!keepVerdicts) {
+      // Counted as it goes, no record made: the tally reads the source, the address and the verdict.
+      judged++;
+      tally!.addPacket(sender.source.name, direction, formatAddress(packet.src), atUs, !judgement.accepted, judgement.rule);
+      return judgement.accepted ? judgement : null;
+    }
     const verdict: Verdict = {
       packetId: judged++,
       atUs,
@@ -225,8 +231,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       rule: judgement.rule,
       ctState: judgement.tracked.state,
     };
-    if (keepVerdicts) verdicts.push(verdict);
-    else tally!.add(verdict);
+    verdicts.push(verdict);
     return judgement.accepted ? judgement : null;
   };
 
