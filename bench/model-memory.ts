@@ -16,18 +16,8 @@ import { ModelEngine } from "../src/engines/model/model-engine.js";
 import { BYTES_PER_JUDGED_PACKET } from "../src/scenario/estimate-packets.js";
 import { loadScenario } from "../src/scenario/load-scenario.js";
 import { packetsJudged } from "../src/verdict/run-result.js";
+import { floodScenarioYaml } from "./scan-scenario.js";
 
-const floodYaml = (ratePps: number, seconds: number) => `name: memory-flood
-description: one address flooding the PBX, for the memory bench
-durationSeconds: ${seconds}
-firewall: { policy: default }
-hosts:
-  scanner: { kind: addresses, addresses: [198.18.66.6] }
-traffic:
-  # A bot that never gives up: the bench measures a flood that keeps going for the whole run.
-  - { name: flood, kind: register-flood, host: scanner, ratePps: ${ratePps}, durationSeconds: ${seconds}, giveUpSeconds: 0 }
-expect: [{ source: flood, blockedWithinPackets: 10 }]
-`;
 
 if (process.argv[2] === "--child") {
   const keepVerdicts = process.argv[4] === "kept";
@@ -39,7 +29,7 @@ if (process.argv[2] === "--child") {
   const rows: Row[] = [];
   const measure = (how: "kept" | "streamed", ratePps: number, seconds = 100) => {
     const file = join(directory, `flood-${ratePps}-${seconds}.yaml`);
-    writeFileSync(file, floodYaml(ratePps, seconds));
+    writeFileSync(file, floodScenarioYaml(ratePps, seconds));
     const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--child", file, how], { encoding: "utf8" });
     if (child.status !== 0) throw new Error(child.stderr);
     rows.push({ how, ...JSON.parse(child.stdout.trim().split("\n").pop()!) });

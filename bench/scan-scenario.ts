@@ -31,6 +31,24 @@ expect: [{ source: scan-0, blockedWithinPackets: 10 }]
   return file;
 }
 
+/**
+ * The memory benches' flood: one address sending REGISTERs at `ratePps` for
+ * the whole run through the default policy, a bot that never gives up.
+ */
+export function floodScenarioYaml(ratePps: number, seconds: number): string {
+  return `name: memory-flood
+description: one address flooding the PBX, for the memory bench
+durationSeconds: ${seconds}
+firewall: { policy: default }
+hosts:
+  scanner: { kind: addresses, addresses: [198.18.66.6] }
+traffic:
+  # A bot that never gives up: the bench measures a flood that keeps going for the whole run.
+  - { name: flood, kind: register-flood, host: scanner, ratePps: ${ratePps}, durationSeconds: ${seconds}, giveUpSeconds: 0 }
+expect: [{ source: flood, blockedWithinPackets: 10 }]
+`;
+}
+
 /** The botnet as a loaded scenario, its file removed. */
 export function scanScenario(sources: number, seconds: number, floodSeconds: number): Scenario {
   const file = writeScanScenario(sources, seconds, floodSeconds);

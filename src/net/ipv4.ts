@@ -65,7 +65,7 @@ export function encodeIpv4Udp(spec: UdpDatagramSpec): Uint8Array {
  * pooled Buffer takes it from a shared slab in a seventh of that. Callers
  * read it through byteOffset: it is a view into the slab.
  */
-export function datagramBytes(length: number): Uint8Array {
+function datagramBytes(length: number): Uint8Array {
   return Buffer.allocUnsafe(length);
 }
 

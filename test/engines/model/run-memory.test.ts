@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { writeScanScenario } from "../../../bench/scan-scenario.js";
+import { floodScenarioYaml, writeScanScenario } from "../../../bench/scan-scenario.js";
 import { ensureBuild } from "../../helpers/ensure-build.js";
 import { scratchDirectory } from "../../helpers/scratch-directory.js";
 
@@ -24,19 +24,7 @@ describe("a model run's memory", () => {
     ensureBuild();
     const directory = scratchDirectory("run-memory");
     const file = join(directory, "flood.yaml");
-    writeFileSync(
-      file,
-      `name: memory-flood
-description: one address flooding the PBX for 100 s, a bot that never gives up
-durationSeconds: 100
-firewall: { policy: default }
-hosts:
-  scanner: { kind: addresses, addresses: [198.18.66.6] }
-traffic:
-  - { name: flood, kind: register-flood, host: scanner, ratePps: 8000, durationSeconds: 100, giveUpSeconds: 0 }
-expect: [{ source: flood, blockedWithinPackets: 10 }]
-`,
-    );
+    writeFileSync(file, floodScenarioYaml(8_000, 100));
     const json = join(directory, "report.json");
     const run = simulateInChild(["--scenario", file, "--max-packets", "2000000", "--json", json]);
     expect(run.status, run.stderr.slice(-800)).toBe(0);
@@ -51,6 +39,7 @@ expect: [{ source: flood, blockedWithinPackets: 10 }]
     ensureBuild();
     const file = writeScanScenario(65_536, 3, 2.5);
     const run = simulateInChild(["--scenario", file]);
+    rmSync(dirname(file), { recursive: true, force: true });
     // The scan overflows the default policy's recent table (200 entries): nobody is blocked, expectation failed, exit 1.
     expect(run.status, run.stderr.slice(-800)).toBe(1);
     expect(run.stdout).toContain("scan-0");
