@@ -1,5 +1,5 @@
 import { formatIpv6 } from "../net/ipv6-address.js";
-import { formatIpv4 } from "../net/address.js";
+import { formatAddress } from "../net/address-number.js";
 import type { CapturedFrame } from "./captured-frame.js";
 import { LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_LOOP, LINKTYPE_NFLOG, LINKTYPE_NULL, isRawIp } from "./link-types.js";
 import { nflogRecord } from "./nflog.js";
@@ -167,8 +167,9 @@ function decodeIpv4Datagram(frame: CapturedFrame, captured: Uint8Array): Decoded
   const flags = (ip[6]! << 8) | ip[7]!;
   const fragmentOffset = (flags & 0x1fff) * 8;
   const more = (flags & 0x2000) !== 0;
-  const src = formatIpv4(((ip[12]! << 24) | (ip[13]! << 16) | (ip[14]! << 8) | ip[15]!) >>> 0);
-  const dst = formatIpv4(((ip[16]! << 24) | (ip[17]! << 16) | (ip[18]! << 8) | ip[19]!) >>> 0);
+  // One string per address (a bounded cache), not one per packet: the counts keyed by address hash it once.
+  const src = formatAddress(((ip[12]! << 24) | (ip[13]! << 16) | (ip[14]! << 8) | ip[15]!) >>> 0);
+  const dst = formatAddress(((ip[16]! << 24) | (ip[17]! << 16) | (ip[18]! << 8) | ip[19]!) >>> 0);
   const transport = fragmentOffset === 0 ? ports(ip, headerLength, protocol) : { sport: 0, dport: 0, payloadStart: ip.length };
   return {
     frame,

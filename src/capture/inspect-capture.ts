@@ -2,6 +2,7 @@ import { decodeFrame, type DecodedPacket } from "./decode-frame.js";
 import { describeWarnings } from "./captured-frame.js";
 import { linkTypeName } from "./link-types.js";
 import { openCapture, type CaptureFormat } from "./read-capture.js";
+import { headFacts } from "../sip/head-facts.js";
 import { sipMethodOf } from "../sip/sip-method-of.js";
 import { decodeFullFrame, FRAME_TYPE_IAX, IAX2_PORT, IaxCommand, iaxCommandName } from "../iax2/iax2-frame.js";
 import { SipTcpStreams } from "./sip-tcp-streams.js";
@@ -59,25 +60,25 @@ export interface CaptureSummary {
   readonly warnings: readonly string[];
 }
 
-const decoder = new TextDecoder();
-
 /**
  * One pass over a capture: what a user needs to know before replaying it.
  * It holds counts per source and method and each source's REGISTERs of the
  * last minute (for its peak rate), never the packets: memory grows with the
  * sources, not the capture (forEachSipRequest reads the requests again).
  */
-export async function inspectCapture(path: string, options: { allowTruncated?: boolean } = {}): Promise<CaptureSummary> {
+export async function inspectCapture(path: string, options: { allowTruncated?: boolean; onRequest?: (request: CapturedSip) => void } = {}): Promise<CaptureSummary> {
   const capture = await openCapture(path, options);
+  const onRequest = options.onRequest;
+  const streamEnds = new Map<string, number>();
   const linkTypes = new Set<string>();
   const undecodable: Record<string, number> = {};
   const requests: Record<string, number> = {};
   const responses: Record<string, number> = {};
   const userAgents: Record<string, number> = {};
   const iax2Frames: Record<string, number> = {};
-  const bySource = new Map<string, { registers: number; lastMinute: RegistersInWindow; requests: number; agents: Set<string>; firstNs: bigint; lastNs: bigint }>();
+  // `sent`: the SIP requests and IAX2 calls it opened, against those it received, to tell registrars from clients.
+  const bySource = new Map<string, { registers: number; lastMinute: RegistersInWindow; requests: number; sent: number; agents: Set<string>; firstNs: bigint; lastNs: bigint }>();
   const received = new Map<string, number>();
-  const sent = new Map<string, number>();
   let packets = 0;
   let bytes = 0;
   let firstNs: bigint | null = null;
@@ -93,73 +94,77 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
   const tcpStreams = new SipTcpStreams();
   const sourceOf = (address: string, at: bigint) => {
     let source = bySource.get(address);
-    if (!source) bySource.set(address, (source = { registers: 0, lastMinute: new RegistersInWindow(MINUTE_NS), requests: 0, agents: new Set(), firstNs: at, lastNs: at }));
+    if (!source) bySource.set(address, (source = { registers: 0, lastMinute: new RegistersInWindow(MINUTE_NS), requests: 0, sent: 0, agents: new Set(), firstNs: at, lastNs: at }));
     return source;
   };
   const countSip = (src: string, dst: string, at: bigint, method: string, head: Uint8Array) => {
-    if (/^\d/.test(method)) {
+    if (isStatus(method)) {
       responses[method] = (responses[method] ?? 0) + 1;
       return;
     }
     requests[method] = (requests[method] ?? 0) + 1;
     received.set(dst, (received.get(dst) ?? 0) + 1);
-    sent.set(src, (sent.get(src) ?? 0) + 1);
-    const text = decoder.decode(head.subarray(0, 4096));
-    const agent = /^(?:User-Agent|Server):[ \t]*(.*)$/im.exec(text)?.[1]?.trim();
+    const { agent, credentials } = headFacts(head);
     if (agent) userAgents[agent] = (userAgents[agent] ?? 0) + 1;
-    if (/^(?:Authorization|Proxy-Authorization):/im.test(text)) withCredentials++;
+    if (credentials) withCredentials++;
     const source = sourceOf(src, at);
+    source.sent++;
     source.requests++;
     source.lastNs = at;
     if (agent) source.agents.add(agent);
     if (method === "REGISTER") {
       source.registers++;
-      source.lastMinute.add(at);
+      source.lastMinute.add(Number(at - firstNs!));
     }
   };
-  for await (const frame of capture) {
-    packets++;
-    bytes += frame.originalLength;
-    firstNs ??= frame.timestampNs;
-    lastNs = frame.timestampNs;
-    linkTypes.add(`${frame.linkType} (${linkTypeName(frame.linkType)})`);
-    const packet = decodeFrame(frame);
-    if (typeof packet === "string") {
-      undecodable[packet] = (undecodable[packet] ?? 0) + 1;
-      continue;
-    }
-    if (packet.ipVersion === 4) ipv4++;
-    else ipv6++;
-    if (packet.fragment) fragments++;
-    if (packet.protocol === 17) udp++;
-    else if (packet.protocol === 6) {
-      tcp++;
-      // SIP over TCP is read per stream; a TCP segment is never IAX2.
-      const segment = tcpStreams.push(packet, frame.timestampNs);
-      if (segment.retransmitted) tcpRetransmissions++;
-      for (const { method, head } of segment.messages) countSip(packet.src, packet.dst, frame.timestampNs, method, head);
-      continue;
-    }
-    const method = sipMethodOf(packet.payload);
-    if (method !== null) {
-      countSip(packet.src, packet.dst, frame.timestampNs, method, packet.payload);
-      continue;
-    }
-    const iax2 = iax2Of(packet);
-    if (iax2 === null) continue;
-    iax2Frames[iax2.name] = (iax2Frames[iax2.name] ?? 0) + 1;
-    if (!iax2.request) continue;
-    // A call opened (destination call 0) tells the registrar from its clients, as a SIP request does.
-    if (iax2.opensCall) {
-      received.set(packet.dst, (received.get(packet.dst) ?? 0) + 1);
-      sent.set(packet.src, (sent.get(packet.src) ?? 0) + 1);
-    }
-    const source = sourceOf(packet.src, frame.timestampNs);
-    source.requests++;
-    source.lastNs = frame.timestampNs;
-    if (iax2.name === "REGREQ") {
-      source.registers++;
-      source.lastMinute.add(frame.timestampNs);
+  for await (const batch of capture.batches()) {
+    for (const frame of batch) {
+      packets++;
+      bytes += frame.originalLength;
+      firstNs ??= frame.timestampNs;
+      lastNs = frame.timestampNs;
+      linkTypes.add(`${frame.linkType} (${linkTypeName(frame.linkType)})`);
+      const packet = decodeFrame(frame);
+      if (typeof packet === "string") {
+        undecodable[packet] = (undecodable[packet] ?? 0) + 1;
+        continue;
+      }
+      if (onRequest) {
+        // The requests forEachSipRequest reads, in the same pass: a caller that can judge them as they come reads the capture once.
+        const request = requestOf(packet, frame.timestampNs, streamEnds);
+        if (request) onRequest(request);
+      }
+      if (packet.ipVersion === 4) ipv4++;
+      else ipv6++;
+      if (packet.fragment) fragments++;
+      if (packet.protocol === 17) udp++;
+      else if (packet.protocol === 6) {
+        tcp++;
+        // SIP over TCP is read per stream; a TCP segment is never IAX2.
+        const segment = tcpStreams.push(packet, frame.timestampNs);
+        if (segment.retransmitted) tcpRetransmissions++;
+        for (const { method, head } of segment.messages) countSip(packet.src, packet.dst, frame.timestampNs, method, head);
+        continue;
+      }
+      const method = sipMethodOf(packet.payload);
+      if (method !== null) {
+        countSip(packet.src, packet.dst, frame.timestampNs, method, packet.payload);
+        continue;
+      }
+      const iax2 = iax2Of(packet);
+      if (iax2 === null) continue;
+      iax2Frames[iax2.name] = (iax2Frames[iax2.name] ?? 0) + 1;
+      if (!iax2.request) continue;
+      // A call opened (destination call 0) tells the registrar from its clients, as a SIP request does.
+      if (iax2.opensCall) received.set(packet.dst, (received.get(packet.dst) ?? 0) + 1);
+      const source = sourceOf(packet.src, frame.timestampNs);
+      if (iax2.opensCall) source.sent++;
+      source.requests++;
+      source.lastNs = frame.timestampNs;
+      if (iax2.name === "REGREQ") {
+        source.registers++;
+        source.lastMinute.add(Number(frame.timestampNs - firstNs!));
+      }
     }
   }
   // Segments held past a gap the capture never filled: their messages count from the segment after the loss.
@@ -175,7 +180,7 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
       userAgents: [...source.agents],
     }))
     .sort((a, b) => b.peakRegistersPerMinute - a.peakRegistersPerMinute || b.registers - a.registers || b.requests - a.requests);
-  const servers = [...received].filter(([address, count]) => count > (sent.get(address) ?? 0)).map(([address]) => address).sort();
+  const servers = [...received].filter(([address, count]) => count > (bySource.get(address)?.sent ?? 0)).map(([address]) => address).sort();
   return {
     path,
     format: capture.format,
@@ -202,7 +207,7 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
   };
 }
 
-const MINUTE_NS = 60_000_000_000n;
+const MINUTE_NS = 60_000_000_000;
 
 /**
  * The most timestamps inside any window of a given length, fed in time
@@ -210,13 +215,17 @@ const MINUTE_NS = 60_000_000_000n;
  * memory is its busiest window's, not its whole history.
  */
 export class RegistersInWindow {
-  private times: bigint[] = [];
+  private times: number[] = [];
   private head = 0;
   peak = 0;
 
-  constructor(private readonly windowNs: bigint) {}
+  constructor(private readonly windowNs: number) {}
 
-  add(timestampNs: bigint): void {
+  /**
+   * Nanoseconds from any fixed start: a number, exact for 104 days of
+   * capture (2^53 ns), where a bigint made garbage on every comparison.
+   */
+  add(timestampNs: number): void {
     this.times.push(timestampNs);
     while (timestampNs - this.times[this.head]! >= this.windowNs) this.head++;
     this.peak = Math.max(this.peak, this.times.length - this.head);
@@ -236,15 +245,29 @@ export class RegistersInWindow {
  */
 export async function forEachSipRequest(path: string, options: { allowTruncated?: boolean }, onRequest: (request: CapturedSip) => void): Promise<void> {
   const streamEnds = new Map<string, number>();
-  for await (const frame of await openCapture(path, options)) {
-    const packet = decodeFrame(frame);
-    if (typeof packet === "string") continue;
-    const sip = sipOf(packet, streamEnds);
-    const iax2 = sip === null ? iax2Of(packet) : null;
-    const method = sip === null ? (iax2?.request ? `IAX2 ${iax2.name}` : null) : /^\d/.test(sip.method) ? null : sip.method;
-    if (method === null) continue;
-    onRequest({ timestampNs: frame.timestampNs, src: packet.src, dst: packet.dst, sport: packet.sport, dport: packet.dport, method, ip: packet.ipVersion === 4 ? packet.ip : null });
+  for await (const batch of (await openCapture(path, options)).batches()) {
+    for (const frame of batch) {
+      const packet = decodeFrame(frame);
+      if (typeof packet === "string") continue;
+      const request = requestOf(packet, frame.timestampNs, streamEnds);
+      if (request) onRequest(request);
+    }
   }
+}
+
+/** A decoded packet as the request the firewall judges: a SIP request or an IAX2 client frame; null for anything else. */
+function requestOf(packet: DecodedPacket, timestampNs: bigint, streamEnds: Map<string, number>): CapturedSip | null {
+  const sip = sipOf(packet, streamEnds);
+  const iax2 = sip === null ? iax2Of(packet) : null;
+  const method = sip === null ? (iax2?.request ? `IAX2 ${iax2.name}` : null) : isStatus(sip.method) ? null : sip.method;
+  if (method === null) return null;
+  return { timestampNs, src: packet.src, dst: packet.dst, sport: packet.sport, dport: packet.dport, method, ip: packet.ipVersion === 4 ? packet.ip : null };
+}
+
+/** sipMethodOf's answer for a response: its status code. */
+function isStatus(method: string): boolean {
+  const first = method.charCodeAt(0);
+  return first >= 0x30 && first <= 0x39;
 }
 
 /** What a client sends a registrar in IAX2: the frames the registrar's firewall judges as requests. */

@@ -3,7 +3,7 @@ import type { CapturedFrame, CaptureWarnings } from "./captured-frame.js";
 import { warn } from "./captured-frame.js";
 import type { ChunkedFile } from "./chunked-file.js";
 import { isSupportedLinkType, linkTypeName } from "./link-types.js";
-import { endMidRecord, MAX_RECORD_BYTES, type ReadOptions } from "./pcap-reader.js";
+import { BATCH_FRAMES, endMidRecord, ensureAfterBatch, inBatches, MAX_RECORD_BYTES, type ReadOptions } from "./pcap-reader.js";
 
 const SECTION_HEADER = 0x0a0d0d0a;
 const INTERFACE_DESCRIPTION = 0x00000001;
@@ -29,72 +29,71 @@ interface Interface {
  * interfaces with their own link type and timestamp resolution, enhanced,
  * simple and obsolete packet blocks; other blocks are skipped.
  */
-export async function* readPcapng(file: ChunkedFile, warnings: CaptureWarnings, options: ReadOptions): AsyncGenerator<CapturedFrame> {
-  try {
-    let littleEndian = true;
-    let interfaces: Interface[] = [];
-    let lastTimestampNs = 0n;
-    let index = 0;
-    let sawSection = false;
-    for (;;) {
-      if (!(file.available >= 12 || (await file.ensure(12)))) {
-        if (file.available === 0) return;
-        endMidRecord(file, "a block", index, options, warnings);
-        return;
-      }
-      const blockOffset = file.offset;
-      const at = file.position;
-      let type = file.view.getUint32(at, littleEndian);
-      if (type === SECTION_HEADER) {
-        const magic = file.view.getUint32(at + 8, true);
-        if (magic === 0x1a2b3c4d) littleEndian = true;
-        else if (magic === 0x4d3c2b1a) littleEndian = false;
-        else throw new CaptureError("CAPTURE_CORRUPT", `${file.path}: section header at byte ${blockOffset} has byte-order magic 0x${magic.toString(16)}, not 1a2b3c4d`, blockOffset);
-        type = SECTION_HEADER;
-        sawSection = true;
-        interfaces = [];
-      } else if (!sawSection) {
-        throw new CaptureError("CAPTURE_CORRUPT", `${file.path}: pcapng must start with a section header block`, blockOffset);
-      }
-      const length = file.view.getUint32(at + 4, littleEndian);
-      if (length < 12 || length % 4 !== 0 || length > MAX_BLOCK_BYTES) {
-        throw new CaptureError(
-          "CAPTURE_CORRUPT",
-          `${file.path}: block at byte ${blockOffset} (type 0x${type.toString(16)}) has length ${length}; a block is a multiple of 4 from 12 to ${MAX_BLOCK_BYTES} bytes: the file is corrupt from here`,
-          blockOffset,
-        );
-      }
-      if (!(file.available >= length || (await file.ensure(length)))) {
-        endMidRecord(file, "a block", index, options, warnings);
-        return;
-      }
-      const view = file.view;
-      const start = file.position;
-      if (view.getUint32(start + length - 4, littleEndian) !== length) {
-        throw new CaptureError("CAPTURE_CORRUPT", `${file.path}: block at byte ${blockOffset} ends with a length that differs from its start (${length}); the file is corrupt`, blockOffset);
-      }
-      const body = file.bytes.subarray(start + 8, start + length - 4);
-      const bodyView = new DataView(body.buffer, body.byteOffset, body.byteLength);
-      file.position = start + length;
+export function readPcapng(file: ChunkedFile, warnings: CaptureWarnings, options: ReadOptions): AsyncGenerator<CapturedFrame[]> {
+  return inBatches(file, (batch) => pcapngBlocks(file, warnings, options, batch));
+}
 
-      if (type === SECTION_HEADER) continue;
-      if (type === INTERFACE_DESCRIPTION) {
-        if (body.length < 8) throw new CaptureError("CAPTURE_CORRUPT", `${file.path}: interface block at byte ${blockOffset} is too short`, blockOffset);
-        interfaces.push(readInterface(bodyView, body, littleEndian));
-        continue;
-      }
-      if (type === ENHANCED_PACKET || type === OBSOLETE_PACKET || type === SIMPLE_PACKET) {
-        const frame = readPacketBlock(type, body, bodyView, littleEndian, interfaces, lastTimestampNs, file.path, blockOffset, warnings);
-        if (!frame) continue;
-        lastTimestampNs = frame.timestampNs;
-        yield { ...frame, index: index++ };
-        continue;
-      }
-      if (!IGNORED_BLOCKS.has(type)) warn(warnings, `unknown pcapng block type 0x${type.toString(16)} skipped`, blockOffset);
+async function* pcapngBlocks(file: ChunkedFile, warnings: CaptureWarnings, options: ReadOptions, batch: CapturedFrame[]): AsyncGenerator<CapturedFrame[]> {
+  let littleEndian = true;
+  let interfaces: Interface[] = [];
+  let lastTimestampNs = 0n;
+  let index = 0;
+  let sawSection = false;
+  for (;;) {
+    if (!(file.available >= 12 || (yield* ensureAfterBatch(file, 12, batch)))) {
+      if (file.available === 0) return;
+      endMidRecord(file, "a block", index, options, warnings);
+      return;
     }
-  } finally {
-    // Ended, failed or abandoned by the consumer: the file is closed either way.
-    await file.close();
+    const blockOffset = file.offset;
+    const at = file.position;
+    let type = file.view.getUint32(at, littleEndian);
+    if (type === SECTION_HEADER) {
+      const magic = file.view.getUint32(at + 8, true);
+      if (magic === 0x1a2b3c4d) littleEndian = true;
+      else if (magic === 0x4d3c2b1a) littleEndian = false;
+      else throw new CaptureError("CAPTURE_CORRUPT", `${file.path}: section header at byte ${blockOffset} has byte-order magic 0x${magic.toString(16)}, not 1a2b3c4d`, blockOffset);
+      type = SECTION_HEADER;
+      sawSection = true;
+      interfaces = [];
+    } else if (!sawSection) {
+      throw new CaptureError("CAPTURE_CORRUPT", `${file.path}: pcapng must start with a section header block`, blockOffset);
+    }
+    const length = file.view.getUint32(at + 4, littleEndian);
+    if (length < 12 || length % 4 !== 0 || length > MAX_BLOCK_BYTES) {
+      throw new CaptureError(
+        "CAPTURE_CORRUPT",
+        `${file.path}: block at byte ${blockOffset} (type 0x${type.toString(16)}) has length ${length}; a block is a multiple of 4 from 12 to ${MAX_BLOCK_BYTES} bytes: the file is corrupt from here`,
+        blockOffset,
+      );
+    }
+    if (!(file.available >= length || (yield* ensureAfterBatch(file, length, batch)))) {
+      endMidRecord(file, "a block", index, options, warnings);
+      return;
+    }
+    const view = file.view;
+    const start = file.position;
+    if (view.getUint32(start + length - 4, littleEndian) !== length) {
+      throw new CaptureError("CAPTURE_CORRUPT", `${file.path}: block at byte ${blockOffset} ends with a length that differs from its start (${length}); the file is corrupt`, blockOffset);
+    }
+    const body = file.bytes.subarray(start + 8, start + length - 4);
+    const bodyView = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    file.position = start + length;
+
+    if (type === SECTION_HEADER) continue;
+    if (type === INTERFACE_DESCRIPTION) {
+      if (body.length < 8) throw new CaptureError("CAPTURE_CORRUPT", `${file.path}: interface block at byte ${blockOffset} is too short`, blockOffset);
+      interfaces.push(readInterface(bodyView, body, littleEndian));
+      continue;
+    }
+    if (type === ENHANCED_PACKET || type === OBSOLETE_PACKET || type === SIMPLE_PACKET) {
+      const frame = readPacketBlock(type, body, bodyView, littleEndian, interfaces, lastTimestampNs, file.path, blockOffset, warnings);
+      if (!frame) continue;
+      lastTimestampNs = frame.timestampNs;
+      if (batch.push({ ...frame, index: index++ }) >= BATCH_FRAMES) yield batch;
+      continue;
+    }
+    if (!IGNORED_BLOCKS.has(type)) warn(warnings, `unknown pcapng block type 0x${type.toString(16)} skipped`, blockOffset);
   }
 }
 

@@ -12,6 +12,8 @@ export type CaptureFormat = "pcap" | "pcap-ns" | "pcapng";
  * the next iteration (copy `data` to keep it).
  */
 export interface Capture extends AsyncIterable<CapturedFrame> {
+  /** The same frames a window at a time, for readers of millions of them: valid until the next batch. */
+  batches(): AsyncIterable<readonly CapturedFrame[]>;
   readonly path: string;
   readonly format: CaptureFormat;
   /** Counted, skipped problems; read after iterating. */
@@ -29,13 +31,15 @@ export async function openCapture(path: string, options: ReadOptions = {}): Prom
     throw error;
   }
   const warnings = newWarnings();
+  // The readers close the file when they end, fail or are abandoned (their finally blocks).
+  const batches = () => (format === "pcapng" ? readPcapng(file, warnings, options) : readPcap(file, warnings, options));
   return {
     path,
     format,
     warnings,
-    [Symbol.asyncIterator]() {
-      // The readers close the file when they end, fail or are abandoned (their finally blocks).
-      return format === "pcapng" ? readPcapng(file, warnings, options) : readPcap(file, warnings, options);
+    batches,
+    async *[Symbol.asyncIterator]() {
+      for await (const batch of batches()) yield* batch;
     },
   };
 }

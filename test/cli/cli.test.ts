@@ -392,6 +392,25 @@ describe("slamlab capture", () => {
     expect((await run("capture", "inspect", capture, "--as-one-pbx", "--ruleset", join(work, "three-strikes.rules"), "--pbx", "198.51.100.10")).stderr).toMatch(/--as-one-pbx or --pbx, not both/);
   });
 
+  it("inspect judges each registrar's attackers alike whether the capture reaches a few registrars (judged as read) or many (judged in a second pass)", async () => {
+    const inspectRegistrars = async (count: number) => {
+      // Attacker i sends 12 REGISTERs to registrar i, which receives more requests than it sends: a registrar.
+      const records = Array.from({ length: count }, (_, registrar) => [
+        ...Array.from({ length: 12 }, (_, n) => ({
+          timestampNs: 1_700_000_000_000_000_000n + BigInt(n * count + registrar) * 10_000_000n,
+          data: ethernet(sipDatagram(`198.18.70.${registrar}`, `REGISTER sip:198.51.100.${registrar} SIP/2.0\r\nCSeq: ${n + 1} REGISTER\r\n\r\n`, { dst: `198.51.100.${registrar}`, identification: n + 1 })),
+        })),
+      ]).flat();
+      const json = JSON.parse((await run("capture", "inspect", writeTemp(pcapFile(1, records)), "--json")).stdout) as { registrars: string[]; sources: Array<{ address: string; blocked: { atRequest: number } | null }> };
+      expect(json.registrars).toHaveLength(count);
+      return json.sources.map((source) => [source.address, source.blocked?.atRequest ?? null]);
+    };
+    const few = await inspectRegistrars(3);
+    expect(few).toEqual(Array.from({ length: 3 }, (_, registrar) => [`198.18.70.${registrar}`, 10]));
+    const many = await inspectRegistrars(20);
+    expect(many.sort()).toEqual(Array.from({ length: 20 }, (_, registrar) => [`198.18.70.${registrar}`, 10]).sort());
+  });
+
   it("inspect judges a capture with the user's own ruleset or a named policy, and --json gives the documented fields", async () => {
     const capture = join(root, "captures", "synth-svwar.pcap");
     const rules = join(work, "three-strikes.rules");

@@ -1,5 +1,5 @@
 import { Option, type Command } from "commander";
-import { forEachSipRequest, inspectCapture } from "../../capture/inspect-capture.js";
+import { forEachSipRequest, inspectCapture, type CapturedSip } from "../../capture/inspect-capture.js";
 import { FirstDropJudge } from "../../engines/model/judge-requests.js";
 import { synthesizeCapture, synthKinds, type SynthKind } from "../../engines/model/synthesize-capture.js";
 import { generateRuleset } from "../../firewall/generate-ruleset.js";
@@ -16,6 +16,9 @@ import { isCanonicalIpv4 } from "../../net/address.js";
 import { readPolicy } from "./read-policy.js";
 import { CommandLineError } from "../exit-codes.js";
 import { parseMaxPackets, parseSeed } from "../parse-options.js";
+
+/** Registrars judged in the summary's own pass at most; a capture sending requests to more is judged in a second pass. */
+const EARLY_JUDGES = 16;
 
 interface SynthOptions {
   kind: string;
@@ -63,16 +66,36 @@ export function registerCaptureCommand(program: Command): void {
       const ipset = options.ipset === undefined ? undefined : { path: options.ipset, text: readTextInput(options.ipset, "an ipset save file") };
       if (rulesetText !== null) compileFirewall(parseRuleset(rulesetText, options.ruleset), firewallState(defaultKernelSettings, options.pbx ? [options.pbx] : [], ipset));
       const policy = rulesetText === null ? readPolicy(options.policy ?? "default") : null;
-      const summary = await inspectCapture(file, { allowTruncated: options.allowTruncated === true });
+      const makeJudge = (server: string) => new FirstDropJudge(rulesetText ?? generateRuleset(policy!.policy, { pbxAddress: server }), server, ipset);
+      // Judged as the capture is read: by the one address given, or by a judge for each address requests go to, the registrars
+      // among them kept once the capture has said which they are. Past EARLY_JUDGES addresses (a sweep of many PBXs), or as one
+      // PBX (which registrar stands for all is known only at the end), the requests are judged in a second pass instead.
+      const early = new Map<string, FirstDropJudge>();
+      let judgedEarly = !options.asOnePbx;
+      const judgeEarly = (request: CapturedSip) => {
+        if (!judgedEarly || request.ip === null) return;
+        const server = options.pbx ?? request.dst;
+        let judge = early.get(server);
+        if (!judge) {
+          if (early.size >= EARLY_JUDGES) {
+            judgedEarly = false;
+            early.clear();
+            return;
+          }
+          early.set(server, (judge = makeJudge(server)));
+        }
+        judge.judge({ timestampNs: request.timestampNs, src: request.src, ip: request.ip });
+      };
+      const summary = await inspectCapture(file, { allowTruncated: options.allowTruncated === true, onRequest: judgeEarly });
       // Each request is judged with the capture's own timing, by the user's rules or a policy per registrar (or all registrars as one, as a replay maps them).
       const drops = new Map<string, { atNs: bigint; index: number }>();
       const registrars = summary.servers.filter((address) => !address.includes(":"));
       const servers = rulesetText !== null && options.pbx !== undefined ? [options.pbx] : options.asOnePbx ? registrars.slice(0, 1) : registrars;
-      const judges = new Map(servers.map((server) => [server, new FirstDropJudge(rulesetText ?? generateRuleset(policy!.policy, { pbxAddress: server }), server, ipset)]));
+      const judges = new Map(servers.map((server) => [server, (judgedEarly ? early.get(server) : undefined) ?? makeJudge(server)]));
       // Which judge a request goes to: the one address given, the one PBX all registrars stand for, or its own registrar.
       const isRegistrar = new Set(registrars);
       const judgeOf = (dst: string) => (options.pbx !== undefined ? judges.get(options.pbx) : options.asOnePbx ? (isRegistrar.has(dst) ? judges.get(registrars[0]!) : undefined) : judges.get(dst));
-      if (judges.size > 0) {
+      if (judges.size > 0 && !judgedEarly) {
         // A second pass: the requests are judged as they are read again, never held.
         await forEachSipRequest(file, { allowTruncated: options.allowTruncated === true }, (request) => {
           if (request.ip !== null) judgeOf(request.dst)?.judge({ timestampNs: request.timestampNs, src: request.src, ip: request.ip });
