@@ -92,3 +92,72 @@ export function decideDefaultRuleset(state: HandWrittenState, packet: Packet, ji
   stamp(state.block, state.listLimit, packet.src, jiffies);
   return false;
 }
+
+interface HandWrittenFlow {
+  readonly from: number;
+  readonly to: number;
+  timeout: number;
+}
+
+/**
+ * UDP conntrack by hand, the work the kernel's does for this flood: a flow's
+ * entry found by its tuple in either direction, refreshed by each packet,
+ * made only for a packet the rules accepted (__nf_conntrack_confirm), and
+ * dropped once timed out. Unreplied flows keep the 30 s timeout.
+ */
+export interface HandWrittenConntrack {
+  /** One end (address << 16 | port) -> the other end -> the flow, for each direction of each flow. */
+  readonly ends: Map<number, Map<number, HandWrittenFlow>>;
+  readonly timeoutJiffies: number;
+  readonly sweepJiffies: number;
+  lastSweep: number;
+}
+
+export function newHandWrittenConntrack(settings: KernelSettings): HandWrittenConntrack {
+  return { ends: new Map(), timeoutJiffies: settings.conntrackUdpTimeoutSeconds * settings.hz, sweepJiffies: 60 * settings.hz, lastSweep: -Infinity };
+}
+
+function link(conntrack: HandWrittenConntrack, from: number, to: number, flow: HandWrittenFlow): void {
+  const others = conntrack.ends.get(from);
+  if (others) others.set(to, flow);
+  else conntrack.ends.set(from, new Map([[to, flow]]));
+}
+
+function unlink(conntrack: HandWrittenConntrack, from: number, to: number): void {
+  const others = conntrack.ends.get(from);
+  if (!others) return;
+  others.delete(to);
+  if (others.size === 0) conntrack.ends.delete(from);
+}
+
+function forget(conntrack: HandWrittenConntrack, flow: HandWrittenFlow): void {
+  unlink(conntrack, flow.from, flow.to);
+  unlink(conntrack, flow.to, flow.from);
+}
+
+function sweepFlows(conntrack: HandWrittenConntrack, jiffies: number): void {
+  conntrack.lastSweep = jiffies;
+  const expired: HandWrittenFlow[] = [];
+  for (const [from, others] of conntrack.ends) for (const flow of others.values()) if (flow.from === from && flow.timeout - jiffies <= 0) expired.push(flow);
+  for (const flow of expired) forget(conntrack, flow);
+}
+
+/** The default ruleset behind conntrack: true = accepted. */
+export function decideWithConntrack(state: HandWrittenState, conntrack: HandWrittenConntrack, packet: Packet, jiffies: number): boolean {
+  if (packet.protocol !== 17) return decideDefaultRuleset(state, packet, jiffies);
+  if (jiffies - conntrack.lastSweep > conntrack.sweepJiffies) sweepFlows(conntrack, jiffies);
+  const from = packet.src * 65536 + packet.sport;
+  const to = packet.dst * 65536 + packet.dport;
+  let flow = conntrack.ends.get(from)?.get(to);
+  if (flow && flow.timeout - jiffies <= 0) {
+    forget(conntrack, flow);
+    flow = undefined;
+  } else if (flow) flow.timeout = jiffies + conntrack.timeoutJiffies;
+  const accepted = decideDefaultRuleset(state, packet, jiffies);
+  if (accepted && !flow) {
+    const made: HandWrittenFlow = { from, to, timeout: jiffies + conntrack.timeoutJiffies };
+    link(conntrack, from, to, made);
+    link(conntrack, to, from, made);
+  }
+  return accepted;
+}

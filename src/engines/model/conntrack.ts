@@ -98,8 +98,21 @@ export function contextAfterConntrack(classification: CtClassification, jiffies:
 
 export const UNTRACKED: CtClassification = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, entry: null };
 
-/** A packet conntrack refused (nf_conntrack_in's invalid path): no entry, and --ctstate INVALID. */
-const INVALID: CtClassification = { state: "INVALID", reply: false, seenReply: false, assured: false, entry: null };
+type MutableClassification = { -readonly [K in keyof CtClassification]: CtClassification[K] };
+
+function newClassification(): MutableClassification {
+  return { state: "UNTRACKED", reply: false, seenReply: false, assured: false, entry: null };
+}
+
+/** `out` as conntrack left the packet (INVALID: nf_conntrack_in refused it, no entry). */
+function fill(out: MutableClassification, state: CtState, reply: boolean, entry: ConntrackEntry | null): CtClassification {
+  out.state = state;
+  out.reply = reply;
+  out.seenReply = entry !== null && entry.seenReply;
+  out.assured = entry !== null && entry.assured;
+  out.entry = entry;
+  return out;
+}
 
 /**
  * The UDP connection tracker as nf_conntrack_core.c (resolve_normal_ct,
@@ -117,8 +130,8 @@ const INVALID: CtClassification = { state: "INVALID", reply: false, seenReply: f
  * (see tcp-conntrack.ts): states, per-state timeouts, INVALID segments.
  */
 export class ConntrackTable {
-  /** (src << 16 | sport) -> (dst << 16 | dport) -> entry, for each direction of each flow. */
-  private readonly flows = new Map<number, Map<number, { entry: ConntrackEntry; reply: boolean }>>();
+  /** Each direction of each flow by its tuple, as the kernel's hash holds them. */
+  private readonly tuples = new TupleIndex();
   private readonly unrepliedJiffies: number;
   private readonly streamJiffies: number;
   private readonly hz: number;
@@ -137,9 +150,18 @@ export class ConntrackTable {
 
   /** `helper` is what CT --helper in raw gave the packet, for the entry a NEW packet creates. */
   classify(packet: Packet, jiffies: number, helper = ""): CtClassification {
-    if (packet.protocol !== 17 && packet.protocol !== 6) return UNTRACKED;
+    return this.classifyInto(newClassification(), packet, jiffies, helper);
+  }
+
+  /**
+   * classify() into `out`, which it returns: the route's tracker refills one
+   * record per packet rather than making one (a verdict a packet, a record
+   * a packet, is what the filter path's speed is spent on).
+   */
+  private classifyInto(out: MutableClassification, packet: Packet, jiffies: number, helper: string): CtClassification {
+    if (packet.protocol !== 17 && packet.protocol !== 6) return fill(out, "UNTRACKED", false, null);
     if (jiffies - this.lastSweep > 60 * this.hz) this.sweep(jiffies);
-    if (packet.protocol === 6) return this.classifyTcp(packet, jiffies, helper);
+    if (packet.protocol === 6) return this.classifyTcp(out, packet, jiffies, helper);
     const found = this.lookup(packet.protocol, packet.src, packet.sport, packet.dst, packet.dport);
     if (found && found.entry.timeout - jiffies <= 0) {
       // nf_ct_is_expired: a timed-out entry is gone before it can match.
@@ -150,16 +172,16 @@ export class ConntrackTable {
       this.refresh(entry, jiffies);
       // IPS_SEEN_REPLY is set in nf_conntrack_in after the protocol handler, for the reply packet itself.
       if (found.reply) entry.seenReply = true;
-      return { state, reply: found.reply, seenReply: entry.seenReply, assured: entry.assured, entry };
+      return fill(out, state, found.reply, entry);
     }
     const entry = new ConntrackEntry(packet.protocol, packet.src, packet.sport, packet.dst, packet.dport, jiffies + this.unrepliedJiffies, jiffies + 2 * this.hz, helper);
-    return { state: "NEW", reply: false, seenReply: false, assured: false, entry };
+    return fill(out, "NEW", false, entry);
   }
 
   /** resolve_normal_ct and nf_conntrack_tcp_packet for one TCP segment. */
-  private classifyTcp(packet: Packet, jiffies: number, helper: string): CtClassification {
+  private classifyTcp(out: MutableClassification, packet: Packet, jiffies: number, helper: string): CtClassification {
     const segment = readTcpSegment(packet);
-    if (!segment) return INVALID;
+    if (!segment) return fill(out, "INVALID", false, null);
     let found = this.lookup(packet.protocol, packet.src, packet.sport, packet.dst, packet.dport);
     if (found && found.entry.timeout - jiffies <= 0) {
       this.remove(found.entry);
@@ -169,7 +191,7 @@ export class ConntrackTable {
       const { entry, reply } = found;
       const state: CtState = reply || entry.seenReply ? "ESTABLISHED" : "NEW";
       const step = entry.tcp!.step(segment, reply, entry.seenReply, entry.assured, this.tcpTimeouts);
-      if (step.kind === "invalid") return INVALID;
+      if (step.kind === "invalid") return fill(out, "INVALID", false, null);
       if (step.kind === "reopen") {
         // nf_ct_kill, then NF_REPEAT: the SYN is tracked again as a new connection.
         this.remove(entry);
@@ -181,16 +203,16 @@ export class ConntrackTable {
           if (step.assure) entry.assured = true;
         }
         if (reply) entry.seenReply = true;
-        return { state, reply, seenReply: entry.seenReply, assured: entry.assured, entry };
+        return fill(out, state, reply, entry);
       }
     }
-    if (!TcpTracking.opens(segment, this.tcpLoose)) return INVALID;
+    if (!TcpTracking.opens(segment, this.tcpLoose)) return fill(out, "INVALID", false, null);
     const entry = new ConntrackEntry(packet.protocol, packet.src, packet.sport, packet.dst, packet.dport, jiffies, jiffies, helper);
     entry.tcp = new TcpTracking();
     const step = entry.tcp.step(segment, false, false, false, this.tcpTimeouts);
-    if (step.kind !== "accept") return INVALID;
+    if (step.kind !== "accept") return fill(out, "INVALID", false, null);
     entry.timeout = jiffies + (step.timeoutSeconds ?? this.tcpTimeouts.synSent) * this.hz;
-    return { state: "NEW", reply: false, seenReply: false, assured: false, entry };
+    return fill(out, "NEW", false, entry);
   }
 
   /** __nf_conntrack_confirm: called only for packets the filter accepted. */
@@ -207,17 +229,17 @@ export class ConntrackTable {
    */
   tracker(): ConnectionTracker & { at(jiffies: number): void; last(): CtClassification } {
     let jiffies = 0;
-    let classification: CtClassification = UNTRACKED;
-    // One view, refilled for each packet: the route reads it before the next packet is tracked.
+    // One record and one view, refilled for each packet: the route and its caller read them before the next packet is tracked.
+    const classification = newClassification();
     const view: { -readonly [K in keyof TrackedPacket]: TrackedPacket[K] } = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, connection: null, nat: null };
     return {
       at: (now) => {
         jiffies = now;
-        classification = UNTRACKED;
+        fill(classification, "UNTRACKED", false, null);
       },
       last: () => classification,
       track: (packet, skb): TrackedPacket => {
-        classification = this.classify(packet, jiffies, skb.helper);
+        this.classifyInto(classification, packet, jiffies, skb.helper);
         view.state = classification.state;
         view.reply = classification.reply;
         view.seenReply = classification.seenReply;
@@ -236,18 +258,15 @@ export class ConntrackTable {
   /** Entries as `conntrack -L` prints them, roughly, for reports. */
   dump(jiffies: number): string[] {
     const lines: string[] = [];
-    for (const byDestination of this.flows.values()) {
-      for (const { entry, reply } of byDestination.values()) {
-        if (reply) continue;
-        const protocol = entry.protocol === 17 ? "udp      17" : "tcp      6";
-        const seconds = Math.max(0, Math.ceil((entry.timeout - jiffies) / this.hz));
-        const flags = `${entry.seenReply ? "" : " [UNREPLIED]"}${entry.assured ? " [ASSURED]" : ""}`;
-        const from = entry.replyFrom;
-        const to = entry.replyTo;
-        lines.push(
-          `${protocol} ${seconds}${entry.tcp ? ` ${entry.tcp.stateName}` : ""} src=${formatAddress(entry.src)} dst=${formatAddress(entry.dst)} sport=${entry.sport} dport=${entry.dport}${flags} src=${formatAddress(from.address)} dst=${formatAddress(to.address)} sport=${from.port} dport=${to.port}`,
-        );
-      }
+    for (const entry of this.tuples.originals()) {
+      const protocol = entry.protocol === 17 ? "udp      17" : "tcp      6";
+      const seconds = Math.max(0, Math.ceil((entry.timeout - jiffies) / this.hz));
+      const flags = `${entry.seenReply ? "" : " [UNREPLIED]"}${entry.assured ? " [ASSURED]" : ""}`;
+      const from = entry.replyFrom;
+      const to = entry.replyTo;
+      lines.push(
+        `${protocol} ${seconds}${entry.tcp ? ` ${entry.tcp.stateName}` : ""} src=${formatAddress(entry.src)} dst=${formatAddress(entry.dst)} sport=${entry.sport} dport=${entry.dport}${flags} src=${formatAddress(from.address)} dst=${formatAddress(to.address)} sport=${from.port} dport=${to.port}`,
+      );
     }
     return lines;
   }
@@ -266,49 +285,93 @@ export class ConntrackTable {
     }
   }
 
-  private lookup(protocol: number, src: number, sport: number, dst: number, dport: number) {
-    const found = this.flows.get(src * 65536 + sport)?.get(dst * 65536 + dport);
-    return found && found.entry.protocol === protocol ? found : undefined;
+  private lookup(protocol: number, src: number, sport: number, dst: number, dport: number): TupleNode | undefined {
+    return this.tuples.find(protocol, src, sport, dst, dport);
   }
 
   private insert(entry: ConntrackEntry): void {
     const from = entry.replyFrom;
     const to = entry.replyTo;
-    this.set(entry.src * 65536 + entry.sport, entry.dst * 65536 + entry.dport, { entry, reply: false });
-    this.set(from.address * 65536 + from.port, to.address * 65536 + to.port, { entry, reply: true });
+    this.tuples.add(new TupleNode(entry, false, entry.src, entry.sport, entry.dst, entry.dport));
+    this.tuples.add(new TupleNode(entry, true, from.address, from.port, to.address, to.port));
     this.entries++;
-  }
-
-  private set(from: number, to: number, value: { entry: ConntrackEntry; reply: boolean }): void {
-    let byDestination = this.flows.get(from);
-    if (!byDestination) {
-      byDestination = new Map();
-      this.flows.set(from, byDestination);
-    }
-    byDestination.set(to, value);
   }
 
   private remove(entry: ConntrackEntry): void {
     const from = entry.replyFrom;
     const to = entry.replyTo;
-    this.unset(entry.src * 65536 + entry.sport, entry.dst * 65536 + entry.dport);
-    this.unset(from.address * 65536 + from.port, to.address * 65536 + to.port);
+    this.tuples.delete(entry, false, entry.src, entry.sport, entry.dst, entry.dport);
+    this.tuples.delete(entry, true, from.address, from.port, to.address, to.port);
     this.entries--;
-  }
-
-  private unset(from: number, to: number): void {
-    const byDestination = this.flows.get(from);
-    byDestination?.delete(to);
-    if (byDestination?.size === 0) this.flows.delete(from);
   }
 
   /** The kernel's GC worker frees expired entries in the background; this keeps memory bounded the same way. */
   private sweep(jiffies: number): void {
     this.lastSweep = jiffies;
     const expired: ConntrackEntry[] = [];
-    for (const byDestination of this.flows.values()) {
-      for (const { entry, reply } of byDestination.values()) if (!reply && entry.timeout - jiffies <= 0) expired.push(entry);
-    }
+    for (const entry of this.tuples.originals()) if (entry.timeout - jiffies <= 0) expired.push(entry);
     for (const entry of expired) this.remove(entry);
   }
+}
+
+/** One direction of a connection under its tuple (nf_conntrack_tuple_hash); tuples of one hash chain through `next`. */
+class TupleNode {
+  next: TupleNode | null = null;
+
+  constructor(
+    readonly entry: ConntrackEntry,
+    readonly reply: boolean,
+    readonly src: number,
+    readonly sport: number,
+    readonly dst: number,
+    readonly dport: number,
+  ) {}
+}
+
+/**
+ * Tuples by a 32-bit hash of their ends, chained: one Map lookup with a key
+ * V8 keeps as a small integer, where a Map per end keyed by address x 65536 +
+ * port (a double above 2^31) cost two lookups hashing doubles. The protocol
+ * is part of the tuple, as in the kernel: UDP and TCP between the same ends
+ * are two flows.
+ */
+class TupleIndex {
+  private readonly chains = new Map<number, TupleNode>();
+
+  find(protocol: number, src: number, sport: number, dst: number, dport: number): TupleNode | undefined {
+    for (let node: TupleNode | null | undefined = this.chains.get(tupleHash(src, sport, dst, dport)); node; node = node.next) {
+      if (node.src === src && node.sport === sport && node.dst === dst && node.dport === dport && node.entry.protocol === protocol) return node;
+    }
+    return undefined;
+  }
+
+  add(node: TupleNode): void {
+    const hash = tupleHash(node.src, node.sport, node.dst, node.dport);
+    node.next = this.chains.get(hash) ?? null;
+    this.chains.set(hash, node);
+  }
+
+  delete(entry: ConntrackEntry, reply: boolean, src: number, sport: number, dst: number, dport: number): void {
+    const hash = tupleHash(src, sport, dst, dport);
+    let previous: TupleNode | null = null;
+    for (let node: TupleNode | null | undefined = this.chains.get(hash); node; previous = node, node = node.next) {
+      if (node.entry !== entry || node.reply !== reply) continue;
+      if (previous) previous.next = node.next;
+      else if (node.next) this.chains.set(hash, node.next);
+      else this.chains.delete(hash);
+      return;
+    }
+  }
+
+  /** Each connection once, by its original direction. */
+  *originals(): Generator<ConntrackEntry> {
+    for (const head of this.chains.values()) for (let node: TupleNode | null = head; node; node = node.next) if (!node.reply) yield node.entry;
+  }
+}
+
+/** A tuple's hash: IPv6 numbers (2^32 up) hash by their low bits; the chain tells any two apart. */
+function tupleHash(src: number, sport: number, dst: number, dport: number): number {
+  const ends = Math.imul((src | 0) ^ Math.imul(sport, 0x10001), 0x9e3779b1) ^ (dst | 0);
+  const mixed = Math.imul(ends ^ Math.imul(dport, 0x2545f491), 0x85ebca6b);
+  return mixed ^ (mixed >>> 16);
 }

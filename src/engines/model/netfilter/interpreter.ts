@@ -70,7 +70,10 @@ export interface CompiledFirewall {
    * says it is (a caller without a conntrack table judges this way).
    */
   judge(hook: FilterHook, packet: Packet, context: PacketContext): Judgement;
-  /** The same with a conntrack table, which runs after raw as the kernel's does. */
+  /**
+   * The same with a conntrack table, which runs after raw as the kernel's
+   * does. The result is refilled by the next call: read it before judging again.
+   */
   judgeRoute(hook: FilterHook, packet: Packet, start: RouteStart, tracker: ConnectionTracker): RouteJudgement;
   /** Per-rule counters as `iptables-save -c` prints them (index 0 = policy). */
   counters(): RuleCounter[];
@@ -371,32 +374,50 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
   const localAddresses = state.localAddresses ?? [];
   const isLocal = (address: number) => address >>> 24 === 127 || localAddresses.includes(address);
 
+  // One packet's state, result and context, refilled for each: a record made per packet is what the route's speed went on.
+  // A route is never entered again while one runs (matches and targets do not judge), and callers read the result before the next.
+  const skb: SkbState = { mark: 0, notrack: false, helper: "" };
+  const context: { -readonly [K in keyof PacketContext]: PacketContext[K] } = {
+    jiffies: 0,
+    clockNs: 0,
+    ctState: BEFORE_CONNTRACK.state,
+    ctReply: false,
+    ctSeenReply: false,
+    ctAssured: false,
+    outInterface: "",
+    hook: "INPUT",
+    skb,
+    connection: null,
+  };
+  const result: { -readonly [K in keyof RouteJudgement]: RouteJudgement[K] } = { accepted: false, rule: { chain: "", index: 0, target: "" }, packet: null as unknown as Packet, tracked: BEFORE_CONNTRACK, route: "INPUT" };
+  const routeResult = (accepted: boolean, rule: RuleRef, tracked: TrackedPacket, route: FilterHook): RouteJudgement => {
+    result.accepted = accepted;
+    result.rule = rule;
+    result.packet = current;
+    result.tracked = tracked;
+    result.route = route;
+    return result;
+  };
+
   const judgeRoute = (hook: FilterHook, packet: Packet, start: RouteStart, tracker: ConnectionTracker): RouteJudgement => {
     current = packet;
-    const skb: SkbState = { mark: 0, notrack: false, helper: "" };
+    skb.mark = 0;
+    skb.notrack = false;
+    skb.helper = "";
     let tracked = BEFORE_CONNTRACK;
     let decided: Judgement | null = null;
     let route = hook;
     let stages = routes[hook];
-    // A literal of one shape every time (no spread): V8 keeps the matches' reads of it fast.
-    const context: { -readonly [K in keyof PacketContext]: PacketContext[K] } = {
-      jiffies: start.jiffies,
-      clockNs: start.clockNs ?? ((start.jiffies - state.settings.startJiffies) * 1e9) / state.settings.hz,
-      ctState: tracked.state,
-      ctReply: false,
-      ctSeenReply: false,
-      ctAssured: false,
-      outInterface: "",
-      skb,
-      connection: null,
-    };
+    context.jiffies = start.jiffies;
+    context.clockNs = start.clockNs ?? ((start.jiffies - state.settings.startJiffies) * 1e9) / state.settings.hz;
+    context.connection = null;
     for (let at = 0; at < stages.length; at++) {
       const stage = stages[at]!;
       if (stage === "conntrack") {
         tracked = skb.notrack ? UNTRACKED_PACKET : tracker.track(current, skb);
         continue;
       }
-      // One context per packet, brought up to date for each stage: the matches read it while their chain runs.
+      // The context brought up to date for each stage: the matches read it while their chain runs.
       context.ctState = tracked.state;
       context.ctReply = tracked.reply;
       context.ctSeenReply = tracked.seenReply;
@@ -412,7 +433,7 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
         const type = manipTypeOf(stage.hook);
         if (!nat.initialized(type)) {
           const judgement = walk(stage.chain, context, inName, context.outInterface);
-          if (!judgement.accepted) return { accepted: false, rule: judgement.rule, packet: current, tracked, route };
+          if (!judgement.accepted) return routeResult(false, judgement.rule, tracked, route);
           nat.bind(type, judgement.nat?.type === type ? resolveNatTarget(judgement.nat, current, localAddresses) : null);
         }
         const to = nat.rewrite(type, tracked.reply);
@@ -430,10 +451,10 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
         continue;
       }
       const judgement = walk(stage.chain, context, inName, context.outInterface);
-      if (!judgement.accepted) return { accepted: false, rule: judgement.rule, packet: current, tracked, route };
+      if (!judgement.accepted) return routeResult(false, judgement.rule, tracked, route);
       if (stage.table === "filter") decided = judgement;
     }
-    return { accepted: true, rule: decided!.rule, packet: current, tracked, route };
+    return routeResult(true, decided!.rule, tracked, route);
   };
 
   const judge = (hook: FilterHook, packet: Packet, context: PacketContext): Judgement => {
@@ -442,7 +463,9 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
       return walk(filterHook[hook], context, hook === "OUTPUT" ? "" : packet.inInterface, context.outInterface);
     }
     const nat = context.ctState === "UNTRACKED" || context.ctState === "INVALID" ? null : oneShotNat();
-    return judgeRoute(hook, packet, routeStartOf(context), trackerOf(context, nat));
+    // A judgement of its own: callers of judge() may keep it past the next packet.
+    const judged = judgeRoute(hook, packet, routeStartOf(context), trackerOf(context, nat));
+    return { accepted: judged.accepted, rule: judged.rule };
   };
 
   return {

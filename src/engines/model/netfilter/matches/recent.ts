@@ -14,7 +14,10 @@ import { MatchOptions } from "./match-options.js";
 export const XT_RECENT_MAX_NSTAMPS = 65536;
 
 interface RecentEntry {
+  /** The masked address, as printed. */
   readonly address: number;
+  /** Its key in the table's map (see keyOf). */
+  readonly key: number;
   ttl: number;
   /** The timestamp ring, grown as it fills (most entries see a few packets; the ring is allocated in full by the kernel). */
   readonly stamps: number[];
@@ -58,14 +61,14 @@ function appendTail(table: RecentTable, entry: RecentEntry): void {
 
 function removeEntry(table: RecentTable, entry: RecentEntry): void {
   detach(table, entry);
-  table.entries.delete(entry.address);
+  table.entries.delete(entry.key);
 }
 
 /** recent_entry_init: a full table evicts the least recently updated entry first. */
-function initEntry(table: RecentTable, address: number, ttl: number, jiffies: number, listLimit: number): RecentEntry {
+function initEntry(table: RecentTable, key: number, ttl: number, jiffies: number, listLimit: number): RecentEntry {
   if (table.entries.size >= listLimit && table.head) removeEntry(table, table.head);
-  const entry: RecentEntry = { address, ttl, stamps: [jiffies], nstamps: 1, index: 1, previous: null, next: null };
-  table.entries.set(address, entry);
+  const entry: RecentEntry = { address: addressOfKey(key), key, ttl, stamps: [jiffies], nstamps: 1, index: 1, previous: null, next: null };
+  table.entries.set(key, entry);
   appendTail(table, entry);
   return entry;
 }
@@ -79,6 +82,19 @@ function updateEntry(table: RecentTable, entry: RecentEntry, jiffies: number): v
     detach(table, entry);
     appendTail(table, entry);
   }
+}
+
+/**
+ * An address's key in a table: IPv4 masked as a signed 32-bit number, which
+ * V8 keeps as a small integer (an unsigned one above 2^31 is a heap number,
+ * hashed as a double on every lookup); IPv6 its masked number, from 2^32 up.
+ */
+function keyOf(table: RecentTable, family: 4 | 6 | undefined, address: number): number {
+  return family === 6 ? table.key6(address) : address & table.mask;
+}
+
+function addressOfKey(key: number): number {
+  return key < 0 ? key >>> 0 : key;
 }
 
 /** recent_mt_check's ring size: ip_pkt_list_tot or the hitcount, rounded up to a power of two. */
@@ -168,15 +184,15 @@ export const recentMatch: MatchFactory = (rawOptions, state, where) => {
   return (packet, context) => {
     const jiffies = context.jiffies;
     const unmasked = useDestination ? packet.dst : packet.src;
-    const address = packet.family === 6 ? table.key6(unmasked) : (unmasked & table.mask) >>> 0;
+    const key = keyOf(table, packet.family, unmasked);
     // "use TTL as seen before forwarding": forwarded packets get their TTL back.
     const ttl = context.hook === "FORWARD" ? (packet.ttl + 1) & 0xff : packet.ttl;
     let ret = invert;
-    const found = table.entries.get(address);
+    const found = table.entries.get(key);
     const entry = found && (!checkTtl || ttl === found.ttl || found.ttl === 0) ? found : undefined;
     if (!entry) {
       if (command !== "set") return ret;
-      initEntry(table, address, ttl, jiffies, listLimit);
+      initEntry(table, key, ttl, jiffies, listLimit);
       return !ret;
     }
     if (command === "set") ret = !ret;
@@ -256,10 +272,9 @@ const STAMPS_SHOWN = 4;
 export function describeRecentFor(state: MatchState, name: string, packet: Packet, jiffies: number): string {
   const table = state.tables.get(tableKey(name)) as RecentTable | undefined;
   if (!table) return "";
-  const keyOf = (address: number) => (packet.family === 6 ? table.key6(address) : (address & table.mask) >>> 0);
-  const listed = [packet.src, packet.dst].map((address) => table.entries.get(keyOf(address))).find((entry) => entry !== undefined);
+  const listed = [packet.src, packet.dst].map((address) => table.entries.get(keyOf(table, packet.family, address))).find((entry) => entry !== undefined);
   const size = `${table.entries.size} ${table.entries.size === 1 ? "entry" : "entries"}`;
-  if (!listed) return `recent ${name}: ${formatAddress(keyOf(packet.src))} not listed (${size})`;
+  if (!listed) return `recent ${name}: ${formatAddress(addressOfKey(keyOf(table, packet.family, packet.src)))} not listed (${size})`;
   const newestFirst = Array.from({ length: listed.nstamps }, (_, back) => listed.stamps[(listed.index - 1 - back) & table.nstampsMaxMask]!);
   const ago = newestFirst.slice(0, STAMPS_SHOWN).map((stamp) => `${((jiffies - stamp) / state.settings.hz).toFixed(3)}`);
   const more = listed.nstamps > STAMPS_SHOWN ? `, ${listed.nstamps - STAMPS_SHOWN} older` : "";
