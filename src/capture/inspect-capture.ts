@@ -70,7 +70,7 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
   const capture = await openCapture(path, options);
   const onRequest = options.onRequest;
   const streamEnds = new Map<string, number>();
-  const linkTypes = new Set<string>();
+  const linkTypes = new Set<number>();
   const undecodable: Record<string, number> = {};
   const requests: Record<string, number> = {};
   const responses: Record<string, number> = {};
@@ -123,7 +123,7 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
       bytes += frame.originalLength;
       firstNs ??= frame.timestampNs;
       lastNs = frame.timestampNs;
-      linkTypes.add(`${frame.linkType} (${linkTypeName(frame.linkType)})`);
+      linkTypes.add(frame.linkType);
       const packet = decodeFrame(frame);
       if (typeof packet === "string") {
         undecodable[packet] = (undecodable[packet] ?? 0) + 1;
@@ -184,7 +184,7 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
   return {
     path,
     format: capture.format,
-    linkTypes: [...linkTypes],
+    linkTypes: [...linkTypes].map((linkType) => `${linkType} (${linkTypeName(linkType)})`),
     packets,
     bytes,
     firstNs,
