@@ -1,7 +1,8 @@
 import { policyRulesetText } from "../firewall/policy-ruleset.js";
 import { compileRulesetText } from "../engines/model/compile-ruleset.js";
 import { defaultKernelSettings } from "../engines/model/kernel-settings.js";
-import { runModel, type FilterTraceEntry } from "../engines/model/model-engine.js";
+import { FilterTrace } from "../engines/model/filter-trace.js";
+import { runModel } from "../engines/model/model-engine.js";
 import type { Scenario } from "../scenario/scenario.js";
 import type { ReplayPlan } from "../traffic/replay/replay-plan.js";
 import { loadReplays } from "../traffic/replay/load-replays.js";
@@ -24,7 +25,7 @@ export interface SettingResult {
 const REMEMBERED_RUNS = 4;
 
 interface RememberedRun {
-  readonly trace: readonly FilterTraceEntry[];
+  readonly trace: FilterTrace;
   readonly metrics: RunMetrics;
 }
 
@@ -51,14 +52,7 @@ function sameRunAs(prepared: PreparedScenario, scenario: Scenario): RememberedRu
   const text = policyRulesetText(scenario.firewall.policy, scenario.firewall.format, { pbxAddress: scenario.pbx.address });
   for (const run of prepared.remembered) {
     const firewall = compileRulesetText(text, "tuned policy", { settings: defaultKernelSettings, tables: new Map() });
-    let same = true;
-    for (const entry of run.trace) {
-      if (firewall.judge(entry.hook, entry.packet, entry.context).accepted !== entry.accepted) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return run;
+    if (run.trace.judgedAlike(firewall)) return run;
   }
   return undefined;
 }
@@ -84,7 +78,7 @@ export async function sweepChunk(refs: readonly TuneScenarioRef[], settings: rea
         entry.remembered.unshift(known);
         continue;
       }
-      const trace: FilterTraceEntry[] = [];
+      const trace = new FilterTrace();
       const metrics = measureRun(tuned, runModel(tuned, {}, entry.replays, trace), entry.legit, entry.attack);
       simulated++;
       byScenario[entry.ref.label] = metrics;

@@ -27,7 +27,8 @@ import { createIax2Pbx } from "./iax2-pbx.js";
 import { Fail2banJail } from "./fail2ban-jail.js";
 import { fail2banFirewall, jailSets } from "../../scenario/with-fail2ban.js";
 import { banInSet } from "./netfilter/matches/set.js";
-import { ConntrackTable, contextAfterConntrack } from "./conntrack.js";
+import { ConntrackTable } from "./conntrack.js";
+import type { FilterTrace } from "./filter-trace.js";
 import { TlsSessions } from "./tls-sessions.js";
 import { requestsInWrite } from "../../sip/sip-stream.js";
 import { TcpStacks, type StreamReader, type TcpConnection, type TcpSegment } from "./tcp-stacks.js";
@@ -37,7 +38,6 @@ import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js
 import { NatRouter } from "./nat-router.js";
 import type { CompiledFirewall, RouteJudgement } from "./netfilter/interpreter.js";
 import { firewallState } from "./netfilter/firewall-state.js";
-import type { PacketContext } from "./netfilter/match.js";
 
 /** The lab's PBX-facing interface name, as the firewall's -i/-o see it. */
 /** A router in front of the office decrements TTL once (phones send 64). */
@@ -88,19 +88,11 @@ export class ModelEngine implements Engine {
   }
 }
 
-/** One packet as the filter saw it, for judging the same run again under another ruleset. */
-export interface FilterTraceEntry {
-  readonly hook: "INPUT" | "FORWARD" | "OUTPUT";
-  readonly packet: Packet;
-  readonly context: PacketContext;
-  readonly accepted: boolean;
-}
-
 /**
  * The simulation itself; `replays` holds the captures of replay sources, read
  * beforehand (see loadReplays). `trace` collects what the filter judged.
  */
-export function runModel(scenario: Scenario, options: RunOptions = {}, replays: ReadonlyMap<string, ReplayPlan> = new Map(), trace?: FilterTraceEntry[]): RunResult {
+export function runModel(scenario: Scenario, options: RunOptions = {}, replays: ReadonlyMap<string, ReplayPlan> = new Map(), trace?: FilterTrace): RunResult {
   const wallStart = performance.now();
   const settings: KernelSettings = { ...defaultKernelSettings, ...options.kernel };
   const seed = options.seed ?? scenario.seed;
@@ -207,7 +199,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     const judgement = firewall.judgeRoute(hook, packet, { jiffies, clockNs: atUs * 1000, outInterface: LAB_INTERFACE }, tracker);
     const classification = tracker.last();
     if (judgement.accepted) conntrack.commit(classification);
-    trace?.push({ hook, packet, context: contextAfterConntrack(classification, jiffies, hook, LAB_INTERFACE, atUs * 1000), accepted: judgement.accepted });
+    trace?.push(hook, packet, classification, jiffies, LAB_INTERFACE, atUs * 1000, judgement.accepted);
     packets?.push(packet.bytes);
     if (!keepVerdicts) {
       // Counted as it goes, no record made: the tally reads the source, the address and the verdict.
