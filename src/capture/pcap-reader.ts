@@ -21,11 +21,11 @@ export function readPcap(file: ChunkedFile, warnings: CaptureWarnings, options: 
 }
 
 /**
- * A reader's frames handed on a window at a time: one promise a window, not
- * a frame (at a million frames that was a tenth of reading). `records` puts
- * frames in the batch and yields it before it moves the window (`ensure`),
- * so a batch's frames are valid until the next batch is asked for; what is
- * left when it ends or fails is handed on before the end or the error.
+ * A reader's frames handed on in batches, one promise a batch rather than a
+ * frame. `records` puts frames in the batch and yields it when it holds
+ * BATCH_FRAMES and before it moves the window (`ensure`), so a batch's frames
+ * are valid until the next batch is asked for; what is left when it ends or
+ * fails is handed on before the end or the error.
  */
 export async function* inBatches(file: ChunkedFile, records: (batch: CapturedFrame[]) => AsyncGenerator<CapturedFrame[]>): AsyncGenerator<CapturedFrame[]> {
   const batch: CapturedFrame[] = [];
