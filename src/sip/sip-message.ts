@@ -6,7 +6,20 @@
 
 export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
 
+import { isAscii } from "node:buffer";
+
 const decoder = new TextDecoder("utf-8", { fatal: false });
+
+/**
+ * The payload as text. Almost every message is ASCII, whose bytes are its
+ * characters: read as latin1 they make V8's one-byte string directly, where
+ * the UTF-8 decoder first validates them; anything else is decoded as UTF-8.
+ */
+function textOf(payload: Uint8Array): string {
+  if (!isAscii(payload)) return decoder.decode(payload);
+  const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  return bytes.toString("latin1");
+}
 
 /**
  * A message's UTF-8 bytes. Buffer.from takes a small string from node's
@@ -65,7 +78,7 @@ const compactNames = new Map([["v", "via"], ["f", "from"], ["t", "to"], ["i", "c
  * the From and To parts are read when asked for.
  */
 export function parseSip(payload: Uint8Array): SipMessage | null {
-  const text = decoder.decode(payload);
+  const text = textOf(payload);
   const headEnd = text.indexOf("\r\n\r\n");
   const end = headEnd < 0 ? text.length : headEnd;
   const firstBreak = text.indexOf("\r\n");
@@ -85,7 +98,7 @@ export function parseSip(payload: Uint8Array): SipMessage | null {
       let nameEnd = colon;
       while (nameStart < nameEnd && isSpace(text.charCodeAt(nameStart))) nameStart++;
       while (nameEnd > nameStart && isSpace(text.charCodeAt(nameEnd - 1))) nameEnd--;
-      const name = canonicalName(text.slice(nameStart, nameEnd));
+      const name = knownHeaderName(text, nameStart, nameEnd) ?? canonicalName(text.slice(nameStart, nameEnd));
       let valueStart = colon + 1;
       let valueEnd = lineEnd;
       while (valueStart < valueEnd && isSpace(text.charCodeAt(valueStart))) valueStart++;
@@ -192,6 +205,32 @@ function canonicalName(name: string): string {
     canonicalNames.set(name, canonical);
   }
   return canonical;
+}
+
+/**
+ * The headers messages carry again and again, by their length, as the long
+ * lower-case names they stand for (compact forms included), so the common
+ * names are recognised in place rather than copied out and looked up.
+ */
+const KNOWN_NAMES = ["via", "from", "to", "call-id", "cseq", "contact", "max-forwards", "user-agent", "server", "accept", "content-length", "content-type", "www-authenticate", "authorization", "proxy-authenticate", "proxy-authorization", "expires", "allow", "supported", "event", "date", "min-expires", "subscription-state"];
+const knownByLength: Array<Array<{ written: string; canonical: string }>> = [];
+for (const name of [...KNOWN_NAMES, ...compactNames.keys()]) (knownByLength[name.length] ??= []).push({ written: name, canonical: compactNames.get(name) ?? name });
+
+/** The canonical name of the header named in text[start, end) when it is a known one, in any case; undefined otherwise. */
+function knownHeaderName(text: string, start: number, end: number): string | undefined {
+  const candidates = knownByLength[end - start];
+  if (candidates === undefined) return undefined;
+  for (const { written, canonical } of candidates) {
+    let at = 0;
+    for (; at < written.length; at++) {
+      const expected = written.charCodeAt(at);
+      const code = text.charCodeAt(start + at);
+      // A letter in either case; '-' only as itself.
+      if (code !== expected && (expected === 0x2d || (code | 0x20) !== expected)) break;
+    }
+    if (at === written.length) return canonical;
+  }
+  return undefined;
 }
 
 function userOf(nameAddress: string): string {

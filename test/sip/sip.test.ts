@@ -85,6 +85,24 @@ describe("SIP messages", () => {
     expect(parseSip(new Uint8Array([0, 1, 2, 3]))).toBeNull();
   });
 
+  it("reads header names in any case, a name that only looks like a known one as its own, and UTF-8 values as UTF-8", () => {
+    const text =
+      'REGISTER sip:x SIP/2.0\r\nVIA: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKq\r\ncAlL-iD: c1\r\nFROM: "Zoë Müller" <sip:zoe@b>;tag=t\r\nT: <sip:zoe@b>\r\ncseq: 2 REGISTER\r\n' +
+      "Www-Authenticate: Digest realm=\"r\"\r\nContact_: odd\r\nX-Vía: ünïcode\r\nContent-Lengths: 9\r\n\r\n";
+    const message = parseSip(encoder.encode(text))!;
+    expect(message).toMatchObject({ method: "REGISTER", callId: "c1", cseq: 2, viaBranch: "z9hG4bKq", fromTag: "t", fromUser: "zoe", toUser: "zoe" });
+    expect(message.header("from")).toBe('"Zoë Müller" <sip:zoe@b>;tag=t');
+    expect(message.header("WWW-Authenticate")).toBe('Digest realm="r"');
+    expect(message.header("x-vía")).toBe("ünïcode");
+    expect(message.header("contact")).toBeUndefined();
+    expect(message.header("contact_")).toBe("odd");
+    expect(message.header("content-length")).toBeUndefined();
+    expect(message.header("content-lengths")).toBe("9");
+    // Bytes that are no UTF-8 read as the replacement character, as before.
+    const latin1 = new Uint8Array([...encoder.encode("OPTIONS sip:x SIP/2.0\r\nv: SIP/2.0/UDP 1.2.3.4;branch=b\r\ni: c2\r\nCSeq: 1 OPTIONS\r\nSubject: caf"), 0xe9, 13, 10, 13, 10]);
+    expect(parseSip(latin1)!.header("subject")).toBe("caf\ufffd");
+  });
+
   it("sipMethodOf names requests by method and responses by status", () => {
     expect(sipMethodOf(encoder.encode("REGISTER sip:x SIP/2.0\r\n"))).toBe("REGISTER");
     expect(sipMethodOf(encoder.encode("SIP/2.0 401 Unauthorized\r\n"))).toBe("401");

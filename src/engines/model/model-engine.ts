@@ -173,8 +173,10 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const jiffiesAt = (atUs: number): number => settings.startJiffies + Math.floor((atUs * settings.hz) / 1_000_000);
 
   const nextIdentification = (src: number): number => {
-    const id = ((identification.get(src) ?? 0) + 1) & 0xffff;
-    identification.set(src, id);
+    // An IPv4 address as a signed 32-bit key: a small integer to V8, where one above 2^31 is a heap number hashed as a double.
+    const key = isIpv6Number(src) ? src : src | 0;
+    const id = ((identification.get(key) ?? 0) + 1) & 0xffff;
+    identification.set(key, id);
     return id;
   };
 
@@ -256,11 +258,16 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
 
   const sendFromAgent = (source: TrafficSource, agent: string, datagram: Datagram) => {
     if (nowUs > endUs) return;
-    const endpoint = endpointOf(source, agent);
+    const endpoint = sourcesBehindNat.has(source) ? endpointOf(source, agent) : undefined;
     const nat = endpoint?.behindNat ? nats.get(endpoint.behindNat) : undefined;
     const publicAddress = nat ? nat.publicAddress : datagram.src;
     const publicPort = nat ? nat.translateOutbound(datagram.src, datagram.sport) : datagram.sport;
-    const sender: Sender = { source, agent, lanAddress: datagram.src, lanPort: datagram.sport, nat };
+    // The endpoint's sender as it was last time, when nothing about it changed: a flood sends from one endpoint thousands of times.
+    const known = senders.get(publicAddress, publicPort);
+    const sender: Sender =
+      known !== undefined && known.source === source && known.agent === agent && known.lanAddress === datagram.src && known.lanPort === datagram.sport && known.nat === nat
+        ? known
+        : { source, agent, lanAddress: datagram.src, lanPort: datagram.sport, nat };
     if (datagram.transport) {
       requestsWritten[source.name] = (requestsWritten[source.name] ?? 0) + requestsInWrite(datagram.payload);
       tcpSenders.set(`${datagram.src}:${datagram.sport}:${datagram.dport}`, { sender, publicAddress, publicPort });
@@ -280,7 +287,7 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       if (!whole) return;
       packet = decodeIpv4(whole, LAB_INTERFACE);
     }
-    if (packet.fragmentOffset === 0) senders.set(publicAddress, packet.sport, sender);
+    if (packet.fragmentOffset === 0 && (sender !== known || packet.sport !== publicPort)) senders.set(publicAddress, packet.sport, sender);
     const passed = judge(packet, inboundHook, "to-pbx", sender, nowUs);
     // A DNAT elsewhere forwards the packet out of the lab; one to a port the PBX does not listen on reaches no socket.
     if (!passed || passed.route !== inboundHook) return;
@@ -365,9 +372,12 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const endpointIndex = new Map<TrafficSource, Map<string, TrafficSource["agents"][number]>>();
   const endpointOf = (source: TrafficSource, agent: string) => endpointIndex.get(source)?.get(agent);
 
+  /** Sources with an endpoint behind a NAT router: only theirs are looked up per send. */
+  const sourcesBehindNat = new Set<TrafficSource>();
   const contexts = new Map<TrafficSource, AgentContext>();
   for (const source of sources) {
     endpointIndex.set(source, new Map(source.agents.map((endpoint) => [endpoint.agent, endpoint])));
+    if (source.agents.some((endpoint) => endpoint.behindNat)) sourcesBehindNat.add(source);
     agentsBySource[source.name] = [...new Set(source.agents.map((endpoint) => endpoint.agent))];
     const random = forkRandom(seed, `source:${source.name}`);
     contexts.set(source, {
