@@ -1,7 +1,7 @@
 import type { PbxSpec } from "../../scenario/schema.js";
 import { userSequence } from "../../scenario/user-list.js";
 import { digestResponse, formatChallenge, md5Hex, parseDigestParameters } from "../../sip/digest.js";
-import { formatRequest, formatResponse, parseSip, viaWithReceived, type HeaderList, type SipMessage } from "../../sip/sip-message.js";
+import { formatRequest, formatResponse, parseSip, viaWithReceived, type SipMessage } from "../../sip/sip-message.js";
 import type { Datagram } from "../../traffic/agent.js";
 import type { PbxModel, PbxReply } from "./pbx.js";
 
@@ -47,6 +47,7 @@ const CALL_ANSWER_DELAY_US = 1500;
 export const ASTERISK_PID = 4242;
 /** The Server header the lab's Asterisk sends (pjsip.conf `user_agent`, as in captures/record/pjsip.conf). */
 const SERVER = "Asterisk PBX 22";
+const SERVER_HEADER = ["Server", SERVER] as const;
 /** PJSIP right-aligns Content-Length in five columns: "Content-Length:  0". */
 const CONTENT_LENGTH_WIDTH = 2;
 const ALLOW = "OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, PUBLISH, INVITE, ACK, BYE, CANCEL, UPDATE, PRACK, MESSAGE, REFER";
@@ -161,15 +162,29 @@ export function createAsteriskPbx(spec: PbxSpec, onLog?: (line: SecurityLogLine)
     ["To", request.toTag ? (request.header("to") ?? "") : `${request.header("to") ?? ""};tag=${request.viaBranch || newTag()}`],
     ["CSeq", `${request.cseq} ${request.method}`],
   ];
-  const respond = (to: Datagram, status: number, reason: string, headers: HeaderList, body = "") =>
-    reply(to, formatResponse(status, reason, [...headers, ["Server", SERVER]], body, CONTENT_LENGTH_WIDTH));
+  /** `headers` gets the Server header added: callers pass a list of their own. */
+  const respond = (to: Datagram, status: number, reason: string, headers: Array<readonly [string, string]>, body = ""): { -readonly [K in keyof PbxReply]: PbxReply[K] } => {
+    headers.push(SERVER_HEADER);
+    return reply(to, formatResponse(status, reason, headers, body, CONTENT_LENGTH_WIDTH));
+  };
 
+  // The WWW-Authenticate value depends on the nonce (one a second) and stale alone: made once for each.
+  let challengedNonce = "";
+  const challengeValues = ["", ""];
+  const challengeValue = (nonce: string, stale: boolean): string => {
+    if (nonce !== challengedNonce) {
+      challengedNonce = nonce;
+      challengeValues[0] = formatChallenge({ realm: spec.realm, nonce, opaque, algorithm: "MD5", qop: "auth", stale: false });
+      challengeValues[1] = formatChallenge({ realm: spec.realm, nonce, opaque, algorithm: "MD5", qop: "auth", stale: true });
+    }
+    return challengeValues[stale ? 1 : 0]!;
+  };
   const challenge = (request: SipMessage, from: Datagram, nowUs: number, stale: boolean): PbxReply => {
-    const headers: HeaderList = [
-      ...responseHeaders(request, from),
-      ["WWW-Authenticate", formatChallenge({ realm: spec.realm, nonce: newNonce(nowUs), opaque, algorithm: "MD5", qop: "auth", stale })],
-    ];
-    return { ...respond(from, 401, "Unauthorized", headers), delayUs: request.method === "REGISTER" ? REGISTER_CHALLENGE_DELAY_US : CHALLENGE_DELAY_US };
+    const headers = responseHeaders(request, from);
+    headers.push(["WWW-Authenticate", challengeValue(newNonce(nowUs), stale)]);
+    const answer = respond(from, 401, "Unauthorized", headers);
+    answer.delayUs = request.method === "REGISTER" ? REGISTER_CHALLENGE_DELAY_US : CHALLENGE_DELAY_US;
+    return answer;
   };
 
   const logFailure = (request: SipMessage, from: Datagram, nowUs: number, reason: SecurityLogLine["reason"]) => {
