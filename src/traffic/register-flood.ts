@@ -38,6 +38,11 @@ interface Attacker {
   /** sipvicious's states: its first request waits for an answer; then it floods until it hears nothing for giveUpSeconds. */
   state: "idle" | "probing" | "flooding" | "gave-up";
   lastAnswerUs: number;
+  /** The flood's pace: its nth request leaves at floodFromUs + n intervals. */
+  floodFromUs: number;
+  floodCount: number;
+  /** The flood's next send, made once: a closure per send lived until the next, half a second later, and died old. */
+  floodStep: (() => void) | null;
   readonly callId: string;
   readonly tag: string;
 }
@@ -136,9 +141,9 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
   };
   /** Sends at the tool's pace from `fromUs`, until its time is up, it cracks the password or it hears nothing for too long. */
   const flood = (attacker: Attacker, context: AgentContext, fromUs: number, count: number) => {
-    const atUs = Math.round(fromUs + count * intervalUs);
-    if (atUs >= endUs) return;
-    context.at(atUs, () => {
+    attacker.floodFromUs = fromUs;
+    attacker.floodCount = count;
+    attacker.floodStep ??= () => {
       if (attacker.cracked || attacker.state === "gave-up") return;
       if (giveUpUs > 0 && context.now() - attacker.lastAnswerUs > giveUpUs) {
         giveUp(attacker, context, `no answer for ${spec.giveUpSeconds} s`);
@@ -147,8 +152,14 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
       // svwar's walk ends with its range (its generator runs out); a bot (giveUpSeconds 0) walks it again.
       if (spec.mode === "svwar" && giveUpUs > 0 && attacker.sent - 1 >= extensions.size) return;
       send(attacker, context);
-      flood(attacker, context, fromUs, count + 1);
-    });
+      attacker.floodCount++;
+      floodNext(attacker, context);
+    };
+    floodNext(attacker, context);
+  };
+  const floodNext = (attacker: Attacker, context: AgentContext) => {
+    const atUs = Math.round(attacker.floodFromUs + attacker.floodCount * intervalUs);
+    if (atUs < endUs) context.at(atUs, attacker.floodStep!);
   };
 
   /**
@@ -214,6 +225,9 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
           baseline: null,
           state: "idle",
           lastAnswerUs: 0,
+          floodFromUs: 0,
+          floodCount: 0,
+          floodStep: null,
           callId: String(randomInt(context.random, 1e8, 2 ** 31)),
           tag: String(randomInt(context.random, 1e8, 2 ** 31)),
         };

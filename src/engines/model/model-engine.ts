@@ -396,9 +396,8 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
 
   let eventsRun = 0;
   while (queue.size > 0 && queue.peekTime() <= endUs) {
-    const entry = queue.pop()!;
-    nowUs = entry.atUs;
-    entry.action();
+    nowUs = queue.peekTime();
+    queue.take()();
     if (options.onProgress && ++eventsRun % 8192 === 0) options.onProgress({ virtualUs: nowUs, durationUs: endUs, packets: judged });
   }
 
