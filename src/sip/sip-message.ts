@@ -79,20 +79,20 @@ const compactNames = new Map([["v", "via"], ["f", "from"], ["t", "to"], ["i", "c
  */
 export function parseSip(payload: Uint8Array): SipMessage | null {
   const text = textOf(payload);
-  const headEnd = text.indexOf("\r\n\r\n");
-  const end = headEnd < 0 ? text.length : headEnd;
-  const firstBreak = text.indexOf("\r\n");
-  const startLine = firstBreak < 0 || firstBreak > end ? text.slice(0, end) : text.slice(0, firstBreak);
+  // Lines end at CRLF; the head at the first empty line (the first CRLFCRLF), or with the text.
+  const firstBreak = crlfFrom(text, 0);
+  const startLine = firstBreak < 0 ? text : text.slice(0, firstBreak);
   const response = /^SIP\/2\.0 ([1-6]\d\d) ?(.*)$/.exec(startLine);
   const request = response ? null : /^([A-Z]{3,16}) (\S+) SIP\/2\.0$/.exec(startLine);
   if (!response && !request) return null;
   // Each header line's name and where its value lies: values are copied out only when read.
   const names: string[] = [];
   const bounds: number[] = [];
-  let lineStart = firstBreak < 0 || firstBreak > end ? end : firstBreak + 2;
-  while (lineStart < end) {
-    let lineEnd = text.indexOf("\r\n", lineStart);
-    if (lineEnd < 0 || lineEnd > end) lineEnd = end;
+  let lineStart = firstBreak < 0 ? text.length : firstBreak + 2;
+  while (lineStart < text.length) {
+    let lineEnd = crlfFrom(text, lineStart);
+    if (lineEnd === lineStart) break;
+    if (lineEnd < 0) lineEnd = text.length;
     const colon = text.indexOf(":", lineStart);
     if (colon > lineStart && colon < lineEnd) {
       let nameStart = lineStart;
@@ -112,22 +112,52 @@ export function parseSip(payload: Uint8Array): SipMessage | null {
   const callIdAt = names.indexOf("call-id");
   const viaAt = names.indexOf("via");
   if (cseqAt < 0 || callIdAt < 0 || viaAt < 0) return null;
-  const cseq = /^(\d+)\s+([A-Z]+)/.exec(text.slice(bounds[2 * cseqAt], bounds[2 * cseqAt + 1]));
+  const cseq = cseqOf(text, bounds[2 * cseqAt]!, bounds[2 * cseqAt + 1]!);
   if (!cseq) return null;
   const via = text.slice(bounds[2 * viaAt], bounds[2 * viaAt + 1]);
   return new ParsedSipMessage(
     response ? "response" : "request",
-    request ? request[1]! : cseq[2]!,
+    request ? request[1]! : cseq.method,
     request ? request[2]! : "",
     response ? Number(response[1]) : 0,
     response ? response[2]! : "",
     text.slice(bounds[2 * callIdAt], bounds[2 * callIdAt + 1]),
-    Number(cseq[1]),
+    cseq.number,
     /;\s*branch=([^;,\s]+)/i.exec(via)?.[1] ?? "",
     text,
     names,
     bounds,
   );
+}
+
+/** Where the next CRLF at or after `from` starts, or -1: a search for the LF alone, which V8 runs as a fast scan of one character. */
+function crlfFrom(text: string, from: number): number {
+  for (let at = text.indexOf("\n", from); at >= 0; at = text.indexOf("\n", at + 1)) {
+    if (at > from && text.charCodeAt(at - 1) === 0x0d) return at - 1;
+  }
+  return -1;
+}
+
+/** CSeq's "<digits> <METHOD>" from text[start, end), as /^(\d+)\s+([A-Z]+)/ reads it; null when it is not that. */
+function cseqOf(text: string, start: number, end: number): { number: number; method: string } | null {
+  let at = start;
+  while (at < end && isDigit(text.charCodeAt(at))) at++;
+  const digitsEnd = at;
+  if (digitsEnd === start) return null;
+  while (at < end && isSpace(text.charCodeAt(at))) at++;
+  if (at === digitsEnd) return null;
+  const methodStart = at;
+  while (at < end && isUpperLetter(text.charCodeAt(at))) at++;
+  if (at === methodStart) return null;
+  return { number: Number(text.slice(start, digitsEnd)), method: text.slice(methodStart, at) };
+}
+
+function isDigit(code: number): boolean {
+  return code >= 0x30 && code <= 0x39;
+}
+
+function isUpperLetter(code: number): boolean {
+  return code >= 0x41 && code <= 0x5a;
 }
 
 /** What String.prototype.trim removes (ECMAScript's WhiteSpace and LineTerminator). */

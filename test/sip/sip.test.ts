@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Grammar } from "sip.js/lib/grammar/grammar.js";
 import { LoggerFactory } from "sip.js/lib/core/log/logger-factory.js";
@@ -173,5 +174,58 @@ describe("the Asterisk PJSIP model", () => {
     ]);
     expect(parseSip(pbx.receive(from(options), 0)[0]!.datagram.payload)!.status).toBe(200);
     expect(pbx.receive(from(encoder.encode("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP x;branch=z9hG4bKx\r\nCall-ID: a\r\nCSeq: 1 NOTIFY\r\n\r\n")), 0)).toEqual([]);
+  });
+});
+
+/** The parser's rule written plainly: the head up to the first empty line, lines split at CRLF, names trimmed and lower-cased, values trimmed. */
+function referenceParse(text: string) {
+  const headEnd = text.indexOf("\r\n\r\n");
+  const [startLine = "", ...lines] = (headEnd < 0 ? text : text.slice(0, headEnd)).split("\r\n");
+  const response = /^SIP\/2\.0 ([1-6]\d\d) ?(.*)$/.exec(startLine);
+  const request = response ? null : /^([A-Z]{3,16}) (\S+) SIP\/2\.0$/.exec(startLine);
+  if (!response && !request) return null;
+  const compact: Record<string, string> = { v: "via", f: "from", t: "to", i: "call-id", m: "contact", l: "content-length", c: "content-type", k: "supported", o: "event" };
+  const fields: Array<[string, string]> = [];
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    fields.push([compact[name] ?? name, line.slice(colon + 1).trim()]);
+  }
+  const first = (name: string) => fields.find(([field]) => field === name)?.[1];
+  const cseq = /^(\d+)\s+([A-Z]+)/.exec(first("cseq") ?? "");
+  if (!cseq || first("call-id") === undefined || first("via") === undefined) return null;
+  return {
+    kind: response ? "response" : "request",
+    method: request ? request[1] : cseq[2],
+    requestUri: request ? request[2] : "",
+    status: response ? Number(response[1]) : 0,
+    reason: response ? response[2] : "",
+    callId: first("call-id"),
+    cseq: Number(cseq[1]),
+    viaBranch: /;\s*branch=([^;,\s]+)/i.exec(first("via")!)?.[1] ?? "",
+    headers: Object.fromEntries(["via", "from", "to", "contact", "x-a", "cseq", "call-id", ""].map((name) => [name, fields.filter(([field]) => field === name).map(([, value]) => value)])),
+  };
+}
+
+describe("parseSip against the plain rule", () => {
+  it("reads any head of CRLF lines, bare LFs, blank and colon-less lines, spaces and cases as the plain rule does", () => {
+    const piece = fc.constantFrom("REGISTER sip:a@b SIP/2.0", "SIP/2.0 401 Unauthorized", "SIP/2.0 200", "Via: SIP/2.0/UDP h;branch=z9hG4bK1", "v:x;BRANCH=b2", "CSeq: 3 REGISTER", "cseq:12  OPTIONS", "CSeq: x", "Call-ID: c@d", "i: q", "From: <sip:u@h>;tag=1", "To : <sip:v@h>", "X-A: 1", "x-a:2", ": empty", "  : blank name", "no colon", "", " ", "\t", "a\nb", "\r", "Contact:  <sip:u@h>  ", "Content-Length: 0");
+    const separator = fc.constantFrom("\r\n", "\r\n", "\r\n", "\n", "\r", "\r\n\r\n");
+    fc.assert(
+      fc.property(fc.array(fc.tuple(piece, separator), { maxLength: 14 }), (parts) => {
+        const text = parts.map(([line, end]) => line + end).join("");
+        const parsed = parseSip(new TextEncoder().encode(text));
+        const expected = referenceParse(text);
+        if (!expected) {
+          expect(parsed).toBeNull();
+          return;
+        }
+        const { headers, ...fields } = expected;
+        expect(parsed).toMatchObject(fields);
+        for (const [name, values] of Object.entries(headers)) expect(parsed!.headers(name), name).toEqual(values);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
