@@ -39,22 +39,47 @@ interface PreparedScenario {
 }
 
 /**
+ * Settings taken together: each remembered run's packets are judged once
+ * for all of a batch's settings (a pass decodes every packet, half of its
+ * time on a large scan), not once per setting.
+ */
+const BATCH_SETTINGS = 8;
+
+/**
  * The simulation is deterministic and its traffic reacts only to what the
  * filter decides. So when a setting's ruleset decides every packet of an
  * earlier run exactly as that run's ruleset did, its run would be that run,
- * packet for packet, and the earlier metrics are its metrics. Checking costs
- * one filter pass over the recorded packets; simulating costs the SIP
- * traffic, the PBX and conntrack as well.
+ * packet for packet, and the earlier metrics are its metrics (any two runs
+ * that qualify are then the same run). Checking costs one filter pass over
+ * the recorded packets; simulating costs the SIP traffic, the PBX and
+ * conntrack as well.
  */
-function sameRunAs(prepared: PreparedScenario, scenario: Scenario): RememberedRun | undefined {
-  if (prepared.remembered.length === 0 || scenario.firewall.kind !== "policy") return undefined;
+function firewallToCheck(scenario: Scenario) {
+  if (scenario.firewall.kind !== "policy") return undefined;
   // In the form the run loads it (an nft-meter setting is nft rules, and decides unlike recent).
   const text = policyRulesetText(scenario.firewall.policy, scenario.firewall.format, { pbxAddress: scenario.pbx.address });
-  for (const run of prepared.remembered) {
-    const firewall = compileRulesetText(text, "tuned policy", { settings: defaultKernelSettings, tables: new Map() });
-    if (run.trace.judgedAlike(firewall)) return run;
+  return () => compileRulesetText(text, "tuned policy", { settings: defaultKernelSettings, tables: new Map() });
+}
+
+/**
+ * Which of `candidates` (indexes into `tuned`) each of `runs` proves: metrics
+ * go to `metrics`, and the candidates no run proves are returned. A run that
+ * proves any moves to the front of the scenario's remembered runs.
+ */
+function proveByRuns(prepared: PreparedScenario, runs: readonly RememberedRun[], tuned: readonly Scenario[], candidates: number[], metrics: Array<RunMetrics | undefined>): number[] {
+  let left = candidates.filter((index) => tuned[index]!.firewall.kind === "policy");
+  const unprovable = candidates.filter((index) => tuned[index]!.firewall.kind !== "policy");
+  for (const run of runs) {
+    if (left.length === 0) break;
+    const alike = run.trace.judgedAlikeEach(left.map((index) => firewallToCheck(tuned[index]!)!()));
+    if (!alike.includes(true)) continue;
+    for (const [position, index] of left.entries()) if (alike[position]) metrics[index] = run.metrics;
+    left = left.filter((_, position) => !alike[position]);
+    // Most recently useful first: neighbouring settings tend to repeat it.
+    prepared.remembered.splice(prepared.remembered.indexOf(run), 1);
+    prepared.remembered.unshift(run);
   }
-  return undefined;
+  return [...left, ...unprovable].sort((a, b) => a - b);
 }
 
 /** Runs settings over the scenarios on the model engine, in this thread. */
@@ -65,26 +90,27 @@ export async function sweepChunk(refs: readonly TuneScenarioRef[], settings: rea
       return { ref, scenario, replays: await loadReplays(scenario), legit: legitimateSources(scenario), attack: attackSources(scenario), remembered: [] };
     }),
   );
-  for (const setting of settings) {
-    const byScenario: Record<string, RunMetrics> = {};
-    let simulated = 0;
+  for (let first = 0; first < settings.length; first += BATCH_SETTINGS) {
+    const batch = settings.slice(first, first + BATCH_SETTINGS);
+    const byScenario = batch.map((): Record<string, RunMetrics> => ({}));
+    const simulated = batch.map(() => 0);
     for (const entry of prepared) {
-      const tuned = scenarioWithSetting(entry.scenario, setting, entry.ref.ruleset);
-      const known = sameRunAs(entry, tuned);
-      if (known) {
-        byScenario[entry.ref.label] = known.metrics;
-        // Most recently useful first: neighbouring settings tend to repeat it.
-        entry.remembered.splice(entry.remembered.indexOf(known), 1);
-        entry.remembered.unshift(known);
-        continue;
+      const tuned = batch.map((setting) => scenarioWithSetting(entry.scenario, setting, entry.ref.ruleset));
+      const metrics: Array<RunMetrics | undefined> = batch.map(() => undefined);
+      let left = proveByRuns(entry, [...entry.remembered], tuned, batch.map((_, index) => index), metrics);
+      while (left.length > 0) {
+        // The first setting no run proves is simulated; its run may prove the rest.
+        const index = left.shift()!;
+        const trace = new FilterTrace();
+        const run: RememberedRun = { trace, metrics: measureRun(tuned[index]!, runModel(tuned[index]!, {}, entry.replays, trace), entry.legit, entry.attack) };
+        simulated[index]!++;
+        metrics[index] = run.metrics;
+        entry.remembered.unshift(run);
+        if (entry.remembered.length > REMEMBERED_RUNS) entry.remembered.pop();
+        left = proveByRuns(entry, [run], tuned, left, metrics);
       }
-      const trace = new FilterTrace();
-      const metrics = measureRun(tuned, runModel(tuned, {}, entry.replays, trace), entry.legit, entry.attack);
-      simulated++;
-      byScenario[entry.ref.label] = metrics;
-      entry.remembered.unshift({ trace, metrics });
-      if (entry.remembered.length > REMEMBERED_RUNS) entry.remembered.pop();
+      for (const [index, measured] of metrics.entries()) byScenario[index]![entry.ref.label] = measured!;
     }
-    onResult({ setting, total: combineMetrics(Object.values(byScenario)), byScenario, simulated });
+    for (const [index, setting] of batch.entries()) onResult({ setting, total: combineMetrics(Object.values(byScenario[index]!)), byScenario: byScenario[index]!, simulated: simulated[index]! });
   }
 }

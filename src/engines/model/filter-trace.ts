@@ -66,6 +66,19 @@ export class FilterTrace {
 
   /** Whether `firewall` decides every packet as the run's own ruleset did. */
   judgedAlike(firewall: CompiledFirewall): boolean {
+    return this.judgedAlikeEach([firewall])[0]!;
+  }
+
+  /**
+   * For each firewall, whether it decides every packet as the run's own
+   * ruleset did: one pass over the packets, each decoded once for all of them
+   * (decoding was half of a pass), a firewall left behind at its first
+   * difference and the pass ended when none is left. Each firewall keeps its
+   * own state (its recent lists, its counters); they share the packets.
+   */
+  judgedAlikeEach(firewalls: readonly CompiledFirewall[]): boolean[] {
+    const alike = firewalls.map(() => true);
+    let alive = firewalls.length;
     const context: { -readonly [K in keyof PacketContext]: PacketContext[K] } = {
       jiffies: 0,
       clockNs: 0,
@@ -77,13 +90,15 @@ export class FilterTrace {
       hook: "INPUT",
       connection: null,
     };
-    for (let at = 0; at < this.count; at++) {
+    for (let at = 0; at < this.count && alive > 0; at++) {
       const offset = this.offsets[at]!;
       const code = this.codes[at]!;
       const flags = this.flags[at]!;
       const names = this.interfaces[at]!;
       const hook = HOOKS[code & 3]!;
       const packet = decodeIp(this.arenas[this.arenaOf[at]!]!.subarray(offset, offset + this.lengths[at]!), this.names[names & 15]!);
+      const accepted = (flags & ACCEPTED) !== 0;
+      // The context the route gave the filter (contextAfterConntrack's rule), refilled rather than made per packet.
       context.jiffies = this.jiffies[at]!;
       context.clockNs = this.clocks[at]!;
       context.ctState = STATES[code >> 2]!;
@@ -93,9 +108,14 @@ export class FilterTrace {
       context.outInterface = this.names[names >> 4]!;
       context.hook = hook;
       context.connection = this.connections[at]!;
-      if (firewall.judge(hook, packet, context).accepted !== ((flags & ACCEPTED) !== 0)) return false;
+      for (let index = 0; index < firewalls.length; index++) {
+        if (alike[index] && firewalls[index]!.judge(hook, packet, context).accepted !== accepted) {
+          alike[index] = false;
+          alive--;
+        }
+      }
     }
-    return true;
+    return alike;
   }
 
   private nameIndex(name: string): number {

@@ -23,5 +23,11 @@ describe("a run's filter trace", () => {
     expect(trace.judgedAlike(compile(policyRulesetText(scenario.firewall.policy, scenario.firewall.format, { pbxAddress: scenario.pbx.address })))).toBe(true);
     // One that accepts everything does not: the run dropped some.
     expect(trace.judgedAlike(compile("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"))).toBe(false);
+    // Several in one pass, each with its own state: the run's ruleset twice over (two compilations, two recent lists), between two that differ.
+    const { policy, format } = scenario.firewall;
+    const own = () => compile(policyRulesetText(policy, format, { pbxAddress: scenario.pbx.address }));
+    const acceptAll = compile("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n");
+    const dropAll = compile("*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\nCOMMIT\n");
+    expect(trace.judgedAlikeEach([acceptAll, own(), dropAll, own()])).toEqual([false, true, false, true]);
   });
 });
