@@ -35,6 +35,11 @@ export function formatRequest(method: string, uri: string, headers: HeaderList, 
   return utf8(`${method} ${uri} SIP/2.0\r\n${formatHeaders(headers, body)}`);
 }
 
+/** A message from its start line and header lines as one string ("Name: value\r\n" each): Content-Length and the body are added. */
+export function formatHead(head: string, body = ""): Uint8Array {
+  return utf8(`${head}Content-Length: ${Buffer.byteLength(body, "utf8")}\r\n\r\n${body}`);
+}
+
 /** `contentLengthWidth` pads the length as PJSIP does ("Content-Length:  0", right-aligned in 5). */
 export function formatResponse(status: number, reason: string, headers: HeaderList, body = "", contentLengthWidth = 0): Uint8Array {
   return utf8(`SIP/2.0 ${status} ${reason}\r\n${formatHeaders(headers, body, contentLengthWidth)}`);

@@ -1,7 +1,7 @@
 import type { PbxSpec, TrafficSourceSpec } from "../scenario/schema.js";
 import { userSequence } from "../scenario/user-list.js";
 import { answerChallenge, formatCredentials, parseChallenge, type DigestChallenge } from "../sip/digest.js";
-import { formatRequest, parseSip, type SipMessage } from "../sip/sip-message.js";
+import { formatHead, formatRequest, parseSip, type SipMessage } from "../sip/sip-message.js";
 import type { AgentContext, AgentEndpoint, Datagram, TrafficSource } from "./agent.js";
 import type { AgentPlacement } from "./agent-placement.js";
 import { pbxAddressFor, publicAddressesOf } from "./host-addresses.js";
@@ -66,6 +66,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
   const extensions = userSequence(spec.extensions);
   const port = spec.sourcePort === "random" ? 5060 : spec.sourcePort;
   const via = spec.transport.toUpperCase();
+  const contactTransport = spec.transport === "udp" ? "" : `;transport=${spec.transport}`;
   // Over TLS the flood connects to PJSIP's TLS transport.
   const pbxPort = spec.transport === "tls" ? pbx.tlsPort : pbx.port;
   // Rotating, one tool sends from every address: one agent, however many addresses it takes.
@@ -90,17 +91,19 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
     const uri = `sip:${callee}@${pbxHost}`;
     const branch = `z9hG4bK-${randomInt(context.random, 0, 2 ** 31)}`;
     if (spec.method === "INVITE") attacker.inviteByCseq.set(attacker.sent + 1, { branch, sourcePort, requestUri: uri });
-    const headers: Array<[string, string]> = [
-      ["Via", `SIP/2.0/${via} ${sipHost(address)}:${sourcePort};branch=${branch};rport`],
-      ["Max-Forwards", "70"],
-      ["To", `"${callee}" <sip:${callee}@${pbxHost}>`],
-      ["From", `"${extension}" <sip:${extension}@${pbxHost}>;tag=${attacker.tag}`],
-      ["User-Agent", spec.userAgent],
-      ["Call-ID", attacker.callId],
-      ["Contact", `sip:${extension}@${sipHost(address)}:${sourcePort}${spec.transport === "udp" ? "" : `;transport=${spec.transport}`}`],
-      ["CSeq", `${attacker.sent + 1} ${spec.method}`],
-      ["Accept", "application/sdp"],
-    ];
+    const host = sipHost(address);
+    // The head as one string, in the order sipvicious writes it: a flood makes one a send, and a list of pairs joined afterwards was most of the agent's time.
+    let head =
+      `${spec.method} ${uri} SIP/2.0\r\n` +
+      `Via: SIP/2.0/${via} ${host}:${sourcePort};branch=${branch};rport\r\n` +
+      "Max-Forwards: 70\r\n" +
+      `To: "${callee}" <sip:${callee}@${pbxHost}>\r\n` +
+      `From: "${extension}" <sip:${extension}@${pbxHost}>;tag=${attacker.tag}\r\n` +
+      `User-Agent: ${spec.userAgent}\r\n` +
+      `Call-ID: ${attacker.callId}\r\n` +
+      `Contact: sip:${extension}@${host}:${sourcePort}${contactTransport}\r\n` +
+      `CSeq: ${attacker.sent + 1} ${spec.method}\r\n` +
+      "Accept: application/sdp\r\n";
     const challenge = spec.mode !== "svcrack" ? undefined : giveUpUs > 0 ? attacker.challenges.pop() : attacker.challenges.at(-1);
     // Address i of N takes guesses i, i+N, i+2N...: the dictionary's first word is the first guess.
     const guess = challenge ? walk(attacker.index + (spec.rotateAddresses ? 1 : addresses.length) * attacker.guesses) : undefined;
@@ -112,10 +115,10 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
     if (challenge && guess !== undefined) {
       attacker.guesses++;
       attacker.guessByCseq.set(attacker.sent + 1, { password: guess, number: attacker.guesses });
-      headers.push(["Authorization", formatCredentials(answerChallenge(challenge, { username: extension, password: guess, method: spec.method, uri, cnonce: "", nc: 1 }))]);
+      head += `Authorization: ${formatCredentials(answerChallenge(challenge, { username: extension, password: guess, method: spec.method, uri, cnonce: "", nc: 1 }))}\r\n`;
     }
     attacker.sent++;
-    write(attacker, context, sourcePort, formatRequest(spec.method, uri, headers));
+    write(attacker, context, sourcePort, formatHead(head));
   };
 
   /** Over UDP a datagram; over TCP a write to the connection, held until requestsPerWrite requests are made, cut inside the method when asked. */
