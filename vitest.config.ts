@@ -9,11 +9,13 @@ import { defineConfig } from "vitest/config";
 export const DOCKER_FILES = [
   "test/engines/docker/**/*.test.ts",
   "test/differential/**/*.test.ts",
-  "test/readme-commands.test.ts",
   "test/cli/firewall-import.test.ts",
   "test/firewall/admin-rulesets.test.ts",
   "test/tune/validate-docker.test.ts",
 ];
+
+/** Files in both halves, each running its own part (SLAMLAB_TEST_HALF): the README's commands, docker and not. */
+const SPLIT_FILES = ["test/readme-commands.test.ts"];
 
 export default defineConfig({
   test: {
@@ -21,9 +23,9 @@ export default defineConfig({
     hookTimeout: 600_000,
     pool: "forks",
     projects: [
-      { extends: true, test: { name: "docker", include: DOCKER_FILES, fileParallelism: false } },
+      { extends: true, test: { name: "docker", include: [...DOCKER_FILES, ...SPLIT_FILES], fileParallelism: false, env: { SLAMLAB_TEST_HALF: "docker" } } },
       // One file at a time here too: several spawn worker threads or whole CLI runs, on the two cores the docker half shares.
-      { extends: true, test: { name: "model", include: ["test/**/*.test.ts"], exclude: DOCKER_FILES, fileParallelism: false } },
+      { extends: true, test: { name: "model", include: ["test/**/*.test.ts"], exclude: DOCKER_FILES, fileParallelism: false, env: { SLAMLAB_TEST_HALF: "model" } } },
     ],
   },
 });
