@@ -4,9 +4,9 @@
  * from a seed) and its parser is too slow for floods (see parseSip).
  */
 
-export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
-
 import { isAscii } from "node:buffer";
+
+export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
 
 const decoder = new TextDecoder("utf-8", { fatal: false });
 
@@ -78,9 +78,10 @@ const compactNames = new Map([["v", "via"], ["f", "from"], ["t", "to"], ["i", "c
  * parser of our own: sip.js's grammar takes about 1.2 ms per REGISTER here,
  * which would dominate every run; test/sip checks both agree on our messages.
  * Every packet a run delivers is parsed once, so the head is walked in place
- * (no split into lines, no trimmed copies), header names are looked up as
- * written, a header's values are kept as one string unless it repeats, and
- * the From and To parts are read when asked for.
+ * (no split into lines, no trimmed copies), common header names are
+ * recognised where they are written, a header's value is kept as where it
+ * lies and copied out when read, and the From and To parts are read when
+ * asked for.
  */
 export function parseSip(payload: Uint8Array): SipMessage | null {
   const text = textOf(payload);
