@@ -76,8 +76,8 @@ function proveByRuns(prepared: PreparedScenario, runs: readonly RememberedRun[],
     for (const [position, index] of left.entries()) if (alike[position]) metrics[index] = run.metrics;
     left = left.filter((_, position) => !alike[position]);
     // Most recently useful first: neighbouring settings tend to repeat it.
-    prepared.remembered.splice(prepared.remembered.indexOf(run), 1);
-    prepared.remembered.unshift(run);
+    const at = prepared.remembered.indexOf(run);
+    if (at >= 0) prepared.remembered.unshift(...prepared.remembered.splice(at, 1));
   }
   return [...left, ...unprovable].sort((a, b) => a - b);
 }
