@@ -28,7 +28,7 @@ function stageOf(url: string, functionName: string): string {
   if (url === "node:buffer" || url === "node:internal/buffer") return "UTF-8 encoding and decoding";
   if (url.startsWith("node:")) return /Hash|digest|update/.test(functionName) ? "digest (MD5 in node:crypto)" : /encode|decode/.test(functionName) ? "UTF-8 encoding and decoding" : "V8 and Node (other)";
   // Building is what writes messages; the parser's helpers (its line and name scans, header lookups) count as parsing.
-  if (path.startsWith("src/sip/sip-message")) return /^(formatRequest|formatResponse|formatHeaders|formatHead|utf8)$/.test(functionName) ? "SIP building" : "SIP parsing";
+  if (path.startsWith("src/sip/sip-message")) return /^(formatRequest|formatResponse|headerLines|formatHead|utf8)$/.test(functionName) ? "SIP building" : "SIP parsing";
   if (path.startsWith("src/sip/digest")) return "digest (MD5 in node:crypto)";
   if (path.startsWith("src/sip/")) return "SIP parsing";
   if (path.startsWith("src/traffic/")) return "traffic agents";

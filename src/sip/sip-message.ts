@@ -32,23 +32,25 @@ function utf8(text: string): Uint8Array {
 }
 
 export function formatRequest(method: string, uri: string, headers: HeaderList, body = ""): Uint8Array {
-  return utf8(`${method} ${uri} SIP/2.0\r\n${formatHeaders(headers, body)}`);
+  return formatHead(`${method} ${uri} SIP/2.0\r\n${headerLines(headers)}`, body);
 }
 
-/** A message from its start line and header lines as one string ("Name: value\r\n" each): Content-Length and the body are added. */
-export function formatHead(head: string, body = ""): Uint8Array {
-  return utf8(`${head}Content-Length: ${Buffer.byteLength(body, "utf8")}\r\n\r\n${body}`);
+/**
+ * A message from its start line and header lines as one string ("Name: value\r\n" each): Content-Length and the body are added.
+ * `contentLengthWidth` pads the length as PJSIP does ("Content-Length:  0", right-aligned in 5).
+ */
+export function formatHead(head: string, body = "", contentLengthWidth = 0): Uint8Array {
+  return utf8(`${head}Content-Length: ${String(Buffer.byteLength(body, "utf8")).padStart(contentLengthWidth)}\r\n\r\n${body}`);
 }
 
-/** `contentLengthWidth` pads the length as PJSIP does ("Content-Length:  0", right-aligned in 5). */
 export function formatResponse(status: number, reason: string, headers: HeaderList, body = "", contentLengthWidth = 0): Uint8Array {
-  return utf8(`SIP/2.0 ${status} ${reason}\r\n${formatHeaders(headers, body, contentLengthWidth)}`);
+  return formatHead(`SIP/2.0 ${status} ${reason}\r\n${headerLines(headers)}`, body, contentLengthWidth);
 }
 
-function formatHeaders(headers: HeaderList, body: string, contentLengthWidth = 0): string {
+function headerLines(headers: HeaderList): string {
   let text = "";
   for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
-  return `${text}Content-Length: ${String(Buffer.byteLength(body, "utf8")).padStart(contentLengthWidth)}\r\n\r\n${body}`;
+  return text;
 }
 
 /** A parsed message with the fields slamlab's agents and PBX model read. */

@@ -92,7 +92,7 @@ export function createRegisterFlood(spec: FloodSpec, pbx: PbxSpec, placement: Ag
     const branch = `z9hG4bK-${randomInt(context.random, 0, 2 ** 31)}`;
     if (spec.method === "INVITE") attacker.inviteByCseq.set(attacker.sent + 1, { branch, sourcePort, requestUri: uri });
     const host = sipHost(address);
-    // The head as one string, in the order sipvicious writes it: a flood makes one a send, and a list of pairs joined afterwards was most of the agent's time.
+    // The head as one string, in the order sipvicious writes it: a flood makes one a send, and a list of pairs per send, joined afterwards, was a cost of its own.
     let head =
       `${spec.method} ${uri} SIP/2.0\r\n` +
       `Via: SIP/2.0/${via} ${host}:${sourcePort};branch=${branch};rport\r\n` +

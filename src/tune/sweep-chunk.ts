@@ -45,6 +45,12 @@ interface PreparedScenario {
  */
 const BATCH_SETTINGS = 8;
 
+/** A tuned scenario's ruleset in the form the run loads it (an nft-meter setting is nft rules, and decides unlike recent); undefined for a ruleset of the user's, which is never reused. */
+function rulesetTextToCheck(scenario: Scenario): string | undefined {
+  if (scenario.firewall.kind !== "policy") return undefined;
+  return policyRulesetText(scenario.firewall.policy, scenario.firewall.format, { pbxAddress: scenario.pbx.address });
+}
+
 /**
  * The simulation is deterministic and its traffic reacts only to what the
  * filter decides. So when a setting's ruleset decides every packet of an
@@ -53,25 +59,18 @@ const BATCH_SETTINGS = 8;
  * that qualify are then the same run). Checking costs one filter pass over
  * the recorded packets; simulating costs the SIP traffic, the PBX and
  * conntrack as well.
+ *
+ * Which of `candidates` (indexes into `texts`, the batch's rulesets) each of
+ * `runs` proves: metrics go to `metrics`, and the candidates no run proves
+ * are returned. A run that proves any moves to the front of the scenario's
+ * remembered runs.
  */
-function firewallToCheck(scenario: Scenario) {
-  if (scenario.firewall.kind !== "policy") return undefined;
-  // In the form the run loads it (an nft-meter setting is nft rules, and decides unlike recent).
-  const text = policyRulesetText(scenario.firewall.policy, scenario.firewall.format, { pbxAddress: scenario.pbx.address });
-  return () => compileRulesetText(text, "tuned policy", { settings: defaultKernelSettings, tables: new Map() });
-}
-
-/**
- * Which of `candidates` (indexes into `tuned`) each of `runs` proves: metrics
- * go to `metrics`, and the candidates no run proves are returned. A run that
- * proves any moves to the front of the scenario's remembered runs.
- */
-function proveByRuns(prepared: PreparedScenario, runs: readonly RememberedRun[], tuned: readonly Scenario[], candidates: number[], metrics: Array<RunMetrics | undefined>): number[] {
-  let left = candidates.filter((index) => tuned[index]!.firewall.kind === "policy");
-  const unprovable = candidates.filter((index) => tuned[index]!.firewall.kind !== "policy");
+function proveByRuns(prepared: PreparedScenario, runs: readonly RememberedRun[], texts: ReadonlyArray<string | undefined>, candidates: number[], metrics: Array<RunMetrics | undefined>): number[] {
+  let left = candidates.filter((index) => texts[index] !== undefined);
   for (const run of runs) {
     if (left.length === 0) break;
-    const alike = run.trace.judgedAlikeEach(left.map((index) => firewallToCheck(tuned[index]!)!()));
+    // Each check compiles afresh: a firewall's state (its recent lists) is the pass's own.
+    const alike = run.trace.judgedAlikeEach(left.map((index) => compileRulesetText(texts[index]!, "tuned policy", { settings: defaultKernelSettings, tables: new Map() })));
     if (!alike.includes(true)) continue;
     for (const [position, index] of left.entries()) if (alike[position]) metrics[index] = run.metrics;
     left = left.filter((_, position) => !alike[position]);
@@ -79,7 +78,7 @@ function proveByRuns(prepared: PreparedScenario, runs: readonly RememberedRun[],
     const at = prepared.remembered.indexOf(run);
     if (at >= 0) prepared.remembered.unshift(...prepared.remembered.splice(at, 1));
   }
-  return [...left, ...unprovable].sort((a, b) => a - b);
+  return candidates.filter((index) => metrics[index] === undefined);
 }
 
 /** Runs settings over the scenarios on the model engine, in this thread. */
@@ -96,8 +95,9 @@ export async function sweepChunk(refs: readonly TuneScenarioRef[], settings: rea
     const simulated = batch.map(() => 0);
     for (const entry of prepared) {
       const tuned = batch.map((setting) => scenarioWithSetting(entry.scenario, setting, entry.ref.ruleset));
+      const texts = tuned.map(rulesetTextToCheck);
       const metrics: Array<RunMetrics | undefined> = batch.map(() => undefined);
-      let left = proveByRuns(entry, [...entry.remembered], tuned, batch.map((_, index) => index), metrics);
+      let left = proveByRuns(entry, [...entry.remembered], texts, batch.map((_, index) => index), metrics);
       while (left.length > 0) {
         // The first setting no run proves is simulated; its run may prove the rest.
         const index = left.shift()!;
@@ -107,7 +107,7 @@ export async function sweepChunk(refs: readonly TuneScenarioRef[], settings: rea
         metrics[index] = run.metrics;
         entry.remembered.unshift(run);
         if (entry.remembered.length > REMEMBERED_RUNS) entry.remembered.pop();
-        left = proveByRuns(entry, [run], tuned, left, metrics);
+        left = proveByRuns(entry, [run], texts, left, metrics);
       }
       for (const [index, measured] of metrics.entries()) byScenario[index]![entry.ref.label] = measured!;
     }
