@@ -7,9 +7,15 @@ import { sipMethodOf } from "../sip/sip-method-of.js";
 import { decodeFullFrame, FRAME_TYPE_IAX, IAX2_PORT, IaxCommand, iaxCommandName } from "../iax2/iax2-frame.js";
 import { SipTcpStreams } from "./sip-tcp-streams.js";
 
-/** A SIP request or response seen in a capture, with what the firewall would key on. */
+/**
+ * A SIP request or IAX2 client frame seen in a capture, with what the
+ * firewall would key on. The record itself is refilled for each request:
+ * it is valid only during the callback that gets it.
+ */
 export interface CapturedSip {
   readonly timestampNs: bigint;
+  /** The same time as nanoseconds since the capture's first packet: a number, exact for 104 days of capture (2^53 ns). */
+  readonly atNs: number;
   readonly src: string;
   readonly dst: string;
   readonly sport: number;
@@ -69,7 +75,7 @@ export interface CaptureSummary {
 export async function inspectCapture(path: string, options: { allowTruncated?: boolean; onRequest?: (request: CapturedSip) => void } = {}): Promise<CaptureSummary> {
   const capture = await openCapture(path, options);
   const onRequest = options.onRequest;
-  const streamEnds = new Map<string, number>();
+  const request = newRequestRecord();
   const linkTypes = new Set<number>();
   const undecodable: Record<string, number> = {};
   const requests: Record<string, number> = {};
@@ -97,7 +103,8 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
     if (!source) bySource.set(address, (source = { registers: 0, lastMinute: new RegistersInWindow(MINUTE_NS), requests: 0, sent: 0, agents: new Set(), firstNs: at, lastNs: at }));
     return source;
   };
-  const countSip = (src: string, dst: string, at: bigint, method: string, head: Uint8Array) => {
+  /** `atNs`: `at` as nanoseconds since the capture's first packet. */
+  const countSip = (src: string, dst: string, at: bigint, atNs: number, method: string, head: Uint8Array) => {
     if (isStatus(method)) {
       responses[method] = (responses[method] ?? 0) + 1;
       return;
@@ -114,26 +121,27 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
     if (agent) source.agents.add(agent);
     if (method === "REGISTER") {
       source.registers++;
-      source.lastMinute.add(Number(at - firstNs!));
+      source.lastMinute.add(atNs);
     }
   };
   for await (const batch of capture.batches()) {
     for (const frame of batch) {
       packets++;
       bytes += frame.originalLength;
-      firstNs ??= frame.timestampNs;
-      lastNs = frame.timestampNs;
+      const timestampNs = frame.timestampNs;
+      firstNs ??= timestampNs;
+      lastNs = timestampNs;
       linkTypes.add(frame.linkType);
       const packet = decodeFrame(frame);
       if (typeof packet === "string") {
         undecodable[packet] = (undecodable[packet] ?? 0) + 1;
         continue;
       }
-      if (onRequest) {
-        // The requests forEachSipRequest reads, in the same pass: a caller that can judge them as they come reads the capture once.
-        const request = requestOf(packet, frame.timestampNs, streamEnds);
-        if (request) onRequest(request);
-      }
+      const atNs = Number(timestampNs - firstNs);
+      const method = sipMethodOf(packet.payload);
+      const iax2 = method === null ? iax2Of(packet) : null;
+      // The requests forEachSipRequest reads, in the same pass: a caller that can judge them as they come reads the capture once.
+      if (onRequest && fillRequest(request, packet, method, iax2, timestampNs, atNs)) onRequest(request);
       if (packet.ipVersion === 4) ipv4++;
       else ipv6++;
       if (packet.fragment) fragments++;
@@ -141,34 +149,32 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
       else if (packet.protocol === 6) {
         tcp++;
         // SIP over TCP is read per stream; a TCP segment is never IAX2.
-        const segment = tcpStreams.push(packet, frame.timestampNs);
+        const segment = tcpStreams.push(packet, timestampNs);
         if (segment.retransmitted) tcpRetransmissions++;
-        for (const { method, head } of segment.messages) countSip(packet.src, packet.dst, frame.timestampNs, method, head);
+        for (const { method, head } of segment.messages) countSip(packet.src, packet.dst, timestampNs, atNs, method, head);
         continue;
       }
-      const method = sipMethodOf(packet.payload);
       if (method !== null) {
-        countSip(packet.src, packet.dst, frame.timestampNs, method, packet.payload);
+        countSip(packet.src, packet.dst, timestampNs, atNs, method, packet.payload);
         continue;
       }
-      const iax2 = iax2Of(packet);
       if (iax2 === null) continue;
       iax2Frames[iax2.name] = (iax2Frames[iax2.name] ?? 0) + 1;
       if (!iax2.request) continue;
       // A call opened (destination call 0) tells the registrar from its clients, as a SIP request does.
       if (iax2.opensCall) received.set(packet.dst, (received.get(packet.dst) ?? 0) + 1);
-      const source = sourceOf(packet.src, frame.timestampNs);
+      const source = sourceOf(packet.src, timestampNs);
       if (iax2.opensCall) source.sent++;
       source.requests++;
-      source.lastNs = frame.timestampNs;
+      source.lastNs = timestampNs;
       if (iax2.name === "REGREQ") {
         source.registers++;
-        source.lastMinute.add(Number(frame.timestampNs - firstNs!));
+        source.lastMinute.add(atNs);
       }
     }
   }
   // Segments held past a gap the capture never filled: their messages count from the segment after the loss.
-  for (const message of tcpStreams.flush()) countSip(message.src, message.dst, message.timestampNs, message.method, message.head);
+  for (const message of tcpStreams.flush()) countSip(message.src, message.dst, message.timestampNs, Number(message.timestampNs - firstNs!), message.method, message.head);
   const sources: SourceProfile[] = [...bySource]
     .map(([address, source]) => ({
       address,
@@ -244,24 +250,42 @@ export class RegistersInWindow {
  * retransmission is a request again (the firewall sees every segment).
  */
 export async function forEachSipRequest(path: string, options: { allowTruncated?: boolean }, onRequest: (request: CapturedSip) => void): Promise<void> {
-  const streamEnds = new Map<string, number>();
+  const request = newRequestRecord();
+  let firstNs: bigint | null = null;
   for await (const batch of (await openCapture(path, options)).batches()) {
     for (const frame of batch) {
+      const timestampNs = frame.timestampNs;
+      firstNs ??= timestampNs;
       const packet = decodeFrame(frame);
       if (typeof packet === "string") continue;
-      const request = requestOf(packet, frame.timestampNs, streamEnds);
-      if (request) onRequest(request);
+      const method = sipMethodOf(packet.payload);
+      if (fillRequest(request, packet, method, method === null ? iax2Of(packet) : null, timestampNs, Number(timestampNs - firstNs))) onRequest(request);
     }
   }
 }
 
-/** A decoded packet as the request the firewall judges: a SIP request or an IAX2 client frame; null for anything else. */
-function requestOf(packet: DecodedPacket, timestampNs: bigint, streamEnds: Map<string, number>): CapturedSip | null {
-  const sip = sipOf(packet, streamEnds);
-  const iax2 = sip === null ? iax2Of(packet) : null;
-  const method = sip === null ? (iax2?.request ? `IAX2 ${iax2.name}` : null) : isStatus(sip.method) ? null : sip.method;
-  if (method === null) return null;
-  return { timestampNs, src: packet.src, dst: packet.dst, sport: packet.sport, dport: packet.dport, method, ip: packet.ipVersion === 4 ? packet.ip : null };
+type RequestRecord = { -readonly [K in keyof CapturedSip]: CapturedSip[K] };
+
+function newRequestRecord(): RequestRecord {
+  return { timestampNs: 0n, atNs: 0, src: "", dst: "", sport: 0, dport: 0, method: "", ip: null };
+}
+
+/**
+ * `out` filled with the request the firewall judges in a decoded packet (a SIP
+ * request, `method`, or an IAX2 client frame); false for anything else.
+ */
+function fillRequest(out: RequestRecord, packet: DecodedPacket, method: string | null, iax2: ReturnType<typeof iax2Of>, timestampNs: bigint, atNs: number): boolean {
+  const name = method !== null ? (isStatus(method) ? null : method) : iax2?.request ? `IAX2 ${iax2.name}` : null;
+  if (name === null) return false;
+  out.timestampNs = timestampNs;
+  out.atNs = atNs;
+  out.src = packet.src;
+  out.dst = packet.dst;
+  out.sport = packet.sport;
+  out.dport = packet.dport;
+  out.method = name;
+  out.ip = packet.ipVersion === 4 ? packet.ip : null;
+  return true;
 }
 
 /** sipMethodOf's answer for a response: its status code. */
@@ -281,29 +305,4 @@ function iax2Of(packet: DecodedPacket): { name: string; request: boolean; opensC
   if (frame.frameType !== FRAME_TYPE_IAX) return { name: `full frames of type ${frame.frameType}`, request: false, opensCall: false };
   const request = IAX2_CLIENT_COMMANDS.has(frame.subclass);
   return { name: iaxCommandName(frame.subclass), request, opensCall: request && frame.destinationCall === 0 };
-}
-
-/** The SIP method (or status) a packet carries, and whether it only repeats its TCP stream's bytes; null for no SIP. */
-function sipOf(packet: DecodedPacket, streamEnds: Map<string, number>): { method: string; retransmitted: boolean } | null {
-  const method = sipMethodOf(packet.payload);
-  if (method === null) return null;
-  return { method, retransmitted: packet.protocol === 6 && repeatsStream(streamEnds, packet) };
-}
-
-/**
- * Whether a TCP segment carries only bytes its stream has carried already
- * (a retransmission), and if not, moves the stream's end past it. Sequence
- * numbers compare modulo 2^32, as TCP's do.
- */
-function repeatsStream(streamEnds: Map<string, number>, packet: DecodedPacket): boolean {
-  const ip = packet.ip;
-  const at = packet.transportOffset;
-  if (ip.length < at + 8 || packet.payload.length === 0) return false;
-  const seq = ((ip[at + 4]! << 24) | (ip[at + 5]! << 16) | (ip[at + 6]! << 8) | ip[at + 7]!) >>> 0;
-  const end = (seq + packet.payload.length) >>> 0;
-  const key = `${packet.src}:${packet.sport}>${packet.dst}:${packet.dport}`;
-  const reached = streamEnds.get(key);
-  if (reached !== undefined && ((end - reached) | 0) <= 0) return true;
-  streamEnds.set(key, end);
-  return false;
 }

@@ -69,7 +69,8 @@ async function* pcapRecords(file: ChunkedFile, warnings: CaptureWarnings, option
     );
   }
   file.position += 24;
-  const fractionToNs = nanosecond ? 1n : 1000n;
+  // Microseconds fit a number (2^53 µs is 285 years): a record of a microsecond pcap makes two bigints rather than four.
+  const timestampOf = nanosecond ? (seconds: number, fraction: number) => BigInt(seconds) * 1_000_000_000n + BigInt(fraction) : (seconds: number, fraction: number) => BigInt(seconds * 1_000_000 + fraction) * 1000n;
   const fractionLimit = nanosecond ? 1_000_000_000 : 1_000_000;
   for (let index = 0; ; index++) {
     if (!(file.available >= 16 || (yield* ensureAfterBatch(file, 16, batch)))) {
@@ -101,7 +102,7 @@ async function* pcapRecords(file: ChunkedFile, warnings: CaptureWarnings, option
     const start = file.position + 16;
     const data = file.bytes.subarray(start, start + includedLength);
     file.position = start + includedLength;
-    if (batch.push({ index, timestampNs: BigInt(seconds) * 1_000_000_000n + BigInt(fraction) * fractionToNs, linkType, data, originalLength, offset: recordOffset }) >= BATCH_FRAMES) yield batch;
+    if (batch.push({ index, timestampNs: timestampOf(seconds, fraction), linkType, data, originalLength, offset: recordOffset }) >= BATCH_FRAMES) yield batch;
   }
 }
 
