@@ -94,6 +94,20 @@ function udpChecksum(bytes: Uint8Array, udpStart: number, src: number, dst: numb
   return sum === 0 ? 0xffff : sum;
 }
 
+/** The IPv4 packet with header byte `offset` set to `value` and the header checksum fixed, on a copy (DSCP, TTL: what mangling targets and statements write). */
+export function rewriteIpv4HeaderByte(packet: Packet, offset: number, value: number): Packet {
+  if (packet.bytes[offset] === value) return packet;
+  // A copy: the packet's bytes are a pooled Buffer, whose slice() is a view.
+  const bytes = new Uint8Array(packet.bytes);
+  bytes[offset] = value;
+  bytes[10] = 0;
+  bytes[11] = 0;
+  const checksum = internetChecksum(bytes, 0, packet.headerLength);
+  bytes[10] = checksum >> 8;
+  bytes[11] = checksum & 0xff;
+  return decodeIpv4(bytes, packet.inInterface);
+}
+
 /**
  * Rewrites addresses/ports (NAT, replay address mapping) on a copy and fixes
  * the checksums; every other header byte (TTL, ID, options, flags) is kept.

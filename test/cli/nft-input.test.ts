@@ -21,7 +21,7 @@ describe("nftables rulesets at the command line", () => {
         "  chain input {",
         "    type filter hook input priority filter; policy drop;",
         "    tcp option maxseg size 1400 accept",
-        "    udp dport 5060 ip dscp cs1 drop",
+        "    udp dport 5060 ip checksum 0 drop",
         "    ip saddr 10.0.0.1 accept",
         "    meta skuid 0 accept",
         "  }",
@@ -34,7 +34,7 @@ describe("nftables rulesets at the command line", () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(/many\.nft: 5 constructs the model engine cannot run as written:/);
     expect([...stderr.matchAll(/many\.nft: line (\d+): /g)].map((match) => Number(match[1]))).toEqual([2, 5, 6, 8, 11]);
-    expect(stderr).toMatch(/line 6: ip dscp is not modelled/);
+    expect(stderr).toMatch(/line 6: ip checksum is not modelled/);
     expect(stderr).not.toMatch(/bug in slamlab/);
   });
 
@@ -62,6 +62,27 @@ describe("nftables rulesets at the command line", () => {
     expect(stderr).toMatch(/line 7: vmap @allowed: allowed is a set, not a map/);
     expect(stderr).toMatch(/line 8: vmap @ports: the map's keys are inet_service, the field is ipv4_addr/);
     expect(stderr).not.toMatch(/line 9/);
+  });
+
+  it("firewall check takes named counters and counts into them by name, and names a counter the table does not declare", async () => {
+    const ruleset = (declared: string) =>
+      [
+        "table inet filter {",
+        `  counter ${declared} {`,
+        '    comment "SIP packets dropped"',
+        "  }",
+        "  chain input {",
+        "    type filter hook input priority filter; policy accept;",
+        '    udp dport 5060 counter name "sip-dropped" drop',
+        "  }",
+        "}",
+        "",
+      ].join("\n");
+    const good = await runCli("firewall", "check", file("counters.nft", ruleset("sip-dropped")));
+    expect(good.code).toBe(0);
+    const bad = await runCli("firewall", "check", file("typo.nft", ruleset("sip-drops")));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/typo\.nft: line 7: counter name sip-dropped: no counter sip-dropped in this table/);
   });
 
   it("a syntax error names the file and line", async () => {

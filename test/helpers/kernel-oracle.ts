@@ -24,6 +24,10 @@ export interface OracleSend {
   readonly dport?: number;
   readonly payload?: string;
   readonly ttl?: number;
+  /** The IPv4 TOS byte (DSCP << 2 | ECN); 0 when absent. */
+  readonly tos?: number;
+  /** The IPv4 flags and fragment offset field (0x4000: don't fragment); 0 when absent. */
+  readonly frag?: number;
   /** Seconds after the first packet. */
   readonly at?: number;
 }
@@ -68,7 +72,7 @@ def checksum(b):
 def datagram(i, send):
     payload = send["payload"].encode("latin-1")
     udp = struct.pack("!HHHH", send["sport"], send["dport"], 8 + len(payload), 0) + payload
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, send["ttl"], 17, 0, socket.inet_aton(send["src"]), socket.inet_aton(send["dst"]))
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, send.get("tos", 0), 20 + len(udp), i, send.get("frag", 0), send["ttl"], 17, 0, socket.inet_aton(send["src"]), socket.inet_aton(send["dst"]))
     return header[:10] + struct.pack("!H", checksum(header)) + header[12:] + udp`;
 
 /** `datagram6(i, send)`: an IPv6/UDP datagram with its UDP checksum (mandatory over IPv6), flow label i. */

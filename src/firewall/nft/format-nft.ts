@@ -20,6 +20,8 @@ export function formatNftRuleset(ruleset: NftRuleset, hooks: FormatHooks = {}): 
   const lines: string[] = [];
   for (const table of ruleset.tables) {
     lines.push(`table ${table.family} ${table.name} {`);
+    // Named counters before the rules that count into them (nft refuses `counter name X` for an X not yet declared).
+    for (const name of table.counters.keys()) lines.push(`\tcounter ${name} {`, "\t}");
     for (const set of table.sets.values()) lines.push(...formatSet(set));
     for (const chain of table.chains.values()) {
       lines.push(`\tchain ${chain.name} {`);

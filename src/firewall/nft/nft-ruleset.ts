@@ -59,6 +59,8 @@ export interface NftTable {
   readonly line: number;
   readonly chains: Map<string, NftChain>;
   readonly sets: Map<string, NftSet>;
+  /** Named counter objects (`counter NAME { ... }`), by name, each with its line: `counter name NAME` counts into one. */
+  readonly counters: Map<string, number>;
 }
 
 export interface NftRuleset {

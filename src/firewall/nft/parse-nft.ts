@@ -181,7 +181,7 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
       family = familyWord.text as NftFamily;
       familyWord = next();
     }
-    const table: NftTable = { family, name: familyWord.text, line: first.line, chains: new Map(), sets: new Map() };
+    const table: NftTable = { family, name: familyWord.text, line: first.line, chains: new Map(), sets: new Map(), counters: new Map() };
     expectOpen(`table ${family} ${table.name}`, first.line);
     tables.push(table);
     for (;;) {
@@ -201,8 +201,14 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
         else table.sets.set(words[1]!.text, readSet(words[1]!.text, head.line, keyword === "map" ? "map" : "set"));
         continue;
       }
+      if (keyword === "counter" && words.length === 2) {
+        // A named counter: its body holds a comment and the counts `nft list ruleset` prints, nothing that decides.
+        table.counters.set(words[1]!.text, head.line);
+        if (peek().kind === "open") skipBlock();
+        continue;
+      }
       if (peek().kind === "open") {
-        if (keyword === "flowtable" || keyword === "counter" || keyword === "quota" || keyword === "limit" || keyword === "ct" || keyword === "secmark" || keyword === "synproxy") {
+        if (keyword === "flowtable" || keyword === "quota" || keyword === "limit" || keyword === "ct" || keyword === "secmark" || keyword === "synproxy") {
           report(head.line, `named ${keyword} objects are not modelled`, "NFT_UNSUPPORTED");
           skipBlock();
           continue;
@@ -210,7 +216,7 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
         fail(head.line, `"${words.map((word) => word.text).join(" ")} {" in table ${table.name}: expected chain NAME { ... } or set NAME { ... }`);
       }
       if (keyword === "flags" || keyword === "comment") continue;
-      if (keyword === "counter" || keyword === "quota" || keyword === "limit" || keyword === "ct" || keyword === "flowtable" || keyword === "secmark" || keyword === "synproxy") {
+      if (keyword === "quota" || keyword === "limit" || keyword === "ct" || keyword === "flowtable" || keyword === "secmark" || keyword === "synproxy") {
         report(head.line, `named ${keyword} objects are not modelled`, "NFT_UNSUPPORTED");
         if (peek().kind === "open") skipBlock();
         continue;

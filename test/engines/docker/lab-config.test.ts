@@ -144,4 +144,30 @@ describe("the lab's address plan", () => {
     expect(judgeRouteInKernel(ruleset, sends, [5061, 5062], undefined, true).delivered).toEqual(delivered);
     expect(judgeRouteInKernel(instrumented, sends, [5061, 5062], undefined, true).delivered).toEqual(delivered);
   });
+
+  it.runIf(kernelOracleHere && spawnSync("nft", ["--version"]).status === 0)("keeps an nft ruleset's named counters, so the lab loads rules that count into them, and the kernel decides as for the admin's ruleset", () => {
+    const ruleset = [
+      "table inet filter {",
+      "  counter sip-dropped {",
+      '    comment "SIP packets dropped"',
+      "  }",
+      "  chain inbound_ipv4 {",
+      '    ip saddr 198.18.1.1 udp dport 5060 counter name "sip-dropped" drop',
+      "  }",
+      "  chain input {",
+      "    type filter hook input priority filter; policy accept;",
+      "    meta protocol vmap { ip : jump inbound_ipv4, ip6 : accept }",
+      "  }",
+      "}",
+      "",
+    ].join("\n");
+    const instrumented = instrumentNftRuleset(ruleset);
+    expect(instrumented).toMatch(/counter sip-dropped \{/);
+    const sends = [
+      { src: "198.18.1.1", at: 0, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\nCSeq: 1 REGISTER\r\n\r\n" },
+      { src: "198.18.2.2", at: 0.05, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\nCSeq: 2 REGISTER\r\n\r\n" },
+    ];
+    expect(judgeRouteInKernel(ruleset, sends, [], undefined, true).delivered).toEqual([false, true]);
+    expect(judgeRouteInKernel(instrumented, sends, [], undefined, true).delivered).toEqual([false, true]);
+  });
 });

@@ -1,4 +1,4 @@
-import { decodeIpv4, internetChecksum } from "../../../net/ipv4.js";
+import { decodeIpv4, internetChecksum, rewriteIpv4HeaderByte } from "../../../net/ipv4.js";
 import type { Packet } from "../../../net/packet.js";
 import { RulesetError, type RuleOption, type TargetSpec } from "../../../firewall/ruleset.js";
 import type { PacketContext } from "./match.js";
@@ -128,20 +128,6 @@ function ctTarget(options: TargetOptions, notrack: boolean): TargetEffect {
   };
 }
 
-/** Sets header byte `offset` to `value` and fixes the header checksum, on a copy. */
-function rewriteHeaderByte(packet: Packet, offset: number, value: number): Packet {
-  if (packet.bytes[offset] === value) return packet;
-  // A copy: the packet's bytes are a pooled Buffer, whose slice() is a view.
-  const bytes = new Uint8Array(packet.bytes);
-  bytes[offset] = value;
-  bytes[10] = 0;
-  bytes[11] = 0;
-  const checksum = internetChecksum(bytes, 0, packet.headerLength);
-  bytes[10] = checksum >> 8;
-  bytes[11] = checksum & 0xff;
-  return decodeIpv4(bytes, packet.inInterface);
-}
-
 /** xt_DSCP.c dscp_tg: the TOS byte keeps its two ECN bits and takes the code point in the other six. */
 function dscpTarget(options: TargetOptions): TargetEffect {
   let dscp: number;
@@ -154,22 +140,22 @@ function dscpTarget(options: TargetOptions): TargetEffect {
   } else {
     throw options.error("needs --set-dscp or --set-dscp-class");
   }
-  return (packet) => rewriteHeaderByte(packet, 1, (packet.bytes[1]! & 0x03) | (dscp << 2));
+  return (packet) => rewriteIpv4HeaderByte(packet, 1, (packet.bytes[1]! & 0x03) | (dscp << 2));
 }
 
 /** xt_HL.c ttl_tg: set, or decrement/increment clamped to 0..255. */
 function ttlTarget(options: TargetOptions): TargetEffect {
   if (options.get("ttl-set")) {
     const ttl = options.integer("ttl-set", 0, 255);
-    return (packet) => rewriteHeaderByte(packet, 8, ttl);
+    return (packet) => rewriteIpv4HeaderByte(packet, 8, ttl);
   }
   if (options.get("ttl-dec")) {
     const by = options.integer("ttl-dec", 1, 255);
-    return (packet) => rewriteHeaderByte(packet, 8, Math.max(0, packet.ttl - by));
+    return (packet) => rewriteIpv4HeaderByte(packet, 8, Math.max(0, packet.ttl - by));
   }
   if (options.get("ttl-inc")) {
     const by = options.integer("ttl-inc", 1, 255);
-    return (packet) => rewriteHeaderByte(packet, 8, Math.min(255, packet.ttl + by));
+    return (packet) => rewriteIpv4HeaderByte(packet, 8, Math.min(255, packet.ttl + by));
   }
   throw options.error("needs --ttl-set, --ttl-dec or --ttl-inc");
 }

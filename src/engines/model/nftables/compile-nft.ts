@@ -86,6 +86,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       }
     }
     const meters = new Map<string, RuntimeNftSet>();
+    const counters = new Set(table.counters.keys());
     const compiled: Array<{ label: string; rules: Array<CompiledNftRule & { slot: number }> }> = [];
     const index = new Map<string, number>();
     for (const chain of table.chains.values()) {
@@ -114,7 +115,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       const rules: Array<CompiledNftRule & { slot: number }> = [];
       for (const rule of chain.rules) {
         try {
-          rules.push({ ...compileNftRule(rule, { sets, chains: chainNames, settings, meters, localAddresses }), slot: slot(label, rule.index) });
+          rules.push({ ...compileNftRule(rule, { sets, chains: chainNames, settings, meters, localAddresses, counters }), slot: slot(label, rule.index) });
         } catch (error) {
           if (!(error instanceof NftConstructError)) throw error;
           note(rule.line, `${error.message}: ${rule.text}`);
@@ -206,7 +207,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
     let decided: RuleRef = { chain: NO_BASE_CHAIN, index: 0, target: "ACCEPT" };
     const runConntrack = () => {
       conntrackRan = true;
-      tracked = state.notrack ? UNTRACKED_PACKET : tracker.track(packet, { mark: state.mark, notrack: state.notrack, helper: "" });
+      tracked = state.notrack ? UNTRACKED_PACKET : tracker.track(state.packet, { mark: state.mark, notrack: state.notrack, helper: "" });
       state.ctState = tracked.state;
       state.connection = tracked.connection;
     };
@@ -216,13 +217,14 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
         if (!base.families.has(packet.family)) continue;
         if (!conntrackRan && (stage === "prerouting" || stage === "output") && base.priority >= CONNTRACK_PRIORITY) runConntrack();
         const judgement = walk(base, state);
-        if (!judgement.accepted) return { accepted: false, rule: judgement.rule, packet, tracked, route: hook };
+        if (!judgement.accepted) return { accepted: false, rule: judgement.rule, packet: state.packet, tracked, route: hook };
         // The last base chain to accept names the verdict, as the lab's last verdict record does.
         decided = judgement.rule;
       }
       if (!conntrackRan && (stage === "prerouting" || stage === "output")) runConntrack();
     }
-    return { accepted: true, rule: decided, packet, tracked, route: hook };
+    // The packet as the rules left it: `ip dscp set` rewrites its bytes.
+    return { accepted: true, rule: decided, packet: state.packet, tracked, route: hook };
   };
 
   const judge = (hook: FilterHook, packet: Packet, context: PacketContext): Judgement => judgeRoute(hook, packet, routeStartOf(context), trackerOf(context, null));

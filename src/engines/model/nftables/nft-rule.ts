@@ -7,7 +7,9 @@ import type { ConnectionMarks, CtState } from "../netfilter/match.js";
 import type { KernelSettings } from "../kernel-settings.js";
 import { nftLimitBucket, type NftLimitSpec } from "./nft-limit.js";
 import { msToJiffies, RuntimeNftSet } from "./nft-sets.js";
-import { compileNameValue, compileNumberValue, CT_STATE_BITS, NftValueError, valueItems, type FieldType } from "./nft-values.js";
+import { compileNameValue, compileNumberValue, CT_STATE_BITS, NftValueError, parseSingleValue, valueItems, type FieldType } from "./nft-values.js";
+import { rewriteIpv4HeaderByte } from "../../../net/ipv4.js";
+import { parseIpv4 } from "../../../net/address.js";
 import type { NftVerdict } from "./nft-verdict.js";
 
 export type { NftVerdict } from "./nft-verdict.js";
@@ -68,6 +70,8 @@ export interface RuleScope {
   readonly meters: Map<string, RuntimeNftSet>;
   /** The firewall host's own addresses: fib's type local. */
   readonly localAddresses?: readonly number[];
+  /** The table's named counter objects, which `counter name NAME` names. */
+  readonly counters?: ReadonlySet<string>;
 }
 
 export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule {
@@ -145,7 +149,24 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     });
   };
   /** A comparison of a number the packet gives with the value that follows (or a verdict map keyed by it). */
-  const compare = (type: FieldType, read: (state: NftPacketState) => number | null) => {
+  const compare = (type: FieldType, readField: (state: NftPacketState) => number | null) => {
+    // `FIELD & MASK OP VALUE`: nft_bitwise masks the loaded field before the compare.
+    let read = readField;
+    if (word() === "&" && !tokens[at]!.quoted) {
+      const maskText = word(1) ?? fail("& needs a mask");
+      at += 2;
+      let mask: number;
+      try {
+        mask = type === "ipv4_addr" ? parseIpv4(maskText) : Number(maskText);
+      } catch {
+        mask = Number.NaN;
+      }
+      if (!Number.isInteger(mask) || mask < 0) fail(`& ${maskText}: expected a number${type === "ipv4_addr" ? " or an address" : ""} as the mask`);
+      read = (state) => {
+        const number = readField(state);
+        return number === null ? null : (number & mask) >>> 0;
+      };
+    }
     if (word() === "vmap") {
       verdictMap(type, read);
       return;
@@ -189,12 +210,30 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         at += 2;
         // An IPv4 header field: an IPv6 packet in an inet table never holds it (the implicit meta nfproto ipv4).
         const ipv4 = (read: (packet: Packet) => number) => (state: NftPacketState) => (state.packet.family === 4 ? read(state.packet) : null);
+        if (field === "dscp" && word() === "set") {
+          // nft_payload's set with its checksum update: the TOS byte's code point rewritten, ECN kept, the header checksum fixed.
+          at++;
+          const dscp = parseSingleValue(readValue()[0]!.text, "dscp");
+          if (dscp > 0x3f) fail(`ip dscp set ${dscp}: a code point is 6 bits (0 to 63)`);
+          steps.push((state) => {
+            if (state.packet.family === 4) state.packet = rewriteIpv4HeaderByte(state.packet, 1, (dscp << 2) | (state.packet.bytes[1]! & 0x03));
+            return true;
+          });
+          continue;
+        }
         if (field === "saddr") compare("ipv4_addr", ipv4((packet) => packet.src));
         else if (field === "daddr") compare("ipv4_addr", ipv4((packet) => packet.dst));
         else if (field === "protocol") compare("inet_proto", ipv4((packet) => packet.protocol));
         else if (field === "ttl") compare("integer", ipv4((packet) => packet.ttl));
         else if (field === "length") compare("integer", ipv4((packet) => packet.bytes.length));
-        else fail(`ip ${field} is not modelled (saddr, daddr, protocol, ttl, length are)`);
+        else if (field === "dscp") compare("dscp", ipv4((packet) => packet.bytes[1]! >> 2));
+        else if (field === "ecn") compare("integer", ipv4((packet) => packet.bytes[1]! & 0x03));
+        else if (field === "id") compare("integer", ipv4((packet) => (packet.bytes[4]! << 8) | packet.bytes[5]!));
+        // The flags and the fragment offset as one 16-bit field: rules mask it (`ip frag-off & 0x1fff != 0`, a later fragment).
+        else if (field === "frag-off") compare("integer", ipv4((packet) => (packet.bytes[6]! << 8) | packet.bytes[7]!));
+        else if (field === "version") compare("integer", ipv4((packet) => packet.bytes[0]! >> 4));
+        else if (field === "hdrlength") compare("integer", ipv4((packet) => packet.bytes[0]! & 0x0f));
+        else fail(`ip ${field} is not modelled (saddr, daddr, protocol, ttl, length, dscp, ecn, id, frag-off, version, hdrlength are)`);
         continue;
       }
       if (key === "ip6") {
@@ -256,7 +295,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
           const operator = readOperator();
           const families = new Set(valueItems(readValue()).map((item) => (item === "ipv6" ? 6 : item === "ipv4" ? 4 : 0)));
           steps.push((state) => families.has(state.packet.family) !== (operator === "!="));
-        } else if (field === "protocol") compare("integer", (state) => (state.packet.family === 6 ? 0x86dd : 0x0800));
+        } else if (field === "protocol") compare("ether_type", (state) => (state.packet.family === 6 ? 0x86dd : 0x0800));
         else if (field === "iifname" || field === "iif") compareName((state) => state.inName);
         else if (field === "oifname" || field === "oif") compareName((state) => state.outName);
         else if (field === "mark") compare("mark", (state) => state.mark);
@@ -298,7 +337,12 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       if (key === "counter") {
         at++;
         if (word() === "packets") at += 4;
-        if (word() === "name") fail("named counters are not modelled");
+        if (word() === "name") {
+          // A named counter object counts; it decides nothing. nft refuses a name its table does not declare.
+          const name = word(1) ?? fail("counter name needs the counter's name");
+          if (!scope.counters?.has(name)) fail(`counter name ${name}: no counter ${name} in this table (declare it: counter ${name} { })`);
+          at += 2;
+        }
         continue;
       }
       if (key === "log") {

@@ -25,7 +25,7 @@ export interface NftSetElement {
 export type NftMapData = NftVerdict | number;
 
 /** The key and data types the model reads, as `type` names them. */
-const KEY_TYPES = new Set<string>(["ipv4_addr", "ipv6_addr", "inet_service", "mark", "inet_proto", "integer", "ct_state", "pkttype"]);
+const KEY_TYPES = new Set<string>(["ipv4_addr", "ipv6_addr", "inet_service", "mark", "inet_proto", "integer", "ct_state", "pkttype", "ether_type", "dscp"]);
 const DATA_TYPES = new Set<string>(["verdict", "mark", "inet_service", "ipv4_addr", "inet_proto"]);
 
 export class RuntimeNftSet {
@@ -44,7 +44,7 @@ export class RuntimeNftSet {
   constructor(spec: NftSet, hz: number, startJiffies: number, chains: ReadonlySet<string> = new Set()) {
     const what = spec.data === null ? "set" : "map";
     if (spec.type.length !== 1 || !KEY_TYPES.has(spec.type[0]!)) {
-      throw new NftValueError(`${what} ${spec.name}: type ${spec.type.join(" . ")} is not modelled (ipv4_addr, ipv6_addr, inet_service, inet_proto and mark are)`);
+      throw new NftValueError(`${what} ${spec.name}: type ${spec.type.join(" . ")} is not modelled (ipv4_addr, ipv6_addr, inet_service, inet_proto, mark, ether_type and dscp are)`);
     }
     if (spec.data !== null && !DATA_TYPES.has(spec.data)) throw new NftValueError(`map ${spec.name}: data type ${spec.data} is not modelled (verdict, mark, inet_service, inet_proto and ipv4_addr are)`);
     this.name = spec.name;

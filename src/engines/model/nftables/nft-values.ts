@@ -12,7 +12,7 @@ import { protocolNumbers } from "../netfilter/interpreter.js";
  * number (or a name) the packet gives.
  */
 
-export type FieldType = "ipv4_addr" | "ipv6_addr" | "inet_service" | "inet_proto" | "integer" | "ifname" | "ct_state" | "pkttype" | "mark";
+export type FieldType = "ipv4_addr" | "ipv6_addr" | "inet_service" | "inet_proto" | "integer" | "ifname" | "ct_state" | "pkttype" | "mark" | "ether_type" | "dscp";
 
 export class NftValueError extends Error {}
 
@@ -21,19 +21,32 @@ const SERVICES: Readonly<Record<string, number>> = { sip: 5060, "sip-tls": 5061,
 /** NF_CT_STATE_*_BIT as nft_ct reads them: IP_CT_ESTABLISHED=0, RELATED=1, NEW=2, INVALID (bit 0), UNTRACKED (bit 6). */
 export const CT_STATE_BITS: Readonly<Record<string, number>> = { invalid: 1, established: 2, related: 4, new: 8, untracked: 64 };
 const PKTTYPES: Readonly<Record<string, number>> = { host: 0, unicast: 0, broadcast: 1, multicast: 2, other: 3 };
+/** nft's ethertype_tbl (src/proto.c): `meta protocol ip`, `meta protocol vmap { ip : ..., ip6 : ... }`. */
+const ETHER_TYPES: Readonly<Record<string, number>> = { ip: 0x0800, arp: 0x0806, ip6: 0x86dd, "8021q": 0x8100, vlan: 0x8100, "8021ad": 0x88a8 };
+/** nft's dscp_type_tbl (src/proto.c): the code point's names; `le` is left out, nft reads it as the operator. */
+const DSCP_NAMES: Readonly<Record<string, number>> = {
+  cs0: 0x00, cs1: 0x08, cs2: 0x10, cs3: 0x18, cs4: 0x20, cs5: 0x28, cs6: 0x30, cs7: 0x38, df: 0x00, be: 0x00, lephb: 0x01,
+  af11: 0x0a, af12: 0x0c, af13: 0x0e, af21: 0x12, af22: 0x14, af23: 0x16, af31: 0x1a, af32: 0x1c, af33: 0x1e, af41: 0x22, af42: 0x24, af43: 0x26, va: 0x2c, ef: 0x2e,
+};
+
+/** The symbol table of a type whose values have names besides numbers. */
+function namesOf(type: FieldType): Readonly<Record<string, number>> | undefined {
+  return type === "inet_service" ? SERVICES : type === "pkttype" ? PKTTYPES : type === "ether_type" ? ETHER_TYPES : type === "dscp" ? DSCP_NAMES : undefined;
+}
 
 /** One value as a test of a number: equal, within a range, or within a prefix. */
 type NumberTest = (value: number) => boolean;
 
 function parseNumber(text: string, type: FieldType): number {
-  const named = type === "inet_service" ? SERVICES[text] : type === "inet_proto" && text !== "all" ? protocolNumbers[text] : type === "pkttype" ? PKTTYPES[text] : undefined;
+  const named = type === "inet_proto" ? (text !== "all" ? protocolNumbers[text] : undefined) : namesOf(type)?.[text];
   if (named !== undefined) return named;
   if (/^(0x[0-9a-f]+|\d+)$/i.test(text)) return Number(text);
-  throw new NftValueError(`"${text}" is not a ${type === "inet_service" ? "port" : type === "inet_proto" ? "protocol" : "number"}`);
+  const what = type === "inet_service" ? "port" : type === "inet_proto" ? "protocol" : type === "ether_type" ? "protocol (ip, ip6, arp, vlan, or a number)" : type === "dscp" ? "DSCP (cs0-cs7, af11-af43, ef, va, be, df, or a number)" : "number";
+  throw new NftValueError(`"${text}" is not a ${what}`);
 }
 
 function isName(text: string, type: FieldType): boolean {
-  return (type === "inet_service" ? SERVICES[text] : type === "inet_proto" ? protocolNumbers[text] : type === "pkttype" ? PKTTYPES[text] : undefined) !== undefined;
+  return (type === "inet_proto" ? protocolNumbers[text] : namesOf(type)?.[text]) !== undefined;
 }
 
 /** One element's number as a set keys it: an address, a port or protocol (by name too), a mark. */

@@ -363,6 +363,73 @@ table inet filter {
     // Sources route back through eth0, the PBX's address is local: only the drop for local destinations on 5061 applies.
     delivered: [true, true, false, false, true, true, true, true],
   },
+  {
+    name: "ip dscp set in a prerouting chain rewrites the code point the input chain then reads, the ECN bits kept",
+    ruleset: `
+table inet mangle {
+  chain prerouting {
+    type filter hook prerouting priority mangle; policy accept;
+    ip saddr 198.18.42.1 ip dscp set ef
+    ip saddr 198.18.42.2 ip dscp set cs1
+  }
+}
+table inet filter {
+  chain input {
+    type filter hook input priority filter; policy accept;
+    ip dscp ef drop
+    ip saddr 198.18.42.2 ip ecn != 1 drop
+    ip saddr 198.18.42.2 ip dscp != cs1 drop
+  }
+}`,
+    sends: [
+      { src: "198.18.42.1", at: 0, payload: register(1) },
+      { src: "198.18.42.2", at: 0.05, tos: 0xb9, payload: register(2) },
+      { src: "198.18.42.3", at: 0.1, tos: 0xb8, payload: register(3) },
+      { src: "198.18.42.4", at: 0.15, payload: register(4) },
+    ],
+    delivered: [false, true, false, true],
+  },
+  {
+    // The shape of a PBX distribution's published nftables.conf: named counters, the way into a family's chain by a
+    // vmap on meta protocol's names, a dynamic meter of 3 a minute per source, fragment and DSCP checks, masks.
+    name: "a PBX's published shape: named counters, meta protocol vmap by name, a meter per source, ip frag-off and dscp, masked fields",
+    ruleset: `
+table inet filter {
+  counter sip-ipv4-udp-unauthorised {
+    comment "IPv4 UDP SIP packets unauthorised"
+  }
+  counter sip-ipv4-udp-dropped {
+    comment "IPv4 UDP SIP packets dropped"
+  }
+  set ipv4_sip_meter {
+    type ipv4_addr
+    size 65535
+    flags timeout, dynamic
+  }
+  chain inbound_ipv4 {
+    ip frag-off & 0x1fff != 0 counter drop
+    ip dscp cs1 drop
+    ip saddr & 255.255.255.0 == 198.18.41.0 udp dport 5060 accept
+    udp dport 5060 update @ipv4_sip_meter { ip saddr timeout 2h limit rate 3/minute } counter name sip-ipv4-udp-unauthorised accept
+    udp dport 5060 counter name "sip-ipv4-udp-dropped" drop
+  }
+  chain inbound {
+    type filter hook input priority filter; policy drop;
+    iifname "lo" accept
+    meta protocol vmap { ip : jump inbound_ipv4, ip6 : drop }
+  }
+}`,
+    sends: byTime([
+      ...flood("198.18.40.1", 9, 0.05),
+      { src: "198.18.40.2", at: 0.02, tos: 0x20, payload: register(50) },
+      { src: "198.18.40.2", at: 0.07, tos: 0x28, payload: register(51) },
+      { src: "198.18.40.3", at: 0.03, frag: 0x4000, payload: register(60) },
+      ...flood("198.18.41.77", 8, 0.05, 0.04),
+    ]),
+    // 198.18.40.1's first five (the meter's default burst) pass and the rest are dropped; cs1 is dropped, af11 and a
+    // don't-fragment datagram are not; the masked /24 always passes.
+    delivered: [true, false, true, true, true, true, true, true, true, true, true, true, true, false, true, false, true, false, true, false],
+  },
 ];
 
 describe("nftables rulesets", () => {
