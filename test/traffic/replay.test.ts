@@ -99,6 +99,26 @@ describe("replaying a capture", () => {
     expect(raw.verdicts.filter((v) => v.direction === "from-pbx")).toHaveLength(30);
   });
 
+  it("tiny fragments meet nftables' ingress before reassembly: a netdev chain dropping later fragments stops every REGISTER, fragment by fragment", async () => {
+    const file = attackCapture(5, { fragmentTiny: true });
+    const ingress = [
+      "table netdev filter {",
+      "  chain ingress {",
+      '    type filter hook ingress device "eth0" priority -500; policy accept;',
+      "    ip frag-off & 0x1fff != 0 counter drop",
+      "  }",
+      "}",
+      "",
+    ].join("\n");
+    const scenario = replayScenario(file);
+    const result = await runModel({ ...scenario, firewall: { kind: "ruleset", path: "ingress.nft", text: ingress } }, {}, await loadReplays(scenario));
+    const judged = result.verdicts.filter((v) => v.direction === "to-pbx");
+    // Each first fragment passes ingress and waits for its second, which ingress drops: nothing is reassembled or answered.
+    expect(judged).toHaveLength(5);
+    expect(judged.every((v) => v.verdict === "dropped" && v.rule.chain === "netdev filter ingress")).toBe(true);
+    expect(result.verdicts.filter((v) => v.direction === "from-pbx")).toHaveLength(0);
+  });
+
   it.skipIf(!haveSharedCaptures)("says when the capture has more clients than the host has addresses", async () => {
     const scenario = scenarioOf({
       name: "r",

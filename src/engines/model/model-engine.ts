@@ -36,7 +36,7 @@ import { encodeIpv4Tcp } from "../../net/tcp-segment.js";
 import { EventQueue } from "./event-queue.js";
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
 import { NatRouter } from "./nat-router.js";
-import type { CompiledFirewall, RouteJudgement } from "./netfilter/interpreter.js";
+import { BEFORE_CONNTRACK, type CompiledFirewall, type RouteJudgement } from "./netfilter/interpreter.js";
 import { firewallState } from "./netfilter/firewall-state.js";
 
 /** The lab's PBX-facing interface name, as the firewall's -i/-o see it. */
@@ -195,13 +195,30 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const tracker = conntrack.tracker();
 
   /** The packet's route through the tables and conntrack; conntrack only confirms what they all accepted (__nf_conntrack_confirm). */
-  const judge = (packet: Packet, hook: "INPUT" | "FORWARD" | "OUTPUT", direction: Direction, sender: Sender, atUs: number): RouteJudgement | null => {
+  const judge = (packet: Packet, hook: "INPUT" | "FORWARD" | "OUTPUT", direction: Direction, sender: Sender, atUs: number, ingressJudged = false): RouteJudgement | null => {
     const jiffies = jiffiesAt(atUs);
     tracker.at(jiffies);
-    const judgement = firewall.judgeRoute(hook, packet, { jiffies, clockNs: atUs * 1000, outInterface: LAB_INTERFACE }, tracker);
+    const judgement = firewall.judgeRoute(hook, packet, { jiffies, clockNs: atUs * 1000, outInterface: LAB_INTERFACE, ingressJudged }, tracker);
     const classification = tracker.last();
     if (judgement.accepted) conntrack.commit(classification);
     trace?.push(hook, packet, classification, jiffies, LAB_INTERFACE, atUs * 1000, judgement.accepted);
+    return record(packet, direction, sender, atUs, judgement);
+  };
+
+  /**
+   * A fragment as nftables' ingress chains see it, before reassembly: true
+   * when it goes on to be reassembled; a drop is the fragment's verdict.
+   */
+  const passesIngress = (packet: Packet, hook: "INPUT" | "FORWARD", sender: Sender, atUs: number): boolean => {
+    const jiffies = jiffiesAt(atUs);
+    const judgement = firewall.judgeIngress?.(packet, { jiffies, clockNs: atUs * 1000, outInterface: LAB_INTERFACE });
+    if (!judgement || judgement.accepted) return true;
+    record(packet, "to-pbx", sender, atUs, { ...judgement, packet, tracked: BEFORE_CONNTRACK, route: hook });
+    return false;
+  };
+
+  /** A judged packet counted or recorded; the judgement when it passed. */
+  const record = (packet: Packet, direction: Direction, sender: Sender, atUs: number, judgement: RouteJudgement): RouteJudgement | null => {
     packets?.push(packet.bytes);
     if (!keepVerdicts) {
       // Counted as it goes, no record made: the tally reads the source, the address and the verdict.
@@ -282,13 +299,15 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     let packet = toPacket(datagram, src, publicPort, pbxTo, datagram.dport, nat ? SENDER_TTL - 1 : SENDER_TTL);
     const isFragment = packet.moreFragments || packet.fragmentOffset !== 0;
     if (isFragment && settings.defragment) {
-      // Conntrack's defragmentation runs before the filter: the rules see the whole datagram once.
+      // nftables' ingress sees each fragment as it arrives; conntrack's defragmentation then runs before the
+      // filter, which sees the whole datagram once.
+      if (!passesIngress(packet, inboundHook, sender, nowUs)) return;
       const whole = defragmenter.add({ ip: packet.bytes, atUs: nowUs });
       if (!whole) return;
       packet = decodeIpv4(whole, LAB_INTERFACE);
     }
     if (packet.fragmentOffset === 0 && (sender !== known || packet.sport !== publicPort)) senders.set(publicAddress, packet.sport, sender);
-    const passed = judge(packet, inboundHook, "to-pbx", sender, nowUs);
+    const passed = judge(packet, inboundHook, "to-pbx", sender, nowUs, isFragment && settings.defragment);
     // A DNAT elsewhere forwards the packet out of the lab; one to a port the PBX does not listen on reaches no socket.
     if (!passed || passed.route !== inboundHook) return;
     packet = passed.packet;

@@ -25,7 +25,9 @@ export function formatNftRuleset(ruleset: NftRuleset, hooks: FormatHooks = {}): 
     for (const set of table.sets.values()) lines.push(...formatSet(set));
     for (const chain of table.chains.values()) {
       lines.push(`\tchain ${chain.name} {`);
-      if (chain.base) lines.push(`\t\ttype ${chain.base.type} hook ${chain.base.hook} priority ${chain.base.priority}; policy ${chain.base.policy};`);
+      const devices = chain.base?.devices;
+      const device = !devices?.length ? "" : devices.length === 1 ? ` device "${devices[0]}"` : ` devices = { ${devices.map((name) => `"${name}"`).join(", ")} }`;
+      if (chain.base) lines.push(`\t\ttype ${chain.base.type} hook ${chain.base.hook}${device} priority ${chain.base.priority}; policy ${chain.base.policy};`);
       for (const [index, rule] of chain.rules.entries()) {
         lines.push(`\t\t${hooks.rule ? hooks.rule(table, chain, index, rule.tokens) : rule.tokens.map(tokenText).join(" ")}`);
       }

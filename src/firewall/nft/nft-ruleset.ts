@@ -27,6 +27,8 @@ export interface NftBaseChain {
   readonly hook: "prerouting" | "input" | "forward" | "output" | "postrouting" | "ingress" | "egress";
   readonly priority: number;
   readonly policy: "accept" | "drop";
+  /** An ingress chain's devices (`device eth0`, `devices = { eth0, eth1 }`): it sees the packets they receive. */
+  readonly devices?: readonly string[];
 }
 
 export interface NftChain {

@@ -232,6 +232,17 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
     let hook: string | null = null;
     let priority = 0;
     let policy: "accept" | "drop" = "accept";
+    let devices: string[] | null = null;
+    /** `device eth0`, `device "eth0"` or `devices = { eth0, eth1 }`: the names up to priority, policy or the statement's end. */
+    const deviceNames = (words: readonly NftToken[]) => {
+      const names: string[] = [];
+      for (const word of words) {
+        if (!word.quoted && (word.text === "priority" || word.text === "policy")) break;
+        if (!word.quoted && ["=", "{", "}", ","].includes(word.text)) continue;
+        names.push(...word.text.split(",").filter((name) => name !== ""));
+      }
+      return names;
+    };
     for (;;) {
       skipEnds();
       if (position >= tokens.length) fail(line, `chain ${name} is not closed (a missing })`);
@@ -252,6 +263,8 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
         const hookAt = words.findIndex((word) => word.text === "hook");
         const priorityAt = words.findIndex((word) => word.text === "priority");
         hook = hookAt >= 0 ? (words[hookAt + 1]?.text ?? null) : null;
+        const deviceAt = words.findIndex((word) => !word.quoted && (word.text === "device" || word.text === "devices"));
+        if (deviceAt >= 0) devices = deviceNames(words.slice(deviceAt + 1));
         if (priorityAt >= 0) {
           const value = words.slice(priorityAt + 1).map((word) => word.text).join(" ");
           const named = /^([a-z]+)\s*(?:([+-])\s*(\d+))?$/.exec(value);
@@ -268,7 +281,10 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
         continue;
       }
       if (keyword === "comment" && words.length === 2) continue;
-      if (keyword === "devices" || keyword === "device") continue;
+      if (keyword === "devices" || keyword === "device") {
+        devices = deviceNames(words.slice(1));
+        continue;
+      }
       const ruleLine = words[0]!.line;
       const lastLine = words[words.length - 1]!.line;
       chain.rules.push({ index: chain.rules.length + 1, line: ruleLine, text: lines.slice(ruleLine - 1, lastLine).map((text) => text.trim()).join(" "), tokens: words });
@@ -276,7 +292,8 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
     if (type !== null) {
       if (type !== "filter" && type !== "nat" && type !== "route") report(line, `chain ${name}: type ${type} (expected filter, nat or route)`);
       else if (!HOOKS.includes(hook as (typeof HOOKS)[number])) report(line, `chain ${name}: hook ${hook ?? "(none)"} (expected one of ${HOOKS.join(", ")})`);
-      else chain.base = { type, hook: hook as NftBaseChain["hook"], priority, policy };
+      else if ((hook === "ingress" || hook === "egress") && !devices?.length) report(line, `chain ${name}: hook ${hook} needs the device it runs on (device eth0, or devices = { eth0, eth1 })`);
+      else chain.base = { type, hook: hook as NftBaseChain["hook"], priority, policy, ...(devices?.length ? { devices } : {}) };
     }
     return chain;
   }

@@ -44,6 +44,12 @@ export interface RouteStart {
   readonly clockNs?: number;
   /** The interface the packet leaves by (-o) where it has one. */
   readonly outInterface: string;
+  /**
+   * The packet was reassembled from fragments that each passed the ingress
+   * chains already (judgeIngress): ingress runs before defragmentation, so
+   * the whole datagram does not pass it again.
+   */
+  readonly ingressJudged?: boolean;
 }
 
 /** A packet's verdict over its whole route, with the packet as the last table left it and what conntrack made of it. */
@@ -75,6 +81,13 @@ export interface CompiledFirewall {
    * does. The result is refilled by the next call: read it before judging again.
    */
   judgeRoute(hook: FilterHook, packet: Packet, start: RouteStart, tracker: ConnectionTracker): RouteJudgement;
+  /**
+   * nftables' ingress chains alone (netdev, or inet with hook ingress), for a
+   * packet as its device received it: a fragment, before reassembly. Null
+   * when no ingress chain runs on the packet's device; absent for a firewall
+   * without ingress chains.
+   */
+  judgeIngress?(packet: Packet, start: RouteStart): Judgement | null;
   /** Per-rule counters as `iptables-save -c` prints them (index 0 = policy). */
   counters(): RuleCounter[];
   /**

@@ -19,7 +19,7 @@ import { NftValueError } from "./nft-values.js";
  * ip6 tables never see the IPv4 packets slamlab judges.
  */
 
-type Hook = "prerouting" | "input" | "forward" | "output" | "postrouting";
+type Hook = "ingress" | "prerouting" | "input" | "forward" | "output" | "postrouting";
 
 interface CompiledBaseChain {
   readonly label: string;
@@ -30,6 +30,8 @@ interface CompiledBaseChain {
   readonly policySlot: number;
   readonly table: CompiledTableChains;
   readonly start: number;
+  /** An ingress chain's devices: it sees what they receive. */
+  readonly devices?: ReadonlySet<string>;
 }
 
 interface CompiledTableChains {
@@ -65,12 +67,12 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
     bytes.push(0);
     return counterLabels.length - 1;
   };
-  const baseChains: Record<Hook, CompiledBaseChain[]> = { prerouting: [], input: [], forward: [], output: [], postrouting: [] };
+  const baseChains: Record<Hook, CompiledBaseChain[]> = { ingress: [], prerouting: [], input: [], forward: [], output: [], postrouting: [] };
   const namedSets: RuntimeNftSet[] = [];
 
   for (const table of ruleset.tables) {
-    if (table.family !== "ip" && table.family !== "inet" && table.family !== "ip6") {
-      note(table.line, `table ${table.family} ${table.name}: the ${table.family} family is not modelled (ip, inet and ip6 are)`);
+    if (table.family !== "ip" && table.family !== "inet" && table.family !== "ip6" && table.family !== "netdev") {
+      note(table.line, `table ${table.family} ${table.name}: the ${table.family} family is not modelled (ip, inet, ip6 and netdev are)`);
       continue;
     }
     const chainNames = new Set(table.chains.keys());
@@ -95,6 +97,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       compiled.push({ label, rules: compileChain(chain, label) });
     }
     const tableChains: CompiledTableChains = { chains: compiled, index };
+    // A netdev table sees every packet its devices receive, IPv4 and IPv6 alike.
     const families = new Set<4 | 6>(table.family === "ip" ? [4] : table.family === "ip6" ? [6] : [4, 6]);
     for (const chain of table.chains.values()) {
       const base = chain.base;
@@ -103,12 +106,29 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
         note(chain.line, `chain ${chain.name}: type nat chains are not modelled yet; give the NAT as iptables -t nat rules`);
         continue;
       }
-      if (base.hook === "ingress" || base.hook === "egress") {
-        note(chain.line, `chain ${chain.name}: hook ${base.hook} is not modelled`);
+      if (base.hook === "egress") {
+        note(chain.line, `chain ${chain.name}: hook egress is not modelled (ingress is)`);
+        continue;
+      }
+      if (table.family === "netdev" && base.hook !== "ingress") {
+        note(chain.line, `chain ${chain.name}: a netdev table's chains hook ingress or egress, not ${base.hook}`);
+        continue;
+      }
+      if (base.hook === "ingress" && table.family !== "netdev" && table.family !== "inet") {
+        note(chain.line, `chain ${chain.name}: hook ingress is for netdev and inet tables (nft refuses it in an ${table.family} table)`);
         continue;
       }
       const label = chainLabel(table, chain.name);
-      baseChains[base.hook].push({ label, families, priority: base.priority, policyAccepts: base.policy === "accept", policySlot: slot(label, 0), table: tableChains, start: index.get(chain.name)! });
+      baseChains[base.hook].push({
+        label,
+        families,
+        priority: base.priority,
+        policyAccepts: base.policy === "accept",
+        policySlot: slot(label, 0),
+        table: tableChains,
+        start: index.get(chain.name)!,
+        ...(base.devices ? { devices: new Set(base.devices) } : {}),
+      });
     }
 
     function compileChain(chain: NftChain, label: string): Array<CompiledNftRule & { slot: number }> {
@@ -211,6 +231,11 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       state.ctState = tracked.state;
       state.connection = tracked.connection;
     };
+    // Ingress (nf_hook_ingress in __netif_receive_skb_core) runs on what a device receives, before the IP stack and conntrack.
+    if (hook !== "OUTPUT" && !start.ingressJudged) {
+      const judgement = runIngress(state);
+      if (judgement && !judgement.accepted) return { accepted: false, rule: judgement.rule, packet: state.packet, tracked, route: hook };
+    }
     for (const stage of ROUTE_HOOKS[hook]) {
       state.outName = stage === "input" || stage === "prerouting" ? "" : start.outInterface;
       for (const base of baseChains[stage]) {
@@ -227,11 +252,37 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
     return { accepted: true, rule: decided, packet: state.packet, tracked, route: hook };
   };
 
+  /** The ingress chains on the packet's device, in priority order: the first drop, or the last accept; null when none runs. */
+  const runIngress = (state: NftPacketState): { accepted: boolean; rule: RuleRef } | null => {
+    let decided: { accepted: boolean; rule: RuleRef } | null = null;
+    for (const base of baseChains.ingress) {
+      if (!base.families.has(state.packet.family) || !base.devices?.has(state.packet.inInterface)) continue;
+      decided = walk(base, state);
+      if (!decided.accepted) return decided;
+    }
+    return decided;
+  };
+
+  const judgeIngress = (packet: Packet, start: RouteStart): Judgement | null =>
+    runIngress({
+      packet,
+      jiffies: start.jiffies,
+      clockNs: start.clockNs ?? ((start.jiffies - settings.startJiffies) * 1e9) / settings.hz,
+      ctState: BEFORE_CONNTRACK.state,
+      connection: null,
+      inName: packet.inInterface,
+      outName: "",
+      mark: 0,
+      notrack: false,
+      mapVerdict: null,
+    });
+
   const judge = (hook: FilterHook, packet: Packet, context: PacketContext): Judgement => judgeRoute(hook, packet, routeStartOf(context), trackerOf(context, null));
 
   return {
     judge,
     judgeRoute,
+    ...(baseChains.ingress.length > 0 ? { judgeIngress } : {}),
     counters: (): RuleCounter[] => counterLabels.map((label, index) => ({ ...label, packets: packets[index]!, bytes: bytes[index]! })),
     addToNftSet: (name: string, address: number, jiffies: number, timeoutJiffies: number): boolean => {
       const set = namedSets.find((candidate) => candidate.name === name && candidate.type === "ipv4_addr" && candidate.data === null);

@@ -60,6 +60,40 @@ const valueItemsOf = (tokens: readonly NftToken[]): string[] =>
     .split(/\s*,\s*/)
     .map((item) => item.replace(/\s+/g, ""))
     .filter((item) => item !== "");
+/** TCP options nft names (src/tcpopt.c): each kind, and its fields' offsets and lengths in bytes from the kind byte. */
+const TCP_OPTIONS: Readonly<Record<string, { readonly kind: number; readonly fields: Readonly<Record<string, { readonly offset: number; readonly length: number }>> }>> = {
+  eol: { kind: 0, fields: {} },
+  nop: { kind: 1, fields: {} },
+  maxseg: { kind: 2, fields: { length: { offset: 1, length: 1 }, size: { offset: 2, length: 2 } } },
+  window: { kind: 3, fields: { length: { offset: 1, length: 1 }, count: { offset: 2, length: 1 } } },
+  "sack-perm": { kind: 4, fields: { length: { offset: 1, length: 1 } } },
+  sack: { kind: 5, fields: { length: { offset: 1, length: 1 }, left: { offset: 2, length: 4 }, right: { offset: 6, length: 4 } } },
+  timestamp: { kind: 8, fields: { length: { offset: 1, length: 1 }, tsval: { offset: 2, length: 4 }, tsecr: { offset: 6, length: 4 } } },
+};
+
+/**
+ * nft_exthdr_tcp_eval's walk: the first option of `kind` in a TCP header
+ * (from its 21st byte while two bytes are left, EOL, NOP and a zero length
+ * byte one byte each), as its start in the packet's bytes times 256 plus its
+ * length; -1 when the segment has no such option or the header is not all
+ * there, -2 when the option found runs past the header (nft's err: not
+ * present, and no field read).
+ */
+function tcpOptionOf(packet: Packet, kind: number): number {
+  const bytes = packet.bytes;
+  const tcp = packet.headerLength;
+  if (packet.protocol !== 6 || packet.fragmentOffset !== 0 || bytes.length < tcp + 20) return -1;
+  const headerLength = (bytes[tcp + 12]! >> 4) << 2;
+  if (headerLength < 20 || bytes.length < tcp + headerLength) return -1;
+  for (let at = 20; at < headerLength - 1; ) {
+    const type = bytes[tcp + at]!;
+    const length = type <= 1 || bytes[tcp + at + 1] === 0 ? 1 : bytes[tcp + at + 1]!;
+    if (type === kind) return at + length > headerLength ? -2 : (tcp + at) * 256 + length;
+    at += length;
+  }
+  return -1;
+}
+
 const CT_STATE_BIT: Readonly<Record<CtState, number>> = { INVALID: CT_STATE_BITS.invalid!, ESTABLISHED: CT_STATE_BITS.established!, RELATED: CT_STATE_BITS.related!, NEW: CT_STATE_BITS.new!, UNTRACKED: CT_STATE_BITS.untracked! };
 
 export interface RuleScope {
@@ -260,6 +294,11 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       }
       if (key === "icmp") {
         steps.push(icmpStep("icmp"));
+        continue;
+      }
+      if (key === "tcp" && word(1) === "option") {
+        at += 2;
+        tcpOptionStep();
         continue;
       }
       if (key === "tcp" && word(1) === "flags") {
@@ -471,6 +510,37 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       if (packet.protocol !== 6 || packet.fragmentOffset !== 0 || packet.bytes.length <= packet.headerLength + 13) return false;
       return wanted(packet.bytes[packet.headerLength + 13]!) !== negated;
     };
+  }
+
+  /**
+   * `tcp option NAME FIELD OP VALUE`, `tcp option NAME exists|missing`
+   * (nft_exthdr.c, nft_exthdr_tcp_eval): the options of a TCP header walked
+   * from its 21st byte to its data offset, EOL and NOP one byte, others by
+   * their length byte; a field compare breaks the rule when the option is
+   * absent or too short to hold the field.
+   */
+  function tcpOptionStep(): void {
+    const name = word() ?? fail("tcp option needs an option's name");
+    const option = TCP_OPTIONS[name] ?? fail(`tcp option ${name} is not modelled (${Object.keys(TCP_OPTIONS).join(", ")} are)`);
+    at++;
+    const presence = word();
+    if (presence === "exists" || presence === "missing") {
+      at++;
+      steps.push((state) => (tcpOptionOf(state.packet, option.kind) >= 0) === (presence === "exists"));
+      return;
+    }
+    const fieldName = presence ?? fail(`tcp option ${name} needs a field (${Object.keys(option.fields).join(", ") || "none"}), exists or missing`);
+    const field = option.fields[fieldName] ?? fail(`tcp option ${name} ${fieldName} is not a field of it (${Object.keys(option.fields).join(", ") || "it has none"})`);
+    at++;
+    compare("integer", (state) => {
+      const found = tcpOptionOf(state.packet, option.kind);
+      // The field must lie inside the option's own length.
+      if (found < 0 || field.offset + field.length > found % 256) return null;
+      const start = Math.floor(found / 256) + field.offset;
+      let value = 0;
+      for (let index = 0; index < field.length; index++) value = value * 256 + state.packet.bytes[start + index]!;
+      return value;
+    });
   }
 
   /**

@@ -390,6 +390,48 @@ table inet filter {
     delivered: [false, true, false, true],
   },
   {
+    name: "ingress chains (netdev, and inet with hook ingress) see what their device receives before the IP stack; their accept is not the last word",
+    ruleset: `
+table netdev filter {
+  set blocked {
+    type ipv4_addr
+    flags interval
+    elements = { 198.18.50.0/24 }
+  }
+  chain ingress {
+    type filter hook ingress device "eth0" priority -500; policy accept;
+    ip frag-off & 0x1fff != 0 counter drop
+    ip saddr @blocked counter drop
+    ip saddr 198.18.51.1 udp dport 5060 accept
+  }
+}
+table netdev loopback {
+  chain ingress {
+    type filter hook ingress device lo priority 0; policy drop;
+  }
+}
+table inet early {
+  chain ingress {
+    type filter hook ingress devices = { eth0 } priority 0; policy accept;
+    ip saddr 198.18.53.3 drop
+  }
+}
+table inet filter {
+  chain input {
+    type filter hook input priority filter; policy accept;
+    ip saddr 198.18.51.0/24 drop
+  }
+}`,
+    sends: [
+      { src: "198.18.50.7", at: 0, payload: register(1) },
+      { src: "198.18.51.1", at: 0.05, payload: register(2) },
+      { src: "198.18.52.2", at: 0.1, payload: register(3) },
+      { src: "198.18.53.3", at: 0.15, payload: register(4) },
+      { src: "198.18.54.4", at: 0.2, frag: 0x4000, payload: register(5) },
+    ],
+    delivered: [false, false, true, false, true],
+  },
+  {
     // The shape of a PBX distribution's published nftables.conf: named counters, the way into a family's chain by a
     // vmap on meta protocol's names, a dynamic meter of 3 a minute per source, fragment and DSCP checks, masks.
     name: "a PBX's published shape: named counters, meta protocol vmap by name, a meter per source, ip frag-off and dscp, masked fields",

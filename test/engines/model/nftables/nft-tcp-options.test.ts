@@ -1,0 +1,83 @@
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { ipv4 } from "../../../helpers/capture-files.js";
+import { PBX } from "../../../helpers/firewall.js";
+import { countsInKernel, countsInModel, rulesetCountingEach } from "../../../helpers/nft-rule-counts.js";
+import { kernelOracleHere, kernelOracleProblem } from "../../../helpers/kernel-oracle.js";
+
+/**
+ * `tcp option` (nft_exthdr.c) counted rule by rule over TCP segments with
+ * the option lists stacks send, and the malformed ones a scanner may, in
+ * the model and in the kernel (`nft -f` in a network namespace).
+ */
+const required = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
+const nftHere = kernelOracleHere && spawnSync("nft", ["--version"]).status === 0;
+if (!nftHere && !required) console.log(`skipping the kernel half of the tcp option checks: ${kernelOracleProblem || "it needs root, unshare and nft"}`);
+
+const forms = [
+  // A PBX distribution's published ingress rule against tiny MSS values.
+  "tcp flags syn tcp option maxseg size 1-535",
+  "tcp option maxseg size 1460",
+  "tcp option maxseg exists",
+  "tcp option maxseg missing",
+  "tcp option sack-perm exists",
+  "tcp option window count > 7",
+  "tcp option timestamp tsval 0x01020304",
+  "tcp option maxseg length 4",
+];
+
+const MSS = (size: number) => [2, 4, size >> 8, size & 0xff];
+/** Each segment's options, padded with EOL to a whole header word; the last entry is a UDP datagram (no TCP header). */
+const optionLists: Array<number[] | null> = [
+  MSS(536),
+  MSS(500),
+  [1, 1, ...MSS(1460), 4, 2, 3, 3, 8, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0],
+  [],
+  [1, 1, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0],
+  // An MSS whose length byte says 2: present, but its size lies outside it.
+  [2, 2, 1, 1],
+  // An MSS whose length runs past the header: nft finds it malformed, neither present nor read.
+  [2, 40, 1, 0],
+  // EOL does not end nft's walk: the MSS after it is found.
+  [0, 2, 4, 1, 0x90, 0, 0, 0],
+  // A zero length byte counts as one byte, so the walk goes on to the MSS.
+  [9, 0, 1, 1, ...MSS(400)],
+  null,
+];
+
+function segment(options: number[] | null, index: number): Uint8Array {
+  if (options === null) {
+    const udp = new Uint8Array(12);
+    new DataView(udp.buffer).setUint16(0, 5060);
+    new DataView(udp.buffer).setUint16(2, 22);
+    new DataView(udp.buffer).setUint16(4, udp.length);
+    return ipv4(17, `198.18.8.${index + 1}`, PBX, udp);
+  }
+  const padded = [...options];
+  while (padded.length % 4 !== 0) padded.push(0);
+  const tcp = new Uint8Array(20 + padded.length);
+  const view = new DataView(tcp.buffer);
+  view.setUint16(0, 40000 + index);
+  view.setUint16(2, 22);
+  view.setUint32(4, 1000 + index);
+  tcp[12] = (tcp.length / 4) << 4;
+  tcp[13] = index === 4 ? 0x10 : 0x02;
+  view.setUint16(14, 65535);
+  tcp.set(padded, 20);
+  return ipv4(6, `198.18.8.${index + 1}`, PBX, tcp);
+}
+const segments = optionLists.map(segment);
+const ruleset = rulesetCountingEach(forms);
+
+describe("nftables tcp option", () => {
+  // Written down from the kernel's counts; the kernel half rechecks them wherever nft runs.
+  const expected = [3, 1, 6, 4, 1, 1, 2, 5];
+
+  it("model: each form counts the segments nft's exthdr expression matches", () => {
+    expect(countsInModel(ruleset, forms, segments)).toEqual(expected);
+  });
+
+  it.runIf(nftHere || required)("kernel: the same", () => {
+    expect(countsInKernel(ruleset, segments)).toEqual(expected);
+  });
+});
