@@ -72,7 +72,9 @@ function networkLayer(frame: CapturedFrame): { offset: number; family: 4 | 6 | n
     case LINKTYPE_NFLOG: {
       const record = nflogRecord(data);
       if (!record || record.payloadOffset < 0) return "truncated link header";
-      return { offset: record.payloadOffset, family: record.family === 2 ? 4 : record.family === 10 ? 6 : null };
+      // AF_INET, AF_INET6; a netdev chain's record (NFPROTO_NETDEV) is told by its ethertype.
+      const family = record.family === 2 || record.hwProtocol === ETHERTYPE_IPV4 ? 4 : record.family === 10 || record.hwProtocol === ETHERTYPE_IPV6 ? 6 : null;
+      return { offset: record.payloadOffset, family };
     }
     case LINKTYPE_NULL:
     case LINKTYPE_LOOP: {

@@ -5,12 +5,19 @@
  * padded to 4 bytes. slamlab reads the prefix (which rule logged it), the
  * packet and the kernel's timestamp.
  */
+const NFULA_PACKET_HDR = 1;
 const NFULA_TIMESTAMP = 3;
 const NFULA_PAYLOAD = 9;
 const NFULA_PREFIX = 10;
 
 export interface NflogRecord {
   readonly family: number;
+  /**
+   * NFULA_PACKET_HDR's hw_protocol, the packet's ethertype (0x0800, 0x86dd);
+   * null without one. A netdev chain logs with family 5 (NFPROTO_NETDEV):
+   * only this says whether its packet is IPv4 or IPv6.
+   */
+  readonly hwProtocol: number | null;
   readonly group: number;
   readonly prefix: string;
   /** Offset of the logged packet inside the frame, -1 when it carries none. */
@@ -33,12 +40,16 @@ export function nflogRecord(data: Uint8Array): NflogRecord | null {
   let payloadOffset = -1;
   let payloadLength = 0;
   let kernelTimeUs: number | null = null;
+  let hwProtocol: number | null = null;
   let at = 4;
   while (at + 4 <= data.length) {
     const length = data[at]! | (data[at + 1]! << 8);
     const type = data[at + 2]! | (data[at + 3]! << 8);
     if (length < 4 || at + length > data.length) break;
-    if (type === NFULA_PAYLOAD) {
+    if (type === NFULA_PACKET_HDR && length >= 6) {
+      // struct nfulnl_msg_packet_hdr: __be16 hw_protocol, u8 hook, u8 pad.
+      hwProtocol = (data[at + 4]! << 8) | data[at + 5]!;
+    } else if (type === NFULA_PAYLOAD) {
       payloadOffset = at + 4;
       payloadLength = length - 4;
     } else if (type === NFULA_TIMESTAMP && length >= 20) {
@@ -52,5 +63,5 @@ export function nflogRecord(data: Uint8Array): NflogRecord | null {
     }
     at += (length + 3) & ~3;
   }
-  return { family, group, prefix, payloadOffset, payloadLength, kernelTimeUs };
+  return { family, group, hwProtocol, prefix, payloadOffset, payloadLength, kernelTimeUs };
 }

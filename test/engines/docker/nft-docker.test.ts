@@ -56,6 +56,23 @@ describe.runIf(available)("nftables on the docker engine", () => {
   );
 
   it(
+    "a netdev ingress chain drops before the IP stack and its verdicts join their packets (NFLOG's netdev family), as in the model",
+    async () => {
+      ensureBuild();
+      const scenario = loadScenario("test/fixtures/nftables/ingress.yaml", null);
+      const { comparison, real } = await compareEngines(scenario, new DockerEngine());
+      const expectations = checkExpectations(scenario, computeOutcomes(real));
+      expect(expectations.filter((expectation) => !expectation.passed), JSON.stringify(expectations)).toEqual([]);
+      const edge = real.verdicts.filter((verdict) => verdict.source === "edge" && verdict.direction === "to-pbx");
+      expect(edge.length).toBeGreaterThan(15);
+      expect(edge.every((verdict) => verdict.verdict === "dropped" && verdict.rule.chain === "netdev edge ingress" && verdict.rule.index === 2)).toBe(true);
+      expect(comparison.unpaired).toBe(0);
+      expect(comparison.semantic, JSON.stringify(comparison.semantic.slice(0, 3))).toEqual([]);
+    },
+    5 * 60_000,
+  );
+
+  it(
     "an iptables packet the filter accepted and the security table then dropped is one verdict, the drop",
     async () => {
       ensureBuild();
