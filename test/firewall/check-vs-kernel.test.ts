@@ -28,6 +28,10 @@ const wrap = (rules: string) => `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [
 /** One rule a case, or several lines where a command needs rules before it. */
 const cases = [
   "-A INPUT -p udp --dport 5060 -j REJECT --reject-with bogus",
+  // Protocol names come from /etc/protocols (getprotobyname): any name there loads, an unknown one does not.
+  "-A INPUT -p ospf -j DROP",
+  "-A INPUT -p vrrp -j ACCEPT",
+  "-A INPUT -p constructor -j DROP",
   // Header, mark and helper matches: what loads, what does not.
   "-A INPUT -p udp -m icmp --icmp-type 8 -j DROP",
   "-A INPUT -p icmp -m icmp --icmp-type echo-request -j DROP",

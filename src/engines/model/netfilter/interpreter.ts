@@ -1,3 +1,4 @@
+import { lookupTable, PROTOCOL_NUMBERS } from "../../../net/netbase-names.js";
 import { AddressError, parseCidr } from "../../../net/address.js";
 import { ipv6InPrefix } from "../../../net/address-number.js";
 import { parseIpv6Cidr, type Ipv6Cidr } from "../../../net/ipv6-address.js";
@@ -144,8 +145,8 @@ interface CompiledChain {
   readonly policyCounterSlot: number;
 }
 
-/** The names iptables resolves through /etc/protocols on Debian, for the protocols a PBX host meets. */
-export const protocolNumbers: Readonly<Record<string, number>> = { all: -1, tcp: 6, udp: 17, icmp: 1, igmp: 2, ipencap: 4, gre: 47, esp: 50, ah: 51, "ipv6-icmp": 58, icmpv6: 58, sctp: 132, udplite: 136 };
+/** Protocol names as iptables and nft resolve them: /etc/protocols (getprotobyname), then libxtables' own (xtables_chain_protos); "all" is any. */
+export const protocolNumbers: Readonly<Record<string, number>> = lookupTable({ ...PROTOCOL_NUMBERS, all: -1, icmpv6: 58, "ipv6-icmp": 58, "ipv6-mh": 135, mh: 135 });
 
 /** nf_tables validates jumps from each base chain and refuses a chain at this level (NFT_JUMP_STACK_SIZE, -EMLINK). */
 const NFT_JUMP_STACK_SIZE = 16;
@@ -637,7 +638,7 @@ function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, numb
   const protocolName = rule.protocol?.value ?? "all";
   const protocol = protocolNumbers[protocolName] ?? (/^\d+$/.test(protocolName) ? Number(protocolName) : undefined);
   if (protocol === undefined) {
-    throw new RulesetError("RULESET_UNSUPPORTED", `-p ${protocolName}: the model knows ${Object.keys(protocolNumbers).join(", ")} and protocol numbers 0-255`, rule.line);
+    throw new RulesetError("RULESET_REJECTED", `-p ${protocolName}: unknown protocol (iptables-restore: unknown protocol "${protocolName}" specified); give a name of /etc/protocols (tcp, udp, icmp, gre, esp, ...) or a number 0-255`, rule.line);
   }
   const src = family === 4 ? compileAddress(rule.source, rule, "-s") : NO_ADDRESS;
   const dst = family === 4 ? compileAddress(rule.destination, rule, "-d") : NO_ADDRESS;

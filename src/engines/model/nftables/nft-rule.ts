@@ -420,7 +420,12 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         }
         let meter = scope.meters.get(name);
         if (!meter) {
-          meter = new RuntimeNftSet({ name, line: rule.line, type: ["ipv4_addr"], data: null, flags: new Set(["dynamic"]), timeoutMs: 0, size, elements: [] }, scope.settings.hz, scope.settings.startJiffies);
+          // The meter's key type is its key's (`{ ip6 saddr ... }` makes an ipv6_addr meter): read ahead, then read again below.
+          const keyAt = at;
+          if (word() === "{") at++;
+          const keyType = keyReader().type;
+          at = keyAt;
+          meter = new RuntimeNftSet({ name, line: rule.line, type: [keyType], data: null, flags: new Set(["dynamic"]), timeoutMs: 0, size, elements: [] }, scope.settings.hz, scope.settings.startJiffies);
           scope.meters.set(name, meter);
         }
         steps.push(setStatement(meter, true));

@@ -3,6 +3,7 @@ import { ipv6BytesOf, ipv6InPrefix, ipv6Number, isIpv6Number } from "../../../ne
 import { parseIpv6, parseIpv6Cidr } from "../../../net/ipv6-address.js";
 import type { NftToken } from "../../../firewall/nft/nft-ruleset.js";
 import { protocolNumbers } from "../netfilter/interpreter.js";
+import { lookupTable, SERVICE_PORTS } from "../../../net/netbase-names.js";
 
 /**
  * The values a rule compares a field with, as nft's parser reads them for
@@ -16,18 +17,18 @@ export type FieldType = "ipv4_addr" | "ipv6_addr" | "inet_service" | "inet_proto
 
 export class NftValueError extends Error {}
 
-/** The services a PBX's rulesets name (nft reads /etc/services; `nft list` prints numbers). */
-const SERVICES: Readonly<Record<string, number>> = { sip: 5060, "sip-tls": 5061, ssh: 22, http: 80, https: 443, domain: 53, ntp: 123, snmp: 161, iax: 4569, ftp: 21, smtp: 25 };
+/** The services rulesets name: nft resolves them through /etc/services (`nft list` prints numbers). */
+const SERVICES = SERVICE_PORTS;
 /** NF_CT_STATE_*_BIT as nft_ct reads them: IP_CT_ESTABLISHED=0, RELATED=1, NEW=2, INVALID (bit 0), UNTRACKED (bit 6). */
-export const CT_STATE_BITS: Readonly<Record<string, number>> = { invalid: 1, established: 2, related: 4, new: 8, untracked: 64 };
-const PKTTYPES: Readonly<Record<string, number>> = { host: 0, unicast: 0, broadcast: 1, multicast: 2, other: 3 };
+export const CT_STATE_BITS: Readonly<Record<string, number>> = lookupTable({ invalid: 1, established: 2, related: 4, new: 8, untracked: 64 });
+const PKTTYPES: Readonly<Record<string, number>> = lookupTable({ host: 0, unicast: 0, broadcast: 1, multicast: 2, other: 3 });
 /** nft's ethertype_tbl (src/proto.c): `meta protocol ip`, `meta protocol vmap { ip : ..., ip6 : ... }`. */
-const ETHER_TYPES: Readonly<Record<string, number>> = { ip: 0x0800, arp: 0x0806, ip6: 0x86dd, "8021q": 0x8100, vlan: 0x8100, "8021ad": 0x88a8 };
+const ETHER_TYPES: Readonly<Record<string, number>> = lookupTable({ ip: 0x0800, arp: 0x0806, ip6: 0x86dd, "8021q": 0x8100, vlan: 0x8100, "8021ad": 0x88a8 });
 /** nft's dscp_type_tbl (src/proto.c): the code point's names; `le` is left out, nft reads it as the operator. */
-const DSCP_NAMES: Readonly<Record<string, number>> = {
+const DSCP_NAMES: Readonly<Record<string, number>> = lookupTable({
   cs0: 0x00, cs1: 0x08, cs2: 0x10, cs3: 0x18, cs4: 0x20, cs5: 0x28, cs6: 0x30, cs7: 0x38, df: 0x00, be: 0x00, lephb: 0x01,
   af11: 0x0a, af12: 0x0c, af13: 0x0e, af21: 0x12, af22: 0x14, af23: 0x16, af31: 0x1a, af32: 0x1c, af33: 0x1e, af41: 0x22, af42: 0x24, af43: 0x26, va: 0x2c, ef: 0x2e,
-};
+});
 
 /** The symbol table of a type whose values have names besides numbers. */
 function namesOf(type: FieldType): Readonly<Record<string, number>> | undefined {

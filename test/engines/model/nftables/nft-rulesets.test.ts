@@ -432,18 +432,60 @@ table inet filter {
     delivered: [false, false, true, false, true],
   },
   {
+    // The shape of desktop firewalls published on GitHub: services and protocols by their /etc/services and /etc/protocols
+    // names (ipp, idrp, ddp), a meter keyed by ip6 saddr, a netdev ingress table, input's policy drop behind a port range.
+    name: "a published desktop shape: netbase names for ports and protocols, an IPv6 meter, ingress, policy drop",
+    ruleset: `
+flush ruleset
+define DENIED = { 10.0.0.0/8, 192.0.2.66 }
+table netdev edge {
+  chain ingress {
+    type filter hook ingress device "eth0" priority -500; policy accept;
+    udp sport ldap drop
+    ip saddr $DENIED drop
+    ip protocol { idrp, ddp, gre } drop
+  }
+}
+table inet host {
+  set slow4 { type ipv4_addr; size 65535; flags dynamic,timeout; }
+  set slow6 { type ipv6_addr; size 65535; flags dynamic,timeout; }
+  chain early {
+    type filter hook prerouting priority 0; policy accept;
+    tcp flags & (syn|rst) == syn|rst drop
+    ct state invalid drop
+  }
+  chain inbound {
+    type filter hook input priority 1; policy drop;
+    iif lo accept
+    ct state new meter fast4 { ip saddr timeout 10s limit rate over 5/second } add @slow4 { ip saddr timeout 1m }
+    ct state new meter fast6 { ip6 saddr timeout 10s limit rate over 5/second } add @slow6 { ip6 saddr timeout 1m }
+    ip saddr @slow4 drop
+    udp dport { ipp, 1024-65535 } accept
+    ip protocol tcp reject with tcp reset
+  }
+}`,
+    sends: [
+      { src: "10.0.0.5", at: 0, payload: register(1) },
+      { src: "198.18.60.1", at: 0.05, payload: register(2) },
+      { src: "198.18.60.1", at: 0.1, dport: 631, payload: register(3) },
+      { src: "198.18.60.1", at: 0.15, dport: 600, payload: register(4) },
+      { src: "198.18.60.2", at: 0.2, sport: 389, payload: register(5) },
+    ],
+    delivered: [false, true, true, false, false],
+  },
+  {
     // The shape of a PBX distribution's published nftables.conf: named counters, the way into a family's chain by a
     // vmap on meta protocol's names, a dynamic meter of 3 a minute per source, fragment and DSCP checks, masks.
     name: "a PBX's published shape: named counters, meta protocol vmap by name, a meter per source, ip frag-off and dscp, masked fields",
     ruleset: `
 table inet filter {
-  counter sip-ipv4-udp-unauthorised {
-    comment "IPv4 UDP SIP packets unauthorised"
+  counter sip-metered {
+    comment "SIP let through by the meter"
   }
-  counter sip-ipv4-udp-dropped {
-    comment "IPv4 UDP SIP packets dropped"
+  counter sip-refused {
+    comment "SIP over the meter's rate"
   }
-  set ipv4_sip_meter {
+  set sip_meter4 {
     type ipv4_addr
     size 65535
     flags timeout, dynamic
@@ -452,8 +494,8 @@ table inet filter {
     ip frag-off & 0x1fff != 0 counter drop
     ip dscp cs1 drop
     ip saddr & 255.255.255.0 == 198.18.41.0 udp dport 5060 accept
-    udp dport 5060 update @ipv4_sip_meter { ip saddr timeout 2h limit rate 3/minute } counter name sip-ipv4-udp-unauthorised accept
-    udp dport 5060 counter name "sip-ipv4-udp-dropped" drop
+    udp dport 5060 update @sip_meter4 { ip saddr timeout 2h limit rate 3/minute } counter name sip-metered accept
+    udp dport 5060 counter name "sip-refused" drop
   }
   chain inbound {
     type filter hook input priority filter; policy drop;
