@@ -26,6 +26,8 @@ export function instrumentNftRuleset(text: string, source = "ruleset"): string {
   const ruleset = parseNftRuleset(text, source);
   const labels = new Map<string, string>();
   const tables: NftTable[] = ruleset.tables.map((table) => {
+    // An arp table decides ARP frames only, which no verdict is kept for: loaded as written.
+    if (table.family === "arp") return table;
     const chains = new Map<string, NftChain>();
     for (const chain of table.chains.values()) {
       const label = nftChainLabel(table, chain.name);
@@ -59,7 +61,7 @@ export function instrumentNftRuleset(text: string, source = "ruleset"): string {
       const label = labels.get(`${table.family} ${table.name} ${chain.name}`)!;
       return [...words.slice(0, at), log(label, index + 1, VERDICTS[tokens[at]!.text]!), ...words.slice(at)].join(" ");
     },
-    after: (table, chain) => (chain.base ? [log(nftChainLabel(table, chain.name), 0, chain.base.policy === "accept" ? "ACCEPT" : "DROP")] : []),
+    after: (table, chain) => (chain.base && table.family !== "arp" ? [log(nftChainLabel(table, chain.name), 0, chain.base.policy === "accept" ? "ACCEPT" : "DROP")] : []),
   });
 }
 

@@ -145,6 +145,12 @@ describe("the lab's address plan", () => {
     expect(judgeRouteInKernel(instrumented, sends, [5061, 5062], undefined, true).delivered).toEqual(delivered);
   });
 
+  it("loads an arp table as written: its chains see ARP frames only, so nothing in them logs a verdict", () => {
+    const instrumented = instrumentNftRuleset("table arp guard {\n  chain input {\n    type filter hook input priority 0; policy drop;\n    limit rate 1/second accept\n  }\n}\n");
+    expect(instrumented).toMatch(/table arp guard \{\s*chain input \{\s*type filter hook input priority 0; policy drop;\s*limit rate 1\/second accept\s*\}/);
+    expect(instrumented).not.toMatch(/v:arp guard/);
+  });
+
   it.runIf(kernelOracleHere && spawnSync("nft", ["--version"]).status === 0)("keeps an nft ruleset's named counters, so the lab loads rules that count into them, and the kernel decides as for the admin's ruleset", () => {
     const ruleset = [
       "table inet filter {",

@@ -71,8 +71,10 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
   const namedSets: RuntimeNftSet[] = [];
 
   for (const table of ruleset.tables) {
+    // An arp table's chains see ARP frames only: no packet the model judges (IP) ever meets them.
+    if (table.family === "arp") continue;
     if (table.family !== "ip" && table.family !== "inet" && table.family !== "ip6" && table.family !== "netdev") {
-      note(table.line, `table ${table.family} ${table.name}: the ${table.family} family is not modelled (ip, inet, ip6 and netdev are)`);
+      note(table.line, `table ${table.family} ${table.name}: the ${table.family} family is not modelled (ip, inet, ip6, netdev and arp are)`);
       continue;
     }
     const chainNames = new Set(table.chains.keys());

@@ -432,6 +432,29 @@ table inet filter {
     delivered: [false, false, true, false, true],
   },
   {
+    name: "an arp table (here dropping every ARP frame) never meets an IP packet; the ip table beside it decides",
+    ruleset: `
+table arp guard {
+  chain input {
+    type filter hook input priority 0; policy drop;
+    limit rate 1/second burst 2 packets accept
+  }
+}
+table ip filter {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    ip saddr 198.18.61.1 drop
+  }
+}`,
+    sends: [
+      { src: "198.18.61.1", at: 0, payload: register(1) },
+      { src: "198.18.61.2", at: 0.05, payload: register(2) },
+      { src: "198.18.61.2", at: 0.1, payload: register(3) },
+      { src: "198.18.61.2", at: 0.15, payload: register(4) },
+    ],
+    delivered: [false, true, true, true],
+  },
+  {
     // The shape of desktop firewalls published on GitHub: services and protocols by their /etc/services and /etc/protocols
     // names (ipp, idrp, ddp), a meter keyed by ip6 saddr, a netdev ingress table, input's policy drop behind a port range.
     name: "a published desktop shape: netbase names for ports and protocols, an IPv6 meter, ingress, policy drop",
