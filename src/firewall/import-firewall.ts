@@ -67,6 +67,21 @@ export function isHarmlessFailure(failure: FailedCommand): boolean {
   return HARMLESS.test(failure.command);
 }
 
+/**
+ * Whether a script that exited with `status` did so only because its last
+ * command failed harmlessly (scripts often end with `iptables-save >
+ * /etc/iptables/rules.v4`, a file the lab container lacks): sourced, a script
+ * returns its last command's status, and the ERR trap then records that
+ * command and, right after it, the line that sourced the script. An `exit N`
+ * in the script ends the shell before the source line's record.
+ */
+export function endedOnHarmlessFailure(failures: readonly FailedCommand[], sourceCommand: string, status: number): boolean {
+  const last = failures.length - 1;
+  if (status === 0 || last < 1 || failures[last]!.command !== sourceCommand || failures[last]!.status !== status) return false;
+  const final = failures[last - 1]!;
+  return final.status === status && isHarmlessFailure(final);
+}
+
 /** The script's failures that change what it loads, as one error naming the file and each line; null when there are none. */
 export function scriptFailureError(path: string, failures: readonly FailedCommand[], stderr: string): RulesetError | null {
   const fatal = failures.filter((failure) => !isHarmlessFailure(failure));

@@ -114,7 +114,7 @@ export function registerFirewallCommand(program: Command): void {
         for (const ignored of run.failures.filter(isHarmlessFailure)) {
           process.stderr.write(`slamlab: note: ${input}: line ${ignored.line}: \`${ignored.command}\` failed in the lab container (no kernel modules, services or persistent files there); it changes no rule, so it is ignored\n`);
         }
-        if (run.status !== 0) throw new RulesetError("SCRIPT_FAILED", `${input}: the script exited with status ${run.status} in the lab container: ${run.stderr.trim().split("\n").slice(-3).join(" / ").slice(0, 400)}`);
+        if (run.status !== 0 && !run.endedOnHarmlessFailure) throw new RulesetError("SCRIPT_FAILED", `${input}: the script exited with status ${run.status} in the lab container: ${run.stderr.trim().split("\n").slice(-3).join(" / ").slice(0, 400)}`);
         rulesetText = run.rulesetText;
         ipv6Text = run.ipv6RulesetText;
         setsText = run.ipsetText;

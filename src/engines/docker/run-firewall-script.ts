@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { basename, resolve } from "node:path";
-import { FAILURE_MARKER, failedCommands, type FailedCommand } from "../../firewall/import-firewall.js";
+import { endedOnHarmlessFailure, FAILURE_MARKER, failedCommands, type FailedCommand } from "../../firewall/import-firewall.js";
 import { RulesetError } from "../../firewall/ruleset.js";
 import { EngineUnavailableError } from "../engine.js";
 import { cleanLab } from "./clean-lab.js";
@@ -20,6 +20,8 @@ export interface ScriptRun {
   readonly stderr: string;
   /** The script's own exit status. */
   readonly status: number;
+  /** The status is only its last command's harmless failure (see endedOnHarmlessFailure). */
+  readonly endedOnHarmlessFailure: boolean;
 }
 
 /** How long a firewall script may take in the container. */
@@ -79,8 +81,17 @@ export async function runFirewallScript(scriptPath: string, options: { ipsetPath
     // The tools name the script by its path in the container; the user knows it by his.
     const stderr = ran.stderr.split(script).join(scriptPath);
     // The source line itself fails when the script's last command did: that failure is already listed.
-    const failures = failedCommands(stderr).filter((failure) => failure.command !== `. ${scriptPath}`);
-    return { rulesetText: saved.stdout, ipv6RulesetText: savedIpv6.stdout, ipsetText: sets.stdout, failures, stderr, status: ran.exitCode };
+    const recorded = failedCommands(stderr);
+    const failures = recorded.filter((failure) => failure.command !== `. ${scriptPath}`);
+    return {
+      rulesetText: saved.stdout,
+      ipv6RulesetText: savedIpv6.stdout,
+      ipsetText: sets.stdout,
+      failures,
+      stderr,
+      status: ran.exitCode,
+      endedOnHarmlessFailure: endedOnHarmlessFailure(recorded, `. ${scriptPath}`, ran.exitCode),
+    };
   } finally {
     await cleanLab(runId).catch(() => undefined);
   }
