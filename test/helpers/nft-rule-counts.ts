@@ -6,6 +6,45 @@ import { defaultKernelSettings } from "../../src/engines/model/kernel-settings.j
 import { firewallState } from "../../src/engines/model/netfilter/firewall-state.js";
 import { decodeIpv4 } from "../../src/net/ipv4.js";
 import { PBX, START } from "./firewall.js";
+import { ipv4 } from "./capture-files.js";
+import { kernelOracleHere, kernelOracleProblem } from "./kernel-oracle.js";
+
+/** Whether nft can load rulesets in a network namespace here; SLAMLAB_REQUIRE_DOCKER=1 makes its absence a failure. */
+export const nftKernelRequired = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
+export const nftKernelHere = kernelOracleHere && spawnSync("nft", ["--version"]).status === 0;
+
+/** Says once why a file's kernel half is skipped, unless it is required. */
+export function noteNftKernelSkip(what: string): void {
+  if (!nftKernelHere && !nftKernelRequired) console.log(`skipping the kernel half of the ${what} checks: ${kernelOracleProblem || "it needs root, unshare and nft"}`);
+}
+
+/**
+ * A TCP segment from 198.18.SUBNET.(index + 1) to the PBX's port 22, with
+ * these flags and options (padded with EOL to a whole header word); with
+ * flags null, a UDP datagram there instead (no TCP header at all).
+ */
+export function probeSegment(subnet: number, index: number, flags: number | null, options: readonly number[] = []): Uint8Array {
+  const source = `198.18.${subnet}.${index + 1}`;
+  if (flags === null) {
+    const udp = new Uint8Array(12);
+    new DataView(udp.buffer).setUint16(0, 5060);
+    new DataView(udp.buffer).setUint16(2, 22);
+    new DataView(udp.buffer).setUint16(4, udp.length);
+    return ipv4(17, source, PBX, udp);
+  }
+  const padded = [...options];
+  while (padded.length % 4 !== 0) padded.push(0);
+  const tcp = new Uint8Array(20 + padded.length);
+  const view = new DataView(tcp.buffer);
+  view.setUint16(0, 40000 + index);
+  view.setUint16(2, 22);
+  view.setUint32(4, 1000 + index);
+  tcp[12] = (tcp.length / 4) << 4;
+  tcp[13] = flags;
+  view.setUint16(14, 65535);
+  tcp.set(padded, 20);
+  return ipv4(6, source, PBX, tcp);
+}
 
 /**
  * One counter per form in an inet table's input chain, and what each counted

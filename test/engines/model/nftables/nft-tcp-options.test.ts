@@ -1,18 +1,12 @@
-import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { ipv4 } from "../../../helpers/capture-files.js";
-import { PBX } from "../../../helpers/firewall.js";
-import { countsInKernel, countsInModel, rulesetCountingEach } from "../../../helpers/nft-rule-counts.js";
-import { kernelOracleHere, kernelOracleProblem } from "../../../helpers/kernel-oracle.js";
+import { countsInKernel, countsInModel, noteNftKernelSkip, nftKernelHere, nftKernelRequired, probeSegment, rulesetCountingEach } from "../../../helpers/nft-rule-counts.js";
 
 /**
  * `tcp option` (nft_exthdr.c) counted rule by rule over TCP segments with
  * the option lists stacks send, and the malformed ones a scanner may, in
  * the model and in the kernel (`nft -f` in a network namespace).
  */
-const required = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
-const nftHere = kernelOracleHere && spawnSync("nft", ["--version"]).status === 0;
-if (!nftHere && !required) console.log(`skipping the kernel half of the tcp option checks: ${kernelOracleProblem || "it needs root, unshare and nft"}`);
+noteNftKernelSkip("tcp option");
 
 const forms = [
   // A PBX distribution's published ingress rule against tiny MSS values.
@@ -27,7 +21,7 @@ const forms = [
 ];
 
 const MSS = (size: number) => [2, 4, size >> 8, size & 0xff];
-/** Each segment's options, padded with EOL to a whole header word; the last entry is a UDP datagram (no TCP header). */
+/** Each segment's options; the last entry is a UDP datagram (no TCP header). */
 const optionLists: Array<number[] | null> = [
   MSS(536),
   MSS(500),
@@ -45,28 +39,8 @@ const optionLists: Array<number[] | null> = [
   null,
 ];
 
-function segment(options: number[] | null, index: number): Uint8Array {
-  if (options === null) {
-    const udp = new Uint8Array(12);
-    new DataView(udp.buffer).setUint16(0, 5060);
-    new DataView(udp.buffer).setUint16(2, 22);
-    new DataView(udp.buffer).setUint16(4, udp.length);
-    return ipv4(17, `198.18.8.${index + 1}`, PBX, udp);
-  }
-  const padded = [...options];
-  while (padded.length % 4 !== 0) padded.push(0);
-  const tcp = new Uint8Array(20 + padded.length);
-  const view = new DataView(tcp.buffer);
-  view.setUint16(0, 40000 + index);
-  view.setUint16(2, 22);
-  view.setUint32(4, 1000 + index);
-  tcp[12] = (tcp.length / 4) << 4;
-  tcp[13] = index === 4 ? 0x10 : 0x02;
-  view.setUint16(14, 65535);
-  tcp.set(padded, 20);
-  return ipv4(6, `198.18.8.${index + 1}`, PBX, tcp);
-}
-const segments = optionLists.map(segment);
+// The fifth is an ACK; the rest are SYNs.
+const segments = optionLists.map((options, index) => (options === null ? probeSegment(8, index, null) : probeSegment(8, index, index === 4 ? 0x10 : 0x02, options)));
 const ruleset = rulesetCountingEach(forms);
 
 describe("nftables tcp option", () => {
@@ -77,7 +51,7 @@ describe("nftables tcp option", () => {
     expect(countsInModel(ruleset, forms, segments)).toEqual(expected);
   });
 
-  it.runIf(nftHere || required)("kernel: the same", () => {
+  it.runIf(nftKernelHere || nftKernelRequired)("kernel: the same", () => {
     expect(countsInKernel(ruleset, segments)).toEqual(expected);
   });
 });
