@@ -85,6 +85,13 @@ describe("nftables rulesets at the command line", () => {
     expect(bad.stderr).toMatch(/typo\.nft: line 7: counter name sip-dropped: no counter sip-dropped in this table/);
   });
 
+  it("names a host name where an address belongs: nft resolves it when it loads the ruleset, the model asks for the addresses", async () => {
+    const path = file("names.nft", ["define NTP = { time1.example.net, 192.0.2.123 }", "table ip filter {", "  chain input {", "    type filter hook input priority 0; policy accept;", "    ip saddr $NTP udp sport ntp accept", "  }", "}", ""].join("\n"));
+    const { code, stderr } = await runCli("firewall", "check", path);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/names\.nft: line 5: "time1\.example\.net" is not an IPv4 address, prefix or range: it is a host name, which nft resolves when it loads the ruleset; write the addresses it resolves to/);
+  });
+
   it("a syntax error names the file and line", async () => {
     const { code, stderr } = await runCli("firewall", "check", file("open.nft", 'table inet filter {\n  chain input {\n    iifname "lo accept\n  }\n}\n'));
     expect(code).toBe(2);

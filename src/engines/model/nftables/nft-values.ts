@@ -101,7 +101,7 @@ function numberTest(text: string, type: FieldType): NumberTest {
       const cidr = parseCidr(text);
       return (value) => cidrContains(cidr, value);
     } catch {
-      throw new NftValueError(`"${text}" is not an IPv4 address, prefix or range`);
+      throw new NftValueError(`"${text}" is not an IPv4 address, prefix or range${hostNameHint(text)}`);
     }
   }
   // A name with a dash (ipv6-icmp) is a name, not a range.
@@ -112,6 +112,11 @@ function numberTest(text: string, type: FieldType): NumberTest {
   }
   const wanted = parseNumber(text, type);
   return (value) => value === wanted;
+}
+
+/** nft resolves a host name when it loads the ruleset (getaddrinfo); the model has no resolver, and a name's addresses change. */
+function hostNameHint(text: string): string {
+  return /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(text) && /[a-z]/i.test(text) ? ": it is a host name, which nft resolves when it loads the ruleset; write the addresses it resolves to" : "";
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
