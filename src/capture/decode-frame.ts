@@ -146,13 +146,20 @@ function tunnelled(packet: DecodedPacket): { ip: Uint8Array; family: 4 | 6 } | U
   return "GRE not carrying IP";
 }
 
-function ports(ip: Uint8Array, at: number, protocol: number): { sport: number; dport: number; payloadStart: number } {
-  if ((protocol !== 17 && protocol !== 6) || ip.length < at + 4) return { sport: 0, dport: 0, payloadStart: ip.length };
-  const sport = (ip[at]! << 8) | ip[at + 1]!;
-  const dport = (ip[at + 2]! << 8) | ip[at + 3]!;
-  if (protocol === 17) return { sport, dport, payloadStart: Math.min(at + 8, ip.length) };
-  const dataOffset = ip.length >= at + 13 ? (ip[at + 12]! >> 4) * 4 : 20;
-  return { sport, dport, payloadStart: Math.min(at + dataOffset, ip.length) };
+/** Whether a transport header starting at `at` has ports slamlab reads (UDP, TCP) and is there to read. */
+function hasPorts(ip: Uint8Array, at: number, protocol: number): boolean {
+  return (protocol === 17 || protocol === 6) && ip.length >= at + 4;
+}
+
+/** The 16-bit port at `at` (sport at the header's start, dport 2 bytes on). */
+function portAt(ip: Uint8Array, at: number): number {
+  return (ip[at]! << 8) | ip[at + 1]!;
+}
+
+/** Where the transport payload starts: after UDP's 8 bytes or TCP's data offset, at most the datagram's end. */
+function payloadStartOf(ip: Uint8Array, at: number, protocol: number): number {
+  const headerLength = protocol === 17 ? 8 : ip.length >= at + 13 ? (ip[at + 12]! >> 4) * 4 : 20;
+  return Math.min(at + headerLength, ip.length);
 }
 
 function decodeIpv4Datagram(frame: CapturedFrame, captured: Uint8Array): DecodedPacket | UndecodableReason {
@@ -172,16 +179,8 @@ function decodeIpv4Datagram(frame: CapturedFrame, captured: Uint8Array): Decoded
   // One string per address (a bounded cache), not one per packet: the counts keyed by address hash it once.
   const src = formatAddress(((ip[12]! << 24) | (ip[13]! << 16) | (ip[14]! << 8) | ip[15]!) >>> 0);
   const dst = formatAddress(((ip[16]! << 24) | (ip[17]! << 16) | (ip[18]! << 8) | ip[19]!) >>> 0);
-  // ports() inlined: an object a packet less, in a capture of millions.
-  let sport = 0;
-  let dport = 0;
-  let payloadStart = ip.length;
-  if (fragmentOffset === 0 && (protocol === 17 || protocol === 6) && ip.length >= headerLength + 4) {
-    sport = (ip[headerLength]! << 8) | ip[headerLength + 1]!;
-    dport = (ip[headerLength + 2]! << 8) | ip[headerLength + 3]!;
-    const dataOffset = protocol === 17 ? 8 : ip.length >= headerLength + 13 ? (ip[headerLength + 12]! >> 4) * 4 : 20;
-    payloadStart = Math.min(headerLength + dataOffset, ip.length);
-  }
+  // Read in place, no object a packet: a later fragment has no transport header.
+  const ported = fragmentOffset === 0 && hasPorts(ip, headerLength, protocol);
   return {
     frame,
     ipVersion: 4,
@@ -190,10 +189,10 @@ function decodeIpv4Datagram(frame: CapturedFrame, captured: Uint8Array): Decoded
     dst,
     protocol,
     ttl: ip[8]!,
-    sport,
-    dport,
+    sport: ported ? portAt(ip, headerLength) : 0,
+    dport: ported ? portAt(ip, headerLength + 2) : 0,
     transportOffset: headerLength,
-    payload: ip.subarray(payloadStart),
+    payload: ip.subarray(ported ? payloadStartOf(ip, headerLength, protocol) : ip.length),
     fragment: fragmentOffset !== 0 || more ? { id: (ip[4]! << 8) | ip[5]!, offset: fragmentOffset, more } : null,
   };
 }
@@ -220,7 +219,7 @@ function decodeIpv6Datagram(frame: CapturedFrame, captured: Uint8Array): Decoded
     next = ip[at]!;
     at += length;
   }
-  const transport = fragment && fragment.offset !== 0 ? { sport: 0, dport: 0, payloadStart: ip.length } : ports(ip, at, next);
+  const ported = !(fragment && fragment.offset !== 0) && hasPorts(ip, at, next);
   return {
     frame,
     ipVersion: 6,
@@ -229,10 +228,10 @@ function decodeIpv6Datagram(frame: CapturedFrame, captured: Uint8Array): Decoded
     dst: formatIpv6(ip.subarray(24, 40)),
     protocol: next,
     ttl: ip[7]!,
-    sport: transport.sport,
-    dport: transport.dport,
+    sport: ported ? portAt(ip, at) : 0,
+    dport: ported ? portAt(ip, at + 2) : 0,
     transportOffset: Math.min(at, ip.length),
-    payload: ip.subarray(Math.min(transport.payloadStart, ip.length)),
+    payload: ip.subarray(ported ? payloadStartOf(ip, at, next) : ip.length),
     fragment,
   };
 }

@@ -37,8 +37,19 @@ export class FilterTrace {
   /** In and out interface names, each kept once. */
   private readonly names: string[] = [];
 
+  /**
+   * The run's nftables ingress chains judged fragments before they were
+   * reassembled: the trace holds the whole datagrams the route judged, not
+   * what ingress saw, so it proves nothing about another ruleset's run.
+   */
+  private judgedFragmentsAtIngress = false;
+
   get length(): number {
     return this.count;
+  }
+
+  fragmentsJudgedAtIngress(): void {
+    this.judgedFragmentsAtIngress = true;
   }
 
   push(hook: FilterHook, packet: Packet, classification: CtClassification, jiffies: number, outInterface: string, clockNs: number, accepted: boolean): void {
@@ -77,6 +88,7 @@ export class FilterTrace {
    * own state (its recent lists, its counters); they share the packets.
    */
   judgedAlikeEach(firewalls: readonly CompiledFirewall[]): boolean[] {
+    if (this.judgedFragmentsAtIngress) return firewalls.map(() => false);
     const alike = firewalls.map(() => true);
     let alive = firewalls.length;
     const context: { -readonly [K in keyof PacketContext]: PacketContext[K] } = {

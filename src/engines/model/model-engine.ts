@@ -210,8 +210,11 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
    * when it goes on to be reassembled; a drop is the fragment's verdict.
    */
   const passesIngress = (packet: Packet, hook: "INPUT" | "FORWARD", sender: Sender, atUs: number): boolean => {
+    if (!firewall.judgeIngress) return true;
+    // The trace keeps what the route judged, the reassembled datagram: it cannot replay this.
+    trace?.fragmentsJudgedAtIngress();
     const jiffies = jiffiesAt(atUs);
-    const judgement = firewall.judgeIngress?.(packet, { jiffies, clockNs: atUs * 1000, outInterface: LAB_INTERFACE });
+    const judgement = firewall.judgeIngress(packet, { jiffies, clockNs: atUs * 1000, outInterface: LAB_INTERFACE });
     if (!judgement || judgement.accepted) return true;
     record(packet, "to-pbx", sender, atUs, { ...judgement, packet, tracked: BEFORE_CONNTRACK, route: hook });
     return false;

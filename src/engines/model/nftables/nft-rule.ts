@@ -526,7 +526,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
    */
   function tcpOptionStep(): void {
     const name = word() ?? fail("tcp option needs an option's name");
-    const option = TCP_OPTIONS[name] ?? fail(`tcp option ${name} is not modelled (${Object.keys(TCP_OPTIONS).join(", ")} are)`);
+    const option = (Object.hasOwn(TCP_OPTIONS, name) ? TCP_OPTIONS[name] : undefined) ?? fail(`tcp option ${name} is not modelled (${Object.keys(TCP_OPTIONS).join(", ")} are)`);
     at++;
     const presence = word();
     if (presence === "exists" || presence === "missing") {
@@ -535,7 +535,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       return;
     }
     const fieldName = presence ?? fail(`tcp option ${name} needs a field (${Object.keys(option.fields).join(", ") || "none"}), exists or missing`);
-    const field = option.fields[fieldName] ?? fail(`tcp option ${name} ${fieldName} is not a field of it (${Object.keys(option.fields).join(", ") || "it has none"})`);
+    const field = (Object.hasOwn(option.fields, fieldName) ? option.fields[fieldName] : undefined) ?? fail(`tcp option ${name} ${fieldName} is not a field of it (${Object.keys(option.fields).join(", ") || "it has none"})`);
     at++;
     compare("integer", (state) => {
       const found = tcpOptionOf(state.packet, option.kind);

@@ -17,8 +17,6 @@ export type FieldType = "ipv4_addr" | "ipv6_addr" | "inet_service" | "inet_proto
 
 export class NftValueError extends Error {}
 
-/** The services rulesets name: nft resolves them through /etc/services (`nft list` prints numbers). */
-const SERVICES = SERVICE_PORTS;
 /** NF_CT_STATE_*_BIT as nft_ct reads them: IP_CT_ESTABLISHED=0, RELATED=1, NEW=2, INVALID (bit 0), UNTRACKED (bit 6). */
 export const CT_STATE_BITS: Readonly<Record<string, number>> = lookupTable({ invalid: 1, established: 2, related: 4, new: 8, untracked: 64 });
 const PKTTYPES: Readonly<Record<string, number>> = lookupTable({ host: 0, unicast: 0, broadcast: 1, multicast: 2, other: 3 });
@@ -32,7 +30,8 @@ const DSCP_NAMES: Readonly<Record<string, number>> = lookupTable({
 
 /** The symbol table of a type whose values have names besides numbers. */
 function namesOf(type: FieldType): Readonly<Record<string, number>> | undefined {
-  return type === "inet_service" ? SERVICES : type === "pkttype" ? PKTTYPES : type === "ether_type" ? ETHER_TYPES : type === "dscp" ? DSCP_NAMES : undefined;
+  // Services as nft resolves them, through /etc/services (`nft list` prints numbers).
+  return type === "inet_service" ? SERVICE_PORTS : type === "pkttype" ? PKTTYPES : type === "ether_type" ? ETHER_TYPES : type === "dscp" ? DSCP_NAMES : undefined;
 }
 
 /** One value as a test of a number: equal, within a range, or within a prefix. */

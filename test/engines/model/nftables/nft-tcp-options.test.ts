@@ -51,6 +51,12 @@ describe("nftables tcp option", () => {
     expect(countsInModel(ruleset, forms, segments)).toEqual(expected);
   });
 
+  it("names an option or field nft does not know, however it is spelled (an Object property's name is none)", () => {
+    for (const form of ["tcp option constructor exists", "tcp option maxseg toString 4"]) {
+      expect(() => countsInModel(rulesetCountingEach([form]), [form], segments)).toThrow(/tcp option (constructor is not modelled|maxseg toString is not a field of it)/);
+    }
+  });
+
   it.runIf(nftKernelHere || nftKernelRequired)("kernel: the same", () => {
     expect(countsInKernel(ruleset, segments)).toEqual(expected);
   });
