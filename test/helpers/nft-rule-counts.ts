@@ -55,13 +55,14 @@ export function rulesetCountingEach(forms: readonly string[], table = "t"): stri
   return `table inet ${table} {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n${forms.map((form) => `\t\t${form} counter`).join("\n")}\n\t}\n}\n`;
 }
 
-export function countsInModel(ruleset: string, forms: readonly string[], packets: readonly Uint8Array[], table = "t"): number[] {
+/** `inInterface`: the device the packets come in on (the kernel half sends them on lo). */
+export function countsInModel(ruleset: string, forms: readonly string[], packets: readonly Uint8Array[], table = "t", inInterface = "eth0"): number[] {
   const firewall = compileRulesetText(ruleset, "counts.nft", firewallState(defaultKernelSettings, [PBX]));
   const conntrack = new ConntrackTable(defaultKernelSettings);
   const tracker = conntrack.tracker();
   for (const bytes of packets) {
     tracker.at(START);
-    if (firewall.judgeRoute("INPUT", decodeIpv4(bytes), { jiffies: START, clockNs: 0, outInterface: "" }, tracker).accepted) conntrack.commit(tracker.last());
+    if (firewall.judgeRoute("INPUT", decodeIpv4(bytes, inInterface), { jiffies: START, clockNs: 0, outInterface: "" }, tracker).accepted) conntrack.commit(tracker.last());
   }
   return forms.map((_, index) => firewall.counters().find((counter) => counter.chain === `inet ${table} input` && counter.index === index + 1)!.packets);
 }

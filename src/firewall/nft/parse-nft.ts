@@ -317,7 +317,7 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
       const rest = words.slice(1).map((word) => word.text);
       if (keyword === "type" || keyword === "typeof") {
         const [key = "", value] = rest.join(" ").split(/\s*:\s*/);
-        type = keyword === "type" ? key.split(/\s*\.\s*/) : [typeofType(key, words[0]!.line)];
+        type = keyword === "type" ? key.split(/\s*\.\s*/) : key.split(" . ").map((field) => typeofType(field, words[0]!.line));
         data = value === undefined ? null : keyword === "type" ? value : typeofType(value, words[0]!.line);
       }
       else if (keyword === "flags") for (const flag of rest.join("").split(",")) flags.add(flag);
@@ -338,8 +338,8 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
   }
 
   function typeofType(expression: string, at: number): string {
-    const known: Record<string, string> = { verdict: "verdict", "ct mark": "mark", "meta l4proto": "inet_proto", "ip protocol": "inet_proto", "ip saddr": "ipv4_addr", "ip daddr": "ipv4_addr", "ip6 saddr": "ipv6_addr", "ip6 daddr": "ipv6_addr", "udp dport": "inet_service", "udp sport": "inet_service", "tcp dport": "inet_service", "tcp sport": "inet_service", "th dport": "inet_service", "th sport": "inet_service", "meta mark": "mark" };
-    const type = known[expression];
+    const known: Record<string, string> = { verdict: "verdict", "ct mark": "mark", "meta l4proto": "inet_proto", "ip protocol": "inet_proto", "ip saddr": "ipv4_addr", "ip daddr": "ipv4_addr", "ip6 saddr": "ipv6_addr", "ip6 daddr": "ipv6_addr", "udp dport": "inet_service", "udp sport": "inet_service", "tcp dport": "inet_service", "tcp sport": "inet_service", "th dport": "inet_service", "th sport": "inet_service", "meta mark": "mark", iifname: "ifname", oifname: "ifname", "meta iifname": "ifname", "meta oifname": "ifname" };
+    const type = Object.hasOwn(known, expression) ? known[expression] : undefined;
     if (!type) report(at, `typeof ${expression}: not modelled`, "NFT_UNSUPPORTED");
     return type ?? "unknown";
   }

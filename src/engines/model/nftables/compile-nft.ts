@@ -287,7 +287,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
     ...(baseChains.ingress.length > 0 ? { judgeIngress } : {}),
     counters: (): RuleCounter[] => counterLabels.map((label, index) => ({ ...label, packets: packets[index]!, bytes: bytes[index]! })),
     addToNftSet: (name: string, address: number, jiffies: number, timeoutJiffies: number): boolean => {
-      const set = namedSets.find((candidate) => candidate.name === name && candidate.type === "ipv4_addr" && candidate.data === null);
+      const set = namedSets.find((candidate) => candidate.name === name && candidate.keyType === "ipv4_addr" && candidate.data === null);
       if (!set) return false;
       set.upsert(address >>> 0, jiffies, timeoutJiffies, false);
       return true;

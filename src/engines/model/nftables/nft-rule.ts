@@ -6,7 +6,7 @@ import type { Packet } from "../../../net/packet.js";
 import type { ConnectionMarks, CtState } from "../netfilter/match.js";
 import type { KernelSettings } from "../kernel-settings.js";
 import { nftLimitBucket, type NftLimitSpec } from "./nft-limit.js";
-import { msToJiffies, RuntimeNftSet } from "./nft-sets.js";
+import { msToJiffies, RuntimeNftSet, type NftTuple } from "./nft-sets.js";
 import { compileNameValue, compileNumberValue, CT_STATE_BITS, NftValueError, parseSingleValue, valueItems, type FieldType } from "./nft-values.js";
 import { rewriteIpv4HeaderByte } from "../../../net/ipv4.js";
 import { parseIpv4 } from "../../../net/address.js";
@@ -49,6 +49,8 @@ export interface CompiledNftRule {
 export class NftConstructError extends Error {}
 
 const TRANSPORT = new Set([6, 17, 33, 132, 136]);
+/** Fields written as one word (nft lists `meta l4proto` as `l4proto`): a concatenation's dot then stands second. */
+const ONE_WORD_FIELDS = new Set(["iifname", "oifname", "iif", "oif", "l4proto", "mark"]);
 /** TCP header flag bits as nft names them. */
 const TCP_FLAG_BITS: Readonly<Record<string, number>> = { fin: 0x01, syn: 0x02, rst: 0x04, psh: 0x08, ack: 0x10, urg: 0x20, ecn: 0x40, cwr: 0x80 };
 /** The items of an anonymous set `{ a, b|c }`, each as written, spaces dropped. */
@@ -148,7 +150,8 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
    * The map a `vmap` or `map` reads: `@NAME` (a map of the table, its key
    * type the field's) or an anonymous one written in the rule `{ KEY : DATA, ... }`.
    */
-  const readMap = (type: FieldType, data: "verdict" | "value"): RuntimeNftSet => {
+  const readMap = (types: readonly FieldType[], data: "verdict" | "value"): RuntimeNftSet => {
+    const keyType = types.join(" . ");
     const operator = tokens[at - 1]!.text;
     if (word()?.startsWith("@")) {
       const name = word()!.slice(1);
@@ -156,14 +159,14 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       const map = scope.sets.get(name) ?? fail(`${operator} @${name}: no such map in this table`);
       if (map.data === null) fail(`${operator} @${name}: ${name} is a set, not a map`);
       if ((map.data === "verdict") !== (data === "verdict")) fail(`${operator} @${name}: ${name} maps to ${map.data}${data === "verdict" ? "; vmap needs a map to verdicts" : "; map needs a map to values (vmap reads verdicts)"}`);
-      if (map.type !== type) fail(`${operator} @${name}: the map's keys are ${map.type}, the field is ${type}`);
+      if (map.keyType !== keyType) fail(`${operator} @${name}: the map's keys are ${map.keyType}, the ${types.length > 1 ? "concatenation" : "field"} is ${keyType}`);
       return map;
     }
     if (word() !== "{") fail(`${operator} needs { KEY : ${data === "verdict" ? "VERDICT" : "VALUE"}, ... } or @MAP`);
     const written = splitElements(readValue().slice(1, -1), true);
     if (written.length === 0) fail(`${operator} { } has no elements`);
     // An anonymous map's data type: a verdict, or a value of the field the statement sets (a mark).
-    return new RuntimeNftSet({ name: operator, line: rule.line, type: [type], data: data === "verdict" ? "verdict" : "mark", flags: new Set(), timeoutMs: 0, size: 0, elements: written }, scope.settings.hz, scope.settings.startJiffies, scope.chains);
+    return new RuntimeNftSet({ name: operator, line: rule.line, type: [...types], data: data === "verdict" ? "verdict" : "mark", flags: new Set(), timeoutMs: 0, size: 0, elements: written }, scope.settings.hz, scope.settings.startJiffies, scope.chains);
   };
   /**
    * `KEY vmap { ELEMENT : VERDICT, ... }` or `KEY vmap @MAP`: nft_lookup in
@@ -172,7 +175,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
    */
   const verdictMap = (type: FieldType, read: (state: NftPacketState) => number | null) => {
     at++;
-    const map = readMap(type, "verdict");
+    const map = readMap([type], "verdict");
     steps.push((state) => {
       const number = read(state);
       if (number === null) return false;
@@ -211,6 +214,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     let holds: (value: number, state: NftPacketState) => boolean;
     if (reference !== null) {
       const set = scope.sets.get(reference) ?? fail(`@${reference}: no such set in this table`);
+      if (set.types.length > 1) fail(`@${reference} holds ${set.keyType}, and this is one field (${type}); join the fields with " . "`);
       holds = (number, state) => set.has(number, state.jiffies);
     } else if (operator === "<" || operator === ">" || operator === "<=" || operator === ">=") {
       const bound = value.length === 1 ? Number(value[0]!.text) : Number.NaN;
@@ -239,6 +243,10 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       const key = word()!;
       const token = tokens[at]!;
       if (token.quoted) fail(`unexpected "${key}"`);
+      if (concatenationAhead()) {
+        concatenationMatch(readConcatenation());
+        continue;
+      }
       if (key === "ip") {
         const field = word(1);
         at += 2;
@@ -423,9 +431,9 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
           // The meter's key type is its key's (`{ ip6 saddr ... }` makes an ipv6_addr meter): read ahead, then read again below.
           const keyAt = at;
           if (word() === "{") at++;
-          const keyType = keyReader().type;
+          const keyTypes = concatenationAhead() ? readConcatenation().types : [keyReader().type];
           at = keyAt;
-          meter = new RuntimeNftSet({ name, line: rule.line, type: [keyType], data: null, flags: new Set(["dynamic"]), timeoutMs: 0, size, elements: [] }, scope.settings.hz, scope.settings.startJiffies);
+          meter = new RuntimeNftSet({ name, line: rule.line, type: keyTypes, data: null, flags: new Set(["dynamic"]), timeoutMs: 0, size, elements: [] }, scope.settings.hz, scope.settings.startJiffies);
           scope.meters.set(name, meter);
         }
         steps.push(setStatement(meter, true));
@@ -563,7 +571,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     const key = keyReader();
     if (word() !== "map") fail(`${selector} mark set needs a number or KEY map { ... }`);
     at++;
-    const map = readMap(key.type, "value");
+    const map = readMap([key.type], "value");
     return (state) => {
       const number = key.read(state);
       if (number === null) return null;
@@ -633,8 +641,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
   function setStatement(set: RuntimeNftSet, refresh: boolean): (state: NftPacketState) => boolean {
     if (word() !== "{") fail("a set statement needs { KEY ... }");
     at++;
-    const { type, read } = keyReader();
-    if ((type === "ipv6_addr") !== (set.type === "ipv6_addr")) fail(`@${set.name} holds ${set.type}, and this key is ${type === "ipv6_addr" ? "an IPv6 address" : "not one"}`);
+    const upsertKey = setKeyUpserter(set, refresh);
     let timeoutJiffies = 0;
     if (word() === "timeout") {
       const ms = parseNftDuration(word(1) ?? "");
@@ -653,9 +660,8 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     if (word() !== "}") fail(`"${word()}" in a set statement is not modelled (a key, timeout, limit and counter are)`);
     at++;
     return (state) => {
-      const key = read(state);
-      if (key === null) return false;
-      const found = set.upsert(key, state.jiffies, timeoutJiffies, refresh);
+      // No key (a field the packet lacks) breaks the rule, as a full set does.
+      const found = upsertKey(state, timeoutJiffies);
       if (!found) return false;
       if (found.created) for (const spec of limits) found.element.limits.push(nftLimitBucket(spec));
       for (const bucket of found.element.limits) if (!bucket.allows(state.clockNs)) return false;
@@ -763,10 +769,129 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
   }
 
 
+  /**
+   * A set statement's key read from the packet and added to (or found in)
+   * the set: one field, or a concatenation whose fields match the set's
+   * type field by field; null when the packet lacks a field or the set is full.
+   */
+  function setKeyUpserter(set: RuntimeNftSet, refresh: boolean): (state: NftPacketState, timeoutJiffies: number) => ReturnType<RuntimeNftSet["upsert"]> {
+    const family = (type: FieldType) => (type === "ipv6_addr" ? "an IPv6 address" : type === "ifname" ? "an interface name" : "a number");
+    if (concatenationAhead()) {
+      const concatenation = readConcatenation();
+      if (concatenation.types.length !== set.types.length || concatenation.types.some((type, index) => family(type) !== family(set.types[index]!))) {
+        fail(`@${set.name} holds ${set.keyType}, and this key is ${concatenation.types.join(" . ")}`);
+      }
+      return (state, timeoutJiffies) => {
+        const tuple = concatenation.read(state);
+        return tuple === null ? null : set.upsertTuple(tuple, state.jiffies, timeoutJiffies, refresh);
+      };
+    }
+    const { type, read } = keyReader();
+    if (set.types.length > 1) fail(`@${set.name} holds ${set.keyType}, and this key is one field (${type}); join the fields with " . "`);
+    if ((type === "ipv6_addr") !== (set.type === "ipv6_addr")) fail(`@${set.name} holds ${set.type}, and this key is ${type === "ipv6_addr" ? "an IPv6 address" : "not one"}`);
+    return (state, timeoutJiffies) => {
+      const key = read(state);
+      return key === null ? null : set.upsert(key, state.jiffies, timeoutJiffies, refresh);
+    };
+  }
+
+  /** Whether the expression here is a concatenation (`ip saddr . udp dport`, `iifname . ip saddr`): a dot after its first field. */
+  function concatenationAhead(): boolean {
+    const dotAt = (offset: number) => tokens[at + offset]?.text === "." && !tokens[at + offset]!.quoted;
+    // fib's flags are joined by dots too (`fib saddr . iif oif`): they are one expression.
+    if (word() === "fib") return false;
+    return ONE_WORD_FIELDS.has(word() ?? "") ? dotAt(1) : dotAt(2);
+  }
+
+  /**
+   * `FIELD . FIELD ...`: each field read in turn into one key, as nft
+   * concatenates registers; a packet lacking any field (udp dport of a TCP
+   * segment) has no key, and the expression breaks the rule.
+   */
+  function readConcatenation(): { types: FieldType[]; read: (state: NftPacketState) => NftTuple | null } {
+    const fields = [concatenatedField()];
+    while (word() === "." && !tokens[at]!.quoted) {
+      at++;
+      fields.push(concatenatedField());
+    }
+    const types = fields.map((field) => field.type);
+    return {
+      types,
+      read: (state) => {
+        const tuple: Array<number | string> = [];
+        for (const field of fields) {
+          const value = field.read(state);
+          if (value === null) return null;
+          tuple.push(value);
+        }
+        return tuple;
+      },
+    };
+  }
+
+  /** One field of a concatenation: what a set key may be, or an interface name. */
+  function concatenatedField(): { type: FieldType; read: (state: NftPacketState) => number | string | null } {
+    const name = word() === "meta" ? word(1) : word();
+    if (name === "iifname" || name === "oifname" || name === "iif" || name === "oif") {
+      at += word() === "meta" ? 2 : 1;
+      return { type: "ifname", read: name.startsWith("i") ? (state) => state.inName : (state) => state.outName };
+    }
+    // `l4proto` and `mark` without `meta`, as nft lists them.
+    if (word() === "l4proto" || word() === "mark") return keyReaderOf("meta", word(), 1);
+    return keyReader();
+  }
+
+  /**
+   * A concatenation compared: `== / != { A . B, ... }` (an anonymous set,
+   * intervals allowed per field), `@SET` (a set whose type is the same
+   * concatenation), or `vmap`.
+   */
+  function concatenationMatch(concatenation: ReturnType<typeof readConcatenation>): void {
+    const keyType = concatenation.types.join(" . ");
+    let set: RuntimeNftSet;
+    let negated = false;
+    if (word() === "vmap") {
+      at++;
+      set = readMap(concatenation.types, "verdict");
+      steps.push((state) => {
+        const tuple = concatenation.read(state);
+        const element = tuple === null ? null : set.lookupTuple(tuple, state.jiffies);
+        if (!element) return false;
+        state.mapVerdict = element.data as NftVerdict;
+        return true;
+      });
+      return;
+    }
+    const operator = readOperator();
+    if (operator !== "==" && operator !== "!=") fail(`${keyType} ${operator}: a concatenation is compared with == or != (or looked up in a set)`);
+    negated = operator === "!=";
+    if (word()?.startsWith("@") && !tokens[at]!.quoted) {
+      const name = word()!.slice(1);
+      at++;
+      set = scope.sets.get(name) ?? fail(`@${name}: no such set in this table`);
+      if (set.keyType !== keyType) fail(`@${name} holds ${set.keyType}, and the concatenation is ${keyType}`);
+    } else {
+      // nft refuses one element written out (`ip saddr . udp dport 192.0.2.1 . 5060`), as here.
+      if (word() !== "{") fail(`${keyType} ${word() ?? ""}: use concatenations with sets and maps, not singleton values (write { A . B })`);
+      const elements = splitElements(readValue().slice(1, -1), false);
+      if (elements.length === 0) fail(`${keyType} { }: the set has no elements`);
+      set = new RuntimeNftSet({ name: "{ ... }", line: rule.line, type: concatenation.types, data: null, flags: new Set(["interval"]), timeoutMs: 0, size: 0, elements }, scope.settings.hz, scope.settings.startJiffies);
+    }
+    steps.push((state) => {
+      const tuple = concatenation.read(state);
+      return tuple !== null && (set.lookupTuple(tuple, state.jiffies) !== null) !== negated;
+    });
+  }
+
   /** The key of a set statement or a map lookup: one packet field, with its type. */
   function keyReader(): { type: FieldType; read: (state: NftPacketState) => number | null } {
     const [selector, field] = [word(), word(1)];
-    at += 2;
+    return keyReaderOf(selector, field);
+  }
+
+  /** `words`: 2 for `SELECTOR FIELD`, 1 for a field written alone (`l4proto`). */
+  function keyReaderOf(selector: string | undefined, field: string | undefined, words = 2): { type: FieldType; read: (state: NftPacketState) => number | null } {
+    at += words;
     if (selector === "ip6" && (field === "saddr" || field === "daddr")) {
       const masked = addressMask();
       // No IPv4 packet has an IPv6 address: the statement stops the rule there (its meta nfproto ipv6).

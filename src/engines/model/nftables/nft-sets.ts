@@ -2,7 +2,7 @@ import { isIpv6Value } from "../../../net/ipv6-address.js";
 import type { NftSet, NftToken } from "../../../firewall/nft/nft-ruleset.js";
 import { parseNftDuration } from "../../../firewall/nft/parse-nft.js";
 import type { NftLimitBucket } from "./nft-limit.js";
-import { compileNumberValue, NftValueError, parseSingleValue, type FieldType } from "./nft-values.js";
+import { compileNameValue, compileNumberValue, NftValueError, parseSingleValue, type FieldType } from "./nft-values.js";
 import { parseMapVerdict, type NftVerdict } from "./nft-verdict.js";
 
 /**
@@ -24,36 +24,54 @@ export interface NftSetElement {
 
 export type NftMapData = NftVerdict | number;
 
+/** A concatenation's values (`ip saddr . udp dport`) in field order: numbers, and interface names as text. */
+export type NftTuple = ReadonlyArray<number | string>;
+
+/** A concatenated element's key in the set's map: its values joined (interface names hold no NUL). */
+const tupleKey = (tuple: NftTuple): string => tuple.join("\0");
+/** The words after an element's key: its timeout, what it has left, its comment or counter. */
+const ELEMENT_OPTIONS = new Set(["timeout", "expires", "comment", "counter"]);
+
 /** The key and data types the model reads, as `type` names them. */
-const KEY_TYPES = new Set<string>(["ipv4_addr", "ipv6_addr", "inet_service", "mark", "inet_proto", "integer", "ct_state", "pkttype", "ether_type", "dscp"]);
+const KEY_TYPES = new Set<string>(["ipv4_addr", "ipv6_addr", "inet_service", "mark", "inet_proto", "integer", "ct_state", "pkttype", "ether_type", "dscp", "ifname"]);
 const DATA_TYPES = new Set<string>(["verdict", "mark", "inet_service", "ipv4_addr", "inet_proto"]);
 
 export class RuntimeNftSet {
   readonly name: string;
+  /** The key's type; a concatenation's first field's (its fields are `types`). */
   readonly type: FieldType;
+  /** The key's fields: one, or a concatenation's (`type ipv4_addr . inet_service`). */
+  readonly types: readonly FieldType[];
+  /** The key type as nft writes it, which a lookup's key must have. */
+  readonly keyType: string;
   /** A map's data type; null for a set. */
   readonly data: string | null;
   /** Timeout in jiffies elements get when a statement gives none; 0 for none. */
   readonly timeoutJiffies: number;
   /** Elements the set can hold; 0 for no limit. */
   readonly size: number;
-  private readonly elements = new Map<number, NftSetElement>();
+  /** By the number they hold, or a concatenation's by its values joined (tupleKey). */
+  private readonly elements = new Map<number | string, NftSetElement>();
   private readonly intervals: Array<{ readonly test: (value: number) => boolean; readonly element: NftSetElement }> = [];
+  /** Concatenated elements with a prefix, range or wildcard in a field (nft_set_pipapo): one test per field. */
+  private readonly tupleIntervals: Array<{ readonly tests: ReadonlyArray<(value: number | string) => boolean>; readonly element: NftSetElement }> = [];
 
   /** `chains`: the table's chains, which a verdict map's jump and goto name. */
   constructor(spec: NftSet, hz: number, startJiffies: number, chains: ReadonlySet<string> = new Set()) {
     const what = spec.data === null ? "set" : "map";
-    if (spec.type.length !== 1 || !KEY_TYPES.has(spec.type[0]!)) {
-      throw new NftValueError(`${what} ${spec.name}: type ${spec.type.join(" . ")} is not modelled (ipv4_addr, ipv6_addr, inet_service, inet_proto, mark, ether_type and dscp are)`);
+    if (spec.type.length === 0 || spec.type.some((type) => !KEY_TYPES.has(type)) || (spec.type.length === 1 && spec.type[0] === "ifname")) {
+      throw new NftValueError(`${what} ${spec.name}: type ${spec.type.join(" . ")} is not modelled (ipv4_addr, ipv6_addr, inet_service, inet_proto, mark, ether_type and dscp are, and concatenations of them and ifname)`);
     }
     if (spec.data !== null && !DATA_TYPES.has(spec.data)) throw new NftValueError(`map ${spec.name}: data type ${spec.data} is not modelled (verdict, mark, inet_service, inet_proto and ipv4_addr are)`);
     this.name = spec.name;
-    this.type = spec.type[0] as FieldType;
+    this.types = spec.type as FieldType[];
+    this.type = this.types[0]!;
+    this.keyType = this.types.join(" . ");
     this.data = spec.data;
     this.timeoutJiffies = msToJiffies(spec.timeoutMs, hz);
     // nft gives a dynamic set without a size 65535 elements (what `nft list` then shows).
     this.size = spec.size || (spec.flags.has("dynamic") ? 65535 : 0);
-    if (this.type === "ipv6_addr") {
+    if (this.types.length === 1 && this.type === "ipv6_addr") {
       for (const tokens of spec.elements) {
         const text = tokens[0]?.text ?? "";
         if (!isIpv6Value(text)) throw new NftValueError(`${what} ${spec.name}: element "${text}" is not an IPv6 address, prefix or range`);
@@ -63,21 +81,66 @@ export class RuntimeNftSet {
       const where = `${what} ${spec.name}: element "${tokens.map((token) => token.text).join(" ")}"`;
       const colon = tokens.findIndex((token) => token.text === ":" && !token.quoted);
       if ((colon >= 0) !== (spec.data !== null)) throw new NftValueError(`${where}: ${spec.data === null ? "a set's element has no data (: DATA belongs in a map)" : "a map's element is KEY : DATA"}`);
-      const [key, ...rest] = colon >= 0 ? tokens.slice(0, colon) : tokens;
-      if (!key) throw new NftValueError(`${where}: the key is missing`);
+      const written = colon >= 0 ? tokens.slice(0, colon) : tokens;
+      const optionsAt = written.findIndex((token) => !token.quoted && ELEMENT_OPTIONS.has(token.text));
+      const keyTokens = optionsAt < 0 ? written : written.slice(0, optionsAt);
+      const rest = optionsAt < 0 ? [] : written.slice(optionsAt);
+      if (keyTokens.length === 0) throw new NftValueError(`${where}: the key is missing`);
       const data = colon >= 0 ? this.dataOf(tokens.slice(colon + 1), chains, where) : null;
-      const text = key.text;
-      if (rest.length === 0) {
-        if (/[/-]/.test(text)) this.intervals.push({ test: compileNumberValue([key], this.type), element: { expires: Infinity, data, limits: [] } });
-        else this.elements.set(this.keyOf(text, where), { expires: Infinity, data, limits: [] });
+      const expires = this.expiryOf(rest, where, hz, startJiffies);
+      if (this.types.length > 1) {
+        this.addTuple(keyTokens, { expires, data, limits: [] }, where);
         continue;
       }
-      // `ADDRESS [timeout T] [expires LEFT]`: it lasts what it has left, else its whole timeout.
-      const words = rest.map((token) => token.text);
-      const at = words.includes("expires") ? words.indexOf("expires") : words.indexOf("timeout");
-      const lasting = at < 0 ? null : parseNftDuration(words[at + 1] ?? "");
-      if (lasting === null) throw new NftValueError(`${where} is not modelled (an element with timeout or expires is)`);
-      this.elements.set(this.keyOf(text, where), { expires: startJiffies + msToJiffies(lasting, hz), data, limits: [] });
+      if (keyTokens.length > 1) throw new NftValueError(`${where}: one ${this.type} expected${keyTokens.some((token) => token.text === "." && !token.quoted) ? ` (the ${what}'s type is not a concatenation)` : ""}`);
+      const text = keyTokens[0]!.text;
+      if (/[/-]/.test(text) && expires === Infinity) this.intervals.push({ test: compileNumberValue([keyTokens[0]!], this.type), element: { expires, data, limits: [] } });
+      else this.elements.set(this.keyOf(text, where), { expires, data, limits: [] });
+    }
+  }
+
+  /** `[timeout T] [expires LEFT] [comment C] [counter]`: it lasts what it has left, else its whole timeout; Infinity without either. */
+  private expiryOf(options: readonly NftToken[], where: string, hz: number, startJiffies: number): number {
+    const words = options.map((token) => token.text);
+    const at = words.includes("expires") ? words.indexOf("expires") : words.indexOf("timeout");
+    if (at < 0) {
+      if (words.length > 0 && !words.includes("comment") && !words.includes("counter")) throw new NftValueError(`${where} is not modelled (an element with timeout or expires is)`);
+      return Infinity;
+    }
+    const lasting = parseNftDuration(words[at + 1] ?? "");
+    if (lasting === null) throw new NftValueError(`${where} is not modelled (an element with timeout or expires is)`);
+    return startJiffies + msToJiffies(lasting, hz);
+  }
+
+  /** A concatenated element: its fields split at the dots, each read as its own type; one with a prefix, range or wildcard is an interval. */
+  private addTuple(keyTokens: readonly NftToken[], element: NftSetElement, where: string): void {
+    const fields: NftToken[][] = [[]];
+    for (const token of keyTokens) {
+      if (token.text === "." && !token.quoted) fields.push([]);
+      else fields[fields.length - 1]!.push(token);
+    }
+    if (fields.length !== this.types.length || fields.some((field) => field.length !== 1)) {
+      throw new NftValueError(`${where}: expected ${this.types.length} values joined by " . " (${this.keyType})`);
+    }
+    const texts = fields.map((field) => field[0]!);
+    const isInterval = texts.some((token, index) => (this.types[index] === "ifname" ? token.text.endsWith("*") : /[/-]/.test(token.text)));
+    try {
+      if (isInterval) {
+        const tests = texts.map((token, index): ((value: number | string) => boolean) => {
+          const type = this.types[index]!;
+          if (type === "ifname") {
+            const test = compileNameValue([token]);
+            return (value) => typeof value === "string" && test(value);
+          }
+          const test = compileNumberValue([token], type);
+          return (value) => typeof value === "number" && test(value);
+        });
+        this.tupleIntervals.push({ tests, element });
+        return;
+      }
+      this.elements.set(tupleKey(texts.map((token, index) => (this.types[index] === "ifname" ? token.text : parseSingleValue(token.text, this.types[index]!)))), element);
+    } catch (error) {
+      throw new NftValueError(`${where}: ${(error as Error).message}`);
     }
   }
 
@@ -118,6 +181,10 @@ export class RuntimeNftSet {
    * found element's timeout.
    */
   upsert(value: number, jiffies: number, timeoutJiffies: number, refresh: boolean): { element: NftSetElement; created: boolean } | null {
+    return this.upsertKey(value, jiffies, timeoutJiffies, refresh);
+  }
+
+  private upsertKey(value: number | string, jiffies: number, timeoutJiffies: number, refresh: boolean): { element: NftSetElement; created: boolean } | null {
     const found = this.elements.get(value);
     const lasting = timeoutJiffies || this.timeoutJiffies;
     if (found && jiffies < found.expires) {
@@ -129,6 +196,19 @@ export class RuntimeNftSet {
     const element: NftSetElement = { expires: lasting ? jiffies + lasting : Infinity, data: null, limits: [] };
     this.elements.set(value, element);
     return { element, created: true };
+  }
+
+  /** nft_lookup with a concatenated key: the live element holding the values, or null. */
+  lookupTuple(tuple: NftTuple, jiffies: number): NftSetElement | null {
+    const element = this.elements.get(tupleKey(tuple));
+    if (element && jiffies < element.expires) return element;
+    for (const interval of this.tupleIntervals) if (interval.tests.every((test, index) => test(tuple[index]!))) return interval.element;
+    return null;
+  }
+
+  /** upsert with a concatenated key. */
+  upsertTuple(tuple: NftTuple, jiffies: number, timeoutJiffies: number, refresh: boolean): { element: NftSetElement; created: boolean } | null {
+    return this.upsertKey(tupleKey(tuple), jiffies, timeoutJiffies, refresh);
   }
 
   /** Elements not yet lapsed; lapsed ones are dropped on the way, as the set's gc would. */
