@@ -225,6 +225,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       mark: 0,
       notrack: false,
       mapVerdict: null,
+      ctAssured: false,
     };
     let decided: RuleRef = { chain: NO_BASE_CHAIN, index: 0, target: "ACCEPT" };
     const runConntrack = () => {
@@ -232,6 +233,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       tracked = state.notrack ? UNTRACKED_PACKET : tracker.track(state.packet, { mark: state.mark, notrack: state.notrack, helper: "" });
       state.ctState = tracked.state;
       state.connection = tracked.connection;
+      state.ctAssured = tracked.assured;
     };
     // Ingress (nf_hook_ingress in __netif_receive_skb_core) runs on what a device receives, before the IP stack and conntrack.
     if (hook !== "OUTPUT" && !start.ingressJudged) {
@@ -277,6 +279,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       mark: 0,
       notrack: false,
       mapVerdict: null,
+      ctAssured: false,
     });
 
   const judge = (hook: FilterHook, packet: Packet, context: PacketContext): Judgement => judgeRoute(hook, packet, routeStartOf(context), trackerOf(context, null));

@@ -6,7 +6,8 @@ import type { Packet } from "../../../net/packet.js";
 import type { ConnectionMarks, CtState } from "../netfilter/match.js";
 import type { KernelSettings } from "../kernel-settings.js";
 import { nftLimitBucket, type NftLimitSpec } from "./nft-limit.js";
-import { msToJiffies, RuntimeNftSet, type NftTuple } from "./nft-sets.js";
+import { msToJiffies, RuntimeNftSet, type NftElementExpression, type NftTuple } from "./nft-sets.js";
+import { collectStale, countConnection, type Listed } from "../netfilter/conncount-list.js";
 import { compileNameValue, compileNumberValue, CT_STATE_BITS, NftValueError, parseSingleValue, valueItems, type FieldType } from "./nft-values.js";
 import { rewriteIpv4HeaderByte } from "../../../net/ipv4.js";
 import { parseIpv4 } from "../../../net/address.js";
@@ -36,6 +37,8 @@ export interface NftPacketState {
   notrack: boolean;
   /** The verdict a `vmap` found for this packet in the rule being run; null when it has none. */
   mapVerdict: NftVerdict | null;
+  /** The packet's connection is ASSURED (conntrack's IPS_ASSURED): nf_conncount adds no connection for it. */
+  ctAssured: boolean;
 }
 
 export interface CompiledNftRule {
@@ -364,9 +367,15 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
           });
           continue;
         }
+        if (field === "count") {
+          // One list for the rule (nft_connlimit's own), however many sources reach it.
+          const count = connectionCount(readConnectionCount());
+          steps.push((state) => count.holds(state));
+          continue;
+        }
         if (field === "state") compare("ct_state", (state) => CT_STATE_BIT[state.ctState]);
         else if (field === "mark") compare("mark", (state) => (state.connection ? state.connection.mark : null));
-        else fail(`ct ${field} is not modelled (ct state and ct mark are)`);
+        else fail(`ct ${field} is not modelled (ct state, ct mark and ct count are)`);
         continue;
       }
       const raw = /^@(th|nh|ih),(\d+),(\d+)$/.exec(key);
@@ -637,7 +646,35 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     return { rate: Number(rate![1]), unitSeconds, burst, over };
   }
 
-  /** `add|update @set { ip saddr [timeout T] [limit rate ...] }` (and a meter's body): nft_dynset. */
+  /** `[over] N` after `ct count`: over sets NFT_CONNLIMIT_F_INV. */
+  function readConnectionCount(): { limit: number; over: boolean } {
+    const over = word() === "over";
+    if (over) at++;
+    const limit = Number(word());
+    if (!/^\d+$/.test(word() ?? "") || limit > 0xffffffff) fail(`ct count ${over ? "over " : ""}${word() ?? ""}: expected a number of connections`);
+    at++;
+    return { limit, over };
+  }
+
+  /**
+   * nft_connlimit_do_eval on a list of its own: the packet's connection
+   * counted (nf_conncount_add_skb, and the gc its -EEXIST path runs), then
+   * `ct count N` holds while the count is at most N, `ct count over N` once
+   * it is above.
+   */
+  function connectionCount({ limit, over }: { limit: number; over: boolean }): NftElementExpression {
+    const listed: Listed[] = [];
+    return {
+      holds: (input) => (countConnection(listed, input.connection, input.ctAssured, input.jiffies) > limit) === over,
+      // nft_connlimit_gc: nf_conncount_gc_list, and whether the list is now empty.
+      collect: (jiffies) => {
+        collectStale(listed, jiffies);
+        return listed.length === 0;
+      },
+    };
+  }
+
+  /** `add|update @set { ip saddr [timeout T] [limit rate ...] [ct count ...] }` (and a meter's body): nft_dynset. */
   function setStatement(set: RuntimeNftSet, refresh: boolean): (state: NftPacketState) => boolean {
     if (word() !== "{") fail("a set statement needs { KEY ... }");
     at++;
@@ -649,22 +686,36 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       timeoutJiffies = msToJiffies(ms!, scope.settings.hz);
       at += 2;
     }
-    // Each new element gets its own bucket, full when it is made (nft_dynset_new clones the expression).
-    const limits: NftLimitSpec[] = [];
-    while (word() === "limit") {
-      at++;
-      limits.push(readLimit());
+    // Each new element gets its own copy of each expression, a full bucket, an empty list (nft_dynset_new clones them).
+    const expressions: Array<() => NftElementExpression> = [];
+    for (;;) {
+      if (word() === "limit") {
+        at++;
+        const spec = readLimit();
+        expressions.push(() => {
+          const bucket = nftLimitBucket(spec);
+          return { holds: (input) => bucket.allows(input.clockNs) };
+        });
+      } else if (word() === "ct" && word(1) === "count") {
+        at += 2;
+        const count = readConnectionCount();
+        expressions.push(() => connectionCount(count));
+      } else if (word() === "counter") at++;
+      else break;
     }
-    if (word() === "counter") at++;
     if (word() === ":") fail("a set statement that adds to a map (KEY : DATA) is not modelled; give the map its elements where it is declared");
-    if (word() !== "}") fail(`"${word()}" in a set statement is not modelled (a key, timeout, limit and counter are)`);
+    if (word() !== "}") fail(`"${word()}" in a set statement is not modelled (a key, timeout, limit, ct count and counter are)`);
     at++;
     return (state) => {
       // No key (a field the packet lacks) breaks the rule, as a full set does.
       const found = upsertKey(state, timeoutJiffies);
       if (!found) return false;
-      if (found.created) for (const spec of limits) found.element.limits.push(nftLimitBucket(spec));
-      for (const bucket of found.element.limits) if (!bucket.allows(state.clockNs)) return false;
+      if (found.created && expressions.length > 0) {
+        for (const make of expressions) found.element.expressions.push(make());
+        set.expressionsAdded(found.element);
+      }
+      // nft_set_elem_update_expr: the first that breaks ends the walk.
+      for (const expression of found.element.expressions) if (!expression.holds(state)) return false;
       return true;
     };
   }
@@ -751,6 +802,21 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       if (packet.protocol !== protocol || packet.fragmentOffset !== 0 || packet.bytes.length < packet.headerLength + 2) return false;
       return wanted.has(packet.bytes[packet.headerLength + (field === "type" ? 0 : 1)]!) !== negated;
     };
+  }
+
+  /** `& MASK` after an IPv4 address field in a key (an address or a number); none, all ones. */
+  function ipv4Mask(): number {
+    if (word() !== "&" && word() !== "and") return 0xffffffff;
+    const text = word(1) ?? "";
+    at += 2;
+    let mask = Number.NaN;
+    try {
+      mask = /^\d+\.\d+\.\d+\.\d+$/.test(text) ? parseIpv4(text) : Number(text);
+    } catch {
+      // Reported below.
+    }
+    if (!Number.isInteger(mask) || mask < 0 || mask > 0xffffffff) fail(`& ${text}: expected an IPv4 mask (255.255.255.0) or a number`);
+    return mask;
   }
 
   /** `& MASK` after an IPv6 address field (nft_bitwise): the address number with its host bits cleared; none, the address itself. */
@@ -897,8 +963,12 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       // No IPv4 packet has an IPv6 address: the statement stops the rule there (its meta nfproto ipv6).
       return { type: "ipv6_addr", read: (state) => (state.packet.family === 6 ? masked(field === "saddr" ? state.packet.src : state.packet.dst) : null) };
     }
-    if (selector === "ip" && field === "saddr") return { type: "ipv4_addr", read: (state) => (state.packet.family === 4 ? state.packet.src : null) };
-    if (selector === "ip" && field === "daddr") return { type: "ipv4_addr", read: (state) => (state.packet.family === 4 ? state.packet.dst : null) };
+    if (selector === "ip" && (field === "saddr" || field === "daddr")) {
+      // `ip saddr & 255.255.255.0`: sources counted per /24 (nft_bitwise before the key is taken).
+      const mask = ipv4Mask();
+      const source = field === "saddr";
+      return { type: "ipv4_addr", read: (state) => (state.packet.family === 4 ? ((source ? state.packet.src : state.packet.dst) & mask) >>> 0 : null) };
+    }
     if ((selector === "ip" && field === "protocol") || (selector === "meta" && field === "l4proto")) return { type: "inet_proto", read: (state) => state.packet.protocol };
     if (selector === "meta" && field === "mark") return { type: "mark", read: (state) => state.mark };
     if (selector === "ct" && field === "mark") return { type: "mark", read: (state) => (state.connection ? state.connection.mark : null) };

@@ -1,7 +1,7 @@
 import { isIpv6Value } from "../../../net/ipv6-address.js";
 import type { NftSet, NftToken } from "../../../firewall/nft/nft-ruleset.js";
 import { parseNftDuration } from "../../../firewall/nft/parse-nft.js";
-import type { NftLimitBucket } from "./nft-limit.js";
+import type { ConnectionMarks } from "../netfilter/match.js";
 import { compileNameValue, compileNumberValue, NftValueError, parseSingleValue, type FieldType } from "./nft-values.js";
 import { parseMapVerdict, type NftVerdict } from "./nft-verdict.js";
 
@@ -18,11 +18,31 @@ export interface NftSetElement {
   expires: number;
   /** A map element's data: the verdict of a verdict map, the number of a data map; null in a set. */
   readonly data: NftMapData | null;
-  /** The buckets of the limits a set statement attached (`update @s { ip saddr limit rate ... }`), one per limit. */
-  readonly limits: NftLimitBucket[];
+  /**
+   * The stateful expressions a set statement attached, each the element's
+   * own (`update @s { ip saddr limit rate ... }` a bucket, `ct count` a list
+   * of connections), run in order: one that does not hold breaks the rule.
+   */
+  readonly expressions: NftElementExpression[];
 }
 
 export type NftMapData = NftVerdict | number;
+
+/** What an element's expression reads of the packet being judged (NftPacketState has it). */
+export interface NftElementInput {
+  readonly clockNs: number;
+  readonly jiffies: number;
+  readonly connection: ConnectionMarks | null;
+  readonly ctAssured: boolean;
+}
+
+/** One element's stateful expression (its own copy: nft_dynset_new clones them). */
+export interface NftElementExpression {
+  /** True when it holds for this packet; false breaks the rule. */
+  holds(input: NftElementInput): boolean;
+  /** The set's gc worker's call (the expression's ops->gc): true when the element should go (ct count's list emptied). */
+  collect?(jiffies: number): boolean;
+}
 
 /** A concatenation's values (`ip saddr . udp dport`) in field order: numbers, and interface names as text. */
 export type NftTuple = ReadonlyArray<number | string>;
@@ -53,6 +73,13 @@ export class RuntimeNftSet {
   /** By the number they hold, or a concatenation's by its values joined (tupleKey). */
   private readonly elements = new Map<number | string, NftSetElement>();
   private readonly intervals: Array<{ readonly test: (value: number) => boolean; readonly element: NftSetElement }> = [];
+  /** jiffies of the set's gc worker's first run (queued when the set is made, every HZ after). */
+  private readonly firstGcJiffies: number;
+  private readonly gcIntervalJiffies: number;
+  /** The gc runs the model has made up for so far (it runs them lazily, when the set is next read). */
+  private gcRuns = 0;
+  /** Some element has an expression the gc worker calls (ct count): the worker matters. */
+  private collectable = false;
   /** Concatenated elements with a prefix, range or wildcard in a field (nft_set_pipapo): one test per field. */
   private readonly tupleIntervals: Array<{ readonly tests: ReadonlyArray<(value: number | string) => boolean>; readonly element: NftSetElement }> = [];
 
@@ -69,6 +96,9 @@ export class RuntimeNftSet {
     this.keyType = this.types.join(" . ");
     this.data = spec.data;
     this.timeoutJiffies = msToJiffies(spec.timeoutMs, hz);
+    // nft_set_gc_interval: HZ unless the set gives gc-interval.
+    this.gcIntervalJiffies = hz;
+    this.firstGcJiffies = startJiffies + this.gcIntervalJiffies;
     // nft gives a dynamic set without a size 65535 elements (what `nft list` then shows).
     this.size = spec.size || (spec.flags.has("dynamic") ? 65535 : 0);
     if (this.types.length === 1 && this.type === "ipv6_addr") {
@@ -89,13 +119,13 @@ export class RuntimeNftSet {
       const data = colon >= 0 ? this.dataOf(tokens.slice(colon + 1), chains, where) : null;
       const expires = this.expiryOf(rest, where, hz, startJiffies);
       if (this.types.length > 1) {
-        this.addTuple(keyTokens, { expires, data, limits: [] }, where);
+        this.addTuple(keyTokens, { expires, data, expressions: [] }, where);
         continue;
       }
       if (keyTokens.length > 1) throw new NftValueError(`${where}: one ${this.type} expected${keyTokens.some((token) => token.text === "." && !token.quoted) ? ` (the ${what}'s type is not a concatenation)` : ""}`);
       const text = keyTokens[0]!.text;
-      if (/[/-]/.test(text) && expires === Infinity) this.intervals.push({ test: compileNumberValue([keyTokens[0]!], this.type), element: { expires, data, limits: [] } });
-      else this.elements.set(this.keyOf(text, where), { expires, data, limits: [] });
+      if (/[/-]/.test(text) && expires === Infinity) this.intervals.push({ test: compileNumberValue([keyTokens[0]!], this.type), element: { expires, data, expressions: [] } });
+      else this.elements.set(this.keyOf(text, where), { expires, data, expressions: [] });
     }
   }
 
@@ -165,6 +195,7 @@ export class RuntimeNftSet {
 
   /** nft_lookup: the live element holding the value, or null. */
   lookup(value: number, jiffies: number): NftSetElement | null {
+    if (this.collectable) this.runGc(jiffies);
     const element = this.elements.get(value);
     if (element && jiffies < element.expires) return element;
     for (const interval of this.intervals) if (interval.test(value)) return interval.element;
@@ -185,6 +216,7 @@ export class RuntimeNftSet {
   }
 
   private upsertKey(value: number | string, jiffies: number, timeoutJiffies: number, refresh: boolean): { element: NftSetElement; created: boolean } | null {
+    if (this.collectable) this.runGc(jiffies);
     const found = this.elements.get(value);
     const lasting = timeoutJiffies || this.timeoutJiffies;
     if (found && jiffies < found.expires) {
@@ -193,13 +225,14 @@ export class RuntimeNftSet {
     }
     if (found) this.elements.delete(value);
     if (this.size > 0 && this.elements.size >= this.size && this.liveCount(jiffies) >= this.size) return null;
-    const element: NftSetElement = { expires: lasting ? jiffies + lasting : Infinity, data: null, limits: [] };
+    const element: NftSetElement = { expires: lasting ? jiffies + lasting : Infinity, data: null, expressions: [] };
     this.elements.set(value, element);
     return { element, created: true };
   }
 
   /** nft_lookup with a concatenated key: the live element holding the values, or null. */
   lookupTuple(tuple: NftTuple, jiffies: number): NftSetElement | null {
+    if (this.collectable) this.runGc(jiffies);
     const element = this.elements.get(tupleKey(tuple));
     if (element && jiffies < element.expires) return element;
     for (const interval of this.tupleIntervals) if (interval.tests.every((test, index) => test(tuple[index]!))) return interval.element;
@@ -209,6 +242,32 @@ export class RuntimeNftSet {
   /** upsert with a concatenated key. */
   upsertTuple(tuple: NftTuple, jiffies: number, timeoutJiffies: number, refresh: boolean): { element: NftSetElement; created: boolean } | null {
     return this.upsertKey(tupleKey(tuple), jiffies, timeoutJiffies, refresh);
+  }
+
+  /** An element's expression will need the gc worker's calls (a set statement gave it ct count). */
+  expressionsAdded(element: NftSetElement): void {
+    if (element.expressions.some((expression) => expression.collect)) this.collectable = true;
+  }
+
+  /**
+   * The gc worker's runs due by `jiffies` (nft_rhash_gc every interval):
+   * each element's ct count list is collected at the run's time, and an
+   * element whose list it empties is removed. At most a few runs are made
+   * up at once: each collects up to CONNCOUNT_GC_MAX_NODES + 1 connections
+   * a list, and lists longer than that are rare.
+   */
+  private runGc(jiffies: number): void {
+    const due = jiffies < this.firstGcJiffies ? 0 : Math.floor((jiffies - this.firstGcJiffies) / this.gcIntervalJiffies) + 1;
+    if (due <= this.gcRuns) return;
+    for (let run = Math.max(this.gcRuns, due - 16); run < due; run++) {
+      const at = this.firstGcJiffies + run * this.gcIntervalJiffies;
+      for (const [key, element] of this.elements) {
+        let emptied = false;
+        for (const expression of element.expressions) if (expression.collect?.(at)) emptied = true;
+        if (emptied) this.elements.delete(key);
+      }
+    }
+    this.gcRuns = due;
   }
 
   /** Elements not yet lapsed; lapsed ones are dropped on the way, as the set's gc would. */

@@ -1,7 +1,8 @@
-import { hotdropOf, type ConnectionMarks, type MatchFactory } from "../match.js";
+import { hotdropOf, type MatchFactory } from "../match.js";
 import type { IpFamily } from "../../../../firewall/ruleset.js";
 import { fullPrefix, prefixKey } from "./address-prefix.js";
 import { MatchOptions } from "./match-options.js";
+import { countConnection, type Listed } from "../conncount-list.js";
 
 /**
  * -m connlimit as xt_connlimit.c and nf_conncount.c count on Linux 6.18 (the
@@ -41,47 +42,6 @@ import { MatchOptions } from "./match-options.js";
  * only way the count is 0 and the kernel hotdrops).
  */
 
-/** One listed connection: conntrack's entry for it, or null when conntrack did not track the packet. */
-type Listed = ConnectionMarks | null;
-
-/** CONNCOUNT_GC_MAX_NODES: a walk stops once it has evicted more than this. */
-const GC_MAX_NODES = 8;
-
-/** nf_conntrack_find_get on the listed tuple: the connection is confirmed and not yet timed out. */
-const alive = (connection: Listed, jiffies: number): boolean => connection !== null && connection.confirmed === true && (connection.timeout ?? Infinity) - jiffies > 0;
-
-/** __nf_conncount_gc_list: evict every connection conntrack no longer holds. */
-function collect(listed: Listed[], jiffies: number): void {
-  let collected = 0;
-  for (let index = 0; index < listed.length; ) {
-    if (!alive(listed[index]!, jiffies)) {
-      listed.splice(index, 1);
-      collected++;
-      continue;
-    }
-    index++;
-    if (collected > GC_MAX_NODES) break;
-  }
-}
-
-/** __nf_conncount_add: a walk, then the connection joins unless the walk found it. */
-function add(listed: Listed[], connection: ConnectionMarks | null, jiffies: number): void {
-  let collected = 0;
-  for (let index = 0; index < listed.length; ) {
-    if (collected > GC_MAX_NODES) break;
-    const entry = listed[index]!;
-    if (!alive(entry, jiffies)) {
-      listed.splice(index, 1);
-      collected++;
-      continue;
-    }
-    // "We should not see tuples twice": found, nothing added.
-    if (entry === connection) return;
-    index++;
-  }
-  listed.push(connection);
-}
-
 function parseConnlimit(options: MatchOptions, family: IpFamily): { limit: number; invert: boolean; key: (address: number) => number; byDestination: boolean } {
   const above = options.get("connlimit-above");
   const upto = options.get("connlimit-upto");
@@ -104,18 +64,10 @@ export const connlimitMatch: MatchFactory = (rawOptions, state, where) => {
     const jiffies = context.jiffies;
     const key = keyOf(byDestination ? packet.dst : packet.src);
     const connection = context.connection ?? null;
-    let listed = lists.get(key);
-    if (!listed) {
-      // insert_tree: a key's first connection starts its list, whatever its state.
-      listed = [];
-      lists.set(key, listed);
-      add(listed, connection, jiffies);
-    } else if (context.ctAssured && connection?.confirmed === true) {
-      collect(listed, jiffies);
-    } else {
-      add(listed, connection, jiffies);
-    }
-    const count = listed.length;
+    const listed = lists.get(key);
+    // insert_tree: a key's first connection starts its list, whatever its state.
+    if (!listed) lists.set(key, [connection]);
+    const count = listed ? countConnection(listed, connection, context.ctAssured, jiffies) : 1;
     if (count === 0) {
       hotdrop.dropped = true;
       hotdrop.reason = "connlimit counted no connection for the packet's key (its list emptied under an ASSURED connection), which xt_connlimit takes for a failed allocation";
