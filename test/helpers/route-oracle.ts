@@ -60,6 +60,11 @@ export function judgeRouteInModel(rulesetText: string, sends: readonly OracleSen
   });
   const counted: Record<string, number> = {};
   for (const counter of firewall.counters()) {
+    // An nft chain's label ("inet t input") is its key; iptables' reads "filter:INPUT".
+    if (looksLikeNft(rulesetText)) {
+      counted[`${counter.chain}:${counter.index}`] = counter.packets;
+      continue;
+    }
     const { table, chain } = splitQualifiedChain(counter.chain);
     counted[`${table}:${chain}:${counter.index}`] = counter.packets;
   }
@@ -128,11 +133,12 @@ export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSe
     looksLikeNft(rulesetText) ? `nft -f - <<'RULES'\n${rulesetText.trim()}\nRULES` : `iptables-restore <<'RULES'\n${rulesetText.trim()}\nRULES`,
     // unshare leaves /sys the host's: the MACs come from ip.
     `python3 -c ${quote(SENDER)} ${quote(JSON.stringify(sends.map(filled)))} "$(ip -br link show eth0 | awk '{print $3}')" "$(ip -br link show wire0 | awk '{print $3}')" ${quote(JSON.stringify(listeningPorts(sends, listen)))} ${paced ? "paced" : "waiting"} ${reply ? "reply" : "silent"} ${quote(JSON.stringify(REPLY))}`,
-    looksLikeNft(rulesetText) ? "true" : "iptables-save -c",
+    looksLikeNft(rulesetText) ? "nft list ruleset" : "iptables-save -c",
   ].join("\n");
   const ran = spawnSync("unshare", ["--net", "bash", "-c", script], { encoding: "utf8", timeout: 60_000 });
   expect(ran.status, ran.stderr).toBe(0);
   const [deliveredLine, ...saved] = ran.stdout.trim().split("\n");
+  if (looksLikeNft(rulesetText)) return { delivered: JSON.parse(deliveredLine!) as boolean[], counted: nftRuleCounters(saved) };
   const counted: Record<string, number> = {};
   let table = "";
   const indexOf = new Map<string, number>();
@@ -149,6 +155,36 @@ export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSe
     }
   }
   return { delivered: JSON.parse(deliveredLine!) as boolean[], counted };
+}
+
+/**
+ * What each rule's counter counted in `nft list ruleset`, keyed as the
+ * model's counters are ("inet t input:2": the chain's second rule); nft
+ * keeps no counter for a policy.
+ */
+function nftRuleCounters(listing: readonly string[]): Record<string, number> {
+  const counted: Record<string, number> = {};
+  let table = "";
+  let chain: string | null = null;
+  let depth = 0;
+  let index = 0;
+  for (const line of listing) {
+    const text = line.trim();
+    const opened = /^table (\S+) (\S+) \{$/.exec(text);
+    if (opened && depth === 0) table = `${opened[1]} ${opened[2]}`;
+    const chained = /^chain (\S+) \{$/.exec(text);
+    if (chained && depth === 1) {
+      chain = chained[1]!;
+      index = 0;
+    } else if (chain !== null && depth === 2 && text !== "}" && text !== "" && !text.startsWith("type ") && !text.startsWith("policy ") && !text.startsWith("comment ")) {
+      index++;
+      const counter = /counter packets (\d+) bytes/.exec(text);
+      if (counter) counted[`${table} ${chain}:${index}`] = Number(counter[1]);
+    }
+    depth += (text.match(/\{/g)?.length ?? 0) - (text.match(/\}/g)?.length ?? 0);
+    if (depth < 2) chain = null;
+  }
+  return counted;
 }
 
 /** Only the counters an expectation names, so a case can leave the rest out. */

@@ -31,6 +31,11 @@ export function instrumentNftRuleset(text: string, source = "ruleset"): string {
     const chains = new Map<string, NftChain>();
     for (const chain of table.chains.values()) {
       const label = nftChainLabel(table, chain.name);
+      // A nat chain maps a connection's first packet, and accepts: what decides the packet is logged by the filter chains.
+      if (chain.base?.type === "nat") {
+        chains.set(chain.name, chain);
+        continue;
+      }
       if (!chain.base) {
         chains.set(chain.name, chain);
         labels.set(`${table.family} ${table.name} ${chain.name}`, label);
@@ -61,7 +66,7 @@ export function instrumentNftRuleset(text: string, source = "ruleset"): string {
       const label = labels.get(`${table.family} ${table.name} ${chain.name}`)!;
       return [...words.slice(0, at), log(label, index + 1, VERDICTS[tokens[at]!.text]!), ...words.slice(at)].join(" ");
     },
-    after: (table, chain) => (chain.base && table.family !== "arp" ? [log(nftChainLabel(table, chain.name), 0, chain.base.policy === "accept" ? "ACCEPT" : "DROP")] : []),
+    after: (table, chain) => (chain.base && chain.base.type !== "nat" && table.family !== "arp" ? [log(nftChainLabel(table, chain.name), 0, chain.base.policy === "accept" ? "ACCEPT" : "DROP")] : []),
   });
 }
 

@@ -151,6 +151,17 @@ describe("the lab's address plan", () => {
     expect(instrumented).not.toMatch(/v:arp guard/);
   });
 
+  it("loads a nat chain as written: it maps a connection's first packet and accepts, and the filter chains log what decides", () => {
+    const ruleset = "table ip nat {\n  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n    udp dport 5080 redirect to :5060\n  }\n}\ntable inet filter {\n  chain input {\n    type filter hook input priority filter; policy accept;\n    ip saddr 10.0.0.2 udp dport 5060 drop\n  }\n}\n";
+    const instrumented = instrumentNftRuleset(ruleset);
+    expect(instrumented).toMatch(/chain prerouting \{\s*type nat hook prerouting priority (dstnat|-100); policy accept;\s*udp dport 5080 redirect to :5060\s*\}/);
+    expect(instrumented).not.toMatch(/v:ip nat/);
+    expect(instrumented).toMatch(/v:inet filter input:1:DROP/);
+    if (!kernelOracleHere || spawnSync("nft", ["--version"]).status !== 0) return;
+    const sends = [{ src: "10.0.0.1", dport: 5080 }, { src: "10.0.0.2", dport: 5080, at: 0.05 }, { src: "10.0.0.1", dport: 5080, at: 0.1 }];
+    expect(judgeRouteInKernel(instrumented, sends, [5060]).delivered).toEqual(judgeRouteInKernel(ruleset, sends, [5060]).delivered);
+  });
+
   it.runIf(kernelOracleHere && spawnSync("nft", ["--version"]).status === 0)("keeps an nft ruleset's named counters, so the lab loads rules that count into them, and the kernel decides as for the admin's ruleset", () => {
     const ruleset = [
       "table inet filter {",

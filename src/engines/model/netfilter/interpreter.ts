@@ -8,9 +8,8 @@ import { RulesetError, qualifiedChain, type Chain, type IpFamily, type Negatable
 import { hotdropOf, type CompiledMatch, type ConnectionMarks, type CtState, type Hook, type MatchState, type PacketContext, type SkbState } from "./match.js";
 import { matchFactories } from "./match-registry.js";
 import { compileSetTarget } from "./matches/set.js";
-import { compileNatTarget, manipTypeOf, resolveNatTarget, type ConnectionNat, type ManipType, type NatEndpoint, type NatTarget } from "./nat.js";
+import { compileNatTarget, manipTypeOf, natRewrite, oneShotNat, resolveNatTarget, type ConnectionNat, type NatTarget } from "./nat.js";
 import { compileTargetEffect, type TargetEffect } from "./targets.js";
-import { rewriteIpv4, decodeIpv4 } from "../../../net/ipv4.js";
 
 /** The hooks a packet's route is named by: where the filter table judges it. */
 export type FilterHook = "INPUT" | "FORWARD" | "OUTPUT";
@@ -252,25 +251,6 @@ const ROUTES: Record<FilterHook, ReadonlyArray<readonly [string, Hook] | "conntr
 /** Before conntrack (raw) a packet has no entry: xt_conntrack calls that INVALID. */
 export const BEFORE_CONNTRACK: TrackedPacket = { state: "INVALID", reply: false, seenReply: false, assured: false, connection: null, nat: null };
 export const UNTRACKED_PACKET: TrackedPacket = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, connection: null, nat: null };
-
-/** A connection's NAT for one judging without a conntrack table: whatever the nat table decides applies to this packet. */
-function oneShotNat(): ConnectionNat {
-  const bound: Partial<Record<ManipType, NatEndpoint | null>> = {};
-  return {
-    initialized: (type) => type in bound,
-    bind: (type, to) => {
-      bound[type] = to;
-    },
-    rewrite: (type, reply) => (reply ? null : (bound[type] ?? null)),
-  };
-}
-
-/** The packet with one end rewritten, checksums fixed. */
-function natRewrite(packet: Packet, type: ManipType, to: NatEndpoint): Packet {
-  if (type === "dst" ? packet.dst === to.address && packet.dport === to.port : packet.src === to.address && packet.sport === to.port) return packet;
-  const change = type === "dst" ? { dst: to.address, dport: to.port } : { src: to.address, sport: to.port };
-  return decodeIpv4(rewriteIpv4(packet.bytes, change), packet.inInterface);
-}
 
 interface CompiledTable {
   readonly name: string;

@@ -1,4 +1,5 @@
 import { parseIpv4 } from "../../../net/address.js";
+import { decodeIpv4, rewriteIpv4 } from "../../../net/ipv4.js";
 import type { Packet } from "../../../net/packet.js";
 import { RulesetError, type TargetSpec } from "../../../firewall/ruleset.js";
 import type { Hook } from "./match.js";
@@ -107,4 +108,23 @@ export function resolveNatTarget(target: NatTarget, packet: Packet, localAddress
   const address = typeof target.address === "number" ? target.address : target.address === "loopback" ? LOOPBACK : (localAddresses[0] ?? own);
   const port = target.port ?? (target.type === "dst" ? packet.dport : packet.sport);
   return { address, port };
+}
+
+/** A connection's NAT for one judging without a conntrack table: whatever the nat table decides applies to this packet. */
+export function oneShotNat(): ConnectionNat {
+  const bound: Partial<Record<ManipType, NatEndpoint | null>> = {};
+  return {
+    initialized: (type) => type in bound,
+    bind: (type, to) => {
+      bound[type] = to;
+    },
+    rewrite: (type, reply) => (reply ? null : (bound[type] ?? null)),
+  };
+}
+
+/** The packet with one end rewritten, checksums fixed. */
+export function natRewrite(packet: Packet, type: ManipType, to: NatEndpoint): Packet {
+  if (type === "dst" ? packet.dst === to.address && packet.dport === to.port : packet.src === to.address && packet.sport === to.port) return packet;
+  const change = type === "dst" ? { dst: to.address, dport: to.port } : { src: to.address, sport: to.port };
+  return decodeIpv4(rewriteIpv4(packet.bytes, change), packet.inInterface);
 }

@@ -2,8 +2,9 @@ import { NO_BASE_CHAIN, nftChainLabel, type NftChain, type NftRuleset } from "..
 import { RulesetError, type RuleRef } from "../../../firewall/ruleset.js";
 import type { Packet } from "../../../net/packet.js";
 import type { KernelSettings } from "../kernel-settings.js";
-import { BEFORE_CONNTRACK, routeStartOf, trackerOf, UNTRACKED_PACKET, type ConnectionTracker, type CompiledFirewall, type FilterHook, type Judgement, type RouteJudgement, type RouteStart, type RuleCounter } from "../netfilter/interpreter.js";
+import { BEFORE_CONNTRACK, routeStartOf, trackerOf, UNTRACKED_PACKET, type ConnectionTracker, type CompiledFirewall, type FilterHook, type Judgement, type RouteJudgement, type RouteStart, type RuleCounter, type TrackedPacket } from "../netfilter/interpreter.js";
 import type { PacketContext } from "../netfilter/match.js";
+import { natRewrite, oneShotNat, resolveNatTarget, type ManipType, type NatTarget } from "../netfilter/nat.js";
 import { compileNftRule, NftConstructError, type CompiledNftRule, type NftPacketState } from "./nft-rule.js";
 import { RuntimeNftSet } from "./nft-sets.js";
 import { NftValueError } from "./nft-values.js";
@@ -32,7 +33,17 @@ interface CompiledBaseChain {
   readonly start: number;
   /** An ingress chain's devices: it sees what they receive. */
   readonly devices?: ReadonlySet<string>;
+  /** The NAT core's place among the hook's chains (nf_nat_ipv4_ops): the nat chains of the hook run there, not as chains of their own. */
+  readonly natCore?: true;
 }
+
+/** The NAT core's priority at each hook (NF_IP_PRI_NAT_DST, NF_IP_PRI_NAT_SRC) and the end it rewrites there. */
+const NAT_CORE: Partial<Record<Hook, { readonly priority: number; readonly type: ManipType }>> = {
+  prerouting: { priority: -100, type: "dst" },
+  output: { priority: -100, type: "dst" },
+  input: { priority: 100, type: "src" },
+  postrouting: { priority: 100, type: "src" },
+};
 
 interface CompiledTableChains {
   readonly chains: ReadonlyArray<{ readonly label: string; readonly rules: ReadonlyArray<CompiledNftRule & { readonly slot: number }> }>;
@@ -68,6 +79,8 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
     return counterLabels.length - 1;
   };
   const baseChains: Record<Hook, CompiledBaseChain[]> = { ingress: [], prerouting: [], input: [], forward: [], output: [], postrouting: [] };
+  /** type nat base chains by hook: the NAT core runs them for a connection's first packet. */
+  const natChains: Record<Hook, CompiledBaseChain[]> = { ingress: [], prerouting: [], input: [], forward: [], output: [], postrouting: [] };
   const namedSets: RuntimeNftSet[] = [];
 
   for (const table of ruleset.tables) {
@@ -105,7 +118,14 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       const base = chain.base;
       if (!base) continue;
       if (base.type === "nat") {
-        note(chain.line, `chain ${chain.name}: type nat chains are not modelled yet; give the NAT as iptables -t nat rules`);
+        // The model NATs IPv4 connections (nf_nat_core for ip and inet tables); IPv6's NAT66 is not modelled.
+        const natHook = base.hook !== "egress" && NAT_CORE[base.hook] ? base.hook : null;
+        if (table.family !== "ip" && table.family !== "inet") note(chain.line, `chain ${chain.name}: type nat chains in ${table.family} tables are not modelled (ip and inet tables' are, for IPv4)`);
+        else if (!natHook) note(chain.line, `chain ${chain.name}: a type nat chain hooks prerouting, input, output or postrouting, not ${base.hook}`);
+        else {
+          const label = chainLabel(table, chain.name);
+          natChains[natHook].push({ label, families: new Set([4]), priority: base.priority, policyAccepts: base.policy === "accept", policySlot: slot(label, 0), table: tableChains, start: index.get(chain.name)! });
+        }
         continue;
       }
       if (base.hook === "egress") {
@@ -137,7 +157,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       const rules: Array<CompiledNftRule & { slot: number }> = [];
       for (const rule of chain.rules) {
         try {
-          rules.push({ ...compileNftRule(rule, { sets, chains: chainNames, settings, meters, localAddresses, counters }), slot: slot(label, rule.index) });
+          rules.push({ ...compileNftRule(rule, { sets, chains: chainNames, settings, meters, localAddresses, counters, ...(chain.base ? { chainType: chain.base.type } : {}) }), slot: slot(label, rule.index) });
         } catch (error) {
           if (!(error instanceof NftConstructError)) throw error;
           note(rule.line, `${error.message}: ${rule.text}`);
@@ -146,8 +166,14 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       return rules;
     }
   }
-  // Stable: chains of equal priority keep the order their tables were loaded in.
-  for (const chains of Object.values(baseChains)) chains.sort((a, b) => a.priority - b.priority);
+  // With any nat chain the NAT core hooks every hook it has, nat chains there or not: a connection's later packets and its replies are rewritten.
+  const anyNat = Object.values(natChains).some((chains) => chains.length > 0);
+  const natCoreTable: CompiledTableChains = { chains: [], index: new Map() };
+  for (const [hook, core] of Object.entries(NAT_CORE) as Array<[Hook, { priority: number }]>) {
+    if (anyNat) baseChains[hook].push({ label: `nat ${hook}`, families: new Set([4]), priority: core.priority, policyAccepts: true, policySlot: -1, table: natCoreTable, start: 0, natCore: true });
+  }
+  // Stable: chains of equal priority keep the order their tables were loaded in (the NAT core after them).
+  for (const chains of [...Object.values(baseChains), ...Object.values(natChains)]) chains.sort((a, b) => a.priority - b.priority);
 
   /** One base chain from its start: the rule that decided, or the policy. */
   const walk = (base: CompiledBaseChain, state: NftPacketState): { accepted: boolean; rule: RuleRef } => {
@@ -226,6 +252,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       notrack: false,
       mapVerdict: null,
       ctAssured: false,
+      natTarget: null,
     };
     let decided: RuleRef = { chain: NO_BASE_CHAIN, index: 0, target: "ACCEPT" };
     const runConntrack = () => {
@@ -240,20 +267,64 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       const judgement = runIngress(state);
       if (judgement && !judgement.accepted) return { accepted: false, rule: judgement.rule, packet: state.packet, tracked, route: hook };
     }
-    for (const stage of ROUTE_HOOKS[hook]) {
+    let route = hook;
+    let hooks = ROUTE_HOOKS[hook];
+    for (let at = 0; at < hooks.length; at++) {
+      const stage = hooks[at]!;
       state.outName = stage === "input" || stage === "prerouting" ? "" : start.outInterface;
       for (const base of baseChains[stage]) {
         if (!base.families.has(packet.family)) continue;
         if (!conntrackRan && (stage === "prerouting" || stage === "output") && base.priority >= CONNTRACK_PRIORITY) runConntrack();
+        if (base.natCore) {
+          const before = state.packet.dst;
+          const refused = runNat(stage, state, tracked);
+          if (refused) return { accepted: false, rule: refused.rule, packet: state.packet, tracked, route };
+          // Routing follows PREROUTING: a new destination can turn a packet for the host into one it forwards, and back.
+          if (stage === "prerouting" && state.packet.dst !== before && route !== "OUTPUT") {
+            route = isLocal(state.packet.dst) ? "INPUT" : "FORWARD";
+            hooks = ROUTE_HOOKS[route];
+          }
+          continue;
+        }
         const judgement = walk(base, state);
-        if (!judgement.accepted) return { accepted: false, rule: judgement.rule, packet: state.packet, tracked, route: hook };
+        if (!judgement.accepted) return { accepted: false, rule: judgement.rule, packet: state.packet, tracked, route };
         // The last base chain to accept names the verdict, as the lab's last verdict record does.
         decided = judgement.rule;
       }
       if (!conntrackRan && (stage === "prerouting" || stage === "output")) runConntrack();
     }
-    // The packet as the rules left it: `ip dscp set` rewrites its bytes.
-    return { accepted: true, rule: decided, packet: state.packet, tracked, route: hook };
+    // The packet as the rules left it: `ip dscp set` rewrites its bytes, NAT its addresses.
+    return { accepted: true, rule: decided, packet: state.packet, tracked, route };
+  };
+
+  const isLocal = (address: number) => address >>> 24 === 127 || localAddresses.includes(address);
+
+  /**
+   * The NAT core at a hook (nf_nat_inet_fn): a connection's first packet
+   * runs the hook's nat chains in priority order until one maps it (or
+   * none does: the null binding); every packet of the connection is then
+   * rewritten from its binding, a reply at the opposite end. A drop in a
+   * nat chain is the packet's verdict; null otherwise. IPv4 only.
+   */
+  const runNat = (stage: Hook, state: NftPacketState, tracked: TrackedPacket): { accepted: boolean; rule: RuleRef } | null => {
+    const nat = tracked.nat;
+    if (!nat || state.packet.family !== 4) return null;
+    const type = NAT_CORE[stage]!.type;
+    if (!nat.initialized(type)) {
+      state.natTarget = null;
+      for (const chain of natChains[stage]) {
+        const judgement = walk(chain, state);
+        if (!judgement.accepted) return judgement;
+        if (state.natTarget) break;
+      }
+      const target = state.natTarget as NatTarget | null;
+      // nf_nat_redirect_ipv4: at output a redirect goes to loopback, at prerouting to the incoming interface's address.
+      const resolved = target && target.type === type ? resolveNatTarget(stage === "output" && target.address === "incoming-interface" ? { ...target, address: "loopback" } : target, state.packet, localAddresses) : null;
+      nat.bind(type, resolved);
+    }
+    const to = nat.rewrite(type, tracked.reply);
+    if (to) state.packet = natRewrite(state.packet, type, to);
+    return null;
   };
 
   /** The ingress chains on the packet's device, in priority order: the first drop, or the last accept; null when none runs. */
@@ -280,9 +351,12 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       notrack: false,
       mapVerdict: null,
       ctAssured: false,
+      natTarget: null,
     });
 
-  const judge = (hook: FilterHook, packet: Packet, context: PacketContext): Judgement => judgeRoute(hook, packet, routeStartOf(context), trackerOf(context, null));
+  // Judged alone, a packet's connection is the context's: what the nat chains decide applies to this packet only.
+  const judge = (hook: FilterHook, packet: Packet, context: PacketContext): Judgement =>
+    judgeRoute(hook, packet, routeStartOf(context), trackerOf(context, anyNat && context.ctState !== "UNTRACKED" && context.ctState !== "INVALID" ? oneShotNat() : null));
 
   return {
     judge,

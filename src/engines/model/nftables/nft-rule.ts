@@ -12,6 +12,7 @@ import { compileNameValue, compileNumberValue, CT_STATE_BITS, NftValueError, par
 import { rewriteIpv4HeaderByte } from "../../../net/ipv4.js";
 import { parseIpv4 } from "../../../net/address.js";
 import type { NftVerdict } from "./nft-verdict.js";
+import type { NatTarget } from "../netfilter/nat.js";
 
 export type { NftVerdict } from "./nft-verdict.js";
 
@@ -39,6 +40,8 @@ export interface NftPacketState {
   mapVerdict: NftVerdict | null;
   /** The packet's connection is ASSURED (conntrack's IPS_ASSURED): nf_conncount adds no connection for it. */
   ctAssured: boolean;
+  /** What a nat chain's `dnat`/`snat`/`masquerade`/`redirect` mapped the packet's connection to; null when none ran. */
+  natTarget: NatTarget | null;
 }
 
 export interface CompiledNftRule {
@@ -111,6 +114,8 @@ export interface RuleScope {
   readonly localAddresses?: readonly number[];
   /** The table's named counter objects, which `counter name NAME` names. */
   readonly counters?: ReadonlySet<string>;
+  /** The type of the base chain the rule is in (filter, nat, route); none for a regular chain. */
+  readonly chainType?: string;
 }
 
 export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule {
@@ -448,6 +453,19 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         steps.push(setStatement(meter, true));
         continue;
       }
+      if (key === "dnat" || key === "snat" || key === "masquerade" || key === "redirect") {
+        at++;
+        // nft refuses a nat statement in a base chain of another type (nft_nat_validate).
+        if (scope.chainType !== undefined && scope.chainType !== "nat") fail(`${key} belongs in a type nat chain (nft refuses it in a ${scope.chainType} chain)`);
+        const target = natStatement(key);
+        steps.push((state) => {
+          state.natTarget = target;
+          return true;
+        });
+        // The mapping is the rule's last word: nft_nat_eval's verdict is NF_ACCEPT.
+        verdict = { kind: "accept" };
+        continue;
+      }
       if (key === "notrack") {
         at++;
         steps.push((state) => {
@@ -644,6 +662,44 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     }
     const unitSeconds = { second: 1, minute: 60, hour: 3600, day: 86400, week: 604800 }[rate![2] as "second"];
     return { rate: Number(rate![1]), unitSeconds, burst, over };
+  }
+
+  /**
+   * `dnat [ip] to ADDRESS[:PORT]`, `snat [ip] to ADDRESS[:PORT]`,
+   * `masquerade [to :PORT]`, `redirect [to [:]PORT]`, with `persistent`:
+   * one address and one port, as the model maps iptables' NAT targets;
+   * ranges, maps and random ports are refused by name (the kernel picks
+   * among them by its tuple hash or at random).
+   */
+  function natStatement(kind: "dnat" | "snat" | "masquerade" | "redirect"): NatTarget {
+    const type = kind === "dnat" || kind === "redirect" ? "dst" : "src";
+    if ((kind === "dnat" || kind === "snat") && (word() === "ip" || word() === "ip6")) {
+      if (word() === "ip6") fail(`${kind} ip6: IPv6 NAT is not modelled; run this ruleset with --engine docker`);
+      at++;
+    }
+    let address: NatTarget["address"] = kind === "masquerade" ? "outgoing-interface" : "incoming-interface";
+    let port: number | null = null;
+    const portOf = (text: string): number => {
+      if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 65535) fail(`${kind} to ${text}: the model maps to one port (1-65535); ranges choose by the kernel's tuple hash; run this ruleset with --engine docker`);
+      return Number(text);
+    };
+    if (word() === "to") {
+      const text = word(1) ?? fail(`${kind} to needs ${kind === "dnat" || kind === "snat" ? "an address" : "a port"}`);
+      at += 2;
+      if (kind === "dnat" || kind === "snat") {
+        const endpoint = /^(\d+\.\d+\.\d+\.\d+)(?::(.+))?$/.exec(text);
+        if (!endpoint || word() === "map") fail(`${kind} to ${text}${word() === "map" ? " map" : ""}: the model maps to one address and at most one port (ranges and maps choose by the kernel's tuple hash or per packet); run this ruleset with --engine docker`);
+        address = parseIpv4(endpoint![1]!);
+        if (endpoint![2] !== undefined) port = portOf(endpoint![2]);
+      } else port = portOf(text.startsWith(":") ? text.slice(1) : text);
+    } else if (kind === "dnat" || kind === "snat") fail(`${kind} needs to ADDRESS`);
+    for (;;) {
+      const flags = (word() ?? "").split(",");
+      if (!flags.every((flag) => flag === "persistent" || flag === "random" || flag === "fully-random")) break;
+      if (flags.some((flag) => flag !== "persistent")) fail(`${kind} ${word()}: the kernel picks a random port, which the model does not; run this ruleset with --engine docker`);
+      at++;
+    }
+    return { type, address, port };
   }
 
   /** `[over] N` after `ct count`: over sets NFT_CONNLIMIT_F_INV. */
