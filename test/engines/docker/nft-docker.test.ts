@@ -73,6 +73,23 @@ describe.runIf(available)("nftables on the docker engine", () => {
   );
 
   it(
+    "concatenated keys and ct count per source judge as in the model: a scanner changing its port is dropped at its fourth flow, by the meter's rule",
+    async () => {
+      ensureBuild();
+      const scenario = loadScenario("test/fixtures/nftables/ct-count.yaml", null);
+      const { comparison, real } = await compareEngines(scenario, new DockerEngine());
+      const expectations = checkExpectations(scenario, computeOutcomes(real));
+      expect(expectations.filter((expectation) => !expectation.passed), JSON.stringify(expectations)).toEqual([]);
+      const dropped = real.verdicts.filter((verdict) => verdict.source === "scan" && verdict.direction === "to-pbx" && verdict.verdict === "dropped");
+      expect(dropped.length).toBeGreaterThan(10);
+      expect(dropped.every((verdict) => verdict.rule.chain === "inet filter input" && verdict.rule.index === 3)).toBe(true);
+      expect(comparison.unpaired).toBe(0);
+      expect(comparison.semantic, JSON.stringify(comparison.semantic.slice(0, 3))).toEqual([]);
+    },
+    5 * 60_000,
+  );
+
+  it(
     "an iptables packet the filter accepted and the security table then dropped is one verdict, the drop",
     async () => {
       ensureBuild();
