@@ -252,6 +252,9 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       notrack: false,
       mapVerdict: null,
       ctAssured: false,
+      ctReply: false,
+      ctSeenReply: false,
+      ctNat: null,
       natTarget: null,
     };
     let decided: RuleRef = { chain: NO_BASE_CHAIN, index: 0, target: "ACCEPT" };
@@ -261,6 +264,9 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       state.ctState = tracked.state;
       state.connection = tracked.connection;
       state.ctAssured = tracked.assured;
+      state.ctReply = tracked.reply;
+      state.ctSeenReply = tracked.seenReply;
+      state.ctNat = tracked.nat;
     };
     // Ingress (nf_hook_ingress in __netif_receive_skb_core) runs on what a device receives, before the IP stack and conntrack.
     if (hook !== "OUTPUT" && !start.ingressJudged) {
@@ -351,6 +357,9 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       notrack: false,
       mapVerdict: null,
       ctAssured: false,
+      ctReply: false,
+      ctSeenReply: false,
+      ctNat: null,
       natTarget: null,
     });
 

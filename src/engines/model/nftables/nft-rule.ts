@@ -8,11 +8,11 @@ import type { KernelSettings } from "../kernel-settings.js";
 import { nftLimitBucket, type NftLimitSpec } from "./nft-limit.js";
 import { msToJiffies, RuntimeNftSet, type NftElementExpression, type NftTuple } from "./nft-sets.js";
 import { collectStale, countConnection, type Listed } from "../netfilter/conncount-list.js";
-import { compileNameValue, compileNumberValue, CT_STATE_BITS, NftValueError, parseSingleValue, valueItems, type FieldType } from "./nft-values.js";
+import { compileNameValue, compileNumberValue, CT_STATE_BITS, CT_STATUS_BITS, NftValueError, parseSingleValue, valueItems, type FieldType } from "./nft-values.js";
 import { rewriteIpv4HeaderByte } from "../../../net/ipv4.js";
 import { parseIpv4 } from "../../../net/address.js";
 import type { NftVerdict } from "./nft-verdict.js";
-import type { NatTarget } from "../netfilter/nat.js";
+import type { ConnectionNat, NatTarget } from "../netfilter/nat.js";
 
 export type { NftVerdict } from "./nft-verdict.js";
 
@@ -40,6 +40,12 @@ export interface NftPacketState {
   mapVerdict: NftVerdict | null;
   /** The packet's connection is ASSURED (conntrack's IPS_ASSURED): nf_conncount adds no connection for it. */
   ctAssured: boolean;
+  /** The packet goes the reply way of its connection. */
+  ctReply: boolean;
+  /** Its connection has seen a reply (IPS_SEEN_REPLY). */
+  ctSeenReply: boolean;
+  /** Its connection's NAT, whose decided ends are IPS_SRC_NAT_DONE and IPS_DST_NAT_DONE; null without one. */
+  ctNat: ConnectionNat | null;
   /** What a nat chain's `dnat`/`snat`/`masquerade`/`redirect` mapped the packet's connection to; null when none ran. */
   natTarget: NatTarget | null;
 }
@@ -103,6 +109,25 @@ function tcpOptionOf(packet: Packet, kind: number): number {
 }
 
 const CT_STATE_BIT: Readonly<Record<CtState, number>> = { INVALID: CT_STATE_BITS.invalid!, ESTABLISHED: CT_STATE_BITS.established!, RELATED: CT_STATE_BITS.related!, NEW: CT_STATE_BITS.new!, UNTRACKED: CT_STATE_BITS.untracked! };
+
+/** IPS_SRC_NAT_DONE, IPS_DST_NAT_DONE: the NAT core decided that end (a mapping or the null binding). */
+const SRC_NAT_DONE = 0x80;
+const DST_NAT_DONE = 0x100;
+
+/** ct->status as `ct status` reads it: the IPS_* bits the model keeps (no helper expects a connection, none is dying). */
+function ctStatusOf(state: NftPacketState): number {
+  const connection = state.connection!;
+  const nat = state.ctNat;
+  return (
+    (state.ctSeenReply ? CT_STATUS_BITS["seen-reply"]! : 0) |
+    (state.ctAssured ? CT_STATUS_BITS.assured! : 0) |
+    (connection.confirmed ? CT_STATUS_BITS.confirmed! : 0) |
+    (connection.natted?.("src") ? CT_STATUS_BITS.snat! : 0) |
+    (connection.natted?.("dst") ? CT_STATUS_BITS.dnat! : 0) |
+    (nat?.initialized("src") ? SRC_NAT_DONE : 0) |
+    (nat?.initialized("dst") ? DST_NAT_DONE : 0)
+  );
+}
 
 export interface RuleScope {
   readonly sets: ReadonlyMap<string, RuntimeNftSet>;
@@ -379,8 +404,11 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
           continue;
         }
         if (field === "state") compare("ct_state", (state) => CT_STATE_BIT[state.ctState]);
+        // Without a connection (before conntrack, untracked, invalid) nft_ct_get_eval breaks the rule for any key but state.
+        else if (field === "status") steps.push(bitmaskStep(CT_STATUS_BITS, "ct status", "a ct status (expected, seen-reply, assured, confirmed, snat, dnat, dying)", 0xffffffff, (state) => (state.connection === null ? null : ctStatusOf(state))));
+        else if (field === "direction") compare("ct_dir", (state) => (state.connection === null ? null : state.ctReply ? 1 : 0));
         else if (field === "mark") compare("mark", (state) => (state.connection ? state.connection.mark : null));
-        else fail(`ct ${field} is not modelled (ct state, ct mark and ct count are)`);
+        else fail(`ct ${field} is not modelled (ct state, status, direction, mark and count are)`);
         continue;
       }
       const raw = /^@(th|nh|ih),(\d+),(\d+)$/.exec(key);
@@ -501,26 +529,37 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
   }
   return { rule, steps, verdict };
 
-  /**
-   * `tcp flags ...` as nft compiles it (`nft --debug=netlink`): the byte 13
-   * bytes into the TCP header, of a TCP packet that has one. `tcp flags
-   * syn,ack` (no operator) is any of them set, `(flags & mask) != 0`;
-   * `== V` and `!= V` compare the whole byte; `V / M` and `& (M) == V`
-   * compare the flags under the mask; `{ V, ... }` is an exact lookup.
-   */
+  /** `tcp flags ...`: the TCP header's 14th byte as a bitmask (see bitmaskStep). */
   function tcpFlagsStep(): (state: NftPacketState) => boolean {
+    return bitmaskStep(TCP_FLAG_BITS, "tcp flags", "a flag (fin, syn, rst, psh, ack, urg, ecn, cwr)", 0xff, (state) => {
+      const packet = state.packet;
+      if (packet.protocol !== 6 || packet.fragmentOffset !== 0 || packet.bytes.length <= packet.headerLength + 13) return null;
+      return packet.bytes[packet.headerLength + 13]!;
+    });
+  }
+
+  /**
+   * A bitmask field (`tcp flags`, `ct status`) as nft compiles it (`nft
+   * --debug=netlink`), on a packet that has the field: with no operator
+   * (`tcp flags syn,ack`, `ct status dnat`) any of the bits set, `(field &
+   * bits) != 0`; `== V` and `!= V` compare the whole field; `V / M` and `&
+   * (M) == V` compare it under the mask; `{ V, ... }` is an exact lookup of
+   * the whole field (so `ct status { dnat }` never holds: a dnat'ed
+   * connection is confirmed too).
+   */
+  function bitmaskStep(names: Readonly<Record<string, number>>, field: string, what: string, allOnes: number, read: (state: NftPacketState) => number | null): (state: NftPacketState) => boolean {
     const flagsOf = (text: string): number => {
-      if (/^(0x[0-9a-f]+|\d+)$/i.test(text)) return Number(text) & 0xff;
+      if (/^(0x[0-9a-f]+|\d+)$/i.test(text)) return (Number(text) & allOnes) >>> 0;
       let bits = 0;
       for (const name of text.replace(/[()]/g, "").split(/[,|]/)) {
         if (name === "") continue;
-        const bit = TCP_FLAG_BITS[name];
-        if (bit === undefined) fail(`tcp flags: "${name}" is not a flag (fin, syn, rst, psh, ack, urg, ecn, cwr)`);
+        const bit = Object.hasOwn(names, name) ? names[name] : undefined;
+        if (bit === undefined) fail(`${field}: "${name}" is not ${what}`);
         bits |= bit!;
       }
-      return bits;
+      return bits >>> 0;
     };
-    let mask = 0xff;
+    let mask = allOnes;
     let operator: string | null = null;
     if (word() === "&") {
       at++;
@@ -533,7 +572,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     let wanted: (flags: number) => boolean;
     if (value[0]!.text === "{") {
       const exact = new Set(valueItemsOf(value).map(flagsOf));
-      wanted = (flags) => exact.has(flags & mask);
+      wanted = (flags) => exact.has((flags & mask) >>> 0);
     } else {
       const bits = flagsOf(value.map((token) => token.text).join(""));
       if (word() === "/") {
@@ -542,13 +581,12 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         operator ??= "==";
       }
       if (operator === null) wanted = (flags) => (flags & bits) !== 0;
-      else wanted = (flags) => (flags & mask) === bits;
+      else wanted = (flags) => (flags & mask) >>> 0 === bits;
     }
     const negated = operator === "!=";
     return (state) => {
-      const packet = state.packet;
-      if (packet.protocol !== 6 || packet.fragmentOffset !== 0 || packet.bytes.length <= packet.headerLength + 13) return false;
-      return wanted(packet.bytes[packet.headerLength + 13]!) !== negated;
+      const flags = read(state);
+      return flags !== null && wanted(flags) !== negated;
     };
   }
 

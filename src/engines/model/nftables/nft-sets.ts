@@ -53,7 +53,7 @@ const tupleKey = (tuple: NftTuple): string => tuple.join("\0");
 const ELEMENT_OPTIONS = new Set(["timeout", "expires", "comment", "counter"]);
 
 /** The key and data types the model reads, as `type` names them. */
-const KEY_TYPES = new Set<string>(["ipv4_addr", "ipv6_addr", "inet_service", "mark", "inet_proto", "integer", "ct_state", "pkttype", "ether_type", "dscp", "ifname"]);
+const KEY_TYPES = new Set<string>(["ipv4_addr", "ipv6_addr", "inet_service", "mark", "inet_proto", "integer", "ct_state", "ct_status", "ct_dir", "pkttype", "ether_type", "dscp", "ifname"]);
 const DATA_TYPES = new Set<string>(["verdict", "mark", "inet_service", "ipv4_addr", "inet_proto"]);
 
 export class RuntimeNftSet {

@@ -13,14 +13,23 @@ import { lookupTable, SERVICE_PORTS } from "../../../net/netbase-names.js";
  * number (or a name) the packet gives.
  */
 
-export type FieldType = "ipv4_addr" | "ipv6_addr" | "inet_service" | "inet_proto" | "integer" | "ifname" | "ct_state" | "pkttype" | "mark" | "ether_type" | "dscp";
+export type FieldType = "ipv4_addr" | "ipv6_addr" | "inet_service" | "inet_proto" | "integer" | "ifname" | "ct_state" | "ct_status" | "ct_dir" | "pkttype" | "mark" | "ether_type" | "dscp";
 
 export class NftValueError extends Error {}
 
 /** NF_CT_STATE_*_BIT as nft_ct reads them: IP_CT_ESTABLISHED=0, RELATED=1, NEW=2, INVALID (bit 0), UNTRACKED (bit 6). */
 export const CT_STATE_BITS: Readonly<Record<string, number>> = lookupTable({ invalid: 1, established: 2, related: 4, new: 8, untracked: 64 });
+/** nft's ct_status_tbl (src/ct.c): the IPS_* bits `ct status` names. */
+export const CT_STATUS_BITS: Readonly<Record<string, number>> = lookupTable({ expected: 1, "seen-reply": 2, assured: 4, confirmed: 8, snat: 16, dnat: 32, dying: 512 });
+/** Flag types: a value names bits, and the packet's field matches when any of them is set. */
+const FLAG_TYPES: Partial<Record<FieldType, { readonly bits: Readonly<Record<string, number>>; readonly what: string }>> = {
+  ct_state: { bits: CT_STATE_BITS, what: "a ct state (new, established, related, invalid, untracked)" },
+  ct_status: { bits: CT_STATUS_BITS, what: "a ct status (expected, seen-reply, assured, confirmed, snat, dnat, dying)" },
+};
 const PKTTYPES: Readonly<Record<string, number>> = lookupTable({ host: 0, unicast: 0, broadcast: 1, multicast: 2, other: 3 });
 /** nft's ethertype_tbl (src/proto.c): `meta protocol ip`, `meta protocol vmap { ip : ..., ip6 : ... }`. */
+/** nft's ct_dir_tbl: `ct direction original|reply`. */
+const CT_DIRECTIONS: Readonly<Record<string, number>> = lookupTable({ original: 0, reply: 1 });
 const ETHER_TYPES: Readonly<Record<string, number>> = lookupTable({ ip: 0x0800, arp: 0x0806, ip6: 0x86dd, "8021q": 0x8100, vlan: 0x8100, "8021ad": 0x88a8 });
 /** nft's dscp_type_tbl (src/proto.c): the code point's names; `le` is left out, nft reads it as the operator. */
 const DSCP_NAMES: Readonly<Record<string, number>> = lookupTable({
@@ -31,7 +40,7 @@ const DSCP_NAMES: Readonly<Record<string, number>> = lookupTable({
 /** The symbol table of a type whose values have names besides numbers. */
 function namesOf(type: FieldType): Readonly<Record<string, number>> | undefined {
   // Services as nft resolves them, through /etc/services (`nft list` prints numbers).
-  return type === "inet_service" ? SERVICE_PORTS : type === "pkttype" ? PKTTYPES : type === "ether_type" ? ETHER_TYPES : type === "dscp" ? DSCP_NAMES : undefined;
+  return type === "inet_service" ? SERVICE_PORTS : type === "pkttype" ? PKTTYPES : type === "ct_dir" ? CT_DIRECTIONS : type === "ether_type" ? ETHER_TYPES : type === "dscp" ? DSCP_NAMES : undefined;
 }
 
 /** One value as a test of a number: equal, within a range, or within a prefix. */
@@ -51,9 +60,10 @@ function isName(text: string, type: FieldType): boolean {
 
 /** One element's number as a set keys it: an address, a port or protocol (by name too), a mark. */
 export function parseSingleValue(text: string, type: FieldType): number {
-  if (type === "ct_state") {
-    const bit = CT_STATE_BITS[text];
-    if (bit === undefined) throw new NftValueError(`"${text}" is not a ct state (new, established, related, invalid, untracked)`);
+  const flags = FLAG_TYPES[type];
+  if (flags) {
+    const bit = flags.bits[text];
+    if (bit === undefined) throw new NftValueError(`"${text}" is not ${flags.what}`);
     return bit;
   }
   if (type === "ipv6_addr") {
@@ -133,11 +143,12 @@ export function valueItems(tokens: readonly NftToken[]): string[] {
 export function compileNumberValue(tokens: readonly NftToken[], type: FieldType): NumberTest {
   const items = valueItems(tokens);
   if (items.length === 0) throw new NftValueError("a value is missing");
-  if (type === "ct_state") {
+  const flags = FLAG_TYPES[type];
+  if (flags) {
     let mask = 0;
     for (const item of items) {
-      const bit = CT_STATE_BITS[item];
-      if (bit === undefined) throw new NftValueError(`"${item}" is not a ct state (new, established, related, invalid, untracked)`);
+      const bit = flags.bits[item];
+      if (bit === undefined) throw new NftValueError(`"${item}" is not ${flags.what}`);
       mask |= bit;
     }
     // A flags type: the packet's state bit is in the list.

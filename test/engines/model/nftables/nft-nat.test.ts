@@ -14,7 +14,7 @@ import { nftKernelHere, nftKernelRequired, noteNftKernelSkip } from "../../../he
  */
 noteNftKernelSkip("nat chain");
 
-const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; listen?: number[]; kernel: RouteOutcome }> = [
+const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; listen?: number[]; reply?: boolean; kernel: RouteOutcome }> = [
   {
     name: "redirect sends port 5080 to 5060; the filter input chain sees 5060, and only a connection's first packet meets the nat chain (a dropped one never made its connection, so the next is a first packet again)",
     ruleset: `table ip nat {
@@ -87,16 +87,74 @@ table ip filter {
       counted: { "ip nat prerouting:1": 1, "ip nat input:1": 1, "ip filter input:1": 0, "ip filter forward:1": 1 },
     },
   },
+  {
+    name: "ct status and ct direction: dnat from the nat chain's mapping, confirmed and seen-reply from a connection's later packets, reply on the PBX's answers",
+    ruleset: `table ip nat {
+\tchain prerouting {
+\t\ttype nat hook prerouting priority dstnat; policy accept;
+\t\tudp dport 5080 redirect to :5060
+\t}
+}
+table inet filter {
+\tchain input {
+\t\ttype filter hook input priority filter; policy accept;
+\t\tct status dnat counter
+\t\tct status confirmed counter
+\t\tct status seen-reply counter
+\t\tct status assured counter
+\t\tct direction original counter
+\t\tct direction reply counter
+\t\tct status != dnat counter
+\t\tct status { snat, dnat } counter
+\t\tct status & dnat == dnat counter
+\t\tct status dnat,snat counter
+\t}
+\tchain output {
+\t\ttype filter hook output priority filter; policy accept;
+\t\tct direction reply counter
+\t\tct status seen-reply counter
+\t\tct status confirmed counter
+\t}
+}
+`,
+    sends: [
+      { src: "10.0.0.1", dport: 5080, at: 0, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\nCSeq: 1 REGISTER\r\n\r\n" },
+      { src: "10.0.0.2", at: 0.1, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\nCSeq: 2 REGISTER\r\n\r\n" },
+      { src: "10.0.0.1", dport: 5080, at: 0.2, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\nCSeq: 3 REGISTER\r\n\r\n" },
+      { src: "10.0.0.2", at: 0.3, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\nCSeq: 4 REGISTER\r\n\r\n" },
+    ],
+    listen: [5060],
+    reply: true,
+    kernel: {
+      delivered: [true, true, true, true],
+      counted: {
+        "inet filter input:1": 2,
+        "inet filter input:2": 2,
+        "inet filter input:3": 2,
+        "inet filter input:4": 0,
+        "inet filter input:5": 4,
+        "inet filter input:6": 0,
+        // Both as the kernel reads a bitmask: != compares the whole status word, a set looks it up whole.
+        "inet filter input:7": 4,
+        "inet filter input:8": 0,
+        "inet filter input:9": 2,
+        "inet filter input:10": 2,
+        "inet filter output:1": 4,
+        "inet filter output:2": 4,
+        "inet filter output:3": 4,
+      },
+    },
+  },
 ];
 
 describe("nftables nat chains", () => {
-  for (const { name, ruleset, sends, listen = [], kernel } of cases) {
+  for (const { name, ruleset, sends, listen = [], reply = false, kernel } of cases) {
     const keys = Object.keys(kernel.counted);
     it(`model: ${name}`, () => {
-      expect(countersNamed(judgeRouteInModel(ruleset, sends, listen), keys)).toEqual(kernel);
+      expect(countersNamed(judgeRouteInModel(ruleset, sends, listen, undefined, reply), keys)).toEqual(kernel);
     });
     it.runIf(nftKernelHere || nftKernelRequired)(`kernel: ${name}`, () => {
-      expect(countersNamed(judgeRouteInKernel(ruleset, sends, listen), keys)).toEqual(kernel);
+      expect(countersNamed(judgeRouteInKernel(ruleset, sends, listen, undefined, reply, reply), keys)).toEqual(kernel);
     });
   }
 
