@@ -1,4 +1,5 @@
-import { internetChecksum, IPPROTO_TCP, PacketError } from "./ipv4.js";
+import { decodeIpv4, internetChecksum, IPPROTO_TCP, PacketError } from "./ipv4.js";
+import type { Packet } from "./packet.js";
 
 /** TCP header flag bits (RFC 9293), as the flags byte holds them. */
 export const TCP_FIN = 0x01;
@@ -57,4 +58,23 @@ export function encodeIpv4Tcp(spec: TcpSegmentSpec): Uint8Array {
   const pseudo = (spec.src >>> 16) + (spec.src & 0xffff) + (spec.dst >>> 16) + (spec.dst & 0xffff) + IPPROTO_TCP + tcpLength;
   view.setUint16(36, internetChecksum(bytes, 20, tcpLength, pseudo));
   return bytes;
+}
+
+/**
+ * An IPv4 TCP segment with `bytes` written `offset` bytes into its IP
+ * datagram and its TCP checksum made right again (a mangled option: xt_TCPMSS,
+ * nft's `tcp option ... set`).
+ */
+export function rewriteIpv4TcpBytes(packet: Packet, offset: number, bytes: readonly number[]): Packet {
+  const out = new Uint8Array(packet.bytes);
+  out.set(bytes, offset);
+  const tcp = packet.headerLength;
+  const segmentLength = ((out[2]! << 8) | out[3]!) - tcp;
+  out[tcp + 16] = 0;
+  out[tcp + 17] = 0;
+  const pseudo = (packet.src >>> 16) + (packet.src & 0xffff) + (packet.dst >>> 16) + (packet.dst & 0xffff) + IPPROTO_TCP + segmentLength;
+  const checksum = internetChecksum(out, tcp, segmentLength, pseudo);
+  out[tcp + 16] = checksum >> 8;
+  out[tcp + 17] = checksum & 0xff;
+  return decodeIpv4(out, packet.inInterface);
 }

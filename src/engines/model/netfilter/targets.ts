@@ -1,4 +1,5 @@
-import { decodeIpv4, internetChecksum, rewriteIpv4HeaderByte } from "../../../net/ipv4.js";
+import { rewriteIpv4HeaderByte } from "../../../net/ipv4.js";
+import { rewriteIpv4TcpBytes } from "../../../net/tcp-segment.js";
 import type { Packet } from "../../../net/packet.js";
 import { RulesetError, type RuleOption, type TargetSpec } from "../../../firewall/ruleset.js";
 import type { PacketContext } from "./match.js";
@@ -186,17 +187,7 @@ function tcpmssTarget(options: TargetOptions): TargetEffect {
       if (kind === 2 && length === 4) {
         const mss = (bytes[at + 2]! << 8) | bytes[at + 3]!;
         if (mss <= limit) return;
-        const out = new Uint8Array(bytes);
-        out[at + 2] = limit >> 8;
-        out[at + 3] = limit & 0xff;
-        const segmentLength = ((out[2]! << 8) | out[3]!) - tcp;
-        out[tcp + 16] = 0;
-        out[tcp + 17] = 0;
-        const pseudo = (packet.src >>> 16) + (packet.src & 0xffff) + (packet.dst >>> 16) + (packet.dst & 0xffff) + 6 + segmentLength;
-        const checksum = internetChecksum(out, tcp, segmentLength, pseudo);
-        out[tcp + 16] = checksum >> 8;
-        out[tcp + 17] = checksum & 0xff;
-        return decodeIpv4(out, packet.inInterface);
+        return rewriteIpv4TcpBytes(packet, at + 2, [limit >> 8, limit & 0xff]);
       }
       at += length;
     }

@@ -10,6 +10,7 @@ import { msToJiffies, RuntimeNftSet, type NftElementExpression, type NftTuple } 
 import { collectStale, countConnection, type Listed } from "../netfilter/conncount-list.js";
 import { compileNameValue, compileNumberValue, CT_STATE_BITS, CT_STATUS_BITS, NftValueError, parseSingleValue, valueItems, type FieldType } from "./nft-values.js";
 import { rewriteIpv4HeaderByte } from "../../../net/ipv4.js";
+import { rewriteIpv4TcpBytes } from "../../../net/tcp-segment.js";
 import { parseIpv4 } from "../../../net/address.js";
 import type { NftVerdict } from "./nft-verdict.js";
 import type { ConnectionNat, NatTarget } from "../netfilter/nat.js";
@@ -610,6 +611,12 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     const fieldName = presence ?? fail(`tcp option ${name} needs a field (${Object.keys(option.fields).join(", ") || "none"}), exists or missing`);
     const field = (Object.hasOwn(option.fields, fieldName) ? option.fields[fieldName] : undefined) ?? fail(`tcp option ${name} ${fieldName} is not a field of it (${Object.keys(option.fields).join(", ") || "it has none"})`);
     at++;
+    if (word() === "set") {
+      at++;
+      if (name !== "maxseg" || fieldName !== "size") fail(`tcp option ${name} ${fieldName} set is not modelled (tcp option maxseg size set is)`);
+      steps.push(mssClamp(readMss()));
+      return;
+    }
     compare("integer", (state) => {
       const found = tcpOptionOf(state.packet, option.kind);
       // The field must lie inside the option's own length.
@@ -619,6 +626,41 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       for (let index = 0; index < field.length; index++) value = value * 256 + state.packet.bytes[start + index]!;
       return value;
     });
+  }
+
+  /** `N` or `rt mtu` (nft_rt's TCPMSS: the route's MTU less the IPv4 and TCP headers; the lab's MTU is 1500). */
+  function readMss(): number {
+    if (word() === "rt" && word(1) === "mtu") {
+      at += 2;
+      return 1500 - 20 - 20;
+    }
+    const text = word() ?? "";
+    at++;
+    if (!/^\d+$/.test(text) || Number(text) > 0xffff) fail(`tcp option maxseg size set ${text}: expected a size (0-65535) or rt mtu`);
+    return Number(text);
+  }
+
+  /**
+   * nft_exthdr_tcp_set_eval on the MSS: the first maxseg option of a TCP
+   * segment lowered to `size`, never raised ("increase can cause connection
+   * to stall"), its checksum fixed; a segment without the option is left as
+   * it is, a malformed option or a packet that is no whole TCP header
+   * breaks the rule. IPv6 segments are left as they are (the model sends
+   * no TCP over IPv6).
+   */
+  function mssClamp(size: number): (state: NftPacketState) => boolean {
+    return (state) => {
+      const packet = state.packet;
+      if (packet.protocol !== 6 || packet.fragmentOffset !== 0) return false;
+      if (packet.family !== 4) return true;
+      const found = tcpOptionOf(packet, 2);
+      if (found === -1) return packet.bytes.length >= packet.headerLength + 20;
+      if (found < 0 || found % 256 < 4) return false;
+      const start = Math.floor(found / 256) + 2;
+      const old = (packet.bytes[start]! << 8) | packet.bytes[start + 1]!;
+      if (old > size) state.packet = rewriteIpv4TcpBytes(packet, start, [size >> 8, size & 0xff]);
+      return true;
+    };
   }
 
   /**

@@ -60,4 +60,19 @@ describe("nftables tcp option", () => {
   it.runIf(nftKernelHere || nftKernelRequired)("kernel: the same", () => {
     expect(countsInKernel(ruleset, segments)).toEqual(expected);
   });
+
+  // MSS clamping as router firewalls write it: lowered, never raised; rules after it read the new size.
+  const clamp = ["tcp option maxseg size set 1400", "tcp option maxseg size 1400", "tcp option maxseg size 1460", "tcp option maxseg size 536", "tcp option maxseg size 500"];
+  const clamped = rulesetCountingEach(clamp, "c");
+  // Written down from the kernel's counts: the two malformed MSS options (too short to hold a size, running past the header) and the
+  // UDP datagram break the set; the 1460 becomes 1400, the 536 and the 500 stay, the rest have no MSS.
+  const clampExpected = [7, 1, 0, 1, 1];
+
+  it("model: tcp option maxseg size set lowers the MSS and later rules read it", () => {
+    expect(countsInModel(clamped, clamp, segments, "c")).toEqual(clampExpected);
+  });
+
+  it.runIf(nftKernelHere || nftKernelRequired)("kernel: the same clamp", () => {
+    expect(countsInKernel(clamped, segments)).toEqual(clampExpected);
+  });
 });
