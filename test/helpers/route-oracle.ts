@@ -25,6 +25,8 @@ export interface RouteOutcome {
   readonly delivered: boolean[];
   /** Packets each rule and policy counted, for the keys the expectation names. */
   readonly counted: Record<string, number>;
+  /** Each UDP flow's conntrack timeout in seconds by its source address, when asked for (the kernel's /proc/net/nf_conntrack). */
+  readonly udpTimeouts?: Record<string, number>;
 }
 
 /** The host listens on every port a datagram is sent to, and on `listen`. */
@@ -36,7 +38,7 @@ const filled = (send: OracleSend) => ({ dst: PBX, sport: 5060, dport: 5060, payl
 const REPLY = "SIP/2.0 401 Unauthorized\r\n\r\n";
 
 /** The same ruleset (all its tables) and datagrams in the model, with its conntrack table; `reply`: the host answers what it receives, through OUTPUT. */
-export function judgeRouteInModel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = [], ipsetText?: string, reply = false): RouteOutcome {
+export function judgeRouteInModel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = [], ipsetText?: string, reply = false, udpTimeouts = false): RouteOutcome {
   const local = parseIpv4(PBX);
   const ports = listeningPorts(sends, listen);
   const settings = defaultKernelSettings;
@@ -68,7 +70,15 @@ export function judgeRouteInModel(rulesetText: string, sends: readonly OracleSen
     const { table, chain } = splitQualifiedChain(counter.chain);
     counted[`${table}:${chain}:${counter.index}`] = counter.packets;
   }
-  return { delivered, counted };
+  if (!udpTimeouts) return { delivered, counted };
+  const lastJiffies = START + Math.floor((sends.at(-1)?.at ?? 0) * HZ);
+  const timeouts = Object.fromEntries(
+    conntrack
+      .dump(lastJiffies)
+      .filter((line) => line.startsWith("udp"))
+      .map((line) => [/src=(\S+)/.exec(line)![1]!, Math.round(Number(line.split(/\s+/)[2]) / 10) * 10]),
+  );
+  return { delivered, counted, udpTimeouts: timeouts };
 }
 
 const SENDER = `
@@ -117,7 +127,7 @@ print(json.dumps(delivered))
 `;
 
 /** The ruleset and datagrams in the kernel, in a throwaway network namespace. */
-export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = [], ipsetText?: string, paced = false, reply = false): RouteOutcome {
+export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = [], ipsetText?: string, paced = false, reply = false, udpTimeouts = false): RouteOutcome {
   expect(kernelOracleHere, `no iptables in a network namespace: ${kernelOracleProblem}`).toBe(true);
   const quote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
   const script = [
@@ -134,11 +144,14 @@ export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSe
     // unshare leaves /sys the host's: the MACs come from ip.
     `python3 -c ${quote(SENDER)} ${quote(JSON.stringify(sends.map(filled)))} "$(ip -br link show eth0 | awk '{print $3}')" "$(ip -br link show wire0 | awk '{print $3}')" ${quote(JSON.stringify(listeningPorts(sends, listen)))} ${paced ? "paced" : "waiting"} ${reply ? "reply" : "silent"} ${quote(JSON.stringify(REPLY))}`,
     looksLikeNft(rulesetText) ? "nft list ruleset" : "iptables-save -c",
+    ...(udpTimeouts ? [`echo ${CONNTRACK_MARK}`, "cat /proc/net/nf_conntrack"] : []),
   ].join("\n");
   const ran = spawnSync("unshare", ["--net", "bash", "-c", script], { encoding: "utf8", timeout: 60_000 });
   expect(ran.status, ran.stderr).toBe(0);
-  const [deliveredLine, ...saved] = ran.stdout.trim().split("\n");
-  if (looksLikeNft(rulesetText)) return { delivered: JSON.parse(deliveredLine!) as boolean[], counted: nftRuleCounters(saved) };
+  const [printed = "", listing] = ran.stdout.split(`${CONNTRACK_MARK}\n`);
+  const [deliveredLine, ...saved] = printed.trim().split("\n");
+  const timeouts = listing === undefined ? {} : { udpTimeouts: kernelUdpTimeouts(listing) };
+  if (looksLikeNft(rulesetText)) return { delivered: JSON.parse(deliveredLine!) as boolean[], counted: nftRuleCounters(saved), ...timeouts };
   const counted: Record<string, number> = {};
   let table = "";
   const indexOf = new Map<string, number>();
@@ -155,6 +168,17 @@ export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSe
     }
   }
   return { delivered: JSON.parse(deliveredLine!) as boolean[], counted };
+}
+
+const CONNTRACK_MARK = "--- nf_conntrack ---";
+
+/** /proc/net/nf_conntrack's UDP entries: each flow's seconds left by its source, rounded to the nearest ten (the listing runs after the sends). */
+function kernelUdpTimeouts(listing: string): Record<string, number> {
+  const timeouts: Record<string, number> = {};
+  for (const line of listing.split("\n").filter((text) => / udp +17 /.test(text))) {
+    timeouts[/src=(\S+)/.exec(line)![1]!] = Math.round(Number(line.trim().split(/\s+/)[4]) / 10) * 10;
+  }
+  return timeouts;
 }
 
 /**

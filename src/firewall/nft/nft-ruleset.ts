@@ -63,6 +63,18 @@ export interface NftTable {
   readonly sets: Map<string, NftSet>;
   /** Named counter objects (`counter NAME { ... }`), by name, each with its line: `counter name NAME` counts into one. */
   readonly counters: Map<string, number>;
+  /** Conntrack helper objects (`ct helper NAME { type "sip" protocol udp; }`), by name: `ct helper set "NAME"` assigns one. */
+  readonly ctHelpers: Map<string, NftCtHelper>;
+}
+
+export interface NftCtHelper {
+  readonly name: string;
+  readonly line: number;
+  /** The kernel helper's name (`type "sip"`). */
+  readonly type: string;
+  readonly protocol: "tcp" | "udp";
+  /** `l3proto`: ip, ip6 or inet; absent, the table's family's. */
+  readonly l3proto: string | null;
 }
 
 export interface NftRuleset {

@@ -1,5 +1,5 @@
 import { RulesetError } from "../ruleset.js";
-import { NAMED_PRIORITIES, type NftBaseChain, type NftChain, type NftFamily, type NftRuleset, splitElements, type NftSet, type NftTable, type NftToken } from "./nft-ruleset.js";
+import { NAMED_PRIORITIES, type NftBaseChain, type NftChain, type NftCtHelper, type NftFamily, type NftRuleset, splitElements, type NftSet, type NftTable, type NftToken } from "./nft-ruleset.js";
 
 /**
  * Reads nftables rulesets in the block form `nft list ruleset` prints and
@@ -181,7 +181,7 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
       family = familyWord.text as NftFamily;
       familyWord = next();
     }
-    const table: NftTable = { family, name: familyWord.text, line: first.line, chains: new Map(), sets: new Map(), counters: new Map() };
+    const table: NftTable = { family, name: familyWord.text, line: first.line, chains: new Map(), sets: new Map(), counters: new Map(), ctHelpers: new Map() };
     expectOpen(`table ${family} ${table.name}`, first.line);
     tables.push(table);
     for (;;) {
@@ -205,6 +205,11 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
         // A named counter: its body holds a comment and the counts `nft list ruleset` prints, nothing that decides.
         table.counters.set(words[1]!.text, head.line);
         if (peek().kind === "open") skipBlock();
+        continue;
+      }
+      if (keyword === "ct" && words[1]?.text === "helper" && words.length === 3 && peek().kind === "open") {
+        next();
+        table.ctHelpers.set(words[2]!.text, readCtHelper(words[2]!.text, head.line));
         continue;
       }
       if (peek().kind === "open") {
@@ -335,6 +340,31 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
     if (kind === "map" && data === null) report(line, `map ${name}: its type needs a key and data type (type ipv4_addr : verdict)`);
     if (kind === "set" && data !== null) report(line, `set ${name}: a set's type has no data (write map ${name} { ... } for KEY : DATA)`);
     return { name, line, type, data, flags, timeoutMs, size, elements };
+  }
+
+  /** `ct helper NAME { type "sip" protocol udp; [l3proto ip;] }`: nft needs the type and the protocol. */
+  function readCtHelper(name: string, line: number): NftCtHelper {
+    let type: string | null = null;
+    let protocol: string | null = null;
+    let l3proto: string | null = null;
+    for (;;) {
+      skipEnds();
+      if (position >= tokens.length) fail(line, `ct helper ${name} is not closed (a missing })`);
+      if (peek().kind === "close") {
+        next();
+        break;
+      }
+      const words = statement();
+      const keyword = words[0]?.text;
+      if (keyword === "type" && words[1]?.quoted && words[2]?.text === "protocol") {
+        type = words[1].text;
+        protocol = words[3]?.text ?? "";
+      } else if (keyword === "l3proto") l3proto = words[1]?.text ?? "";
+      else if (keyword !== "comment") report(words[0]?.line ?? line, `ct helper ${name}: "${words.map((word) => word.text).join(" ")}" is not modelled (type "NAME" protocol tcp|udp and l3proto are)`, "NFT_UNSUPPORTED");
+    }
+    if (type === null || (protocol !== "tcp" && protocol !== "udp")) report(line, `ct helper ${name}: it needs type "NAME" protocol tcp|udp`);
+    if (l3proto !== null && !["ip", "ip6", "inet"].includes(l3proto)) report(line, `ct helper ${name}: l3proto ${l3proto} (expected ip, ip6 or inet)`);
+    return { name, line, type: type ?? "", protocol: protocol === "tcp" ? "tcp" : "udp", l3proto };
   }
 
   function typeofType(expression: string, at: number): string {

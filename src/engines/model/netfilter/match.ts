@@ -53,6 +53,8 @@ export interface ConnectionMarks {
   /** Whether nf_conntrack_find would find it: confirmed (its first packet was accepted) and not past its timeout (jiffies). */
   readonly confirmed?: boolean;
   readonly timeout?: number;
+  /** The conntrack helper the connection has (CT --helper, nft's `ct helper set`), by its kernel name; "" for none. */
+  helper?: string;
 }
 
 export type CompiledMatch = (packet: Packet, context: PacketContext) => boolean;

@@ -14,7 +14,7 @@ export type TargetEffect = (packet: Packet, context: PacketContext) => Packet | 
 const MARK_PATTERN = /^(0x[0-9a-f]+|\d+)(?:\/(0x[0-9a-f]+|\d+))?$/i;
 
 /** Helpers nf_conntrack has for IPv4 (nf_conntrack_*.c), by the names CT --helper takes. */
-const KNOWN_HELPERS = new Set(["sip", "ftp", "tftp", "h323", "RAS", "Q.931", "irc", "pptp", "sane", "amanda", "snmp", "snmp_trap", "netbios-ns"]);
+export const KNOWN_HELPERS: ReadonlySet<string> = new Set(["sip", "ftp", "tftp", "h323", "RAS", "Q.931", "irc", "pptp", "sane", "amanda", "snmp", "snmp_trap", "netbios-ns"]);
 
 /** DSCP class names libxt_dscp knows, with their code points. */
 const DSCP_CLASSES: Record<string, number> = {

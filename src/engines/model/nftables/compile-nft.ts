@@ -4,6 +4,7 @@ import type { Packet } from "../../../net/packet.js";
 import type { KernelSettings } from "../kernel-settings.js";
 import { BEFORE_CONNTRACK, routeStartOf, trackerOf, UNTRACKED_PACKET, type ConnectionTracker, type CompiledFirewall, type FilterHook, type Judgement, type RouteJudgement, type RouteStart, type RuleCounter, type TrackedPacket } from "../netfilter/interpreter.js";
 import type { PacketContext } from "../netfilter/match.js";
+import { KNOWN_HELPERS } from "../netfilter/targets.js";
 import { natRewrite, oneShotNat, resolveNatTarget, type ManipType, type NatTarget } from "../netfilter/nat.js";
 import { compileNftRule, NftConstructError, type CompiledNftRule, type NftPacketState } from "./nft-rule.js";
 import { RuntimeNftSet } from "./nft-sets.js";
@@ -102,6 +103,10 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
         note(set.line, error.message);
       }
     }
+    for (const helper of table.ctHelpers.values()) {
+      // The kernel finds the helper by its name when the object is made; nft fails the load for one it does not have.
+      if (!KNOWN_HELPERS.has(helper.type)) note(helper.line, `ct helper ${helper.name}: type "${helper.type}" is no conntrack helper the kernel has (${[...KNOWN_HELPERS].join(", ")})`);
+    }
     const meters = new Map<string, RuntimeNftSet>();
     const counters = new Set(table.counters.keys());
     const compiled: Array<{ label: string; rules: Array<CompiledNftRule & { slot: number }> }> = [];
@@ -157,7 +162,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       const rules: Array<CompiledNftRule & { slot: number }> = [];
       for (const rule of chain.rules) {
         try {
-          rules.push({ ...compileNftRule(rule, { sets, chains: chainNames, settings, meters, localAddresses, counters, ...(chain.base ? { chainType: chain.base.type } : {}) }), slot: slot(label, rule.index) });
+          rules.push({ ...compileNftRule(rule, { sets, chains: chainNames, settings, meters, localAddresses, counters, ctHelpers: table.ctHelpers, ...(chain.base ? { chainType: chain.base.type } : {}) }), slot: slot(label, rule.index) });
         } catch (error) {
           if (!(error instanceof NftConstructError)) throw error;
           note(rule.line, `${error.message}: ${rule.text}`);
