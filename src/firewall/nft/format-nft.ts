@@ -22,6 +22,7 @@ export function formatNftRuleset(ruleset: NftRuleset, hooks: FormatHooks = {}): 
     lines.push(`table ${table.family} ${table.name} {`);
     // Named counters before the rules that count into them (nft refuses `counter name X` for an X not yet declared).
     for (const name of table.counters.keys()) lines.push(`\tcounter ${name} {`, "\t}");
+    for (const object of table.statefulObjects.values()) lines.push(`\t${object.kind} ${object.name} {`, `\t\t${object.tokens.map(tokenText).join(" ")}`, "\t}");
     for (const helper of table.ctHelpers.values()) {
       lines.push(`\tct helper ${helper.name} {`, `\t\ttype "${helper.type}" protocol ${helper.protocol};`, ...(helper.l3proto ? [`\t\tl3proto ${helper.l3proto};`] : []), "\t}");
     }

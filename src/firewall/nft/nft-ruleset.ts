@@ -65,6 +65,16 @@ export interface NftTable {
   readonly counters: Map<string, number>;
   /** Conntrack helper objects (`ct helper NAME { type "sip" protocol udp; }`), by name: `ct helper set "NAME"` assigns one. */
   readonly ctHelpers: Map<string, NftCtHelper>;
+  /** Named quota and limit objects (`quota NAME { over 25 mbytes }`, `limit NAME { rate 10/second }`): `quota name` and `limit name` share one. */
+  readonly statefulObjects: Map<string, NftStatefulObject>;
+}
+
+export interface NftStatefulObject {
+  readonly kind: "quota" | "limit";
+  readonly name: string;
+  readonly line: number;
+  /** The body's words, as a rule's `quota ...` or `limit ...` would hold them after the keyword. */
+  readonly tokens: readonly NftToken[];
 }
 
 export interface NftCtHelper {

@@ -181,7 +181,7 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
       family = familyWord.text as NftFamily;
       familyWord = next();
     }
-    const table: NftTable = { family, name: familyWord.text, line: first.line, chains: new Map(), sets: new Map(), counters: new Map(), ctHelpers: new Map() };
+    const table: NftTable = { family, name: familyWord.text, line: first.line, chains: new Map(), sets: new Map(), counters: new Map(), ctHelpers: new Map(), statefulObjects: new Map() };
     expectOpen(`table ${family} ${table.name}`, first.line);
     tables.push(table);
     for (;;) {
@@ -205,6 +205,12 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
         // A named counter: its body holds a comment and the counts `nft list ruleset` prints, nothing that decides.
         table.counters.set(words[1]!.text, head.line);
         if (peek().kind === "open") skipBlock();
+        continue;
+      }
+      if ((keyword === "quota" || keyword === "limit") && words.length === 2 && peek().kind === "open") {
+        next();
+        // Both share a namespace with nothing else: the key is the kind and the name.
+        table.statefulObjects.set(`${keyword} ${words[1]!.text}`, { kind: keyword, name: words[1]!.text, line: head.line, tokens: readObjectBody(`${keyword} ${words[1]!.text}`, head.line) });
         continue;
       }
       if (keyword === "ct" && words[1]?.text === "helper" && words.length === 3 && peek().kind === "open") {
@@ -340,6 +346,21 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
     if (kind === "map" && data === null) report(line, `map ${name}: its type needs a key and data type (type ipv4_addr : verdict)`);
     if (kind === "set" && data !== null) report(line, `set ${name}: a set's type has no data (write map ${name} { ... } for KEY : DATA)`);
     return { name, line, type, data, flags, timeoutMs, size, elements };
+  }
+
+  /** A quota's or limit's body: its statements' words, comments left out. */
+  function readObjectBody(what: string, line: number): NftToken[] {
+    const body: NftToken[] = [];
+    for (;;) {
+      skipEnds();
+      if (position >= tokens.length) fail(line, `${what} is not closed (a missing })`);
+      if (peek().kind === "close") {
+        next();
+        return body;
+      }
+      const words = statement();
+      if (words[0]?.text !== "comment") body.push(...words);
+    }
   }
 
   /** `ct helper NAME { type "sip" protocol udp; [l3proto ip;] }`: nft needs the type and the protocol. */

@@ -151,6 +151,17 @@ describe("the lab's address plan", () => {
     expect(instrumented).not.toMatch(/v:arp guard/);
   });
 
+  it("keeps named quotas, limits and ct helpers, so the lab loads the rules that name them", () => {
+    const ruleset = 'table inet t {\n  limit sip_burst {\n    rate 1/minute burst 3 packets\n  }\n  quota sip_bytes {\n    until 200 bytes\n  }\n  ct helper sip-5060 {\n    type "sip" protocol udp;\n  }\n  chain input {\n    type filter hook input priority filter; policy accept;\n    udp dport 5060 ct helper set "sip-5060"\n    limit name "sip_burst" quota name "sip_bytes" accept\n  }\n}\n';
+    const instrumented = instrumentNftRuleset(ruleset);
+    expect(instrumented).toMatch(/limit sip_burst \{\s*rate 1\/minute burst 3 packets\s*\}/);
+    expect(instrumented).toMatch(/quota sip_bytes \{\s*until 200 bytes\s*\}/);
+    expect(instrumented).toMatch(/ct helper sip-5060 \{\s*type "sip" protocol udp;\s*\}/);
+    if (!kernelOracleHere || spawnSync("nft", ["--version"]).status !== 0) return;
+    const loaded = spawnSync("unshare", ["--net", "nft", "-f", "-"], { input: instrumented, encoding: "utf8" });
+    expect(loaded.status, loaded.stderr).toBe(0);
+  });
+
   it("loads a nat chain as written: it maps a connection's first packet and accepts, and the filter chains log what decides", () => {
     const ruleset = "table ip nat {\n  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n    udp dport 5080 redirect to :5060\n  }\n}\ntable inet filter {\n  chain input {\n    type filter hook input priority filter; policy accept;\n    ip saddr 10.0.0.2 udp dport 5060 drop\n  }\n}\n";
     const instrumented = instrumentNftRuleset(ruleset);

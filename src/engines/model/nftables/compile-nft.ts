@@ -107,6 +107,20 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       // The kernel finds the helper by its name when the object is made; nft fails the load for one it does not have.
       if (!KNOWN_HELPERS.has(helper.type)) note(helper.line, `ct helper ${helper.name}: type "${helper.type}" is no conntrack helper the kernel has (${[...KNOWN_HELPERS].join(", ")})`);
     }
+    // A named quota or limit is the step its body makes in a rule, made once: its bucket or its bytes are the object's.
+    const namedObjects = new Map<string, (state: NftPacketState) => boolean>();
+    for (const [key, object] of table.statefulObjects) {
+      const word = (text: string) => ({ text, quoted: false, line: object.line });
+      const tokens = [word(object.kind), ...object.tokens];
+      try {
+        const compiled = compileNftRule({ index: 0, line: object.line, text: tokens.map((token) => token.text).join(" "), tokens }, { sets, chains: chainNames, settings, meters: new Map() });
+        if (compiled.steps.length !== 1) throw new NftConstructError(`${object.kind} ${object.name}: expected one ${object.kind}'s body`);
+        namedObjects.set(key, compiled.steps[0]!);
+      } catch (error) {
+        if (!(error instanceof NftConstructError)) throw error;
+        note(object.line, `${object.kind} ${object.name}: ${error.message}`);
+      }
+    }
     const meters = new Map<string, RuntimeNftSet>();
     const counters = new Set(table.counters.keys());
     const compiled: Array<{ label: string; rules: Array<CompiledNftRule & { slot: number }> }> = [];
@@ -162,7 +176,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       const rules: Array<CompiledNftRule & { slot: number }> = [];
       for (const rule of chain.rules) {
         try {
-          rules.push({ ...compileNftRule(rule, { sets, chains: chainNames, settings, meters, localAddresses, counters, ctHelpers: table.ctHelpers, ...(chain.base ? { chainType: chain.base.type } : {}) }), slot: slot(label, rule.index) });
+          rules.push({ ...compileNftRule(rule, { sets, chains: chainNames, settings, meters, localAddresses, counters, ctHelpers: table.ctHelpers, namedObjects, ...(chain.base ? { chainType: chain.base.type } : {}) }), slot: slot(label, rule.index) });
         } catch (error) {
           if (!(error instanceof NftConstructError)) throw error;
           note(rule.line, `${error.message}: ${rule.text}`);

@@ -144,6 +144,8 @@ export interface RuleScope {
   readonly chainType?: string;
   /** The table's ct helper objects, which `ct helper set "NAME"` assigns. */
   readonly ctHelpers?: ReadonlyMap<string, NftCtHelper>;
+  /** The table's named quotas and limits ("quota NAME", "limit NAME"), each one step whose state every rule naming it shares. */
+  readonly namedObjects?: ReadonlyMap<string, (state: NftPacketState) => boolean>;
 }
 
 export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule {
@@ -453,6 +455,15 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         at += 2;
         continue;
       }
+      if ((key === "limit" || key === "quota") && word(1) === "name") {
+        // A named object's state is shared by every rule that names it (nft_objref).
+        const name = word(2) ?? fail(`${key} name needs the object's name`);
+        if (word(3) === "map" || name.startsWith("@")) fail(`${key} name by a map is not modelled; name the object`);
+        const named = scope.namedObjects?.get(`${key} ${name}`) ?? fail(`${key} name ${name}: no ${key} ${name} in this table (declare it: ${key} ${name} { ${key === "limit" ? "rate 10/second" : "over 25 mbytes"} })`);
+        at += 3;
+        steps.push(named);
+        continue;
+      }
       if (key === "limit") {
         at++;
         const bucket = nftLimitBucket(readLimit());
@@ -721,7 +732,6 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
    * breaks it under.
    */
   function quotaStep(): (state: NftPacketState) => boolean {
-    if (word() === "name") fail("named quotas are not modelled; write the quota in the rule");
     let over = false;
     if (word() === "over") {
       over = true;

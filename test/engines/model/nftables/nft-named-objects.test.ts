@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { countsInKernel, countsInModel, noteNftKernelSkip, nftKernelHere, nftKernelRequired, probeSegment } from "../../../helpers/nft-rule-counts.js";
+
+/**
+ * Named quota and limit objects (`quota NAME { ... }`, `limit NAME { ... }`)
+ * and the rules that name them (`quota name "NAME"`, `limit name "NAME"`):
+ * every rule naming one shares its bytes or its bucket. Counted rule by rule
+ * in the model and in the kernel (`nft -f` in a network namespace).
+ */
+noteNftKernelSkip("named quota and limit");
+
+const forms = [
+  "ip saddr 198.18.9.1 limit name sip_burst",
+  'ip saddr 198.18.9.2 limit name "sip_burst"',
+  'quota name "sip_bytes"',
+  "quota name sip_bytes",
+  "limit name over_two",
+];
+const ruleset = `table inet t {
+\tlimit sip_burst {
+\t\trate 1/minute burst 3 packets
+\t}
+\tlimit over_two {
+\t\trate over 1/minute burst 2 packets
+\t}
+\tquota sip_bytes {
+\t\tuntil 200 bytes
+\t}
+\tchain input {
+\t\ttype filter hook input priority filter; policy accept;
+${forms.map((form) => `\t\t${form} counter`).join("\n")}
+\t}
+}
+`;
+
+// Four UDP datagrams from each of two sources (32 bytes each, with their IP header).
+const packets = Array.from({ length: 4 }, () => [probeSegment(9, 0, null), probeSegment(9, 1, null)]).flat();
+
+describe("nftables named quotas and limits", () => {
+  // Written down from the kernel's counts: the two sources share the burst of 3 (first come, first served), the two quota rules
+  // consume one 200 bytes between them (three packets pass both, 6 x 32 bytes), the second limit passes what is over its burst.
+  const expected = [2, 1, 3, 3, 6];
+
+  it("model: the rules naming one object share it", () => {
+    expect(countsInModel(ruleset, forms, packets)).toEqual(expected);
+  });
+
+  it("refuses an object the table does not declare", () => {
+    expect(() => countsInModel(ruleset.replace('quota name "sip_bytes"', 'quota name "nothing"'), forms, packets)).toThrow(/quota name "?nothing"?: no quota/);
+  });
+
+  it.runIf(nftKernelHere || nftKernelRequired)("kernel: the same", () => {
+    expect(countsInKernel(ruleset, packets)).toEqual(expected);
+  });
+});
