@@ -467,7 +467,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       if (key === "limit") {
         at++;
         const bucket = nftLimitBucket(readLimit());
-        steps.push((state) => bucket.allows(state.clockNs));
+        steps.push((state) => bucket.allows(state.clockNs, state.packet.bytes.length));
         continue;
       }
       if (key === "quota") {
@@ -768,17 +768,26 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       over = true;
       at++;
     } else if (word() === "until") at++;
-    const rate = /^(\d+)\/(second|minute|hour|day|week)$/.exec(word() ?? "");
-    if (!rate) fail(`limit rate ${word()}: expected N/second, /minute, /hour, /day or /week (byte rates are not modelled)`);
-    at++;
+    const units: Readonly<Record<string, number>> = { second: 1, minute: 60, hour: 3600, day: 86400, week: 604800 };
+    const sizes: Readonly<Record<string, number>> = { bytes: 1, kbytes: 1024, mbytes: 1024 * 1024 };
+    const packets = /^(\d+)\/(second|minute|hour|day|week)$/.exec(word() ?? "");
+    // A byte rate, `N kbytes/second` (or written together): nft gives the kernel bytes a unit.
+    const byteRate = packets ? null : /^(\d+)(bytes|kbytes|mbytes)\/(second|minute|hour|day|week)$/.exec(`${word() ?? ""}${/^\d+$/.test(word() ?? "") ? (word(1) ?? "") : ""}`);
+    if (!packets && !byteRate) fail(`limit rate ${word()}: expected N/second (or /minute, /hour, /day, /week), or N bytes|kbytes|mbytes/second`);
+    at += packets || /^\d+(bytes|kbytes|mbytes)\//.test(word() ?? "") ? 1 : 2;
+    const rate = packets ? Number(packets[1]) : Number(byteRate![1]) * sizes[byteRate![2]!]!;
+    const unitSeconds = units[packets ? packets[2]! : byteRate![3]!]!;
     let burst = 0;
     if (word() === "burst") {
-      burst = Number(word(1));
-      if (word(2) === "bytes") fail("a burst in bytes is not modelled");
-      at += word(2) === "packets" ? 3 : 2;
+      const together = /^(\d+)(bytes|kbytes|mbytes|packets)$/.exec(word(1) ?? "");
+      const [count, unit] = together ? [together[1]!, together[2]!] : [word(1) ?? "", /^(bytes|kbytes|mbytes|packets)$/.test(word(2) ?? "") ? word(2)! : "packets"];
+      at += together ? 2 : unit === word(2) ? 3 : 2;
+      if (!/^\d+$/.test(count)) fail(`limit burst ${count}: expected a number`);
+      if ((unit === "packets") !== Boolean(packets)) fail(`limit burst ${count} ${unit}: a ${packets ? "packet rate's burst is in packets" : "byte rate's burst is in bytes, kbytes or mbytes"}`);
+      burst = Number(count) * (unit === "packets" ? 1 : sizes[unit]!);
     }
-    const unitSeconds = { second: 1, minute: 60, hour: 3600, day: 86400, week: 604800 }[rate![2] as "second"];
-    return { rate: Number(rate![1]), unitSeconds, burst, over };
+    if (rate === 0) fail("limit rate 0: nft refuses a rate of zero");
+    return { rate, unitSeconds, burst, over, bytes: !packets };
   }
 
   /**
@@ -867,7 +876,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         const spec = readLimit();
         expressions.push(() => {
           const bucket = nftLimitBucket(spec);
-          return { holds: (input) => bucket.allows(input.clockNs) };
+          return { holds: (input) => bucket.allows(input.clockNs, input.packet.bytes.length) };
         });
       } else if (word() === "ct" && word(1) === "count") {
         at += 2;

@@ -31,6 +31,8 @@ export type NftMapData = NftVerdict | number;
 /** What an element's expression reads of the packet being judged (NftPacketState has it). */
 export interface NftElementInput {
   readonly clockNs: number;
+  /** The packet: its length (skb->len) is a byte rate's cost. */
+  readonly packet: { readonly bytes: Uint8Array };
   readonly jiffies: number;
   readonly connection: ConnectionMarks | null;
   readonly ctAssured: boolean;
