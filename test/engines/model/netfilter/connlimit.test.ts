@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { OracleSend } from "../../../helpers/kernel-oracle.js";
+import { ASSURED_FLOOD, SEVEN_FLOW_PACKETS, spaced } from "../../../helpers/connection-flows.js";
 import { countersNamed, judgeRouteInKernel, judgeRouteInModel, kernelOracleHere, kernelOracleProblem, type RouteOutcome } from "../../../helpers/route-oracle.js";
 
 /**
@@ -15,22 +16,13 @@ if (!kernelOracleHere && !required) console.log(`skipping the kernel half of the
 
 const filter = (rules: string) => `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${rules.trim()}\nCOMMIT\n`;
 const UDP = "-p udp -m udp --dport 5060";
-const spaced = (sends: OracleSend[]): OracleSend[] => sends.map((send, index) => ({ at: index * 0.05, ...send }));
 const LONG = `REGISTER sip:198.51.100.10 SIP/2.0\r\nContact: <sip:2001@203.0.113.5:5070>\r\n\r\n`;
 
 const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; reply?: boolean; kernel: RouteOutcome }> = [
   {
     name: "the third flow from one address is over --connlimit-above 2, and the dropped flow stays counted for the flows listed before it",
     ruleset: filter(`-A INPUT ${UDP} -m connlimit --connlimit-above 2 --connlimit-mask 32 --connlimit-saddr -j DROP\n-A INPUT ${UDP} -j ACCEPT`),
-    sends: spaced([
-      { src: "203.0.113.5", sport: 5001 },
-      { src: "203.0.113.5", sport: 5002 },
-      { src: "203.0.113.5", sport: 5003 },
-      { src: "203.0.113.5", sport: 5001 },
-      { src: "203.0.113.5", sport: 5004 },
-      { src: "198.51.100.7", sport: 5001 },
-      { src: "203.0.113.5", sport: 5002 },
-    ]),
+    sends: [...SEVEN_FLOW_PACKETS],
     kernel: { delivered: [true, true, false, false, false, true, false], counted: { "filter:INPUT:1": 4, "filter:INPUT:2": 3 } },
   },
   {
@@ -92,13 +84,7 @@ const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; reply?:
   {
     name: "once a replied flow is ASSURED (2 s after its first packet) its packets clear the stale flows its own walk stopped short of",
     ruleset: filter(`-A INPUT -p udp -m connlimit --connlimit-above 1 --connlimit-mask 24 --connlimit-saddr -j DROP\n-A INPUT -p udp -j ACCEPT`),
-    sends: [
-      // Each with its own CSeq: the paced kernel half tells arrivals apart by payload.
-      ...Array.from({ length: 20 }, (_, index) => ({ src: "198.18.1.16", at: index * 0.15, payload: `REGISTER sip:198.51.100.10 SIP/2.0\r\nCSeq: ${index + 1} REGISTER\r\n\r\n` })),
-      { src: "198.18.1.13", at: 0.8 },
-      { src: "198.18.1.13", at: 1.3 },
-      { src: "198.18.1.21", at: 2.55 },
-    ].sort((a, b) => a.at - b.at),
+    sends: [...ASSURED_FLOOD],
     reply: true,
     // 0 to 0.75 s the flood alone; a roaming phone's dropped first packets at 0.8 and 1.3 s stay counted for it until 2.1 s; a new flow at 2.55 s finds the flood's counted.
     kernel: {

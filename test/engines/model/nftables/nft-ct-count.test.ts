@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { OracleSend } from "../../../helpers/kernel-oracle.js";
 import { judgeRouteInKernel, judgeRouteInModel } from "../../../helpers/route-oracle.js";
 import { nftKernelHere, nftKernelRequired, noteNftKernelSkip } from "../../../helpers/nft-rule-counts.js";
+import { ASSURED_FLOOD, SEVEN_FLOW_PACKETS, spaced } from "../../../helpers/connection-flows.js";
 
 /**
  * `ct count` (nft_connlimit) counts connections, a UDP flow one per source
@@ -15,41 +16,31 @@ import { nftKernelHere, nftKernelRequired, noteNftKernelSkip } from "../../../he
 noteNftKernelSkip("ct count");
 
 const table = (rules: string, sets = "") => `table inet t {\n${sets}\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n${rules}\t}\n}\n`;
-const spaced = (sends: OracleSend[]): OracleSend[] => sends.map((send, index) => ({ at: index * 0.05, ...send }));
 const LONG = `REGISTER sip:198.51.100.10 SIP/2.0\r\nContact: <sip:2001@203.0.113.5:5070>\r\n\r\n`;
-const flows = spaced([
-  { src: "203.0.113.5", sport: 5001 },
-  { src: "203.0.113.5", sport: 5002 },
-  { src: "203.0.113.5", sport: 5003 },
-  { src: "203.0.113.5", sport: 5001 },
-  { src: "203.0.113.5", sport: 5004 },
-  { src: "198.51.100.7", sport: 5001 },
-  { src: "203.0.113.5", sport: 5002 },
-]);
 
 const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; reply?: boolean; delivered: boolean[] }> = [
   {
     name: "a meter counts each source's flows: the third from one address is over 2, and the dropped flow stays counted for the flows listed before it",
     ruleset: table("\t\tudp dport 5060 meter flows { ip saddr ct count over 2 } counter drop\n"),
-    sends: flows,
+    sends: [...SEVEN_FLOW_PACKETS],
     delivered: [true, true, false, false, false, true, false],
   },
   {
     name: "a dynamic set with ct count in its statement counts as a meter does",
     ruleset: table("\t\tudp dport 5060 add @flows { ip saddr ct count over 2 } counter drop\n", "\tset flows { type ipv4_addr; flags dynamic; }\n"),
-    sends: flows,
+    sends: [...SEVEN_FLOW_PACKETS],
     delivered: [true, true, false, false, false, true, false],
   },
   {
     name: "ct count alone keeps one list for the rule: every source's flows together",
     ruleset: table("\t\tudp dport 5060 ct count over 2 counter drop\n"),
-    sends: flows,
+    sends: [...SEVEN_FLOW_PACKETS],
     delivered: [true, true, false, false, false, false, false],
   },
   {
     name: "ct count without over holds while the count is at most N",
     ruleset: table("\t\tudp dport 5060 meter upto { ip saddr ct count 1 } counter accept\n\t\tudp dport 5060 counter drop\n"),
-    sends: flows,
+    sends: [...SEVEN_FLOW_PACKETS],
     delivered: [true, false, false, false, false, true, false],
   },
   {
@@ -79,12 +70,7 @@ const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; reply?:
   {
     name: "once a replied flow is ASSURED its packets add nothing and prune the stale flows of the rule's list",
     ruleset: table("\t\tmeta l4proto udp ct count over 1 counter drop\n"),
-    sends: [
-      ...Array.from({ length: 20 }, (_, index) => ({ src: "198.18.1.16", at: index * 0.15, payload: `REGISTER sip:198.51.100.10 SIP/2.0\r\nCSeq: ${index + 1} REGISTER\r\n\r\n` })),
-      { src: "198.18.1.13", at: 0.8 },
-      { src: "198.18.1.13", at: 1.3 },
-      { src: "198.18.1.21", at: 2.55 },
-    ].sort((a, b) => a.at - b.at),
+    sends: [...ASSURED_FLOOD],
     reply: true,
     delivered: [true, true, true, true, true, true, false, false, false, false, false, false, false, false, false, false, true, true, true, true, false, true, true],
   },
