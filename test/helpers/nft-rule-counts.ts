@@ -75,7 +75,7 @@ export function countsInKernel(ruleset: string, packets: readonly Uint8Array[]):
 export function inKernel(ruleset: string, packets: readonly Uint8Array[], after = "true"): string {
   const hex = packets.map((bytes) => Buffer.from(bytes).toString("hex"));
   const sender = `import socket, sys\nraw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)\nfor h in sys.argv[1:]:\n    raw.sendto(bytes.fromhex(h), ("${PBX}", 0))\n`;
-  const script = ["set -e", "ip link set lo up", `ip addr add ${PBX}/32 dev lo`, `nft -f - <<'RULES'\n${ruleset}RULES`, `python3 -c '${sender}' ${hex.join(" ")}`, "sleep 0.2", "nft list ruleset", after].join("\n");
+  const script = ["set -e", "ip link set lo up", `ip addr add ${PBX}/32 dev lo`, `TZ=UTC nft -f - <<'RULES'\n${ruleset}RULES`, `python3 -c '${sender}' ${hex.join(" ")}`, "sleep 0.2", "nft list ruleset", after].join("\n");
   const ran = spawnSync("unshare", ["--net", "bash", "-c", script], { encoding: "utf8", timeout: 60_000 });
   expect(ran.status, ran.stderr).toBe(0);
   return ran.stdout;

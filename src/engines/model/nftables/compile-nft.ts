@@ -64,7 +64,7 @@ const chainLabel = nftChainLabel;
  * without it, the first one throws.
  */
 /** `localAddresses`: the firewall host's own addresses (fib's type local), the PBX's when the firewall runs on it. */
-export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings, source = "ruleset", problems?: RulesetError[], localAddresses: readonly number[] = []): CompiledFirewall {
+export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings, source = "ruleset", problems?: RulesetError[], localAddresses: readonly number[] = [], wallClockStartMs?: number): CompiledFirewall {
   const note = (line: number, message: string) => {
     const error = new RulesetError("NFT_UNSUPPORTED", `${source}: line ${line}: ${message}`);
     if (!problems) throw error;
@@ -176,7 +176,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       const rules: Array<CompiledNftRule & { slot: number }> = [];
       for (const rule of chain.rules) {
         try {
-          rules.push({ ...compileNftRule(rule, { sets, chains: chainNames, settings, meters, localAddresses, counters, ctHelpers: table.ctHelpers, namedObjects, ...(chain.base ? { chainType: chain.base.type } : {}) }), slot: slot(label, rule.index) });
+          rules.push({ ...compileNftRule(rule, { sets, chains: chainNames, settings, meters, localAddresses, counters, ctHelpers: table.ctHelpers, namedObjects, ...(wallClockStartMs === undefined ? {} : { wallClockStartMs }), ...(chain.base ? { chainType: chain.base.type } : {}) }), slot: slot(label, rule.index) });
         } catch (error) {
           if (!(error instanceof NftConstructError)) throw error;
           note(rule.line, `${error.message}: ${rule.text}`);

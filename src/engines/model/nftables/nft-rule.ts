@@ -62,6 +62,8 @@ export interface CompiledNftRule {
 export class NftConstructError extends Error {}
 
 const TRANSPORT = new Set([6, 17, 33, 132, 136]);
+/** nft's day_type (src/meta.c): Sunday is 0, as the kernel's weekday (nft_meta_weekday) counts. */
+const WEEKDAYS = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
 /** Fields written as one word (nft lists `meta l4proto` as `l4proto`): a concatenation's dot then stands second. */
 const ONE_WORD_FIELDS = new Set(["iifname", "oifname", "iif", "oif", "l4proto", "mark"]);
 /** TCP header flag bits as nft names them. */
@@ -144,6 +146,8 @@ export interface RuleScope {
   readonly chainType?: string;
   /** The table's ct helper objects, which `ct helper set "NAME"` assigns. */
   readonly ctHelpers?: ReadonlyMap<string, NftCtHelper>;
+  /** The wall clock's time when the run starts (ms since the epoch), which `meta time|day|hour` read; absent, the real time. */
+  readonly wallClockStartMs?: number;
   /** The table's named quotas and limits ("quota NAME", "limit NAME"), each one step whose state every rule naming it shares. */
   readonly namedObjects?: ReadonlyMap<string, (state: NftPacketState) => boolean>;
 }
@@ -361,7 +365,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         else fail(`${key} ${field} is not modelled (sport and dport are, and tcp flags)`);
         continue;
       }
-      const metaKeys = ["l4proto", "nfproto", "iifname", "oifname", "iif", "oif", "mark", "pkttype", "protocol", "length"];
+      const metaKeys = ["l4proto", "nfproto", "iifname", "oifname", "iif", "oif", "mark", "pkttype", "protocol", "length", "time", "day", "hour"];
       if (key === "meta" || metaKeys.includes(key)) {
         const field = key === "meta" ? word(1)! : key;
         at += key === "meta" ? 2 : 1;
@@ -386,6 +390,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         else if (field === "mark") compare("mark", (state) => state.mark);
         else if (field === "pkttype") compare("pkttype", () => 0);
         else if (field === "length") compare("integer", (state) => state.packet.bytes.length);
+        else if (field === "time" || field === "day" || field === "hour") steps.push(wallClockStep(field));
         else fail(`meta ${field} is not modelled`);
         continue;
       }
@@ -663,6 +668,61 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       const connection = state.connection;
       if (connection && !connection.confirmed && state.packet.protocol === protocol && !connection.helper) connection.helper = helper.type;
       return true;
+    };
+  }
+
+  /**
+   * `meta time|day|hour OP VALUE` (nft_meta.c): the wall clock when the
+   * packet is judged (the run's start, the scenario's `startsAt` or the
+   * real time, plus the virtual time), as ns since the epoch, the weekday
+   * (Sunday 0), or the seconds since midnight; the host's time zone is UTC,
+   * as the lab's is (nft turns local times into UTC when it loads the
+   * rule). VALUE is one quoted value, a range `"A"-"B"` (an hour range
+   * across midnight holds outside its ends reversed, as nft writes it), or
+   * a set `{ "Saturday", "Sunday" }`.
+   */
+  function wallClockStep(field: "time" | "day" | "hour"): (state: NftPacketState) => boolean {
+    const operator = readOperator();
+    const parse = (text: string): number => {
+      if (field === "day") {
+        const day = WEEKDAYS.indexOf(text.toLowerCase());
+        if (day >= 0) return day;
+        if (/^[0-6]$/.test(text)) return Number(text);
+        return fail(`meta day "${text}": expected a day's name (Sunday to Saturday) or 0-6`);
+      }
+      if (field === "hour") {
+        const hour = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(text);
+        if (!hour || Number(hour[1]) > 23 || Number(hour[2]) > 59 || Number(hour[3] ?? 0) > 59) return fail(`meta hour "${text}": expected HH:MM or HH:MM:SS`);
+        return Number(hour[1]) * 3600 + Number(hour[2]) * 60 + Number(hour[3] ?? 0);
+      }
+      const date = /^(\d{4})-(\d{2})-(\d{2})(?: (\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(text);
+      if (!date) return fail(`meta time "${text}": expected "YYYY-MM-DD [HH:MM[:SS]]"`);
+      return Date.UTC(Number(date[1]), Number(date[2]) - 1, Number(date[3]), Number(date[4] ?? 0), Number(date[5] ?? 0), Number(date[6] ?? 0)) * 1e6;
+    };
+    let test: (value: number) => boolean;
+    if (word() === "{") {
+      const items = new Set(splitElements(readValue().slice(1, -1), false).map((element) => parse(element[0]!.text)));
+      test = (value) => items.has(value);
+    } else {
+      const low = parse(tokens[at++]?.text ?? fail(`meta ${field} needs a value`));
+      let high = low;
+      if (word() === "-" || word()?.startsWith("-")) {
+        // `"A"-"B"` or `"A" - "B"`: the dash is its own word before the second string.
+        at++;
+        high = parse(tokens[at++]?.text ?? fail(`meta ${field} "..."-: the range's end is missing`));
+      }
+      if (operator === "<" || operator === ">" || operator === "<=" || operator === ">=") {
+        test = operator === "<" ? (value) => value < low : operator === ">" ? (value) => value > low : operator === "<=" ? (value) => value <= low : (value) => value >= low;
+      } else if (high < low) test = (value) => value >= low || value <= high;
+      else test = (value) => value >= low && value <= high;
+    }
+    const negated = operator === "!=";
+    const startNs = scope.wallClockStartMs === undefined ? Date.now() * 1e6 : scope.wallClockStartMs * 1e6;
+    return (state) => {
+      const nowNs = startNs + state.clockNs;
+      const seconds = Math.floor(nowNs / 1e9);
+      const value = field === "time" ? nowNs : field === "day" ? (4 + Math.floor(seconds / 86400)) % 7 : seconds % 86400;
+      return test(value) !== negated;
     };
   }
 
