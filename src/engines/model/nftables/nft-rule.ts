@@ -402,8 +402,14 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
           steps.push(helperAssignment());
           continue;
         }
-        // Measured on Linux 6.18, `ct helper "sip"` did not match a connection `ct helper set` had given the SIP helper: refused until understood.
-        if (field === "helper") fail('ct helper "NAME" (reading the connection\'s helper) is not modelled; ct helper set "NAME" is');
+        if (field === "helper") {
+          // nft_ct_get_eval NFT_CT_HELPER reads the helper of the connection's master: only a connection a helper expected
+          // (RTP after SIP) has one, and the model keeps no expectations, so the rule breaks, `!=` too, as -m helper never matches.
+          readOperator();
+          compileNameValue(readValue());
+          steps.push(() => false);
+          continue;
+        }
         if (word() === "set") {
           const value = readMarkSet("ct", field ?? "");
           steps.push((state) => {
