@@ -1,4 +1,6 @@
 import { isIpv4, parseIpv4, prefixMask } from "../net/address.js";
+import { ipv6Number, maskedIpv6Number } from "../net/address-number.js";
+import { parseIpv6 } from "../net/ipv6-address.js";
 import { RulesetError } from "./ruleset.js";
 
 /** The ipset types the model holds: what fail2ban's ipset actions and blocklist clients create. */
@@ -15,6 +17,10 @@ export type IpSetElement =
 export interface IpSetSpec {
   readonly name: string;
   readonly type: IpSetType;
+  /** inet (IPv4) or inet6: a set holds one family's addresses, and never matches a packet of the other. */
+  readonly family: "inet" | "inet6";
+  /** hash:ip's `netmask N`: addresses are stored and looked up with their last 32-N bits cleared (a /24 one element). */
+  readonly netmask?: number;
   /** The set's default timeout in seconds (create ... timeout N), or null: entries stay. */
   readonly timeoutSeconds: number | null;
   readonly maxelem: number;
@@ -25,11 +31,32 @@ export interface IpSetSpec {
 
 const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, sctp: 132, udplite: 136, icmp: 1 };
 
-/** An element of a set's type from its text, or a message saying what it should look like. */
-export function parseIpSetElement(type: IpSetType, text: string): IpSetElement | string {
+/** An IPv6 address's number (address-number.ts), or null when the text is none. */
+function ipv6NumberOf(text: string): number | null {
+  try {
+    return ipv6Number(parseIpv6(text));
+  } catch {
+    return null;
+  }
+}
+
+/** An element of a set's type and family from its text, or a message saying what it should look like. */
+export function parseIpSetElement(type: IpSetType, text: string, family: "inet" | "inet6" = "inet", netmask?: number): IpSetElement | string {
+  if (family === "inet6") {
+    if (type === "hash:ip") {
+      const address = ipv6NumberOf(text);
+      return address === null ? `"${text}" is not an IPv6 address (the set is family inet6)` : { kind: "ip", address };
+    }
+    const [addressText = "", prefixText = "128"] = text.split("/");
+    const address = ipv6NumberOf(addressText);
+    const prefix = Number(prefixText);
+    if (address === null || !/^\d+$/.test(prefixText) || prefix < 1 || prefix > 128) return `"${text}" is not an IPv6 network (ADDRESS/1-128; the set is family inet6)`;
+    return { kind: "net", address: maskedIpv6Number(address, prefix), prefix };
+  }
   switch (type) {
     case "hash:ip":
-      return isIpv4(text) ? { kind: "ip", address: parseIpv4(text) } : `"${text}" is not an IPv4 address`;
+      if (!isIpv4(text)) return `"${text}" is not an IPv4 address`;
+      return { kind: "ip", address: netmask === undefined ? parseIpv4(text) : (parseIpv4(text) & prefixMask(netmask)) >>> 0 };
     case "hash:net": {
       const [address, prefixText = "32"] = text.split("/");
       const prefix = Number(prefixText);
@@ -47,6 +74,10 @@ export function parseIpSetElement(type: IpSetType, text: string): IpSetElement |
   }
 }
 
+/** ipset create's options that take a value; the flags take none. */
+const VALUE_OPTIONS = new Set(["family", "hashsize", "maxelem", "timeout", "range", "netmask", "bucketsize", "initval", "markmask", "size", "probes", "resize"]);
+const FLAG_OPTIONS = new Set(["counters", "comment", "skbinfo", "forceadd"]);
+
 /**
  * Reads `ipset save` output (the form `ipset restore` takes): create lines
  * with the type and its options, add lines with an element and its timeout.
@@ -58,8 +89,9 @@ export function parseIpsetSave(text: string, source: string): Map<string, IpSetS
   const lines = text.split(/\r?\n/);
   lines.forEach((raw, index) => {
     const line = index + 1;
-    const words = raw.trim().split(/\s+/);
-    if (words[0] === "" || words[0]!.startsWith("#")) return;
+    // Words, a quoted comment one word (`comment "scanner farm"`).
+    const words = [...raw.trim().matchAll(/"[^"]*"|\S+/g)].map((match) => match[0]);
+    if (words.length === 0 || words[0]!.startsWith("#")) return;
     const fail = (message: string, code = "IPSET_BAD_LINE") => new RulesetError(code, `${source}: line ${line}: ${message}`);
     const [command, name, ...rest] = words;
     if (command === "create" || command === "-N" || command === "-exist") {
@@ -68,12 +100,23 @@ export function parseIpsetSave(text: string, source: string): Map<string, IpSetS
       if (!(IPSET_TYPES as readonly string[]).includes(type)) {
         throw fail(`set ${name} is of type ${type}, which the model does not hold (it holds ${IPSET_TYPES.join(", ")}); run this ruleset with --engine docker`, "IPSET_UNSUPPORTED");
       }
+      // Options with a value, and flags (counters, comment, skbinfo) that give each entry more to carry and change no lookup.
       const options = new Map<string, string>();
-      for (let i = 1; i < rest.length; i += 2) options.set(rest[i]!, rest[i + 1] ?? "");
+      for (let i = 1; i < rest.length; i++) {
+        const option = rest[i]!;
+        if (FLAG_OPTIONS.has(option)) continue;
+        options.set(option, rest[i + 1] ?? "");
+        i++;
+      }
       const family = options.get("family") ?? "inet";
-      if (family !== "inet") throw fail(`set ${name} is family ${family}; the model's sets hold IPv4 (family inet)`, "IPSET_UNSUPPORTED");
-      for (const option of ["counters", "comment", "skbinfo", "forceadd", "netmask"]) {
+      if (family !== "inet" && family !== "inet6") throw fail(`set ${name} is family ${family} (inet or inet6)`);
+      if (family === "inet6" && type !== "hash:ip" && type !== "hash:net") throw fail(`set ${name}: ${type} of family inet6 is not modelled (hash:ip and hash:net are); run this ruleset with --engine docker`, "IPSET_UNSUPPORTED");
+      for (const option of ["forceadd"]) {
+        // forceadd evicts a random element when the set is full: the kernel's choice, which the model cannot make alike.
         if (rest.includes(option)) throw fail(`set ${name}: "${option}" is not modelled; run this ruleset with --engine docker`, "IPSET_UNSUPPORTED");
+      }
+      for (const option of options.keys()) {
+        if (!VALUE_OPTIONS.has(option)) throw fail(`set ${name}: "${option}" is not an option of ipset create (${[...VALUE_OPTIONS, ...FLAG_OPTIONS].join(", ")})`);
       }
       const integer = (key: string, fallback: number | null, max: number) => {
         const value = options.get(key);
@@ -87,8 +130,13 @@ export function parseIpsetSave(text: string, source: string): Map<string, IpSetS
         if (!range || Number(range[1]) > Number(range[2]) || Number(range[2]) > 65535) throw fail(`set ${name}: bitmap:port needs "range FROM-TO" within 0-65535`);
         portRange = { from: Number(range[1]), to: Number(range[2]) };
       }
+      const netmask = options.has("netmask") ? integer("netmask", null, family === "inet6" ? 128 : 32)! : undefined;
+      if (netmask !== undefined && (type !== "hash:ip" || family !== "inet" || netmask < 1)) throw fail(`set ${name}: netmask is modelled for hash:ip of family inet, 1-32`, "IPSET_UNSUPPORTED");
       if (sets.has(name)) throw fail(`set ${name} is created twice`);
-      sets.set(name, { spec: { name, type: type as IpSetType, timeoutSeconds: integer("timeout", null, 2_147_483), maxelem: integer("maxelem", 65536, 0xffffffff)!, ...(portRange ? { portRange } : {}) }, entries: [] });
+      sets.set(name, {
+        spec: { name, type: type as IpSetType, family, ...(netmask !== undefined ? { netmask } : {}), timeoutSeconds: integer("timeout", null, 2_147_483), maxelem: integer("maxelem", 65536, 0xffffffff)!, ...(portRange ? { portRange } : {}) },
+        entries: [],
+      });
       return;
     }
     if (command === "add" || command === "-A") {
@@ -96,7 +144,7 @@ export function parseIpsetSave(text: string, source: string): Map<string, IpSetS
       if (!set) throw fail(`add to set ${name ?? "(none)"}, which no create line before it makes`);
       const value = rest[0];
       if (value === undefined) throw fail(`add ${name} needs an element`);
-      const element = parseIpSetElement(set.spec.type, value);
+      const element = parseIpSetElement(set.spec.type, value, set.spec.family, set.spec.netmask);
       if (typeof element === "string") throw fail(`set ${name} (${set.spec.type}): ${element}`);
       if (element.kind === "port" && (element.port < set.spec.portRange!.from || element.port > set.spec.portRange!.to)) throw fail(`set ${name}: port ${element.port} is outside its range`);
       const timeoutAt = rest.indexOf("timeout");

@@ -587,8 +587,8 @@ function compileAddress(spec: Negatable<string> | undefined, rule: Rule, flag: s
   }
 }
 
-/** Matches whose options or reading are IPv4's in the model (addresses, ICMP, ipset's inet sets). */
-const IPV4_ONLY_MATCHES = new Set(["iprange", "addrtype", "icmp", "set"]);
+/** Matches whose options or reading are IPv4's in the model (addresses, ICMP). */
+const IPV4_ONLY_MATCHES = new Set(["iprange", "addrtype", "icmp"]);
 
 const NO_ADDRESS = { mask: 0, net: 0, negated: false };
 
@@ -657,10 +657,9 @@ function compileRule(rule: Rule, state: MatchState, chainIndex: Map<string, numb
         targetName = "RETURN";
         break;
       case "SET": {
-        if (family === 6) throw new RulesetError("RULESET_UNSUPPORTED", "-j SET in ip6tables: the model keeps ipset's inet sets only so far; run this ruleset with --engine docker", rule.line);
         action = Action.None;
         targetName = "SET";
-        const changeSet = compileSetTarget(target.options, state, { line: rule.line, text: rule.text });
+        const changeSet = compileSetTarget(target.options, state, { line: rule.line, text: rule.text, family });
         effect = (packet, context) => {
           changeSet(packet, context);
         };

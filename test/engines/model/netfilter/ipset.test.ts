@@ -13,7 +13,7 @@ const required = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
 if (!kernelOracleHere && !required) console.log(`skipping the kernel half of the ipset checks: ${kernelOracleProblem || "it needs root, unshare, iptables and ipset"}`);
 
 const UDP = "-A INPUT -p udp";
-const cases: Array<{ name: string; ipset: string; rules: string; sends: OracleSend[]; kernel: OracleOutcome }> = [
+const cases: Array<{ name: string; ipset: string; rules: string; sends: OracleSend[]; family?: 4 | 6; kernel: OracleOutcome }> = [
   {
     name: "fail2ban's ipset action: banned addresses rejected until their timeout runs out",
     ipset: "create f2b-asterisk hash:ip family inet hashsize 1024 maxelem 65536 timeout 600\nadd f2b-asterisk 10.0.0.5 timeout 590\nadd f2b-asterisk 10.0.0.6 timeout 1",
@@ -46,19 +46,61 @@ const cases: Array<{ name: string; ipset: string; rules: string; sends: OracleSe
     sends: [{ src: "10.0.0.1" }, { src: "10.0.0.2" }, { src: "10.0.0.2", dport: 7000 }, { src: "10.0.0.1", sport: 5060, dport: 5061 }],
     kernel: { delivered: [true, false, true, true], counted: [1, 3] },
   },
+  {
+    name: "sets as `ipset save` writes them on a fail2ban host: comments (with spaces), counters, skbinfo, an inet6 set beside the inet ones",
+    ipset: [
+      "create blocklist hash:net family inet hashsize 4096 maxelem 200000 counters comment skbinfo",
+      'add blocklist 10.1.0.0/16 packets 12 bytes 840 comment "scanner farm, seen 2026-11" skbmark 0x1',
+      "create f2b-asterisk hash:ip family inet hashsize 1024 maxelem 65536 timeout 600 bucketsize 12 initval 0x1c7a9a58",
+      "add f2b-asterisk 10.0.0.5 timeout 500",
+      "create f2b-asterisk6 hash:ip family inet6 hashsize 1024 maxelem 65536 timeout 600 bucketsize 12 initval 0x1c7a9a59",
+      "add f2b-asterisk6 2001:db8::5 timeout 500",
+      "",
+    ].join("\n"),
+    rules: `${UDP} -m set --match-set blocklist src -j DROP\n${UDP} -m set --match-set f2b-asterisk src -j DROP`,
+    sends: [{ src: "10.1.2.3" }, { src: "10.0.0.5" }, { src: "10.0.0.6" }],
+    kernel: { delivered: [false, false, true], counted: [1, 1] },
+  },
+  {
+    name: "hash:ip with netmask 24: an element stands for its /24, and SET --add-set adds the packet's /24",
+    ipset: "create per24 hash:ip family inet hashsize 1024 maxelem 65536 netmask 24 timeout 60\nadd per24 10.0.5.77",
+    rules: [
+      `${UDP} -m set --match-set per24 src -j DROP`,
+      `${UDP} -s 10.0.7.9 -j SET --add-set per24 src`,
+      `${UDP} -j ACCEPT`,
+    ].join("\n"),
+    sends: [{ src: "10.0.5.1" }, { src: "10.0.6.1" }, { src: "10.0.7.9" }, { src: "10.0.7.200" }],
+    kernel: { delivered: [false, true, true, false], counted: [2, 1, 2] },
+  },
+  {
+    name: "ip6tables with fail2ban's inet6 set and an inet6 blocklist of /64s; SET --add-set fills the inet6 set",
+    ipset: "create f2b-asterisk6 hash:ip family inet6 hashsize 1024 maxelem 65536 timeout 600\nadd f2b-asterisk6 2001:db8:1::5 timeout 500\ncreate nets6 hash:net family inet6 hashsize 1024 maxelem 65536\nadd nets6 2001:db8:2::/64",
+    rules: [
+      `${UDP} -m set --match-set f2b-asterisk6 src -j DROP`,
+      `${UDP} -m set --match-set nets6 src -j DROP`,
+      `${UDP} -s 2001:db8:3::9 -j SET --add-set f2b-asterisk6 src`,
+    ].join("\n"),
+    sends: [{ src: "2001:db8:1::5" }, { src: "2001:db8:1::6" }, { src: "2001:db8:2::77" }, { src: "2001:db8:2:1::1" }, { src: "2001:db8:3::9" }, { src: "2001:db8:3::9" }],
+    family: 6,
+    kernel: { delivered: [false, true, false, true, true, false], counted: [2, 1, 1] },
+  },
 ];
 
 describe("ipset sets", () => {
-  for (const { name, ipset, rules, sends, kernel } of cases) {
+  for (const { name, ipset, rules, sends, family = 4, kernel } of cases) {
     it(`model: ${name}`, () => {
-      const model = judgeInModel(rules, sends, ipset);
+      const model = judgeInModel(rules, sends, ipset, family);
       expect({ delivered: model.delivered, counted: model.counted }).toEqual(kernel);
     });
     it.runIf(kernelOracleHere || required)(`kernel: ${name}`, () => {
       expect(kernelOracleHere, `SLAMLAB_REQUIRE_DOCKER=1 but no iptables in a network namespace: ${kernelOracleProblem}`).toBe(true);
-      expect(judgeInKernel(rules, sends, ipset)).toEqual(kernel);
+      expect(judgeInKernel(rules, sends, ipset, family)).toEqual(kernel);
     });
   }
+
+  it("refuses an iptables rule naming an inet6 set, as iptables-restore does", () => {
+    expect(() => judgeInModel(`${UDP} -m set --match-set s6 src -j DROP`, [], "create s6 hash:ip family inet6\nadd s6 2001:db8::1")).toThrow(/set s6 is family inet6, and this is an iptables rule .*The protocol family of set s6 is IPv6, which is not applicable/);
+  });
 
   it("refuses a rule naming a set no ipset file creates, as iptables-restore does", () => {
     expect(() => judgeInModel(`${UDP} -m set --match-set nowhere src -j DROP`, [])).toThrow(/set nowhere does not exist .*--ipset FILE/);
@@ -69,7 +111,11 @@ describe("ipset sets", () => {
       ["create a hash:ip\nadd a 10.0.0.300", /my\.ipset: .*line 2: set a \(hash:ip\): "10\.0\.0\.300" is not an IPv4 address/],
       ["add b 10.0.0.1", /line 1: add to set b, which no create line before it makes/],
       ["create c hash:mac", /line 1: set c is of type hash:mac, which the model does not hold/],
-      ["create d hash:ip family inet6", /line 1: set d is family inet6/],
+      ["create d hash:ip,port family inet6", /line 1: set d: hash:ip,port of family inet6 is not modelled/],
+      ["create f hash:ip family inet6\nadd f 10.0.0.1", /line 2: set f \(hash:ip\): "10\.0\.0\.1" is not an IPv6 address \(the set is family inet6\)/],
+      ["create g hash:net netmask 24", /line 1: set g: netmask is modelled for hash:ip of family inet/],
+      ["create h hash:ip forceadd", /line 1: set h: "forceadd" is not modelled/],
+      ["create i hash:ip hashsiz 1024", /line 1: set i: "hashsiz" is not an option of ipset create/],
       ["create e hash:ip\nadd e 10.0.0.1 timeout 5", /line 2: set e was created without a timeout/],
       ["flush x", /line 1: "flush": expected create or add lines/],
     ];

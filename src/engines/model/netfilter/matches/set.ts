@@ -1,6 +1,7 @@
 import type { IpSetElement, IpSetSpec } from "../../../../firewall/ipset.js";
 import { RulesetError, type RuleOption } from "../../../../firewall/ruleset.js";
 import { prefixMask } from "../../../../net/address.js";
+import { isIpv6Number, maskedIpv6Number } from "../../../../net/address-number.js";
 import type { Packet } from "../../../../net/packet.js";
 import type { MatchFactory, MatchState, PacketContext } from "../match.js";
 import { MatchOptions } from "./match-options.js";
@@ -79,13 +80,18 @@ type Direction = "src" | "dst";
 
 /** The element of a set's type a packet stands for, per the rule's src/dst flags; null when it has none (no ports). */
 function packetElement(set: RuntimeSet, packet: Packet, flags: readonly Direction[]): IpSetElement | null {
-  const addressOf = (direction: Direction) => (direction === "src" ? packet.src : packet.dst);
+  // ip_set_test: a set of one family never matches a packet of the other.
+  if ((set.spec.family === "inet6") !== (packet.family === 6)) return null;
+  const addressOf = (direction: Direction) => {
+    const address = direction === "src" ? packet.src : packet.dst;
+    return set.spec.netmask === undefined ? address : (address & prefixMask(set.spec.netmask)) >>> 0;
+  };
   const portOf = (direction: Direction) => (direction === "src" ? packet.sport : packet.dport);
   switch (set.spec.type) {
     case "hash:ip":
       return { kind: "ip", address: addressOf(flags[0]!) };
     case "hash:net":
-      return { kind: "net", address: addressOf(flags[0]!), prefix: 32 };
+      return { kind: "net", address: addressOf(flags[0]!), prefix: set.spec.family === "inet6" ? 128 : 32 };
     case "hash:ip,port":
       if (!PORT_PROTOCOLS.has(packet.protocol) || packet.fragmentOffset !== 0) return null;
       return { kind: "ip,port", address: addressOf(flags[0]!), protocol: packet.protocol, port: portOf(flags[1] ?? flags[0]!) };
@@ -103,7 +109,8 @@ function contains(set: RuntimeSet, packet: Packet, flags: readonly Direction[], 
   if (!element) return false;
   if (element.kind === "net") {
     for (const prefix of set.prefixes) {
-      const expiry = set.entries.get(`${(element.address & prefixMask(prefix)) >>> 0}/${prefix}`);
+      const network = isIpv6Number(element.address) ? maskedIpv6Number(element.address, prefix) : (element.address & prefixMask(prefix)) >>> 0;
+      const expiry = set.entries.get(`${network}/${prefix}`);
       if (expiry !== undefined && !expired(expiry, now)) return true;
     }
     return false;
@@ -112,9 +119,14 @@ function contains(set: RuntimeSet, packet: Packet, flags: readonly Direction[], 
   return expiry !== undefined && !expired(expiry, now);
 }
 
-function lookUp(state: MatchState, name: string, where: { line: number }): RuntimeSet {
+function lookUp(state: MatchState, name: string, where: { line: number; family?: 4 | 6 }): RuntimeSet {
   const set = setsOf(state).get(name);
   if (!set) throw new RulesetError("RULESET_REJECTED", `set ${name} does not exist (iptables-restore: "Set ${name} doesn't exist"); give the ipset save file that creates it (--ipset FILE, or firewall.ipset in a scenario)`, where.line);
+  // iptables-restore checks the set's family against the rule's.
+  const ruleFamily = where.family ?? 4;
+  if ((set.spec.family === "inet6") !== (ruleFamily === 6)) {
+    throw new RulesetError("RULESET_REJECTED", `set ${name} is family ${set.spec.family}, and this is an ${ruleFamily === 6 ? "ip6tables" : "iptables"} rule (iptables-restore: "The protocol family of set ${name} is ${set.spec.family === "inet6" ? "IPv6" : "IPv4"}, which is not applicable"); give ${ruleFamily === 6 ? "an inet6" : "an inet"} set`, where.line);
+  }
   return set;
 }
 
@@ -139,7 +151,7 @@ export const setMatch: MatchFactory = (rawOptions, state, where) => {
 };
 
 /** `-j SET --add-set/--del-set NAME FLAGS [--exist] [--timeout N]` (xt_set.c): changes the set and goes on to the next rule. */
-export function compileSetTarget(rawOptions: readonly RuleOption[], state: MatchState, where: { line: number; text: string }): (packet: Packet, context: PacketContext) => void {
+export function compileSetTarget(rawOptions: readonly RuleOption[], state: MatchState, where: { line: number; text: string; family?: 4 | 6 }): (packet: Packet, context: PacketContext) => void {
   const options = new MatchOptions("SET", rawOptions, where);
   options.refuse(["map-set", "map-mark", "map-prio", "map-queue"]);
   const add = options.get("add-set");
@@ -167,7 +179,7 @@ export function compileSetTarget(rawOptions: readonly RuleOption[], state: Match
     const flags = directions(del.args[1]!, set, (message) => options.error(`--del-set: ${message}`));
     steps.push((packet) => {
       const element = packetElement(set, packet, flags);
-      if (element) set.entries.delete(elementKey(element.kind === "net" ? { ...element, prefix: 32 } : element));
+      if (element) set.entries.delete(elementKey(element.kind === "net" ? { ...element, prefix: set.spec.family === "inet6" ? 128 : 32 } : element));
     });
   }
   return (packet, context) => {
@@ -182,6 +194,8 @@ export function compileSetTarget(rawOptions: readonly RuleOption[], state: Match
 export function addAddressToSet(state: MatchState, name: string, address: number, timeoutSeconds: number, now: number): void {
   const set = setsOf(state).get(name);
   if (!set) throw new Error(`ipset ${name} does not exist`);
+  // ipset refuses an address of the other family ("Syntax error: cannot parse ... resolving to IPv4 address failed").
+  if ((set.spec.family === "inet6") !== isIpv6Number(address)) return;
   addElement(set, { kind: "ip", address }, expiryOf(timeoutSeconds, now, state.settings.hz), true, now);
 }
 
