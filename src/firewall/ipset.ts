@@ -4,14 +4,15 @@ import { parseIpv6 } from "../net/ipv6-address.js";
 import { RulesetError } from "./ruleset.js";
 
 /** The ipset types the model holds: what fail2ban's ipset actions and blocklist clients create. */
-export type IpSetType = "hash:ip" | "hash:net" | "hash:ip,port" | "bitmap:port";
-export const IPSET_TYPES: readonly IpSetType[] = ["hash:ip", "hash:net", "hash:ip,port", "bitmap:port"];
+export type IpSetType = "hash:ip" | "hash:net" | "hash:ip,port" | "hash:net,port" | "bitmap:port";
+export const IPSET_TYPES: readonly IpSetType[] = ["hash:ip", "hash:net", "hash:ip,port", "hash:net,port", "bitmap:port"];
 
 /** One element as `ipset save` prints it, parsed. */
 export type IpSetElement =
   | { readonly kind: "ip"; readonly address: number }
   | { readonly kind: "net"; readonly address: number; readonly prefix: number }
   | { readonly kind: "ip,port"; readonly address: number; readonly protocol: number; readonly port: number }
+  | { readonly kind: "net,port"; readonly address: number; readonly prefix: number; readonly protocol: number; readonly port: number }
   | { readonly kind: "port"; readonly port: number };
 
 export interface IpSetSpec {
@@ -68,6 +69,13 @@ export function parseIpSetElement(type: IpSetType, text: string, family: "inet" 
       const protocol = match ? PROTOCOLS[(match[2] ?? "tcp").toLowerCase()] : undefined;
       if (!match || !isIpv4(match[1]!) || protocol === undefined || Number(match[3]) > 65535) return `"${text}" is not IP,PROTO:PORT (e.g. 192.0.2.1,udp:5060)`;
       return { kind: "ip,port", address: parseIpv4(match[1]!), protocol, port: Number(match[3]) };
+    }
+    case "hash:net,port": {
+      const match = /^(\d+\.\d+\.\d+\.\d+)(?:\/(\d+))?,(?:([a-z]+):)?(\d+)$/i.exec(text);
+      const protocol = match ? PROTOCOLS[(match[3] ?? "tcp").toLowerCase()] : undefined;
+      const prefix = Number(match?.[2] ?? 32);
+      if (!match || !isIpv4(match[1]!) || protocol === undefined || prefix < 1 || prefix > 32 || Number(match[4]) > 65535) return `"${text}" is not NET/PREFIX,PROTO:PORT (e.g. 192.0.2.0/24,udp:5060)`;
+      return { kind: "net,port", address: (parseIpv4(match[1]!) & prefixMask(prefix)) >>> 0, prefix, protocol, port: Number(match[4]) };
     }
     case "bitmap:port":
       return /^\d+$/.test(text) && Number(text) <= 65535 ? { kind: "port", port: Number(text) } : `"${text}" is not a port number`;

@@ -73,6 +73,13 @@ const cases: Array<{ name: string; ipset: string; rules: string; sends: OracleSe
     kernel: { delivered: [false, true, true, false], counted: [2, 1, 2] },
   },
   {
+    name: "hash:net,port: an office's networks allowed to their ports only, the most specific prefix first",
+    ipset: "create offices hash:net,port family inet hashsize 1024 maxelem 65536\nadd offices 10.0.0.0/24,udp:5060\nadd offices 10.0.0.128/25,udp:5061\nadd offices 10.5.5.5,udp:5060",
+    rules: `${UDP} -m set --match-set offices src,dst -j ACCEPT\n${UDP} -j DROP`,
+    sends: [{ src: "10.0.0.1" }, { src: "10.0.0.1", dport: 5061 }, { src: "10.0.0.200", dport: 5061 }, { src: "10.0.0.200" }, { src: "10.5.5.5" }, { src: "10.5.5.6" }],
+    kernel: { delivered: [true, false, true, true, true, false], counted: [4, 2] },
+  },
+  {
     name: "ip6tables with fail2ban's inet6 set and an inet6 blocklist of /64s; SET --add-set fills the inet6 set",
     ipset: "create f2b-asterisk6 hash:ip family inet6 hashsize 1024 maxelem 65536 timeout 600\nadd f2b-asterisk6 2001:db8:1::5 timeout 500\ncreate nets6 hash:net family inet6 hashsize 1024 maxelem 65536\nadd nets6 2001:db8:2::/64",
     rules: [

@@ -42,6 +42,8 @@ const elementKey = (element: IpSetElement): string => {
       return `${element.address}/${element.prefix}`;
     case "ip,port":
       return `${element.address},${element.protocol}:${element.port}`;
+    case "net,port":
+      return `${element.address}/${element.prefix},${element.protocol}:${element.port}`;
     case "port":
       return String(element.port);
   }
@@ -70,7 +72,7 @@ function addElement(set: RuntimeSet, element: IpSetElement, expiry: number, exis
     if (set.entries.size >= set.spec.maxelem) return;
   }
   set.entries.set(key, expiry);
-  if (element.kind === "net" && !set.prefixes.includes(element.prefix)) {
+  if ((element.kind === "net" || element.kind === "net,port") && !set.prefixes.includes(element.prefix)) {
     set.prefixes.push(element.prefix);
     set.prefixes.sort((a, b) => b - a);
   }
@@ -95,6 +97,9 @@ function packetElement(set: RuntimeSet, packet: Packet, flags: readonly Directio
     case "hash:ip,port":
       if (!PORT_PROTOCOLS.has(packet.protocol) || packet.fragmentOffset !== 0) return null;
       return { kind: "ip,port", address: addressOf(flags[0]!), protocol: packet.protocol, port: portOf(flags[1] ?? flags[0]!) };
+    case "hash:net,port":
+      if (!PORT_PROTOCOLS.has(packet.protocol) || packet.fragmentOffset !== 0) return null;
+      return { kind: "net,port", address: addressOf(flags[0]!), prefix: 32, protocol: packet.protocol, port: portOf(flags[1] ?? flags[0]!) };
     case "bitmap:port": {
       if (!PORT_PROTOCOLS.has(packet.protocol) || packet.fragmentOffset !== 0) return null;
       const port = portOf(flags[0]!);
@@ -111,6 +116,14 @@ function contains(set: RuntimeSet, packet: Packet, flags: readonly Direction[], 
     for (const prefix of set.prefixes) {
       const network = isIpv6Number(element.address) ? maskedIpv6Number(element.address, prefix) : (element.address & prefixMask(prefix)) >>> 0;
       const expiry = set.entries.get(`${network}/${prefix}`);
+      if (expiry !== undefined && !expired(expiry, now)) return true;
+    }
+    return false;
+  }
+  if (element.kind === "net,port") {
+    // hash:net,port: each prefix present, most specific first, with the packet's protocol and port.
+    for (const prefix of set.prefixes) {
+      const expiry = set.entries.get(`${(element.address & prefixMask(prefix)) >>> 0}/${prefix},${element.protocol}:${element.port}`);
       if (expiry !== undefined && !expired(expiry, now)) return true;
     }
     return false;
@@ -133,7 +146,7 @@ function lookUp(state: MatchState, name: string, where: { line: number; family?:
 function directions(text: string, set: RuntimeSet, fail: (message: string) => Error): Direction[] {
   const flags = text.split(",");
   if (flags.some((flag) => flag !== "src" && flag !== "dst")) throw fail(`"${text}": flags are src or dst, comma-separated`);
-  const wanted = set.spec.type === "hash:ip,port" ? 2 : 1;
+  const wanted = set.spec.type === "hash:ip,port" || set.spec.type === "hash:net,port" ? 2 : 1;
   if (flags.length < wanted) throw fail(`set ${set.spec.name} is ${set.spec.type}: give ${wanted} flags (e.g. ${wanted === 2 ? "src,dst" : "src"})`);
   return flags as Direction[];
 }
@@ -167,7 +180,7 @@ export function compileSetTarget(rawOptions: readonly RuleOption[], state: Match
     const flags = directions(add.args[1]!, set, (message) => options.error(`--add-set: ${message}`));
     if (timeoutText !== undefined && set.spec.timeoutSeconds === null) throw options.error(`--timeout: set ${set.spec.name} was created without a timeout`);
     // hash:net's kadt adds with the prefix of the set's most specific net: not modelled.
-    if (set.spec.type === "hash:net") throw options.error(`--add-set ${set.spec.name}: adding to a hash:net from a rule is not modelled; run this ruleset with --engine docker`, "RULESET_UNSUPPORTED");
+    if (set.spec.type === "hash:net" || set.spec.type === "hash:net,port") throw options.error(`--add-set ${set.spec.name}: adding to a ${set.spec.type} from a rule is not modelled; run this ruleset with --engine docker`, "RULESET_UNSUPPORTED");
     const timeout = timeoutText !== undefined ? Number(timeoutText) : set.spec.timeoutSeconds;
     steps.push((packet, context) => {
       const element = packetElement(set, packet, flags);
