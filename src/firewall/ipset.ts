@@ -4,8 +4,8 @@ import { parseIpv6 } from "../net/ipv6-address.js";
 import { RulesetError } from "./ruleset.js";
 
 /** The ipset types the model holds: what fail2ban's ipset actions and blocklist clients create. */
-export type IpSetType = "hash:ip" | "hash:net" | "hash:ip,port" | "hash:net,port" | "bitmap:port";
-export const IPSET_TYPES: readonly IpSetType[] = ["hash:ip", "hash:net", "hash:ip,port", "hash:net,port", "bitmap:port"];
+export type IpSetType = "hash:ip" | "hash:net" | "hash:ip,port" | "hash:net,port" | "bitmap:port" | "list:set";
+export const IPSET_TYPES: readonly IpSetType[] = ["hash:ip", "hash:net", "hash:ip,port", "hash:net,port", "bitmap:port", "list:set"];
 
 /** One element as `ipset save` prints it, parsed. */
 export type IpSetElement =
@@ -13,13 +13,14 @@ export type IpSetElement =
   | { readonly kind: "net"; readonly address: number; readonly prefix: number }
   | { readonly kind: "ip,port"; readonly address: number; readonly protocol: number; readonly port: number }
   | { readonly kind: "net,port"; readonly address: number; readonly prefix: number; readonly protocol: number; readonly port: number }
-  | { readonly kind: "port"; readonly port: number };
+  | { readonly kind: "port"; readonly port: number }
+  | { readonly kind: "set"; readonly name: string };
 
 export interface IpSetSpec {
   readonly name: string;
   readonly type: IpSetType;
-  /** inet (IPv4) or inet6: a set holds one family's addresses, and never matches a packet of the other. */
-  readonly family: "inet" | "inet6";
+  /** inet (IPv4) or inet6: a set holds one family's addresses, and never matches a packet of the other; a list:set is of neither. */
+  readonly family: "inet" | "inet6" | "unspec";
   /** hash:ip's `netmask N`: addresses are stored and looked up with their last 32-N bits cleared (a /24 one element). */
   readonly netmask?: number;
   /** The set's default timeout in seconds (create ... timeout N), or null: entries stay. */
@@ -42,7 +43,7 @@ function ipv6NumberOf(text: string): number | null {
 }
 
 /** An element of a set's type and family from its text, or a message saying what it should look like. */
-export function parseIpSetElement(type: IpSetType, text: string, family: "inet" | "inet6" = "inet", netmask?: number): IpSetElement | string {
+export function parseIpSetElement(type: IpSetType, text: string, family: IpSetSpec["family"] = "inet", netmask?: number): IpSetElement | string {
   if (family === "inet6") {
     if (type === "hash:ip") {
       const address = ipv6NumberOf(text);
@@ -77,6 +78,8 @@ export function parseIpSetElement(type: IpSetType, text: string, family: "inet" 
       if (!match || !isIpv4(match[1]!) || protocol === undefined || prefix < 1 || prefix > 32 || Number(match[4]) > 65535) return `"${text}" is not NET/PREFIX,PROTO:PORT (e.g. 192.0.2.0/24,udp:5060)`;
       return { kind: "net,port", address: (parseIpv4(match[1]!) & prefixMask(prefix)) >>> 0, prefix, protocol, port: Number(match[4]) };
     }
+    case "list:set":
+      return /^\S+$/.test(text) ? { kind: "set", name: text } : `"${text}" is not a set's name`;
     case "bitmap:port":
       return /^\d+$/.test(text) && Number(text) <= 65535 ? { kind: "port", port: Number(text) } : `"${text}" is not a port number`;
   }
@@ -116,8 +119,8 @@ export function parseIpsetSave(text: string, source: string): Map<string, IpSetS
         options.set(option, rest[i + 1] ?? "");
         i++;
       }
-      const family = options.get("family") ?? "inet";
-      if (family !== "inet" && family !== "inet6") throw fail(`set ${name} is family ${family} (inet or inet6)`);
+      const family = type === "list:set" ? "unspec" : (options.get("family") ?? "inet");
+      if (family !== "inet" && family !== "inet6" && family !== "unspec") throw fail(`set ${name} is family ${family} (inet or inet6)`);
       if (family === "inet6" && type !== "hash:ip" && type !== "hash:net") throw fail(`set ${name}: ${type} of family inet6 is not modelled (hash:ip and hash:net are); run this ruleset with --engine docker`, "IPSET_UNSUPPORTED");
       for (const option of ["forceadd"]) {
         // forceadd evicts a random element when the set is full: the kernel's choice, which the model cannot make alike.
@@ -155,6 +158,13 @@ export function parseIpsetSave(text: string, source: string): Map<string, IpSetS
       const element = parseIpSetElement(set.spec.type, value, set.spec.family, set.spec.netmask);
       if (typeof element === "string") throw fail(`set ${name} (${set.spec.type}): ${element}`);
       if (element.kind === "port" && (element.port < set.spec.portRange!.from || element.port > set.spec.portRange!.to)) throw fail(`set ${name}: port ${element.port} is outside its range`);
+      if (element.kind === "set") {
+        // ipset: "Set to be added/deleted/tested as element does not exist"; a list of lists is refused too.
+        const member = sets.get(element.name);
+        if (!member) throw fail(`set ${name} (list:set): ${element.name} is no set created before this line`);
+        if (member.spec.type === "list:set") throw fail(`set ${name} (list:set): ${element.name} is a list:set itself, which ipset refuses as a member`);
+        if (rest.includes("before") || rest.includes("after")) throw fail(`set ${name} (list:set): before/after are not modelled (members are listed in the order added); run this ruleset with --engine docker`, "IPSET_UNSUPPORTED");
+      }
       const timeoutAt = rest.indexOf("timeout");
       if (rest.includes("nomatch")) throw fail(`set ${name}: nomatch entries are not modelled; run this ruleset with --engine docker`, "IPSET_UNSUPPORTED");
       if (timeoutAt >= 0 && set.spec.timeoutSeconds === null) throw fail(`set ${name} was created without a timeout, so its entries cannot have one`);

@@ -80,6 +80,24 @@ const cases: Array<{ name: string; ipset: string; rules: string; sends: OracleSe
     kernel: { delivered: [true, false, true, true, true, false], counted: [4, 2] },
   },
   {
+    name: "list:set: a blocklist and fail2ban's set as one, each member tried in turn; a member of two dimensions never matches the rule's one flag",
+    ipset: [
+      "create blocklist hash:net family inet hashsize 1024 maxelem 65536",
+      "add blocklist 10.1.0.0/16",
+      "create f2b-asterisk hash:ip family inet hashsize 1024 maxelem 65536 timeout 600",
+      "add f2b-asterisk 10.0.0.5 timeout 500",
+      "create pairs hash:ip,port family inet hashsize 1024 maxelem 65536",
+      "add pairs 10.0.0.9,udp:5060",
+      "create banned list:set size 8",
+      "add banned blocklist",
+      "add banned f2b-asterisk",
+      "add banned pairs",
+    ].join("\n"),
+    rules: `${UDP} -m set --match-set banned src -j DROP`,
+    sends: [{ src: "10.1.2.3" }, { src: "10.0.0.5" }, { src: "10.0.0.9" }, { src: "10.0.0.6" }],
+    kernel: { delivered: [false, false, true, true], counted: [2] },
+  },
+  {
     name: "ip6tables with fail2ban's inet6 set and an inet6 blocklist of /64s; SET --add-set fills the inet6 set",
     ipset: "create f2b-asterisk6 hash:ip family inet6 hashsize 1024 maxelem 65536 timeout 600\nadd f2b-asterisk6 2001:db8:1::5 timeout 500\ncreate nets6 hash:net family inet6 hashsize 1024 maxelem 65536\nadd nets6 2001:db8:2::/64",
     rules: [
@@ -123,6 +141,7 @@ describe("ipset sets", () => {
       ["create g hash:net netmask 24", /line 1: set g: netmask is modelled for hash:ip of family inet/],
       ["create h hash:ip forceadd", /line 1: set h: "forceadd" is not modelled/],
       ["create i hash:ip hashsiz 1024", /line 1: set i: "hashsiz" is not an option of ipset create/],
+      ["create j list:set\nadd j nothing", /line 2: set j \(list:set\): nothing is no set created before this line/],
       ["create e hash:ip\nadd e 10.0.0.1 timeout 5", /line 2: set e was created without a timeout/],
       ["flush x", /line 1: "flush": expected create or add lines/],
     ];

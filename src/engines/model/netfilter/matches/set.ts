@@ -20,6 +20,8 @@ interface RuntimeSet {
   readonly entries: Map<string, number>;
   /** hash:net: the prefix lengths present, most specific first, as the kernel tries them. */
   readonly prefixes: number[];
+  /** list:set: its member sets in the order they were added, each tried in turn (list_set_ktest). */
+  readonly members: RuntimeSet[];
 }
 
 const SETS_KEY = "ipset:sets";
@@ -46,6 +48,8 @@ const elementKey = (element: IpSetElement): string => {
       return `${element.address}/${element.prefix},${element.protocol}:${element.port}`;
     case "port":
       return String(element.port);
+    case "set":
+      return element.name;
   }
 };
 
@@ -56,11 +60,17 @@ const expired = (expiry: number, now: number) => expiry !== 0 && now > expiry;
 export function loadIpsets(state: MatchState, specs: ReadonlyMap<string, IpSetSpec>, now: number): void {
   const sets = setsOf(state);
   for (const spec of specs.values()) {
-    const set: RuntimeSet = { spec, entries: new Map(), prefixes: [] };
+    const set: RuntimeSet = { spec, entries: new Map(), prefixes: [], members: [] };
     for (const entry of spec.entries) addElement(set, entry.element, expiryOf(entry.timeoutSeconds, now, state.settings.hz), true, now);
     sets.set(spec.name, set);
   }
+  for (const set of sets.values()) {
+    for (const entry of set.spec.entries) if (entry.element.kind === "set") set.members.push(sets.get(entry.element.name)!);
+  }
 }
+
+/** How many src/dst flags a set's elements take (its type's dimension). */
+const dimensionOf = (type: IpSetSpec["type"]): number => (type === "hash:ip,port" || type === "hash:net,port" ? 2 : 1);
 
 function addElement(set: RuntimeSet, element: IpSetElement, expiry: number, exist: boolean, now: number): void {
   const key = elementKey(element);
@@ -106,10 +116,15 @@ function packetElement(set: RuntimeSet, packet: Packet, flags: readonly Directio
       const range = set.spec.portRange!;
       return port < range.from || port > range.to ? null : { kind: "port", port };
     }
+    case "list:set":
+      // A list stands for no element of its own: contains() asks its members.
+      return null;
   }
 }
 
 function contains(set: RuntimeSet, packet: Packet, flags: readonly Direction[], now: number): boolean {
+  // list:set: a member matches with the rule's flags; one of more dimensions than the flags give never does (ip_set_test).
+  if (set.spec.type === "list:set") return set.members.some((member) => flags.length >= dimensionOf(member.spec.type) && contains(member, packet, flags, now));
   const element = packetElement(set, packet, flags);
   if (!element) return false;
   if (element.kind === "net") {
@@ -137,7 +152,7 @@ function lookUp(state: MatchState, name: string, where: { line: number; family?:
   if (!set) throw new RulesetError("RULESET_REJECTED", `set ${name} does not exist (iptables-restore: "Set ${name} doesn't exist"); give the ipset save file that creates it (--ipset FILE, or firewall.ipset in a scenario)`, where.line);
   // iptables-restore checks the set's family against the rule's.
   const ruleFamily = where.family ?? 4;
-  if ((set.spec.family === "inet6") !== (ruleFamily === 6)) {
+  if (set.spec.family !== "unspec" && (set.spec.family === "inet6") !== (ruleFamily === 6)) {
     throw new RulesetError("RULESET_REJECTED", `set ${name} is family ${set.spec.family}, and this is an ${ruleFamily === 6 ? "ip6tables" : "iptables"} rule (iptables-restore: "The protocol family of set ${name} is ${set.spec.family === "inet6" ? "IPv6" : "IPv4"}, which is not applicable"); give ${ruleFamily === 6 ? "an inet6" : "an inet"} set`, where.line);
   }
   return set;
@@ -146,7 +161,7 @@ function lookUp(state: MatchState, name: string, where: { line: number; family?:
 function directions(text: string, set: RuntimeSet, fail: (message: string) => Error): Direction[] {
   const flags = text.split(",");
   if (flags.some((flag) => flag !== "src" && flag !== "dst")) throw fail(`"${text}": flags are src or dst, comma-separated`);
-  const wanted = set.spec.type === "hash:ip,port" || set.spec.type === "hash:net,port" ? 2 : 1;
+  const wanted = dimensionOf(set.spec.type);
   if (flags.length < wanted) throw fail(`set ${set.spec.name} is ${set.spec.type}: give ${wanted} flags (e.g. ${wanted === 2 ? "src,dst" : "src"})`);
   return flags as Direction[];
 }
@@ -180,6 +195,7 @@ export function compileSetTarget(rawOptions: readonly RuleOption[], state: Match
     const flags = directions(add.args[1]!, set, (message) => options.error(`--add-set: ${message}`));
     if (timeoutText !== undefined && set.spec.timeoutSeconds === null) throw options.error(`--timeout: set ${set.spec.name} was created without a timeout`);
     // hash:net's kadt adds with the prefix of the set's most specific net: not modelled.
+    if (set.spec.type === "list:set") throw options.error(`--add-set ${set.spec.name}: adding to a list:set (its first member that takes the element) is not modelled; run this ruleset with --engine docker`, "RULESET_UNSUPPORTED");
     if (set.spec.type === "hash:net" || set.spec.type === "hash:net,port") throw options.error(`--add-set ${set.spec.name}: adding to a ${set.spec.type} from a rule is not modelled; run this ruleset with --engine docker`, "RULESET_UNSUPPORTED");
     const timeout = timeoutText !== undefined ? Number(timeoutText) : set.spec.timeoutSeconds;
     steps.push((packet, context) => {
