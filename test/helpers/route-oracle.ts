@@ -127,7 +127,12 @@ print(json.dumps(delivered))
 `;
 
 /** The ruleset and datagrams in the kernel, in a throwaway network namespace. */
-export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = [], ipsetText?: string, paced = false, reply = false, udpTimeouts = false): RouteOutcome {
+/**
+ * `neighbours`: the senders' addresses get permanent neighbour entries (the
+ * wire end's MAC), so the host's answers leave eth0 rather than wait on ARP
+ * no one answers (an egress chain sees them only then).
+ */
+export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSend[], listen: readonly number[] = [], ipsetText?: string, paced = false, reply = false, udpTimeouts = false, neighbours = false): RouteOutcome {
   expect(kernelOracleHere, `no iptables in a network namespace: ${kernelOracleProblem}`).toBe(true);
   const quote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
   const script = [
@@ -138,6 +143,7 @@ export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSe
     "ip link set wire0 up",
     `ip addr add ${PBX}/32 dev eth0`,
     "ip route add default dev eth0",
+    ...(neighbours ? [...new Set(sends.map((send) => send.src).filter((src) => !src.includes(":")))].map((src) => `ip neigh replace ${src} lladdr "$(cat /sys/class/net/wire0/address 2>/dev/null || ip -br link show wire0 | awk '{print $3}')" dev eth0 nud permanent`) : []),
     "sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.ip_forward=1",
     ...(ipsetText !== undefined ? [`ipset restore <<'SETS'\n${ipsetText.trim()}\nSETS`] : []),
     looksLikeNft(rulesetText) ? `nft -f - <<'RULES'\n${rulesetText.trim()}\nRULES` : `iptables-restore <<'RULES'\n${rulesetText.trim()}\nRULES`,

@@ -21,7 +21,7 @@ import { NftValueError } from "./nft-values.js";
  * ip6 tables never see the IPv4 packets slamlab judges.
  */
 
-type Hook = "ingress" | "prerouting" | "input" | "forward" | "output" | "postrouting";
+type Hook = "ingress" | "prerouting" | "input" | "forward" | "output" | "postrouting" | "egress";
 
 interface CompiledBaseChain {
   readonly label: string;
@@ -79,9 +79,9 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
     bytes.push(0);
     return counterLabels.length - 1;
   };
-  const baseChains: Record<Hook, CompiledBaseChain[]> = { ingress: [], prerouting: [], input: [], forward: [], output: [], postrouting: [] };
+  const baseChains: Record<Hook, CompiledBaseChain[]> = { ingress: [], prerouting: [], input: [], forward: [], output: [], postrouting: [], egress: [] };
   /** type nat base chains by hook: the NAT core runs them for a connection's first packet. */
-  const natChains: Record<Hook, CompiledBaseChain[]> = { ingress: [], prerouting: [], input: [], forward: [], output: [], postrouting: [] };
+  const natChains: Record<Hook, CompiledBaseChain[]> = { ingress: [], prerouting: [], input: [], forward: [], output: [], postrouting: [], egress: [] };
   const namedSets: RuntimeNftSet[] = [];
 
   for (const table of ruleset.tables) {
@@ -138,7 +138,7 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
       if (!base) continue;
       if (base.type === "nat") {
         // The model NATs IPv4 connections (nf_nat_core for ip and inet tables); IPv6's NAT66 is not modelled.
-        const natHook = base.hook !== "egress" && NAT_CORE[base.hook] ? base.hook : null;
+        const natHook = NAT_CORE[base.hook] ? base.hook : null;
         if (table.family !== "ip" && table.family !== "inet") note(chain.line, `chain ${chain.name}: type nat chains in ${table.family} tables are not modelled (ip and inet tables' are, for IPv4)`);
         else if (!natHook) note(chain.line, `chain ${chain.name}: a type nat chain hooks prerouting, input, output or postrouting, not ${base.hook}`);
         else {
@@ -147,11 +147,11 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
         }
         continue;
       }
-      if (base.hook === "egress") {
-        note(chain.line, `chain ${chain.name}: hook egress is not modelled (ingress is)`);
+      if (base.hook === "egress" && table.family !== "netdev") {
+        note(chain.line, `chain ${chain.name}: hook egress is for netdev tables (nft refuses it in an ${table.family} table)`);
         continue;
       }
-      if (table.family === "netdev" && base.hook !== "ingress") {
+      if (table.family === "netdev" && base.hook !== "ingress" && base.hook !== "egress") {
         note(chain.line, `chain ${chain.name}: a netdev table's chains hook ingress or egress, not ${base.hook}`);
         continue;
       }
@@ -317,6 +317,15 @@ export function compileNftFirewall(ruleset: NftRuleset, settings: KernelSettings
         decided = judgement.rule;
       }
       if (!conntrackRan && (stage === "prerouting" || stage === "output")) runConntrack();
+    }
+    // Egress (nf_hook_egress in __dev_queue_xmit): what leaves a device, after postrouting, on its devices only.
+    if (route !== "INPUT") {
+      for (const base of baseChains.egress) {
+        if (!base.families.has(state.packet.family) || !base.devices?.has(start.outInterface)) continue;
+        const judgement = walk(base, state);
+        if (!judgement.accepted) return { accepted: false, rule: judgement.rule, packet: state.packet, tracked, route };
+        decided = judgement.rule;
+      }
     }
     // The packet as the rules left it: `ip dscp set` rewrites its bytes, NAT its addresses.
     return { accepted: true, rule: decided, packet: state.packet, tracked, route };

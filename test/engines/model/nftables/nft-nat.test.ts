@@ -4,7 +4,8 @@ import { countersNamed, judgeRouteInKernel, judgeRouteInModel, type RouteOutcome
 import { nftKernelHere, nftKernelRequired, noteNftKernelSkip } from "../../../helpers/nft-rule-counts.js";
 
 /**
- * nftables nat chains as a PBX host or its router has them: each case's
+ * nftables nat chains as a PBX host or its router has them (and what reads
+ * their work: ct status; and the egress hook, after postrouting): each case's
  * datagrams judged over their whole way in by the model (the nat chains
  * run for a connection's first packet only, at the NAT core's place among
  * the hook's chains, and what they map is every later packet's), against
@@ -14,7 +15,7 @@ import { nftKernelHere, nftKernelRequired, noteNftKernelSkip } from "../../../he
  */
 noteNftKernelSkip("nat chain");
 
-const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; listen?: number[]; reply?: boolean; kernel: RouteOutcome }> = [
+const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; listen?: number[]; reply?: boolean; neighbours?: boolean; kernel: RouteOutcome }> = [
   {
     name: "redirect sends port 5080 to 5060; the filter input chain sees 5060, and only a connection's first packet meets the nat chain (a dropped one never made its connection, so the next is a first packet again)",
     ruleset: `table ip nat {
@@ -145,16 +146,41 @@ table inet filter {
       },
     },
   },
+  {
+    name: "a netdev egress chain sees what leaves its device after postrouting: the PBX's answers, one of them dropped there",
+    ruleset: `table netdev edge {
+\tchain out {
+\t\ttype filter hook egress device "eth0" priority 0; policy accept;
+\t\tudp sport 5060 counter
+\t\tip daddr 10.0.0.2 udp sport 5060 counter drop
+\t}
+}
+table inet filter {
+\tchain output {
+\t\ttype filter hook output priority filter; policy accept;
+\t\tudp sport 5060 counter
+\t}
+}
+`,
+    sends: [
+      { src: "10.0.0.1", at: 0, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\nCSeq: 1 REGISTER\r\n\r\n" },
+      { src: "10.0.0.2", at: 0.1, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\nCSeq: 2 REGISTER\r\n\r\n" },
+      { src: "10.0.0.1", at: 0.2, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\nCSeq: 3 REGISTER\r\n\r\n" },
+    ],
+    reply: true,
+    neighbours: true,
+    kernel: { delivered: [true, true, true], counted: { "netdev edge out:1": 3, "netdev edge out:2": 1, "inet filter output:1": 3 } },
+  },
 ];
 
-describe("nftables nat chains", () => {
-  for (const { name, ruleset, sends, listen = [], reply = false, kernel } of cases) {
+describe("nftables nat chains, ct status and the egress hook", () => {
+  for (const { name, ruleset, sends, listen = [], reply = false, neighbours = false, kernel } of cases) {
     const keys = Object.keys(kernel.counted);
     it(`model: ${name}`, () => {
       expect(countersNamed(judgeRouteInModel(ruleset, sends, listen, undefined, reply), keys)).toEqual(kernel);
     });
     it.runIf(nftKernelHere || nftKernelRequired)(`kernel: ${name}`, () => {
-      expect(countersNamed(judgeRouteInKernel(ruleset, sends, listen, undefined, reply, reply), keys)).toEqual(kernel);
+      expect(countersNamed(judgeRouteInKernel(ruleset, sends, listen, undefined, reply, reply, false, neighbours), keys)).toEqual(kernel);
     });
   }
 
