@@ -66,6 +66,11 @@ const TRANSPORT = new Set([6, 17, 33, 132, 136]);
 const WEEKDAYS = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
 /** Fields written as one word (nft lists `meta l4proto` as `l4proto`): a concatenation's dot then stands second. */
 const ONE_WORD_FIELDS = new Set(["iifname", "oifname", "iif", "oif", "l4proto", "mark"]);
+/** The other header fields nft names (src/proto.c), by offset and size in bytes; doff is the high nibble of its byte. */
+const HEADER_FIELDS: Readonly<Record<"udp" | "tcp", Readonly<Record<string, { readonly offset: number; readonly bytes: number; readonly shift?: number }>>>> = {
+  udp: { length: { offset: 4, bytes: 2 }, checksum: { offset: 6, bytes: 2 } },
+  tcp: { sequence: { offset: 4, bytes: 4 }, ackseq: { offset: 8, bytes: 4 }, doff: { offset: 12, bytes: 1, shift: 4 }, window: { offset: 14, bytes: 2 }, checksum: { offset: 16, bytes: 2 }, urgptr: { offset: 18, bytes: 2 } },
+};
 /** TCP header flag bits as nft names them. */
 const TCP_FLAG_BITS: Readonly<Record<string, number>> = { fin: 0x01, syn: 0x02, rst: 0x04, psh: 0x08, ack: 0x10, urg: 0x20, ecn: 0x40, cwr: 0x80 };
 /** The items of an anonymous set `{ a, b|c }`, each as written, spaces dropped. */
@@ -362,7 +367,17 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         const protocols = key === "th" ? TRANSPORT : new Set([key === "udp" ? 17 : 6]);
         if (field === "sport") compare("inet_service", (state) => (transport(state.packet, protocols) ? state.packet.sport : null));
         else if (field === "dport") compare("inet_service", (state) => (transport(state.packet, protocols) ? state.packet.dport : null));
-        else fail(`${key} ${field} is not modelled (sport and dport are, and tcp flags)`);
+        else if (key !== "th" && field !== undefined && Object.hasOwn(HEADER_FIELDS[key], field)) {
+          const { offset, bytes, shift = 0 } = HEADER_FIELDS[key][field]!;
+          compare("integer", (state) => {
+            const packet = state.packet;
+            // nft_payload: a field past the packet's end breaks the rule.
+            if (!transport(packet, protocols) || packet.bytes.length < packet.headerLength + offset + bytes) return null;
+            let value = 0;
+            for (let index = 0; index < bytes; index++) value = value * 256 + packet.bytes[packet.headerLength + offset + index]!;
+            return value >>> shift;
+          });
+        } else fail(`${key} ${field} is not modelled (sport, dport${key === "th" ? "" : `, ${Object.keys(HEADER_FIELDS[key]).join(", ")}`} are, and tcp flags)`);
         continue;
       }
       const metaKeys = ["l4proto", "nfproto", "iifname", "oifname", "iif", "oif", "mark", "pkttype", "protocol", "length", "time", "day", "hour"];
