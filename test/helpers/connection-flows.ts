@@ -21,6 +21,20 @@ export const SEVEN_FLOW_PACKETS: readonly OracleSend[] = spaced([
 ]);
 
 /**
+ * New flows only after the first drop (a dropped flow is never met again):
+ * what a list counts then does not hang on when a set's gc worker (every
+ * second, at the kernel's own phase) prunes the dropped flows.
+ */
+export const FRESH_FLOW_PACKETS: readonly OracleSend[] = spaced([
+  { src: "203.0.113.5", sport: 5001 },
+  { src: "203.0.113.5", sport: 5002 },
+  { src: "203.0.113.5", sport: 5003 },
+  { src: "203.0.113.5", sport: 5004 },
+  { src: "198.51.100.7", sport: 5001 },
+  { src: "203.0.113.5", sport: 5005 },
+]);
+
+/**
  * A flood from 198.18.1.16 every 0.15 s for 3 s (each REGISTER its own
  * CSeq: the paced kernel half tells arrivals apart by payload), a roaming
  * phone's two first packets from the same /24 at 0.8 and 1.3 s, and a new
