@@ -46,3 +46,16 @@ export const ASSURED_FLOOD: readonly OracleSend[] = [
   { src: "198.18.1.13", at: 1.3 },
   { src: "198.18.1.21", at: 2.55 },
 ].sort((a, b) => a.at - b.at);
+
+/** A REGISTER longer than 80 bytes: a `length 0:80` rule before the counting one lets the short ones past it. */
+export const LONG_REGISTER = `REGISTER sip:198.51.100.10 SIP/2.0\r\nContact: <sip:2001@203.0.113.5:5070>\r\n\r\n`;
+
+/** Two flows whose first packets are short (past the counting rule), then their long ones (to spread with spaced()). */
+export const LATE_FLOWS: readonly OracleSend[] = [
+  { src: "203.0.113.5", sport: 5001 },
+  { src: "203.0.113.5", sport: 5002 },
+  { src: "203.0.113.5", sport: 5001, payload: LONG_REGISTER },
+  { src: "203.0.113.5", sport: 5002, payload: LONG_REGISTER },
+  { src: "203.0.113.5", sport: 5002, payload: LONG_REGISTER },
+];
+

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { OracleSend } from "../../../helpers/kernel-oracle.js";
-import { ASSURED_FLOOD, SEVEN_FLOW_PACKETS, spaced } from "../../../helpers/connection-flows.js";
+import { ASSURED_FLOOD, LATE_FLOWS, LONG_REGISTER, SEVEN_FLOW_PACKETS, spaced } from "../../../helpers/connection-flows.js";
 import { countersNamed, judgeRouteInKernel, judgeRouteInModel, kernelOracleHere, kernelOracleProblem, type RouteOutcome } from "../../../helpers/route-oracle.js";
 
 /**
@@ -16,7 +16,6 @@ if (!kernelOracleHere && !required) console.log(`skipping the kernel half of the
 
 const filter = (rules: string) => `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${rules.trim()}\nCOMMIT\n`;
 const UDP = "-p udp -m udp --dport 5060";
-const LONG = `REGISTER sip:198.51.100.10 SIP/2.0\r\nContact: <sip:2001@203.0.113.5:5070>\r\n\r\n`;
 
 const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; reply?: boolean; kernel: RouteOutcome }> = [
   {
@@ -46,24 +45,18 @@ const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; reply?:
   {
     name: "a flow whose first packet went past the rule is counted when a later packet reaches it",
     ruleset: filter(`-A INPUT ${UDP} -m length --length 0:80 -j ACCEPT\n-A INPUT ${UDP} -m connlimit --connlimit-above 1 --connlimit-mask 32 --connlimit-saddr -j DROP\n-A INPUT ${UDP} -j ACCEPT`),
-    sends: spaced([
-      { src: "203.0.113.5", sport: 5001 },
-      { src: "203.0.113.5", sport: 5002 },
-      { src: "203.0.113.5", sport: 5001, payload: LONG },
-      { src: "203.0.113.5", sport: 5002, payload: LONG },
-      { src: "203.0.113.5", sport: 5002, payload: LONG },
-    ]),
+    sends: spaced([...LATE_FLOWS]),
     kernel: { delivered: [true, true, true, false, false], counted: { "filter:INPUT:1": 2, "filter:INPUT:2": 2, "filter:INPUT:3": 1 } },
   },
   {
     name: "a dropped first packet is evicted by the next walk that does not stop before it",
     ruleset: filter(`-A INPUT ${UDP} -m length --length 0:80 -j ACCEPT\n-A INPUT ${UDP} -m connlimit --connlimit-above 0 --connlimit-mask 32 --connlimit-saddr -j DROP\n-A INPUT ${UDP} -j ACCEPT`),
     sends: spaced([
-      { src: "203.0.113.5", sport: 5001, payload: LONG },
+      { src: "203.0.113.5", sport: 5001, payload: LONG_REGISTER },
       { src: "203.0.113.5", sport: 5002 },
-      { src: "203.0.113.5", sport: 5002, payload: LONG },
-      { src: "203.0.113.5", sport: 5002, payload: LONG },
-      { src: "203.0.113.5", sport: 5003, payload: LONG },
+      { src: "203.0.113.5", sport: 5002, payload: LONG_REGISTER },
+      { src: "203.0.113.5", sport: 5002, payload: LONG_REGISTER },
+      { src: "203.0.113.5", sport: 5003, payload: LONG_REGISTER },
     ]),
     kernel: { delivered: [false, true, false, false, false], counted: { "filter:INPUT:1": 1, "filter:INPUT:2": 4, "filter:INPUT:3": 0, "filter:INPUT:0": 0 } },
   },

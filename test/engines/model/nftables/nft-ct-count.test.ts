@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { OracleSend } from "../../../helpers/kernel-oracle.js";
 import { judgeRouteInKernel, judgeRouteInModel } from "../../../helpers/route-oracle.js";
 import { nftKernelHere, nftKernelRequired, noteNftKernelSkip } from "../../../helpers/nft-rule-counts.js";
-import { ASSURED_FLOOD, FRESH_FLOW_PACKETS, SEVEN_FLOW_PACKETS, spaced } from "../../../helpers/connection-flows.js";
+import { ASSURED_FLOOD, FRESH_FLOW_PACKETS, LATE_FLOWS, LONG_REGISTER, SEVEN_FLOW_PACKETS, spaced } from "../../../helpers/connection-flows.js";
 
 /**
  * `ct count` (nft_connlimit) counts connections, a UDP flow one per source
@@ -19,7 +19,6 @@ import { ASSURED_FLOOD, FRESH_FLOW_PACKETS, SEVEN_FLOW_PACKETS, spaced } from ".
 noteNftKernelSkip("ct count");
 
 const table = (rules: string, sets = "") => `table inet t {\n${sets}\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n${rules}\t}\n}\n`;
-const LONG = `REGISTER sip:198.51.100.10 SIP/2.0\r\nContact: <sip:2001@203.0.113.5:5070>\r\n\r\n`;
 
 const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; reply?: boolean; delivered: boolean[] }> = [
   {
@@ -49,15 +48,7 @@ const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; reply?:
   {
     name: "a flow whose first packet went past the rule is counted when a later packet reaches it; a dropped first packet is evicted by a later walk",
     ruleset: table("\t\tudp dport 5060 meta length 0-80 accept\n\t\tudp dport 5060 meter late { ip saddr ct count over 1 } counter drop\n"),
-    sends: spaced([
-      { src: "203.0.113.5", sport: 5001 },
-      { src: "203.0.113.5", sport: 5002 },
-      { src: "203.0.113.5", sport: 5001, payload: LONG },
-      { src: "203.0.113.5", sport: 5002, payload: LONG },
-      { src: "203.0.113.5", sport: 5002, payload: LONG },
-      { src: "203.0.113.5", sport: 5003, payload: LONG },
-      { src: "203.0.113.5", sport: 5001, payload: LONG },
-    ]),
+    sends: spaced([...LATE_FLOWS, { src: "203.0.113.5", sport: 5003, payload: LONG_REGISTER }, { src: "203.0.113.5", sport: 5001, payload: LONG_REGISTER }]),
     delivered: [true, true, true, false, false, false, false],
   },
   {
