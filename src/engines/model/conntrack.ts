@@ -79,9 +79,9 @@ export interface CtClassification {
   readonly assured: boolean;
   /** The entry (new and unconfirmed for a NEW packet); commit() confirms it if the filter accepted. */
   readonly entry: ConntrackEntry | null;
-  /** When conntrack saw the packet, and the bytes after its transport header: a helper's work on it at commit() reads them. */
+  /** When conntrack saw the packet, and the packet: a helper's work on it at commit() reads them. */
   readonly jiffies?: number;
-  readonly payloadBytes?: number;
+  readonly packet?: Packet;
 }
 
 /** What the filter table knows of a packet once conntrack has classified it, at a hook. */
@@ -104,11 +104,17 @@ export const UNTRACKED: CtClassification = { state: "UNTRACKED", reply: false, s
 type MutableClassification = { -readonly [K in keyof CtClassification]: CtClassification[K] };
 
 function newClassification(): MutableClassification {
-  return { state: "UNTRACKED", reply: false, seenReply: false, assured: false, entry: null, jiffies: 0, payloadBytes: 0 };
+  return { state: "UNTRACKED", reply: false, seenReply: false, assured: false, entry: null, jiffies: 0 };
 }
 
 /** nf_conntrack_sip's sip_timeout: how long a flow its helper saw a message on lasts (SIP_TIMEOUT, seconds). */
 const SIP_HELPER_TIMEOUT_SECONDS = 3600;
+
+/** The bytes after a UDP or TCP packet's transport header. */
+function payloadBytes(packet: Packet): number {
+  const transportHeader = packet.protocol === 17 ? 8 : ((packet.bytes[packet.headerLength + 12] ?? 0) >> 4) * 4;
+  return packet.bytes.length - packet.headerLength - transportHeader;
+}
 
 /** `out` as conntrack left the packet (INVALID: nf_conntrack_in refused it, no entry). */
 function fill(out: MutableClassification, state: CtState, reply: boolean, entry: ConntrackEntry | null): CtClassification {
@@ -166,7 +172,7 @@ export class ConntrackTable {
    */
   private classifyInto(out: MutableClassification, packet: Packet, jiffies: number, helper: string): CtClassification {
     out.jiffies = jiffies;
-    out.payloadBytes = packet.bytes.length - packet.headerLength - (packet.protocol === 17 ? 8 : packet.protocol === 6 ? ((packet.bytes[packet.headerLength + 12] ?? 0) >> 4) * 4 : 0);
+    out.packet = packet;
     if (packet.protocol !== 17 && packet.protocol !== 6) return fill(out, "UNTRACKED", false, null);
     if (jiffies - this.lastSweep > 60 * this.hz) this.sweep(jiffies);
     if (packet.protocol === 6) return this.classifyTcp(out, packet, jiffies, helper);
@@ -228,7 +234,7 @@ export class ConntrackTable {
     const entry = classification.entry;
     if (!entry) return;
     // sip_help_udp and sip_help_tcp, run as an accepted packet leaves (nf_confirm): one with a payload keeps its flow for sip_timeout.
-    if (entry.helper === "sip" && (classification.payloadBytes ?? 0) > 0) entry.timeout = (classification.jiffies ?? 0) + SIP_HELPER_TIMEOUT_SECONDS * this.hz;
+    if (entry.helper === "sip" && classification.packet && payloadBytes(classification.packet) > 0) entry.timeout = (classification.jiffies ?? 0) + SIP_HELPER_TIMEOUT_SECONDS * this.hz;
     if (entry.confirmed) return;
     entry.confirmed = true;
     this.insert(entry);

@@ -47,6 +47,7 @@ function formatSet(set: NftSet): string[] {
   const lines = [`\t${set.data === null ? "set" : "map"} ${set.name} {`, `\t\ttype ${set.type.join(" . ")}${set.data === null ? "" : ` : ${set.data}`}`];
   if (set.flags.size) lines.push(`\t\tflags ${[...set.flags].join(",")}`);
   if (set.timeoutMs) lines.push(`\t\ttimeout ${set.timeoutMs}ms`);
+  if (set.gcIntervalMs) lines.push(`\t\tgc-interval ${set.gcIntervalMs}ms`);
   if (set.size) lines.push(`\t\tsize ${set.size}`);
   if (set.elements.length) lines.push(`\t\telements = { ${set.elements.map((element) => element.map(tokenText).join(" ")).join(", ")} }`);
   lines.push("\t}");

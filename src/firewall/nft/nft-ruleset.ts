@@ -49,6 +49,8 @@ export interface NftSet {
   readonly flags: ReadonlySet<string>;
   /** Default element timeout in ms; 0 for none. */
   readonly timeoutMs: number;
+  /** `gc-interval`: how often the set's gc worker runs, in ms; absent, every second (HZ). */
+  readonly gcIntervalMs?: number;
   /** 0: no limit given (the kernel's default for a dynamic set is 65535). */
   readonly size: number;
   /** Elements as written, each its tokens (a map's with `:` and its data after the key). */

@@ -314,6 +314,7 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
     let data: string | null = null;
     const flags = new Set<string>();
     let timeoutMs = 0;
+    let gcIntervalMs: number | undefined;
     let size = 0;
     const elements: NftToken[][] = [];
     for (;;) {
@@ -340,12 +341,16 @@ export function parseNftRuleset(text: string, source = "ruleset", problems?: Rul
       else if (keyword === "elements") {
         const body = words.slice(2).filter((word) => word.quoted || (word.text !== "=" && word.text !== "{" && word.text !== "}"));
         elements.push(...splitElements(body, kind === "map"));
-      } else if (keyword === "gc-interval" || keyword === "comment" || keyword === "auto-merge" || keyword === "policy" || keyword === "counter") continue;
+      } else if (keyword === "gc-interval") {
+        const value = parseNftDuration(rest[0] ?? "");
+        if (value === null || value === 0) report(words[0]!.line, `set ${name}: gc-interval ${rest[0]} is not a duration (e.g. 1s, 500ms)`);
+        else gcIntervalMs = value;
+      } else if (keyword === "comment" || keyword === "auto-merge" || keyword === "policy" || keyword === "counter") continue;
       else report(words[0]?.line ?? line, `${kind} ${name}: "${words.map((word) => word.text).join(" ")}" is not modelled`, "NFT_UNSUPPORTED");
     }
     if (kind === "map" && data === null) report(line, `map ${name}: its type needs a key and data type (type ipv4_addr : verdict)`);
     if (kind === "set" && data !== null) report(line, `set ${name}: a set's type has no data (write map ${name} { ... } for KEY : DATA)`);
-    return { name, line, type, data, flags, timeoutMs, size, elements };
+    return { name, line, type, data, flags, timeoutMs, ...(gcIntervalMs === undefined ? {} : { gcIntervalMs }), size, elements };
   }
 
   /** A quota's or limit's body: its statements' words, comments left out. */

@@ -102,3 +102,13 @@ export function ipv6RouteType(address: number, local: ReadonlySet<number>): stri
 
 /** Route types as nft names them (nft describe fib_addrtype). */
 export const FIB_TYPES: ReadonlySet<string> = new Set(["unspec", "unicast", "local", "broadcast", "anycast", "multicast", "blackhole", "unreachable", "prohibit", "throw", "nat", "xresolve"]);
+
+/** nft's byte units (quotas, byte rates): a kbyte is 1024 bytes. */
+export const BYTE_UNITS: Readonly<Record<string, number>> = { bytes: 1, kbytes: 1024, mbytes: 1024 * 1024 };
+
+/** `length` bytes from `start` as one big-endian number (up to 4 bytes, so it stays exact). */
+export function bigEndianAt(bytes: Uint8Array, start: number, length: number): number {
+  let value = 0;
+  for (let index = 0; index < length; index++) value = value * 256 + bytes[start + index]!;
+  return value;
+}

@@ -13,7 +13,7 @@ import { rewriteIpv4HeaderByte } from "../../../net/ipv4.js";
 import { rewriteIpv4TcpBytes } from "../../../net/tcp-segment.js";
 import { parseIpv4 } from "../../../net/address.js";
 import type { NftVerdict } from "./nft-verdict.js";
-import { FIB_TYPES, HEADER_FIELDS, ICMP_TYPES, ICMPV6_TYPE_NUMBERS, ipv6RouteType, TCP_FLAG_BITS, TCP_OPTIONS, tcpOptionOf, WEEKDAYS } from "./nft-packet-fields.js";
+import { bigEndianAt, BYTE_UNITS, FIB_TYPES, HEADER_FIELDS, ICMP_TYPES, ICMPV6_TYPE_NUMBERS, ipv6RouteType, TCP_FLAG_BITS, TCP_OPTIONS, tcpOptionOf, WEEKDAYS } from "./nft-packet-fields.js";
 import type { ConnectionNat, NatTarget } from "../netfilter/nat.js";
 
 export type { NftVerdict } from "./nft-verdict.js";
@@ -194,16 +194,8 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
   const compare = (type: FieldType, readField: (state: NftPacketState) => number | null) => {
     // `FIELD & MASK OP VALUE`: nft_bitwise masks the loaded field before the compare.
     let read = readField;
-    if (word() === "&" && !tokens[at]!.quoted) {
-      const maskText = word(1) ?? fail("& needs a mask");
-      at += 2;
-      let mask: number;
-      try {
-        mask = type === "ipv4_addr" ? parseIpv4(maskText) : Number(maskText);
-      } catch {
-        mask = Number.NaN;
-      }
-      if (!Number.isInteger(mask) || mask < 0) fail(`& ${maskText}: expected a number${type === "ipv4_addr" ? " or an address" : ""} as the mask`);
+    const mask = readMask(type);
+    if (mask !== null) {
       read = (state) => {
         const number = readField(state);
         return number === null ? null : (number & mask) >>> 0;
@@ -331,9 +323,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
             const packet = state.packet;
             // nft_payload: a field past the packet's end breaks the rule.
             if (!transport(packet, protocols) || packet.bytes.length < packet.headerLength + offset + bytes) return null;
-            let value = 0;
-            for (let index = 0; index < bytes; index++) value = value * 256 + packet.bytes[packet.headerLength + offset + index]!;
-            return value >>> shift;
+            return bigEndianAt(packet.bytes, packet.headerLength + offset, bytes) >>> shift;
           });
         } else fail(`${key} ${field} is not modelled (sport, dport${key === "th" ? "" : `, ${Object.keys(HEADER_FIELDS[key]).join(", ")}`} are, and tcp flags)`);
         continue;
@@ -625,10 +615,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       const found = tcpOptionOf(state.packet, option.kind);
       // The field must lie inside the option's own length.
       if (found < 0 || field.offset + field.length > found % 256) return null;
-      const start = Math.floor(found / 256) + field.offset;
-      let value = 0;
-      for (let index = 0; index < field.length; index++) value = value * 256 + state.packet.bytes[start + index]!;
-      return value;
+      return bigEndianAt(state.packet.bytes, Math.floor(found / 256) + field.offset, field.length);
     });
   }
 
@@ -793,7 +780,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     const together = /^(\d+)(bytes|kbytes|mbytes)$/.exec(word() ?? "");
     const [count, unit] = together ? [together[1]!, together[2]!] : [word() ?? "", word(1) ?? ""];
     at += together ? 1 : 2;
-    const scale = { bytes: 1, kbytes: 1024, mbytes: 1024 * 1024 }[unit];
+    const scale = Object.hasOwn(BYTE_UNITS, unit) ? BYTE_UNITS[unit] : undefined;
     if (!/^\d+$/.test(count) || scale === undefined) fail(`quota ${count} ${unit}: expected a number of bytes, kbytes or mbytes`);
     return Number(count) * scale!;
   }
@@ -808,14 +795,16 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       at++;
     } else if (word() === "until") at++;
     const units: Readonly<Record<string, number>> = { second: 1, minute: 60, hour: 3600, day: 86400, week: 604800 };
-    const sizes: Readonly<Record<string, number>> = { bytes: 1, kbytes: 1024, mbytes: 1024 * 1024 };
-    const packets = /^(\d+)\/(second|minute|hour|day|week)$/.exec(word() ?? "");
-    // A byte rate, `N kbytes/second` (or written together): nft gives the kernel bytes a unit.
-    const byteRate = packets ? null : /^(\d+)(bytes|kbytes|mbytes)\/(second|minute|hour|day|week)$/.exec(`${word() ?? ""}${/^\d+$/.test(word() ?? "") ? (word(1) ?? "") : ""}`);
-    if (!packets && !byteRate) fail(`limit rate ${word()}: expected N/second (or /minute, /hour, /day, /week), or N bytes|kbytes|mbytes/second`);
-    at += packets || /^\d+(bytes|kbytes|mbytes)\//.test(word() ?? "") ? 1 : 2;
-    const rate = packets ? Number(packets[1]) : Number(byteRate![1]) * sizes[byteRate![2]!]!;
-    const unitSeconds = units[packets ? packets[2]! : byteRate![3]!]!;
+    // `N/second`, or a byte rate `N kbytes/second` (its unit a word of its own or written together).
+    const apart = /^\d+$/.test(word() ?? "") && /^(bytes|kbytes|mbytes)\//.test(word(1) ?? "");
+    const written = apart ? `${word()}${word(1)}` : (word() ?? "");
+    const parsed = /^(\d+)(bytes|kbytes|mbytes)?\/(second|minute|hour|day|week)$/.exec(written);
+    if (!parsed) fail(`limit rate ${written}: expected N/second (or /minute, /hour, /day, /week), or N bytes|kbytes|mbytes/second`);
+    at += apart ? 2 : 1;
+    const byteUnit = parsed![2];
+    const packets = byteUnit === undefined;
+    const rate = Number(parsed![1]) * (packets ? 1 : BYTE_UNITS[byteUnit]!);
+    const unitSeconds = units[parsed![3]!]!;
     let burst = 0;
     if (word() === "burst") {
       const together = /^(\d+)(bytes|kbytes|mbytes|packets)$/.exec(word(1) ?? "");
@@ -823,7 +812,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       at += together ? 2 : unit === word(2) ? 3 : 2;
       if (!/^\d+$/.test(count)) fail(`limit burst ${count}: expected a number`);
       if ((unit === "packets") !== Boolean(packets)) fail(`limit burst ${count} ${unit}: a ${packets ? "packet rate's burst is in packets" : "byte rate's burst is in bytes, kbytes or mbytes"}`);
-      burst = Number(count) * (unit === "packets" ? 1 : sizes[unit]!);
+      burst = Number(count) * (unit === "packets" ? 1 : BYTE_UNITS[unit]!);
     }
     if (rate === 0) fail("limit rate 0: nft refuses a rate of zero");
     return { rate, unitSeconds, burst, over, bytes: !packets };
@@ -1025,18 +1014,18 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     };
   }
 
-  /** `& MASK` after an IPv4 address field in a key (an address or a number); none, all ones. */
-  function ipv4Mask(): number {
-    if (word() !== "&" && word() !== "and") return 0xffffffff;
-    const text = word(1) ?? "";
+  /** `& MASK` (or `and MASK`) after a field (nft_bitwise): a number, or an address for an IPv4 one; null when none follows. */
+  function readMask(type: FieldType): number | null {
+    if ((word() !== "&" && word() !== "and") || tokens[at]!.quoted) return null;
+    const text = word(1) ?? fail("& needs a mask");
     at += 2;
     let mask = Number.NaN;
     try {
-      mask = /^\d+\.\d+\.\d+\.\d+$/.test(text) ? parseIpv4(text) : Number(text);
+      mask = type === "ipv4_addr" && /^\d+\.\d+\.\d+\.\d+$/.test(text) ? parseIpv4(text) : Number(text);
     } catch {
       // Reported below.
     }
-    if (!Number.isInteger(mask) || mask < 0 || mask > 0xffffffff) fail(`& ${text}: expected an IPv4 mask (255.255.255.0) or a number`);
+    if (!Number.isInteger(mask) || mask < 0 || mask > 0xffffffff) fail(`& ${text}: expected a number${type === "ipv4_addr" ? " or an address (255.255.255.0)" : ""} as the mask`);
     return mask;
   }
 
@@ -1186,7 +1175,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     }
     if (selector === "ip" && (field === "saddr" || field === "daddr")) {
       // `ip saddr & 255.255.255.0`: sources counted per /24 (nft_bitwise before the key is taken).
-      const mask = ipv4Mask();
+      const mask = readMask("ipv4_addr") ?? 0xffffffff;
       const source = field === "saddr";
       return { type: "ipv4_addr", read: (state) => (state.packet.family === 4 ? ((source ? state.packet.src : state.packet.dst) & mask) >>> 0 : null) };
     }

@@ -98,8 +98,10 @@ export class RuntimeNftSet {
     this.keyType = this.types.join(" . ");
     this.data = spec.data;
     this.timeoutJiffies = msToJiffies(spec.timeoutMs, hz);
-    // nft_set_gc_interval: HZ unless the set gives gc-interval.
-    this.gcIntervalJiffies = hz;
+    // nf_tables_newset takes a gc-interval only for a set with timeouts.
+    if (spec.gcIntervalMs && !spec.flags.has("timeout") && !spec.timeoutMs) throw new NftValueError(`${what} ${spec.name}: gc-interval needs flags timeout (or a timeout), as the kernel refuses it otherwise`);
+    // nft_set_gc_interval: the set's gc-interval, else HZ.
+    this.gcIntervalJiffies = spec.gcIntervalMs ? Math.max(1, msToJiffies(spec.gcIntervalMs, hz)) : hz;
     this.firstGcJiffies = startJiffies + this.gcIntervalJiffies;
     // nft gives a dynamic set without a size 65535 elements (what `nft list` then shows).
     this.size = spec.size || (spec.flags.has("dynamic") ? 65535 : 0);

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { formatNftRuleset } from "../../../../src/firewall/nft/format-nft.js";
+import { parseNftRuleset } from "../../../../src/firewall/nft/parse-nft.js";
 import { countsInKernel, countsInModel, noteNftKernelSkip, nftKernelHere, nftKernelRequired, probeSegment } from "../../../helpers/nft-rule-counts.js";
 
 /**
@@ -93,3 +95,17 @@ ${byteForms.map((form) => `\t\t${form} counter`).join("\n")}
     expect(countsInKernel(byteRuleset, packets)).toEqual(byteExpected);
   });
 });
+
+describe("nftables set gc-interval", () => {
+  const withInterval = (flags: string) => `table inet t {\n\tset seen { type ipv4_addr; flags ${flags}; gc-interval 5s; }\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tupdate @seen { ip saddr } counter\n\t}\n}\n`;
+
+  it("is read, and written back when the lab loads the ruleset", () => {
+    expect(countsInModel(withInterval("dynamic, timeout"), ["update @seen { ip saddr }"], packets)).toEqual([8]);
+    expect(formatNftRuleset(parseNftRuleset(withInterval("dynamic, timeout")))).toMatch(/gc-interval 5000ms/);
+  });
+
+  it("needs a set with timeouts, as the kernel refuses it otherwise (nft -f: Invalid argument)", () => {
+    expect(() => countsInModel(withInterval("dynamic"), ["update @seen { ip saddr }"], packets)).toThrow(/gc-interval needs flags timeout/);
+  });
+});
+
