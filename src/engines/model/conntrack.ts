@@ -101,10 +101,11 @@ export function contextAfterConntrack(classification: CtClassification, jiffies:
 
 export const UNTRACKED: CtClassification = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, entry: null };
 
-type MutableClassification = { -readonly [K in keyof CtClassification]: CtClassification[K] };
+/** A classification that is also the route's view of it (TrackedPacket): the tracker hands the route its one record, no copy. */
+type MutableClassification = { -readonly [K in keyof CtClassification]: CtClassification[K] } & { connection: ConntrackEntry | null; nat: ConntrackEntry | null };
 
 function newClassification(): MutableClassification {
-  return { state: "UNTRACKED", reply: false, seenReply: false, assured: false, entry: null, jiffies: 0 };
+  return { state: "UNTRACKED", reply: false, seenReply: false, assured: false, entry: null, jiffies: 0, packet: undefined, connection: null, nat: null };
 }
 
 /** nf_conntrack_sip's sip_timeout: how long a flow its helper saw a message on lasts (SIP_TIMEOUT, seconds). */
@@ -123,6 +124,8 @@ function fill(out: MutableClassification, state: CtState, reply: boolean, entry:
   out.seenReply = entry !== null && entry.seenReply;
   out.assured = entry !== null && entry.assured;
   out.entry = entry;
+  out.connection = entry;
+  out.nat = entry;
   return out;
 }
 
@@ -246,24 +249,20 @@ export class ConntrackTable {
    */
   tracker(): ConnectionTracker & { at(jiffies: number): void; last(): CtClassification } {
     let jiffies = 0;
-    // One record and one view, refilled for each packet: the route and its caller read them before the next packet is tracked.
+    // One record, refilled for each packet and read by the route as its view: the route and its caller read it before the next packet is tracked.
     const classification = newClassification();
-    const view: { -readonly [K in keyof TrackedPacket]: TrackedPacket[K] } = { state: "UNTRACKED", reply: false, seenReply: false, assured: false, connection: null, nat: null };
+    let tracked = false;
     return {
       at: (now) => {
         jiffies = now;
-        fill(classification, "UNTRACKED", false, null);
+        tracked = false;
       },
-      last: () => classification,
+      // A packet the route never brought to conntrack (raw's NOTRACK, a drop before it) has no entry to confirm.
+      last: () => (tracked ? classification : UNTRACKED),
       track: (packet, skb): TrackedPacket => {
+        tracked = true;
         this.classifyInto(classification, packet, jiffies, skb.helper);
-        view.state = classification.state;
-        view.reply = classification.reply;
-        view.seenReply = classification.seenReply;
-        view.assured = classification.assured;
-        view.connection = classification.entry;
-        view.nat = classification.entry;
-        return view;
+        return classification;
       },
     };
   }

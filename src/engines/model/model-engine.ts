@@ -36,7 +36,7 @@ import { encodeIpv4Tcp } from "../../net/tcp-segment.js";
 import { EventQueue } from "./event-queue.js";
 import { defaultKernelSettings, type KernelSettings } from "./kernel-settings.js";
 import { NatRouter } from "./nat-router.js";
-import { BEFORE_CONNTRACK, type CompiledFirewall, type RouteJudgement } from "./netfilter/interpreter.js";
+import { BEFORE_CONNTRACK, type CompiledFirewall, type RouteJudgement, type RouteStart } from "./netfilter/interpreter.js";
 import { firewallState } from "./netfilter/firewall-state.js";
 
 /** The lab's PBX-facing interface name, as the firewall's -i/-o see it. */
@@ -195,10 +195,15 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const tracker = conntrack.tracker();
 
   /** The packet's route through the tables and conntrack; conntrack only confirms what they all accepted (__nf_conntrack_confirm). */
+  // Where each route starts, refilled per packet: the route reads it only while it judges.
+  const start: { -readonly [K in keyof RouteStart]-?: RouteStart[K] } = { jiffies: 0, clockNs: 0, outInterface: LAB_INTERFACE, ingressJudged: false };
   const judge = (packet: Packet, hook: "INPUT" | "FORWARD" | "OUTPUT", direction: Direction, sender: Sender, atUs: number, ingressJudged = false): RouteJudgement | null => {
     const jiffies = jiffiesAt(atUs);
     tracker.at(jiffies);
-    const judgement = firewall.judgeRoute(hook, packet, { jiffies, clockNs: atUs * 1000, outInterface: LAB_INTERFACE, ingressJudged }, tracker);
+    start.jiffies = jiffies;
+    start.clockNs = atUs * 1000;
+    start.ingressJudged = ingressJudged;
+    const judgement = firewall.judgeRoute(hook, packet, start, tracker);
     const classification = tracker.last();
     if (judgement.accepted) conntrack.commit(classification);
     trace?.push(hook, packet, classification, jiffies, LAB_INTERFACE, atUs * 1000, judgement.accepted);

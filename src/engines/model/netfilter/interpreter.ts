@@ -225,7 +225,19 @@ export function compileFirewall(ruleset: Ruleset, state: MatchState, problems?: 
 }
 
 /** A table's chain that a route passes through, or the point where conntrack runs. */
-type Stage = { readonly table: string; readonly hook: Hook; readonly chain: CompiledChain } | "conntrack";
+type Stage =
+  | {
+      readonly table: string;
+      readonly hook: Hook;
+      readonly chain: CompiledChain;
+      /** What the route asks per packet, decided once: the names compared for every packet were a cost of their own. */
+      readonly isNat: boolean;
+      readonly isFilter: boolean;
+      /** A hook before routing has no -o; one after the host sent the packet has no -i. */
+      readonly hasOutInterface: boolean;
+      readonly hasInInterface: boolean;
+    }
+  | "conntrack";
 
 /**
  * nf_ip_hook_priorities: each hook's tables in the order the kernel runs
@@ -289,8 +301,26 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
       if (step === "conntrack") return ["conntrack"];
       const table = tables.get(step[0]);
       const index = table?.chainIndex.get(step[1]);
-      return table && index !== undefined ? [{ table: step[0], hook: step[1], chain: table.chains[index]! }] : [];
+      if (!table || index === undefined) return [];
+      const [name, stageHook] = step;
+      return [
+        {
+          table: name,
+          hook: stageHook,
+          chain: table.chains[index]!,
+          isNat: name === "nat",
+          isFilter: name === "filter",
+          hasOutInterface: stageHook !== "INPUT" && stageHook !== "PREROUTING",
+          hasInInterface: stageHook !== "OUTPUT" && stageHook !== "POSTROUTING" && hook !== "OUTPUT",
+        },
+      ];
     });
+  }
+  /** Each hook's one chain when its route is conntrack and then that chain alone, the route most rulesets make. */
+  const filterAfterConntrack = {} as Record<FilterHook, Exclude<Stage, "conntrack"> | null>;
+  for (const hook of Object.keys(routes) as FilterHook[]) {
+    const [first, second, ...rest] = routes[hook];
+    filterAfterConntrack[hook] = first === "conntrack" && second !== undefined && second !== "conntrack" && !second.isNat && rest.length === 0 ? second : null;
   }
   const filterHook: Record<FilterHook, CompiledChain> = {
     INPUT: chainOf(tables.get("filter")!, "INPUT"),
@@ -393,34 +423,46 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
     return result;
   };
 
+  /** The context brought up to date for a stage: the matches read it while its chain runs. */
+  const enterStage = (stage: Exclude<Stage, "conntrack">, tracked: TrackedPacket, outInterface: string) => {
+    context.ctState = tracked.state;
+    context.ctReply = tracked.reply;
+    context.ctSeenReply = tracked.seenReply;
+    context.ctAssured = tracked.assured;
+    context.outInterface = stage.hasOutInterface ? outInterface : "";
+    context.hook = stage.hook;
+    context.connection = tracked.connection;
+  };
+
   const judgeRoute = (hook: FilterHook, packet: Packet, start: RouteStart, tracker: ConnectionTracker): RouteJudgement => {
     current = packet;
     skb.mark = 0;
     skb.notrack = false;
     skb.helper = "";
+    context.jiffies = start.jiffies;
+    context.clockNs = start.clockNs ?? ((start.jiffies - state.settings.startJiffies) * 1e9) / state.settings.hz;
+    context.connection = null;
+    const only = filterAfterConntrack[hook];
+    if (only) {
+      // A route of conntrack and one chain (a ruleset of the filter table alone): judged without walking the stages.
+      const tracked = tracker.track(packet, skb);
+      enterStage(only, tracked, start.outInterface);
+      const judgement = walk(only.chain, context, only.hasInInterface ? packet.inInterface : "", context.outInterface);
+      return routeResult(judgement.accepted, judgement.rule, tracked, hook);
+    }
     let tracked = BEFORE_CONNTRACK;
     let decided: Judgement | null = null;
     let route = hook;
     let stages = routes[hook];
-    context.jiffies = start.jiffies;
-    context.clockNs = start.clockNs ?? ((start.jiffies - state.settings.startJiffies) * 1e9) / state.settings.hz;
-    context.connection = null;
     for (let at = 0; at < stages.length; at++) {
       const stage = stages[at]!;
       if (stage === "conntrack") {
         tracked = skb.notrack ? UNTRACKED_PACKET : tracker.track(current, skb);
         continue;
       }
-      // The context brought up to date for each stage: the matches read it while their chain runs.
-      context.ctState = tracked.state;
-      context.ctReply = tracked.reply;
-      context.ctSeenReply = tracked.seenReply;
-      context.ctAssured = tracked.assured;
-      context.outInterface = stage.hook === "INPUT" || stage.hook === "PREROUTING" ? "" : start.outInterface;
-      context.hook = stage.hook;
-      context.connection = tracked.connection;
-      const inName = stage.hook === "OUTPUT" || stage.hook === "POSTROUTING" || route === "OUTPUT" ? "" : current.inInterface;
-      if (stage.table === "nat") {
+      enterStage(stage, tracked, start.outInterface);
+      const inName = stage.hasInInterface ? current.inInterface : "";
+      if (stage.isNat) {
         // An untracked packet is never NATed; a connection's later packets take its binding without the table.
         const nat = tracked.nat;
         if (!nat) continue;
@@ -446,7 +488,7 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
       }
       const judgement = walk(stage.chain, context, inName, context.outInterface);
       if (!judgement.accepted) return routeResult(false, judgement.rule, tracked, route);
-      if (stage.table === "filter") decided = judgement;
+      if (stage.isFilter) decided = judgement;
     }
     return routeResult(true, decided!.rule, tracked, route);
   };
