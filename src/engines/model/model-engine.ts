@@ -39,7 +39,6 @@ import { NatRouter } from "./nat-router.js";
 import { BEFORE_CONNTRACK, type CompiledFirewall, type RouteJudgement, type RouteStart } from "./netfilter/interpreter.js";
 import { firewallState } from "./netfilter/firewall-state.js";
 
-/** The lab's PBX-facing interface name, as the firewall's -i/-o see it. */
 /** A router in front of the office decrements TTL once (phones send 64). */
 const SENDER_TTL = 64;
 
@@ -72,6 +71,24 @@ interface Sender {
   readonly lanAddress: string;
   readonly lanPort: number;
   readonly nat: NatRouter | undefined;
+  /** Its public address, and as text as the PBX is told it (formatted from the number): made once, not per packet. */
+  readonly publicNumber: number;
+  readonly publicText: string;
+}
+
+function senderFrom(source: TrafficSource, agent: string, lanAddress: string, lanPort: number, nat: NatRouter | undefined, publicNumber: number): Sender {
+  return { source, agent, lanAddress, lanPort, nat, publicNumber, publicText: formatAddress(publicNumber) };
+}
+
+/**
+ * One public endpoint and who sends from it now. The record stays in the
+ * map for good and only its sender changes, so a request's reply reads the
+ * endpoint's sender from the record the request found, as a lookup at
+ * reply time would, without the lookup (two Maps of 65,536 addresses: a
+ * chain of cache misses per packet).
+ */
+interface Endpoint {
+  sender: Sender;
 }
 
 /**
@@ -136,7 +153,11 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   };
   const securityEvents: Record<string, Record<string, number>> = {};
   const requestsWritten: Record<string, number> = {};
-  const pbx = createAsteriskPbx(scenario.pbx, logFailure, (event) => countSecurityEvent(securityEvents, senders.get(event.address, event.port)?.source.name ?? "unattributed", event.name));
+  /** The request the PBX is reading, and the endpoint it came from: its security events name that endpoint. */
+  const reading = { address: "", port: 0, endpoint: undefined as Endpoint | undefined };
+  const senderAt = (address: string, port: number): Sender | undefined =>
+    (reading.endpoint !== undefined && address === reading.address && port === reading.port ? reading.endpoint : senders.get(address, port))?.sender;
+  const pbx = createAsteriskPbx(scenario.pbx, logFailure, (event) => countSecurityEvent(securityEvents, senderAt(event.address, event.port)?.source.name ?? "unattributed", event.name));
   const iax2Pbx = createIax2Pbx(scenario.pbx, scenario.pbx.iax2Port, logFailure, `${scenario.name}:${scenario.variant ?? ""}:${seed}`);
   const LAB_INTERFACE = scenario.pbx.interface;
   const pbxAddress = parseIpv4(scenario.pbx.address);
@@ -166,7 +187,18 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   const events: AgentEvent[] = [];
   const agentsBySource: Record<string, string[]> = {};
   /** Public endpoint "address:port" -> who sent from it, so replies find their user agent. */
-  const senders = new EndpointMap<Sender>();
+  const senders = new EndpointMap<Endpoint>();
+  /** The endpoint's record, now sent from by `sender`. */
+  const claim = (address: string, port: number, sender: Sender): Endpoint => {
+    const endpoint = senders.get(address, port);
+    if (!endpoint) {
+      const made = { sender };
+      senders.set(address, port, made);
+      return made;
+    }
+    endpoint.sender = sender;
+    return endpoint;
+  };
   const identification = new Map<number, number>();
   let nowUs = 0;
 
@@ -231,7 +263,9 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     if (!keepVerdicts) {
       // Counted as it goes, no record made: the tally reads the source, the address and the verdict.
       judged++;
-      tally!.addPacket(sender.source.name, direction, formatAddress(packet.src), atUs, !judgement.accepted, judgement.rule);
+      // The tally reads the address of what is sent to the PBX only; the sender's own is formatted once.
+      const srcAddr = direction === "from-pbx" ? "" : packet.src === sender.publicNumber ? sender.publicText : formatAddress(packet.src);
+      tally!.addPacket(sender.source.name, direction, srcAddr, atUs, !judgement.accepted, judgement.rule);
       return judgement.accepted ? judgement : null;
     }
     const verdict: Verdict = {
@@ -254,22 +288,29 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     return judgement.accepted ? judgement : null;
   };
 
-  const deliverToPbx = (datagram: Datagram, sender: Sender, atUs: number) => {
+  /** `from` is the record of the endpoint the datagram came from, when the caller holds it. */
+  const deliverToPbx = (datagram: Datagram, sender: Sender, atUs: number, from?: Endpoint) => {
     const listener = datagram.dport === scenario.pbx.iax2Port ? iax2Pbx : pbx;
-    for (const reply of listener.receive(datagram, atUs)) {
+    reading.address = datagram.src;
+    reading.port = datagram.sport;
+    reading.endpoint = from;
+    const replies = listener.receive(datagram, atUs);
+    reading.endpoint = undefined;
+    for (const reply of replies) {
       queue.push(atUs + reply.delayUs, () => {
-        if (!reply.unlessAcknowledged?.()) sendFromPbx(reply.datagram);
+        if (!reply.unlessAcknowledged?.()) sendFromPbx(reply.datagram, from !== undefined && reply.datagram.dst === datagram.src && reply.datagram.dport === datagram.sport ? from : undefined);
       });
     }
   };
 
-  const sendFromPbx = (datagram: Datagram) => {
+  /** `to` is the record of the endpoint the datagram goes to, when the caller holds it. */
+  const sendFromPbx = (datagram: Datagram, to?: Endpoint) => {
     if (datagram.transport) {
       const lan = tcpClients.get(`${datagram.dst}:${datagram.dport}`);
       if (lan) (datagram.transport === "tls" ? tls : tcp).reply(lan.address, lan.port, datagram.sport, datagram.payload);
       return;
     }
-    const sender = senders.get(datagram.dst, datagram.dport);
+    const sender = (to ?? senders.get(datagram.dst, datagram.dport))?.sender;
     // The PBX only ever answers endpoints that reached it; anything else has no route in the lab.
     if (!sender) return;
     const dst = parseAddress(datagram.dst);
@@ -288,16 +329,17 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     const publicAddress = nat ? nat.publicAddress : datagram.src;
     const publicPort = nat ? nat.translateOutbound(datagram.src, datagram.sport) : datagram.sport;
     // The endpoint's sender as it was last time, when nothing about it changed: a flood sends from one endpoint thousands of times.
-    const known = senders.get(publicAddress, publicPort);
+    let publicEndpoint = senders.get(publicAddress, publicPort);
+    const known = publicEndpoint?.sender;
     const sender: Sender =
       known !== undefined && known.source === source && known.agent === agent && known.lanAddress === datagram.src && known.lanPort === datagram.sport && known.nat === nat
         ? known
-        : { source, agent, lanAddress: datagram.src, lanPort: datagram.sport, nat };
+        : senderFrom(source, agent, datagram.src, datagram.sport, nat, parseAddress(publicAddress));
     if (datagram.transport) {
       requestsWritten[source.name] = (requestsWritten[source.name] ?? 0) + requestsInWrite(datagram.payload);
       tcpSenders.set(`${datagram.src}:${datagram.sport}:${datagram.dport}`, { sender, publicAddress, publicPort });
       tcpClients.set(`${publicAddress}:${publicPort}`, { address: datagram.src, port: datagram.sport });
-      senders.set(publicAddress, publicPort, sender);
+      claim(publicAddress, publicPort, sender);
       if (datagram.transport === "tls") tls.write(datagram.src, datagram.sport, datagram.dport, datagram.payload);
       else tcp.write(datagram.src, datagram.sport, datagram.dport, datagram.payload, datagram.segments);
       return;
@@ -314,13 +356,18 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       if (!whole) return;
       packet = decodeIpv4(whole, LAB_INTERFACE);
     }
-    if (packet.fragmentOffset === 0 && (sender !== known || packet.sport !== publicPort)) senders.set(publicAddress, packet.sport, sender);
+    if (packet.fragmentOffset === 0 && (sender !== known || packet.sport !== publicPort)) {
+      const claimed = claim(publicAddress, packet.sport, sender);
+      if (packet.sport === publicPort) publicEndpoint = claimed;
+    }
     const passed = judge(packet, inboundHook, "to-pbx", sender, nowUs, isFragment && settings.defragment);
     // A DNAT elsewhere forwards the packet out of the lab; one to a port the PBX does not listen on reaches no socket.
     if (!passed || passed.route !== inboundHook) return;
     packet = passed.packet;
     if (packet.dst !== pbxTo) return;
-    if (packet.src !== src || packet.sport !== publicPort) senders.set(formatAddress(packet.src), packet.sport, sender);
+    // Rewritten on its way (SNAT), the packet comes from another endpoint, which replies then go to.
+    const rewritten = packet.src !== src || packet.sport !== publicPort;
+    if (rewritten) claim(formatAddress(packet.src), packet.sport, sender);
     if (isFragment && !settings.defragment) {
       // Without defragmentation the PBX's stack reassembles what the filter let through.
       const whole = pbxStack.add({ ip: packet.bytes, atUs: nowUs });
@@ -330,13 +377,14 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
     // The PBX model speaks SIP and IAX2 over UDP; TCP segments are judged but not answered.
     if (packet.protocol !== IPPROTO_UDP || (packet.dport !== scenario.pbx.port && packet.dport !== scenario.pbx.iax2Port)) return;
     const payload = packet.bytes.subarray(packet.payloadOffset);
-    deliverToPbx({ src: formatAddress(packet.src), sport: packet.sport, dst: pbxTextFor(packet.src), dport: packet.dport, payload }, sender, nowUs);
+    const srcText = packet.src === sender.publicNumber ? sender.publicText : formatAddress(packet.src);
+    deliverToPbx({ src: srcText, sport: packet.sport, dst: pbxTextFor(packet.src), dport: packet.dport, payload }, sender, nowUs, rewritten ? undefined : publicEndpoint);
   };
 
   /** A replayed capture's own PBX packets: they leave through the outbound hook like the lab PBX's replies. */
   const sendAsPbx = (source: TrafficSource, agent: string, datagram: Datagram) => {
     if (nowUs > endUs) return;
-    const sender: Sender = { source, agent, lanAddress: datagram.dst, lanPort: datagram.dport, nat: undefined };
+    const sender = senderFrom(source, agent, datagram.dst, datagram.dport, undefined, parseAddress(datagram.dst));
     const dst = parseAddress(datagram.dst);
     const packet = toPacket(datagram, pbxFor(dst), datagram.sport, dst, datagram.dport, SENDER_TTL);
     if (judge(packet, outboundHook, "from-pbx", sender, nowUs)) source.receive(datagram, contexts.get(source)!);
