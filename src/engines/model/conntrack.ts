@@ -308,8 +308,8 @@ export class ConntrackTable {
   private insert(entry: ConntrackEntry): void {
     const from = entry.replyFrom;
     const to = entry.replyTo;
-    this.tuples.add(new TupleNode(entry, false, entry.src, entry.sport, entry.dst, entry.dport));
-    this.tuples.add(new TupleNode(entry, true, from.address, from.port, to.address, to.port));
+    this.tuples.add(entry, false, entry.src, entry.sport, entry.dst, entry.dport);
+    this.tuples.add(entry, true, from.address, from.port, to.address, to.port);
     this.entries++;
   }
 
@@ -330,7 +330,7 @@ export class ConntrackTable {
   }
 }
 
-/** One direction of a connection under its tuple (nf_conntrack_tuple_hash); tuples of one hash chain through `next`. */
+/** One direction of a connection under its tuple (nf_conntrack_tuple_hash); tuples of one bucket chain through `next`. */
 class TupleNode {
   next: TupleNode | null = null;
 
@@ -341,47 +341,74 @@ class TupleNode {
     readonly sport: number,
     readonly dst: number,
     readonly dport: number,
+    readonly hash: number,
   ) {}
 }
 
+/** Buckets a new table starts with; it doubles when it holds more tuples than buckets. */
+const INITIAL_BUCKETS = 1024;
+
 /**
- * Tuples by a 32-bit hash of their ends, chained: one Map lookup with a key
- * V8 keeps as a small integer, where a Map per end keyed by address x 65536 +
- * port (a double above 2^31) cost two lookups hashing doubles. The protocol
- * is part of the tuple, as in the kernel: UDP and TCP between the same ends
- * are two flows.
+ * Tuples in a table of buckets by a 32-bit hash of their ends, chained, as
+ * the kernel's nf_conntrack_hash holds them: a bucket is an array slot, where
+ * a Map keyed by the hash (a small integer) cost a hash of the hash and a
+ * walk of the Map's own chain per packet, and before that a Map per end
+ * keyed by address x 65536 + port (a double above 2^31) two lookups hashing
+ * doubles. The table doubles as it fills (the kernel sizes its table at
+ * boot; the model's has no fixed bound to size for). The protocol is part
+ * of the tuple, as in the kernel: UDP and TCP between the same ends are two
+ * flows.
  */
 class TupleIndex {
-  private readonly chains = new Map<number, TupleNode>();
+  private buckets: Array<TupleNode | null> = new Array<TupleNode | null>(INITIAL_BUCKETS).fill(null);
+  private mask = INITIAL_BUCKETS - 1;
+  private tuples = 0;
 
   find(protocol: number, src: number, sport: number, dst: number, dport: number): TupleNode | undefined {
-    for (let node: TupleNode | null | undefined = this.chains.get(tupleHash(src, sport, dst, dport)); node; node = node.next) {
+    for (let node: TupleNode | null = this.buckets[tupleHash(src, sport, dst, dport) & this.mask] ?? null; node; node = node.next) {
       if (node.src === src && node.sport === sport && node.dst === dst && node.dport === dport && node.entry.protocol === protocol) return node;
     }
     return undefined;
   }
 
-  add(node: TupleNode): void {
-    const hash = tupleHash(node.src, node.sport, node.dst, node.dport);
-    node.next = this.chains.get(hash) ?? null;
-    this.chains.set(hash, node);
+  add(entry: ConntrackEntry, reply: boolean, src: number, sport: number, dst: number, dport: number): void {
+    if (++this.tuples > this.buckets.length) this.grow();
+    const node = new TupleNode(entry, reply, src, sport, dst, dport, tupleHash(src, sport, dst, dport));
+    const bucket = node.hash & this.mask;
+    node.next = this.buckets[bucket] ?? null;
+    this.buckets[bucket] = node;
   }
 
   delete(entry: ConntrackEntry, reply: boolean, src: number, sport: number, dst: number, dport: number): void {
-    const hash = tupleHash(src, sport, dst, dport);
+    const bucket = tupleHash(src, sport, dst, dport) & this.mask;
     let previous: TupleNode | null = null;
-    for (let node: TupleNode | null | undefined = this.chains.get(hash); node; previous = node, node = node.next) {
+    for (let node: TupleNode | null = this.buckets[bucket] ?? null; node; previous = node, node = node.next) {
       if (node.entry !== entry || node.reply !== reply) continue;
       if (previous) previous.next = node.next;
-      else if (node.next) this.chains.set(hash, node.next);
-      else this.chains.delete(hash);
+      else this.buckets[bucket] = node.next;
+      this.tuples--;
       return;
     }
   }
 
   /** Each connection once, by its original direction. */
   *originals(): Generator<ConntrackEntry> {
-    for (const head of this.chains.values()) for (let node: TupleNode | null = head; node; node = node.next) if (!node.reply) yield node.entry;
+    for (const head of this.buckets) for (let node = head; node; node = node.next) if (!node.reply) yield node.entry;
+  }
+
+  private grow(): void {
+    const old = this.buckets;
+    this.buckets = new Array<TupleNode | null>(old.length * 2).fill(null);
+    this.mask = this.buckets.length - 1;
+    for (const head of old) {
+      for (let node = head; node; ) {
+        const next: TupleNode | null = node.next;
+        const bucket = node.hash & this.mask;
+        node.next = this.buckets[bucket] ?? null;
+        this.buckets[bucket] = node;
+        node = next;
+      }
+    }
   }
 }
 

@@ -344,7 +344,8 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
       else tcp.write(datagram.src, datagram.sport, datagram.dport, datagram.payload, datagram.segments);
       return;
     }
-    const src = parseAddress(publicAddress);
+    // The sender was found or made for this public address: its number is parsed once, not per packet.
+    const src = sender.publicNumber;
     const pbxTo = pbxFor(src);
     let packet = toPacket(datagram, src, publicPort, pbxTo, datagram.dport, nat ? SENDER_TTL - 1 : SENDER_TTL);
     const isFragment = packet.moreFragments || packet.fragmentOffset !== 0;

@@ -51,6 +51,18 @@ describe("UDP conntrack model", () => {
     expect(table.classify(request, START + 3 * HZ + 119 * HZ + 121 * HZ).state).toBe("NEW");
   });
 
+  it("keeps finding every flow of a table far larger than it started (5,000 flows and their replies), and forgets each when it times out", () => {
+    const table = new ConntrackTable(defaultKernelSettings);
+    const addresses = Array.from({ length: 5_000 }, (_, index) => `198.18.${index >> 8}.${index & 255}`);
+    for (const address of addresses) accepted(table, udpPacket(address, "REGISTER sip:x SIP/2.0\r\n\r\n", { sport: 5060 }), 0);
+    expect(table.size()).toBe(5_000);
+    const answers = addresses.map((address) => accepted(table, udpPacket(PBX, "SIP/2.0 401 Unauthorized\r\n\r\n", { sport: 5060, dport: 5060, dst: address }), 1));
+    expect(answers.every((answer) => answer.state === "ESTABLISHED" && answer.reply)).toBe(true);
+    // Every flow timed out (30 s after its reply): the sweep a minute on removes them all, and a packet starts a new one.
+    expect(table.classify(udpPacket(addresses[4_999]!, "x", { sport: 5060 }), START + 61 * HZ).state).toBe("NEW");
+    expect(table.size()).toBe(0);
+  });
+
   it("prints entries the way conntrack -L does", () => {
     const table = new ConntrackTable(defaultKernelSettings);
     accepted(table, request, 0);
