@@ -4,7 +4,7 @@ import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { defaultKernelSettings } from "./kernel-settings.js";
 import { compileFirewall } from "./netfilter/interpreter.js";
 import { firewallState } from "./netfilter/firewall-state.js";
-import { newPacketContext } from "./netfilter/match.js";
+import { newPacketContext, type PacketContext } from "./netfilter/match.js";
 
 /**
  * Runs captured requests through a ruleset's filter table with their own
@@ -20,6 +20,8 @@ export class FirstDropJudge {
   private readonly dropped = new Map<string, { atNs: bigint; index: number }>();
   private readonly sentBy = new Map<string, number>();
   private startNs: number | null = null;
+  /** One context refilled per request: the filter reads it only while it judges. */
+  private readonly context = newPacketContext(0) as { -readonly [K in keyof PacketContext]: PacketContext[K] };
 
   constructor(rulesetText: string, pbxAddress: string, ipset?: { readonly path: string; readonly text: string }) {
     this.firewall = compileFirewall(parseRuleset(rulesetText, "policy"), firewallState(defaultKernelSettings, [pbxAddress], ipset));
@@ -41,8 +43,8 @@ export class FirstDropJudge {
     const packet = decodeIpv4(dst === this.pbx ? ip : rewriteIpv4(ip, { dst: this.pbx }));
     // Truncated as a bigint division would: a capture out of time order gives negative times.
     const elapsedUs = Math.trunc((atNs - this.startNs) / 1000);
-    const context = newPacketContext(defaultKernelSettings.startJiffies + Math.floor((elapsedUs * defaultKernelSettings.hz) / 1_000_000));
-    if (!this.firewall.judge("INPUT", packet, context).accepted) this.dropped.set(src, { atNs: timestampNs, index: count });
+    this.context.jiffies = defaultKernelSettings.startJiffies + Math.floor((elapsedUs * defaultKernelSettings.hz) / 1_000_000);
+    if (!this.firewall.judge("INPUT", packet, this.context).accepted) this.dropped.set(src, { atNs: timestampNs, index: count });
   }
 
   /** Each source's first dropped request: when, and its number among the source's requests. */

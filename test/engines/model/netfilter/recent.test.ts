@@ -112,6 +112,16 @@ describe("xt_recent table size (ip_list_tot)", () => {
     expect(firewall.accepts(udpPacket("198.18.2.1"), 3)).toBe(true);
   });
 
+  it("a newcomer in an evicted address's place starts with one stamp, not the evicted one's", () => {
+    const firewall = firewallOf(counting(3, 60), { recentIpListTot: 1 });
+    // Two stamps for the first address (the third packet would be dropped)...
+    expect([0, 1].map((t) => firewall.accepts(udpPacket("198.18.4.1"), t))).toEqual([true, true]);
+    // ...then a second address takes its place: its own first and second packets pass, its third is dropped.
+    expect([2, 3, 4].map((t) => firewall.accepts(udpPacket("198.18.4.2"), t))).toEqual([true, true, false]);
+    expect(dumpRecentTable(firewall.state, "SIP").split("\n")).toHaveLength(1);
+    expect(dumpRecentTable(firewall.state, "SIP")).toMatch(/^src=198\.18\.4\.2 ttl: 64 last_seen: \d+ oldest_pkt: 3 \d+, \d+, \d+$/);
+  });
+
   it("--reap removes the stale LRU head while checking another address", () => {
     const firewall = firewallOf(`
 -A INPUT -m recent --set --name R --rsource

@@ -15,9 +15,9 @@ export const XT_RECENT_MAX_NSTAMPS = 65536;
 
 interface RecentEntry {
   /** The masked address, as printed. */
-  readonly address: number;
+  address: number;
   /** Its key in the table's map (see keyOf). */
-  readonly key: number;
+  key: number;
   ttl: number;
   /** The timestamp ring, grown as it fills (most entries see a few packets; the ring is allocated in full by the kernel). */
   readonly stamps: number[];
@@ -64,10 +64,23 @@ function removeEntry(table: RecentTable, entry: RecentEntry): void {
   table.entries.delete(entry.key);
 }
 
-/** recent_entry_init: a full table evicts the least recently updated entry first. */
+/**
+ * recent_entry_init: a full table evicts the least recently updated entry
+ * first. The evicted entry's record is filled again for the new address (the
+ * kernel frees one and allocates the other): a flood of new sources evicts
+ * an entry per packet, and a record made per packet was garbage made per
+ * packet. Its ring keeps its length; only its first `nstamps` are read.
+ */
 function initEntry(table: RecentTable, key: number, ttl: number, jiffies: number, listLimit: number): RecentEntry {
-  if (table.entries.size >= listLimit && table.head) removeEntry(table, table.head);
-  const entry: RecentEntry = { address: addressOfKey(key), key, ttl, stamps: [jiffies], nstamps: 1, index: 1, previous: null, next: null };
+  const evicted = table.entries.size >= listLimit ? table.head : null;
+  if (evicted) removeEntry(table, evicted);
+  const entry: RecentEntry = evicted ?? { address: 0, key: 0, ttl: 0, stamps: [], nstamps: 0, index: 0, previous: null, next: null };
+  entry.address = addressOfKey(key);
+  entry.key = key;
+  entry.ttl = ttl;
+  entry.stamps[0] = jiffies;
+  entry.nstamps = 1;
+  entry.index = 1;
   table.entries.set(key, entry);
   appendTail(table, entry);
   return entry;
