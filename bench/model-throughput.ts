@@ -20,7 +20,7 @@ import type { Packet } from "../src/net/packet.js";
 import { ConntrackTable } from "../src/engines/model/conntrack.js";
 import { defaultKernelSettings } from "../src/engines/model/kernel-settings.js";
 import { compileFirewall } from "../src/engines/model/netfilter/interpreter.js";
-import { type MatchState, type PacketContext } from "../src/engines/model/netfilter/match.js";
+import { refilledContext, type MatchState } from "../src/engines/model/netfilter/match.js";
 import { decideDefaultRuleset, decideWithConntrack, newHandWrittenConntrack, newHandWrittenState } from "./hand-written-default-ruleset.js";
 
 const SOURCES = 10_000;
@@ -70,18 +70,7 @@ function runModel(packets: Packet[], order: Uint32Array, jiffies: Float64Array, 
   // One context reused for every packet, as the kernel reuses its per-CPU state: no allocation in the loop. It has the
   // fields of the route's own context, in its order: the matches then meet one shape of context in both loops, as in
   // the engine, where only routes judge (two shapes made every match's reads of it polymorphic in this bench).
-  const context: { -readonly [K in keyof PacketContext]: PacketContext[K] } = {
-    jiffies: 0,
-    clockNs: 0,
-    ctState: "NEW",
-    ctReply: false,
-    ctSeenReply: false,
-    ctAssured: false,
-    outInterface: "",
-    hook: "INPUT",
-    skb: { mark: 0, notrack: false, helper: "" },
-    connection: null,
-  };
+  const context = refilledContext({ mark: 0, notrack: false, helper: "" });
   // Where each route starts, refilled per packet as the engine refills its own.
   const start = { jiffies: 0, clockNs: 0, outInterface: "", ingressJudged: false };
   const verdicts = new Uint8Array(order.length);

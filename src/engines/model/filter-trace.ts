@@ -2,7 +2,7 @@ import { decodeIp } from "../../net/ipv6.js";
 import type { Packet } from "../../net/packet.js";
 import type { CtClassification } from "./conntrack.js";
 import type { CompiledFirewall, FilterHook } from "./netfilter/interpreter.js";
-import type { ConnectionMarks, CtState, PacketContext } from "./netfilter/match.js";
+import { refilledContext, type ConnectionMarks, type CtState } from "./netfilter/match.js";
 
 const HOOKS: readonly FilterHook[] = ["INPUT", "FORWARD", "OUTPUT"];
 const STATES: readonly CtState[] = ["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"];
@@ -91,17 +91,7 @@ export class FilterTrace {
     if (this.judgedFragmentsAtIngress) return firewalls.map(() => false);
     const alike = firewalls.map(() => true);
     let alive = firewalls.length;
-    const context: { -readonly [K in keyof PacketContext]: PacketContext[K] } = {
-      jiffies: 0,
-      clockNs: 0,
-      ctState: "NEW",
-      ctReply: false,
-      ctSeenReply: false,
-      ctAssured: false,
-      outInterface: "",
-      hook: "INPUT",
-      connection: null,
-    };
+    const context = refilledContext();
     for (let at = 0; at < this.count && alive > 0; at++) {
       const offset = this.offsets[at]!;
       const code = this.codes[at]!;

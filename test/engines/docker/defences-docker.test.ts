@@ -53,10 +53,15 @@ describe.runIf(available)("every attack shape of the built-ins under every defen
       for (const source of Object.keys(inModel)) {
         expect(inLab[source]!.calls, both).toBe(inModel[source]!.calls);
         expect(inLab[source]!.extensions, both).toBe(inModel[source]!.extensions);
-        // fail2ban's ban lands 0.16 to 0.55 s after its tipping line in the lab, 0.45 s in the model: a request or two either way
-        // at 5 a second, up to 60 at a real tool's 185 (the kernel's limit, in front of fail2ban, stops it first).
-        const banSlack = defence === "fail2ban" && REAL_TOOLS.has(source) ? 60 : defence.includes("fail2ban") ? 3 : REAL_TOOLS.has(source) ? 2 : 1;
-        expect(Math.abs(inLab[source]!.reached - inModel[source]!.reached), `${source}: ${both}`).toBeLessThanOrEqual(banSlack);
+        // fail2ban's ban lands 0.16 to 0.55 s after its tipping line in the lab on a quiet machine, 0.45 s in the model: a request
+        // or two either way at 5 a second, up to 60 at a real tool's 185 (the kernel's limit, in front of fail2ban, stops it first).
+        // A busy machine delays the daemon (a CI rehearsal with the model half running beside this file: 176 against 94, a ban
+        // about 0.9 s after its line), never hastens it: a real tool may get up to a second's delay past the model's, 105 more.
+        const fewerSlack = defence === "fail2ban" && REAL_TOOLS.has(source) ? 60 : defence.includes("fail2ban") ? 3 : REAL_TOOLS.has(source) ? 2 : 1;
+        const moreSlack = defence === "fail2ban" && REAL_TOOLS.has(source) ? 105 : fewerSlack;
+        const more = inLab[source]!.reached - inModel[source]!.reached;
+        expect(more, `${source}: ${both}`).toBeLessThanOrEqual(moreSlack);
+        expect(-more, `${source}: ${both}`).toBeLessThanOrEqual(fewerSlack);
       }
       expect(inModel["toll-fraud"]!.calls).toBe(found[defence]["toll-fraud"]!.length);
       // The figures the README quotes: requests each attacker got to the PBX, lab against model.

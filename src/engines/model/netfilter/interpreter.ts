@@ -5,7 +5,7 @@ import { parseIpv6Cidr, type Ipv6Cidr } from "../../../net/ipv6-address.js";
 import type { Packet } from "../../../net/packet.js";
 import { builtinChains, targetPlaces } from "../../../firewall/rule-vocabulary.js";
 import { RulesetError, qualifiedChain, type Chain, type IpFamily, type Negatable, type Rule, type RuleRef, type Ruleset, type Table } from "../../../firewall/ruleset.js";
-import { hotdropOf, type CompiledMatch, type ConnectionMarks, type CtState, type Hook, type MatchState, type PacketContext, type SkbState } from "./match.js";
+import { hotdropOf, refilledContext, type CompiledMatch, type ConnectionMarks, type CtState, type Hook, type MatchState, type PacketContext, type SkbState } from "./match.js";
 import { matchFactories } from "./match-registry.js";
 import { compileSetTarget } from "./matches/set.js";
 import { compileNatTarget, manipTypeOf, natRewrite, oneShotNat, resolveNatTarget, type ConnectionNat, type NatTarget } from "./nat.js";
@@ -401,18 +401,7 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
   // One packet's state, result and context, refilled for each: a record made per packet is what the route's speed went on.
   // A route is never entered again while one runs (matches and targets do not judge), and callers read the result before the next.
   const skb: SkbState = { mark: 0, notrack: false, helper: "" };
-  const context: { -readonly [K in keyof PacketContext]: PacketContext[K] } = {
-    jiffies: 0,
-    clockNs: 0,
-    ctState: BEFORE_CONNTRACK.state,
-    ctReply: false,
-    ctSeenReply: false,
-    ctAssured: false,
-    outInterface: "",
-    hook: "INPUT",
-    skb,
-    connection: null,
-  };
+  const context = refilledContext(skb);
   const result: { -readonly [K in keyof RouteJudgement]: RouteJudgement[K] } = { accepted: false, rule: { chain: "", index: 0, target: "" }, packet: null as unknown as Packet, tracked: BEFORE_CONNTRACK, route: "INPUT" };
   const routeResult = (accepted: boolean, rule: RuleRef, tracked: TrackedPacket, route: FilterHook): RouteJudgement => {
     result.accepted = accepted;

@@ -105,6 +105,20 @@ export interface MatchPlace {
   readonly family?: IpFamily;
 }
 
+/** A packet context its owner refills for each packet. */
+export type RefilledContext = { -readonly [K in keyof PacketContext]: PacketContext[K] };
+
+/**
+ * A context to refill for each packet rather than make, its fields in the
+ * order of the route's own: every caller's context then has one shape, and
+ * the matches' reads of it stay monomorphic. With `skb`, targets can mark the
+ * packet (the route's own); without, MARK and CONNMARK leave it as it is.
+ */
+export function refilledContext(skb?: SkbState): RefilledContext {
+  if (skb) return { jiffies: 0, clockNs: 0, ctState: "NEW", ctReply: false, ctSeenReply: false, ctAssured: false, outInterface: "", hook: "INPUT", skb, connection: null };
+  return { jiffies: 0, clockNs: 0, ctState: "NEW", ctReply: false, ctSeenReply: false, ctAssured: false, outInterface: "", hook: "INPUT", connection: null };
+}
+
 /** The context of a packet conntrack calls NEW, as a hook sees it before any reply. */
 export function newPacketContext(jiffies: number, hook: Hook = "INPUT"): PacketContext {
   return { jiffies, ctState: "NEW", ctReply: false, ctSeenReply: false, ctAssured: false, outInterface: hook === "INPUT" ? "" : "eth0", hook };
