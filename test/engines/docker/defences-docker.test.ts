@@ -55,10 +55,11 @@ describe.runIf(available)("every attack shape of the built-ins under every defen
         expect(inLab[source]!.extensions, both).toBe(inModel[source]!.extensions);
         // fail2ban's ban lands 0.16 to 0.55 s after its tipping line in the lab on a quiet machine, 0.45 s in the model: a request
         // or two either way at 5 a second, up to 60 at a real tool's 185 (the kernel's limit, in front of fail2ban, stops it first).
-        // A busy machine delays the daemon (a CI rehearsal with the model half running beside this file: 176 against 94, a ban
-        // about 0.9 s after its line), never hastens it: a real tool may get up to a second's delay past the model's, 105 more.
+        // A busy machine delays the daemon, never hastens it: 176 against 94 in a CI rehearsal with the model half running beside
+        // this file (a ban about 0.9 s after its line), 200 in one with more tests beside it (1.0 s); a real tool may get up to
+        // 0.75 s of delay past the model's, 140 more.
         const fewerSlack = defence === "fail2ban" && REAL_TOOLS.has(source) ? 60 : defence.includes("fail2ban") ? 3 : REAL_TOOLS.has(source) ? 2 : 1;
-        const moreSlack = defence === "fail2ban" && REAL_TOOLS.has(source) ? 105 : fewerSlack;
+        const moreSlack = defence === "fail2ban" && REAL_TOOLS.has(source) ? 140 : fewerSlack;
         const more = inLab[source]!.reached - inModel[source]!.reached;
         expect(more, `${source}: ${both}`).toBeLessThanOrEqual(moreSlack);
         expect(-more, `${source}: ${both}`).toBeLessThanOrEqual(fewerSlack);
