@@ -4,7 +4,7 @@ import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { defaultKernelSettings } from "./kernel-settings.js";
 import { compileFirewall } from "./netfilter/interpreter.js";
 import { firewallState } from "./netfilter/firewall-state.js";
-import { newPacketContext, type PacketContext } from "./netfilter/match.js";
+import { newPacketContext, type RefilledContext } from "./netfilter/match.js";
 
 /**
  * Runs captured requests through a ruleset's filter table with their own
@@ -21,7 +21,7 @@ export class FirstDropJudge {
   private readonly sentBy = new Map<string, number>();
   private startNs: number | null = null;
   /** One context refilled per request: the filter reads it only while it judges. */
-  private readonly context = newPacketContext(0) as { -readonly [K in keyof PacketContext]: PacketContext[K] };
+  private readonly context: RefilledContext = { ...newPacketContext(0) };
 
   constructor(rulesetText: string, pbxAddress: string, ipset?: { readonly path: string; readonly text: string }) {
     this.firewall = compileFirewall(parseRuleset(rulesetText, "policy"), firewallState(defaultKernelSettings, [pbxAddress], ipset));

@@ -385,8 +385,8 @@ export function runModel(scenario: Scenario, options: RunOptions = {}, replays: 
   /** A replayed capture's own PBX packets: they leave through the outbound hook like the lab PBX's replies. */
   const sendAsPbx = (source: TrafficSource, agent: string, datagram: Datagram) => {
     if (nowUs > endUs) return;
-    const sender = senderFrom(source, agent, datagram.dst, datagram.dport, undefined, parseAddress(datagram.dst));
     const dst = parseAddress(datagram.dst);
+    const sender = senderFrom(source, agent, datagram.dst, datagram.dport, undefined, dst);
     const packet = toPacket(datagram, pbxFor(dst), datagram.sport, dst, datagram.dport, SENDER_TTL);
     if (judge(packet, outboundHook, "from-pbx", sender, nowUs)) source.receive(datagram, contexts.get(source)!);
   };

@@ -225,19 +225,20 @@ export function compileFirewall(ruleset: Ruleset, state: MatchState, problems?: 
 }
 
 /** A table's chain that a route passes through, or the point where conntrack runs. */
-type Stage =
-  | {
-      readonly table: string;
-      readonly hook: Hook;
-      readonly chain: CompiledChain;
-      /** What the route asks per packet, decided once: the names compared for every packet were a cost of their own. */
-      readonly isNat: boolean;
-      readonly isFilter: boolean;
-      /** A hook before routing has no -o; one after the host sent the packet has no -i. */
-      readonly hasOutInterface: boolean;
-      readonly hasInInterface: boolean;
-    }
-  | "conntrack";
+type Stage = ChainStage | "conntrack";
+
+/** A table's chain in a route. */
+interface ChainStage {
+  readonly table: string;
+  readonly hook: Hook;
+  readonly chain: CompiledChain;
+  /** What the route asks per packet, decided once: the names compared for every packet were a cost of their own. */
+  readonly isNat: boolean;
+  readonly isFilter: boolean;
+  /** A hook before routing has no -o; one after the host sent the packet has no -i. */
+  readonly hasOutInterface: boolean;
+  readonly hasInInterface: boolean;
+}
 
 /**
  * nf_ip_hook_priorities: each hook's tables in the order the kernel runs
@@ -317,7 +318,7 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
     });
   }
   /** Each hook's one chain when its route is conntrack and then that chain alone, the route most rulesets make. */
-  const filterAfterConntrack = {} as Record<FilterHook, Exclude<Stage, "conntrack"> | null>;
+  const filterAfterConntrack = {} as Record<FilterHook, ChainStage | null>;
   for (const hook of Object.keys(routes) as FilterHook[]) {
     const [first, second, ...rest] = routes[hook];
     filterAfterConntrack[hook] = first === "conntrack" && second !== undefined && second !== "conntrack" && !second.isNat && rest.length === 0 ? second : null;
@@ -413,7 +414,7 @@ function compileTables(ruleset: Ruleset, state: MatchState, problems?: RulesetEr
   };
 
   /** The context brought up to date for a stage: the matches read it while its chain runs. */
-  const enterStage = (stage: Exclude<Stage, "conntrack">, tracked: TrackedPacket, outInterface: string) => {
+  const enterStage = (stage: ChainStage, tracked: TrackedPacket, outInterface: string) => {
     context.ctState = tracked.state;
     context.ctReply = tracked.reply;
     context.ctSeenReply = tracked.seenReply;
