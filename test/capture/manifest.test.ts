@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openCapture } from "../../src/capture/read-capture.js";
-import { synthesizeCapture, type SynthKind } from "../../src/engines/model/synthesize-capture.js";
+import { synthesizeCapture } from "../../src/engines/model/synthesize-capture.js";
+import type { SynthKind } from "../../src/engines/model/synth-kinds.js";
 import { haveTshark, tsharkPackets } from "../helpers/tshark.js";
 
 const directory = join(import.meta.dirname, "..", "..", "captures");

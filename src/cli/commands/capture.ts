@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { forEachSipRequest, inspectCapture, type CapturedSip } from "../../capture/inspect-capture.js";
 import { FirstDropJudge } from "../../engines/model/judge-requests.js";
-import { synthesizeCapture, synthKinds, type SynthKind } from "../../engines/model/synthesize-capture.js";
+import { synthKinds, type SynthKind } from "../../engines/model/synth-kinds.js";
 import { generateRuleset } from "../../firewall/generate-ruleset.js";
 import { planOutputs, writeOutputs } from "../../report/output-files.js";
 import { renderInspection } from "../../report/render-inspection.js";
@@ -65,7 +65,7 @@ export function registerCaptureCommand(program: Command): void {
       const rulesetText = options.ruleset === undefined ? null : readTextInput(options.ruleset, "an iptables-save file");
       const ipset = options.ipset === undefined ? undefined : { path: options.ipset, text: readTextInput(options.ipset, "an ipset save file") };
       if (rulesetText !== null) compileFirewall(parseRuleset(rulesetText, options.ruleset), firewallState(defaultKernelSettings, options.pbx ? [options.pbx] : [], ipset));
-      const policy = rulesetText === null ? readPolicy(options.policy ?? "default") : null;
+      const policy = rulesetText === null ? await readPolicy(options.policy ?? "default") : null;
       const makeJudge = (server: string) => new FirstDropJudge(rulesetText ?? generateRuleset(policy!.policy, { pbxAddress: server }), server, ipset);
       // Judged as the capture is read: by the one address given, or by a judge for each address requests go to, the registrars
       // among them kept once the capture has said which they are. Past EARLY_JUDGES addresses (a sweep of many PBXs), or as one
@@ -132,6 +132,8 @@ export function registerCaptureCommand(program: Command): void {
       const count = positiveNumber(options.count, "--count", 10_000);
       if (count !== undefined && !Number.isInteger(count)) throw new CommandLineError(`--count ${options.count}: expected a whole number`);
       const [output] = planOutputs([{ flag: "--out", path: options.out }]);
+      // The model engine is loaded for synthesis alone: inspect, the common command, never needs it.
+      const { synthesizeCapture } = await import("../../engines/model/synthesize-capture.js");
       const { bytes, packets } = synthesizeCapture(options.kind as SynthKind, {
         seed: parseSeed(options.seed ?? "1"),
         ratePps: positiveNumber(options.ratePps ?? options.rate, options.ratePps !== undefined ? "--rate-pps" : "--rate", 10_000),

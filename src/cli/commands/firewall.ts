@@ -57,7 +57,7 @@ export function registerFirewallCommand(program: Command): void {
           throw new CommandLineError(`--pbx6 needs --format nft or nft-script: one inet table holds both families' rules; ${options.format} writes iptables rules, which are IPv4 only (ip6tables output is not made yet)`);
         }
       }
-      const { policy } = readPolicy(options.policy);
+      const { policy } = await readPolicy(options.policy);
       const target = { pbxAddress: options.pbx, ...(options.pbx6 !== undefined ? { pbx6Address: options.pbx6 } : {}) };
       let text: string;
       if (options.format === "iptables-restore") text = generateHostRestore(policy, target);

@@ -4,9 +4,8 @@ import type { Scenario } from "../../scenario/scenario.js";
 import { scenarioSchema } from "../../scenario/schema.js";
 import { runModel } from "./model-engine.js";
 import { checkPacketBudget } from "../../scenario/estimate-packets.js";
+import type { SynthKind } from "./synth-kinds.js";
 
-export const synthKinds = ["svwar", "svcrack", "register-flood", "nat-office", "iax2-guess"] as const;
-export type SynthKind = (typeof synthKinds)[number];
 
 export interface SynthOptions {
   readonly seed: number;
