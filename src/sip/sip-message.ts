@@ -89,10 +89,10 @@ export function parseSip(payload: Uint8Array): SipMessage | null {
   const text = textOf(payload);
   // Lines end at CRLF; the head at the first empty line (the first CRLFCRLF), or with the text.
   const firstBreak = crlfFrom(text, 0);
-  const startLine = firstBreak < 0 ? text : text.slice(0, firstBreak);
-  const response = /^SIP\/2\.0 ([1-6]\d\d) ?(.*)$/.exec(startLine);
-  const request = response ? null : /^([A-Z]{3,16}) (\S+) SIP\/2\.0$/.exec(startLine);
-  if (!response && !request) return null;
+  const startEnd = firstBreak < 0 ? text.length : firstBreak;
+  const status = statusOf(text, startEnd);
+  const methodEnd = status === 0 ? requestMethodEnd(text, startEnd) : 0;
+  if (status === 0 && methodEnd === 0) return null;
   // Each header line's name and where its value lies: values are copied out only when read.
   const names: string[] = [];
   const bounds: number[] = [];
@@ -122,20 +122,79 @@ export function parseSip(payload: Uint8Array): SipMessage | null {
   if (cseqAt < 0 || callIdAt < 0 || viaAt < 0) return null;
   const cseq = cseqOf(text, bounds[2 * cseqAt]!, bounds[2 * cseqAt + 1]!);
   if (!cseq) return null;
-  const via = text.slice(bounds[2 * viaAt], bounds[2 * viaAt + 1]);
   return new ParsedSipMessage(
-    response ? "response" : "request",
-    request ? request[1]! : cseq.method,
-    request ? request[2]! : "",
-    response ? Number(response[1]) : 0,
-    response ? response[2]! : "",
+    status !== 0 ? "response" : "request",
+    status !== 0 ? cseq.method : text.slice(0, methodEnd),
+    status !== 0 ? "" : text.slice(methodEnd + 1, startEnd - SIP_VERSION_SUFFIX.length),
+    status,
+    // The reason: what follows the code and one optional space.
+    status !== 0 ? text.slice(text.charCodeAt(STATUS_PREFIX.length + 3) === 0x20 ? STATUS_PREFIX.length + 4 : STATUS_PREFIX.length + 3, startEnd) : "",
     text.slice(bounds[2 * callIdAt], bounds[2 * callIdAt + 1]),
     cseq.number,
-    /;\s*branch=([^;,\s]+)/i.exec(via)?.[1] ?? "",
+    branchOf(text, bounds[2 * viaAt]!, bounds[2 * viaAt + 1]!),
     text,
     names,
     bounds,
   );
+}
+
+const STATUS_PREFIX = "SIP/2.0 ";
+const SIP_VERSION_SUFFIX = " SIP/2.0";
+
+/**
+ * A status line's code, as /^SIP\/2\.0 ([1-6]\d\d) ?(.*)$/ reads text[0,
+ * end): 0 when it is no status line. Read in place: a flood's every message
+ * went through that expression's match array and a copy of its start line.
+ */
+function statusOf(text: string, end: number): number {
+  if (end < STATUS_PREFIX.length + 3 || !text.startsWith(STATUS_PREFIX)) return 0;
+  const at = STATUS_PREFIX.length;
+  const hundreds = text.charCodeAt(at) - 0x30;
+  if (hundreds < 1 || hundreds > 6 || !isDigit(text.charCodeAt(at + 1)) || !isDigit(text.charCodeAt(at + 2))) return 0;
+  // `.` matches no line terminator, and `$` is the line's end.
+  for (let rest = at + 3; rest < end; rest++) if (isLineTerminator(text.charCodeAt(rest))) return 0;
+  return hundreds * 100 + (text.charCodeAt(at + 1) - 0x30) * 10 + (text.charCodeAt(at + 2) - 0x30);
+}
+
+/**
+ * Where a request line's method ends (the space after it), as
+ * /^([A-Z]{3,16}) (\S+) SIP\/2\.0$/ reads text[0, end): 0 when it is no
+ * request line.
+ */
+function requestMethodEnd(text: string, end: number): number {
+  let at = 0;
+  while (at < end && at <= 16 && isUpperLetter(text.charCodeAt(at))) at++;
+  if (at < 3 || at > 16 || text.charCodeAt(at) !== 0x20) return 0;
+  const uriEnd = end - SIP_VERSION_SUFFIX.length;
+  if (uriEnd <= at + 1 || !text.startsWith(SIP_VERSION_SUFFIX, uriEnd)) return 0;
+  for (let uri = at + 1; uri < uriEnd; uri++) if (isSpace(text.charCodeAt(uri))) return 0;
+  return at;
+}
+
+/** The first `;branch=` parameter's value in text[start, end), as /;\s*branch=([^;,\s]+)/i finds it; "" when there is none. */
+function branchOf(text: string, start: number, end: number): string {
+  for (let semicolon = text.indexOf(";", start); semicolon >= 0 && semicolon < end; semicolon = text.indexOf(";", semicolon + 1)) {
+    let at = semicolon + 1;
+    while (at < end && isSpace(text.charCodeAt(at))) at++;
+    if (at + 7 > end || (text.charCodeAt(at + 6) !== 0x3d)) continue;
+    let name = 0;
+    for (; name < 6; name++) if ((text.charCodeAt(at + name) | 0x20) !== "branch".charCodeAt(name)) break;
+    if (name < 6) continue;
+    const valueStart = at + 7;
+    let valueEnd = valueStart;
+    while (valueEnd < end) {
+      const code = text.charCodeAt(valueEnd);
+      if (code === 0x3b || code === 0x2c || isSpace(code)) break;
+      valueEnd++;
+    }
+    if (valueEnd > valueStart) return text.slice(valueStart, valueEnd);
+  }
+  return "";
+}
+
+/** ECMAScript's LineTerminator: what `.` does not match. */
+function isLineTerminator(code: number): boolean {
+  return code === 0x0a || code === 0x0d || code === 0x2028 || code === 0x2029;
 }
 
 /** Where the next CRLF at or after `from` starts, or -1: a search for the LF alone, which V8 runs as a fast scan of one character. */

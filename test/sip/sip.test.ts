@@ -210,7 +210,8 @@ function referenceParse(text: string) {
 
 describe("parseSip against the plain rule", () => {
   it("reads any head of CRLF lines, bare LFs, blank and colon-less lines, spaces and cases as the plain rule does", () => {
-    const piece = fc.constantFrom("REGISTER sip:a@b SIP/2.0", "SIP/2.0 401 Unauthorized", "SIP/2.0 200", "Via: SIP/2.0/UDP h;branch=z9hG4bK1", "v:x;BRANCH=b2", "CSeq: 3 REGISTER", "cseq:12  OPTIONS", "CSeq: x", "Call-ID: c@d", "i: q", "From: <sip:u@h>;tag=1", "To : <sip:v@h>", "X-A: 1", "x-a:2", ": empty", "  : blank name", "no colon", "", " ", "\t", "a\nb", "\r", "Contact:  <sip:u@h>  ", "Content-Length: 0");
+    const piece = fc.constantFrom("REGISTER sip:a@b SIP/2.0", "SIP/2.0 401 Unauthorized", "SIP/2.0 200", "Via: SIP/2.0/UDP h;branch=z9hG4bK1", "v:x;BRANCH=b2", "CSeq: 3 REGISTER", "cseq:12  OPTIONS", "CSeq: x", "Call-ID: c@d", "i: q", "From: <sip:u@h>;tag=1", "To : <sip:v@h>", "X-A: 1", "x-a:2", ": empty", "  : blank name", "no colon", "", " ", "\t", "a\nb", "\r", "Contact:  <sip:u@h>  ", "Content-Length: 0",
+"Content-Length: 0");
     const separator = fc.constantFrom("\r\n", "\r\n", "\r\n", "\n", "\r", "\r\n\r\n");
     fc.assert(
       fc.property(fc.array(fc.tuple(piece, separator), { maxLength: 14 }), (parts) => {
@@ -227,5 +228,31 @@ describe("parseSip against the plain rule", () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it("reads start lines and Via branches at the edges of the rule's expressions as the rule does", () => {
+    const startLines = [
+      "SIP/2.0 401 Unauthorized", "SIP/2.0 4011", "SIP/2.0 700 Nope", "SIP/2.0 099 x", "SIP/2.0 183 Session Progress ", "SIP/2.0 200 O\u2028K", "SIP/2.0 20", "SIP/2.0  200 OK", "SIP/2.0 200",
+      "REGISTER sip:a@b SIP/2.0", "REGISTER  sip:a@b SIP/2.0", "ABCDEFGHIJKLMNOPQ sip:a SIP/2.0", "ABCDEFGHIJKLMNOP sip:a SIP/2.0", "ABC sip:a SIP/2.0", "AB sip:a SIP/2.0",
+      "INVITE sip:a\u00a0b SIP/2.0", "REGISTER sip:a SIP/2.0 ", "REGISTER SIP/2.0", "REGISTER  SIP/2.0", "Register sip:a SIP/2.0", "REGISTER sip:a SIP/2.00",
+    ];
+    const vias = ["SIP/2.0/UDP h;branch=z9hG4bK1", "SIP/2.0/UDP h; branch=;Branch=z9,x", "a;branch =x;  bRanch=ok ", "a;branch=\u00a0;branch=two", "a;branchx=1;branch=2", "a;BRANCH=b2;branch=b3", "a;branch=", "a;rport;branch=q\tz", "a"];
+    let parsedCount = 0;
+    for (const startLine of startLines) {
+      for (const via of vias) {
+        const text = `${startLine}\r\nVia: ${via}\r\nCall-ID: c@d\r\nCSeq: 7 REGISTER\r\n\r\n`;
+        const parsed = parseSip(new TextEncoder().encode(text));
+        const expected = referenceParse(text);
+        if (!expected) {
+          expect(parsed, text).toBeNull();
+          continue;
+        }
+        parsedCount++;
+        const { headers: _headers, ...fields } = expected;
+        expect(parsed, text).toMatchObject(fields);
+      }
+    }
+    // Both kinds of line were read, not only refused.
+    expect(parsedCount).toBeGreaterThan(6 * vias.length);
   });
 });

@@ -11,10 +11,16 @@ import { readTcpSegment, TcpTracking, type TcpTimeouts } from "./tcp-conntrack.j
  * tuple, as nf_nat_setup_info does), its timers and marks.
  */
 class ConntrackEntry implements ConnectionNat, ConnectionMarks {
-  /** Absolute jiffies at which the entry dies (ct->timeout once confirmed). */
-  timeout: number;
+  /**
+   * Absolute jiffies at which the entry dies (ct->timeout once confirmed).
+   * Numbers from the start: a field that begins undefined (a class field
+   * without an initializer) holds each later number as a heap object of its
+   * own, and jiffies (over 2^31) are no small integers, so every packet's
+   * refresh made garbage.
+   */
+  timeout = 0;
   /** jiffies after which a replied flow counts as a stream (ct->proto.udp.stream_ts). */
-  streamAfter: number;
+  streamAfter = 0;
   seenReply = false;
   assured = false;
   confirmed = false;
@@ -248,20 +254,21 @@ export class ConntrackTable {
    * is what it classified, for commit() once the route accepted.
    */
   tracker(): ConnectionTracker & { at(jiffies: number): void; last(): CtClassification } {
-    let jiffies = 0;
+    // The time in a typed array: a closure's variable holds a number over 2^31 (jiffies are) as a heap object made per store.
+    const clock = new Float64Array(1);
     // One record, refilled for each packet and read by the route as its view: the route and its caller read it before the next packet is tracked.
     const classification = newClassification();
     let tracked = false;
     return {
       at: (now) => {
-        jiffies = now;
+        clock[0] = now;
         tracked = false;
       },
       // A packet the route never brought to conntrack (raw's NOTRACK, a drop before it) has no entry to confirm.
       last: () => (tracked ? classification : UNTRACKED),
       track: (packet, skb): TrackedPacket => {
         tracked = true;
-        this.classifyInto(classification, packet, jiffies, skb.helper);
+        this.classifyInto(classification, packet, clock[0]!, skb.helper);
         return classification;
       },
     };
