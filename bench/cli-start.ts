@@ -1,7 +1,8 @@
 /**
  * What a command costs before it does anything: the wall time of small jobs
  * (`--version`, `capture inspect` of a 100-packet capture, `firewall
- * generate`, `scenarios`) run as a user runs them, a child process each,
+ * generate`, `scenarios`, and the README's first command, `simulate
+ * nat-office`, a whole small run) as a user runs them, a child process each,
  * beside node's own start (`node -e 0`). The difference is slamlab's module
  * loading: each command loads its own modules only (src/cli/main.ts), so a
  * small inspect pays for the capture reader, the policy and the filter, not
@@ -21,6 +22,8 @@ const jobs: ReadonlyArray<{ label: string; args: readonly string[] }> = [
   { label: "slamlab capture inspect (100 packets)", args: [bin, "capture", "inspect", join(packageRoot(), "captures", "synth-svwar.pcap")] },
   { label: "slamlab firewall generate --policy default", args: [bin, "firewall", "generate", "--policy", "default"] },
   { label: "slamlab scenarios", args: [bin, "scenarios"] },
+  // The README's first command: a whole small run, start included.
+  { label: "slamlab simulate nat-office", args: [bin, "simulate", "nat-office"] },
 ];
 
 /** The median wall time of `runs` runs, in ms; each job's runs interleaved with the others' so a noisy spell falls on all of them. */
