@@ -46,6 +46,17 @@ describe("CLI conventions", () => {
     expect(slamlab([...command, "--help"]).stdout).toMatch(/\nExamples?:/);
   });
 
+  it("every command `slamlab --help` lists answers by its own name (each command loads its own modules only)", () => {
+    const listed = [...slamlab(["--help"]).stdout.split("Commands:")[1]!.matchAll(/^ {2}([a-z]+)\b/gm)].map((match) => match[1]!).filter((name) => name !== "help");
+    expect(listed).toEqual(expect.arrayContaining(["simulate", "test", "scenarios", "firewall", "capture", "images", "clean", "diff", "tune", "compare"]));
+    for (const name of listed) {
+      const help = slamlab([name, "--help"]);
+      expect(help.status, `${name}: ${help.stderr}`).toBe(0);
+      expect(help.stdout).toContain(`Usage: slamlab ${name}`);
+    }
+    expect(slamlab(["--version"]).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
   it("stops quietly when the reader of its output goes away (| head)", () => {
     const { status, stdout, stderr } = slamlab([], {}, 'node "$SLAMLAB" scenarios | head -1; node "$SLAMLAB" simulate distributed-scan | head -1; echo "exit ${PIPESTATUS[0]}"');
     expect(stdout).toMatch(/^blf-subscribe .*\ndistributed-scan\nexit 0\n$/);
