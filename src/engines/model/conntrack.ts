@@ -13,10 +13,10 @@ import { readTcpSegment, TcpTracking, type TcpTimeouts } from "./tcp-conntrack.j
 class ConntrackEntry implements ConnectionNat, ConnectionMarks {
   /**
    * Absolute jiffies at which the entry dies (ct->timeout once confirmed).
-   * Numbers from the start: a field that begins undefined (a class field
-   * without an initializer) holds each later number as a heap object of its
-   * own, and jiffies (over 2^31) are no small integers, so every packet's
-   * refresh made garbage.
+   * A number from the start: a field whose first value is no number (as
+   * undefined was under define semantics) holds each later number as a heap
+   * object of its own, and jiffies (over 2^31) are no small integers, so
+   * every packet's refresh made garbage.
    */
   timeout = 0;
   /** jiffies after which a replied flow counts as a stream (ct->proto.udp.stream_ts). */
