@@ -27,6 +27,7 @@ import { defaultKernelSettings } from "../model/kernel-settings.js";
 import { ModelEngine } from "../model/model-engine.js";
 import { plannedSendTime } from "../planned-send-time.js";
 import { performanceTimeOf } from "./run-start.js";
+import { RAW_LEAD_US, startRawSender, type RawSender } from "./raw-sender.js";
 import { growDescriptorTable, RUNNER_DESCRIPTORS } from "./descriptor-table.js";
 import { doneFile, readyFile, START_FILE, type RunnerSpec, type RunnerStart, type SendRecord } from "./runner-spec.js";
 import { toolCommand } from "./tool-command.js";
@@ -47,42 +48,18 @@ const events: AgentEvent[] = [];
 let t0Perf = Number.POSITIVE_INFINITY;
 const nowUs = () => Math.round((performance.now() - t0Perf) * 1000);
 const jiffyUs = 1_000_000 / defaultKernelSettings.hz;
-const agenda = new WallClockAgenda(nowUs, spec.endUs, spec.aimWithinJiffies ? (atUs) => plannedSendTime(atUs, jiffyUs) : undefined);
+const aimOf = spec.aimWithinJiffies ? (atUs: number) => plannedSendTime(atUs, jiffyUs) : (atUs: number) => atUs;
+const agenda = new WallClockAgenda(nowUs, spec.endUs, aimOf);
 
 // Raw IP for replayed datagrams: TTL, ID, options and fragments go out as captured.
-// Replays are the only sources of raw datagrams, and a runner with one starts the sender before time 0.
-let rawSender: ReturnType<typeof spawn> | null = null;
-function sendRaw(bytes: Uint8Array): void {
-  rawSender!.stdin!.write(`${Buffer.from(bytes).toString("hex")}\n`);
-}
-const RAW_SENDER = [
-  "import socket, sys",
-  "s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)",
-  // IPPROTO_RAW over IPv6 sends the header as given too (IPV6_HDRINCL).
-  "s6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)",
-  "print('ready', flush=True)",
-  "for line in sys.stdin:",
-  "    data = bytes.fromhex(line.strip())",
-  "    if data[0] >> 4 == 6: s6.sendto(data, (socket.inet_ntop(socket.AF_INET6, data[24:40]), 0))",
-  "    else: s.sendto(data, (socket.inet_ntoa(data[16:20]), 0))",
-].join("\n");
-/**
- * Started at the first raw send, python took 6 ms to spawn inside the send's
- * action and tens of ms more before it read the queued datagrams: a replay's
- * first packets reached the firewall late. A runner with a replay starts it
- * before time 0 and waits for its socket.
- */
-async function startRawSender(): Promise<void> {
-  const sender = spawn("python3", ["-u", "-c", RAW_SENDER], { stdio: ["pipe", "pipe", "inherit"] });
-  rawSender = sender;
-  await new Promise<void>((resolve, reject) => {
-    sender.once("error", reject);
-    sender.once("exit", (code) => reject(new Error(`the raw IP sender (python3) exited with code ${code} before it was ready`)));
-    sender.stdout!.once("data", () => resolve());
-  });
-  sender.removeAllListeners("exit");
-  sender.stdout!.resume();
-}
+// Replays are the only sources of raw datagrams; a runner with one starts the sender before time 0
+// (python took 6 ms to spawn inside the first send's action) and runs their actions RAW_LEAD_US early.
+let rawSender: RawSender | null = null;
+/** The scheduled time of the early-run action running now (a replay's), null otherwise. */
+let earlyScheduledUs: number | null = null;
+/** CLOCK_MONOTONIC (ns) at the run's time 0, once the start file gives it: the raw sender's clock. */
+let t0Ns = 0n;
+const usSinceT0 = (monotonicNs: bigint) => Number(monotonicNs - t0Ns) / 1000;
 
 const sockets = new Map<string, dgram.Socket>();
 /**
@@ -152,16 +129,20 @@ type PendingSend = Omit<SendRecord, "hash" | "callId"> & { readonly payload: Uin
 function send(source: TrafficSource, agent: string, datagram: Datagram): void {
   const sentUs = nowUs();
   const paced = agenda.runningScheduledUs !== null;
-  const scheduledUs = agenda.runningScheduledUs ?? sentUs;
+  const scheduledUs = earlyScheduledUs ?? agenda.runningScheduledUs ?? sentUs;
   // The run's last planned send goes even when its timer fires a little past the end, as the model sends
   // everything planned up to the end; a reaction after the end is not the run's.
   if (scheduledUs > spec.endUs) return;
-  const aimedUs = agenda.runningAimUs ?? sentUs;
+  const aimedUs = earlyScheduledUs !== null ? aimOf(earlyScheduledUs) : (agenda.runningAimUs ?? sentUs);
   // Out first, bookkeeping after, and hashing only at the end: a send's work delays the next send due.
   let kernelUs: number | undefined;
   if (datagram.ipDatagram) {
     const [src, dst] = [parseAddress(datagram.src), parseAddress(datagram.dst)];
-    sendRaw(isIpv6Number(src) ? rewriteIpv6(datagram.ipDatagram, { src, dst }) : rewriteIpv4(datagram.ipDatagram, { src, dst }));
+    const index = sends.length;
+    // The record goes in below; python's times for it come back when the sender closes.
+    rawSender!.send(isIpv6Number(src) ? rewriteIpv6(datagram.ipDatagram, { src, dst }) : rewriteIpv4(datagram.ipDatagram, { src, dst }), t0Ns + BigInt(Math.round(aimedUs * 1000)), (beforeNs, afterNs) => {
+      sends[index] = { ...sends[index]!, sentUs: usSinceT0(beforeNs), kernelUs: usSinceT0(afterNs) };
+    });
   } else if (datagram.transport) {
     writeToConnection(source, datagram);
   } else {
@@ -206,24 +187,38 @@ function sendRecord({ payload, ...pending }: PendingSend): SendRecord {
   };
 }
 
+/** A replay cannot react, so its actions may run early: its datagrams wait for their time in the raw sender. */
+const earlyRunning = new Set(scenario.traffic.filter((source) => source.kind === "replay" && own.has(source.name)).map((source) => source.name));
 for (const source of sources) {
   const random = forkRandom(spec.seed, `source:${source.name}`);
   contexts.set(source, {
     now: nowUs,
     send: (agent, datagram) => send(source, agent, datagram),
-    at: (atUs, action) => agenda.at(atUs, action),
+    at: earlyRunning.has(source.name)
+      ? (atUs, action) =>
+          agenda.at(atUs - RAW_LEAD_US, () => {
+            earlyScheduledUs = atUs;
+            try {
+              action();
+            } finally {
+              earlyScheduledUs = null;
+            }
+          })
+      : (atUs, action) => agenda.at(atUs, action),
     random,
     record: (event) => events.push({ ...event, source: source.name }),
   });
 }
 // Every agent's socket is bound before the start, so the first packets leave on time.
 await Promise.all(sources.filter((source) => !toolNames.has(source.name)).flatMap((source) => source.agents.map((endpoint) => socketFor(endpoint.address, endpoint.port, source))));
-if (replays.size > 0) await startRawSender();
+if (replays.size > 0) rawSender = await startRawSender();
 await warmUp();
 // The warm-up's garbage goes now, not in a collection during the run (node runs with --expose-gc).
 (globalThis as { gc?: () => void }).gc?.();
 writeFileSync(join(spec.out, readyFile(spec.name)), "");
-t0Perf = performanceTimeOf((await startOfRun()).t0MonotonicNs);
+const start = await startOfRun();
+t0Perf = performanceTimeOf(start.t0MonotonicNs);
+t0Ns = BigInt(start.t0MonotonicNs);
 for (const source of sources) source.start(contexts.get(source)!);
 
 // Real tools run as themselves, bound to their lab address; the firewall's log is their record.
@@ -240,7 +235,7 @@ for (const tool of tools) {
 
 await agenda.run();
 for (const child of running) child.kill("SIGKILL");
-(rawSender as ReturnType<typeof spawn> | null)?.stdin?.end();
+await (rawSender as RawSender | null)?.close();
 for (const socket of sockets.values()) socket.close();
 writeFileSync(join(spec.out, `${spec.name}.sends.json`), JSON.stringify(sends.map(sendRecord)));
 writeFileSync(join(spec.out, `${spec.name}.events.json`), JSON.stringify(events));
