@@ -69,6 +69,8 @@ export async function startRawSender(): Promise<RawSender> {
     sender.stdout.on("data", ready);
   });
   sender.removeAllListeners("exit");
+  // A sender that died (its error is on the runner's stderr) refuses further writes: close() says so, once.
+  sender.stdin.on("error", () => undefined);
   sender.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("latin1")));
   // "close", not "exit": every report has been read once the pipes have closed.
   const exited = new Promise<number | null>((resolve) => sender.once("close", (code) => resolve(code)));
