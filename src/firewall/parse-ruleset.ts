@@ -430,10 +430,11 @@ function ownerOf(
     const arity = matchVocabulary[matches[m]!.module]!;
     if (name in arity) return { options: matches[m]!.options, arity };
   }
-  // `-p udp --dport 5060` loads the udp match implicitly; iptables-save then prints `-m udp`.
-  const implicit = protocol ? matchVocabulary[protocol] : undefined;
-  if (protocol && implicit && name in implicit && (protocol === "udp" || protocol === "tcp" || protocol === "icmp")) {
-    const match = { module: protocol, options: [] as RuleOption[] };
+  // `-p udp --dport 5060` loads the udp match implicitly; iptables-save then prints `-m udp` (ip6tables' `-p ipv6-icmp` `-m icmp6`).
+  const module = protocol === undefined ? undefined : ICMP6_PROTOCOLS.has(protocol) ? "icmp6" : protocol;
+  const implicit = module ? matchVocabulary[module] : undefined;
+  if (module && implicit && name in implicit && (module === "udp" || module === "tcp" || module === "icmp" || module === "icmp6")) {
+    const match = { module, options: [] as RuleOption[] };
     matches.push(match);
     return { options: match.options, arity: implicit };
   }
@@ -460,7 +461,14 @@ function unknownOption(
   );
 }
 
+/** How ip6tables' -p names ICMPv6, whose match is icmp6. */
+const ICMP6_PROTOCOLS: ReadonlySet<string> = new Set(["ipv6-icmp", "icmpv6", "58"]);
+
 function checkProtocolMatch(module: string, protocol: Negatable<string> | undefined, line: number): void {
+  // ip6_tables.c registers icmp6 for IPPROTO_ICMPV6 alone: "RULE_APPEND failed (Invalid argument)" otherwise.
+  if (module === "icmp6" && (protocol === undefined || !ICMP6_PROTOCOLS.has(protocol.value) || protocol.negated)) {
+    throw new RulesetError("RULESET_SYNTAX", `-m icmp6 needs "-p ipv6-icmp" in the same rule (ip6tables: "RULE_APPEND failed (Invalid argument)")`, line);
+  }
   if ((module === "udp" || module === "tcp" || module === "icmp") && (protocol?.value !== module || protocol.negated)) {
     throw new RulesetError("RULESET_SYNTAX", `-m ${module} needs "-p ${module}" in the same rule (iptables: "Need protocol")`, line);
   }

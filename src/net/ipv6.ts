@@ -12,6 +12,9 @@ import type { Packet } from "./packet.js";
 export const NEXTHDR_FRAGMENT = 44;
 const EXTENSION_HEADERS = new Set([0, 43, 60]);
 const NEXTHDR_AUTH = 51;
+const NEXTHDR_ROUTING = 43;
+/** The extension headers sized in 8-byte units besides routing: hop-by-hop and destination options. */
+const OPTION_HEADERS: ReadonlySet<number> = new Set([0, 60]);
 
 export interface Udp6DatagramSpec {
   /** IPv6 numbers (address-number.ts). */
@@ -136,4 +139,30 @@ export function rewriteIpv6(bytes: Uint8Array, change: { src?: number; dst?: num
   view.setUint16(checksumAt, 0);
   view.setUint16(checksumAt, upperLayerChecksum(out, at, out.length - at, packet.protocol));
   return out;
+}
+
+/**
+ * Where an IPv6 datagram's routing header starts (ip6t_rt, nft's `rt`), as
+ * ipv6_find_hdr(NEXTHDR_ROUTING) walks the extension headers: -1 when there
+ * is none before the upper layer (a later fragment ends the walk, as it
+ * carries none of the headers after it).
+ */
+export function routingHeaderOffset(bytes: Uint8Array): number {
+  let next = bytes[6]!;
+  let at = 40;
+  while (next !== NEXTHDR_ROUTING) {
+    if (at + 8 > bytes.length) return -1;
+    if (next === NEXTHDR_FRAGMENT) {
+      if ((((bytes[at + 2]! << 8) | bytes[at + 3]!) & 0xfff8) !== 0) return -1;
+      next = bytes[at]!;
+      at += 8;
+    } else if (next === NEXTHDR_AUTH) {
+      next = bytes[at]!;
+      at += (bytes[at + 1]! + 2) * 4;
+    } else if (OPTION_HEADERS.has(next)) {
+      next = bytes[at]!;
+      at += (bytes[at + 1]! + 1) * 8;
+    } else return -1;
+  }
+  return at + 8 <= bytes.length ? at : -1;
 }

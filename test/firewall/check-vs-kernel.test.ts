@@ -117,10 +117,30 @@ const cases = [
   "-N EXTRA\n-A EXTRA -j RETURN\n-A INPUT -j EXTRA",
 ];
 
+/** The same for ip6tables-restore: UFW's IPv6 rules (icmp6 with hl, rt) and each family's own matches. */
+const cases6 = [
+  "-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 135 -m hl --hl-eq 255 -j ACCEPT",
+  "-A INPUT -p ipv6-icmp --icmpv6-type neighbor-advertisement -j ACCEPT",
+  "-A INPUT -p icmpv6 -m icmp6 --icmpv6-type 1/4 -j DROP",
+  "-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type any -j DROP",
+  "-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type mld-listener-query -j DROP",
+  "-A INPUT -m icmp6 --icmpv6-type 128 -j DROP",
+  "-A INPUT -p tcp -m icmp6 --icmpv6-type 128 -j DROP",
+  "-A INPUT -p ipv6-icmp -m icmp6 -j DROP",
+  "-A INPUT -m hl ! --hl-lt 5 -j DROP",
+  "-A INPUT -m hl -j DROP",
+  "-A INPUT -m hl --hl-eq 5 --hl-lt 3 -j DROP",
+  "-A INPUT -m hl --hl-gt 300 -j DROP",
+  "-A INPUT -m ttl --ttl-eq 3 -j DROP",
+  "-A INPUT -m rt --rt-type 0 -j DROP",
+  "-A INPUT -m rt ! --rt-segsleft 2:5 --rt-len 24 -j DROP",
+  "-A INPUT -m rt -j DROP",
+];
+
 /** What the model says: "loads", "refused" (the kernel or iptables would not load it), or "not interpreted". */
-function modelSays(text: string): "loads" | "refused" | "not interpreted" {
+function modelSays(text: string, family: 4 | 6 = 4): "loads" | "refused" | "not interpreted" {
   try {
-    compileFirewall(parseRuleset(text, "case.rules"), { settings: defaultKernelSettings, tables: new Map() });
+    compileFirewall(parseRuleset(text, "case.rules", undefined, family), { settings: defaultKernelSettings, tables: new Map() });
     return "loads";
   } catch (error) {
     if (!(error instanceof RulesetError)) throw error;
@@ -135,6 +155,18 @@ describe.runIf(canRun || required)("firewall check agrees with iptables-restore 
     writeFileSync(path, wrap(rules));
     const kernel = spawnSync("unshare", ["--net", "iptables-restore", path], { encoding: "utf8" });
     const model = modelSays(wrap(rules));
+    if (kernel.status === 0) expect(model, "the kernel loads it").not.toBe("refused");
+    else expect(model, `the kernel refuses it: ${kernel.stderr.trim()}`).toBe("refused");
+  });
+});
+
+describe.runIf(canRun || required)("firewall check agrees with ip6tables-restore on what loads", () => {
+  it.each(cases6.map((rules) => [rules, rules]))("%s", (_label, rules) => {
+    expect(canRun, "SLAMLAB_REQUIRE_DOCKER=1 but ip6tables-restore cannot run in a network namespace").toBe(true);
+    const path = join(work, "case.v6");
+    writeFileSync(path, wrap(rules));
+    const kernel = spawnSync("unshare", ["--net", "ip6tables-restore", path], { encoding: "utf8" });
+    const model = modelSays(wrap(rules), 6);
     if (kernel.status === 0) expect(model, "the kernel loads it").not.toBe("refused");
     else expect(model, `the kernel refuses it: ${kernel.stderr.trim()}`).toBe("refused");
   });

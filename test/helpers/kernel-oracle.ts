@@ -5,6 +5,8 @@ import { loadIpsets } from "../../src/engines/model/netfilter/matches/set.js";
 import { parseIpsetSave } from "../../src/firewall/ipset.js";
 import { firewallOf, HZ, PBX, PBX6, START, udpPacket } from "./firewall.js";
 import type { IpFamily } from "../../src/firewall/ruleset.js";
+import { decodeIpv6, upperLayerChecksum } from "../../src/net/ipv6.js";
+import { ipv6BytesOf, parseAddress } from "../../src/net/address-number.js";
 
 /**
  * The kernel as an oracle for the filter table, without Docker: a network
@@ -30,11 +32,15 @@ export interface OracleSend {
   readonly frag?: number;
   /** Seconds after the first packet. */
   readonly at?: number;
+  /** IPv6 only: an ICMPv6 message of this [type, code] (the payload after its 8-byte header) instead of UDP. */
+  readonly icmp6?: readonly [number, number];
+  /** IPv6 only: a routing header first, [type, segments left, Hdr Ext Len] (its data zeros). */
+  readonly routing?: readonly [number, number, number];
 }
 
 export interface OracleOutcome {
-  /** Per packet: did it reach the socket. */
-  readonly delivered: boolean[];
+  /** Per packet: did it reach the socket (null for an ICMPv6 message, which no socket here reads). */
+  readonly delivered: Array<boolean | null>;
   /** Packets each INPUT rule counted, in order. */
   readonly counted: number[];
 }
@@ -54,9 +60,9 @@ export function judgeInModel(inputRules: string, sends: readonly OracleSend[], i
     },
     family,
   );
-  const judged = sends.map(filled).map((send) => firewall.judge(udpPacket(send.src, send.payload, send), Math.floor(send.at * HZ)));
+  const judged = sends.map(filled).map((send) => firewall.judge(send.icmp6 || send.routing ? decodeIpv6(datagram6(send)) : udpPacket(send.src, send.payload, send), Math.floor(send.at * HZ)));
   return {
-    delivered: judged.map((judgement) => judgement.accepted),
+    delivered: judged.map((judgement, index) => (sends[index]!.icmp6 ? null : judgement.accepted)),
     counted: firewall
       .counters()
       .filter((counter) => counter.chain === "INPUT" && counter.index > 0)
@@ -75,18 +81,56 @@ def datagram(i, send):
     header = struct.pack("!BBHHHBBH4s4s", 0x45, send.get("tos", 0), 20 + len(udp), i, send.get("frag", 0), send["ttl"], 17, 0, socket.inet_aton(send["src"]), socket.inet_aton(send["dst"]))
     return header[:10] + struct.pack("!H", checksum(header)) + header[12:] + udp`;
 
-/** `datagram6(i, send)`: an IPv6/UDP datagram with its UDP checksum (mandatory over IPv6), flow label i. */
+/**
+ * `datagram6(i, send)`: an IPv6/UDP datagram with its UDP checksum (mandatory
+ * over IPv6), flow label i; or an ICMPv6 message (send.icmp6), after a routing
+ * header when send.routing gives one. datagram6 below writes the same bytes
+ * for the model.
+ */
 const PYTHON_DATAGRAM6 = `
 def datagram6(i, send):
     payload = send["payload"].encode("latin-1")
     src = socket.inet_pton(socket.AF_INET6, send["src"]); dst = socket.inet_pton(socket.AF_INET6, send["dst"])
-    length = 8 + len(payload)
-    pseudo = src + dst + struct.pack("!IxxxB", length, 17)
-    body = struct.pack("!HHHH", send["sport"], send["dport"], length, 0) + payload
+    if send.get("icmp6"):
+        upper, body = 58, struct.pack("!BBHI", send["icmp6"][0], send["icmp6"][1], 0, 0) + payload
+    else:
+        upper, body = 17, struct.pack("!HHHH", send["sport"], send["dport"], 8 + len(payload), 0) + payload
+    pseudo = src + dst + struct.pack("!IxxxB", len(body), upper)
     padded = pseudo + body + (b"\\0" if len(body) % 2 else b"")
-    sum_ = checksum(padded) or 0xffff
-    udp = body[:6] + struct.pack("!H", sum_) + body[8:]
-    return struct.pack("!IHBB", (6 << 28) | (i & 0xfffff), length, 17, send["ttl"]) + src + dst + udp`;
+    sum_ = checksum(padded)
+    if upper == 17: sum_ = sum_ or 0xffff
+    at = 6 if upper == 17 else 2
+    body = body[:at] + struct.pack("!H", sum_) + body[at + 2:]
+    first = upper
+    if send.get("routing"):
+        kind, left, ext = send["routing"]
+        body = struct.pack("!BBBB", upper, ext, kind, left) + bytes(4 + 8 * ext) + body
+        first = 43
+    return struct.pack("!IHBB", (6 << 28) | (i & 0xfffff), len(body), first, send["ttl"]) + src + dst + body`;
+
+/** The bytes PYTHON_DATAGRAM6 sends for `send` (its flow label 0: the model reads none). */
+function datagram6(send: ReturnType<typeof filled>): Uint8Array {
+  const payload = Buffer.from(send.payload, "latin1");
+  const upper = send.icmp6 ? 58 : 17;
+  const body = Buffer.alloc(8 + payload.length);
+  if (send.icmp6) body.set(send.icmp6, 0);
+  else body.set([send.sport >> 8, send.sport & 0xff, send.dport >> 8, send.dport & 0xff, body.length >> 8, body.length & 0xff], 0);
+  payload.copy(body, 8);
+  const routing = send.routing ? Buffer.concat([Buffer.from([upper, send.routing[2], send.routing[0], send.routing[1]]), Buffer.alloc(4 + 8 * send.routing[2])]) : Buffer.alloc(0);
+  const header = Buffer.alloc(40);
+  header.writeUInt32BE(6 << 28, 0);
+  header.writeUInt16BE(routing.length + body.length, 4);
+  header[6] = send.routing ? 43 : upper;
+  header[7] = send.ttl;
+  Buffer.from(ipv6BytesOf(parseAddress(send.src))).copy(header, 8);
+  Buffer.from(ipv6BytesOf(parseAddress(send.dst))).copy(header, 24);
+  const bytes = new Uint8Array(Buffer.concat([header, routing, body]));
+  const bodyAt = 40 + routing.length;
+  // The checksum's pseudo-header takes the addresses from the fixed header: both are there in every case here.
+  const sum = upperLayerChecksum(Uint8Array.from([...bytes.subarray(0, 40), ...bytes.subarray(bodyAt)]), 40, body.length, upper);
+  new DataView(bytes.buffer).setUint16(bodyAt + (upper === 17 ? 6 : 2), sum);
+  return bytes;
+}
 
 const SENDER = (family: IpFamily) => `
 import json, socket, struct, sys, time
@@ -102,6 +146,8 @@ start = time.monotonic(); delivered = []
 for i, send in enumerate(sends):
     time.sleep(max(0, start + send["at"] - time.monotonic()))
     raw.sendto(datagram6(i, send) if family == socket.AF_INET6 else datagram(i, send), (send["dst"], 0))
+    if send.get("icmp6"):
+        delivered.append(None); continue
     try:
         receivers[send["dport"]].recvfrom(70000); delivered.append(True)
     except socket.timeout:
@@ -125,5 +171,5 @@ export function judgeInKernel(inputRules: string, sends: readonly OracleSend[], 
   const ran = spawnSync("unshare", ["--net", "bash", "-c", script], { encoding: "utf8", timeout: 60_000 });
   expect(ran.status, ran.stderr).toBe(0);
   const [delivered, ...counted] = ran.stdout.trim().split("\n");
-  return { delivered: JSON.parse(delivered!) as boolean[], counted: counted.map(Number) };
+  return { delivered: JSON.parse(delivered!) as Array<boolean | null>, counted: counted.map(Number) };
 }

@@ -3,6 +3,9 @@ import { commentMatch } from "./matches/comment.js";
 import { connlimitMatch } from "./matches/connlimit.js";
 import { conntrackMatch, stateMatch } from "./matches/conntrack.js";
 import { hashlimitMatch } from "./matches/hashlimit.js";
+import { hlMatch, ttlMatch } from "./matches/hop-limit.js";
+import { icmp6Match } from "./matches/icmp6.js";
+import { rtMatch } from "./matches/routing-header.js";
 import { addrtypeMatch, icmpMatch, iprangeMatch, lengthMatch, pkttypeMatch } from "./matches/header-matches.js";
 import { connmarkMatch, helperMatch, markMatch } from "./matches/mark-matches.js";
 import { setMatch } from "./matches/set.js";
@@ -32,6 +35,10 @@ export const matchFactories: Readonly<Record<string, MatchFactory>> = {
   pkttype: pkttypeMatch,
   addrtype: addrtypeMatch,
   icmp: icmpMatch,
+  icmp6: icmp6Match,
+  ttl: ttlMatch,
+  hl: hlMatch,
+  rt: rtMatch,
   mark: markMatch,
   connmark: connmarkMatch,
   helper: helperMatch,

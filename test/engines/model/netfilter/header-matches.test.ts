@@ -13,6 +13,12 @@ if (!kernelOracleHere && !required) console.log(`skipping the kernel half of the
 const UDP = "-A INPUT -p udp --dport 5060";
 const cases: Array<{ name: string; rules: string; sends: OracleSend[]; kernel: OracleOutcome }> = [
   {
+    name: "ttl: below, not equal to and above a value",
+    rules: `${UDP} -m ttl --ttl-lt 10 -j DROP\n${UDP} -m ttl ! --ttl-eq 64\n${UDP} -m ttl --ttl-gt 200 -j DROP`,
+    sends: [{ src: "10.0.0.1", ttl: 5 }, { src: "10.0.0.1", ttl: 64 }, { src: "10.0.0.1", ttl: 128 }, { src: "10.0.0.1", ttl: 250 }],
+    kernel: { delivered: [false, true, true, false], counted: [1, 2, 1] },
+  },
+  {
     name: "iprange: --src-range and ! --dst-range",
     rules: `${UDP} -m iprange --src-range 10.0.0.5-10.0.0.9 -j DROP\n${UDP} -m iprange ! --dst-range 198.51.100.0-198.51.100.20 -j DROP`,
     sends: [{ src: "10.0.0.4" }, { src: "10.0.0.5" }, { src: "10.0.0.9" }, { src: "10.0.0.10" }, { src: "10.0.0.4", dst: "127.0.0.1" }],

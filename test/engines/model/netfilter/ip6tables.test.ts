@@ -1,7 +1,12 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { dumpRecentTable } from "../../../../src/engines/model/netfilter/matches/recent.js";
-import { contextAt, udpPacket } from "../../../helpers/firewall.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { contextAt, PBX6, START, udpPacket } from "../../../helpers/firewall.js";
+import { decodeIpv6 } from "../../../../src/net/ipv6.js";
+import { ipv6BytesOf, parseAddress } from "../../../../src/net/address-number.js";
+import type { Packet } from "../../../../src/net/packet.js";
 import { compileFirewall } from "../../../../src/engines/model/netfilter/interpreter.js";
 import { defaultKernelSettings } from "../../../../src/engines/model/kernel-settings.js";
 import { parseRuleset } from "../../../../src/firewall/parse-ruleset.js";
@@ -61,6 +66,40 @@ const cases: Array<{ name: string; rules: string; sends: OracleSend[]; kernel: O
     sends: [{ src: "2001:db8:600d::1" }, { src: "2001:db8:600d::1", payload: "OPTIONS sip:x SIP/2.0\r\n\r\n" }, { src: "2001:db8:600d::1", payload: "xOPTIONS sip:x SIP/2.0\r\n\r\n" }],
     kernel: { delivered: [true, false, true], counted: [0, 1] },
   },
+  {
+    name: "icmp6 by name, number and code, and hl: UFW's neighbour discovery only at hop limit 255",
+    rules: [
+      "-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type neighbour-solicitation -m hl --hl-eq 255 -j ACCEPT",
+      "-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type address-unreachable",
+      "-A INPUT -p ipv6-icmp --icmpv6-type 1/4",
+      "-A INPUT -p ipv6-icmp -m icmp6 ! --icmpv6-type echo-request",
+      "-A INPUT -m hl --hl-lt 10",
+      "-A INPUT -m hl ! --hl-eq 64",
+      "-A INPUT -p udp -m hl --hl-gt 100 -j DROP",
+    ].join("\n"),
+    sends: [
+      { src: "2001:db8:600d::1", icmp6: [135, 0], ttl: 255 },
+      { src: "2001:db8:600d::1", icmp6: [135, 0] },
+      { src: "2001:db8:600d::1", icmp6: [1, 3] },
+      { src: "2001:db8:600d::1", icmp6: [1, 4] },
+      { src: "2001:db8:600d::1", icmp6: [128, 0], ttl: 5 },
+      { src: "2001:db8:600d::1", ttl: 200 },
+      { src: "2001:db8:600d::1", ttl: 100 },
+    ],
+    kernel: { delivered: [null, null, null, null, null, false, true], counted: [1, 1, 1, 3, 1, 3, 1] },
+  },
+  {
+    name: "rt: UFW's --rt-type 0 drops what carries a type-0 routing header and nothing else; segments left and length",
+    rules: ["-A INPUT -m rt --rt-segsleft 1:3 -j DROP", "-A INPUT -m rt ! --rt-len 24", "-A INPUT -m rt --rt-type 0 -j DROP", "-A INPUT -m rt ! --rt-type 0"].join("\n"),
+    sends: [
+      { src: "2001:db8:600d::1" },
+      { src: "2001:db8:600d::1", routing: [0, 0, 2] },
+      { src: "2001:db8:600d::1", routing: [253, 0, 2] },
+      { src: "2001:db8:600d::1", routing: [253, 2, 0] },
+      { src: "2001:db8:600d::1", routing: [253, 0, 0] },
+    ],
+    kernel: { delivered: [true, false, true, false, true], counted: [1, 1, 1, 2] },
+  },
 ];
 
 describe("ip6tables rulesets on IPv6 packets", () => {
@@ -74,6 +113,29 @@ describe("ip6tables rulesets on IPv6 packets", () => {
       expect(judgeInKernel(rules, sends, undefined, 6)).toEqual(kernel);
     });
   }
+});
+
+describe("UFW's IPv6 rules (test/fixtures/ipv6/ufw.v6: its before6.rules and `ufw limit 5060/udp`, as ip6tables-save prints them)", () => {
+  const text = readFileSync(join(import.meta.dirname, "../../../fixtures/ipv6/ufw.v6"), "utf8");
+  const firewall = compileFirewall(parseRuleset(text, "ufw.v6", undefined, 6), { settings: defaultKernelSettings, tables: new Map() });
+  const judged = (packet: Packet, at = 0) => firewall.judge("INPUT", packet, contextAt(START + at, "INPUT", "NEW"));
+  const icmp6 = (type: number, hopLimit: number) => decodeIpv6(Uint8Array.from([0x60, 0, 0, 0, 0, 8, 58, hopLimit, ...ipv6BytesOf(parseAddress("fe80::1")), ...ipv6BytesOf(parseAddress(PBX6)), type, 0, 0, 0, 0, 0, 0, 0]));
+
+  it("accepts neighbour discovery at hop limit 255 only, drops a type-0 routing header, and limits SIP to 5 new flows in 30 s per address", () => {
+    expect(judged(icmp6(135, 255)).accepted).toBe(true);
+    expect(judged(icmp6(135, 64)).accepted).toBe(false);
+    const flows = Array.from({ length: 7 }, (_, index) => judged(udpPacket("2001:db8:bad:1::7", undefined, { sport: 40_000 + index }), index * 50));
+    expect(flows.map((judgement) => judgement.accepted)).toEqual([true, true, true, true, true, false, false]);
+    expect(flows[5]!.rule).toMatchObject({ chain: "ufw6-user-limit", target: "REJECT" });
+    const routed = udpPacket("2001:db8:600d::1");
+    const withRh0 = new Uint8Array(routed.bytes.length + 24);
+    withRh0.set(routed.bytes.subarray(0, 40));
+    withRh0.set([17, 2, 0, 0], 40);
+    withRh0.set(routed.bytes.subarray(40), 64);
+    withRh0[6] = 43;
+    withRh0[5] = routed.bytes[5]! + 24;
+    expect(judged(decodeIpv6(withRh0))).toMatchObject({ accepted: false, rule: { chain: "ufw6-before-input", target: "DROP" } });
+  });
 });
 
 describe("reading ip6tables-save output", () => {
