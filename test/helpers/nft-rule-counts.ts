@@ -4,8 +4,8 @@ import { compileRulesetText } from "../../src/engines/model/compile-ruleset.js";
 import { ConntrackTable } from "../../src/engines/model/conntrack.js";
 import { defaultKernelSettings } from "../../src/engines/model/kernel-settings.js";
 import { firewallState } from "../../src/engines/model/netfilter/firewall-state.js";
-import { decodeIpv4 } from "../../src/net/ipv4.js";
-import { PBX, START } from "./firewall.js";
+import { decodeIp } from "../../src/net/ipv6.js";
+import { PBX, PBX6, START } from "./firewall.js";
 import { ipv4 } from "./capture-files.js";
 import { kernelOracleHere, kernelOracleProblem } from "./kernel-oracle.js";
 
@@ -62,7 +62,7 @@ export function countsInModel(ruleset: string, forms: readonly string[], packets
   const tracker = conntrack.tracker();
   for (const bytes of packets) {
     tracker.at(START);
-    if (firewall.judgeRoute("INPUT", decodeIpv4(bytes, inInterface), { jiffies: START, clockNs: 0, outInterface: "" }, tracker).accepted) conntrack.commit(tracker.last());
+    if (firewall.judgeRoute("INPUT", decodeIp(bytes, inInterface), { jiffies: START, clockNs: 0, outInterface: "" }, tracker).accepted) conntrack.commit(tracker.last());
   }
   return forms.map((_, index) => firewall.counters().find((counter) => counter.chain === `inet ${table} input` && counter.index === index + 1)!.packets);
 }
@@ -74,8 +74,9 @@ export function countsInKernel(ruleset: string, packets: readonly Uint8Array[]):
 /** What `nft list ruleset`, then `after` (a shell command run in the same namespace), print once the packets were sent. */
 export function inKernel(ruleset: string, packets: readonly Uint8Array[], after = "true"): string {
   const hex = packets.map((bytes) => Buffer.from(bytes).toString("hex"));
-  const sender = `import socket, sys\nraw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)\nfor h in sys.argv[1:]:\n    raw.sendto(bytes.fromhex(h), ("${PBX}", 0))\n`;
-  const script = ["set -e", "ip link set lo up", `ip addr add ${PBX}/32 dev lo`, `TZ=UTC nft -f - <<'RULES'\n${ruleset}RULES`, `python3 -c '${sender}' ${hex.join(" ")}`, "sleep 0.2", "nft list ruleset", after].join("\n");
+  // IPv6 datagrams (version 6) go to the PBX's IPv6 address through an IPv6 raw socket.
+  const sender = `import socket, sys\nraw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)\nraw6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)\nfor h in sys.argv[1:]:\n    b = bytes.fromhex(h)\n    if b[0] >> 4 == 6: raw6.sendto(b, ("${PBX6}", 0))\n    else: raw.sendto(b, ("${PBX}", 0))\n`;
+  const script = ["set -e", "ip link set lo up", `ip addr add ${PBX}/32 dev lo`, `ip -6 addr add ${PBX6}/128 dev lo nodad`, `TZ=UTC nft -f - <<'RULES'\n${ruleset}RULES`, `python3 -c '${sender}' ${hex.join(" ")}`, "sleep 0.2", "nft list ruleset", after].join("\n");
   const ran = spawnSync("unshare", ["--net", "bash", "-c", script], { encoding: "utf8", timeout: 60_000 });
   expect(ran.status, ran.stderr).toBe(0);
   return ran.stdout;

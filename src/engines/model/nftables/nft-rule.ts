@@ -11,6 +11,7 @@ import { collectStale, countConnection, type Listed } from "../netfilter/conncou
 import { compileNameValue, compileNumberValue, CT_STATE_BITS, CT_STATUS_BITS, NftValueError, parseSingleValue, valueItems, type FieldType } from "./nft-values.js";
 import { rewriteIpv4HeaderByte } from "../../../net/ipv4.js";
 import { rewriteIpv4TcpBytes } from "../../../net/tcp-segment.js";
+import { routingHeaderOffset } from "../../../net/ipv6.js";
 import { parseIpv4 } from "../../../net/address.js";
 import type { NftVerdict } from "./nft-verdict.js";
 import { bigEndianAt, BYTE_UNITS, FIB_TYPES, HEADER_FIELDS, ICMP_TYPES, ICMPV6_TYPE_NUMBERS, ipv6RouteType, TCP_FLAG_BITS, TCP_OPTIONS, tcpOptionOf, WEEKDAYS } from "./nft-packet-fields.js";
@@ -293,6 +294,21 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         steps.push(icmpStep("icmpv6"));
         continue;
       }
+      if (key === "rt" && RT_EXTHDR_FIELDS.has(word(1) ?? "")) {
+        // nft_exthdr on the routing header: a packet without one (or an IPv4 packet) breaks the rule, `!=` included.
+        const field = word(1)!;
+        at += 2;
+        const offset = RT_EXTHDR_FIELDS.get(field)!;
+        const header = (state: NftPacketState) => {
+          if (state.packet.family !== 6) return null;
+          const start = routingHeaderOffset(state.packet.bytes);
+          return start < 0 ? null : state.packet.bytes[start + offset]!;
+        };
+        if (field === "nexthdr") compare("inet_proto", header);
+        else compare("integer", header);
+        continue;
+      }
+      if (key === "rt") fail(`rt ${word(1) ?? ""}: nft_rt's route lookups (nexthop, mtu, classid, ipsec) are not modelled; the routing header's fields (rt type, seg-left, hdrlength, nexthdr) are`);
       if (key === "fib") {
         steps.push(fibStep());
         continue;
@@ -1227,3 +1243,11 @@ function rawPayloadStep(
     return (((read >> shift) & mask) === wanted) !== negated;
   };
 }
+
+/** nft's `rt` fields of the IPv6 routing header (exthdr), by their byte in it; `rt nexthop|mtu|classid|ipsec` are nft_rt's route, not modelled. */
+const RT_EXTHDR_FIELDS: ReadonlyMap<string, number> = new Map([
+  ["nexthdr", 0],
+  ["hdrlength", 1],
+  ["type", 2],
+  ["seg-left", 3],
+]);
