@@ -70,6 +70,10 @@ export function checkRuleLoads(rule: Rule, family: IpFamily = 4): void {
   // Each family's own extensions: iptables has no icmp6, hl or rt, ip6tables no ttl ("Couldn't load match").
   const otherFamilys: Record<string, string> = family === 6 ? { ttl: "-m ttl is iptables': ip6tables reads the hop limit with -m hl" } : { icmp6: "-m icmp6 is ip6tables': iptables reads ICMP with -p icmp -m icmp", hl: "-m hl is ip6tables': iptables reads the TTL with -m ttl", rt: "-m rt is ip6tables': IPv4 has no routing header" };
   for (const match of rule.matches) if (otherFamilys[match.module]) refuse(`${otherFamilys[match.module]} (Couldn't load match \`${match.module}')`);
+  // xt_rpfilter's table and hook mask: raw and mangle, PREROUTING ("RULE_APPEND failed (Invalid argument)").
+  if (rule.matches.some((match) => match.module === "rpfilter") && (!["raw", "mangle"].includes(rule.table) || ((builtinChains[rule.table]?.includes(rule.chain) ?? false) && rule.chain !== "PREROUTING"))) {
+    refuse(`-m rpfilter only works in PREROUTING of table raw or mangle, not ${rule.table} ${rule.chain}`);
+  }
   const target = rule.target;
   if (!target) return;
   const option = (name: string) => target.options.find((candidate) => candidate.name === name)?.args[0];

@@ -115,6 +115,14 @@ const cases = [
   "-X INPUT",
   "-Z INPUT",
   "-N EXTRA\n-A EXTRA -j RETURN\n-A INPUT -j EXTRA",
+  // Each family's own matches, and rpfilter's place (raw or mangle PREROUTING only).
+  "-A INPUT -m ttl --ttl-lt 300 -j DROP",
+  "-A INPUT -m ttl ! --ttl-gt 3 -j DROP",
+  "-A INPUT -m ttl ! --ttl-eq 64 -j DROP",
+  "-A INPUT -m hl --hl-eq 3 -j DROP",
+  "-A INPUT -m rt --rt-type 0 -j DROP",
+  "-A INPUT -p icmp -m icmp6 --icmpv6-type 1 -j DROP",
+  "-A INPUT -m rpfilter -j DROP",
 ];
 
 /** The same for ip6tables-restore: UFW's IPv6 rules (icmp6 with hl, rt) and each family's own matches. */

@@ -6,6 +6,7 @@ import { hashlimitMatch } from "./matches/hashlimit.js";
 import { hlMatch, ttlMatch } from "./matches/hop-limit.js";
 import { icmp6Match } from "./matches/icmp6.js";
 import { rtMatch } from "./matches/routing-header.js";
+import { rpfilterMatch } from "./matches/rpfilter.js";
 import { addrtypeMatch, icmpMatch, iprangeMatch, lengthMatch, pkttypeMatch } from "./matches/header-matches.js";
 import { connmarkMatch, helperMatch, markMatch } from "./matches/mark-matches.js";
 import { setMatch } from "./matches/set.js";
@@ -39,6 +40,7 @@ export const matchFactories: Readonly<Record<string, MatchFactory>> = {
   ttl: ttlMatch,
   hl: hlMatch,
   rt: rtMatch,
+  rpfilter: rpfilterMatch,
   mark: markMatch,
   connmark: connmarkMatch,
   helper: helperMatch,

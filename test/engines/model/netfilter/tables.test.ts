@@ -25,6 +25,14 @@ const NAT = ":PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]
 
 const cases: Array<{ name: string; ruleset: string; sends: OracleSend[]; listen?: number[]; kernel: RouteOutcome }> = [
   {
+    name: "raw: rpfilter passes what routes back the way it came, refuses the host's own addresses unless --accept-local (127/8 also needs --loose)",
+    ruleset:
+      table("raw", RAW, "-A PREROUTING -m rpfilter\n-A PREROUTING -m rpfilter --accept-local\n-A PREROUTING -m rpfilter --loose --accept-local\n-A PREROUTING -m rpfilter --invert -j DROP") +
+      table("mangle", MANGLE, "-A PREROUTING -m rpfilter --validmark"),
+    sends: [{ src: "10.0.0.1" }, { src: "198.51.100.10" }, { src: "127.0.0.5" }, { src: "240.0.0.1" }, { src: "169.254.1.1" }],
+    kernel: { delivered: [true, false, false, true, true], counted: { "raw:PREROUTING:1": 3, "raw:PREROUTING:2": 4, "raw:PREROUTING:3": 5, "raw:PREROUTING:4": 2, "mangle:PREROUTING:1": 3 } },
+  },
+  {
     name: "raw: CT --notrack leaves a packet UNTRACKED for the filter table",
     ruleset:
       table("raw", RAW, `-A PREROUTING -s 10.0.0.0/24 ${UDP} -j CT --notrack`) +
