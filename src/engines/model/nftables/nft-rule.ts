@@ -947,12 +947,14 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
   }
 
   /**
-   * nft_fib_ipv4.c: a route lookup on the source or destination. The lab's
-   * routes are simple: every unicast source is reachable back through the
-   * interface it came in on (an rpfilter's `oif missing` is false but for
-   * martians: 0/8, 127/8 off lo, multicast), and a destination's type is
-   * local for the host's own addresses and 127/8, multicast for 224/4,
-   * broadcast for 255.255.255.255 and 0.0.0.0, unicast otherwise.
+   * nft_fib_ipv4.c and nft_fib_ipv6.c: a route lookup on the source or
+   * destination. The lab's routes are simple: every address but the host's
+   * own is reachable through the interface the packet came in on (so an
+   * rpfilter's `oif missing` holds only for the host's own addresses as
+   * sources), and an address's type is local for the host's own and 127/8,
+   * multicast for 224/4, broadcast for 255.255.255.255 and 0.0.0.0, unicast
+   * otherwise. A local route has no oif: `fib daddr oif` of a packet for the
+   * host is missing, as in the kernel.
    */
   function fibStep(): (state: NftPacketState) => boolean {
     at++;
@@ -980,17 +982,21 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       };
     }
     if (result === "oif" || result === "oifname") {
-      // The interface the route leaves by: the one the packet came in on, as the lab routes; none for a martian.
+      // The interface the route leaves by: the one the packet came in on, as the lab routes (its default route). A local
+      // route (the host's own addresses, 127/8, ::1) gives none: nft_fib4/6 return no result for RTN_LOCAL / RTF_LOCAL.
+      // A packet from lo finds lo (nft_fib_is_loopback, at prerouting, where reverse-path rules run).
       const routeOf = (state: NftPacketState): string | null => {
+        if (state.inName === "lo") return "lo";
         const value = state.packet[address];
         if (state.packet.family === 6) {
           const type = ipv6RouteType(value, local);
-          if (address === "dst") return type === "local" ? "lo" : state.inName;
-          return type === "multicast" || ipv6BytesOf(value).every((byte) => byte === 0) ? null : state.inName;
+          if (type === "local") return null;
+          // Not checked against the kernel yet (no IPv6 route oracle): a multicast or unspecified source finds no route back.
+          if (address === "src" && (type === "multicast" || ipv6BytesOf(value).every((byte) => byte === 0))) return null;
+          return state.inName;
         }
-        if (address === "dst") return local.has(value) || value >>> 24 === 127 ? "lo" : state.inName;
-        const martian = value >>> 24 === 0 || value >>> 28 === 0xe || (value >>> 24 === 127 && state.inName !== "lo");
-        return martian ? null : state.inName;
+        // IPv4, checked on a veth pair: multicast, 0.0.0.0 and 255.255.255.255 sources route back by the default route.
+        return local.has(value) || value >>> 24 === 127 ? null : state.inName;
       };
       if (word() === "missing" || word() === "exists") {
         const wantMissing = word() === "missing";
