@@ -16,6 +16,8 @@ export const matchVocabulary: Readonly<Record<string, OptionArity>> = {
   icmp6: { "icmpv6-type": 1 },
   ttl: { "ttl-eq": 1, "ttl-lt": 1, "ttl-gt": 1 },
   hl: { "hl-eq": 1, "hl-lt": 1, "hl-gt": 1 },
+  dscp: { dscp: 1, "dscp-class": 1 },
+  tos: { tos: 1 },
   rpfilter: { loose: 0, validmark: 0, "accept-local": 0, invert: 0 },
   rt: { "rt-type": 1, "rt-segsleft": 1, "rt-len": 1, "rt-0-res": 0, "rt-0-addrs": 1, "rt-0-not-strict": 0 },
   multiport: { ports: 1, dports: 1, sports: 1 },

@@ -123,6 +123,11 @@ const cases = [
   "-A INPUT -m rt --rt-type 0 -j DROP",
   "-A INPUT -p icmp -m icmp6 --icmpv6-type 1 -j DROP",
   "-A INPUT -m rpfilter -j DROP",
+  "-A INPUT -m dscp --dscp 64 -j DROP",
+  "-A INPUT -m dscp --dscp-class XX -j DROP",
+  "-A INPUT -m dscp ! --dscp-class af41 -j DROP",
+  "-A INPUT -m tos --tos 0x100 -j DROP",
+  "-A INPUT -m tos ! --tos maximize-throughput -j DROP",
 ];
 
 /** The same for ip6tables-restore: UFW's IPv6 rules (icmp6 with hl, rt) and each family's own matches. */

@@ -7,6 +7,7 @@ import { hlMatch, ttlMatch } from "./matches/hop-limit.js";
 import { icmp6Match } from "./matches/icmp6.js";
 import { rtMatch } from "./matches/routing-header.js";
 import { rpfilterMatch } from "./matches/rpfilter.js";
+import { dscpMatch, tosMatch } from "./matches/dscp-tos.js";
 import { addrtypeMatch, icmpMatch, iprangeMatch, lengthMatch, pkttypeMatch } from "./matches/header-matches.js";
 import { connmarkMatch, helperMatch, markMatch } from "./matches/mark-matches.js";
 import { setMatch } from "./matches/set.js";
@@ -41,6 +42,8 @@ export const matchFactories: Readonly<Record<string, MatchFactory>> = {
   hl: hlMatch,
   rt: rtMatch,
   rpfilter: rpfilterMatch,
+  dscp: dscpMatch,
+  tos: tosMatch,
   mark: markMatch,
   connmark: connmarkMatch,
   helper: helperMatch,

@@ -17,7 +17,7 @@ const MARK_PATTERN = /^(0x[0-9a-f]+|\d+)(?:\/(0x[0-9a-f]+|\d+))?$/i;
 export const KNOWN_HELPERS: ReadonlySet<string> = new Set(["sip", "ftp", "tftp", "h323", "RAS", "Q.931", "irc", "pptp", "sane", "amanda", "snmp", "snmp_trap", "netbios-ns"]);
 
 /** DSCP class names libxt_dscp knows, with their code points. */
-const DSCP_CLASSES: Record<string, number> = {
+export const DSCP_CLASSES: Readonly<Record<string, number>> = {
   CS0: 0, CS1: 8, CS2: 16, CS3: 24, CS4: 32, CS5: 40, CS6: 48, CS7: 56, BE: 0,
   AF11: 10, AF12: 12, AF13: 14, AF21: 18, AF22: 20, AF23: 22, AF31: 26, AF32: 28, AF33: 30, AF41: 34, AF42: 36, AF43: 38, EF: 46,
 };

@@ -13,6 +13,12 @@ if (!kernelOracleHere && !required) console.log(`skipping the kernel half of the
 const UDP = "-A INPUT -p udp --dport 5060";
 const cases: Array<{ name: string; rules: string; sends: OracleSend[]; kernel: OracleOutcome }> = [
   {
+    name: "dscp and tos: the code point by number or class, the TOS byte by name (mask 0x3f) or value/mask, ECN bits apart",
+    rules: [`${UDP} -m dscp --dscp-class EF -j DROP`, `${UDP} -m dscp ! --dscp 0`, `${UDP} -m tos --tos Minimize-Delay -j DROP`, `${UDP} -m tos --tos 0x08/0x0c`].join("\n"),
+    sends: [0xb8, 0x10, 0x11, 0x0a, 0x00].map((tos) => ({ src: "10.0.0.1", tos })),
+    kernel: { delivered: [false, false, true, true, true], counted: [1, 3, 1, 1] },
+  },
+  {
     name: "ttl: below, not equal to and above a value",
     rules: `${UDP} -m ttl --ttl-lt 10 -j DROP\n${UDP} -m ttl ! --ttl-eq 64\n${UDP} -m ttl --ttl-gt 200 -j DROP`,
     sends: [{ src: "10.0.0.1", ttl: 5 }, { src: "10.0.0.1", ttl: 64 }, { src: "10.0.0.1", ttl: 128 }, { src: "10.0.0.1", ttl: 250 }],
