@@ -87,7 +87,7 @@ def datagram(i, send):
  * header when send.routing gives one. datagram6 below writes the same bytes
  * for the model.
  */
-const PYTHON_DATAGRAM6 = `
+export const PYTHON_DATAGRAM6 = `
 def datagram6(i, send):
     payload = send["payload"].encode("latin-1")
     src = socket.inet_pton(socket.AF_INET6, send["src"]); dst = socket.inet_pton(socket.AF_INET6, send["dst"])

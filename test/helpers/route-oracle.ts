@@ -7,8 +7,8 @@ import { looksLikeNft } from "../../src/firewall/nft/parse-nft.js";
 import { compileRulesetText } from "../../src/engines/model/compile-ruleset.js";
 import { splitQualifiedChain } from "../../src/firewall/ruleset.js";
 import { parseIpv4 } from "../../src/net/address.js";
-import { HZ, PBX, START, udpPacket } from "./firewall.js";
-import { kernelOracleHere, kernelOracleProblem, PYTHON_DATAGRAM, type OracleSend } from "./kernel-oracle.js";
+import { HZ, PBX, PBX6, START, udpPacket } from "./firewall.js";
+import { kernelOracleHere, kernelOracleProblem, PYTHON_DATAGRAM, PYTHON_DATAGRAM6, type OracleSend } from "./kernel-oracle.js";
 
 export { kernelOracleHere, kernelOracleProblem };
 
@@ -32,7 +32,7 @@ export interface RouteOutcome {
 /** The host listens on every port a datagram is sent to, and on `listen`. */
 const listeningPorts = (sends: readonly OracleSend[], listen: readonly number[]) => [...new Set([...sends.map((send) => send.dport ?? 5060), ...listen])];
 
-const filled = (send: OracleSend) => ({ dst: PBX, sport: 5060, dport: 5060, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\n\r\n", ttl: 64, at: 0, ...send });
+const filled = (send: OracleSend) => ({ dst: send.src.includes(":") ? PBX6 : PBX, sport: 5060, dport: 5060, payload: "REGISTER sip:198.51.100.10 SIP/2.0\r\n\r\n", ttl: 64, at: 0, ...send });
 
 /** What the host answers to each datagram it receives when a case asks for replies: a flow becomes ESTABLISHED, then ASSURED after 2 s. */
 const REPLY = "SIP/2.0 401 Unauthorized\r\n\r\n";
@@ -42,7 +42,7 @@ export function judgeRouteInModel(rulesetText: string, sends: readonly OracleSen
   const local = parseIpv4(PBX);
   const ports = listeningPorts(sends, listen);
   const settings = defaultKernelSettings;
-  const state = firewallState(settings, [PBX], ipsetText === undefined ? undefined : { path: "test.ipset", text: ipsetText });
+  const state = firewallState(settings, [PBX, PBX6], ipsetText === undefined ? undefined : { path: "test.ipset", text: ipsetText });
   const firewall = compileRulesetText(rulesetText, "test.rules", state);
   const conntrack = new ConntrackTable(settings);
   const tracker = conntrack.tracker();
@@ -90,13 +90,18 @@ sends = json.loads(sys.argv[1])
 paced = sys.argv[5] == "paced"
 reply = sys.argv[6] == "reply"
 receivers = []
+six = any(":" in send["src"] for send in sends)
 for port in json.loads(sys.argv[4]):
     r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("0.0.0.0", port)); receivers.append(r)
+    if six:
+        r6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); r6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1); r6.bind(("::", port)); receivers.append(r6)
 wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); wire.bind(("wire0", 0))
 mac = lambda text: bytes.fromhex(text.replace(":", ""))
 ethernet = mac(sys.argv[2]) + mac(sys.argv[3]) + b"\\x08\\x00"
+ethernet6 = mac(sys.argv[2]) + mac(sys.argv[3]) + b"\\x86\\xdd"
 REPLY = json.loads(sys.argv[7]).encode("latin-1")
 ${PYTHON_DATAGRAM}
+${PYTHON_DATAGRAM6}
 arrivals = {}; stop = threading.Event()
 def read():
     while not stop.is_set():
@@ -109,7 +114,7 @@ if paced: reader.start()
 start = time.monotonic(); delivered = []
 for i, send in enumerate(sends):
     time.sleep(max(0, start + send["at"] - time.monotonic()))
-    wire.send(ethernet + datagram(i, send))
+    wire.send(ethernet6 + datagram6(i, send) if ":" in send["src"] else ethernet + datagram(i, send))
     if paced: continue
     ready, _, _ = select.select(receivers, [], [], 0.15)
     for r in ready:
@@ -143,6 +148,8 @@ export function judgeRouteInKernel(rulesetText: string, sends: readonly OracleSe
     "ip link set wire0 up",
     `ip addr add ${PBX}/32 dev eth0`,
     "ip route add default dev eth0",
+    `ip -6 addr add ${PBX6}/128 dev eth0 nodad`,
+    "ip -6 route add default dev eth0",
     ...(neighbours ? [...new Set(sends.map((send) => send.src).filter((src) => !src.includes(":")))].map((src) => `ip neigh replace ${src} lladdr "$(cat /sys/class/net/wire0/address 2>/dev/null || ip -br link show wire0 | awk '{print $3}')" dev eth0 nud permanent`) : []),
     "sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.ip_forward=1",
     ...(ipsetText !== undefined ? [`ipset restore <<'SETS'\n${ipsetText.trim()}\nSETS`] : []),

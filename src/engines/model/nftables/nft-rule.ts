@@ -1,5 +1,5 @@
 import { ipv6MaskPrefix, parseIpv6 } from "../../../net/ipv6-address.js";
-import { ipv6BytesOf, maskedIpv6Number } from "../../../net/address-number.js";
+import { maskedIpv6Number } from "../../../net/address-number.js";
 import { splitElements, type NftCtHelper, type NftRule, type NftToken } from "../../../firewall/nft/nft-ruleset.js";
 import { parseNftDuration } from "../../../firewall/nft/parse-nft.js";
 import type { Packet } from "../../../net/packet.js";
@@ -991,8 +991,8 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         if (state.packet.family === 6) {
           const type = ipv6RouteType(value, local);
           if (type === "local") return null;
-          // Not checked against the kernel yet (no IPv6 route oracle): a multicast or unspecified source finds no route back.
-          if (address === "src" && (type === "multicast" || ipv6BytesOf(value).every((byte) => byte === 0))) return null;
+          // The kernel drops a multicast source before any hook (ip6_rcv_core); :: routes back by the default route.
+          if (address === "src" && type === "multicast") return null;
           return state.inName;
         }
         // IPv4, checked on a veth pair: multicast, 0.0.0.0 and 255.255.255.255 sources route back by the default route.

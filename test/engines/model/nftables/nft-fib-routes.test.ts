@@ -51,3 +51,30 @@ describe("nftables fib: routes back to sources and on to destinations", () => {
     expect(counted(judgeRouteInKernel(ruleset, sends))).toEqual(expected);
   });
 });
+
+/** The same over IPv6 (nft_fib_ipv6.c): a link-local source, the unspecified one (duplicate address detection's), the host's own, a multicast destination. */
+const forms6 = ["fib saddr . iif oif missing", "fib saddr . mark . iif oif missing", 'fib daddr oif "eth0"', "fib daddr oif missing", "fib daddr type local", "fib saddr type local", "fib saddr type unicast", "fib saddr type anycast", "fib daddr type multicast"];
+// Only the test's datagrams (UDP to 5060), not the neighbour discovery the veth makes of itself.
+const ruleset6 = `table ip6 t {\n\tchain pre {\n\t\ttype filter hook prerouting priority raw; policy accept;\n\t\tudp dport 5060 jump c\n\t}\n\tchain c {\n${forms6.map((form) => `\t\t${form} counter`).join("\n")}\n\t}\n}\n`;
+const keys6 = forms6.map((_, index) => `ip6 t c:${index + 1}`);
+const sends6: OracleSend[] = [
+  { src: "2001:db8:bad::7" },
+  { src: "fe80::7" },
+  { src: "::" },
+  { src: "2001:db8:100::10" },
+  { src: "2001:db8:bad::7", dst: "2001:db8:99::1" },
+  { src: "2001:db8:bad::7", dst: "ff02::1" },
+].map((send, index) => ({ ...send, at: index * 0.02 }));
+
+describe("nftables fib over IPv6", () => {
+  const expected = Object.fromEntries(keys6.map((key, index) => [key, [1, 1, 2, 4, 4, 1, 4, 1, 1][index]!]));
+  const counted = (outcome: ReturnType<typeof judgeRouteInModel>) => countersNamed(outcome, keys6).counted;
+
+  it("model: the host's own address has no route back, :: is anycast and routes back by the default route", () => {
+    expect(counted(judgeRouteInModel(ruleset6, sends6))).toEqual(expected);
+  });
+
+  it.runIf(kernelOracleHere || required)("kernel: the same", () => {
+    expect(counted(judgeRouteInKernel(ruleset6, sends6))).toEqual(expected);
+  });
+});
