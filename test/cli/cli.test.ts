@@ -361,6 +361,7 @@ describe("slamlab test, scenarios, firewall", () => {
     const asIpv4 = await run("firewall", "check", headless);
     expect(asIpv4.code).toBe(2);
     expect(asIpv4.stderr).toMatch(/"fe80::" is not an IPv4 address/);
+    expect(asIpv4.stderr).toContain("its rules name IPv6 addresses: if it is ip6tables-save output, check it with --ipv6");
   });
 });
 

@@ -171,7 +171,15 @@ export function registerFirewallCommand(program: Command): void {
       const ruleset = parseRuleset(text, file, problems, family);
       const ipset = options.ipset === undefined ? undefined : { path: options.ipset, text: readTextInput(options.ipset, "an ipset save file") };
       compileFirewall(ruleset, firewallState(defaultKernelSettings, [], ipset), problems);
-      throwProblems(problems, file, "rules");
+      try {
+        throwProblems(problems, file, "rules");
+      } catch (error) {
+        // IPv6 addresses in rules read as IPv4: most likely ip6tables-save output without its header line.
+        if (error instanceof RulesetError && family === 4 && /(?:^|\s)(?:-s|-d|--source|--destination)\s+!?\s*[0-9a-f]*:[0-9a-f:]*/im.test(text)) {
+          throw new RulesetError(error.code, `${error.message}\n${file}: its rules name IPv6 addresses: if it is ip6tables-save output, check it with --ipv6`);
+        }
+        throw error;
+      }
       if (ipset) process.stdout.write(`${ipset.path}: ${parseIpsetSave(ipset.text, ipset.path).size} sets\n`);
       for (const table of ruleset.tables.values()) {
         const rules = [...table.chains.values()].reduce((sum, chain) => sum + chain.rules.length, 0);
