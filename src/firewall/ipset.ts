@@ -4,8 +4,8 @@ import { parseIpv6 } from "../net/ipv6-address.js";
 import { RulesetError } from "./ruleset.js";
 
 /** The ipset types the model holds: what fail2ban's ipset actions and blocklist clients create. */
-export type IpSetType = "hash:ip" | "hash:net" | "hash:ip,port" | "hash:net,port" | "bitmap:port" | "list:set";
-export const IPSET_TYPES: readonly IpSetType[] = ["hash:ip", "hash:net", "hash:ip,port", "hash:net,port", "bitmap:port", "list:set"];
+export type IpSetType = "hash:ip" | "hash:net" | "hash:ip,port" | "hash:net,port" | "bitmap:ip" | "bitmap:port" | "list:set";
+export const IPSET_TYPES: readonly IpSetType[] = ["hash:ip", "hash:net", "hash:ip,port", "hash:net,port", "bitmap:ip", "bitmap:port", "list:set"];
 
 /** One element as `ipset save` prints it, parsed. */
 export type IpSetElement =
@@ -28,6 +28,8 @@ export interface IpSetSpec {
   readonly maxelem: number;
   /** bitmap:port's range. */
   readonly portRange?: { readonly from: number; readonly to: number };
+  /** bitmap:ip's range of addresses (ipset save prints it FROM-TO). */
+  readonly ipRange?: { readonly from: number; readonly to: number };
   readonly entries: ReadonlyArray<{ readonly element: IpSetElement; readonly timeoutSeconds: number | null; readonly line: number }>;
 }
 
@@ -57,6 +59,7 @@ export function parseIpSetElement(type: IpSetType, text: string, family: IpSetSp
   }
   switch (type) {
     case "hash:ip":
+    case "bitmap:ip":
       if (!isIpv4(text)) return `"${text}" is not an IPv4 address`;
       return { kind: "ip", address: netmask === undefined ? parseIpv4(text) : (parseIpv4(text) & prefixMask(netmask)) >>> 0 };
     case "hash:net": {
@@ -141,11 +144,24 @@ export function parseIpsetSave(text: string, source: string): Map<string, IpSetS
         if (!range || Number(range[1]) > Number(range[2]) || Number(range[2]) > 65535) throw fail(`set ${name}: bitmap:port needs "range FROM-TO" within 0-65535`);
         portRange = { from: Number(range[1]), to: Number(range[2]) };
       }
+      let ipRange: IpSetSpec["ipRange"];
+      if (type === "bitmap:ip") {
+        // range FROM-TO or NET/PREFIX, IPv4 only (ipset: "bitmap:ip" has no inet6 family).
+        const text = options.get("range") ?? "";
+        const [fromText = "", toText] = text.includes("-") ? text.split("-") : [text.split("/")[0]];
+        const prefix = text.includes("/") ? Number(text.split("/")[1]) : null;
+        if (family !== "inet" || !isIpv4(fromText) || (toText !== undefined && !isIpv4(toText)) || (prefix !== null && !(prefix >= 1 && prefix <= 32))) throw fail(`set ${name}: bitmap:ip needs "range FROM-TO" or "range NET/PREFIX" of IPv4 addresses`);
+        const from = prefix === null ? parseIpv4(fromText) : (parseIpv4(fromText) & prefixMask(prefix)) >>> 0;
+        const to = toText !== undefined ? parseIpv4(toText) : prefix === null ? from : (from | ~prefixMask(prefix)) >>> 0;
+        // ipset caps a bitmap at 65536 elements ("Range too large").
+        if (from > to || to - from >= 65536) throw fail(`set ${name}: bitmap:ip's range must run upwards and hold at most 65536 addresses`);
+        ipRange = { from, to };
+      }
       const netmask = options.has("netmask") ? integer("netmask", null, family === "inet6" ? 128 : 32)! : undefined;
-      if (netmask !== undefined && (type !== "hash:ip" || family !== "inet" || netmask < 1)) throw fail(`set ${name}: netmask is modelled for hash:ip of family inet, 1-32`, "IPSET_UNSUPPORTED");
+      if (netmask !== undefined && ((type !== "hash:ip" && type !== "bitmap:ip") || family !== "inet" || netmask < 1)) throw fail(`set ${name}: netmask is modelled for hash:ip and bitmap:ip of family inet, 1-32`, "IPSET_UNSUPPORTED");
       if (sets.has(name)) throw fail(`set ${name} is created twice`);
       sets.set(name, {
-        spec: { name, type: type as IpSetType, family, ...(netmask !== undefined ? { netmask } : {}), timeoutSeconds: integer("timeout", null, 2_147_483), maxelem: integer("maxelem", 65536, 0xffffffff)!, ...(portRange ? { portRange } : {}) },
+        spec: { name, type: type as IpSetType, family, ...(netmask !== undefined ? { netmask } : {}), timeoutSeconds: integer("timeout", null, 2_147_483), maxelem: integer("maxelem", 65536, 0xffffffff)!, ...(portRange ? { portRange } : {}), ...(ipRange ? { ipRange } : {}) },
         entries: [],
       });
       return;
@@ -158,6 +174,9 @@ export function parseIpsetSave(text: string, source: string): Map<string, IpSetS
       const element = parseIpSetElement(set.spec.type, value, set.spec.family, set.spec.netmask);
       if (typeof element === "string") throw fail(`set ${name} (${set.spec.type}): ${element}`);
       if (element.kind === "port" && (element.port < set.spec.portRange!.from || element.port > set.spec.portRange!.to)) throw fail(`set ${name}: port ${element.port} is outside its range`);
+      const ipRange = set.spec.ipRange;
+      // ipset: "Element is out of the range of the set" (the address before its netmask is applied).
+      if (ipRange && !(parseIpv4(value) >= ipRange.from && parseIpv4(value) <= ipRange.to)) throw fail(`set ${name}: ${value} is outside its range (Element is out of the range of the set)`);
       if (element.kind === "set") {
         // ipset: "Set to be added/deleted/tested as element does not exist"; a list of lists is refused too.
         const member = sets.get(element.name);

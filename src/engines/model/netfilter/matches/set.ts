@@ -110,6 +110,12 @@ function packetElement(set: RuntimeSet, packet: Packet, flags: readonly Directio
     case "hash:net,port":
       if (!PORT_PROTOCOLS.has(packet.protocol) || packet.fragmentOffset !== 0) return null;
       return { kind: "net,port", address: addressOf(flags[0]!), prefix: 32, protocol: packet.protocol, port: portOf(flags[1] ?? flags[0]!) };
+    case "bitmap:ip": {
+      // bitmap_ip_kadt: the address as it is against the range, then stored with the netmask applied.
+      const address = flags[0] === "src" ? packet.src : packet.dst;
+      const range = set.spec.ipRange!;
+      return address < range.from || address > range.to ? null : { kind: "ip", address: addressOf(flags[0]!) };
+    }
     case "bitmap:port": {
       if (!PORT_PROTOCOLS.has(packet.protocol) || packet.fragmentOffset !== 0) return null;
       const port = portOf(flags[0]!);
