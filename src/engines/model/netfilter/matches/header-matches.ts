@@ -1,7 +1,8 @@
 import { isIpv4, parseIpv4 } from "../../../../net/address.js";
 import type { Packet } from "../../../../net/packet.js";
-import type { CompiledMatch, MatchFactory } from "../match.js";
+import type { MatchFactory } from "../match.js";
 import { MatchOptions } from "./match-options.js";
+import { icmpTypeCodeMatch, numericTypeCode, type IcmpTypeCode } from "./icmp-type-code.js";
 
 /**
  * Matches on what the IP header and the packet's arrival say, as published
@@ -117,8 +118,7 @@ export const icmpMatch: MatchFactory = (rawOptions, _state, where) => {
   const options = new MatchOptions("icmp", rawOptions, where);
   const option = options.get("icmp-type");
   if (!option) return (packet) => packet.protocol === 1 && packet.fragmentOffset === 0;
-  const [typeText, codeText] = option.args[0]!.split("/");
-  const named: Record<string, [number, number, number]> = {
+  const named: Record<string, IcmpTypeCode> = {
     any: [0xff, 0, 0xff],
     "echo-reply": [0, 0, 0xff],
     pong: [0, 0, 0xff],
@@ -133,19 +133,7 @@ export const icmpMatch: MatchFactory = (rawOptions, _state, where) => {
     "timestamp-request": [13, 0, 0xff],
     "timestamp-reply": [14, 0, 0xff],
   };
-  let range = named[typeText!.toLowerCase()];
-  if (!range) {
-    if (!/^\d+$/.test(typeText!) || Number(typeText) > 255) throw options.error(`--icmp-type ${option.args[0]}: a type name or number 0-255 (optionally /code)`);
-    const code = codeText === undefined ? null : Number(codeText);
-    range = [Number(typeText), code ?? 0, code ?? 0xff];
-  }
-  const [type, minCode, maxCode] = range;
-  const negated = option.negated;
-  const match: CompiledMatch = (packet) => {
-    if (packet.protocol !== 1 || packet.fragmentOffset !== 0 || packet.bytes.length < packet.headerLength + 2) return false;
-    const packetType = packet.bytes[packet.headerLength]!;
-    const code = packet.bytes[packet.headerLength + 1]!;
-    return ((type === 0xff || packetType === type) && code >= minCode && code <= maxCode) !== negated;
-  };
-  return match;
+  const range = named[option.args[0]!.toLowerCase()] ?? numericTypeCode(option.args[0]!);
+  if (!range) throw options.error(`--icmp-type ${option.args[0]}: a type name or number 0-255 (optionally /code)`);
+  return icmpTypeCodeMatch(1, range, option.negated, 0xff);
 };

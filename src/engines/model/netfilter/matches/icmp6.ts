@@ -1,8 +1,9 @@
 import type { MatchFactory } from "../match.js";
 import { MatchOptions } from "./match-options.js";
+import { icmpTypeCodeMatch, numericTypeCode, type IcmpTypeCode } from "./icmp-type-code.js";
 
 /** ip6tables' ICMPv6 names (libip6t_icmp6's table, as ip6tables-save prints them back): [type, lowest code, highest code]. */
-const ICMPV6_NAMES: Readonly<Record<string, readonly [number, number, number]>> = {
+const ICMPV6_NAMES: Readonly<Record<string, IcmpTypeCode>> = {
   "destination-unreachable": [1, 0, 0xff],
   "no-route": [1, 0, 0],
   "communication-prohibited": [1, 1, 1],
@@ -34,31 +35,16 @@ const ICMPV6_NAMES: Readonly<Record<string, readonly [number, number, number]>> 
 };
 
 /**
- * ip6_tables.c icmp6_match: never a non-first fragment; type equal and code
- * within the range, inverted by `!`. Unlike IPv4's icmp there is no "any".
- * The parser has already tied it to `-p ipv6-icmp`, as the kernel's
- * checkentry does.
+ * ip6_tables.c icmp6_match (icmp-type-code.ts). Unlike IPv4's icmp there is
+ * no "any". The parser has already tied it to `-p ipv6-icmp`, as the
+ * kernel's checkentry does.
  */
 export const icmp6Match: MatchFactory = (rawOptions, _state, where) => {
   const options = new MatchOptions("icmp6", rawOptions, where);
   const option = options.get("icmpv6-type");
   if (!option) throw options.error("--icmpv6-type is required");
   const text = option.args[0]!;
-  let range = ICMPV6_NAMES[text.toLowerCase()];
-  if (!range) {
-    const numeric = /^(\d+)(?:\/(\d+))?$/.exec(text);
-    if (!numeric || Number(numeric[1]) > 255 || (numeric[2] !== undefined && Number(numeric[2]) > 255)) throw options.error(`--icmpv6-type ${text}: a type name (${Object.keys(ICMPV6_NAMES).join(", ")}) or number 0-255, optionally /code`);
-    const code = numeric[2] === undefined ? null : Number(numeric[2]);
-    range = [Number(numeric[1]), code ?? 0, code ?? 0xff];
-  }
-  const [type, minCode, maxCode] = range;
-  const negated = option.negated;
-  return (packet) => {
-    if (packet.protocol !== 58 || packet.fragmentOffset !== 0) return false;
-    // A header cut short hotdrops in the kernel; the model's datagrams carry theirs whole.
-    if (packet.bytes.length < packet.headerLength + 2) return false;
-    const packetType = packet.bytes[packet.headerLength]!;
-    const code = packet.bytes[packet.headerLength + 1]!;
-    return (packetType === type && code >= minCode && code <= maxCode) !== negated;
-  };
+  const range = ICMPV6_NAMES[text.toLowerCase()] ?? numericTypeCode(text);
+  if (!range) throw options.error(`--icmpv6-type ${text}: a type name (${Object.keys(ICMPV6_NAMES).join(", ")}) or number 0-255, optionally /code`);
+  return icmpTypeCodeMatch(58, range, option.negated, null);
 };
