@@ -68,8 +68,8 @@ export function checkRuleLoads(rule: Rule, family: IpFamily = 4): void {
   if (family === 6 && rule.matches.some((match) => match.module === "icmp")) refuse("-m icmp is IPv4's: ip6tables reads ICMPv6 with -p ipv6-icmp -m icmp6");
   if (rule.matches.some((match) => match.module === "icmp") && (!(protocol === "icmp" || protocol === "1") || rule.protocol?.negated)) refuse("-m icmp needs -p icmp in the same rule");
   // Each family's own extensions: iptables has no icmp6, hl or rt, ip6tables no ttl ("Couldn't load match").
-  const otherFamilys: Record<string, string> = family === 6 ? { ttl: "-m ttl is iptables': ip6tables reads the hop limit with -m hl" } : { icmp6: "-m icmp6 is ip6tables': iptables reads ICMP with -p icmp -m icmp", hl: "-m hl is ip6tables': iptables reads the TTL with -m ttl", rt: "-m rt is ip6tables': IPv4 has no routing header" };
-  for (const match of rule.matches) if (otherFamilys[match.module]) refuse(`${otherFamilys[match.module]} (Couldn't load match \`${match.module}')`);
+  const foreignMatches: Record<string, string> = family === 6 ? { ttl: "-m ttl is iptables': ip6tables reads the hop limit with -m hl" } : { icmp6: "-m icmp6 is ip6tables': iptables reads ICMP with -p icmp -m icmp", hl: "-m hl is ip6tables': iptables reads the TTL with -m ttl", rt: "-m rt is ip6tables': IPv4 has no routing header" };
+  for (const match of rule.matches) if (foreignMatches[match.module]) refuse(`${foreignMatches[match.module]} (Couldn't load match \`${match.module}')`);
   // xt_rpfilter's table and hook mask: raw and mangle, PREROUTING ("RULE_APPEND failed (Invalid argument)").
   if (rule.matches.some((match) => match.module === "rpfilter") && (!["raw", "mangle"].includes(rule.table) || ((builtinChains[rule.table]?.includes(rule.chain) ?? false) && rule.chain !== "PREROUTING"))) {
     refuse(`-m rpfilter only works in PREROUTING of table raw or mangle, not ${rule.table} ${rule.chain}`);

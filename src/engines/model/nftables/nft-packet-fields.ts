@@ -1,4 +1,3 @@
-import { ipv6BytesOf } from "../../../net/address-number.js";
 import type { Packet } from "../../../net/packet.js";
 
 /**
@@ -91,21 +90,6 @@ export const ICMPV6_TYPE_NUMBERS: Readonly<Record<string, number>> = {
   "ind-neighbor-advert": 142,
   "mld2-listener-report": 143,
 };
-
-/**
- * An IPv6 address's route type as the lab routes: ff00::/8 multicast, ::1
- * and the host's own local, :: anycast (the kernel's answer for the
- * unspecified address, a neighbour solicitation's source in duplicate
- * address detection), the rest unicast.
- */
-export function ipv6RouteType(address: number, local: ReadonlySet<number>): string {
-  const bytes = ipv6BytesOf(address);
-  if (bytes[0] === 0xff) return "multicast";
-  const zeroTo15 = bytes.subarray(0, 15).every((byte) => byte === 0);
-  if (local.has(address) || (bytes[15] === 1 && zeroTo15)) return "local";
-  if (bytes[15] === 0 && zeroTo15) return "anycast";
-  return "unicast";
-}
 
 /** Route types as nft names them (nft describe fib_addrtype). */
 export const FIB_TYPES: ReadonlySet<string> = new Set(["unspec", "unicast", "local", "broadcast", "anycast", "multicast", "blackhole", "unreachable", "prohibit", "throw", "nat", "xresolve"]);

@@ -12,9 +12,10 @@ import { compileNameValue, compileNumberValue, CT_STATE_BITS, CT_STATUS_BITS, Nf
 import { rewriteIpv4HeaderByte } from "../../../net/ipv4.js";
 import { rewriteIpv4TcpBytes } from "../../../net/tcp-segment.js";
 import { routingHeaderOffset } from "../../../net/ipv6.js";
+import { routeTypeOf } from "../../../net/route-type.js";
 import { parseIpv4 } from "../../../net/address.js";
 import type { NftVerdict } from "./nft-verdict.js";
-import { bigEndianAt, BYTE_UNITS, FIB_TYPES, HEADER_FIELDS, ICMP_TYPES, ICMPV6_TYPE_NUMBERS, ipv6RouteType, TCP_FLAG_BITS, TCP_OPTIONS, tcpOptionOf, WEEKDAYS } from "./nft-packet-fields.js";
+import { bigEndianAt, BYTE_UNITS, FIB_TYPES, HEADER_FIELDS, ICMP_TYPES, ICMPV6_TYPE_NUMBERS, TCP_FLAG_BITS, TCP_OPTIONS, tcpOptionOf, WEEKDAYS } from "./nft-packet-fields.js";
 import type { ConnectionNat, NatTarget } from "../netfilter/nat.js";
 
 export type { NftVerdict } from "./nft-verdict.js";
@@ -976,9 +977,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       for (const type of wanted) if (!FIB_TYPES.has(type)) fail(`fib type ${type}: not a route type (${[...FIB_TYPES].join(", ")})`);
       const negated = operator === "!=";
       return (state) => {
-        const value = state.packet[address];
-        const type = state.packet.family === 6 ? ipv6RouteType(value, local) : value >>> 28 === 0xe ? "multicast" : value === 0 || value === 0xffffffff ? "broadcast" : value >>> 24 === 127 || local.has(value) ? "local" : "unicast";
-        return wanted.has(type) !== negated;
+        return wanted.has(routeTypeOf(state.packet[address], local)) !== negated;
       };
     }
     if (result === "oif" || result === "oifname") {
@@ -987,16 +986,12 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       // A packet from lo finds lo (nft_fib_is_loopback, at prerouting, where reverse-path rules run).
       const routeOf = (state: NftPacketState): string | null => {
         if (state.inName === "lo") return "lo";
-        const value = state.packet[address];
-        if (state.packet.family === 6) {
-          const type = ipv6RouteType(value, local);
-          if (type === "local") return null;
-          // The kernel drops a multicast source before any hook (ip6_rcv_core); :: routes back by the default route.
-          if (address === "src" && type === "multicast") return null;
-          return state.inName;
-        }
-        // IPv4, checked on a veth pair: multicast, 0.0.0.0 and 255.255.255.255 sources route back by the default route.
-        return local.has(value) || value >>> 24 === 127 ? null : state.inName;
+        const type = routeTypeOf(state.packet[address], local);
+        if (type === "local") return null;
+        // The kernel drops an IPv6 multicast source before any hook (ip6_rcv_core); IPv4's multicast, 0.0.0.0,
+        // 255.255.255.255 and IPv6's :: route back by the default route (checked on a veth pair).
+        if (address === "src" && type === "multicast" && state.packet.family === 6) return null;
+        return state.inName;
       };
       if (word() === "missing" || word() === "exists") {
         const wantMissing = word() === "missing";

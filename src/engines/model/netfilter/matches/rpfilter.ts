@@ -1,4 +1,4 @@
-import { ipv6BytesOf, isIpv6Number } from "../../../../net/address-number.js";
+import { routeTypeOf } from "../../../../net/route-type.js";
 import type { MatchFactory } from "../match.js";
 import { MatchOptions } from "./match-options.js";
 
@@ -21,17 +21,11 @@ export const rpfilterMatch: MatchFactory = (rawOptions, state, where) => {
   return (packet) => {
     if (packet.inInterface === "lo") return !invert;
     const { src, dst } = packet;
-    if (isIpv6Number(src)) {
-      const bytes = ipv6BytesOf(src);
-      const zeroTo15 = bytes.subarray(0, 15).every((byte) => byte === 0);
-      if (zeroTo15 && bytes[15] === 0) return !invert;
-      const isLocal = local.has(src) || (zeroTo15 && bytes[15] === 1);
-      return (isLocal ? acceptLocal : true) !== invert;
-    }
-    if (src === 0 && (dst === 0xffffffff || dst >>> 8 === 0xe00000)) return !invert;
-    const loopback = src >>> 24 === 127;
-    if (!loopback && !local.has(src)) return !invert;
-    // A local route: refused unless --accept-local, and then its device must be the one the packet came in on, unless --loose.
-    return (acceptLocal && (loose || !loopback)) !== invert;
+    if (packet.family === 4 && src === 0 && (dst === 0xffffffff || dst >>> 8 === 0xe00000)) return !invert;
+    if (routeTypeOf(src, local) !== "local") return !invert;
+    // A local route: refused unless --accept-local; IPv4 also wants its device to be the one the packet came in on
+    // (lo, for 127/8, is not), unless --loose.
+    const onLo = packet.family === 4 && src >>> 24 === 127;
+    return (acceptLocal && (loose || !onLo)) !== invert;
   };
 };
