@@ -160,8 +160,8 @@ export function decodeIpv4(bytes: Uint8Array, inInterface = "eth0"): Packet {
   if (bytes[0]! >> 4 !== 4) throw new PacketError(`IP version ${bytes[0]! >> 4} is not 4`);
   const headerLength = (bytes[0]! & 0x0f) * 4;
   if (headerLength < 20 || headerLength > bytes.length) throw new PacketError(`IPv4 header length ${headerLength} is invalid`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const fragmentField = view.getUint16(6);
+  // Read byte by byte, not through a DataView: this runs for every packet judged, and a view is an object a packet.
+  const fragmentField = (bytes[6]! << 8) | bytes[7]!;
   const fragmentOffset = (fragmentField & 0x1fff) * 8;
   const protocol = bytes[9]!;
   let sport = 0;
@@ -169,16 +169,16 @@ export function decodeIpv4(bytes: Uint8Array, inInterface = "eth0"): Packet {
   let payloadOffset = headerLength;
   const hasPorts = fragmentOffset === 0 && (protocol === IPPROTO_UDP || protocol === IPPROTO_TCP);
   if (hasPorts && bytes.length >= headerLength + 4) {
-    sport = view.getUint16(headerLength);
-    dport = view.getUint16(headerLength + 2);
+    sport = (bytes[headerLength]! << 8) | bytes[headerLength + 1]!;
+    dport = (bytes[headerLength + 2]! << 8) | bytes[headerLength + 3]!;
     if (protocol === IPPROTO_UDP) payloadOffset = headerLength + 8;
     else if (bytes.length >= headerLength + 13) payloadOffset = headerLength + (bytes[headerLength + 12]! >> 4) * 4;
   }
   return {
     bytes,
     family: 4,
-    src: view.getUint32(12),
-    dst: view.getUint32(16),
+    src: ((bytes[12]! << 24) | (bytes[13]! << 16) | (bytes[14]! << 8) | bytes[15]!) >>> 0,
+    dst: ((bytes[16]! << 24) | (bytes[17]! << 16) | (bytes[18]! << 8) | bytes[19]!) >>> 0,
     protocol,
     sport,
     dport,

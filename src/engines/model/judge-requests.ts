@@ -17,8 +17,8 @@ import { newPacketContext, type RefilledContext } from "./netfilter/match.js";
 export class FirstDropJudge {
   private readonly firewall;
   private readonly pbx: number;
-  private readonly dropped = new Map<string, { atNs: bigint; index: number }>();
-  private readonly sentBy = new Map<string, number>();
+  /** Per source, one record: a lookup a request, where a count and a drop in Maps of their own took three. */
+  private readonly sources = new Map<string, { sent: number; droppedAtNs: bigint | null; droppedIndex: number }>();
   private startNs: number | null = null;
   /** One context refilled per request: the filter reads it only while it judges. */
   private readonly context: RefilledContext = { ...newPacketContext(0) };
@@ -34,21 +34,27 @@ export class FirstDropJudge {
    * number, for the jiffies: no bigint made per request).
    */
   judge(src: string, ip: Uint8Array, timestampNs: bigint, atNs: number): void {
-    const count = (this.sentBy.get(src) ?? 0) + 1;
-    this.sentBy.set(src, count);
+    let source = this.sources.get(src);
+    if (source === undefined) this.sources.set(src, (source = { sent: 0, droppedAtNs: null, droppedIndex: 0 }));
+    source.sent++;
     this.startNs ??= atNs;
-    if (this.dropped.has(src)) return;
+    if (source.droppedAtNs !== null) return;
     // Sent to another registrar (judged as one PBX, or at the one address given): as if to this one.
     const dst = ((ip[16]! << 24) | (ip[17]! << 16) | (ip[18]! << 8) | ip[19]!) >>> 0;
     const packet = decodeIpv4(dst === this.pbx ? ip : rewriteIpv4(ip, { dst: this.pbx }));
     // Truncated as a bigint division would: a capture out of time order gives negative times.
     const elapsedUs = Math.trunc((atNs - this.startNs) / 1000);
     this.context.jiffies = defaultKernelSettings.startJiffies + Math.floor((elapsedUs * defaultKernelSettings.hz) / 1_000_000);
-    if (!this.firewall.judge("INPUT", packet, this.context).accepted) this.dropped.set(src, { atNs: timestampNs, index: count });
+    if (!this.firewall.judge("INPUT", packet, this.context).accepted) {
+      source.droppedAtNs = timestampNs;
+      source.droppedIndex = source.sent;
+    }
   }
 
   /** Each source's first dropped request: when, and its number among the source's requests. */
   drops(): ReadonlyMap<string, { atNs: bigint; index: number }> {
-    return this.dropped;
+    const dropped = new Map<string, { atNs: bigint; index: number }>();
+    for (const [src, source] of this.sources) if (source.droppedAtNs !== null) dropped.set(src, { atNs: source.droppedAtNs, index: source.droppedIndex });
+    return dropped;
   }
 }
