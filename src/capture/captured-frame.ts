@@ -4,6 +4,13 @@ export interface CapturedFrame {
   readonly index: number;
   /** Capture time in nanoseconds since the epoch (bigint: nanosecond pcaps need more than 2^53). */
   readonly timestampNs: bigint;
+  /**
+   * The same time as whole seconds since the epoch and the nanoseconds past
+   * them, numbers, where the format stores it so (pcap's records): a reader
+   * of millions of frames subtracts these without making a bigint a frame.
+   */
+  readonly epochSeconds?: number;
+  readonly nanoseconds?: number;
   /** Link-layer type of the interface it was captured on (LINKTYPE_*). */
   readonly linkType: number;
   /** The bytes captured (may be shorter than the packet on the wire). */

@@ -1,11 +1,12 @@
 import { decodeFrame, type DecodedPacket } from "./decode-frame.js";
-import { describeWarnings } from "./captured-frame.js";
+import { describeWarnings, type CapturedFrame } from "./captured-frame.js";
 import { linkTypeName } from "./link-types.js";
 import { openCapture, type CaptureFormat } from "./read-capture.js";
 import { headFacts } from "../sip/head-facts.js";
 import { sipMethodOf } from "../sip/sip-method-of.js";
 import { decodeFullFrame, FRAME_TYPE_IAX, IAX2_PORT, IaxCommand, iaxCommandName } from "../iax2/iax2-frame.js";
 import { SipTcpStreams } from "./sip-tcp-streams.js";
+import { parseIpv4 } from "../net/address.js";
 
 /**
  * A SIP request or IAX2 client frame seen in a capture, with what the
@@ -17,6 +18,12 @@ export interface CapturedSip {
   /** The same time as nanoseconds since the capture's first packet: a number, exact for 104 days of capture (2^53 ns). */
   readonly atNs: number;
   readonly src: string;
+  /**
+   * The source's number in this reading of the capture, 0 for the first
+   * address that sent a request and so on: a judge keeps its state per
+   * source in arrays by it, not in a Map by address.
+   */
+  readonly sourceIndex: number;
   readonly dst: string;
   readonly sport: number;
   readonly dport: number;
@@ -76,18 +83,23 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
   const capture = await openCapture(path, options);
   const onRequest = options.onRequest;
   const request = newRequestRecord();
+  const clock = new SinceFirstFrame();
+  const sourceNumbers = new SourceNumbers();
   const linkTypes = new Set<number>();
+  let lastLinkType = -1;
   const undecodable: Record<string, number> = {};
   const requests: Record<string, number> = {};
   const responses: Record<string, number> = {};
   const userAgents: Record<string, number> = {};
   const iax2Frames: Record<string, number> = {};
+  // By source number; `counted` in the order their first request was counted, the order sources are listed in before sorting.
   // `sent`: the SIP requests and IAX2 calls it opened, against those it received, to tell registrars from clients.
-  const bySource = new Map<string, { registers: number; lastMinute: RegistersInWindow; requests: number; sent: number; agents: Set<string>; firstNs: bigint; lastNs: bigint }>();
-  const received = new Map<string, number>();
+  const bySource: Array<SourceTally | undefined> = [];
+  const counted: number[] = [];
+  const received = new Tally();
+  const facts = { agent: null as string | null, credentials: false };
   let packets = 0;
   let bytes = 0;
-  let firstNs: bigint | null = null;
   let lastNs: bigint | null = null;
   let ipv4 = 0;
   let ipv6 = 0;
@@ -98,23 +110,28 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
   let tcpRetransmissions = 0;
   // SIP over TCP counted by message, not segment (memory by streams, not segments).
   const tcpStreams = new SipTcpStreams();
-  const sourceOf = (address: string, at: bigint) => {
-    let source = bySource.get(address);
-    if (!source) bySource.set(address, (source = { registers: 0, lastMinute: new RegistersInWindow(MINUTE_NS), requests: 0, sent: 0, agents: new Set(), firstNs: at, lastNs: at }));
+  /** `packet`: the packet the address is the source of, whose bytes number it without a lookup by text (null for a message read at the end). */
+  const sourceOf = (address: string, packet: DecodedPacket | null, at: bigint) => {
+    const number = packet === null ? sourceNumbers.of(address) : sourceNumbers.ofPacket(packet);
+    let source = bySource[number];
+    if (source === undefined) {
+      bySource[number] = source = { address, registers: 0, lastMinute: new RegistersInWindow(MINUTE_NS), requests: 0, sent: 0, agents: new Set(), firstNs: at, lastNs: at };
+      counted.push(number);
+    }
     return source;
   };
   /** `atNs`: `at` as nanoseconds since the capture's first packet. */
-  const countSip = (src: string, dst: string, at: bigint, atNs: number, method: string, head: Uint8Array) => {
+  const countSip = (src: string, dst: string, packet: DecodedPacket | null, at: bigint, atNs: number, method: string, head: Uint8Array) => {
     if (isStatus(method)) {
       responses[method] = (responses[method] ?? 0) + 1;
       return;
     }
     requests[method] = (requests[method] ?? 0) + 1;
-    received.set(dst, (received.get(dst) ?? 0) + 1);
-    const { agent, credentials } = headFacts(head);
+    received.add(dst);
+    const { agent, credentials } = headFacts(head, facts);
     if (agent) userAgents[agent] = (userAgents[agent] ?? 0) + 1;
     if (credentials) withCredentials++;
-    const source = sourceOf(src, at);
+    const source = sourceOf(src, packet, at);
     source.sent++;
     source.requests++;
     source.lastNs = at;
@@ -129,19 +146,19 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
       packets++;
       bytes += frame.originalLength;
       const timestampNs = frame.timestampNs;
-      firstNs ??= timestampNs;
+      // Before the decode: an undecodable first packet still starts the capture's time.
+      const atNs = clock.of(frame);
       lastNs = timestampNs;
-      linkTypes.add(frame.linkType);
+      if (frame.linkType !== lastLinkType) linkTypes.add((lastLinkType = frame.linkType));
       const packet = decodeFrame(frame);
       if (typeof packet === "string") {
         undecodable[packet] = (undecodable[packet] ?? 0) + 1;
         continue;
       }
-      const atNs = Number(timestampNs - firstNs);
       const method = sipMethodOf(packet.payload);
       const iax2 = method === null ? iax2Of(packet) : null;
       // The requests forEachSipRequest reads, in the same pass: a caller that can judge them as they come reads the capture once.
-      if (onRequest && fillRequest(request, packet, method, iax2, timestampNs, atNs)) onRequest(request);
+      if (onRequest && fillRequest(request, packet, method, iax2, timestampNs, atNs, sourceNumbers)) onRequest(request);
       if (packet.ipVersion === 4) ipv4++;
       else ipv6++;
       if (packet.fragment) fragments++;
@@ -151,19 +168,19 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
         // SIP over TCP is read per stream; a TCP segment is never IAX2.
         const segment = tcpStreams.push(packet, timestampNs);
         if (segment.retransmitted) tcpRetransmissions++;
-        for (const { method, head } of segment.messages) countSip(packet.src, packet.dst, timestampNs, atNs, method, head);
+        for (const { method, head } of segment.messages) countSip(packet.src, packet.dst, packet, timestampNs, atNs, method, head);
         continue;
       }
       if (method !== null) {
-        countSip(packet.src, packet.dst, timestampNs, atNs, method, packet.payload);
+        countSip(packet.src, packet.dst, packet, timestampNs, atNs, method, packet.payload);
         continue;
       }
       if (iax2 === null) continue;
       iax2Frames[iax2.name] = (iax2Frames[iax2.name] ?? 0) + 1;
       if (!iax2.request) continue;
       // A call opened (destination call 0) tells the registrar from its clients, as a SIP request does.
-      if (iax2.opensCall) received.set(packet.dst, (received.get(packet.dst) ?? 0) + 1);
-      const source = sourceOf(packet.src, timestampNs);
+      if (iax2.opensCall) received.add(packet.dst);
+      const source = sourceOf(packet.src, packet, timestampNs);
       if (iax2.opensCall) source.sent++;
       source.requests++;
       source.lastNs = timestampNs;
@@ -173,20 +190,28 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
       }
     }
   }
+  const firstNs = clock.firstNs;
   // Segments held past a gap the capture never filled: their messages count from the segment after the loss.
-  for (const message of tcpStreams.flush()) countSip(message.src, message.dst, message.timestampNs, Number(message.timestampNs - firstNs!), message.method, message.head);
-  const sources: SourceProfile[] = [...bySource]
-    .map(([address, source]) => ({
-      address,
-      registers: source.registers,
-      requests: source.requests,
-      peakRegistersPerMinute: source.lastMinute.peak,
-      firstNs: source.firstNs,
-      lastNs: source.lastNs,
-      userAgents: [...source.agents],
-    }))
+  for (const message of tcpStreams.flush()) countSip(message.src, message.dst, null, message.timestampNs, Number(message.timestampNs - firstNs!), message.method, message.head);
+  const sources: SourceProfile[] = counted
+    .map((number) => {
+      const source = bySource[number]!;
+      return {
+        address: source.address,
+        registers: source.registers,
+        requests: source.requests,
+        peakRegistersPerMinute: source.lastMinute.peak,
+        firstNs: source.firstNs,
+        lastNs: source.lastNs,
+        userAgents: [...source.agents],
+      };
+    })
     .sort((a, b) => b.peakRegistersPerMinute - a.peakRegistersPerMinute || b.registers - a.registers || b.requests - a.requests);
-  const servers = [...received].filter(([address, count]) => count > (bySource.get(address)?.sent ?? 0)).map(([address]) => address).sort();
+  const sentBy = (address: string) => {
+    const number = sourceNumbers.known(address);
+    return number === undefined ? 0 : (bySource[number]?.sent ?? 0);
+  };
+  const servers = [...received.counts()].filter(([address, count]) => count > sentBy(address)).map(([address]) => address).sort();
   return {
     path,
     format: capture.format,
@@ -213,6 +238,97 @@ export async function inspectCapture(path: string, options: { allowTruncated?: b
   };
 }
 
+interface SourceTally {
+  readonly address: string;
+  registers: number;
+  lastMinute: RegistersInWindow;
+  requests: number;
+  sent: number;
+  agents: Set<string>;
+  firstNs: bigint;
+  lastNs: bigint;
+}
+
+/**
+ * Each address that sent a request, numbered from 0 in the order it first
+ * did: the one lookup by address a request costs, shared by the summary
+ * and a judge (CapturedSip.sourceIndex).
+ */
+class SourceNumbers {
+  /** IPv4 addresses by their 32 bits as a signed number, a small integer V8 hashes without reading a string. */
+  private readonly ipv4 = new Map<number, number>();
+  private readonly ipv6 = new Map<string, number>();
+  private count = 0;
+
+  ofPacket(packet: DecodedPacket): number {
+    if (packet.ipVersion === 6) return this.ofIpv6(packet.src);
+    const ip = packet.ip;
+    return this.ofIpv4((ip[12]! << 24) | (ip[13]! << 16) | (ip[14]! << 8) | ip[15]!);
+  }
+
+  of(address: string): number {
+    return address.includes(":") ? this.ofIpv6(address) : this.ofIpv4(parseIpv4(address) | 0);
+  }
+
+  known(address: string): number | undefined {
+    return address.includes(":") ? this.ipv6.get(address) : this.ipv4.get(parseIpv4(address) | 0);
+  }
+
+  private ofIpv4(key: number): number {
+    let number = this.ipv4.get(key);
+    if (number === undefined) this.ipv4.set(key, (number = this.count++));
+    return number;
+  }
+
+  private ofIpv6(address: string): number {
+    let number = this.ipv6.get(address);
+    if (number === undefined) this.ipv6.set(address, (number = this.count++));
+    return number;
+  }
+}
+
+/** Counts by address, the last address's count kept at hand: a capture's requests mostly go to one registrar. */
+class Tally {
+  private readonly byAddress = new Map<string, { count: number }>();
+  private lastAddress = "";
+  private last: { count: number } | undefined;
+
+  add(address: string): void {
+    if (address !== this.lastAddress || this.last === undefined) {
+      this.lastAddress = address;
+      this.last = this.byAddress.get(address);
+      if (this.last === undefined) this.byAddress.set(address, (this.last = { count: 0 }));
+    }
+    this.last.count++;
+  }
+
+  *counts(): IterableIterator<[string, number]> {
+    for (const [address, { count }] of this.byAddress) yield [address, count];
+  }
+}
+
+/**
+ * Each frame's time as nanoseconds since the capture's first frame: a
+ * number, exact for 104 days of capture (2^53 ns), from the reader's seconds
+ * and nanoseconds where it has them, so no bigint is made a frame.
+ */
+class SinceFirstFrame {
+  firstNs: bigint | null = null;
+  private firstSeconds = 0;
+  private firstNanoseconds = 0;
+
+  of(frame: CapturedFrame): number {
+    if (this.firstNs === null) {
+      this.firstNs = frame.timestampNs;
+      this.firstSeconds = frame.epochSeconds ?? 0;
+      this.firstNanoseconds = frame.nanoseconds ?? 0;
+    }
+    const seconds = frame.epochSeconds;
+    if (seconds === undefined || frame.nanoseconds === undefined) return Number(frame.timestampNs - this.firstNs);
+    return (seconds - this.firstSeconds) * 1_000_000_000 + (frame.nanoseconds - this.firstNanoseconds);
+  }
+}
+
 const MINUTE_NS = 60_000_000_000;
 
 /**
@@ -221,8 +337,10 @@ const MINUTE_NS = 60_000_000_000;
  * memory is its busiest window's, not its whole history.
  */
 export class RegistersInWindow {
-  private times: number[] = [];
-  private head = 0;
+  /** The window's times, a ring from `start`, `count` of them: it grows only while a window holds more than it did. */
+  private times = new Float64Array(8);
+  private start = 0;
+  private count = 0;
   peak = 0;
 
   constructor(private readonly windowNs: number) {}
@@ -232,14 +350,20 @@ export class RegistersInWindow {
    * capture (2^53 ns), where a bigint made garbage on every comparison.
    */
   add(timestampNs: number): void {
-    this.times.push(timestampNs);
-    while (timestampNs - this.times[this.head]! >= this.windowNs) this.head++;
-    this.peak = Math.max(this.peak, this.times.length - this.head);
-    // Drop what slid out once it is most of the array, so pushes stay cheap and memory stays the window's.
-    if (this.head > 1024 && this.head * 2 > this.times.length) {
-      this.times = this.times.slice(this.head);
-      this.head = 0;
+    let times = this.times;
+    if (this.count === times.length) {
+      const grown = new Float64Array(times.length * 2);
+      for (let i = 0; i < this.count; i++) grown[i] = times[(this.start + i) % times.length]!;
+      this.times = times = grown;
+      this.start = 0;
     }
+    times[(this.start + this.count) % times.length] = timestampNs;
+    this.count++;
+    while (timestampNs - times[this.start]! >= this.windowNs) {
+      this.start = (this.start + 1) % times.length;
+      this.count--;
+    }
+    if (this.count > this.peak) this.peak = this.count;
   }
 }
 
@@ -251,15 +375,15 @@ export class RegistersInWindow {
  */
 export async function forEachSipRequest(path: string, options: { allowTruncated?: boolean }, onRequest: (request: CapturedSip) => void): Promise<void> {
   const request = newRequestRecord();
-  let firstNs: bigint | null = null;
+  const clock = new SinceFirstFrame();
+  const sourceNumbers = new SourceNumbers();
   for await (const batch of (await openCapture(path, options)).batches()) {
     for (const frame of batch) {
-      const timestampNs = frame.timestampNs;
-      firstNs ??= timestampNs;
+      const atNs = clock.of(frame);
       const packet = decodeFrame(frame);
       if (typeof packet === "string") continue;
       const method = sipMethodOf(packet.payload);
-      if (fillRequest(request, packet, method, method === null ? iax2Of(packet) : null, timestampNs, Number(timestampNs - firstNs))) onRequest(request);
+      if (fillRequest(request, packet, method, method === null ? iax2Of(packet) : null, frame.timestampNs, atNs, sourceNumbers)) onRequest(request);
     }
   }
 }
@@ -267,19 +391,20 @@ export async function forEachSipRequest(path: string, options: { allowTruncated?
 type RequestRecord = { -readonly [K in keyof CapturedSip]: CapturedSip[K] };
 
 function newRequestRecord(): RequestRecord {
-  return { timestampNs: 0n, atNs: 0, src: "", dst: "", sport: 0, dport: 0, method: "", ip: null };
+  return { timestampNs: 0n, atNs: 0, src: "", sourceIndex: 0, dst: "", sport: 0, dport: 0, method: "", ip: null };
 }
 
 /**
  * `out` filled with the request the firewall judges in a decoded packet (a SIP
  * request, `method`, or an IAX2 client frame); false for anything else.
  */
-function fillRequest(out: RequestRecord, packet: DecodedPacket, method: string | null, iax2: ReturnType<typeof iax2Of>, timestampNs: bigint, atNs: number): boolean {
+function fillRequest(out: RequestRecord, packet: DecodedPacket, method: string | null, iax2: ReturnType<typeof iax2Of>, timestampNs: bigint, atNs: number, sourceNumbers: SourceNumbers): boolean {
   const name = method !== null ? (isStatus(method) ? null : method) : iax2?.request ? `IAX2 ${iax2.name}` : null;
   if (name === null) return false;
   out.timestampNs = timestampNs;
   out.atNs = atNs;
   out.src = packet.src;
+  out.sourceIndex = sourceNumbers.ofPacket(packet);
   out.dst = packet.dst;
   out.sport = packet.sport;
   out.dport = packet.dport;

@@ -69,8 +69,18 @@ async function* pcapRecords(file: ChunkedFile, warnings: CaptureWarnings, option
     );
   }
   file.position += 24;
-  // Microseconds fit a number (2^53 µs is 285 years): a record of a microsecond pcap makes two bigints rather than four.
-  const timestampOf = nanosecond ? (seconds: number, fraction: number) => BigInt(seconds) * 1_000_000_000n + BigInt(fraction) : (seconds: number, fraction: number) => BigInt(seconds * 1_000_000 + fraction) * 1000n;
+  // The seconds' part as a bigint is made once per second of capture, not once a frame: a record costs one
+  // bigint for its fraction and one for the sum.
+  let secondsOf = -1;
+  let secondsNs = 0n;
+  const scale = nanosecond ? 1 : 1000;
+  const timestampOf = (seconds: number, nanoseconds: number) => {
+    if (seconds !== secondsOf) {
+      secondsOf = seconds;
+      secondsNs = BigInt(seconds) * 1_000_000_000n;
+    }
+    return secondsNs + BigInt(nanoseconds);
+  };
   const fractionLimit = nanosecond ? 1_000_000_000 : 1_000_000;
   for (let index = 0; ; index++) {
     if (!(file.available >= 16 || (yield* ensureAfterBatch(file, 16, batch)))) {
@@ -102,7 +112,8 @@ async function* pcapRecords(file: ChunkedFile, warnings: CaptureWarnings, option
     const start = file.position + 16;
     const data = file.bytes.subarray(start, start + includedLength);
     file.position = start + includedLength;
-    if (batch.push({ index, timestampNs: timestampOf(seconds, fraction), linkType, data, originalLength, offset: recordOffset }) >= BATCH_FRAMES) yield batch;
+    const nanoseconds = fraction * scale;
+    if (batch.push({ index, timestampNs: timestampOf(seconds, nanoseconds), epochSeconds: seconds, nanoseconds, linkType, data, originalLength, offset: recordOffset }) >= BATCH_FRAMES) yield batch;
   }
 }
 

@@ -84,7 +84,7 @@ export function registerCaptureCommand(program: Command): void {
           }
           early.set(server, (judge = makeJudge(server)));
         }
-        judge.judge(request.src, request.ip, request.timestampNs, request.atNs);
+        judge.judge(request, request.ip);
       };
       const summary = await inspectCapture(file, { allowTruncated: options.allowTruncated === true, onRequest: judgeEarly });
       // Each request is judged with the capture's own timing, by the user's rules or a policy per registrar (or all registrars as one, as a replay maps them).
@@ -98,7 +98,7 @@ export function registerCaptureCommand(program: Command): void {
       if (judges.size > 0 && !judgedEarly) {
         // A second pass: the requests are judged as they are read again, never held.
         await forEachSipRequest(file, { allowTruncated: options.allowTruncated === true }, (request) => {
-          if (request.ip !== null) judgeOf(request.dst)?.judge(request.src, request.ip, request.timestampNs, request.atNs);
+          if (request.ip !== null) judgeOf(request.dst)?.judge(request, request.ip);
         });
       }
       for (const judge of judges.values()) {

@@ -7,6 +7,19 @@ import { firewallState } from "./netfilter/firewall-state.js";
 import { newPacketContext, type RefilledContext } from "./netfilter/match.js";
 
 /**
+ * A captured request as the judge reads it: its source (by address, and by
+ * its number in the reading of the capture, the same number for the same
+ * address every time) and its time, as a bigint (kept for the report) and as
+ * nanoseconds from any fixed start (a number, for the jiffies).
+ */
+export interface JudgedRequest {
+  readonly src: string;
+  readonly sourceIndex: number;
+  readonly timestampNs: bigint;
+  readonly atNs: number;
+}
+
+/**
  * Runs captured requests through a ruleset's filter table with their own
  * timing (INPUT, towards `pbxAddress`), one at a time as a capture is read,
  * and keeps for each source its first dropped request: a quick "would this
@@ -17,8 +30,8 @@ import { newPacketContext, type RefilledContext } from "./netfilter/match.js";
 export class FirstDropJudge {
   private readonly firewall;
   private readonly pbx: number;
-  /** Per source, one record: a lookup a request, where a count and a drop in Maps of their own took three. */
-  private readonly sources = new Map<string, { sent: number; droppedAtNs: bigint | null; droppedIndex: number }>();
+  /** Per source, by its number (JudgedRequest.sourceIndex): an array's slot a request, not a Map's lookup by address. */
+  private readonly sources: Array<{ readonly src: string; sent: number; droppedAtNs: bigint | null; droppedIndex: number } | undefined> = [];
   private startNs: number | null = null;
   /** One context refilled per request: the filter reads it only while it judges. */
   private readonly context: RefilledContext = { ...newPacketContext(0) };
@@ -28,15 +41,12 @@ export class FirstDropJudge {
     this.pbx = parseIpv4(pbxAddress);
   }
 
-  /**
-   * One request: its source, its IPv4 datagram as captured, and its time, as
-   * a bigint (kept for the report) and as nanoseconds from any fixed start (a
-   * number, for the jiffies: no bigint made per request).
-   */
-  judge(src: string, ip: Uint8Array, timestampNs: bigint, atNs: number): void {
-    let source = this.sources.get(src);
-    if (source === undefined) this.sources.set(src, (source = { sent: 0, droppedAtNs: null, droppedIndex: 0 }));
+  /** One request, and its IPv4 datagram as captured. */
+  judge(request: JudgedRequest, ip: Uint8Array): void {
+    let source = this.sources[request.sourceIndex];
+    if (source === undefined) this.sources[request.sourceIndex] = source = { src: request.src, sent: 0, droppedAtNs: null, droppedIndex: 0 };
     source.sent++;
+    const atNs = request.atNs;
     this.startNs ??= atNs;
     if (source.droppedAtNs !== null) return;
     // Sent to another registrar (judged as one PBX, or at the one address given): as if to this one.
@@ -46,7 +56,7 @@ export class FirstDropJudge {
     const elapsedUs = Math.trunc((atNs - this.startNs) / 1000);
     this.context.jiffies = defaultKernelSettings.startJiffies + Math.floor((elapsedUs * defaultKernelSettings.hz) / 1_000_000);
     if (!this.firewall.judge("INPUT", packet, this.context).accepted) {
-      source.droppedAtNs = timestampNs;
+      source.droppedAtNs = request.timestampNs;
       source.droppedIndex = source.sent;
     }
   }
@@ -54,7 +64,7 @@ export class FirstDropJudge {
   /** Each source's first dropped request: when, and its number among the source's requests. */
   drops(): ReadonlyMap<string, { atNs: bigint; index: number }> {
     const dropped = new Map<string, { atNs: bigint; index: number }>();
-    for (const [src, source] of this.sources) if (source.droppedAtNs !== null) dropped.set(src, { atNs: source.droppedAtNs, index: source.droppedIndex });
+    for (const source of this.sources) if (source !== undefined && source.droppedAtNs !== null) dropped.set(source.src, { atNs: source.droppedAtNs, index: source.droppedIndex });
     return dropped;
   }
 }
