@@ -74,6 +74,10 @@ export function checkRuleLoads(rule: Rule, family: IpFamily = 4): void {
   if (rule.matches.some((match) => match.module === "rpfilter") && (!["raw", "mangle"].includes(rule.table) || ((builtinChains[rule.table]?.includes(rule.chain) ?? false) && rule.chain !== "PREROUTING"))) {
     refuse(`-m rpfilter only works in PREROUTING of table raw or mangle, not ${rule.table} ${rule.chain}`);
   }
+  // xt_check_match: a match registered for one protocol loads only in a rule of that protocol, not negated
+  // ("RULE_APPEND failed (Invalid argument)"): tcpmss always, ecn when it reads the TCP header's bits (ecn_mt_check4/6).
+  const tcpOnly = rule.matches.find((match) => match.module === "tcpmss" || (match.module === "ecn" && match.options.some((option) => option.name.startsWith("ecn-tcp-"))));
+  if (tcpOnly && !isProtocol(rule, "tcp")) refuse(`-m ${tcpOnly.module}${tcpOnly.module === "ecn" ? " --ecn-tcp-ece/--ecn-tcp-cwr" : ""} needs -p tcp in the same rule`);
   const target = rule.target;
   if (!target) return;
   const option = (name: string) => target.options.find((candidate) => candidate.name === name)?.args[0];
@@ -84,7 +88,7 @@ export function checkRuleLoads(rule: Rule, family: IpFamily = 4): void {
     const type = withText === undefined ? "icmp-port-unreachable" : types.get(withText);
     if (type === undefined) refuse(`--reject-with ${withText}: unknown reject type; use one of ${[...new Set(types.values())].join(", ")}`);
     // ipt_REJECT's reject_tg_check: "TCP_RESET invalid for non-tcp".
-    if (type === "tcp-reset" && (protocol !== "tcp" || rule.protocol?.negated)) refuse("--reject-with tcp-reset needs -p tcp in the same rule");
+    if (type === "tcp-reset" && !isProtocol(rule, "tcp")) refuse("--reject-with tcp-reset needs -p tcp in the same rule");
   }
   if (target.kind === "LOG") {
     const level = option("log-level");
@@ -94,6 +98,17 @@ export function checkRuleLoads(rule: Rule, family: IpFamily = 4): void {
     const group = option("nflog-group");
     if (group !== undefined && !(/^\d+$/.test(group) && Number(group) <= 65535)) refuse(`--nflog-group ${group}: a group number 0-65535`);
   }
+}
+
+/** Protocol numbers of the names a check needs: -p takes either, in any case. */
+const PROTOCOL_NUMBERS: Readonly<Record<string, string>> = { tcp: "6", udp: "17" };
+
+/** Whether the rule's -p is `name` (or its number), not negated. */
+function isProtocol(rule: Rule, name: "tcp" | "udp"): boolean {
+  const protocol = rule.protocol;
+  if (!protocol || protocol.negated) return false;
+  const value = protocol.value.toLowerCase();
+  return value === name || value === PROTOCOL_NUMBERS[name];
 }
 
 /** Ports in a NAT target (`1.2.3.4:5080`, `--to-ports 5060`) need a protocol that has them (nf_nat's checkentry). */

@@ -7,6 +7,9 @@ import { firewallOf, HZ, PBX, PBX6, START, udpPacket } from "./firewall.js";
 import type { IpFamily } from "../../src/firewall/ruleset.js";
 import { decodeIpv6, upperLayerChecksum } from "../../src/net/ipv6.js";
 import { ipv6BytesOf, parseAddress } from "../../src/net/address-number.js";
+import { encodeIpv4Tcp } from "../../src/net/tcp-segment.js";
+import { decodeIpv4, internetChecksum } from "../../src/net/ipv4.js";
+import type { Packet } from "../../src/net/packet.js";
 
 /**
  * The kernel as an oracle for the filter table, without Docker: a network
@@ -36,10 +39,12 @@ export interface OracleSend {
   readonly icmp6?: readonly [number, number];
   /** IPv6 only: a routing header first, [type, segments left, Hdr Ext Len] (its data zeros). */
   readonly routing?: readonly [number, number, number];
+  /** IPv4 only: a TCP segment instead of UDP, with these flags and option bytes (padded to 4 with zeros), the payload after them. */
+  readonly tcp?: { readonly flags: number; readonly options?: readonly number[] };
 }
 
 export interface OracleOutcome {
-  /** Per packet: did it reach the socket (null for an ICMPv6 message, which no socket here reads). */
+  /** Per packet: did it reach the socket (null for an ICMPv6 message or a TCP segment, which no socket here reads). */
   readonly delivered: Array<boolean | null>;
   /** Packets each INPUT rule counted, in order. */
   readonly counted: number[];
@@ -60,9 +65,9 @@ export function judgeInModel(inputRules: string, sends: readonly OracleSend[], i
     },
     family,
   );
-  const judged = sends.map(filled).map((send) => firewall.judge(send.icmp6 || send.routing ? decodeIpv6(datagram6(send)) : udpPacket(send.src, send.payload, send), Math.floor(send.at * HZ)));
+  const judged = sends.map(filled).map((send) => firewall.judge(send.icmp6 || send.routing ? decodeIpv6(datagram6(send)) : send.tcp ? tcpPacket(send) : udpPacket(send.src, send.payload, send), Math.floor(send.at * HZ)));
   return {
-    delivered: judged.map((judgement, index) => (sends[index]!.icmp6 ? null : judgement.accepted)),
+    delivered: judged.map((judgement, index) => (sends[index]!.icmp6 || sends[index]!.tcp ? null : judgement.accepted)),
     counted: firewall
       .counters()
       .filter((counter) => counter.chain === "INPUT" && counter.index > 0)
@@ -71,15 +76,27 @@ export function judgeInModel(inputRules: string, sends: readonly OracleSend[], i
   };
 }
 
-/** Python for the oracles' senders: `datagram(i, send)` is an IPv4/UDP datagram with header checksum, IP ID i. */
+/**
+ * Python for the oracles' senders: `datagram(i, send)` is an IPv4 datagram
+ * with header checksum, IP ID i, carrying UDP or (send.tcp) a TCP segment
+ * with its checksum.
+ */
 export const PYTHON_DATAGRAM = `
 def checksum(b):
+    if len(b) % 2: b += b"\\0"
     t = sum(struct.unpack("!%dH" % (len(b) // 2), b)); t = (t >> 16) + (t & 0xffff); t += t >> 16; return (~t) & 0xffff
 def datagram(i, send):
     payload = send["payload"].encode("latin-1")
-    udp = struct.pack("!HHHH", send["sport"], send["dport"], 8 + len(payload), 0) + payload
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, send.get("tos", 0), 20 + len(udp), i, send.get("frag", 0), send["ttl"], 17, 0, socket.inet_aton(send["src"]), socket.inet_aton(send["dst"]))
-    return header[:10] + struct.pack("!H", checksum(header)) + header[12:] + udp`;
+    src, dst = socket.inet_aton(send["src"]), socket.inet_aton(send["dst"])
+    if send.get("tcp"):
+        options = bytes(send["tcp"].get("options", [])); options += bytes(-len(options) % 4)
+        segment = struct.pack("!HHIIBBHHH", send["sport"], send["dport"], 1, 0, (20 + len(options)) // 4 << 4, send["tcp"]["flags"], 64240, 0, 0) + options + payload
+        segment = segment[:16] + struct.pack("!H", checksum(src + dst + struct.pack("!xBH", 6, len(segment)) + segment)) + segment[18:]
+        protocol, body = 6, segment
+    else:
+        protocol, body = 17, struct.pack("!HHHH", send["sport"], send["dport"], 8 + len(payload), 0) + payload
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, send.get("tos", 0), 20 + len(body), i, send.get("frag", 0), send["ttl"], protocol, 0, src, dst)
+    return header[:10] + struct.pack("!H", checksum(header)) + header[12:] + body`;
 
 /**
  * `datagram6(i, send)`: an IPv6/UDP datagram with its UDP checksum (mandatory
@@ -107,6 +124,34 @@ def datagram6(i, send):
         body = struct.pack("!BBBB", upper, ext, kind, left) + bytes(4 + 8 * ext) + body
         first = 43
     return struct.pack("!IHBB", (6 << 28) | (i & 0xfffff), len(body), first, send["ttl"]) + src + dst + body`;
+
+/** The segment PYTHON_DATAGRAM sends for a send with `tcp` (its IP ID 0: the model reads none). */
+function tcpPacket(send: ReturnType<typeof filled>): Packet {
+  const options = [...(send.tcp!.options ?? [])];
+  while (options.length % 4) options.push(0);
+  const bytes = encodeIpv4Tcp({
+    src: parseIpv4(send.src),
+    dst: parseIpv4(send.dst),
+    sport: send.sport,
+    dport: send.dport,
+    seq: 1,
+    ack: 0,
+    flags: send.tcp!.flags,
+    options: Uint8Array.from(options),
+    payload: Uint8Array.from(Buffer.from(send.payload, "latin1")),
+    ttl: send.ttl,
+  });
+  // The TOS byte and the flags field as the sender writes them (encodeIpv4Tcp sets DF), the header checksum made again.
+  bytes[1] = send.tos ?? 0;
+  bytes[6] = (send.frag ?? 0) >> 8;
+  bytes[7] = (send.frag ?? 0) & 0xff;
+  bytes[10] = 0;
+  bytes[11] = 0;
+  const sum = internetChecksum(bytes, 0, 20);
+  bytes[10] = sum >> 8;
+  bytes[11] = sum & 0xff;
+  return decodeIpv4(bytes);
+}
 
 /** The bytes PYTHON_DATAGRAM6 sends for `send` (its flow label 0: the model reads none). */
 function datagram6(send: ReturnType<typeof filled>): Uint8Array {
@@ -146,7 +191,7 @@ start = time.monotonic(); delivered = []
 for i, send in enumerate(sends):
     time.sleep(max(0, start + send["at"] - time.monotonic()))
     raw.sendto(datagram6(i, send) if family == socket.AF_INET6 else datagram(i, send), (send["dst"], 0))
-    if send.get("icmp6"):
+    if send.get("icmp6") or send.get("tcp"):
         delivered.append(None); continue
     try:
         receivers[send["dport"]].recvfrom(70000); delivered.append(True)

@@ -18,11 +18,15 @@ import { stringMatch } from "./matches/string.js";
 import { u32Match } from "./matches/u32.js";
 import { tcpMatch, udpMatch } from "./matches/udp.js";
 import { timeMatch } from "./matches/time.js";
+import { tcpmssMatch } from "./matches/tcp-options.js";
+import { ecnMatch } from "./matches/ecn.js";
 
 /** Every match module the model interprets; anything else is refused by name. */
 export const matchFactories: Readonly<Record<string, MatchFactory>> = {
   udp: udpMatch,
   tcp: tcpMatch,
+  tcpmss: tcpmssMatch,
+  ecn: ecnMatch,
   multiport: multiportMatch,
   string: stringMatch,
   u32: u32Match,

@@ -11,6 +11,8 @@ const required = process.env.SLAMLAB_REQUIRE_DOCKER === "1";
 if (!kernelOracleHere && !required) console.log(`skipping the kernel half of the header match checks: ${kernelOracleProblem || "it needs root, unshare and iptables"}`);
 
 const UDP = "-A INPUT -p udp --dport 5060";
+const TCP = "-A INPUT -p tcp --dport 5060";
+const SYN = 0x02;
 const cases: Array<{ name: string; rules: string; sends: OracleSend[]; kernel: OracleOutcome }> = [
   {
     name: "dscp and tos: the code point by number or class, the TOS byte by name (mask 0x3f) or value/mask, ECN bits apart",
@@ -59,6 +61,30 @@ const cases: Array<{ name: string; rules: string; sends: OracleSend[]; kernel: O
     rules: `-A INPUT -p icmp -m icmp --icmp-type 8 -j DROP\n-A INPUT -p icmp -m icmp ! --icmp-type any -j DROP\n${UDP} -j ACCEPT`,
     sends: [{ src: "10.0.0.1" }],
     kernel: { delivered: [true], counted: [0, 0, 1] },
+  },
+  {
+    name: "tcpmss: the SYN's MSS option (after NOPs or an EOL, which does not end the walk); none, or one of the wrong length, matches only the negated form (javapipe's ! --mss 536:65535)",
+    rules: [`${TCP} -m tcpmss ! --mss 536:65535`, `${TCP} -m tcpmss --mss 1:535`, `${TCP} -m tcpmss --mss 1460`].join("\n"),
+    sends: [[2, 4, 0x05, 0xb4], [2, 4, 0x01, 0xf4], [], [1, 1, 2, 4, 0x05, 0xb4], [0, 2, 4, 0x05, 0xb4], [2, 3, 0x05, 0xb4]].map((options) => ({ src: "10.0.0.1", tcp: { flags: SYN, options } })),
+    kernel: { delivered: [null, null, null, null, null, null], counted: [3, 1, 3] },
+  },
+  {
+    name: "tcp --tcp-option: a kind anywhere in the options, negated for a segment without it",
+    rules: [`${TCP} -m tcp --tcp-option 4`, `${TCP} -m tcp ! --tcp-option 2`].join("\n"),
+    sends: [[2, 4, 0x05, 0xb4, 4, 2], [1, 1, 4, 2], [], [2, 4, 0x05, 0xb4]].map((options) => ({ src: "10.0.0.1", tcp: { flags: SYN, options } })),
+    kernel: { delivered: [null, null, null, null], counted: [2, 2] },
+  },
+  {
+    name: "ecn: the TCP header's ECE and CWR flags, the IP header's ECN field, every option given holding",
+    rules: [`${TCP} -m ecn --ecn-tcp-ece`, `${TCP} -m ecn ! --ecn-tcp-cwr --ecn-ip-ect 1`, `-A INPUT -m ecn --ecn-ip-ect 3`].join("\n"),
+    sends: [
+      { src: "10.0.0.1", tcp: { flags: SYN | 0x40 | 0x80 } },
+      { src: "10.0.0.1", tcp: { flags: SYN | 0x40 }, tos: 1 },
+      { src: "10.0.0.1", tcp: { flags: 0x10 }, tos: 1 },
+      { src: "10.0.0.1", tos: 3 },
+      { src: "10.0.0.1", tos: 1 },
+    ],
+    kernel: { delivered: [null, null, null, true, true], counted: [2, 2, 1] },
   },
 ];
 
