@@ -14,6 +14,8 @@ export const matchVocabulary: Readonly<Record<string, OptionArity>> = {
   tcp: { sport: 1, dport: 1, "tcp-flags": 2, syn: 0, "tcp-option": 1 },
   tcpmss: { mss: 1 },
   ecn: { "ecn-tcp-cwr": 0, "ecn-tcp-ece": 0, "ecn-ip-ect": 1 },
+  statistic: { mode: 1, probability: 1, every: 1, packet: 1 },
+  quota: { quota: 1 },
   icmp: { "icmp-type": 1 },
   icmp6: { "icmpv6-type": 1 },
   ttl: { "ttl-eq": 1, "ttl-lt": 1, "ttl-gt": 1 },

@@ -20,6 +20,8 @@ import { tcpMatch, udpMatch } from "./matches/udp.js";
 import { timeMatch } from "./matches/time.js";
 import { tcpmssMatch } from "./matches/tcp-options.js";
 import { ecnMatch } from "./matches/ecn.js";
+import { statisticMatch } from "./matches/statistic.js";
+import { quotaMatch } from "./matches/quota.js";
 
 /** Every match module the model interprets; anything else is refused by name. */
 export const matchFactories: Readonly<Record<string, MatchFactory>> = {
@@ -27,6 +29,8 @@ export const matchFactories: Readonly<Record<string, MatchFactory>> = {
   tcp: tcpMatch,
   tcpmss: tcpmssMatch,
   ecn: ecnMatch,
+  statistic: statisticMatch,
+  quota: quotaMatch,
   multiport: multiportMatch,
   string: stringMatch,
   u32: u32Match,

@@ -86,6 +86,24 @@ const cases: Array<{ name: string; rules: string; sends: OracleSend[]; kernel: O
     ],
     kernel: { delivered: [null, null, null, true, true], counted: [2, 2, 1] },
   },
+  {
+    name: "statistic nth: each rule's own counter, the P-th of every N packets it sees, ! matching the others",
+    rules: [`${UDP} -m statistic --mode nth --every 3 --packet 0`, `${UDP} -m statistic --mode nth --every 2 --packet 1 -j DROP`, `${UDP} -m statistic --mode nth ! --every 4 --packet 3`].join("\n"),
+    sends: Array.from({ length: 7 }, () => ({ src: "10.0.0.1" })),
+    kernel: { delivered: [true, false, true, false, true, false, true], counted: [3, 3, 3] },
+  },
+  {
+    name: "statistic random: probability 1 always, 0 never, ! 1 never",
+    rules: [`${UDP} -m statistic --mode random --probability 1`, `${UDP} -m statistic --mode random --probability 0 -j DROP`, `${UDP} -m statistic --mode random ! --probability 1.00000000000 -j DROP`].join("\n"),
+    sends: Array.from({ length: 5 }, () => ({ src: "10.0.0.1" })),
+    kernel: { delivered: [true, true, true, true, true], counted: [5, 0, 0] },
+  },
+  {
+    name: "quota: each rule's bytes, taken a whole datagram at a time; the first it cannot cover empties it",
+    rules: [`${UDP} -m quota --quota 250 -j ACCEPT`, `${UDP} -m quota ! --quota 60`, `${UDP} -j DROP`].join("\n"),
+    sends: Array.from({ length: 4 }, () => ({ src: "10.0.0.1", payload: "x".repeat(72) })),
+    kernel: { delivered: [true, true, false, false], counted: [2, 2, 2] },
+  },
 ];
 
 describe("header, mark and helper matches", () => {
@@ -99,4 +117,21 @@ describe("header, mark and helper matches", () => {
       expect(judgeInKernel(rules, sends)).toEqual(kernel);
     });
   }
+});
+
+describe("statistic --mode random", () => {
+  // 600 datagrams: the oracle hands its sends to python as one argument, which Linux caps at 128 kB.
+  const rules = `${UDP} -m statistic --mode random --probability 0.5`;
+  const sends = Array.from({ length: 600 }, () => ({ src: "10.0.0.1" }));
+  it("model: matches about its share of packets (300 of 600 at 0.5, within 5 standard deviations), the same ones every run", () => {
+    const counted = judgeInModel(rules, sends).counted[0]!;
+    expect(counted).toBeGreaterThan(240);
+    expect(counted).toBeLessThan(360);
+    expect(judgeInModel(rules, sends).counted[0]).toBe(counted);
+  });
+  it.runIf(kernelOracleHere || required)("kernel: matches about the same share", () => {
+    const counted = judgeInKernel(rules, sends).counted[0]!;
+    expect(counted).toBeGreaterThan(240);
+    expect(counted).toBeLessThan(360);
+  });
 });
