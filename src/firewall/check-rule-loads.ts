@@ -78,6 +78,11 @@ export function checkRuleLoads(rule: Rule, family: IpFamily = 4): void {
   // ("RULE_APPEND failed (Invalid argument)"): tcpmss always, ecn when it reads the TCP header's bits (ecn_mt_check4/6).
   const tcpOnly = rule.matches.find((match) => match.module === "tcpmss" || (match.module === "ecn" && match.options.some((option) => option.name.startsWith("ecn-tcp-"))));
   if (tcpOnly && !isProtocol(rule, "tcp")) refuse(`-m ${tcpOnly.module}${tcpOnly.module === "ecn" ? " --ecn-tcp-ece/--ecn-tcp-cwr" : ""} needs -p tcp in the same rule`);
+  // policy_mt_check: an input policy is not valid where packets leave, an output policy not where they arrive (a user
+  // chain's hooks are not known when iptables-nft adds its rule, so it loads there).
+  const direction = rule.matches.find((match) => match.module === "policy")?.options.find((option) => option.name === "dir")?.args[0];
+  if (direction === "in" && (rule.chain === "OUTPUT" || rule.chain === "POSTROUTING")) refuse(`-m policy --dir in is not valid in ${rule.chain}: the packet is leaving (use --dir out)`);
+  if (direction === "out" && (rule.chain === "INPUT" || rule.chain === "PREROUTING")) refuse(`-m policy --dir out is not valid in ${rule.chain}: the packet is arriving (use --dir in)`);
   const target = rule.target;
   if (!target) return;
   const option = (name: string) => target.options.find((candidate) => candidate.name === name)?.args[0];

@@ -4,6 +4,8 @@ import { tokenizeRule } from "./tokenize-rule.js";
 import {
   builtinChains,
   matchVocabulary,
+  addonTargets,
+  kernelTargetsNotModelled,
   optionAliases,
   protocolNames,
   targetVocabulary,
@@ -264,6 +266,7 @@ function checkJumpTarget(table: TableDraft, rule: Rule): void {
   const target = rule.target;
   if (!target || (target.kind !== "jump" && target.kind !== "goto")) return;
   if (!table.chains.has(target.chain!)) {
+    if (target.kind === "jump" && (kernelTargetsNotModelled.has(target.chain!) || addonTargets.has(target.chain!))) throw targetNotModelled(target.chain!, rule.line);
     throw new RulesetError(
       "RULESET_UNKNOWN_TARGET",
       `${target.kind === "goto" ? "-g" : "-j"} ${target.chain}: no such target or chain in table ${table.name}; declare the chain with ":${target.chain} - [0:0]" or use one of ${Object.keys(targetVocabulary).join(", ")}`,
@@ -441,6 +444,18 @@ function ownerOf(
   return null;
 }
 
+/** A kernel target the model does not run: named as such, with the way to test it. */
+function targetNotModelled(name: string, line: number): RulesetError {
+  if (addonTargets.has(name)) {
+    return new RulesetError(
+      "RULESET_UNKNOWN_TARGET",
+      `-j ${name}: an xtables-addons target, which neither the model engine nor the lab's kernel has (iptables-restore without it: "Chain '${name}' does not exist"); drop the rule, or use DROP or REJECT in its place`,
+      line,
+    );
+  }
+  return new RulesetError("RULESET_UNSUPPORTED", `-j ${name}: the model engine does not interpret this target (it runs ${Object.keys(targetVocabulary).join(", ")}); run this ruleset with --engine docker`, line);
+}
+
 function unknownOption(
   word: string,
   matches: { module: string }[],
@@ -450,6 +465,8 @@ function unknownOption(
 ): RulesetError {
   if (target) {
     const name = target.kind === "jump" || target.kind === "goto" ? target.chain : target.kind;
+    // `-j SYNPROXY --mss 1460`: the options are the target's, which the model does not know.
+    if (target.kind === "jump" && (kernelTargetsNotModelled.has(name!) || addonTargets.has(name!))) return targetNotModelled(name!, line);
     return new RulesetError("RULESET_SYNTAX", `unknown option ${word} for target ${name}`, line);
   }
   const loaded = matches.map((match) => match.module);

@@ -16,6 +16,7 @@ export const matchVocabulary: Readonly<Record<string, OptionArity>> = {
   ecn: { "ecn-tcp-cwr": 0, "ecn-tcp-ece": 0, "ecn-ip-ect": 1 },
   statistic: { mode: 1, probability: 1, every: 1, packet: 1 },
   quota: { quota: 1 },
+  policy: { dir: 1, pol: 1, strict: 0, reqid: 1, spi: 1, proto: 1, mode: 1, "tunnel-src": 1, "tunnel-dst": 1, next: 0 },
   icmp: { "icmp-type": 1 },
   icmp6: { "icmpv6-type": 1 },
   ttl: { "ttl-eq": 1, "ttl-lt": 1, "ttl-gt": 1 },
@@ -124,6 +125,49 @@ export const targetVocabulary: Readonly<Record<string, OptionArity>> = {
   MASQUERADE: { "to-ports": 1, random: 0, "random-fully": 0 },
   REDIRECT: { "to-ports": 1, random: 0 },
 };
+
+/**
+ * Target extensions of Linux's x_tables that the model does not interpret: a rule jumping to one of these names (not a chain
+ * declared as such) is refused as a target not modelled, by its name,
+ * rather than taken for a jump to a missing chain.
+ */
+export const kernelTargetsNotModelled: ReadonlySet<string> = new Set([
+  "AUDIT",
+  "CHECKSUM",
+  "CLASSIFY",
+  "CLUSTERIP",
+  "CONNSECMARK",
+  "DNPT",
+  "ECN",
+  "HL",
+  "HMARK",
+  "IDLETIMER",
+  "LED",
+  "NETMAP",
+  "NFQUEUE",
+  "RATEEST",
+  "SECMARK",
+  "SNPT",
+  "SYNPROXY",
+  "TCPOPTSTRIP",
+  "TEE",
+  "TOS",
+  "TPROXY",
+  "TRACE",
+  "ULOG",
+]);
+
+/** xtables-addons' targets: neither the model nor the lab's kernel has them (iptables-restore: "Chain 'TARPIT' does not exist"). */
+export const addonTargets: ReadonlySet<string> = new Set([
+  "TARPIT",
+  "DELUDE",
+  "CHAOS",
+  "ECHO",
+  "IPMARK",
+  "LOGMARK",
+  "STEAL",
+  "SYSRQ",
+]);
 
 /**
  * Targets the kernel registers for one table only (xt_target.table), and the

@@ -142,7 +142,7 @@ describe("what a user can cause is exit 2 with where it is, never exit 4", () =>
         ":INPUT DROP [0:0]",
         "-A INPUT -m geoip --src-cc CN -j DROP",
         "-A INPUT -p udp --dport 5060 -m recent --name X --bogus -j DROP",
-        "-A INPUT -p udp -m statistic --mode random --probability 0.5 -j REJECT",
+        "-A INPUT -p udp -m mac --mac-source 00:11:22:33:44:55 -j REJECT",
         "-A INPUT -j NOSUCHCHAIN",
         "-A INPUT -p udp -m hashlimit --hashlimit-above 5/sec -j DROP",
         "-A INPUT -p udp --dport 5060 -j ACCEPT",

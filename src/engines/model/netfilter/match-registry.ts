@@ -22,6 +22,7 @@ import { tcpmssMatch } from "./matches/tcp-options.js";
 import { ecnMatch } from "./matches/ecn.js";
 import { statisticMatch } from "./matches/statistic.js";
 import { quotaMatch } from "./matches/quota.js";
+import { policyMatch } from "./matches/policy.js";
 
 /** Every match module the model interprets; anything else is refused by name. */
 export const matchFactories: Readonly<Record<string, MatchFactory>> = {
@@ -31,6 +32,7 @@ export const matchFactories: Readonly<Record<string, MatchFactory>> = {
   ecn: ecnMatch,
   statistic: statisticMatch,
   quota: quotaMatch,
+  policy: policyMatch,
   multiport: multiportMatch,
   string: stringMatch,
   u32: u32Match,

@@ -104,6 +104,12 @@ const cases: Array<{ name: string; rules: string; sends: OracleSend[]; kernel: O
     sends: Array.from({ length: 4 }, () => ({ src: "10.0.0.1", payload: "x".repeat(72) })),
     kernel: { delivered: [true, true, false, false], counted: [2, 2, 2] },
   },
+  {
+    name: "policy: no packet in the lab went through IPsec, so --pol none matches every one and --pol ipsec none, whatever its elements",
+    rules: [`${UDP} -m policy --dir in --pol none`, `${UDP} -m policy --dir in --pol ipsec -j DROP`, `${UDP} -m policy --dir in --pol ipsec --strict --proto esp --mode tunnel --tunnel-src 10.0.0.0/8 --next --proto ah -j DROP`].join("\n"),
+    sends: [{ src: "10.0.0.1" }, { src: "10.0.0.2" }],
+    kernel: { delivered: [true, true], counted: [2, 0, 0] },
+  },
 ];
 
 describe("header, mark and helper matches", () => {
