@@ -29,7 +29,7 @@ export interface OracleSend {
   readonly dport?: number;
   readonly payload?: string;
   readonly ttl?: number;
-  /** The IPv4 TOS byte (DSCP << 2 | ECN); 0 when absent. */
+  /** The IPv4 TOS byte or IPv6's traffic class (DSCP << 2 | ECN); 0 when absent. */
   readonly tos?: number;
   /** The IPv4 flags and fragment offset field (0x4000: don't fragment); 0 when absent. */
   readonly frag?: number;
@@ -65,7 +65,7 @@ export function judgeInModel(inputRules: string, sends: readonly OracleSend[], i
     },
     family,
   );
-  const judged = sends.map(filled).map((send) => firewall.judge(send.icmp6 || send.routing ? decodeIpv6(datagram6(send)) : send.tcp ? tcpPacket(send) : udpPacket(send.src, send.payload, send), Math.floor(send.at * HZ)));
+  const judged = sends.map(filled).map((send) => firewall.judge(send.icmp6 || send.routing || (send.tos && send.src.includes(":")) ? decodeIpv6(datagram6(send)) : send.tcp ? tcpPacket(send) : udpPacket(send.src, send.payload, send), Math.floor(send.at * HZ)));
   return {
     delivered: judged.map((judgement, index) => (sends[index]!.icmp6 || sends[index]!.tcp ? null : judgement.accepted)),
     counted: firewall
@@ -123,7 +123,7 @@ def datagram6(i, send):
         kind, left, ext = send["routing"]
         body = struct.pack("!BBBB", upper, ext, kind, left) + bytes(4 + 8 * ext) + body
         first = 43
-    return struct.pack("!IHBB", (6 << 28) | (i & 0xfffff), len(body), first, send["ttl"]) + src + dst + body`;
+    return struct.pack("!IHBB", (6 << 28) | (send.get("tos", 0) << 20) | (i & 0xfffff), len(body), first, send["ttl"]) + src + dst + body`;
 
 /** The segment PYTHON_DATAGRAM sends for a send with `tcp` (its IP ID 0: the model reads none). */
 function tcpPacket(send: ReturnType<typeof filled>): Packet {
@@ -163,7 +163,7 @@ function datagram6(send: ReturnType<typeof filled>): Uint8Array {
   payload.copy(body, 8);
   const routing = send.routing ? Buffer.concat([Buffer.from([upper, send.routing[2], send.routing[0], send.routing[1]]), Buffer.alloc(4 + 8 * send.routing[2])]) : Buffer.alloc(0);
   const header = Buffer.alloc(40);
-  header.writeUInt32BE(6 << 28, 0);
+  header.writeUInt32BE(((6 << 28) | ((send.tos ?? 0) << 20)) >>> 0, 0);
   header.writeUInt16BE(routing.length + body.length, 4);
   header[6] = send.routing ? 43 : upper;
   header[7] = send.ttl;

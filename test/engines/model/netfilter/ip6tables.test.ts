@@ -23,6 +23,19 @@ const oneAddress = (count: number, every = 0.05): OracleSend[] => Array.from({ l
 
 const cases: Array<{ name: string; rules: string; sends: OracleSend[]; kernel: OracleOutcome }> = [
   {
+    name: "ecn and dscp read the traffic class; statistic, quota and policy as over IPv4 (quota counts the 40-byte header)",
+    rules: [
+      "-A INPUT -p udp -m ecn --ecn-ip-ect 2",
+      "-A INPUT -p udp -m dscp --dscp-class EF",
+      "-A INPUT -p udp -m statistic --mode nth --every 2 --packet 0",
+      "-A INPUT -p udp -m policy --dir in --pol ipsec -j DROP",
+      "-A INPUT -p udp -m quota --quota 200 -j ACCEPT",
+      "-A INPUT -p udp -j DROP",
+    ].join("\n"),
+    sends: [0xba, 0xb8, 0x02, 0x00].map((tos) => ({ src: "2001:db8:bad:2::7", tos, payload: "x".repeat(52) })),
+    kernel: { delivered: [true, true, false, false], counted: [2, 2, 2, 0, 2, 2] },
+  },
+  {
     name: "recent without --mask counts each /128: a scanner rotating inside its /64 is never blocked, one address is",
     rules: `${REGISTER} -m recent --set --name SIP6\n${REGISTER} -m recent --update --seconds 60 --hitcount 5 --name SIP6 -j DROP`,
     sends: [...rotating(8), ...oneAddress(8).map((send) => ({ ...send, at: 0.5 + send.at! }))],
