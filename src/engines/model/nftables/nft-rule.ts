@@ -193,6 +193,41 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
     });
   };
   /** A comparison of a number the packet gives with the value that follows (or a verdict map keyed by it). */
+  /**
+   * nft_numgen.c: `numgen inc mod N [offset M]` counts 0 to N-1 round and
+   * round, per expression, from 0 for the first packet that reaches it
+   * (nft_ng_inc_init starts the counter at N-1); `numgen random mod N
+   * [offset M]` scales a random 32-bit number to N (reciprocal_scale), here
+   * from a generator seeded by the rule's line, so a run repeats itself.
+   */
+  const numberGenerator = (): ((state: NftPacketState) => number) => {
+    const mode = word(1);
+    if (mode !== "inc" && mode !== "random") fail(`numgen ${mode ?? ""}: inc or random`);
+    if (word(2) !== "mod") fail("numgen needs mod N");
+    const modulus = Number(word(3));
+    if (!(Number.isInteger(modulus) && modulus >= 1 && modulus <= 0xffffffff)) fail(`numgen mod ${word(3) ?? ""}: a whole number from 1`);
+    at += 4;
+    let offset = 0;
+    if (word() === "offset") {
+      offset = Number(word(1));
+      if (!(Number.isInteger(offset) && offset >= 0 && offset <= 0xffffffff)) fail(`numgen offset ${word(1) ?? ""}: a whole number from 0`);
+      at += 2;
+    }
+    if (mode === "inc") {
+      let counter = modulus - 1;
+      return () => {
+        counter = counter + 1 < modulus ? counter + 1 : 0;
+        return counter + offset;
+      };
+    }
+    let seed = (Math.imul(tokens[0]?.line ?? 1, 0x9e3779b1) ^ modulus) | 1;
+    return () => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return Math.floor(((seed >>> 0) * modulus) / 0x100000000) + offset;
+    };
+  };
   const compare = (type: FieldType, readField: (state: NftPacketState) => number | null) => {
     // `FIELD & MASK OP VALUE`: nft_bitwise masks the loaded field before the compare.
     let read = readField;
@@ -268,7 +303,7 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         else if (field === "ttl") compare("integer", ipv4((packet) => packet.ttl));
         else if (field === "length") compare("integer", ipv4((packet) => packet.bytes.length));
         else if (field === "dscp") compare("dscp", ipv4((packet) => packet.bytes[1]! >> 2));
-        else if (field === "ecn") compare("integer", ipv4((packet) => packet.bytes[1]! & 0x03));
+        else if (field === "ecn") compare("ecn", ipv4((packet) => packet.bytes[1]! & 0x03));
         else if (field === "id") compare("integer", ipv4((packet) => (packet.bytes[4]! << 8) | packet.bytes[5]!));
         // The flags and the fragment offset as one 16-bit field: rules mask it (`ip frag-off & 0x1fff != 0`, a later fragment).
         else if (field === "frag-off") compare("integer", ipv4((packet) => (packet.bytes[6]! << 8) | packet.bytes[7]!));
@@ -288,7 +323,11 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         } else if (field === "nexthdr") compare("inet_proto", ipv6((packet) => packet.protocol));
         else if (field === "hoplimit") compare("integer", ipv6((packet) => packet.ttl));
         else if (field === "length") compare("integer", ipv6((packet) => (packet.bytes[4]! << 8) | packet.bytes[5]!));
-        else fail(`ip6 ${field} is not modelled (saddr, daddr, nexthdr, hoplimit, length are)`);
+        // The traffic class straddles the first two bytes: its DSCP is their bits 4-9, its ECN bits 10-11.
+        else if (field === "dscp") compare("dscp", ipv6((packet) => ((packet.bytes[0]! & 0x0f) << 2) | (packet.bytes[1]! >> 6)));
+        else if (field === "ecn") compare("ecn", ipv6((packet) => (packet.bytes[1]! >> 4) & 0x03));
+        else if (field === "flowlabel") compare("integer", ipv6((packet) => ((packet.bytes[1]! & 0x0f) << 16) | (packet.bytes[2]! << 8) | packet.bytes[3]!));
+        else fail(`ip6 ${field} is not modelled (saddr, daddr, nexthdr, hoplimit, length, dscp, ecn, flowlabel are)`);
         continue;
       }
       if (key === "icmpv6") {
@@ -371,6 +410,8 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         else if (field === "pkttype") compare("pkttype", () => 0);
         else if (field === "length") compare("integer", (state) => state.packet.bytes.length);
         else if (field === "time" || field === "day" || field === "hour") steps.push(wallClockStep(field));
+        // NFT_META_SECPATH (`nft list` prints it as meta ipsec): whether IPsec handled the packet; none in the lab did.
+        else if (field === "secpath" || field === "ipsec") compare("boolean", () => 0);
         else fail(`meta ${field} is not modelled`);
         continue;
       }
@@ -512,6 +553,10 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
           state.notrack = true;
           return true;
         });
+        continue;
+      }
+      if (key === "numgen") {
+        compare("integer", numberGenerator());
         continue;
       }
       if (key === "accept" || key === "drop" || key === "continue" || key === "return") {

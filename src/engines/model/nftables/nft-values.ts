@@ -13,7 +13,7 @@ import { lookupTable, SERVICE_PORTS } from "../../../net/netbase-names.js";
  * number (or a name) the packet gives.
  */
 
-export type FieldType = "ipv4_addr" | "ipv6_addr" | "inet_service" | "inet_proto" | "integer" | "ifname" | "ct_state" | "ct_status" | "ct_dir" | "pkttype" | "mark" | "ether_type" | "dscp";
+export type FieldType = "ipv4_addr" | "ipv6_addr" | "inet_service" | "inet_proto" | "integer" | "ifname" | "ct_state" | "ct_status" | "ct_dir" | "pkttype" | "mark" | "ether_type" | "dscp" | "ecn" | "boolean";
 
 export class NftValueError extends Error {}
 
@@ -37,10 +37,16 @@ const DSCP_NAMES: Readonly<Record<string, number>> = lookupTable({
   af11: 0x0a, af12: 0x0c, af13: 0x0e, af21: 0x12, af22: 0x14, af23: 0x16, af31: 0x1a, af32: 0x1c, af33: 0x1e, af41: 0x22, af42: 0x24, af43: 0x26, va: 0x2c, ef: 0x2e,
 });
 
+/** nft's ecn_type_tbl (src/proto.c): `ip ecn ce`, `ip6 ecn not-ect`. */
+const ECN_NAMES: Readonly<Record<string, number>> = lookupTable({ "not-ect": 0, ect1: 1, ect0: 2, ce: 3 });
+
+/** nft's boolean_type: `meta secpath exists`. */
+const BOOLEAN_NAMES: Readonly<Record<string, number>> = lookupTable({ exists: 1, missing: 0 });
+
 /** The symbol table of a type whose values have names besides numbers. */
 function namesOf(type: FieldType): Readonly<Record<string, number>> | undefined {
   // Services as nft resolves them, through /etc/services (`nft list` prints numbers).
-  return type === "inet_service" ? SERVICE_PORTS : type === "pkttype" ? PKTTYPES : type === "ct_dir" ? CT_DIRECTIONS : type === "ether_type" ? ETHER_TYPES : type === "dscp" ? DSCP_NAMES : undefined;
+  return type === "inet_service" ? SERVICE_PORTS : type === "pkttype" ? PKTTYPES : type === "ct_dir" ? CT_DIRECTIONS : type === "ether_type" ? ETHER_TYPES : type === "dscp" ? DSCP_NAMES : type === "ecn" ? ECN_NAMES : type === "boolean" ? BOOLEAN_NAMES : undefined;
 }
 
 /** One value as a test of a number: equal, within a range, or within a prefix. */
@@ -50,7 +56,7 @@ function parseNumber(text: string, type: FieldType): number {
   const named = type === "inet_proto" ? (text !== "all" ? protocolNumbers[text] : undefined) : namesOf(type)?.[text];
   if (named !== undefined) return named;
   if (/^(0x[0-9a-f]+|\d+)$/i.test(text)) return Number(text);
-  const what = type === "inet_service" ? "port" : type === "inet_proto" ? "protocol" : type === "ether_type" ? "protocol (ip, ip6, arp, vlan, or a number)" : type === "dscp" ? "DSCP (cs0-cs7, af11-af43, ef, va, be, df, or a number)" : "number";
+  const what = type === "inet_service" ? "port" : type === "inet_proto" ? "protocol" : type === "ether_type" ? "protocol (ip, ip6, arp, vlan, or a number)" : type === "dscp" ? "DSCP (cs0-cs7, af11-af43, ef, va, be, df, or a number)" : type === "ecn" ? "ECN value (not-ect, ect1, ect0, ce, or a number)" : "number";
   throw new NftValueError(`"${text}" is not a ${what}`);
 }
 
