@@ -28,8 +28,9 @@ export interface CapturedSip {
   readonly sport: number;
   readonly dport: number;
   readonly method: string;
-  /** The IPv4 datagram (null for IPv6): a view into the frame being read, valid only during the callback that gets it. */
-  readonly ip: Uint8Array | null;
+  /** The IP datagram: a view into the frame being read, valid only during the callback that gets it. */
+  readonly ip: Uint8Array;
+  readonly ipVersion: 4 | 6;
 }
 
 export interface SourceProfile {
@@ -390,8 +391,10 @@ export async function forEachSipRequest(path: string, options: { allowTruncated?
 
 type RequestRecord = { -readonly [K in keyof CapturedSip]: CapturedSip[K] };
 
+const EMPTY = new Uint8Array(0);
+
 function newRequestRecord(): RequestRecord {
-  return { timestampNs: 0n, atNs: 0, src: "", sourceIndex: 0, dst: "", sport: 0, dport: 0, method: "", ip: null };
+  return { timestampNs: 0n, atNs: 0, src: "", sourceIndex: 0, dst: "", sport: 0, dport: 0, method: "", ip: EMPTY, ipVersion: 4 };
 }
 
 /**
@@ -409,7 +412,8 @@ function fillRequest(out: RequestRecord, packet: DecodedPacket, method: string |
   out.sport = packet.sport;
   out.dport = packet.dport;
   out.method = name;
-  out.ip = packet.ipVersion === 4 ? packet.ip : null;
+  out.ip = packet.ip;
+  out.ipVersion = packet.ipVersion;
   return true;
 }
 

@@ -17,9 +17,9 @@ const seconds = (ns: bigint) => Number(ns) / 1e9;
  * `capture inspect --json`: the summary as documented fields (README,
  * "capture inspect --json"); timestamps as seconds since 1970 and as strings
  * of nanoseconds (they outgrow a double's precision), and per source the
- * judge's first drop.
+ * judge's first drop, and whether any firewall judged its requests.
  */
-export function renderInspectionJson(summary: CaptureSummary, drops: ReadonlyMap<string, { atNs: bigint; index: number }>, judge: InspectionJudge): string {
+export function renderInspectionJson(summary: CaptureSummary, drops: ReadonlyMap<string, { atNs: bigint; index: number }>, judge: InspectionJudge, judged?: ReadonlySet<string>): string {
   const document = {
     format: "slamlab-inspect/1",
     path: summary.path,
@@ -54,6 +54,8 @@ export function renderInspectionJson(summary: CaptureSummary, drops: ReadonlyMap
         firstSeconds: seconds(source.firstNs),
         lastSeconds: seconds(source.lastNs),
         userAgents: source.userAgents,
+        // Whether a firewall judged its requests: blocked null means not blocked only where this is true.
+        judged: judged === undefined || judged.has(source.address),
         blocked: drop ? { atRequest: drop.index, secondsAfterFirst: seconds(drop.atNs - source.firstNs) } : null,
       };
     }),

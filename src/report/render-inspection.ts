@@ -28,7 +28,16 @@ function captureTime(ns: bigint): string {
 }
 
 /** `capture inspect` as text: what a user reads before replaying a capture. */
-export function renderInspection(summary: CaptureSummary, drops: ReadonlyMap<string, { atNs: bigint; index: number }>, judge: InspectionJudge = { kind: "policy", name: "default", pbxAddress: null, registrars: "each" }): string {
+/**
+ * `judged`: the sources whose requests a firewall judged; absent, all of them.
+ * A source outside it is reported as not judged, never as not blocked.
+ */
+export function renderInspection(
+  summary: CaptureSummary,
+  drops: ReadonlyMap<string, { atNs: bigint; index: number }>,
+  judge: InspectionJudge = { kind: "policy", name: "default", pbxAddress: null, registrars: "each" },
+  judged?: ReadonlySet<string>,
+): string {
   const lines: string[] = [];
   const span = summary.firstNs !== null && summary.lastNs !== null ? seconds(summary.lastNs - summary.firstNs) : 0;
   const start = summary.firstNs !== null ? captureTime(summary.firstNs) : "-";
@@ -65,7 +74,9 @@ export function renderInspection(summary: CaptureSummary, drops: ReadonlyMap<str
     const drop = drops.get(source.address);
     const verdict = drop
       ? `SLAMMING: blocked at its request ${drop.index}, ${seconds(drop.atNs - source.firstNs).toFixed(1)} s after its first`
-      : source.registers > 0
+      : judged !== undefined && !judged.has(source.address)
+        ? notJudged(source.address, judge)
+        : source.registers > 0
         ? "not blocked"
         : iax2
           ? "no registrations"
@@ -80,4 +91,10 @@ export function renderInspection(summary: CaptureSummary, drops: ReadonlyMap<str
     for (const warning of summary.warnings) lines.push(`    ${warning}`);
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** Why a source's requests met no firewall: IPv6 beside an iptables ruleset, or none of them went to a registrar judged. */
+export function notJudged(address: string, judge: InspectionJudge): string {
+  if (address.includes(":") && judge.kind === "ruleset") return "not judged (IPv6: the ruleset holds iptables rules)";
+  return "not judged (no request to a registrar)";
 }

@@ -9,6 +9,8 @@ import { scratchDirectory } from "../helpers/scratch-directory.js";
 import { ethernet, sipDatagram, writeTemp } from "../helpers/capture-files.js";
 import { scenarioOf } from "../helpers/scenario.js";
 import { pcapFile } from "../../src/capture/pcap-writer.js";
+import { encodeIpv6Udp } from "../../src/net/ipv6.js";
+import { parseAddress } from "../../src/net/address-number.js";
 import { runModel } from "../../src/engines/model/model-engine.js";
 import { loadReplays } from "../../src/traffic/replay/load-replays.js";
 
@@ -425,6 +427,33 @@ describe("slamlab capture", () => {
     expect(few).toEqual(Array.from({ length: 3 }, (_, registrar) => [`198.18.70.${registrar}`, 10]));
     const many = await inspectRegistrars(20);
     expect(many.sort()).toEqual(Array.from({ length: 20 }, (_, registrar) => [`198.18.70.${registrar}`, 10]).sort());
+  });
+
+  it("inspect judges IPv6 sources with the policy's ip6tables rules, per /64, and says a ruleset of iptables rules judged none of them", async () => {
+    const pbx6 = "2001:db8:100::10";
+    const register = (src: string, index: number) => ({
+      timestampNs: 1_700_000_000_000_000_000n + BigInt(index) * 100_000_000n,
+      data: encodeIpv6Udp({ src: parseAddress(src), dst: parseAddress(pbx6), sport: 5060, dport: 5060, payload: new TextEncoder().encode(`REGISTER sip:[${pbx6}] SIP/2.0\r\nCSeq: ${index + 1} REGISTER\r\n\r\n`) }),
+    });
+    // A scanner sending each REGISTER from the next address of its /64, and an office phone in another /64.
+    const records = [...Array.from({ length: 12 }, (_, index) => register(`2001:db8:bad:1::${index + 1}`, index)), register("2001:db8:600d:1::21", 12), register("2001:db8:600d:1::21", 13)];
+    const capture = writeTemp(pcapFile(101, records));
+    for (const extra of [[], ["--as-one-pbx"]]) {
+      const json = JSON.parse((await run("capture", "inspect", capture, "--json", ...extra)).stdout) as { registrars: string[]; sources: Array<{ address: string; judged: boolean; blocked: { atRequest: number } | null }> };
+      expect(json.registrars).toEqual([pbx6]);
+      const blocked = Object.fromEntries(json.sources.map((source) => [source.address, source.blocked?.atRequest ?? null]));
+      // The default policy counts an IPv6 source per /64: the scanner's 10th address is its 10th REGISTER.
+      expect(Object.entries(blocked).filter(([, at]) => at !== null).map(([address]) => address).sort()).toEqual(["2001:db8:bad:1::10", "2001:db8:bad:1::11", "2001:db8:bad:1::12"]);
+      expect(blocked["2001:db8:600d:1::21"]).toBeNull();
+      expect(json.sources.every((source) => source.judged)).toBe(true);
+    }
+    const rules = join(work, "v4-only.rules");
+    writeFileSync(rules, "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 5060 -j DROP\nCOMMIT\n");
+    const mine = await run("capture", "inspect", capture, "--ruleset", rules);
+    expect(mine.stdout).toMatch(/2001:db8:600d:1::21 .* not judged \(IPv6: the ruleset holds iptables rules\)$/m);
+    expect(mine.stdout).not.toMatch(/not blocked|SLAMMING/);
+    const json = JSON.parse((await run("capture", "inspect", capture, "--ruleset", rules, "--json")).stdout) as { sources: Array<{ judged: boolean; blocked: unknown }> };
+    expect(json.sources.every((source) => !source.judged && source.blocked === null)).toBe(true);
   });
 
   it("inspect judges a capture with the user's own ruleset or a named policy, and --json gives the documented fields", async () => {

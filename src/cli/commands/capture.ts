@@ -66,15 +66,21 @@ export function registerCaptureCommand(program: Command): void {
       const ipset = options.ipset === undefined ? undefined : { path: options.ipset, text: readTextInput(options.ipset, "an ipset save file") };
       if (rulesetText !== null) compileFirewall(parseRuleset(rulesetText, options.ruleset), firewallState(defaultKernelSettings, options.pbx ? [options.pbx] : [], ipset));
       const policy = rulesetText === null ? await readPolicy(options.policy ?? "default") : null;
-      const makeJudge = (server: string) => new FirstDropJudge(rulesetText ?? generateRuleset(policy!.policy, { pbxAddress: server }), server, ipset);
+      // An IPv6 registrar is judged by the policy's ip6tables rules (an IPv6 source counted per /64); a --ruleset file is
+      // iptables' and --pbx an IPv4 address, so with them IPv6 requests are not judged, and the report says so.
+      const judgesIpv6 = rulesetText === null;
+      const makeJudge = (server: string) =>
+        server.includes(":")
+          ? new FirstDropJudge(generateRuleset(policy!.policy, { pbxAddress: server, pbx6Address: server }, 6), server, undefined, 6)
+          : new FirstDropJudge(rulesetText ?? generateRuleset(policy!.policy, { pbxAddress: server }), server, ipset);
       // Judged as the capture is read: by the one address given, or by a judge for each address requests go to, the registrars
       // among them kept once the capture has said which they are. Past EARLY_JUDGES addresses (a sweep of many PBXs), or as one
       // PBX (which registrar stands for all is known only at the end), the requests are judged in a second pass instead.
       const early = new Map<string, FirstDropJudge>();
       let judgedEarly = !options.asOnePbx;
       const judgeEarly = (request: CapturedSip) => {
-        if (!judgedEarly || request.ip === null) return;
-        const server = options.pbx ?? request.dst;
+        if (!judgedEarly || (request.ipVersion === 6 && !judgesIpv6)) return;
+        const server = request.ipVersion === 6 ? request.dst : (options.pbx ?? request.dst);
         let judge = early.get(server);
         if (!judge) {
           if (early.size >= EARLY_JUDGES) {
@@ -89,18 +95,28 @@ export function registerCaptureCommand(program: Command): void {
       const summary = await inspectCapture(file, { allowTruncated: options.allowTruncated === true, onRequest: judgeEarly });
       // Each request is judged with the capture's own timing, by the user's rules or a policy per registrar (or all registrars as one, as a replay maps them).
       const drops = new Map<string, { atNs: bigint; index: number }>();
+      // Each family's registrars: as one PBX, the first of each stands for the rest, as a replay maps them onto the lab PBX's two addresses.
       const registrars = summary.servers.filter((address) => !address.includes(":"));
-      const servers = rulesetText !== null && options.pbx !== undefined ? [options.pbx] : options.asOnePbx ? registrars.slice(0, 1) : registrars;
+      const registrars6 = judgesIpv6 ? summary.servers.filter((address) => address.includes(":")) : [];
+      const servers = [
+        ...(rulesetText !== null && options.pbx !== undefined ? [options.pbx] : options.asOnePbx ? registrars.slice(0, 1) : registrars),
+        ...(options.asOnePbx ? registrars6.slice(0, 1) : registrars6),
+      ];
       const judges = new Map(servers.map((server) => [server, (judgedEarly ? early.get(server) : undefined) ?? makeJudge(server)]));
-      // Which judge a request goes to: the one address given, the one PBX all registrars stand for, or its own registrar.
-      const isRegistrar = new Set(registrars);
-      const judgeOf = (dst: string) => (options.pbx !== undefined ? judges.get(options.pbx) : options.asOnePbx ? (isRegistrar.has(dst) ? judges.get(registrars[0]!) : undefined) : judges.get(dst));
+      // Which judge a request goes to: the one address given, the one PBX all registrars of its family stand for, or its own registrar.
+      const isRegistrar = new Set([...registrars, ...registrars6]);
+      const judgeOf = (request: CapturedSip) => {
+        if (request.ipVersion === 6) return options.asOnePbx ? (isRegistrar.has(request.dst) ? judges.get(registrars6[0]!) : undefined) : judges.get(request.dst);
+        return options.pbx !== undefined ? judges.get(options.pbx) : options.asOnePbx ? (isRegistrar.has(request.dst) ? judges.get(registrars[0]!) : undefined) : judges.get(request.dst);
+      };
       if (judges.size > 0 && !judgedEarly) {
         // A second pass: the requests are judged as they are read again, never held.
         await forEachSipRequest(file, { allowTruncated: options.allowTruncated === true }, (request) => {
-          if (request.ip !== null) judgeOf(request.dst)?.judge(request, request.ip);
+          if (request.ipVersion === 4 || judgesIpv6) judgeOf(request)?.judge(request, request.ip);
         });
       }
+      const judged = new Set<string>();
+      for (const judge of judges.values()) for (const source of judge.judgedSources()) judged.add(source);
       for (const judge of judges.values()) {
         for (const [source, drop] of judge.drops()) {
           const known = drops.get(source);
@@ -109,9 +125,9 @@ export function registerCaptureCommand(program: Command): void {
       }
       const registrarsJudged = options.pbx !== undefined ? "one address" : options.asOnePbx ? "as one PBX" : "each";
       const judge: InspectionJudge = { kind: rulesetText !== null ? "ruleset" : "policy", name: rulesetText !== null ? options.ruleset! : (options.policy ?? "default"), pbxAddress: options.pbx ?? null, registrars: registrarsJudged };
-      if (options.json === undefined) process.stdout.write(renderInspection(summary, drops, judge));
-      else if (outputs[0]) await writeOutputs([{ output: outputs[0], data: renderInspectionJson(summary, drops, judge) }]);
-      else process.stdout.write(renderInspectionJson(summary, drops, judge));
+      if (options.json === undefined) process.stdout.write(renderInspection(summary, drops, judge, judged));
+      else if (outputs[0]) await writeOutputs([{ output: outputs[0], data: renderInspectionJson(summary, drops, judge, judged) }]);
+      else process.stdout.write(renderInspectionJson(summary, drops, judge, judged));
     });
   capture
     .command("synth")

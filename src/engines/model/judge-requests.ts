@@ -1,5 +1,8 @@
 import { parseIpv4 } from "../../net/address.js";
+import { parseAddress } from "../../net/address-number.js";
 import { decodeIpv4, rewriteIpv4 } from "../../net/ipv4.js";
+import { decodeIpv6, rewriteIpv6 } from "../../net/ipv6.js";
+import type { IpFamily } from "../../firewall/ruleset.js";
 import { parseRuleset } from "../../firewall/parse-ruleset.js";
 import { defaultKernelSettings } from "./kernel-settings.js";
 import { compileFirewall } from "./netfilter/interpreter.js";
@@ -36,12 +39,18 @@ export class FirstDropJudge {
   /** One context refilled per request: the filter reads it only while it judges. */
   private readonly context: RefilledContext = { ...newPacketContext(0) };
 
-  constructor(rulesetText: string, pbxAddress: string, ipset?: { readonly path: string; readonly text: string }) {
-    this.firewall = compileFirewall(parseRuleset(rulesetText, "policy"), firewallState(defaultKernelSettings, [pbxAddress], ipset));
-    this.pbx = parseIpv4(pbxAddress);
+  /** `family` 6: ip6tables rules, judging IPv6 requests towards an IPv6 `pbxAddress`. */
+  constructor(
+    rulesetText: string,
+    pbxAddress: string,
+    ipset?: { readonly path: string; readonly text: string },
+    private readonly family: IpFamily = 4,
+  ) {
+    this.firewall = compileFirewall(parseRuleset(rulesetText, "policy", undefined, family), firewallState(defaultKernelSettings, [pbxAddress], ipset));
+    this.pbx = family === 6 ? parseAddress(pbxAddress) : parseIpv4(pbxAddress);
   }
 
-  /** One request, and its IPv4 datagram as captured. */
+  /** One request, and its IP datagram as captured (of the judge's family). */
   judge(request: JudgedRequest, ip: Uint8Array): void {
     let source = this.sources[request.sourceIndex];
     if (source === undefined) this.sources[request.sourceIndex] = source = { src: request.src, sent: 0, droppedAtNs: null, droppedIndex: 0 };
@@ -50,8 +59,14 @@ export class FirstDropJudge {
     this.startNs ??= atNs;
     if (source.droppedAtNs !== null) return;
     // Sent to another registrar (judged as one PBX, or at the one address given): as if to this one.
-    const dst = ((ip[16]! << 24) | (ip[17]! << 16) | (ip[18]! << 8) | ip[19]!) >>> 0;
-    const packet = decodeIpv4(dst === this.pbx ? ip : rewriteIpv4(ip, { dst: this.pbx }));
+    let packet;
+    if (this.family === 6) {
+      packet = decodeIpv6(ip);
+      if (packet.dst !== this.pbx) packet = decodeIpv6(rewriteIpv6(ip, { dst: this.pbx }));
+    } else {
+      const dst = ((ip[16]! << 24) | (ip[17]! << 16) | (ip[18]! << 8) | ip[19]!) >>> 0;
+      packet = decodeIpv4(dst === this.pbx ? ip : rewriteIpv4(ip, { dst: this.pbx }));
+    }
     // Truncated as a bigint division would: a capture out of time order gives negative times.
     const elapsedUs = Math.trunc((atNs - this.startNs) / 1000);
     this.context.jiffies = defaultKernelSettings.startJiffies + Math.floor((elapsedUs * defaultKernelSettings.hz) / 1_000_000);
@@ -59,6 +74,11 @@ export class FirstDropJudge {
       source.droppedAtNs = request.timestampNs;
       source.droppedIndex = source.sent;
     }
+  }
+
+  /** Every source this judge saw a request from. */
+  *judgedSources(): IterableIterator<string> {
+    for (const source of this.sources) if (source !== undefined) yield source.src;
   }
 
   /** Each source's first dropped request: when, and its number among the source's requests. */
