@@ -201,6 +201,8 @@ const IPV6_EXTENSIONS = new Set([0, 43, 60, 51]);
 
 function decodeIpv6Datagram(frame: CapturedFrame, captured: Uint8Array): DecodedPacket | UndecodableReason {
   if (captured.length < 40) return "truncated IP header";
+  // As for IPv4: ipv6_rcv drops a header whose version says otherwise.
+  if (captured[0]! >> 4 !== 6) return "bad IP header";
   const payloadLength = (captured[4]! << 8) | captured[5]!;
   const ip = captured.subarray(0, Math.min(40 + payloadLength, captured.length));
   let next = ip[6]!;

@@ -6,6 +6,8 @@ import { concatBytes } from "../../src/capture/concat-bytes.js";
 import { inspectCapture } from "../../src/capture/inspect-capture.js";
 import { ethernet, ipv4, sipDatagram, writeTemp } from "../helpers/capture-files.js";
 import { haveTshark, tsharkPackets } from "../helpers/tshark.js";
+import { encodeIpv6Udp } from "../../src/net/ipv6.js";
+import { parseAddress } from "../../src/net/address-number.js";
 
 const concat = (...parts: Uint8Array[]) => concatBytes(parts);
 
@@ -45,5 +47,16 @@ describe("tunnels in captures", () => {
     expect(summary.requests).toEqual({ REGISTER: 5 });
     expect(summary.undecodable).toMatchObject({ "GRE not carrying IP": 1 });
     if (haveTshark) expect(tsharkPackets(path).map((packet) => packet.sip)).toEqual(["REGISTER", "REGISTER", "REGISTER", "REGISTER", "REGISTER", ""]);
+  });
+});
+
+describe("IP headers whose version contradicts the link layer", () => {
+  it("an EtherType of IPv6 over a header whose version is not 6 is a bad IP header, as ipv6_rcv drops it, and capture inspect skips it rather than judging it", async () => {
+    const datagram = encodeIpv6Udp({ src: parseAddress("2001:db8:bad:1::1"), dst: parseAddress("2001:db8:100::10"), sport: 5060, dport: 5060, payload: new TextEncoder().encode("REGISTER sip:[2001:db8:100::10] SIP/2.0\r\n\r\n") });
+    datagram[0] = 0x45;
+    const data = etherFrame(0x86dd, datagram);
+    expect(decodeFrame({ index: 0, linkType: LINKTYPE_ETHERNET, timestampNs: 0n, data, originalLength: data.length, offset: 24 })).toBe("bad IP header");
+    const summary = await inspectCapture(writeTemp(pcapFile(LINKTYPE_ETHERNET, [{ timestampNs: 1_700_000_000_000_000_000n, data }])), { onRequest: () => expect.unreachable("a bad header is no request") });
+    expect(summary.undecodable).toEqual({ "bad IP header": 1 });
   });
 });
