@@ -5,6 +5,8 @@ export interface InspectionJudge {
   readonly kind: "policy" | "ruleset";
   /** The built-in policy's name, or the file. */
   readonly name: string;
+  /** With a ruleset: the ip6tables-save file that judged IPv6 requests (null: IPv6 sources were not judged). */
+  readonly ruleset6?: string | null;
   /** The address the rules protect; null: the capture's registrars. */
   readonly pbxAddress: string | null;
   /** How the registrars were judged: each through its own firewall, all as one PBX (as a replay runs them), or every request as sent to pbxAddress. */

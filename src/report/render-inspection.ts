@@ -53,7 +53,7 @@ export function renderInspection(
   if (Object.keys(summary.iax2Frames).length) lines.push(`  IAX2 frames:   ${ranked(summary.iax2Frames)}`);
   lines.push(`  PBX/registrar: ${summary.servers.join(", ") || "none found (no address receives more requests than it sends)"}`);
   lines.push("");
-  const rules = judge.kind === "ruleset" ? `your ruleset ${judge.name}` : judge.name === "default" ? "the default policy (10 REGISTERs in 60 s)" : `the policy ${judge.name}`;
+  const rules = judge.kind === "ruleset" ? `your ruleset ${judge.name}${judge.ruleset6 ? ` (IPv6: ${judge.ruleset6})` : ""}` : judge.name === "default" ? "the default policy (10 REGISTERs in 60 s)" : `the policy ${judge.name}`;
   // Where the rules stood: a capture with several registrars is judged at each, or at one PBX as a replay of it runs.
   const where =
     judge.registrars === "one address"
@@ -95,6 +95,6 @@ export function renderInspection(
 
 /** Why a source's requests met no firewall: IPv6 beside an iptables ruleset, or none of them went to a registrar judged. */
 export function notJudged(address: string, judge: InspectionJudge): string {
-  if (address.includes(":") && judge.kind === "ruleset") return "not judged (IPv6: the ruleset holds iptables rules)";
+  if (address.includes(":") && judge.kind === "ruleset" && !judge.ruleset6) return "not judged (IPv6: the ruleset holds iptables rules; give --ruleset6)";
   return "not judged (no request to a registrar)";
 }

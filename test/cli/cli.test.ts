@@ -450,10 +450,23 @@ describe("slamlab capture", () => {
     const rules = join(work, "v4-only.rules");
     writeFileSync(rules, "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 5060 -j DROP\nCOMMIT\n");
     const mine = await run("capture", "inspect", capture, "--ruleset", rules);
-    expect(mine.stdout).toMatch(/2001:db8:600d:1::21 .* not judged \(IPv6: the ruleset holds iptables rules\)$/m);
+    expect(mine.stdout).toMatch(/2001:db8:600d:1::21 .* not judged \(IPv6: the ruleset holds iptables rules; give --ruleset6\)$/m);
     expect(mine.stdout).not.toMatch(/not blocked|SLAMMING/);
     const json = JSON.parse((await run("capture", "inspect", capture, "--ruleset", rules, "--json")).stdout) as { sources: Array<{ judged: boolean; blocked: unknown }> };
     expect(json.sources.every((source) => !source.judged && source.blocked === null)).toBe(true);
+    // With the host's ip6tables rules beside them, those judge the IPv6 requests.
+    const rules6 = join(work, "scanner-prefix.v6");
+    writeFileSync(rules6, "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 2001:db8:bad:1::/64 -p udp --dport 5060 -m recent --name S --set --mask ffff:ffff:ffff:ffff::\n-A INPUT -p udp --dport 5060 -m recent --name S --rcheck --hitcount 4 --mask ffff:ffff:ffff:ffff:: -j DROP\nCOMMIT\n");
+    const both = JSON.parse((await run("capture", "inspect", capture, "--ruleset", rules, "--ruleset6", rules6, "--json")).stdout) as { judgedBy: { ruleset6: string }; sources: Array<{ address: string; judged: boolean; blocked: { atRequest: number } | null }> };
+    expect(both.judgedBy.ruleset6).toBe(rules6);
+    expect(both.sources.every((source) => source.judged)).toBe(true);
+    expect(both.sources.filter((source) => source.blocked !== null)).toHaveLength(9);
+    expect(both.sources.find((source) => source.address === "2001:db8:600d:1::21")!.blocked).toBeNull();
+    expect((await run("capture", "inspect", capture, "--ruleset6", rules6)).stderr).toContain("--ruleset6 goes with --ruleset");
+    writeFileSync(rules6, "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m ttl --ttl-lt 5 -j DROP\nCOMMIT\n");
+    const bad = await run("capture", "inspect", capture, "--ruleset", rules, "--ruleset6", rules6);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/scanner-prefix\.v6: line 3: .*-m ttl is iptables'/);
   });
 
   it("inspect judges a capture with the user's own ruleset or a named policy, and --json gives the documented fields", async () => {
@@ -470,7 +483,7 @@ describe("slamlab capture", () => {
     expect(document.sources[0]).toMatchObject({ address: "198.18.66.6", registers: 500, blocked: { atRequest: 3 } });
     const file = join(work, "inspect", "svwar.json");
     expect((await run("capture", "inspect", capture, "--json", file)).code).toBe(0);
-    expect(JSON.parse(readFileSync(file, "utf8")).judgedBy).toEqual({ kind: "policy", name: "default", pbxAddress: null, registrars: "each" });
+    expect(JSON.parse(readFileSync(file, "utf8")).judgedBy).toEqual({ kind: "policy", name: "default", ruleset6: null, pbxAddress: null, registrars: "each" });
     expect((await run("capture", "inspect", capture, "--policy", "strict", "--ruleset", rules)).code).toBe(2);
   });
 

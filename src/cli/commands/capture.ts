@@ -49,29 +49,33 @@ export function registerCaptureCommand(program: Command): void {
     .option("--policy <name|file>", "judge the requests with this policy (built-in name or policy file; default: default)")
     .option("--ruleset <file>", "judge the requests with your own iptables-save file instead")
     .option("--pbx <address>", "with --ruleset: the address your rules protect (default: each registrar in the capture)")
+    .option("--ruleset6 <file>", "with --ruleset: your ip6tables-save file, which judges the requests to IPv6 registrars")
     .option("--ipset <file>", "with --ruleset: the `ipset save` file with the sets your rules name")
     .option("--as-one-pbx", "judge the requests to every registrar in the capture through one firewall, as a replay of it runs them against the lab's one PBX (default: each registrar its own)")
     .option("--json [file]", "the summary as JSON (documented fields), to standard output or a file")
     .addHelpText("after", "\nExample: slamlab capture inspect attack.pcap --ruleset /etc/iptables/rules.v4 --pbx 198.51.100.10 --json")
-    .action(async (file: string, options: { allowTruncated?: boolean; policy?: string; ruleset?: string; pbx?: string; ipset?: string; asOnePbx?: boolean; json?: string | boolean }) => {
+    .action(async (file: string, options: { allowTruncated?: boolean; policy?: string; ruleset?: string; ruleset6?: string; pbx?: string; ipset?: string; asOnePbx?: boolean; json?: string | boolean }) => {
       if (options.policy !== undefined && options.ruleset !== undefined) throw new CommandLineError("give --policy or --ruleset, not both");
       if (options.pbx !== undefined && !isCanonicalIpv4(options.pbx)) throw new CommandLineError(`--pbx ${JSON.stringify(options.pbx)}: expected an IPv4 address a.b.c.d`);
       if (options.pbx !== undefined && options.ruleset === undefined) throw new CommandLineError("--pbx goes with --ruleset: a policy is generated for each registrar in the capture");
       if (options.asOnePbx && options.pbx !== undefined) throw new CommandLineError("--as-one-pbx or --pbx, not both: --pbx already judges every request as sent to that one address");
       if (options.ipset !== undefined && options.ruleset === undefined) throw new CommandLineError("--ipset goes with --ruleset: a generated policy uses no sets");
+      if (options.ruleset6 !== undefined && options.ruleset === undefined) throw new CommandLineError("--ruleset6 goes with --ruleset: your ip6tables rules beside your iptables rules (a policy judges IPv6 with its own)");
       const jsonFile = typeof options.json === "string" ? options.json : undefined;
-      const outputs = jsonFile ? planOutputs([{ flag: "--json", path: jsonFile }], [file, ...(options.ruleset ? [options.ruleset] : []), ...(options.ipset ? [options.ipset] : []), ...(options.policy && existsSync(options.policy) ? [options.policy] : [])]) : [];
+      const outputs = jsonFile ? planOutputs([{ flag: "--json", path: jsonFile }], [file, ...(options.ruleset ? [options.ruleset] : []), ...(options.ruleset6 ? [options.ruleset6] : []), ...(options.ipset ? [options.ipset] : []), ...(options.policy && existsSync(options.policy) ? [options.policy] : [])]) : [];
       // Read and checked before the capture, so a typo in the rules fails at once.
       const rulesetText = options.ruleset === undefined ? null : readTextInput(options.ruleset, "an iptables-save file");
       const ipset = options.ipset === undefined ? undefined : { path: options.ipset, text: readTextInput(options.ipset, "an ipset save file") };
       if (rulesetText !== null) compileFirewall(parseRuleset(rulesetText, options.ruleset), firewallState(defaultKernelSettings, options.pbx ? [options.pbx] : [], ipset));
+      const ruleset6Text = options.ruleset6 === undefined ? null : readTextInput(options.ruleset6, "an ip6tables-save file");
+      if (ruleset6Text !== null) compileFirewall(parseRuleset(ruleset6Text, options.ruleset6, undefined, 6), firewallState(defaultKernelSettings, [], ipset));
       const policy = rulesetText === null ? await readPolicy(options.policy ?? "default") : null;
-      // An IPv6 registrar is judged by the policy's ip6tables rules (an IPv6 source counted per /64); a --ruleset file is
-      // iptables' and --pbx an IPv4 address, so with them IPv6 requests are not judged, and the report says so.
-      const judgesIpv6 = rulesetText === null;
+      // An IPv6 registrar is judged by --ruleset6 or the policy's ip6tables rules (an IPv6 source counted per /64); a --ruleset
+      // file alone is iptables' and --pbx an IPv4 address, so then IPv6 requests are not judged, and the report says so.
+      const judgesIpv6 = rulesetText === null || ruleset6Text !== null;
       const makeJudge = (server: string) =>
         server.includes(":")
-          ? new FirstDropJudge(generateRuleset(policy!.policy, { pbxAddress: server, pbx6Address: server }, 6), server, undefined, 6)
+          ? new FirstDropJudge(ruleset6Text ?? generateRuleset(policy!.policy, { pbxAddress: server, pbx6Address: server }, 6), server, ipset, 6)
           : new FirstDropJudge(rulesetText ?? generateRuleset(policy!.policy, { pbxAddress: server }), server, ipset);
       // Judged as the capture is read: by the one address given, or by a judge for each address requests go to, the registrars
       // among them kept once the capture has said which they are. Past EARLY_JUDGES addresses (a sweep of many PBXs), or as one
@@ -124,7 +128,13 @@ export function registerCaptureCommand(program: Command): void {
         }
       }
       const registrarsJudged = options.pbx !== undefined ? "one address" : options.asOnePbx ? "as one PBX" : "each";
-      const judge: InspectionJudge = { kind: rulesetText !== null ? "ruleset" : "policy", name: rulesetText !== null ? options.ruleset! : (options.policy ?? "default"), pbxAddress: options.pbx ?? null, registrars: registrarsJudged };
+      const judge: InspectionJudge = {
+        kind: rulesetText !== null ? "ruleset" : "policy",
+        name: rulesetText !== null ? options.ruleset! : (options.policy ?? "default"),
+        ruleset6: options.ruleset6 ?? null,
+        pbxAddress: options.pbx ?? null,
+        registrars: registrarsJudged,
+      };
       if (options.json === undefined) process.stdout.write(renderInspection(summary, drops, judge, judged));
       else if (outputs[0]) await writeOutputs([{ output: outputs[0], data: renderInspectionJson(summary, drops, judge, judged) }]);
       else process.stdout.write(renderInspectionJson(summary, drops, judge, judged));
