@@ -105,15 +105,9 @@ export function checkRuleLoads(rule: Rule, family: IpFamily = 4): void {
   }
 }
 
-/** Protocol numbers of the names a check needs: -p takes either, in any case. */
-const PROTOCOL_NUMBERS: Readonly<Record<string, string>> = { tcp: "6", udp: "17" };
-
-/** Whether the rule's -p is `name` (or its number), not negated. */
+/** Whether the rule's -p is `name`, not negated (the parser has already turned `-p 6` into `tcp`). */
 function isProtocol(rule: Rule, name: "tcp" | "udp"): boolean {
-  const protocol = rule.protocol;
-  if (!protocol || protocol.negated) return false;
-  const value = protocol.value.toLowerCase();
-  return value === name || value === PROTOCOL_NUMBERS[name];
+  return rule.protocol?.value === name && !rule.protocol.negated;
 }
 
 /** Ports in a NAT target (`1.2.3.4:5080`, `--to-ports 5060`) need a protocol that has them (nf_nat's checkentry). */

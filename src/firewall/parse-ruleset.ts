@@ -266,7 +266,8 @@ function checkJumpTarget(table: TableDraft, rule: Rule): void {
   const target = rule.target;
   if (!target || (target.kind !== "jump" && target.kind !== "goto")) return;
   if (!table.chains.has(target.chain!)) {
-    if (target.kind === "jump" && (kernelTargetsNotModelled.has(target.chain!) || addonTargets.has(target.chain!))) throw targetNotModelled(target.chain!, rule.line);
+    const notModelled = target.kind === "jump" ? targetNotModelled(target.chain!, rule.line) : null;
+    if (notModelled) throw notModelled;
     throw new RulesetError(
       "RULESET_UNKNOWN_TARGET",
       `${target.kind === "goto" ? "-g" : "-j"} ${target.chain}: no such target or chain in table ${table.name}; declare the chain with ":${target.chain} - [0:0]" or use one of ${Object.keys(targetVocabulary).join(", ")}`,
@@ -444,8 +445,9 @@ function ownerOf(
   return null;
 }
 
-/** A kernel target the model does not run: named as such, with the way to test it. */
-function targetNotModelled(name: string, line: number): RulesetError {
+/** For a kernel target the model does not run, the error that names it as such, with the way to test it; null for any other name. */
+function targetNotModelled(name: string, line: number): RulesetError | null {
+  if (!kernelTargetsNotModelled.has(name) && !addonTargets.has(name)) return null;
   if (addonTargets.has(name)) {
     return new RulesetError(
       "RULESET_UNKNOWN_TARGET",
@@ -466,7 +468,8 @@ function unknownOption(
   if (target) {
     const name = target.kind === "jump" || target.kind === "goto" ? target.chain : target.kind;
     // `-j SYNPROXY --mss 1460`: the options are the target's, which the model does not know.
-    if (target.kind === "jump" && (kernelTargetsNotModelled.has(name!) || addonTargets.has(name!))) return targetNotModelled(name!, line);
+    const notModelled = target.kind === "jump" ? targetNotModelled(name!, line) : null;
+    if (notModelled) return notModelled;
     return new RulesetError("RULESET_SYNTAX", `unknown option ${word} for target ${name}`, line);
   }
   const loaded = matches.map((match) => match.module);

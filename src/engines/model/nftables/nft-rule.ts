@@ -13,6 +13,7 @@ import { rewriteIpv4HeaderByte } from "../../../net/ipv4.js";
 import { rewriteIpv4TcpBytes } from "../../../net/tcp-segment.js";
 import { routingHeaderOffset } from "../../../net/ipv6.js";
 import { routeTypeOf } from "../../../net/route-type.js";
+import { forkRandom } from "../../../traffic/random.js";
 import { parseIpv4 } from "../../../net/address.js";
 import type { NftVerdict } from "./nft-verdict.js";
 import { bigEndianAt, BYTE_UNITS, FIB_TYPES, HEADER_FIELDS, ICMP_TYPES, ICMPV6_TYPE_NUMBERS, TCP_FLAG_BITS, TCP_OPTIONS, tcpOptionOf, WEEKDAYS } from "./nft-packet-fields.js";
@@ -192,7 +193,6 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
       return true;
     });
   };
-  /** A comparison of a number the packet gives with the value that follows (or a verdict map keyed by it). */
   /**
    * nft_numgen.c: `numgen inc mod N [offset M]` counts 0 to N-1 round and
    * round, per expression, from 0 for the first packet that reaches it
@@ -220,14 +220,10 @@ export function compileNftRule(rule: NftRule, scope: RuleScope): CompiledNftRule
         return counter + offset;
       };
     }
-    let seed = (Math.imul(tokens[0]?.line ?? 1, 0x9e3779b1) ^ modulus) | 1;
-    return () => {
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return Math.floor(((seed >>> 0) * modulus) / 0x100000000) + offset;
-    };
+    const random = forkRandom(0, `numgen at line ${tokens[0]?.line ?? 0}`);
+    return () => Math.floor(random() * modulus) + offset;
   };
+  /** A comparison of a number the packet gives with the value that follows (or a verdict map keyed by it). */
   const compare = (type: FieldType, readField: (state: NftPacketState) => number | null) => {
     // `FIELD & MASK OP VALUE`: nft_bitwise masks the loaded field before the compare.
     let read = readField;

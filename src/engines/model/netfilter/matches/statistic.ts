@@ -1,5 +1,6 @@
 import type { MatchFactory } from "../match.js";
 import { MatchOptions } from "./match-options.js";
+import { forkRandom } from "../../../../traffic/random.js";
 
 /**
  * xt_statistic.c statistic_mt. `--mode nth --every N --packet P`: each rule
@@ -27,14 +28,9 @@ export const statisticMatch: MatchFactory = (rawOptions, _state, where) => {
     const probability = /^(\d+\.?\d*|\.\d+)(e-?\d+)?$/i.test(text) ? Number(text) : Number.NaN;
     if (!(probability >= 0 && probability <= 1)) throw options.error(`--probability ${text}: a number from 0 to 1`);
     const threshold = Math.round(0x80000000 * probability);
-    let seed = hashText(`${where.line}:${where.text}`) || 1;
-    return () => {
-      // xorshift32: deterministic per rule, uniform enough for a sampling rule's share.
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return ((seed & 0x7fffffff) < threshold) !== inverted;
-    };
+    // The kernel's 31 random bits, from a stream of the rule's own.
+    const random = forkRandom(0, `statistic at line ${where.line}: ${where.text}`);
+    return () => (Math.floor(random() * 0x80000000) < threshold) !== inverted;
   }
   if (mode !== "nth") throw options.error(`Bad mode "${mode}": random or nth`);
   if (!options.has("every")) throw options.error("--every and --packet must be specified when using nth mode");
@@ -48,9 +44,3 @@ export const statisticMatch: MatchFactory = (rawOptions, _state, where) => {
   };
 };
 
-/** FNV-1a over the text's UTF-16 units: a stable 32-bit seed per rule. */
-function hashText(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-  return hash | 0;
-}

@@ -24,13 +24,15 @@ export function tcpOptionsOf(packet: Packet): { start: number; length: number } 
  * The first option of kind `kind` in the options at `start` (an offset into
  * the packet), walked as tcp_find_option and tcpmss_mt walk them: EOL and
  * NOP are one byte each (EOL does not end the walk), any other kind is as
- * long as its length byte says, a length of 0 taken for 1. -1 when there is
- * none.
+ * long as its length byte says, a length of 0 taken for 1. With
+ * `exactLength`, only an option of that length, wholly inside the options,
+ * counts (tcpmss_mt passes over an MSS option of another length). -1 when
+ * there is none.
  */
-export function findTcpOption(bytes: Uint8Array, start: number, length: number, kind: number): number {
+export function findTcpOption(bytes: Uint8Array, start: number, length: number, kind: number, exactLength?: number): number {
   for (let i = 0; i < length; ) {
     const at = start + i;
-    if (bytes[at] === kind) return at;
+    if (bytes[at] === kind && (exactLength === undefined || (length - i >= exactLength && bytes[at + 1] === exactLength))) return at;
     i += bytes[at]! < 2 ? 1 : bytes[at + 1] || 1;
   }
   return -1;
@@ -65,16 +67,10 @@ export const tcpmssMatch: MatchFactory = (rawOptions, state, where) => {
       return false;
     }
     if (options.length === 0) return negated;
-    const bytes = packet.bytes;
-    for (let i = 0; i < options.length; ) {
-      const at = options.start + i;
-      if (bytes[at] === TCPOPT_MSS && options.length - i >= TCPOLEN_MSS && bytes[at + 1] === TCPOLEN_MSS) {
-        const mss = (bytes[at + 2]! << 8) | bytes[at + 3]!;
-        return (mss >= min && mss <= max) !== negated;
-      }
-      i += bytes[at]! < 2 ? 1 : bytes[at + 1] || 1;
-    }
-    return negated;
+    const at = findTcpOption(packet.bytes, options.start, options.length, TCPOPT_MSS, TCPOLEN_MSS);
+    if (at < 0) return negated;
+    const mss = (packet.bytes[at + 2]! << 8) | packet.bytes[at + 3]!;
+    return (mss >= min && mss <= max) !== negated;
   };
   return match;
 };
