@@ -27,10 +27,10 @@ function captureTime(ns: bigint): string {
   return new Date(Number(ms)).toISOString();
 }
 
-/** `capture inspect` as text: what a user reads before replaying a capture. */
 /**
- * `judged`: the sources whose requests a firewall judged; absent, all of them.
- * A source outside it is reported as not judged, never as not blocked.
+ * `capture inspect` as text: what a user reads before replaying a capture.
+ * `judged`: the sources whose requests a firewall judged; absent, all of
+ * them. A source outside it is reported as not judged, never as not blocked.
  */
 export function renderInspection(
   summary: CaptureSummary,
@@ -94,7 +94,7 @@ export function renderInspection(
 }
 
 /** Why a source's requests met no firewall: IPv6 beside an iptables ruleset, or none of them went to a registrar judged. */
-export function notJudged(address: string, judge: InspectionJudge): string {
+function notJudged(address: string, judge: InspectionJudge): string {
   if (address.includes(":") && judge.kind === "ruleset" && !judge.ruleset6) return "not judged (IPv6: the ruleset holds iptables rules; give --ruleset6)";
   return "not judged (no request to a registrar)";
 }
